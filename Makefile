@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: GPL-2.0
+# kho-tool top-level build.  `make help` lists the targets.
+#
+# DEVELOPER=1                  turn warnings into errors
+# SANITIZE=address,undefined   build with sanitizers
+# KHO_CACHE=DIR                where kernels and images are cached
+#                              (default ~/.cache/kho-tool)
+
+CC       ?= cc
+BUILD    ?= build
+KHO_CACHE ?= $(HOME)/.cache/kho-tool
+export KHO_CACHE
+
+UAPI     := include/uapi-7.2
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow \
+	    -Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
+	    -D_GNU_SOURCE -I$(UAPI) -Ilib -MMD -MP
+ifeq ($(DEVELOPER),1)
+CFLAGS   += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+LIBS     := -lfdt -lelf -lz -llzma -lzstd
+
+LIB_SRC    := $(sort $(wildcard lib/*.c))
+TOOL_SRC   := $(sort $(wildcard kho-tool/*.c))
+AGENT_SRC  := $(sort $(wildcard restore-agent/*.c))
+REC_SRC    := $(sort $(wildcard recorder/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_HELP  := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+VMM_SRC    := $(sort $(wildcard tests/vmm/*.c))
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_PIC    := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+TOOL_OBJ   := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
+REC_PIC    := $(REC_SRC:%.c=$(BUILD)/pic/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HOBJ  := $(UNIT_HELP:%.c=$(BUILD)/obj/%.o)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+LIBKHO     := $(BUILD)/lib/libkho.a
+KHO_TOOL   := $(BUILD)/bin/kho-tool
+AGENT      := $(BUILD)/bin/restore-agent
+RECORDER   := $(BUILD)/lib/libkho-record.so
+TEST_VMM   := $(BUILD)/bin/test-vmm
+
+TARGETS := $(LIBKHO) $(KHO_TOOL)
+ifneq ($(AGENT_SRC),)
+TARGETS += $(AGENT)
+endif
+ifneq ($(REC_SRC),)
+TARGETS += $(RECORDER)
+endif
+ifneq ($(VMM_SRC),)
+TARGETS += $(TEST_VMM)
+endif
+
+.PHONY: all deps check check-unit check-vm check-schema bench fuzz demo \
+	kernel kernels initramfs install clean help
+all: $(TARGETS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+
+$(LIBKHO): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(KHO_TOOL): $(TOOL_OBJ) $(LIBKHO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIBKHO) $(LIBS)
+
+# The agent runs from an initramfs with no shared libraries: link it static.
+$(AGENT): $(AGENT_OBJ) $(LIBKHO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -static -o $@ $(AGENT_OBJ) $(LIBKHO) $(LIBS)
+
+$(RECORDER): $(REC_PIC) $(LIB_PIC)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS) -ldl
+
+# The test VMM runs inside the guest: static, like the agent.
+$(TEST_VMM): $(VMM_SRC:%.c=$(BUILD)/obj/%.o) $(LIBKHO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -static -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(LIBKHO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(LIBKHO) $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIBKHO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBKHO) $(LIBS)
+
+deps:
+	./tests/rig/install-deps.sh
+
+check: check-unit check-schema check-vm
+
+check-unit: all $(UNIT_BIN)
+	./tests/unit/run.sh $(UNIT_BIN)
+
+check-schema: all
+	./fdt-schema/check.sh $(KHO_TOOL)
+
+check-vm: all
+	./tests/vm/run.sh
+
+bench: all $(BENCH_BIN)
+	./bench/run.sh $(BENCH_BIN)
+
+kernel kernels:
+	./tests/rig/build-kernel.sh vanilla
+	./tests/rig/build-kernel.sh patched
+
+demo: all
+	./tests/vm/demo.sh
+
+install: all
+	install -D -m 0755 $(KHO_TOOL) $(DESTDIR)/usr/sbin/kho-tool
+	$(if $(AGENT_SRC),install -D -m 0755 $(AGENT) $(DESTDIR)/usr/lib/kho-tool/restore-agent)
+	$(if $(REC_SRC),install -D -m 0755 $(RECORDER) $(DESTDIR)/usr/lib/kho-tool/libkho-record.so)
+	for m in docs/man/*.[0-9]; do \
+		[ -e "$$m" ] || continue; \
+		install -D -m 0644 $$m $(DESTDIR)/usr/share/man/man$${m##*.}/$${m##*/}; \
+	done
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo 'make              build kho-tool, restore-agent, recorder, test VMM'
+	@echo 'make deps         install every Debian package the project needs'
+	@echo 'make check        every test: unit, schema, VM (builds the kernels)'
+	@echo 'make check-unit   C unit tests'
+	@echo 'make check-schema dt-validate and the C validator agree on tests/data'
+	@echo 'make check-vm     BATS suites that boot QEMU guests and kexec'
+	@echo 'make bench        benchmarks; print ratios measured in one run'
+	@echo 'make kernels      build (or fetch from cache) both guest kernels'
+	@echo 'make demo         upgrade demo in a QEMU guest'
+	@echo 'make install      install into DESTDIR'
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

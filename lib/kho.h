@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libkho: the public interface of the kho-tool library.  It owns the data
+ * model shared by every part of the toolkit: the canonical journal of
+ * iommufd/VFIO-cdev ioctls, the live state that journal folds into, and the
+ * hand-off that carries both across kexec.
+ *
+ * Error convention (every function that returns int):
+ *   0                 success
+ *   -EINVAL           caller bug (bad argument, wrong struct size)
+ *   -E2BIG            a size-prefixed struct carries non-zero unknown bytes
+ *   -EBADMSG          corrupt input (blob, journal record, checksum)
+ *   -EPROTONOSUPPORT  the input needs a newer reader (format version)
+ *   -ENOENT           a referenced object, token or node does not exist
+ *   -EEXIST           a duplicate object ID, token or mapping
+ *   -ERANGE           an IOVA or offset outside what the kernel allows
+ *   -EBUSY            the kernel rule refuses the change while in use
+ *   -ENOMEM           allocation failure
+ *   -EOPNOTSUPP       an op the journal cannot carry across kexec
+ * Functions that wrap a syscall return its -errno unchanged.
+ */
+#ifndef KHO_H
+#define KHO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Version of the toolkit, written into every hand-off it produces. */
+#define KHO_TOOL_VERSION "0.1.0"
+
+/*
+ * Journal ops: one per state-changing iommufd/VFIO-cdev ioctl.  The numbers
+ * are ABI (they are written into the hand-off FDT): never renumber, only
+ * append.  Queries (IOVA_RANGES, GET_HW_INFO, GET_DIRTY_BITMAP) and cache
+ * operations (HWPT_INVALIDATE) change no state and are never journaled.
+ */
+enum kho_op {
+	KHO_OP_IOAS_ALLOC = 1,
+	KHO_OP_DESTROY = 2,
+	KHO_OP_IOAS_ALLOW_IOVAS = 3,
+	KHO_OP_IOAS_MAP = 4,		/* canonicalised: never written out */
+	KHO_OP_IOAS_MAP_FILE = 5,
+	KHO_OP_IOAS_COPY = 6,
+	KHO_OP_IOAS_UNMAP = 7,
+	KHO_OP_OPTION = 8,
+	KHO_OP_HWPT_ALLOC = 9,
+	KHO_OP_HWPT_SET_DIRTY_TRACKING = 10,
+	KHO_OP_DEVICE_BIND = 11,
+	KHO_OP_DEVICE_ATTACH = 12,
+	KHO_OP_DEVICE_DETACH = 13,
+	KHO_OP_VIOMMU_ALLOC = 14,	/* reserved: format room, not yet replayed */
+	KHO_OP_VDEVICE_ALLOC = 15,	/* reserved: format room, not yet replayed */
+	/*
+	 * Only in replay plans made by compaction: map every mapping
+	 * [first, first + count) of the IOAS's recorded mapping table with
+	 * IOMMU_IOAS_MAP_FILE at its fixed IOVA.  Keeps the hand-off at one
+	 * copy of each mapping.
+	 */
+	KHO_OP_REPLAY_MAPPINGS = 16,
+	KHO_OP_MAX = KHO_OP_REPLAY_MAPPINGS,
+};
+
+/* Inclusive IOVA range, as struct iommu_iova_range. */
+struct kho_iova_range {
+	uint64_t start;
+	uint64_t last;
+};
+
+/* A PCI function: the identity a device fd is canonicalised to. */
+struct kho_pci_id {
+	uint16_t segment;
+	uint8_t bus;
+	uint8_t devfn;
+	uint16_t vendor;
+	uint16_t device;
+};
+
+/*
+ * One canonical journal record.  Object IDs are the IDs the kernel handed
+ * out when the record was made ("old" IDs); replay remaps them.  Outputs
+ * (out_*) are what the kernel returned.  Pointed-to data is owned by the
+ * record (freed by kho_journal_free()).
+ */
+struct kho_rec {
+	uint32_t op;		/* enum kho_op */
+	union {
+		struct {
+			uint32_t flags;
+			uint32_t out_ioas_id;
+		} ioas_alloc;
+		struct {
+			uint32_t id;
+		} destroy;
+		struct {
+			uint32_t ioas_id;
+			uint32_t num_iovas;
+			struct kho_iova_range *iovas;
+		} allow_iovas;
+		/*
+		 * IOAS_MAP (by VA) and IOAS_MAP_FILE share one shape: after
+		 * canonicalisation both name a memfd by LUO token.  flags keep
+		 * the uapi IOMMU_IOAS_MAP_* bits; once the kernel chose an
+		 * IOVA, canonicalisation sets FIXED_IOVA and stores it.
+		 */
+		struct {
+			uint32_t flags;
+			uint32_t ioas_id;
+			uint64_t memfd_token;
+			uint64_t offset;
+			uint64_t length;
+			uint64_t iova;
+		} map;
+		struct {
+			uint32_t flags;
+			uint32_t dst_ioas_id;
+			uint32_t src_ioas_id;
+			uint64_t length;
+			uint64_t dst_iova;
+			uint64_t src_iova;
+		} copy;
+		struct {
+			uint32_t ioas_id;
+			uint64_t iova;
+			uint64_t length;	/* as passed in */
+			uint64_t out_length;	/* bytes the kernel unmapped */
+		} unmap;
+		struct {
+			uint32_t option_id;
+			uint16_t op;
+			uint32_t object_id;
+			uint64_t val64;
+		} option;
+		struct {
+			uint32_t flags;
+			uint32_t dev_id;
+			uint32_t pt_id;
+			uint32_t out_hwpt_id;
+			uint32_t data_type;
+			uint32_t data_len;
+			uint8_t *data;
+			uint32_t fault_id;
+		} hwpt_alloc;
+		struct {
+			uint32_t flags;
+			uint32_t hwpt_id;
+		} dirty_tracking;
+		struct {
+			struct kho_pci_id pci;
+			uint32_t flags;
+			uint32_t out_devid;
+		} bind;
+		struct {
+			uint32_t dev_id;
+			uint32_t flags;
+			uint32_t pasid;
+			uint32_t pt_id;		/* as passed in: IOAS or HWPT */
+			uint32_t out_hwpt_id;	/* what the device ended up on */
+		} attach;
+		struct {
+			uint32_t dev_id;
+			uint32_t flags;
+			uint32_t pasid;
+		} detach;
+		struct {
+			uint32_t ioas_id;
+			uint32_t first;
+			uint32_t count;
+		} replay_maps;
+	};
+};
+
+/* An append-only array of records. */
+struct kho_journal {
+	struct kho_rec *recs;
+	size_t nr;
+	size_t cap;
+};
+
+/* --- the live state a journal folds into ------------------------------ */
+
+/* One live IOAS area, always expressed against a preserved memfd. */
+struct kho_mapping {
+	uint64_t iova;
+	uint64_t length;
+	uint64_t offset;	/* into the memfd */
+	uint64_t memfd_token;
+	uint32_t flags;		/* IOMMU_IOAS_MAP_READABLE | _WRITEABLE */
+};
+
+struct kho_memfd {
+	uint64_t token;		/* LUO token it is preserved under */
+	uint64_t size;
+	uint32_t seals;
+	char name[64];
+};
+
+struct kho_ioas {
+	uint32_t id;
+	uint32_t nr_allowed;
+	struct kho_iova_range *allowed;	/* empty: no restriction */
+	int64_t huge_pages;		/* IOMMU_OPTION_HUGE_PAGES, -1 unset */
+	size_t nr_maps;
+	size_t cap_maps;
+	struct kho_mapping *maps;	/* sorted by iova, non-overlapping */
+};
+
+struct kho_hwpt {
+	uint32_t id;
+	uint32_t pt_id;		/* the IOAS (or parent HWPT) it translates */
+	uint32_t dev_id;	/* device named at alloc; 0 for auto domains */
+	uint32_t flags;		/* IOMMU_HWPT_ALLOC_* */
+	bool auto_domain;	/* made by ATTACH to an IOAS */
+	bool dirty_tracking;
+	uint32_t data_type;
+	uint32_t data_len;
+	uint8_t *data;
+};
+
+struct kho_device {
+	uint32_t id;			/* devid from BIND */
+	struct kho_pci_id pci;
+	char driver[32];		/* e.g. "vfio-pci" */
+	uint32_t attached_pt;		/* HWPT id attached, 0 if none */
+	uint32_t attach_flags;
+	uint32_t pasid;
+};
+
+struct kho_state {
+	size_t nr_ioas, nr_hwpt, nr_dev, nr_memfd;
+	struct kho_ioas *ioas;
+	struct kho_hwpt *hwpt;
+	struct kho_device *dev;
+	struct kho_memfd *memfd;
+};
+
+/* --- the hand-off: everything that crosses the kexec -------------------- */
+
+#define KHO_HANDOFF_COMPATIBLE "kho-tool,handoff-v1"
+#define KHO_FORMAT_VERSION 1
+#define KHO_READER_VERSION 1	/* the highest min-reader we understand */
+
+struct kho_handoff {
+	uint32_t format_version;
+	uint32_t min_reader_version;
+	char tool_version[32];
+	char kernel_release[65];
+	uint64_t created;		/* seconds since the epoch */
+	struct kho_state state;
+	struct kho_journal replay;	/* compacted, ordered replay plan */
+	uint64_t journal_length;	/* records before compaction */
+};
+
+#endif /* KHO_H */

@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Builds one guest kernel for the rig and caches it outside the checkout.
+#
+# The cache key hashes everything that changes the image: the Debian source
+# package, the config fragment, the flavour's local version and the content
+# of every patch applied from patches/series.  A hit costs nothing; a miss
+# costs about six minutes on two cores.
+#
+# usage: build-kernel.sh FLAVOUR
+#   FLAVOUR  vanilla   7.2.13 as Debian ships it (LOCALVERSION -kho-a)
+#            patched   7.2.13 + patches/series (LOCALVERSION -kho-b)
+# env:     KHO_CACHE (default ~/.cache/kho-tool), KERNEL_JOBS (default nproc)
+# prints:  the build directory, which holds bzImage, vmlinux, .config,
+#          build.log and usr/include (the uapi headers)
+set -euo pipefail
+
+flavour=${1:?usage: build-kernel.sh vanilla|patched}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
+fragment="$top/tests/rig/kernel.config"
+jobs=${KERNEL_JOBS:-$(nproc)}
+
+case "$flavour" in
+vanilla) localversion=-kho-a; use_patches=0 ;;
+patched) localversion=-kho-b; use_patches=1 ;;
+*) echo "build-kernel: unknown flavour '$flavour'" >&2; exit 2 ;;
+esac
+
+tarball=$("$top/tests/rig/fetch-kernel-source.sh" sid linux-source-7.2 "$cache")
+
+patch_list=()
+if [ "$use_patches" = 1 ] && [ -s "$top/patches/series" ]; then
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		patch_list+=("$top/patches/$p")
+	done < "$top/patches/series"
+fi
+
+key=$( {
+	basename "$(dirname "$(dirname "$(dirname "$tarball")")")"
+	echo "$flavour $localversion"
+	echo "recipe 1"
+	cat "$fragment"
+	for p in "${patch_list[@]}"; do cat "$p"; done
+} | sha256sum | cut -c1-16)
+out="$cache/kernel/$flavour-$key"
+
+if [ -e "$out/.done" ]; then
+	echo "$out"
+	exit 0
+fi
+
+pristine="$cache/src/linux-7.2-pristine"
+if [ ! -e "$pristine/.done" ]; then
+	echo "kernel: extracting $(basename "$tarball")" >&2
+	rm -rf "$pristine" "$pristine.tmp"
+	mkdir -p "$pristine.tmp"
+	tar -C "$pristine.tmp" --strip-components=1 -xf "$tarball"
+	mv "$pristine.tmp" "$pristine"
+	touch "$pristine/.done"
+fi
+
+echo "kernel: building $flavour ($key), log: $out/build.log" >&2
+rm -rf "$out"
+mkdir -p "$out"
+# A hard-linked copy is cheap; patch(1) and the build replace files rather
+# than write through the links, so the pristine tree stays clean.
+src="$out/src"
+cp -al "$pristine" "$src"
+rm -f "$src/.done"
+
+for p in "${patch_list[@]}"; do
+	echo "kernel: applying $(basename "$p")" >&2
+	patch -s -p1 -d "$src" < "$p"
+done
+
+{
+	make -C "$src" tinyconfig
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$src" "$src/.config" "$fragment"
+	echo "CONFIG_LOCALVERSION=\"$localversion\"" >> "$src/.config"
+	make -C "$src" olddefconfig
+} > "$out/build.log" 2>&1
+
+missing=0
+while read -r line; do
+	case "$line" in CONFIG_*=y) ;; *) continue ;; esac
+	if ! grep -qx "$line" "$src/.config"; then
+		echo "kernel: $line did not land in .config" >&2
+		missing=1
+	fi
+done < "$fragment"
+[ "$missing" = 0 ] || { echo "kernel: config check failed, see $src/.config" >&2; exit 1; }
+
+start=$(date +%s)
+if ! make -C "$src" -j"$jobs" bzImage >> "$out/build.log" 2>&1; then
+	echo "kernel: build failed; last lines of $out/build.log:" >&2
+	tail -n 30 "$out/build.log" >&2
+	exit 1
+fi
+make -C "$src" headers_install INSTALL_HDR_PATH="$out/usr" >> "$out/build.log" 2>&1
+cp "$src/arch/x86/boot/bzImage" "$src/vmlinux" "$src/.config" "$out/"
+echo "kernel: $flavour built in $(( $(date +%s) - start )) s" >&2
+touch "$out/.done"
+echo "$out"
