@@ -234,6 +234,20 @@ struct kho_state {
 	struct kho_memfd *memfd;
 };
 
+/*
+ * A diagnostic a person reads: names the object, the step and the cause,
+ * e.g. "replay: IOAS 3: map 0x100000+0x200000 from memfd token 7: EINVAL
+ * (IOVA outside allowed ranges)".  Functions that fill one also return a
+ * negative errno; a NULL diag is always allowed.
+ */
+struct kho_diag {
+	char msg[512];
+};
+
+/* printf into diag->msg if diag is not NULL; returns err for chaining. */
+int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* --- the hand-off: everything that crosses the kexec -------------------- */
 
 #define KHO_HANDOFF_COMPATIBLE "kho-tool,handoff-v1"

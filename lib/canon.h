@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Canonicalisation: turns one successful iommufd/VFIO-cdev ioctl, as a
+ * process issued it, into a struct kho_rec that means the same thing in
+ * another process and another kernel.
+ */
+#ifndef KHO_CANON_H
+#define KHO_CANON_H
+
+#include "kho.h"
+
+/*
+ * What only the calling process knows.  The recorder implements these with
+ * /proc/self/maps and its fd table; a VMM that links libkho implements them
+ * from its own bookkeeping.  Each returns 0 or a negative errno and, on
+ * failure, fills diag with why (e.g. "VA 0x7f..: anonymous memory cannot
+ * cross kexec").
+ */
+struct kho_canon_ops {
+	/* user VA range -> (memfd token, offset); -EOPNOTSUPP if the range
+	 * is not backed by one preservable memfd */
+	int (*va_to_memfd)(void *ctx, uint64_t va, uint64_t length,
+			   uint64_t *token, uint64_t *offset,
+			   struct kho_diag *diag);
+	/* fd passed to MAP_FILE -> memfd token */
+	int (*fd_to_memfd)(void *ctx, int fd, uint64_t *token,
+			   struct kho_diag *diag);
+	/* VFIO cdev fd -> PCI identity */
+	int (*devfd_to_pci)(void *ctx, int devfd, struct kho_pci_id *pci,
+			    struct kho_diag *diag);
+	/* VFIO cdev fd -> devid returned by its BIND */
+	int (*devfd_to_devid)(void *ctx, int devfd, uint32_t *devid,
+			      struct kho_diag *diag);
+	void *ctx;
+};
+
+/* Return value of kho_canon_ioctl() for ioctls that change no state. */
+#define KHO_CANON_NOT_JOURNALED 1
+
+/*
+ * kho_canon_ioctl() - canonicalise one ioctl that already succeeded
+ * @ops:  resolvers for process-specific inputs
+ * @fd:   the fd the ioctl was issued on (iommufd or VFIO cdev)
+ * @cmd:  the ioctl number
+ * @arg:  the argument after the call (outputs filled in by the kernel)
+ * @out:  the record; owns any inline data on success
+ * @diag: why it failed
+ *
+ * Applies the kernel's size rules to the size-prefixed argument first.
+ *
+ * Return: 0, KHO_CANON_NOT_JOURNALED, -EINVAL (size below the minimum),
+ * -E2BIG (non-zero bytes past the known struct), -EOPNOTSUPP (input that
+ * cannot cross kexec), -ENOMEM, or a resolver's error.
+ */
+int kho_canon_ioctl(const struct kho_canon_ops *ops, int fd,
+		    unsigned long cmd, const void *arg, struct kho_rec *out,
+		    struct kho_diag *diag);
+
+/*
+ * kho_ioctl_check_size() - the kernel's rule for a size-prefixed struct:
+ * @user_size below the ioctl's minimum -> -EINVAL; above the struct the
+ * library knows, with any non-zero byte in the tail -> -E2BIG.
+ * Return: 0, -EINVAL, -E2BIG, or -ENOTTY for an unknown ioctl.
+ */
+int kho_ioctl_check_size(unsigned long cmd, const void *arg,
+			 uint32_t user_size);
+
+#endif /* KHO_CANON_H */

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Compaction: folds a journal into its live state and emits the shortest
+ * ordered replay plan that rebuilds exactly that state.  Replay cost is
+ * O(live state), never O(history).
+ */
+#ifndef KHO_COMPACT_H
+#define KHO_COMPACT_H
+
+#include "kho.h"
+
+/*
+ * kho_compact() - fold @in into @state and emit @plan
+ * @in:    the canonical journal, in the order the kernel ran it
+ * @state: out: the live state (initialised by the call)
+ * @plan:  out: the replay plan (initialised by the call); mappings are
+ *         emitted as KHO_OP_REPLAY_MAPPINGS slices of @state's tables, all
+ *         maps of an IOAS before any attach to it (filling a domain in one
+ *         pass costs a fraction of per-map IOTLB flushes: RIG.md)
+ *
+ * Return: 0, -ENOMEM, or the errno of the first record the kernel would
+ * have refused (diag names it).
+ */
+int kho_compact(const struct kho_journal *in, struct kho_state *state,
+		struct kho_journal *plan, struct kho_diag *diag);
+
+/*
+ * kho_plan_expand() - turn a plan into plain records: every
+ * KHO_OP_REPLAY_MAPPINGS becomes one KHO_OP_IOAS_MAP_FILE per mapping.
+ * Return: 0, -ENOMEM, -ENOENT (slice names an unknown IOAS or range).
+ */
+int kho_plan_expand(const struct kho_journal *plan,
+		    const struct kho_state *state, struct kho_journal *out,
+		    struct kho_diag *diag);
+
+#endif /* KHO_COMPACT_H */
