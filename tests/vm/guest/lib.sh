@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of the VM test contract, installed as /test/lib.sh: the serial
+# markers tests/vm/launch.sh reads, and the kexec plumbing of chained stages.
+#
+# Sourced by /init before /test/script.sh runs (busybox ash, set -e).
+# Markers: "KHOTEST: MARK <name>", "KHOTEST: FAIL <why>", "KHOTEST: DONE".
+
+# Where the dynamic test binaries and the LD_PRELOAD recorder live.
+KHOTEST_RECORDER=/usr/lib/kho-tool/libkho-record.so
+export KHOTEST_RECORDER
+
+khotest_poweroff() {
+	sync
+	poweroff -f
+	# Only reached if ACPI power-off is missing: QEMU runs with
+	# -no-reboot, so a reboot ends it too.
+	reboot -f
+}
+
+khotest_mark() {
+	echo "KHOTEST: MARK $*"
+}
+
+khotest_fail() {
+	echo "KHOTEST: FAIL $*"
+	khotest_poweroff
+}
+
+khotest_done() {
+	echo "KHOTEST: DONE"
+}
+
+# khotest_log WHAT: print a value for the host to read back
+# ("KHOTEST: LOG <what>"), e.g. a timing.
+khotest_log() {
+	echo "KHOTEST: LOG $*"
+}
+
+# khotest_initrd: print the path of an initrd that boots this very guest
+# environment again (same /init, binaries, kernels, /test script), for the
+# next kexec stage.  It is rebuilt from the root filesystem on first use:
+# /proc, /sys, /dev, /run and /tmp are other mounts, so -xdev leaves their
+# contents (and the image itself, in /run) out.
+khotest_initrd() {
+	local img=/run/khotest/initrd.img
+
+	if [ ! -s "$img" ]; then
+		mkdir -p /run/khotest
+		(cd / && find . -xdev | cpio -o -H newc > "$img.tmp" 2>/dev/null) ||
+			{ echo "khotest_initrd: cannot build $img" >&2; return 1; }
+		mv "$img.tmp" "$img"
+	fi
+	echo "$img"
+}
+
+# khotest_cmdline_next [ARGS...]: the current command line with the stage
+# advanced by one and ARGS added (the last khotest.stage= wins).
+khotest_cmdline_next() {
+	echo "$(cat /proc/cmdline) khotest.stage=$((KHO_STAGE + 1)) $*"
+}
+
+# khotest_kexec KERNEL [ARGS...]: kexec into KERNEL (a path or
+# vanilla|patched) with this guest's initrd and the next stage's command
+# line, through kexec_file_load (kexec -s), which is what carries KHO.
+# Does not return on success.
+khotest_kexec() {
+	local kernel=$1 initrd
+
+	shift
+	case "$kernel" in
+	vanilla|patched) kernel=/boot/vmlinuz-$kernel ;;
+	esac
+	initrd=$(khotest_initrd) || khotest_fail "kexec: no initrd for the next stage"
+	kexec -s -l "$kernel" --initrd="$initrd" \
+		--command-line="$(khotest_cmdline_next "$@")" ||
+		khotest_fail "kexec: loading $kernel failed"
+	khotest_mark "kexec-to-$(basename "$kernel")"
+	kexec -e
+	khotest_fail "kexec: kexec -e into $kernel returned"
+}
