@@ -34,6 +34,8 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELP  := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 VMM_SRC    := $(sort $(wildcard tests/vmm/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
+# Small dynamic programs the recorder's VM test runs under LD_PRELOAD.
+RECTEST_SRC := $(sort $(wildcard tests/recorder/*.c))
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB_PIC    := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
@@ -43,6 +45,7 @@ REC_PIC    := $(REC_SRC:%.c=$(BUILD)/pic/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HOBJ  := $(UNIT_HELP:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+RECTEST_BIN := $(RECTEST_SRC:tests/recorder/%.c=$(BUILD)/bin/%)
 
 LIBKHO     := $(BUILD)/lib/libkho.a
 KHO_TOOL   := $(BUILD)/bin/kho-tool
@@ -59,6 +62,9 @@ TARGETS += $(RECORDER)
 endif
 ifneq ($(VMM_SRC),)
 TARGETS += $(TEST_VMM)
+endif
+ifneq ($(RECTEST_SRC),)
+TARGETS += $(RECTEST_BIN)
 endif
 
 .PHONY: all deps check check-unit check-vm check-schema bench fuzz demo \
@@ -96,6 +102,11 @@ $(RECORDER): $(REC_PIC) $(LIB_PIC)
 $(TEST_VMM): $(VMM_SRC:%.c=$(BUILD)/obj/%.o) $(LIBKHO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Plain libc, dynamic, like an unmodified VMM the recorder wraps.
+$(RECTEST_BIN): $(BUILD)/bin/%: tests/recorder/%.c
+	@mkdir -p $(@D) $(BUILD)/obj/tests/recorder
+	$(CC) $(CFLAGS) -MF $(BUILD)/obj/tests/recorder/$*.d $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(LIBKHO)
 	@mkdir -p $(@D)

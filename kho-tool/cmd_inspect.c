@@ -1,10 +1,347 @@
 // SPDX-License-Identifier: GPL-2.0
-/* PLACEHOLDER so the build links while the real command is written. */
+/* kho-tool inspect: prints a hand-off for people, or as JSON for programs. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/iommufd.h>
+
 #include "commands.h"
+#include "handoff.h"
+#include "handoff_print.h"
+#include "journal.h"
+
+static void inspect_usage(FILE *out)
+{
+	fprintf(out, "usage: kho-tool inspect [--json] FILE\n"
+		"  prints the metadata, memfds, devices, IOASes with their mappings,\n"
+		"  HWPTs and the replay plan of a hand-off blob\n");
+}
+
+static const char *inspect_rw(uint32_t flags)
+{
+	static const char *const rw[] = { "--", "r-", "-w", "rw" };
+
+	return rw[(flags & IOMMU_IOAS_MAP_READABLE ? 1 : 0) |
+		  (flags & IOMMU_IOAS_MAP_WRITEABLE ? 2 : 0)];
+}
+
+/*
+ * One record as "NAME key=value ...": the same keys in text and JSON, so
+ * a person and a program read the same thing.
+ */
+static void inspect_rec(FILE *out, const struct kho_rec *r, bool json)
+{
+	const char *kv = json ? ",\"%s\":%" PRIu64 : " %s=%" PRIu64;
+	const char *kx = json ? ",\"%s\":%" PRIu64 : " %s=0x%" PRIx64;
+	uint32_t i;
+
+#define U(k, v) fprintf(out, kv, k, (uint64_t)(v))
+#define X(k, v) fprintf(out, kx, k, (uint64_t)(v))
+	if (json)
+		fprintf(out, "{\"op\":\"%s\"", kho_op_name(r->op));
+	else
+		fprintf(out, "%s", kho_op_name(r->op));
+	switch (r->op) {
+	case KHO_OP_IOAS_ALLOC:
+		X("flags", r->ioas_alloc.flags);
+		U("out_ioas_id", r->ioas_alloc.out_ioas_id);
+		break;
+	case KHO_OP_DESTROY:
+		U("id", r->destroy.id);
+		break;
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		U("ioas_id", r->allow_iovas.ioas_id);
+		fprintf(out, json ? ",\"iovas\":[" : " iovas=");
+		for (i = 0; i < r->allow_iovas.num_iovas; i++)
+			fprintf(out, json ? "%s[%" PRIu64 ",%" PRIu64 "]" :
+				"%s0x%" PRIx64 "-0x%" PRIx64, i ? "," : "",
+				r->allow_iovas.iovas[i].start,
+				r->allow_iovas.iovas[i].last);
+		if (json)
+			fputc(']', out);
+		break;
+	case KHO_OP_IOAS_MAP:
+	case KHO_OP_IOAS_MAP_FILE:
+		X("flags", r->map.flags);
+		U("ioas_id", r->map.ioas_id);
+		U("memfd_token", r->map.memfd_token);
+		X("offset", r->map.offset);
+		X("length", r->map.length);
+		X("iova", r->map.iova);
+		break;
+	case KHO_OP_IOAS_COPY:
+		X("flags", r->copy.flags);
+		U("dst_ioas_id", r->copy.dst_ioas_id);
+		U("src_ioas_id", r->copy.src_ioas_id);
+		X("length", r->copy.length);
+		X("dst_iova", r->copy.dst_iova);
+		X("src_iova", r->copy.src_iova);
+		break;
+	case KHO_OP_IOAS_UNMAP:
+		U("ioas_id", r->unmap.ioas_id);
+		X("iova", r->unmap.iova);
+		X("length", r->unmap.length);
+		X("out_length", r->unmap.out_length);
+		break;
+	case KHO_OP_OPTION:
+		U("option_id", r->option.option_id);
+		U("option_op", r->option.op);
+		U("object_id", r->option.object_id);
+		U("val64", r->option.val64);
+		break;
+	case KHO_OP_HWPT_ALLOC:
+		X("flags", r->hwpt_alloc.flags);
+		U("dev_id", r->hwpt_alloc.dev_id);
+		U("pt_id", r->hwpt_alloc.pt_id);
+		U("out_hwpt_id", r->hwpt_alloc.out_hwpt_id);
+		U("data_type", r->hwpt_alloc.data_type);
+		U("data_len", r->hwpt_alloc.data_len);
+		U("fault_id", r->hwpt_alloc.fault_id);
+		break;
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		X("flags", r->dirty_tracking.flags);
+		U("hwpt_id", r->dirty_tracking.hwpt_id);
+		break;
+	case KHO_OP_DEVICE_BIND:
+		fprintf(out, json ? ",\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":%u,\"device\":%u" :
+			" pci=%04x:%02x:%02x.%x id=%04x:%04x",
+			r->bind.pci.segment, r->bind.pci.bus,
+			r->bind.pci.devfn >> 3, r->bind.pci.devfn & 7,
+			r->bind.pci.vendor, r->bind.pci.device);
+		X("flags", r->bind.flags);
+		U("out_devid", r->bind.out_devid);
+		break;
+	case KHO_OP_DEVICE_ATTACH:
+		U("dev_id", r->attach.dev_id);
+		X("flags", r->attach.flags);
+		U("pasid", r->attach.pasid);
+		U("pt_id", r->attach.pt_id);
+		U("out_hwpt_id", r->attach.out_hwpt_id);
+		break;
+	case KHO_OP_DEVICE_DETACH:
+		U("dev_id", r->detach.dev_id);
+		X("flags", r->detach.flags);
+		U("pasid", r->detach.pasid);
+		break;
+	case KHO_OP_REPLAY_MAPPINGS:
+		U("ioas_id", r->replay_maps.ioas_id);
+		U("first", r->replay_maps.first);
+		U("count", r->replay_maps.count);
+		break;
+	default:
+		break;
+	}
+	if (json)
+		fputc('}', out);
+#undef U
+#undef X
+}
+
+static void inspect_text(FILE *out, const char *path, size_t len,
+			 const struct kho_handoff *h)
+{
+	const struct kho_state *s = &h->state;
+	char when[32] = "?";
+	time_t t = (time_t)h->created;
+	struct tm tm;
+	size_t i, k;
+
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(out, "hand-off %s: %zu bytes\n", path, len);
+	fprintf(out, "  format-version %u, min-reader-version %u\n",
+		h->format_version, h->min_reader_version);
+	fprintf(out, "  written by kho-tool %s on kernel %s at %s\n",
+		h->tool_version, h->kernel_release, when);
+	fprintf(out, "  journal: %" PRIu64 " records before compaction, %zu in the replay plan\n",
+		h->journal_length, h->replay.nr);
+	fprintf(out, "memfds: %zu\n", s->nr_memfd);
+	for (i = 0; i < s->nr_memfd; i++)
+		fprintf(out, "  token %" PRIu64 ": \"%s\" size 0x%" PRIx64 " seals 0x%x\n",
+			s->memfd[i].token, s->memfd[i].name, s->memfd[i].size,
+			s->memfd[i].seals);
+	fprintf(out, "devices: %zu\n", s->nr_dev);
+	for (i = 0; i < s->nr_dev; i++) {
+		const struct kho_device *d = &s->dev[i];
+
+		fprintf(out, "  device %u: %04x:%02x:%02x.%x [%04x:%04x] driver %s, ",
+			d->id, d->pci.segment, d->pci.bus, d->pci.devfn >> 3,
+			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
+			d->driver);
+		if (d->attached_pt)
+			fprintf(out, "attached to HWPT %u (flags 0x%x, pasid %u)\n",
+				d->attached_pt, d->attach_flags, d->pasid);
+		else
+			fprintf(out, "not attached\n");
+	}
+	fprintf(out, "ioases: %zu\n", s->nr_ioas);
+	for (i = 0; i < s->nr_ioas; i++) {
+		const struct kho_ioas *a = &s->ioas[i];
+
+		fprintf(out, "  IOAS %u: %zu mappings, huge-pages ", a->id,
+			a->nr_maps);
+		if (a->huge_pages < 0)
+			fprintf(out, "unset\n");
+		else
+			fprintf(out, "%" PRId64 "\n", a->huge_pages);
+		for (k = 0; k < a->nr_allowed; k++)
+			fprintf(out, "    allowed 0x%" PRIx64 "..0x%" PRIx64 "\n",
+				a->allowed[k].start, a->allowed[k].last);
+		for (k = 0; k < a->nr_maps; k++)
+			fprintf(out, "    map 0x%" PRIx64 "+0x%" PRIx64 " %s <- memfd %" PRIu64 " @0x%" PRIx64 "\n",
+				a->maps[k].iova, a->maps[k].length,
+				inspect_rw(a->maps[k].flags),
+				a->maps[k].memfd_token, a->maps[k].offset);
+	}
+	fprintf(out, "hwpts: %zu\n", s->nr_hwpt);
+	for (i = 0; i < s->nr_hwpt; i++) {
+		const struct kho_hwpt *w = &s->hwpt[i];
+
+		fprintf(out, "  HWPT %u: on %u, device %u, flags 0x%x%s%s, data-type %u, %u bytes of data\n",
+			w->id, w->pt_id, w->dev_id, w->flags,
+			w->auto_domain ? ", auto domain" : "",
+			w->dirty_tracking ? ", dirty tracking" : "",
+			w->data_type, w->data_len);
+	}
+	fprintf(out, "replay plan: %zu records\n", h->replay.nr);
+	for (i = 0; i < h->replay.nr; i++) {
+		fprintf(out, "  %4zu ", i);
+		inspect_rec(out, &h->replay.recs[i], false);
+		fputc('\n', out);
+	}
+}
+
+static void inspect_json(FILE *out, const char *path, size_t len,
+			 const struct kho_handoff *h)
+{
+	const struct kho_state *s = &h->state;
+	size_t i, k;
+
+	fprintf(out, "{\"file\":");
+	kho_json_str(out, path);
+	fprintf(out, ",\"bytes\":%zu,\"format_version\":%u,\"min_reader_version\":%u,\"tool_version\":",
+		len, h->format_version, h->min_reader_version);
+	kho_json_str(out, h->tool_version);
+	fprintf(out, ",\"kernel_release\":");
+	kho_json_str(out, h->kernel_release);
+	fprintf(out, ",\"created\":%" PRIu64 ",\"journal_length\":%" PRIu64,
+		h->created, h->journal_length);
+	fprintf(out, ",\"memfds\":[");
+	for (i = 0; i < s->nr_memfd; i++) {
+		fprintf(out, "%s{\"token\":%" PRIu64 ",\"size\":%" PRIu64 ",\"seals\":%u,\"name\":",
+			i ? "," : "", s->memfd[i].token, s->memfd[i].size,
+			s->memfd[i].seals);
+		kho_json_str(out, s->memfd[i].name);
+		fputc('}', out);
+	}
+	fprintf(out, "],\"devices\":[");
+	for (i = 0; i < s->nr_dev; i++) {
+		const struct kho_device *d = &s->dev[i];
+
+		fprintf(out, "%s{\"id\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":%u,\"device\":%u,\"driver\":",
+			i ? "," : "", d->id, d->pci.segment, d->pci.bus,
+			d->pci.devfn >> 3, d->pci.devfn & 7, d->pci.vendor,
+			d->pci.device);
+		kho_json_str(out, d->driver);
+		fprintf(out, ",\"attached_pt\":%u,\"attach_flags\":%u,\"pasid\":%u}",
+			d->attached_pt, d->attach_flags, d->pasid);
+	}
+	fprintf(out, "],\"ioases\":[");
+	for (i = 0; i < s->nr_ioas; i++) {
+		const struct kho_ioas *a = &s->ioas[i];
+
+		fprintf(out, "%s{\"id\":%u,\"huge_pages\":", i ? "," : "",
+			a->id);
+		if (a->huge_pages < 0)
+			fprintf(out, "null");
+		else
+			fprintf(out, "%" PRId64, a->huge_pages);
+		fprintf(out, ",\"allowed_iovas\":[");
+		for (k = 0; k < a->nr_allowed; k++)
+			fprintf(out, "%s[%" PRIu64 ",%" PRIu64 "]", k ? "," : "",
+				a->allowed[k].start, a->allowed[k].last);
+		fprintf(out, "],\"mappings\":[");
+		for (k = 0; k < a->nr_maps; k++)
+			fprintf(out, "%s{\"iova\":%" PRIu64 ",\"length\":%" PRIu64 ",\"memfd_token\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"flags\":%u}",
+				k ? "," : "", a->maps[k].iova,
+				a->maps[k].length, a->maps[k].memfd_token,
+				a->maps[k].offset, a->maps[k].flags);
+		fprintf(out, "]}");
+	}
+	fprintf(out, "],\"hwpts\":[");
+	for (i = 0; i < s->nr_hwpt; i++) {
+		const struct kho_hwpt *w = &s->hwpt[i];
+
+		fprintf(out, "%s{\"id\":%u,\"pt_id\":%u,\"dev_id\":%u,\"flags\":%u,\"auto_domain\":%s,\"dirty_tracking\":%s,\"data_type\":%u,\"data_len\":%u}",
+			i ? "," : "", w->id, w->pt_id, w->dev_id, w->flags,
+			w->auto_domain ? "true" : "false",
+			w->dirty_tracking ? "true" : "false", w->data_type,
+			w->data_len);
+	}
+	fprintf(out, "],\"replay\":[");
+	for (i = 0; i < h->replay.nr; i++) {
+		if (i)
+			fputc(',', out);
+		inspect_rec(out, &h->replay.recs[i], true);
+	}
+	fprintf(out, "]}\n");
+}
 
 int cmd_inspect(int argc, char **argv)
 {
-	fprintf(stderr, "kho-tool inspect: not built yet\n");
-	return KHO_EXIT_FAILED;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct kho_diag diag = { "" };
+	struct kho_handoff h;
+	bool json = false;
+	const char *path;
+	size_t len;
+	void *buf;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			inspect_usage(stdout);
+			return KHO_EXIT_OK;
+		default:
+			inspect_usage(stderr);
+			return KHO_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		inspect_usage(stderr);
+		return KHO_EXIT_USAGE;
+	}
+	path = argv[optind];
+	err = kho_read_file(path, &buf, &len);
+	if (err) {
+		fprintf(stderr, "kho-tool inspect: %s: cannot read: %s\n",
+			path, strerror(-err));
+		return KHO_EXIT_USAGE;
+	}
+	err = kho_handoff_decode(buf, len, &h, &diag);
+	free(buf);
+	if (err) {
+		fprintf(stderr, "kho-tool inspect: %s: invalid: %s (%s)\n",
+			path, diag.msg[0] ? diag.msg : strerror(-err),
+			kho_errno_name(err));
+		return KHO_EXIT_FAILED;
+	}
+	if (json)
+		inspect_json(stdout, path, len, &h);
+	else
+		inspect_text(stdout, path, len, &h);
+	kho_handoff_free(&h);
+	return KHO_EXIT_OK;
 }

@@ -26,5 +26,9 @@ struct kho_cmd {
 int cmd_validate(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 
 #endif /* KHO_TOOL_COMMANDS_H */

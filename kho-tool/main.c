@@ -14,6 +14,16 @@ static const struct kho_cmd commands[] = {
 	  "print a hand-off blob for people or, with --json, for programs" },
 	{ "journal", cmd_journal, 0, "FILE [--compact] [--json]",
 	  "dump a hand-off's journal, or compact a recorded journal" },
+	{ "record", cmd_record, 0, "--pid PID [--json] [--out FILE]",
+	  "show what a running VMM's recorder has journaled, and if it can cross kexec" },
+	{ "capture", cmd_capture, KHO_NEEDS_ROOT, "--pid PID [--out FILE] [--json]",
+	  "compact a recording VMM's journal into a hand-off blob" },
+	{ "upgrade", cmd_upgrade, KHO_NEEDS_ROOT,
+	  "--kernel IMAGE [--initrd FILE] [--append ARGS] [--pid PID] [--dry-run] [--json]",
+	  "pre-flight, capture, preserve, load and kexec into IMAGE" },
+	{ "rollback", cmd_rollback, KHO_NEEDS_ROOT,
+	  "[--kernel IMAGE] [--initrd FILE] [--pid PID] [--dry-run] [--json]",
+	  "the upgrade path aimed at the kernel this one was kexec'd from" },
 };
 
 static void usage(FILE *out)

@@ -57,6 +57,20 @@ int kho_canon_ioctl(const struct kho_canon_ops *ops, int fd,
 		    struct kho_diag *diag);
 
 /*
+ * kho_canon_ioctl_inout() - as kho_canon_ioctl(), with @in a copy of the
+ * argument made before the call.  The kernel overwrites two inputs that
+ * replay needs: IOAS_UNMAP's length (with the bytes unmapped) and
+ * ATTACH_IOMMUFD_PT's pt_id (with the HWPT attached, an auto domain when
+ * an IOAS was named).  Without @in (NULL), the outputs stand in for them:
+ * an attach then names the auto domain's ID, which does not exist on
+ * replay, so recorders must pass @in.
+ * Return: as kho_canon_ioctl().
+ */
+int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
+			  unsigned long cmd, const void *in, const void *arg,
+			  struct kho_rec *out, struct kho_diag *diag);
+
+/*
  * kho_ioctl_check_size() - the kernel's rule for a size-prefixed struct:
  * @user_size below the ioctl's minimum -> -EINVAL; above the struct the
  * library knows, with any non-zero byte in the tail -> -E2BIG.

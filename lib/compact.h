@@ -9,17 +9,25 @@
 
 #include "kho.h"
 
+/* Most mappings one REPLAY_MAPPINGS step carries: bounds a step's time so
+ * the agent can report progress on a large IOAS. */
+#define KHO_COMPACT_SLICE 16384
+
 /*
  * kho_compact() - fold @in into @state and emit @plan
  * @in:    the canonical journal, in the order the kernel ran it
- * @state: out: the live state (initialised by the call)
+ * @state: in/out: initialised by the caller and holding only the memfd
+ *         table (kho_state_add_memfd()); the call adds the objects the
+ *         journal leaves live
  * @plan:  out: the replay plan (initialised by the call); mappings are
  *         emitted as KHO_OP_REPLAY_MAPPINGS slices of @state's tables, all
  *         maps of an IOAS before any attach to it (filling a domain in one
  *         pass costs a fraction of per-map IOTLB flushes: RIG.md)
  *
- * Return: 0, -ENOMEM, or the errno of the first record the kernel would
- * have refused (diag names it).
+ * Applies the journal with kho_state_batch_apply(): O(log n) per record.
+ *
+ * Return: 0, -ENOMEM, -EINVAL (@state holds objects already), or the errno
+ * of the first record the kernel would have refused (diag names it).
  */
 int kho_compact(const struct kho_journal *in, struct kho_state *state,
 		struct kho_journal *plan, struct kho_diag *diag);

@@ -30,7 +30,32 @@ int kho_handoff_encode(const struct kho_handoff *h, void **blob, size_t *len);
 int kho_handoff_decode(const void *buf, size_t len, struct kho_handoff *h,
 		       struct kho_diag *diag);
 
+/*
+ * kho_handoff_stamp() - recompute the crc32 property of a blob in place,
+ * after a deliberate edit (test data, fdtput).  Checks only what it needs
+ * to find the property.
+ * Return: 0, -EBADMSG (not an FDT, or no crc32 property of 4 bytes).
+ */
+int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag);
+
+/*
+ * kho_handoff_crc() - the integrity sum of a blob: zlib's crc32 over
+ * [0, fdt_totalsize) with the 4 bytes at @crc_off read as zero.
+ * The caller has checked the blob (totalsize <= its length).
+ */
+uint32_t kho_handoff_crc(const void *blob, size_t crc_off);
+
 /* Reads a whole file into a malloc'd buffer; Return: 0 or -errno. */
 int kho_read_file(const char *path, void **buf, size_t *len);
+
+/*
+ * kho_fdt_errno() - the errno that stands for libfdt error @fdt_err (a
+ * negative -FDT_ERR_* value).  The one place libfdt codes are translated:
+ * -FDT_ERR_NOTFOUND is -1, the same number as -EPERM, and must never leak.
+ * Return: -ENOENT (NOTFOUND), -ENOMEM (NOSPACE), -EINVAL (caller misuse:
+ * BADOFFSET, BADPATH, BADSTATE, BADFLAGS), -EBADMSG (anything a corrupt
+ * blob causes), 0 for 0.
+ */
+int kho_fdt_errno(int fdt_err);
 
 #endif /* KHO_HANDOFF_H */

@@ -4,12 +4,23 @@
  * memfds to `kho-tool capture`.  The recorder (LD_PRELOAD or the linked
  * API in record.h) serves it; capture fetches from it.
  *
- * Path: KHO_RUN_DIR "/vmm-<pid>.sock", a unix stream socket of mode 0600.
- * The server answers only peers whose uid is 0 or its own (SO_PEERCRED).
+ * Path: KHO_RUN_DIR "/vmm-<pid>.sock", a unix stream socket of mode 0600
+ * (the environment variable KHO_RUN_DIR overrides the directory, for tests
+ * and unprivileged VMMs).  The server answers only peers whose uid is 0 or
+ * its own (SO_PEERCRED).
+ *
+ * Protocol (version 1, host byte order: both ends run on one host): the
+ * client sends struct kho_jsock_req; the server answers with one
+ * struct kho_jsock_reply carrying the memfds as SCM_RIGHTS, followed by
+ * msg_len bytes of message (why it refused, for people) and blob_len bytes
+ * of encoded hand-off.  A refusal has status < 0; an unpreservable journal
+ * is status -EOPNOTSUPP and still carries the blob (no fds), so a tool can
+ * show what was recorded.
  */
 #ifndef KHO_JOURNAL_SOCK_H
 #define KHO_JOURNAL_SOCK_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include "kho.h"
 
@@ -28,11 +39,74 @@ struct kho_journal_snapshot {
 	size_t nr_fds;
 };
 
+#define KHO_JSOCK_VERSION 1
+#define KHO_JSOCK_CMD_SNAPSHOT 1
+/* SCM_MAX_FD: the most fds one message can carry. */
+#define KHO_JSOCK_MAX_FDS 253
+#define KHO_JSOCK_MAX_MSG 4096
+#define KHO_JSOCK_MAX_BLOB (256u << 20)
+
+struct kho_jsock_req {
+	char magic[4];		/* "KHOQ" */
+	uint32_t version;
+	uint32_t cmd;
+	uint32_t reserved;
+};
+
+struct kho_jsock_reply {
+	char magic[4];		/* "KHOR" */
+	uint32_t version;
+	int32_t status;		/* 0 or -errno */
+	uint32_t nr_fds;
+	uint64_t blob_len;
+	uint32_t msg_len;
+	uint32_t reserved;
+};
+
+/*
+ * Produces one snapshot for the server: a malloc'd encoded hand-off and
+ * malloc'd fds the server closes after sending.  Returns 0,
+ * -EOPNOTSUPP (unpreservable: blob set, no fds, diag says why) or
+ * another -errno (diag says why).
+ */
+typedef int (*kho_jsock_snapshot_fn)(void *ctx, void **blob, size_t *len,
+				     int **fds, size_t *nr_fds,
+				     struct kho_diag *diag);
+
+struct kho_jsock_server;
+
+/*
+ * kho_journal_sock_serve() - serve snapshots on this process's socket
+ * from a new thread.  Creates the directory if missing, binds a temporary
+ * name, sets mode 0600, then renames it into place, so no client ever
+ * sees a socket with a wider mode.
+ * Return: 0, or the failing call's -errno (diag names path and step).
+ */
+int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
+			   struct kho_jsock_server **out,
+			   struct kho_diag *diag);
+
+/* Stops the thread, unlinks the socket (if this process made it). */
+void kho_journal_sock_stop(struct kho_jsock_server *srv);
+
+/*
+ * In a fork child: forget the parent's server (its thread is gone) without
+ * touching the parent's socket.
+ */
+void kho_journal_sock_abandon(struct kho_jsock_server *srv);
+
+/* Where the socket of @pid lives; Return: 0 or -ENAMETOOLONG. */
+int kho_journal_sock_path(pid_t pid, char *buf, size_t len);
+
 /*
  * kho_journal_sock_fetch() - fetch the snapshot of the VMM process @pid
+ * @snap is always initialised, and kho_journal_snapshot_free() is safe on
+ * it whatever the result.
  * Return: 0; -ENOENT (no recorder socket for @pid); -ECONNREFUSED;
  * -EACCES (refused by peer credentials); -EBADMSG (malformed reply);
- * -ENOMEM.  diag names the socket and the cause.
+ * -EOPNOTSUPP (the journal cannot cross kexec: diag says why, and
+ * snap->handoff still holds what was recorded, with no fds);
+ * -EPROTONOSUPPORT; -ENOMEM.  diag names the socket and the cause.
  */
 int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 			   struct kho_diag *diag);

@@ -51,7 +51,22 @@ if [ -e "$out/.done" ]; then
 	exit 0
 fi
 
+# Two suites may ask for the same kernel at once: the second waits for the
+# first instead of deleting the tree under it.
+mkdir -p "$cache/kernel"
+exec 9> "$cache/kernel/$flavour-$key.lock"
+if ! flock -n 9; then
+	echo "kernel: waiting for another build of $flavour ($key)" >&2
+	flock 9
+fi
+if [ -e "$out/.done" ]; then
+	echo "$out"
+	exit 0
+fi
+
 pristine="$cache/src/linux-7.2-pristine"
+exec 8> "$cache/src/.pristine.lock"
+flock 8
 if [ ! -e "$pristine/.done" ]; then
 	echo "kernel: extracting $(basename "$tarball")" >&2
 	rm -rf "$pristine" "$pristine.tmp"
@@ -60,6 +75,7 @@ if [ ! -e "$pristine/.done" ]; then
 	mv "$pristine.tmp" "$pristine"
 	touch "$pristine/.done"
 fi
+exec 8>&-
 
 echo "kernel: building $flavour ($key), log: $out/build.log" >&2
 rm -rf "$out"

@@ -36,6 +36,39 @@ khotest_log() {
 	echo "KHOTEST: LOG $*"
 }
 
+# khotest_start NAME CMD [ARGS...]: start CMD in the background with its
+# output in /tmp/NAME.log, wait until it prints "ready pid=" (test-vmm
+# serve, luo-hold), echo its log to the console and set KHOTEST_PID.  A
+# command that dies or stays silent for 60 s fails the test.
+khotest_start() {
+	local name=$1 log=/tmp/$1.log i=0
+
+	shift
+	"$@" > "$log" 2>&1 &
+	KHOTEST_PID=$!
+	while ! grep -q 'ready pid=' "$log"; do
+		if ! kill -0 "$KHOTEST_PID" 2>/dev/null || [ "$i" -ge 600 ]; then
+			cat "$log"
+			khotest_fail "$name: '$*' never got ready"
+		fi
+		i=$((i + 1))
+		usleep 100000
+	done
+	cat "$log"
+}
+
+# khotest_stop NAME: SIGTERM the command khotest_start started, wait for it
+# and fail unless it exited 0; its log goes to the console.
+khotest_stop() {
+	local rc=0
+
+	kill -TERM "$KHOTEST_PID"
+	wait "$KHOTEST_PID" || rc=$?
+	# What it printed since khotest_start showed its log.
+	sed '1,/ready pid=/d' "/tmp/$1.log"
+	[ "$rc" -eq 0 ] || khotest_fail "$1: exited with status $rc after SIGTERM"
+}
+
 # khotest_initrd: print the path of an initrd that boots this very guest
 # environment again (same /init, binaries, kernels, /test script), for the
 # next kexec stage.  It is rebuilt from the root filesystem on first use:

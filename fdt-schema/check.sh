@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The hand-off format, checked twice: dt-validate against
+# fdt-schema/kho-tool-handoff.yaml and the C validator (`kho-tool validate`)
+# on every example and every file in tests/data, held to agree with each
+# other through tests/data/bad/EXPECTED.  Called by `make check-schema`.
+# Ends with "schema: N passed, N failed"; exits non-zero on any failure.
+#
+# usage: fdt-schema/check.sh KHO_TOOL
+set -u
+cd "$(dirname "$0")/.."
+KHO_TOOL=${1:?usage: fdt-schema/check.sh KHO_TOOL}
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+fail() { failed=$((failed + 1)); echo "not ok - $*"; }
+
+for tool in dtc dt-validate dt-doc-validate dt-mk-schema python3; do
+	if ! command -v "$tool" >/dev/null; then
+		# A missing tool is a failure, never a skip: run `make deps`.
+		echo "not ok - $tool is not installed (make deps)"
+		echo "schema: 0 passed, 1 failed"
+		exit 1
+	fi
+done
+
+# The schema itself, against dt-schema's meta-schema.
+if out=$(dt-doc-validate -u fdt-schema fdt-schema/kho-tool-handoff.yaml 2>&1) &&
+   [ -z "$out" ]; then
+	ok "dt-doc-validate kho-tool-handoff.yaml"
+else
+	fail "dt-doc-validate kho-tool-handoff.yaml: $out"
+fi
+
+# Process it with the core schemas, minus root-node.yaml: that one
+# describes the root of a machine's devicetree (it requires model,
+# #address-cells, #size-cells), and a hand-off blob is not one.
+mkdir "$tmp/schemas"
+cp fdt-schema/kho-tool-handoff.yaml "$tmp/schemas/"
+if ! dt-mk-schema -j "$tmp/schemas" > "$tmp/all.json" 2> "$tmp/mk.err" ||
+   ! python3 - "$tmp/all.json" "$tmp/processed.json" <<'PY'
+import json, sys
+schemas = json.load(open(sys.argv[1]))
+del schemas['http://devicetree.org/schemas/root-node.yaml#']
+json.dump(schemas, open(sys.argv[2], 'w'))
+PY
+then
+	fail "dt-mk-schema: $(cat "$tmp/mk.err")"
+	echo "schema: $passed passed, $failed failed"
+	exit 1
+fi
+
+# dt-validate 2022.08 exits 0 even when it reports errors: judge it by its
+# output.  reject: it reported the blob; accept: silent; unreadable: it
+# could not parse the blob (a Python traceback).
+dtv() {
+	local out
+	out=$(dt-validate -m -s "$tmp/processed.json" "$1" 2>&1)
+	if [ -z "$out" ]; then
+		echo accept
+	elif grep -q '^Traceback' <<<"$out"; then
+		echo unreadable
+	else
+		echo reject
+		printf '%s\n' "$out" > "$tmp/dtv.last"
+	fi
+}
+
+# Examples: dtc without warnings, dt-validate silent, the C validator
+# content, and identical to the committed good blob of the same name.
+for dts in fdt-schema/examples/*.dts; do
+	name=$(basename "${dts%.dts}")
+	blob="$tmp/$name.dtb"
+	if ! dtc -I dts -O dtb -o "$blob" "$dts" 2> "$tmp/dtc.err" ||
+	   [ -s "$tmp/dtc.err" ]; then
+		fail "dtc $dts: $(cat "$tmp/dtc.err")"
+		continue
+	fi
+	v=$(dtv "$blob")
+	if [ "$v" = accept ]; then
+		ok "dt-validate $dts"
+	else
+		fail "dt-validate $dts: $v: $(cat "$tmp/dtv.last" 2>/dev/null)"
+	fi
+	if msg=$("$KHO_TOOL" validate "$blob" 2>&1); then
+		ok "kho-tool validate $dts"
+	else
+		fail "kho-tool validate $dts: $msg"
+	fi
+	if cmp -s "$blob" "tests/data/good/$name.dtb"; then
+		ok "tests/data/good/$name.dtb is $dts compiled"
+	else
+		fail "tests/data/good/$name.dtb differs from $dts (tests/data/gen.sh)"
+	fi
+done
+
+# Good data: both validators accept.
+for blob in tests/data/good/*.dtb; do
+	v=$(dtv "$blob")
+	msg=$("$KHO_TOOL" validate "$blob" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$v" = accept ]; then
+		ok "good $blob: both accept"
+	else
+		fail "good $blob: kho-tool exit $rc ($msg), dt-validate $v"
+	fi
+done
+
+# Bad data: the C validator rejects each with its documented text, exit 1;
+# dt-validate says what the table says it says.
+declare -A listed
+while IFS=$'\t' read -r file eno want_dtv text; do
+	case "$file" in '#'* | '') continue ;; esac
+	listed[$file]=1
+	blob=tests/data/bad/$file
+	if [ ! -e "$blob" ]; then
+		fail "bad $file: listed in EXPECTED but missing"
+		continue
+	fi
+	msg=$("$KHO_TOOL" validate "$blob" 2>&1)
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -qF -- "$text" <<<"$msg" &&
+	   grep -qF -- "($eno)" <<<"$msg"; then
+		ok "bad $file: kho-tool validate: $eno"
+	else
+		fail "bad $file: kho-tool validate exit $rc: \"$msg\", expected 1, $eno, \"$text\""
+	fi
+	v=$(dtv "$blob")
+	if [ "$v" = "$want_dtv" ]; then
+		ok "bad $file: dt-validate: $v, as EXPECTED says"
+	else
+		fail "bad $file: dt-validate: $v, EXPECTED says $want_dtv"
+	fi
+done < tests/data/bad/EXPECTED
+for blob in tests/data/bad/*; do
+	file=$(basename "$blob")
+	[ "$file" = EXPECTED ] && continue
+	[ -n "${listed[$file]:-}" ] || fail "bad $file: not listed in EXPECTED"
+done
+
+# Exit codes of the CLI: unreadable input is 2, usage errors are 2.
+"$KHO_TOOL" validate "$tmp/does-not-exist" >/dev/null 2>&1
+rc=$?
+[ "$rc" -eq 2 ] && ok "validate of a missing file exits 2" ||
+	fail "validate of a missing file exits $rc, not 2"
+"$KHO_TOOL" validate >/dev/null 2>&1
+rc=$?
+[ "$rc" -eq 2 ] && ok "validate without FILE exits 2" ||
+	fail "validate without FILE exits $rc, not 2"
+# --json is parseable, and says the same as the exit code.
+for blob in tests/data/good/edu-vm.dtb tests/data/bad/unknown-op.dtb; do
+	for cmd in validate inspect; do
+		"$KHO_TOOL" "$cmd" --json "$blob" > "$tmp/out.json" 2>/dev/null
+		rc=$?
+		if [ "$cmd" = inspect ] && [ "$rc" -ne 0 ]; then
+			[ ! -s "$tmp/out.json" ] && ok "inspect --json $blob: exit $rc, no output" ||
+				fail "inspect --json $blob: exit $rc with output"
+			continue
+		fi
+		if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d.get("valid", True) == (sys.argv[2] == "0") else 1)' \
+			"$tmp/out.json" "$rc"; then
+			ok "$cmd --json $blob: JSON, agrees with exit $rc"
+		else
+			fail "$cmd --json $blob: not JSON or disagrees with exit $rc"
+		fi
+	done
+done
+
+echo "schema: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kho-tool record: fetch and show what a running VMM's recorder has journaled. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "compact.h"
+#include "handoff.h"
+#include "journal.h"
+#include "journal_sock.h"
+#include "state.h"
+
+struct cmd_record_summary {
+	size_t ops[KHO_OP_MAX + 1];
+	size_t live_maps;
+	size_t replay_length;
+	int compact_err;
+	char compact_msg[sizeof(((struct kho_diag *)0)->msg)];
+};
+
+/* Folds the raw journal as capture will: live maps and replay length. */
+static void cmd_record_summarise(const struct kho_handoff *h,
+				 struct cmd_record_summary *s)
+{
+	struct kho_journal plan, flat;
+	struct kho_state state;
+	struct kho_diag diag = { "" };
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < h->replay.nr; i++)
+		if (h->replay.recs[i].op <= KHO_OP_MAX)
+			s->ops[h->replay.recs[i].op]++;
+	s->compact_err = kho_compact(&h->replay, &state, &plan, &diag);
+	if (s->compact_err) {
+		snprintf(s->compact_msg, sizeof(s->compact_msg), "%s", diag.msg);
+		return;
+	}
+	for (i = 0; i < state.nr_ioas; i++)
+		s->live_maps += state.ioas[i].nr_maps;
+	kho_journal_init(&flat);
+	s->compact_err = kho_plan_expand(&plan, &state, &flat, &diag);
+	if (s->compact_err)
+		snprintf(s->compact_msg, sizeof(s->compact_msg), "%s", diag.msg);
+	s->replay_length = flat.nr;
+	kho_journal_free(&flat);
+	kho_journal_free(&plan);
+	kho_state_free(&state);
+}
+
+static void cmd_record_json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void cmd_record_print_json(int pid, const struct kho_handoff *h,
+				  const struct cmd_record_summary *s,
+				  const char *reason, FILE *out)
+{
+	size_t i;
+	bool first = true;
+
+	fprintf(out, "{\"pid\":%d,\"records\":%llu,\"ops\":{", pid,
+		(unsigned long long)h->journal_length);
+	for (i = 1; i <= KHO_OP_MAX; i++) {
+		if (!s->ops[i])
+			continue;
+		fprintf(out, "%s\"%s\":%zu", first ? "" : ",", kho_op_name(i),
+			s->ops[i]);
+		first = false;
+	}
+	fprintf(out, "},\"live_maps\":%zu,\"replay_length\":%zu,",
+		s->live_maps, s->replay_length);
+	fprintf(out, "\"compact_error\":");
+	if (s->compact_err)
+		cmd_record_json_str(out, s->compact_msg);
+	else
+		fprintf(out, "null");
+	fprintf(out, ",\"memfds\":[");
+	for (i = 0; i < h->state.nr_memfd; i++) {
+		const struct kho_memfd *m = &h->state.memfd[i];
+
+		fprintf(out, "%s{\"token\":%llu,\"size\":%llu,\"seals\":%u,\"name\":",
+			i ? "," : "", (unsigned long long)m->token,
+			(unsigned long long)m->size, m->seals);
+		cmd_record_json_str(out, m->name);
+		fputc('}', out);
+	}
+	fprintf(out, "],\"devices\":[");
+	for (i = 0; i < h->state.nr_dev; i++) {
+		const struct kho_device *d = &h->state.dev[i];
+
+		fprintf(out, "%s{\"devid\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":\"%04x\",\"device\":\"%04x\",\"attached_pt\":%u,\"driver\":",
+			i ? "," : "", d->id, d->pci.segment, d->pci.bus,
+			d->pci.devfn >> 3, d->pci.devfn & 7, d->pci.vendor,
+			d->pci.device, d->attached_pt);
+		cmd_record_json_str(out, d->driver);
+		fputc('}', out);
+	}
+	fprintf(out, "],\"preservable\":%s,\"reason\":",
+		reason ? "false" : "true");
+	if (reason)
+		cmd_record_json_str(out, reason);
+	else
+		fprintf(out, "null");
+	fprintf(out, "}\n");
+}
+
+static void cmd_record_print(int pid, const struct kho_handoff *h,
+			     const struct cmd_record_summary *s,
+			     const char *reason, FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "pid %d: %llu records", pid,
+		(unsigned long long)h->journal_length);
+	for (i = 1; i <= KHO_OP_MAX; i++)
+		if (s->ops[i])
+			fprintf(out, "%s %s %zu", i == 1 ? " (" : ",",
+				kho_op_name(i), s->ops[i]);
+	fprintf(out, "\n");
+	if (s->compact_err)
+		fprintf(out, "compaction: %s\n", s->compact_msg);
+	else
+		fprintf(out, "live maps %zu, replay length %zu (journal %llu)\n",
+			s->live_maps, s->replay_length,
+			(unsigned long long)h->journal_length);
+	for (i = 0; i < h->state.nr_memfd; i++)
+		fprintf(out, "memfd token %llu: \"%s\" %llu bytes seals 0x%x\n",
+			(unsigned long long)h->state.memfd[i].token,
+			h->state.memfd[i].name,
+			(unsigned long long)h->state.memfd[i].size,
+			h->state.memfd[i].seals);
+	for (i = 0; i < h->state.nr_dev; i++) {
+		const struct kho_device *d = &h->state.dev[i];
+
+		fprintf(out, "device %u: %04x:%02x:%02x.%x [%04x:%04x] %s, on pt %u\n",
+			d->id, d->pci.segment, d->pci.bus, d->pci.devfn >> 3,
+			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
+			d->driver[0] ? d->driver : "-", d->attached_pt);
+	}
+	if (reason)
+		fprintf(out, "preservable: no: %s\n", reason);
+	else
+		fprintf(out, "preservable: yes\n");
+}
+
+static int cmd_record_write(const char *path, const struct kho_handoff *h)
+{
+	size_t len;
+	void *blob;
+	FILE *f;
+	int ret = kho_handoff_encode(h, &blob, &len);
+
+	if (ret) {
+		fprintf(stderr, "kho-tool record: encoding the snapshot: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	f = fopen(path, "we");
+	if (!f || fwrite(blob, 1, len, f) != len || fclose(f)) {
+		ret = -errno;
+		fprintf(stderr, "kho-tool record: writing %s: %s\n", path,
+			strerror(errno));
+	}
+	free(blob);
+	return ret;
+}
+
+static void cmd_record_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kho-tool record --pid PID [--json] [--out FILE]\n"
+		"  fetch the journal a recording VMM serves on\n"
+		"  " KHO_RUN_DIR "/vmm-PID.sock and summarise it: records, live\n"
+		"  maps, replay length, memfds, devices, preservability.\n"
+		"  --out FILE  also write the snapshot (raw journal) as a hand-off blob\n"
+		"exit: 0 preservable, 1 not preservable or fetch failed, 2 usage\n");
+}
+
+int cmd_record(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kho_journal_snapshot snap;
+	struct cmd_record_summary sum;
+	struct kho_diag diag = { "" };
+	const char *out = NULL;
+	bool json = false;
+	long pid = 0;
+	char *end;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:jo:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			pid = strtol(optarg, &end, 10);
+			if (*end || pid <= 0) {
+				fprintf(stderr, "kho-tool record: --pid %s: not a pid\n",
+					optarg);
+				return KHO_EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			cmd_record_usage(stdout);
+			return KHO_EXIT_OK;
+		default:
+			cmd_record_usage(stderr);
+			return KHO_EXIT_USAGE;
+		}
+	}
+	if (!pid || optind != argc) {
+		cmd_record_usage(stderr);
+		return KHO_EXIT_USAGE;
+	}
+	ret = kho_journal_sock_fetch(pid, &snap, &diag);
+	if (ret && ret != -EOPNOTSUPP) {
+		fprintf(stderr, "kho-tool record: pid %ld: %s\n", pid, diag.msg);
+		kho_journal_snapshot_free(&snap);
+		return KHO_EXIT_FAILED;
+	}
+	cmd_record_summarise(&snap.handoff, &sum);
+	if (json)
+		cmd_record_print_json(pid, &snap.handoff, &sum,
+				      ret ? diag.msg : NULL, stdout);
+	else
+		cmd_record_print(pid, &snap.handoff, &sum,
+				 ret ? diag.msg : NULL, stdout);
+	if (out && cmd_record_write(out, &snap.handoff))
+		ret = -EIO;
+	kho_journal_snapshot_free(&snap);
+	return ret ? KHO_EXIT_FAILED : KHO_EXIT_OK;
+}

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kho-tool rollback: the upgrade path aimed at the kernel we came from. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "handoff.h"
+#include "kexec.h"
+#include "kimage.h"
+#include "upgrade.h"
+
+/* Written by the operator or the restore-agent: the previous image's path. */
+#define PREVIOUS_KERNEL_FILE "/run/kho-tool/previous-kernel"
+#define BOOT_DIR "/boot"
+
+static int usage(FILE *out, int code)
+{
+	fprintf(out,
+		"usage: kho-tool rollback [--kernel IMAGE] [--initrd FILE] [--append ARGS]\n"
+		"                         [--pid PID] [--dry-run] [--json]\n"
+		"  kexec back to the kernel this one was kexec'd from, keeping the state.\n"
+		"  The target is, in order: --kernel IMAGE; the image the restore-agent\n"
+		"  recorded in %s; the image in %s whose setup header\n"
+		"  names the previous release (KHO kexec-metadata: %s).\n",
+		PREVIOUS_KERNEL_FILE, BOOT_DIR, KHO_KEXEC_METADATA);
+	return code;
+}
+
+/*
+ * Finds the previous kernel's image; @why says how, for the timeline.
+ * @prev: the previous release from KHO's kexec-metadata, "" if unknown;
+ * the restore-agent's record fills it in when the kernel does not.
+ * Return: 0, or -ENOENT with the reason printed.
+ */
+static int find_previous(char *path, size_t size, char *why, size_t wsize,
+			 char *prev, size_t psize)
+{
+	char *buf, *line2;
+	size_t len;
+	int err;
+
+	/*
+	 * The restore-agent writes the hand-off's kernel_release on line 1
+	 * and, when /boot/vmlinuz-RELEASE exists, that path on line 2.
+	 */
+	err = kho_read_file(PREVIOUS_KERNEL_FILE, (void **)&buf, &len);
+	if (!err) {
+		line2 = strchr(buf, '\n');
+		if (line2)
+			*line2++ = '\0';
+		if (!prev[0])
+			snprintf(prev, psize, "%.64s", buf);
+		else if (strcmp(prev, buf))
+			fprintf(stderr,
+				"kho-tool rollback: warning: %s names %s, KHO kexec-metadata %s: using the kernel's\n",
+				PREVIOUS_KERNEL_FILE, buf, prev);
+		if (line2 && line2[0] && !strcmp(prev, buf)) {
+			line2[strcspn(line2, "\n")] = '\0';
+			snprintf(path, size, "%s", line2);
+			snprintf(why, wsize, "%s (release %s)",
+				 PREVIOUS_KERNEL_FILE, prev);
+			free(buf);
+			return 0;
+		}
+		free(buf);
+	}
+	if (!prev[0]) {
+		fprintf(stderr,
+			"kho-tool rollback: no previous kernel known: %s is missing and %s is unreadable (cold boot, or debugfs not mounted); pass --kernel IMAGE\n",
+			PREVIOUS_KERNEL_FILE, KHO_KEXEC_METADATA);
+		return -ENOENT;
+	}
+	err = kho_kexec_find_image(BOOT_DIR, prev, path, size);
+	if (err) {
+		fprintf(stderr,
+			"kho-tool rollback: the previous kernel was %s, but no image in %s names that release: %s; pass --kernel IMAGE\n",
+			prev, BOOT_DIR, strerror(-err));
+		return -ENOENT;
+	}
+	snprintf(why, wsize, "previous release %s, found in %s", prev, BOOT_DIR);
+	return 0;
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kho_upgrade_opts o = { .command = "rollback" };
+	char path[4096], why[256], prev[65] = "", rel[65];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "k:i:a:p:njh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k': o.kernel = optarg; break;
+		case 'i': o.initrd = optarg; break;
+		case 'a': o.append = optarg; break;
+		case 'p':
+			if (o.pid || kho_upgrade_parse_pid(optarg, &o.pid)) {
+				fprintf(stderr, "kho-tool rollback: --pid '%s': one process id expected\n",
+					optarg);
+				return KHO_EXIT_USAGE;
+			}
+			break;
+		case 'n': o.dry_run = true; break;
+		case 'j': o.json = true; break;
+		case 'h': return usage(stdout, KHO_EXIT_OK);
+		default: return usage(stderr, KHO_EXIT_USAGE);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "kho-tool rollback: unexpected argument '%s'\n",
+			argv[optind]);
+		return usage(stderr, KHO_EXIT_USAGE);
+	}
+	if (kho_kexec_previous_release(prev, sizeof(prev), NULL))
+		prev[0] = '\0';
+	if (o.kernel) {
+		o.why = "--kernel";
+		/* Allowed (an operator may know better), but never silent. */
+		if (prev[0] && !kho_kimage_release(o.kernel, rel, sizeof(rel)) &&
+		    strcmp(rel, prev))
+			fprintf(stderr,
+				"kho-tool rollback: warning: %s is %s, but this kernel was kexec'd from %s\n",
+				o.kernel, rel, prev);
+	} else {
+		if (find_previous(path, sizeof(path), why, sizeof(why), prev,
+				  sizeof(prev)))
+			return KHO_EXIT_FAILED;
+		o.kernel = path;
+		o.why = why;
+	}
+	if (!o.json)
+		printf("rollback: target %s (chosen by %s)\n", o.kernel, o.why);
+	return kho_upgrade_run(&o);
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Output helpers the hand-off commands (validate, inspect) share. */
+#ifndef KHO_TOOL_HANDOFF_PRINT_H
+#define KHO_TOOL_HANDOFF_PRINT_H
+
+#include <stdio.h>
+
+/* Writes @s as a JSON string literal, quotes included. */
+void kho_json_str(FILE *out, const char *s);
+/* "EBADMSG" etc. for a negative errno from the library's table. */
+const char *kho_errno_name(int err);
+
+#endif /* KHO_TOOL_HANDOFF_PRINT_H */

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The upgrade path: pre-flight, capture, preserve, load, kexec, timed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "commands.h"
+#include "handoff.h"
+#include "handoff_print.h"
+#include "journal_sock.h"
+#include "kexec.h"
+#include "kimage.h"
+#include "luo.h"
+#include "upgrade.h"
+
+#define MAX_STEPS 8
+
+struct step {
+	const char *name;
+	double ms;
+	int err;
+	char detail[600];
+};
+
+struct timeline {
+	const struct kho_upgrade_opts *o;
+	struct step steps[MAX_STEPS];
+	size_t nr;
+	struct timespec t0;
+	struct timespec start;
+};
+
+static double ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1e3 + (now.tv_nsec - t->tv_nsec) / 1e6;
+}
+
+static void step_begin(struct timeline *tl)
+{
+	clock_gettime(CLOCK_MONOTONIC, &tl->t0);
+}
+
+/* Closes a step: records and, for people, prints it at once. */
+static int step_end(struct timeline *tl, const char *name, int err,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int step_end(struct timeline *tl, const char *name, int err,
+		    const char *fmt, ...)
+{
+	struct step *s = &tl->steps[tl->nr < MAX_STEPS ? tl->nr++ : MAX_STEPS - 1];
+	va_list ap;
+
+	s->name = name;
+	s->ms = ms_since(&tl->t0);
+	s->err = err;
+	va_start(ap, fmt);
+	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, "kho-tool %s: %s: %s\n", tl->o->command, name,
+			s->detail);
+	else if (!tl->o->json)
+		printf("%s: %-17s %9.1f ms  %s\n", tl->o->command, name, s->ms,
+		       s->detail);
+	fflush(stdout);
+	return err;
+}
+
+struct run {
+	struct kho_kimage img;
+	struct kho_journal_snapshot snap;
+	bool have_snap;
+	struct kho_capture cap;
+	bool have_cap;
+	const char *abi[KHO_CAPTURE_MAX_ABI];
+	size_t nr_abi;
+	char cmdline[4096];
+};
+
+static void json_timeline(const struct timeline *tl, const struct run *r,
+			  int err)
+{
+	const struct kho_upgrade_opts *o = tl->o;
+	const struct step *failed = NULL;
+	size_t i;
+
+	printf("{\"command\":");
+	kho_json_str(stdout, o->command);
+	printf(",\"dry_run\":%s,\"target\":{\"image\":", o->dry_run ? "true" : "false");
+	kho_json_str(stdout, o->kernel);
+	printf(",\"release\":");
+	kho_json_str(stdout, r->img.release);
+	printf(",\"format\":");
+	kho_json_str(stdout, r->img.format ? r->img.format : "");
+	printf(",\"codec\":");
+	kho_json_str(stdout, r->img.codec ? r->img.codec : "");
+	if (o->why) {
+		printf(",\"chosen_by\":");
+		kho_json_str(stdout, o->why);
+	}
+	printf("},\"initrd\":");
+	if (o->initrd)
+		kho_json_str(stdout, o->initrd);
+	else
+		printf("null");
+	printf(",\"cmdline\":");
+	kho_json_str(stdout, r->cmdline);
+	printf(",\"abi\":[");
+	for (i = 0; i < r->nr_abi; i++) {
+		printf(i ? "," : "");
+		kho_json_str(stdout, r->abi[i]);
+	}
+	printf("],\"pid\":%d", (int)o->pid);
+	if (r->have_cap)
+		printf(",\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
+		       "\"handoff_bytes\":%zu,\"preserved_fds\":%zu",
+		       r->cap.handoff.journal_length, r->cap.handoff.replay.nr,
+		       r->cap.blob_len, r->cap.nr_preserved);
+	printf(",\"steps\":[");
+	for (i = 0; i < tl->nr; i++) {
+		const struct step *s = &tl->steps[i];
+
+		printf("%s{\"step\":", i ? "," : "");
+		kho_json_str(stdout, s->name);
+		printf(",\"ms\":%.3f,\"status\":\"%s\",\"detail\":", s->ms,
+		       s->err ? "failed" : "ok");
+		kho_json_str(stdout, s->detail);
+		printf("}");
+		if (s->err)
+			failed = s;
+	}
+	printf("],\"total_ms\":%.3f,\"result\":\"%s\"", ms_since(&tl->start),
+	       err ? "failed" : "ok");
+	if (failed) {
+		printf(",\"error\":{\"step\":");
+		kho_json_str(stdout, failed->name);
+		printf(",\"errno\":");
+		kho_json_str(stdout, kho_errno_name(failed->err));
+		printf(",\"message\":");
+		kho_json_str(stdout, failed->detail);
+		printf("}");
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
+/* Errors of reading the user's input are exit 2; all others exit 1. */
+static int exit_code(int err)
+{
+	if (!err)
+		return KHO_EXIT_OK;
+	return err == -ENOENT || err == -EACCES || err == -EISDIR ?
+	       KHO_EXIT_USAGE : KHO_EXIT_FAILED;
+}
+
+/* Tells the console (and the journal) the instant before the jump. */
+static void announce_kexec(const char *release)
+{
+	struct timespec bt;
+	char line[256];
+	int fd, n;
+
+	clock_gettime(CLOCK_BOOTTIME, &bt);
+	n = snprintf(line, sizeof(line),
+		     "kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC) into %s at boottime %lld.%06ld\n",
+		     release[0] ? release : "target", (long long)bt.tv_sec,
+		     bt.tv_nsec / 1000);
+	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		/* The console line is a courtesy: a failure changes nothing. */
+		ssize_t w = write(fd, line, n);
+
+		(void)w;
+		close(fd);
+	}
+}
+
+static int do_run(struct timeline *tl, struct run *r)
+{
+	const struct kho_upgrade_opts *o = tl->o;
+	struct kho_diag diag = { "" };
+	struct kho_handoff empty;
+	char *running = NULL;
+	size_t len;
+	bool loaded;
+	int err;
+
+	/* 1. The running kernel must be able to hand anything over. */
+	step_begin(tl);
+	err = kho_read_file("/proc/cmdline", (void **)&running, &len);
+	if (!err) {
+		running[strcspn(running, "\n")] = '\0';
+		err = kho_kexec_check_running(running, &diag);
+	} else {
+		kho_diag_set(&diag, err, "cannot read /proc/cmdline: %s", strerror(-err));
+	}
+	if (!err)
+		err = kho_kexec_cmdline_next(running, o->append, r->cmdline,
+					     sizeof(r->cmdline));
+	free(running);
+	if (err)
+		return step_end(tl, "preflight-running", err, "%s", diag.msg[0] ?
+				diag.msg : "the new command line is too long");
+	step_end(tl, "preflight-running", 0, "kho=on liveupdate=on, %s present",
+		 "/dev/liveupdate");
+
+	/*
+	 * 2. The target must read every ABI a hand-off needs, checked before
+	 * anything is captured or preserved, so a refusal changes nothing.
+	 */
+	step_begin(tl);
+	err = kho_kimage_open(o->kernel, &r->img, &diag);
+	if (!err) {
+		kho_handoff_init(&empty);
+		r->nr_abi = kho_capture_abi_needs(&empty, r->abi, KHO_CAPTURE_MAX_ABI);
+		err = kho_kimage_check_abi(&r->img, r->abi, r->nr_abi, &diag);
+	}
+	if (err)
+		return step_end(tl, "preflight-target", err, "%s", diag.msg);
+	step_end(tl, "preflight-target", 0, "%s %s (%s), carries %s %s %s",
+		 r->img.format, r->img.release[0] ? r->img.release : "(no release)",
+		 r->img.codec, r->abi[0], r->abi[1], r->abi[2]);
+
+	/* 3. Capture: fetch the VMM's journal, compact, encode. */
+	step_begin(tl);
+	if (o->pid) {
+		err = kho_journal_sock_fetch(o->pid, &r->snap, &diag);
+		if (err)
+			return step_end(tl, "capture", err, "VMM %d: %s", (int)o->pid,
+					diag.msg);
+		r->have_snap = true;
+	}
+	err = kho_capture_build(r->have_snap ? &r->snap : NULL, &r->cap, &diag);
+	if (err)
+		return step_end(tl, "capture", err, "%s", diag.msg);
+	r->have_cap = true;
+	/* The hand-off may depend on more than the base ABIs: check again. */
+	r->nr_abi = kho_capture_abi_needs(&r->cap.handoff, r->abi,
+					  KHO_CAPTURE_MAX_ABI);
+	err = kho_kimage_check_abi(&r->img, r->abi, r->nr_abi, &diag);
+	if (err)
+		return step_end(tl, "capture", err, "%s", diag.msg);
+	step_end(tl, "capture", 0,
+		 "%s: journal %" PRIu64 " records -> replay %zu, %zu IOAS, %zu devices, %zu memfds, hand-off %zu bytes",
+		 o->pid ? "VMM" : "no VMM", r->cap.handoff.journal_length,
+		 r->cap.handoff.replay.nr, r->cap.handoff.state.nr_ioas,
+		 r->cap.handoff.state.nr_dev, r->cap.handoff.state.nr_memfd,
+		 r->cap.blob_len);
+
+	/* 4. Preserve: the session lives as long as this process holds it. */
+	step_begin(tl);
+	err = kho_capture_preserve(&r->cap, r->have_snap ? &r->snap : NULL, &diag);
+	if (err)
+		return step_end(tl, "preserve", err, "%s", diag.msg);
+	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds)",
+		 KHO_LUO_SESSION, r->cap.nr_preserved, r->cap.nr_preserved - 1);
+
+	/* 5. Load with kexec_file_load: the only loader that carries KHO. */
+	step_begin(tl);
+	err = kho_kexec_load(o->kernel, o->initrd, r->cmdline, &diag);
+	if (err)
+		return step_end(tl, "load", err, "%s", diag.msg);
+	step_end(tl, "load", 0, "%s%s%s, cmdline \"%s\"", o->kernel,
+		 o->initrd ? " + " : " (no initrd: nothing will restore the state)",
+		 o->initrd ? o->initrd : "", r->cmdline);
+
+	if (o->dry_run) {
+		/* Leave the system as it was: no image, no session. */
+		step_begin(tl);
+		err = kho_kexec_unload();
+		if (!err)
+			err = kho_kexec_loaded(&loaded);
+		if (!err && loaded)
+			err = -EBUSY;
+		kho_capture_release(&r->cap);
+		r->have_cap = false;
+		if (err)
+			return step_end(tl, "dry-run-undo", err,
+					"unloading the image: %s", strerror(-err));
+		return step_end(tl, "dry-run-undo", 0,
+				"image unloaded, session released: the system is as it was");
+	}
+
+	/* 6. The jump.  LUO serialises the session inside reboot(). */
+	step_begin(tl);
+	step_end(tl, "kexec", 0, "reboot(LINUX_REBOOT_CMD_KEXEC) into %s",
+		 r->img.release[0] ? r->img.release : o->kernel);
+	if (o->json)
+		json_timeline(tl, r, 0);
+	announce_kexec(r->img.release);
+	err = kho_kexec_reboot();
+	tl->nr--;
+	/* Still here: undo what would otherwise linger. */
+	kho_kexec_unload();
+	return step_end(tl, "kexec", err,
+			"reboot(LINUX_REBOOT_CMD_KEXEC) failed: %s%s; image unloaded, session released",
+			strerror(-err),
+			err == -EINVAL ? " (no image loaded)" : " (LUO could not freeze a preserved file? see dmesg)");
+}
+
+int kho_upgrade_run(const struct kho_upgrade_opts *o)
+{
+	struct timeline tl = { .o = o };
+	struct run r;
+	int err;
+
+	memset(&r, 0, sizeof(r));
+	clock_gettime(CLOCK_MONOTONIC, &tl.start);
+	err = do_run(&tl, &r);
+	if (o->json)
+		json_timeline(&tl, &r, err);
+	else if (!err)
+		printf("%s: %s in %.1f ms\n", o->command,
+		       o->dry_run ? "dry run complete" : "done", ms_since(&tl.start));
+	if (r.have_cap)
+		kho_capture_release(&r.cap);
+	if (r.have_snap)
+		kho_journal_snapshot_free(&r.snap);
+	kho_kimage_free(&r.img);
+	return exit_code(err);
+}
+
+int kho_upgrade_parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v <= 0 || v > 0x7fffffff)
+		return -EINVAL;
+	*pid = v;
+	return 0;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Adoption: the protocol by which a VMM takes the rebuilt iommufd, device
+ * and memfd descriptors from the restore-agent after kexec.
+ *
+ * A unix SOCK_SEQPACKET socket at KHO_ADOPT_SOCK, mode 0600.  On connect
+ * the agent checks the peer's uid (SO_PEERCRED) and sends one message:
+ * struct kho_adopt_hdr, then nr_ids struct kho_idmap_ent, nr_devs struct
+ * kho_adopt_dev and nr_memfds struct kho_adopt_memfd, with SCM_RIGHTS
+ * carrying [iommufd, device fds..., memfd fds...] in that order.  A
+ * refused peer gets the header alone with status < 0 and msg set.  The
+ * VMM calls IOMMU_IOAS_CHANGE_PROCESS and answers struct kho_adopt_ack;
+ * only an ack of status 0 lets the agent FINISH the LUO session.
+ */
+#ifndef KHO_ADOPT_H
+#define KHO_ADOPT_H
+
+#include <sys/types.h>
+#include "replay.h"
+
+#define KHO_ADOPT_SOCK "/run/kho-tool/agent.sock"
+#define KHO_ADOPT_MAGIC "KHOADOPT"
+#define KHO_ADOPT_VERSION 1
+/* SCM_MAX_FD in the kernel: the fds one message can carry. */
+#define KHO_ADOPT_MAX_FDS 253
+
+struct kho_adopt_hdr {
+	char magic[8];
+	uint32_t version;
+	int32_t status;		/* 0, or -errno: why nothing is offered */
+	uint32_t nr_ids;
+	uint32_t nr_devs;
+	uint32_t nr_memfds;
+	uint32_t nr_fds;	/* 1 + nr_devs + nr_memfds when status == 0 */
+	char msg[256];
+};
+
+struct kho_adopt_dev {
+	struct kho_pci_id pci;
+	uint32_t old_id;
+	uint32_t new_id;
+	uint32_t old_hwpt;
+	uint32_t new_hwpt;
+	int32_t fd;		/* in a message: ignored; received: the fd */
+	uint32_t reserved;
+	char cdev[64];
+};
+
+struct kho_adopt_memfd {
+	uint64_t token;
+	uint64_t size;
+	int32_t fd;		/* in a message: ignored; received: the fd */
+	uint32_t reserved;
+};
+
+struct kho_adopt_ack {
+	char magic[8];
+	uint32_t version;
+	int32_t status;		/* 0: adopted; -errno: the VMM gave up */
+	char msg[128];
+};
+
+/* What the agent offers, and what the VMM receives. */
+struct kho_adopt_set {
+	int iommufd;
+	struct kho_idmap idmap;
+	struct kho_adopt_dev *dev;
+	size_t nr_dev;
+	struct kho_adopt_memfd *memfd;
+	size_t nr_memfd;
+};
+
+void kho_adopt_set_init(struct kho_adopt_set *s);
+/* Closes the set's fds (when @close_fds) and frees its tables. */
+void kho_adopt_set_free(struct kho_adopt_set *s, int close_fds);
+
+/*
+ * kho_adopt_listen() - bind KHO_ADOPT_SOCK-style socket @path, mode 0600
+ * A stale socket file is replaced; the directory is created 0700.
+ * Return: listening fd, or -errno (diag says which step failed).
+ */
+int kho_adopt_listen(const char *path, struct kho_diag *diag);
+
+/*
+ * kho_adopt_serve_one() - answer one connected peer
+ * @cfd:   the accepted connection
+ * @uid:   the only uid allowed to adopt
+ * @set:   what to send; fds are duplicated by the kernel, @set keeps its own
+ * @peer:  out: the peer's uid and pid (may be NULL)
+ *
+ * Return: 0 when the VMM acknowledged a successful CHANGE_PROCESS;
+ * -EACCES (wrong uid: refused, nothing sent); -EPROTO (bad or missing
+ * ack); -E2BIG (more fds than one message carries); the VMM's negative
+ * status when it reports failure; or a socket errno.
+ */
+int kho_adopt_serve_one(int cfd, uid_t uid, const struct kho_adopt_set *set,
+			uid_t *peer_uid, pid_t *peer_pid,
+			struct kho_diag *diag);
+
+/*
+ * kho_adopt_refuse() - tell a peer why nothing can be adopted (e.g. the
+ * restore failed and the state is held for a retry).  Return: 0 or -errno.
+ */
+int kho_adopt_refuse(int cfd, int status, const char *msg);
+
+/*
+ * kho_adopt_recv() - VMM side: read the agent's offer from @fd
+ * Return: 0 with @set filled (the caller owns the fds); the agent's
+ * negative status when it refused (msg in diag); -EBADMSG (malformed
+ * message); -EPROTONOSUPPORT (version); or a socket errno.
+ */
+int kho_adopt_recv(int fd, struct kho_adopt_set *set, struct kho_diag *diag);
+
+/* kho_adopt_ack() - VMM side: report the adoption's result. */
+int kho_adopt_ack(int fd, int status, const char *msg);
+
+/*
+ * kho_adopt_connect() - VMM side, all of it: connect to @path, receive the
+ * set, call IOMMU_IOAS_CHANGE_PROCESS on the iommufd, acknowledge.
+ * Return: 0 with @set owned by the caller; -ECONNREFUSED/-ENOENT (no
+ * agent); -EACCES (refused by the agent); CHANGE_PROCESS's errno (the
+ * agent is told and keeps the session); others as kho_adopt_recv().
+ */
+int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
+		      struct kho_diag *diag);
+
+#endif /* KHO_ADOPT_H */

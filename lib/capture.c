@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Capture: snapshot -> compacted, encoded hand-off -> LUO session. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "capture.h"
+#include "compact.h"
+#include "handoff.h"
+#include "journal.h"
+#include "kimage.h"
+#include "luo.h"
+#include "state.h"
+
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020	/* Linux 6.3; glibc 2.36 lacks it */
+#endif
+
+/* The seals memfd_luo.c accepts (MEMFD_LUO_ALL_SEALS); others: EOPNOTSUPP. */
+#define LUO_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | \
+		   F_SEAL_FUTURE_WRITE | F_SEAL_EXEC)
+
+/*
+ * Refuses, before anything is preserved, a guest-RAM fd that LUO 7.2
+ * would refuse at PRESERVE_FD, with the reason a person can act on.
+ */
+static int check_memfd(const struct kho_memfd *m, int fd, uint64_t *size,
+		       struct kho_diag *diag)
+{
+	struct statfs sfs;
+	struct stat st;
+	int seals;
+
+	if (fstatfs(fd, &sfs) || fstat(fd, &st))
+		return kho_diag_set(diag, -errno, "capture: memfd token %llu (%s): %s",
+				    (unsigned long long)m->token, m->name,
+				    strerror(errno));
+	if (sfs.f_type == HUGETLBFS_MAGIC)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "capture: memfd token %llu (%s) is hugetlb: LUO in Linux 7.2 preserves only shmem memfds (memfd-v2), so this guest RAM cannot cross the kexec; back it with a plain memfd",
+				    (unsigned long long)m->token, m->name);
+	if (sfs.f_type != TMPFS_MAGIC || st.st_nlink)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "capture: token %llu (%s) is not a memfd (%s): LUO preserves only unlinked shmem files",
+				    (unsigned long long)m->token, m->name,
+				    st.st_nlink ? "a linked file" : "not on shmem");
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals > 0 && (seals & ~LUO_SEALS))
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "capture: memfd token %llu (%s) carries seals 0x%x LUO cannot preserve",
+				    (unsigned long long)m->token, m->name, seals & ~LUO_SEALS);
+	*size = st.st_size;
+	return 0;
+}
+
+/* Reads one sysfs attribute of a PCI function, newline stripped. */
+static int pci_attr(const struct kho_pci_id *pci, const char *attr, char *buf,
+		    size_t size)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%04x:%02x:%02x.%x/%s",
+		 pci->segment, pci->bus, pci->devfn >> 3, pci->devfn & 7, attr);
+	if (!strcmp(attr, "driver")) {
+		char link[PATH_MAX];
+		const char *base;
+
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			return -errno;
+		link[n] = '\0';
+		base = strrchr(link, '/');
+		base = base ? base + 1 : link;
+		if (strlen(base) >= size)
+			return -ENAMETOOLONG;
+		memcpy(buf, base, strlen(base) + 1);
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/*
+ * The journal names each device by PCI identity: check the function is
+ * still there, still the same vendor:device, and record its driver (the
+ * agent must bind the same one before it can replay).
+ */
+static int check_devices(struct kho_state *s, struct kho_diag *diag)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_dev; i++) {
+		struct kho_device *d = &s->dev[i];
+		char vendor[16], device[16];
+		unsigned long v, dv;
+		int err;
+
+		err = pci_attr(&d->pci, "vendor", vendor, sizeof(vendor));
+		if (!err)
+			err = pci_attr(&d->pci, "device", device, sizeof(device));
+		if (err)
+			return kho_diag_set(diag, -ENODEV,
+					    "capture: device %u (%04x:%02x:%02x.%x): not in sysfs: %s",
+					    d->id, d->pci.segment, d->pci.bus,
+					    d->pci.devfn >> 3, d->pci.devfn & 7,
+					    strerror(-err));
+		v = strtoul(vendor, NULL, 16);
+		dv = strtoul(device, NULL, 16);
+		if (v != d->pci.vendor || dv != d->pci.device)
+			return kho_diag_set(diag, -ENODEV,
+					    "capture: device %u (%04x:%02x:%02x.%x): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
+					    d->id, d->pci.segment, d->pci.bus,
+					    d->pci.devfn >> 3, d->pci.devfn & 7,
+					    d->pci.vendor, d->pci.device, v, dv);
+		err = pci_attr(&d->pci, "driver", d->driver, sizeof(d->driver));
+		if (err)
+			return kho_diag_set(diag, -ENODEV,
+					    "capture: device %u (%04x:%02x:%02x.%x): no driver bound: %s",
+					    d->id, d->pci.segment, d->pci.bus,
+					    d->pci.devfn >> 3, d->pci.devfn & 7,
+					    strerror(-err));
+	}
+	return 0;
+}
+
+static void capture_init(struct kho_capture *cap)
+{
+	memset(cap, 0, sizeof(*cap));
+	kho_handoff_init(&cap->handoff);
+	cap->handoff_fd = -1;
+	cap->luo_fd = -1;
+	cap->session_fd = -1;
+}
+
+int kho_capture_build(const struct kho_journal_snapshot *snap,
+		      struct kho_capture *cap, struct kho_diag *diag)
+{
+	struct kho_handoff *h = &cap->handoff;
+	struct utsname uts;
+	size_t i;
+	int err;
+
+	capture_init(cap);
+	h->format_version = KHO_FORMAT_VERSION;
+	h->min_reader_version = KHO_FORMAT_VERSION;
+	snprintf(h->tool_version, sizeof(h->tool_version), "%s", KHO_TOOL_VERSION);
+	if (!uname(&uts))
+		snprintf(h->kernel_release, sizeof(h->kernel_release), "%s",
+			 uts.release);
+	h->created = time(NULL);
+
+	if (snap) {
+		const struct kho_state *in = &snap->handoff.state;
+
+		if (snap->nr_fds != in->nr_memfd) {
+			err = kho_diag_set(diag, -EBADMSG,
+					   "capture: the recorder sent %zu memfds for %zu table entries",
+					   snap->nr_fds, in->nr_memfd);
+			goto out_free;
+		}
+		for (i = 0; i < in->nr_memfd; i++) {
+			struct kho_memfd m = in->memfd[i];
+
+			err = check_memfd(&m, snap->memfd_fds[i], &m.size, diag);
+			if (err)
+				goto out_free;
+			/* What is preserved is the file as it is now. */
+			err = kho_state_add_memfd(&h->state, &m);
+			if (err) {
+				kho_diag_set(diag, err, "capture: memfd token %llu: %s",
+					     (unsigned long long)m.token,
+					     err == -EEXIST ? "listed twice" : strerror(-err));
+				goto out_free;
+			}
+		}
+		h->journal_length = snap->handoff.replay.nr;
+		err = kho_compact(&snap->handoff.replay, &h->state, &h->replay,
+				  diag);
+		if (err)
+			goto out_free;
+		err = check_devices(&h->state, diag);
+		if (err)
+			goto out_free;
+	}
+	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);
+	if (err) {
+		kho_diag_set(diag, err, "capture: encoding the hand-off: %s",
+			     strerror(-err));
+		goto out_free;
+	}
+	return 0;
+
+out_free:
+	kho_capture_release(cap);
+	return err;
+}
+
+int kho_capture_write(const struct kho_capture *cap, const char *path,
+		      struct kho_diag *diag)
+{
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return kho_diag_set(diag, -errno, "capture: %s: %s", path,
+				    strerror(errno));
+	if (write(fd, cap->blob, cap->blob_len) != (ssize_t)cap->blob_len)
+		err = kho_diag_set(diag, errno ? -errno : -EIO,
+				   "capture: writing %s: %s", path, strerror(errno));
+	if (close(fd) && !err)
+		err = kho_diag_set(diag, -errno, "capture: closing %s: %s", path,
+				   strerror(errno));
+	return err;
+}
+
+/* The hand-off memfd: exactly blob_len bytes, then sealed against change. */
+static int handoff_memfd(const struct kho_capture *cap, struct kho_diag *diag)
+{
+	size_t done = 0;
+	int fd, err;
+
+	fd = memfd_create("kho-tool-handoff", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return kho_diag_set(diag, -errno, "preserve: memfd_create: %s",
+				    strerror(errno));
+	/*
+	 * Sized before preservation: LUO freezes the size (shmem_freeze),
+	 * and the agent reads exactly the file's size as the blob.
+	 */
+	if (ftruncate(fd, cap->blob_len)) {
+		err = -errno;
+		goto fail;
+	}
+	while (done < cap->blob_len) {
+		ssize_t n = pwrite(fd, (char *)cap->blob + done,
+				   cap->blob_len - done, done);
+
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			goto fail;
+		}
+		done += n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+		  F_SEAL_SEAL)) {
+		err = -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return kho_diag_set(diag, err, "preserve: hand-off memfd (%zu bytes): %s",
+			    cap->blob_len, strerror(-err));
+}
+
+int kho_capture_preserve(struct kho_capture *cap,
+			 const struct kho_journal_snapshot *snap,
+			 struct kho_diag *diag)
+{
+	const struct kho_state *s = &cap->handoff.state;
+	size_t i;
+	int err;
+
+	err = handoff_memfd(cap, diag);
+	if (err < 0)
+		return err;
+	cap->handoff_fd = err;
+	err = kho_luo_open();
+	if (err < 0) {
+		kho_diag_set(diag, err, "preserve: %s: %s%s", KHO_LUO_DEV,
+			     strerror(-err),
+			     err == -EBUSY ? " (another process holds it: a restore-agent or kho-tool still running?)" : "");
+		goto fail;
+	}
+	cap->luo_fd = err;
+	err = kho_luo_create_session(cap->luo_fd, KHO_LUO_SESSION);
+	if (err < 0) {
+		kho_diag_set(diag, err, "preserve: session \"%s\": %s%s",
+			     KHO_LUO_SESSION, strerror(-err),
+			     err == -EEXIST ? " (a hand-off is already being held: another upgrade in progress, or an unfinished restore)" : "");
+		goto fail;
+	}
+	cap->session_fd = err;
+	err = kho_luo_preserve_fd(cap->session_fd, cap->handoff_fd,
+				  KHO_LUO_HANDOFF_TOKEN);
+	if (err) {
+		kho_diag_set(diag, err, "preserve: hand-off memfd under token 0x%llx: %s",
+			     (unsigned long long)KHO_LUO_HANDOFF_TOKEN,
+			     strerror(-err));
+		goto fail;
+	}
+	cap->nr_preserved = 1;
+	for (i = 0; snap && i < s->nr_memfd; i++) {
+		err = kho_luo_preserve_fd(cap->session_fd, snap->memfd_fds[i],
+					  s->memfd[i].token);
+		if (err) {
+			kho_diag_set(diag, err, "preserve: memfd token %llu (%s, %llu bytes): %s%s",
+				     (unsigned long long)s->memfd[i].token,
+				     s->memfd[i].name,
+				     (unsigned long long)s->memfd[i].size,
+				     strerror(-err),
+				     err == -EBUSY ? " (already preserved in another session)" : "");
+			goto fail;
+		}
+		cap->nr_preserved++;
+	}
+	return 0;
+
+fail:
+	/* Closing the outgoing session unpreserves what it holds. */
+	if (cap->session_fd >= 0)
+		close(cap->session_fd);
+	if (cap->luo_fd >= 0)
+		close(cap->luo_fd);
+	close(cap->handoff_fd);
+	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
+	cap->nr_preserved = 0;
+	return err;
+}
+
+size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
+			     size_t max)
+{
+	static const char *const base[] = {
+		KHO_ABI_KHO, KHO_ABI_LUO, KHO_ABI_MEMFD,
+	};
+	size_t i, n = 0;
+
+	/*
+	 * A hand-off made from the userspace record needs only these; one
+	 * that depends on the kernel's own iommufd journal (patches/) will
+	 * add KHO_ABI_IOMMUFD_JOURNAL here once the hand-off records that.
+	 */
+	for (i = 0; i < sizeof(base) / sizeof(base[0]) && n < max; i++)
+		out[n++] = base[i];
+	return n;
+}
+
+void kho_capture_release(struct kho_capture *cap)
+{
+	if (cap->session_fd >= 0)
+		close(cap->session_fd);
+	if (cap->luo_fd >= 0)
+		close(cap->luo_fd);
+	if (cap->handoff_fd >= 0)
+		close(cap->handoff_fd);
+	free(cap->blob);
+	kho_handoff_free(&cap->handoff);
+	cap->blob = NULL;
+	cap->blob_len = 0;
+	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
+	cap->nr_preserved = 0;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Capture: turns a VMM's journal snapshot into the final hand-off and
+ * preserves it through LUO.  The hand-off FDT goes into a sealed memfd
+ * sized exactly to the blob (a preserved memfd cannot grow), preserved
+ * under KHO_LUO_HANDOFF_TOKEN next to every guest-RAM memfd under its own
+ * token, in one outgoing session KHO_LUO_SESSION.
+ *
+ * The session lives as long as its fd: whoever kexecs must keep the
+ * capture alive until reboot(); kho_capture_release() unpreserves all.
+ */
+#ifndef KHO_CAPTURE_H
+#define KHO_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "journal_sock.h"
+#include "kho.h"
+
+/* The most ABI strings a hand-off can depend on. */
+#define KHO_CAPTURE_MAX_ABI 8
+
+struct kho_capture {
+	struct kho_handoff handoff;	/* state, compacted plan, metadata */
+	void *blob;			/* the encoded FDT */
+	size_t blob_len;
+	int handoff_fd;			/* sealed memfd holding blob, or -1 */
+	int luo_fd;			/* /dev/liveupdate, or -1 */
+	int session_fd;			/* the outgoing session, or -1 */
+	size_t nr_preserved;		/* fds preserved in the session */
+};
+
+/*
+ * kho_capture_build() - compact and encode a snapshot
+ * @snap: what the VMM's recorder handed over, or NULL for a hand-off with
+ *        no VMM state (an upgrade of a host without guests)
+ * @cap:  out: the hand-off and its blob; release with kho_capture_release()
+ *
+ * Checks every guest-RAM memfd can cross the kexec (a memfd on shmem, not
+ * hugetlb, with seals LUO accepts) before anything is preserved, and each
+ * recorded device is still the PCI function the journal names.
+ * Return: 0; -EOPNOTSUPP (a mapping LUO cannot carry: diag names the memfd
+ * and why); -ENODEV (a recorded device is gone or changed); the errno of
+ * kho_compact() or kho_handoff_encode(); -ENOMEM.
+ */
+int kho_capture_build(const struct kho_journal_snapshot *snap,
+		      struct kho_capture *cap, struct kho_diag *diag);
+
+/*
+ * kho_capture_write() - write the blob to @path (for inspection: without
+ * a kexec the session dies with the process).
+ * Return: 0 or -errno.
+ */
+int kho_capture_write(const struct kho_capture *cap, const char *path,
+		      struct kho_diag *diag);
+
+/*
+ * kho_capture_preserve() - put the blob into a sealed memfd and preserve
+ * it and the snapshot's memfds in a new LUO session KHO_LUO_SESSION.
+ * Return: 0; -EBUSY (/dev/liveupdate held by another process); -EEXIST
+ * (a session of that name exists); the -errno of memfd or LUO calls (diag
+ * names the step and the memfd).  On failure nothing stays preserved.
+ */
+int kho_capture_preserve(struct kho_capture *cap,
+			 const struct kho_journal_snapshot *snap,
+			 struct kho_diag *diag);
+
+/*
+ * kho_capture_abi_needs() - the kernel hand-off ABIs a target must read to
+ * restore @h: KHO, LUO and memfd always (the hand-off itself is a memfd),
+ * more when the hand-off depends on them.
+ * Return: the number of strings written to @out (at most @max).
+ */
+size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
+			     size_t max);
+
+/* Closes the session (unpreserving everything in it) and frees @cap. */
+void kho_capture_release(struct kho_capture *cap);
+
+#endif /* KHO_CAPTURE_H */

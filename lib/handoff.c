@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The hand-off container: its lifetime, the integrity sum, reading a blob
+ * from a file, and the translation of libfdt error codes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <libfdt.h>
+#include <zlib.h>
+
+#include "handoff.h"
+#include "handoff_format.h"
+#include "journal.h"
+#include "state.h"
+
+void kho_handoff_init(struct kho_handoff *h)
+{
+	memset(h, 0, sizeof(*h));
+	kho_state_init(&h->state);
+	kho_journal_init(&h->replay);
+}
+
+void kho_handoff_free(struct kho_handoff *h)
+{
+	kho_state_free(&h->state);
+	kho_journal_free(&h->replay);
+	kho_handoff_init(h);
+}
+
+int kho_fdt_errno(int fdt_err)
+{
+	switch (fdt_err) {
+	case 0:
+		return 0;
+	case -FDT_ERR_NOTFOUND:
+		return -ENOENT;
+	case -FDT_ERR_EXISTS:
+		return -EEXIST;
+	case -FDT_ERR_NOSPACE:
+		return -ENOMEM;
+	case -FDT_ERR_BADOFFSET:
+	case -FDT_ERR_BADPATH:
+	case -FDT_ERR_BADSTATE:
+	case -FDT_ERR_BADFLAGS:
+	case -FDT_ERR_BADPHANDLE:
+		return -EINVAL;
+	default:
+		/* TRUNCATED, BADMAGIC, BADVERSION, BADSTRUCTURE, BADLAYOUT,
+		 * BADVALUE, BADNCELLS, ALIGNMENT, INTERNAL...: the blob. */
+		return -EBADMSG;
+	}
+}
+
+uint32_t kho_handoff_crc(const void *blob, size_t crc_off)
+{
+	static const unsigned char zero[4];
+	const unsigned char *p = blob;
+	size_t total = fdt_totalsize(blob);
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	/* zlib takes uInt lengths; a hand-off is far below 4 GiB, which the
+	 * reader enforces before calling. */
+	crc = crc32(crc, p, (uInt)crc_off);
+	crc = crc32(crc, zero, sizeof(zero));
+	crc = crc32(crc, p + crc_off + 4, (uInt)(total - crc_off - 4));
+	return (uint32_t)crc;
+}
+
+int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag)
+{
+	void *val;
+	int plen, err;
+
+	err = fdt_check_full(blob, len);
+	if (err)
+		return kho_diag_set(diag, -EBADMSG, "handoff: stamp: %s",
+				    fdt_strerror(err));
+	val = fdt_getprop_w(blob, 0, KHO_P_CRC32, &plen);
+	if (!val || plen != 4)
+		return kho_diag_set(diag, -EBADMSG,
+				    "handoff: stamp: / has no 4-byte crc32 property");
+	fdt32_st(val, kho_handoff_crc(blob, (char *)val - (char *)blob));
+	return 0;
+}
+
+/* A hand-off larger than this is not one: refuse before allocating. */
+#define KHO_READ_MAX ((size_t)1 << 30)
+
+int kho_read_file(const char *path, void **bufp, size_t *lenp)
+{
+	size_t len = 0, cap;
+	struct stat st;
+	char *buf, *nbuf;
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out_close;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto out_close;
+	}
+	/* Pipes and /proc files report size 0: start small and grow. */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
+						    : 65536;
+	if (cap > KHO_READ_MAX + 1) {
+		err = -EFBIG;
+		goto out_close;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out_close;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap > KHO_READ_MAX) {
+				err = -EFBIG;
+				goto out_free;
+			}
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out_free;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+
+out_free:
+	free(buf);
+out_close:
+	close(fd);
+	return err;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The hand-off FDT layout, version 1: node and property names and the
+ * packed record layouts shared by lib/handoff_write.c and
+ * lib/handoff_read.c.  Private to the library; the format is specified in
+ * fdt-schema/kho-tool-handoff.yaml and docs/format.md.
+ */
+#ifndef KHO_HANDOFF_FORMAT_H
+#define KHO_HANDOFF_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Root properties. */
+#define KHO_P_COMPATIBLE	"compatible"
+#define KHO_P_FORMAT_VERSION	"format-version"
+#define KHO_P_MIN_READER	"min-reader-version"
+#define KHO_P_TOOL_VERSION	"tool-version"
+#define KHO_P_KERNEL_RELEASE	"kernel-release"
+#define KHO_P_CREATED		"created"
+#define KHO_P_CRC32		"crc32"
+
+/* Containers, one per object kind; each child node is one object. */
+#define KHO_N_MEMFDS		"memfds"
+#define KHO_N_DEVICES		"devices"
+#define KHO_N_IOASES		"ioases"
+#define KHO_N_HWPTS		"hwpts"
+#define KHO_N_JOURNAL		"journal"
+
+/*
+ * Packed arrays carry their record width in a "...-cells" property of
+ * their container, the way #address-cells sizes "reg" (without the '#':
+ * dt-schema caps "#...-cells" at 8): a later format may
+ * append fields to a record without breaking a v1 reader, which reads the
+ * prefix it knows and skips the rest.
+ */
+#define KHO_P_MAPPING_CELLS	"mapping-cells"
+#define KHO_P_RECORD_CELLS	"record-cells"
+
+/*
+ * One mapping, big-endian: iova u64, length u64, offset u64,
+ * memfd-token u64, flags u32.  36 bytes: the whole per-mapping cost of the
+ * blob, since a mapping is never a node of its own.
+ */
+#define KHO_MAPPING_CELLS	9
+#define KHO_MAPPING_SIZE	(KHO_MAPPING_CELLS * 4)
+
+/*
+ * One journal record, big-endian: op u32, then the op's fields packed in
+ * the order of struct kho_rec (u32 and u64 as 1 and 2 cells), then zero
+ * cells up to the record width.  IOAS_MAP_FILE, the widest, needs 11.
+ */
+#define KHO_RECORD_CELLS	12
+#define KHO_RECORD_SIZE		(KHO_RECORD_CELLS * 4)
+
+/* Pointed-to data (allowed IOVAs, HWPT driver data) lives in the
+ * journal's "inline-data" property, each chunk padded to 4 bytes and laid
+ * out in record order, referenced by (offset, length). */
+#define KHO_INLINE_ALIGN	4
+
+static inline size_t kho_inline_pad(size_t len)
+{
+	return (len + KHO_INLINE_ALIGN - 1) & ~(size_t)(KHO_INLINE_ALIGN - 1);
+}
+
+#endif /* KHO_HANDOFF_FORMAT_H */

@@ -1,0 +1,831 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Reading an untrusted hand-off FDT: fdt_check_full() first, then the
+ * compatible string, the versions and the crc32, then every field with
+ * its bounds.  Unknown properties are ignored; unknown ops are not.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libfdt.h>
+#include <linux/iommufd.h>
+
+#include "handoff.h"
+#include "handoff_format.h"
+#include "journal.h"
+#include "state.h"
+
+/* What every reader step needs: the blob, where to say why, and the path
+ * of the node being read (for messages). */
+struct rd {
+	const void *fdt;
+	struct kho_diag *diag;
+	char path[96];
+};
+
+#define BAD(r, ...) kho_diag_set((r)->diag, -EBADMSG, "handoff: " __VA_ARGS__)
+
+static void rd_set_path(struct rd *r, const char *parent, int node)
+{
+	int namelen = 0;
+	const char *name = fdt_get_name(r->fdt, node, &namelen);
+
+	if (!name)
+		name = "?", namelen = 1;
+	snprintf(r->path, sizeof(r->path), "%s/%.*s",
+		 strcmp(parent, "/") ? parent : "", namelen, name);
+}
+
+/*
+ * Looks a property up.  A required one that is missing is an error; an
+ * optional one yields *val NULL.  @size, if non-zero, is the exact length
+ * the property must have.
+ */
+static int rd_prop(struct rd *r, int node, const char *name, bool required,
+		   int size, const void **val, int *len)
+{
+	int plen;
+
+	*len = 0;
+	*val = fdt_getprop(r->fdt, node, name, &plen);
+	if (!*val) {
+		if (plen != -FDT_ERR_NOTFOUND)
+			return BAD(r, "%s: property %s: %s", r->path, name,
+				   fdt_strerror(plen));
+		if (required)
+			return BAD(r, "%s: required property %s is missing",
+				   r->path, name);
+		return 0;
+	}
+	if (size && plen != size)
+		return BAD(r, "%s: property %s: length %d, expected %d",
+			   r->path, name, plen, size);
+	*len = plen;
+	return 0;
+}
+
+static int rd_u32(struct rd *r, int node, const char *name, uint32_t *out)
+{
+	const void *v;
+	int len, err;
+
+	err = rd_prop(r, node, name, true, 4, &v, &len);
+	if (!err)
+		*out = fdt32_ld(v);
+	return err;
+}
+
+static int rd_u64(struct rd *r, int node, const char *name, uint64_t *out)
+{
+	const void *v;
+	int len, err;
+
+	err = rd_prop(r, node, name, true, 8, &v, &len);
+	if (!err)
+		*out = fdt64_ld(v);
+	return err;
+}
+
+/* A string that must fit, with its NUL, into dst[size]. */
+static int rd_str(struct rd *r, int node, const char *name, char *dst,
+		  size_t size)
+{
+	const void *v;
+	int len, err;
+
+	err = rd_prop(r, node, name, true, 0, &v, &len);
+	if (err)
+		return err;
+	if (len < 1 || strnlen(v, len) != (size_t)len - 1)
+		return BAD(r, "%s: property %s: not one NUL-terminated string",
+			   r->path, name);
+	if ((size_t)len > size)
+		return BAD(r, "%s: property %s: %d bytes, at most %zu allowed",
+			   r->path, name, len - 1, size - 1);
+	memcpy(dst, v, len);
+	return 0;
+}
+
+static bool rd_flag(struct rd *r, int node, const char *name)
+{
+	int len;
+
+	return fdt_getprop(r->fdt, node, name, &len) != NULL;
+}
+
+/* The container node @name under the root; it is required. */
+static int rd_container(struct rd *r, const char *name, int *node)
+{
+	*node = fdt_subnode_offset(r->fdt, 0, name);
+	if (*node < 0)
+		return BAD(r, "required node /%s is missing", name);
+	snprintf(r->path, sizeof(r->path), "/%s", name);
+	return 0;
+}
+
+/* Counts the children of @node (fdt_check_full bounds the walk). */
+static size_t rd_count(const void *fdt, int node)
+{
+	size_t n = 0;
+	int child;
+
+	fdt_for_each_subnode(child, fdt, node)
+		n++;
+	return n;
+}
+
+/* calloc that treats zero elements as a valid empty array. */
+static void *rd_calloc(size_t nr, size_t size, int *err)
+{
+	void *p;
+
+	if (!nr)
+		return NULL;
+	p = calloc(nr, size);
+	if (!p)
+		*err = -ENOMEM;
+	return p;
+}
+
+static int rd_memfds(struct rd *r, struct kho_state *s)
+{
+	int parent, node, err;
+	size_t i = 0, k;
+
+	err = rd_container(r, KHO_N_MEMFDS, &parent);
+	if (err)
+		return err;
+	s->memfd = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->memfd),
+			     &err);
+	if (err)
+		return err;
+	fdt_for_each_subnode(node, r->fdt, parent) {
+		struct kho_memfd *m = &s->memfd[i];
+
+		rd_set_path(r, "/" KHO_N_MEMFDS, node);
+		err = rd_u64(r, node, "token", &m->token);
+		if (!err)
+			err = rd_u64(r, node, "size", &m->size);
+		if (!err)
+			err = rd_u32(r, node, "seals", &m->seals);
+		if (!err)
+			err = rd_str(r, node, "memfd-name", m->name, sizeof(m->name));
+		if (err)
+			return err;
+		for (k = 0; k < i; k++)
+			if (s->memfd[k].token == m->token)
+				return BAD(r, "%s: token %llu is used twice",
+					   r->path,
+					   (unsigned long long)m->token);
+		s->nr_memfd = ++i;
+	}
+	return 0;
+}
+
+static int rd_devices(struct rd *r, struct kho_state *s)
+{
+	int parent, node, err;
+	size_t i = 0, k;
+
+	err = rd_container(r, KHO_N_DEVICES, &parent);
+	if (err)
+		return err;
+	s->dev = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->dev), &err);
+	if (err)
+		return err;
+	fdt_for_each_subnode(node, r->fdt, parent) {
+		struct kho_device *d = &s->dev[i];
+		const void *v;
+		int len;
+
+		rd_set_path(r, "/" KHO_N_DEVICES, node);
+		err = rd_u32(r, node, "id", &d->id);
+		if (!err)
+			err = rd_prop(r, node, "pci-address", true, 12, &v,
+				      &len);
+		if (err)
+			return err;
+		if (fdt32_ld(v) > 0xffff || fdt32_ld((const fdt32_t *)v + 1) >
+		    0xff || fdt32_ld((const fdt32_t *)v + 2) > 0xff)
+			return BAD(r, "%s: property pci-address: segment, bus or devfn out of range",
+				   r->path);
+		d->pci.segment = fdt32_ld(v);
+		d->pci.bus = fdt32_ld((const fdt32_t *)v + 1);
+		d->pci.devfn = fdt32_ld((const fdt32_t *)v + 2);
+		err = rd_prop(r, node, "pci-id", true, 8, &v, &len);
+		if (err)
+			return err;
+		if (fdt32_ld(v) > 0xffff ||
+		    fdt32_ld((const fdt32_t *)v + 1) > 0xffff)
+			return BAD(r, "%s: property pci-id: vendor or device above 0xffff",
+				   r->path);
+		d->pci.vendor = fdt32_ld(v);
+		d->pci.device = fdt32_ld((const fdt32_t *)v + 1);
+		err = rd_str(r, node, "driver", d->driver, sizeof(d->driver));
+		if (!err)
+			err = rd_u32(r, node, "attached-pt", &d->attached_pt);
+		if (!err)
+			err = rd_u32(r, node, "attach-flags", &d->attach_flags);
+		if (!err)
+			err = rd_u32(r, node, "pasid", &d->pasid);
+		if (err)
+			return err;
+		if (!d->id)
+			return BAD(r, "%s: property id: 0 is not an object ID",
+				   r->path);
+		for (k = 0; k < i; k++)
+			if (s->dev[k].id == d->id)
+				return BAD(r, "%s: device ID %u is used twice",
+					   r->path, d->id);
+		s->nr_dev = ++i;
+	}
+	return 0;
+}
+
+#define KHO_MAP_FLAGS (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+
+/*
+ * The packed mapping array.  Besides the bounds, it checks what the
+ * kernel's io_pagetable guarantees of live areas (iopt_insert_area():
+ * no two areas overlap, none wraps) and that each names a memfd of the
+ * table, inside its size, so that replay never meets a surprise.
+ */
+static int rd_mappings(struct rd *r, int node, uint32_t cells,
+		       const struct kho_state *s, struct kho_ioas *a)
+{
+	const struct kho_memfd *mf = NULL;
+	const uint8_t *p;
+	const void *v;
+	size_t i, nr, stride = (size_t)cells * 4;
+	uint64_t prev_last = 0;
+	int len, err;
+
+	err = rd_prop(r, node, "mappings", false, 0, &v, &len);
+	if (err || !v)
+		return err;
+	if (len % stride)
+		return BAD(r, "%s: property mappings: length %d is not a multiple of %zu (mapping-cells = %u)",
+			   r->path, len, stride, cells);
+	nr = len / stride;
+	a->maps = rd_calloc(nr, sizeof(*a->maps), &err);
+	if (err)
+		return err;
+	a->cap_maps = nr;
+	for (i = 0, p = v; i < nr; i++, p += stride) {
+		struct kho_mapping *m = &a->maps[i];
+
+		m->iova = fdt64_ld((const fdt64_t *)p);
+		m->length = fdt64_ld((const fdt64_t *)(p + 8));
+		m->offset = fdt64_ld((const fdt64_t *)(p + 16));
+		m->memfd_token = fdt64_ld((const fdt64_t *)(p + 24));
+		m->flags = fdt32_ld((const fdt32_t *)(p + 32));
+		a->nr_maps = i + 1;
+		if (!m->length || m->iova + (m->length - 1) < m->iova)
+			return BAD(r, "%s: mapping %zu: iova 0x%llx length 0x%llx is empty or wraps",
+				   r->path, i, (unsigned long long)m->iova,
+				   (unsigned long long)m->length);
+		if (i && m->iova <= prev_last)
+			return BAD(r, "%s: mapping %zu: iova 0x%llx overlaps or precedes the mapping before it (ending 0x%llx)",
+				   r->path, i, (unsigned long long)m->iova,
+				   (unsigned long long)prev_last);
+		prev_last = m->iova + (m->length - 1);
+		if (m->flags & ~KHO_MAP_FLAGS)
+			return BAD(r, "%s: mapping %zu: unknown flags 0x%x",
+				   r->path, i, m->flags);
+		/* Consecutive mappings mostly share a memfd: cache it. */
+		if (!mf || mf->token != m->memfd_token)
+			mf = kho_state_find_memfd(s, m->memfd_token);
+		if (!mf)
+			return BAD(r, "%s: mapping %zu: memfd token %llu is not in /memfds",
+				   r->path, i,
+				   (unsigned long long)m->memfd_token);
+		if (m->offset > mf->size || m->length > mf->size - m->offset)
+			return BAD(r, "%s: mapping %zu: offset 0x%llx length 0x%llx runs past memfd token %llu (size 0x%llx)",
+				   r->path, i, (unsigned long long)m->offset,
+				   (unsigned long long)m->length,
+				   (unsigned long long)mf->token,
+				   (unsigned long long)mf->size);
+	}
+	return 0;
+}
+
+static int rd_ioas(struct rd *r, int node, uint32_t cells,
+		   const struct kho_state *s, struct kho_ioas *a)
+{
+	const uint8_t *p;
+	const void *v;
+	uint64_t hp;
+	int len, err;
+	size_t i;
+
+	a->huge_pages = -1;
+	err = rd_u32(r, node, "id", &a->id);
+	if (err)
+		return err;
+	if (!a->id)
+		return BAD(r, "%s: property id: 0 is not an object ID", r->path);
+	err = rd_prop(r, node, "allowed-iovas", false, 0, &v, &len);
+	if (err)
+		return err;
+	if (v) {
+		if (!len || len % 16)
+			return BAD(r, "%s: property allowed-iovas: length %d is not a non-zero multiple of 16",
+				   r->path, len);
+		a->nr_allowed = len / 16;
+		a->allowed = rd_calloc(a->nr_allowed, sizeof(*a->allowed),
+				       &err);
+		if (err)
+			return err;
+		for (i = 0, p = v; i < a->nr_allowed; i++, p += 16) {
+			a->allowed[i].start = fdt64_ld((const fdt64_t *)p);
+			a->allowed[i].last = fdt64_ld((const fdt64_t *)(p + 8));
+			/* iopt_set_allow_iova() refuses start > last. */
+			if (a->allowed[i].start > a->allowed[i].last)
+				return BAD(r, "%s: allowed-iovas %zu: start above last",
+					   r->path, i);
+		}
+	}
+	err = rd_prop(r, node, "huge-pages", false, 8, &v, &len);
+	if (err)
+		return err;
+	if (v) {
+		hp = fdt64_ld(v);
+		if (hp > INT64_MAX)
+			return BAD(r, "%s: property huge-pages: 0x%llx out of range",
+				   r->path, (unsigned long long)hp);
+		a->huge_pages = (int64_t)hp;
+	}
+	return rd_mappings(r, node, cells, s, a);
+}
+
+static int rd_ioases(struct rd *r, struct kho_state *s)
+{
+	int parent, node, err;
+	uint32_t cells;
+	size_t i = 0, k;
+
+	err = rd_container(r, KHO_N_IOASES, &parent);
+	if (!err)
+		err = rd_u32(r, parent, KHO_P_MAPPING_CELLS, &cells);
+	if (err)
+		return err;
+	if (cells < KHO_MAPPING_CELLS || cells > 1024)
+		return BAD(r, "/%s: property %s: %u cells, this reader needs %u to 1024",
+			   KHO_N_IOASES, KHO_P_MAPPING_CELLS, cells,
+			   KHO_MAPPING_CELLS);
+	s->ioas = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->ioas), &err);
+	if (err)
+		return err;
+	fdt_for_each_subnode(node, r->fdt, parent) {
+		rd_set_path(r, "/" KHO_N_IOASES, node);
+		/* Counted before reading so that free() sees what was
+		 * allocated even when the IOAS is rejected half-way. */
+		s->nr_ioas = i + 1;
+		err = rd_ioas(r, node, cells, s, &s->ioas[i]);
+		if (err)
+			return err;
+		for (k = 0; k < i; k++)
+			if (s->ioas[k].id == s->ioas[i].id)
+				return BAD(r, "%s: IOAS ID %u is used twice",
+					   r->path, s->ioas[i].id);
+		i++;
+	}
+	return 0;
+}
+
+static int rd_hwpts(struct rd *r, struct kho_state *s)
+{
+	int parent, node, err;
+	size_t i = 0, k;
+
+	err = rd_container(r, KHO_N_HWPTS, &parent);
+	if (err)
+		return err;
+	s->hwpt = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->hwpt), &err);
+	if (err)
+		return err;
+	fdt_for_each_subnode(node, r->fdt, parent) {
+		struct kho_hwpt *w = &s->hwpt[i];
+		const void *v;
+		int len;
+
+		rd_set_path(r, "/" KHO_N_HWPTS, node);
+		err = rd_u32(r, node, "id", &w->id);
+		if (!err)
+			err = rd_u32(r, node, "pt-id", &w->pt_id);
+		if (!err)
+			err = rd_u32(r, node, "dev-id", &w->dev_id);
+		if (!err)
+			err = rd_u32(r, node, "flags", &w->flags);
+		if (!err)
+			err = rd_u32(r, node, "data-type", &w->data_type);
+		if (!err)
+			err = rd_prop(r, node, "data", false, 0, &v, &len);
+		if (err)
+			return err;
+		w->auto_domain = rd_flag(r, node, "auto-domain");
+		w->dirty_tracking = rd_flag(r, node, "dirty-tracking");
+		if (v && len) {
+			w->data = malloc(len);
+			if (!w->data)
+				return -ENOMEM;
+			memcpy(w->data, v, len);
+			w->data_len = len;
+		}
+		s->nr_hwpt = ++i;
+		if (!w->id)
+			return BAD(r, "%s: property id: 0 is not an object ID",
+				   r->path);
+		for (k = 0; k + 1 < i; k++)
+			if (s->hwpt[k].id == w->id)
+				return BAD(r, "%s: HWPT ID %u is used twice",
+					   r->path, w->id);
+	}
+	return 0;
+}
+
+/* IDs are one namespace in iommufd (one xarray per context). */
+static int rd_check_refs(struct rd *r, const struct kho_state *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_ioas; i++)
+		if (kho_state_find_hwpt(s, s->ioas[i].id) ||
+		    kho_state_find_dev(s, s->ioas[i].id))
+			return BAD(r, "/%s/ioas-%u: ID %u also names another object",
+				   KHO_N_IOASES, s->ioas[i].id, s->ioas[i].id);
+	for (i = 0; i < s->nr_hwpt; i++) {
+		const struct kho_hwpt *w = &s->hwpt[i];
+
+		if (kho_state_find_dev(s, w->id))
+			return BAD(r, "/%s/hwpt-%u: ID %u also names a device",
+				   KHO_N_HWPTS, w->id, w->id);
+		if (!kho_state_find_ioas(s, w->pt_id) &&
+		    !kho_state_find_hwpt(s, w->pt_id))
+			return BAD(r, "/%s/hwpt-%u: pt-id %u names no IOAS or HWPT",
+				   KHO_N_HWPTS, w->id, w->pt_id);
+		if (w->dev_id && !kho_state_find_dev(s, w->dev_id))
+			return BAD(r, "/%s/hwpt-%u: dev-id %u names no device",
+				   KHO_N_HWPTS, w->id, w->dev_id);
+	}
+	for (i = 0; i < s->nr_dev; i++) {
+		const struct kho_device *d = &s->dev[i];
+
+		if (d->attached_pt && !kho_state_find_hwpt(s, d->attached_pt))
+			return BAD(r, "/%s/device-%u: attached-pt %u names no HWPT",
+				   KHO_N_DEVICES, d->id, d->attached_pt);
+	}
+	return 0;
+}
+
+static uint32_t ld32(const uint8_t **p)
+{
+	uint32_t v = fdt32_ld((const fdt32_t *)*p);
+
+	*p += 4;
+	return v;
+}
+
+static uint64_t ld64(const uint8_t **p)
+{
+	uint64_t v = fdt64_ld((const fdt64_t *)*p);
+
+	*p += 8;
+	return v;
+}
+
+/* The reader's view of the journal's inline-data property. */
+struct rd_inline {
+	const uint8_t *data;
+	size_t len;
+	size_t cursor;		/* chunks are laid out in record order */
+};
+
+/* Claims the next chunk: it must start exactly at the cursor. */
+static int rd_inline_take(struct rd *r, struct rd_inline *in, size_t idx,
+			  uint32_t off, size_t len, const uint8_t **chunk)
+{
+	if (off != in->cursor || len > in->len - in->cursor ||
+	    kho_inline_pad(len) > in->len - in->cursor)
+		return BAD(r, "/%s: record %zu: inline data at %u+%zu is not the next chunk of inline-data (%zu of %zu bytes used)",
+			   KHO_N_JOURNAL, idx, off, len, in->cursor, in->len);
+	*chunk = in->data + off;
+	in->cursor += kho_inline_pad(len);
+	return 0;
+}
+
+static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
+		     struct rd_inline *in, const struct kho_state *s,
+		     struct kho_rec *rec)
+{
+	const uint8_t *start = p, *chunk;
+	uint32_t off, i;
+	int err;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->op = ld32(&p);
+	switch (rec->op) {
+	case KHO_OP_IOAS_ALLOC:
+		rec->ioas_alloc.flags = ld32(&p);
+		rec->ioas_alloc.out_ioas_id = ld32(&p);
+		break;
+	case KHO_OP_DESTROY:
+		rec->destroy.id = ld32(&p);
+		break;
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		rec->allow_iovas.ioas_id = ld32(&p);
+		rec->allow_iovas.num_iovas = ld32(&p);
+		off = ld32(&p);
+		if (rec->allow_iovas.num_iovas > in->len / 16)
+			return BAD(r, "/%s: record %zu: %u allowed IOVAs do not fit inline-data",
+				   KHO_N_JOURNAL, idx,
+				   rec->allow_iovas.num_iovas);
+		err = rd_inline_take(r, in, idx, off,
+				     (size_t)rec->allow_iovas.num_iovas * 16,
+				     &chunk);
+		if (err)
+			return err;
+		if (!rec->allow_iovas.num_iovas)
+			break;
+		rec->allow_iovas.iovas = calloc(rec->allow_iovas.num_iovas,
+						sizeof(struct kho_iova_range));
+		if (!rec->allow_iovas.iovas)
+			return -ENOMEM;
+		for (i = 0; i < rec->allow_iovas.num_iovas; i++) {
+			rec->allow_iovas.iovas[i].start = ld64(&chunk);
+			rec->allow_iovas.iovas[i].last = ld64(&chunk);
+		}
+		break;
+	case KHO_OP_IOAS_MAP:
+	case KHO_OP_IOAS_MAP_FILE:
+		rec->map.flags = ld32(&p);
+		rec->map.ioas_id = ld32(&p);
+		rec->map.memfd_token = ld64(&p);
+		rec->map.offset = ld64(&p);
+		rec->map.length = ld64(&p);
+		rec->map.iova = ld64(&p);
+		break;
+	case KHO_OP_IOAS_COPY:
+		rec->copy.flags = ld32(&p);
+		rec->copy.dst_ioas_id = ld32(&p);
+		rec->copy.src_ioas_id = ld32(&p);
+		rec->copy.length = ld64(&p);
+		rec->copy.dst_iova = ld64(&p);
+		rec->copy.src_iova = ld64(&p);
+		break;
+	case KHO_OP_IOAS_UNMAP:
+		rec->unmap.ioas_id = ld32(&p);
+		rec->unmap.iova = ld64(&p);
+		rec->unmap.length = ld64(&p);
+		rec->unmap.out_length = ld64(&p);
+		break;
+	case KHO_OP_OPTION:
+		rec->option.option_id = ld32(&p);
+		off = ld32(&p);
+		if (off > 0xffff)
+			return BAD(r, "/%s: record %zu: OPTION op %u above 0xffff",
+				   KHO_N_JOURNAL, idx, off);
+		rec->option.op = off;
+		rec->option.object_id = ld32(&p);
+		rec->option.val64 = ld64(&p);
+		break;
+	case KHO_OP_HWPT_ALLOC:
+		rec->hwpt_alloc.flags = ld32(&p);
+		rec->hwpt_alloc.dev_id = ld32(&p);
+		rec->hwpt_alloc.pt_id = ld32(&p);
+		rec->hwpt_alloc.out_hwpt_id = ld32(&p);
+		rec->hwpt_alloc.data_type = ld32(&p);
+		rec->hwpt_alloc.data_len = ld32(&p);
+		off = ld32(&p);
+		rec->hwpt_alloc.fault_id = ld32(&p);
+		err = rd_inline_take(r, in, idx, off,
+				     rec->hwpt_alloc.data_len, &chunk);
+		if (err)
+			return err;
+		if (!rec->hwpt_alloc.data_len)
+			break;
+		rec->hwpt_alloc.data = malloc(rec->hwpt_alloc.data_len);
+		if (!rec->hwpt_alloc.data)
+			return -ENOMEM;
+		memcpy(rec->hwpt_alloc.data, chunk, rec->hwpt_alloc.data_len);
+		break;
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		rec->dirty_tracking.flags = ld32(&p);
+		rec->dirty_tracking.hwpt_id = ld32(&p);
+		break;
+	case KHO_OP_DEVICE_BIND: {
+		uint32_t seg = ld32(&p), bus = ld32(&p), devfn = ld32(&p);
+		uint32_t ven = ld32(&p), dev = ld32(&p);
+
+		if (seg > 0xffff || bus > 0xff || devfn > 0xff ||
+		    ven > 0xffff || dev > 0xffff)
+			return BAD(r, "/%s: record %zu: BIND PCI identity out of range",
+				   KHO_N_JOURNAL, idx);
+		rec->bind.pci = (struct kho_pci_id){ seg, bus, devfn, ven,
+						     dev };
+		rec->bind.flags = ld32(&p);
+		rec->bind.out_devid = ld32(&p);
+		break;
+	}
+	case KHO_OP_DEVICE_ATTACH:
+		rec->attach.dev_id = ld32(&p);
+		rec->attach.flags = ld32(&p);
+		rec->attach.pasid = ld32(&p);
+		rec->attach.pt_id = ld32(&p);
+		rec->attach.out_hwpt_id = ld32(&p);
+		break;
+	case KHO_OP_DEVICE_DETACH:
+		rec->detach.dev_id = ld32(&p);
+		rec->detach.flags = ld32(&p);
+		rec->detach.pasid = ld32(&p);
+		break;
+	case KHO_OP_VIOMMU_ALLOC:
+	case KHO_OP_VDEVICE_ALLOC:
+		break;
+	case KHO_OP_REPLAY_MAPPINGS: {
+		const struct kho_ioas *a;
+
+		rec->replay_maps.ioas_id = ld32(&p);
+		rec->replay_maps.first = ld32(&p);
+		rec->replay_maps.count = ld32(&p);
+		a = kho_state_find_ioas(s, rec->replay_maps.ioas_id);
+		if (!a)
+			return BAD(r, "/%s: record %zu: REPLAY_MAPPINGS names IOAS %u, not in /%s",
+				   KHO_N_JOURNAL, idx,
+				   rec->replay_maps.ioas_id, KHO_N_IOASES);
+		if (!rec->replay_maps.count ||
+		    rec->replay_maps.first > a->nr_maps ||
+		    rec->replay_maps.count > a->nr_maps -
+					     rec->replay_maps.first)
+			return BAD(r, "/%s: record %zu: REPLAY_MAPPINGS slice %u+%u outside IOAS %u's %zu mappings",
+				   KHO_N_JOURNAL, idx,
+				   rec->replay_maps.first,
+				   rec->replay_maps.count,
+				   rec->replay_maps.ioas_id, a->nr_maps);
+		break;
+	}
+	default:
+		return BAD(r, "/%s: record %zu: unknown op %u", KHO_N_JOURNAL,
+			   idx, rec->op);
+	}
+	/* Cells past the op's fields are reserved: zero, like the unused
+	 * tail of a size-prefixed uapi struct. */
+	for (; p < start + KHO_RECORD_SIZE; p++)
+		if (*p)
+			return BAD(r, "/%s: record %zu (%s): reserved byte %zu is not zero",
+				   KHO_N_JOURNAL, idx, kho_op_name(rec->op),
+				   (size_t)(p - start));
+	return 0;
+}
+
+static int rd_journal(struct rd *r, struct kho_handoff *h)
+{
+	struct rd_inline in = { 0 };
+	const void *recs, *v;
+	uint32_t cells;
+	int parent, len, dlen, err;
+	size_t i, nr, stride;
+
+	err = rd_container(r, KHO_N_JOURNAL, &parent);
+	if (!err)
+		err = rd_u32(r, parent, KHO_P_RECORD_CELLS, &cells);
+	if (!err)
+		err = rd_u64(r, parent, "journal-length", &h->journal_length);
+	if (!err)
+		err = rd_prop(r, parent, "records", false, 0, &recs, &len);
+	if (!err)
+		err = rd_prop(r, parent, "inline-data", false, 0, &v, &dlen);
+	if (err)
+		return err;
+	if (cells < KHO_RECORD_CELLS || cells > 1024)
+		return BAD(r, "/%s: property %s: %u cells, this reader needs %u to 1024",
+			   KHO_N_JOURNAL, KHO_P_RECORD_CELLS, cells,
+			   KHO_RECORD_CELLS);
+	stride = (size_t)cells * 4;
+	if (len % stride)
+		return BAD(r, "/%s: property records: length %d is not a multiple of %zu (record-cells = %u)",
+			   KHO_N_JOURNAL, len, stride, cells);
+	in.data = v;
+	in.len = dlen;
+	nr = len / stride;
+	h->replay.recs = rd_calloc(nr, sizeof(*h->replay.recs), &err);
+	if (err)
+		return err;
+	h->replay.cap = nr;
+	for (i = 0; i < nr; i++) {
+		err = rd_record(r, (const uint8_t *)recs + i * stride, i, &in,
+				&h->state, &h->replay.recs[i]);
+		/* Owned by the journal even on failure: freed with it. */
+		h->replay.nr = i + 1;
+		if (err)
+			return err;
+	}
+	if (in.cursor != in.len)
+		return BAD(r, "/%s: property inline-data: %zu bytes, records use %zu",
+			   KHO_N_JOURNAL, in.len, in.cursor);
+	return 0;
+}
+
+/* Header, identity, versions and integrity: everything before fields. */
+static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
+{
+	const void *v;
+	uint32_t crc;
+	int plen, err;
+
+	err = fdt_check_full(r->fdt, len);
+	if (err)
+		return BAD(r, "not a valid FDT: %s", fdt_strerror(err));
+	if (fdt_totalsize(r->fdt) != len)
+		return BAD(r, "FDT header totalsize %u, but the blob is %zu bytes",
+			   fdt_totalsize(r->fdt), len);
+	strcpy(r->path, "/");
+	v = fdt_getprop(r->fdt, 0, KHO_P_COMPATIBLE, &plen);
+	if (!v)
+		return BAD(r, "/: required property compatible is missing");
+	if (fdt_node_check_compatible(r->fdt, 0, KHO_HANDOFF_COMPATIBLE))
+		return BAD(r, "/: property compatible: \"%.*s\" is not \"%s\"",
+			   (int)strnlen(v, plen), (const char *)v,
+			   KHO_HANDOFF_COMPATIBLE);
+	err = rd_u32(r, 0, KHO_P_FORMAT_VERSION, &h->format_version);
+	if (!err)
+		err = rd_u32(r, 0, KHO_P_MIN_READER, &h->min_reader_version);
+	if (err)
+		return err;
+	if (h->min_reader_version > KHO_READER_VERSION)
+		return kho_diag_set(r->diag, -EPROTONOSUPPORT,
+				    "handoff: /: min-reader-version %u: this reader is version %u (format-version %u needs a newer kho-tool)",
+				    h->min_reader_version, KHO_READER_VERSION,
+				    h->format_version);
+	if (!h->min_reader_version ||
+	    h->min_reader_version > h->format_version)
+		return BAD(r, "/: min-reader-version %u is not in 1..format-version (%u)",
+			   h->min_reader_version, h->format_version);
+	err = rd_prop(r, 0, KHO_P_CRC32, true, 4, &v, &plen);
+	if (err)
+		return err;
+	crc = kho_handoff_crc(r->fdt, (const char *)v - (const char *)r->fdt);
+	if (crc != fdt32_ld(v))
+		return BAD(r, "/: property crc32: stored 0x%08x, computed 0x%08x: the blob is corrupt",
+			   fdt32_ld(v), crc);
+	return 0;
+}
+
+static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
+{
+	int err;
+
+	err = rd_envelope(r, len, h);
+	if (!err)
+		err = rd_str(r, 0, KHO_P_TOOL_VERSION, h->tool_version,
+			     sizeof(h->tool_version));
+	if (!err)
+		err = rd_str(r, 0, KHO_P_KERNEL_RELEASE, h->kernel_release,
+			     sizeof(h->kernel_release));
+	if (!err)
+		err = rd_u64(r, 0, KHO_P_CREATED, &h->created);
+	if (!err)
+		err = rd_memfds(r, &h->state);
+	if (!err)
+		err = rd_devices(r, &h->state);
+	if (!err)
+		err = rd_ioases(r, &h->state);
+	if (!err)
+		err = rd_hwpts(r, &h->state);
+	if (!err)
+		err = rd_check_refs(r, &h->state);
+	if (!err)
+		err = rd_journal(r, h);
+	return err;
+}
+
+int kho_handoff_decode(const void *buf, size_t len, struct kho_handoff *h,
+		       struct kho_diag *diag)
+{
+	struct rd r = { .fdt = buf, .diag = diag };
+	void *copy = NULL;
+	int err;
+
+	kho_handoff_init(h);
+	if (!buf)
+		return -EINVAL;
+	if (len > INT_MAX)
+		return kho_diag_set(diag, -EBADMSG,
+				    "handoff: %zu bytes is larger than any FDT",
+				    len);
+	/* libfdt may refuse a blob that is not 8-byte aligned. */
+	if ((uintptr_t)buf & 7) {
+		copy = malloc(len ? len : 1);
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, buf, len);
+		r.fdt = copy;
+	}
+	err = rd_all(&r, len, h);
+	free(copy);
+	if (err)
+		kho_handoff_free(h);
+	return err;
+}

@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Writing the hand-off FDT with libfdt's sequential-write API: one pass,
+ * packed arrays written in place through fdt_property_placeholder(), the
+ * crc32 stamped last.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libfdt.h>
+
+#include "handoff.h"
+#include "handoff_format.h"
+
+/* Packs big-endian cells into a record, advancing the cursor. */
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+	fdt32_st(p, v);
+	return p + 4;
+}
+
+static uint8_t *put64(uint8_t *p, uint64_t v)
+{
+	fdt64_st(p, v);
+	return p + 8;
+}
+
+/* Bytes of inline data a record carries (before padding). */
+static size_t rec_inline_len(const struct kho_rec *r)
+{
+	switch (r->op) {
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		return (size_t)r->allow_iovas.num_iovas * 16;
+	case KHO_OP_HWPT_ALLOC:
+		return r->hwpt_alloc.data_len;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Packs one record into @out (KHO_RECORD_SIZE bytes, zeroed by the
+ * caller) and its inline data at @data + *@doff.  The field order is the
+ * ABI documented in docs/format.md; lib/handoff_read.c mirrors it.
+ */
+static int rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
+		    uint32_t *doff)
+{
+	uint8_t *p = put32(out, r->op);
+	uint32_t i, off = *doff;
+
+	switch (r->op) {
+	case KHO_OP_IOAS_ALLOC:
+		p = put32(p, r->ioas_alloc.flags);
+		put32(p, r->ioas_alloc.out_ioas_id);
+		break;
+	case KHO_OP_DESTROY:
+		put32(p, r->destroy.id);
+		break;
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		if (r->allow_iovas.num_iovas && !r->allow_iovas.iovas)
+			return -EINVAL;
+		p = put32(p, r->allow_iovas.ioas_id);
+		p = put32(p, r->allow_iovas.num_iovas);
+		put32(p, off);
+		for (i = 0; i < r->allow_iovas.num_iovas; i++) {
+			put64(data + off + i * 16, r->allow_iovas.iovas[i].start);
+			put64(data + off + i * 16 + 8,
+			      r->allow_iovas.iovas[i].last);
+		}
+		break;
+	case KHO_OP_IOAS_MAP:
+	case KHO_OP_IOAS_MAP_FILE:
+		p = put32(p, r->map.flags);
+		p = put32(p, r->map.ioas_id);
+		p = put64(p, r->map.memfd_token);
+		p = put64(p, r->map.offset);
+		p = put64(p, r->map.length);
+		put64(p, r->map.iova);
+		break;
+	case KHO_OP_IOAS_COPY:
+		p = put32(p, r->copy.flags);
+		p = put32(p, r->copy.dst_ioas_id);
+		p = put32(p, r->copy.src_ioas_id);
+		p = put64(p, r->copy.length);
+		p = put64(p, r->copy.dst_iova);
+		put64(p, r->copy.src_iova);
+		break;
+	case KHO_OP_IOAS_UNMAP:
+		p = put32(p, r->unmap.ioas_id);
+		p = put64(p, r->unmap.iova);
+		p = put64(p, r->unmap.length);
+		put64(p, r->unmap.out_length);
+		break;
+	case KHO_OP_OPTION:
+		p = put32(p, r->option.option_id);
+		p = put32(p, r->option.op);
+		p = put32(p, r->option.object_id);
+		put64(p, r->option.val64);
+		break;
+	case KHO_OP_HWPT_ALLOC:
+		if (r->hwpt_alloc.data_len && !r->hwpt_alloc.data)
+			return -EINVAL;
+		p = put32(p, r->hwpt_alloc.flags);
+		p = put32(p, r->hwpt_alloc.dev_id);
+		p = put32(p, r->hwpt_alloc.pt_id);
+		p = put32(p, r->hwpt_alloc.out_hwpt_id);
+		p = put32(p, r->hwpt_alloc.data_type);
+		p = put32(p, r->hwpt_alloc.data_len);
+		p = put32(p, off);
+		put32(p, r->hwpt_alloc.fault_id);
+		if (r->hwpt_alloc.data_len)
+			memcpy(data + off, r->hwpt_alloc.data,
+			       r->hwpt_alloc.data_len);
+		break;
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		p = put32(p, r->dirty_tracking.flags);
+		put32(p, r->dirty_tracking.hwpt_id);
+		break;
+	case KHO_OP_DEVICE_BIND:
+		p = put32(p, r->bind.pci.segment);
+		p = put32(p, r->bind.pci.bus);
+		p = put32(p, r->bind.pci.devfn);
+		p = put32(p, r->bind.pci.vendor);
+		p = put32(p, r->bind.pci.device);
+		p = put32(p, r->bind.flags);
+		put32(p, r->bind.out_devid);
+		break;
+	case KHO_OP_DEVICE_ATTACH:
+		p = put32(p, r->attach.dev_id);
+		p = put32(p, r->attach.flags);
+		p = put32(p, r->attach.pasid);
+		p = put32(p, r->attach.pt_id);
+		put32(p, r->attach.out_hwpt_id);
+		break;
+	case KHO_OP_DEVICE_DETACH:
+		p = put32(p, r->detach.dev_id);
+		p = put32(p, r->detach.flags);
+		put32(p, r->detach.pasid);
+		break;
+	case KHO_OP_VIOMMU_ALLOC:
+	case KHO_OP_VDEVICE_ALLOC:
+		/* Reserved: no fields yet; the op alone keeps its place. */
+		break;
+	case KHO_OP_REPLAY_MAPPINGS:
+		p = put32(p, r->replay_maps.ioas_id);
+		p = put32(p, r->replay_maps.first);
+		put32(p, r->replay_maps.count);
+		break;
+	default:
+		return -EINVAL;
+	}
+	*doff = off + kho_inline_pad(rec_inline_len(r));
+	return 0;
+}
+
+/* Fits a string into a fixed-size field?  Catches unterminated ones. */
+static bool str_ok(const char *s, size_t size)
+{
+	return strnlen(s, size) < size;
+}
+
+/* Caller bugs the format cannot carry, found before any output. */
+static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
+{
+	const struct kho_state *s = &h->state;
+	size_t i, total = 0;
+
+	if (!str_ok(h->tool_version, sizeof(h->tool_version)) ||
+	    !str_ok(h->kernel_release, sizeof(h->kernel_release)))
+		return -EINVAL;
+	for (i = 0; i < s->nr_memfd; i++)
+		if (!str_ok(s->memfd[i].name, sizeof(s->memfd[i].name)))
+			return -EINVAL;
+	for (i = 0; i < s->nr_dev; i++)
+		if (!str_ok(s->dev[i].driver, sizeof(s->dev[i].driver)))
+			return -EINVAL;
+	for (i = 0; i < s->nr_ioas; i++) {
+		const struct kho_ioas *a = &s->ioas[i];
+
+		/* A property length is an int. */
+		if (a->nr_maps > INT_MAX / KHO_MAPPING_SIZE ||
+		    a->nr_allowed > INT_MAX / 16 || a->huge_pages < -1 ||
+		    (a->nr_maps && !a->maps) ||
+		    (a->nr_allowed && !a->allowed))
+			return -EINVAL;
+	}
+	for (i = 0; i < s->nr_hwpt; i++)
+		if (s->hwpt[i].data_len && !s->hwpt[i].data)
+			return -EINVAL;
+	if (h->replay.nr > INT_MAX / KHO_RECORD_SIZE)
+		return -EINVAL;
+	for (i = 0; i < h->replay.nr; i++) {
+		if (h->replay.recs[i].op < KHO_OP_IOAS_ALLOC ||
+		    h->replay.recs[i].op > KHO_OP_MAX)
+			return -EINVAL;
+		total += kho_inline_pad(rec_inline_len(&h->replay.recs[i]));
+		if (total > INT_MAX)
+			return -EINVAL;
+	}
+	*inline_len = total;
+	return 0;
+}
+
+/* Writes one "name = <u32>" property. */
+static int prop_u32(void *fdt, const char *name, uint32_t v)
+{
+	return fdt_property_u32(fdt, name, v);
+}
+
+static int prop_u64(void *fdt, const char *name, uint64_t v)
+{
+	return fdt_property_u64(fdt, name, v);
+}
+
+static int write_memfds(void *fdt, const struct kho_state *s)
+{
+	char name[40];
+	size_t i;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_MEMFDS);
+	for (i = 0; !err && i < s->nr_memfd; i++) {
+		const struct kho_memfd *m = &s->memfd[i];
+
+		snprintf(name, sizeof(name), "memfd-%llu",
+			 (unsigned long long)m->token);
+		err = fdt_begin_node(fdt, name);
+		if (!err)
+			err = prop_u64(fdt, "token", m->token);
+		if (!err)
+			err = prop_u64(fdt, "size", m->size);
+		if (!err)
+			err = prop_u32(fdt, "seals", m->seals);
+		if (!err)
+			err = fdt_property_string(fdt, "memfd-name", m->name);
+		if (!err)
+			err = fdt_end_node(fdt);
+	}
+	return err ? err : fdt_end_node(fdt);
+}
+
+static int write_devices(void *fdt, const struct kho_state *s)
+{
+	char name[40];
+	size_t i;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_DEVICES);
+	for (i = 0; !err && i < s->nr_dev; i++) {
+		const struct kho_device *d = &s->dev[i];
+		fdt32_t addr[3] = { cpu_to_fdt32(d->pci.segment),
+				    cpu_to_fdt32(d->pci.bus),
+				    cpu_to_fdt32(d->pci.devfn) };
+		fdt32_t pid[2] = { cpu_to_fdt32(d->pci.vendor),
+				   cpu_to_fdt32(d->pci.device) };
+
+		snprintf(name, sizeof(name), "device-%u", d->id);
+		err = fdt_begin_node(fdt, name);
+		if (!err)
+			err = prop_u32(fdt, "id", d->id);
+		if (!err)
+			err = fdt_property(fdt, "pci-address", addr,
+					   sizeof(addr));
+		if (!err)
+			err = fdt_property(fdt, "pci-id", pid, sizeof(pid));
+		if (!err)
+			err = fdt_property_string(fdt, "driver", d->driver);
+		if (!err)
+			err = prop_u32(fdt, "attached-pt", d->attached_pt);
+		if (!err)
+			err = prop_u32(fdt, "attach-flags", d->attach_flags);
+		if (!err)
+			err = prop_u32(fdt, "pasid", d->pasid);
+		if (!err)
+			err = fdt_end_node(fdt);
+	}
+	return err ? err : fdt_end_node(fdt);
+}
+
+static int write_ioas(void *fdt, const struct kho_ioas *a)
+{
+	char name[40];
+	uint8_t *p;
+	void *val;
+	size_t i;
+	int err;
+
+	snprintf(name, sizeof(name), "ioas-%u", a->id);
+	err = fdt_begin_node(fdt, name);
+	if (!err)
+		err = prop_u32(fdt, "id", a->id);
+	if (!err && a->nr_allowed) {
+		err = fdt_property_placeholder(fdt, "allowed-iovas",
+					       (int)a->nr_allowed * 16, &val);
+		for (i = 0, p = val; !err && i < a->nr_allowed; i++) {
+			p = put64(p, a->allowed[i].start);
+			p = put64(p, a->allowed[i].last);
+		}
+	}
+	if (!err && a->huge_pages >= 0)
+		err = prop_u64(fdt, "huge-pages", (uint64_t)a->huge_pages);
+	if (!err && a->nr_maps) {
+		err = fdt_property_placeholder(fdt, "mappings",
+					       (int)a->nr_maps *
+					       KHO_MAPPING_SIZE, &val);
+		for (i = 0, p = val; !err && i < a->nr_maps; i++) {
+			const struct kho_mapping *m = &a->maps[i];
+
+			p = put64(p, m->iova);
+			p = put64(p, m->length);
+			p = put64(p, m->offset);
+			p = put64(p, m->memfd_token);
+			p = put32(p, m->flags);
+		}
+	}
+	return err ? err : fdt_end_node(fdt);
+}
+
+static int write_ioases(void *fdt, const struct kho_state *s)
+{
+	size_t i;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_IOASES);
+	if (!err)
+		err = prop_u32(fdt, KHO_P_MAPPING_CELLS, KHO_MAPPING_CELLS);
+	for (i = 0; !err && i < s->nr_ioas; i++)
+		err = write_ioas(fdt, &s->ioas[i]);
+	return err ? err : fdt_end_node(fdt);
+}
+
+static int write_hwpts(void *fdt, const struct kho_state *s)
+{
+	char name[40];
+	size_t i;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_HWPTS);
+	for (i = 0; !err && i < s->nr_hwpt; i++) {
+		const struct kho_hwpt *w = &s->hwpt[i];
+
+		snprintf(name, sizeof(name), "hwpt-%u", w->id);
+		err = fdt_begin_node(fdt, name);
+		if (!err)
+			err = prop_u32(fdt, "id", w->id);
+		if (!err)
+			err = prop_u32(fdt, "pt-id", w->pt_id);
+		if (!err)
+			err = prop_u32(fdt, "dev-id", w->dev_id);
+		if (!err)
+			err = prop_u32(fdt, "flags", w->flags);
+		if (!err && w->auto_domain)
+			err = fdt_property(fdt, "auto-domain", NULL, 0);
+		if (!err && w->dirty_tracking)
+			err = fdt_property(fdt, "dirty-tracking", NULL, 0);
+		if (!err)
+			err = prop_u32(fdt, "data-type", w->data_type);
+		if (!err && w->data_len)
+			err = fdt_property(fdt, "data", w->data,
+					   (int)w->data_len);
+		if (!err)
+			err = fdt_end_node(fdt);
+	}
+	return err ? err : fdt_end_node(fdt);
+}
+
+/* Returns a libfdt error, or a negative errno below -FDT_ERR_MAX. */
+static int write_journal(void *fdt, const struct kho_handoff *h,
+			 size_t inline_len)
+{
+	const struct kho_journal *j = &h->replay;
+	void *recs = NULL, *data = NULL;
+	uint32_t doff = 0;
+	size_t i;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_JOURNAL);
+	if (!err)
+		err = prop_u32(fdt, KHO_P_RECORD_CELLS, KHO_RECORD_CELLS);
+	if (!err)
+		err = prop_u64(fdt, "journal-length", h->journal_length);
+	if (!err && j->nr)
+		err = fdt_property_placeholder(fdt, "records",
+					       (int)j->nr * KHO_RECORD_SIZE,
+					       &recs);
+	if (!err && inline_len)
+		err = fdt_property_placeholder(fdt, "inline-data",
+					       (int)inline_len, &data);
+	if (err)
+		return err;
+	/* Placeholders are not zeroed: records and padding must be. */
+	if (recs)
+		memset(recs, 0, j->nr * KHO_RECORD_SIZE);
+	if (data)
+		memset(data, 0, inline_len);
+	for (i = 0; i < j->nr; i++) {
+		err = rec_pack(&j->recs[i], (uint8_t *)recs +
+			       i * KHO_RECORD_SIZE, data, &doff);
+		if (err)
+			return err - FDT_ERR_MAX;
+	}
+	return fdt_end_node(fdt);
+}
+
+/* The whole tree into a buffer of @size; Return: 0 or a libfdt error. */
+static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
+			 size_t inline_len)
+{
+	int err;
+
+	err = fdt_create(fdt, size);
+	if (!err)
+		err = fdt_finish_reservemap(fdt);
+	if (!err)
+		err = fdt_begin_node(fdt, "");
+	if (!err)
+		err = fdt_property_string(fdt, KHO_P_COMPATIBLE,
+					  KHO_HANDOFF_COMPATIBLE);
+	if (!err)
+		err = prop_u32(fdt, KHO_P_FORMAT_VERSION, h->format_version);
+	if (!err)
+		err = prop_u32(fdt, KHO_P_MIN_READER, h->min_reader_version);
+	if (!err)
+		err = fdt_property_string(fdt, KHO_P_TOOL_VERSION,
+					  h->tool_version);
+	if (!err)
+		err = fdt_property_string(fdt, KHO_P_KERNEL_RELEASE,
+					  h->kernel_release);
+	if (!err)
+		err = prop_u64(fdt, KHO_P_CREATED, h->created);
+	/* Zero now, stamped over the finished blob. */
+	if (!err)
+		err = prop_u32(fdt, KHO_P_CRC32, 0);
+	if (!err)
+		err = write_memfds(fdt, &h->state);
+	if (!err)
+		err = write_devices(fdt, &h->state);
+	if (!err)
+		err = write_ioases(fdt, &h->state);
+	if (!err)
+		err = write_hwpts(fdt, &h->state);
+	if (!err)
+		err = write_journal(fdt, h, inline_len);
+	if (!err)
+		err = fdt_end_node(fdt);
+	if (!err)
+		err = fdt_finish(fdt);
+	return err;
+}
+
+/* Generous for the fixed part, exact for the arrays that dominate. */
+static size_t handoff_size_guess(const struct kho_handoff *h,
+				 size_t inline_len)
+{
+	const struct kho_state *s = &h->state;
+	size_t size = 4096 + inline_len, i;
+
+	size += (s->nr_memfd + s->nr_dev + s->nr_hwpt + s->nr_ioas) * 256;
+	for (i = 0; i < s->nr_ioas; i++)
+		size += s->ioas[i].nr_maps * KHO_MAPPING_SIZE +
+			s->ioas[i].nr_allowed * 16;
+	for (i = 0; i < s->nr_hwpt; i++)
+		size += s->hwpt[i].data_len;
+	return size + h->replay.nr * KHO_RECORD_SIZE;
+}
+
+int kho_handoff_encode(const struct kho_handoff *h, void **blob, size_t *len)
+{
+	size_t inline_len, size;
+	void *fdt = NULL, *small;
+	int err;
+
+	err = handoff_check_input(h, &inline_len);
+	if (err)
+		return err;
+	size = handoff_size_guess(h, inline_len);
+	for (;;) {
+		if (size > INT_MAX)
+			return -EINVAL;
+		fdt = malloc(size);
+		if (!fdt)
+			return -ENOMEM;
+		err = handoff_write(fdt, (int)size, h, inline_len);
+		if (err != -FDT_ERR_NOSPACE)
+			break;
+		free(fdt);
+		size *= 2;
+	}
+	if (err < -FDT_ERR_MAX) {
+		free(fdt);
+		return err + FDT_ERR_MAX;
+	}
+	if (err) {
+		free(fdt);
+		return kho_fdt_errno(err);
+	}
+	err = kho_handoff_stamp(fdt, fdt_totalsize(fdt), NULL);
+	if (err) {
+		free(fdt);
+		return -EINVAL;
+	}
+	*len = fdt_totalsize(fdt);
+	small = realloc(fdt, *len);
+	*blob = small ? small : fdt;
+	return 0;
+}

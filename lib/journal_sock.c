@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The journal socket: a recording VMM serves its snapshot, capture fetches it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "journal_sock.h"
+
+/* A client that stalls must not stall the VMM's server for long. */
+#define KHO_JSOCK_TIMEOUT_SEC 5
+
+struct kho_jsock_server {
+	int lfd;
+	pthread_t thread;
+	pid_t pid;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	kho_jsock_snapshot_fn fn;
+	void *ctx;
+};
+
+static const char *kho_journal_sock_dir(void)
+{
+	const char *dir = getenv("KHO_RUN_DIR");
+
+	return dir && *dir ? dir : KHO_RUN_DIR;
+}
+
+int kho_journal_sock_path(pid_t pid, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/vmm-%d.sock", kho_journal_sock_dir(),
+			 (int)pid);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int kho_jsock_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int kho_jsock_recv_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, MSG_WAITALL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EBADMSG;	/* short reply */
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int kho_jsock_reply(int fd, int status, const char *msg,
+			   const void *blob, size_t blob_len, const int *fds,
+			   size_t nr_fds)
+{
+	struct kho_jsock_reply rep = {
+		.magic = "KHOR",
+		.version = KHO_JSOCK_VERSION,
+		.status = status,
+		.nr_fds = nr_fds,
+		.blob_len = blob_len,
+		.msg_len = msg ? strlen(msg) : 0,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * KHO_JSOCK_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &rep, sizeof(rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+	int ret;
+
+	if (nr_fds > KHO_JSOCK_MAX_FDS)
+		return -E2BIG;
+	if (rep.msg_len > KHO_JSOCK_MAX_MSG)
+		rep.msg_len = KHO_JSOCK_MAX_MSG;
+	if (nr_fds) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nr_fds);
+	}
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(rep))
+		return n < 0 ? -errno : -EPIPE;
+	ret = kho_jsock_send_all(fd, msg, rep.msg_len);
+	if (!ret)
+		ret = kho_jsock_send_all(fd, blob, blob_len);
+	return ret;
+}
+
+static void kho_jsock_serve_one(struct kho_jsock_server *srv, int fd)
+{
+	struct timeval tv = { .tv_sec = KHO_JSOCK_TIMEOUT_SEC };
+	struct kho_diag diag = { "" };
+	struct kho_jsock_req req;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	void *blob = NULL;
+	size_t len = 0, nr_fds = 0, i;
+	int *fds = NULL;
+	int status;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		kho_jsock_reply(fd, -EACCES, "no peer credentials", NULL, 0,
+				NULL, 0);
+		return;
+	}
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		snprintf(diag.msg, sizeof(diag.msg),
+			 "peer pid %d uid %u is neither root nor the VMM's uid %u",
+			 (int)cred.pid, cred.uid, geteuid());
+		kho_jsock_reply(fd, -EACCES, diag.msg, NULL, 0, NULL, 0);
+		return;
+	}
+	if (kho_jsock_recv_all(fd, &req, sizeof(req)) ||
+	    memcmp(req.magic, "KHOQ", 4)) {
+		kho_jsock_reply(fd, -EBADMSG, "malformed request", NULL, 0,
+				NULL, 0);
+		return;
+	}
+	if (req.version != KHO_JSOCK_VERSION ||
+	    req.cmd != KHO_JSOCK_CMD_SNAPSHOT) {
+		snprintf(diag.msg, sizeof(diag.msg),
+			 "request version %u cmd %u: this recorder speaks version %u, cmd %u",
+			 req.version, req.cmd, KHO_JSOCK_VERSION,
+			 KHO_JSOCK_CMD_SNAPSHOT);
+		kho_jsock_reply(fd, -EPROTONOSUPPORT, diag.msg, NULL, 0, NULL,
+				0);
+		return;
+	}
+	status = srv->fn(srv->ctx, &blob, &len, &fds, &nr_fds, &diag);
+	if (status && status != -EOPNOTSUPP) {
+		free(blob);
+		blob = NULL;
+		len = 0;
+	}
+	kho_jsock_reply(fd, status, status ? diag.msg : NULL, blob, len, fds,
+			status ? 0 : nr_fds);
+	for (i = 0; i < nr_fds; i++)
+		close(fds[i]);
+	free(fds);
+	free(blob);
+}
+
+static void *kho_jsock_thread(void *arg)
+{
+	struct kho_jsock_server *srv = arg;
+	sigset_t all;
+
+	/* the VMM's signals are for the VMM's threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE)
+				continue;
+			break;	/* shut down by kho_journal_sock_stop() */
+		}
+		kho_jsock_serve_one(srv, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
+			   struct kho_jsock_server **out,
+			   struct kho_diag *diag)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *dir = kho_journal_sock_dir();
+	struct kho_jsock_server *srv;
+	int ret;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->fn = fn;
+	srv->ctx = ctx;
+	srv->pid = getpid();
+	ret = kho_journal_sock_path(srv->pid, srv->path, sizeof(srv->path));
+	if (ret ||
+	    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.vmm-%d.sock.tmp",
+		     dir, (int)srv->pid) >= (int)sizeof(sa.sun_path)) {
+		free(srv);
+		return kho_diag_set(diag, -ENAMETOOLONG,
+				    "journal socket: %s: path too long", dir);
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		ret = -errno;
+		free(srv);
+		return kho_diag_set(diag, ret, "journal socket: mkdir %s: %s",
+				    dir, strerror(-ret));
+	}
+	srv->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (srv->lfd < 0) {
+		ret = -errno;
+		free(srv);
+		return kho_diag_set(diag, ret, "journal socket: socket: %s",
+				    strerror(-ret));
+	}
+	unlink(sa.sun_path);
+	if (bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = kho_diag_set(diag, -errno, "journal socket: bind %s: %s",
+				   sa.sun_path, strerror(errno));
+		goto out_close;
+	}
+	/* 0600 before the name clients look for exists */
+	if (chmod(sa.sun_path, 0600) < 0 || rename(sa.sun_path, srv->path) < 0) {
+		ret = kho_diag_set(diag, -errno,
+				   "journal socket: chmod/rename %s to %s: %s",
+				   sa.sun_path, srv->path, strerror(errno));
+		goto out_unlink;
+	}
+	if (listen(srv->lfd, 4) < 0) {
+		ret = kho_diag_set(diag, -errno, "journal socket: listen %s: %s",
+				   srv->path, strerror(errno));
+		unlink(srv->path);
+		goto out_close;
+	}
+	ret = -pthread_create(&srv->thread, NULL, kho_jsock_thread, srv);
+	if (ret) {
+		kho_diag_set(diag, ret, "journal socket: thread for %s: %s",
+			     srv->path, strerror(-ret));
+		unlink(srv->path);
+		goto out_close;
+	}
+	*out = srv;
+	return 0;
+out_unlink:
+	unlink(sa.sun_path);
+out_close:
+	close(srv->lfd);
+	free(srv);
+	return ret;
+}
+
+void kho_journal_sock_stop(struct kho_jsock_server *srv)
+{
+	if (!srv)
+		return;
+	/* wakes accept() in the server thread with EINVAL */
+	shutdown(srv->lfd, SHUT_RDWR);
+	pthread_join(srv->thread, NULL);
+	if (srv->pid == getpid())
+		unlink(srv->path);
+	close(srv->lfd);
+	free(srv);
+}
+
+void kho_journal_sock_abandon(struct kho_jsock_server *srv)
+{
+	if (!srv)
+		return;
+	close(srv->lfd);
+	free(srv);
+}
+
+/* --- client ------------------------------------------------------------- */
+
+static void kho_jsock_close_fds(const int *fds, size_t nr)
+{
+	while (nr--)
+		close(fds[nr]);
+}
+
+int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
+			   struct kho_diag *diag)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct kho_jsock_req req = {
+		.magic = "KHOQ",
+		.version = KHO_JSOCK_VERSION,
+		.cmd = KHO_JSOCK_CMD_SNAPSHOT,
+	};
+	struct timeval tv = { .tv_sec = 30 };
+	struct kho_jsock_reply rep;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * KHO_JSOCK_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &rep, sizeof(rep) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	char msg[KHO_JSOCK_MAX_MSG + 1] = "";
+	struct cmsghdr *c;
+	const char *path = sa.sun_path;
+	int fds[KHO_JSOCK_MAX_FDS];
+	size_t nr = 0;
+	void *blob = NULL;
+	ssize_t n;
+	int fd, ret;
+
+	memset(snap, 0, sizeof(*snap));
+	kho_handoff_init(&snap->handoff);
+	if (kho_journal_sock_path(pid, sa.sun_path, sizeof(sa.sun_path)))
+		return kho_diag_set(diag, -ENAMETOOLONG,
+				    "journal socket of pid %d: path too long",
+				    (int)pid);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return kho_diag_set(diag, -errno, "%s: socket: %s", path,
+				    strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			kho_diag_set(diag, ret,
+				     "%s: no recorder socket: is pid %d running under the recorder (LD_PRELOAD=libkho-record.so) and has it used an iommufd?",
+				     path, (int)pid);
+		else
+			kho_diag_set(diag, ret, "%s: connect: %s", path,
+				     strerror(-ret));
+		goto out_close;
+	}
+	/*
+	 * A server that refuses the peer answers before reading the
+	 * request: the send may fail, and the refusal is still there to read.
+	 */
+	ret = kho_jsock_send_all(fd, &req, sizeof(req));
+	do
+		n = recvmsg(fd, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (ret && n <= 0) {
+		kho_diag_set(diag, ret, "%s: sending the request: %s", path,
+			     strerror(-ret));
+		goto out_fds;
+	}
+	for (c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (nr + k > KHO_JSOCK_MAX_FDS)
+			k = KHO_JSOCK_MAX_FDS - nr;
+		memcpy(fds + nr, CMSG_DATA(c), k * sizeof(int));
+		nr += k;
+	}
+	if (n < 0) {
+		ret = kho_diag_set(diag, -errno, "%s: receiving the reply: %s",
+				   path, strerror(errno));
+		goto out_close;
+	}
+	if (n != sizeof(rep) || memcmp(rep.magic, "KHOR", 4) ||
+	    (mh.msg_flags & MSG_CTRUNC)) {
+		ret = kho_diag_set(diag, -EBADMSG,
+				   "%s: malformed reply header (%zd bytes)",
+				   path, n);
+		goto out_fds;
+	}
+	if (rep.version != KHO_JSOCK_VERSION) {
+		ret = kho_diag_set(diag, -EPROTONOSUPPORT,
+				   "%s: reply version %u, this kho-tool reads %u",
+				   path, rep.version, KHO_JSOCK_VERSION);
+		goto out_fds;
+	}
+	if (rep.msg_len > KHO_JSOCK_MAX_MSG || rep.blob_len > KHO_JSOCK_MAX_BLOB ||
+	    rep.nr_fds != nr || rep.status > 0) {
+		ret = kho_diag_set(diag, -EBADMSG,
+				   "%s: malformed reply (msg %u bytes, blob %llu bytes, %u fds announced, %zu received)",
+				   path, rep.msg_len,
+				   (unsigned long long)rep.blob_len,
+				   rep.nr_fds, nr);
+		goto out_fds;
+	}
+	ret = kho_jsock_recv_all(fd, msg, rep.msg_len);
+	if (ret) {
+		kho_diag_set(diag, ret, "%s: short reply message", path);
+		goto out_fds;
+	}
+	msg[rep.msg_len] = 0;
+	if (rep.status && (rep.status != -EOPNOTSUPP || !rep.blob_len)) {
+		ret = kho_diag_set(diag, rep.status, "%s: recorder refused: %s",
+				   path, msg[0] ? msg : strerror(-rep.status));
+		goto out_fds;
+	}
+	blob = malloc(rep.blob_len ? rep.blob_len : 1);
+	if (!blob) {
+		ret = kho_diag_set(diag, -ENOMEM, "%s: reply of %llu bytes",
+				   path, (unsigned long long)rep.blob_len);
+		goto out_fds;
+	}
+	ret = kho_jsock_recv_all(fd, blob, rep.blob_len);
+	if (ret) {
+		kho_diag_set(diag, ret, "%s: short hand-off (%llu bytes announced)",
+			     path, (unsigned long long)rep.blob_len);
+		goto out_fds;
+	}
+	ret = kho_handoff_decode(blob, rep.blob_len, &snap->handoff, diag);
+	if (ret) {
+		char why[sizeof(diag->msg)];
+
+		snprintf(why, sizeof(why), "%s", diag ? diag->msg : "");
+		kho_diag_set(diag, ret, "%s: the snapshot does not decode: %s",
+			     path, why);
+		goto out_fds;
+	}
+	if (snap->handoff.state.nr_memfd != nr && !rep.status) {
+		ret = kho_diag_set(diag, -EBADMSG,
+				   "%s: %zu memfds in the snapshot, %zu fds received",
+				   path, snap->handoff.state.nr_memfd, nr);
+		goto out_fds;
+	}
+	if (rep.status) {
+		ret = kho_diag_set(diag, rep.status,
+				   "%s: the journal cannot cross kexec: %s", path,
+				   msg);
+		goto out_fds;
+	}
+	snap->memfd_fds = malloc((nr ? nr : 1) * sizeof(int));
+	if (!snap->memfd_fds) {
+		ret = -ENOMEM;
+		goto out_fds;
+	}
+	memcpy(snap->memfd_fds, fds, nr * sizeof(int));
+	snap->nr_fds = nr;
+	free(blob);
+	close(fd);
+	return 0;
+out_fds:
+	kho_jsock_close_fds(fds, nr);
+	if (ret != -EOPNOTSUPP) {
+		kho_handoff_free(&snap->handoff);
+		kho_handoff_init(&snap->handoff);
+	}
+out_close:
+	free(blob);
+	close(fd);
+	return ret;
+}
+
+void kho_journal_snapshot_free(struct kho_journal_snapshot *snap)
+{
+	if (snap->memfd_fds)
+		kho_jsock_close_fds(snap->memfd_fds, snap->nr_fds);
+	free(snap->memfd_fds);
+	snap->memfd_fds = NULL;
+	snap->nr_fds = 0;
+	kho_handoff_free(&snap->handoff);
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * kexec: loading the target kernel with kexec_file_load(2), which is the
+ * only loader that carries KHO state (the kernel adds the KHO FDT and
+ * scratch segments itself), unloading it, and rebooting into it.  Also
+ * the pre-flight of the running kernel: was it booted with kho=on and
+ * liveupdate=on, so that there is a hand-off to make at all.
+ */
+#ifndef KHO_KEXEC_H
+#define KHO_KEXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kho.h"
+
+#define KHO_KEXEC_LOADED "/sys/kernel/kexec_loaded"
+
+/*
+ * kho_kexec_load() - kexec_file_load(2) @kernel with @initrd (NULL: none)
+ * and @cmdline.  Replaces an image already loaded.
+ * Return: 0 or the syscall's -errno (diag names the file and the likely
+ * cause: -ENOMEM usually means a segment does not fit in KHO scratch).
+ */
+int kho_kexec_load(const char *kernel, const char *initrd,
+		   const char *cmdline, struct kho_diag *diag);
+
+/* Return: 0 or -errno of kexec_file_load(KEXEC_FILE_UNLOAD). */
+int kho_kexec_unload(void);
+
+/* Return: 0 and *@loaded from /sys/kernel/kexec_loaded, or -errno. */
+int kho_kexec_loaded(bool *loaded);
+
+/*
+ * kho_kexec_reboot() - sync and reboot(LINUX_REBOOT_CMD_KEXEC).  LUO
+ * serialises its sessions inside this call, so the caller must still hold
+ * the outgoing session fds.
+ * Return: only on failure, -errno (e.g. -EINVAL: no image loaded).
+ */
+int kho_kexec_reboot(void);
+
+/*
+ * kho_kexec_cmdline_bool() - the value of boolean parameter @param on
+ * @cmdline as the kernel reads it (kstrtobool, the last occurrence wins).
+ * Return: 1 on, 0 off, -ENOENT absent, -EINVAL unparsable.
+ */
+int kho_kexec_cmdline_bool(const char *cmdline, const char *param);
+
+/*
+ * kho_kexec_cmdline_next() - the command line for the next kernel: the
+ * running one without BOOT_IMAGE=, initrd=, kho= and liveupdate= (a
+ * bootloader's, and ours to set), then "kho=on liveupdate=on", then
+ * @append (may be NULL).
+ * Return: 0; -ENAMETOOLONG (does not fit in @size).
+ */
+int kho_kexec_cmdline_next(const char *running, const char *append,
+			   char *out, size_t size);
+
+/*
+ * kho_kexec_check_running() - pre-flight of the running kernel: booted
+ * with kho=on and liveupdate=on, and /dev/liveupdate present.
+ * @cmdline: the running command line (NULL: read /proc/cmdline)
+ * Return: 0; -EOPNOTSUPP (diag names what is missing); -errno of reading.
+ */
+int kho_kexec_check_running(const char *cmdline, struct kho_diag *diag);
+
+/* Where the kernel we were kexec'd from says who it was (KHO debugfs). */
+#define KHO_KEXEC_METADATA "/sys/kernel/debug/kho/in/sub_fdts/kexec-metadata"
+
+/*
+ * kho_kexec_previous_release() - the release of the kernel that kexec'd
+ * into this one, from KHO's "kexec-metadata" subtree
+ * (include/linux/kho/abi/kexec_metadata.h, version 1).
+ * @count: out, may be NULL: kexecs since the last cold boot
+ * Return: 0; -ENOENT (cold boot, or debugfs not mounted); -EBADMSG
+ * (unknown version or short blob); -EINVAL (@size too small).
+ */
+int kho_kexec_previous_release(char *release, size_t size,
+			       unsigned int *count);
+
+/*
+ * kho_kexec_find_image() - a bzImage in @dir (e.g. /boot) whose setup
+ * header names @release; images are read header-only.
+ * Return: 0 and @path; -ENOENT (none); -ENAMETOOLONG; -errno of opendir.
+ */
+int kho_kexec_find_image(const char *dir, const char *release, char *path,
+			 size_t size);
+
+#endif /* KHO_KEXEC_H */

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Kernel-image inspection: what a target kernel (a bzImage or a plain
+ * vmlinux ELF) tells about itself before it is loaded, so that an upgrade
+ * or a rollback never kexecs into a kernel that cannot restore the state.
+ *
+ * A kernel declares each hand-off format it reads by a versioned
+ * compatible string defined once in include/linux/kho/abi/ (KHO "kho-v4",
+ * LUO "luo-v5", memfd "memfd-v2" in 7.2) and compares it with strcmp()
+ * when the previous kernel's data arrives.  Those strings are literals in
+ * the vmlinux image, so finding them is a faithful check of what the
+ * target can read.
+ */
+#ifndef KHO_KIMAGE_H
+#define KHO_KIMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kho.h"
+
+/* The hand-off ABIs every kho-tool hand-off depends on (Linux 7.2). */
+#define KHO_ABI_KHO	"kho-v4"	/* include/linux/kho/abi/kexec_handover.h */
+#define KHO_ABI_LUO	"luo-v5"	/* include/linux/kho/abi/luo.h */
+#define KHO_ABI_MEMFD	"memfd-v2"	/* include/linux/kho/abi/memfd.h */
+/*
+ * The iommufd journal's LUO file handler, defined by the kernel patches in
+ * patches/: a hand-off made from the kernel's own journal needs it, one
+ * made from the userspace record does not.
+ */
+#define KHO_ABI_IOMMUFD_JOURNAL "iommufd-journal-v1"
+
+/* A decompressed image bigger than this is refused (decompression bomb). */
+#define KHO_KIMAGE_MAX_ELF (1024UL << 20)
+
+struct kho_kimage_sec {
+	size_t off;
+	size_t len;
+};
+
+/*
+ * struct kho_kimage - an inspected kernel image
+ * @release:  the kernel release ("7.2.13-kho-a"), "" if the image names none
+ * @format:   "bzImage" or "vmlinux"
+ * @codec:    compression of the payload: "xz", "gzip", "zstd" or "none"
+ * @elf:      the vmlinux ELF (owned)
+ * @secs:     the ELF's allocated, non-executable data sections, where
+ *            string literals and compatible arrays live
+ */
+struct kho_kimage {
+	char release[65];
+	const char *format;
+	const char *codec;
+	unsigned char *elf;
+	size_t elf_len;
+	struct kho_kimage_sec *secs;
+	size_t nr_secs;
+};
+
+/*
+ * kho_kimage_parse() - inspect an image held in memory
+ * @buf, @len: a bzImage or a vmlinux ELF (untrusted)
+ * @img:       out: the inspected image; free with kho_kimage_free()
+ * @diag:      names the field and the cause of a refusal
+ *
+ * Return: 0; -EBADMSG (truncated or corrupt image, payload or ELF);
+ * -EOPNOTSUPP (a payload codec this build cannot read: diag names it);
+ * -EFBIG (payload decompresses beyond KHO_KIMAGE_MAX_ELF); -ENOMEM.
+ */
+int kho_kimage_parse(const void *buf, size_t len, struct kho_kimage *img,
+		     struct kho_diag *diag);
+
+/*
+ * kho_kimage_open() - read and inspect the image at @path
+ * Return: as kho_kimage_parse(), or the -errno of open/read.
+ */
+int kho_kimage_open(const char *path, struct kho_kimage *img,
+		    struct kho_diag *diag);
+
+void kho_kimage_free(struct kho_kimage *img);
+
+/*
+ * kho_kimage_release() - the release a bzImage names in its setup header,
+ * without decompressing it (cheap enough to scan /boot).
+ * Return: 0; -EBADMSG (not a bzImage, or no kernel_version string);
+ * -EINVAL (@size too small); the -errno of open/read.
+ */
+int kho_kimage_release(const char *path, char *release, size_t size);
+
+/*
+ * kho_kimage_has_abi() - does the image carry the compatible string
+ * @compatible exactly (as a whole string, not as part of a longer one)?
+ * Return: 0 and *@found; -EINVAL (empty @compatible).
+ */
+int kho_kimage_has_abi(const struct kho_kimage *img, const char *compatible,
+		       bool *found);
+
+/*
+ * kho_kimage_check_abi() - refuse a target lacking any of @needed
+ * @needed, @nr: the compatible strings the hand-off depends on
+ *
+ * On a refusal diag names the missing string and what the target carries
+ * of the same family instead ("luo-v9"), e.g. "target 7.2.13-kho-c: needs
+ * LUO ABI luo-v5, the image carries luo-v9".
+ * Return: 0 when all are present; -EPROTONOSUPPORT for the first missing.
+ */
+int kho_kimage_check_abi(const struct kho_kimage *img,
+			 const char *const *needed, size_t nr,
+			 struct kho_diag *diag);
+
+#endif /* KHO_KIMAGE_H */

@@ -1,0 +1,1431 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The recorder: one process's canonical iommufd/VFIO journal, its fd and memfd tables. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/iommufd.h>
+#include <linux/magic.h>
+/* Bookworm's <linux/stddef.h> predates the 7.2 uapi's __counted_by. */
+#ifndef __counted_by
+#define __counted_by(m)
+#endif
+#include <linux/vfio.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "canon.h"
+#include "handoff.h"
+#include "journal.h"
+#include "journal_sock.h"
+#include "record.h"
+
+/*
+ * The recorder keeps its own references to the memfds it has seen, so that
+ * capture gets them even if the VMM closed its fd after mmap.  They sit
+ * above the fds a VMM normally uses.
+ */
+#define KHO_RECORD_FD_FLOOR 512
+
+/* An open file description; fds made by dup share one. */
+struct kho_record_ofd {
+	enum kho_record_fd_kind kind;
+	unsigned int refs;
+	dev_t rdev;
+	bool bound;
+	uint32_t devid;
+	uint32_t attached_pt;
+	bool pci_known;
+	struct kho_pci_id pci;
+	char driver[32];
+};
+
+struct kho_record_fdent {
+	int ofd;		/* index + 1 into rec->ofds; 0: none */
+	bool internal;		/* one of the recorder's memfd references */
+	uint64_t memfd_token;	/* cached fd -> memfd, 0: not known */
+};
+
+struct kho_record_memfd {
+	uint64_t token;
+	dev_t dev;
+	ino_t ino;
+	int fd;			/* the recorder's own reference */
+	char name[64];
+};
+
+struct kho_record_vma {
+	uint64_t start, end, off;
+	unsigned int maj, min;
+	uint64_t ino;
+	bool shared;
+	char path[128];
+};
+
+/* A live mapping the journal cannot carry, and why. */
+struct kho_record_refused {
+	uint32_t ioas_id;
+	uint64_t iova;
+	uint64_t length;
+	char why[320];
+};
+
+struct kho_record {
+	pthread_mutex_t lock;
+	struct kho_journal journal;
+
+	struct kho_record_fdent *fds;
+	size_t nr_fds;
+	struct kho_record_ofd *ofds;
+	size_t nr_ofds;
+	int ctx_ofd;		/* the iommufd the journal belongs to, or -1 */
+
+	struct kho_record_memfd *memfds;
+	size_t nr_memfds;
+	uint64_t next_token;
+
+	struct kho_record_vma *vmas;
+	size_t nr_vmas;
+	bool vmas_valid;
+
+	struct kho_record_refused *refused;
+	size_t nr_refused;
+	char broken[400];	/* a non-mapping reason, first one wins */
+
+	struct kho_jsock_server *srv;
+	bool serve_lazily;
+	bool serve_pending;
+	pid_t srv_pid;
+};
+
+static __thread int kho_record_depth;
+
+bool kho_record_busy(void)
+{
+	return kho_record_depth > 0;
+}
+
+static void kho_record_lock(struct kho_record *rec)
+{
+	kho_record_depth++;
+	pthread_mutex_lock(&rec->lock);
+}
+
+static void kho_record_unlock(struct kho_record *rec)
+{
+	pthread_mutex_unlock(&rec->lock);
+	kho_record_depth--;
+}
+
+int kho_record_new(struct kho_record **out)
+{
+	struct kho_record *rec = calloc(1, sizeof(*rec));
+
+	if (!rec)
+		return -ENOMEM;
+	pthread_mutex_init(&rec->lock, NULL);
+	kho_journal_init(&rec->journal);
+	rec->ctx_ofd = -1;
+	rec->next_token = 1;
+	*out = rec;
+	return 0;
+}
+
+/* Marks the journal unpreservable for a reason that is not one mapping. */
+static void kho_record_break(struct kho_record *rec, const char *why)
+{
+	size_t n = strlen(why);
+
+	if (rec->broken[0])
+		return;
+	if (n >= sizeof(rec->broken))
+		n = sizeof(rec->broken) - 1;
+	memcpy(rec->broken, why, n);
+	rec->broken[n] = 0;
+}
+
+static struct kho_record_fdent *kho_record_fdent(struct kho_record *rec,
+						 int fd, bool grow)
+{
+	size_t n;
+	struct kho_record_fdent *p;
+
+	if (fd < 0)
+		return NULL;
+	if ((size_t)fd < rec->nr_fds)
+		return &rec->fds[fd];
+	if (!grow)
+		return NULL;
+	n = rec->nr_fds ? rec->nr_fds : 64;
+	while (n <= (size_t)fd)
+		n *= 2;
+	p = realloc(rec->fds, n * sizeof(*p));
+	if (!p)
+		return NULL;
+	memset(p + rec->nr_fds, 0, (n - rec->nr_fds) * sizeof(*p));
+	rec->fds = p;
+	rec->nr_fds = n;
+	return &rec->fds[fd];
+}
+
+static struct kho_record_ofd *kho_record_ofd_of(struct kho_record *rec, int fd)
+{
+	struct kho_record_fdent *e = kho_record_fdent(rec, fd, false);
+
+	if (!e || !e->ofd)
+		return NULL;
+	return &rec->ofds[e->ofd - 1];
+}
+
+/* A new open file description for @fd; Return: its index + 1, 0 on ENOMEM. */
+static int kho_record_ofd_new(struct kho_record *rec, int fd,
+			      enum kho_record_fd_kind kind, dev_t rdev)
+{
+	struct kho_record_fdent *e = kho_record_fdent(rec, fd, true);
+	struct kho_record_ofd *p;
+	size_t i;
+
+	if (!e)
+		return 0;
+	for (i = 0; i < rec->nr_ofds; i++)
+		if (!rec->ofds[i].refs && (int)i != rec->ctx_ofd)
+			break;
+	if (i == rec->nr_ofds) {
+		p = realloc(rec->ofds, (rec->nr_ofds + 1) * sizeof(*p));
+		if (!p)
+			return 0;
+		rec->ofds = p;
+		rec->nr_ofds++;
+	}
+	memset(&rec->ofds[i], 0, sizeof(rec->ofds[i]));
+	rec->ofds[i].kind = kind;
+	rec->ofds[i].refs = 1;
+	rec->ofds[i].rdev = rdev;
+	e->ofd = i + 1;
+	e->memfd_token = 0;
+	return e->ofd;
+}
+
+/*
+ * Classifies a char device by the name sysfs gives it, so that fds the
+ * VMM got without open(2) (SCM_RIGHTS from a management daemon, as
+ * libvirt passes them) are recognised too.
+ */
+static enum kho_record_fd_kind kho_record_classify_rdev(dev_t rdev)
+{
+	char path[96], buf[256], *p;
+	enum kho_record_fd_kind kind = KHO_RECORD_FD_OTHER;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/uevent",
+		 major(rdev), minor(rdev));
+	f = fopen(path, "re");
+	if (!f)
+		return kind;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (strncmp(buf, "DEVNAME=", 8))
+			continue;
+		p = buf + 8;
+		p[strcspn(p, "\n")] = 0;
+		if (!strcmp(p, "iommu"))
+			kind = KHO_RECORD_FD_IOMMUFD;
+		else if (!strncmp(p, "vfio/devices/", 13))
+			kind = KHO_RECORD_FD_VFIO_CDEV;
+		break;
+	}
+	fclose(f);
+	return kind;
+}
+
+static void kho_record_maybe_serve(struct kho_record *rec);
+
+/* Classifies @fd if it is not yet; Return: its ofd or NULL. */
+static struct kho_record_ofd *kho_record_classify(struct kho_record *rec,
+						  int fd, const char *path)
+{
+	struct kho_record_ofd *o = kho_record_ofd_of(rec, fd);
+	enum kho_record_fd_kind kind = KHO_RECORD_FD_OTHER;
+	struct stat st;
+	int idx;
+
+	if (o)
+		return o;
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	if (!S_ISCHR(st.st_mode))
+		kind = KHO_RECORD_FD_OTHER;
+	else if (path && !strcmp(path, "/dev/iommu"))
+		kind = KHO_RECORD_FD_IOMMUFD;
+	else if (path && !strncmp(path, "/dev/vfio/devices/", 18))
+		kind = KHO_RECORD_FD_VFIO_CDEV;
+	else
+		kind = kho_record_classify_rdev(st.st_rdev);
+	idx = kho_record_ofd_new(rec, fd, kind, st.st_rdev);
+	if (!idx)
+		return NULL;
+	if (kind == KHO_RECORD_FD_IOMMUFD || kind == KHO_RECORD_FD_VFIO_CDEV)
+		kho_record_maybe_serve(rec);
+	return &rec->ofds[idx - 1];
+}
+
+/* --- memfds ------------------------------------------------------------ */
+
+static void kho_record_fd_name(int fd, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		n = 0;
+	buf[n] = 0;
+}
+
+/*
+ * Whether LUO can preserve the file behind @fd: memfd_luo in 7.2 takes a
+ * shmem file with no links (mm/memfd_luo.c: can_preserve) and nothing
+ * else.  Return: 0 or -EOPNOTSUPP with the reason in @diag.
+ */
+static int kho_record_check_memfd(int fd, const char *what, struct stat *st,
+				  struct kho_diag *diag)
+{
+	char path[256];
+	struct statfs sfs;
+
+	if (fstat(fd, st) < 0 || fstatfs(fd, &sfs) < 0)
+		return kho_diag_set(diag, -EOPNOTSUPP, "%s: fd %d: %s", what,
+				    fd, strerror(errno));
+	kho_record_fd_name(fd, path, sizeof(path));
+	if ((uint32_t)sfs.f_type == (uint32_t)HUGETLBFS_MAGIC)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: %s is a hugetlb memfd: LUO in Linux 7.2 preserves only shmem memfds (memfd-v2), not hugetlbfs",
+				    what, path);
+	if (!S_ISREG(st->st_mode))
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: %s is not a memfd (not a regular file): only memfds cross kexec",
+				    what, path);
+	if ((uint32_t)sfs.f_type != (uint32_t)TMPFS_MAGIC)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: %s is a file on disk (filesystem magic 0x%lx): only memfds cross kexec",
+				    what, path, (unsigned long)sfs.f_type);
+	if (st->st_nlink)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: %s is a linked shmem file: LUO preserves only unlinked memfds",
+				    what, path);
+	return 0;
+}
+
+static struct kho_record_memfd *kho_record_memfd_find(struct kho_record *rec,
+						      dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < rec->nr_memfds; i++)
+		if (rec->memfds[i].dev == dev && rec->memfds[i].ino == ino)
+			return &rec->memfds[i];
+	return NULL;
+}
+
+/* Gives the memfd behind @fd (already checked) its token, in first-use order. */
+static int kho_record_memfd_add(struct kho_record *rec, int fd,
+				const struct stat *st, uint64_t *token)
+{
+	struct kho_record_memfd *m = kho_record_memfd_find(rec, st->st_dev,
+							   st->st_ino);
+	struct kho_record_fdent *e;
+	char name[256];
+	int own;
+
+	if (m) {
+		*token = m->token;
+		return 0;
+	}
+	m = realloc(rec->memfds, (rec->nr_memfds + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	rec->memfds = m;
+	own = fcntl(fd, F_DUPFD_CLOEXEC, KHO_RECORD_FD_FLOOR);
+	if (own < 0)
+		own = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (own < 0)
+		return -errno;
+	e = kho_record_fdent(rec, own, true);
+	if (!e) {
+		close(own);
+		return -ENOMEM;
+	}
+	e->internal = true;
+	m = &rec->memfds[rec->nr_memfds++];
+	memset(m, 0, sizeof(*m));
+	m->token = rec->next_token++;
+	m->dev = st->st_dev;
+	m->ino = st->st_ino;
+	m->fd = own;
+	kho_record_fd_name(fd, name, sizeof(name));
+	/* "/memfd:guest-ram (deleted)" -> "guest-ram" */
+	if (!strncmp(name, "/memfd:", 7)) {
+		memmove(name, name + 7, strlen(name + 7) + 1);
+		if (strlen(name) > 10 &&
+		    !strcmp(name + strlen(name) - 10, " (deleted)"))
+			name[strlen(name) - 10] = 0;
+	}
+	snprintf(m->name, sizeof(m->name), "%.63s", name);
+	*token = m->token;
+	return 0;
+}
+
+static int kho_record_fd_to_memfd(void *ctx, int fd, uint64_t *token,
+				  struct kho_diag *diag)
+{
+	struct kho_record *rec = ctx;
+	struct kho_record_fdent *e = kho_record_fdent(rec, fd, true);
+	struct stat st;
+	char what[48];
+	int ret;
+
+	if (e && e->memfd_token) {
+		*token = e->memfd_token;
+		return 0;
+	}
+	snprintf(what, sizeof(what), "MAP_FILE fd %d", fd);
+	ret = kho_record_check_memfd(fd, what, &st, diag);
+	if (ret)
+		return ret;
+	ret = kho_record_memfd_add(rec, fd, &st, token);
+	if (ret)
+		return kho_diag_set(diag, ret, "%s: keeping a reference: %s",
+				    what, strerror(-ret));
+	if (e)
+		e->memfd_token = *token;
+	return 0;
+}
+
+/* --- VA -> (memfd, offset) through /proc/self/maps ------------------- */
+
+static int kho_record_maps_read(struct kho_record *rec)
+{
+	struct kho_record_vma *v = NULL, *p;
+	size_t nr = 0, cap = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct kho_record_vma vma = { 0 };
+		char perms[8] = "";
+		int pos = 0;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64
+			   " %x:%x %" SCNu64 " %n", &vma.start, &vma.end,
+			   perms, &vma.off, &vma.maj, &vma.min, &vma.ino,
+			   &pos) < 7)
+			continue;
+		vma.shared = perms[3] == 's';
+		if (pos)
+			snprintf(vma.path, sizeof(vma.path), "%.*s",
+				 (int)strcspn(line + pos, "\n"), line + pos);
+		if (nr == cap) {
+			cap = cap ? cap * 2 : 64;
+			p = realloc(v, cap * sizeof(*v));
+			if (!p) {
+				free(v);
+				fclose(f);
+				return -ENOMEM;
+			}
+			v = p;
+		}
+		v[nr++] = vma;
+	}
+	fclose(f);
+	free(rec->vmas);
+	rec->vmas = v;
+	rec->nr_vmas = nr;
+	rec->vmas_valid = true;
+	return 0;
+}
+
+/* The vma holding @va, from the cache. */
+static const struct kho_record_vma *kho_record_vma_at(struct kho_record *rec,
+						      uint64_t va)
+{
+	size_t lo = 0, hi = rec->nr_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct kho_record_vma *v = &rec->vmas[mid];
+
+		if (va < v->start)
+			hi = mid;
+		else if (va >= v->end)
+			lo = mid + 1;
+		else
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * Checks that [va, va + length) is one shared mapping of one file at
+ * contiguous offsets (a VMM's RAM block may be split into several vmas by
+ * mprotect or madvise); Return: 0 with the first vma and the offset of @va
+ * in the file, -ENOENT if the cache does not cover it, or -EOPNOTSUPP.
+ */
+static int kho_record_vma_range(struct kho_record *rec, uint64_t va,
+				uint64_t length,
+				const struct kho_record_vma **first,
+				uint64_t *offset, struct kho_diag *diag)
+{
+	const struct kho_record_vma *v = kho_record_vma_at(rec, va), *n;
+	uint64_t end = va + length;
+	char what[64];
+
+	snprintf(what, sizeof(what), "VA 0x%" PRIx64 "+0x%" PRIx64, va,
+		 length);
+	if (!v)
+		return -ENOENT;
+	*first = v;
+	*offset = v->off + (va - v->start);
+	if (!v->ino)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: anonymous memory%s%s: it has no memfd to preserve, so it cannot cross kexec",
+				    what, v->path[0] ? " " : "", v->path);
+	if (!v->shared)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: private mapping of %s: the pinned pages are copy-on-write anonymous memory, not the file's",
+				    what, v->path);
+	if (!strncmp(v->path, "/dev/zero", 9) ||
+	    !strncmp(v->path, "/SYSV", 5))
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: shared anonymous memory (%s): it has no memfd fd to preserve",
+				    what, v->path);
+	while (v->end < end) {
+		n = v + 1;
+		if (n >= rec->vmas + rec->nr_vmas || n->start != v->end)
+			return -ENOENT;
+		if (n->ino != v->ino || n->maj != v->maj || n->min != v->min ||
+		    !n->shared || n->off != v->off + (v->end - v->start))
+			return kho_diag_set(diag, -EOPNOTSUPP,
+					    "%s: spans more than one file or non-contiguous offsets (%s, then %s at 0x%" PRIx64 ")",
+					    what, v->path, n->path, n->start);
+		v = n;
+	}
+	return 0;
+}
+
+/* An fd for the file behind @v: one the process holds, else map_files. */
+static int kho_record_vma_open(const struct kho_record_vma *v)
+{
+	char path[96];
+	struct dirent *d;
+	struct stat st;
+	DIR *dir;
+	int fd = -1;
+
+	dir = opendir("/proc/self/fd");
+	while (dir && (d = readdir(dir))) {
+		int n = atoi(d->d_name);
+
+		if (d->d_name[0] == '.' || n == dirfd(dir))
+			continue;
+		if (fstat(n, &st) == 0 && st.st_ino == v->ino &&
+		    major(st.st_dev) == v->maj && minor(st.st_dev) == v->min) {
+			fd = fcntl(n, F_DUPFD_CLOEXEC, 3);
+			break;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	if (fd >= 0)
+		return fd;
+	/* needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE */
+	snprintf(path, sizeof(path), "/proc/self/map_files/%" PRIx64 "-%" PRIx64,
+		 v->start, v->end);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
+				  uint64_t *token, uint64_t *offset,
+				  struct kho_diag *diag)
+{
+	struct kho_record *rec = ctx;
+	const struct kho_record_vma *v;
+	struct kho_record_memfd *m;
+	struct stat st;
+	char what[64];
+	int ret = -ENOENT, fd;
+
+	snprintf(what, sizeof(what), "VA 0x%" PRIx64 "+0x%" PRIx64, va,
+		 length);
+	if (!length || va + length < va)
+		return kho_diag_set(diag, -EINVAL, "%s: empty or wrapping range",
+				    what);
+	if (rec->vmas_valid)
+		ret = kho_record_vma_range(rec, va, length, &v, offset, diag);
+	if (ret == -ENOENT) {
+		/* a miss may be a mapping made since the last read */
+		ret = kho_record_maps_read(rec);
+		if (ret)
+			return kho_diag_set(diag, ret, "%s: reading /proc/self/maps: %s",
+					    what, strerror(-ret));
+		ret = kho_record_vma_range(rec, va, length, &v, offset, diag);
+	}
+	if (ret == -ENOENT)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: not mapped in /proc/self/maps", what);
+	if (ret)
+		return ret;
+	m = kho_record_memfd_find(rec, makedev(v->maj, v->min), v->ino);
+	if (m) {
+		*token = m->token;
+		return 0;
+	}
+	fd = kho_record_vma_open(v);
+	if (fd < 0)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "%s: cannot open %s behind it to keep it: %s",
+				    what, v->path, strerror(-fd));
+	ret = kho_record_check_memfd(fd, what, &st, diag);
+	if (!ret) {
+		ret = kho_record_memfd_add(rec, fd, &st, token);
+		if (ret)
+			kho_diag_set(diag, ret, "%s: keeping a reference: %s",
+				     what, strerror(-ret));
+	}
+	close(fd);
+	return ret;
+}
+
+/* --- devices ----------------------------------------------------------- */
+
+static int kho_record_read_hex(const char *dir, const char *file,
+			       unsigned int *val)
+{
+	char path[512];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%x", val) == 1;
+	fclose(f);
+	return ok ? 0 : -EBADMSG;
+}
+
+static int kho_record_devfd_to_pci(void *ctx, int devfd,
+				   struct kho_pci_id *pci,
+				   struct kho_diag *diag)
+{
+	struct kho_record *rec = ctx;
+	struct kho_record_ofd *o = kho_record_classify(rec, devfd, NULL);
+	char dir[96], link[256], target[256], *base;
+	unsigned int seg, bus, dev, fn, vendor, device;
+	ssize_t n;
+	int ret;
+
+	if (!o || o->kind != KHO_RECORD_FD_VFIO_CDEV)
+		return kho_diag_set(diag, -EINVAL,
+				    "device fd %d: not a VFIO cdev", devfd);
+	if (o->pci_known) {
+		*pci = o->pci;
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "/sys/dev/char/%u:%u/device",
+		 major(o->rdev), minor(o->rdev));
+	n = readlink(dir, target, sizeof(target) - 1);
+	if (n < 0)
+		return kho_diag_set(diag, -ENOENT, "device fd %d: %s: %s",
+				    devfd, dir, strerror(errno));
+	target[n] = 0;
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (sscanf(base, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "device fd %d: %s is not a PCI function: only PCI devices are recorded",
+				    devfd, base);
+	ret = kho_record_read_hex(dir, "vendor", &vendor);
+	if (!ret)
+		ret = kho_record_read_hex(dir, "device", &device);
+	if (ret)
+		return kho_diag_set(diag, -ENOENT,
+				    "device fd %d: %s: vendor/device: %s", devfd,
+				    dir, strerror(-ret));
+	o->pci.segment = seg;
+	o->pci.bus = bus;
+	o->pci.devfn = (dev << 3) | (fn & 7);
+	o->pci.vendor = vendor;
+	o->pci.device = device;
+	snprintf(link, sizeof(link), "%s/driver", dir);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = 0;
+		base = strrchr(target, '/');
+		snprintf(o->driver, sizeof(o->driver), "%.31s",
+			 base ? base + 1 : target);
+	}
+	o->pci_known = true;
+	*pci = o->pci;
+	return 0;
+}
+
+static int kho_record_devfd_to_devid(void *ctx, int devfd, uint32_t *devid,
+				     struct kho_diag *diag)
+{
+	struct kho_record_ofd *o = kho_record_ofd_of(ctx, devfd);
+
+	if (!o || !o->bound)
+		return kho_diag_set(diag, -ENOENT,
+				    "device fd %d: not bound to an iommufd", devfd);
+	*devid = o->devid;
+	return 0;
+}
+
+/* --- the journal ------------------------------------------------------- */
+
+/* Forgets everything: the iommufd context the journal described is gone. */
+static void kho_record_reset(struct kho_record *rec)
+{
+	size_t i;
+	struct kho_record_fdent *e;
+
+	kho_journal_free(&rec->journal);
+	for (i = 0; i < rec->nr_memfds; i++) {
+		e = kho_record_fdent(rec, rec->memfds[i].fd, false);
+		if (e)
+			e->internal = false;
+		close(rec->memfds[i].fd);
+	}
+	for (i = 0; i < rec->nr_fds; i++)
+		rec->fds[i].memfd_token = 0;
+	free(rec->memfds);
+	rec->memfds = NULL;
+	rec->nr_memfds = 0;
+	rec->next_token = 1;
+	free(rec->refused);
+	rec->refused = NULL;
+	rec->nr_refused = 0;
+	rec->broken[0] = 0;
+	if (rec->ctx_ofd >= 0 && !rec->ofds[rec->ctx_ofd].refs)
+		memset(&rec->ofds[rec->ctx_ofd], 0, sizeof(rec->ofds[0]));
+	rec->ctx_ofd = -1;
+}
+
+static void kho_record_refuse(struct kho_record *rec, uint32_t ioas_id,
+			      uint64_t iova, uint64_t length, const char *why)
+{
+	struct kho_record_refused *p;
+
+	p = realloc(rec->refused, (rec->nr_refused + 1) * sizeof(*p));
+	if (!p) {
+		kho_record_break(rec, "recording a refused mapping: out of memory");
+		return;
+	}
+	rec->refused = p;
+	p = &rec->refused[rec->nr_refused++];
+	p->ioas_id = ioas_id;
+	p->iova = iova;
+	p->length = length;
+	snprintf(p->why, sizeof(p->why), "IOAS %u: IOVA 0x%" PRIx64 "+0x%"
+		 PRIx64 ": %s", ioas_id, iova, length, why);
+}
+
+/*
+ * Drops the refused mappings an UNMAP removed (the kernel removes the
+ * areas inside [iova, iova + length)); Return: the bytes they covered.
+ */
+static uint64_t kho_record_unrefuse(struct kho_record *rec, uint32_t ioas_id,
+				    uint64_t iova, uint64_t length)
+{
+	uint64_t last = length ? iova + length - 1 : iova, gone = 0;
+	size_t i = 0;
+
+	if (last < iova)
+		last = UINT64_MAX;
+	while (i < rec->nr_refused) {
+		struct kho_record_refused *r = &rec->refused[i];
+
+		if (r->ioas_id == ioas_id &&
+		    r->iova >= iova && r->iova + r->length - 1 <= last) {
+			gone += r->length;
+			*r = rec->refused[--rec->nr_refused];
+			continue;
+		}
+		i++;
+	}
+	return gone;
+}
+
+static const struct kho_record_refused *
+kho_record_refused_in(struct kho_record *rec, uint32_t ioas_id, uint64_t iova,
+		      uint64_t length)
+{
+	size_t i;
+
+	for (i = 0; i < rec->nr_refused; i++) {
+		const struct kho_record_refused *r = &rec->refused[i];
+
+		if (r->ioas_id == ioas_id && iova < r->iova + r->length &&
+		    r->iova < iova + length)
+			return r;
+	}
+	return NULL;
+}
+
+void kho_record_prepare(unsigned long cmd, const void *arg,
+			struct kho_record_call *call)
+{
+	uint32_t size;
+
+	call->cmd = cmd;
+	call->in_len = 0;
+	if (!arg || (cmd != IOMMU_IOAS_UNMAP &&
+		     cmd != VFIO_DEVICE_ATTACH_IOMMUFD_PT))
+		return;
+	memset(call->in, 0, sizeof(call->in));
+	/* never read past what the caller said it passed */
+	memcpy(&size, arg, sizeof(size));
+	call->in_len = size < sizeof(call->in) ? size : sizeof(call->in);
+	memcpy(call->in, arg, call->in_len);
+}
+
+/* The ioctls canonicalisation knows; the rest never reach it. */
+static bool kho_record_cmd_known(unsigned long cmd)
+{
+	switch (cmd) {
+	case IOMMU_DESTROY:
+	case IOMMU_IOAS_ALLOC:
+	case IOMMU_IOAS_ALLOW_IOVAS:
+	case IOMMU_IOAS_MAP:
+	case IOMMU_IOAS_MAP_FILE:
+	case IOMMU_IOAS_COPY:
+	case IOMMU_IOAS_UNMAP:
+	case IOMMU_OPTION:
+	case IOMMU_HWPT_ALLOC:
+	case IOMMU_HWPT_SET_DIRTY_TRACKING:
+	case IOMMU_VIOMMU_ALLOC:
+	case IOMMU_VDEVICE_ALLOC:
+	case IOMMU_FAULT_QUEUE_ALLOC:
+	case IOMMU_VEVENTQ_ALLOC:
+	case IOMMU_HW_QUEUE_ALLOC:
+	case IOMMU_VFIO_IOAS:
+	case VFIO_DEVICE_BIND_IOMMUFD:
+	case VFIO_DEVICE_ATTACH_IOMMUFD_PT:
+	case VFIO_DEVICE_DETACH_IOMMUFD_PT:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Handles what canonicalisation cannot see: refused mappings and the
+ * requested UNMAP length.  Return: 1 if the call must not be journaled,
+ * 0 to canonicalise it.
+ */
+static int kho_record_pre_canon(struct kho_record *rec, unsigned long cmd,
+				const void *arg,
+				const struct kho_record_call *call)
+{
+	if (cmd == IOMMU_IOAS_UNMAP) {
+		const struct iommu_ioas_unmap *u = arg;
+		uint64_t len = call && call->cmd == cmd && call->in_len ?
+			((const struct iommu_ioas_unmap *)call->in)->length :
+			u->length;
+		uint64_t gone = kho_record_unrefuse(rec, u->ioas_id, u->iova,
+						    len);
+
+		/* removed only refused areas: the journal never had them */
+		return gone && gone == u->length;
+	}
+	if (cmd == IOMMU_IOAS_COPY) {
+		const struct iommu_ioas_copy *c = arg;
+		const struct kho_record_refused *r =
+			kho_record_refused_in(rec, c->src_ioas_id, c->src_iova,
+					      c->length);
+		char why[400];
+
+		if (!r)
+			return 0;
+		snprintf(why, sizeof(why), "copy of a refused mapping (%s)",
+			 r->why);
+		kho_record_refuse(rec, c->dst_ioas_id, c->dst_iova, c->length,
+				  why);
+		return 1;
+	}
+	if (cmd == IOMMU_DESTROY) {
+		const struct iommu_destroy *d = arg;
+
+		kho_record_unrefuse(rec, d->id, 0, UINT64_MAX);
+	}
+	return 0;
+}
+
+/* Notes a mapping canonicalisation refused, from the kernel's outputs. */
+static void kho_record_refuse_map(struct kho_record *rec, unsigned long cmd,
+				  const void *arg, const char *why)
+{
+	if (cmd == IOMMU_IOAS_MAP) {
+		const struct iommu_ioas_map *m = arg;
+
+		kho_record_refuse(rec, m->ioas_id, m->iova, m->length, why);
+	} else if (cmd == IOMMU_IOAS_MAP_FILE) {
+		const struct iommu_ioas_map_file *m = arg;
+
+		kho_record_refuse(rec, m->ioas_id, m->iova, m->length, why);
+	} else {
+		kho_record_break(rec, why);
+	}
+}
+
+/* Bookkeeping from a journaled record: device binding and attachment. */
+static void kho_record_track(struct kho_record *rec, int fd,
+			     struct kho_record_ofd *o, struct kho_rec *r)
+{
+	switch (r->op) {
+	case KHO_OP_DEVICE_BIND:
+		o->bound = true;
+		o->devid = r->bind.out_devid;
+		break;
+	case KHO_OP_DEVICE_ATTACH:
+		o->attached_pt = r->attach.out_hwpt_id ? r->attach.out_hwpt_id :
+			r->attach.pt_id;
+		break;
+	case KHO_OP_DEVICE_DETACH:
+		o->attached_pt = 0;
+		break;
+	}
+}
+
+static int kho_record_note_locked(struct kho_record *rec, int fd,
+				  unsigned long cmd, const void *arg,
+				  const struct kho_record_call *call)
+{
+	const struct kho_canon_ops ops = {
+		.va_to_memfd = kho_record_va_to_memfd,
+		.fd_to_memfd = kho_record_fd_to_memfd,
+		.devfd_to_pci = kho_record_devfd_to_pci,
+		.devfd_to_devid = kho_record_devfd_to_devid,
+		.ctx = rec,
+	};
+	struct kho_record_ofd *o = kho_record_classify(rec, fd, NULL);
+	struct kho_diag diag = { "" };
+	struct kho_rec r;
+	int ctx, ret;
+
+	if (rec->serve_pending)
+		kho_record_maybe_serve(rec);
+	if (!o || (o->kind != KHO_RECORD_FD_IOMMUFD &&
+		   o->kind != KHO_RECORD_FD_VFIO_CDEV) ||
+	    !kho_record_cmd_known(cmd) || !arg)
+		return 0;
+	/* one iommufd context per journal: IDs are per context */
+	if (o->kind == KHO_RECORD_FD_IOMMUFD) {
+		ctx = o - rec->ofds;
+		if (rec->ctx_ofd < 0)
+			rec->ctx_ofd = ctx;
+		else if (rec->ctx_ofd != ctx) {
+			snprintf(diag.msg, sizeof(diag.msg),
+				 "fd %d: a second iommufd is in use; the hand-off carries one iommufd context",
+				 fd);
+			kho_record_break(rec, diag.msg);
+			return -EOPNOTSUPP;
+		}
+	} else if (cmd == VFIO_DEVICE_BIND_IOMMUFD) {
+		const struct vfio_device_bind_iommufd *b = arg;
+		struct kho_record_ofd *io = kho_record_classify(rec, b->iommufd,
+								NULL);
+
+		if (io && io->kind == KHO_RECORD_FD_IOMMUFD) {
+			ctx = io - rec->ofds;
+			if (rec->ctx_ofd < 0)
+				rec->ctx_ofd = ctx;
+			if (rec->ctx_ofd != ctx) {
+				snprintf(diag.msg, sizeof(diag.msg),
+					 "device fd %d: bound to a second iommufd (fd %d)",
+					 fd, b->iommufd);
+				kho_record_break(rec, diag.msg);
+				return -EOPNOTSUPP;
+			}
+		}
+	}
+	if (kho_record_pre_canon(rec, cmd, arg, call))
+		return 0;
+	memset(&r, 0, sizeof(r));
+	ret = kho_canon_ioctl_inout(&ops, fd, cmd,
+				    call && call->cmd == cmd && call->in_len ?
+				    call->in : NULL, arg, &r, &diag);
+	if (ret == KHO_CANON_NOT_JOURNALED)
+		return 0;
+	if (ret == -EOPNOTSUPP) {
+		kho_record_refuse_map(rec, cmd, arg, diag.msg);
+		return ret;
+	}
+	if (ret < 0) {
+		char why[sizeof(diag.msg) + 64];
+
+		snprintf(why, sizeof(why), "fd %d: ioctl 0x%lx: %s: %s", fd,
+			 cmd, diag.msg[0] ? diag.msg : "cannot canonicalise",
+			 strerror(-ret));
+		kho_record_break(rec, why);
+		return ret;
+	}
+	ret = kho_journal_append(&rec->journal, &r);
+	if (ret)
+		kho_record_break(rec, "appending to the journal: out of memory");
+	else
+		kho_record_track(rec, fd, o, &r);
+	kho_rec_release(&r);
+	return ret;
+}
+
+int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
+		    const void *arg, const struct kho_record_call *call)
+{
+	int ret;
+
+	kho_record_lock(rec);
+	ret = kho_record_note_locked(rec, fd, cmd, arg, call);
+	kho_record_unlock(rec);
+	return ret;
+}
+
+int kho_record_ioctl(struct kho_record *rec, int fd, unsigned long cmd,
+		     void *arg)
+{
+	struct kho_record_call call;
+
+	kho_record_prepare(cmd, arg, &call);
+	if (ioctl(fd, cmd, arg) < 0)
+		return -errno;
+	kho_record_note(rec, fd, cmd, arg, &call);
+	return 0;
+}
+
+/* --- fds --------------------------------------------------------------- */
+
+static void kho_record_drop_fd(struct kho_record *rec, int fd);
+
+
+void kho_record_fd_opened(struct kho_record *rec, int fd, const char *path)
+{
+	kho_record_lock(rec);
+	/* the number may be reused after a close we did not see */
+	kho_record_drop_fd(rec, fd);
+	if (path && (!strcmp(path, "/dev/iommu") ||
+		     !strncmp(path, "/dev/vfio/devices/", 18)))
+		kho_record_classify(rec, fd, path);
+	kho_record_unlock(rec);
+}
+
+void kho_record_fd_set_kind(struct kho_record *rec, int fd,
+			    enum kho_record_fd_kind kind)
+{
+	struct kho_record_ofd *o;
+	struct stat st;
+
+	kho_record_lock(rec);
+	o = kho_record_ofd_of(rec, fd);
+	if (o) {
+		o->kind = kind;
+	} else if (fstat(fd, &st) == 0) {
+		int idx = kho_record_ofd_new(rec, fd, kind, st.st_rdev);
+
+		if (idx && kind != KHO_RECORD_FD_OTHER)
+			kho_record_maybe_serve(rec);
+	}
+	kho_record_unlock(rec);
+}
+
+int kho_record_fd_kind(struct kho_record *rec, int fd,
+		       enum kho_record_fd_kind *kind)
+{
+	struct kho_record_ofd *o;
+
+	kho_record_lock(rec);
+	o = kho_record_classify(rec, fd, NULL);
+	if (o)
+		*kind = o->kind;
+	kho_record_unlock(rec);
+	return o ? 0 : -EBADF;
+}
+
+static void kho_record_drop_fd(struct kho_record *rec, int fd)
+{
+	struct kho_record_fdent *e = kho_record_fdent(rec, fd, false);
+	struct kho_record_ofd *o;
+	char why[160];
+	bool devices = false;
+	size_t i;
+
+	if (!e)
+		return;
+	e->memfd_token = 0;
+	if (!e->ofd)
+		return;
+	o = &rec->ofds[e->ofd - 1];
+	e->ofd = 0;
+	if (!o->refs || --o->refs)
+		return;
+	for (i = 0; i < rec->nr_ofds; i++)
+		if (rec->ofds[i].refs && rec->ofds[i].bound)
+			devices = true;
+	if (o->kind == KHO_RECORD_FD_VFIO_CDEV && o->bound) {
+		/* the device held the context open; was it the last? */
+		if (rec->ctx_ofd >= 0 && !rec->ofds[rec->ctx_ofd].refs &&
+		    !devices) {
+			kho_record_reset(rec);
+			return;
+		}
+		snprintf(why, sizeof(why),
+			 "VFIO device %04x:%02x:%02x.%x (devid %u) was unbound by closing its fd: the journal has no record for unbind",
+			 o->pci.segment, o->pci.bus, o->pci.devfn >> 3,
+			 o->pci.devfn & 7, o->devid);
+		kho_record_break(rec, why);
+		o->bound = false;
+	} else if (o->kind == KHO_RECORD_FD_IOMMUFD &&
+		   o - rec->ofds == rec->ctx_ofd && !devices) {
+		kho_record_reset(rec);
+	}
+}
+
+void kho_record_fd_closed(struct kho_record *rec, int fd)
+{
+	kho_record_lock(rec);
+	kho_record_drop_fd(rec, fd);
+	kho_record_unlock(rec);
+}
+
+void kho_record_fd_dup(struct kho_record *rec, int oldfd, int newfd)
+{
+	struct kho_record_fdent *o, *n;
+
+	if (oldfd == newfd || newfd < 0)
+		return;
+	kho_record_lock(rec);
+	kho_record_drop_fd(rec, newfd);
+	o = kho_record_fdent(rec, oldfd, false);
+	if (o && o->ofd) {
+		n = kho_record_fdent(rec, newfd, true);
+		o = kho_record_fdent(rec, oldfd, false); /* fds moved */
+		if (n) {
+			n->ofd = o->ofd;
+			n->memfd_token = o->memfd_token;
+			rec->ofds[o->ofd - 1].refs++;
+		}
+	} else if (o && o->memfd_token) {
+		n = kho_record_fdent(rec, newfd, true);
+		o = kho_record_fdent(rec, oldfd, false);
+		if (n)
+			n->memfd_token = o->memfd_token;
+	}
+	kho_record_unlock(rec);
+}
+
+bool kho_record_fd_internal(struct kho_record *rec, int fd)
+{
+	struct kho_record_fdent *e;
+	bool ret;
+
+	kho_record_lock(rec);
+	e = kho_record_fdent(rec, fd, false);
+	ret = e && e->internal;
+	kho_record_unlock(rec);
+	return ret;
+}
+
+void kho_record_maps_changed(struct kho_record *rec)
+{
+	kho_record_lock(rec);
+	rec->vmas_valid = false;
+	kho_record_unlock(rec);
+}
+
+/* --- status and snapshots ---------------------------------------------- */
+
+static int kho_record_status_locked(struct kho_record *rec,
+				    struct kho_diag *why)
+{
+	if (rec->broken[0])
+		return kho_diag_set(why, -EOPNOTSUPP, "%s", rec->broken);
+	if (rec->nr_refused)
+		return kho_diag_set(why, -EOPNOTSUPP, "%s%s",
+				    rec->refused[0].why,
+				    rec->nr_refused > 1 ? " (and more)" : "");
+	return 0;
+}
+
+int kho_record_status(struct kho_record *rec, struct kho_diag *why)
+{
+	int ret;
+
+	kho_record_lock(rec);
+	ret = kho_record_status_locked(rec, why);
+	kho_record_unlock(rec);
+	return ret;
+}
+
+static int kho_record_handoff_locked(struct kho_record *rec,
+				     struct kho_handoff *h, int **fds,
+				     size_t *nr_fds)
+{
+	struct kho_state *s = &h->state;
+	struct utsname uts;
+	size_t i, nr_dev = 0;
+	int ret = -ENOMEM;
+
+	kho_handoff_init(h);
+	h->format_version = KHO_FORMAT_VERSION;
+	h->min_reader_version = 1;
+	snprintf(h->tool_version, sizeof(h->tool_version), "%s",
+		 KHO_TOOL_VERSION);
+	if (uname(&uts) == 0)
+		snprintf(h->kernel_release, sizeof(h->kernel_release), "%s",
+			 uts.release);
+	h->created = time(NULL);
+	if (fds) {
+		*fds = calloc(rec->nr_memfds ? rec->nr_memfds : 1,
+			      sizeof(**fds));
+		*nr_fds = 0;
+		if (!*fds)
+			goto err;
+	}
+	s->memfd = calloc(rec->nr_memfds ? rec->nr_memfds : 1,
+			  sizeof(*s->memfd));
+	if (!s->memfd)
+		goto err;
+	for (i = 0; i < rec->nr_memfds; i++) {
+		struct kho_memfd *m = &s->memfd[i];
+		struct stat st;
+		int seals;
+
+		m->token = rec->memfds[i].token;
+		if (fstat(rec->memfds[i].fd, &st) == 0)
+			m->size = st.st_size;
+		seals = fcntl(rec->memfds[i].fd, F_GET_SEALS);
+		m->seals = seals < 0 ? 0 : seals;
+		snprintf(m->name, sizeof(m->name), "%s", rec->memfds[i].name);
+		s->nr_memfd++;
+		if (fds) {
+			int fd = fcntl(rec->memfds[i].fd, F_DUPFD_CLOEXEC, 3);
+
+			if (fd < 0) {
+				ret = -errno;
+				goto err;
+			}
+			(*fds)[(*nr_fds)++] = fd;
+		}
+	}
+	for (i = 0; i < rec->nr_ofds; i++)
+		nr_dev += rec->ofds[i].refs && rec->ofds[i].bound;
+	s->dev = calloc(nr_dev ? nr_dev : 1, sizeof(*s->dev));
+	if (!s->dev)
+		goto err;
+	for (i = 0; i < rec->nr_ofds; i++) {
+		const struct kho_record_ofd *o = &rec->ofds[i];
+		struct kho_device *d;
+
+		if (!o->refs || !o->bound)
+			continue;
+		d = &s->dev[s->nr_dev++];
+		d->id = o->devid;
+		d->pci = o->pci;
+		snprintf(d->driver, sizeof(d->driver), "%s", o->driver);
+		/*
+		 * The snapshot's state holds no HWPTs: the attachment lives
+		 * in the journal, and compaction derives it from there.
+		 */
+		d->attached_pt = 0;
+	}
+	for (i = 0; i < rec->journal.nr; i++) {
+		ret = kho_journal_append(&h->replay, &rec->journal.recs[i]);
+		if (ret)
+			goto err;
+	}
+	h->journal_length = rec->journal.nr;
+	return 0;
+err:
+	if (fds && *fds) {
+		while (*nr_fds)
+			close((*fds)[--*nr_fds]);
+		free(*fds);
+		*fds = NULL;
+	}
+	kho_handoff_free(h);
+	return ret;
+}
+
+int kho_record_handoff(struct kho_record *rec, struct kho_handoff *h,
+		       int **fds, size_t *nr_fds)
+{
+	int ret;
+
+	kho_record_lock(rec);
+	ret = kho_record_handoff_locked(rec, h, fds, nr_fds);
+	kho_record_unlock(rec);
+	return ret;
+}
+
+/* The server's view: an encoded hand-off, and the memfds unless refused. */
+static int kho_record_snapshot(void *ctx, void **blob, size_t *len,
+			       int **fds, size_t *nr_fds,
+			       struct kho_diag *diag)
+{
+	struct kho_record *rec = ctx;
+	struct kho_handoff h;
+	int status, ret;
+
+	kho_record_lock(rec);
+	status = kho_record_status_locked(rec, diag);
+	ret = kho_record_handoff_locked(rec, &h, status ? NULL : fds, nr_fds);
+	kho_record_unlock(rec);
+	if (ret)
+		return kho_diag_set(diag, ret, "snapshot: %s", strerror(-ret));
+	if (status) {
+		*fds = NULL;
+		*nr_fds = 0;
+	} else if (*nr_fds > KHO_JSOCK_MAX_FDS) {
+		status = kho_diag_set(diag, -E2BIG,
+				      "snapshot: %zu memfds, one message carries at most %d",
+				      *nr_fds, KHO_JSOCK_MAX_FDS);
+	}
+	kho_record_depth++;
+	ret = kho_handoff_encode(&h, blob, len);
+	kho_record_depth--;
+	kho_handoff_free(&h);
+	if (ret)
+		status = kho_diag_set(diag, ret, "snapshot: encoding the hand-off: %s",
+				      strerror(-ret));
+	if (status && *fds) {
+		while (*nr_fds)
+			close((*fds)[--*nr_fds]);
+		free(*fds);
+		*fds = NULL;
+	}
+	return status;
+}
+
+static int kho_record_serve_locked(struct kho_record *rec,
+				   struct kho_diag *diag)
+{
+	int ret;
+
+	if (rec->srv && rec->srv_pid == getpid())
+		return -EALREADY;
+	ret = kho_journal_sock_serve(kho_record_snapshot, rec, &rec->srv,
+				     diag);
+	if (!ret)
+		rec->srv_pid = getpid();
+	rec->serve_pending = false;
+	return ret;
+}
+
+int kho_record_serve(struct kho_record *rec, struct kho_diag *diag)
+{
+	int ret;
+
+	kho_record_lock(rec);
+	ret = kho_record_serve_locked(rec, diag);
+	kho_record_unlock(rec);
+	return ret;
+}
+
+static void kho_record_maybe_serve(struct kho_record *rec)
+{
+	struct kho_diag diag;
+
+	if (!rec->serve_lazily && !rec->serve_pending)
+		return;
+	if (rec->srv && rec->srv_pid == getpid())
+		return;
+	rec->serve_lazily = false;
+	if (kho_record_serve_locked(rec, &diag))
+		fprintf(stderr, "kho-record: pid %d: %s\n", getpid(), diag.msg);
+}
+
+void kho_record_serve_stop(struct kho_record *rec)
+{
+	struct kho_jsock_server *srv;
+	bool ours;
+
+	kho_record_lock(rec);
+	srv = rec->srv;
+	ours = rec->srv_pid == getpid();
+	rec->srv = NULL;
+	rec->serve_lazily = false;
+	rec->serve_pending = false;
+	kho_record_unlock(rec);
+	/* outside the lock: a request in flight takes it to snapshot */
+	kho_record_depth++;
+	if (ours)
+		kho_journal_sock_stop(srv);
+	else
+		kho_journal_sock_abandon(srv);
+	kho_record_depth--;
+}
+
+void kho_record_serve_lazily(struct kho_record *rec)
+{
+	kho_record_lock(rec);
+	rec->serve_lazily = true;
+	kho_record_unlock(rec);
+}
+
+void kho_record_atfork_prepare(struct kho_record *rec)
+{
+	kho_record_lock(rec);
+}
+
+void kho_record_atfork_parent(struct kho_record *rec)
+{
+	kho_record_unlock(rec);
+}
+
+void kho_record_atfork_child(struct kho_record *rec)
+{
+	/* the lock was held across fork by the prepare handler */
+	pthread_mutex_init(&rec->lock, NULL);
+	kho_record_depth = 0;
+	if (rec->srv) {
+		kho_journal_sock_abandon(rec->srv);
+		rec->srv = NULL;
+		rec->serve_pending = true;
+	}
+}
+
+void kho_record_free(struct kho_record *rec)
+{
+	size_t i;
+
+	if (!rec)
+		return;
+	if (rec->srv) {
+		if (rec->srv_pid == getpid())
+			kho_journal_sock_stop(rec->srv);
+		else
+			kho_journal_sock_abandon(rec->srv);
+	}
+	kho_record_depth++;
+	kho_journal_free(&rec->journal);
+	for (i = 0; i < rec->nr_memfds; i++)
+		close(rec->memfds[i].fd);
+	kho_record_depth--;
+	free(rec->memfds);
+	free(rec->fds);
+	free(rec->ofds);
+	free(rec->vmas);
+	free(rec->refused);
+	pthread_mutex_destroy(&rec->lock);
+	free(rec);
+}

@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Replay: issues a hand-off's replay plan against iommufd and VFIO cdevs. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/iommufd.h>
+/* Bookworm's <linux/stddef.h> predates the 7.2 uapi's __counted_by. */
+#ifndef __counted_by
+#define __counted_by(m)
+#endif
+#include <linux/vfio.h>
+
+#include "journal.h"
+#include "replay.h"
+#include "state.h"
+
+/* --- the old->new ID table ------------------------------------------------ */
+
+void kho_idmap_init(struct kho_idmap *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void kho_idmap_free(struct kho_idmap *m)
+{
+	free(m->ent);
+	kho_idmap_init(m);
+}
+
+int kho_idmap_add(struct kho_idmap *m, uint32_t kind, uint32_t old_id,
+		  uint32_t new_id)
+{
+	uint32_t unused;
+
+	if (!old_id || !new_id)
+		return -EINVAL;
+	if (!kho_idmap_lookup(m, old_id, &unused))
+		return -EEXIST;
+	if (m->nr == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct kho_idmap_ent *ent = realloc(m->ent, cap * sizeof(*ent));
+
+		if (!ent)
+			return -ENOMEM;
+		m->ent = ent;
+		m->cap = cap;
+	}
+	m->ent[m->nr++] = (struct kho_idmap_ent){ kind, old_id, new_id };
+	return 0;
+}
+
+/*
+ * Linear: a hand-off holds a handful of IOASes, HWPTs and devices; the
+ * thousands of mappings never enter this table.
+ */
+int kho_idmap_lookup(const struct kho_idmap *m, uint32_t old_id,
+		     uint32_t *new_id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++) {
+		if (m->ent[i].old_id == old_id) {
+			*new_id = m->ent[i].new_id;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+const char *kho_obj_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case KHO_OBJ_IOAS:
+		return "IOAS";
+	case KHO_OBJ_HWPT:
+		return "HWPT";
+	case KHO_OBJ_DEVICE:
+		return "device";
+	}
+	return "object";
+}
+
+const char *kho_errno_name(int err)
+{
+	const char *name = strerrorname_np(err < 0 ? -err : err);
+
+	return name ? name : "E?";
+}
+
+/* --- devices --------------------------------------------------------------- */
+
+char *kho_replay_pci_name(const struct kho_pci_id *pci, char *buf, size_t len)
+{
+	snprintf(buf, len, "%04x:%02x:%02x.%x", pci->segment, pci->bus,
+		 pci->devfn >> 3, pci->devfn & 7);
+	return buf;
+}
+
+/* Reads a sysfs hex attribute such as "0x1234\n". */
+static int read_hex(const char *path, unsigned long *val)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*val = strtoul(buf, NULL, 16);
+	return 0;
+}
+
+int kho_replay_find_cdev(const char *sysfs, const struct kho_pci_id *pci,
+			 const char *driver, char *name, size_t len,
+			 struct kho_diag *diag)
+{
+	char addr[16], path[512], link[512];
+	unsigned long vendor, device;
+	struct dirent *de;
+	const char *drv;
+	ssize_t n;
+	DIR *dir;
+	int err;
+
+	kho_replay_pci_name(pci, addr, sizeof(addr));
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/vendor", sysfs,
+		 addr);
+	err = read_hex(path, &vendor);
+	if (err)
+		return kho_diag_set(diag, -ENOENT,
+				    "device %s: not present (%s: %s)", addr,
+				    path, kho_errno_name(err));
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/device", sysfs,
+		 addr);
+	err = read_hex(path, &device);
+	if (err)
+		return kho_diag_set(diag, -ENOENT, "device %s: %s: %s", addr,
+				    path, kho_errno_name(err));
+	if (vendor != pci->vendor || device != pci->device)
+		return kho_diag_set(diag, -ENODEV,
+				    "device %s: is %04lx:%04lx, recorded %04x:%04x",
+				    addr, vendor, device, pci->vendor,
+				    pci->device);
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", sysfs,
+		 addr);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		link[0] = '\0';
+	} else {
+		link[n] = '\0';
+	}
+	drv = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	if (driver && driver[0] && strcmp(drv, driver))
+		return kho_diag_set(diag, -ENODEV,
+				    "device %s: bound to driver '%s', recorded '%s'",
+				    addr, drv[0] ? drv : "(none)", driver);
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/vfio-dev", sysfs,
+		 addr);
+	dir = opendir(path);
+	if (!dir)
+		return kho_diag_set(diag, -ENOENT,
+				    "device %s: no VFIO cdev (%s: %s)", addr,
+				    path, kho_errno_name(errno));
+	err = -ENOENT;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, "vfio", 4))
+			continue;
+		snprintf(name, len, "%s", de->d_name);
+		err = 0;
+		break;
+	}
+	closedir(dir);
+	if (err)
+		return kho_diag_set(diag, err, "device %s: %s is empty", addr,
+				    path);
+	return 0;
+}
+
+struct kho_replay_dev *kho_replay_find_dev(struct kho_replay *r,
+					   uint32_t old_id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_dev; i++)
+		if (r->dev[i].old_id == old_id)
+			return &r->dev[i];
+	return NULL;
+}
+
+/* --- the replay ------------------------------------------------------------ */
+
+void kho_replay_init(struct kho_replay *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->sysfs = "/sys";
+	r->devdir = "/dev";
+	r->iommufd = -1;
+	kho_idmap_init(&r->idmap);
+}
+
+void kho_replay_release(struct kho_replay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nr_dev; i++)
+		if (r->dev[i].fd >= 0)
+			close(r->dev[i].fd);
+	free(r->dev);
+	r->dev = NULL;
+	r->nr_dev = 0;
+	if (r->iommufd >= 0)
+		close(r->iommufd);
+	r->iommufd = -1;
+	kho_idmap_free(&r->idmap);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Every ioctl goes through here: it counts the step, injects the test
+ * failure, times the call and saves errno before anything can clobber it.
+ */
+static int replay_ioctl(struct kho_replay *r, uint32_t op, int fd,
+			unsigned long cmd, void *arg)
+{
+	uint64_t t0;
+	int ret;
+
+	r->steps++;
+	if (r->fail_at && r->steps == r->fail_at)
+		return -EIO;
+	t0 = now_ns();
+	ret = ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+	r->stat[op].calls++;
+	r->stat[op].ns += now_ns() - t0;
+	return ret;
+}
+
+/* ": EIO (injected at step 7)" or ": EINVAL" for the end of a message. */
+static const char *cause(struct kho_replay *r, int err, char *buf, size_t len)
+{
+	if (err == -EIO && r->fail_at && r->steps == r->fail_at)
+		snprintf(buf, len, "EIO (injected failure at step %u)",
+			 r->fail_at);
+	else
+		snprintf(buf, len, "%s (%s)", kho_errno_name(err),
+			 strerror(-err));
+	return buf;
+}
+
+static int map_id(struct kho_replay *r, uint32_t kind, uint32_t old_id,
+		  uint32_t *new_id, const char *step, struct kho_diag *diag)
+{
+	if (!kho_idmap_lookup(&r->idmap, old_id, new_id))
+		return 0;
+	return kho_diag_set(diag, -ENOENT,
+			    "replay: %s: %s %u was never created by this plan",
+			    step, kho_obj_kind_name(kind), old_id);
+}
+
+static int replay_ioas_alloc(struct kho_replay *r, const struct kho_rec *rec,
+			     struct kho_diag *diag)
+{
+	struct iommu_ioas_alloc arg = { .size = sizeof(arg),
+					.flags = rec->ioas_alloc.flags };
+	char why[96];
+	int err;
+
+	err = replay_ioctl(r, rec->op, r->iommufd, IOMMU_IOAS_ALLOC, &arg);
+	if (err)
+		return kho_diag_set(diag, err, "replay: IOAS %u: alloc: %s",
+				    rec->ioas_alloc.out_ioas_id,
+				    cause(r, err, why, sizeof(why)));
+	err = kho_idmap_add(&r->idmap, KHO_OBJ_IOAS,
+			    rec->ioas_alloc.out_ioas_id, arg.out_ioas_id);
+	if (err)
+		return kho_diag_set(diag, err == -ENOMEM ? err : -EBADMSG,
+				    "replay: IOAS %u: alloc: the plan names this ID twice",
+				    rec->ioas_alloc.out_ioas_id);
+	return 0;
+}
+
+static int replay_allow(struct kho_replay *r, const struct kho_rec *rec,
+			struct kho_diag *diag)
+{
+	struct iommu_ioas_allow_iovas arg = {
+		.size = sizeof(arg),
+		.num_iovas = rec->allow_iovas.num_iovas,
+		.allowed_iovas = (uintptr_t)rec->allow_iovas.iovas,
+	};
+	char why[96];
+	int err;
+
+	err = map_id(r, KHO_OBJ_IOAS, rec->allow_iovas.ioas_id, &arg.ioas_id,
+		     "allow IOVAs", diag);
+	if (err)
+		return err;
+	err = replay_ioctl(r, rec->op, r->iommufd, IOMMU_IOAS_ALLOW_IOVAS,
+			   &arg);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "replay: IOAS %u: allow %u IOVA ranges: %s",
+				    rec->allow_iovas.ioas_id,
+				    rec->allow_iovas.num_iovas,
+				    cause(r, err, why, sizeof(why)));
+	return 0;
+}
+
+static int replay_option(struct kho_replay *r, const struct kho_rec *rec,
+			 struct kho_diag *diag)
+{
+	struct iommu_option arg = {
+		.size = sizeof(arg),
+		.option_id = rec->option.option_id,
+		.op = rec->option.op,
+		.val64 = rec->option.val64,
+	};
+	char why[96];
+	int err;
+
+	/* Object 0 is the global RLIMIT_MODE option: nothing to remap. */
+	if (rec->option.object_id) {
+		err = map_id(r, KHO_OBJ_IOAS, rec->option.object_id,
+			     &arg.object_id, "option", diag);
+		if (err)
+			return err;
+	}
+	err = replay_ioctl(r, rec->op, r->iommufd, IOMMU_OPTION, &arg);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "replay: object %u: option %u = %llu: %s",
+				    rec->option.object_id,
+				    rec->option.option_id,
+				    (unsigned long long)rec->option.val64,
+				    cause(r, err, why, sizeof(why)));
+	return 0;
+}
+
+static int find_memfd(const struct kho_replay_memfd *memfds, size_t nr,
+		      uint64_t token)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (memfds[i].token == token)
+			return memfds[i].fd;
+	return -ENOENT;
+}
+
+static int replay_map(struct kho_replay *r, uint32_t old_ioas,
+		      uint32_t new_ioas, const struct kho_mapping *m,
+		      const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		      struct kho_diag *diag)
+{
+	struct iommu_ioas_map_file arg = {
+		.size = sizeof(arg),
+		.flags = (m->flags & (IOMMU_IOAS_MAP_READABLE |
+				      IOMMU_IOAS_MAP_WRITEABLE)) |
+			 IOMMU_IOAS_MAP_FIXED_IOVA,
+		.ioas_id = new_ioas,
+		.start = m->offset,
+		.length = m->length,
+		.iova = m->iova,
+	};
+	char why[96];
+	int err;
+
+	arg.fd = find_memfd(memfds, nr_memfds, m->memfd_token);
+	if (arg.fd < 0)
+		return kho_diag_set(diag, -ENOENT,
+				    "replay: IOAS %u: map 0x%llx+0x%llx: memfd token %llu was not retrieved",
+				    old_ioas, (unsigned long long)m->iova,
+				    (unsigned long long)m->length,
+				    (unsigned long long)m->memfd_token);
+	err = replay_ioctl(r, KHO_OP_IOAS_MAP_FILE, r->iommufd,
+			   IOMMU_IOAS_MAP_FILE, &arg);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "replay: IOAS %u: map 0x%llx+0x%llx from memfd token %llu offset 0x%llx: %s",
+				    old_ioas, (unsigned long long)m->iova,
+				    (unsigned long long)m->length,
+				    (unsigned long long)m->memfd_token,
+				    (unsigned long long)m->offset,
+				    cause(r, err, why, sizeof(why)));
+	return 0;
+}
+
+static int replay_maps(struct kho_replay *r, const struct kho_handoff *h,
+		       const struct kho_rec *rec,
+		       const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		       struct kho_diag *diag)
+{
+	const struct kho_ioas *ioas;
+	uint32_t new_ioas = 0;
+	size_t i;
+	int err;
+
+	if (rec->op == KHO_OP_IOAS_MAP_FILE) {
+		struct kho_mapping m = {
+			.iova = rec->map.iova, .length = rec->map.length,
+			.offset = rec->map.offset,
+			.memfd_token = rec->map.memfd_token,
+			.flags = rec->map.flags,
+		};
+
+		if (!(rec->map.flags & IOMMU_IOAS_MAP_FIXED_IOVA))
+			return kho_diag_set(diag, -EBADMSG,
+					    "replay: IOAS %u: map 0x%llx: no fixed IOVA in the plan",
+					    rec->map.ioas_id,
+					    (unsigned long long)rec->map.iova);
+		err = map_id(r, KHO_OBJ_IOAS, rec->map.ioas_id, &new_ioas,
+			     "map", diag);
+		if (err)
+			return err;
+		return replay_map(r, rec->map.ioas_id, new_ioas, &m, memfds,
+				  nr_memfds, diag);
+	}
+
+	ioas = kho_state_find_ioas(&h->state, rec->replay_maps.ioas_id);
+	if (!ioas || rec->replay_maps.first > ioas->nr_maps ||
+	    rec->replay_maps.count > ioas->nr_maps - rec->replay_maps.first)
+		return kho_diag_set(diag, -EBADMSG,
+				    "replay: IOAS %u: mappings [%u, +%u) are not in the recorded state",
+				    rec->replay_maps.ioas_id,
+				    rec->replay_maps.first,
+				    rec->replay_maps.count);
+	err = map_id(r, KHO_OBJ_IOAS, ioas->id, &new_ioas, "map", diag);
+	if (err)
+		return err;
+	for (i = rec->replay_maps.first;
+	     i < (size_t)rec->replay_maps.first + rec->replay_maps.count;
+	     i++) {
+		err = replay_map(r, ioas->id, new_ioas, &ioas->maps[i], memfds,
+				 nr_memfds, diag);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int replay_bind(struct kho_replay *r, const struct kho_handoff *h,
+		       const struct kho_rec *rec, struct kho_diag *diag)
+{
+	struct vfio_device_bind_iommufd arg = {
+		.argsz = sizeof(arg),
+		.iommufd = r->iommufd,
+	};
+	const struct kho_device *sdev;
+	struct kho_replay_dev *dev, *tab;
+	char addr[16], name[32], why[96];
+	struct kho_diag sub;
+	int err;
+
+	kho_replay_pci_name(&rec->bind.pci, addr, sizeof(addr));
+	if (rec->bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "replay: device %s: bind: a VF token cannot be carried across kexec",
+				    addr);
+	tab = realloc(r->dev, (r->nr_dev + 1) * sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	r->dev = tab;
+	dev = &r->dev[r->nr_dev++];
+	memset(dev, 0, sizeof(*dev));
+	dev->fd = -1;
+	dev->pci = rec->bind.pci;
+	dev->old_id = rec->bind.out_devid;
+	sdev = kho_state_find_dev(&h->state, rec->bind.out_devid);
+	if (sdev) {
+		snprintf(dev->driver, sizeof(dev->driver), "%s", sdev->driver);
+		dev->old_hwpt = sdev->attached_pt;
+	}
+
+	err = kho_replay_find_cdev(r->sysfs, &rec->bind.pci, dev->driver,
+				   name, sizeof(name), &sub);
+	if (err)
+		return kho_diag_set(diag, err, "replay: %s (recorded devid %u)",
+				    sub.msg, rec->bind.out_devid);
+	snprintf(dev->cdev, sizeof(dev->cdev), "%s/vfio/devices/%s",
+		 r->devdir, name);
+	dev->fd = open(dev->cdev, O_RDWR | O_CLOEXEC);
+	if (dev->fd < 0) {
+		err = -errno;
+		return kho_diag_set(diag, err,
+				    "replay: device %s: open %s: %s", addr,
+				    dev->cdev, kho_errno_name(err));
+	}
+	err = replay_ioctl(r, rec->op, dev->fd, VFIO_DEVICE_BIND_IOMMUFD,
+			   &arg);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "replay: device %s (%s): bind to iommufd: %s",
+				    addr, dev->cdev,
+				    cause(r, err, why, sizeof(why)));
+	dev->new_id = arg.out_devid;
+	err = kho_idmap_add(&r->idmap, KHO_OBJ_DEVICE, dev->old_id,
+			    dev->new_id);
+	if (err)
+		return kho_diag_set(diag, err == -ENOMEM ? err : -EBADMSG,
+				    "replay: device %s: devid %u named twice in the plan",
+				    addr, dev->old_id);
+	return 0;
+}
+
+static int replay_hwpt_alloc(struct kho_replay *r, const struct kho_rec *rec,
+			     struct kho_diag *diag)
+{
+	struct iommu_hwpt_alloc arg = {
+		.size = sizeof(arg),
+		.flags = rec->hwpt_alloc.flags,
+		.data_type = rec->hwpt_alloc.data_type,
+		.data_len = rec->hwpt_alloc.data_len,
+		.data_uptr = (uintptr_t)rec->hwpt_alloc.data,
+	};
+	char why[96];
+	int err;
+
+	if (rec->hwpt_alloc.flags & IOMMU_HWPT_FAULT_ID_VALID)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "replay: HWPT %u: alloc: fault queues are not carried across kexec",
+				    rec->hwpt_alloc.out_hwpt_id);
+	err = map_id(r, KHO_OBJ_DEVICE, rec->hwpt_alloc.dev_id, &arg.dev_id,
+		     "HWPT alloc", diag);
+	if (!err)
+		err = map_id(r, KHO_OBJ_IOAS, rec->hwpt_alloc.pt_id,
+			     &arg.pt_id, "HWPT alloc", diag);
+	if (err)
+		return err;
+	err = replay_ioctl(r, rec->op, r->iommufd, IOMMU_HWPT_ALLOC, &arg);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "replay: HWPT %u: alloc on device %u, parent %u: %s",
+				    rec->hwpt_alloc.out_hwpt_id,
+				    rec->hwpt_alloc.dev_id, rec->hwpt_alloc.pt_id,
+				    cause(r, err, why, sizeof(why)));
+	err = kho_idmap_add(&r->idmap, KHO_OBJ_HWPT,
+			    rec->hwpt_alloc.out_hwpt_id, arg.out_hwpt_id);
+	if (err)
+		return kho_diag_set(diag, err == -ENOMEM ? err : -EBADMSG,
+				    "replay: HWPT %u: the plan names this ID twice",
+				    rec->hwpt_alloc.out_hwpt_id);
+	return 0;
+}
+
+static int replay_attach(struct kho_replay *r, const struct kho_rec *rec,
+			 struct kho_diag *diag)
+{
+	struct vfio_device_attach_iommufd_pt arg = {
+		.argsz = sizeof(arg),
+		.flags = rec->attach.flags,
+		.pasid = rec->attach.pasid,
+	};
+	struct kho_replay_dev *dev = kho_replay_find_dev(r, rec->attach.dev_id);
+	uint32_t expect;
+	char why[96];
+	int err;
+
+	if (!dev || dev->fd < 0)
+		return kho_diag_set(diag, -ENOENT,
+				    "replay: device %u: attach to %u: the device was never bound",
+				    rec->attach.dev_id, rec->attach.pt_id);
+	err = map_id(r, KHO_OBJ_IOAS, rec->attach.pt_id, &arg.pt_id, "attach",
+		     diag);
+	if (err)
+		return err;
+	err = replay_ioctl(r, rec->op, dev->fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+			   &arg);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "replay: device %u (%s): attach to %u: %s",
+				    rec->attach.dev_id, dev->cdev,
+				    rec->attach.pt_id,
+				    cause(r, err, why, sizeof(why)));
+	dev->new_hwpt = arg.pt_id;
+	if (!rec->attach.out_hwpt_id)
+		return 0;
+	/*
+	 * Attaching to an IOAS makes (or reuses) an automatic domain whose
+	 * ID only the output tells; attaching to a HWPT returns that HWPT.
+	 */
+	if (!kho_idmap_lookup(&r->idmap, rec->attach.out_hwpt_id, &expect)) {
+		if (expect != arg.pt_id)
+			return kho_diag_set(diag, -EBADMSG,
+					    "replay: device %u: attach to %u: kernel attached HWPT %u, record says HWPT %u (now %u)",
+					    rec->attach.dev_id,
+					    rec->attach.pt_id, arg.pt_id,
+					    rec->attach.out_hwpt_id, expect);
+		return 0;
+	}
+	return kho_idmap_add(&r->idmap, KHO_OBJ_HWPT, rec->attach.out_hwpt_id,
+			     arg.pt_id);
+}
+
+static int replay_dirty(struct kho_replay *r, const struct kho_rec *rec,
+			struct kho_diag *diag)
+{
+	struct iommu_hwpt_set_dirty_tracking arg = {
+		.size = sizeof(arg),
+		.flags = rec->dirty_tracking.flags,
+	};
+	char why[96];
+	int err;
+
+	err = map_id(r, KHO_OBJ_HWPT, rec->dirty_tracking.hwpt_id,
+		     &arg.hwpt_id, "dirty tracking", diag);
+	if (err)
+		return err;
+	err = replay_ioctl(r, rec->op, r->iommufd,
+			   IOMMU_HWPT_SET_DIRTY_TRACKING, &arg);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "replay: HWPT %u: set dirty tracking %s: %s",
+				    rec->dirty_tracking.hwpt_id,
+				    rec->dirty_tracking.flags ? "on" : "off",
+				    cause(r, err, why, sizeof(why)));
+	return 0;
+}
+
+enum replay_phase { PHASE_OBJECTS, PHASE_MAPS, PHASE_DEVICES };
+
+static int rec_phase(uint32_t op)
+{
+	switch (op) {
+	case KHO_OP_IOAS_ALLOC:
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+	case KHO_OP_OPTION:
+		return PHASE_OBJECTS;
+	case KHO_OP_IOAS_MAP_FILE:
+	case KHO_OP_REPLAY_MAPPINGS:
+		return PHASE_MAPS;
+	case KHO_OP_DEVICE_BIND:
+	case KHO_OP_HWPT_ALLOC:
+	case KHO_OP_DEVICE_ATTACH:
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		return PHASE_DEVICES;
+	}
+	return -EOPNOTSUPP;
+}
+
+static int replay_rec(struct kho_replay *r, const struct kho_handoff *h,
+		      const struct kho_rec *rec,
+		      const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		      struct kho_diag *diag)
+{
+	switch (rec->op) {
+	case KHO_OP_IOAS_ALLOC:
+		return replay_ioas_alloc(r, rec, diag);
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		return replay_allow(r, rec, diag);
+	case KHO_OP_OPTION:
+		return replay_option(r, rec, diag);
+	case KHO_OP_IOAS_MAP_FILE:
+	case KHO_OP_REPLAY_MAPPINGS:
+		return replay_maps(r, h, rec, memfds, nr_memfds, diag);
+	case KHO_OP_DEVICE_BIND:
+		return replay_bind(r, h, rec, diag);
+	case KHO_OP_HWPT_ALLOC:
+		return replay_hwpt_alloc(r, rec, diag);
+	case KHO_OP_DEVICE_ATTACH:
+		return replay_attach(r, rec, diag);
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		return replay_dirty(r, rec, diag);
+	}
+	return -EOPNOTSUPP;
+}
+
+int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
+		   const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		   struct kho_diag *diag)
+{
+	static const int maps_first[] = { PHASE_OBJECTS, PHASE_MAPS,
+					  PHASE_DEVICES };
+	static const int attach_first[] = { PHASE_OBJECTS, PHASE_DEVICES,
+					    PHASE_MAPS };
+	const int *order = r->order == KHO_REPLAY_ATTACH_FIRST ? attach_first :
+								 maps_first;
+	size_t i, p;
+	int err;
+
+	/* Refuse a plan we cannot finish before touching the kernel. */
+	for (i = 0; i < h->replay.nr; i++) {
+		if (rec_phase(h->replay.recs[i].op) < 0)
+			return kho_diag_set(diag, -EOPNOTSUPP,
+					    "replay: plan record %zu: %s cannot be replayed",
+					    i, kho_op_name(h->replay.recs[i].op));
+	}
+
+	if (r->iommufd < 0) {
+		r->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+		if (r->iommufd < 0) {
+			err = -errno;
+			return kho_diag_set(diag, err, "replay: open /dev/iommu: %s",
+					    kho_errno_name(err));
+		}
+	}
+
+	for (p = 0; p < 3; p++) {
+		for (i = 0; i < h->replay.nr; i++) {
+			const struct kho_rec *rec = &h->replay.recs[i];
+
+			if (rec_phase(rec->op) != order[p])
+				continue;
+			err = replay_rec(r, h, rec, memfds, nr_memfds, diag);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}

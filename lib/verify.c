@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Verify: compares rebuilt iommufd/VFIO objects with the recorded state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <linux/iommufd.h>
+
+#include "verify.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Asks twice: once for the count (EMSGSIZE), once for the ranges. */
+static int get_ranges(int iommufd, uint32_t ioas_id,
+		      struct iommu_iova_range **out, uint32_t *nr,
+		      uint64_t *align)
+{
+	struct iommu_ioas_iova_ranges arg = { .size = sizeof(arg),
+					      .ioas_id = ioas_id };
+	struct iommu_iova_range *ranges = NULL;
+	int err;
+
+	if (ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &arg) == 0)
+		goto out;
+	err = -errno;
+	if (err != -EMSGSIZE)
+		return err;
+	ranges = calloc(arg.num_iovas, sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
+	arg.allowed_iovas = (uintptr_t)ranges;
+	if (ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &arg) < 0) {
+		err = -errno;
+		free(ranges);
+		return err;
+	}
+out:
+	*out = ranges;
+	*nr = arg.num_iovas;
+	*align = arg.out_iova_alignment;
+	return 0;
+}
+
+static int find_fd(const struct kho_replay_memfd *memfds, size_t nr,
+		   uint64_t token)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (memfds[i].token == token)
+			return memfds[i].fd;
+	return -ENOENT;
+}
+
+/* Return: 0 when an area covers @iova, -ENOENT when nothing did. */
+static int probe(int iommufd, uint32_t ioas_id, int fd, uint64_t iova,
+		 uint64_t offset, uint64_t len)
+{
+	struct iommu_ioas_map_file arg = {
+		.size = sizeof(arg),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+		.ioas_id = ioas_id,
+		.fd = fd,
+		.start = offset,
+		.length = len,
+		.iova = iova,
+	};
+	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap),
+					  .ioas_id = ioas_id, .iova = iova,
+					  .length = len };
+	int err;
+
+	if (ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &arg) < 0) {
+		err = -errno;
+		return err == -EEXIST ? 0 : err;
+	}
+	/* The probe itself landed: the mapping was missing. Undo it. */
+	ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap);
+	return -ENOENT;
+}
+
+static int verify_ioas(struct kho_replay *r, const struct kho_ioas *ioas,
+		       const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		       int mode, struct kho_verify_report *rep,
+		       struct kho_diag *diag)
+{
+	struct iommu_iova_range *ranges = NULL;
+	uint32_t new_id, nr = 0, i, j;
+	uint64_t align = 0, page;
+	int err;
+
+	if (kho_idmap_lookup(&r->idmap, ioas->id, &new_id))
+		return kho_diag_set(diag, -ENOENT,
+				    "verify: IOAS %u: recorded but not rebuilt",
+				    ioas->id);
+	err = get_ranges(r->iommufd, new_id, &ranges, &nr, &align);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "verify: IOAS %u (now %u): IOVA ranges: %s",
+				    ioas->id, new_id, kho_errno_name(err));
+
+	/* The kernel's usable ranges must honour the recorded allow list. */
+	for (i = 0; ioas->nr_allowed && i < nr; i++) {
+		for (j = 0; j < ioas->nr_allowed; j++)
+			if (ranges[i].start >= ioas->allowed[j].start &&
+			    ranges[i].last <= ioas->allowed[j].last)
+				break;
+		if (j == ioas->nr_allowed) {
+			err = kho_diag_set(diag, -EBADMSG,
+					   "verify: IOAS %u: usable range 0x%llx-0x%llx is outside the recorded allowed ranges",
+					   ioas->id,
+					   (unsigned long long)ranges[i].start,
+					   (unsigned long long)ranges[i].last);
+			goto out;
+		}
+	}
+
+	page = align > 4096 ? align : 4096;
+	for (i = 0; i < ioas->nr_maps; i++) {
+		const struct kho_mapping *m = &ioas->maps[i];
+		uint64_t last = m->iova + m->length - 1;
+		int fd;
+
+		for (j = 0; j < nr; j++)
+			if (m->iova >= ranges[j].start && last <= ranges[j].last)
+				break;
+		if (j == nr) {
+			err = kho_diag_set(diag, -ERANGE,
+					   "verify: IOAS %u: mapping 0x%llx+0x%llx is outside the usable IOVA ranges",
+					   ioas->id,
+					   (unsigned long long)m->iova,
+					   (unsigned long long)m->length);
+			goto out;
+		}
+		if (mode == KHO_VERIFY_PROBE_NONE || m->length < page)
+			continue;
+		fd = find_fd(memfds, nr_memfds, m->memfd_token);
+		if (fd < 0) {
+			err = kho_diag_set(diag, -ENOENT,
+					   "verify: IOAS %u: mapping 0x%llx: memfd token %llu not retrieved",
+					   ioas->id,
+					   (unsigned long long)m->iova,
+					   (unsigned long long)m->memfd_token);
+			goto out;
+		}
+		err = probe(r->iommufd, new_id, fd, m->iova, m->offset, page);
+		rep->probes++;
+		if (!err && mode == KHO_VERIFY_PROBE_ENDS && m->length > page) {
+			err = probe(r->iommufd, new_id, fd,
+				    m->iova + m->length - page,
+				    m->offset + m->length - page, page);
+			rep->probes++;
+		}
+		if (err) {
+			err = kho_diag_set(diag, err,
+					   "verify: IOAS %u: mapping 0x%llx+0x%llx from memfd token %llu: %s",
+					   ioas->id,
+					   (unsigned long long)m->iova,
+					   (unsigned long long)m->length,
+					   (unsigned long long)m->memfd_token,
+					   err == -ENOENT ? "not mapped" :
+					   kho_errno_name(err));
+			goto out;
+		}
+		rep->maps++;
+	}
+	rep->ioas++;
+	err = 0;
+out:
+	free(ranges);
+	return err;
+}
+
+static int verify_device(struct kho_replay *r, const struct kho_handoff *h,
+			 const struct kho_device *sdev,
+			 struct kho_verify_report *rep, struct kho_diag *diag)
+{
+	struct kho_replay_dev *dev = kho_replay_find_dev(r, sdev->id);
+	struct iommu_hw_info info = { .size = sizeof(info) };
+	char addr[16], name[32], want[80];
+	struct kho_diag sub;
+	uint32_t hwpt;
+	int err;
+
+	kho_replay_pci_name(&sdev->pci, addr, sizeof(addr));
+	if (!dev || dev->fd < 0)
+		return kho_diag_set(diag, -ENOENT,
+				    "verify: device %s (devid %u): recorded but not bound",
+				    addr, sdev->id);
+	if (memcmp(&dev->pci, &sdev->pci, sizeof(dev->pci)))
+		return kho_diag_set(diag, -ENODEV,
+				    "verify: device %s: bound as a different PCI function",
+				    addr);
+	/* Identity again, now: the sysfs view must still name our cdev. */
+	err = kho_replay_find_cdev(r->sysfs, &sdev->pci, sdev->driver, name,
+				   sizeof(name), &sub);
+	if (err)
+		return kho_diag_set(diag, err, "verify: %s", sub.msg);
+	snprintf(want, sizeof(want), "%s/vfio/devices/%s", r->devdir, name);
+	if (strcmp(want, dev->cdev))
+		return kho_diag_set(diag, -ENODEV,
+				    "verify: device %s: cdev is now %s, replay bound %s",
+				    addr, want, dev->cdev);
+	info.dev_id = dev->new_id;
+	if (ioctl(r->iommufd, IOMMU_GET_HW_INFO, &info) < 0) {
+		err = -errno;
+		return kho_diag_set(diag, err,
+				    "verify: device %s (devid %u, now %u): not bound to the iommufd: %s",
+				    addr, sdev->id, dev->new_id,
+				    kho_errno_name(err));
+	}
+	rep->devices++;
+
+	if (!sdev->attached_pt) {
+		if (dev->new_hwpt)
+			return kho_diag_set(diag, -EBADMSG,
+					    "verify: device %s: attached to %u, recorded detached",
+					    addr, dev->new_hwpt);
+		return 0;
+	}
+	if (kho_idmap_lookup(&r->idmap, sdev->attached_pt, &hwpt))
+		return kho_diag_set(diag, -ENOENT,
+				    "verify: device %s: recorded on HWPT %u, which was not rebuilt",
+				    addr, sdev->attached_pt);
+	if (dev->new_hwpt != hwpt)
+		return kho_diag_set(diag, -EBADMSG,
+				    "verify: device %s: attached to %u, record says HWPT %u (now %u)",
+				    addr, dev->new_hwpt, sdev->attached_pt,
+				    hwpt);
+	rep->attachments++;
+	return 0;
+}
+
+int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
+		   const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		   int mode, struct kho_verify_report *rep,
+		   struct kho_diag *diag)
+{
+	struct kho_verify_report local;
+	uint64_t t0 = now_ns();
+	size_t i;
+	int err = 0;
+
+	if (!rep)
+		rep = &local;
+	memset(rep, 0, sizeof(*rep));
+	for (i = 0; !err && i < h->state.nr_ioas; i++)
+		err = verify_ioas(r, &h->state.ioas[i], memfds, nr_memfds,
+				  mode, rep, diag);
+	for (i = 0; !err && i < h->state.nr_dev; i++)
+		err = verify_device(r, h, &h->state.dev[i], rep, diag);
+	for (i = 0; !err && i < h->state.nr_hwpt; i++) {
+		uint32_t id;
+
+		if (kho_idmap_lookup(&r->idmap, h->state.hwpt[i].id, &id))
+			err = kho_diag_set(diag, -ENOENT,
+					   "verify: HWPT %u: recorded but not rebuilt",
+					   h->state.hwpt[i].id);
+	}
+	rep->ns = now_ns() - t0;
+	return err;
+}

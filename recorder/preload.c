@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The LD_PRELOAD recorder: interposes the libc calls through which an
+ * unmodified VMM builds and tears down iommufd/VFIO state, and feeds them
+ * to the record of lib/record.c.
+ *
+ * Every wrapper calls the real function first and preserves its errno; the
+ * recorder only watches.  Calls the recorder itself makes (its memfd
+ * references, /proc reads, the server thread) pass straight through
+ * (kho_record_busy()).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "record.h"
+
+/* ioctl type shared by iommufd (IOMMUFD_TYPE) and VFIO (VFIO_TYPE) */
+#define KHO_PRELOAD_IOCTL_TYPE ';'
+
+static struct kho_record *kho_preload_rec;
+
+static int (*real_ioctl)(int, unsigned long, ...);
+static int (*real_open)(const char *, int, ...);
+static int (*real_openat)(int, const char *, int, ...);
+static int (*real_close)(int);
+static int (*real_dup)(int);
+static int (*real_dup2)(int, int);
+static int (*real_dup3)(int, int, int);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_memfd_create)(const char *, unsigned int);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static int (*real_munmap)(void *, size_t);
+static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+
+#define KHO_PRELOAD_RESOLVE(name)					\
+	do {								\
+		if (!real_##name)					\
+			real_##name = dlsym(RTLD_NEXT, #name);		\
+	} while (0)
+
+static void kho_preload_resolve(void)
+{
+	KHO_PRELOAD_RESOLVE(ioctl);
+	KHO_PRELOAD_RESOLVE(open);
+	KHO_PRELOAD_RESOLVE(openat);
+	KHO_PRELOAD_RESOLVE(close);
+	KHO_PRELOAD_RESOLVE(dup);
+	KHO_PRELOAD_RESOLVE(dup2);
+	KHO_PRELOAD_RESOLVE(dup3);
+	KHO_PRELOAD_RESOLVE(fcntl);
+	KHO_PRELOAD_RESOLVE(memfd_create);
+	KHO_PRELOAD_RESOLVE(mmap);
+	KHO_PRELOAD_RESOLVE(munmap);
+	KHO_PRELOAD_RESOLVE(mremap);
+}
+
+static void kho_preload_prepare(void)
+{
+	if (kho_preload_rec)
+		kho_record_atfork_prepare(kho_preload_rec);
+}
+
+static void kho_preload_parent(void)
+{
+	if (kho_preload_rec)
+		kho_record_atfork_parent(kho_preload_rec);
+}
+
+static void kho_preload_child(void)
+{
+	if (kho_preload_rec)
+		kho_record_atfork_child(kho_preload_rec);
+}
+
+__attribute__((constructor)) static void kho_preload_init(void)
+{
+	struct kho_record *rec;
+
+	kho_preload_resolve();
+	if (kho_record_new(&rec)) {
+		fprintf(stderr, "kho-record: pid %d: out of memory: not recording\n",
+			getpid());
+		return;
+	}
+	/* a process that never opens an iommufd never gets a socket */
+	kho_record_serve_lazily(rec);
+	pthread_atfork(kho_preload_prepare, kho_preload_parent,
+		       kho_preload_child);
+	kho_preload_rec = rec;
+}
+
+__attribute__((destructor)) static void kho_preload_fini(void)
+{
+	/*
+	 * Removes the socket; the record itself stays, since another thread
+	 * may still be in an ioctl while the process exits.
+	 */
+	if (kho_preload_rec)
+		kho_record_serve_stop(kho_preload_rec);
+}
+
+/* The record, unless this call comes from inside the recorder. */
+static struct kho_record *kho_preload_active(void)
+{
+	kho_preload_resolve();
+	if (!kho_preload_rec || kho_record_busy())
+		return NULL;
+	return kho_preload_rec;
+}
+
+int ioctl(int fd, unsigned long cmd, ...)
+{
+	struct kho_record *rec;
+	struct kho_record_call call;
+	va_list ap;
+	void *arg;
+	int ret, err;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (_IOC_TYPE(cmd) != KHO_PRELOAD_IOCTL_TYPE ||
+	    !(rec = kho_preload_active()))
+		return real_ioctl(fd, cmd, arg);
+	kho_record_prepare(cmd, arg, &call);
+	ret = real_ioctl(fd, cmd, arg);
+	if (ret < 0)
+		return ret;
+	err = errno;
+	kho_record_note(rec, fd, cmd, arg, &call);
+	errno = err;
+	return ret;
+}
+
+static void kho_preload_opened(int fd, const char *path)
+{
+	struct kho_record *rec = kho_preload_active();
+	int err = errno;
+
+	if (fd >= 0 && rec) {
+		kho_record_fd_opened(rec, fd, path);
+		errno = err;
+	}
+}
+
+static mode_t kho_preload_mode(int flags, va_list ap)
+{
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		return va_arg(ap, mode_t);
+	return 0;
+}
+
+int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+	int fd;
+
+	va_start(ap, flags);
+	mode = kho_preload_mode(flags, ap);
+	va_end(ap);
+	kho_preload_resolve();
+	fd = real_open(path, flags, mode);
+	kho_preload_opened(fd, path);
+	return fd;
+}
+
+int open64(const char *path, int flags, ...)
+	__attribute__((alias("open")));
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+	int fd;
+
+	va_start(ap, flags);
+	mode = kho_preload_mode(flags, ap);
+	va_end(ap);
+	kho_preload_resolve();
+	fd = real_openat(dirfd, path, flags, mode);
+	/* device paths are absolute; a relative one is classified lazily */
+	kho_preload_opened(fd, path[0] == '/' ? path : NULL);
+	return fd;
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+	__attribute__((alias("openat")));
+
+/* _FORTIFY_SOURCE routes open() with non-constant flags here */
+int __open_2(const char *path, int flags);
+int __open_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+
+int __open64_2(const char *path, int flags)
+	__attribute__((alias("__open_2")));
+
+int memfd_create(const char *name, unsigned int flags)
+{
+	int fd;
+
+	kho_preload_resolve();
+	fd = real_memfd_create(name, flags);
+	kho_preload_opened(fd, NULL);
+	return fd;
+}
+
+int close(int fd)
+{
+	struct kho_record *rec = kho_preload_active();
+	int ret, err;
+
+	if (!rec)
+		return real_close(fd);
+	/*
+	 * The recorder's memfd references are invisible to the VMM: a close
+	 * of one (a close-every-fd loop) gets what a free number gives.
+	 */
+	if (kho_record_fd_internal(rec, fd)) {
+		errno = EBADF;
+		return -1;
+	}
+	ret = real_close(fd);
+	err = errno;
+	/* EINTR/EIO still release the fd on Linux */
+	if (ret == 0 || err != EBADF)
+		kho_record_fd_closed(rec, fd);
+	errno = err;
+	return ret;
+}
+
+int dup(int oldfd)
+{
+	struct kho_record *rec = kho_preload_active();
+	int fd = real_dup(oldfd), err = errno;
+
+	if (fd >= 0 && rec) {
+		kho_record_fd_dup(rec, oldfd, fd);
+		errno = err;
+	}
+	return fd;
+}
+
+static int kho_preload_dup_to(int oldfd, int newfd, int flags, bool three)
+{
+	struct kho_record *rec = kho_preload_active();
+	int fd, err;
+
+	/* replacing a recorder reference would drop a memfd capture needs */
+	if (rec && newfd != oldfd && kho_record_fd_internal(rec, newfd)) {
+		errno = EBUSY;
+		return -1;
+	}
+	fd = three ? real_dup3(oldfd, newfd, flags) : real_dup2(oldfd, newfd);
+	err = errno;
+	if (fd >= 0 && rec) {
+		kho_record_fd_dup(rec, oldfd, fd);
+		errno = err;
+	}
+	return fd;
+}
+
+int dup2(int oldfd, int newfd)
+{
+	return kho_preload_dup_to(oldfd, newfd, 0, false);
+}
+
+int dup3(int oldfd, int newfd, int flags)
+{
+	return kho_preload_dup_to(oldfd, newfd, flags, true);
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	struct kho_record *rec;
+	unsigned long arg;
+	va_list ap;
+	int ret, err;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	kho_preload_resolve();
+	ret = real_fcntl(fd, cmd, arg);
+	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) &&
+	    (rec = kho_preload_active())) {
+		err = errno;
+		kho_record_fd_dup(rec, fd, ret);
+		errno = err;
+	}
+	return ret;
+}
+
+int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+static void kho_preload_maps_changed(void)
+{
+	struct kho_record *rec = kho_preload_active();
+	int err = errno;
+
+	if (rec) {
+		kho_record_maps_changed(rec);
+		errno = err;
+	}
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p;
+
+	kho_preload_resolve();
+	p = real_mmap(addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED)
+		kho_preload_maps_changed();
+	return p;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+	__attribute__((alias("mmap")));
+
+int munmap(void *addr, size_t len)
+{
+	int ret;
+
+	kho_preload_resolve();
+	ret = real_munmap(addr, len);
+	if (!ret)
+		kho_preload_maps_changed();
+	return ret;
+}
+
+void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL, *p;
+	va_list ap;
+
+	va_start(ap, flags);
+	if (flags & MREMAP_FIXED)
+		new_addr = va_arg(ap, void *);
+	va_end(ap);
+	kho_preload_resolve();
+	p = real_mremap(old, old_len, new_len, flags, new_addr);
+	if (p != MAP_FAILED)
+		kho_preload_maps_changed();
+	return p;
+}

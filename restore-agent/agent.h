@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The restore-agent's internal interface: logging, status and timeline. */
+#ifndef KHO_AGENT_H
+#define KHO_AGENT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "journal_sock.h"
+#include "replay.h"
+
+#define AGENT_MAX_STEPS 32
+/* Where a failed agent waits for a retrying one to take the session. */
+#define AGENT_HELD_SOCK KHO_RUN_DIR "/agent-held.sock"
+
+struct agent_step {
+	char name[24];
+	char detail[160];
+	uint64_t start_ns;	/* since agent_timeline_start() */
+	uint64_t ns;
+	int err;
+};
+
+uint64_t agent_now_ns(void);
+/* A line on stderr and in restore.log; errors (err != 0) also in kmsg. */
+void agent_log(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Replaces KHO_RUN_DIR/agent.status, read by the initramfs hook. */
+void agent_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void agent_timeline_start(void);
+/* Records step @name begun at @t0 (agent_now_ns()) and logs it. */
+void agent_step_done(const char *name, uint64_t t0, int err,
+		     const char *detail);
+uint64_t agent_timeline_total_ns(void);
+void agent_timeline_json(FILE *f, const char *result);
+/* Writes KHO_RUN_DIR/timeline.json. */
+void agent_timeline_save(const char *result);
+
+#endif /* KHO_AGENT_H */

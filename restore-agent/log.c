@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The agent's log and timeline: console, kmsg, restore.log and JSON. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+static struct agent_step steps[AGENT_MAX_STEPS];
+static unsigned int nr_steps;
+static uint64_t t_start;
+
+uint64_t agent_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void append_file(const char *path, const char *line)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return;
+	if (write(fd, line, strlen(line)) < 0) {
+		/* The console copy is the one that counts; nothing to add. */
+	}
+	close(fd);
+}
+
+void agent_log(int err, const char *fmt, ...)
+{
+	char msg[768], line[840];
+	va_list ap;
+	int fd;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "restore-agent: %s%s\n",
+		 err ? "error: " : "", msg);
+	fputs(line, stderr);
+	append_file(KHO_RUN_DIR "/restore.log", line);
+	/* Errors also go to the kernel log: it survives a dead console. */
+	if (err) {
+		fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			snprintf(line, sizeof(line), "<3>restore-agent: %s\n",
+				 msg);
+			if (write(fd, line, strlen(line)) < 0) {
+				/* Already on stderr and in restore.log. */
+			}
+			close(fd);
+		}
+	}
+}
+
+void agent_status(const char *fmt, ...)
+{
+	char buf[640];
+	va_list ap;
+	int fd;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	strcat(buf, "\n");
+	/* Written whole and renamed: the hook never reads half a status. */
+	fd = open(KHO_RUN_DIR "/agent.status.tmp",
+		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, buf, strlen(buf)) < 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	rename(KHO_RUN_DIR "/agent.status.tmp", KHO_RUN_DIR "/agent.status");
+}
+
+void agent_timeline_start(void)
+{
+	t_start = agent_now_ns();
+	nr_steps = 0;
+}
+
+void agent_step_done(const char *name, uint64_t t0, int err,
+		     const char *detail)
+{
+	struct agent_step *s;
+
+	if (nr_steps == AGENT_MAX_STEPS)
+		return;
+	s = &steps[nr_steps++];
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->detail, sizeof(s->detail), "%s", detail ? detail : "");
+	s->start_ns = t0 - t_start;
+	s->ns = agent_now_ns() - t0;
+	s->err = err;
+	agent_log(0, "step %-10s %9.3f ms  %s%s%s", name, s->ns / 1e6,
+		  err ? kho_errno_name(err) : "ok", s->detail[0] ? ": " : "",
+		  s->detail);
+}
+
+uint64_t agent_timeline_total_ns(void)
+{
+	uint64_t end = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr_steps; i++)
+		if (steps[i].start_ns + steps[i].ns > end)
+			end = steps[i].start_ns + steps[i].ns;
+	return end;
+}
+
+/* One JSON string, escaped for the few characters our messages carry. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void agent_timeline_json(FILE *f, const char *result)
+{
+	unsigned int i;
+
+	fprintf(f, "{\"result\":");
+	json_str(f, result);
+	fprintf(f, ",\"total_ms\":%.3f,\"steps\":[",
+		agent_timeline_total_ns() / 1e6);
+	for (i = 0; i < nr_steps; i++) {
+		fprintf(f, "%s{\"step\":", i ? "," : "");
+		json_str(f, steps[i].name);
+		fprintf(f, ",\"start_ms\":%.3f,\"ms\":%.3f,\"errno\":",
+			steps[i].start_ns / 1e6, steps[i].ns / 1e6);
+		json_str(f, steps[i].err ? kho_errno_name(steps[i].err) : "");
+		fprintf(f, ",\"detail\":");
+		json_str(f, steps[i].detail);
+		fputc('}', f);
+	}
+	fprintf(f, "]}\n");
+}
+
+void agent_timeline_save(const char *result)
+{
+	FILE *f = fopen(KHO_RUN_DIR "/timeline.json", "we");
+
+	if (!f)
+		return;
+	agent_timeline_json(f, result);
+	fclose(f);
+}

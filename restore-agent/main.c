@@ -1,0 +1,738 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * restore-agent: after kexec, retrieves the kho-tool LUO session, replays
+ * and verifies the recorded iommufd/VFIO state and hands it to the VMM.
+ *
+ * Exit status: 0 adopted (or nothing to restore), 1 failed, 2 usage.  A
+ * failure after the session was retrieved does not exit: closing a
+ * retrieved session FINISHes it and discards the memfds not yet
+ * retrieved, so the agent holds the session and its memfds, answers VMMs
+ * with the failure, and hands everything to a `restore-agent --retry`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "adopt.h"
+#include "agent.h"
+#include "handoff.h"
+#include "journal.h"
+#include "luo.h"
+#include "verify.h"
+
+struct agent {
+	/* options */
+	uid_t uid;
+	unsigned int fail_at;
+	int order;
+	int probe;
+	int json;
+	int retry;
+	int keep_running;	/* stay after adoption (switch_root tests) */
+	const char *socket;
+	const char *handoff_file;
+	/* state */
+	int luo;
+	int session;
+	int handoff_fd;
+	struct kho_replay_memfd *memfd;	/* one per state memfd */
+	size_t nr_memfd;
+	void *blob;
+	size_t blob_len;
+	struct kho_handoff h;
+	int decoded;
+	struct kho_replay r;
+	char failure[600];
+};
+
+static const char *run_path(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", KHO_RUN_DIR, name);
+	return buf;
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Reads a whole memfd from offset 0: the hand-off is sized exactly. */
+static int read_fd(int fd, void **bufp, size_t *lenp)
+{
+	struct stat st;
+	size_t off = 0;
+	char *buf;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size <= 0 || st.st_size > (64 << 20))
+		return -EBADMSG;
+	buf = malloc(st.st_size);
+	if (!buf)
+		return -ENOMEM;
+	while (off < (size_t)st.st_size) {
+		ssize_t n = pread(fd, buf + off, st.st_size - off, off);
+
+		if (n <= 0) {
+			int err = n < 0 ? -errno : -EIO;
+
+			free(buf);
+			return err;
+		}
+		off += n;
+	}
+	*bufp = buf;
+	*lenp = off;
+	return 0;
+}
+
+/* Take the session and its memfds from a failed agent that holds them. */
+static int take_held(struct agent *a, struct kho_diag *diag)
+{
+	struct kho_adopt_set set;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t i;
+	int fd, err;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return kho_diag_set(diag, -errno, "retry: socket: %s",
+				    kho_errno_name(errno));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", AGENT_HELD_SOCK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		close(fd);
+		return kho_diag_set(diag, err,
+				    "retry: no failed agent holds a session (%s: %s)",
+				    AGENT_HELD_SOCK, kho_errno_name(err));
+	}
+	err = kho_adopt_recv(fd, &set, diag);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	a->session = set.iommufd;
+	a->memfd = calloc(set.nr_memfd + 1, sizeof(*a->memfd));
+	if (!a->memfd) {
+		kho_adopt_ack(fd, -ENOMEM, "out of memory");
+		close(fd);
+		kho_adopt_set_free(&set, 1);
+		return -ENOMEM;
+	}
+	for (i = 0; i < set.nr_memfd; i++) {
+		if (set.memfd[i].token == KHO_LUO_HANDOFF_TOKEN) {
+			a->handoff_fd = set.memfd[i].fd;
+			continue;
+		}
+		a->memfd[a->nr_memfd].token = set.memfd[i].token;
+		a->memfd[a->nr_memfd++].fd = set.memfd[i].fd;
+	}
+	/* The fds are ours now; only the tables are freed. */
+	set.iommufd = -1;
+	set.nr_memfd = 0;
+	kho_adopt_set_free(&set, 0);
+	err = kho_adopt_ack(fd, 0, "taken over");
+	close(fd);
+	return err;
+}
+
+static int find_memfd(struct agent *a, uint64_t token)
+{
+	size_t i;
+
+	for (i = 0; i < a->nr_memfd; i++)
+		if (a->memfd[i].token == token)
+			return a->memfd[i].fd;
+	return -1;
+}
+
+/* Retrieve every memfd the hand-off names (a retry already has them). */
+static int retrieve_memfds(struct agent *a, struct kho_diag *diag)
+{
+	const struct kho_state *s = &a->h.state;
+	struct kho_replay_memfd *tab;
+	struct stat st;
+	size_t i;
+	int fd;
+
+	tab = realloc(a->memfd, (s->nr_memfd + a->nr_memfd + 1) * sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	a->memfd = tab;
+	for (i = 0; i < s->nr_memfd; i++) {
+		fd = find_memfd(a, s->memfd[i].token);
+		if (fd < 0) {
+			fd = kho_luo_retrieve_fd(a->session, s->memfd[i].token);
+			if (fd < 0)
+				return kho_diag_set(diag, fd,
+						    "memfd token %llu ('%s'): retrieve from session '%s': %s",
+						    (unsigned long long)s->memfd[i].token,
+						    s->memfd[i].name, KHO_LUO_SESSION,
+						    kho_errno_name(fd));
+			a->memfd[a->nr_memfd].token = s->memfd[i].token;
+			a->memfd[a->nr_memfd++].fd = fd;
+		}
+		if (fstat(fd, &st) < 0)
+			return kho_diag_set(diag, -errno, "memfd token %llu: fstat: %s",
+					    (unsigned long long)s->memfd[i].token,
+					    kho_errno_name(errno));
+		if ((uint64_t)st.st_size != s->memfd[i].size)
+			return kho_diag_set(diag, -EBADMSG,
+					    "memfd token %llu ('%s'): %lld bytes, recorded %llu",
+					    (unsigned long long)s->memfd[i].token,
+					    s->memfd[i].name, (long long)st.st_size,
+					    (unsigned long long)s->memfd[i].size);
+	}
+	return 0;
+}
+
+static void save_metadata(struct agent *a)
+{
+	char path[256], buf[512], img[160];
+	int n;
+
+	if (a->blob)
+		write_file(run_path("handoff.fdt", path, sizeof(path)), a->blob,
+			   a->blob_len);
+	if (!a->decoded)
+		return;
+	n = snprintf(buf, sizeof(buf),
+		     "{\"format_version\":%u,\"tool_version\":\"%s\",\"kernel_release\":\"%s\",\"created\":%llu,\"journal_length\":%llu,\"replay_length\":%zu,\"ioas\":%zu,\"hwpt\":%zu,\"devices\":%zu,\"memfds\":%zu}\n",
+		     a->h.format_version, a->h.tool_version,
+		     a->h.kernel_release, (unsigned long long)a->h.created,
+		     (unsigned long long)a->h.journal_length, a->h.replay.nr,
+		     a->h.state.nr_ioas, a->h.state.nr_hwpt, a->h.state.nr_dev,
+		     a->h.state.nr_memfd);
+	write_file(run_path("handoff.json", path, sizeof(path)), buf, n);
+	if (!a->h.kernel_release[0])
+		return;
+	/* Line 1: the release we came from; line 2: its image, if on disk. */
+	snprintf(img, sizeof(img), "/boot/vmlinuz-%s", a->h.kernel_release);
+	n = snprintf(buf, sizeof(buf), "%s\n%s", a->h.kernel_release,
+		     access(img, R_OK) ? "" : img);
+	if (!access(img, R_OK))
+		n += snprintf(buf + n, sizeof(buf) - n, "\n");
+	write_file(run_path("previous-kernel", path, sizeof(path)), buf, n);
+}
+
+static void build_set(struct agent *a, struct kho_adopt_set *set)
+{
+	size_t i;
+
+	kho_adopt_set_init(set);
+	set->iommufd = a->r.iommufd;
+	set->idmap = a->r.idmap;	/* borrowed: not freed with the set */
+	set->dev = calloc(a->r.nr_dev + 1, sizeof(*set->dev));
+	set->memfd = calloc(a->nr_memfd + 1, sizeof(*set->memfd));
+	if (!set->dev || !set->memfd)
+		return;
+	for (i = 0; i < a->r.nr_dev; i++) {
+		struct kho_adopt_dev *d = &set->dev[i];
+
+		d->pci = a->r.dev[i].pci;
+		d->old_id = a->r.dev[i].old_id;
+		d->new_id = a->r.dev[i].new_id;
+		d->old_hwpt = a->r.dev[i].old_hwpt;
+		d->new_hwpt = a->r.dev[i].new_hwpt;
+		d->fd = a->r.dev[i].fd;
+		snprintf(d->cdev, sizeof(d->cdev), "%s", a->r.dev[i].cdev);
+	}
+	set->nr_dev = a->r.nr_dev;
+	for (i = 0; i < a->nr_memfd; i++) {
+		struct stat st;
+
+		set->memfd[i].token = a->memfd[i].token;
+		set->memfd[i].fd = a->memfd[i].fd;
+		if (!fstat(a->memfd[i].fd, &st))
+			set->memfd[i].size = st.st_size;
+	}
+	set->nr_memfd = a->nr_memfd;
+}
+
+static void free_set(struct kho_adopt_set *set)
+{
+	kho_idmap_init(&set->idmap);	/* borrowed */
+	kho_adopt_set_free(set, 0);
+}
+
+static int accept_one(int lfd)
+{
+	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	return cfd < 0 ? -errno : cfd;
+}
+
+/*
+ * Serve VMMs until one adopts.  Refused peers (wrong uid, failed
+ * CHANGE_PROCESS) are logged and the next one is waited for.
+ */
+static int serve(struct agent *a)
+{
+	struct kho_adopt_set set;
+	struct kho_diag diag;
+	uint64_t t0;
+	uid_t puid;
+	pid_t ppid;
+	int lfd, cfd, err;
+
+	lfd = kho_adopt_listen(a->socket, &diag);
+	if (lfd < 0) {
+		agent_log(lfd, "%s", diag.msg);
+		return lfd;
+	}
+	/*
+	 * A VMM that does not run as root needs to reach the socket: hand
+	 * the socket to its uid and let it traverse (not list) the directory.
+	 * SO_PEERCRED still refuses every other uid, root included.
+	 */
+	if (a->uid != 0 && (chown(a->socket, a->uid, (gid_t)-1) < 0 ||
+			    chmod(KHO_RUN_DIR, 0711) < 0))
+		agent_log(-errno, "adopt: give %s to uid %u: %s", a->socket,
+			  (unsigned int)a->uid, kho_errno_name(errno));
+	build_set(a, &set);
+	if (!set.dev || !set.memfd) {
+		free_set(&set);
+		close(lfd);
+		return -ENOMEM;
+	}
+	agent_status("ready %s", a->socket);
+	agent_log(0, "serving %s: %zu device(s), %zu memfd(s), %zu IDs for uid %u",
+		  a->socket, set.nr_dev, set.nr_memfd, set.idmap.nr,
+		  (unsigned int)a->uid);
+	t0 = agent_now_ns();
+	for (;;) {
+		cfd = accept_one(lfd);
+		if (cfd < 0) {
+			if (cfd == -EINTR)
+				continue;
+			err = cfd;
+			agent_log(err, "adopt: accept on %s: %s", a->socket,
+				  kho_errno_name(err));
+			break;
+		}
+		err = kho_adopt_serve_one(cfd, a->uid, &set, &puid, &ppid,
+					  &diag);
+		close(cfd);
+		if (!err) {
+			char detail[96];
+
+			snprintf(detail, sizeof(detail),
+				 "pid %d uid %u ran IOMMU_IOAS_CHANGE_PROCESS",
+				 (int)ppid, (unsigned int)puid);
+			agent_step_done("adopt", t0, 0, detail);
+			break;
+		}
+		agent_log(err, "%s", diag.msg);
+	}
+	free_set(&set);
+	close(lfd);
+	unlink(a->socket);
+	return err;
+}
+
+/*
+ * After a failure: keep the session (closing it would FINISH it and
+ * discard the memfds), tell every VMM why, and hand everything to a
+ * `restore-agent --retry`.
+ */
+static void hold(struct agent *a)
+{
+	struct kho_adopt_set set;
+	struct pollfd pfd[2];
+	struct kho_diag diag;
+	int vfd, hfd, cfd, err;
+	size_t i;
+
+	/*
+	 * Drop what the replay built: a device stays bound to this iommufd
+	 * while we hold it, and a retry must be able to bind it again.
+	 */
+	kho_replay_release(&a->r);
+	kho_adopt_set_init(&set);
+	set.iommufd = a->session;
+	set.memfd = calloc(a->nr_memfd + 2, sizeof(*set.memfd));
+	if (set.memfd) {
+		for (i = 0; i < a->nr_memfd; i++) {
+			set.memfd[set.nr_memfd].token = a->memfd[i].token;
+			set.memfd[set.nr_memfd++].fd = a->memfd[i].fd;
+		}
+		if (a->handoff_fd >= 0) {
+			set.memfd[set.nr_memfd].token = KHO_LUO_HANDOFF_TOKEN;
+			set.memfd[set.nr_memfd++].fd = a->handoff_fd;
+		}
+	}
+	vfd = kho_adopt_listen(a->socket, &diag);
+	hfd = kho_adopt_listen(AGENT_HELD_SOCK, &diag);
+	agent_status("held %s", a->failure);
+	agent_log(-EAGAIN,
+		  "holding session '%s' and %zu memfd(s) unfinished; retry with `restore-agent --retry`",
+		  KHO_LUO_SESSION, a->nr_memfd);
+	pfd[0] = (struct pollfd){ .fd = vfd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = hfd, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			cfd = accept_one(vfd);
+			if (cfd >= 0) {
+				kho_adopt_refuse(cfd, -EAGAIN, a->failure);
+				close(cfd);
+				agent_log(0, "adopt: refused a VMM: restore failed");
+			}
+		}
+		if (!(pfd[1].revents & POLLIN) || !set.memfd)
+			continue;
+		cfd = accept_one(hfd);
+		if (cfd < 0)
+			continue;
+		err = kho_adopt_serve_one(cfd, a->uid, &set, NULL, NULL,
+					  &diag);
+		close(cfd);
+		if (!err) {
+			agent_log(0, "handed session '%s' to a retrying agent",
+				  KHO_LUO_SESSION);
+			break;
+		}
+		agent_log(err, "%s", diag.msg);
+	}
+	/* The retrying agent has its own copies of every fd now. */
+	if (vfd >= 0)
+		close(vfd);
+	if (hfd >= 0) {
+		close(hfd);
+		unlink(AGENT_HELD_SOCK);
+	}
+	set.nr_memfd = 0;
+	set.iommufd = -1;
+	kho_adopt_set_free(&set, 0);
+}
+
+static int fail_step(struct agent *a, const char *step, uint64_t t0, int err,
+		     const char *msg)
+{
+	snprintf(a->failure, sizeof(a->failure), "%s: %s", step, msg);
+	agent_step_done(step, t0, err, msg);
+	agent_log(err, "%s failed: %s", step, msg);
+	return err;
+}
+
+static int restore(struct agent *a)
+{
+	struct kho_verify_report vr;
+	struct kho_diag diag = { "" };
+	char detail[160];
+	uint64_t t0;
+	int err;
+
+	if (a->retry) {
+		t0 = agent_now_ns();
+		err = take_held(a, &diag);
+		if (err)
+			return fail_step(a, "take-over", t0, err, diag.msg);
+		agent_step_done("take-over", t0, 0, "session from a failed agent");
+	} else {
+		t0 = agent_now_ns();
+		a->luo = kho_luo_open();
+		if (a->luo < 0) {
+			err = a->luo;
+			snprintf(detail, sizeof(detail), "open %s: %s",
+				 KHO_LUO_DEV, kho_errno_name(err));
+			return fail_step(a, "open", t0, err, detail);
+		}
+		a->session = kho_luo_retrieve_session(a->luo, KHO_LUO_SESSION);
+		if (a->session == -ENOENT) {
+			agent_step_done("session", t0, 0, "no kho-tool session: nothing to restore");
+			return -ENOENT;
+		}
+		if (a->session < 0) {
+			err = a->session;
+			snprintf(detail, sizeof(detail),
+				 "retrieve session '%s': %s", KHO_LUO_SESSION,
+				 kho_errno_name(err));
+			return fail_step(a, "session", t0, err, detail);
+		}
+		/* Others (kho-tool upgrade, a rollback) need the device. */
+		close(a->luo);
+		a->luo = -1;
+		agent_step_done("session", t0, 0, KHO_LUO_SESSION);
+	}
+
+	t0 = agent_now_ns();
+	if (a->handoff_fd < 0) {
+		a->handoff_fd = kho_luo_retrieve_fd(a->session,
+						    KHO_LUO_HANDOFF_TOKEN);
+		if (a->handoff_fd < 0) {
+			err = a->handoff_fd;
+			snprintf(detail, sizeof(detail),
+				 "hand-off memfd token 0x%llx: retrieve: %s",
+				 KHO_LUO_HANDOFF_TOKEN, kho_errno_name(err));
+			return fail_step(a, "hand-off", t0, err, detail);
+		}
+	}
+	if (a->handoff_file)
+		err = kho_read_file(a->handoff_file, &a->blob, &a->blob_len);
+	else
+		err = read_fd(a->handoff_fd, &a->blob, &a->blob_len);
+	if (err) {
+		snprintf(detail, sizeof(detail), "read %s: %s",
+			 a->handoff_file ? a->handoff_file : "hand-off memfd",
+			 kho_errno_name(err));
+		return fail_step(a, "hand-off", t0, err, detail);
+	}
+	err = kho_handoff_decode(a->blob, a->blob_len, &a->h, &diag);
+	if (err) {
+		snprintf(detail, sizeof(detail), "%zu-byte hand-off%s%s refused: %s",
+			 a->blob_len, a->handoff_file ? " " : "",
+			 a->handoff_file ? a->handoff_file : "", diag.msg);
+		save_metadata(a);
+		return fail_step(a, "decode", t0, err, detail);
+	}
+	a->decoded = 1;
+	save_metadata(a);
+	snprintf(detail, sizeof(detail),
+		 "%zu bytes, from kernel %s by kho-tool %s, %zu plan records (journal %llu)",
+		 a->blob_len, a->h.kernel_release[0] ? a->h.kernel_release : "?",
+		 a->h.tool_version, a->h.replay.nr,
+		 (unsigned long long)a->h.journal_length);
+	agent_step_done("decode", t0, 0, detail);
+
+	t0 = agent_now_ns();
+	err = retrieve_memfds(a, &diag);
+	if (err)
+		return fail_step(a, "memfds", t0, err, diag.msg);
+	snprintf(detail, sizeof(detail), "%zu guest-RAM memfd(s)", a->nr_memfd);
+	agent_step_done("memfds", t0, 0, detail);
+
+	t0 = agent_now_ns();
+	a->r.fail_at = a->fail_at;
+	a->r.order = a->order;
+	err = kho_replay_run(&a->r, &a->h, a->memfd, a->nr_memfd, &diag);
+	if (err)
+		return fail_step(a, "replay", t0, err, diag.msg);
+	snprintf(detail, sizeof(detail),
+		 "%u ioctls, %u maps (%.3f ms in MAP_FILE), %zu device(s)",
+		 a->r.steps, a->r.stat[KHO_OP_IOAS_MAP_FILE].calls,
+		 a->r.stat[KHO_OP_IOAS_MAP_FILE].ns / 1e6, a->r.nr_dev);
+	agent_step_done("replay", t0, 0, detail);
+
+	t0 = agent_now_ns();
+	err = kho_verify_run(&a->r, &a->h, a->memfd, a->nr_memfd, a->probe,
+			     &vr, &diag);
+	if (err)
+		return fail_step(a, "verify", t0, err, diag.msg);
+	snprintf(detail, sizeof(detail),
+		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s)",
+		 vr.ioas, vr.maps, vr.probes, vr.devices, vr.attachments);
+	agent_step_done("verify", t0, 0, detail);
+	agent_timeline_save("restored");
+	agent_log(0, "restored in %.3f ms", agent_timeline_total_ns() / 1e6);
+	return 0;
+}
+
+static void release(struct agent *a)
+{
+	size_t i;
+
+	kho_replay_release(&a->r);
+	for (i = 0; i < a->nr_memfd; i++)
+		close(a->memfd[i].fd);
+	free(a->memfd);
+	if (a->handoff_fd >= 0)
+		close(a->handoff_fd);
+	if (a->decoded)
+		kho_handoff_free(&a->h);
+	free(a->blob);
+	if (a->luo >= 0)
+		close(a->luo);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: restore-agent [options]\n"
+		"  --uid N            uid allowed to adopt (default 0)\n"
+		"  --socket PATH      adoption socket (default %s)\n"
+		"  --retry            take the session from a failed agent and try again\n"
+		"  --handoff FILE     use this hand-off blob instead of the preserved one\n"
+		"  --order maps-first|attach-first   replay order (default maps-first)\n"
+		"  --probe ends|first|none           mapping probes in verify (default ends)\n"
+		"  --fail-at N        test hook: fail replay step N (also KHO_REPLAY_FAIL_AT)\n"
+		"  --stay             keep running after the adoption\n"
+		"  --json             print the timeline as JSON on stdout\n",
+		KHO_ADOPT_SOCK);
+}
+
+static int parse(struct agent *a, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "uid", required_argument, NULL, 'u' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "retry", no_argument, NULL, 'r' },
+		{ "handoff", required_argument, NULL, 'H' },
+		{ "order", required_argument, NULL, 'o' },
+		{ "probe", required_argument, NULL, 'p' },
+		{ "fail-at", required_argument, NULL, 'f' },
+		{ "stay", no_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *env = getenv("KHO_REPLAY_FAIL_AT");
+	char *end;
+	int c;
+
+	if (env && *env)
+		a->fail_at = strtoul(env, NULL, 0);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			a->uid = strtoul(optarg, &end, 0);
+			if (*end)
+				return -EINVAL;
+			break;
+		case 's':
+			a->socket = optarg;
+			break;
+		case 'r':
+			a->retry = 1;
+			break;
+		case 'H':
+			a->handoff_file = optarg;
+			break;
+		case 'o':
+			if (!strcmp(optarg, "maps-first"))
+				a->order = KHO_REPLAY_MAPS_FIRST;
+			else if (!strcmp(optarg, "attach-first"))
+				a->order = KHO_REPLAY_ATTACH_FIRST;
+			else
+				return -EINVAL;
+			break;
+		case 'p':
+			if (!strcmp(optarg, "ends"))
+				a->probe = KHO_VERIFY_PROBE_ENDS;
+			else if (!strcmp(optarg, "first"))
+				a->probe = KHO_VERIFY_PROBE_FIRST;
+			else if (!strcmp(optarg, "none"))
+				a->probe = KHO_VERIFY_PROBE_NONE;
+			else
+				return -EINVAL;
+			break;
+		case 'f':
+			a->fail_at = strtoul(optarg, &end, 0);
+			if (*end)
+				return -EINVAL;
+			break;
+		case 'S':
+			a->keep_running = 1;
+			break;
+		case 'j':
+			a->json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+	}
+	return optind == argc ? 0 : -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = { .luo = -1, .session = -1, .handoff_fd = -1,
+			   .socket = KHO_ADOPT_SOCK };
+	const char *result;
+	int err, rc;
+
+	/*
+	 * systemd spares processes whose argv[0] starts with '@' when it
+	 * switches root and kills the initramfs' processes: re-exec under
+	 * such a name so that the agent survives until the VMM adopts.
+	 */
+	if (argv[0][0] != '@') {
+		char name[] = "@restore-agent";
+
+		argv[0] = name;
+		execv("/proc/self/exe", argv);
+		/* No /proc: run on under the old name, but say so. */
+		fprintf(stderr, "restore-agent: warning: re-exec as @restore-agent: %s\n",
+			strerror(errno));
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	kho_replay_init(&a.r);
+	if (parse(&a, argc, argv)) {
+		usage(stderr);
+		return 2;
+	}
+	mkdir(KHO_RUN_DIR, 0700);
+	agent_status("running pid %d", (int)getpid());
+	agent_timeline_start();
+
+	err = restore(&a);
+	if (err == -ENOENT && a.session < 0 && !a.retry) {
+		agent_status("none");
+		agent_timeline_save("nothing to restore");
+		release(&a);
+		return 0;
+	}
+	if (!err) {
+		err = serve(&a);
+		if (!err) {
+			uint64_t t0 = agent_now_ns();
+
+			/* Only now: the VMM owns the state. */
+			err = kho_luo_finish(a.session);
+			if (err) {
+				snprintf(a.failure, sizeof(a.failure),
+					 "finish session '%s': %s",
+					 KHO_LUO_SESSION, kho_errno_name(err));
+				agent_step_done("finish", t0, err, a.failure);
+			} else {
+				agent_step_done("finish", t0, 0, KHO_LUO_SESSION);
+			}
+		}
+	}
+	result = err ? "failed" : "adopted";
+	agent_timeline_save(result);
+	if (a.json)
+		agent_timeline_json(stdout, result);
+	if (err) {
+		if (a.session >= 0)
+			hold(&a);
+		else
+			agent_status("failed %s", a.failure);
+		rc = 1;
+	} else {
+		agent_status("finished");
+		agent_log(0, "adopted; session '%s' finished, total %.3f ms",
+			  KHO_LUO_SESSION, agent_timeline_total_ns() / 1e6);
+		rc = 0;
+		if (a.keep_running)
+			pause();
+	}
+	release(&a);
+	if (a.session >= 0 && !err)
+		close(a.session);
+	return rc;
+}

@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Regenerates tests/data/good and tests/data/bad from the annotated
+# examples in fdt-schema/examples.  The blobs are committed on purpose: they
+# pin format version 1, so a later reader that stops accepting today's
+# blobs fails `make check-unit` and `make check-schema`.  Run this only when
+# the format deliberately changes, then review the diff.
+#
+# usage: tests/data/gen.sh [BUILD]   (BUILD holds lib/libkho.a; default build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cc -O2 -Ilib -o "$tmp/stamp" tests/data/stamp.c "$BUILD/lib/libkho.a" \
+	-lfdt -lz
+
+# good: every example, as dtc makes it.  The crc32 written in each .dts must
+# be the one it stamps to, so the examples themselves are valid hand-offs.
+: > tests/data/good/LIST
+for dts in fdt-schema/examples/*.dts; do
+	name=$(basename "${dts%.dts}")
+	dtc -q -I dts -O dtb -o "tests/data/good/$name.dtb" "$dts"
+	want=$(sed -n 's/^\s*crc32 = <\(0x[0-9a-f]*\)>;.*/\1/p' "$dts")
+	cp "tests/data/good/$name.dtb" "$tmp/s.dtb"
+	got=$("$tmp/stamp" "$tmp/s.dtb")
+	if [ "$want" != "$got" ]; then
+		echo "gen: $dts: crc32 is $want, must be $got: edit the .dts" >&2
+		exit 1
+	fi
+	echo "$name.dtb" >> tests/data/good/LIST
+done
+
+# bad: edu-vm.dts with one defect each.  NAME STAMP SED-EXPRESSION: STAMP
+# "yes" recomputes the crc32 so that the defect, not the sum, is what the
+# validator must find.
+base=fdt-schema/examples/edu-vm.dts
+bad() {
+	local name=$1 stamp=$2 expr=$3
+	sed -e "$expr" "$base" > "$tmp/$name.dts"
+	if cmp -s "$base" "$tmp/$name.dts"; then
+		echo "gen: $name: the edit changed nothing" >&2
+		exit 1
+	fi
+	dtc -q -I dts -O dtb -o "tests/data/bad/$name.dtb" "$tmp/$name.dts"
+	[ "$stamp" = no ] || "$tmp/stamp" "tests/data/bad/$name.dtb" >/dev/null
+}
+bad wrong-compatible yes 's/"kho-tool,handoff-v1"/"kho-tool,handoff-v0"/'
+bad min-reader-too-new yes 's/format-version = <1>/format-version = <2>/; s/min-reader-version = <1>/min-reader-version = <2>/'
+bad wrong-format-version yes 's/format-version = <1>/format-version = <0>/'
+bad checksum-mismatch no 's/0x0 0x1000000 0x0 0x100000/0x0 0x1000000 0x0 0x200000/; s/<0x0 0x100000  0x0 0x7f00000/<0x0 0x100000  0x0 0x7e00000/'
+bad missing-property yes '/kernel-release = /d'
+bad missing-node yes '/^\thwpts {/,/^\t};/d'
+bad wrong-property-type yes 's|created = /bits/ 64 <1795428000>|created = <1795428000>|'
+bad mapping-array-length yes 's/0x0 8  0x4>;/0x0 8  0x4 0x0>;/'
+bad mapping-cells-too-small yes 's/mapping-cells = <9>/mapping-cells = <8>/'
+bad overlapping-mappings yes 's/<0x0 0x8000000 0x0 0x100000 /<0x0 0x7ff0000 0x0 0x100000 /'
+bad unsorted-mappings yes 's/<0x0 0x8100000 0x0 0x100000 /<0x0 0x0000000 0x0 0x100000 /'
+bad empty-mapping yes 's/<0x0 0x8000000 0x0 0x100000 /<0x0 0x8000000 0x0 0x0      /'
+bad mapping-unknown-memfd yes 's/0x0 7  0x6>/0x0 9  0x6>/'
+bad mapping-past-memfd yes 's/0x0 0x100000  0x0 8  0x4>;/0x0 0x180000  0x0 8  0x4>;/'
+bad mapping-unknown-flags yes 's/0x0 7  0x6>/0x0 7  0x7>/'
+bad odd-allowed-iovas yes 's|allowed-iovas = /bits/ 64 <0x0 0xfffffff>|allowed-iovas = /bits/ 64 <0x0 0xfffffff 0x0>|'
+bad unknown-op yes 's/<12 2 0 0 1 3  0 0 0 0 0 0>/<99 2 0 0 1 3  0 0 0 0 0 0>/'
+bad reserved-cell-nonzero yes 's/<12 2 0 0 1 3  0 0 0 0 0 0>/<12 2 0 0 1 3  0 0 0 0 0 1>/'
+bad record-array-length yes 's/<12 2 0 0 1 3  0 0 0 0 0 0>/<12 2 0 0 1 3  0 0 0 0 0>/'
+bad slice-out-of-range yes 's/<16 1 0 3 /<16 1 1 3 /'
+bad inline-data-mismatch yes 's|inline-data = /bits/ 64 <0x0 0xfffffff>|inline-data = /bits/ 64 <0x0 0xfffffff 0x0>|'
+bad dangling-attached-pt yes 's/attached-pt = <3>/attached-pt = <9>/'
+bad duplicate-id yes 's/id = <3>;/id = <1>;/; s/hwpt-3 {/hwpt-1 {/; s/attached-pt = <3>/attached-pt = <1>/'
+bad pci-out-of-range yes 's/pci-address = <0x0 0x0 0x18>/pci-address = <0x0 0x100 0x18>/'
+bad string-too-long yes 's/memfd-name = "guest-ram"/memfd-name = "guest-ram-0123456789012345678901234567890123456789012345678901234567890"/'
+
+# Damage no dts can express: cut the good blob short, corrupt its header,
+# append bytes past its totalsize.
+good=tests/data/good/edu-vm.dtb
+head -c 300 "$good" > tests/data/bad/truncated.dtb
+printf '\xd0\x0d\xfe\xef' | cat - <(tail -c +5 "$good") > tests/data/bad/bad-magic.dtb
+cat "$good" <(printf '\0\0\0\0') > tests/data/bad/trailing-bytes.dtb
+: > tests/data/bad/empty.dtb
+echo "gen: $(wc -l < tests/data/good/LIST) good, $(ls tests/data/bad/*.dtb | wc -l) bad"

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kho-rec-probe: a tiny dynamically linked iommufd user, plain libc and
+ * raw ioctls like an unmodified VMM, for the recorder's VM test and
+ * benchmark.
+ *
+ *   hold        IOAS + a memfd map by VA + an anonymous map by VA, then
+ *               wait; SIGUSR1 unmaps the anonymous one, SIGTERM exits
+ *   loop N      N x (MAP by VA + UNMAP), then N x (MAP_FILE + UNMAP) on an
+ *               IOAS with no device; prints ns per pair of each
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/iommufd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROBE_CHUNK (64UL << 10)
+#define PROBE_IOVA 0x100000UL
+#define PROBE_ANON_IOVA 0x800000UL
+
+static volatile sig_atomic_t probe_sig;
+
+static void probe_on_signal(int sig)
+{
+	probe_sig = sig;
+}
+
+static int probe_ioctl(int fd, unsigned long cmd, void *arg, const char *what)
+{
+	if (ioctl(fd, cmd, arg) == 0)
+		return 0;
+	fprintf(stderr, "kho-rec-probe: %s: %s\n", what, strerror(errno));
+	return -1;
+}
+
+static int probe_map_va(int fd, uint32_t ioas, void *va, uint64_t len,
+			uint64_t iova)
+{
+	struct iommu_ioas_map m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas, .user_va = (uintptr_t)va, .length = len,
+		.iova = iova,
+	};
+
+	return probe_ioctl(fd, IOMMU_IOAS_MAP, &m, "IOMMU_IOAS_MAP");
+}
+
+static int probe_map_file(int fd, uint32_t ioas, int memfd, uint64_t len,
+			  uint64_t iova)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas, .fd = memfd, .start = 0, .length = len,
+		.iova = iova,
+	};
+
+	return probe_ioctl(fd, IOMMU_IOAS_MAP_FILE, &m, "IOMMU_IOAS_MAP_FILE");
+}
+
+static int probe_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova, .length = len,
+	};
+
+	return probe_ioctl(fd, IOMMU_IOAS_UNMAP, &u, "IOMMU_IOAS_UNMAP");
+}
+
+static int probe_setup(int *iommufd, uint32_t *ioas, int *memfd, void **ram)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+
+	*memfd = memfd_create("probe-ram", MFD_CLOEXEC);
+	if (*memfd < 0 || ftruncate(*memfd, PROBE_CHUNK) < 0) {
+		perror("kho-rec-probe: memfd");
+		return -1;
+	}
+	*ram = mmap(NULL, PROBE_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    *memfd, 0);
+	if (*ram == MAP_FAILED) {
+		perror("kho-rec-probe: mmap");
+		return -1;
+	}
+	memset(*ram, 0x5a, PROBE_CHUNK);
+	*iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (*iommufd < 0) {
+		perror("kho-rec-probe: open /dev/iommu");
+		return -1;
+	}
+	if (probe_ioctl(*iommufd, IOMMU_IOAS_ALLOC, &a, "IOMMU_IOAS_ALLOC"))
+		return -1;
+	*ioas = a.out_ioas_id;
+	return 0;
+}
+
+static int probe_hold(void)
+{
+	uint32_t ioas;
+	int iommufd, memfd;
+	void *ram, *anon;
+
+	signal(SIGUSR1, probe_on_signal);
+	signal(SIGTERM, probe_on_signal);
+	if (probe_setup(&iommufd, &ioas, &memfd, &ram))
+		return 1;
+	anon = mmap(NULL, PROBE_CHUNK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (anon == MAP_FAILED)
+		return 1;
+	memset(anon, 0xa5, PROBE_CHUNK);
+	if (probe_map_va(iommufd, ioas, ram, PROBE_CHUNK, PROBE_IOVA) ||
+	    probe_map_va(iommufd, ioas, anon, PROBE_CHUNK, PROBE_ANON_IOVA))
+		return 1;
+	printf("kho-rec-probe: hold: ioas=%u memfd map at 0x%lx, anonymous map at 0x%lx\n",
+	       ioas, PROBE_IOVA, PROBE_ANON_IOVA);
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	for (;;) {
+		pause();
+		if (probe_sig == SIGTERM)
+			break;
+		if (probe_sig == SIGUSR1) {
+			probe_sig = 0;
+			if (probe_unmap(iommufd, ioas, PROBE_ANON_IOVA,
+					PROBE_CHUNK))
+				return 1;
+			printf("kho-rec-probe: hold: anonymous map unmapped\n");
+			fflush(stdout);
+		}
+	}
+	printf("kho-rec-probe: hold: exiting\n");
+	return 0;
+}
+
+static double probe_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int probe_loop(unsigned long n)
+{
+	uint32_t ioas;
+	int iommufd, memfd;
+	unsigned long i;
+	double t0, va_ns, file_ns;
+	void *ram;
+
+	if (probe_setup(&iommufd, &ioas, &memfd, &ram))
+		return 1;
+	t0 = probe_now_ns();
+	for (i = 0; i < n; i++)
+		if (probe_map_va(iommufd, ioas, ram, PROBE_CHUNK, PROBE_IOVA) ||
+		    probe_unmap(iommufd, ioas, PROBE_IOVA, PROBE_CHUNK))
+			return 1;
+	va_ns = (probe_now_ns() - t0) / n;
+	t0 = probe_now_ns();
+	for (i = 0; i < n; i++)
+		if (probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK,
+				   PROBE_IOVA) ||
+		    probe_unmap(iommufd, ioas, PROBE_IOVA, PROBE_CHUNK))
+			return 1;
+	file_ns = (probe_now_ns() - t0) / n;
+	printf("kho-rec-probe: loop %lu pairs: map-va+unmap %.0f ns/pair, map-file+unmap %.0f ns/pair\n",
+	       n, va_ns, file_ns);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "hold"))
+		return probe_hold();
+	if (argc == 3 && !strcmp(argv[1], "loop") && atol(argv[2]) > 0)
+		return probe_loop(atol(argv[2]));
+	fprintf(stderr, "usage: kho-rec-probe hold | loop N\n");
+	return 2;
+}

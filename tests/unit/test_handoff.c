@@ -1,0 +1,754 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of the hand-off FDT: round trips of random states and plans,
+ * the documented rejection of every file in tests/data/bad, the
+ * compatibility rules, and the robustness sweeps (every truncation, every
+ * single-bit flip, header corruption).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <time.h>
+#include <libfdt.h>
+#include <linux/iommufd.h>
+
+#include "ktest.h"
+#include "handoff.h"
+#include "journal.h"
+#include "state.h"
+
+/* xorshift64*: seeded, so a failure names the seed that reproduces it. */
+static uint64_t rnd_state;
+
+static uint64_t rnd(void)
+{
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return rnd_state * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rnd_below(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+/* One random record of @op with plausible fields and inline data. */
+static void rand_rec(struct kho_rec *r, uint32_t op, const struct kho_state *s)
+{
+	uint32_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	switch (op) {
+	case KHO_OP_IOAS_ALLOC:
+		r->ioas_alloc.out_ioas_id = rnd_below(100) + 1;
+		break;
+	case KHO_OP_DESTROY:
+		r->destroy.id = rnd();
+		break;
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		r->allow_iovas.ioas_id = rnd();
+		r->allow_iovas.num_iovas = rnd_below(4);
+		if (r->allow_iovas.num_iovas)
+			r->allow_iovas.iovas = calloc(r->allow_iovas.num_iovas,
+						      sizeof(*r->allow_iovas.iovas));
+		for (i = 0; i < r->allow_iovas.num_iovas; i++) {
+			r->allow_iovas.iovas[i].start = rnd();
+			r->allow_iovas.iovas[i].last = rnd();
+		}
+		break;
+	case KHO_OP_IOAS_MAP:
+	case KHO_OP_IOAS_MAP_FILE:
+		r->map.flags = rnd() & 7;
+		r->map.ioas_id = rnd();
+		r->map.memfd_token = rnd();
+		r->map.offset = rnd();
+		r->map.length = rnd();
+		r->map.iova = rnd();
+		break;
+	case KHO_OP_IOAS_COPY:
+		r->copy.flags = rnd();
+		r->copy.dst_ioas_id = rnd();
+		r->copy.src_ioas_id = rnd();
+		r->copy.length = rnd();
+		r->copy.dst_iova = rnd();
+		r->copy.src_iova = rnd();
+		break;
+	case KHO_OP_IOAS_UNMAP:
+		r->unmap.ioas_id = rnd();
+		r->unmap.iova = rnd();
+		r->unmap.length = rnd();
+		r->unmap.out_length = rnd();
+		break;
+	case KHO_OP_OPTION:
+		r->option.option_id = rnd();
+		r->option.op = rnd();
+		r->option.object_id = rnd();
+		r->option.val64 = rnd();
+		break;
+	case KHO_OP_HWPT_ALLOC:
+		r->hwpt_alloc.flags = rnd();
+		r->hwpt_alloc.dev_id = rnd();
+		r->hwpt_alloc.pt_id = rnd();
+		r->hwpt_alloc.out_hwpt_id = rnd();
+		r->hwpt_alloc.data_type = rnd();
+		r->hwpt_alloc.data_len = rnd_below(3) ? rnd_below(40) : 0;
+		if (r->hwpt_alloc.data_len)
+			r->hwpt_alloc.data = malloc(r->hwpt_alloc.data_len);
+		for (i = 0; i < r->hwpt_alloc.data_len; i++)
+			r->hwpt_alloc.data[i] = rnd();
+		r->hwpt_alloc.fault_id = rnd();
+		break;
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		r->dirty_tracking.flags = rnd();
+		r->dirty_tracking.hwpt_id = rnd();
+		break;
+	case KHO_OP_DEVICE_BIND:
+		r->bind.pci = (struct kho_pci_id){ rnd(), rnd(), rnd(), rnd(),
+						   rnd() };
+		r->bind.flags = rnd();
+		r->bind.out_devid = rnd();
+		break;
+	case KHO_OP_DEVICE_ATTACH:
+		r->attach.dev_id = rnd();
+		r->attach.flags = rnd();
+		r->attach.pasid = rnd();
+		r->attach.pt_id = rnd();
+		r->attach.out_hwpt_id = rnd();
+		break;
+	case KHO_OP_DEVICE_DETACH:
+		r->detach.dev_id = rnd();
+		r->detach.flags = rnd();
+		r->detach.pasid = rnd();
+		break;
+	case KHO_OP_REPLAY_MAPPINGS: {
+		const struct kho_ioas *a = NULL;
+		size_t k;
+
+		for (k = 0; k < s->nr_ioas; k++)
+			if (s->ioas[k].nr_maps)
+				a = &s->ioas[k];
+		if (!a) {	/* no slice possible: fall back */
+			r->op = KHO_OP_DESTROY;
+			break;
+		}
+		r->replay_maps.ioas_id = a->id;
+		r->replay_maps.first = rnd_below(a->nr_maps);
+		r->replay_maps.count = 1 + rnd_below(a->nr_maps -
+						     r->replay_maps.first);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/*
+ * A random but consistent hand-off: IDs unique across kinds, mappings
+ * sorted and inside their memfds, references that resolve, and a plan
+ * holding every op at least once.
+ */
+static void rand_handoff(struct kho_handoff *h, uint64_t seed, size_t maps)
+{
+	struct kho_state *s = &h->state;
+	uint32_t next_id = 1, op;
+	size_t i, k;
+
+	rnd_state = seed * 0x9E3779B97F4A7C15ULL + 1;
+	kho_handoff_init(h);
+	h->format_version = KHO_FORMAT_VERSION;
+	h->min_reader_version = 1;
+	snprintf(h->tool_version, sizeof(h->tool_version), "%s",
+		 KHO_TOOL_VERSION);
+	snprintf(h->kernel_release, sizeof(h->kernel_release), "7.2.13-%llu",
+		 (unsigned long long)seed);
+	h->created = rnd();
+	h->journal_length = rnd_below(1000000);
+
+	s->nr_memfd = 1 + rnd_below(4);
+	s->memfd = calloc(s->nr_memfd, sizeof(*s->memfd));
+	for (i = 0; i < s->nr_memfd; i++) {
+		s->memfd[i].token = 1000 + i * 7 + rnd_below(7);
+		s->memfd[i].size = 1ULL << 40;
+		s->memfd[i].seals = rnd() & 0x1f;
+		snprintf(s->memfd[i].name, sizeof(s->memfd[i].name),
+			 "guest-ram-%zu", i);
+	}
+	s->nr_ioas = 1 + rnd_below(3);
+	s->ioas = calloc(s->nr_ioas, sizeof(*s->ioas));
+	for (i = 0; i < s->nr_ioas; i++) {
+		struct kho_ioas *a = &s->ioas[i];
+		uint64_t iova = rnd_below(16) << 12;
+
+		a->id = next_id++;
+		a->huge_pages = (int64_t)rnd_below(3) - 1;
+		a->nr_allowed = rnd_below(3);
+		if (a->nr_allowed)
+			a->allowed = calloc(a->nr_allowed, sizeof(*a->allowed));
+		for (k = 0; k < a->nr_allowed; k++) {
+			a->allowed[k].start = k << 32;
+			a->allowed[k].last = (k << 32) + 0xfffffff;
+		}
+		a->nr_maps = i == 0 ? maps : rnd_below(maps + 1);
+		a->cap_maps = a->nr_maps;
+		if (a->nr_maps)
+			a->maps = calloc(a->nr_maps, sizeof(*a->maps));
+		for (k = 0; k < a->nr_maps; k++) {
+			struct kho_mapping *m = &a->maps[k];
+
+			m->iova = iova;
+			m->length = (1 + rnd_below(4)) << 12;
+			m->memfd_token = s->memfd[rnd_below(s->nr_memfd)].token;
+			m->offset = rnd_below(1 << 20) << 12;
+			m->flags = (rnd() & 3) << 1;
+			iova += m->length + (rnd_below(3) << 12);
+		}
+	}
+	s->nr_dev = rnd_below(3);
+	s->dev = s->nr_dev ? calloc(s->nr_dev, sizeof(*s->dev)) : NULL;
+	for (i = 0; i < s->nr_dev; i++) {
+		s->dev[i].id = next_id++;
+		s->dev[i].pci = (struct kho_pci_id){ 0, 1 + i, rnd(), 0x1234,
+						     0x11e8 };
+		snprintf(s->dev[i].driver, sizeof(s->dev[i].driver),
+			 "vfio-pci");
+	}
+	s->nr_hwpt = s->nr_dev;
+	s->hwpt = s->nr_hwpt ? calloc(s->nr_hwpt, sizeof(*s->hwpt)) : NULL;
+	for (i = 0; i < s->nr_hwpt; i++) {
+		struct kho_hwpt *w = &s->hwpt[i];
+
+		w->id = next_id++;
+		w->pt_id = s->ioas[rnd_below(s->nr_ioas)].id;
+		w->dev_id = s->dev[i].id;
+		w->auto_domain = rnd() & 1;
+		w->dirty_tracking = rnd() & 1;
+		w->flags = rnd() & 3;
+		w->data_len = rnd_below(2) ? 8 + rnd_below(30) : 0;
+		if (w->data_len) {
+			w->data = malloc(w->data_len);
+			for (k = 0; k < w->data_len; k++)
+				w->data[k] = rnd();
+		}
+		s->dev[i].attached_pt = rnd() & 1 ? w->id : 0;
+		s->dev[i].attach_flags = rnd() & 1;
+		s->dev[i].pasid = rnd_below(2);
+	}
+	/* Every op once, then random ones. */
+	for (op = KHO_OP_IOAS_ALLOC; op <= KHO_OP_MAX + 10; op++) {
+		struct kho_rec r;
+
+		rand_rec(&r, op <= KHO_OP_MAX ? op :
+			 KHO_OP_IOAS_ALLOC + rnd_below(KHO_OP_MAX), s);
+		kho_journal_append(&h->replay, &r);
+		kho_rec_release(&r);
+	}
+}
+
+/* Deep comparison; returns a description of the first difference. */
+static const char *handoff_diff(const struct kho_handoff *a,
+				const struct kho_handoff *b)
+{
+	const struct kho_state *x = &a->state, *y = &b->state;
+	size_t i;
+
+	if (a->format_version != b->format_version ||
+	    a->min_reader_version != b->min_reader_version ||
+	    strcmp(a->tool_version, b->tool_version) ||
+	    strcmp(a->kernel_release, b->kernel_release) ||
+	    a->created != b->created || a->journal_length != b->journal_length)
+		return "metadata";
+	if (x->nr_memfd != y->nr_memfd || x->nr_dev != y->nr_dev ||
+	    x->nr_ioas != y->nr_ioas || x->nr_hwpt != y->nr_hwpt)
+		return "object counts";
+	for (i = 0; i < x->nr_memfd; i++)
+		if (memcmp(&x->memfd[i], &y->memfd[i], sizeof(x->memfd[i])))
+			return "memfd";
+	for (i = 0; i < x->nr_dev; i++)
+		if (memcmp(&x->dev[i], &y->dev[i], sizeof(x->dev[i])))
+			return "device";
+	for (i = 0; i < x->nr_ioas; i++) {
+		const struct kho_ioas *p = &x->ioas[i], *q = &y->ioas[i];
+
+		if (p->id != q->id || p->huge_pages != q->huge_pages ||
+		    p->nr_allowed != q->nr_allowed || p->nr_maps != q->nr_maps)
+			return "ioas";
+		if (p->nr_allowed && memcmp(p->allowed, q->allowed,
+					    p->nr_allowed * sizeof(*p->allowed)))
+			return "allowed iovas";
+		if (p->nr_maps && memcmp(p->maps, q->maps,
+					 p->nr_maps * sizeof(*p->maps)))
+			return "mappings";
+	}
+	for (i = 0; i < x->nr_hwpt; i++) {
+		const struct kho_hwpt *p = &x->hwpt[i], *q = &y->hwpt[i];
+
+		if (p->id != q->id || p->pt_id != q->pt_id ||
+		    p->dev_id != q->dev_id || p->flags != q->flags ||
+		    p->auto_domain != q->auto_domain ||
+		    p->dirty_tracking != q->dirty_tracking ||
+		    p->data_type != q->data_type || p->data_len != q->data_len ||
+		    (p->data_len && memcmp(p->data, q->data, p->data_len)))
+			return "hwpt";
+	}
+	if (a->replay.nr != b->replay.nr)
+		return "replay length";
+	for (i = 0; i < a->replay.nr; i++) {
+		const struct kho_rec *p = &a->replay.recs[i];
+		const struct kho_rec *q = &b->replay.recs[i];
+		char fa[512], fb[512];
+
+		if (p->op != q->op)
+			return "replay op";
+		switch (p->op) {
+		case KHO_OP_IOAS_ALLOW_IOVAS:
+			if (p->allow_iovas.ioas_id != q->allow_iovas.ioas_id ||
+			    p->allow_iovas.num_iovas != q->allow_iovas.num_iovas ||
+			    (p->allow_iovas.num_iovas &&
+			     memcmp(p->allow_iovas.iovas, q->allow_iovas.iovas,
+				    p->allow_iovas.num_iovas * 16)))
+				return "ALLOW_IOVAS record";
+			break;
+		case KHO_OP_HWPT_ALLOC:
+			if (p->hwpt_alloc.data_len != q->hwpt_alloc.data_len ||
+			    (p->hwpt_alloc.data_len &&
+			     memcmp(p->hwpt_alloc.data, q->hwpt_alloc.data,
+				    p->hwpt_alloc.data_len)))
+				return "HWPT_ALLOC data";
+			snprintf(fa, sizeof(fa), "%u %u %u %u %u %u",
+				 p->hwpt_alloc.flags, p->hwpt_alloc.dev_id,
+				 p->hwpt_alloc.pt_id, p->hwpt_alloc.out_hwpt_id,
+				 p->hwpt_alloc.data_type,
+				 p->hwpt_alloc.fault_id);
+			snprintf(fb, sizeof(fb), "%u %u %u %u %u %u",
+				 q->hwpt_alloc.flags, q->hwpt_alloc.dev_id,
+				 q->hwpt_alloc.pt_id, q->hwpt_alloc.out_hwpt_id,
+				 q->hwpt_alloc.data_type,
+				 q->hwpt_alloc.fault_id);
+			if (strcmp(fa, fb))
+				return "HWPT_ALLOC record";
+			break;
+		default:
+			/* Records are zeroed before filling on both sides, so
+			 * the union compares bytewise. */
+			if (memcmp(p, q, sizeof(*p)))
+				return "replay record";
+		}
+	}
+	return NULL;
+}
+
+static int encode_decode(const struct kho_handoff *h, struct kho_handoff *out,
+			 size_t *bytes, struct kho_diag *diag)
+{
+	void *blob;
+	size_t len;
+	int err;
+
+	err = kho_handoff_encode(h, &blob, &len);
+	if (err)
+		return err;
+	if (bytes)
+		*bytes = len;
+	err = kho_handoff_decode(blob, len, out, diag);
+	free(blob);
+	return err;
+}
+
+KTEST(handoff_round_trip_random)
+{
+	struct kho_diag diag = { "" };
+	uint64_t seed;
+
+	for (seed = 1; seed <= 300; seed++) {
+		struct kho_handoff h, back;
+		const char *diff;
+		int err;
+
+		rand_handoff(&h, seed, rnd_below(200));
+		err = encode_decode(&h, &back, NULL, &diag);
+		if (err)
+			printf("#   seed %llu: %s\n", (unsigned long long)seed,
+			       diag.msg);
+		ASSERT_EQ(0, err);
+		diff = handoff_diff(&h, &back);
+		if (diff)
+			printf("#   seed %llu: %s differs\n",
+			       (unsigned long long)seed, diff);
+		ASSERT_TRUE(diff == NULL);
+		kho_handoff_free(&h);
+		kho_handoff_free(&back);
+	}
+}
+
+KTEST(handoff_round_trip_empty)
+{
+	struct kho_handoff h, back;
+	struct kho_diag diag = { "" };
+
+	kho_handoff_init(&h);
+	h.format_version = 1;
+	h.min_reader_version = 1;
+	ASSERT_EQ(0, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_TRUE(handoff_diff(&h, &back) == NULL);
+	kho_handoff_free(&back);
+}
+
+KTEST(handoff_bytes_per_mapping)
+{
+	struct kho_handoff h, back;
+	struct kho_diag diag = { "" };
+	size_t small, big;
+
+	rand_handoff(&h, 7, 0);
+	ASSERT_EQ(0, encode_decode(&h, &back, &small, &diag));
+	kho_handoff_free(&h);
+	kho_handoff_free(&back);
+	rand_handoff(&h, 7, 10000);
+	ASSERT_EQ(0, encode_decode(&h, &back, &big, &diag));
+	kho_handoff_free(&h);
+	kho_handoff_free(&back);
+	/* The bound: at most 48 bytes per mapping, measured. */
+	printf("#   %.2f bytes per mapping\n", (big - small) / 10000.0);
+	ASSERT_TRUE(big - small <= 48 * 10000);
+}
+
+KTEST(handoff_encode_refuses_caller_bugs)
+{
+	struct kho_handoff h;
+	struct kho_rec r = { .op = 99 };
+	void *blob;
+	size_t len;
+
+	rand_handoff(&h, 3, 4);
+	memset(h.tool_version, 'x', sizeof(h.tool_version));
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.tool_version[0] = 0;
+	ASSERT_EQ(0, kho_journal_append(&h.replay, &r));
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_free(&h);
+}
+
+KTEST(handoff_fdt_errno_never_eperm)
+{
+	ASSERT_EQ(-ENOENT, kho_fdt_errno(-FDT_ERR_NOTFOUND));
+	ASSERT_EQ(-ENOMEM, kho_fdt_errno(-FDT_ERR_NOSPACE));
+	ASSERT_EQ(-EBADMSG, kho_fdt_errno(-FDT_ERR_TRUNCATED));
+	ASSERT_EQ(-EBADMSG, kho_fdt_errno(-FDT_ERR_BADSTRUCTURE));
+	ASSERT_EQ(-EINVAL, kho_fdt_errno(-FDT_ERR_BADOFFSET));
+	ASSERT_EQ(0, kho_fdt_errno(0));
+}
+
+/* Encodes a reference blob: every op, a few dozen mappings. */
+static void *ref_blob(size_t *len)
+{
+	struct kho_handoff h;
+	void *blob = NULL;
+
+	rand_handoff(&h, 42, 40);
+	if (kho_handoff_encode(&h, &blob, len))
+		blob = NULL;
+	kho_handoff_free(&h);
+	return blob;
+}
+
+/* Edits a copy of @blob with @edit, restamps it, and decodes it. */
+static int edit_and_decode(const void *blob, size_t len,
+			   int (*edit)(void *fdt), bool stamp,
+			   struct kho_diag *diag)
+{
+	struct kho_handoff h;
+	size_t size = len + 4096;
+	void *fdt = malloc(size);
+	int err;
+
+	if (fdt_open_into(blob, fdt, size) || edit(fdt) || fdt_pack(fdt)) {
+		free(fdt);
+		return -EFAULT;
+	}
+	if (stamp && kho_handoff_stamp(fdt, fdt_totalsize(fdt), NULL)) {
+		free(fdt);
+		return -EFAULT;
+	}
+	err = kho_handoff_decode(fdt, fdt_totalsize(fdt), &h, diag);
+	if (!err)
+		kho_handoff_free(&h);
+	free(fdt);
+	return err;
+}
+
+static int edit_unknown_props(void *fdt)
+{
+	/* Offsets move with every edit: look the node up afterwards. */
+	if (fdt_setprop_string(fdt, 0, "future-field", "x"))
+		return -1;
+	return fdt_setprop_u32(fdt, fdt_path_offset(fdt, "/ioases/ioas-1"),
+			       "future-ioas-field", 7);
+}
+
+static int edit_format_v2(void *fdt)
+{
+	return fdt_setprop_u32(fdt, 0, "format-version", 2);
+}
+
+static int edit_min_reader_v2(void *fdt)
+{
+	if (fdt_setprop_u32(fdt, 0, "format-version", 2))
+		return -1;
+	return fdt_setprop_u32(fdt, 0, "min-reader-version", 2);
+}
+
+/* A later format appending a cell to every mapping: a v1 reader reads
+ * the 9 cells it knows. */
+static int edit_wider_mappings(void *fdt)
+{
+	const uint8_t *old;
+	uint8_t *wide;
+	int ioas, len, i, nr, err = 0;
+
+	/* Editing a node keeps its own offset valid (only later nodes move),
+	 * so the subnode walk survives the setprop. */
+	fdt_for_each_subnode(ioas, fdt, fdt_path_offset(fdt, "/ioases")) {
+		old = fdt_getprop(fdt, ioas, "mappings", &len);
+		if (!old)
+			continue;
+		nr = len / 36;
+		wide = malloc(nr * 40);
+		for (i = 0; i < nr; i++) {
+			memcpy(wide + i * 40, old + i * 36, 36);
+			fdt32_st(wide + i * 40 + 36, 0xabcd);
+		}
+		err = fdt_setprop(fdt, ioas, "mappings", wide, nr * 40);
+		free(wide);
+		if (err)
+			return err;
+	}
+	return fdt_setprop_u32(fdt, fdt_path_offset(fdt, "/ioases"),
+			       "mapping-cells", 10);
+}
+
+KTEST(handoff_compatibility_rules)
+{
+	struct kho_diag diag = { "" };
+	size_t len;
+	void *blob = ref_blob(&len);
+	int err;
+
+	ASSERT_TRUE(blob);
+	ASSERT_EQ(0, edit_and_decode(blob, len, edit_unknown_props, true,
+				     &diag));
+	ASSERT_EQ(0, edit_and_decode(blob, len, edit_format_v2, true, &diag));
+	err = edit_and_decode(blob, len, edit_wider_mappings, true, &diag);
+	if (err)
+		printf("#   wider mappings: %s\n", diag.msg);
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(-EPROTONOSUPPORT, edit_and_decode(blob, len,
+						    edit_min_reader_v2, true,
+						    &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "min-reader-version 2");
+	/* The same edit without restamping is caught by the crc32. */
+	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_unknown_props,
+					    false, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "crc32");
+	free(blob);
+}
+
+/* Decodes a blob that must be refused; counts the ones that were not. */
+static int must_fail(const void *buf, size_t len)
+{
+	struct kho_diag diag = { "" };
+	struct kho_handoff h;
+	int err = kho_handoff_decode(buf, len, &h, &diag);
+
+	if (!err) {
+		kho_handoff_free(&h);
+		return 1;
+	}
+	/* Only the documented codes: corrupt or too new. */
+	return err != -EBADMSG && err != -EPROTONOSUPPORT;
+}
+
+KTEST(handoff_every_truncation_rejected)
+{
+	size_t len, cut;
+	void *blob = ref_blob(&len);
+	int bad = 0;
+
+	ASSERT_TRUE(blob);
+	for (cut = 0; cut < len; cut++) {
+		/* An exact-size copy so that ASan sees any over-read. */
+		void *copy = malloc(cut ? cut : 1);
+
+		memcpy(copy, blob, cut);
+		bad += must_fail(copy, cut);
+		free(copy);
+	}
+	printf("#   %zu truncations of a %zu-byte blob\n", len, len);
+	ASSERT_EQ(0, bad);
+	free(blob);
+}
+
+KTEST(handoff_every_bit_flip_rejected)
+{
+	struct timespec t0, t1;
+	size_t len, bit;
+	void *blob = ref_blob(&len);
+	uint8_t *copy;
+	int bad = 0;
+
+	ASSERT_TRUE(blob);
+	copy = malloc(len);
+	memcpy(copy, blob, len);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Every bit of the blob: header, reservation map, structure and
+	 * strings blocks.  The crc32 covers all of them. */
+	for (bit = 0; bit < len * 8; bit++) {
+		copy[bit / 8] ^= 1u << (bit % 8);
+		if (must_fail(copy, len)) {
+			if (bad < 5)
+				printf("#   flip of bit %zu accepted\n", bit);
+			bad++;
+		}
+		copy[bit / 8] ^= 1u << (bit % 8);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("#   %zu bit flips in %.2f s\n", len * 8,
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	ASSERT_EQ(0, bad);
+	free(copy);
+	free(blob);
+}
+
+KTEST(handoff_header_corruption_rejected)
+{
+	size_t len, i, k;
+	void *blob = ref_blob(&len);
+	uint8_t *copy;
+	int bad = 0;
+
+	ASSERT_TRUE(blob);
+	copy = malloc(len);
+	rnd_state = 0x5eed;
+	/* Random words over every header field, and the classic
+	 * troublemakers: 0, all-ones, sizes just past the buffer. */
+	for (i = 0; i < 10 * sizeof(struct fdt_header); i++) {
+		static const uint32_t special[] = { 0, 0xffffffff, 0x7fffffff,
+						    0x80000000, 40, 17, 16 };
+		size_t field = (i / 4) % 10;
+		uint32_t v = i % 4 < 2 ? special[rnd_below(7)] : rnd();
+
+		memcpy(copy, blob, len);
+		if (i % 4 == 2)
+			v = len + (rnd() & 0xff);
+		if (fdt32_ld((fdt32_t *)copy + field) == v)
+			continue;
+		fdt32_st((fdt32_t *)copy + field, v);
+		bad += must_fail(copy, len);
+		/* And with a larger buffer than the header claims. */
+		for (k = 0; k < 2; k++)
+			copy[rnd_below(len)] ^= rnd();
+		bad += must_fail(copy, len);
+	}
+	ASSERT_EQ(0, bad);
+	free(copy);
+	free(blob);
+}
+
+static const char *data_dir(void)
+{
+	const char *d = getenv("KHO_TEST_DATA");
+
+	return d ? d : "tests/data";
+}
+
+KTEST(handoff_good_files_accepted)
+{
+	char path[PATH_MAX], line[512];
+	struct kho_diag diag = { "" };
+	int nr = 0;
+	FILE *list;
+
+	/* The list of good files is the one check.sh uses too. */
+	snprintf(path, sizeof(path), "%s/good/LIST", data_dir());
+	list = fopen(path, "r");
+	ASSERT_TRUE(list != NULL);
+	while (fgets(line, sizeof(line), list)) {
+		struct kho_handoff h;
+		size_t len;
+		void *buf;
+		int err;
+
+		line[strcspn(line, "\n")] = 0;
+		if (!line[0] || line[0] == '#')
+			continue;
+		snprintf(path, sizeof(path), "%s/good/%s", data_dir(), line);
+		err = kho_read_file(path, &buf, &len);
+		if (err)
+			printf("#   %s: %s\n", path, strerror(-err));
+		ASSERT_EQ(0, err);
+		err = kho_handoff_decode(buf, len, &h, &diag);
+		free(buf);
+		if (err)
+			printf("#   %s: %s\n", path, diag.msg);
+		ASSERT_EQ(0, err);
+		kho_handoff_free(&h);
+		nr++;
+	}
+	fclose(list);
+	ASSERT_TRUE(nr > 0);
+}
+
+static int errno_by_name(const char *name)
+{
+	if (!strcmp(name, "EBADMSG"))
+		return -EBADMSG;
+	if (!strcmp(name, "EPROTONOSUPPORT"))
+		return -EPROTONOSUPPORT;
+	return 1;
+}
+
+KTEST(handoff_bad_files_rejected_as_documented)
+{
+	char path[PATH_MAX], line[1024];
+	int nr = 0, failed = 0;
+	FILE *list;
+
+	snprintf(path, sizeof(path), "%s/bad/EXPECTED", data_dir());
+	list = fopen(path, "r");
+	ASSERT_TRUE(list != NULL);
+	/* FILE <tab> ERRNO <tab> DT-VALIDATE <tab> MESSAGE SUBSTRING */
+	while (fgets(line, sizeof(line), list)) {
+		char *file, *eno, *dtv, *text, *save = NULL;
+		struct kho_diag diag = { "" };
+		struct kho_handoff h;
+		size_t len;
+		void *buf;
+		int err;
+
+		line[strcspn(line, "\n")] = 0;
+		if (!line[0] || line[0] == '#')
+			continue;
+		file = strtok_r(line, "\t", &save);
+		eno = strtok_r(NULL, "\t", &save);
+		dtv = strtok_r(NULL, "\t", &save);
+		text = strtok_r(NULL, "\t", &save);
+		ASSERT_TRUE(file && eno && dtv && text);
+		snprintf(path, sizeof(path), "%s/bad/%s", data_dir(), file);
+		ASSERT_EQ(0, kho_read_file(path, &buf, &len));
+		err = kho_handoff_decode(buf, len, &h, &diag);
+		free(buf);
+		if (!err)
+			kho_handoff_free(&h);
+		if (err != errno_by_name(eno) || !strstr(diag.msg, text)) {
+			printf("#   %s: got %d \"%s\", expected %s \"%s\"\n",
+			       file, err, diag.msg, eno, text);
+			failed++;
+		}
+		nr++;
+	}
+	fclose(list);
+	printf("#   %d bad files\n", nr);
+	ASSERT_TRUE(nr >= 10);
+	ASSERT_EQ(0, failed);
+}

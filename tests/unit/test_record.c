@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of the recorder (lib/record.c) and the journal socket, with real memfds. */
+#include <fcntl.h>
+#include <linux/iommufd.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "handoff.h"
+#include "journal.h"
+#include "journal_sock.h"
+#include "ktest.h"
+#include "record.h"
+
+#define PG 4096UL
+
+/*
+ * An iommufd stand-in: /dev/null, declared an iommufd through the linked
+ * API.  The ioctls are not issued (the host has no /dev/iommu); the
+ * recorder journals arguments shaped as the kernel leaves them.
+ */
+static int fake_iommufd(struct kho_record *rec)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		kho_record_fd_set_kind(rec, fd, KHO_RECORD_FD_IOMMUFD);
+	return fd;
+}
+
+static int note_ioas_alloc(struct kho_record *rec, int fd, uint32_t id)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a), .out_ioas_id = id };
+
+	return kho_record_note(rec, fd, IOMMU_IOAS_ALLOC, &a, NULL);
+}
+
+static int note_map(struct kho_record *rec, int fd, uint32_t ioas,
+		    void *va, uint64_t len, uint64_t iova)
+{
+	struct iommu_ioas_map m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = iova,
+	};
+
+	return kho_record_note(rec, fd, IOMMU_IOAS_MAP, &m, NULL);
+}
+
+static int note_map_file(struct kho_record *rec, int fd, uint32_t ioas,
+			 int memfd, uint64_t start, uint64_t len,
+			 uint64_t iova)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+		.ioas_id = ioas,
+		.fd = memfd,
+		.start = start,
+		.length = len,
+		.iova = iova,
+	};
+
+	return kho_record_note(rec, fd, IOMMU_IOAS_MAP_FILE, &m, NULL);
+}
+
+static int note_unmap(struct kho_record *rec, int fd, uint32_t ioas,
+		      uint64_t iova, uint64_t len, uint64_t unmapped)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova,
+		.length = len,
+	};
+	struct kho_record_call call;
+
+	kho_record_prepare(IOMMU_IOAS_UNMAP, &u, &call);
+	u.length = unmapped;	/* what the kernel writes back */
+	return kho_record_note(rec, fd, IOMMU_IOAS_UNMAP, &u, &call);
+}
+
+static int memfd_sized(const char *name, size_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+
+	if (fd >= 0 && ftruncate(fd, size) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The journal as the snapshot carries it. */
+static int journal_of(struct kho_record *rec, struct kho_handoff *h)
+{
+	return kho_record_handoff(rec, h, NULL, NULL);
+}
+
+KTEST(va_resolves_to_memfd_offsets)
+{
+	struct kho_record *rec;
+	struct kho_handoff h;
+	int iommufd, mfd;
+	char *base, *second;
+
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	mfd = memfd_sized("guest-ram", 16 * PG);
+	ASSERT_TRUE(iommufd >= 0 && mfd >= 0);
+	base = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	/* a second window on the same memfd, at file offset 8 pages */
+	second = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
+		      8 * PG);
+	ASSERT_TRUE(base != MAP_FAILED && second != MAP_FAILED);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	ASSERT_EQ(0, note_map(rec, iommufd, 1, base, 2 * PG, 0x100000));
+	ASSERT_EQ(0, note_map(rec, iommufd, 1, base + 3 * PG, PG, 0x200000));
+	ASSERT_EQ(0, note_map(rec, iommufd, 1, second + PG, 2 * PG, 0x300000));
+	/* split the first vma in two: a range across both still resolves */
+	ASSERT_EQ(0, mprotect(base + 5 * PG, PG, PROT_READ));
+	kho_record_maps_changed(rec);
+	ASSERT_EQ(0, note_map(rec, iommufd, 1, base + 4 * PG, 3 * PG, 0x400000));
+	ASSERT_EQ(0, kho_record_status(rec, NULL));
+
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(5, h.replay.nr);
+	ASSERT_EQ(5, h.journal_length);
+	ASSERT_EQ(1, h.state.nr_memfd);
+	ASSERT_EQ(16 * PG, h.state.memfd[0].size);
+	ASSERT_STR_CONTAINS(h.state.memfd[0].name, "guest-ram");
+	ASSERT_EQ(KHO_OP_IOAS_MAP_FILE, h.replay.recs[1].op);
+	ASSERT_EQ(h.state.memfd[0].token, h.replay.recs[1].map.memfd_token);
+	ASSERT_EQ(0, h.replay.recs[1].map.offset);
+	ASSERT_EQ(3 * PG, h.replay.recs[2].map.offset);
+	ASSERT_EQ(9 * PG, h.replay.recs[3].map.offset);
+	ASSERT_EQ(0x300000, h.replay.recs[3].map.iova);
+	ASSERT_EQ(4 * PG, h.replay.recs[4].map.offset);
+	ASSERT_EQ(3 * PG, h.replay.recs[4].map.length);
+	kho_handoff_free(&h);
+
+	/* the same VA now backed by another memfd: a new token, not a stale one */
+	{
+		int other = memfd_sized("other", 8 * PG);
+		char *p;
+
+		ASSERT_TRUE(other >= 0);
+		p = mmap(base, 8 * PG, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, other, 0);
+		ASSERT_TRUE(p == base);
+		kho_record_maps_changed(rec);
+		ASSERT_EQ(0, note_map(rec, iommufd, 1, base, PG, 0x500000));
+		ASSERT_EQ(0, journal_of(rec, &h));
+		ASSERT_EQ(2, h.state.nr_memfd);
+		ASSERT_EQ(h.state.memfd[1].token,
+			  h.replay.recs[5].map.memfd_token);
+		ASSERT_TRUE(h.state.memfd[0].token != h.state.memfd[1].token);
+		kho_handoff_free(&h);
+		close(other);
+	}
+	munmap(base, 8 * PG);
+	munmap(second, 4 * PG);
+	close(mfd);
+	close(iommufd);
+	kho_record_free(rec);
+}
+
+KTEST(anonymous_private_and_disk_are_refused_with_reason)
+{
+	struct kho_diag why = { "" };
+	struct kho_record *rec;
+	struct kho_handoff h;
+	int iommufd, mfd, disk, shm;
+	char *anon, *priv;
+	char shm_path[64];
+
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+
+	anon = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(anon != MAP_FAILED);
+	ASSERT_EQ(-EOPNOTSUPP, note_map(rec, iommufd, 1, anon, 4 * PG, 0x100000));
+	ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+	ASSERT_STR_CONTAINS(why.msg, "anonymous memory");
+	ASSERT_STR_CONTAINS(why.msg, "IOAS 1: IOVA 0x100000+0x4000");
+	/* unmapping the refused area makes the journal whole again ... */
+	ASSERT_EQ(0, note_unmap(rec, iommufd, 1, 0x100000, 4 * PG, 4 * PG));
+	ASSERT_EQ(0, kho_record_status(rec, NULL));
+	/* ... and the UNMAP is not journaled: the map never was */
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(1, h.replay.nr);
+	kho_handoff_free(&h);
+
+	/* a private mapping of a memfd pins copy-on-write pages */
+	mfd = memfd_sized("ram", 4 * PG);
+	priv = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, mfd, 0);
+	ASSERT_TRUE(priv != MAP_FAILED);
+	ASSERT_EQ(-EOPNOTSUPP, note_map(rec, iommufd, 1, priv, PG, 0x200000));
+	ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+	ASSERT_STR_CONTAINS(why.msg, "private mapping");
+	ASSERT_EQ(0, note_unmap(rec, iommufd, 1, 0, UINT64_MAX, PG));
+	ASSERT_EQ(0, kho_record_status(rec, NULL));
+
+	/* a file on disk: the test binary itself */
+	disk = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	ASSERT_TRUE(disk >= 0);
+	ASSERT_EQ(-EOPNOTSUPP, note_map_file(rec, iommufd, 1, disk, 0, PG,
+					     0x300000));
+	ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+	ASSERT_STR_CONTAINS(why.msg, "file on disk");
+	ASSERT_EQ(0, note_unmap(rec, iommufd, 1, 0x300000, PG, PG));
+
+	/* a linked shmem file (/dev/shm): shmem, but LUO wants it unlinked */
+	snprintf(shm_path, sizeof(shm_path), "/dev/shm/kho-test-%d", getpid());
+	shm = open(shm_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (shm >= 0) {
+		ASSERT_EQ(0, ftruncate(shm, PG));
+		ASSERT_EQ(-EOPNOTSUPP, note_map_file(rec, iommufd, 1, shm, 0,
+						     PG, 0x400000));
+		unlink(shm_path);
+		ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+		ASSERT_STR_CONTAINS(why.msg, "linked shmem file");
+		ASSERT_EQ(0, note_unmap(rec, iommufd, 1, 0x400000, PG, PG));
+		close(shm);
+	}
+	ASSERT_EQ(0, kho_record_status(rec, NULL));
+	munmap(anon, 4 * PG);
+	munmap(priv, 4 * PG);
+	close(mfd);
+	close(disk);
+	close(iommufd);
+	kho_record_free(rec);
+}
+
+KTEST(hugetlb_memfd_is_refused_naming_hugetlb)
+{
+	struct kho_diag why = { "" };
+	struct kho_record *rec;
+	int iommufd, hfd;
+
+	/*
+	 * MFD_HUGETLB needs CONFIG_HUGETLBFS; creating the memfd needs no
+	 * reserved huge page.  Without hugetlbfs there is nothing to refuse,
+	 * and the case says so instead of passing on nothing.
+	 */
+	hfd = memfd_create("huge", MFD_HUGETLB | MFD_CLOEXEC);
+	if (hfd < 0) {
+		printf("# MFD_HUGETLB: %s: checking the refusal on the host is impossible\n",
+		       strerror(errno));
+		ASSERT_TRUE(errno == EINVAL || errno == ENOENT ||
+			    errno == ENOSYS);
+		return;
+	}
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	ASSERT_EQ(-EOPNOTSUPP, note_map_file(rec, iommufd, 1, hfd, 0,
+					     2UL << 20, 0x200000));
+	ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+	ASSERT_STR_CONTAINS(why.msg, "hugetlb memfd");
+	ASSERT_STR_CONTAINS(why.msg, "memfd-v2");
+	close(hfd);
+	close(iommufd);
+	kho_record_free(rec);
+}
+
+KTEST(fd_identity_follows_dup_and_close)
+{
+	struct kho_record *rec;
+	struct kho_handoff h;
+	enum kho_record_fd_kind kind;
+	int iommufd, dup_iommufd, a, b, c;
+
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	a = memfd_sized("a", 4 * PG);
+	ASSERT_TRUE(a >= 0);
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, a, 0, PG, 0x100000));
+	b = dup(a);
+	kho_record_fd_dup(rec, a, b);
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, b, PG, PG, 0x200000));
+	close(a);
+	kho_record_fd_closed(rec, a);
+	/* a new memfd, likely on the number a had: a new token */
+	c = memfd_sized("c", 4 * PG);
+	kho_record_fd_opened(rec, c, NULL);
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, c, 0, PG, 0x300000));
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(4, h.replay.nr);
+	ASSERT_EQ(2, h.state.nr_memfd);
+	ASSERT_EQ(1, h.replay.recs[1].map.memfd_token);
+	ASSERT_EQ(1, h.replay.recs[2].map.memfd_token);
+	ASSERT_EQ(2, h.replay.recs[3].map.memfd_token);
+	kho_handoff_free(&h);
+
+	/* the iommufd is journaled through its dup after the original closes */
+	dup_iommufd = fcntl(iommufd, F_DUPFD_CLOEXEC, 0);
+	kho_record_fd_dup(rec, iommufd, dup_iommufd);
+	close(iommufd);
+	kho_record_fd_closed(rec, iommufd);
+	ASSERT_EQ(0, kho_record_fd_kind(rec, dup_iommufd, &kind));
+	ASSERT_EQ(KHO_RECORD_FD_IOMMUFD, kind);
+	ASSERT_EQ(0, note_unmap(rec, dup_iommufd, 1, 0x300000, PG, PG));
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(5, h.replay.nr);
+	kho_handoff_free(&h);
+	/* the recorder's own memfd references are not the process's to close */
+	ASSERT_TRUE(!kho_record_fd_internal(rec, b));
+
+	/* the last close of the iommufd destroys every object: start over */
+	close(dup_iommufd);
+	kho_record_fd_closed(rec, dup_iommufd);
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(0, h.replay.nr);
+	ASSERT_EQ(0, h.state.nr_memfd);
+	kho_handoff_free(&h);
+	close(b);
+	close(c);
+	kho_record_free(rec);
+}
+
+/* A private socket directory; nobody may search it (the peer test). */
+static int run_dir(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/kho-test-record-XXXXXX");
+	if (!mkdtemp(dir) || chmod(dir, 0755))
+		return -1;
+	return setenv("KHO_RUN_DIR", dir, 1);
+}
+
+KTEST(socket_round_trip_with_memfds)
+{
+	struct kho_journal_snapshot snap;
+	struct kho_diag diag = { "" };
+	struct kho_record *rec;
+	struct stat st, sst;
+	char dir[64], path[128], buf[8] = "";
+	int iommufd, mfd, ret;
+	char *anon;
+
+	ASSERT_EQ(0, run_dir(dir, sizeof(dir)));
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	mfd = memfd_sized("guest-ram", 4 * PG);
+	ASSERT_TRUE(pwrite(mfd, "kexec", 5, PG) == 5);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, 0, 4 * PG, 0x100000));
+	ASSERT_EQ(0, note_unmap(rec, iommufd, 1, 0x100000, 4 * PG, 4 * PG));
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, 0, 2 * PG, 0x100000));
+	ASSERT_EQ(0, kho_record_serve(rec, &diag));
+	ASSERT_EQ(-EALREADY, kho_record_serve(rec, NULL));
+	ASSERT_EQ(0, kho_journal_sock_path(getpid(), path, sizeof(path)));
+	ASSERT_EQ(0, stat(path, &sst));
+	ASSERT_EQ(0600, sst.st_mode & 0777);
+	ASSERT_TRUE(S_ISSOCK(sst.st_mode));
+
+	ret = kho_journal_sock_fetch(getpid(), &snap, &diag);
+	if (ret)
+		printf("# fetch: %s\n", diag.msg);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(4, snap.handoff.replay.nr);
+	ASSERT_EQ(4, snap.handoff.journal_length);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, snap.handoff.replay.recs[2].op);
+	ASSERT_EQ(1, snap.handoff.state.nr_memfd);
+	ASSERT_EQ(1, snap.nr_fds);
+	/* the fd received is the very memfd, content and all */
+	ASSERT_EQ(0, fstat(snap.memfd_fds[0], &st));
+	ASSERT_EQ(0, fstat(mfd, &sst));
+	ASSERT_EQ(sst.st_ino, st.st_ino);
+	ASSERT_TRUE(pread(snap.memfd_fds[0], buf, 5, PG) == 5);
+	ASSERT_STR_CONTAINS(buf, "kexec");
+	kho_journal_snapshot_free(&snap);
+
+	/* unpreservable: refused with the reason, journal still shown */
+	anon = mmap(NULL, PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_EQ(-EOPNOTSUPP, note_map(rec, iommufd, 1, anon, PG, 0x800000));
+	ret = kho_journal_sock_fetch(getpid(), &snap, &diag);
+	ASSERT_EQ(-EOPNOTSUPP, ret);
+	ASSERT_STR_CONTAINS(diag.msg, "anonymous memory");
+	ASSERT_EQ(0, snap.nr_fds);
+	ASSERT_EQ(4, snap.handoff.replay.nr);
+	kho_journal_snapshot_free(&snap);
+
+	kho_record_free(rec);
+	/* the socket goes with the server */
+	ASSERT_TRUE(stat(path, &sst) < 0 && errno == ENOENT);
+	ASSERT_EQ(-ENOENT, kho_journal_sock_fetch(getpid(), &snap, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "no recorder socket");
+	kho_journal_snapshot_free(&snap);
+	munmap(anon, PG);
+	close(mfd);
+	close(iommufd);
+	rmdir(dir);
+}
+
+/* In a child as nobody: fetch from @pid; exits 0 if refused with EACCES and @want in diag. */
+static void fetch_as_nobody(pid_t pid, const char *want)
+{
+	struct kho_journal_snapshot snap;
+	struct kho_diag diag = { "" };
+	struct passwd *pw = getpwnam("nobody");
+	uid_t uid = pw ? pw->pw_uid : 65534;
+	int ret;
+
+	if (setgid(uid) || setuid(uid))
+		_exit(3);
+	ret = kho_journal_sock_fetch(pid, &snap, &diag);
+	printf("# as uid %u: %d: %s\n", uid, ret, diag.msg);
+	fflush(stdout);
+	_exit(ret == -EACCES && strstr(diag.msg, want) ? 0 : 1);
+}
+
+KTEST(socket_refuses_other_uid)
+{
+	struct kho_diag diag = { "" };
+	struct kho_record *rec;
+	char dir[64], path[128];
+	int status, iommufd;
+	pid_t child;
+
+	if (geteuid() != 0) {
+		printf("# needs root to become another uid\n");
+		ASSERT_TRUE(geteuid() == 0);
+	}
+	ASSERT_EQ(0, run_dir(dir, sizeof(dir)));
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	ASSERT_EQ(0, kho_record_serve(rec, &diag));
+	ASSERT_EQ(0, kho_journal_sock_path(getpid(), path, sizeof(path)));
+
+	/* mode 0600: the kernel refuses the connect itself */
+	fflush(stdout);
+	child = fork();
+	if (!child)
+		fetch_as_nobody(getppid(), "connect");
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* a socket left too open: the server's SO_PEERCRED check refuses */
+	ASSERT_EQ(0, chmod(path, 0666));
+	fflush(stdout);
+	child = fork();
+	if (!child)
+		fetch_as_nobody(getppid(), "neither root nor the VMM's uid");
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	kho_record_free(rec);
+	close(iommufd);
+	rmdir(dir);
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# Boot and sanity: both rig kernels boot into /init with /dev/iommu,
+# /dev/liveupdate, KHO debugfs and the edu device on vfio-pci; an initrd
+# built by appending our files to a distro-style initrd boots too.
+
+load helpers
+
+@test "boot: vanilla kernel has iommufd, VFIO cdev, LUO and KHO" {
+	run_vm --kernel vanilla --script "$GUEST_DIR/boot-sanity.sh" \
+		--expect interfaces --expect vfio --expect config --expect init
+	assert_vm_ok
+	[ "$(log_value kernel)" = 7.2.13-kho-a ] ||
+		die "vanilla booted $(log_value kernel), not 7.2.13-kho-a"
+}
+
+@test "boot: patched kernel has iommufd, VFIO cdev, LUO and KHO" {
+	run_vm --kernel patched --script "$GUEST_DIR/boot-sanity.sh" \
+		--expect interfaces --expect vfio --expect config --expect init
+	assert_vm_ok
+	[ "$(log_value kernel)" = 7.2.13-kho-b ] ||
+		die "patched booted $(log_value kernel), not 7.2.13-kho-b"
+}
+
+@test "boot: our files appended to a compressed distro initrd" {
+	local tmp=$BATS_TEST_TMPDIR token
+
+	token="payload-$$-$RANDOM"
+	# The "distro" initrd: the rig's image, gzip-compressed, as a
+	# distribution's generator would ship it.
+	run "$KHO_TOP/tests/vm/launch.sh" --name "$(vm_name warmup)" \
+		--script "$GUEST_DIR/harness-ok.sh" --expect first
+	[ "$status" -eq 0 ] || die "warm-up boot failed: $output"
+	gzip -n -c "$BUILD/vm/initramfs-base.cpio" > "$tmp/distro.img"
+
+	mkdir -p "$tmp/payload"
+	echo "$token" > "$tmp/payload/hello.txt"
+	echo "$token" > "$tmp/expect.txt"
+	"$KHO_TOP/initramfs/mkinitramfs.sh" -o "$tmp/host.img" \
+		--append-to "$tmp/distro.img" --dir "$tmp/payload:/opt/payload"
+	# The distro part is kept byte for byte.
+	cmp -n "$(stat -c %s "$tmp/distro.img")" "$tmp/distro.img" "$tmp/host.img" ||
+		die "mkinitramfs --append-to changed the distro initrd"
+
+	run_vm --initrd "$tmp/host.img" --script "$GUEST_DIR/boot-payload.sh" \
+		--file "$tmp/expect.txt:/test/expect.txt" --expect payload
+	assert_vm_ok
+}

@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# test-vmm serve under the LD_PRELOAD recorder: the journal holds every
+# state-changing ioctl test-vmm says it made, compaction keeps only the
+# live maps, the socket is 0600, DMA still works, the socket goes at exit.
+MAPS=16
+CHURN=2000
+khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps $MAPS --churn $CHURN
+grep -q "setup: .*maps=$MAPS churn=$CHURN" /tmp/vmm.log ||
+	khotest_fail "recorder: test-vmm setup line does not show $MAPS maps, $CHURN churn"
+sock=/run/kho-tool/vmm-$KHOTEST_PID.sock
+[ -S "$sock" ] || khotest_fail "recorder: no socket $sock"
+[ "$(stat -c %a "$sock")" = 600 ] || khotest_fail "recorder: $sock has mode $(stat -c %a "$sock"), not 600"
+khotest_mark socket-0600
+
+kho-tool record --pid "$KHOTEST_PID" || khotest_fail "recorder: kho-tool record failed"
+kho-tool record --pid "$KHOTEST_PID" --json --out /tmp/snap.blob > /tmp/rec.json ||
+	khotest_fail "recorder: kho-tool record --json failed"
+cat /tmp/rec.json
+num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" /tmp/rec.json; }
+records=$(num records)
+maps=$(num IOAS_MAP_FILE)
+unmaps=$(num IOAS_UNMAP)
+# test-vmm: 1 IOAS_ALLOC, CHURN maps + CHURN unmaps, MAPS maps (by VA and
+# by file: both canonicalised to MAP_FILE), 1 BIND, 1 ATTACH
+want=$((1 + 2 * CHURN + MAPS + 2))
+[ "$(num IOAS_ALLOC)" = 1 ] || khotest_fail "recorder: IOAS_ALLOC count $(num IOAS_ALLOC), want 1"
+[ "$maps" = $((CHURN + MAPS)) ] || khotest_fail "recorder: $maps maps journaled, test-vmm made $((CHURN + MAPS))"
+[ "$unmaps" = $CHURN ] || khotest_fail "recorder: $unmaps unmaps journaled, test-vmm made $CHURN"
+[ "$(num DEVICE_BIND)" = 1 ] && [ "$(num DEVICE_ATTACH)" = 1 ] ||
+	khotest_fail "recorder: BIND/ATTACH not journaled once each"
+[ "$records" = "$want" ] || khotest_fail "recorder: journal has $records records, test-vmm made $want"
+khotest_mark journal-complete
+live=$(num live_maps)
+replay=$(num replay_length)
+khotest_log "journal_length=$records"
+khotest_log "replay_length=$replay"
+khotest_log "live_maps=$live"
+[ "$live" = $MAPS ] || khotest_fail "recorder: compaction leaves $live live maps, want $MAPS"
+[ "$replay" -lt "$records" ] && [ "$replay" -le $((MAPS + 3)) ] ||
+	khotest_fail "recorder: replay length $replay for $MAPS live maps (journal $records)"
+khotest_mark churn-compacted
+grep -q '"pci":"0000:00:03.0","vendor":"1234","device":"11e8"' /tmp/rec.json ||
+	khotest_fail "recorder: edu device identity missing from the record"
+grep -q '"name":"test-vmm-ram"' /tmp/rec.json || khotest_fail "recorder: guest RAM memfd missing"
+grep -q '"preservable":true' /tmp/rec.json || khotest_fail "recorder: journal not preservable"
+khotest_mark identities
+kho-tool validate /tmp/snap.blob || khotest_fail "recorder: the --out snapshot does not validate"
+khotest_mark snapshot-valid
+
+kill -USR1 "$KHOTEST_PID"
+i=0
+while [ "$(grep -c 'dma-check: ok:' /tmp/vmm.log)" -lt 2 ]; do
+	kill -0 "$KHOTEST_PID" || { cat /tmp/vmm.log; khotest_fail "recorder: test-vmm died after SIGUSR1"; }
+	[ "$i" -lt 300 ] || khotest_fail "recorder: no second DMA check under the recorder"
+	i=$((i + 1))
+	usleep 100000
+done
+khotest_mark dma-under-recorder
+khotest_stop vmm
+[ -e "$sock" ] && khotest_fail "recorder: $sock left behind after exit"
+khotest_mark socket-removed
+khotest_done

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+# kho-tool upgrade --dry-run leaves the system as it was (no image loaded,
+# no LUO session), and a target lacking a hand-off ABI is refused before
+# anything is captured or loaded.  The host passes /boot/vmlinux-luo-v9, a
+# vmlinux whose "luo-v5" was rewritten to "luo-v9".
+initrd=$(khotest_initrd)
+
+kho-tool upgrade --kernel /boot/vmlinuz-patched --initrd "$initrd" \
+	--append "khotest.stage=2" --dry-run --json > /tmp/dry1.json ||
+	{ cat /tmp/dry1.json; khotest_fail "dry run: kho-tool upgrade failed"; }
+cat /tmp/dry1.json
+grep -q '"result":"ok"' /tmp/dry1.json || khotest_fail "dry run: result not ok"
+for step in preflight-running preflight-target capture preserve load dry-run-undo; do
+	grep -q "\"step\":\"$step\",[^}]*\"status\":\"ok\"" /tmp/dry1.json ||
+		khotest_fail "dry run: step $step missing or failed"
+done
+[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] ||
+	khotest_fail "dry run: /sys/kernel/kexec_loaded is $(cat /sys/kernel/kexec_loaded) after the dry run"
+khotest_mark dry-run-ok
+
+# The session "kho-tool" is gone: the second run creates one of that name
+# again (EEXIST otherwise) and can open /dev/liveupdate (EBUSY otherwise).
+kho-tool upgrade --kernel /boot/vmlinuz-patched --initrd "$initrd" --dry-run \
+	> /tmp/dry2.log 2>&1 || { cat /tmp/dry2.log; khotest_fail "second dry run failed: state left behind"; }
+cat /tmp/dry2.log
+[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || khotest_fail "second dry run left an image"
+khotest_mark no-session-left
+
+rc=0
+kho-tool upgrade --kernel /boot/vmlinux-luo-v9 --initrd "$initrd" \
+	> /tmp/bad.log 2>&1 || rc=$?
+cat /tmp/bad.log
+[ "$rc" = 1 ] || khotest_fail "bad ABI: exit $rc, expected 1"
+grep -q 'preflight-target: .*needs LUO ABI luo-v5, the image carries luo-v9' /tmp/bad.log ||
+	khotest_fail "bad ABI: the refusal does not name luo-v5 and luo-v9"
+grep -q 'capture\|preserve\|load' /tmp/bad.log && khotest_fail "bad ABI: went past pre-flight"
+[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || khotest_fail "bad ABI: an image got loaded"
+khotest_mark bad-abi-refused
+khotest_done

@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers of the VM suites (load'ed by every tests/vm/*.bats): boot a
+# guest through launch.sh and assert on its outcome and serial log.
+#
+# Conventions, as in podman's system tests: run_vm sets $status, $output
+# and $VM_LOG; assertions die with the expected and the actual value.
+
+KHO_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VM_DIR="$KHO_TOP/tests/vm"
+GUEST_DIR="$VM_DIR/guest"
+export BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$KHO_TOP/$BUILD" ;; esac
+export KHO_VM_LOGDIR=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
+
+# A test name fit for a file name: suite number + test number.
+vm_name() {
+	local suite=${BATS_TEST_FILENAME##*/}
+
+	echo "${suite%.bats}-${BATS_TEST_NUMBER}${1:+-$1}"
+}
+
+# run_vm [launch.sh args...]: boot a guest, record its outcome.  --name
+# defaults to the test's own; the serial log is then $VM_LOG.
+run_vm() {
+	local args=("$@") name= i
+
+	for ((i = 0; i < ${#args[@]}; i++)); do
+		[ "${args[i]}" = --name ] && name=${args[i + 1]}
+	done
+	if [ -z "$name" ]; then
+		name=$(vm_name)
+		args=(--name "$name" "${args[@]}")
+	fi
+	VM_LOG="$KHO_VM_LOGDIR/$name.log"
+	run "$VM_DIR/launch.sh" "${args[@]}"
+	# Shown by bats only when the test fails.
+	echo "$output"
+}
+
+die() {
+	echo "# FAIL: $*" >&2
+	false
+}
+
+# A launch.sh that cannot run QEMU (status 2) is a failure with its reason,
+# never a skip: see docs/testing.md.
+assert_vm_ok() {
+	[ "$status" -eq 0 ] || die "guest failed (launch.sh status $status): see output above"
+}
+
+# assert_vm_fails PATTERN: the launch failed as a guest failure (status 1,
+# not a usage or rig error) and said PATTERN (an extended regex).
+assert_vm_fails() {
+	[ "$status" -eq 1 ] ||
+		die "expected launch.sh to fail the guest (status 1), got status $status"
+	grep -Eq -- "$1" <<<"$output" ||
+		die "launch.sh output does not say /$1/"
+}
+
+# assert_log PATTERN: the serial log of the last run_vm matches (ERE).
+assert_log() {
+	grep -Eaq -- "$1" "$VM_LOG" || die "serial log $VM_LOG does not match /$1/"
+}
+
+# log_value KEY: the last "KHOTEST: LOG KEY=VALUE" of the serial log.
+log_value() {
+	grep -a -o "KHOTEST: LOG $1=.*" "$VM_LOG" | tail -n 1 | sed "s/^KHOTEST: LOG $1=//"
+}

@@ -1,0 +1,223 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boots one kho-tool test guest under QEMU and judges it by its serial log:
+# the launcher every VM suite and `make demo` go through.
+#
+# usage: launch.sh --name NAME --script GUEST_SCRIPT
+#                  [--kernel vanilla|patched|PATH] [--file HOST:GUEST]...
+#                  [--append "ARGS"] [--timeout SEC] [--expect MARKER]...
+#                  [--qemu-arg ARG]... [--initrd BASE]
+#
+# --initrd BASE boots BASE (e.g. a distro initrd with our files appended by
+# initramfs/mkinitramfs.sh --append-to) instead of the rig's own image; the
+# test script still rides in a segment appended behind it.
+#
+# Exit 0 only if every --expect marker appeared in order, the guest printed
+# "KHOTEST: DONE" and nothing failed; otherwise 1 after saying why and
+# printing the last serial lines (2: usage error, or the rig cannot run).
+#
+# env: BUILD               build dir with bin/ and lib/ (default build)
+#      KHO_VM_LOGDIR       serial logs (default $BUILD/vm-logs)
+#      KHO_ACCEL           QEMU accelerator (default tcg: KVM hangs here)
+#      KHO_QEMU            QEMU binary (default qemu-system-x86_64)
+#      KHO_KERNEL_VANILLA, KHO_KERNEL_PATCHED
+#                          a bzImage or kernel build dir to use instead of
+#                          tests/rig/build-kernel.sh's for that flavour
+#      KHO_CACHE           kernel cache (default ~/.cache/kho-tool)
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-build}
+case "$build" in /*) ;; *) build="$top/$build" ;; esac
+logdir=${KHO_VM_LOGDIR:-$build/vm-logs}
+accel=${KHO_ACCEL:-tcg}
+qemu=${KHO_QEMU:-qemu-system-x86_64}
+
+name=
+script=
+kernel=vanilla
+timeout=180
+append=
+files=()
+expects=()
+qemu_args=()
+base_override=
+
+usage() {
+	echo "launch: $*" >&2
+	echo "usage: launch.sh --name NAME --script FILE [--kernel vanilla|patched|PATH]" \
+		"[--file HOST:GUEST]... [--append ARGS] [--timeout SEC]" \
+		"[--expect MARKER]... [--qemu-arg ARG]..." >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	[ $# -ge 2 ] || usage "$1 wants a value"
+	case "$1" in
+	--name) name=$2 ;;
+	--script) script=$2 ;;
+	--kernel) kernel=$2 ;;
+	--file) files+=("$2") ;;
+	--append) append=$2 ;;
+	--timeout) timeout=$2 ;;
+	--expect) expects+=("$2") ;;
+	--qemu-arg) qemu_args+=("$2") ;;
+	--initrd) base_override=$2 ;;
+	*) usage "unknown argument '$1'" ;;
+	esac
+	shift 2
+done
+[ -n "$name" ] || usage "no --name"
+[ -n "$script" ] || usage "no --script"
+[ -r "$script" ] || usage "cannot read guest script $script"
+case "$timeout" in ''|*[!0-9]*) usage "--timeout wants seconds, got '$timeout'" ;; esac
+
+# The rig cannot run: say so and fail.  Never skip: a suite that passes
+# without booting anything proves nothing.
+rig_broken() {
+	echo "launch: $name: cannot run the VM: $*" >&2
+	exit 2
+}
+
+command -v "$qemu" >/dev/null ||
+	rig_broken "$qemu not found (install qemu-system-x86: make deps)"
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
+	rig_broken "no static /bin/busybox (install busybox-static: make deps)"
+
+# kernel_image FLAVOUR: the bzImage of a flavour, building it on a cache
+# miss (the kernel builder locks, so parallel launches wait for one build).
+kernel_image() {
+	local flavour=$1 override dir
+
+	case "$flavour" in
+	vanilla) override=${KHO_KERNEL_VANILLA:-} ;;
+	patched) override=${KHO_KERNEL_PATCHED:-} ;;
+	esac
+	if [ -n "$override" ]; then
+		[ -d "$override" ] && override="$override/bzImage"
+		[ -r "$override" ] || rig_broken "$flavour kernel $override: not readable"
+		echo "$override"
+		return
+	fi
+	dir=$("$top/tests/rig/build-kernel.sh" "$flavour") ||
+		rig_broken "building the $flavour kernel failed"
+	echo "$dir/bzImage"
+}
+
+vanilla=$(kernel_image vanilla) || exit 2
+patched=$(kernel_image patched) || exit 2
+case "$kernel" in
+vanilla) boot=$vanilla ;;
+patched) boot=$patched ;;
+*)
+	boot=$kernel
+	[ -d "$boot" ] && boot="$boot/bzImage"
+	[ -r "$boot" ] || rig_broken "kernel $kernel: not readable"
+	;;
+esac
+
+mkdir -p "$logdir" "$build/vm" || rig_broken "cannot create $logdir"
+log="$logdir/$name.log"
+work=$(mktemp -d "${TMPDIR:-/tmp}/kho-vm.$name.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# The base image (busybox, /init, our binaries, both kernels) is the same
+# for every test of a run: rebuild it only when an input is newer.  The
+# test's own script and files ride in a second cpio segment behind it,
+# which is also how a real host appends the restore-agent to its initrd.
+base="$build/vm/initramfs-base.cpio"
+inputs=("$top/initramfs" "$top/tests/vm/guest/lib.sh" "$vanilla" "$patched"
+	"$build/bin" "$build/lib")
+stale=0
+if [ ! -s "$base" ]; then
+	stale=1
+elif [ -n "$(find "${inputs[@]}" -newer "$base" 2>/dev/null | head -n 1)" ]; then
+	stale=1
+fi
+if [ -n "$base_override" ]; then
+	[ -r "$base_override" ] || usage "cannot read --initrd $base_override"
+	base=$base_override
+elif [ "$stale" = 1 ]; then
+	args=(--busybox /bin/busybox --init "$top/initramfs/init"
+		--file "$top/tests/vm/guest/lib.sh:/test/lib.sh"
+		--file "$vanilla:/boot/vmlinuz-vanilla"
+		--file "$patched:/boot/vmlinuz-patched")
+	for b in "$build"/bin/*; do
+		[ -f "$b" ] && [ -x "$b" ] && args+=(--bin "$b")
+	done
+	[ -f "$build/lib/libkho-record.so" ] &&
+		args+=(--bin "$build/lib/libkho-record.so:/usr/lib/kho-tool/libkho-record.so")
+	kexec=$(command -v kexec || true)
+	[ -n "$kexec" ] && args+=(--bin "$kexec:/usr/sbin/kexec")
+	for h in "$top"/initramfs/init.d/*; do
+		[ -f "$h" ] && args+=(--file "$h:/etc/kho/init.d/${h##*/}")
+	done
+	"$top/initramfs/mkinitramfs.sh" -o "$base" "${args[@]}" ||
+		rig_broken "building the guest initramfs failed"
+fi
+
+args=(--append-to "$base" --file "$script:/test/script.sh")
+for f in "${files[@]}"; do
+	case "$f" in *:/*) ;; *) usage "--file wants HOST:/GUEST, got '$f'" ;; esac
+	args+=(--file "$f")
+done
+"$top/initramfs/mkinitramfs.sh" -o "$work/initrd.img" "${args[@]}" ||
+	rig_broken "building the test's initramfs segment failed"
+
+cmdline="console=ttyS0 intel_iommu=on kho=on liveupdate=on khotest.stage=1 panic=-1"
+[ -z "$append" ] || cmdline="$cmdline $append"
+
+# panic=-1 reboots at once on a panic and -no-reboot turns that reboot
+# into QEMU's exit, so a crashed guest never waits for the timeout.
+qemu_cmd=("$qemu" -accel "$accel"
+	-machine q35,kernel-irqchip=split
+	-device intel-iommu,intremap=on,caching-mode=on
+	-device edu
+	-m 1G -smp 1 -nographic -no-reboot
+	-kernel "$boot" -initrd "$work/initrd.img" -append "$cmdline"
+	"${qemu_args[@]}")
+
+start=$(date +%s.%N)
+# -k: a QEMU that ignores SIGTERM is killed 5 s later.
+timeout -k 5 "$timeout" "${qemu_cmd[@]}" < /dev/null > "$log" 2> "$work/qemu.err"
+rc=$?
+elapsed=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+# Serial output has CRLF line ends.
+sed -i 's/\r$//' "$log"
+
+fail() {
+	echo "launch: $name: FAIL: $*" >&2
+	echo "launch: $name: serial log $log; last 30 lines:" >&2
+	tail -n 30 "$log" | sed 's/^/    | /' >&2
+	exit 1
+}
+
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	fail "timed out after $timeout s (guest hung)"
+fi
+if [ "$rc" -ne 0 ]; then
+	echo "launch: $name: QEMU exited with status $rc:" >&2
+	sed 's/^/    qemu: /' "$work/qemu.err" >&2
+	fail "QEMU failed (status $rc)"
+fi
+panic=$(grep -m1 -a 'Kernel panic' "$log")
+[ -z "$panic" ] || fail "guest kernel panicked: ${panic#*] }"
+failure=$(grep -m1 -a 'KHOTEST: FAIL' "$log")
+[ -z "$failure" ] || fail "guest reported: ${failure#*KHOTEST: FAIL }"
+
+# Every expected marker, in the order given; a marker out of order counts
+# as missing.
+i=0
+n=${#expects[@]}
+while read -r mark; do
+	[ "$i" -lt "$n" ] && [ "$mark" = "${expects[$i]}" ] && i=$((i + 1))
+done < <(grep -a -o 'KHOTEST: MARK .*' "$log" | sed 's/^KHOTEST: MARK //')
+if [ "$i" -lt "$n" ]; then
+	seen=$(grep -a -o 'KHOTEST: MARK .*' "$log" | sed 's/^KHOTEST: MARK //' | paste -sd' ')
+	fail "marker '${expects[$i]}' missing or out of order (expected: ${expects[*]}; seen: ${seen:-none})"
+fi
+grep -q -a 'KHOTEST: DONE' "$log" ||
+	fail "guest powered off without printing KHOTEST: DONE"
+
+echo "launch: $name: ok in $elapsed s (kernel $(basename "$(dirname "$boot")"), log $log)"
+exit 0

@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs the VM suites with bats and closes with the one summary line CI
+# reads: "vm: N passed, N failed".  A skipped test counts as failed: on a
+# machine that can run QEMU nothing may skip, and one that cannot must not
+# look green.
+#
+# usage: run.sh [bats options] [tests/vm/NNN-name.bats...]
+#   with no suite given, every tests/vm/*.bats in name order; e.g.
+#   run.sh -f 'kexec' tests/vm/020-luo-kexec.bats
+set -uo pipefail
+
+dir=$(cd "$(dirname "$0")" && pwd)
+opts=()
+suites=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	*.bats) suites+=("$1") ;;
+	-f|--filter|-j|--jobs) opts+=("$1" "${2:?$1 wants a value}"); shift ;;
+	*) opts+=("$1") ;;
+	esac
+	shift
+done
+[ "${#suites[@]}" -gt 0 ] || suites=("$dir"/[0-9]*.bats)
+
+if ! command -v bats >/dev/null; then
+	echo "vm: bats not found (install bats: make deps)"
+	echo "vm: 0 passed, 1 failed"
+	exit 1
+fi
+if ! command -v "${KHO_QEMU:-qemu-system-x86_64}" >/dev/null; then
+	# The suites fail on their own with this reason; say it once up front.
+	echo "vm: ${KHO_QEMU:-qemu-system-x86_64} not found: every VM test will fail" \
+		"(install qemu-system-x86: make deps)"
+fi
+
+start=$(date +%s)
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+bats --tap "${opts[@]}" "${suites[@]}" | tee "$out"
+rc=${PIPESTATUS[0]}
+
+passed=$(grep -Ec '^ok [0-9]+ ' "$out")
+skipped=$(grep -Ec '^ok [0-9]+ .*# skip' "$out")
+failed=$(grep -Ec '^not ok [0-9]+ ' "$out")
+passed=$((passed - skipped))
+failed=$((failed + skipped))
+[ "$skipped" -eq 0 ] || echo "vm: $skipped test(s) skipped, counted as failed"
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+	echo "vm: bats exited with status $rc without a failed test"
+	failed=1
+fi
+if [ $((passed + failed)) -eq 0 ]; then
+	echo "vm: no test ran"
+	failed=1
+fi
+echo "vm: wall time $(( $(date +%s) - start )) s"
+echo "vm: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

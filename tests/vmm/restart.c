@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test-vmm restart: the VMM after kexec.  Adopts the restore-agent's
+ * iommufd, device and memfds (CHANGE_PROCESS included), checks that the
+ * guest RAM still holds the pattern written before the kexec, and proves
+ * the rebuilt translation with the edu DMA check on that memory.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "adopt.h"
+#include "vmm.h"
+
+#define RESTART_CHECK_LEN 4000
+
+int vmm_cmd_restart(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "as-uid", required_argument, NULL, 'u' },
+		{ "hold", no_argument, NULL, 'H' },
+		{ 0 }
+	};
+	const char *path = KHO_ADOPT_SOCK;
+	struct kho_adopt_set set;
+	struct kho_diag diag = { "" };
+	struct kho_adopt_memfd *ram = NULL;
+	struct vmm_edu edu;
+	long as_uid = -1, bad = -1, off;
+	int c, hold = 0, ret;
+	uint8_t *p, *expect;
+	size_t i;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 's')
+			path = optarg;
+		else if (c == 'u')
+			as_uid = strtol(optarg, NULL, 0);
+		else if (c == 'H')
+			hold = 1;
+		else
+			goto usage;
+	}
+	if (optind != argc)
+		goto usage;
+	/* Drop to another uid, to show that the agent refuses strangers. */
+	if (as_uid >= 0 && setresuid(as_uid, as_uid, as_uid) < 0) {
+		fprintf(stderr, "test-vmm: restart: setresuid(%ld): %s\n", as_uid,
+			strerror(errno));
+		return 1;
+	}
+
+	ret = kho_adopt_connect(path, &set, &diag);
+	if (ret) {
+		fprintf(stderr, "test-vmm: restart: %s\n", diag.msg);
+		return 1;
+	}
+	printf("test-vmm: adopted iommufd, %zu device(s), %zu memfd(s)\n",
+	       set.nr_dev, set.nr_memfd);
+	for (i = 0; i < set.idmap.nr; i++)
+		printf("test-vmm: restart: %s %u -> %u\n",
+		       kho_obj_kind_name(set.idmap.ent[i].kind),
+		       set.idmap.ent[i].old_id, set.idmap.ent[i].new_id);
+
+	/* The guest RAM is the largest memfd; the hand-off is never sent. */
+	for (i = 0; i < set.nr_memfd; i++)
+		if (!ram || set.memfd[i].size > ram->size)
+			ram = &set.memfd[i];
+	if (!ram || !set.nr_dev || ram->size < 3 * 4096) {
+		fprintf(stderr, "test-vmm: restart: no guest RAM memfd or no device adopted\n");
+		goto fail;
+	}
+	p = mmap(NULL, ram->size, PROT_READ | PROT_WRITE, MAP_SHARED, ram->fd, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "test-vmm: restart: mmap memfd token %llu: %s\n",
+			(unsigned long long)ram->token, strerror(errno));
+		goto fail;
+	}
+	off = vmm_pattern_check(p, ram->size, VMM_SEED, 0);
+	if (off >= 0) {
+		fprintf(stderr, "test-vmm: restart: memfd token %llu: byte %ld differs from the pattern written before kexec\n",
+			(unsigned long long)ram->token, off);
+		goto fail;
+	}
+	printf("test-vmm: restart: memfd token %llu: %llu bytes intact\n",
+	       (unsigned long long)ram->token, (unsigned long long)ram->size);
+
+	expect = malloc(RESTART_CHECK_LEN);
+	if (!expect)
+		goto fail;
+	memcpy(expect, p, RESTART_CHECK_LEN);
+	ret = vmm_edu_init(&edu, set.dev[0].fd);
+	if (!ret)
+		ret = vmm_edu_dma_check(&edu, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
+					p + 0x2000, expect, RESTART_CHECK_LEN, &bad);
+	free(expect);
+	if (ret) {
+		fprintf(stderr, "test-vmm: restart: edu DMA check on %s: %s (first bad byte %ld)\n",
+			set.dev[0].cdev, strerror(-ret), bad);
+		goto fail;
+	}
+	printf("test-vmm: restart: DMA check passed on %s (IOVA 0x%llx -> 0x%llx, %d bytes)\n",
+	       set.dev[0].cdev, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
+	       RESTART_CHECK_LEN);
+	if (hold) {
+		printf("test-vmm: ready pid=%d\n", getpid());
+		pause();
+	}
+	kho_adopt_set_free(&set, 1);
+	return 0;
+fail:
+	kho_adopt_set_free(&set, 1);
+	return 1;
+usage:
+	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--hold]\n");
+	return 2;
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test-vmm stage: the "before kexec" side of the restore tests without
+ * the recorder or kho-tool: builds real state (guest RAM memfd, IOAS with
+ * MAP_FILE maps, the edu device bound and attached), proves it with a DMA
+ * check, writes the matching hand-off and preserves it with the RAM memfd
+ * in the kho-tool LUO session, then holds the session until kexec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/iommufd.h>
+
+#include "handoff.h"
+#include "journal.h"
+#include "luo.h"
+#include "state.h"
+#include "vmm.h"
+
+#define STAGE_RAM_TOKEN	0x72616d30ULL	/* "ram0" */
+#define STAGE_CHECK_LEN	4000
+
+struct stage_opts {
+	unsigned int maps;
+	uint64_t chunk;
+	int corrupt;
+	const char *save_good;
+	const char *fake_bdf;
+	const char *driver;
+	int hold;
+};
+
+static int stage_fail(const char *step, int err)
+{
+	fprintf(stderr, "test-vmm: stage: %s: %s\n", step, strerror(-err));
+	return 1;
+}
+
+/* The PCI identity behind /dev/vfio/devices/vfioN, from sysfs. */
+static int stage_pci_of(const char *cdev, struct kho_pci_id *pci)
+{
+	const char *name = strrchr(cdev, '/') + 1;
+	unsigned int seg, bus, dev, fn;
+	char path[128], link[256], *base;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/class/vfio-dev/%s/device", name);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	base = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	if (sscanf(base, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+		return -EINVAL;
+	pci->segment = seg;
+	pci->bus = bus;
+	pci->devfn = dev << 3 | fn;
+	pci->vendor = VMM_EDU_VENDOR;
+	pci->device = VMM_EDU_DEVICE;
+	return 0;
+}
+
+static int stage_parse(int argc, char **argv, struct stage_opts *o)
+{
+	static const struct option opts[] = {
+		{ "maps", required_argument, NULL, 'm' },
+		{ "chunk", required_argument, NULL, 'c' },
+		{ "corrupt", no_argument, NULL, 'x' },
+		{ "save-good", required_argument, NULL, 'g' },
+		{ "fake-bdf", required_argument, NULL, 'b' },
+		{ "driver", required_argument, NULL, 'd' },
+		{ "no-hold", no_argument, NULL, 'n' },
+		{ 0 }
+	};
+	int c;
+
+	o->maps = 8;
+	o->chunk = VMM_CHUNK;
+	o->hold = 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->maps = strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			o->chunk = strtoull(optarg, NULL, 0);
+			break;
+		case 'x':
+			o->corrupt = 1;
+			break;
+		case 'g':
+			o->save_good = optarg;
+			break;
+		case 'b':
+			o->fake_bdf = optarg;
+			break;
+		case 'd':
+			o->driver = optarg;
+			break;
+		case 'n':
+			o->hold = 0;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || !o->maps || o->chunk < 4096 ||
+	    o->chunk % 4096 || o->maps * o->chunk < 3 * 4096 ||
+	    VMM_IOVA_BASE + o->maps * o->chunk > VMM_IOVA_LIMIT)
+		return -EINVAL;
+	return 0;
+}
+
+/* The state and plan a recorder + compaction would have produced. */
+static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
+			 uint32_t ioas_id, uint32_t devid, uint32_t hwpt_id,
+			 const struct kho_pci_id *pci, uint64_t ram_size)
+{
+	struct kho_state *s = &h->state;
+	struct kho_rec rec;
+	struct utsname u;
+	unsigned int i;
+	int err;
+
+	kho_handoff_init(h);
+	h->format_version = KHO_FORMAT_VERSION;
+	h->min_reader_version = 1;
+	snprintf(h->tool_version, sizeof(h->tool_version), "%s", KHO_TOOL_VERSION);
+	if (!uname(&u))
+		snprintf(h->kernel_release, sizeof(h->kernel_release), "%s",
+			 u.release);
+	h->created = time(NULL);
+
+	s->ioas = calloc(1, sizeof(*s->ioas));
+	s->hwpt = calloc(1, sizeof(*s->hwpt));
+	s->dev = calloc(1, sizeof(*s->dev));
+	s->memfd = calloc(1, sizeof(*s->memfd));
+	if (!s->ioas || !s->hwpt || !s->dev || !s->memfd)
+		return -ENOMEM;
+	s->nr_ioas = s->nr_hwpt = s->nr_dev = s->nr_memfd = 1;
+	s->ioas[0].id = ioas_id;
+	s->ioas[0].huge_pages = -1;
+	s->ioas[0].maps = calloc(o->maps, sizeof(struct kho_mapping));
+	if (!s->ioas[0].maps)
+		return -ENOMEM;
+	s->ioas[0].nr_maps = s->ioas[0].cap_maps = o->maps;
+	for (i = 0; i < o->maps; i++)
+		s->ioas[0].maps[i] = (struct kho_mapping){
+			.iova = VMM_IOVA_BASE + i * o->chunk,
+			.length = o->chunk,
+			.offset = i * o->chunk,
+			.memfd_token = STAGE_RAM_TOKEN,
+			.flags = IOMMU_IOAS_MAP_READABLE |
+				 IOMMU_IOAS_MAP_WRITEABLE,
+		};
+	s->hwpt[0] = (struct kho_hwpt){ .id = hwpt_id, .pt_id = ioas_id,
+					.auto_domain = true };
+	s->dev[0] = (struct kho_device){ .id = devid, .pci = *pci,
+					 .attached_pt = hwpt_id };
+	snprintf(s->dev[0].driver, sizeof(s->dev[0].driver), "%s",
+		 o->driver ? o->driver : "vfio-pci");
+	s->memfd[0] = (struct kho_memfd){ .token = STAGE_RAM_TOKEN,
+					  .size = ram_size };
+	snprintf(s->memfd[0].name, sizeof(s->memfd[0].name), "test-vmm-ram");
+
+	memset(&rec, 0, sizeof(rec));
+	rec.op = KHO_OP_IOAS_ALLOC;
+	rec.ioas_alloc.out_ioas_id = ioas_id;
+	err = kho_journal_append(&h->replay, &rec);
+	rec = (struct kho_rec){ .op = KHO_OP_REPLAY_MAPPINGS };
+	rec.replay_maps.ioas_id = ioas_id;
+	rec.replay_maps.count = o->maps;
+	err = err ? err : kho_journal_append(&h->replay, &rec);
+	rec = (struct kho_rec){ .op = KHO_OP_DEVICE_BIND };
+	rec.bind.pci = *pci;
+	rec.bind.out_devid = devid;
+	err = err ? err : kho_journal_append(&h->replay, &rec);
+	rec = (struct kho_rec){ .op = KHO_OP_DEVICE_ATTACH };
+	rec.attach.dev_id = devid;
+	rec.attach.pt_id = ioas_id;
+	rec.attach.out_hwpt_id = hwpt_id;
+	err = err ? err : kho_journal_append(&h->replay, &rec);
+	h->journal_length = 3 + o->maps;
+	return err;
+}
+
+int vmm_cmd_stage(int argc, char **argv)
+{
+	struct stage_opts o = { 0 };
+	struct kho_pci_id pci = { 0 };
+	struct kho_handoff h;
+	struct kho_diag diag = { "" };
+	struct vmm_edu edu;
+	char cdev[64];
+	uint32_t ioas_id, devid, hwpt_id;
+	int memfd, iommufd, devfd, hfd, luo, session, ret, sig;
+	unsigned int i;
+	uint8_t *ram;
+	size_t size, blob_len;
+	void *blob;
+	sigset_t set;
+	long bad = -1;
+
+	if (stage_parse(argc, argv, &o)) {
+		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--driver NAME] [--no-hold]\n");
+		return 2;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	size = o.maps * o.chunk;
+	memfd = vmm_ram_create("test-vmm-ram", size);
+	if (memfd < 0)
+		return stage_fail("guest RAM: memfd_create", memfd);
+	ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (ram == MAP_FAILED)
+		return stage_fail("guest RAM: mmap", -errno);
+	vmm_pattern_fill(ram, size, VMM_SEED, 0);
+
+	iommufd = vmm_iommufd_open();
+	if (iommufd < 0)
+		return stage_fail("open /dev/iommu", iommufd);
+	ret = vmm_ioas_alloc(iommufd, &ioas_id);
+	if (ret)
+		return stage_fail("IOAS alloc", ret);
+	for (i = 0; i < o.maps; i++) {
+		ret = vmm_ioas_map_file(iommufd, ioas_id, memfd, i * o.chunk,
+					o.chunk, VMM_IOVA_BASE + i * o.chunk);
+		if (ret)
+			return stage_fail("IOAS map file", ret);
+	}
+	ret = vmm_vfio_find(VMM_EDU_VENDOR, VMM_EDU_DEVICE, cdev, sizeof(cdev));
+	if (ret)
+		return stage_fail("find the edu VFIO cdev", ret);
+	devfd = open(cdev, O_RDWR | O_CLOEXEC);
+	if (devfd < 0)
+		return stage_fail(cdev, -errno);
+	ret = vmm_vfio_bind(devfd, iommufd, &devid);
+	if (!ret)
+		ret = vmm_vfio_attach(devfd, ioas_id, &hwpt_id);
+	if (ret)
+		return stage_fail("bind/attach edu", ret);
+	ret = vmm_edu_init(&edu, devfd);
+	if (!ret)
+		ret = vmm_edu_dma_check(&edu, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
+					ram + 0x2000, ram, STAGE_CHECK_LEN, &bad);
+	if (ret)
+		return stage_fail("edu DMA check before kexec", ret);
+	/* Put back the pattern the DMA overwrote: restart checks all of it. */
+	vmm_pattern_fill(ram + 0x2000, STAGE_CHECK_LEN, VMM_SEED, 0x2000);
+
+	ret = stage_pci_of(cdev, &pci);
+	if (ret)
+		return stage_fail("PCI identity of the edu cdev", ret);
+	ret = stage_handoff(&h, &o, ioas_id, devid, hwpt_id, &pci, size);
+	if (!ret)
+		ret = kho_handoff_encode(&h, &blob, &blob_len);
+	kho_handoff_free(&h);
+	if (ret)
+		return stage_fail("encode the hand-off", ret);
+	ret = kho_handoff_decode(blob, blob_len, &h, &diag);
+	if (ret)
+		return stage_fail(diag.msg, ret);
+	kho_handoff_free(&h);
+	/* The good copy is always the true one: a retry restores from it. */
+	if (o.save_good) {
+		FILE *f = fopen(o.save_good, "w");
+
+		if (!f || fwrite(blob, 1, blob_len, f) != blob_len || fclose(f))
+			return stage_fail(o.save_good, -EIO);
+	}
+	if (o.fake_bdf) {
+		unsigned int seg, bus, dev, fn;
+
+		if (sscanf(o.fake_bdf, "%x:%x:%x.%x", &seg, &bus, &dev, &fn) != 4)
+			return stage_fail("--fake-bdf", -EINVAL);
+		pci.segment = seg;
+		pci.bus = bus;
+		pci.devfn = dev << 3 | fn;
+		free(blob);
+		ret = stage_handoff(&h, &o, ioas_id, devid, hwpt_id, &pci, size);
+		if (!ret)
+			ret = kho_handoff_encode(&h, &blob, &blob_len);
+		kho_handoff_free(&h);
+		if (ret)
+			return stage_fail("encode the fake-device hand-off", ret);
+	}
+	/* A flipped byte inside the structure block, past the header. */
+	if (o.corrupt)
+		((uint8_t *)blob)[blob_len / 2] ^= 0x5a;
+
+	hfd = vmm_ram_create("kho-handoff", blob_len);
+	if (hfd < 0 || pwrite(hfd, blob, blob_len, 0) != (ssize_t)blob_len)
+		return stage_fail("hand-off memfd", hfd < 0 ? hfd : -EIO);
+	luo = kho_luo_open();
+	if (luo < 0)
+		return stage_fail("open " KHO_LUO_DEV, luo);
+	session = kho_luo_create_session(luo, KHO_LUO_SESSION);
+	if (session < 0)
+		return stage_fail("create session " KHO_LUO_SESSION, session);
+	ret = kho_luo_preserve_fd(session, hfd, KHO_LUO_HANDOFF_TOKEN);
+	if (!ret)
+		ret = kho_luo_preserve_fd(session, memfd, STAGE_RAM_TOKEN);
+	if (ret)
+		return stage_fail("preserve the hand-off and RAM memfds", ret);
+	printf("test-vmm: staged ioas=%u devid=%u hwpt=%u maps=%u chunk=%llu ram=%zu handoff=%zu%s%s\n",
+	       ioas_id, devid, hwpt_id, o.maps, (unsigned long long)o.chunk,
+	       size, blob_len, o.corrupt ? " (corrupted)" : "",
+	       o.fake_bdf ? " (fake device)" : "");
+	free(blob);
+	if (!o.hold)
+		return 0;
+	printf("test-vmm: ready pid=%d\n", getpid());
+	sigwait(&set, &sig);
+	printf("test-vmm: stage: %s before kexec, session unpreserved\n",
+	       strsignal(sig));
+	return 0;
+}

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test-vmm: a small program that sets up iommufd/VFIO state the way a VMM
+ * does (guest RAM in a memfd, an IOAS, the edu device attached through its
+ * cdev) and proves the translation with a DMA round trip.  Its commands
+ * live in one table; exit 0 success, 1 failure, 2 usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm.h"
+
+/* Bytes per DMA check: under the edu trap of VMM_EDU_DMA_MAX. */
+#define CHECK_LEN	4000
+#define DEFAULT_MAPS	8
+
+struct vmm {
+	char devpath[64];
+	int memfd;
+	int iommufd;
+	int devfd;
+	void *ram;
+	size_t ram_size;
+	unsigned int nmaps;
+	uint32_t ioas_id;
+	uint32_t devid;
+	uint32_t hwpt_id;
+	struct vmm_edu edu;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int fail(const char *step, int err)
+{
+	fprintf(stderr, "test-vmm: %s: %s\n", step, strerror(-err));
+	return 1;
+}
+
+/*
+ * Build the VMM's state: RAM, IOAS, @churn map/unmap cycles, the RAM
+ * maps, then the device.  Mapping before attaching fills the VT-d domain
+ * in one pass instead of one IOTLB flush per map (tests/RIG.md).
+ */
+static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn)
+{
+	unsigned int i, bad;
+	char step[128];
+	double t0 = now_ms();
+	int ret;
+
+	v->ram_size = (size_t)v->nmaps * VMM_CHUNK;
+	ret = vmm_ram_create("test-vmm-ram", v->ram_size);
+	if (ret < 0)
+		return fail("guest RAM: memfd_create", ret);
+	v->memfd = ret;
+	v->ram = mmap(NULL, v->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      v->memfd, 0);
+	if (v->ram == MAP_FAILED)
+		return fail("guest RAM: mmap of the memfd", -errno);
+	vmm_pattern_fill(v->ram, v->ram_size, VMM_SEED, 0);
+
+	ret = vmm_iommufd_open();
+	if (ret < 0)
+		return fail("open /dev/iommu", ret);
+	v->iommufd = ret;
+	ret = vmm_ioas_alloc(v->iommufd, &v->ioas_id);
+	if (ret)
+		return fail("IOMMU_IOAS_ALLOC", ret);
+
+	for (i = 0; i < churn; i++) {
+		uint64_t iova = VMM_CHURN_IOVA + (i % 16) * VMM_CHUNK;
+
+		ret = i % 2 ? vmm_ioas_map_file(v->iommufd, v->ioas_id, v->memfd,
+						0, VMM_CHUNK, iova)
+			    : vmm_ioas_map_va(v->iommufd, v->ioas_id, v->ram,
+					      VMM_CHUNK, iova);
+		if (!ret)
+			ret = vmm_ioas_unmap(v->iommufd, v->ioas_id, iova, VMM_CHUNK);
+		if (ret) {
+			snprintf(step, sizeof(step), "churn cycle %u: IOAS %u IOVA 0x%llx",
+				 i, v->ioas_id, (unsigned long long)iova);
+			return fail(step, ret);
+		}
+	}
+
+	ret = vmm_map_ram(v->iommufd, v->ioas_id, v->memfd, v->ram, v->nmaps, &bad);
+	if (ret) {
+		snprintf(step, sizeof(step), "IOAS %u: map of RAM chunk %u at IOVA 0x%llx (%s)",
+			 v->ioas_id, bad, (unsigned long long)vmm_chunk_iova(bad),
+			 bad % 2 ? "IOMMU_IOAS_MAP_FILE" : "IOMMU_IOAS_MAP");
+		return fail(step, ret);
+	}
+
+	if (devpath) {
+		snprintf(v->devpath, sizeof(v->devpath), "%s", devpath);
+	} else {
+		ret = vmm_vfio_find(VMM_EDU_VENDOR, VMM_EDU_DEVICE, v->devpath,
+				    sizeof(v->devpath));
+		if (ret)
+			return fail("no VFIO cdev of an edu device (1234:11e8) in /sys/class/vfio-dev",
+				    ret);
+	}
+	v->devfd = open(v->devpath, O_RDWR | O_CLOEXEC);
+	if (v->devfd < 0) {
+		ret = -errno;
+		snprintf(step, sizeof(step), "open %s", v->devpath);
+		return fail(step, ret);
+	}
+	ret = vmm_vfio_bind(v->devfd, v->iommufd, &v->devid);
+	if (ret) {
+		snprintf(step, sizeof(step), "%s: VFIO_DEVICE_BIND_IOMMUFD", v->devpath);
+		return fail(step, ret);
+	}
+	ret = vmm_vfio_attach(v->devfd, v->ioas_id, &v->hwpt_id);
+	if (ret) {
+		snprintf(step, sizeof(step), "%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS %u",
+			 v->devpath, v->ioas_id);
+		return fail(step, ret);
+	}
+	ret = vmm_edu_init(&v->edu, v->devfd);
+	if (ret) {
+		snprintf(step, sizeof(step), "%s: edu BAR0/config setup", v->devpath);
+		return fail(step, ret);
+	}
+	printf("test-vmm: setup: ioas=%u devid=%u hwpt=%u maps=%u churn=%u ram=%zu dev=%s edu=0x%08x in %.1f ms\n",
+	       v->ioas_id, v->devid, v->hwpt_id, v->nmaps, churn, v->ram_size,
+	       v->devpath, v->edu.id, now_ms() - t0);
+	return 0;
+}
+
+/* One direction of the check: chunk @from -> device -> chunk @to. */
+static int dma_one(struct vmm *v, unsigned int from, unsigned int to)
+{
+	char *src = (char *)v->ram + from * VMM_CHUNK;
+	char *dst = (char *)v->ram + to * VMM_CHUNK;
+	long bad = -1;
+	int ret;
+
+	ret = vmm_edu_dma_check(&v->edu, vmm_chunk_iova(from), vmm_chunk_iova(to),
+				dst, src, CHECK_LEN, &bad);
+	/* Put the guest's RAM back the way the pattern says it is. */
+	vmm_pattern_fill(dst, CHECK_LEN, VMM_SEED, to * VMM_CHUNK);
+	if (ret == -EBADMSG) {
+		fprintf(stderr, "test-vmm: dma-check: edu %s: IOVA 0x%llx -> device -> IOVA 0x%llx: byte %ld differs\n",
+			v->devpath, (unsigned long long)vmm_chunk_iova(from),
+			(unsigned long long)vmm_chunk_iova(to), bad);
+		return 1;
+	}
+	if (ret) {
+		char step[128];
+
+		snprintf(step, sizeof(step), "dma-check: edu %s: DMA IOVA 0x%llx -> 0x%llx",
+			 v->devpath, (unsigned long long)vmm_chunk_iova(from),
+			 (unsigned long long)vmm_chunk_iova(to));
+		return fail(step, ret);
+	}
+	return 0;
+}
+
+/* VA-mapped chunk 0 -> file-mapped last odd chunk, and back. */
+static int vmm_dma_check(struct vmm *v)
+{
+	unsigned int file_chunk = (v->nmaps - 1) | 1;
+	double t0 = now_ms();
+
+	if (file_chunk >= v->nmaps)
+		file_chunk -= 2;
+	if (dma_one(v, 0, file_chunk) || dma_one(v, file_chunk, 0))
+		return 1;
+	if (vmm_pattern_check(v->ram, v->ram_size, VMM_SEED, 0) != -1) {
+		fprintf(stderr, "test-vmm: dma-check: guest RAM no longer holds its pattern\n");
+		return 1;
+	}
+	printf("test-vmm: dma-check: ok: %d bytes IOVA 0x%llx (map by VA) <-> edu <-> IOVA 0x%llx (map by file) in %.1f ms\n",
+	       CHECK_LEN, (unsigned long long)vmm_chunk_iova(0),
+	       (unsigned long long)vmm_chunk_iova(file_chunk), now_ms() - t0);
+	return 0;
+}
+
+/*
+ * The negative half: once chunk @c is unmapped, a DMA to its IOVA must
+ * not reach the RAM behind it (VT-d faults it).  Without this, a device
+ * writing through an identity map would pass the positive check.
+ */
+static int vmm_dma_blocked(struct vmm *v, unsigned int c)
+{
+	uint8_t *ram = (uint8_t *)v->ram + c * VMM_CHUNK;
+	uint64_t iova = vmm_chunk_iova(c);
+	unsigned int i;
+	int ret;
+
+	ret = vmm_ioas_unmap(v->iommufd, v->ioas_id, iova, VMM_CHUNK);
+	if (ret)
+		return fail("dma-check: unmap of the target chunk", ret);
+	memset(ram, 0x5a, CHECK_LEN);
+	ret = vmm_edu_dma(&v->edu, iova, 0, CHECK_LEN, true);
+	if (ret)
+		return fail("dma-check: DMA to the unmapped IOVA", ret);
+	for (i = 0; i < CHECK_LEN; i++) {
+		if (ram[i] != 0x5a) {
+			fprintf(stderr, "test-vmm: dma-check: edu %s: DMA to unmapped IOVA 0x%llx changed RAM byte %u\n",
+				v->devpath, (unsigned long long)iova, i);
+			return 1;
+		}
+	}
+	vmm_pattern_fill(ram, CHECK_LEN, VMM_SEED, c * VMM_CHUNK);
+	ret = vmm_ioas_map_file(v->iommufd, v->ioas_id, v->memfd, c * VMM_CHUNK,
+				VMM_CHUNK, iova);
+	if (ret)
+		return fail("dma-check: remap of the target chunk", ret);
+	printf("test-vmm: dma-check: unmapped IOVA 0x%llx blocked: RAM behind it unchanged\n",
+	       (unsigned long long)iova);
+	return vmm_dma_check(v);
+}
+
+static const struct option vmm_opts[] = {
+	{ "maps", required_argument, NULL, 'm' },
+	{ "churn", required_argument, NULL, 'c' },
+	{ "device", required_argument, NULL, 'd' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_uint(const char *s, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
+			  unsigned int *churn, const char **devpath)
+{
+	int c;
+
+	v->nmaps = DEFAULT_MAPS;
+	*churn = 0;
+	*devpath = NULL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", vmm_opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!serve || parse_uint(optarg, VMM_MAX_MAPS, &v->nmaps) ||
+			    v->nmaps < 2)
+				goto usage;
+			break;
+		case 'c':
+			if (!serve || parse_uint(optarg, 100000000, churn))
+				goto usage;
+			break;
+		case 'd':
+			*devpath = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind == argc)
+		return 0;
+usage:
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH)\n",
+		argv[0], (unsigned long long)VMM_MAX_MAPS);
+	return 2;
+}
+
+static int cmd_dma_check(int argc, char **argv)
+{
+	struct vmm v = { 0 };
+	const char *devpath;
+	unsigned int churn;
+	int ret;
+
+	ret = parse_vmm_opts(argc, argv, false, &v, &churn, &devpath);
+	if (ret)
+		return ret;
+	ret = vmm_setup(&v, devpath, 0);
+	if (!ret)
+		ret = vmm_dma_check(&v);
+	return ret ? ret : vmm_dma_blocked(&v, 1);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct vmm v = { 0 };
+	const char *devpath;
+	unsigned int churn;
+	sigset_t set;
+	int ret, sig;
+
+	ret = parse_vmm_opts(argc, argv, true, &v, &churn, &devpath);
+	if (ret)
+		return ret;
+	/* Blocked before anything starts, so an early SIGTERM is not lost. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	ret = vmm_setup(&v, devpath, churn);
+	if (ret)
+		return ret;
+	ret = vmm_dma_check(&v);
+	if (ret)
+		return ret;
+	printf("test-vmm: ready pid=%d\n", getpid());
+
+	/* SIGUSR1 reruns the DMA check: the state is still live and works. */
+	for (;;) {
+		if (sigwait(&set, &sig))
+			return fail("serve: sigwait", -EINVAL);
+		if (sig != SIGUSR1)
+			break;
+		if (vmm_dma_check(&v))
+			return 1;
+	}
+	printf("test-vmm: serve: %s, exiting\n", strsignal(sig));
+	return 0;
+}
+
+static int cmd_restart(int argc, char **argv)
+{
+	if (!vmm_cmd_restart) {
+		fprintf(stderr, "test-vmm: restart: not built (tests/vmm/restart.c is missing)\n");
+		return 1;
+	}
+	return vmm_cmd_restart(argc, argv);
+}
+
+static int cmd_stage(int argc, char **argv)
+{
+	if (!vmm_cmd_stage) {
+		fprintf(stderr, "test-vmm: stage: not built (tests/vmm/stage.c is missing)\n");
+		return 1;
+	}
+	return vmm_cmd_stage(argc, argv);
+}
+
+static const struct vmm_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} vmm_cmds[] = {
+	{ "dma-check", cmd_dma_check, "[--device PATH]: set up, DMA check, exit" },
+	{ "serve", cmd_serve,
+	  "[--maps N] [--churn N] [--device PATH]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again)" },
+	{ "mock", vmm_cmd_mock, "[--devices N]: iommufd mock domains (CONFIG_IOMMUFD_TEST)" },
+	{ "luo-hold", vmm_cmd_luo_hold,
+	  "--session NAME --token T --size BYTES [--seed S]: preserve a patterned memfd, hold it until SIGTERM" },
+	{ "luo-check", vmm_cmd_luo_check,
+	  "--session NAME --token T --size BYTES [--seed S]: retrieve it after kexec, check, FINISH" },
+	{ "stage", cmd_stage,
+	  "[--maps N] [--chunk B] [--corrupt] ...: build state + hand-off, preserve it, hold (tests/vmm/stage.c)" },
+	{ "restart", cmd_restart, "...: adopt the state after kexec (tests/vmm/restart.c)" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: test-vmm COMMAND [ARGS]\n");
+	for (i = 0; i < sizeof(vmm_cmds) / sizeof(vmm_cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", vmm_cmds[i].name, vmm_cmds[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(vmm_cmds) / sizeof(vmm_cmds[0]); i++)
+		if (!strcmp(argv[1], vmm_cmds[i].name))
+			return vmm_cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "test-vmm: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
