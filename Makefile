@@ -116,6 +116,19 @@ $(BUILD)/bench/%: bench/%.c $(LIBKHO)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBKHO) $(LIBS)
 
+# Guest programs for the kernel series' VM tests (tests/kselftest/*.c), one
+# static binary each in $(BUILD)/bin so tests/vm/launch.sh ships them; they
+# see the patched uapi through include/kho-patched.
+KSELFTEST_SRC := $(sort $(wildcard tests/kselftest/*.c))
+KSELFTEST_BIN := $(KSELFTEST_SRC:tests/kselftest/%.c=$(BUILD)/bin/%)
+TARGETS += $(KSELFTEST_BIN)
+all: $(KSELFTEST_BIN)
+
+$(KSELFTEST_BIN): $(BUILD)/bin/%: tests/kselftest/%.c
+	@mkdir -p $(@D) $(BUILD)/obj/tests/kselftest
+	$(CC) $(CFLAGS) -Iinclude/kho-patched -MF $(BUILD)/obj/tests/kselftest/$*.d \
+		$(LDFLAGS) -static -o $@ $<
+
 deps:
 	./tests/rig/install-deps.sh
 

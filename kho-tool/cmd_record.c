@@ -34,9 +34,23 @@ static void cmd_record_summarise(const struct kho_handoff *h,
 	for (i = 0; i < h->replay.nr; i++)
 		if (h->replay.recs[i].op <= KHO_OP_MAX)
 			s->ops[h->replay.recs[i].op]++;
+	/* as capture does: the memfd table first, then the journal */
+	kho_state_init(&state);
+	for (i = 0; i < h->state.nr_memfd; i++) {
+		s->compact_err = kho_state_add_memfd(&state, &h->state.memfd[i]);
+		if (s->compact_err) {
+			snprintf(s->compact_msg, sizeof(s->compact_msg),
+				 "memfd token %llu: %s",
+				 (unsigned long long)h->state.memfd[i].token,
+				 strerror(-s->compact_err));
+			kho_state_free(&state);
+			return;
+		}
+	}
 	s->compact_err = kho_compact(&h->replay, &state, &plan, &diag);
 	if (s->compact_err) {
 		snprintf(s->compact_msg, sizeof(s->compact_msg), "%s", diag.msg);
+		kho_state_free(&state);
 		return;
 	}
 	for (i = 0; i < state.nr_ioas; i++)

@@ -249,6 +249,10 @@ int kho_adopt_serve_one(int cfd, uid_t uid, const struct kho_adopt_set *set,
 		return kho_diag_set(diag, err, "adopt: pid %d: ack: %s",
 				    (int)cred.pid, kho_errno_name(err));
 	}
+	if (n == 0)
+		return kho_diag_set(diag, -EPROTO,
+				    "adopt: pid %d: hung up without acknowledging",
+				    (int)cred.pid);
 	if (n != sizeof(a) || memcmp(a.magic, KHO_ADOPT_MAGIC, 8) ||
 	    a.version != KHO_ADOPT_VERSION)
 		return kho_diag_set(diag, -EPROTO,

@@ -490,23 +490,23 @@ static int kho_record_vma_range(struct kho_record *rec, uint64_t va,
 	uint64_t end = va + length;
 	char what[64];
 
-	snprintf(what, sizeof(what), "VA 0x%" PRIx64 "+0x%" PRIx64, va,
-		 length);
+	/* formatted only for a refusal: this is the hot path of every MAP */
+#define KHO_RECORD_WHAT() snprintf(what, sizeof(what), "VA 0x%" PRIx64 "+0x%" PRIx64, va, length)
 	if (!v)
 		return -ENOENT;
 	*first = v;
 	*offset = v->off + (va - v->start);
 	if (!v->ino)
-		return kho_diag_set(diag, -EOPNOTSUPP,
+		return KHO_RECORD_WHAT(), kho_diag_set(diag, -EOPNOTSUPP,
 				    "%s: anonymous memory%s%s: it has no memfd to preserve, so it cannot cross kexec",
 				    what, v->path[0] ? " " : "", v->path);
 	if (!v->shared)
-		return kho_diag_set(diag, -EOPNOTSUPP,
+		return KHO_RECORD_WHAT(), kho_diag_set(diag, -EOPNOTSUPP,
 				    "%s: private mapping of %s: the pinned pages are copy-on-write anonymous memory, not the file's",
 				    what, v->path);
 	if (!strncmp(v->path, "/dev/zero", 9) ||
 	    !strncmp(v->path, "/SYSV", 5))
-		return kho_diag_set(diag, -EOPNOTSUPP,
+		return KHO_RECORD_WHAT(), kho_diag_set(diag, -EOPNOTSUPP,
 				    "%s: shared anonymous memory (%s): it has no memfd fd to preserve",
 				    what, v->path);
 	while (v->end < end) {
@@ -515,12 +515,13 @@ static int kho_record_vma_range(struct kho_record *rec, uint64_t va,
 			return -ENOENT;
 		if (n->ino != v->ino || n->maj != v->maj || n->min != v->min ||
 		    !n->shared || n->off != v->off + (v->end - v->start))
-			return kho_diag_set(diag, -EOPNOTSUPP,
+			return KHO_RECORD_WHAT(), kho_diag_set(diag, -EOPNOTSUPP,
 					    "%s: spans more than one file or non-contiguous offsets (%s, then %s at 0x%" PRIx64 ")",
 					    what, v->path, n->path, n->start);
 		v = n;
 	}
 	return 0;
+#undef KHO_RECORD_WHAT
 }
 
 /* An fd for the file behind @v: one the process holds, else map_files. */
@@ -566,8 +567,23 @@ static int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 	char what[64];
 	int ret = -ENOENT, fd;
 
+	if (rec->vmas_valid && length && va + length > va) {
+		/* the hot path: a cached vma of a memfd already known */
+		ret = kho_record_vma_range(rec, va, length, &v, offset, diag);
+		if (!ret) {
+			m = kho_record_memfd_find(rec, makedev(v->maj, v->min),
+						  v->ino);
+			if (m) {
+				*token = m->token;
+				return 0;
+			}
+		}
+		if (ret != -ENOENT && ret)
+			return ret;
+	}
 	snprintf(what, sizeof(what), "VA 0x%" PRIx64 "+0x%" PRIx64, va,
 		 length);
+	ret = -ENOENT;
 	if (!length || va + length < va)
 		return kho_diag_set(diag, -EINVAL, "%s: empty or wrapping range",
 				    what);

@@ -153,21 +153,29 @@ struct kho_memfd *kho_state_find_memfd(const struct kho_state *s,
  * TAB_CHUNK) instead of moving the whole tail of a 100,000-entry array.
  * The rules below see only the tab_* interface, so both forms obey the
  * same code.
+ *
+ * A search is what a record costs, and binary search over 40-byte areas
+ * misses the cache at every probe.  So the search keys (each area's last
+ * IOVA) live apart from the areas: one dense array of every chunk's last
+ * IOVA (a 100,000-area table's index fits in L1/L2), and inside a batch
+ * chunk a dense array of its areas' last IOVAs.  Both are searched without
+ * branches on the comparison, which a random IOVA would mispredict.
  */
-#define TAB_CHUNK 32
+#define TAB_CHUNK 64
 
 struct tab_chunk {
+	uint64_t *key;		/* key[i] = last IOVA of m[i]; NULL when flat */
 	struct kho_mapping *m;
 	size_t nr, cap;
-	uint64_t last;	/* last IOVA of m[nr - 1]: the search key, kept in
-			 * the chunk array so a search touches no areas */
 };
 
 struct tab {
 	struct tab_chunk *c;
+	uint64_t *last;		/* last[k] = last IOVA of c[k]'s final area */
 	size_t nr_c, cap_c;
 	bool flat;		/* a view of kho_ioas.maps: one chunk, no split */
-	struct tab_chunk one;	/* the flat view's chunk */
+	struct tab_chunk one;	/* the flat view's chunk ... */
+	uint64_t one_last;	/* ... and its index entry */
 };
 
 struct tab_pos {
@@ -184,9 +192,28 @@ static uint64_t map_last(const struct kho_mapping *m)
 	return m->iova + m->length - 1;
 }
 
-static void chunk_fix(struct tab_chunk *ch)
+/* Index of the first key >= x in the sorted k[0..n) (n when none). */
+static size_t key_lower_bound(const uint64_t *k, size_t n, uint64_t x)
 {
-	ch->last = ch->nr ? map_last(&ch->m[ch->nr - 1]) : 0;
+	const uint64_t *base = k;
+
+	if (!n)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		/* Written as a select so that it compiles to a cmov. */
+		base = base[half] < x ? base + half : base;
+		n -= half;
+	}
+	return (base - k) + (*base < x);
+}
+
+static void chunk_fix(struct tab *t, size_t c)
+{
+	const struct tab_chunk *ch = &t->c[c];
+
+	t->last[c] = ch->nr ? map_last(&ch->m[ch->nr - 1]) : 0;
 }
 
 static struct kho_mapping *tab_at(const struct tab *t, struct tab_pos p)
@@ -214,25 +241,23 @@ static void tab_next(const struct tab *t, struct tab_pos *p)
 static struct tab_pos tab_find(const struct tab *t, uint64_t iova)
 {
 	struct tab_pos p = { 0, 0 };
-	size_t lo = 0, hi = t->nr_c;
 	const struct tab_chunk *ch;
+	size_t lo, hi;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		ch = &t->c[mid];
-		if (!ch->nr || ch->last < iova)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == t->nr_c) {
+	/* Only a flat view may hold an empty chunk, and it is the only one:
+	 * its index entry 0 is <= any iova, which the in-chunk search of an
+	 * empty chunk turns into position 0 = the end. */
+	p.c = key_lower_bound(t->last, t->nr_c, iova);
+	if (p.c == t->nr_c) {
 		p.c = t->nr_c ? t->nr_c - 1 : 0;
 		p.i = t->nr_c ? t->c[p.c].nr : 0;
 		return p;
 	}
-	ch = &t->c[lo];
-	p.c = lo;
+	ch = &t->c[p.c];
+	if (ch->key) {
+		p.i = key_lower_bound(ch->key, ch->nr, iova);
+		return p;
+	}
 	lo = 0;
 	hi = ch->nr;
 	while (lo < hi) {
@@ -256,6 +281,7 @@ static size_t tab_count(const struct tab *t)
 	return n;
 }
 
+/* A batch chunk: keys and areas in one allocation, freed through key. */
 static int tab_new_chunk(struct tab *t, size_t at)
 {
 	struct tab_chunk ch = { 0 };
@@ -263,19 +289,50 @@ static int tab_new_chunk(struct tab *t, size_t at)
 	if (t->nr_c == t->cap_c) {
 		size_t cap = t->cap_c ? t->cap_c * 2 : 16;
 		struct tab_chunk *c = realloc(t->c, cap * sizeof(*c));
+		uint64_t *last;
 
 		if (!c)
 			return -ENOMEM;
 		t->c = c;
+		last = realloc(t->last, cap * sizeof(*last));
+		if (!last)
+			return -ENOMEM;
+		t->last = last;
 		t->cap_c = cap;
 	}
-	ch.m = malloc(TAB_CHUNK * sizeof(*ch.m));
-	if (!ch.m)
+	ch.key = malloc(TAB_CHUNK * (sizeof(*ch.key) + sizeof(*ch.m)));
+	if (!ch.key)
 		return -ENOMEM;
+	ch.m = (struct kho_mapping *)(ch.key + TAB_CHUNK);
 	ch.cap = TAB_CHUNK;
 	memmove(&t->c[at + 1], &t->c[at], (t->nr_c - at) * sizeof(*t->c));
+	memmove(&t->last[at + 1], &t->last[at],
+		(t->nr_c - at) * sizeof(*t->last));
 	t->c[at] = ch;
+	t->last[at] = 0;
 	t->nr_c++;
+	return 0;
+}
+
+/* Moves the upper half of full chunk c into a new chunk after it. */
+static int tab_split(struct tab *t, size_t c)
+{
+	struct tab_chunk *ch, *nx;
+	size_t half;
+	int ret;
+
+	ret = tab_new_chunk(t, c + 1);
+	if (ret)
+		return ret;
+	ch = &t->c[c];
+	nx = &t->c[c + 1];
+	half = ch->nr / 2;
+	nx->nr = ch->nr - half;
+	memcpy(nx->m, &ch->m[half], nx->nr * sizeof(*ch->m));
+	memcpy(nx->key, &ch->key[half], nx->nr * sizeof(*ch->key));
+	ch->nr = half;
+	chunk_fix(t, c);
+	chunk_fix(t, c + 1);
 	return 0;
 }
 
@@ -303,29 +360,25 @@ static int tab_insert(struct tab *t, struct tab_pos p, const struct kho_mapping 
 			ch->m = n;
 			ch->cap = cap;
 		} else {
-			size_t half = ch->nr / 2;
-
-			ret = tab_new_chunk(t, p.c + 1);
+			ret = tab_split(t, p.c);
 			if (ret)
 				return ret;
-			ch = &t->c[p.c];
-			memcpy(t->c[p.c + 1].m, &ch->m[half],
-			       (ch->nr - half) * sizeof(*ch->m));
-			t->c[p.c + 1].nr = ch->nr - half;
-			ch->nr = half;
-			chunk_fix(ch);
-			chunk_fix(&t->c[p.c + 1]);
-			if (p.i > half) {
+			if (p.i > t->c[p.c].nr) {
+				p.i -= t->c[p.c].nr;
 				p.c++;
-				p.i -= half;
-				ch = &t->c[p.c];
 			}
+			ch = &t->c[p.c];
 		}
 	}
 	memmove(&ch->m[p.i + 1], &ch->m[p.i], (ch->nr - p.i) * sizeof(*ch->m));
 	ch->m[p.i] = *m;
+	if (ch->key) {
+		memmove(&ch->key[p.i + 1], &ch->key[p.i],
+			(ch->nr - p.i) * sizeof(*ch->key));
+		ch->key[p.i] = map_last(m);
+	}
 	ch->nr++;
-	chunk_fix(ch);
+	chunk_fix(t, p.c);
 	return 0;
 }
 
@@ -336,12 +389,17 @@ static void tab_erase(struct tab *t, struct tab_pos *p)
 
 	memmove(&ch->m[p->i], &ch->m[p->i + 1],
 		(ch->nr - p->i - 1) * sizeof(*ch->m));
+	if (ch->key)
+		memmove(&ch->key[p->i], &ch->key[p->i + 1],
+			(ch->nr - p->i - 1) * sizeof(*ch->key));
 	ch->nr--;
-	chunk_fix(ch);
+	chunk_fix(t, p->c);
 	if (!ch->nr && !t->flat) {
-		free(ch->m);
+		free(ch->key);
 		memmove(&t->c[p->c], &t->c[p->c + 1],
 			(t->nr_c - p->c - 1) * sizeof(*t->c));
+		memmove(&t->last[p->c], &t->last[p->c + 1],
+			(t->nr_c - p->c - 1) * sizeof(*t->last));
 		t->nr_c--;
 		p->i = 0;
 		if (p->c >= t->nr_c && t->nr_c) {
@@ -353,24 +411,15 @@ static void tab_erase(struct tab *t, struct tab_pos *p)
 	tab_norm(t, p);
 }
 
-static void tab_clear(struct tab *t)
+static void tab_free(struct tab *t)
 {
 	size_t i;
 
-	if (t->flat) {
-		t->c[0].nr = 0;
-		chunk_fix(&t->c[0]);
-		return;
-	}
-	for (i = 0; i < t->nr_c; i++)
-		free(t->c[i].m);
-	t->nr_c = 0;
-}
-
-static void tab_free(struct tab *t)
-{
-	tab_clear(t);
+	if (!t->flat)
+		for (i = 0; i < t->nr_c; i++)
+			free(t->c[i].key);
 	free(t->c);
+	free(t->last);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -387,10 +436,11 @@ static struct tab *tab_get(struct kho_state *s, struct kho_state_batch *b,
 	tmp->one.m = ioas->maps;
 	tmp->one.nr = ioas->nr_maps;
 	tmp->one.cap = ioas->cap_maps;
-	chunk_fix(&tmp->one);
 	tmp->c = &tmp->one;
+	tmp->last = &tmp->one_last;
 	tmp->nr_c = 1;
 	tmp->cap_c = 1;
+	chunk_fix(tmp, 0);
 	return tmp;
 }
 
@@ -408,7 +458,7 @@ static void tab_put(struct kho_state *s, struct kho_state_batch *b, size_t idx,
 int kho_state_batch_begin(struct kho_state *s, struct kho_state_batch **out)
 {
 	struct kho_state_batch *b;
-	size_t i, j;
+	size_t i, j, k;
 	int ret;
 
 	b = calloc(1, sizeof(*b));
@@ -427,6 +477,7 @@ int kho_state_batch_begin(struct kho_state *s, struct kho_state_batch **out)
 		/* Half-full chunks leave room for inserts before a split. */
 		for (j = 0; j < ioas->nr_maps; j += TAB_CHUNK / 2) {
 			size_t n = ioas->nr_maps - j;
+			struct tab_chunk *ch;
 
 			if (n > TAB_CHUNK / 2)
 				n = TAB_CHUNK / 2;
@@ -435,10 +486,12 @@ int kho_state_batch_begin(struct kho_state *s, struct kho_state_batch **out)
 				kho_state_batch_abort(s, b);
 				return ret;
 			}
-			memcpy(t->c[t->nr_c - 1].m, &ioas->maps[j],
-			       n * sizeof(*ioas->maps));
-			t->c[t->nr_c - 1].nr = n;
-			chunk_fix(&t->c[t->nr_c - 1]);
+			ch = &t->c[t->nr_c - 1];
+			memcpy(ch->m, &ioas->maps[j], n * sizeof(*ioas->maps));
+			for (k = 0; k < n; k++)
+				ch->key[k] = map_last(&ch->m[k]);
+			ch->nr = n;
+			chunk_fix(t, t->nr_c - 1);
 		}
 	}
 	*out = b;

@@ -380,7 +380,7 @@ static void hold(struct agent *a)
 	vfd = kho_adopt_listen(a->socket, &diag);
 	hfd = kho_adopt_listen(AGENT_HELD_SOCK, &diag);
 	agent_status("held %s", a->failure);
-	agent_log(-EAGAIN,
+	agent_log(0,
 		  "holding session '%s' and %zu memfd(s) unfinished; retry with `restore-agent --retry`",
 		  KHO_LUO_SESSION, a->nr_memfd);
 	pfd[0] = (struct pollfd){ .fd = vfd, .events = POLLIN };
@@ -429,9 +429,15 @@ static void hold(struct agent *a)
 static int fail_step(struct agent *a, const char *step, uint64_t t0, int err,
 		     const char *msg)
 {
-	snprintf(a->failure, sizeof(a->failure), "%s: %s", step, msg);
+	size_t n = strlen(step);
+
+	/* Library messages already start with their step ("replay: ..."). */
+	if (!strncmp(msg, step, n) && msg[n] == ':')
+		snprintf(a->failure, sizeof(a->failure), "%s", msg);
+	else
+		snprintf(a->failure, sizeof(a->failure), "%s: %s", step, msg);
 	agent_step_done(step, t0, err, msg);
-	agent_log(err, "%s failed: %s", step, msg);
+	agent_log(err, "%s", a->failure);
 	return err;
 }
 

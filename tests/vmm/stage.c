@@ -36,6 +36,7 @@ struct stage_opts {
 	const char *fake_bdf;
 	const char *driver;
 	int hold;
+	int raw;
 };
 
 static int stage_fail(const char *step, int err)
@@ -78,6 +79,7 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 		{ "fake-bdf", required_argument, NULL, 'b' },
 		{ "driver", required_argument, NULL, 'd' },
 		{ "no-hold", no_argument, NULL, 'n' },
+		{ "raw", no_argument, NULL, 'r' },
 		{ 0 }
 	};
 	int c;
@@ -108,6 +110,9 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 			break;
 		case 'n':
 			o->hold = 0;
+			break;
+		case 'r':
+			o->raw = 1;
 			break;
 		default:
 			return -EINVAL;
@@ -193,6 +198,59 @@ static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
 	return err;
 }
 
+static double stage_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * The floor a restore is measured against: the same ioctls the agent
+ * issues (open, IOAS_ALLOC, MAP_FILE per mapping, open cdev, BIND,
+ * ATTACH), bare, in the order given.  Everything is closed afterwards.
+ */
+static int stage_raw(const struct stage_opts *o, int memfd, bool attach_first,
+		     double *ms)
+{
+	uint32_t ioas_id, devid, hwpt_id;
+	int iommufd, devfd, ret = 0;
+	char cdev[64];
+	unsigned int i;
+	double t0;
+
+	ret = vmm_vfio_find(VMM_EDU_VENDOR, VMM_EDU_DEVICE, cdev, sizeof(cdev));
+	if (ret)
+		return ret;
+	t0 = stage_ms();
+	iommufd = vmm_iommufd_open();
+	if (iommufd < 0)
+		return iommufd;
+	ret = vmm_ioas_alloc(iommufd, &ioas_id);
+	devfd = open(cdev, O_RDWR | O_CLOEXEC);
+	if (devfd < 0)
+		ret = -errno;
+	if (!ret && attach_first) {
+		ret = vmm_vfio_bind(devfd, iommufd, &devid);
+		if (!ret)
+			ret = vmm_vfio_attach(devfd, ioas_id, &hwpt_id);
+	}
+	for (i = 0; !ret && i < o->maps; i++)
+		ret = vmm_ioas_map_file(iommufd, ioas_id, memfd, i * o->chunk,
+					o->chunk, VMM_IOVA_BASE + i * o->chunk);
+	if (!ret && !attach_first) {
+		ret = vmm_vfio_bind(devfd, iommufd, &devid);
+		if (!ret)
+			ret = vmm_vfio_attach(devfd, ioas_id, &hwpt_id);
+	}
+	*ms = stage_ms() - t0;
+	if (devfd >= 0)
+		close(devfd);
+	close(iommufd);
+	return ret;
+}
+
 int vmm_cmd_stage(int argc, char **argv)
 {
 	struct stage_opts o = { 0 };
@@ -211,7 +269,7 @@ int vmm_cmd_stage(int argc, char **argv)
 	long bad = -1;
 
 	if (stage_parse(argc, argv, &o)) {
-		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--driver NAME] [--no-hold]\n");
+		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--driver NAME] [--no-hold] [--raw]\n");
 		return 2;
 	}
 	sigemptyset(&set);
@@ -228,6 +286,18 @@ int vmm_cmd_stage(int argc, char **argv)
 		return stage_fail("guest RAM: mmap", -errno);
 	vmm_pattern_fill(ram, size, VMM_SEED, 0);
 
+	if (o.raw) {
+		double ms_maps, ms_attach;
+
+		ret = stage_raw(&o, memfd, false, &ms_maps);
+		if (!ret)
+			ret = stage_raw(&o, memfd, true, &ms_attach);
+		if (ret)
+			return stage_fail("raw ioctl loop", ret);
+		printf("test-vmm: raw: %u maps: maps-first %.3f ms, attach-first %.3f ms\n",
+		       o.maps, ms_maps, ms_attach);
+		return 0;
+	}
 	iommufd = vmm_iommufd_open();
 	if (iommufd < 0)
 		return stage_fail("open /dev/iommu", iommufd);

@@ -26,7 +26,7 @@ want=$((1 + 2 * CHURN + MAPS + 2))
 [ "$(num IOAS_ALLOC)" = 1 ] || khotest_fail "recorder: IOAS_ALLOC count $(num IOAS_ALLOC), want 1"
 [ "$maps" = $((CHURN + MAPS)) ] || khotest_fail "recorder: $maps maps journaled, test-vmm made $((CHURN + MAPS))"
 [ "$unmaps" = $CHURN ] || khotest_fail "recorder: $unmaps unmaps journaled, test-vmm made $CHURN"
-[ "$(num DEVICE_BIND)" = 1 ] && [ "$(num DEVICE_ATTACH)" = 1 ] ||
+[ "$(num DEVICE_BIND_IOMMUFD)" = 1 ] && [ "$(num DEVICE_ATTACH_IOMMUFD_PT)" = 1 ] ||
 	khotest_fail "recorder: BIND/ATTACH not journaled once each"
 [ "$records" = "$want" ] || khotest_fail "recorder: journal has $records records, test-vmm made $want"
 khotest_mark journal-complete

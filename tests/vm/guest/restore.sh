@@ -46,7 +46,7 @@ expect_adopted() {
 	wait_for $run/agent.status '^finished' 10 ||
 		khotest_fail "agent did not finish the session after adoption: $(cat $run/agent.status)"
 	khotest_mark finished
-	khotest_log "timeline $(cat $run/timeline.json)"
+	khotest_log "timeline=$(cat $run/timeline.json)"
 }
 
 # expect_held PATTERN [RETRY ARGS]: the agent failed, said PATTERN (ERE),
@@ -59,7 +59,7 @@ expect_held() {
 		khotest_fail "agent status is '$(cat $run/agent.status)', expected held: $pat"
 	grep -Eq "error: .*$pat" $run/restore.log ||
 		khotest_fail "restore.log does not name the failure /$pat/"
-	khotest_log "held: $(cat $run/agent.status)"
+	khotest_log "held=$(cat $run/agent.status)"
 	khotest_mark held
 	# A VMM is told why, and gets nothing.
 	! adopt || khotest_fail "a VMM adopted from a failed restore"
