@@ -141,7 +141,7 @@ check-schema: all
 	./fdt-schema/check.sh $(KHO_TOOL)
 
 check-vm: all
-	./tests/vm/run.sh
+	BUILD=$(BUILD) ./tests/vm/run.sh
 
 bench: all $(BENCH_BIN)
 	./bench/run.sh $(BENCH_BIN)

@@ -1,43 +1,76 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # The LD_PRELOAD recorder's cost per ioctl, measured in one TCG guest run:
-# kho-rec-probe's MAP/UNMAP loop on an IOAS with no device, bare and under
-# the recorder, alternated ROUNDS times; the best round of each is compared
-# (the minimum is the least disturbed by the host).  Prints
-# "recorder: per-ioctl overhead ratio X" (target <= 1.05).
+# kho-rec-probe's MAP/UNMAP loops (MAP by VA and MAP_FILE, each with
+# UNMAP) on an IOAS with no device, and on an IOAS with the edu device
+# bound and attached (each map then costs an IOTLB invalidation, as for a
+# VMM with a device assigned), bare and under the recorder, alternated
+# ROUNDS times.  The best round of each is compared (the minimum is the
+# least disturbed by the host).  Prints one line per loop:
+# "recorder: <loop>: bare X ns, recorded Y ns, ratio Z" (target <= 1.05).
 #
-# usage: bench/recorder-vm.sh [PAIRS] [ROUNDS]   (env BUILD as launch.sh)
+# With KHO_RECORDER_BASE=path/to/another/libkho-record.so (say, one built
+# from an older commit) the same guest also runs each loop under it, as
+# "base", so that a change is measured before and after in one boot.
+#
+# usage: bench/recorder-vm.sh [PAIRS] [ROUNDS] [DEV_PAIRS]
+#        (env BUILD as launch.sh; DEV_PAIRS defaults to PAIRS / 4)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 pairs=${1:-4000}
 rounds=${2:-5}
+dev_pairs=${3:-$((pairs / 4))}
 export BUILD=${BUILD:-build}
 name=bench-recorder
+base=${KHO_RECORDER_BASE:-}
+files=()
+kinds=(recorded)
+if [ -n "$base" ]; then
+	files=(--file "$base:/usr/lib/kho-tool/libkho-record-base.so")
+	kinds=(base recorded)
+fi
 script=$(mktemp /tmp/bench-recorder.XXXXXX.sh)
 trap 'rm -f "$script"' EXIT
 cat > "$script" <<GUEST
+# run LABEL PRELOAD ARGS...: one probe loop, its lines prefixed with LABEL
+run() {
+	label=\$1 pre=\$2
+	shift 2
+	LD_PRELOAD="\$pre" kho-rec-probe loop "\$@" | sed "s/^/\$label: /" ||
+		khotest_fail "\$label loop \$* failed"
+}
 for r in \$(seq $rounds); do
-	kho-rec-probe loop $pairs | sed 's/^/bare: /' || khotest_fail "bare loop failed"
-	LD_PRELOAD="\$KHOTEST_RECORDER" kho-rec-probe loop $pairs | sed 's/^/recorded: /' ||
-		khotest_fail "recorded loop failed"
+	for args in "$pairs" "$dev_pairs dev"; do
+		run bare "" \$args
+		run recorded "\$KHOTEST_RECORDER" \$args
+		[ -z "$base" ] || run base /usr/lib/kho-tool/libkho-record-base.so \$args
+	done
 done
 khotest_mark loops-done
 khotest_done
 GUEST
-"$top/tests/vm/launch.sh" --name "$name" --script "$script" --timeout 600 \
-	--expect loops-done >/dev/null
+"$top/tests/vm/launch.sh" --name "$name" --script "$script" --timeout 900 \
+	"${files[@]}" --expect loops-done >/dev/null
 log="${KHO_VM_LOGDIR:-$BUILD/vm-logs}/$name.log"
-# best ns/pair of a kind ("map-va" or "map-file") for bare or recorded runs
+# best ns/pair: $1 bare|recorded, $2 ioas|ioas+device, $3 map-va|map-file
 best() {
-	grep -a "^$1: kho-rec-probe: loop" "$log" |
-		sed -n "s/.*$2+unmap \([0-9]*\) ns\/pair.*/\1/p" | sort -n | head -n 1
+	grep -a "^$1: kho-rec-probe: loop [0-9]* pairs on $2:" "$log" |
+		sed -n "s/.* $3+unmap \([0-9]*\) ns\/pair.*/\1/p" | sort -n | head -n 1
 }
-for kind in map-va map-file; do
-	b=$(best bare $kind)
-	r=$(best recorded $kind)
-	[ -n "$b" ] && [ -n "$r" ] || { echo "recorder-vm: no figures in $log" >&2; exit 1; }
-	echo "recorder: $kind+unmap: bare $b ns/pair, recorded $r ns/pair, ratio $(awk "BEGIN{printf \"%.3f\", $r/$b}")"
+for on in ioas ioas+device; do
+	for kind in map-va map-file; do
+		n=$pairs
+		[ "$on" = ioas ] || n=$dev_pairs
+		b=$(best bare "$on" $kind)
+		for k in "${kinds[@]}"; do
+			r=$(best $k "$on" $kind)
+			[ -n "$b" ] && [ -n "$r" ] || {
+				echo "recorder-vm: no $on $kind figures in $log" >&2
+				exit 1
+			}
+			tag=
+			[ $k = recorded ] || tag=" ($k)"
+			echo "recorder$tag: $kind+unmap on $on ($n pairs, best of $rounds): bare $b ns, recorded $r ns, ratio $(awk "BEGIN{printf \"%.3f\", $r/$b}")"
+		done
+	done
 done
-b=$(best bare map-va)
-r=$(best recorded map-va)
-echo "recorder: per-ioctl overhead ratio $(awk "BEGIN{printf \"%.3f\", $r/$b}") (MAP by VA + UNMAP, $pairs pairs, best of $rounds rounds; target <= 1.05)"

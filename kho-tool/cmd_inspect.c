@@ -29,118 +29,6 @@ static const char *inspect_rw(uint32_t flags)
 		  (flags & IOMMU_IOAS_MAP_WRITEABLE ? 2 : 0)];
 }
 
-/*
- * One record as "NAME key=value ...": the same keys in text and JSON, so
- * a person and a program read the same thing.
- */
-static void inspect_rec(FILE *out, const struct kho_rec *r, bool json)
-{
-	const char *kv = json ? ",\"%s\":%" PRIu64 : " %s=%" PRIu64;
-	const char *kx = json ? ",\"%s\":%" PRIu64 : " %s=0x%" PRIx64;
-	uint32_t i;
-
-#define U(k, v) fprintf(out, kv, k, (uint64_t)(v))
-#define X(k, v) fprintf(out, kx, k, (uint64_t)(v))
-	if (json)
-		fprintf(out, "{\"op\":\"%s\"", kho_op_name(r->op));
-	else
-		fprintf(out, "%s", kho_op_name(r->op));
-	switch (r->op) {
-	case KHO_OP_IOAS_ALLOC:
-		X("flags", r->ioas_alloc.flags);
-		U("out_ioas_id", r->ioas_alloc.out_ioas_id);
-		break;
-	case KHO_OP_DESTROY:
-		U("id", r->destroy.id);
-		break;
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-		U("ioas_id", r->allow_iovas.ioas_id);
-		fprintf(out, json ? ",\"iovas\":[" : " iovas=");
-		for (i = 0; i < r->allow_iovas.num_iovas; i++)
-			fprintf(out, json ? "%s[%" PRIu64 ",%" PRIu64 "]" :
-				"%s0x%" PRIx64 "-0x%" PRIx64, i ? "," : "",
-				r->allow_iovas.iovas[i].start,
-				r->allow_iovas.iovas[i].last);
-		if (json)
-			fputc(']', out);
-		break;
-	case KHO_OP_IOAS_MAP:
-	case KHO_OP_IOAS_MAP_FILE:
-		X("flags", r->map.flags);
-		U("ioas_id", r->map.ioas_id);
-		U("memfd_token", r->map.memfd_token);
-		X("offset", r->map.offset);
-		X("length", r->map.length);
-		X("iova", r->map.iova);
-		break;
-	case KHO_OP_IOAS_COPY:
-		X("flags", r->copy.flags);
-		U("dst_ioas_id", r->copy.dst_ioas_id);
-		U("src_ioas_id", r->copy.src_ioas_id);
-		X("length", r->copy.length);
-		X("dst_iova", r->copy.dst_iova);
-		X("src_iova", r->copy.src_iova);
-		break;
-	case KHO_OP_IOAS_UNMAP:
-		U("ioas_id", r->unmap.ioas_id);
-		X("iova", r->unmap.iova);
-		X("length", r->unmap.length);
-		X("out_length", r->unmap.out_length);
-		break;
-	case KHO_OP_OPTION:
-		U("option_id", r->option.option_id);
-		U("option_op", r->option.op);
-		U("object_id", r->option.object_id);
-		U("val64", r->option.val64);
-		break;
-	case KHO_OP_HWPT_ALLOC:
-		X("flags", r->hwpt_alloc.flags);
-		U("dev_id", r->hwpt_alloc.dev_id);
-		U("pt_id", r->hwpt_alloc.pt_id);
-		U("out_hwpt_id", r->hwpt_alloc.out_hwpt_id);
-		U("data_type", r->hwpt_alloc.data_type);
-		U("data_len", r->hwpt_alloc.data_len);
-		U("fault_id", r->hwpt_alloc.fault_id);
-		break;
-	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		X("flags", r->dirty_tracking.flags);
-		U("hwpt_id", r->dirty_tracking.hwpt_id);
-		break;
-	case KHO_OP_DEVICE_BIND:
-		fprintf(out, json ? ",\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":%u,\"device\":%u" :
-			" pci=%04x:%02x:%02x.%x id=%04x:%04x",
-			r->bind.pci.segment, r->bind.pci.bus,
-			r->bind.pci.devfn >> 3, r->bind.pci.devfn & 7,
-			r->bind.pci.vendor, r->bind.pci.device);
-		X("flags", r->bind.flags);
-		U("out_devid", r->bind.out_devid);
-		break;
-	case KHO_OP_DEVICE_ATTACH:
-		U("dev_id", r->attach.dev_id);
-		X("flags", r->attach.flags);
-		U("pasid", r->attach.pasid);
-		U("pt_id", r->attach.pt_id);
-		U("out_hwpt_id", r->attach.out_hwpt_id);
-		break;
-	case KHO_OP_DEVICE_DETACH:
-		U("dev_id", r->detach.dev_id);
-		X("flags", r->detach.flags);
-		U("pasid", r->detach.pasid);
-		break;
-	case KHO_OP_REPLAY_MAPPINGS:
-		U("ioas_id", r->replay_maps.ioas_id);
-		U("first", r->replay_maps.first);
-		U("count", r->replay_maps.count);
-		break;
-	default:
-		break;
-	}
-	if (json)
-		fputc('}', out);
-#undef U
-#undef X
-}
-
 static void inspect_text(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
@@ -209,12 +97,19 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 	}
 	fprintf(out, "replay plan: %zu records\n", h->replay.nr);
 	for (i = 0; i < h->replay.nr; i++) {
-		fprintf(out, "  %4zu ", i);
-		inspect_rec(out, &h->replay.recs[i], false);
-		fputc('\n', out);
+		char line[512];
+
+		/* A truncated line still says what the record is. */
+		kho_rec_format(&h->replay.recs[i], line, sizeof(line));
+		fprintf(out, "  %4zu %s\n", i, line);
 	}
 }
 
+/*
+ * Values that may exceed 2^53 (IOVAs, lengths, offsets, tokens, sizes) are
+ * "0x..." strings, as in kho_journal_print_json(): no JSON reader rounds
+ * them.
+ */
 static void inspect_json(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
@@ -232,7 +127,7 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 		h->created, h->journal_length);
 	fprintf(out, ",\"memfds\":[");
 	for (i = 0; i < s->nr_memfd; i++) {
-		fprintf(out, "%s{\"token\":%" PRIu64 ",\"size\":%" PRIu64 ",\"seals\":%u,\"name\":",
+		fprintf(out, "%s{\"token\":\"0x%" PRIx64 "\",\"size\":\"0x%" PRIx64 "\",\"seals\":%u,\"name\":",
 			i ? "," : "", s->memfd[i].token, s->memfd[i].size,
 			s->memfd[i].seals);
 		kho_json_str(out, s->memfd[i].name);
@@ -262,11 +157,11 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 			fprintf(out, "%" PRId64, a->huge_pages);
 		fprintf(out, ",\"allowed_iovas\":[");
 		for (k = 0; k < a->nr_allowed; k++)
-			fprintf(out, "%s[%" PRIu64 ",%" PRIu64 "]", k ? "," : "",
+			fprintf(out, "%s{\"start\":\"0x%" PRIx64 "\",\"last\":\"0x%" PRIx64 "\"}", k ? "," : "",
 				a->allowed[k].start, a->allowed[k].last);
 		fprintf(out, "],\"mappings\":[");
 		for (k = 0; k < a->nr_maps; k++)
-			fprintf(out, "%s{\"iova\":%" PRIu64 ",\"length\":%" PRIu64 ",\"memfd_token\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"flags\":%u}",
+			fprintf(out, "%s{\"iova\":\"0x%" PRIx64 "\",\"length\":\"0x%" PRIx64 "\",\"memfd_token\":\"0x%" PRIx64 "\",\"offset\":\"0x%" PRIx64 "\",\"flags\":%u}",
 				k ? "," : "", a->maps[k].iova,
 				a->maps[k].length, a->maps[k].memfd_token,
 				a->maps[k].offset, a->maps[k].flags);
@@ -282,13 +177,9 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 			w->dirty_tracking ? "true" : "false", w->data_type,
 			w->data_len);
 	}
-	fprintf(out, "],\"replay\":[");
-	for (i = 0; i < h->replay.nr; i++) {
-		if (i)
-			fputc(',', out);
-		inspect_rec(out, &h->replay.recs[i], true);
-	}
-	fprintf(out, "]}\n");
+	fprintf(out, "],\"replay\":");
+	kho_journal_print_json(&h->replay, out);
+	fprintf(out, "}\n");
 }
 
 int cmd_inspect(int argc, char **argv)

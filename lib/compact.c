@@ -235,3 +235,39 @@ out_free:
 	kho_journal_free(out);
 	return ret;
 }
+
+int kho_compact_handoff(const struct kho_handoff *h, struct kho_state *folded,
+			struct kho_journal *plan, size_t *nr_expanded,
+			struct kho_diag *diag)
+{
+	struct kho_journal expanded;
+	size_t i;
+	int ret;
+
+	kho_state_init(folded);
+	kho_journal_init(plan);
+	*nr_expanded = 0;
+	for (i = 0; i < h->state.nr_memfd; i++) {
+		ret = kho_state_add_memfd(folded, &h->state.memfd[i]);
+		if (ret) {
+			ret = kho_diag_set(diag, ret, "memfd token %llu: %s",
+					   (unsigned long long)h->state.memfd[i].token,
+					   ret == -EEXIST ? "EEXIST (listed twice)" : "ENOMEM");
+			goto out_free_state;
+		}
+	}
+	ret = kho_plan_expand(&h->replay, &h->state, &expanded, diag);
+	if (ret)
+		goto out_free_state;
+	*nr_expanded = expanded.nr;
+	ret = kho_compact(&expanded, folded, plan, diag);
+	if (!ret)
+		ret = kho_state_equal(&h->state, folded, diag);
+	kho_journal_free(&expanded);
+	if (!ret)
+		return 0;
+	kho_journal_free(plan);
+out_free_state:
+	kho_state_free(folded);
+	return ret;
+}

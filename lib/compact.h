@@ -41,4 +41,26 @@ int kho_plan_expand(const struct kho_journal *plan,
 		    const struct kho_state *state, struct kho_journal *out,
 		    struct kho_diag *diag);
 
+/**
+ * kho_compact_handoff() - re-derive a hand-off's plan and check it
+ * @h:           a decoded hand-off (kho_handoff_decode())
+ * @folded:      out: the state the plan rebuilds (initialised by the call)
+ * @plan:        out: the plan compacted again from @h's plan alone
+ * @nr_expanded: out: how many records @h's plan expands to
+ * @diag:        on failure, names the step and the cause
+ *
+ * A hand-off carries a plan that is already compacted.  Expanding it
+ * against the recorded state and folding it again from the memfds alone
+ * proves that the plan rebuilds exactly the recorded state, which is what
+ * `kho-tool journal --compact` reports.
+ *
+ * Return: 0; -ENOMEM; -ENOENT (a slice names an unknown IOAS or range);
+ * the errno of the first plan record the kernel would refuse; -EBADMSG
+ * (the plan rebuilds a state other than the recorded one).  On failure
+ * @folded and @plan hold nothing.
+ */
+int kho_compact_handoff(const struct kho_handoff *h, struct kho_state *folded,
+			struct kho_journal *plan, size_t *nr_expanded,
+			struct kho_diag *diag);
+
 #endif /* KHO_COMPACT_H */

@@ -8,10 +8,12 @@
 
 #include "kho.h"
 
+/* Empties @h: no objects, no plan, all metadata zero. */
 void kho_handoff_init(struct kho_handoff *h);
+/* Frees the state and the replay plan @h owns; leaves it initialised. */
 void kho_handoff_free(struct kho_handoff *h);
 
-/*
+/**
  * kho_handoff_encode() - write @h as a hand-off FDT with libfdt's
  * sequential-write API.  *@blob is malloc'd, *@len is its exact size
  * (fdt_totalsize), which is what a memfd is sized to before preservation.
@@ -19,7 +21,7 @@ void kho_handoff_free(struct kho_handoff *h);
  */
 int kho_handoff_encode(const struct kho_handoff *h, void **blob, size_t *len);
 
-/*
+/**
  * kho_handoff_decode() - validate and decode an untrusted blob.
  * Starts with fdt_check_full(buf, len), then the compatible string, the
  * versions and the integrity check, before reading any field.
@@ -30,7 +32,7 @@ int kho_handoff_encode(const struct kho_handoff *h, void **blob, size_t *len);
 int kho_handoff_decode(const void *buf, size_t len, struct kho_handoff *h,
 		       struct kho_diag *diag);
 
-/*
+/**
  * kho_handoff_stamp() - recompute the crc32 property of a blob in place,
  * after a deliberate edit (test data, fdtput).  Checks only what it needs
  * to find the property.
@@ -38,17 +40,22 @@ int kho_handoff_decode(const void *buf, size_t len, struct kho_handoff *h,
  */
 int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag);
 
-/*
+/**
  * kho_handoff_crc() - the integrity sum of a blob: zlib's crc32 over
  * [0, fdt_totalsize) with the 4 bytes at @crc_off read as zero.
  * The caller has checked the blob (totalsize <= its length).
+ * Return: the sum.
  */
 uint32_t kho_handoff_crc(const void *blob, size_t crc_off);
 
-/* Reads a whole file into a malloc'd buffer; Return: 0 or -errno. */
+/**
+ * kho_read_file() - read all of @path (a file, pipe or /proc fd) into a
+ * malloc'd buffer.
+ * Return: 0; -EISDIR; -EFBIG above 1 GiB; -ENOMEM; open(2)/read(2)'s errno.
+ */
 int kho_read_file(const char *path, void **buf, size_t *len);
 
-/*
+/**
  * kho_fdt_errno() - the errno that stands for libfdt error @fdt_err (a
  * negative -FDT_ERR_* value).  The one place libfdt codes are translated:
  * -FDT_ERR_NOTFOUND is -1, the same number as -EPERM, and must never leak.

@@ -32,8 +32,10 @@ static void rd_set_path(struct rd *r, const char *parent, int node)
 	int namelen = 0;
 	const char *name = fdt_get_name(r->fdt, node, &namelen);
 
-	if (!name)
-		name = "?", namelen = 1;
+	if (!name) {
+		name = "?";
+		namelen = 1;
+	}
 	snprintf(r->path, sizeof(r->path), "%s/%.*s",
 		 strcmp(parent, "/") ? parent : "", namelen, name);
 }

@@ -44,9 +44,10 @@ static size_t rec_inline_len(const struct kho_rec *r)
  * Packs one record into @out (KHO_RECORD_SIZE bytes, zeroed by the
  * caller) and its inline data at @data + *@doff.  The field order is the
  * ABI documented in docs/format.md; lib/handoff_read.c mirrors it.
+ * handoff_check_input() has refused what cannot be packed.
  */
-static int rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
-		    uint32_t *doff)
+static void rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
+		     uint32_t *doff)
 {
 	uint8_t *p = put32(out, r->op);
 	uint32_t i, off = *doff;
@@ -60,8 +61,6 @@ static int rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
 		put32(p, r->destroy.id);
 		break;
 	case KHO_OP_IOAS_ALLOW_IOVAS:
-		if (r->allow_iovas.num_iovas && !r->allow_iovas.iovas)
-			return -EINVAL;
 		p = put32(p, r->allow_iovas.ioas_id);
 		p = put32(p, r->allow_iovas.num_iovas);
 		put32(p, off);
@@ -101,8 +100,6 @@ static int rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
 		put64(p, r->option.val64);
 		break;
 	case KHO_OP_HWPT_ALLOC:
-		if (r->hwpt_alloc.data_len && !r->hwpt_alloc.data)
-			return -EINVAL;
 		p = put32(p, r->hwpt_alloc.flags);
 		p = put32(p, r->hwpt_alloc.dev_id);
 		p = put32(p, r->hwpt_alloc.pt_id);
@@ -149,11 +146,8 @@ static int rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
 		p = put32(p, r->replay_maps.first);
 		put32(p, r->replay_maps.count);
 		break;
-	default:
-		return -EINVAL;
 	}
 	*doff = off + kho_inline_pad(rec_inline_len(r));
-	return 0;
 }
 
 /* Fits a string into a fixed-size field?  Catches unterminated ones. */
@@ -193,10 +187,15 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 	if (h->replay.nr > INT_MAX / KHO_RECORD_SIZE)
 		return -EINVAL;
 	for (i = 0; i < h->replay.nr; i++) {
-		if (h->replay.recs[i].op < KHO_OP_IOAS_ALLOC ||
-		    h->replay.recs[i].op > KHO_OP_MAX)
+		const struct kho_rec *r = &h->replay.recs[i];
+
+		if (r->op < KHO_OP_IOAS_ALLOC || r->op > KHO_OP_MAX ||
+		    (r->op == KHO_OP_IOAS_ALLOW_IOVAS &&
+		     r->allow_iovas.num_iovas && !r->allow_iovas.iovas) ||
+		    (r->op == KHO_OP_HWPT_ALLOC && r->hwpt_alloc.data_len &&
+		     !r->hwpt_alloc.data))
 			return -EINVAL;
-		total += kho_inline_pad(rec_inline_len(&h->replay.recs[i]));
+		total += kho_inline_pad(rec_inline_len(r));
 		if (total > INT_MAX)
 			return -EINVAL;
 	}
@@ -367,7 +366,6 @@ static int write_hwpts(void *fdt, const struct kho_state *s)
 	return err ? err : fdt_end_node(fdt);
 }
 
-/* Returns a libfdt error, or a negative errno below -FDT_ERR_MAX. */
 static int write_journal(void *fdt, const struct kho_handoff *h,
 			 size_t inline_len)
 {
@@ -396,12 +394,9 @@ static int write_journal(void *fdt, const struct kho_handoff *h,
 		memset(recs, 0, j->nr * KHO_RECORD_SIZE);
 	if (data)
 		memset(data, 0, inline_len);
-	for (i = 0; i < j->nr; i++) {
-		err = rec_pack(&j->recs[i], (uint8_t *)recs +
-			       i * KHO_RECORD_SIZE, data, &doff);
-		if (err)
-			return err - FDT_ERR_MAX;
-	}
+	for (i = 0; i < j->nr; i++)
+		rec_pack(&j->recs[i], (uint8_t *)recs + i * KHO_RECORD_SIZE,
+			 data, &doff);
 	return fdt_end_node(fdt);
 }
 
@@ -488,10 +483,6 @@ int kho_handoff_encode(const struct kho_handoff *h, void **blob, size_t *len)
 			break;
 		free(fdt);
 		size *= 2;
-	}
-	if (err < -FDT_ERR_MAX) {
-		free(fdt);
-		return err + FDT_ERR_MAX;
 	}
 	if (err) {
 		free(fdt);

@@ -68,6 +68,7 @@ struct kho_record_vma {
 	unsigned int maj, min;
 	uint64_t ino;
 	bool shared;
+	bool shm_anon;		/* /dev/zero or SysV shm: no memfd behind it */
 	char path[128];
 };
 
@@ -82,6 +83,7 @@ struct kho_record_refused {
 struct kho_record {
 	pthread_mutex_t lock;
 	struct kho_journal journal;
+	struct kho_canon_ops canon;	/* the resolvers below, ctx = this */
 
 	struct kho_record_fdent *fds;
 	size_t nr_fds;
@@ -107,7 +109,12 @@ struct kho_record {
 	pid_t srv_pid;
 };
 
-static __thread int kho_record_depth;
+/*
+ * initial-exec: read on every wrapped call, and libkho-record.so is
+ * preloaded (never dlopen'ed late), so its TLS fits the static block and
+ * the access needs no __tls_get_addr() call.
+ */
+static __thread int kho_record_depth __attribute__((tls_model("initial-exec")));
 
 bool kho_record_busy(void)
 {
@@ -126,6 +133,17 @@ static void kho_record_unlock(struct kho_record *rec)
 	kho_record_depth--;
 }
 
+static int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
+				  uint64_t *token, uint64_t *offset,
+				  struct kho_diag *diag);
+static int kho_record_fd_to_memfd(void *ctx, int fd, uint64_t *token,
+				  struct kho_diag *diag);
+static int kho_record_devfd_to_pci(void *ctx, int devfd,
+				   struct kho_pci_id *pci,
+				   struct kho_diag *diag);
+static int kho_record_devfd_to_devid(void *ctx, int devfd, uint32_t *devid,
+				     struct kho_diag *diag);
+
 int kho_record_new(struct kho_record **out)
 {
 	struct kho_record *rec = calloc(1, sizeof(*rec));
@@ -134,6 +152,12 @@ int kho_record_new(struct kho_record **out)
 		return -ENOMEM;
 	pthread_mutex_init(&rec->lock, NULL);
 	kho_journal_init(&rec->journal);
+	/* built once: kho_record_note() hands it to every canonicalisation */
+	rec->canon.va_to_memfd = kho_record_va_to_memfd;
+	rec->canon.fd_to_memfd = kho_record_fd_to_memfd;
+	rec->canon.devfd_to_pci = kho_record_devfd_to_pci;
+	rec->canon.devfd_to_devid = kho_record_devfd_to_devid;
+	rec->canon.ctx = rec;
 	rec->ctx_ofd = -1;
 	rec->next_token = 1;
 	*out = rec;
@@ -435,6 +459,9 @@ static int kho_record_maps_read(struct kho_record *rec)
 		if (pos)
 			snprintf(vma.path, sizeof(vma.path), "%.*s",
 				 (int)strcspn(line + pos, "\n"), line + pos);
+		/* decided here, once, not on every MAP that hits the vma */
+		vma.shm_anon = !strncmp(vma.path, "/dev/zero", 9) ||
+			       !strncmp(vma.path, "/SYSV", 5);
 		if (nr == cap) {
 			cap = cap ? cap * 2 : 64;
 			p = realloc(v, cap * sizeof(*v));
@@ -504,8 +531,7 @@ static int kho_record_vma_range(struct kho_record *rec, uint64_t va,
 		return KHO_RECORD_WHAT(), kho_diag_set(diag, -EOPNOTSUPP,
 				    "%s: private mapping of %s: the pinned pages are copy-on-write anonymous memory, not the file's",
 				    what, v->path);
-	if (!strncmp(v->path, "/dev/zero", 9) ||
-	    !strncmp(v->path, "/SYSV", 5))
+	if (v->shm_anon)
 		return KHO_RECORD_WHAT(), kho_diag_set(diag, -EOPNOTSUPP,
 				    "%s: shared anonymous memory (%s): it has no memfd fd to preserve",
 				    what, v->path);
@@ -768,6 +794,8 @@ static uint64_t kho_record_unrefuse(struct kho_record *rec, uint32_t ioas_id,
 	uint64_t last = length ? iova + length - 1 : iova, gone = 0;
 	size_t i = 0;
 
+	if (!rec->nr_refused)		/* every UNMAP asks: answer fast */
+		return 0;
 	if (last < iova)
 		last = UINT64_MAX;
 	while (i < rec->nr_refused) {
@@ -928,17 +956,13 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 				  unsigned long cmd, const void *arg,
 				  const struct kho_record_call *call)
 {
-	const struct kho_canon_ops ops = {
-		.va_to_memfd = kho_record_va_to_memfd,
-		.fd_to_memfd = kho_record_fd_to_memfd,
-		.devfd_to_pci = kho_record_devfd_to_pci,
-		.devfd_to_devid = kho_record_devfd_to_devid,
-		.ctx = rec,
-	};
 	struct kho_record_ofd *o = kho_record_classify(rec, fd, NULL);
-	struct kho_diag diag = { "" };
+	struct kho_diag diag;
 	struct kho_rec r;
 	int ctx, ret;
+
+	/* not "= { "" }": zeroing 512 bytes per ioctl shows on the hot path */
+	diag.msg[0] = 0;
 
 	if (rec->serve_pending)
 		kho_record_maybe_serve(rec);
@@ -978,8 +1002,8 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 	}
 	if (kho_record_pre_canon(rec, cmd, arg, call))
 		return 0;
-	memset(&r, 0, sizeof(r));
-	ret = kho_canon_ioctl_inout(&ops, fd, cmd,
+	/* kho_canon_ioctl_inout() clears @r before it fills it */
+	ret = kho_canon_ioctl_inout(&rec->canon, fd, cmd,
 				    call && call->cmd == cmd && call->in_len ?
 				    call->in : NULL, arg, &r, &diag);
 	if (ret == KHO_CANON_NOT_JOURNALED)

@@ -176,6 +176,9 @@ struct tab {
 	bool flat;		/* a view of kho_ioas.maps: one chunk, no split */
 	struct tab_chunk one;	/* the flat view's chunk ... */
 	uint64_t one_last;	/* ... and its index entry */
+	void *spare;		/* emptied chunk blocks, linked through their
+				 * first word: churn reuses them instead of
+				 * going through malloc() at every split */
 };
 
 struct tab_pos {
@@ -300,9 +303,14 @@ static int tab_new_chunk(struct tab *t, size_t at)
 		t->last = last;
 		t->cap_c = cap;
 	}
-	ch.key = malloc(TAB_CHUNK * (sizeof(*ch.key) + sizeof(*ch.m)));
-	if (!ch.key)
-		return -ENOMEM;
+	if (t->spare) {
+		ch.key = t->spare;
+		memcpy(&t->spare, ch.key, sizeof(t->spare));
+	} else {
+		ch.key = malloc(TAB_CHUNK * (sizeof(*ch.key) + sizeof(*ch.m)));
+		if (!ch.key)
+			return -ENOMEM;
+	}
 	ch.m = (struct kho_mapping *)(ch.key + TAB_CHUNK);
 	ch.cap = TAB_CHUNK;
 	memmove(&t->c[at + 1], &t->c[at], (t->nr_c - at) * sizeof(*t->c));
@@ -395,7 +403,8 @@ static void tab_erase(struct tab *t, struct tab_pos *p)
 	ch->nr--;
 	chunk_fix(t, p->c);
 	if (!ch->nr && !t->flat) {
-		free(ch->key);
+		memcpy(ch->key, &t->spare, sizeof(t->spare));
+		t->spare = ch->key;
 		memmove(&t->c[p->c], &t->c[p->c + 1],
 			(t->nr_c - p->c - 1) * sizeof(*t->c));
 		memmove(&t->last[p->c], &t->last[p->c + 1],
@@ -418,6 +427,13 @@ static void tab_free(struct tab *t)
 	if (!t->flat)
 		for (i = 0; i < t->nr_c; i++)
 			free(t->c[i].key);
+	while (t->spare) {
+		void *next;
+
+		memcpy(&next, t->spare, sizeof(next));
+		free(t->spare);
+		t->spare = next;
+	}
 	free(t->c);
 	free(t->last);
 	memset(t, 0, sizeof(*t));

@@ -38,6 +38,7 @@ struct agent {
 	int json;
 	int retry;
 	int keep_running;	/* stay after adoption (switch_root tests) */
+	int no_session;		/* this boot carries no kho-tool session */
 	const char *socket;
 	const char *handoff_file;
 	/* state */
@@ -466,18 +467,35 @@ static int restore(struct agent *a)
 		}
 		a->session = kho_luo_retrieve_session(a->luo, KHO_LUO_SESSION);
 		if (a->session == -ENOENT) {
+			a->no_session = 1;
 			agent_step_done("session", t0, 0, "no kho-tool session: nothing to restore");
 			return -ENOENT;
+		}
+		/*
+		 * A session is retrieved once: EINVAL with a held agent around
+		 * means an earlier run failed and keeps it; take it over.
+		 */
+		if (a->session == -EINVAL && !access(AGENT_HELD_SOCK, F_OK)) {
+			close(a->luo);
+			a->luo = -1;
+			a->session = -1;
+			agent_log(0, "session '%s' is held by a failed agent: taking it over",
+				  KHO_LUO_SESSION);
+			err = take_held(a, &diag);
+			if (err)
+				return fail_step(a, "take-over", t0, err, diag.msg);
 		}
 		if (a->session < 0) {
 			err = a->session;
 			snprintf(detail, sizeof(detail),
-				 "retrieve session '%s': %s", KHO_LUO_SESSION,
-				 kho_errno_name(err));
+				 "retrieve session '%s': %s%s", KHO_LUO_SESSION,
+				 kho_errno_name(err), err == -EINVAL ?
+				 " (already retrieved by another process)" : "");
 			return fail_step(a, "session", t0, err, detail);
 		}
 		/* Others (kho-tool upgrade, a rollback) need the device. */
-		close(a->luo);
+		if (a->luo >= 0)
+			close(a->luo);
 		a->luo = -1;
 		agent_step_done("session", t0, 0, KHO_LUO_SESSION);
 	}
@@ -535,9 +553,11 @@ static int restore(struct agent *a)
 	if (err)
 		return fail_step(a, "replay", t0, err, diag.msg);
 	snprintf(detail, sizeof(detail),
-		 "%u ioctls, %u maps (%.3f ms in MAP_FILE), %zu device(s)",
+		 "%u ioctls, %u maps in %.3f ms, %zu device(s): open+bind %.3f ms, attach %.3f ms",
 		 a->r.steps, a->r.stat[KHO_OP_IOAS_MAP_FILE].calls,
-		 a->r.stat[KHO_OP_IOAS_MAP_FILE].ns / 1e6, a->r.nr_dev);
+		 a->r.stat[KHO_OP_IOAS_MAP_FILE].ns / 1e6, a->r.nr_dev,
+		 a->r.stat[KHO_OP_DEVICE_BIND].ns / 1e6,
+		 a->r.stat[KHO_OP_DEVICE_ATTACH].ns / 1e6);
 	agent_step_done("replay", t0, 0, detail);
 
 	t0 = agent_now_ns();
@@ -580,7 +600,7 @@ static void usage(FILE *f)
 		"  --retry            take the session from a failed agent and try again\n"
 		"  --handoff FILE     use this hand-off blob instead of the preserved one\n"
 		"  --order maps-first|attach-first   replay order (default maps-first)\n"
-		"  --probe ends|first|none           mapping probes in verify (default ends)\n"
+		"  --probe ends|first|none           mapping probes in verify (default first)\n"
 		"  --fail-at N        test hook: fail replay step N (also KHO_REPLAY_FAIL_AT)\n"
 		"  --stay             keep running after the adoption\n"
 		"  --json             print the timeline as JSON on stdout\n",
@@ -696,7 +716,7 @@ int main(int argc, char **argv)
 	agent_timeline_start();
 
 	err = restore(&a);
-	if (err == -ENOENT && a.session < 0 && !a.retry) {
+	if (a.no_session) {
 		agent_status("none");
 		agent_timeline_save("nothing to restore");
 		release(&a);

@@ -77,9 +77,14 @@ static char why[512];
 
 static void run(const char *name, int (*fn)(void))
 {
+	int ret;
+
 	test_nr++;
 	why[0] = 0;
-	if (fn()) {
+	ret = fn();
+	if (ret > 0) {
+		printf("ok %d %s # %s\n", test_nr, name, why);
+	} else if (ret) {
 		failures++;
 		printf("not ok %d %s: %s\n", test_nr, name, why);
 	} else {
@@ -282,24 +287,24 @@ static unsigned int sysfs_hex(const char *dir, const char *file)
 	return v;
 }
 
-/* The first PCI function bound to vfio-pci with a VFIO cdev */
-static int find_vfio_dev(struct pci_ident *id)
+/* The @which-th (in BDF order) PCI function bound to vfio-pci with a cdev */
+static int find_vfio_dev_nth(struct pci_ident *id, int which)
 {
 	const char *root = "/sys/bus/pci/devices";
-	struct dirent *de;
-	DIR *d = opendir(root);
-	int ret = -ENODEV;
+	struct dirent **names;
+	int n, i, ret = -ENODEV;
 
-	if (!d)
+	n = scandir(root, &names, NULL, alphasort);
+	if (n < 0)
 		return -errno;
-	while ((de = readdir(d))) {
+	for (i = 0; i < n; i++) {
 		char dir[512], vdir[600];
 		struct dirent *ve;
 		DIR *vd;
 
-		if (de->d_name[0] == '.')
+		if (names[i]->d_name[0] == '.' || ret == 0)
 			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", root, de->d_name);
+		snprintf(dir, sizeof(dir), "%s/%s", root, names[i]->d_name);
 		snprintf(vdir, sizeof(vdir), "%s/vfio-dev", dir);
 		vd = opendir(vdir);
 		if (!vd)
@@ -307,8 +312,9 @@ static int find_vfio_dev(struct pci_ident *id)
 		while ((ve = readdir(vd)))
 			if (!strncmp(ve->d_name, "vfio", 4))
 				break;
-		if (ve && sscanf(de->d_name, "%x:%x:%x.%x", &id->seg, &id->bus,
-				 &id->dev, &id->fn) == 4) {
+		if (ve && which-- == 0 &&
+		    sscanf(names[i]->d_name, "%x:%x:%x.%x", &id->seg,
+			   &id->bus, &id->dev, &id->fn) == 4) {
 			snprintf(id->cdev, sizeof(id->cdev),
 				 "/dev/vfio/devices/%s", ve->d_name);
 			id->vendor = sysfs_hex(dir, "vendor");
@@ -316,11 +322,16 @@ static int find_vfio_dev(struct pci_ident *id)
 			ret = 0;
 		}
 		closedir(vd);
-		if (!ret)
-			break;
 	}
-	closedir(d);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	return ret;
+}
+
+static int find_vfio_dev(struct pci_ident *id)
+{
+	return find_vfio_dev_nth(id, 0);
 }
 
 /* --- the known sequence ---------------------------------------------------- */
@@ -1074,6 +1085,26 @@ static int test_deviate_mapping(void)
 	return 0;
 }
 
+/* Another PCI device where the journal's device is expected */
+static int test_deviate_device_other(void)
+{
+	struct pci_ident other;
+	__u32 devid;
+	int fd;
+
+	if (find_vfio_dev_nth(&other, 1)) {
+		snprintf(why, sizeof(why), "SKIP no second VFIO device");
+		return 1;
+	}
+	fd = open(other.cdev, O_RDWR);
+	if (fd < 0)
+		FAIL("open %s: %s", other.cdev, strerror(errno));
+	ASSERT_ERR(EILSEQ, _bind(fd, S.fd, &devid));
+	ASSERT_EQ(4, status_matched());
+	close(fd);
+	return 0;
+}
+
 /* The device: bound, then attached to the wrong pt is rejected */
 static int test_deviate_attach(void)
 {
@@ -1132,6 +1163,7 @@ static int cmd_stage2(void)
 	run("deviate_device_order", test_deviate_device_order);
 	run("replay_ioas", test_replay_ioas);
 	run("deviate_mapping", test_deviate_mapping);
+	run("deviate_device_other", test_deviate_device_other);
 	run("deviate_attach", test_deviate_attach);
 	run("verified_finish", test_verified_finish);
 	printf("# %d/%d passed\n", test_nr - failures, test_nr);

@@ -9,6 +9,7 @@
 
 #include "ktest.h"
 #include "compact.h"
+#include "handoff.h"
 #include "journal.h"
 #include "state.h"
 
@@ -428,4 +429,172 @@ KTEST(compact_differential_5000_seeds)
 	       nrec, refused, nmaps);
 	/* The generator must really exercise the model. */
 	ASSERT_TRUE(nrec > 500000 && refused > 50000 && nmaps > 20000);
+}
+
+/*
+ * Churn on one IOAS large enough that the batch table splits, refills and
+ * empties many chunks (the 5,000 short journals above never fill one):
+ * maps of 1-4 pages and unmaps of 1-6 pages at random slots, so unmaps
+ * remove several areas or cut one.  The flat model (kho_state_apply(),
+ * one sorted array) is the reference the batch must match exactly.
+ */
+static int gen_churn(uint64_t seed, size_t n, struct kho_state *s,
+		     struct kho_journal *j, size_t *multi, size_t *cut)
+{
+	uint64_t st = seed * 0x9e3779b97f4a7c15ULL + 1;
+	struct kho_rec r;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_IOAS_ALLOC;
+	kho_state_predict(s, &r);
+	ret = kho_state_apply(s, &r, NULL);
+	if (!ret)
+		ret = kho_journal_append(j, &r);
+	while (!ret && j->nr < n) {
+		uint64_t before, after;
+		const struct kho_ioas *a;
+		size_t i;
+
+		memset(&r, 0, sizeof(r));
+		if (pick(&st, 100) < 60) {
+			r.op = KHO_OP_IOAS_MAP_FILE;
+			r.map.flags = IOMMU_IOAS_MAP_FIXED_IOVA |
+				      IOMMU_IOAS_MAP_READABLE;
+			r.map.ioas_id = 1;
+			r.map.memfd_token = 1 + pick(&st, 3);
+			r.map.iova = pick(&st, 8192) * PG;
+			r.map.length = (1 + pick(&st, 4)) * PG;
+			r.map.offset = pick(&st, 1024) * PG;
+			ret = kho_state_apply(s, &r, NULL);
+			if (!ret)
+				ret = kho_journal_append(j, &r);
+			else if (ret == -EEXIST)
+				ret = 0;
+			continue;
+		}
+		r.op = KHO_OP_IOAS_UNMAP;
+		r.unmap.ioas_id = 1;
+		r.unmap.iova = pick(&st, 8192) * PG;
+		r.unmap.length = (1 + pick(&st, 6)) * PG;
+		kho_state_predict(s, &r);
+		before = mapped_bytes(s, 1);
+		ret = kho_state_apply(s, &r, NULL);
+		if (!ret) {
+			*multi += r.unmap.out_length > 4 * PG;
+			ret = kho_journal_append(j, &r);
+			continue;
+		}
+		if (ret != -ENOENT)
+			return ret;
+		ret = 0;
+		after = mapped_bytes(s, 1);
+		if (after == before)
+			continue;
+		/* As gen_journal(): the legal record for what was removed. */
+		(*cut)++;
+		a = kho_state_find_ioas(s, 1);
+		for (i = 0; i < a->nr_maps; i++)
+			if (a->maps[i].iova + a->maps[i].length - 1 >= r.unmap.iova)
+				break;
+		if (i == a->nr_maps)
+			return -EBADMSG;
+		r.unmap.length = a->maps[i].iova - r.unmap.iova;
+		r.unmap.out_length = before - after;
+		ret = kho_journal_append(j, &r);
+	}
+	return ret;
+}
+
+KTEST(compact_batch_matches_flat_model_on_large_tables)
+{
+	size_t multi = 0, cut = 0, peak = 0;
+	struct kho_journal j, plan;
+	struct kho_state flat, folded;
+	struct kho_diag d = { "" };
+	uint64_t seed;
+
+	for (seed = 1; seed <= 4; seed++) {
+		kho_journal_init(&j);
+		kho_state_init(&flat);
+		kho_state_init(&folded);
+		add_memfds(&flat);
+		add_memfds(&folded);
+		ASSERT_EQ(0, gen_churn(seed, 20000, &flat, &j, &multi, &cut));
+		if (flat.ioas[0].nr_maps > peak)
+			peak = flat.ioas[0].nr_maps;
+		ASSERT_EQ(0, kho_compact(&j, &folded, &plan, &d));
+		if (kho_state_equal(&flat, &folded, &d))
+			printf("#   seed %llu: %s\n", (unsigned long long)seed,
+			       d.msg);
+		ASSERT_EQ(0, kho_state_equal(&flat, &folded, &d));
+		kho_journal_free(&plan);
+		kho_journal_free(&j);
+		kho_state_free(&flat);
+		kho_state_free(&folded);
+	}
+	printf("#   up to %zu live areas, %zu multi-area unmaps, %zu cut unmaps\n",
+	       peak, multi, cut);
+	/* Many chunks of TAB_CHUNK (64) areas, and both unmap shapes. */
+	ASSERT_TRUE(peak > 1000 && multi > 100 && cut > 100);
+}
+
+static int load_blob(const char *name, struct kho_handoff *h)
+{
+	const char *dir = getenv("KHO_TEST_DATA");
+	struct kho_diag d = { "" };
+	char path[512];
+	size_t len;
+	void *buf;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/good/%s", dir ? dir : "tests/data",
+		 name);
+	kho_handoff_init(h);
+	ret = kho_read_file(path, &buf, &len);
+	if (ret)
+		return ret;
+	ret = kho_handoff_decode(buf, len, h, &d);
+	free(buf);
+	if (ret)
+		printf("#   %s: %s\n", path, d.msg);
+	return ret;
+}
+
+/*
+ * The library path of `kho-tool journal --compact` on a real hand-off
+ * blob: the plan it carries must fold back into exactly the state it
+ * records, re-compact to a plan no longer than itself, and a hand-off
+ * whose state disagrees with its plan must be refused.
+ */
+KTEST(compact_handoff_blob_edu_vm)
+{
+	struct kho_journal plan;
+	struct kho_state folded;
+	struct kho_diag d = { "" };
+	struct kho_handoff h;
+	size_t nr_expanded, maps = 0, i;
+
+	ASSERT_EQ(0, load_blob("edu-vm.dtb", &h));
+	ASSERT_EQ(0, kho_compact_handoff(&h, &folded, &plan, &nr_expanded, &d));
+	for (i = 0; i < h.state.nr_ioas; i++)
+		maps += h.state.ioas[i].nr_maps;
+	ASSERT_TRUE(maps > 0);
+	ASSERT_EQ(folded.ioas[0].nr_maps, h.state.ioas[0].nr_maps);
+	/* Slices expand to one record per mapping. */
+	ASSERT_TRUE(nr_expanded >= h.replay.nr && nr_expanded > plan.nr);
+	ASSERT_TRUE(plan.nr <= h.replay.nr);
+	ASSERT_TRUE(h.journal_length >= h.replay.nr);
+	kho_journal_free(&plan);
+	kho_state_free(&folded);
+
+	/* A recorded state that lost a mapping no longer matches its plan. */
+	h.state.ioas[0].nr_maps--;
+	ASSERT_EQ(-ENOENT, kho_compact_handoff(&h, &folded, &plan, &nr_expanded, &d));
+	h.state.ioas[0].nr_maps++;
+	/* A recorded state with a changed option does not either. */
+	h.state.ioas[0].huge_pages = h.state.ioas[0].huge_pages == 1 ? 0 : 1;
+	ASSERT_EQ(-EBADMSG, kho_compact_handoff(&h, &folded, &plan, &nr_expanded, &d));
+	ASSERT_EQ(0, folded.nr_ioas);
+	kho_handoff_free(&h);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests of the recorder (lib/record.c) and the journal socket, with real memfds. */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/iommufd.h>
 #include <pwd.h>
 #include <stdint.h>
@@ -458,4 +459,41 @@ KTEST(socket_refuses_other_uid)
 	kho_record_free(rec);
 	close(iommufd);
 	rmdir(dir);
+}
+
+/*
+ * The LD_PRELOAD wrappers leave errno as the real call left it: runs
+ * kho-rec-errno (tests/recorder) under build/lib/libkho-record.so, both
+ * found next to this test's build directory.
+ */
+KTEST(preload_keeps_errno)
+{
+	char self[PATH_MAX], prog[PATH_MAX + 32], lib[PATH_MAX + 32], *p;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int status;
+	pid_t child;
+
+	ASSERT_TRUE(n > 0);
+	self[n] = 0;
+	/* BUILD/tests/test_record -> BUILD */
+	p = strrchr(self, '/');
+	ASSERT_TRUE(p != NULL);
+	*p = 0;
+	p = strrchr(self, '/');
+	ASSERT_TRUE(p != NULL);
+	*p = 0;
+	snprintf(prog, sizeof(prog), "%s/bin/kho-rec-errno", self);
+	snprintf(lib, sizeof(lib), "%s/lib/libkho-record.so", self);
+	ASSERT_EQ(0, access(prog, X_OK));
+	ASSERT_EQ(0, access(lib, R_OK));
+	fflush(stdout);
+	child = fork();
+	if (!child) {
+		setenv("LD_PRELOAD", lib, 1);
+		execl(prog, prog, (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
 }

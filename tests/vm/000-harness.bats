@@ -31,6 +31,11 @@ load helpers
 	assert_vm_fails "marker 'b' missing or out of order"
 }
 
+@test "harness: an unexpected marker fails an exact launch" {
+	run_vm --script "$GUEST_DIR/harness-marks.sh" --exact-marks --expect b
+	assert_vm_fails "unexpected marker \(expected exactly: b; seen: b a\)"
+}
+
 @test "harness: a hung guest fails at the timeout" {
 	local start=$SECONDS
 

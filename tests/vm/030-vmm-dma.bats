@@ -7,7 +7,7 @@
 load helpers
 
 @test "vmm: edu DMA through maps by VA and by file, unmapped IOVA blocked" {
-	run_vm --script "$GUEST_DIR/vmm-dma.sh" --expect dma-ok --expect unmapped-blocked
+	run_vm --exact-marks --script "$GUEST_DIR/vmm-dma.sh" --expect dma-ok --expect unmapped-blocked
 	assert_vm_ok
 	assert_log 'test-vmm: setup: ioas=[0-9]+ devid=[0-9]+ hwpt=[0-9]+ maps=8 .*edu=0x010000ed'
 	# VT-d saw the stray DMA and refused it.
@@ -15,7 +15,7 @@ load helpers
 }
 
 @test "vmm: serve holds its state, rechecks on SIGUSR1, exits on SIGTERM" {
-	run_vm --script "$GUEST_DIR/vmm-serve.sh" \
+	run_vm --exact-marks --script "$GUEST_DIR/vmm-serve.sh" \
 		--expect serving --expect held --expect recheck --expect stopped
 	assert_vm_ok
 	assert_log 'test-vmm: ready pid=[0-9]+'

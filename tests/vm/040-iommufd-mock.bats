@@ -10,10 +10,13 @@ mock_run() {
 	local n=$1
 
 	echo "KHOTEST_MOCK_DEVICES=$n" > "$BATS_TEST_TMPDIR/mock.env"
-	run_vm --script "$GUEST_DIR/iommufd-mock.sh" \
+	run_vm --exact-marks --script "$GUEST_DIR/iommufd-mock.sh" \
 		--file "$BATS_TEST_TMPDIR/mock.env:/test/mock.env" --expect "mock-$n"
 	assert_vm_ok
 	assert_log "test-vmm: mock: ok: $n devices \([0-9]+ HWPTs\)"
+	# Teardown leaks nothing: every mock device is gone from sysfs.
+	[ "$(log_value mock_devices_left)" = 0 ] ||
+		die "$(log_value mock_devices_left) mock devices left after teardown"
 }
 
 @test "mock: one mock device" {

@@ -36,13 +36,17 @@ assert_cases() {
 
 @test "kjournal: deviating replays rejected, matching replay verified, FINISH" {
 	require_series
+	# A second edu device: the one a deviating replay binds instead.
 	run_vm --kernel patched --script "$GUEST_DIR/kjournal-kexec.sh" \
+		--qemu-arg -device --qemu-arg edu \
 		--timeout 300 --expect kjournal-preserved \
 		--expect kexec-to-vmlinuz-patched --expect kjournal-verified
 	assert_vm_ok
 	assert_log 'iommufd_journal: stage1: preserved 6 records'
 	assert_cases restoring finish_refused deviate_device_order replay_ioas \
-		deviate_mapping deviate_attach verified_finish
+		deviate_mapping deviate_device_other deviate_attach verified_finish
+	! grep -q '^ok [0-9]* deviate_device_other # SKIP' "$VM_LOG" ||
+		die "the second edu device was missing"
 }
 
 @test "kjournal: fail_nth sweep of every allocation in the new paths" {

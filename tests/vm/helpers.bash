@@ -22,7 +22,7 @@ vm_name() {
 # run_vm [launch.sh args...]: boot a guest, record its outcome.  --name
 # defaults to the test's own; the serial log is then $VM_LOG.
 run_vm() {
-	local args=("$@") name= i
+	local args=("$@") name="" i
 
 	for ((i = 0; i < ${#args[@]}; i++)); do
 		[ "${args[i]}" = --name ] && name=${args[i + 1]}
@@ -65,4 +65,27 @@ assert_log() {
 # log_value KEY: the last "KHOTEST: LOG KEY=VALUE" of the serial log.
 log_value() {
 	grep -a -o "KHOTEST: LOG $1=.*" "$VM_LOG" | tail -n 1 | sed "s/^KHOTEST: LOG $1=//"
+}
+
+# kernel_image FLAVOUR: the bzImage launch.sh boots for vanilla|patched
+# (KHO_KERNEL_* as set by run.sh or the user, else the cached build).
+kernel_image() {
+	local var=KHO_KERNEL_${1^^} img
+
+	img=${!var:-}
+	[ -n "$img" ] || img=$("$KHO_TOP/tests/rig/build-kernel.sh" "$1") || return 1
+	[ -d "$img" ] && img="$img/bzImage"
+	echo "$img"
+}
+
+# kernel_release FLAVOUR: what uname -r prints under that kernel, read
+# from the bzImage's setup header (kernel_version: a 16-bit pointer at
+# 0x20e, relative to 0x200), so the suites also hold for your own kernels.
+kernel_release() {
+	local img off
+
+	img=$(kernel_image "$1") || return 1
+	off=$(od -An -tu2 -j $((0x20e)) -N2 "$img" | tr -d ' ')
+	dd if="$img" bs=1 skip=$((off + 0x200)) count=256 2>/dev/null |
+		tr '\0' '\n' | head -n 1 | cut -d' ' -f1
 }

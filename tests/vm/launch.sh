@@ -6,7 +6,10 @@
 # usage: launch.sh --name NAME --script GUEST_SCRIPT
 #                  [--kernel vanilla|patched|PATH] [--file HOST:GUEST]...
 #                  [--append "ARGS"] [--timeout SEC] [--expect MARKER]...
-#                  [--qemu-arg ARG]... [--initrd BASE]
+#                  [--qemu-arg ARG]... [--initrd BASE] [--exact-marks]
+#
+# --exact-marks: the guest's markers must be exactly the --expect list; any
+# other marker (an unexpected path through the script) fails.
 #
 # --initrd BASE boots BASE (e.g. a distro initrd with our files appended by
 # initramfs/mkinitramfs.sh --append-to) instead of the rig's own image; the
@@ -42,6 +45,7 @@ files=()
 expects=()
 qemu_args=()
 base_override=
+exact=0
 
 usage() {
 	echo "launch: $*" >&2
@@ -52,6 +56,11 @@ usage() {
 }
 
 while [ $# -gt 0 ]; do
+	if [ "$1" = --exact-marks ]; then
+		exact=1
+		shift
+		continue
+	fi
 	[ $# -ge 2 ] || usage "$1 wants a value"
 	case "$1" in
 	--name) name=$2 ;;
@@ -81,8 +90,9 @@ rig_broken() {
 
 command -v "$qemu" >/dev/null ||
 	rig_broken "$qemu not found (install qemu-system-x86: make deps)"
-[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 ||
+if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
 	rig_broken "no static /bin/busybox (install busybox-static: make deps)"
+fi
 
 # kernel_image FLAVOUR: the bzImage of a flavour, building it on a cache
 # miss (the kernel builder locks, so parallel launches wait for one build).
@@ -169,6 +179,7 @@ cmdline="console=ttyS0 intel_iommu=on kho=on liveupdate=on khotest.stage=1 panic
 
 # panic=-1 reboots at once on a panic and -no-reboot turns that reboot
 # into QEMU's exit, so a crashed guest never waits for the timeout.
+# shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
 qemu_cmd=("$qemu" -accel "$accel"
 	-machine q35,kernel-irqchip=split
 	-device intel-iommu,intremap=on,caching-mode=on
@@ -215,6 +226,11 @@ done < <(grep -a -o 'KHOTEST: MARK .*' "$log" | sed 's/^KHOTEST: MARK //')
 if [ "$i" -lt "$n" ]; then
 	seen=$(grep -a -o 'KHOTEST: MARK .*' "$log" | sed 's/^KHOTEST: MARK //' | paste -sd' ')
 	fail "marker '${expects[$i]}' missing or out of order (expected: ${expects[*]}; seen: ${seen:-none})"
+fi
+if [ "$exact" = 1 ]; then
+	seen=$(grep -a -o 'KHOTEST: MARK .*' "$log" | sed 's/^KHOTEST: MARK //' | paste -sd' ')
+	[ "$seen" = "${expects[*]}" ] ||
+		fail "unexpected marker (expected exactly: ${expects[*]}; seen: ${seen:-none})"
 fi
 grep -q -a 'KHOTEST: DONE' "$log" ||
 	fail "guest powered off without printing KHOTEST: DONE"

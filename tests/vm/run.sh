@@ -35,6 +35,21 @@ if ! command -v "${KHO_QEMU:-qemu-system-x86_64}" >/dev/null; then
 fi
 
 start=$(date +%s)
+# Resolve (on a cold cache: build) both kernels once, before any test runs,
+# so that a six-minute build shows its progress here instead of inside the
+# first test, and every launch reuses the answer.
+for flavour in vanilla patched; do
+	var=KHO_KERNEL_${flavour^^}
+	[ -n "${!var:-}" ] && continue
+	if ! kdir=$("$dir/../rig/build-kernel.sh" "$flavour"); then
+		echo "vm: building the $flavour kernel failed"
+		echo "vm: 0 passed, 1 failed"
+		exit 1
+	fi
+	export "$var=$kdir"
+	echo "vm: $flavour kernel $kdir"
+done
+
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 bats --tap "${opts[@]}" "${suites[@]}" | tee "$out"

@@ -4,13 +4,13 @@
 
 check() {
 	# check WHAT CONDITION...: fail naming WHAT when CONDITION is false.
-	local what=$1
+	local what="$1"
 
 	shift
 	"$@" || khotest_fail "boot: $what"
 }
 
-khotest_log kernel=$(uname -r)
+khotest_log "kernel=$(uname -r)"
 check "/dev/iommu is not a character device" test -c /dev/iommu
 check "/dev/liveupdate is not a character device (liveupdate=on?)" test -c /dev/liveupdate
 check "KHO debugfs /sys/kernel/debug/kho is missing (kho=on?)" test -d /sys/kernel/debug/kho

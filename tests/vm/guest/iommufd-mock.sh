@@ -6,5 +6,5 @@
 test-vmm mock --devices "$KHOTEST_MOCK_DEVICES" || khotest_fail "test-vmm mock --devices $KHOTEST_MOCK_DEVICES failed"
 khotest_mark "mock-$KHOTEST_MOCK_DEVICES"
 n=$(ls -d /sys/bus/*/devices/iommufd_mock* 2>/dev/null | wc -l)
-khotest_log mock_devices_left=$n
+khotest_log "mock_devices_left=$n"
 khotest_done

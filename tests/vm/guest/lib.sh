@@ -41,7 +41,7 @@ khotest_log() {
 # serve, luo-hold), echo its log to the console and set KHOTEST_PID.  A
 # command that dies or stays silent for 60 s fails the test.
 khotest_start() {
-	local name=$1 log=/tmp/$1.log i=0
+	local name="$1" log="/tmp/$1.log" i=0
 
 	shift
 	"$@" > "$log" 2>&1 &
@@ -97,7 +97,7 @@ khotest_cmdline_next() {
 # line, through kexec_file_load (kexec -s), which is what carries KHO.
 # Does not return on success.
 khotest_kexec() {
-	local kernel=$1 initrd
+	local kernel="$1" initrd
 
 	shift
 	case "$kernel" in

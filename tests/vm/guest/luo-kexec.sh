@@ -16,9 +16,10 @@ prev_seed=$((seed - 1))
 size=$((1024 * 1024 + 4096 * KHO_STAGE))
 prev_size=$((size - 4096))
 
+# shellcheck disable=SC2086 # a list of kernels, split on purpose
 set -- $KHOTEST_CHAIN
 nstages=$(($# + 1))
-khotest_log stage$KHO_STAGE=$(uname -r)
+khotest_log "stage$KHO_STAGE=$(uname -r)"
 
 if [ "$KHO_STAGE" -gt 1 ]; then
 	dmesg | grep -q 'KHO: found kexec handover data' ||
