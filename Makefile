@@ -26,6 +26,12 @@ endif
 
 LIBS     := -lfdt -lelf -lz -llzma -lzstd
 
+# The agent and the kselftests run from a bare initramfs, so they link
+# static; ASan cannot, so a sanitizer build links them dynamically.
+ifeq ($(SANITIZE),)
+STATIC   := -static
+endif
+
 LIB_SRC    := $(sort $(wildcard lib/*.c))
 TOOL_SRC   := $(sort $(wildcard kho-tool/*.c))
 AGENT_SRC  := $(sort $(wildcard restore-agent/*.c))
@@ -91,7 +97,7 @@ $(KHO_TOOL): $(TOOL_OBJ) $(LIBKHO)
 # The agent runs from an initramfs with no shared libraries: link it static.
 $(AGENT): $(AGENT_OBJ) $(LIBKHO)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -static -o $@ $(AGENT_OBJ) $(LIBKHO) $(LIBS)
+	$(CC) $(LDFLAGS) $(STATIC) -o $@ $(AGENT_OBJ) $(LIBKHO) $(LIBS)
 
 $(RECORDER): $(REC_PIC) $(LIB_PIC)
 	@mkdir -p $(@D)
@@ -127,7 +133,7 @@ all: $(KSELFTEST_BIN)
 $(KSELFTEST_BIN): $(BUILD)/bin/%: tests/kselftest/%.c
 	@mkdir -p $(@D) $(BUILD)/obj/tests/kselftest
 	$(CC) $(CFLAGS) -Iinclude/kho-patched -MF $(BUILD)/obj/tests/kselftest/$*.d \
-		$(LDFLAGS) -static -o $@ $<
+		$(LDFLAGS) $(STATIC) -o $@ $<
 
 deps:
 	./tests/rig/install-deps.sh

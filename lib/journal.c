@@ -311,7 +311,7 @@ int kho_journal_print_json(const struct kho_journal *j, FILE *out)
 				X(r->unmap.out_length));
 			break;
 		case KHO_OP_OPTION:
-			fprintf(out, ", \"option_id\": %u, \"op\": %u, \"object_id\": %u, \"val64\": \"0x%llx\"",
+			fprintf(out, ", \"option_id\": %u, \"option_op\": %u, \"object_id\": %u, \"val64\": \"0x%llx\"",
 				r->option.option_id, r->option.op, r->option.object_id,
 				X(r->option.val64));
 			break;

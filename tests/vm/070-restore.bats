@@ -44,6 +44,7 @@ held_expects=(--expect staged --expect held --expect vmm-refused
 	restore_vm fail-at "${held_expects[@]}"
 	assert_vm_ok
 	assert_log "restore-agent: error: replay: IOAS 1: map 0x130000\+0x10000 from memfd token [0-9]+ offset 0x30000: EIO \(injected failure at step 5\)"
+	assert_log "session 'kho-tool' is held by a failed agent: taking it over"
 	assert_log "test-vmm: restart: DMA check passed"
 }
 
