@@ -13,6 +13,11 @@
 # from an older commit) the same guest also runs each loop under it, as
 # "base", so that a change is measured before and after in one boot.
 #
+# With KHO_BENCH_ICOUNT=SHIFT, QEMU runs with -icount shift=SHIFT: guest
+# time is then the count of guest instructions (2^SHIFT ns each), immune
+# to the load of a shared host, but everything QEMU does outside guest code
+# (an IOTLB invalidation's trap, TLB refills) costs no time at all.
+#
 # usage: bench/recorder-vm.sh [PAIRS] [ROUNDS] [DEV_PAIRS]
 #        (env BUILD as launch.sh; DEV_PAIRS defaults to PAIRS / 4)
 set -eu
@@ -25,8 +30,11 @@ name=bench-recorder
 base=${KHO_RECORDER_BASE:-}
 files=()
 kinds=(recorded)
+if [ -n "${KHO_BENCH_ICOUNT:-}" ]; then
+	files+=(--qemu-arg -icount --qemu-arg "shift=$KHO_BENCH_ICOUNT,sleep=off")
+fi
 if [ -n "$base" ]; then
-	files=(--file "$base:/usr/lib/kho-tool/libkho-record-base.so")
+	files+=(--file "$base:/usr/lib/kho-tool/libkho-record-base.so")
 	kinds=(base recorded)
 fi
 script=$(mktemp /tmp/bench-recorder.XXXXXX.sh)

@@ -138,8 +138,11 @@ trap 'rm -rf "$work"' EXIT
 base="$build/vm/initramfs-base.cpio"
 inputs=("$top/initramfs" "$top/tests/vm/guest/lib.sh" "$vanilla" "$patched"
 	"$build/bin" "$build/lib")
+# Which kernels went in: switching KHO_KERNEL_* to an older image must
+# rebuild too, which mtimes alone would miss.
+key=$(stat -L -c '%n %s %Y' "$vanilla" "$patched")
 stale=0
-if [ ! -s "$base" ]; then
+if [ ! -s "$base" ] || [ "$key" != "$(cat "$base.key" 2>/dev/null)" ]; then
 	stale=1
 elif [ -n "$(find "${inputs[@]}" -newer "$base" 2>/dev/null | head -n 1)" ]; then
 	stale=1
@@ -164,6 +167,7 @@ elif [ "$stale" = 1 ]; then
 	done
 	"$top/initramfs/mkinitramfs.sh" -o "$base" "${args[@]}" ||
 		rig_broken "building the guest initramfs failed"
+	echo "$key" > "$base.key"
 fi
 
 args=(--append-to "$base" --file "$script:/test/script.sh")
