@@ -124,7 +124,7 @@ static int send_set(int cfd, const struct kho_adopt_set *set)
 	struct msghdr mh = { 0 };
 	struct cmsghdr *cm;
 	struct iovec iov;
-	char *buf, *p;
+	char *buf, *p, *cbuf;
 	int *fds, err;
 
 	if (nr_fds > KHO_ADOPT_MAX_FDS)
@@ -137,9 +137,15 @@ static int send_set(int cfd, const struct kho_adopt_set *set)
 	len = sizeof(h) + h.nr_ids * sizeof(struct kho_idmap_ent) +
 	      h.nr_devs * sizeof(struct kho_adopt_dev) +
 	      h.nr_memfds * sizeof(struct kho_adopt_memfd);
-	buf = calloc(1, len + CMSG_SPACE(nr_fds * sizeof(int)));
-	if (!buf)
+	buf = calloc(1, len);
+	/* Its own allocation: struct cmsghdr needs malloc's alignment, which
+	 * buf + len does not have. */
+	cbuf = calloc(1, CMSG_SPACE(nr_fds * sizeof(int)));
+	if (!buf || !cbuf) {
+		free(buf);
+		free(cbuf);
 		return -ENOMEM;
+	}
 	p = buf;
 	memcpy(p, &h, sizeof(h));
 	p += sizeof(h);
@@ -164,7 +170,7 @@ static int send_set(int cfd, const struct kho_adopt_set *set)
 	iov.iov_len = len;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	mh.msg_control = buf + len;
+	mh.msg_control = cbuf;
 	mh.msg_controllen = CMSG_SPACE(nr_fds * sizeof(int));
 	cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
@@ -178,6 +184,7 @@ static int send_set(int cfd, const struct kho_adopt_set *set)
 	for (i = 0; i < set->nr_memfd; i++)
 		fds[k++] = set->memfd[i].fd;
 	err = sendmsg(cfd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	free(cbuf);
 	free(buf);
 	return err;
 }
@@ -280,7 +287,11 @@ static void close_fds(const int *fds, size_t nr)
 int kho_adopt_recv(int fd, struct kho_adopt_set *set, struct kho_diag *diag)
 {
 	size_t cap = 1 << 20, nr_fds = 0, need, i;
-	char cbuf[CMSG_SPACE(KHO_ADOPT_MAX_FDS * sizeof(int))];
+	union {
+		char buf[CMSG_SPACE(KHO_ADOPT_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} cmsg_space;
+	char *cbuf = cmsg_space.buf;
 	struct msghdr mh = { 0 };
 	struct kho_adopt_hdr h;
 	struct cmsghdr *cm;
@@ -299,7 +310,7 @@ int kho_adopt_recv(int fd, struct kho_adopt_set *set, struct kho_diag *diag)
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
+	mh.msg_controllen = sizeof(cmsg_space.buf);
 	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0) {
 		err = -errno;

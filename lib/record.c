@@ -838,11 +838,17 @@ void kho_record_prepare(unsigned long cmd, const void *arg,
 	if (!arg || (cmd != IOMMU_IOAS_UNMAP &&
 		     cmd != VFIO_DEVICE_ATTACH_IOMMUFD_PT))
 		return;
-	memset(call->in, 0, sizeof(call->in));
 	/* never read past what the caller said it passed */
 	memcpy(&size, arg, sizeof(size));
-	call->in_len = size < sizeof(call->in) ? size : sizeof(call->in);
-	memcpy(call->in, arg, call->in_len);
+	if (size >= sizeof(call->in)) {
+		/* the usual case: one fixed-size copy the compiler inlines */
+		call->in_len = sizeof(call->in);
+		memcpy(call->in, arg, sizeof(call->in));
+		return;
+	}
+	memset(call->in, 0, sizeof(call->in));
+	call->in_len = size;
+	memcpy(call->in, arg, size);
 }
 
 /* The ioctls canonicalisation knows; the rest never reach it. */

@@ -128,8 +128,12 @@ int ioctl(int fd, unsigned long cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (_IOC_TYPE(cmd) != KHO_PRELOAD_IOCTL_TYPE ||
-	    !(rec = kho_preload_active()))
+	/* the hot path: only what this wrapper needs, not every symbol */
+	if (!real_ioctl)
+		kho_preload_resolve();
+	rec = kho_preload_rec;
+	if (_IOC_TYPE(cmd) != KHO_PRELOAD_IOCTL_TYPE || !rec ||
+	    kho_record_busy())
 		return real_ioctl(fd, cmd, arg);
 	kho_record_prepare(cmd, arg, &call);
 	ret = real_ioctl(fd, cmd, arg);
