@@ -152,6 +152,51 @@ check-vm: all
 bench: all $(BENCH_BIN)
 	./bench/run.sh $(BENCH_BIN)
 
+# libFuzzer targets (fuzz/, docs/fuzzing.md).  clang compiles the library
+# sources into each fuzzer with the sanitizers: the gcc libkho.a carries no
+# coverage instrumentation.  Each runs FUZZ_SECONDS; a crash fails the build.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow \
+		-Wstrict-prototypes -Wmissing-prototypes -fno-strict-aliasing \
+		-D_GNU_SOURCE -I$(UAPI) -Ilib -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+ifeq ($(DEVELOPER),1)
+FUZZ_CFLAGS  += -Werror
+endif
+# Seeds, read-only: new inputs go to $(BUILD)/fuzz/corpus/NAME.
+FUZZ_SEEDS_handoff_decode := tests/data/good tests/data/bad
+FUZZ_SEEDS_kimage         := $(BUILD)/fuzz/seeds/kimage
+
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+$(BUILD)/fuzz/seeds/kimage: fuzz/gen-kimage-seeds.sh
+	rm -rf $@
+	CC=$(FUZZ_CC) ./fuzz/gen-kimage-seeds.sh $@
+
+fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
+	@set -e; for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; \
+		case $$n in \
+		handoff_decode) seeds="$(FUZZ_SEEDS_handoff_decode)";; \
+		kimage) seeds="$(FUZZ_SEEDS_kimage)";; \
+		*) seeds="";; \
+		esac; \
+		mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -timeout=25 -rss_limit_mb=4096 \
+			-print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/$$n- \
+			$(BUILD)/fuzz/corpus/$$n $$seeds 2>$(BUILD)/fuzz/$$n.log || \
+			{ tail -n 60 $(BUILD)/fuzz/$$n.log; \
+			  echo "fuzz: $$n FAILED (log $(BUILD)/fuzz/$$n.log)"; exit 1; }; \
+		grep -h '^stat::number_of_executed_units' $(BUILD)/fuzz/$$n.log; \
+	done
+
 kernel kernels:
 	./tests/rig/build-kernel.sh vanilla
 	./tests/rig/build-kernel.sh patched
@@ -179,6 +224,7 @@ help:
 	@echo 'make check-schema dt-validate and the C validator agree on tests/data'
 	@echo 'make check-vm     BATS suites that boot QEMU guests and kexec'
 	@echo 'make bench        benchmarks; print ratios measured in one run'
+	@echo 'make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)'
 	@echo 'make kernels      build (or fetch from cache) both guest kernels'
 	@echo 'make demo         upgrade demo in a QEMU guest'
 	@echo 'make install      install into DESTDIR'
