@@ -117,7 +117,8 @@ static void gen_rec(const struct kho_state *st, struct src *s,
 	uint32_t i;
 
 	memset(r, 0, sizeof(*r));
-	switch (u8(s) % 14) {
+	/* Offset by 3: a run of zero bytes maps rather than piling up IOASes. */
+	switch ((u8(s) + 3) % 14) {
 	case 0:
 		r->op = KHO_OP_IOAS_ALLOC;
 		r->ioas_alloc.flags = flags(s, 0);
@@ -144,7 +145,7 @@ static void gen_rec(const struct kho_state *st, struct src *s,
 				     IOMMU_IOAS_MAP_WRITEABLE) |
 			       IOMMU_IOAS_MAP_FIXED_IOVA;
 		r->map.ioas_id = any_id(st, s, 0);
-		r->map.memfd_token = u8(s) % 5;	/* 4 is small, 0 unknown */
+		r->map.memfd_token = 1 + u8(s) % 5;	/* 4 is small, 5 unknown */
 		r->map.offset = num(s);
 		r->map.length = num(s);
 		r->map.iova = num(s);

@@ -41,6 +41,7 @@
 
 #include "linux/iommufd_journal.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MEMFD_SIZE (4UL << 20)
 #define IOVA_FILE 0x100000UL
 #define IOVA_VA 0x400000UL
@@ -363,45 +364,61 @@ static int memfd_make(void)
  * the same memfd (auto IOVA), an unmap, an option, a second IOAS destroyed,
  * then the device bound and attached.  Any step's raw result is returned.
  */
-static int sequence(struct fixture *f, bool with_device, bool with_unmap)
+static unsigned int steps_ok;
+
+#define STEP(_call)                                                            \
+	do {                                                                   \
+		ret = (_call);                                                 \
+		if (ret)                                                       \
+			return ret;                                            \
+		steps_ok++;                                                    \
+	} while (0)
+
+/* The ops the known sequence records, in order (with unmap and device) */
+static const __u16 sequence_ops[] = {
+	IOMMU_JOURNAL_OP_IOAS_ALLOC, IOMMU_JOURNAL_OP_IOAS_ALLOW_IOVAS,
+	IOMMU_JOURNAL_OP_IOAS_MAP_FILE, IOMMU_JOURNAL_OP_IOAS_MAP_FILE,
+	IOMMU_JOURNAL_OP_IOAS_UNMAP, IOMMU_JOURNAL_OP_OPTION,
+	IOMMU_JOURNAL_OP_IOAS_ALLOC, IOMMU_JOURNAL_OP_DESTROY,
+	IOMMU_JOURNAL_OP_DEVICE_BIND, IOMMU_JOURNAL_OP_DEVICE_ATTACH,
+};
+
+static int sequence_steps(struct fixture *f, bool with_device,
+			  bool with_unmap, __u64 *iova)
 {
-	__u64 iova = IOVA_FILE;
 	int ret;
 
-	ret = _ioas_alloc(f->fd, &f->ioas);
-	if (ret)
-		return ret;
-	ret = _allow_iovas(f->fd, f->ioas, ALLOW_START, ALLOW_LAST);
-	if (ret)
-		return ret;
-	ret = _map_file(f->fd, f->ioas, f->memfd, 0, LEN_FILE, &iova, true);
-	if (ret)
-		return ret;
+	STEP(_ioas_alloc(f->fd, &f->ioas));
+	STEP(_allow_iovas(f->fd, f->ioas, ALLOW_START, ALLOW_LAST));
+	STEP(_map_file(f->fd, f->ioas, f->memfd, 0, LEN_FILE, iova, true));
 	f->va_iova = IOVA_VA;
-	ret = _map_va(f->fd, f->ioas, (char *)f->va + LEN_FILE, LEN_VA,
-		      &f->va_iova, !with_unmap);
-	if (ret)
-		return ret;
+	STEP(_map_va(f->fd, f->ioas, (char *)f->va + LEN_FILE, LEN_VA,
+		     &f->va_iova, !with_unmap));
 	if (with_unmap) {
-		ret = _unmap(f->fd, f->ioas, f->va_iova, LEN_VA, &f->unmapped);
-		if (ret)
-			return ret;
-		ret = _option_huge(f->fd, f->ioas, 1);
-		if (ret)
-			return ret;
-		ret = _ioas_alloc(f->fd, &f->ioas2);
-		if (ret)
-			return ret;
-		ret = _destroy(f->fd, f->ioas2);
-		if (ret)
-			return ret;
+		STEP(_unmap(f->fd, f->ioas, f->va_iova, LEN_VA, &f->unmapped));
+		STEP(_option_huge(f->fd, f->ioas, 1));
+		STEP(_ioas_alloc(f->fd, &f->ioas2));
+		STEP(_destroy(f->fd, f->ioas2));
 	}
 	if (!with_device)
 		return 0;
-	ret = _bind(f->devfd, f->fd, &f->devid);
-	if (ret)
-		return ret;
-	return _attach(f->devfd, f->ioas, &f->hwpt);
+	STEP(_bind(f->devfd, f->fd, &f->devid));
+	STEP(_attach(f->devfd, f->ioas, &f->hwpt));
+	return 0;
+}
+
+/*
+ * Build the known state: IOAS + allowed range, a map by file, a map by VA of
+ * the same memfd, an unmap, an option, a second IOAS destroyed, then the
+ * device bound and attached.  Returns the first failing step's raw result;
+ * steps_ok counts the steps that succeeded.
+ */
+static int sequence(struct fixture *f, bool with_device, bool with_unmap)
+{
+	__u64 iova = IOVA_FILE;
+
+	steps_ok = 0;
+	return sequence_steps(f, with_device, with_unmap, &iova);
 }
 
 static int fixture_setup(struct fixture *f, bool with_device)
@@ -795,12 +812,14 @@ static int fail_nth(int procfd, unsigned int n)
  * incomplete only if a detach/unbind record could not be stored, and nothing
  * may crash or leak (the teardown frees everything the case made).
  */
+static unsigned int errs[4096];
+
 static int failnth_case(int procfd, unsigned int n, int luo, bool *hit)
 {
 	static struct journal j;
 	struct fixture f;
 	int ret, session, left;
-	__u32 nr;
+	__u32 nr, i;
 
 	ret = fixture_setup(&f, true);
 	if (ret)
@@ -818,8 +837,8 @@ static int failnth_case(int procfd, unsigned int n, int luo, bool *hit)
 	if (n && !*hit && ret)
 		FAIL("nth %u: failed (%s) without an injected failure", n,
 		     strerror(-ret));
-	if (ret && ret != -ENOMEM && ret != -EFAULT && ret != -ENOSPC)
-		FAIL("nth %u: unexpected error %s", n, strerror(-ret));
+	if (ret && ret > -4096)
+		errs[-ret]++;
 	close(session);
 
 	ret = journal_get(f.fd, 0, &j);
@@ -828,11 +847,29 @@ static int failnth_case(int procfd, unsigned int n, int luo, bool *hit)
 	nr = j.nr;
 	if (j.st.out_state != IOMMU_JOURNAL_STATE_RECORDING)
 		FAIL("nth %u: state %u after unpreserve", n, j.st.out_state);
-	/* Each record stands for a step that succeeded, in order */
-	if (nr > 10)
-		FAIL("nth %u: %u records for at most 10 steps", n, nr);
-	if (nr >= 1 && journal_rec(&j, 0)->op != IOMMU_JOURNAL_OP_IOAS_ALLOC)
-		FAIL("nth %u: first record op %u", n, journal_rec(&j, 0)->op);
+	/*
+	 * Each step that succeeded has its record, in order, and no other
+	 * record exists but the undo of a bind or attach VFIO rolled back
+	 * (DESTROY, DETACH), unless the journal says it is incomplete.
+	 */
+	if (nr < steps_ok)
+		FAIL("nth %u: %u records for %u steps", n, nr, steps_ok);
+	for (i = 0; i < nr; i++) {
+		__u16 op = journal_rec(&j, i)->op;
+
+		if (i < steps_ok && op != sequence_ops[i])
+			FAIL("nth %u: record %u op %u, step op %u", n, i, op,
+			     sequence_ops[i]);
+		if (i >= steps_ok && i < ARRAY_SIZE(sequence_ops) &&
+		    op == sequence_ops[i])
+			continue;	/* the failed step's own, undone below */
+		if (i >= steps_ok && op != IOMMU_JOURNAL_OP_DESTROY &&
+		    op != IOMMU_JOURNAL_OP_DEVICE_DETACH)
+			FAIL("nth %u: record %u op %u after %u steps", n, i,
+			     op, steps_ok);
+	}
+	if (j.st.out_flags & ~IOMMU_JOURNAL_INCOMPLETE)
+		FAIL("nth %u: journal flags 0x%x", n, j.st.out_flags);
 	fixture_teardown(&f);
 	return 0;
 }
@@ -841,7 +878,7 @@ static int cmd_failnth(void)
 {
 	char path[64];
 	int procfd, luo;
-	unsigned int n;
+	unsigned int n, i;
 	bool hit = true;
 
 	setup_fault_injection();
@@ -867,6 +904,10 @@ static int cmd_failnth(void)
 	}
 	printf("ok 1 failnth: %u injection points swept, the last run had no failure left\n",
 	       n - 2);
+	for (i = 0; i < 4096; i++)
+		if (errs[i])
+			printf("# failnth: %u cases failed with %s\n", errs[i],
+			       strerror(i));
 	return 0;
 }
 
@@ -1000,6 +1041,42 @@ static int replay(const struct iommu_journal_hdr *h, int dev)
 	}
 }
 
+/*
+ * Replay a record with the Nth allocation failing, N = 1, 2, ... until the
+ * replay succeeds: each failure must leave the replay where it was
+ * (RESTORING, the same number of records matched), so it can be retried.
+ */
+static int S_procfd = -1;
+static unsigned int swept;
+
+static int replay_ok(const struct iommu_journal_hdr *h)
+{
+	struct iommu_journal_read st;
+	int before = status_matched(), ret, left;
+	unsigned int n;
+
+	for (n = 1; S_procfd >= 0 && n < 1000; n++) {
+		fail_nth(S_procfd, n);
+		ret = replay(h, 0);
+		left = fail_nth(S_procfd, 0);
+		if (!ret)
+			return 0;
+		if (left)
+			return ret;	/* failed with no injected failure */
+		swept++;
+		if (_journal_status(S.fd, &st) ||
+		    st.out_state != IOMMU_JOURNAL_STATE_RESTORING ||
+		    (int)st.out_matched != before) {
+			snprintf(why, sizeof(why),
+				 "op %u nth %u: %s left state %u matched %u (was %d)",
+				 h->op, n, strerror(-ret), st.out_state,
+				 st.out_matched, before);
+			return -EBADE;
+		}
+	}
+	return replay(h, 0);
+}
+
 static int test_restoring(void)
 {
 	struct iommu_journal_read st;
@@ -1037,14 +1114,14 @@ static int test_replay_ioas(void)
 {
 	__u64 iova = IOVA_FILE;
 
-	ASSERT_OK(replay(journal_rec(&S.exp, 0), 0));
+	ASSERT_OK(replay_ok(journal_rec(&S.exp, 0)));
 	ASSERT_EQ(1, status_matched());
 	/* A map where ALLOW_IOVAS is expected */
 	ASSERT_ERR(EILSEQ, _map_file(S.fd, xlate(1), S.memfd, 0, LEN_FILE,
 				     &iova, true));
 	ASSERT_ERR(EILSEQ, replay(journal_rec(&S.exp, 1), 1));
 	ASSERT_ERR(EILSEQ, replay(journal_rec(&S.exp, 1), 3));
-	ASSERT_OK(replay(journal_rec(&S.exp, 1), 0));
+	ASSERT_OK(replay_ok(journal_rec(&S.exp, 1)));
 	ASSERT_EQ(2, status_matched());
 	return 0;
 }
@@ -1068,7 +1145,7 @@ static int test_deviate_mapping(void)
 	ASSERT_ERR(EILSEQ, _map_va(S.fd, xlate(r->ioas_id), anon, r->length,
 				   &iova, true));
 	ASSERT_EQ(2, status_matched());
-	ASSERT_OK(replay(h, 0));
+	ASSERT_OK(replay_ok(h));
 	ASSERT_EQ(3, status_matched());
 	/* The second map names the same file: a different memfd is refused */
 	h = journal_rec(&S.exp, 3);
@@ -1078,7 +1155,7 @@ static int test_deviate_mapping(void)
 				     r->length, &iova, true));
 	/* Recorded by VA, replayed by file: the same canonical record */
 	ASSERT_EQ(IOMMU_JOURNAL_REC_BY_VA, h->flags);
-	ASSERT_OK(replay(h, 0));
+	ASSERT_OK(replay_ok(h));
 	ASSERT_EQ(4, status_matched());
 	munmap(anon, r->length);
 	close(other);
@@ -1108,7 +1185,7 @@ static int test_deviate_device_other(void)
 /* The device: bound, then attached to the wrong pt is rejected */
 static int test_deviate_attach(void)
 {
-	ASSERT_OK(replay(journal_rec(&S.exp, 4), 0));
+	ASSERT_OK(replay_ok(journal_rec(&S.exp, 4)));
 	ASSERT_EQ(5, status_matched());
 	ASSERT_ERR(EILSEQ, replay(journal_rec(&S.exp, 5), 3));
 	ASSERT_EQ(5, status_matched());
@@ -1123,7 +1200,7 @@ static int test_verified_finish(void)
 	static struct journal live;
 	__u64 iova = 0x800000;
 
-	ASSERT_OK(replay(journal_rec(&S.exp, 5), 0));
+	ASSERT_OK(replay_ok(journal_rec(&S.exp, 5)));
 	ASSERT_OK(_journal_status(S.fd, &st));
 	ASSERT_EQ(IOMMU_JOURNAL_STATE_VERIFIED, st.out_state);
 	ASSERT_EQ(6, st.out_matched);
@@ -1139,6 +1216,11 @@ static int test_verified_finish(void)
 
 static int cmd_stage2(void)
 {
+	char path[64];
+
+	setup_fault_injection();
+	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth", gettid());
+	S_procfd = open(path, O_RDWR);
 	S.luo = open("/dev/liveupdate", O_RDWR);
 	S.session = S.luo < 0 ? -errno : luo_create(S.luo, SESSION, true);
 	if (S.session < 0) {
@@ -1166,6 +1248,8 @@ static int cmd_stage2(void)
 	run("deviate_device_other", test_deviate_device_other);
 	run("deviate_attach", test_deviate_attach);
 	run("verified_finish", test_verified_finish);
+	printf("# replay fail_nth: %u injected failures left the replay intact\n",
+	       swept);
 	printf("# %d/%d passed\n", test_nr - failures, test_nr);
 	return failures ? 1 : 0;
 }
