@@ -7,6 +7,7 @@
  * the state the journal left.  Any disagreement abort()s.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,16 @@ static uint32_t tr_back(const struct idmap *m, uint32_t id)
 	return id;
 }
 
+static bool known(const struct idmap *m, uint32_t old)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		if (m->old[i] == old)
+			return true;
+	return false;
+}
+
 static void learn(struct idmap *m, uint32_t old, uint32_t new)
 {
 	if (m->nr == sizeof(m->old) / sizeof(m->old[0]))
@@ -308,8 +319,20 @@ static int replay_one(struct kho_state *s, struct idmap *m,
 		learn(m, in->bind.out_devid, r.bind.out_devid);
 		break;
 	case KHO_OP_DEVICE_ATTACH:
-		if (tr(m, in->attach.out_hwpt_id) != r.attach.out_hwpt_id)
-			learn(m, in->attach.out_hwpt_id, r.attach.out_hwpt_id);
+		/*
+		 * The model takes a second auto domain on one IOAS as the
+		 * kernel's answer (a device incompatible with the first), but
+		 * predict() always reuses the first.  Replay as that hardware
+		 * would: a domain new in the journal is new on replay too.
+		 */
+		if (!kho_state_find_ioas(s, r.attach.pt_id))
+			break;
+		if (known(m, in->attach.out_hwpt_id)) {
+			r.attach.out_hwpt_id = tr(m, in->attach.out_hwpt_id);
+			break;
+		}
+		r.attach.out_hwpt_id = kho_state_next_id(s);
+		learn(m, in->attach.out_hwpt_id, r.attach.out_hwpt_id);
 		break;
 	default:
 		break;
