@@ -429,6 +429,9 @@ static int kho_record_fd_to_memfd(void *ctx, int fd, uint64_t *token,
 	if (ret)
 		return kho_diag_set(diag, ret, "%s: keeping a reference: %s",
 				    what, strerror(-ret));
+	/* memfd_add() grew the fd table for its own reference: look @fd up
+	 * again rather than write through a stale pointer. */
+	e = kho_record_fdent(rec, fd, true);
 	if (e)
 		e->memfd_token = *token;
 	return 0;
