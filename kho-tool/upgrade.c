@@ -81,10 +81,31 @@ struct run {
 	bool have_snap;
 	struct kho_capture cap;
 	bool have_cap;
+	/* Kept apart from cap: a dry run releases cap before the timeline. */
+	bool captured;
+	uint64_t journal_length;
+	size_t replay_length;
+	size_t replay_ioctls;
+	size_t handoff_bytes;
+	size_t preserved_fds;
 	const char *abi[KHO_CAPTURE_MAX_ABI];
 	size_t nr_abi;
 	char cmdline[4096];
 };
+
+/*
+ * The ioctls the agent will issue: a REPLAY_MAPPINGS plan record stands
+ * for one IOAS_MAP_FILE per mapping it covers, every other record for one.
+ */
+static size_t replay_ioctls(const struct kho_journal *plan)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < plan->nr; i++)
+		n += plan->recs[i].op == KHO_OP_REPLAY_MAPPINGS ?
+		     plan->recs[i].replay_maps.count : 1;
+	return n;
+}
 
 static void json_timeline(const struct timeline *tl, const struct run *r,
 			  int err)
@@ -120,11 +141,12 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		kho_json_str(stdout, r->abi[i]);
 	}
 	printf("],\"pid\":%d", (int)o->pid);
-	if (r->have_cap)
+	if (r->captured)
 		printf(",\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
-		       "\"handoff_bytes\":%zu,\"preserved_fds\":%zu",
-		       r->cap.handoff.journal_length, r->cap.handoff.replay.nr,
-		       r->cap.blob_len, r->cap.nr_preserved);
+		       "\"replay_ioctls\":%zu,\"handoff_bytes\":%zu,"
+		       "\"preserved_fds\":%zu",
+		       r->journal_length, r->replay_length, r->replay_ioctls,
+		       r->handoff_bytes, r->preserved_fds);
 	printf(",\"steps\":[");
 	for (i = 0; i < tl->nr; i++) {
 		const struct step *s = &tl->steps[i];
@@ -243,6 +265,11 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (err)
 		return step_end(tl, "capture", err, "%s", diag.msg);
 	r->have_cap = true;
+	r->captured = true;
+	r->journal_length = r->cap.handoff.journal_length;
+	r->replay_length = r->cap.handoff.replay.nr;
+	r->handoff_bytes = r->cap.blob_len;
+	r->replay_ioctls = replay_ioctls(&r->cap.handoff.replay);
 	/* The hand-off may depend on more than the base ABIs: check again. */
 	r->nr_abi = kho_capture_abi_needs(&r->cap.handoff, r->abi,
 					  KHO_CAPTURE_MAX_ABI);
@@ -250,9 +277,10 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (err)
 		return step_end(tl, "capture", err, "%s", diag.msg);
 	step_end(tl, "capture", 0,
-		 "%s: journal %" PRIu64 " records -> replay %zu, %zu IOAS, %zu devices, %zu memfds, hand-off %zu bytes",
+		 "%s: journal %" PRIu64 " records -> replay %zu (%zu ioctls), %zu IOAS, %zu devices, %zu memfds, hand-off %zu bytes",
 		 o->pid ? "VMM" : "no VMM", r->cap.handoff.journal_length,
-		 r->cap.handoff.replay.nr, r->cap.handoff.state.nr_ioas,
+		 r->cap.handoff.replay.nr, r->replay_ioctls,
+		 r->cap.handoff.state.nr_ioas,
 		 r->cap.handoff.state.nr_dev, r->cap.handoff.state.nr_memfd,
 		 r->cap.blob_len);
 
@@ -261,6 +289,7 @@ static int do_run(struct timeline *tl, struct run *r)
 	err = kho_capture_preserve(&r->cap, r->have_snap ? &r->snap : NULL, &diag);
 	if (err)
 		return step_end(tl, "preserve", err, "%s", diag.msg);
+	r->preserved_fds = r->cap.nr_preserved;
 	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds)",
 		 KHO_LUO_SESSION, r->cap.nr_preserved, r->cap.nr_preserved - 1);
 

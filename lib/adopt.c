@@ -13,6 +13,7 @@
 #include <linux/iommufd.h>
 
 #include "adopt.h"
+#include "record.h"
 
 /* An ack that never comes must not wedge the agent forever. */
 #define ADOPT_ACK_TIMEOUT_MS 30000
@@ -445,5 +446,8 @@ int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
 		return kho_diag_set(diag, err, "adopt: acknowledge: %s",
 				    kho_errno_name(err));
 	}
+	/* Under the LD_PRELOAD recorder: the next capture must see these. */
+	if (kho_record_adopted)
+		kho_record_adopted(set);
 	return 0;
 }

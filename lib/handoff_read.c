@@ -513,6 +513,11 @@ static int rd_inline_take(struct rd *r, struct rd_inline *in, size_t idx,
 	    kho_inline_pad(len) > in->len - in->cursor)
 		return BAD(r, "/%s: record %zu: inline data at %u+%zu is not the next chunk of inline-data (%zu of %zu bytes used)",
 			   KHO_N_JOURNAL, idx, off, len, in->cursor, in->len);
+	if (!len) {
+		/* No bytes: inline-data may be absent (data NULL). */
+		*chunk = NULL;
+		return 0;
+	}
 	*chunk = in->data + off;
 	in->cursor += kho_inline_pad(len);
 	return 0;
@@ -737,6 +742,21 @@ static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 	uint32_t crc;
 	int plen, err;
 
+	/*
+	 * libfdt 1.6.1 (Debian 12) dereferences NULL inside fdt_check_full()
+	 * for header versions below 16 (found by fuzz/fuzz_handoff_decode).
+	 * We only ever write version 17, so refuse anything older first.
+	 */
+	if (len < FDT_V17_SIZE)
+		return BAD(r, "not a valid FDT: %s",
+			   fdt_strerror(-FDT_ERR_TRUNCATED));
+	if (fdt_magic(r->fdt) != FDT_MAGIC)
+		return BAD(r, "not a valid FDT: %s",
+			   fdt_strerror(-FDT_ERR_BADMAGIC));
+	if (fdt_version(r->fdt) < 17)
+		return BAD(r, "not a valid FDT: %s (header version %u, need 17)",
+			   fdt_strerror(-FDT_ERR_BADVERSION),
+			   fdt_version(r->fdt));
 	err = fdt_check_full(r->fdt, len);
 	if (err)
 		return BAD(r, "not a valid FDT: %s", fdt_strerror(err));

@@ -154,6 +154,30 @@ void kho_record_serve_stop(struct kho_record *rec);
  */
 void kho_record_serve_lazily(struct kho_record *rec);
 
+struct kho_adopt_set;
+
+/*
+ * kho_record_adopt() - start the journal of a process that adopted the
+ * restore-agent's objects (@set) rebuilt from hand-off @h: the journal
+ * becomes @h's plan in the new IDs, the adopted memfds keep their tokens,
+ * so that this process can be captured for the next kexec (a rollback).
+ * Return: 0; -EEXIST (the journal already has an iommufd context);
+ * -EBADF (an fd is not what the set says); -ENOENT (the plan names an
+ * object the ID map lacks); -ENOMEM.  A failure marks the journal
+ * unpreservable with the reason.
+ */
+int kho_record_adopt(struct kho_record *rec, const struct kho_handoff *h,
+		     const struct kho_adopt_set *set, struct kho_diag *diag);
+
+/*
+ * kho_record_adopted() - defined by the LD_PRELOAD recorder only:
+ * kho_adopt_connect() calls it (when present) after a successful
+ * adoption, so an unmodified VMM under the recorder stays recordable.
+ * It reads the hand-off the agent left in KHO_RUN_DIR/handoff.fdt.
+ */
+void kho_record_adopted(const struct kho_adopt_set *set)
+	__attribute__((weak));
+
 /* fork(2) handlers: hold the record's lock across fork. */
 void kho_record_atfork_prepare(struct kho_record *rec);
 void kho_record_atfork_parent(struct kho_record *rec);

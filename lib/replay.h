@@ -51,6 +51,12 @@ struct kho_replay {
 	struct kho_replay_dev *dev;
 	size_t nr_dev;
 	unsigned int steps;		/* ioctls issued (or injected) */
+	/*
+	 * Mappings whose FIXED_IOVA MAP_FILE succeeded, per h->state.ioas[]
+	 * index: verify checks them against the record by construction.
+	 */
+	uint32_t *mapped;
+	size_t nr_mapped;
 	struct kho_replay_stat stat[KHO_OP_MAX + 1];
 };
 

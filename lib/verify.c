@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Verify: compares rebuilt iommufd/VFIO objects with the recorded state. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,20 +88,47 @@ static int probe(int iommufd, uint32_t ioas_id, int fd, uint64_t iova,
 	return -ENOENT;
 }
 
-static int verify_ioas(struct kho_replay *r, const struct kho_ioas *ioas,
+/* Whether mapping @i of @n is one of the KHO_VERIFY_SAMPLE spread ones. */
+static bool in_sample(uint32_t i, uint32_t n)
+{
+	uint64_t k;
+
+	if (n <= KHO_VERIFY_SAMPLE)
+		return true;
+	/* Sample k sits at round(k * (n - 1) / (S - 1)): 0 and n - 1 too. */
+	k = ((uint64_t)i * (KHO_VERIFY_SAMPLE - 1) + (n - 1) / 2) / (n - 1);
+	return i == (k * (n - 1) + (KHO_VERIFY_SAMPLE - 1) / 2) /
+		    (KHO_VERIFY_SAMPLE - 1);
+}
+
+static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
+		       const struct kho_ioas *ioas,
 		       const struct kho_replay_memfd *memfds, size_t nr_memfds,
 		       int mode, struct kho_verify_report *rep,
 		       struct kho_diag *diag)
 {
 	struct iommu_iova_range *ranges = NULL;
 	uint32_t new_id, nr = 0, i, j;
-	uint64_t align = 0, page;
-	int err;
+	uint64_t align = 0, page, token = 0;
+	size_t idx = ioas - h->state.ioas;
+	bool built = false;
+	int err, fd = -ENOENT;
 
 	if (kho_idmap_lookup(&r->idmap, ioas->id, &new_id))
 		return kho_diag_set(diag, -ENOENT,
 				    "verify: IOAS %u: recorded but not rebuilt",
 				    ioas->id);
+	if (r->mapped && idx < r->nr_mapped) {
+		if (r->mapped[idx] != ioas->nr_maps)
+			return kho_diag_set(diag, -ENOENT,
+					    "verify: IOAS %u (now %u): the replay mapped %u of its %zu recorded mappings",
+					    ioas->id, new_id, r->mapped[idx],
+					    ioas->nr_maps);
+		built = true;
+	}
+	/* No replay counts to stand on: a sample would prove too little. */
+	if (!built && mode == KHO_VERIFY_PROBE_SAMPLE)
+		mode = KHO_VERIFY_PROBE_FIRST;
 	err = get_ranges(r->iommufd, new_id, &ranges, &nr, &align);
 	if (err)
 		return kho_diag_set(diag, err,
@@ -124,14 +152,17 @@ static int verify_ioas(struct kho_replay *r, const struct kho_ioas *ioas,
 	}
 
 	page = align > 4096 ? align : 4096;
-	for (i = 0; i < ioas->nr_maps; i++) {
+	/* Neighbouring mappings mostly share a range: try the last one first. */
+	for (i = 0, j = 0; i < ioas->nr_maps; i++) {
 		const struct kho_mapping *m = &ioas->maps[i];
 		uint64_t last = m->iova + m->length - 1;
-		int fd;
 
-		for (j = 0; j < nr; j++)
-			if (m->iova >= ranges[j].start && last <= ranges[j].last)
-				break;
+		if (j == nr || m->iova < ranges[j].start ||
+		    last > ranges[j].last)
+			for (j = 0; j < nr; j++)
+				if (m->iova >= ranges[j].start &&
+				    last <= ranges[j].last)
+					break;
 		if (j == nr) {
 			err = kho_diag_set(diag, -ERANGE,
 					   "verify: IOAS %u: mapping 0x%llx+0x%llx is outside the usable IOVA ranges",
@@ -140,9 +171,17 @@ static int verify_ioas(struct kho_replay *r, const struct kho_ioas *ioas,
 					   (unsigned long long)m->length);
 			goto out;
 		}
-		if (mode == KHO_VERIFY_PROBE_NONE || m->length < page)
+		rep->maps++;
+		if (mode == KHO_VERIFY_PROBE_NONE || m->length < page ||
+		    (mode == KHO_VERIFY_PROBE_SAMPLE &&
+		     !in_sample(i, ioas->nr_maps))) {
+			rep->by_construction += built;
 			continue;
-		fd = find_fd(memfds, nr_memfds, m->memfd_token);
+		}
+		if (fd < 0 || m->memfd_token != token) {
+			token = m->memfd_token;
+			fd = find_fd(memfds, nr_memfds, token);
+		}
 		if (fd < 0) {
 			err = kho_diag_set(diag, -ENOENT,
 					   "verify: IOAS %u: mapping 0x%llx: memfd token %llu not retrieved",
@@ -170,7 +209,6 @@ static int verify_ioas(struct kho_replay *r, const struct kho_ioas *ioas,
 					   kho_errno_name(err));
 			goto out;
 		}
-		rep->maps++;
 	}
 	rep->ioas++;
 	err = 0;
@@ -253,7 +291,7 @@ int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
 		rep = &local;
 	memset(rep, 0, sizeof(*rep));
 	for (i = 0; !err && i < h->state.nr_ioas; i++)
-		err = verify_ioas(r, &h->state.ioas[i], memfds, nr_memfds,
+		err = verify_ioas(r, h, &h->state.ioas[i], memfds, nr_memfds,
 				  mode, rep, diag);
 	for (i = 0; !err && i < h->state.nr_dev; i++)
 		err = verify_device(r, h, &h->state.dev[i], rep, diag);

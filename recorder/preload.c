@@ -21,6 +21,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "adopt.h"
+#include "handoff.h"
+#include "journal_sock.h"
 #include "record.h"
 
 /* ioctl type shared by iommufd (IOMMUFD_TYPE) and VFIO (VFIO_TYPE) */
@@ -115,6 +118,42 @@ static struct kho_record *kho_preload_active(void)
 	if (!kho_preload_rec || kho_record_busy())
 		return NULL;
 	return kho_preload_rec;
+}
+
+/*
+ * Called by kho_adopt_connect() in the VMM once it adopted the agent's
+ * objects.  The descriptors came over SCM_RIGHTS, past every wrapper:
+ * without this the journal would be empty and a rollback would capture
+ * nothing.  A failure is reported, never fatal: the VMM runs on, and
+ * capture refuses with the reason.
+ */
+void kho_record_adopted(const struct kho_adopt_set *set)
+{
+	struct kho_record *rec = kho_preload_active();
+	struct kho_diag diag = { "" };
+	struct kho_handoff h;
+	const char *path = KHO_RUN_DIR "/handoff.fdt";
+	size_t len;
+	void *blob;
+	int ret;
+
+	if (!rec)
+		return;
+	ret = kho_read_file(path, &blob, &len);
+	if (ret) {
+		fprintf(stderr, "kho-record: pid %d: adopt: reading %s: %s: the adopted state is not recorded\n",
+			getpid(), path, strerror(-ret));
+		return;
+	}
+	ret = kho_handoff_decode(blob, len, &h, &diag);
+	free(blob);
+	if (!ret) {
+		ret = kho_record_adopt(rec, &h, set, &diag);
+		kho_handoff_free(&h);
+	}
+	if (ret)
+		fprintf(stderr, "kho-record: pid %d: adopt: %s: %s\n", getpid(),
+			path, diag.msg);
 }
 
 int ioctl(int fd, unsigned long cmd, ...)

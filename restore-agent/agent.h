@@ -25,6 +25,11 @@ uint64_t agent_now_ns(void);
 /* A line on stderr and in restore.log; errors (err != 0) also in kmsg. */
 void agent_log(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * While @hold, lines go to restore.log only and their stderr copies wait;
+ * releasing the hold writes them.  Errors are never held.
+ */
+void agent_log_hold(int hold);
 /* Replaces KHO_RUN_DIR/agent.status, read by the initramfs hook. */
 void agent_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

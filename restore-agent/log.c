@@ -13,6 +13,10 @@
 static struct agent_step steps[AGENT_MAX_STEPS];
 static unsigned int nr_steps;
 static uint64_t t_start;
+/* stderr copies of the lines logged while held; see agent_log_hold(). */
+static char held[8192];
+static size_t held_len;
+static int holding;
 
 uint64_t agent_now_ns(void)
 {
@@ -45,7 +49,13 @@ void agent_log(int err, const char *fmt, ...)
 	va_end(ap);
 	snprintf(line, sizeof(line), "restore-agent: %s%s\n",
 		 err ? "error: " : "", msg);
-	fputs(line, stderr);
+	if (holding && !err && held_len + strlen(line) < sizeof(held)) {
+		memcpy(held + held_len, line, strlen(line));
+		held_len += strlen(line);
+	} else {
+		agent_log_hold(holding);
+		fputs(line, stderr);
+	}
 	append_file(KHO_RUN_DIR "/restore.log", line);
 	/* Errors also go to the kernel log: it survives a dead console. */
 	if (err) {
@@ -59,6 +69,15 @@ void agent_log(int err, const char *fmt, ...)
 			close(fd);
 		}
 	}
+}
+
+void agent_log_hold(int hold)
+{
+	/* Flushed first, so that the console keeps the lines in order. */
+	if (held_len)
+		fwrite(held, 1, held_len, stderr);
+	held_len = 0;
+	holding = hold;
 }
 
 void agent_status(const char *fmt, ...)

@@ -32,12 +32,46 @@ bad_vmlinux() {
 		die "replay $(log_value replay_length) not shorter than journal $(log_value journal_length) after churn"
 }
 
+# json_field KEY: KEY's number in the first kho-tool JSON timeline line of
+# the serial log that has it.
+json_field() {
+	grep -a -o "\"$1\":[0-9]*" "$VM_LOG" | head -n 1 | cut -d: -f2
+}
+
 @test "upgrade: vanilla -> patched -> rollback to vanilla, DMA checked on both" {
 	run_vm --script "$GUEST_DIR/upgrade-full.sh" --timeout 400 \
 		--expect serving --expect adopted-stage2 --expect adopted-stage3
 	assert_vm_ok
-	assert_log '"command":"upgrade".*"result":"ok"'
-	assert_log '"command":"rollback".*"chosen_by"'
+	assert_log '"command":"upgrade".*"preserved_fds":2.*"result":"ok"'
+	assert_log '"command":"rollback".*"chosen_by".*"preserved_fds":2.*"result":"ok"'
 	assert_log 'KHO: exec from: 7.2.13-kho-a'
 	assert_log 'KHO: exec from: 7.2.13-kho-b'
+	# The VMM's 64 live maps (one by VA, the rest by file), one device, both times:
+	# the first from the recorder, the second from the adopted record.
+	for s in 2 3; do
+		[[ "$(log_value verified_s$s)" == "1 IOAS, 64 mappings "*", 1 device(s), 1 attachment(s)" ]] ||
+			die "stage $s verify: '$(log_value verified_s$s)'"
+	done
+	# Same IDs kept through both kexecs (the agent's map, the VMM's view).
+	[ "$(grep -a -c 'test-vmm: restart: IOAS 1 -> 1' "$VM_LOG")" = 2 ] || die "IOAS ID map"
+	[ "$(grep -a -c 'test-vmm: restart: HWPT 3 -> 3' "$VM_LOG")" = 2 ] || die "HWPT ID map"
+	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
+}
+
+@test "upgrade: churn: thousands of map/unmap, the hand-off replays only live mappings" {
+	run_vm --script "$GUEST_DIR/upgrade-full.sh" --timeout 400 \
+		--append "khotest.churn=3000" \
+		--expect serving --expect adopted-stage2
+	assert_vm_ok
+	local journal replay ioctls
+	journal=$(json_field journal_length)
+	replay=$(json_field replay_length)
+	ioctls=$(json_field replay_ioctls)
+	echo "# churn 3000: journal $journal records -> replay plan $replay records, $ioctls ioctls" >&3
+	# 1 IOAS_ALLOC + 64 live maps + BIND + ATTACH, whatever the churn.
+	[ "$ioctls" = 67 ] || die "replay $ioctls ioctls, expected 67 (64 live maps)"
+	[ "$journal" -gt 6000 ] || die "journal $journal records: the churn was not recorded"
+	[[ "$(log_value verified_s2)" == "1 IOAS, 64 mappings "* ]] ||
+		die "stage 2 verify: '$(log_value verified_s2)'"
+	assert_log "restore-agent: step replay .*ok: $ioctls ioctls"
 }

@@ -46,22 +46,39 @@ stamp_of() {
 	grep -a -m1 -- "$1" "$stamped" | cut -d' ' -f1
 }
 
-echo
-echo "== timeline (old kernel: kho-tool upgrade)"
-grep -a -E '^upgrade: ' "$log" | sed 's/^/  /'
-echo "== timeline (new kernel: restore-agent)"
-grep -a -E 'restore-agent' "$log" | grep -a -E ' ms|step|done|total' | sed 's/^/  /' | head -n 30
-echo "== timeline (new kernel: test-vmm)"
-grep -a -E '^test-vmm: ' "$log" | sed -n '/ready\|adopt\|dma-check/p' | sed 's/^/  /' | tail -n 10
+# steps JSON: one "  name  N ms" line per step of a timeline JSON object
+steps() {
+	grep -a -o '"step":"[^"]*","[a-z_]*ms":[0-9.]*\(,"ms":[0-9.]*\)\?' |
+		sed 's/"step":"\([^"]*\)".*"ms":\([0-9.]*\)$/\1 \2/' |
+		while read -r step ms; do printf '  %-18s %10.1f ms\n' "$step" "$ms"; done
+}
 
-t_kexec=$(stamp_of 'reboot(LINUX_REBOOT_CMD_KEXEC)')
+echo
+echo "== timeline (old kernel: kho-tool upgrade --json)"
+up=$(grep -a -m1 '^{"command":"upgrade"' "$log")
+echo "$up" | steps
+echo "  journal $(echo "$up" | grep -o '"journal_length":[0-9]*' | cut -d: -f2) records -> replay $(echo "$up" | grep -o '"replay_ioctls":[0-9]*' | cut -d: -f2) ioctls"
+echo "== timeline (new kernel: restore-agent, /run/kho-tool/timeline.json)"
+grep -a -m1 '^agent-timeline: ' "$log" | steps
+echo "  verify: $(grep -a -m1 '^agent-verify: ' "$log" | cut -d' ' -f2-)"
+echo "== new kernel: test-vmm restart"
+grep -a -E '^test-vmm: (adopted|restart: memfd|restart: DMA)' "$log" | sed 's/^/  /'
+
+# kho-tool's /dev/kmsg line, written just before reboot(2).
+t_kexec=$(stamp_of 'kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC)')
 t_boot=$(stamp_of 'KHOTEST: BOOT stage=2')
-t_adopt=$(stamp_of 'KHOTEST: MARK adopted')
+t_ready=$(stamp_of 'restore-agent: serving')
+t_adopt=$(stamp_of 'test-vmm: adopted iommufd')
+t_dma=$(stamp_of 'KHOTEST: MARK adopted')
 echo "== blackout (host clock on the serial line)"
 if [ -n "$t_kexec" ] && [ -n "$t_adopt" ]; then
 	printf '  kexec -> new kernel userspace: %.3f s\n' "$(echo "$t_boot - $t_kexec" | bc)"
-	printf '  kexec -> VMM adopted + DMA ok: %.3f s (TCG; no KVM here)\n' \
+	[ -n "$t_ready" ] &&
+		printf '  kexec -> agent serving:        %.3f s\n' "$(echo "$t_ready - $t_kexec" | bc)"
+	printf '  kexec -> VMM adopted (blackout): %.3f s (TCG; no KVM here)\n' \
 		"$(echo "$t_adopt - $t_kexec" | bc)"
+	[ -n "$t_dma" ] &&
+		printf '  kexec -> DMA checked after adoption: %.3f s\n' "$(echo "$t_dma - $t_kexec" | bc)"
 else
 	echo "  not measured: the kexec or the adoption line is missing from $log"
 fi
