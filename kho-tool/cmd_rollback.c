@@ -33,12 +33,12 @@ static int usage(FILE *out, int code)
  * Finds the previous kernel's image; @why says how, for the timeline.
  * @prev: the previous release from KHO's kexec-metadata, "" if unknown;
  * the restore-agent's record fills it in when the kernel does not.
- * Return: 0, or -ENOENT with the reason printed.
+ * Return: 0, or -ENOENT (-ENOMEM) with the reason printed.
  */
 static int find_previous(char *path, size_t size, char *why, size_t wsize,
 			 char *prev, size_t psize)
 {
-	char *buf, *line2;
+	char *buf, *line2, *raw;
 	size_t len;
 	int err;
 
@@ -46,8 +46,16 @@ static int find_previous(char *path, size_t size, char *why, size_t wsize,
 	 * The restore-agent writes the hand-off's kernel_release on line 1
 	 * and, when /boot/vmlinuz-RELEASE exists, that path on line 2.
 	 */
-	err = kho_read_file(PREVIOUS_KERNEL_FILE, (void **)&buf, &len);
+	err = kho_read_file(PREVIOUS_KERNEL_FILE, (void **)&raw, &len);
 	if (!err) {
+		/* kho_read_file() returns bytes, not a string. */
+		buf = strndup(raw, len);
+		free(raw);
+		if (!buf) {
+			fprintf(stderr, "kho-tool rollback: reading %s: out of memory\n",
+				PREVIOUS_KERNEL_FILE);
+			return -ENOMEM;
+		}
 		line2 = strchr(buf, '\n');
 		if (line2)
 			*line2++ = '\0';

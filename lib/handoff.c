@@ -70,12 +70,29 @@ uint32_t kho_handoff_crc(const void *blob, size_t crc_off)
 	return (uint32_t)crc;
 }
 
+int kho_fdt_check(const void *blob, size_t len)
+{
+	/*
+	 * libfdt 1.6.1 (Debian 12) dereferences NULL inside fdt_check_full()
+	 * for header versions below 16 (found by fuzz/fuzz_handoff_decode).
+	 * A hand-off is only ever written as version 17: refuse older
+	 * headers before libfdt walks them.
+	 */
+	if (len < FDT_V17_SIZE)
+		return -FDT_ERR_TRUNCATED;
+	if (fdt_magic(blob) != FDT_MAGIC)
+		return -FDT_ERR_BADMAGIC;
+	if (fdt_version(blob) < 17)
+		return -FDT_ERR_BADVERSION;
+	return fdt_check_full(blob, len);
+}
+
 int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag)
 {
 	void *val;
 	int plen, err;
 
-	err = fdt_check_full(blob, len);
+	err = kho_fdt_check(blob, len);
 	if (err)
 		return kho_diag_set(diag, -EBADMSG, "handoff: stamp: %s",
 				    fdt_strerror(err));

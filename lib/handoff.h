@@ -49,6 +49,13 @@ int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag);
 uint32_t kho_handoff_crc(const void *blob, size_t crc_off);
 
 /**
+ * kho_fdt_check() - fdt_check_full() behind a header-version gate that
+ * keeps Debian 12's libfdt away from headers it mishandles.
+ * Return: 0 or a negative libfdt error code (-FDT_ERR_*).
+ */
+int kho_fdt_check(const void *blob, size_t len);
+
+/**
  * kho_read_file() - read all of @path (a file, pipe or /proc fd) into a
  * malloc'd buffer.
  * Return: 0; -EISDIR; -EFBIG above 1 GiB; -ENOMEM; open(2)/read(2)'s errno.

@@ -742,22 +742,7 @@ static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 	uint32_t crc;
 	int plen, err;
 
-	/*
-	 * libfdt 1.6.1 (Debian 12) dereferences NULL inside fdt_check_full()
-	 * for header versions below 16 (found by fuzz/fuzz_handoff_decode).
-	 * We only ever write version 17, so refuse anything older first.
-	 */
-	if (len < FDT_V17_SIZE)
-		return BAD(r, "not a valid FDT: %s",
-			   fdt_strerror(-FDT_ERR_TRUNCATED));
-	if (fdt_magic(r->fdt) != FDT_MAGIC)
-		return BAD(r, "not a valid FDT: %s",
-			   fdt_strerror(-FDT_ERR_BADMAGIC));
-	if (fdt_version(r->fdt) < 17)
-		return BAD(r, "not a valid FDT: %s (header version %u, need 17)",
-			   fdt_strerror(-FDT_ERR_BADVERSION),
-			   fdt_version(r->fdt));
-	err = fdt_check_full(r->fdt, len);
+	err = kho_fdt_check(r->fdt, len);
 	if (err)
 		return BAD(r, "not a valid FDT: %s", fdt_strerror(err));
 	if (fdt_totalsize(r->fdt) != len)

@@ -468,8 +468,10 @@ static int replay_bind(struct kho_replay *r, const struct kho_handoff *h,
 		dev->old_hwpt = sdev->attached_pt;
 	}
 
+	t0 = now_ns();
 	err = kho_replay_find_cdev(r->sysfs, &rec->bind.pci, dev->driver,
 				   name, sizeof(name), &sub);
+	r->identity_ns += now_ns() - t0;
 	if (err)
 		return kho_diag_set(diag, err, "replay: %s (recorded devid %u)",
 				    sub.msg, rec->bind.out_devid);

@@ -57,6 +57,7 @@ struct kho_replay {
 	 */
 	uint32_t *mapped;
 	size_t nr_mapped;
+	uint64_t identity_ns;		/* sysfs identity checks of devices */
 	struct kho_replay_stat stat[KHO_OP_MAX + 1];
 };
 

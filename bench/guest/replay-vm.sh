@@ -33,8 +33,10 @@ if [ "$KHO_STAGE" -gt 1 ]; then
 	i=0
 	st=
 	while :; do
-		read -t 0.05 -u 3 _
-		[ -e $run/agent.status ] && read -r st <$run/agent.status
+		read -t 0.05 -u 3 _ || :
+		if [ -e $run/agent.status ]; then
+			read -r st <$run/agent.status || :
+		fi
 		case "$st" in ready* | held* | failed* | none*) break ;; esac
 		i=$((i + 1))
 		[ "$i" -lt 2400 ] || khotest_fail "bench: $n maps: agent never answered"
@@ -45,6 +47,7 @@ if [ "$KHO_STAGE" -gt 1 ]; then
 	ready*) ;;
 	*) cat $run/restore.log; khotest_fail "bench: $n maps: agent not ready: $st" ;;
 	esac
+	grep -E "step |restored in" $run/restore.log
 	agent=$(sed -n 's/.*restored in \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
 	step_ms() {
 		v=$(sed -n "s/.*step $1 *\([0-9.]*\) ms.*/\1/p" $run/restore.log | tail -n 1)

@@ -22,8 +22,14 @@ stamped="$logdir/$name.stamped.log"
 mkdir -p "$logdir"
 
 echo "demo: kernels (cached after the first build, ~6 min each otherwise)"
-"$top/tests/rig/build-kernel.sh" vanilla >/dev/null || exit 2
-"$top/tests/rig/build-kernel.sh" patched >/dev/null || exit 2
+# KHO_KERNEL_VANILLA / KHO_KERNEL_PATCHED (a kernel dir or image, as for
+# tests/vm/run.sh) skip the build of that flavour.
+for flavour in vanilla patched; do
+	var=KHO_KERNEL_${flavour^^}
+	[ -n "${!var:-}" ] && continue
+	kdir=$("$top/tests/rig/build-kernel.sh" "$flavour") || exit 2
+	export "$var=$kdir"
+done
 
 # Stamp serial lines on arrival.  launch.sh truncates the log when QEMU
 # starts; tail -F follows it through that.

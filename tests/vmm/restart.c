@@ -92,14 +92,21 @@ int vmm_cmd_restart(int argc, char **argv)
 	printf("test-vmm: restart: memfd token %llu: %llu bytes intact\n",
 	       (unsigned long long)ram->token, (unsigned long long)ram->size);
 
-	expect = malloc(RESTART_CHECK_LEN);
+	/*
+	 * expect: what the DMA must land; saved: what it overwrites, put
+	 * back afterwards so the guest RAM still holds the pattern for the
+	 * next kexec (a rollback checks it again).
+	 */
+	expect = malloc(2 * RESTART_CHECK_LEN);
 	if (!expect)
 		goto fail;
 	memcpy(expect, p, RESTART_CHECK_LEN);
+	memcpy(expect + RESTART_CHECK_LEN, p + 0x2000, RESTART_CHECK_LEN);
 	ret = vmm_edu_init(&edu, set.dev[0].fd);
 	if (!ret)
 		ret = vmm_edu_dma_check(&edu, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
 					p + 0x2000, expect, RESTART_CHECK_LEN, &bad);
+	memcpy(p + 0x2000, expect + RESTART_CHECK_LEN, RESTART_CHECK_LEN);
 	free(expect);
 	if (ret) {
 		fprintf(stderr, "test-vmm: restart: edu DMA check on %s: %s (first bad byte %ld)\n",
