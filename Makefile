@@ -149,8 +149,11 @@ check-schema: all
 check-vm: all
 	BUILD=$(BUILD) ./tests/vm/run.sh
 
+# Host benches first, then the ones that need a guest (replay against the
+# raw ioctl loop, the recorder's cost per ioctl), each measured in one run.
+BENCH_VM := $(sort $(wildcard bench/*-vm.sh))
 bench: all $(BENCH_BIN)
-	./bench/run.sh $(BENCH_BIN)
+	BUILD=$(BUILD) ./bench/run.sh $(BENCH_BIN) $(BENCH_VM)
 
 # libFuzzer targets (fuzz/, docs/fuzzing.md).  clang compiles the library
 # sources into each fuzzer with the sanitizers: the gcc libkho.a carries no

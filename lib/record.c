@@ -1454,16 +1454,21 @@ static int kho_record_adopt_locked(struct kho_record *rec,
 	ret = kho_plan_expand(&h->replay, &h->state, &plan, diag);
 	if (ret)
 		return ret;
-	for (i = 0; i < plan.nr && !ret; i++) {
+	for (i = 0; i < plan.nr; i++) {
 		ret = kho_record_adopt_ids(&plan.recs[i], &set->idmap);
-		if (ret)
+		if (ret) {
 			kho_diag_set(diag, ret,
 				     "adopt: plan record %zu (%s): %s", i,
 				     kho_op_name(plan.recs[i].op),
 				     ret == -ENOENT ? "an object the agent did not rebuild" :
 				     "not an op a plan holds");
-		else if ((ret = kho_journal_append(&rec->journal, &plan.recs[i])))
+			break;
+		}
+		ret = kho_journal_append(&rec->journal, &plan.recs[i]);
+		if (ret) {
 			kho_diag_set(diag, ret, "adopt: journal: out of memory");
+			break;
+		}
 	}
 	kho_journal_free(&plan);
 	if (ret)
