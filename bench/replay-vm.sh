@@ -28,11 +28,11 @@ first=1
 [ "$json" = 1 ] && printf '['
 for n in 1 64 4096; do
 	line=$(grep -a -o "KHOTEST: LOG replay-$n=.*" "$log" | tail -n 1 | tr -d '\r')
-	# key value pairs; agentsplit and rawsplit carry maps, open+bind, attach
+	# key value pairs; *split carry three: maps, open+bind, attach
 	eval "$(echo "${line#*=}" | awk '{
 		for (i = 1; i < NF; i += 2) {
 			k = $i
-			if (k == "agentsplit" || k == "rawsplit") {
+			if (k ~ /split$/) {
 				printf "%s_maps=%s %s_bind=%s %s_att=%s\n", k, $(i+1), k, $(i+2), k, $(i+3)
 				i += 2
 				continue
@@ -53,7 +53,7 @@ for n in 1 64 4096; do
 	else
 		echo "replay: $n maps: agent $agent ms (retrieve $retr, decode $decode, replay $replay, verify $verify), raw $raw ms, ratio $ratio"
 		echo "replay: $n maps: replay+verify $rv ms, raw $raw ms, ratio $ratio_rv; kernel LUO retrieve $retr ms (session $session, hand-off $handoff, memfds $memfds) of the agent's $agent; other $other ms"
-		echo "replay: $n maps: split maps/open+bind/attach: agent $agentsplit_maps/$agentsplit_bind/$agentsplit_att ms, raw $rawsplit_maps/$rawsplit_bind/$rawsplit_att ms; raw attach-first $attach_first ms, raw cold $cold ms"
+		echo "replay: $n maps: split maps/open+bind/attach: agent $agentsplit_maps/$agentsplit_bind/$agentsplit_att ms, raw $rawsplit_maps/$rawsplit_bind/$rawsplit_att ms; cold raw $coldsplit_maps/$coldsplit_bind/$coldsplit_att ms; raw attach-first $attach_first ms, raw cold $cold ms"
 	fi
 	first=0
 done

@@ -19,6 +19,7 @@
 #define KHO_P_KERNEL_RELEASE	"kernel-release"
 #define KHO_P_CREATED		"created"
 #define KHO_P_CRC32		"crc32"
+#define KHO_P_JOURNAL_SOURCE	"journal-source"	/* optional string */
 
 /* Containers, one per object kind; each child node is one object. */
 #define KHO_N_MEMFDS		"memfds"

@@ -91,14 +91,16 @@ static int rd_u64(struct rd *r, int node, const char *name, uint64_t *out)
 }
 
 /* A string that must fit, with its NUL, into dst[size]. */
-static int rd_str(struct rd *r, int node, const char *name, char *dst,
-		  size_t size)
+/* An optional string that is absent leaves @dst empty. */
+static int rd_str_opt(struct rd *r, int node, const char *name, bool required,
+		      char *dst, size_t size)
 {
 	const void *v;
 	int len, err;
 
-	err = rd_prop(r, node, name, true, 0, &v, &len);
-	if (err)
+	dst[0] = '\0';
+	err = rd_prop(r, node, name, required, 0, &v, &len);
+	if (err || !v)
 		return err;
 	if (len < 1 || strnlen(v, len) != (size_t)len - 1)
 		return BAD(r, "%s: property %s: not one NUL-terminated string",
@@ -108,6 +110,12 @@ static int rd_str(struct rd *r, int node, const char *name, char *dst,
 			   r->path, name, len - 1, size - 1);
 	memcpy(dst, v, len);
 	return 0;
+}
+
+static int rd_str(struct rd *r, int node, const char *name, char *dst,
+		  size_t size)
+{
+	return rd_str_opt(r, node, name, true, dst, size);
 }
 
 static bool rd_flag(struct rd *r, int node, const char *name)
@@ -793,6 +801,9 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 			     sizeof(h->kernel_release));
 	if (!err)
 		err = rd_u64(r, 0, KHO_P_CREATED, &h->created);
+	if (!err)
+		err = rd_str_opt(r, 0, KHO_P_JOURNAL_SOURCE, false,
+				 h->journal_source, sizeof(h->journal_source));
 	if (!err)
 		err = rd_memfds(r, &h->state);
 	if (!err)

@@ -163,7 +163,8 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 	size_t i, total = 0;
 
 	if (!str_ok(h->tool_version, sizeof(h->tool_version)) ||
-	    !str_ok(h->kernel_release, sizeof(h->kernel_release)))
+	    !str_ok(h->kernel_release, sizeof(h->kernel_release)) ||
+	    !str_ok(h->journal_source, sizeof(h->journal_source)))
 		return -EINVAL;
 	for (i = 0; i < s->nr_memfd; i++)
 		if (!str_ok(s->memfd[i].name, sizeof(s->memfd[i].name)))
@@ -426,6 +427,10 @@ static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
 					  h->kernel_release);
 	if (!err)
 		err = prop_u64(fdt, KHO_P_CREATED, h->created);
+	/* Optional: absent keeps the blob byte-identical to older writers'. */
+	if (!err && h->journal_source[0])
+		err = fdt_property_string(fdt, KHO_P_JOURNAL_SOURCE,
+					  h->journal_source);
 	/* Zero now, stamped over the finished blob. */
 	if (!err)
 		err = prop_u32(fdt, KHO_P_CRC32, 0);

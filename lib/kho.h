@@ -254,12 +254,22 @@ int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 #define KHO_FORMAT_VERSION 1
 #define KHO_READER_VERSION 1	/* the highest min-reader we understand */
 
+/* kho_handoff.journal_source: the kernel's iommufd journal, or the recorder */
+#define KHO_JOURNAL_SOURCE_KERNEL "kernel"
+#define KHO_JOURNAL_SOURCE_USER "userspace"
+
 struct kho_handoff {
 	uint32_t format_version;
 	uint32_t min_reader_version;
 	char tool_version[32];
 	char kernel_release[65];
 	uint64_t created;		/* seconds since the epoch */
+	/*
+	 * Which record the journal was checked against at capture:
+	 * KHO_JOURNAL_SOURCE_*, or "" when the writer did not say (older
+	 * writers).  Optional in the blob: older readers ignore it.
+	 */
+	char journal_source[32];
 	struct kho_state state;
 	struct kho_journal replay;	/* compacted, ordered replay plan */
 	uint64_t journal_length;	/* records before compaction */

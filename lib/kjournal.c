@@ -3,11 +3,15 @@
  * The kernel journal: reads IOMMU_JOURNAL_READ (patches/) and converts the
  * kernel's records to struct kho_rec.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "../include/kho-patched/linux/iommufd_journal.h"
@@ -330,4 +334,84 @@ out:
 	}
 	free(buf);
 	return ret;
+}
+
+int kho_kjournal_compare(const struct kho_journal *kernel,
+			 const struct kho_journal *user, struct kho_diag *diag)
+{
+	char k[256], u[256];
+	size_t i, n = kernel->nr < user->nr ? kernel->nr : user->nr;
+
+	/*
+	 * Both sides are canonical records of the same ioctls, so the
+	 * formatted record (every field kho-tool replays) is the comparison.
+	 */
+	for (i = 0; i < n; i++) {
+		kho_rec_format(&kernel->recs[i], k, sizeof(k));
+		kho_rec_format(&user->recs[i], u, sizeof(u));
+		if (strcmp(k, u))
+			return kho_diag_set(diag, -EILSEQ,
+					    "kernel journal: record %zu differs: kernel has \"%s\", the recorder has \"%s\" (the kernel's record is authoritative)",
+					    i, k, u);
+	}
+	if (kernel->nr == user->nr)
+		return 0;
+	if (kernel->nr > user->nr) {
+		kho_rec_format(&kernel->recs[n], k, sizeof(k));
+		return kho_diag_set(diag, -EILSEQ,
+				    "kernel journal: record %zu differs: kernel has \"%s\", the recorder stops at %zu records (the kernel's record is authoritative)",
+				    n, k, user->nr);
+	}
+	kho_rec_format(&user->recs[n], u, sizeof(u));
+	return kho_diag_set(diag, -EILSEQ,
+			    "kernel journal: record %zu differs: the kernel stops at %zu records, the recorder has \"%s\" (the kernel's record is authoritative)",
+			    n, kernel->nr, u);
+}
+
+int kho_kjournal_pid_iommufd(pid_t pid, struct kho_diag *diag)
+{
+	char dir[64], path[PATH_MAX], link[64];
+	int pidfd, found = -1, nr = 0, fd, err;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return kho_diag_set(diag, -errno, "kernel journal: VMM %d: %s: %s",
+				    (int)pid, dir, strerror(errno));
+	while ((e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;	/* closed meanwhile */
+		link[n] = '\0';
+		if (strcmp(link, "/dev/iommu"))
+			continue;
+		found = atoi(e->d_name);
+		nr++;
+	}
+	closedir(d);
+	if (!nr)
+		return kho_diag_set(diag, -ENOENT,
+				    "kernel journal: VMM %d holds no iommufd", (int)pid);
+	if (nr > 1)
+		return kho_diag_set(diag, -ENOTUNIQ,
+				    "kernel journal: VMM %d holds %d iommufds: which one the recorder journals is not known",
+				    (int)pid, nr);
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return kho_diag_set(diag, -errno, "kernel journal: VMM %d: pidfd_open: %s",
+				    (int)pid, strerror(errno));
+	fd = syscall(SYS_pidfd_getfd, pidfd, found, 0);
+	err = fd < 0 ? -errno : 0;
+	close(pidfd);
+	if (err)
+		return kho_diag_set(diag, err, "kernel journal: VMM %d: pidfd_getfd of iommufd %d: %s",
+				    (int)pid, found, strerror(-err));
+	return fd;
 }

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "kho.h"
 
@@ -94,5 +95,31 @@ int kho_kjournal_read(int iommufd, bool expected,
 		      kho_kjournal_ino_fn ino_to_token, void *ctx,
 		      struct kho_journal *out, struct kho_kjournal_status *st,
 		      struct kho_diag *diag);
+
+/**
+ * kho_kjournal_compare() - check a userspace record against the kernel's
+ * @kernel: the kernel's journal (kho_kjournal_read()), authoritative
+ * @user: the recorder's raw canonical journal of the same iommufd
+ * @diag: names the first record that differs, with both sides
+ *
+ * Return: 0 when both hold the same records in the same order; -EILSEQ
+ * otherwise.
+ */
+int kho_kjournal_compare(const struct kho_journal *kernel,
+			 const struct kho_journal *user, struct kho_diag *diag);
+
+/**
+ * kho_kjournal_pid_iommufd() - a duplicate of the one iommufd @pid holds
+ * @pid: the process (a VMM)
+ * @diag: why it failed
+ *
+ * Finds the fd whose /proc/PID/fd link is /dev/iommu and duplicates it
+ * with pidfd_getfd(2) (needs ptrace rights over @pid: root).
+ *
+ * Return: the new fd; -ENOENT (@pid holds no iommufd); -ENOTUNIQ (more
+ * than one: which journal is the VMM's is not known); -ESRCH; -EPERM; or
+ * the -errno of pidfd_open/pidfd_getfd.
+ */
+int kho_kjournal_pid_iommufd(pid_t pid, struct kho_diag *diag);
 
 #endif /* KHO_KJOURNAL_H */

@@ -15,7 +15,7 @@
 
 struct agent_step {
 	char name[24];
-	char detail[160];
+	char detail[256];
 	uint64_t start_ns;	/* since agent_timeline_start() */
 	uint64_t ns;
 	int err;

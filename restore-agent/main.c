@@ -446,8 +446,8 @@ static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
 	struct kho_diag diag = { "" };
-	char detail[160];
-	uint64_t t0;
+	char detail[256];
+	uint64_t t0, t1;
 	int err;
 
 	if (a->retry) {
@@ -525,6 +525,7 @@ static int restore_steps(struct agent *a)
 			 kho_errno_name(err));
 		return fail_step(a, "hand-off", t0, err, detail);
 	}
+	t1 = agent_now_ns();
 	err = kho_handoff_decode(a->blob, a->blob_len, &a->h, &diag);
 	if (err) {
 		snprintf(detail, sizeof(detail), "%zu-byte hand-off%s%s refused: %s",
@@ -534,8 +535,9 @@ static int restore_steps(struct agent *a)
 	}
 	a->decoded = 1;
 	snprintf(detail, sizeof(detail),
-		 "%zu bytes, from kernel %s by kho-tool %s, %zu plan records (journal %llu)",
-		 a->blob_len, a->h.kernel_release[0] ? a->h.kernel_release : "?",
+		 "%zu bytes (read %.3f ms, decode %.3f ms), from kernel %s by kho-tool %s, %zu plan records (journal %llu)",
+		 a->blob_len, (t1 - t0) / 1e6, (agent_now_ns() - t1) / 1e6,
+		 a->h.kernel_release[0] ? a->h.kernel_release : "?",
 		 a->h.tool_version, a->h.replay.nr,
 		 (unsigned long long)a->h.journal_length);
 	agent_step_done("decode", t0, 0, detail);
@@ -568,9 +570,9 @@ static int restore_steps(struct agent *a)
 	if (err)
 		return fail_step(a, "verify", t0, err, diag.msg);
 	snprintf(detail, sizeof(detail),
-		 "%u IOAS, %u mappings (%u probes, %u by the replay's own maps), %u device(s), %u attachment(s)",
-		 vr.ioas, vr.maps, vr.probes, vr.by_construction, vr.devices,
-		 vr.attachments);
+		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s); %u mappings proven by the replay's own maps alone",
+		 vr.ioas, vr.maps, vr.probes, vr.devices, vr.attachments,
+		 vr.by_construction);
 	agent_step_done("verify", t0, 0, detail);
 	return 0;
 }

@@ -64,8 +64,10 @@ if [ "$KHO_STAGE" -gt 1 ]; then
 	echo "$raw"
 	rawms=$(echo "$raw" | sed -n 's/.*maps-first \([0-9.]*\) ms.*/\1/p')
 	rawatt=$(echo "$raw" | sed -n 's/.*attach-first \([0-9.]*\) ms.*/\1/p')
-	rawparts=$(echo "$raw" | sed -n 's/.*(maps \([0-9.]*\), open+bind \([0-9.]*\), attach \([0-9.]*\)).*/\1 \2 \3/p')
-	khotest_log "replay-$n=agent $agent raw $rawms attach-first $rawatt $parts cold $coldms agentsplit $rmaps $rbind $ratt rawsplit $rawparts"
+	raw_split() { echo "$1" | sed -n 's/.*(maps \([0-9.]*\), open+bind \([0-9.]*\), attach \([0-9.]*\)).*/\1 \2 \3/p'; }
+	rawparts=$(raw_split "$raw")
+	coldparts=$(raw_split "$cold")
+	khotest_log "replay-$n=agent $agent raw $rawms attach-first $rawatt $parts cold $coldms agentsplit $rmaps $rbind $ratt rawsplit $rawparts coldsplit $coldparts"
 	khotest_mark "measured-$n"
 fi
 
