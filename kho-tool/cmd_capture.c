@@ -64,7 +64,9 @@ int cmd_capture(int argc, char **argv)
 		fprintf(stderr, "kho-tool capture: VMM %d: %s\n", (int)pid, diag.msg);
 		return err == -ENOENT ? KHO_EXIT_USAGE : KHO_EXIT_FAILED;
 	}
-	err = kho_capture_build(&snap, &cap, &diag);
+	err = kho_capture_check_kjournal(pid, &snap, &diag);
+	if (!err)
+		err = kho_capture_build(&snap, &cap, &diag);
 	if (err) {
 		fprintf(stderr, "kho-tool capture: VMM %d: %s\n", (int)pid, diag.msg);
 		kho_journal_snapshot_free(&snap);
@@ -77,11 +79,12 @@ int cmd_capture(int argc, char **argv)
 	else if (json) {
 		printf("{\"pid\":%d,\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
 		       "\"ioas\":%zu,\"hwpt\":%zu,\"devices\":%zu,\"memfds\":%zu,"
-		       "\"handoff_bytes\":%zu,\"out\":", (int)pid,
+		       "\"handoff_bytes\":%zu,\"journal_source\":\"%s\",\"out\":",
+		       (int)pid,
 		       cap.handoff.journal_length, cap.handoff.replay.nr,
 		       cap.handoff.state.nr_ioas, cap.handoff.state.nr_hwpt,
 		       cap.handoff.state.nr_dev, cap.handoff.state.nr_memfd,
-		       cap.blob_len);
+		       cap.blob_len, cap.handoff.journal_source);
 		if (out)
 			kho_json_str(stdout, out);
 		else
@@ -94,6 +97,10 @@ int cmd_capture(int argc, char **argv)
 		       cap.handoff.state.nr_dev, cap.handoff.state.nr_memfd,
 		       cap.blob_len, out ? " written to " : " (not written: no --out)",
 		       out ? out : "");
+		printf("capture: journal source: %s\n",
+		       !strcmp(cap.handoff.journal_source, KHO_JOURNAL_SOURCE_KERNEL) ?
+		       "kernel (iommufd-journal-v1): the recorder's journal matches it" :
+		       "userspace record (running kernel has no iommufd journal)");
 		printf("capture: nothing preserved: the session would end with this process; `kho-tool upgrade` captures, preserves and kexecs in one\n");
 	}
 	kho_capture_release(&cap);

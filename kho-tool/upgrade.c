@@ -17,6 +17,7 @@
 #include "journal_sock.h"
 #include "kexec.h"
 #include "kimage.h"
+#include "kjournal.h"
 #include "luo.h"
 #include "upgrade.h"
 
@@ -90,6 +91,7 @@ struct run {
 	size_t preserved_fds;
 	const char *abi[KHO_CAPTURE_MAX_ABI];
 	size_t nr_abi;
+	bool target_kjournal;	/* the target carries "iommufd-journal-v1" */
 	char cmdline[4096];
 };
 
@@ -140,7 +142,12 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		printf(i ? "," : "");
 		kho_json_str(stdout, r->abi[i]);
 	}
-	printf("],\"pid\":%d", (int)o->pid);
+	printf("],\"target_kjournal\":%s,\"pid\":%d",
+	       r->target_kjournal ? "true" : "false", (int)o->pid);
+	if (r->have_snap && r->snap.handoff.journal_source[0]) {
+		printf(",\"journal_source\":");
+		kho_json_str(stdout, r->snap.handoff.journal_source);
+	}
 	if (r->captured)
 		printf(",\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
 		       "\"replay_ioctls\":%zu,\"handoff_bytes\":%zu,"
@@ -206,6 +213,21 @@ static void announce_kexec(const char *release)
 	}
 }
 
+/* Which record the hand-off was checked against, for every log. */
+static void journal_source_line(const struct kho_upgrade_opts *o,
+				const struct kho_journal_snapshot *snap)
+{
+	bool kernel = !strcmp(snap->handoff.journal_source,
+			      KHO_JOURNAL_SOURCE_KERNEL);
+
+	/* With --json, stdout is the one JSON object: say it on stderr. */
+	fprintf(o->json ? stderr : stdout, "%s: journal source: %s\n",
+		o->command, kernel ?
+		"kernel (" KHO_KJOURNAL_LUO_COMPATIBLE "): the recorder's journal matches it" :
+		"userspace record (running kernel has no iommufd journal)");
+	fflush(o->json ? stderr : stdout);
+}
+
 static int do_run(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -248,9 +270,20 @@ static int do_run(struct timeline *tl, struct run *r)
 	}
 	if (err)
 		return step_end(tl, "preflight-target", err, "%s", diag.msg);
-	step_end(tl, "preflight-target", 0, "%s %s (%s), carries %s %s %s",
+	/*
+	 * Informational: this hand-off never depends on the target's iommufd
+	 * journal (the iommufd itself is not preserved), so a target without
+	 * it is a degrade to the userspace record there, said here.
+	 */
+	if (kho_kimage_has_abi(&r->img, KHO_KJOURNAL_LUO_COMPATIBLE,
+			       &r->target_kjournal))
+		r->target_kjournal = false;
+	step_end(tl, "preflight-target", 0, "%s %s (%s), carries %s %s %s; %s",
 		 r->img.format, r->img.release[0] ? r->img.release : "(no release)",
-		 r->img.codec, r->abi[0], r->abi[1], r->abi[2]);
+		 r->img.codec, r->abi[0], r->abi[1], r->abi[2],
+		 r->target_kjournal ?
+		 "carries " KHO_KJOURNAL_LUO_COMPATIBLE " (its restore-agent checks the replay against the kernel's journal)" :
+		 "no " KHO_KJOURNAL_LUO_COMPATIBLE " (its restore-agent uses the userspace record alone)");
 
 	/* 3. Capture: fetch the VMM's journal, compact, encode. */
 	step_begin(tl);
@@ -260,6 +293,11 @@ static int do_run(struct timeline *tl, struct run *r)
 			return step_end(tl, "capture", err, "VMM %d: %s", (int)o->pid,
 					diag.msg);
 		r->have_snap = true;
+		err = kho_capture_check_kjournal(o->pid, &r->snap, &diag);
+		if (err)
+			return step_end(tl, "capture", err, "VMM %d: %s", (int)o->pid,
+					diag.msg);
+		journal_source_line(o, &r->snap);
 	}
 	err = kho_capture_build(r->have_snap ? &r->snap : NULL, &r->cap, &diag);
 	if (err)

@@ -19,6 +19,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "kimage.h"
+#include "kjournal.h"
 #include "luo.h"
 #include "state.h"
 
@@ -193,6 +194,8 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 				goto out_free;
 			}
 		}
+		memcpy(h->journal_source, snap->handoff.journal_source,
+		       sizeof(h->journal_source));
 		h->journal_length = snap->handoff.replay.nr;
 		err = kho_compact(&snap->handoff.replay, &h->state, &h->replay,
 				  diag);
@@ -212,6 +215,62 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 
 out_free:
 	kho_capture_release(cap);
+	return err;
+}
+
+/* The kernel names a file by inode: the preserved memfd with that inode. */
+static int snap_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
+{
+	const struct kho_journal_snapshot *snap = ctx;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < snap->nr_fds; i++) {
+		if (fstat(snap->memfd_fds[i], &st))
+			return -errno;
+		if ((uint64_t)st.st_ino == ino) {
+			*token = snap->handoff.state.memfd[i].token;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
+			       struct kho_diag *diag)
+{
+	struct kho_kjournal_status st;
+	struct kho_journal kj;
+	char *src = snap->handoff.journal_source;
+	size_t size = sizeof(snap->handoff.journal_source);
+	int fd, err;
+
+	snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_USER);
+	if (!kho_kjournal_available())
+		return 0;
+	fd = kho_kjournal_pid_iommufd(pid, diag);
+	if (fd == -ENOENT && !snap->handoff.replay.nr) {
+		/* No iommufd and nothing recorded: the kernel agrees. */
+		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	kho_journal_init(&kj);
+	err = kho_kjournal_read(fd, false, snap_ino_to_token, snap, &kj, &st,
+				diag);
+	close(fd);
+	if (!err && st.flags)
+		err = kho_diag_set(diag, -EOPNOTSUPP,
+				   "kernel journal: VMM %d: the kernel marked its journal%s%s: it cannot describe the state",
+				   (int)pid,
+				   st.flags & KHO_KJOURNAL_NOT_CARRIED ? " not carried" : "",
+				   st.flags & KHO_KJOURNAL_INCOMPLETE ? " incomplete" : "");
+	if (!err)
+		err = kho_kjournal_compare(&kj, &snap->handoff.replay, diag);
+	kho_journal_free(&kj);
+	if (!err)
+		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);
 	return err;
 }
 
@@ -347,9 +406,11 @@ size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
 	size_t i, n = 0;
 
 	/*
-	 * A hand-off made from the userspace record needs only these; one
-	 * that depends on the kernel's own iommufd journal (patches/) will
-	 * add KHO_ABI_IOMMUFD_JOURNAL here once the hand-off records that.
+	 * journal-source "kernel" says what capture checked, not what the
+	 * target must read: the iommufd itself is not preserved, so no
+	 * hand-off depends on "iommufd-journal-v1" yet.  Preserving it
+	 * through the patch's LUO handler would add it here, and the
+	 * pre-flight would then refuse a target without it.
 	 */
 	for (i = 0; i < sizeof(base) / sizeof(base[0]) && n < max; i++)
 		out[n++] = base[i];

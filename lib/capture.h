@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "journal_sock.h"
 #include "kho.h"
@@ -46,6 +47,28 @@ struct kho_capture {
  */
 int kho_capture_build(const struct kho_journal_snapshot *snap,
 		      struct kho_capture *cap, struct kho_diag *diag);
+
+/*
+ * kho_capture_check_kjournal() - check the recorder against the kernel
+ * @pid:  the recording VMM
+ * @snap: its snapshot; sets snap->handoff.journal_source, which
+ *        kho_capture_build() carries into the hand-off
+ *
+ * On a kernel with the iommufd journal (patches/, "iommufd-journal-v1")
+ * reads the journal of the VMM's iommufd (pidfd_getfd(2)) and requires
+ * the recorder's raw journal to be the same records: the kernel's is
+ * authoritative, a VMM cannot bypass it.  The source is then
+ * KHO_JOURNAL_SOURCE_KERNEL.  On a vanilla kernel (IOMMU_JOURNAL_READ
+ * fails with ENOTTY) the source is KHO_JOURNAL_SOURCE_USER and nothing is
+ * checked.
+ *
+ * Return: 0 (either source); -EILSEQ (the journals differ: diag names the
+ * first differing record); -EOPNOTSUPP (the kernel flagged its journal
+ * not carried or incomplete); -ENOTUNIQ (the VMM holds several iommufds);
+ * the -errno of pidfd_getfd(2) or IOMMU_JOURNAL_READ.
+ */
+int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
+			       struct kho_diag *diag);
 
 /*
  * kho_capture_write() - write the blob to @path (for inspection: without

@@ -26,6 +26,7 @@
 #include "agent.h"
 #include "handoff.h"
 #include "journal.h"
+#include "kjournal.h"
 #include "luo.h"
 #include "verify.h"
 
@@ -442,6 +443,28 @@ static int fail_step(struct agent *a, const char *step, uint64_t t0, int err,
 	return err;
 }
 
+
+/*
+ * Which record the replay comes from, for the log: the hand-off says what
+ * capture checked its journal against; the running kernel decides whether
+ * a later upgrade from here can use the kernel's journal.
+ */
+static void log_journal_source(const struct agent *a)
+{
+	const char *src = a->h.journal_source;
+
+	if (!strcmp(src, KHO_JOURNAL_SOURCE_KERNEL))
+		agent_log(0, "restore: journal source: kernel (" KHO_KJOURNAL_LUO_COMPATIBLE ": the recorder's journal matched the kernel's on %s)",
+			  a->h.kernel_release[0] ? a->h.kernel_release : "?");
+	else
+		agent_log(0, "restore: journal source: userspace record (%s)",
+			  src[0] ? "the capturing kernel had no iommufd journal" :
+			  "the hand-off does not say: an older kho-tool");
+	agent_log(0, "restore: running kernel %s",
+		  kho_kjournal_available() ?
+		  "has the iommufd journal (" KHO_KJOURNAL_LUO_COMPATIBLE "): it records this replay" :
+		  "has no iommufd journal");
+}
 static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
@@ -541,6 +564,7 @@ static int restore_steps(struct agent *a)
 		 a->h.tool_version, a->h.replay.nr,
 		 (unsigned long long)a->h.journal_length);
 	agent_step_done("decode", t0, 0, detail);
+	log_journal_source(a);
 
 	t0 = agent_now_ns();
 	err = retrieve_memfds(a, &diag);

@@ -46,10 +46,21 @@ json_field() {
 	assert_log '"command":"rollback".*"chosen_by".*"preserved_fds":2.*"result":"ok"'
 	assert_log 'KHO: exec from: 7.2.13-kho-a'
 	assert_log 'KHO: exec from: 7.2.13-kho-b'
+	# Which journal each side used: vanilla captures from the userspace
+	# record alone; the patched kernel's own iommufd journal (patches/)
+	# must match the recorder's before the rollback may use it.
+	assert_log 'upgrade: journal source: userspace record \(running kernel has no iommufd journal\)'
+	assert_log '"command":"upgrade".*"target_kjournal":true.*"journal_source":"userspace"'
+	assert_log 'rollback: journal source: kernel \(iommufd-journal-v1\): the recorder.s journal matches it'
+	assert_log '"command":"rollback".*"target_kjournal":false.*"journal_source":"kernel"'
+	assert_log 'restore: journal source: userspace record \(the capturing kernel had no iommufd journal\)'
+	assert_log 'restore: running kernel has the iommufd journal'
+	assert_log 'restore: journal source: kernel \(iommufd-journal-v1: the recorder.s journal matched the kernel.s on 7.2.13-kho-b\)'
+	assert_log 'restore: running kernel has no iommufd journal'
 	# The VMM's 64 live maps (one by VA, the rest by file), one device, both times:
 	# the first from the recorder, the second from the adopted record.
 	for s in 2 3; do
-		[[ "$(log_value verified_s$s)" == "1 IOAS, 64 mappings "*", 1 device(s), 1 attachment(s)" ]] ||
+		[[ "$(log_value verified_s$s)" == "1 IOAS, 64 mappings "*", 1 device(s), 1 attachment(s)"* ]] ||
 			die "stage $s verify: '$(log_value verified_s$s)'"
 	done
 	# Same IDs kept through both kexecs (the agent's map, the VMM's view).
