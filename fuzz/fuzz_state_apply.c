@@ -239,6 +239,11 @@ static uint32_t tr(const struct idmap *m, uint32_t id)
 	return id;
 }
 
+static uint32_t tr_cb(void *m, uint32_t id)
+{
+	return tr(m, id);
+}
+
 static uint32_t tr_back(const struct idmap *m, uint32_t id)
 {
 	size_t i;
@@ -276,27 +281,6 @@ static int replay_one(struct kho_state *s, struct idmap *m,
 {
 	struct kho_rec r = *in;
 
-	switch (r.op) {
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-		r.allow_iovas.ioas_id = tr(m, r.allow_iovas.ioas_id);
-		break;
-	case KHO_OP_OPTION:
-		r.option.object_id = tr(m, r.option.object_id);
-		break;
-	case KHO_OP_IOAS_MAP_FILE:
-		r.map.ioas_id = tr(m, r.map.ioas_id);
-		break;
-	case KHO_OP_HWPT_ALLOC:
-		r.hwpt_alloc.dev_id = tr(m, r.hwpt_alloc.dev_id);
-		r.hwpt_alloc.pt_id = tr(m, r.hwpt_alloc.pt_id);
-		break;
-	case KHO_OP_DEVICE_ATTACH:
-		r.attach.dev_id = tr(m, r.attach.dev_id);
-		r.attach.pt_id = tr(m, r.attach.pt_id);
-		break;
-	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		r.dirty_tracking.hwpt_id = tr(m, r.dirty_tracking.hwpt_id);
-		break;
 	case KHO_OP_DESTROY:
 	case KHO_OP_IOAS_UNMAP:
 	case KHO_OP_IOAS_COPY:
@@ -305,6 +289,7 @@ static int replay_one(struct kho_state *s, struct idmap *m,
 		return kho_diag_set(diag, -EBADMSG, "plan carries %s",
 				    kho_op_name(r.op));
 	default:
+		kho_rec_map_ids(&r, tr_cb, m);
 		break;
 	}
 	kho_state_predict(s, &r);

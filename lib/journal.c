@@ -121,6 +121,53 @@ int kho_journal_append(struct kho_journal *j, const struct kho_rec *rec)
 	return 0;
 }
 
+void kho_rec_map_ids(struct kho_rec *rec,
+		     uint32_t (*map)(void *ctx, uint32_t old_id), void *ctx)
+{
+	switch (rec->op) {
+	case KHO_OP_DESTROY:
+		rec->destroy.id = map(ctx, rec->destroy.id);
+		break;
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		rec->allow_iovas.ioas_id = map(ctx, rec->allow_iovas.ioas_id);
+		break;
+	case KHO_OP_IOAS_MAP:
+	case KHO_OP_IOAS_MAP_FILE:
+		rec->map.ioas_id = map(ctx, rec->map.ioas_id);
+		break;
+	case KHO_OP_IOAS_COPY:
+		rec->copy.dst_ioas_id = map(ctx, rec->copy.dst_ioas_id);
+		rec->copy.src_ioas_id = map(ctx, rec->copy.src_ioas_id);
+		break;
+	case KHO_OP_IOAS_UNMAP:
+		rec->unmap.ioas_id = map(ctx, rec->unmap.ioas_id);
+		break;
+	case KHO_OP_OPTION:
+		rec->option.object_id = map(ctx, rec->option.object_id);
+		break;
+	case KHO_OP_HWPT_ALLOC:
+		rec->hwpt_alloc.dev_id = map(ctx, rec->hwpt_alloc.dev_id);
+		rec->hwpt_alloc.pt_id = map(ctx, rec->hwpt_alloc.pt_id);
+		break;
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		rec->dirty_tracking.hwpt_id =
+			map(ctx, rec->dirty_tracking.hwpt_id);
+		break;
+	case KHO_OP_DEVICE_ATTACH:
+		rec->attach.dev_id = map(ctx, rec->attach.dev_id);
+		rec->attach.pt_id = map(ctx, rec->attach.pt_id);
+		break;
+	case KHO_OP_DEVICE_DETACH:
+		rec->detach.dev_id = map(ctx, rec->detach.dev_id);
+		break;
+	case KHO_OP_REPLAY_MAPPINGS:
+		rec->replay_maps.ioas_id = map(ctx, rec->replay_maps.ioas_id);
+		break;
+	default:
+		break;
+	}
+}
+
 static const char *const op_names[KHO_OP_MAX + 1] = {
 	[KHO_OP_IOAS_ALLOC] = "IOAS_ALLOC",
 	[KHO_OP_DESTROY] = "DESTROY",

@@ -15,6 +15,14 @@ int kho_journal_append(struct kho_journal *j, const struct kho_rec *rec);
 void kho_rec_release(struct kho_rec *rec);
 /* Deep copy of one record. */
 int kho_rec_copy(struct kho_rec *dst, const struct kho_rec *src);
+/*
+ * kho_rec_map_ids() - rewrite every object ID a record takes as INPUT
+ * (IOAS, HWPT, device) through @map; outputs (out_*) are left alone, since
+ * on replay the kernel hands out new ones.  One place that knows which
+ * fields are references, for replay and for the tests that model it.
+ */
+void kho_rec_map_ids(struct kho_rec *rec,
+		     uint32_t (*map)(void *ctx, uint32_t old_id), void *ctx);
 /* "IOAS_MAP_FILE" etc.; "op#N" for unknown ops (static or thread buffer). */
 const char *kho_op_name(uint32_t op);
 /* One line a person reads, no trailing newline. */

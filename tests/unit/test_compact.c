@@ -267,6 +267,11 @@ static uint32_t tr(const struct idmap *m, uint32_t old)
 	return old < MAX_ID && m->to_new[old] ? m->to_new[old] : old;
 }
 
+static uint32_t tr_cb(void *m, uint32_t old)
+{
+	return tr(m, old);
+}
+
 static void learn(struct idmap *m, uint32_t old, uint32_t new)
 {
 	if (old < MAX_ID && new < MAX_ID) {
@@ -282,30 +287,7 @@ static int replay_one(struct kho_state *s, struct idmap *m,
 {
 	struct kho_rec r = *in;
 
-	switch (r.op) {
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-		r.allow_iovas.ioas_id = tr(m, r.allow_iovas.ioas_id);
-		break;
-	case KHO_OP_OPTION:
-		r.option.object_id = tr(m, r.option.object_id);
-		break;
-	case KHO_OP_IOAS_MAP_FILE:
-		r.map.ioas_id = tr(m, r.map.ioas_id);
-		break;
-	case KHO_OP_HWPT_ALLOC:
-		r.hwpt_alloc.dev_id = tr(m, r.hwpt_alloc.dev_id);
-		r.hwpt_alloc.pt_id = tr(m, r.hwpt_alloc.pt_id);
-		break;
-	case KHO_OP_DEVICE_ATTACH:
-		r.attach.dev_id = tr(m, r.attach.dev_id);
-		r.attach.pt_id = tr(m, r.attach.pt_id);
-		break;
-	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		r.dirty_tracking.hwpt_id = tr(m, r.dirty_tracking.hwpt_id);
-		break;
-	default:
-		break;
-	}
+	kho_rec_map_ids(&r, tr_cb, m);
 	kho_state_predict(s, &r);
 	switch (r.op) {
 	case KHO_OP_IOAS_ALLOC:
