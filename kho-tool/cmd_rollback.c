@@ -94,43 +94,12 @@ static int find_previous(char *path, size_t size, char *why, size_t wsize,
 
 int cmd_rollback(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "append", required_argument, NULL, 'a' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct kho_upgrade_opts o = { .command = "rollback" };
 	char path[4096], why[256], prev[65] = "", rel[65];
-	int c;
+	int ret = kho_upgrade_parse_opts(argc, argv, &o, usage);
 
-	while ((c = getopt_long(argc, argv, "k:i:a:p:njh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'k': o.kernel = optarg; break;
-		case 'i': o.initrd = optarg; break;
-		case 'a': o.append = optarg; break;
-		case 'p':
-			if (o.pid || kho_upgrade_parse_pid(optarg, &o.pid)) {
-				fprintf(stderr, "kho-tool rollback: --pid '%s': one process id expected\n",
-					optarg);
-				return KHO_EXIT_USAGE;
-			}
-			break;
-		case 'n': o.dry_run = true; break;
-		case 'j': o.json = true; break;
-		case 'h': return usage(stdout, KHO_EXIT_OK);
-		default: return usage(stderr, KHO_EXIT_USAGE);
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "kho-tool rollback: unexpected argument '%s'\n",
-			argv[optind]);
-		return usage(stderr, KHO_EXIT_USAGE);
-	}
+	if (ret >= 0)
+		return ret;
 	if (kho_kexec_previous_release(prev, sizeof(prev), NULL))
 		prev[0] = '\0';
 	if (o.kernel) {

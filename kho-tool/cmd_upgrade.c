@@ -24,45 +24,13 @@ static int usage(FILE *out, int code)
 
 int cmd_upgrade(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "append", required_argument, NULL, 'a' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct kho_upgrade_opts o = { .command = "upgrade" };
-	int c;
+	int ret = kho_upgrade_parse_opts(argc, argv, &o, usage);
 
-	while ((c = getopt_long(argc, argv, "k:i:a:p:njh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'k': o.kernel = optarg; break;
-		case 'i': o.initrd = optarg; break;
-		case 'a': o.append = optarg; break;
-		case 'p':
-			/* One VMM per hand-off: format v1 carries one state. */
-			if (o.pid) {
-				fprintf(stderr, "kho-tool upgrade: --pid given twice: a hand-off (format v1) carries the state of one VMM\n");
-				return KHO_EXIT_USAGE;
-			}
-			if (kho_upgrade_parse_pid(optarg, &o.pid)) {
-				fprintf(stderr, "kho-tool upgrade: --pid '%s': not a process id\n",
-					optarg);
-				return KHO_EXIT_USAGE;
-			}
-			break;
-		case 'n': o.dry_run = true; break;
-		case 'j': o.json = true; break;
-		case 'h': return usage(stdout, KHO_EXIT_OK);
-		default: return usage(stderr, KHO_EXIT_USAGE);
-		}
-	}
-	if (optind != argc || !o.kernel) {
-		fprintf(stderr, "kho-tool upgrade: %s\n", o.kernel ?
-			"unexpected argument" : "--kernel IMAGE is required");
+	if (ret >= 0)
+		return ret;
+	if (!o.kernel) {
+		fprintf(stderr, "kho-tool upgrade: --kernel IMAGE is required\n");
 		return usage(stderr, KHO_EXIT_USAGE);
 	}
 	return kho_upgrade_run(&o);

@@ -2,6 +2,7 @@
 /* The upgrade path: pre-flight, capture, preserve, load, kexec, timed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -407,4 +408,52 @@ int kho_upgrade_parse_pid(const char *s, pid_t *pid)
 		return -EINVAL;
 	*pid = v;
 	return 0;
+}
+
+int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
+			   int (*usage)(FILE *out, int code))
+{
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "k:i:a:p:njh", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'k': o->kernel = optarg; break;
+		case 'i': o->initrd = optarg; break;
+		case 'a': o->append = optarg; break;
+		case 'p':
+			/* One VMM per hand-off: format v1 carries one state. */
+			if (o->pid) {
+				fprintf(stderr, "kho-tool %s: --pid given twice: a hand-off (format v1) carries the state of one VMM\n",
+					o->command);
+				return KHO_EXIT_USAGE;
+			}
+			if (kho_upgrade_parse_pid(optarg, &o->pid)) {
+				fprintf(stderr, "kho-tool %s: --pid '%s': not a process id\n",
+					o->command, optarg);
+				return KHO_EXIT_USAGE;
+			}
+			break;
+		case 'n': o->dry_run = true; break;
+		case 'j': o->json = true; break;
+		case 'h': return usage(stdout, KHO_EXIT_OK);
+		default: return usage(stderr, KHO_EXIT_USAGE);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "kho-tool %s: unexpected argument '%s'\n",
+			o->command, argv[optind]);
+		return usage(stderr, KHO_EXIT_USAGE);
+	}
+	return -1;
 }

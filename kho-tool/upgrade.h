@@ -4,6 +4,7 @@
 #define KHO_TOOL_UPGRADE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct kho_upgrade_opts {
@@ -26,5 +27,15 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o);
 
 /* Parses a decimal pid; Return: 0 or -EINVAL. */
 int kho_upgrade_parse_pid(const char *s, pid_t *pid);
+
+/*
+ * kho_upgrade_parse_opts() - the options upgrade and rollback share
+ * (--kernel --initrd --append --pid --dry-run --json --help) into @o.
+ * Return: -1 to go on, or a KHO_EXIT_* code: KHO_EXIT_OK after --help
+ * (@usage printed to stdout), KHO_EXIT_USAGE after a bad option or a
+ * stray argument (@usage printed to stderr).
+ */
+int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
+			   int (*usage)(FILE *out, int code));
 
 #endif /* KHO_TOOL_UPGRADE_H */
