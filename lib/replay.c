@@ -301,8 +301,8 @@ static int replay_option(struct kho_replay *r, const struct kho_rec *rec,
 	return 0;
 }
 
-static int find_memfd(const struct kho_replay_memfd *memfds, size_t nr,
-		      uint64_t token)
+int kho_replay_memfd_find(const struct kho_replay_memfd *memfds, size_t nr,
+			  uint64_t token)
 {
 	size_t i;
 
@@ -391,8 +391,8 @@ static int replay_maps(struct kho_replay *r, const struct kho_handoff *h,
 		if (err)
 			return err;
 		err = replay_map(r, rec->map.ioas_id, new_ioas, &m,
-				 find_memfd(memfds, nr_memfds,
-					    rec->map.memfd_token), diag);
+				 kho_replay_memfd_find(memfds, nr_memfds,
+						       rec->map.memfd_token), diag);
 		if (!err)
 			replay_mapped(r, h, kho_state_find_ioas(&h->state,
 							      rec->map.ioas_id),
@@ -423,7 +423,7 @@ static int replay_maps(struct kho_replay *r, const struct kho_handoff *h,
 
 		if (fd < 0 || m->memfd_token != token) {
 			token = m->memfd_token;
-			fd = find_memfd(memfds, nr_memfds, token);
+			fd = kho_replay_memfd_find(memfds, nr_memfds, token);
 		}
 		err = replay_map(r, ioas->id, new_ioas, m, fd, diag);
 		if (err)

@@ -15,6 +15,10 @@ struct kho_replay_memfd {
 	int fd;
 };
 
+/* Return: the fd retrieved for @token, or -ENOENT. */
+int kho_replay_memfd_find(const struct kho_replay_memfd *memfds, size_t nr,
+			  uint64_t token);
+
 /* A device the replay opened and bound. */
 struct kho_replay_dev {
 	struct kho_pci_id pci;

@@ -50,17 +50,6 @@ out:
 	return 0;
 }
 
-static int find_fd(const struct kho_replay_memfd *memfds, size_t nr,
-		   uint64_t token)
-{
-	size_t i;
-
-	for (i = 0; i < nr; i++)
-		if (memfds[i].token == token)
-			return memfds[i].fd;
-	return -ENOENT;
-}
-
 /* Return: 0 when an area covers @iova, -ENOENT when nothing did. */
 static int probe(int iommufd, uint32_t ioas_id, int fd, uint64_t iova,
 		 uint64_t offset, uint64_t len)
@@ -180,7 +169,7 @@ static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
 		}
 		if (fd < 0 || m->memfd_token != token) {
 			token = m->memfd_token;
-			fd = find_fd(memfds, nr_memfds, token);
+			fd = kho_replay_memfd_find(memfds, nr_memfds, token);
 		}
 		if (fd < 0) {
 			err = kho_diag_set(diag, -ENOENT,
