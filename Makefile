@@ -138,7 +138,9 @@ $(KSELFTEST_BIN): $(BUILD)/bin/%: tests/kselftest/%.c
 deps:
 	./tests/rig/install-deps.sh
 
-check: check-unit check-schema check-vm
+# Kernels first, so the unit tests that read real images (test_kimage) run
+# on them instead of passing over them.
+check: kernels check-unit check-schema check-vm
 
 check-unit: all $(UNIT_BIN)
 	./tests/unit/run.sh $(UNIT_BIN)
