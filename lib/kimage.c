@@ -88,8 +88,13 @@ static const struct {
 
 /*
  * A growing output buffer.  @hint is the size the payload claims (xz and
- * gzip kernels carry it); it is trusted only as a first guess.
+ * gzip kernels carry it); it is trusted only as a first guess, and only as
+ * far as the payload's own size makes it plausible: a kernel compresses
+ * about 3:1 (gzip) to 5:1 (xz), so a claim above KIMAGE_MAX_RATIO times the
+ * compressed size is not believed, and a 1 KiB image claiming 1 GiB costs
+ * no more than the data it really inflates to.
  */
+#define KIMAGE_MAX_RATIO 16
 struct outbuf {
 	unsigned char *p;
 	size_t len, cap;
@@ -112,12 +117,13 @@ static int outbuf_grow(struct outbuf *o)
 	return 0;
 }
 
-static int outbuf_init(struct outbuf *o, size_t hint)
+static int outbuf_init(struct outbuf *o, size_t hint, size_t compressed)
 {
 	o->p = NULL;
 	o->len = 0;
 	o->cap = 0;
-	if (hint > 0 && hint <= KHO_KIMAGE_MAX_ELF) {
+	if (hint > 0 && hint <= KHO_KIMAGE_MAX_ELF &&
+	    hint / KIMAGE_MAX_RATIO <= compressed) {
 		/* One spare byte, so a correct hint never needs a regrowth. */
 		o->p = malloc(hint + 1);
 		if (o->p)
@@ -299,7 +305,7 @@ static int kimage_unpack(const unsigned char *p, size_t len,
 	/* arch/x86/boot/compressed/Makefile appends the size, little endian. */
 	if (len >= 4)
 		hint = get_le32(p + len - 4);
-	err = outbuf_init(&o, hint);
+	err = outbuf_init(&o, hint, len);
 	if (err)
 		return err;
 	if (!strcmp(img->codec, "xz"))

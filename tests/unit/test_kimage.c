@@ -4,6 +4,7 @@
 #include <glob.h>
 #include <libelf.h>
 #include <lzma.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -268,6 +269,38 @@ KTEST(synthetic_bzimage_gzip)
 KTEST(synthetic_bzimage_zstd)
 {
 	check_codec(ktest_failed, "zstd");
+}
+
+/*
+ * The 4-byte size trailer is the payload's claim, not a fact: a tiny image
+ * claiming 1000 MiB must parse and must not make kho-tool reserve what it
+ * claims.  glibc serves such a request with mmap, which mallinfo2() counts
+ * in hblkhd while the image holds the buffer.
+ */
+KTEST(synthetic_bzimage_size_claim_not_trusted)
+{
+	struct kho_kimage img;
+	struct kho_diag diag = { "" };
+	unsigned char *elf, *payload, *bz;
+	size_t len, plen, bzlen, claim;
+
+	ASSERT_EQ(0, make_good_elf(&elf, &len));
+	payload = pack("gzip", elf, len, &plen);
+	ASSERT_TRUE(payload);
+	claim = 1000UL << 20;
+	payload[plen - 4] = claim & 0xff;
+	payload[plen - 3] = claim >> 8 & 0xff;
+	payload[plen - 2] = claim >> 16 & 0xff;
+	payload[plen - 1] = claim >> 24 & 0xff;
+	bz = make_bzimage(payload, plen, &bzlen);
+	ASSERT_TRUE(bz);
+	ASSERT_EQ(0, kho_kimage_parse(bz, bzlen, &img, &diag));
+	ASSERT_EQ(len, img.elf_len);
+	ASSERT_TRUE(mallinfo2().hblkhd < (64UL << 20));
+	kho_kimage_free(&img);
+	free(elf);
+	free(payload);
+	free(bz);
 }
 
 KTEST(synthetic_unsupported_codecs)
