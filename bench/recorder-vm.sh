@@ -4,21 +4,25 @@
 # kho-rec-probe's MAP/UNMAP loops (MAP by VA and MAP_FILE, each with
 # UNMAP) on an IOAS with no device, and on an IOAS with the edu device
 # bound and attached (each map then costs an IOTLB invalidation, as for a
-# VMM with a device assigned), bare and under the recorder, alternated
-# ROUNDS times.  The best round of each is compared (the minimum is the
-# least disturbed by the host).  Prints one line per loop:
+# VMM with a device assigned), bare, bare with one idle thread
+# ("bare+thread", bench/guest/idle-thread.c: the recorder's server thread
+# alone makes every ioctl's fdget() take a file reference, which a real,
+# multi-threaded VMM pays bare already) and under the recorder, alternated
+# ROUNDS times.  Prints one line per loop and baseline:
 # "recorder: <loop>: bare X ns, recorded Y ns, ratio Z" (target <= 1.05).
 #
 # With KHO_RECORDER_BASE=path/to/another/libkho-record.so (say, one built
 # from an older commit) the same guest also runs each loop under it, as
 # "base", so that a change is measured before and after in one boot.
 #
-# With KHO_BENCH_ICOUNT=SHIFT, QEMU runs with -icount shift=SHIFT: guest
-# time is then the count of guest instructions (2^SHIFT ns each), immune
-# to the load of a shared host, but everything QEMU does outside guest code
-# (an IOTLB invalidation's trap, TLB refills) costs no time at all.  The
-# rounds are then compared by their median, not their best: what varies is
+# By default QEMU runs with -icount shift=0,sleep=off (KHO_BENCH_ICOUNT=N
+# for shift=N): guest time is then the count of guest instructions (2^N ns
+# each), immune to the load of a shared host, but everything QEMU does
+# outside guest code (an IOTLB invalidation's trap, TLB refills) costs no
+# time at all.  The rounds are compared by their median: what varies is
 # no longer host noise but the guest's own polling for the IOMMU.
+# KHO_BENCH_ICOUNT=off measures wall clock and compares the best rounds
+# (the minimum is the least disturbed by the host).
 #
 # usage: bench/recorder-vm.sh [PAIRS] [ROUNDS] [DEV_PAIRS]
 #        (env BUILD as launch.sh; DEV_PAIRS defaults to PAIRS / 4)
@@ -30,11 +34,17 @@ dev_pairs=${3:-$((pairs / 4))}
 export BUILD=${BUILD:-build}
 name=bench-recorder
 base=${KHO_RECORDER_BASE:-}
+icount=${KHO_BENCH_ICOUNT:-0}
 files=()
 kinds=(recorded)
-if [ -n "${KHO_BENCH_ICOUNT:-}" ]; then
-	files+=(--qemu-arg -icount --qemu-arg "shift=$KHO_BENCH_ICOUNT,sleep=off")
+if [ "$icount" != off ]; then
+	files+=(--qemu-arg -icount --qemu-arg "shift=$icount,sleep=off")
 fi
+thread="$BUILD/bench/guest/libkho-idle-thread.so"
+mkdir -p "$(dirname "$thread")"
+${CC:-cc} -O2 -shared -fPIC -o "$thread" "$top/bench/guest/idle-thread.c" -lpthread ||
+	{ echo "recorder-vm: building $thread failed" >&2; exit 1; }
+files+=(--file "$thread:/usr/lib/kho-tool/libkho-idle-thread.so")
 if [ -n "$base" ]; then
 	files+=(--file "$base:/usr/lib/kho-tool/libkho-record-base.so")
 	kinds=(base recorded)
@@ -52,6 +62,7 @@ run() {
 for r in \$(seq $rounds); do
 	for args in "$pairs" "$dev_pairs dev"; do
 		run bare "" \$args
+		run bare+thread /usr/lib/kho-tool/libkho-idle-thread.so \$args
 		run recorded "\$KHOTEST_RECORDER" \$args
 		[ -z "$base" ] || run base /usr/lib/kho-tool/libkho-record-base.so \$args
 	done
@@ -62,9 +73,14 @@ GUEST
 "$top/tests/vm/launch.sh" --name "$name" --script "$script" --timeout 900 \
 	"${files[@]}" --expect loops-done >/dev/null
 log="${KHO_VM_LOGDIR:-$BUILD/vm-logs}/$name.log"
-stat=best
-[ -z "${KHO_BENCH_ICOUNT:-}" ] || stat=median
-# ns/pair of the rounds (best or median): $1 bare|recorded|base,
+stat=median
+[ "$icount" != off ] || stat=best
+if [ "$icount" = off ]; then
+	echo "recorder: wall clock, host load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+else
+	echo "recorder: -icount shift=$icount (1 guest instruction = $((1 << icount)) ns)"
+fi
+# ns/pair of the rounds (best or median): $1 bare|bare+thread|recorded|base,
 # $2 ioas|ioas+device, $3 map-va|map-file
 best() {
 	grep -a "^$1: kho-rec-probe: loop [0-9]* pairs on $2:" "$log" |
@@ -78,15 +94,16 @@ for on in ioas ioas+device; do
 		n=$pairs
 		[ "$on" = ioas ] || n=$dev_pairs
 		b=$(best bare "$on" $kind)
+		bt=$(best bare+thread "$on" $kind)
 		for k in "${kinds[@]}"; do
 			r=$(best $k "$on" $kind)
-			[ -n "$b" ] && [ -n "$r" ] || {
+			[ -n "$b" ] && [ -n "$bt" ] && [ -n "$r" ] || {
 				echo "recorder-vm: no $on $kind figures in $log" >&2
 				exit 1
 			}
 			tag=
 			[ $k = recorded ] || tag=" ($k)"
-			echo "recorder$tag: $kind+unmap on $on ($n pairs, $stat of $rounds): bare $b ns, recorded $r ns, ratio $(awk "BEGIN{printf \"%.3f\", $r/$b}")"
+			echo "recorder$tag: $kind+unmap on $on ($n pairs, $stat of $rounds): bare $b ns, recorded $r ns, ratio $(awk "BEGIN{printf \"%.3f\", $r/$b}"); bare+thread $bt ns, ratio $(awk "BEGIN{printf \"%.3f\", $r/$bt}")"
 		done
 	done
 done

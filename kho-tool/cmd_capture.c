@@ -5,19 +5,24 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "commands.h"
 #include "handoff_print.h"
 #include "journal_sock.h"
+#include "kjournal.h"
 #include "upgrade.h"
 
 static int usage(FILE *out, int code)
 {
 	fprintf(out,
-		"usage: kho-tool capture --pid PID [--out FILE] [--json]\n"
+		"usage: kho-tool capture --pid PID [--out FILE] [--json] [--userspace-journal]\n"
 		"  fetch the journal of the VMM serving /run/kho-tool/vmm-PID.sock,\n"
 		"  compact it and encode the hand-off; --out writes the blob.\n"
+		"  When the running kernel journals iommufds, the hand-off describes the\n"
+		"  VMM's iommufd as `upgrade` would preserve it (a restore from it is\n"
+		"  verified by the kernel); --userspace-journal leaves it out.\n"
 		"  Nothing is preserved: a LUO session dies with the process that\n"
 		"  holds it, so only `kho-tool upgrade` preserves (and then kexecs).\n");
 	return code;
@@ -29,14 +34,17 @@ int cmd_capture(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "userspace-journal", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kho_journal_snapshot snap;
 	struct kho_diag diag = { "" };
 	struct kho_capture cap;
+	enum kho_iommufd_decision decision;
 	const char *out = NULL;
-	bool json = false;
+	bool json = false, userspace_journal = false;
+	int iommufd = -1;
 	pid_t pid = 0;
 	int c, err;
 
@@ -51,6 +59,7 @@ int cmd_capture(int argc, char **argv)
 			break;
 		case 'o': out = optarg; break;
 		case 'j': json = true; break;
+		case 'U': userspace_journal = true; break;
 		case 'h': return usage(stdout, KHO_EXIT_OK);
 		default: return usage(stderr, KHO_EXIT_USAGE);
 		}
@@ -64,7 +73,18 @@ int cmd_capture(int argc, char **argv)
 		fprintf(stderr, "kho-tool capture: VMM %d: %s\n", (int)pid, diag.msg);
 		return err == -ENOENT ? KHO_EXIT_USAGE : KHO_EXIT_FAILED;
 	}
-	err = kho_capture_check_kjournal(pid, &snap, &diag);
+	/* No target: the running kernel alone decides, as for upgrade. */
+	decision = kho_iommufd_policy(true, kho_kjournal_available(), true,
+				      userspace_journal);
+	err = kho_capture_check_kjournal(pid, &snap,
+					 decision == KHO_IOMMUFD_PRESERVE ?
+					 &iommufd : NULL, &diag);
+	/* Nothing is preserved here: the node only describes the iommufd. */
+	if (iommufd >= 0)
+		close(iommufd);
+	if (!err && decision == KHO_IOMMUFD_PRESERVE &&
+	    !snap.handoff.iommufd.present)
+		decision = KHO_IOMMUFD_NO_VMM;
 	if (!err)
 		err = kho_capture_build(&snap, &cap, &diag);
 	if (err) {
@@ -79,12 +99,23 @@ int cmd_capture(int argc, char **argv)
 	else if (json) {
 		printf("{\"pid\":%d,\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
 		       "\"ioas\":%zu,\"hwpt\":%zu,\"devices\":%zu,\"memfds\":%zu,"
-		       "\"handoff_bytes\":%zu,\"journal_source\":\"%s\",\"out\":",
+		       "\"handoff_bytes\":%zu,\"journal_source\":\"%s\","
+		       "\"format_version\":%u,\"iommufd\":{\"decision\":\"%s\","
+		       "\"in_handoff\":%s",
 		       (int)pid,
 		       cap.handoff.journal_length, cap.handoff.replay.nr,
 		       cap.handoff.state.nr_ioas, cap.handoff.state.nr_hwpt,
 		       cap.handoff.state.nr_dev, cap.handoff.state.nr_memfd,
-		       cap.blob_len, cap.handoff.journal_source);
+		       cap.blob_len, cap.handoff.journal_source,
+		       cap.handoff.format_version,
+		       kho_iommufd_decision_name(decision),
+		       cap.handoff.iommufd.present ? "true" : "false");
+		if (cap.handoff.iommufd.present)
+			printf(",\"compatible\":\"%s\",\"token\":%llu,\"journal_length\":%llu",
+			       cap.handoff.iommufd.compatible,
+			       (unsigned long long)cap.handoff.iommufd.token,
+			       (unsigned long long)cap.handoff.iommufd.journal_length);
+		printf("},\"out\":");
 		if (out)
 			kho_json_str(stdout, out);
 		else
@@ -101,6 +132,15 @@ int cmd_capture(int argc, char **argv)
 		       !strcmp(cap.handoff.journal_source, KHO_JOURNAL_SOURCE_KERNEL) ?
 		       "kernel (iommufd-journal-v1): the recorder's journal matches it" :
 		       "userspace record (running kernel has no iommufd journal)");
+		if (decision == KHO_IOMMUFD_PRESERVE)
+			printf("capture: iommufd: in the hand-off (%s, token 0x%llx, %llu journal records): a restore from it replays into the preserved iommufd, verified by the kernel\n",
+			       cap.handoff.iommufd.compatible,
+			       (unsigned long long)cap.handoff.iommufd.token,
+			       (unsigned long long)cap.handoff.iommufd.journal_length);
+		else if (decision == KHO_IOMMUFD_DEGRADED)
+			printf("capture: iommufd: degraded: --userspace-journal leaves the VMM's iommufd out of the hand-off; the replay will not be verified by the kernel\n");
+		else if (decision == KHO_IOMMUFD_USERSPACE)
+			printf("capture: iommufd: not in the hand-off: the running kernel has no iommufd journal\n");
 		printf("capture: nothing preserved: the session would end with this process; `kho-tool upgrade` captures, preserves and kexecs in one\n");
 	}
 	kho_capture_release(&cap);

@@ -47,6 +47,15 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 		h->tool_version, h->kernel_release, when);
 	fprintf(out, "  journal: %" PRIu64 " records before compaction, %zu in the replay plan\n",
 		h->journal_length, h->replay.nr);
+	if (h->iommufd.present) {
+		fprintf(out, "  iommufd: preserved by %s under token 0x%" PRIx64 ", %" PRIu64 " journal records: the restore replays all of them into it, verified by the kernel\n",
+			h->iommufd.compatible, h->iommufd.token,
+			h->iommufd.journal_length);
+		for (i = 0; i < h->iommufd.nr_files; i++)
+			fprintf(out, "    file inode %" PRIu64 " -> memfd token %" PRIu64 "\n",
+				h->iommufd.files[i].ino,
+				h->iommufd.files[i].token);
+	}
 	fprintf(out, "memfds: %zu\n", s->nr_memfd);
 	for (i = 0; i < s->nr_memfd; i++)
 		fprintf(out, "  token %" PRIu64 ": \"%s\" size 0x%" PRIx64 " seals 0x%x\n",
@@ -177,7 +186,19 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 			w->dirty_tracking ? "true" : "false", w->data_type,
 			w->data_len);
 	}
-	fprintf(out, "],\"replay\":");
+	fprintf(out, "]");
+	if (h->iommufd.present) {
+		fprintf(out, ",\"iommufd\":{\"compatible\":");
+		kho_json_str(out, h->iommufd.compatible);
+		fprintf(out, ",\"token\":\"0x%" PRIx64 "\",\"journal_length\":%" PRIu64 ",\"files\":[",
+			h->iommufd.token, h->iommufd.journal_length);
+		for (k = 0; k < h->iommufd.nr_files; k++)
+			fprintf(out, "%s{\"ino\":%" PRIu64 ",\"token\":\"0x%" PRIx64 "\"}",
+				k ? "," : "", h->iommufd.files[k].ino,
+				h->iommufd.files[k].token);
+		fprintf(out, "]}");
+	}
+	fprintf(out, ",\"replay\":");
 	kho_journal_print_json(&h->replay, out);
 	fprintf(out, "}\n");
 }

@@ -10,7 +10,7 @@ static int usage(FILE *out, int code)
 {
 	fprintf(out,
 		"usage: kho-tool upgrade --kernel IMAGE [--initrd FILE] [--append ARGS]\n"
-		"                        [--pid PID] [--dry-run] [--json]\n"
+		"                        [--pid PID] [--dry-run] [--json] [--userspace-journal]\n"
 		"  pre-flight the running kernel and IMAGE, capture the recording VMM's\n"
 		"  state into a LUO session, load IMAGE with kexec_file_load and kexec.\n"
 		"  --initrd FILE  initramfs carrying the restore-agent (see initramfs/)\n"
@@ -18,7 +18,11 @@ static int usage(FILE *out, int code)
 		"                 running one (minus BOOT_IMAGE=, initrd=) + kho=on liveupdate=on\n"
 		"  --pid PID      the VMM serving /run/kho-tool/vmm-PID.sock (recorder)\n"
 		"  --dry-run      every step but the kexec, then unload and release\n"
-		"  --json         the timeline as one JSON object on stdout\n");
+		"  --json         the timeline as one JSON object on stdout\n"
+		"  --userspace-journal  leave the VMM's iommufd out of the session (degraded:\n"
+		"                 the target's replay is not verified by its kernel); needed\n"
+		"                 when the running kernel journals iommufds and IMAGE lacks\n"
+		"                 iommufd-journal-v1\n");
 	return code;
 }
 

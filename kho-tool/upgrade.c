@@ -93,8 +93,38 @@ struct run {
 	const char *abi[KHO_CAPTURE_MAX_ABI];
 	size_t nr_abi;
 	bool target_kjournal;	/* the target carries "iommufd-journal-v1" */
+	bool running_kjournal;	/* the running kernel journals iommufds */
+	enum kho_iommufd_decision iommufd_decision;
+	int iommufd;		/* the VMM's iommufd (pidfd_getfd), or -1 */
+	uint64_t kjournal_length;	/* its journal, when preserved */
 	char cmdline[4096];
 };
+
+enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
+					     bool running_kjournal,
+					     bool target_kjournal,
+					     bool userspace_journal)
+{
+	if (!have_vmm)
+		return KHO_IOMMUFD_NO_VMM;
+	if (!running_kjournal)
+		return KHO_IOMMUFD_USERSPACE;
+	if (userspace_journal)
+		return KHO_IOMMUFD_DEGRADED;
+	return target_kjournal ? KHO_IOMMUFD_PRESERVE : KHO_IOMMUFD_REFUSED;
+}
+
+const char *kho_iommufd_decision_name(enum kho_iommufd_decision d)
+{
+	switch (d) {
+	case KHO_IOMMUFD_NO_VMM: return "no-vmm";
+	case KHO_IOMMUFD_USERSPACE: return "userspace";
+	case KHO_IOMMUFD_PRESERVE: return "preserve";
+	case KHO_IOMMUFD_DEGRADED: return "degraded";
+	case KHO_IOMMUFD_REFUSED: return "refused";
+	}
+	return "?";
+}
 
 /*
  * The ioctls the agent will issue: a REPLAY_MAPPINGS plan record stands
@@ -145,6 +175,21 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 	}
 	printf("],\"target_kjournal\":%s,\"pid\":%d",
 	       r->target_kjournal ? "true" : "false", (int)o->pid);
+	printf(",\"iommufd\":{\"decision\":\"%s\",\"running_kjournal\":%s,"
+	       "\"target_kjournal\":%s,\"userspace_journal_flag\":%s,"
+	       "\"preserved\":%s",
+	       kho_iommufd_decision_name(r->iommufd_decision),
+	       r->running_kjournal ? "true" : "false",
+	       r->target_kjournal ? "true" : "false",
+	       o->userspace_journal ? "true" : "false",
+	       r->captured && r->iommufd_decision == KHO_IOMMUFD_PRESERVE ?
+	       "true" : "false");
+	if (r->captured && r->iommufd_decision == KHO_IOMMUFD_PRESERVE)
+		printf(",\"compatible\":\"%s\",\"token\":%llu,\"journal_length\":%llu",
+		       KHO_KJOURNAL_LUO_COMPATIBLE,
+		       (unsigned long long)KHO_LUO_IOMMUFD_TOKEN,
+		       (unsigned long long)r->kjournal_length);
+	printf("}");
 	if (r->have_snap && r->snap.handoff.journal_source[0]) {
 		printf(",\"journal_source\":");
 		kho_json_str(stdout, r->snap.handoff.journal_source);
@@ -229,6 +274,44 @@ static void journal_source_line(const struct kho_upgrade_opts *o,
 	fflush(o->json ? stderr : stdout);
 }
 
+/* The iommufd decision, said plainly on every path (stderr with --json). */
+static void iommufd_line(const struct kho_upgrade_opts *o, const struct run *r)
+{
+	FILE *f = o->json ? stderr : stdout;
+
+	switch (r->iommufd_decision) {
+	case KHO_IOMMUFD_PRESERVE:
+		fprintf(f, "%s: iommufd: preserved in the session (" KHO_KJOURNAL_LUO_COMPATIBLE ", %llu journal records): the target's restore-agent replays into it and the kernel verifies every record\n",
+			o->command, (unsigned long long)r->kjournal_length);
+		break;
+	case KHO_IOMMUFD_DEGRADED:
+		fprintf(f, "%s: iommufd: degraded: --userspace-journal leaves the VMM's iommufd out of the session; the target replays from the userspace record and the replay will not be verified by the kernel\n",
+			o->command);
+		break;
+	case KHO_IOMMUFD_USERSPACE:
+		fprintf(f, "%s: iommufd: not preserved: the running kernel has no iommufd journal; the target replays from the userspace record\n",
+			o->command);
+		break;
+	default:
+		return;
+	}
+	fflush(f);
+}
+
+/*
+ * The refusal: a target without the handler would lose the whole session
+ * if the iommufd were in it, so without an explicit degrade nothing runs.
+ */
+static int refuse_target(struct timeline *tl, const struct run *r)
+{
+	const struct kho_upgrade_opts *o = tl->o;
+
+	return step_end(tl, "preflight-target", -EPROTONOSUPPORT,
+			"%s (%s) does not carry " KHO_KJOURNAL_LUO_COMPATIBLE ", and the running kernel journals the VMM's iommufd, which %s would preserve in the LUO session: 7.2's LUO cannot deserialize a session holding a file whose handler it lacks (kernel/liveupdate/luo_file.c luo_file_deserialize_one(): -ENOENT \"No registered handler for compatible\"), /dev/liveupdate then fails with EIO and every memfd in the session (the guest RAM) is lost. Refused before capture and load: nothing changed. Pass --userspace-journal to leave the iommufd out (degraded: the replay will not be verified by the kernel), or choose a target carrying " KHO_KJOURNAL_LUO_COMPATIBLE,
+			o->kernel, r->img.release[0] ? r->img.release : "no release",
+			o->command);
+}
+
 static int do_run(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -264,27 +347,41 @@ static int do_run(struct timeline *tl, struct run *r)
 	 */
 	step_begin(tl);
 	err = kho_kimage_open(o->kernel, &r->img, &diag);
-	if (!err) {
-		kho_handoff_init(&empty);
-		r->nr_abi = kho_capture_abi_needs(&empty, r->abi, KHO_CAPTURE_MAX_ABI);
-		err = kho_kimage_check_abi(&r->img, r->abi, r->nr_abi, &diag);
-	}
 	if (err)
 		return step_end(tl, "preflight-target", err, "%s", diag.msg);
 	/*
-	 * Informational: this hand-off never depends on the target's iommufd
-	 * journal (the iommufd itself is not preserved), so a target without
-	 * it is a degrade to the userspace record there, said here.
+	 * The VMM's iommufd goes into the session when both kernels journal
+	 * it; the hand-off then depends on the target's handler.
 	 */
 	if (kho_kimage_has_abi(&r->img, KHO_KJOURNAL_LUO_COMPATIBLE,
 			       &r->target_kjournal))
 		r->target_kjournal = false;
-	step_end(tl, "preflight-target", 0, "%s %s (%s), carries %s %s %s; %s",
+	r->running_kjournal = kho_kjournal_available();
+	r->iommufd_decision = kho_iommufd_policy(o->pid != 0,
+						 r->running_kjournal,
+						 r->target_kjournal,
+						 o->userspace_journal);
+	if (r->iommufd_decision == KHO_IOMMUFD_REFUSED)
+		return refuse_target(tl, r);
+	kho_handoff_init(&empty);
+	empty.iommufd.present = r->iommufd_decision == KHO_IOMMUFD_PRESERVE;
+	r->nr_abi = kho_capture_abi_needs(&empty, r->abi, KHO_CAPTURE_MAX_ABI);
+	err = kho_kimage_check_abi(&r->img, r->abi, r->nr_abi, &diag);
+	if (err)
+		return step_end(tl, "preflight-target", err, "%s", diag.msg);
+	step_end(tl, "preflight-target", 0, "%s %s (%s), carries %s %s %s; %s; iommufd: %s",
 		 r->img.format, r->img.release[0] ? r->img.release : "(no release)",
 		 r->img.codec, r->abi[0], r->abi[1], r->abi[2],
 		 r->target_kjournal ?
-		 "carries " KHO_KJOURNAL_LUO_COMPATIBLE " (its restore-agent checks the replay against the kernel's journal)" :
-		 "no " KHO_KJOURNAL_LUO_COMPATIBLE " (its restore-agent uses the userspace record alone)");
+		 "carries " KHO_KJOURNAL_LUO_COMPATIBLE :
+		 "no " KHO_KJOURNAL_LUO_COMPATIBLE " (its restore-agent uses the userspace record alone)",
+		 r->iommufd_decision == KHO_IOMMUFD_PRESERVE ?
+		 "preserve (the target's kernel verifies the replay)" :
+		 r->iommufd_decision == KHO_IOMMUFD_DEGRADED ?
+		 "degraded (--userspace-journal: the replay will not be verified by the kernel)" :
+		 r->iommufd_decision == KHO_IOMMUFD_USERSPACE ?
+		 "userspace record (the running kernel has no iommufd journal)" :
+		 "no VMM");
 
 	/* 3. Capture: fetch the VMM's journal, compact, encode. */
 	step_begin(tl);
@@ -294,11 +391,19 @@ static int do_run(struct timeline *tl, struct run *r)
 			return step_end(tl, "capture", err, "VMM %d: %s", (int)o->pid,
 					diag.msg);
 		r->have_snap = true;
-		err = kho_capture_check_kjournal(o->pid, &r->snap, &diag);
+		err = kho_capture_check_kjournal(o->pid, &r->snap,
+						 r->iommufd_decision == KHO_IOMMUFD_PRESERVE ?
+						 &r->iommufd : NULL, &diag);
 		if (err)
 			return step_end(tl, "capture", err, "VMM %d: %s", (int)o->pid,
 					diag.msg);
 		journal_source_line(o, &r->snap);
+		/* A VMM without an iommufd has nothing to preserve. */
+		if (r->iommufd_decision == KHO_IOMMUFD_PRESERVE &&
+		    !r->snap.handoff.iommufd.present)
+			r->iommufd_decision = KHO_IOMMUFD_NO_VMM;
+		r->kjournal_length = r->snap.handoff.iommufd.journal_length;
+		iommufd_line(o, r);
 	}
 	err = kho_capture_build(r->have_snap ? &r->snap : NULL, &r->cap, &diag);
 	if (err)
@@ -325,12 +430,16 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 4. Preserve: the session lives as long as this process holds it. */
 	step_begin(tl);
-	err = kho_capture_preserve(&r->cap, r->have_snap ? &r->snap : NULL, &diag);
+	err = kho_capture_preserve(&r->cap, r->have_snap ? &r->snap : NULL,
+				   r->iommufd, &diag);
 	if (err)
 		return step_end(tl, "preserve", err, "%s", diag.msg);
 	r->preserved_fds = r->cap.nr_preserved;
-	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds)",
-		 KHO_LUO_SESSION, r->cap.nr_preserved, r->cap.nr_preserved - 1);
+	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds%s)",
+		 KHO_LUO_SESSION, r->cap.nr_preserved,
+		 r->cap.nr_preserved - 1 - r->cap.iommufd_preserved,
+		 r->cap.iommufd_preserved ?
+		 " + the VMM's iommufd, frozen until the kexec" : "");
 
 	/* 5. Load with kexec_file_load: the only loader that carries KHO. */
 	step_begin(tl);
@@ -354,8 +463,21 @@ static int do_run(struct timeline *tl, struct run *r)
 		if (err)
 			return step_end(tl, "dry-run-undo", err,
 					"unloading the image: %s", strerror(-err));
+		/* Closing the session unpreserved the iommufd: check it. */
+		if (r->iommufd >= 0) {
+			struct kho_kjournal_status st;
+
+			err = kho_kjournal_status(r->iommufd, false, &st);
+			if (!err && st.state != KHO_KJOURNAL_RECORDING)
+				err = -EBUSY;
+			if (err)
+				return step_end(tl, "dry-run-undo", err,
+						"the VMM's iommufd does not record again after the session was closed: %s",
+						strerror(-err));
+		}
 		return step_end(tl, "dry-run-undo", 0,
-				"image unloaded, session released: the system is as it was");
+				"image unloaded, session released%s: the system is as it was",
+				r->iommufd >= 0 ? ", the VMM's iommufd records again" : "");
 	}
 
 	/* 6. The jump.  LUO serialises the session inside reboot(). */
@@ -382,6 +504,7 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	int err;
 
 	memset(&r, 0, sizeof(r));
+	r.iommufd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
 	if (o->json)
@@ -391,6 +514,9 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 		       o->dry_run ? "dry run complete" : "done", ms_since(&tl.start));
 	if (r.have_cap)
 		kho_capture_release(&r.cap);
+	/* After the session: closing our copy never unpreserves it. */
+	if (r.iommufd >= 0)
+		close(r.iommufd);
 	if (r.have_snap)
 		kho_journal_snapshot_free(&r.snap);
 	kho_kimage_free(&r.img);
@@ -420,6 +546,7 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 		{ "pid", required_argument, NULL, 'p' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "userspace-journal", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -446,6 +573,7 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 			break;
 		case 'n': o->dry_run = true; break;
 		case 'j': o->json = true; break;
+		case 'U': o->userspace_journal = true; break;
 		case 'h': return usage(stdout, KHO_EXIT_OK);
 		default: return usage(stderr, KHO_EXIT_USAGE);
 		}

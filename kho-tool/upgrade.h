@@ -16,7 +16,38 @@ struct kho_upgrade_opts {
 	pid_t pid;		/* the recording VMM, 0: none */
 	bool dry_run;
 	bool json;
+	/*
+	 * --userspace-journal: leave the VMM's iommufd out of the session
+	 * even when the running kernel journals it; the target's agent then
+	 * replays from the hand-off unverified by its kernel (a degrade).
+	 */
+	bool userspace_journal;
 };
+
+/* What happens to the VMM's iommufd; see kho_iommufd_policy(). */
+enum kho_iommufd_decision {
+	KHO_IOMMUFD_NO_VMM,	/* nothing to decide: no --pid */
+	KHO_IOMMUFD_USERSPACE,	/* running kernel has no iommufd journal */
+	KHO_IOMMUFD_PRESERVE,	/* into the session: the kernel verifies */
+	KHO_IOMMUFD_DEGRADED,	/* left out on request: unverified replay */
+	KHO_IOMMUFD_REFUSED,	/* target lacks the handler, no degrade flag */
+};
+
+/*
+ * kho_iommufd_policy() - whether the VMM's iommufd goes into the session
+ * @have_vmm:          a VMM is captured (--pid)
+ * @running_kjournal:  the running kernel journals iommufds
+ * @target_kjournal:   the target image carries "iommufd-journal-v1", or
+ *                     true when there is no target (`kho-tool capture`)
+ * @userspace_journal: the operator asked to leave it out
+ */
+enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
+					     bool running_kjournal,
+					     bool target_kjournal,
+					     bool userspace_journal);
+
+/* "preserve", "degraded", ...: the decision as --json prints it. */
+const char *kho_iommufd_decision_name(enum kho_iommufd_decision d);
 
 /*
  * kho_upgrade_run() - pre-flight, capture, preserve, load, kexec: prints
@@ -30,7 +61,8 @@ int kho_upgrade_parse_pid(const char *s, pid_t *pid);
 
 /*
  * kho_upgrade_parse_opts() - the options upgrade and rollback share
- * (--kernel --initrd --append --pid --dry-run --json --help) into @o.
+ * (--kernel --initrd --append --pid --dry-run --json --userspace-journal
+ * --help) into @o.
  * Return: -1 to go on, or a KHO_EXIT_* code: KHO_EXIT_OK after --help
  * (@usage printed to stdout), KHO_EXIT_USAGE after a bad option or a
  * stray argument (@usage printed to stderr).

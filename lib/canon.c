@@ -34,11 +34,19 @@ struct size_op {
 	enum size_rule rule;
 };
 
-#define OP(c, T, last) { c, offsetofend(T, last), sizeof(T), RULE_IOMMUFD }
+/*
+ * Indexed by the ioctl's number: every iommufd and VFIO ioctl is _IO(';',
+ * nr), so the number alone picks the entry and the full command confirms
+ * it.  A linear scan of this table was the largest single cost of a
+ * recorded MAP/UNMAP pair.  Two commands with one number would be an
+ * initializer overridden twice: -Woverride-init (-Wextra) refuses that.
+ */
+#define OP(c, T, last) \
+	[_IOC_NR(c)] = { c, offsetofend(T, last), sizeof(T), RULE_IOMMUFD }
 
 /* The minimum sizes are the kernel's: IOCTL_OP() in
  * drivers/iommu/iommufd/main.c and the minsz of drivers/vfio/device_cdev.c. */
-static const struct size_op size_ops[] = {
+static const struct size_op size_ops[1 << _IOC_NRBITS] = {
 	OP(IOMMU_DESTROY, struct iommu_destroy, id),
 	OP(IOMMU_FAULT_QUEUE_ALLOC, struct iommu_fault_alloc, out_fault_fd),
 	OP(IOMMU_GET_HW_INFO, struct iommu_hw_info, __reserved),
@@ -63,22 +71,22 @@ static const struct size_op size_ops[] = {
 	OP(IOMMU_VIOMMU_ALLOC, struct iommu_viommu_alloc, out_viommu_id),
 	/* vfio_df_ioctl_bind_iommufd() uses copy_struct_from_user() too */
 	OP(VFIO_DEVICE_BIND_IOMMUFD, struct vfio_device_bind_iommufd, out_devid),
-	{ VFIO_DEVICE_ATTACH_IOMMUFD_PT,
-	  offsetofend(struct vfio_device_attach_iommufd_pt, pt_id),
-	  sizeof(struct vfio_device_attach_iommufd_pt), RULE_VFIO_ARGSZ },
-	{ VFIO_DEVICE_DETACH_IOMMUFD_PT,
-	  offsetofend(struct vfio_device_detach_iommufd_pt, flags),
-	  sizeof(struct vfio_device_detach_iommufd_pt), RULE_VFIO_ARGSZ },
+	[_IOC_NR(VFIO_DEVICE_ATTACH_IOMMUFD_PT)] = {
+		VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+		offsetofend(struct vfio_device_attach_iommufd_pt, pt_id),
+		sizeof(struct vfio_device_attach_iommufd_pt), RULE_VFIO_ARGSZ },
+	[_IOC_NR(VFIO_DEVICE_DETACH_IOMMUFD_PT)] = {
+		VFIO_DEVICE_DETACH_IOMMUFD_PT,
+		offsetofend(struct vfio_device_detach_iommufd_pt, flags),
+		sizeof(struct vfio_device_detach_iommufd_pt), RULE_VFIO_ARGSZ },
 };
 
 static const struct size_op *find_size_op(unsigned long cmd)
 {
-	size_t i;
+	const struct size_op *op = &size_ops[_IOC_NR(cmd)];
 
-	for (i = 0; i < sizeof(size_ops) / sizeof(size_ops[0]); i++)
-		if (size_ops[i].cmd == cmd)
-			return &size_ops[i];
-	return NULL;
+	/* entries never filled in have cmd 0, which no ioctl is */
+	return op->cmd == cmd ? op : NULL;
 }
 
 int kho_ioctl_check_size(unsigned long cmd, const void *arg, uint32_t user_size)

@@ -196,6 +196,15 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 		}
 		memcpy(h->journal_source, snap->handoff.journal_source,
 		       sizeof(h->journal_source));
+		if (snap->handoff.iommufd.present) {
+			err = kho_handoff_iommufd_copy(&h->iommufd,
+						       &snap->handoff.iommufd);
+			if (err)
+				goto out_free;
+			/* Readers that do not know the node must refuse. */
+			h->format_version = KHO_FORMAT_VERSION_IOMMUFD;
+			h->min_reader_version = KHO_FORMAT_VERSION_IOMMUFD;
+		}
 		h->journal_length = snap->handoff.replay.nr;
 		err = kho_compact(&snap->handoff.replay, &h->state, &h->replay,
 				  diag);
@@ -218,33 +227,80 @@ out_free:
 	return err;
 }
 
+/*
+ * Resolves the kernel's file identities while its journal is read, and
+ * remembers each pair: the hand-off's iommufd node needs the table, since
+ * the preserved journal names files by this kernel's inode numbers.
+ */
+struct ino_resolver {
+	const struct kho_journal_snapshot *snap;
+	struct kho_kjournal_file *files;
+	size_t nr_files;
+};
+
 /* The kernel names a file by inode: the preserved memfd with that inode. */
 static int snap_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
 {
-	const struct kho_journal_snapshot *snap = ctx;
+	struct ino_resolver *res = ctx;
+	const struct kho_journal_snapshot *snap = res->snap;
+	struct kho_kjournal_file *tab;
 	struct stat st;
 	size_t i;
 
-	for (i = 0; i < snap->nr_fds; i++) {
-		if (fstat(snap->memfd_fds[i], &st))
-			return -errno;
-		if ((uint64_t)st.st_ino == ino) {
-			*token = snap->handoff.state.memfd[i].token;
+	for (i = 0; i < res->nr_files; i++) {
+		if (res->files[i].ino == ino) {
+			*token = res->files[i].token;
 			return 0;
 		}
 	}
-	return -ENOENT;
+	for (i = 0; i < snap->nr_fds; i++) {
+		if (fstat(snap->memfd_fds[i], &st))
+			return -errno;
+		if ((uint64_t)st.st_ino == ino)
+			break;
+	}
+	if (i == snap->nr_fds)
+		return -ENOENT;
+	*token = snap->handoff.state.memfd[i].token;
+	tab = realloc(res->files, (res->nr_files + 1) * sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	res->files = tab;
+	tab[res->nr_files++] = (struct kho_kjournal_file){ ino, *token };
+	return 0;
+}
+
+/* The node that tells the agent to replay into the preserved iommufd. */
+static void describe_iommufd(struct kho_journal_snapshot *snap,
+			     struct ino_resolver *res, size_t journal_length)
+{
+	struct kho_handoff_iommufd *io = &snap->handoff.iommufd;
+
+	kho_handoff_iommufd_free(io);
+	io->present = true;
+	snprintf(io->compatible, sizeof(io->compatible), "%s",
+		 KHO_KJOURNAL_LUO_COMPATIBLE);
+	io->token = KHO_LUO_IOMMUFD_TOKEN;
+	io->journal_length = journal_length;
+	io->files = res->files;
+	io->nr_files = res->nr_files;
+	res->files = NULL;
+	res->nr_files = 0;
 }
 
 int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
-			       struct kho_diag *diag)
+			       int *iommufd, struct kho_diag *diag)
 {
+	struct ino_resolver res = { .snap = snap };
 	struct kho_kjournal_status st;
 	struct kho_journal kj;
 	char *src = snap->handoff.journal_source;
 	size_t size = sizeof(snap->handoff.journal_source);
 	int fd, err;
 
+	if (iommufd)
+		*iommufd = -1;
+	kho_handoff_iommufd_free(&snap->handoff.iommufd);
 	snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_USER);
 	if (!kho_kjournal_available())
 		return 0;
@@ -257,9 +313,8 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	if (fd < 0)
 		return fd;
 	kho_journal_init(&kj);
-	err = kho_kjournal_read(fd, false, snap_ino_to_token, snap, &kj, &st,
+	err = kho_kjournal_read(fd, false, snap_ino_to_token, &res, &kj, &st,
 				diag);
-	close(fd);
 	if (!err && st.flags)
 		err = kho_diag_set(diag, -EOPNOTSUPP,
 				   "kernel journal: VMM %d: the kernel marked its journal%s%s: it cannot describe the state",
@@ -268,9 +323,18 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 				   st.flags & KHO_KJOURNAL_INCOMPLETE ? " incomplete" : "");
 	if (!err)
 		err = kho_kjournal_compare(&kj, &snap->handoff.replay, diag);
-	kho_journal_free(&kj);
-	if (!err)
+	if (!err) {
 		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);
+		if (iommufd) {
+			describe_iommufd(snap, &res, kj.nr);
+			*iommufd = fd;
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(res.files);
+	kho_journal_free(&kj);
 	return err;
 }
 
@@ -332,8 +396,45 @@ fail:
 			    cap->blob_len, strerror(-err));
 }
 
+/*
+ * The VMM's iommufd goes last: from here its state-changing ioctls get
+ * EBUSY.  Its journal must still be the one capture compared and the
+ * hand-off describes; a VMM that changed it in between would make the
+ * agent's verified replay differ from the hand-off's state.
+ */
+static int preserve_iommufd(struct kho_capture *cap, int iommufd,
+			    struct kho_diag *diag)
+{
+	const struct kho_handoff_iommufd *io = &cap->handoff.iommufd;
+	struct kho_kjournal_status st;
+	int err;
+
+	err = kho_luo_preserve_fd(cap->session_fd, iommufd, io->token);
+	if (err)
+		return kho_diag_set(diag, err, "preserve: the VMM's iommufd (%s) under token 0x%llx: %s%s",
+				    io->compatible,
+				    (unsigned long long)io->token,
+				    strerror(-err),
+				    err == -EOPNOTSUPP ? " (the kernel marked its journal not carried)" :
+				    err == -ENODATA ? " (the kernel's journal is incomplete)" :
+				    err == -EBUSY ? " (already preserved, or not recording)" : "");
+	cap->iommufd_preserved = true;
+	cap->nr_preserved++;
+	err = kho_kjournal_status(iommufd, false, &st);
+	if (err)
+		return kho_diag_set(diag, err, "preserve: the VMM's iommufd: IOMMU_JOURNAL_READ status: %s",
+				    strerror(-err));
+	if (st.state != KHO_KJOURNAL_PRESERVED ||
+	    st.total != io->journal_length)
+		return kho_diag_set(diag, -ESTALE,
+				    "preserve: the VMM's iommufd changed after the capture: its journal has %u records (state %u), the hand-off describes %llu: run the upgrade again",
+				    st.total, st.state,
+				    (unsigned long long)io->journal_length);
+	return 0;
+}
+
 int kho_capture_preserve(struct kho_capture *cap,
-			 const struct kho_journal_snapshot *snap,
+			 const struct kho_journal_snapshot *snap, int iommufd,
 			 struct kho_diag *diag)
 {
 	const struct kho_state *s = &cap->handoff.state;
@@ -383,6 +484,16 @@ int kho_capture_preserve(struct kho_capture *cap,
 		}
 		cap->nr_preserved++;
 	}
+	if (cap->handoff.iommufd.present) {
+		if (iommufd < 0) {
+			err = kho_diag_set(diag, -EINVAL,
+					   "preserve: the hand-off describes the VMM's iommufd, but capture has none to preserve");
+			goto fail;
+		}
+		err = preserve_iommufd(cap, iommufd, diag);
+		if (err)
+			goto fail;
+	}
 	return 0;
 
 fail:
@@ -394,6 +505,7 @@ fail:
 	close(cap->handoff_fd);
 	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
 	cap->nr_preserved = 0;
+	cap->iommufd_preserved = false;
 	return err;
 }
 
@@ -405,15 +517,18 @@ size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
 	};
 	size_t i, n = 0;
 
-	/*
-	 * journal-source "kernel" says what capture checked, not what the
-	 * target must read: the iommufd itself is not preserved, so no
-	 * hand-off depends on "iommufd-journal-v1" yet.  Preserving it
-	 * through the patch's LUO handler would add it here, and the
-	 * pre-flight would then refuse a target without it.
-	 */
 	for (i = 0; i < sizeof(base) / sizeof(base[0]) && n < max; i++)
 		out[n++] = base[i];
+	/*
+	 * journal-source "kernel" alone says what capture checked, not what
+	 * the target must read.  A preserved iommufd is another matter: 7.2's
+	 * LUO cannot deserialize a session holding a file whose handler it
+	 * lacks (luo_file_deserialize_one(): -ENOENT), /dev/liveupdate then
+	 * fails with EIO and every memfd of the session is lost.
+	 */
+	if (h->iommufd.present && n < max)
+		out[n++] = h->iommufd.compatible[0] ? h->iommufd.compatible :
+			   KHO_KJOURNAL_LUO_COMPATIBLE;
 	return n;
 }
 
@@ -431,4 +546,5 @@ void kho_capture_release(struct kho_capture *cap)
 	cap->blob_len = 0;
 	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
 	cap->nr_preserved = 0;
+	cap->iommufd_preserved = false;
 }

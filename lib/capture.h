@@ -12,6 +12,7 @@
 #ifndef KHO_CAPTURE_H
 #define KHO_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -30,6 +31,7 @@ struct kho_capture {
 	int luo_fd;			/* /dev/liveupdate, or -1 */
 	int session_fd;			/* the outgoing session, or -1 */
 	size_t nr_preserved;		/* fds preserved in the session */
+	bool iommufd_preserved;		/* the VMM's iommufd is one of them */
 };
 
 /*
@@ -53,6 +55,11 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
  * @pid:  the recording VMM
  * @snap: its snapshot; sets snap->handoff.journal_source, which
  *        kho_capture_build() carries into the hand-off
+ * @iommufd: NULL, or where to return the VMM's iommufd for preservation:
+ *        on the kernel source, *@iommufd is the duplicate (the caller
+ *        closes it) and snap->handoff.iommufd describes it (token
+ *        KHO_LUO_IOMMUFD_TOKEN, the kernel journal's length, the inode ->
+ *        memfd token of every file it names); otherwise -1 and no node
  *
  * On a kernel with the iommufd journal (patches/, "iommufd-journal-v1")
  * reads the journal of the VMM's iommufd (pidfd_getfd(2)) and requires
@@ -68,7 +75,7 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
  * the -errno of pidfd_getfd(2) or IOMMU_JOURNAL_READ.
  */
 int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
-			       struct kho_diag *diag);
+			       int *iommufd, struct kho_diag *diag);
 
 /*
  * kho_capture_write() - write the blob to @path (for inspection: without
@@ -81,18 +88,27 @@ int kho_capture_write(const struct kho_capture *cap, const char *path,
 /*
  * kho_capture_preserve() - put the blob into a sealed memfd and preserve
  * it and the snapshot's memfds in a new LUO session KHO_LUO_SESSION.
+ * @iommufd: the VMM's iommufd (kho_capture_check_kjournal()) when the
+ *        hand-off carries its node, else -1.  It is preserved last, under
+ *        the node's token: from then on the kernel refuses the VMM's
+ *        state-changing ioctls with EBUSY until the session is closed
+ *        (kho_capture_release(), a failure here) or the kexec.  Its
+ *        journal must still be the one the hand-off describes (same
+ *        length, state PRESERVED), else the VMM changed it meanwhile.
  * Return: 0; -EBUSY (/dev/liveupdate held by another process); -EEXIST
- * (a session of that name exists); the -errno of memfd or LUO calls (diag
- * names the step and the memfd).  On failure nothing stays preserved.
+ * (a session of that name exists); -ESTALE (the VMM's iommufd changed
+ * after the capture); the -errno of memfd or LUO calls (diag names the
+ * step and the file).  On failure nothing stays preserved, and the VMM's
+ * iommufd records again.
  */
 int kho_capture_preserve(struct kho_capture *cap,
-			 const struct kho_journal_snapshot *snap,
+			 const struct kho_journal_snapshot *snap, int iommufd,
 			 struct kho_diag *diag);
 
 /*
  * kho_capture_abi_needs() - the kernel hand-off ABIs a target must read to
  * restore @h: KHO, LUO and memfd always (the hand-off itself is a memfd),
- * more when the hand-off depends on them.
+ * and "iommufd-journal-v1" when @h carries the preserved iommufd.
  * Return: the number of strings written to @out (at most @max).
  */
 size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,

@@ -28,7 +28,31 @@ void kho_handoff_free(struct kho_handoff *h)
 {
 	kho_state_free(&h->state);
 	kho_journal_free(&h->replay);
+	kho_handoff_iommufd_free(&h->iommufd);
 	kho_handoff_init(h);
+}
+
+void kho_handoff_iommufd_free(struct kho_handoff_iommufd *io)
+{
+	free(io->files);
+	memset(io, 0, sizeof(*io));
+}
+
+int kho_handoff_iommufd_copy(struct kho_handoff_iommufd *dst,
+			     const struct kho_handoff_iommufd *src)
+{
+	struct kho_kjournal_file *files = NULL;
+
+	if (src->nr_files) {
+		files = calloc(src->nr_files, sizeof(*files));
+		if (!files)
+			return -ENOMEM;
+		memcpy(files, src->files, src->nr_files * sizeof(*files));
+	}
+	kho_handoff_iommufd_free(dst);
+	*dst = *src;
+	dst->files = files;
+	return 0;
 }
 
 int kho_fdt_errno(int fdt_err)

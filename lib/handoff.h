@@ -13,6 +13,12 @@ void kho_handoff_init(struct kho_handoff *h);
 /* Frees the state and the replay plan @h owns; leaves it initialised. */
 void kho_handoff_free(struct kho_handoff *h);
 
+/* Frees @io's file table and empties it (present = false). */
+void kho_handoff_iommufd_free(struct kho_handoff_iommufd *io);
+/* Deep copy of @src into @dst (freed first).  Return: 0 or -ENOMEM. */
+int kho_handoff_iommufd_copy(struct kho_handoff_iommufd *dst,
+			     const struct kho_handoff_iommufd *src);
+
 /**
  * kho_handoff_encode() - write @h as a hand-off FDT with libfdt's
  * sequential-write API.  *@blob is malloc'd, *@len is its exact size

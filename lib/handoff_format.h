@@ -27,6 +27,17 @@
 #define KHO_N_IOASES		"ioases"
 #define KHO_N_HWPTS		"hwpts"
 #define KHO_N_JOURNAL		"journal"
+/*
+ * Optional (format version 2): the VMM's iommufd, preserved by the
+ * kernel's LUO handler named by its "compatible"; "token" (u64) is its
+ * LUO token, "journal-length" (u64) the records of the preserved journal,
+ * "file-tokens" packed (u64 inode, u64 memfd token) pairs.
+ */
+#define KHO_N_IOMMUFD		"iommufd"
+#define KHO_P_TOKEN		"token"
+#define KHO_P_JOURNAL_LENGTH	"journal-length"
+#define KHO_P_FILE_TOKENS	"file-tokens"
+#define KHO_FILE_TOKEN_SIZE	16
 
 /*
  * Packed arrays carry their record width in a "...-cells" property of

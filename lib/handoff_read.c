@@ -15,6 +15,8 @@
 #include "handoff.h"
 #include "handoff_format.h"
 #include "journal.h"
+#include "kjournal.h"
+#include "luo.h"
 #include "state.h"
 
 /* What every reader step needs: the blob, where to say why, and the path
@@ -743,6 +745,90 @@ static int rd_journal(struct rd *r, struct kho_handoff *h)
 	return 0;
 }
 
+/*
+ * The optional iommufd node (format 2): present only with a
+ * min-reader-version that excludes readers not knowing it, naming a LUO
+ * handler this reader replays for, a token of its own, and a one-to-one
+ * inode -> memfd table whose tokens are all in /memfds.
+ */
+static int rd_iommufd(struct rd *r, struct kho_handoff *h)
+{
+	struct kho_handoff_iommufd *io = &h->iommufd;
+	const uint8_t *pairs;
+	int node, len, err;
+	size_t i, k;
+
+	node = fdt_subnode_offset(r->fdt, 0, KHO_N_IOMMUFD);
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return BAD(r, "/%s: %s", KHO_N_IOMMUFD, fdt_strerror(node));
+	snprintf(r->path, sizeof(r->path), "/%s", KHO_N_IOMMUFD);
+	if (h->min_reader_version < KHO_FORMAT_VERSION_IOMMUFD)
+		return BAD(r, "/%s: present, but min-reader-version %u lets a reader that does not know this node restore without the kernel's verification (needs %u)",
+			   KHO_N_IOMMUFD, h->min_reader_version,
+			   KHO_FORMAT_VERSION_IOMMUFD);
+	io->present = true;
+	err = rd_str(r, node, KHO_P_COMPATIBLE, io->compatible,
+		     sizeof(io->compatible));
+	if (!err)
+		err = rd_u64(r, node, KHO_P_TOKEN, &io->token);
+	if (!err)
+		err = rd_u64(r, node, KHO_P_JOURNAL_LENGTH, &io->journal_length);
+	if (!err)
+		err = rd_prop(r, node, KHO_P_FILE_TOKENS, false, 0,
+			      (const void **)&pairs, &len);
+	if (err)
+		return err;
+	if (strcmp(io->compatible, KHO_KJOURNAL_LUO_COMPATIBLE))
+		return kho_diag_set(r->diag, -EPROTONOSUPPORT,
+				    "handoff: /%s: compatible \"%s\": this reader replays into \"%s\" only",
+				    KHO_N_IOMMUFD, io->compatible,
+				    KHO_KJOURNAL_LUO_COMPATIBLE);
+	if (io->token == KHO_LUO_HANDOFF_TOKEN)
+		return BAD(r, "/%s: token 0x%llx is the hand-off's own token",
+			   KHO_N_IOMMUFD, (unsigned long long)io->token);
+	if (kho_state_find_memfd(&h->state, io->token))
+		return BAD(r, "/%s: token %llu is also the token of /%s/memfd-%llu",
+			   KHO_N_IOMMUFD, (unsigned long long)io->token,
+			   KHO_N_MEMFDS, (unsigned long long)io->token);
+	if (io->journal_length > UINT32_MAX)
+		return BAD(r, "/%s: journal-length %llu: the kernel counts records in 32 bits",
+			   KHO_N_IOMMUFD,
+			   (unsigned long long)io->journal_length);
+	if (len % KHO_FILE_TOKEN_SIZE)
+		return BAD(r, "/%s: property %s: length %d is not a multiple of %d",
+			   KHO_N_IOMMUFD, KHO_P_FILE_TOKENS, len,
+			   KHO_FILE_TOKEN_SIZE);
+	io->nr_files = len / KHO_FILE_TOKEN_SIZE;
+	io->files = rd_calloc(io->nr_files, sizeof(*io->files), &err);
+	if (err) {
+		io->nr_files = 0;
+		return err;
+	}
+	for (i = 0; i < io->nr_files; i++) {
+		struct kho_kjournal_file *f = &io->files[i];
+
+		f->ino = fdt64_ld((const fdt64_t *)(pairs + i * KHO_FILE_TOKEN_SIZE));
+		f->token = fdt64_ld((const fdt64_t *)(pairs + i * KHO_FILE_TOKEN_SIZE + 8));
+		if (!f->ino)
+			return BAD(r, "/%s: file %zu: inode 0", KHO_N_IOMMUFD, i);
+		if (!kho_state_find_memfd(&h->state, f->token))
+			return BAD(r, "/%s: file %zu (inode %llu): memfd token %llu is not in /%s",
+				   KHO_N_IOMMUFD, i,
+				   (unsigned long long)f->ino,
+				   (unsigned long long)f->token, KHO_N_MEMFDS);
+		for (k = 0; k < i; k++)
+			if (io->files[k].ino == f->ino ||
+			    io->files[k].token == f->token)
+				return BAD(r, "/%s: file %zu (inode %llu, token %llu): inode or token also in file %zu: the kernel maps files one to one",
+					   KHO_N_IOMMUFD, i,
+					   (unsigned long long)f->ino,
+					   (unsigned long long)f->token, k);
+	}
+	return 0;
+}
+
 /* Header, identity, versions and integrity: everything before fields. */
 static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 {
@@ -816,6 +902,8 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 		err = rd_check_refs(r, &h->state);
 	if (!err)
 		err = rd_journal(r, h);
+	if (!err)
+		err = rd_iommufd(r, h);
 	return err;
 }
 

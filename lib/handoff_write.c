@@ -187,6 +187,14 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 			return -EINVAL;
 	if (h->replay.nr > INT_MAX / KHO_RECORD_SIZE)
 		return -EINVAL;
+	/* The node needs a reader that knows it: see KHO_FORMAT_VERSION. */
+	if (h->iommufd.present &&
+	    (h->min_reader_version < KHO_FORMAT_VERSION_IOMMUFD ||
+	     !h->iommufd.compatible[0] ||
+	     !str_ok(h->iommufd.compatible, sizeof(h->iommufd.compatible)) ||
+	     h->iommufd.nr_files > INT_MAX / KHO_FILE_TOKEN_SIZE ||
+	     (h->iommufd.nr_files && !h->iommufd.files)))
+		return -EINVAL;
 	for (i = 0; i < h->replay.nr; i++) {
 		const struct kho_rec *r = &h->replay.recs[i];
 
@@ -401,6 +409,35 @@ static int write_journal(void *fdt, const struct kho_handoff *h,
 	return fdt_end_node(fdt);
 }
 
+/* The preserved iommufd (format 2): absent unless capture preserved it. */
+static int write_iommufd(void *fdt, const struct kho_handoff_iommufd *io)
+{
+	uint8_t *pairs = NULL;
+	size_t i;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_IOMMUFD);
+	if (!err)
+		err = fdt_property_string(fdt, KHO_P_COMPATIBLE, io->compatible);
+	if (!err)
+		err = prop_u64(fdt, KHO_P_TOKEN, io->token);
+	if (!err)
+		err = prop_u64(fdt, KHO_P_JOURNAL_LENGTH, io->journal_length);
+	if (!err && io->nr_files)
+		err = fdt_property_placeholder(fdt, KHO_P_FILE_TOKENS,
+					       (int)(io->nr_files *
+						     KHO_FILE_TOKEN_SIZE),
+					       (void **)&pairs);
+	if (err)
+		return err;
+	for (i = 0; i < io->nr_files; i++) {
+		fdt64_st(pairs + i * KHO_FILE_TOKEN_SIZE, io->files[i].ino);
+		fdt64_st(pairs + i * KHO_FILE_TOKEN_SIZE + 8,
+			 io->files[i].token);
+	}
+	return fdt_end_node(fdt);
+}
+
 /* The whole tree into a buffer of @size; Return: 0 or a libfdt error. */
 static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
 			 size_t inline_len)
@@ -444,6 +481,8 @@ static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
 		err = write_hwpts(fdt, &h->state);
 	if (!err)
 		err = write_journal(fdt, h, inline_len);
+	if (!err && h->iommufd.present)
+		err = write_iommufd(fdt, &h->iommufd);
 	if (!err)
 		err = fdt_end_node(fdt);
 	if (!err)
@@ -464,6 +503,7 @@ static size_t handoff_size_guess(const struct kho_handoff *h,
 			s->ioas[i].nr_allowed * 16;
 	for (i = 0; i < s->nr_hwpt; i++)
 		size += s->hwpt[i].data_len;
+	size += h->iommufd.nr_files * KHO_FILE_TOKEN_SIZE;
 	return size + h->replay.nr * KHO_RECORD_SIZE;
 }
 

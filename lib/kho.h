@@ -251,12 +251,45 @@ int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 /* --- the hand-off: everything that crosses the kexec -------------------- */
 
 #define KHO_HANDOFF_COMPATIBLE "kho-tool,handoff-v1"
+/*
+ * A writer uses the lowest format that describes the blob: version 1
+ * without the iommufd node, version 2 (and min-reader-version 2) with it.
+ * A version-1 reader does not know the node and would restore without the
+ * kernel's verification, leaving the preserved iommufd unretrieved and the
+ * session unfinishable: min-reader-version 2 makes it refuse instead.
+ */
 #define KHO_FORMAT_VERSION 1
-#define KHO_READER_VERSION 1	/* the highest min-reader we understand */
+#define KHO_FORMAT_VERSION_IOMMUFD 2
+#define KHO_READER_VERSION 2	/* the highest min-reader we understand */
 
 /* kho_handoff.journal_source: the kernel's iommufd journal, or the recorder */
 #define KHO_JOURNAL_SOURCE_KERNEL "kernel"
 #define KHO_JOURNAL_SOURCE_USER "userspace"
+
+/*
+ * A file the kernel's journal names by inode number (of the kernel that
+ * recorded it), and the LUO token its memfd is preserved under: the
+ * restore-agent resolves the expected journal's files through this table.
+ */
+struct kho_kjournal_file {
+	uint64_t ino;
+	uint64_t token;
+};
+
+/*
+ * The VMM's iommufd, preserved in the LUO session by the patched kernel's
+ * "iommufd-journal-v1" handler (format version 2).  After kexec its
+ * RETRIEVE_FD gives an iommufd in RESTORING state that checks every
+ * replayed ioctl against the preserved journal.
+ */
+struct kho_handoff_iommufd {
+	bool present;
+	char compatible[32];		/* the LUO handler: "iommufd-journal-v1" */
+	uint64_t token;			/* LUO token of the iommufd */
+	uint64_t journal_length;	/* records in the preserved journal */
+	size_t nr_files;
+	struct kho_kjournal_file *files;
+};
 
 struct kho_handoff {
 	uint32_t format_version;
@@ -273,6 +306,7 @@ struct kho_handoff {
 	struct kho_state state;
 	struct kho_journal replay;	/* compacted, ordered replay plan */
 	uint64_t journal_length;	/* records before compaction */
+	struct kho_handoff_iommufd iommufd;	/* optional (format 2) */
 };
 
 #endif /* KHO_H */

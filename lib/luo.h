@@ -17,6 +17,12 @@
 #define KHO_LUO_SESSION "kho-tool"
 /* Token of the hand-off FDT memfd inside that session. */
 #define KHO_LUO_HANDOFF_TOKEN 0x6b686f2d68616e64ULL	/* "kho-hand" */
+/*
+ * Token of the VMM's iommufd, when capture preserves it (the patched
+ * kernel's "iommufd-journal-v1" handler); the hand-off's iommufd node
+ * carries it, so a reader never assumes it.
+ */
+#define KHO_LUO_IOMMUFD_TOKEN 0x6b686f2d696f6d6dULL	/* "kho-iomm" */
 
 /* Return: an fd on /dev/liveupdate, or -errno (-EBUSY: another owner). */
 int kho_luo_open(void);

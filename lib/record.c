@@ -10,18 +10,19 @@
 #define __counted_by(m)
 #endif
 #include <linux/vfio.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <linux/futex.h>
 
 #include "adopt.h"
 #include "canon.h"
@@ -82,8 +83,25 @@ struct kho_record_refused {
 	char why[320];
 };
 
+/*
+ * The last VA range a MAP by VA resolved: [start, end) is one shared
+ * mapping of memfd @token at contiguous offsets, @off at @start.  A VMM
+ * maps and unmaps the same RAM block over and over; this answers those
+ * MAPs without the binary search and the memfd table.  Cleared whenever
+ * the vma cache or the memfd tokens change.
+ */
+struct kho_record_va_hit {
+	uint64_t start, end, off;
+	uint64_t token;
+};
+
 struct kho_record {
-	pthread_mutex_t lock;
+	/*
+	 * 0 free, 1 held, 2 held with waiters: a futex lock, cheaper than a
+	 * pthread mutex on the ioctl path (two atomics, no owner or count
+	 * bookkeeping), and like it reset in the child after fork.
+	 */
+	int lock;
 	struct kho_journal journal;
 	struct kho_canon_ops canon;	/* the resolvers below, ctx = this */
 
@@ -100,6 +118,7 @@ struct kho_record {
 	struct kho_record_vma *vmas;
 	size_t nr_vmas;
 	bool vmas_valid;
+	struct kho_record_va_hit va_hit;	/* end == 0: none */
 
 	struct kho_record_refused *refused;
 	size_t nr_refused;
@@ -123,15 +142,43 @@ bool kho_record_busy(void)
 	return kho_record_depth > 0;
 }
 
-static void kho_record_lock(struct kho_record *rec)
+static void kho_record_futex(int *addr, int op, int val)
 {
-	kho_record_depth++;
-	pthread_mutex_lock(&rec->lock);
+	syscall(SYS_futex, addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
 }
 
-static void kho_record_unlock(struct kho_record *rec)
+/* Contended: mark the lock "with waiters" and sleep until it is ours. */
+static __attribute__((noinline)) void kho_record_lock_wait(struct kho_record *rec,
+							   int c)
 {
-	pthread_mutex_unlock(&rec->lock);
+	if (c != 2)
+		c = __atomic_exchange_n(&rec->lock, 2, __ATOMIC_ACQUIRE);
+	while (c) {
+		kho_record_futex(&rec->lock, FUTEX_WAIT, 2);
+		c = __atomic_exchange_n(&rec->lock, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+/*
+ * Drepper's "Futexes Are Tricky" mutex 3: one CAS when uncontended,
+ * inlined on every path, the rest out of line.
+ */
+static inline __attribute__((always_inline)) void
+kho_record_lock(struct kho_record *rec)
+{
+	int c = 0;
+
+	kho_record_depth++;
+	if (!__atomic_compare_exchange_n(&rec->lock, &c, 1, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		kho_record_lock_wait(rec, c);
+}
+
+static inline __attribute__((always_inline)) void
+kho_record_unlock(struct kho_record *rec)
+{
+	if (__atomic_exchange_n(&rec->lock, 0, __ATOMIC_RELEASE) == 2)
+		kho_record_futex(&rec->lock, FUTEX_WAKE, 1);
 	kho_record_depth--;
 }
 
@@ -152,7 +199,6 @@ int kho_record_new(struct kho_record **out)
 
 	if (!rec)
 		return -ENOMEM;
-	pthread_mutex_init(&rec->lock, NULL);
 	kho_journal_init(&rec->journal);
 	/* built once: kho_record_note() hands it to every canonicalisation */
 	rec->canon.va_to_memfd = kho_record_va_to_memfd;
@@ -484,6 +530,7 @@ static int kho_record_maps_read(struct kho_record *rec)
 	rec->vmas = v;
 	rec->nr_vmas = nr;
 	rec->vmas_valid = true;
+	rec->va_hit.end = 0;
 	return 0;
 }
 
@@ -510,13 +557,16 @@ static const struct kho_record_vma *kho_record_vma_at(struct kho_record *rec,
 /*
  * Checks that [va, va + length) is one shared mapping of one file at
  * contiguous offsets (a VMM's RAM block may be split into several vmas by
- * mprotect or madvise); Return: 0 with the first vma and the offset of @va
- * in the file, -ENOENT if the cache does not cover it, or -EOPNOTSUPP.
+ * mprotect or madvise); Return: 0 with the first vma, the offset of @va
+ * in the file and the end of the last vma checked (so [first->start,
+ * run_end) is all one file at contiguous offsets), -ENOENT if the cache
+ * does not cover it, or -EOPNOTSUPP.
  */
 static int kho_record_vma_range(struct kho_record *rec, uint64_t va,
 				uint64_t length,
 				const struct kho_record_vma **first,
-				uint64_t *offset, struct kho_diag *diag)
+				uint64_t *offset, uint64_t *run_end,
+				struct kho_diag *diag)
 {
 	const struct kho_record_vma *v = kho_record_vma_at(rec, va), *n;
 	uint64_t end = va + length;
@@ -551,8 +601,19 @@ static int kho_record_vma_range(struct kho_record *rec, uint64_t va,
 					    what, v->path, n->path, n->start);
 		v = n;
 	}
+	*run_end = v->end;
 	return 0;
 #undef KHO_RECORD_WHAT
+}
+
+static void kho_record_va_hit_set(struct kho_record *rec,
+				  const struct kho_record_vma *first,
+				  uint64_t run_end, uint64_t token)
+{
+	rec->va_hit = (struct kho_record_va_hit){
+		.start = first->start, .end = run_end, .off = first->off,
+		.token = token,
+	};
 }
 
 /* An fd for the file behind @v: one the process holds, else map_files. */
@@ -594,18 +655,21 @@ static int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 	struct kho_record *rec = ctx;
 	const struct kho_record_vma *v;
 	struct kho_record_memfd *m;
+	uint64_t run_end;
 	struct stat st;
 	char what[64];
 	int ret = -ENOENT, fd;
 
 	if (rec->vmas_valid && length && va + length > va) {
 		/* the hot path: a cached vma of a memfd already known */
-		ret = kho_record_vma_range(rec, va, length, &v, offset, diag);
+		ret = kho_record_vma_range(rec, va, length, &v, offset,
+					   &run_end, diag);
 		if (!ret) {
 			m = kho_record_memfd_find(rec, makedev(v->maj, v->min),
 						  v->ino);
 			if (m) {
 				*token = m->token;
+				kho_record_va_hit_set(rec, v, run_end, m->token);
 				return 0;
 			}
 		}
@@ -619,14 +683,16 @@ static int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 		return kho_diag_set(diag, -EINVAL, "%s: empty or wrapping range",
 				    what);
 	if (rec->vmas_valid)
-		ret = kho_record_vma_range(rec, va, length, &v, offset, diag);
+		ret = kho_record_vma_range(rec, va, length, &v, offset,
+					   &run_end, diag);
 	if (ret == -ENOENT) {
 		/* a miss may be a mapping made since the last read */
 		ret = kho_record_maps_read(rec);
 		if (ret)
 			return kho_diag_set(diag, ret, "%s: reading /proc/self/maps: %s",
 					    what, strerror(-ret));
-		ret = kho_record_vma_range(rec, va, length, &v, offset, diag);
+		ret = kho_record_vma_range(rec, va, length, &v, offset,
+					   &run_end, diag);
 	}
 	if (ret == -ENOENT)
 		return kho_diag_set(diag, -EOPNOTSUPP,
@@ -636,6 +702,7 @@ static int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 	m = kho_record_memfd_find(rec, makedev(v->maj, v->min), v->ino);
 	if (m) {
 		*token = m->token;
+		kho_record_va_hit_set(rec, v, run_end, m->token);
 		return 0;
 	}
 	fd = kho_record_vma_open(v);
@@ -761,6 +828,7 @@ static void kho_record_reset(struct kho_record *rec)
 	rec->memfds = NULL;
 	rec->nr_memfds = 0;
 	rec->next_token = 1;
+	rec->va_hit.end = 0;	/* its token is gone */
 	free(rec->refused);
 	rec->refused = NULL;
 	rec->nr_refused = 0;
@@ -833,27 +901,44 @@ kho_record_refused_in(struct kho_record *rec, uint32_t ioas_id, uint64_t iova,
 	return NULL;
 }
 
-void kho_record_prepare(unsigned long cmd, const void *arg,
-			struct kho_record_call *call)
+static inline __attribute__((always_inline)) void
+kho_record_prepare_inline(unsigned long cmd, const void *arg,
+			  struct kho_record_call *call)
 {
 	uint32_t size;
 
 	call->cmd = cmd;
 	call->in_len = 0;
-	if (!arg || (cmd != IOMMU_IOAS_UNMAP &&
-		     cmd != VFIO_DEVICE_ATTACH_IOMMUFD_PT))
+	if (!arg)
 		return;
 	/* never read past what the caller said it passed */
 	memcpy(&size, arg, sizeof(size));
-	if (size >= sizeof(call->in)) {
-		/* the usual case: one fixed-size copy the compiler inlines */
-		call->in_len = sizeof(call->in);
-		memcpy(call->in, arg, sizeof(call->in));
+	/*
+	 * The usual case, a caller passing exactly the struct it knows:
+	 * fixed-size copies the compiler inlines.
+	 */
+	if (cmd == IOMMU_IOAS_UNMAP && size == sizeof(struct iommu_ioas_unmap)) {
+		_Static_assert(sizeof(struct iommu_ioas_unmap) <= sizeof(call->in),
+			       "call->in holds an UNMAP argument");
+		memcpy(call->in, arg, sizeof(struct iommu_ioas_unmap));
+		memset(call->in + sizeof(struct iommu_ioas_unmap), 0,
+		       sizeof(call->in) - sizeof(struct iommu_ioas_unmap));
+		call->in_len = sizeof(struct iommu_ioas_unmap);
 		return;
 	}
+	if (cmd != IOMMU_IOAS_UNMAP && cmd != VFIO_DEVICE_ATTACH_IOMMUFD_PT)
+		return;
+	if (size > sizeof(call->in))
+		size = sizeof(call->in);
 	memset(call->in, 0, sizeof(call->in));
 	call->in_len = size;
 	memcpy(call->in, arg, size);
+}
+
+void kho_record_prepare(unsigned long cmd, const void *arg,
+			struct kho_record_call *call)
+{
+	kho_record_prepare_inline(cmd, arg, call);
 }
 
 /* The ioctls canonicalisation knows; the rest never reach it. */
@@ -1041,14 +1126,123 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 	return ret;
 }
 
+/*
+ * The hot path: MAP_FILE, MAP by VA and UNMAP on the journal's own
+ * iommufd, with an argument of exactly the struct's size, a memfd (or VA
+ * range) already resolved, nothing refused and room in the journal.  A
+ * VMM's DMA map/unmap churn is all of this kind.  It writes the record
+ * kho_canon_ioctl_inout() would have written straight into the journal:
+ * no size table, no resolver calls, no copy of a temporary.  Anything
+ * else takes the full path.  Return: 0 journaled, 1 not handled.
+ */
+static inline __attribute__((always_inline)) int
+kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
+		     const void *arg, const struct kho_record_call *call)
+{
+	struct kho_journal *j = &rec->journal;
+	const struct kho_record_fdent *e;
+	struct kho_rec *r;
+
+	if ((size_t)fd >= rec->nr_fds || !arg || j->nr == j->cap ||
+	    rec->serve_pending)
+		return 1;
+	/* ctx_ofd is an iommufd's open file description, never reused */
+	e = &rec->fds[fd];
+	if (!e->ofd || e->ofd - 1 != rec->ctx_ofd ||
+	    rec->ofds[rec->ctx_ofd].kind != KHO_RECORD_FD_IOMMUFD)
+		return 1;
+	r = &j->recs[j->nr];
+	switch (cmd) {
+	case IOMMU_IOAS_MAP_FILE: {
+		const struct iommu_ioas_map_file *a = arg;
+		uint64_t token;
+
+		if (a->size != sizeof(*a) || a->fd < 0 ||
+		    (size_t)a->fd >= rec->nr_fds)
+			return 1;
+		token = rec->fds[a->fd].memfd_token;
+		if (!token)
+			return 1;
+		*r = (struct kho_rec){ .op = KHO_OP_IOAS_MAP_FILE };
+		r->map.flags = a->flags | IOMMU_IOAS_MAP_FIXED_IOVA;
+		r->map.ioas_id = a->ioas_id;
+		r->map.memfd_token = token;
+		r->map.offset = a->start;
+		r->map.length = a->length;
+		r->map.iova = a->iova;
+		break;
+	}
+	case IOMMU_IOAS_MAP: {
+		const struct iommu_ioas_map *a = arg;
+		const struct kho_record_va_hit *hit = &rec->va_hit;
+
+		if (a->size != sizeof(*a) || !a->length ||
+		    a->user_va < hit->start || a->user_va >= hit->end ||
+		    a->length > hit->end - a->user_va)
+			return 1;
+		*r = (struct kho_rec){ .op = KHO_OP_IOAS_MAP_FILE };
+		r->map.flags = a->flags | IOMMU_IOAS_MAP_FIXED_IOVA;
+		r->map.ioas_id = a->ioas_id;
+		r->map.memfd_token = hit->token;
+		r->map.offset = hit->off + (a->user_va - hit->start);
+		r->map.length = a->length;
+		r->map.iova = a->iova;
+		break;
+	}
+	case IOMMU_IOAS_UNMAP: {
+		const struct iommu_ioas_unmap *a = arg;
+
+		/* a refused area may be what this UNMAP removes */
+		if (a->size != sizeof(*a) || rec->nr_refused || !call ||
+		    call->cmd != cmd || call->in_len != sizeof(*a))
+			return 1;
+		*r = (struct kho_rec){ .op = KHO_OP_IOAS_UNMAP };
+		r->unmap.ioas_id = a->ioas_id;
+		r->unmap.iova = a->iova;
+		/* the kernel overwrote length with the bytes unmapped */
+		r->unmap.length = ((const struct iommu_ioas_unmap *)call->in)->length;
+		r->unmap.out_length = a->length;
+		break;
+	}
+	default:
+		return 1;
+	}
+	j->nr++;
+	return 0;
+}
+
 int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
 		    const void *arg, const struct kho_record_call *call)
 {
 	int ret;
 
 	kho_record_lock(rec);
-	ret = kho_record_note_locked(rec, fd, cmd, arg, call);
+	ret = kho_record_note_fast(rec, fd, cmd, arg, call);
+	if (ret)
+		ret = kho_record_note_locked(rec, fd, cmd, arg, call);
 	kho_record_unlock(rec);
+	return ret;
+}
+
+int kho_record_ioctl_via(struct kho_record *rec,
+			 int (*real)(int, unsigned long, ...), int fd,
+			 unsigned long cmd, void *arg)
+{
+	struct kho_record_call call;
+	int ret, err;
+
+	if (kho_record_depth)
+		return real(fd, cmd, arg);
+	kho_record_prepare_inline(cmd, arg, &call);
+	ret = real(fd, cmd, arg);
+	if (ret < 0)
+		return ret;
+	err = errno;
+	kho_record_lock(rec);
+	if (kho_record_note_fast(rec, fd, cmd, arg, &call))
+		kho_record_note_locked(rec, fd, cmd, arg, &call);
+	kho_record_unlock(rec);
+	errno = err;
 	return ret;
 }
 
@@ -1200,6 +1394,7 @@ void kho_record_maps_changed(struct kho_record *rec)
 {
 	kho_record_lock(rec);
 	rec->vmas_valid = false;
+	rec->va_hit.end = 0;
 	kho_record_unlock(rec);
 }
 
@@ -1393,6 +1588,7 @@ static int kho_record_adopt_memfd(struct kho_record *rec,
 		return ret;
 	m = kho_record_memfd_find(rec, st.st_dev, st.st_ino);
 	m->token = am->token;
+	rec->va_hit.end = 0;	/* it may have named the old token */
 	for (i = 0; i < s->nr_memfd; i++)
 		if (s->memfd[i].token == am->token)
 			snprintf(m->name, sizeof(m->name), "%s", s->memfd[i].name);
@@ -1607,7 +1803,7 @@ void kho_record_atfork_parent(struct kho_record *rec)
 void kho_record_atfork_child(struct kho_record *rec)
 {
 	/* the lock was held across fork by the prepare handler */
-	pthread_mutex_init(&rec->lock, NULL);
+	rec->lock = 0;
 	kho_record_depth = 0;
 	if (rec->srv) {
 		kho_journal_sock_abandon(rec->srv);
@@ -1638,6 +1834,5 @@ void kho_record_free(struct kho_record *rec)
 	free(rec->ofds);
 	free(rec->vmas);
 	free(rec->refused);
-	pthread_mutex_destroy(&rec->lock);
 	free(rec);
 }

@@ -83,6 +83,17 @@ int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
 		    const void *arg, const struct kho_record_call *call);
 
 /*
+ * kho_record_ioctl_via() - the LD_PRELOAD ioctl wrapper's whole job in
+ * one call: kho_record_prepare(), @real(fd, cmd, arg), and on success
+ * kho_record_note() with errno kept; inside the recorder (kho_record_busy())
+ * just @real.  One call instead of four, on a VMM's DMA map path.
+ * Return: what @real returned (errno as it left it).
+ */
+int kho_record_ioctl_via(struct kho_record *rec,
+			 int (*real)(int, unsigned long, ...), int fd,
+			 unsigned long cmd, void *arg);
+
+/*
  * kho_record_fd_opened() - @fd was opened from @path (NULL: unknown, the
  * fd is classified from its device number on first use).
  */

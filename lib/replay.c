@@ -213,6 +213,60 @@ static const char *cause(struct kho_replay *r, int err, char *buf, size_t len)
 	return buf;
 }
 
+int kho_replay_ioctl(struct kho_replay *r, uint32_t op, int fd,
+		     unsigned long cmd, void *arg)
+{
+	return replay_ioctl(r, op, fd, cmd, arg);
+}
+
+const char *kho_replay_cause(struct kho_replay *r, int err, char *buf,
+			     size_t len)
+{
+	return cause(r, err, buf, len);
+}
+
+int kho_replay_idmap_forget(struct kho_idmap *m, uint32_t old_id)
+{
+	struct kho_idmap keep;
+	size_t i;
+	int err;
+
+	/* Rebuilt through the public API: forgetting is rare (DESTROY). */
+	kho_idmap_init(&keep);
+	for (i = 0; i < m->nr; i++) {
+		if (m->ent[i].old_id == old_id)
+			continue;
+		err = kho_idmap_add(&keep, m->ent[i].kind, m->ent[i].old_id,
+				    m->ent[i].new_id);
+		if (err) {
+			kho_idmap_free(&keep);
+			return err;
+		}
+	}
+	kho_idmap_free(m);
+	*m = keep;
+	return 0;
+}
+
+/*
+ * Records what an output ID of the record names now.  A plan never names
+ * an ID twice; a whole journal does, once the object it named died and
+ * the kernel handed the lowest free ID out again (r->remap_outputs).
+ */
+static int idmap_learn(struct kho_replay *r, uint32_t kind, uint32_t old_id,
+		       uint32_t new_id)
+{
+	uint32_t cur;
+
+	if (r->remap_outputs && !kho_idmap_lookup(&r->idmap, old_id, &cur)) {
+		int err = kho_replay_idmap_forget(&r->idmap, old_id);
+
+		if (err)
+			return err;
+	}
+	return kho_idmap_add(&r->idmap, kind, old_id, new_id);
+}
+
 static int map_id(struct kho_replay *r, uint32_t kind, uint32_t old_id,
 		  uint32_t *new_id, const char *step, struct kho_diag *diag)
 {
@@ -223,7 +277,7 @@ static int map_id(struct kho_replay *r, uint32_t kind, uint32_t old_id,
 			    step, kho_obj_kind_name(kind), old_id);
 }
 
-static int replay_ioas_alloc(struct kho_replay *r, const struct kho_rec *rec,
+int kho_replay_ioas_alloc(struct kho_replay *r, const struct kho_rec *rec,
 			     struct kho_diag *diag)
 {
 	struct iommu_ioas_alloc arg = { .size = sizeof(arg),
@@ -236,8 +290,8 @@ static int replay_ioas_alloc(struct kho_replay *r, const struct kho_rec *rec,
 		return kho_diag_set(diag, err, "replay: IOAS %u: alloc: %s",
 				    rec->ioas_alloc.out_ioas_id,
 				    cause(r, err, why, sizeof(why)));
-	err = kho_idmap_add(&r->idmap, KHO_OBJ_IOAS,
-			    rec->ioas_alloc.out_ioas_id, arg.out_ioas_id);
+	err = idmap_learn(r, KHO_OBJ_IOAS, rec->ioas_alloc.out_ioas_id,
+			  arg.out_ioas_id);
 	if (err)
 		return kho_diag_set(diag, err == -ENOMEM ? err : -EBADMSG,
 				    "replay: IOAS %u: alloc: the plan names this ID twice",
@@ -245,7 +299,7 @@ static int replay_ioas_alloc(struct kho_replay *r, const struct kho_rec *rec,
 	return 0;
 }
 
-static int replay_allow(struct kho_replay *r, const struct kho_rec *rec,
+int kho_replay_allow(struct kho_replay *r, const struct kho_rec *rec,
 			struct kho_diag *diag)
 {
 	struct iommu_ioas_allow_iovas arg = {
@@ -271,7 +325,7 @@ static int replay_allow(struct kho_replay *r, const struct kho_rec *rec,
 	return 0;
 }
 
-static int replay_option(struct kho_replay *r, const struct kho_rec *rec,
+int kho_replay_option(struct kho_replay *r, const struct kho_rec *rec,
 			 struct kho_diag *diag)
 {
 	struct iommu_option arg = {
@@ -434,7 +488,7 @@ static int replay_maps(struct kho_replay *r, const struct kho_handoff *h,
 	return err;
 }
 
-static int replay_bind(struct kho_replay *r, const struct kho_handoff *h,
+int kho_replay_bind(struct kho_replay *r, const struct kho_handoff *h,
 		       const struct kho_rec *rec, struct kho_diag *diag)
 {
 	struct vfio_device_bind_iommufd arg = {
@@ -463,7 +517,11 @@ static int replay_bind(struct kho_replay *r, const struct kho_handoff *h,
 	dev->pci = rec->bind.pci;
 	dev->old_id = rec->bind.out_devid;
 	sdev = kho_state_find_dev(&h->state, rec->bind.out_devid);
-	if (sdev) {
+	/*
+	 * The recorded driver is the live state's; a whole journal may bind
+	 * another function under a devid that was reused since.
+	 */
+	if (sdev && !memcmp(&sdev->pci, &rec->bind.pci, sizeof(sdev->pci))) {
 		snprintf(dev->driver, sizeof(dev->driver), "%s", sdev->driver);
 		dev->old_hwpt = sdev->attached_pt;
 	}
@@ -495,8 +553,7 @@ static int replay_bind(struct kho_replay *r, const struct kho_handoff *h,
 				    addr, dev->cdev,
 				    cause(r, err, why, sizeof(why)));
 	dev->new_id = arg.out_devid;
-	err = kho_idmap_add(&r->idmap, KHO_OBJ_DEVICE, dev->old_id,
-			    dev->new_id);
+	err = idmap_learn(r, KHO_OBJ_DEVICE, dev->old_id, dev->new_id);
 	if (err)
 		return kho_diag_set(diag, err == -ENOMEM ? err : -EBADMSG,
 				    "replay: device %s: devid %u named twice in the plan",
@@ -504,7 +561,7 @@ static int replay_bind(struct kho_replay *r, const struct kho_handoff *h,
 	return 0;
 }
 
-static int replay_hwpt_alloc(struct kho_replay *r, const struct kho_rec *rec,
+int kho_replay_hwpt_alloc(struct kho_replay *r, const struct kho_rec *rec,
 			     struct kho_diag *diag)
 {
 	struct iommu_hwpt_alloc arg = {
@@ -535,8 +592,8 @@ static int replay_hwpt_alloc(struct kho_replay *r, const struct kho_rec *rec,
 				    rec->hwpt_alloc.out_hwpt_id,
 				    rec->hwpt_alloc.dev_id, rec->hwpt_alloc.pt_id,
 				    cause(r, err, why, sizeof(why)));
-	err = kho_idmap_add(&r->idmap, KHO_OBJ_HWPT,
-			    rec->hwpt_alloc.out_hwpt_id, arg.out_hwpt_id);
+	err = idmap_learn(r, KHO_OBJ_HWPT, rec->hwpt_alloc.out_hwpt_id,
+			  arg.out_hwpt_id);
 	if (err)
 		return kho_diag_set(diag, err == -ENOMEM ? err : -EBADMSG,
 				    "replay: HWPT %u: the plan names this ID twice",
@@ -544,7 +601,7 @@ static int replay_hwpt_alloc(struct kho_replay *r, const struct kho_rec *rec,
 	return 0;
 }
 
-static int replay_attach(struct kho_replay *r, const struct kho_rec *rec,
+int kho_replay_attach(struct kho_replay *r, const struct kho_rec *rec,
 			 struct kho_diag *diag)
 {
 	struct vfio_device_attach_iommufd_pt arg = {
@@ -581,6 +638,10 @@ static int replay_attach(struct kho_replay *r, const struct kho_rec *rec,
 	 * ID only the output tells; attaching to a HWPT returns that HWPT.
 	 */
 	if (!kho_idmap_lookup(&r->idmap, rec->attach.out_hwpt_id, &expect)) {
+		/* An automatic domain dies with its last device. */
+		if (expect != arg.pt_id && r->remap_outputs)
+			return idmap_learn(r, KHO_OBJ_HWPT,
+					   rec->attach.out_hwpt_id, arg.pt_id);
 		if (expect != arg.pt_id)
 			return kho_diag_set(diag, -EBADMSG,
 					    "replay: device %u: attach to %u: kernel attached HWPT %u, record says HWPT %u (now %u)",
@@ -593,7 +654,7 @@ static int replay_attach(struct kho_replay *r, const struct kho_rec *rec,
 			     arg.pt_id);
 }
 
-static int replay_dirty(struct kho_replay *r, const struct kho_rec *rec,
+int kho_replay_dirty(struct kho_replay *r, const struct kho_rec *rec,
 			struct kho_diag *diag)
 {
 	struct iommu_hwpt_set_dirty_tracking arg = {
@@ -646,22 +707,22 @@ static int replay_rec(struct kho_replay *r, const struct kho_handoff *h,
 {
 	switch (rec->op) {
 	case KHO_OP_IOAS_ALLOC:
-		return replay_ioas_alloc(r, rec, diag);
+		return kho_replay_ioas_alloc(r, rec, diag);
 	case KHO_OP_IOAS_ALLOW_IOVAS:
-		return replay_allow(r, rec, diag);
+		return kho_replay_allow(r, rec, diag);
 	case KHO_OP_OPTION:
-		return replay_option(r, rec, diag);
+		return kho_replay_option(r, rec, diag);
 	case KHO_OP_IOAS_MAP_FILE:
 	case KHO_OP_REPLAY_MAPPINGS:
 		return replay_maps(r, h, rec, memfds, nr_memfds, diag);
 	case KHO_OP_DEVICE_BIND:
-		return replay_bind(r, h, rec, diag);
+		return kho_replay_bind(r, h, rec, diag);
 	case KHO_OP_HWPT_ALLOC:
-		return replay_hwpt_alloc(r, rec, diag);
+		return kho_replay_hwpt_alloc(r, rec, diag);
 	case KHO_OP_DEVICE_ATTACH:
-		return replay_attach(r, rec, diag);
+		return kho_replay_attach(r, rec, diag);
 	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		return replay_dirty(r, rec, diag);
+		return kho_replay_dirty(r, rec, diag);
 	}
 	return -EOPNOTSUPP;
 }

@@ -7,6 +7,8 @@
 #ifndef KHO_REPLAY_H
 #define KHO_REPLAY_H
 
+#include <stdbool.h>
+
 #include "idmap.h"
 
 /* A retrieved guest-RAM memfd: the fd LUO handed back for a token. */
@@ -49,6 +51,12 @@ struct kho_replay {
 	const char *devdir;		/* "/dev"; where vfio cdevs live */
 	unsigned int fail_at;		/* test hook: fail step N (1-based) */
 	int order;			/* enum kho_replay_order */
+	/*
+	 * A whole journal (kho_replay_kjournal()) reuses old IDs once their
+	 * object died: an output ID mapped before is mapped anew.  A plan
+	 * names each ID once, and a second use is an error.
+	 */
+	bool remap_outputs;
 	/* Outputs. */
 	int iommufd;			/* -1 until opened */
 	struct kho_idmap idmap;
@@ -126,5 +134,105 @@ int kho_replay_find_cdev(const char *sysfs, const struct kho_pci_id *pci,
 
 /* "EINVAL" etc. for a negative or positive errno. */
 const char *kho_errno_name(int err);
+
+/*
+ * The replay's building blocks, shared by the plan replay above and the
+ * record-by-record replay of a kernel journal (replay_kjournal.c).
+ *
+ * kho_replay_ioctl() - issue one ioctl of op @op: counts r->steps,
+ * injects r->fail_at (-EIO without issuing it), times it into r->stat.
+ * Return: 0 or the ioctl's -errno.
+ */
+int kho_replay_ioctl(struct kho_replay *r, uint32_t op, int fd,
+		     unsigned long cmd, void *arg);
+/* The end of a message: "EINVAL (Invalid argument)" or the injection. */
+const char *kho_replay_cause(struct kho_replay *r, int err, char *buf,
+			     size_t len);
+/* Drops @old_id from @m (its object died).  Return: 0 or -ENOMEM. */
+int kho_replay_idmap_forget(struct kho_idmap *m, uint32_t old_id);
+
+/*
+ * One record each, old IDs translated through r->idmap, output IDs
+ * learnt into it; diag names the object, the step and the errno.
+ * kho_replay_bind() finds the cdev by the recorded PCI identity (and the
+ * driver @h's state records for that device), opens and binds it, and
+ * appends it to r->dev even on failure (its fd may be open).
+ */
+int kho_replay_ioas_alloc(struct kho_replay *r, const struct kho_rec *rec,
+			  struct kho_diag *diag);
+int kho_replay_allow(struct kho_replay *r, const struct kho_rec *rec,
+		     struct kho_diag *diag);
+int kho_replay_option(struct kho_replay *r, const struct kho_rec *rec,
+		      struct kho_diag *diag);
+int kho_replay_bind(struct kho_replay *r, const struct kho_handoff *h,
+		    const struct kho_rec *rec, struct kho_diag *diag);
+int kho_replay_hwpt_alloc(struct kho_replay *r, const struct kho_rec *rec,
+			  struct kho_diag *diag);
+int kho_replay_attach(struct kho_replay *r, const struct kho_rec *rec,
+		      struct kho_diag *diag);
+int kho_replay_dirty(struct kho_replay *r, const struct kho_rec *rec,
+		     struct kho_diag *diag);
+
+/* --- the kernel-verified path (replay_kjournal.c) ------------------------ */
+
+/*
+ * kho_replay_kjournal_ino_token() - resolves the inode numbers of the
+ * previous kernel's journal to memfd tokens through the hand-off's
+ * iommufd file table; @ctx is the const struct kho_handoff_iommufd *.
+ * Return: 0 or -ENOENT.
+ */
+int kho_replay_kjournal_ino_token(void *ctx, uint64_t ino, uint64_t *token);
+
+/*
+ * kho_replay_kjournal_load() - check a retrieved iommufd and read what it
+ * expects
+ * @iommufd:  RETRIEVE_FD of h->iommufd.token
+ * @h:        the hand-off, with its iommufd node
+ * @expected: out: the preserved journal, files resolved to memfd tokens
+ * @matched:  out: records the kernel has matched already (0, or where a
+ *            failed attempt stopped)
+ *
+ * Return: 0; -EPROTO (not RESTORING: diag names the state); -EBADMSG
+ * (the preserved journal is not the length the hand-off says, or names a
+ * file the hand-off does not map); -ENOTTY (the kernel has no iommufd
+ * journal); the ioctl's -errno.
+ */
+int kho_replay_kjournal_load(int iommufd, const struct kho_handoff *h,
+			     struct kho_journal *expected, uint32_t *matched,
+			     struct kho_diag *diag);
+
+/*
+ * kho_replay_kjournal() - replay a preserved journal into its iommufd,
+ * record by record in order, each checked by the kernel
+ * @r:       r->iommufd is the restoring iommufd; r->dev and r->idmap hold
+ *           what earlier records built (empty at @start 0)
+ * @h:       the hand-off (device drivers)
+ * @journal: kho_replay_kjournal_load()'s expected journal
+ * @start:   the first record to replay (the kernel's matched count)
+ *
+ * Replays IOAS_ALLOC, DESTROY (a device's: close its fd, which unbinds),
+ * ALLOW_IOVAS, MAP_FILE at the recorded IOVA with the recorded flags from
+ * the memfd of that token, COPY, UNMAP, OPTION, HWPT_ALLOC,
+ * SET_DIRTY_TRACKING, BIND (the VFIO cdev of the recorded PCI identity),
+ * ATTACH and DETACH.  r->fail_at N (1-based) stops before record N.
+ *
+ * Return: 0; -EILSEQ (the kernel refused a record: the replay deviates
+ * from the preserved journal); -EIO (injected); -EOPNOTSUPP (an op that
+ * cannot be replayed); -ENOENT (device, memfd or old ID missing); the
+ * failing ioctl's -errno.  diag names the record (1-based), its op and
+ * object, and the errno.  What was built stays in @r.
+ */
+int kho_replay_kjournal(struct kho_replay *r, const struct kho_handoff *h,
+			const struct kho_journal *journal, size_t start,
+			const struct kho_replay_memfd *memfds, size_t nr_memfds,
+			struct kho_diag *diag);
+
+/*
+ * kho_replay_kjournal_verified() - after the last record the kernel must
+ * say VERIFIED with every one of @nr records matched.
+ * Return: 0; -EPROTO (diag: state and progress); the ioctl's -errno.
+ */
+int kho_replay_kjournal_verified(int iommufd, size_t nr,
+				 struct kho_diag *diag);
 
 #endif /* KHO_REPLAY_H */

@@ -159,10 +159,8 @@ void kho_record_adopted(const struct kho_adopt_set *set)
 int ioctl(int fd, unsigned long cmd, ...)
 {
 	struct kho_record *rec;
-	struct kho_record_call call;
 	va_list ap;
 	void *arg;
-	int ret, err;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
@@ -171,17 +169,10 @@ int ioctl(int fd, unsigned long cmd, ...)
 	if (!real_ioctl)
 		kho_preload_resolve();
 	rec = kho_preload_rec;
-	if (_IOC_TYPE(cmd) != KHO_PRELOAD_IOCTL_TYPE || !rec ||
-	    kho_record_busy())
+	if (_IOC_TYPE(cmd) != KHO_PRELOAD_IOCTL_TYPE || !rec)
 		return real_ioctl(fd, cmd, arg);
-	kho_record_prepare(cmd, arg, &call);
-	ret = real_ioctl(fd, cmd, arg);
-	if (ret < 0)
-		return ret;
-	err = errno;
-	kho_record_note(rec, fd, cmd, arg, &call);
-	errno = err;
-	return ret;
+	/* prepare, call, note, errno kept: one call into the record */
+	return kho_record_ioctl_via(rec, real_ioctl, fd, cmd, arg);
 }
 
 static void kho_preload_opened(int fd, const char *path)

@@ -53,7 +53,14 @@ struct agent {
 	struct kho_handoff h;
 	int decoded;
 	struct kho_replay r;
-	char failure[600];
+	/*
+	 * The kernel-verified path (the hand-off carries the VMM's iommufd):
+	 * r.iommufd is the restoring iommufd, expected what it preserved.
+	 */
+	int kernel_path;
+	struct kho_journal expected;
+	uint32_t resumed_at;	/* records the kernel had matched before */
+	char failure[700];
 };
 
 static const char *run_path(const char *name, char *buf, size_t len)
@@ -130,6 +137,35 @@ static int take_held(struct agent *a, struct kho_diag *diag)
 		return err;
 	}
 	a->session = set.iommufd;
+	/*
+	 * The kernel path's progress: the restoring iommufd (among the files
+	 * by its token), the devices it bound and the ID map so far.
+	 */
+	if (set.nr_dev) {
+		a->r.dev = calloc(set.nr_dev, sizeof(*a->r.dev));
+		if (!a->r.dev) {
+			kho_adopt_ack(fd, -ENOMEM, "out of memory");
+			close(fd);
+			kho_adopt_set_free(&set, 1);
+			return -ENOMEM;
+		}
+		for (i = 0; i < set.nr_dev; i++) {
+			struct kho_replay_dev *d = &a->r.dev[i];
+
+			d->pci = set.dev[i].pci;
+			d->old_id = set.dev[i].old_id;
+			d->new_id = set.dev[i].new_id;
+			d->old_hwpt = set.dev[i].old_hwpt;
+			d->new_hwpt = set.dev[i].new_hwpt;
+			d->fd = set.dev[i].fd;
+			snprintf(d->cdev, sizeof(d->cdev), "%s", set.dev[i].cdev);
+		}
+		a->r.nr_dev = set.nr_dev;
+		set.nr_dev = 0;
+	}
+	kho_idmap_free(&a->r.idmap);
+	a->r.idmap = set.idmap;
+	kho_idmap_init(&set.idmap);
 	a->memfd = calloc(set.nr_memfd + 1, sizeof(*a->memfd));
 	if (!a->memfd) {
 		kho_adopt_ack(fd, -ENOMEM, "out of memory");
@@ -150,8 +186,38 @@ static int take_held(struct agent *a, struct kho_diag *diag)
 	set.nr_memfd = 0;
 	kho_adopt_set_free(&set, 0);
 	err = kho_adopt_ack(fd, 0, "taken over");
+	/*
+	 * The held agent closes its copies of the fds before it hangs up:
+	 * wait for that, so that an unbind replayed here (closing a device
+	 * fd) is the last close of that file and happens now.
+	 */
+	if (!err) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char c;
+
+		while (poll(&pfd, 1, 5000) > 0 && read(fd, &c, 1) > 0)
+			;
+	}
 	close(fd);
 	return err;
+}
+
+/* Takes the restoring iommufd a failed agent held out of the file table. */
+static int take_held_iommufd(struct agent *a, uint64_t token)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < a->nr_memfd; i++) {
+		if (a->memfd[i].token != token)
+			continue;
+		fd = a->memfd[i].fd;
+		memmove(&a->memfd[i], &a->memfd[i + 1],
+			(a->nr_memfd - i - 1) * sizeof(a->memfd[i]));
+		a->nr_memfd--;
+		return fd;
+	}
+	return -1;
 }
 
 static int find_memfd(struct agent *a, uint64_t token)
@@ -362,13 +428,37 @@ static void hold(struct agent *a)
 	size_t i;
 
 	/*
-	 * Drop what the replay built: a device stays bound to this iommufd
-	 * while we hold it, and a retry must be able to bind it again.
+	 * Plan path: drop what the replay built, since a device stays bound
+	 * to this iommufd while we hold it and a retry must bind it again.
+	 * Kernel path: the restoring iommufd was retrieved once and cannot be
+	 * again, and its progress is in the kernel: keep it, the devices
+	 * bound to it and the ID map, and hand them all to the retry.
 	 */
-	kho_replay_release(&a->r);
+	if (!a->kernel_path || a->r.iommufd < 0)
+		kho_replay_release(&a->r);
 	kho_adopt_set_init(&set);
 	set.iommufd = a->session;
-	set.memfd = calloc(a->nr_memfd + 2, sizeof(*set.memfd));
+	set.memfd = calloc(a->nr_memfd + 3, sizeof(*set.memfd));
+	set.dev = calloc(a->r.nr_dev + 1, sizeof(*set.dev));
+	if (set.dev) {
+		for (i = 0; i < a->r.nr_dev; i++) {
+			struct kho_adopt_dev *d = &set.dev[i];
+
+			d->pci = a->r.dev[i].pci;
+			d->old_id = a->r.dev[i].old_id;
+			d->new_id = a->r.dev[i].new_id;
+			d->old_hwpt = a->r.dev[i].old_hwpt;
+			d->new_hwpt = a->r.dev[i].new_hwpt;
+			d->fd = a->r.dev[i].fd;
+			snprintf(d->cdev, sizeof(d->cdev), "%s", a->r.dev[i].cdev);
+		}
+		set.nr_dev = a->r.nr_dev;
+	}
+	set.idmap = a->r.idmap;		/* borrowed */
+	if (set.memfd && a->r.iommufd >= 0) {
+		set.memfd[set.nr_memfd].token = a->h.iommufd.token;
+		set.memfd[set.nr_memfd++].fd = a->r.iommufd;
+	}
 	if (set.memfd) {
 		for (i = 0; i < a->nr_memfd; i++) {
 			set.memfd[set.nr_memfd].token = a->memfd[i].token;
@@ -382,9 +472,19 @@ static void hold(struct agent *a)
 	vfd = kho_adopt_listen(a->socket, &diag);
 	hfd = kho_adopt_listen(AGENT_HELD_SOCK, &diag);
 	agent_status("held %s", a->failure);
+	if (a->r.iommufd >= 0) {
+		struct kho_kjournal_status st;
+
+		if (!kho_kjournal_status(a->r.iommufd, false, &st))
+			agent_log(0, "kernel journal: the restoring iommufd stays %s with %u of %zu records matched; a retry resumes there",
+				  st.state == KHO_KJOURNAL_RESTORING ? "RESTORING" :
+				  st.state == KHO_KJOURNAL_DIVERGED ? "DIVERGED" : "in state ?",
+				  st.matched, a->expected.nr);
+	}
 	agent_log(0,
-		  "holding session '%s' and %zu memfd(s) unfinished; retry with `restore-agent --retry`",
-		  KHO_LUO_SESSION, a->nr_memfd);
+		  "holding session '%s', %zu memfd(s)%s unfinished; retry with `restore-agent --retry`",
+		  KHO_LUO_SESSION, a->nr_memfd,
+		  a->r.iommufd >= 0 ? ", the restoring iommufd and its devices" : "");
 	pfd[0] = (struct pollfd){ .fd = vfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = hfd, .events = POLLIN };
 	for (;;) {
@@ -401,13 +501,16 @@ static void hold(struct agent *a)
 				agent_log(0, "adopt: refused a VMM: restore failed");
 			}
 		}
-		if (!(pfd[1].revents & POLLIN) || !set.memfd)
+		if (!(pfd[1].revents & POLLIN) || !set.memfd || !set.dev)
 			continue;
 		cfd = accept_one(hfd);
 		if (cfd < 0)
 			continue;
 		err = kho_adopt_serve_one(cfd, a->uid, &set, NULL, NULL,
 					  &diag);
+		/* Our copies go before the hang-up the retry waits for. */
+		if (!err)
+			kho_replay_release(&a->r);
 		close(cfd);
 		if (!err) {
 			agent_log(0, "handed session '%s' to a retrying agent",
@@ -425,6 +528,7 @@ static void hold(struct agent *a)
 	}
 	set.nr_memfd = 0;
 	set.iommufd = -1;
+	kho_idmap_init(&set.idmap);	/* borrowed */
 	kho_adopt_set_free(&set, 0);
 }
 
@@ -444,27 +548,126 @@ static int fail_step(struct agent *a, const char *step, uint64_t t0, int err,
 }
 
 
+/* The ioctls the plan replay would issue: a slice is one map each. */
+static size_t plan_ioctls(const struct kho_journal *plan)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < plan->nr; i++)
+		n += plan->recs[i].op == KHO_OP_REPLAY_MAPPINGS ?
+		     plan->recs[i].replay_maps.count : 1;
+	return n;
+}
+
 /*
- * Which record the replay comes from, for the log: the hand-off says what
- * capture checked its journal against; the running kernel decides whether
- * a later upgrade from here can use the kernel's journal.
+ * Which record the replay came from and which path it took, for the log.
+ * Logged after the timed restore: it costs a /dev/iommu open and console
+ * lines that are not restore work.
  */
-static void log_journal_source(const struct agent *a)
+static void log_journal_source(const struct agent *a, int err)
 {
 	const char *src = a->h.journal_source;
 
+	if (a->h.iommufd.present) {
+		agent_log(0, "restore: journal source: kernel (%s); replaying %llu recorded ioctls into the preserved iommufd, each checked by the kernel (plan would be %zu)",
+			  a->h.iommufd.compatible,
+			  (unsigned long long)a->h.iommufd.journal_length,
+			  plan_ioctls(&a->h.replay));
+		if (a->resumed_at)
+			agent_log(0, "restore: resumed at record %u: the kernel had matched %u records before",
+				  a->resumed_at + 1, a->resumed_at);
+		if (!err && a->kernel_path)
+			agent_log(0, "restore: kernel verified the replay: %zu/%llu records",
+				  a->expected.nr,
+				  (unsigned long long)a->h.iommufd.journal_length);
+		return;
+	}
 	if (!strcmp(src, KHO_JOURNAL_SOURCE_KERNEL))
-		agent_log(0, "restore: journal source: kernel (" KHO_KJOURNAL_LUO_COMPATIBLE ": the recorder's journal matched the kernel's on %s)",
-			  a->h.kernel_release[0] ? a->h.kernel_release : "?");
+		agent_log(0, "restore: journal source: kernel (" KHO_KJOURNAL_LUO_COMPATIBLE ": the recorder's journal matched the kernel's on %s); the iommufd was not preserved: replaying the plan (%zu ioctls, journal %llu), not verified by the kernel",
+			  a->h.kernel_release[0] ? a->h.kernel_release : "?",
+			  plan_ioctls(&a->h.replay),
+			  (unsigned long long)a->h.journal_length);
 	else
-		agent_log(0, "restore: journal source: userspace record (%s)",
+		agent_log(0, "restore: journal source: userspace record (%s); replaying the plan (%zu ioctls, journal %llu)",
 			  src[0] ? "the capturing kernel had no iommufd journal" :
-			  "the hand-off does not say: an older kho-tool");
+			  "the hand-off does not say: an older kho-tool",
+			  plan_ioctls(&a->h.replay),
+			  (unsigned long long)a->h.journal_length);
 	agent_log(0, "restore: running kernel %s",
 		  kho_kjournal_available() ?
 		  "has the iommufd journal (" KHO_KJOURNAL_LUO_COMPATIBLE "): it records this replay" :
 		  "has no iommufd journal");
 }
+
+/*
+ * The kernel-verified replay: retrieve the preserved iommufd (or take it
+ * from the failed agent), read what it expects, replay every record from
+ * where the kernel's progress stands, and require VERIFIED.
+ */
+static int kernel_replay(struct agent *a)
+{
+	const struct kho_handoff_iommufd *io = &a->h.iommufd;
+	struct kho_kjournal_status st;
+	struct kho_diag diag = { "" };
+	char detail[256];
+	uint64_t t0;
+	int err, fd;
+
+	a->kernel_path = 1;
+	t0 = agent_now_ns();
+	fd = a->r.iommufd >= 0 ? a->r.iommufd : take_held_iommufd(a, io->token);
+	if (fd < 0) {
+		fd = kho_luo_retrieve_fd(a->session, io->token);
+		if (fd < 0) {
+			snprintf(detail, sizeof(detail),
+				 "the VMM's iommufd (%s, token 0x%llx): retrieve from session '%s': %s: the hand-off needs a kernel that carries %s to verify the replay; the session stays unfinished",
+				 io->compatible, (unsigned long long)io->token,
+				 KHO_LUO_SESSION, kho_errno_name(fd),
+				 io->compatible);
+			return fail_step(a, "iommufd", t0, fd, detail);
+		}
+	}
+	a->r.iommufd = fd;
+	kho_journal_free(&a->expected);
+	err = kho_replay_kjournal_load(fd, &a->h, &a->expected, &a->resumed_at,
+				       &diag);
+	if (err)
+		return fail_step(a, "iommufd", t0, err, diag.msg);
+	snprintf(detail, sizeof(detail),
+		 "token 0x%llx RESTORING: %zu records expected, %u matched already",
+		 (unsigned long long)io->token, a->expected.nr, a->resumed_at);
+	agent_step_done("iommufd", t0, 0, detail);
+
+	t0 = agent_now_ns();
+	a->r.fail_at = a->fail_at;
+	err = kho_replay_kjournal(&a->r, &a->h, &a->expected, a->resumed_at,
+				  a->memfd, a->nr_memfd, &diag);
+	if (!err)
+		err = kho_replay_kjournal_verified(fd, a->expected.nr, &diag);
+	if (err) {
+		size_t n = strlen(diag.msg);
+
+		/* Where the kernel stands is what a retry resumes from. */
+		if (!kho_kjournal_status(fd, false, &st))
+			snprintf(diag.msg + n, sizeof(diag.msg) - n,
+				 "; the kernel matched %u of %zu records (state %s)",
+				 st.matched, a->expected.nr,
+				 st.state == KHO_KJOURNAL_RESTORING ? "RESTORING" :
+				 st.state == KHO_KJOURNAL_DIVERGED ? "DIVERGED" :
+				 st.state == KHO_KJOURNAL_VERIFIED ? "VERIFIED" : "?");
+		return fail_step(a, "replay", t0, err, diag.msg);
+	}
+	snprintf(detail, sizeof(detail),
+		 "kernel verified the replay: %zu/%zu records (%zu replayed here), %u maps, %zu device(s), open+bind %.3f ms, attach %.3f ms",
+		 a->expected.nr, a->expected.nr,
+		 a->expected.nr - a->resumed_at,
+		 a->r.stat[KHO_OP_IOAS_MAP_FILE].calls, a->r.nr_dev,
+		 a->r.stat[KHO_OP_DEVICE_BIND].ns / 1e6,
+		 a->r.stat[KHO_OP_DEVICE_ATTACH].ns / 1e6);
+	agent_step_done("replay", t0, 0, detail);
+	return 0;
+}
+
 static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
@@ -564,7 +767,6 @@ static int restore_steps(struct agent *a)
 		 a->h.tool_version, a->h.replay.nr,
 		 (unsigned long long)a->h.journal_length);
 	agent_step_done("decode", t0, 0, detail);
-	log_journal_source(a);
 
 	t0 = agent_now_ns();
 	err = retrieve_memfds(a, &diag);
@@ -573,20 +775,26 @@ static int restore_steps(struct agent *a)
 	snprintf(detail, sizeof(detail), "%zu guest-RAM memfd(s)", a->nr_memfd);
 	agent_step_done("memfds", t0, 0, detail);
 
-	t0 = agent_now_ns();
-	a->r.fail_at = a->fail_at;
-	a->r.order = a->order;
-	err = kho_replay_run(&a->r, &a->h, a->memfd, a->nr_memfd, &diag);
-	if (err)
-		return fail_step(a, "replay", t0, err, diag.msg);
-	snprintf(detail, sizeof(detail),
-		 "%u ioctls, %u maps in %.3f ms, %zu device(s): sysfs identity %.3f ms, open+bind %.3f ms, attach %.3f ms",
-		 a->r.steps, a->r.stat[KHO_OP_IOAS_MAP_FILE].calls,
-		 a->r.stat[KHO_OP_IOAS_MAP_FILE].ns / 1e6, a->r.nr_dev,
-		 a->r.identity_ns / 1e6,
-		 a->r.stat[KHO_OP_DEVICE_BIND].ns / 1e6,
-		 a->r.stat[KHO_OP_DEVICE_ATTACH].ns / 1e6);
-	agent_step_done("replay", t0, 0, detail);
+	if (a->h.iommufd.present) {
+		err = kernel_replay(a);
+		if (err)
+			return err;
+	} else {
+		t0 = agent_now_ns();
+		a->r.fail_at = a->fail_at;
+		a->r.order = a->order;
+		err = kho_replay_run(&a->r, &a->h, a->memfd, a->nr_memfd, &diag);
+		if (err)
+			return fail_step(a, "replay", t0, err, diag.msg);
+		snprintf(detail, sizeof(detail),
+			 "%u ioctls, %u maps in %.3f ms, %zu device(s): sysfs identity %.3f ms, open+bind %.3f ms, attach %.3f ms",
+			 a->r.steps, a->r.stat[KHO_OP_IOAS_MAP_FILE].calls,
+			 a->r.stat[KHO_OP_IOAS_MAP_FILE].ns / 1e6, a->r.nr_dev,
+			 a->r.identity_ns / 1e6,
+			 a->r.stat[KHO_OP_DEVICE_BIND].ns / 1e6,
+			 a->r.stat[KHO_OP_DEVICE_ATTACH].ns / 1e6);
+		agent_step_done("replay", t0, 0, detail);
+	}
 
 	t0 = agent_now_ns();
 	err = kho_verify_run(&a->r, &a->h, a->memfd, a->nr_memfd, a->probe,
@@ -622,6 +830,8 @@ static int restore(struct agent *a)
 		agent_log(0, "restored in %.3f ms", total / 1e6);
 	}
 	agent_log_hold(0);
+	if (a->decoded)
+		log_journal_source(a, err);
 	if (a->no_session || !a->blob)
 		return err;
 	t0 = agent_now_ns();
@@ -636,6 +846,7 @@ static void release(struct agent *a)
 	size_t i;
 
 	kho_replay_release(&a->r);
+	kho_journal_free(&a->expected);
 	for (i = 0; i < a->nr_memfd; i++)
 		close(a->memfd[i].fd);
 	free(a->memfd);
@@ -659,7 +870,8 @@ static void usage(FILE *f)
 		"  --order maps-first|attach-first   replay order (default maps-first)\n"
 		"  --probe sample|first|ends|none    mapping probes in verify (default sample:\n"
 		"                     the replay's own maps, plus %d probed per IOAS; first = all)\n"
-		"  --fail-at N        test hook: fail replay step N (also KHO_REPLAY_FAIL_AT)\n"
+		"  --fail-at N        test hook: fail replay step N (also KHO_REPLAY_FAIL_AT);\n"
+		"                     with a preserved iommufd: stop before journal record N\n"
 		"  --stay             keep running after the adoption\n"
 		"  --json             print the timeline as JSON on stdout\n",
 		KHO_ADOPT_SOCK, KHO_VERIFY_SAMPLE);
@@ -768,6 +980,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	kho_replay_init(&a.r);
+	kho_journal_init(&a.expected);
 	if (parse(&a, argc, argv)) {
 		usage(stderr);
 		return 2;

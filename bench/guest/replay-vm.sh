@@ -2,16 +2,19 @@
 # Guest side of bench/replay-vm.sh: one guest run, chained kexecs.  Stage k
 # stages SIZES[k] mappings and kexecs with the hook off (kho_agent=off);
 # stage k+1 first times the bare ioctls once (the device's first open,
-# bind and attach after boot cost ~100 ms more, whoever does them: this
-# run takes that, so that agent and raw are both measured warm), then
-# starts the agent, reads how long it took to restore, lets the VMM adopt
-# (so the device is free again) and times the same ioctls bare again
-# (test-vmm stage --raw).
+# bind and attach after boot cost more, whoever does them: this run takes
+# that, the "cold" figure), then starts the agent and reads how long its
+# one real restore took (LUO retrieval included).  Then replay-loop
+# (bench/guest/replay-loop.c) adopts like a VMM and alternates, ROUNDS
+# times, the agent's replay + verify and the same ioctls issued bare, on
+# the same retrieved memfd and the same warm device, and prints medians.
 #
 # The guest has one CPU: anything this script runs while the agent
 # restores is charged to the agent.  So it waits with shell builtins only
 # (read with a timeout on a FIFO nobody writes), never forking a grep or
 # a sleep per poll.
+#
+# bench/replay-vm.sh prepends "rounds=N" to this script.
 
 sizes="1 64 4096"
 chunk=16384
@@ -53,21 +56,17 @@ if [ "$KHO_STAGE" -gt 1 ]; then
 		v=$(sed -n "s/.*step $1 *\([0-9.]*\) ms.*/\1/p" $run/restore.log | tail -n 1)
 		echo "${v:-0}"
 	}
-	parts="session $(step_ms session) handoff $(step_ms hand-off) decode $(step_ms decode) memfds $(step_ms memfds) replay $(step_ms replay) verify $(step_ms verify)"
+	parts="session $(step_ms session) handoff $(step_ms hand-off) decode $(step_ms decode) memfds $(step_ms memfds) agent-replay $(step_ms replay) agent-verify $(step_ms verify)"
 	rmaps=$(sed -n 's/.*step replay .* maps in \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
 	rbind=$(sed -n 's/.*step replay .*open+bind \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
 	ratt=$(sed -n 's/.*step replay .*, attach \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
-	test-vmm restart >/tmp/restart.out 2>&1 ||
-		khotest_fail "bench: $n maps: restart: $(cat /tmp/restart.out)"
-	raw=$(test-vmm stage --raw --maps "$n" --chunk $chunk) ||
-		khotest_fail "bench: $n maps: raw loop failed"
-	echo "$raw"
-	rawms=$(echo "$raw" | sed -n 's/.*maps-first \([0-9.]*\) ms.*/\1/p')
-	rawatt=$(echo "$raw" | sed -n 's/.*attach-first \([0-9.]*\) ms.*/\1/p')
+	replay-loop "${rounds:-7}" >/tmp/loop.out 2>&1 ||
+		khotest_fail "bench: $n maps: replay-loop: $(cat /tmp/loop.out)"
+	cat /tmp/loop.out
+	loop=$(sed -n 's/^replay-loop: medians //p' /tmp/loop.out)
 	raw_split() { echo "$1" | sed -n 's/.*(maps \([0-9.]*\), open+bind \([0-9.]*\), attach \([0-9.]*\)).*/\1 \2 \3/p'; }
-	rawparts=$(raw_split "$raw")
 	coldparts=$(raw_split "$cold")
-	khotest_log "replay-$n=agent $agent raw $rawms attach-first $rawatt $parts cold $coldms agentsplit $rmaps $rbind $ratt rawsplit $rawparts coldsplit $coldparts"
+	khotest_log "replay-$n=agent $agent $parts agentsplit $rmaps $rbind $ratt cold $coldms coldsplit $coldparts $loop"
 	khotest_mark "measured-$n"
 fi
 

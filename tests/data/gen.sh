@@ -3,7 +3,8 @@
 # Regenerates tests/data/good and tests/data/bad from the annotated
 # examples in fdt-schema/examples.  The blobs are committed on purpose: they
 # pin format version 1, so a later reader that stops accepting today's
-# blobs fails `make check-unit` and `make check-schema`.  Run this only when
+# blobs fails `make check-unit` and `make check-schema`.  Format 2 (the
+# preserved iommufd's node) is pinned by verified-edu-vm the same way.  Run this only when
 # the format deliberately changes, then review the diff.
 #
 # usage: tests/data/gen.sh [BUILD]   (BUILD holds lib/libkho.a; default build)
@@ -37,9 +38,9 @@ done
 # validator must find.
 base=fdt-schema/examples/edu-vm.dts
 bad() {
-	local name=$1 stamp=$2 expr=$3
-	sed -e "$expr" "$base" > "$tmp/$name.dts"
-	if cmp -s "$base" "$tmp/$name.dts"; then
+	local name=$1 stamp=$2 expr=$3 from=${4:-$base}
+	sed -e "$expr" "$from" > "$tmp/$name.dts"
+	if cmp -s "$from" "$tmp/$name.dts"; then
 		echo "gen: $name: the edit changed nothing" >&2
 		exit 1
 	fi
@@ -47,7 +48,7 @@ bad() {
 	[ "$stamp" = no ] || "$tmp/stamp" "tests/data/bad/$name.dtb" >/dev/null
 }
 bad wrong-compatible yes 's/"kho-tool,handoff-v1"/"kho-tool,handoff-v0"/'
-bad min-reader-too-new yes 's/format-version = <1>/format-version = <2>/; s/min-reader-version = <1>/min-reader-version = <2>/'
+bad min-reader-too-new yes 's/format-version = <1>/format-version = <3>/; s/min-reader-version = <1>/min-reader-version = <3>/'
 bad wrong-format-version yes 's/format-version = <1>/format-version = <0>/'
 bad checksum-mismatch no 's/0x0 0x1000000 0x0 0x100000/0x0 0x1000000 0x0 0x200000/; s/<0x0 0x100000  0x0 0x7f00000/<0x0 0x100000  0x0 0x7e00000/'
 bad missing-property yes '/kernel-release = /d'
@@ -71,6 +72,16 @@ bad dangling-attached-pt yes 's/attached-pt = <3>/attached-pt = <9>/'
 bad duplicate-id yes 's/id = <3>;/id = <1>;/; s/hwpt-3 {/hwpt-1 {/; s/attached-pt = <3>/attached-pt = <1>/'
 bad pci-out-of-range yes 's/pci-address = <0x0 0x0 0x18>/pci-address = <0x0 0x100 0x18>/'
 bad string-too-long yes 's/memfd-name = "guest-ram"/memfd-name = "guest-ram-0123456789012345678901234567890123456789012345678901234567890"/'
+# The preserved iommufd's node (format 2): verified-edu-vm.dts, one defect.
+v=fdt-schema/examples/verified-edu-vm.dts
+bad iommufd-min-reader-1 yes 's/min-reader-version = <2>/min-reader-version = <1>/' "$v"
+bad iommufd-unknown-compatible yes 's/compatible = "iommufd-journal-v1"/compatible = "iommufd-journal-v2"/' "$v"
+bad iommufd-token-is-memfd yes 's/token = \/bits\/ 64 <0x6b686f2d696f6d6d>/token = \/bits\/ 64 <7>/' "$v"
+bad iommufd-file-unknown-memfd yes 's/1042 8>/1042 9>/' "$v"
+bad iommufd-file-twice yes 's/1042 8>/1042 7>/' "$v"
+bad iommufd-file-tokens-length yes 's/<1041 7  1042 8>/<1041 7  1042>/' "$v"
+bad iommufd-missing-token yes '/token = \/bits\/ 64 <0x6b686f2d696f6d6d>/d' "$v"
+bad iommufd-journal-length-too-big yes 's/journal-length = \/bits\/ 64 <57>;\t\/\* preserved/journal-length = \/bits\/ 64 <0x100000000>;\t\/* preserved/' "$v"
 
 # Damage no dts can express: cut the good blob short, corrupt its header,
 # append bytes past its totalsize.

@@ -10,20 +10,29 @@
 # usage: build-kernel.sh FLAVOUR
 #   FLAVOUR  vanilla   7.2.13 as Debian ships it (LOCALVERSION -kho-a)
 #            patched   7.2.13 + patches/series (LOCALVERSION -kho-b)
+#            patched-debug
+#                      patched + KASAN and kmemleak (tests/rig/kernel-debug.config,
+#                      LOCALVERSION -kho-b-dbg), for tests/vm/085-kjournal-debug.bats
 # env:     KHO_CACHE (default ~/.cache/kho-tool), KERNEL_JOBS (default nproc)
 # prints:  the build directory, which holds bzImage, vmlinux, .config,
 #          build.log and usr/include (the uapi headers)
 set -euo pipefail
 
-flavour=${1:?usage: build-kernel.sh vanilla|patched}
+flavour=${1:?usage: build-kernel.sh vanilla|patched|patched-debug}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
 fragment="$top/tests/rig/kernel.config"
 jobs=${KERNEL_JOBS:-$(nproc)}
 
+# Fragments merged on top of tinyconfig, in order; the later one wins.
+fragments=("$fragment")
 case "$flavour" in
 vanilla) localversion=-kho-a; use_patches=0 ;;
 patched) localversion=-kho-b; use_patches=1 ;;
+patched-debug)
+	localversion=-kho-b-dbg; use_patches=1
+	fragments+=("$top/tests/rig/kernel-debug.config")
+	;;
 *) echo "build-kernel: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
 
@@ -41,7 +50,7 @@ key=$( {
 	basename "$(dirname "$(dirname "$(dirname "$tarball")")")"
 	echo "$flavour $localversion"
 	echo "recipe 1"
-	cat "$fragment"
+	cat "${fragments[@]}"
 	for p in "${patch_list[@]}"; do cat "$p"; done
 } | sha256sum | cut -c1-16)
 out="$cache/kernel/$flavour-$key"
@@ -93,19 +102,26 @@ done
 
 {
 	make -C "$src" tinyconfig
-	"$src/scripts/kconfig/merge_config.sh" -m -O "$src" "$src/.config" "$fragment"
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$src" "$src/.config" "${fragments[@]}"
 	echo "CONFIG_LOCALVERSION=\"$localversion\"" >> "$src/.config"
 	make -C "$src" olddefconfig
 } > "$out/build.log" 2>&1
 
+# Every CONFIG_*=y must be set and every "# CONFIG_* is not set" unset in
+# the final .config: olddefconfig drops what a dependency does not allow.
 missing=0
 while read -r line; do
-	case "$line" in CONFIG_*=y) ;; *) continue ;; esac
-	if ! grep -qx "$line" "$src/.config"; then
-		echo "kernel: $line did not land in .config" >&2
-		missing=1
-	fi
-done < "$fragment"
+	case "$line" in
+	CONFIG_*=y)
+		grep -qx "$line" "$src/.config" && continue ;;
+	"# CONFIG_"*" is not set")
+		sym=${line#\# }; sym=${sym%% *}
+		! grep -q "^$sym=" "$src/.config" && continue ;;
+	*) continue ;;
+	esac
+	echo "kernel: '$line' did not land in .config" >&2
+	missing=1
+done < <(cat "${fragments[@]}")
 [ "$missing" = 0 ] || { echo "kernel: config check failed, see $src/.config" >&2; exit 1; }
 
 start=$(date +%s)

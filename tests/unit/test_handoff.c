@@ -13,6 +13,7 @@
 #include <linux/iommufd.h>
 
 #include "ktest.h"
+#include "capture.h"
 #include "handoff.h"
 #include "journal.h"
 #include "state.h"
@@ -244,6 +245,24 @@ static void rand_handoff(struct kho_handoff *h, uint64_t seed, size_t maps)
 		kho_journal_append(&h->replay, &r);
 		kho_rec_release(&r);
 	}
+	/* Every third hand-off carries a preserved iommufd (format 2). */
+	if (seed % 3 == 0) {
+		struct kho_handoff_iommufd *io = &h->iommufd;
+
+		h->format_version = KHO_FORMAT_VERSION_IOMMUFD;
+		h->min_reader_version = KHO_FORMAT_VERSION_IOMMUFD;
+		io->present = true;
+		snprintf(io->compatible, sizeof(io->compatible), "%s",
+			 "iommufd-journal-v1");
+		io->token = 0x6b686f2d696f6d6dULL;
+		io->journal_length = rnd_below(1u << 31);
+		io->nr_files = rnd_below(s->nr_memfd + 1);
+		io->files = calloc(io->nr_files + 1, sizeof(*io->files));
+		for (i = 0; i < io->nr_files; i++) {
+			io->files[i].ino = 1000 + i * 3 + rnd_below(3);
+			io->files[i].token = s->memfd[i].token;
+		}
+	}
 }
 
 /* Deep comparison; returns a description of the first difference. */
@@ -292,6 +311,16 @@ static const char *handoff_diff(const struct kho_handoff *a,
 		    (p->data_len && memcmp(p->data, q->data, p->data_len)))
 			return "hwpt";
 	}
+	if (a->iommufd.present != b->iommufd.present ||
+	    (a->iommufd.present &&
+	     (strcmp(a->iommufd.compatible, b->iommufd.compatible) ||
+	      a->iommufd.token != b->iommufd.token ||
+	      a->iommufd.journal_length != b->iommufd.journal_length ||
+	      a->iommufd.nr_files != b->iommufd.nr_files ||
+	      (a->iommufd.nr_files &&
+	       memcmp(a->iommufd.files, b->iommufd.files,
+		      a->iommufd.nr_files * sizeof(*a->iommufd.files))))))
+		return "iommufd";
 	if (a->replay.nr != b->replay.nr)
 		return "replay length";
 	for (i = 0; i < a->replay.nr; i++) {
@@ -487,16 +516,22 @@ static int edit_unknown_props(void *fdt)
 			       "future-ioas-field", 7);
 }
 
+static int edit_min_reader_1(void *fdt)
+{
+	return fdt_setprop_u32(fdt, 0, "min-reader-version", 1);
+}
+
 static int edit_format_v2(void *fdt)
 {
 	return fdt_setprop_u32(fdt, 0, "format-version", 2);
 }
 
-static int edit_min_reader_v2(void *fdt)
+static int edit_min_reader_too_new(void *fdt)
 {
-	if (fdt_setprop_u32(fdt, 0, "format-version", 2))
+	if (fdt_setprop_u32(fdt, 0, "format-version", KHO_READER_VERSION + 1))
 		return -1;
-	return fdt_setprop_u32(fdt, 0, "min-reader-version", 2);
+	return fdt_setprop_u32(fdt, 0, "min-reader-version",
+			       KHO_READER_VERSION + 1);
 }
 
 /* A later format appending a cell to every mapping: a v1 reader reads
@@ -544,14 +579,56 @@ KTEST(handoff_compatibility_rules)
 		printf("#   wider mappings: %s\n", diag.msg);
 	ASSERT_EQ(0, err);
 	ASSERT_EQ(-EPROTONOSUPPORT, edit_and_decode(blob, len,
-						    edit_min_reader_v2, true,
-						    &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "min-reader-version 2");
+						    edit_min_reader_too_new,
+						    true, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "min-reader-version 3");
 	/* The same edit without restamping is caught by the crc32. */
 	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_unknown_props,
 					    false, &diag));
 	ASSERT_STR_CONTAINS(diag.msg, "crc32");
 	free(blob);
+}
+
+/*
+ * The preserved iommufd's node: it round-trips, it needs format 2 from the
+ * writer, a reader refuses it under min-reader-version 1 (a v1 reader
+ * would restore unverified), and it adds its LUO handler to what a target
+ * must read.
+ */
+KTEST(handoff_iommufd_node)
+{
+	struct kho_diag diag = { "" };
+	struct kho_handoff h, back;
+	const char *abi[KHO_CAPTURE_MAX_ABI];
+	void *blob;
+	size_t len, n;
+
+	rand_handoff(&h, 3, 8);
+	ASSERT_TRUE(h.iommufd.present);
+	ASSERT_EQ(0, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_TRUE(handoff_diff(&h, &back) == NULL);
+	ASSERT_EQ(2, back.format_version);
+	ASSERT_EQ(2, back.min_reader_version);
+	kho_handoff_free(&back);
+	n = kho_capture_abi_needs(&h, abi, KHO_CAPTURE_MAX_ABI);
+	ASSERT_EQ(4, n);
+	ASSERT_STR_CONTAINS(abi[3], "iommufd-journal-v1");
+	/* The writer refuses the node under a reader that ignores it. */
+	h.min_reader_version = 1;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	/* And the reader refuses a blob edited that way. */
+	h.min_reader_version = 2;
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_min_reader_1,
+					    true, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/iommufd: present, but min-reader-version 1");
+	free(blob);
+	kho_handoff_free(&h);
+	/* Without the node: base ABIs only. */
+	rand_handoff(&h, 4, 8);
+	ASSERT_TRUE(!h.iommufd.present);
+	ASSERT_EQ(3, kho_capture_abi_needs(&h, abi, KHO_CAPTURE_MAX_ABI));
+	kho_handoff_free(&h);
 }
 
 /* Decodes a blob that must be refused; counts the ones that were not. */

@@ -53,6 +53,11 @@ json_field() {
 	assert_log '"command":"upgrade".*"target_kjournal":true.*"journal_source":"userspace"'
 	assert_log 'rollback: journal source: kernel \(iommufd-journal-v1\): the recorder.s journal matches it'
 	assert_log '"command":"rollback".*"target_kjournal":false.*"journal_source":"kernel"'
+	# patched -> vanilla keeps the iommufd out only because it was asked
+	# to (--userspace-journal), and says so (090 covers the refusal).
+	assert_log 'rollback: iommufd: degraded: --userspace-journal leaves the VMM.s iommufd out of the session'
+	assert_log '"command":"rollback".*"iommufd":\{"decision":"degraded"'
+	assert_log '"command":"upgrade".*"iommufd":\{"decision":"userspace"'
 	assert_log 'restore: journal source: userspace record \(the capturing kernel had no iommufd journal\)'
 	assert_log 'restore: running kernel has the iommufd journal'
 	assert_log 'restore: journal source: kernel \(iommufd-journal-v1: the recorder.s journal matched the kernel.s on 7.2.13-kho-b\)'

@@ -314,6 +314,7 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	ret = vmm_setup(&v, devpath, churn);
@@ -324,10 +325,26 @@ static int cmd_serve(int argc, char **argv)
 		return ret;
 	printf("test-vmm: ready pid=%d\n", getpid());
 
-	/* SIGUSR1 reruns the DMA check: the state is still live and works. */
+	/*
+	 * SIGUSR1 reruns the DMA check: the state is still live and works.
+	 * SIGUSR2 maps and unmaps one chunk: does the iommufd accept a
+	 * state-changing ioctl (EBUSY while LUO preserves it)?
+	 */
 	for (;;) {
 		if (sigwait(&set, &sig))
 			return fail("serve: sigwait", -EINVAL);
+		if (sig == SIGUSR2) {
+			ret = vmm_ioas_map_file(v.iommufd, v.ioas_id, v.memfd, 0,
+						VMM_CHUNK, VMM_CHURN_IOVA);
+			if (!ret)
+				ret = vmm_ioas_unmap(v.iommufd, v.ioas_id,
+						     VMM_CHURN_IOVA, VMM_CHUNK);
+			printf("test-vmm: probe-map: IOAS %u IOVA 0x%llx: %s\n",
+			       v.ioas_id, (unsigned long long)VMM_CHURN_IOVA,
+			       ret ? strerrorname_np(-ret) : "ok");
+			fflush(stdout);
+			continue;
+		}
 		if (sig != SIGUSR1)
 			break;
 		if (vmm_dma_check(&v))
@@ -362,7 +379,7 @@ static const struct vmm_cmd {
 } vmm_cmds[] = {
 	{ "dma-check", cmd_dma_check, "[--device PATH]: set up, DMA check, exit" },
 	{ "serve", cmd_serve,
-	  "[--maps N] [--churn N] [--device PATH]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again)" },
+	  "[--maps N] [--churn N] [--device PATH]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
 	{ "mock", vmm_cmd_mock, "[--devices N]: iommufd mock domains (CONFIG_IOMMUFD_TEST)" },
 	{ "luo-hold", vmm_cmd_luo_hold,
 	  "--session NAME --token T --size BYTES [--seed S]: preserve a patterned memfd, hold it until SIGTERM" },

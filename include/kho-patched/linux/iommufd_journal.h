@@ -13,7 +13,8 @@
 #include <linux/types.h>
 
 #ifndef IOMMU_JOURNAL_READ
-#define IOMMUFD_CMD_JOURNAL_READ 0x95
+/* 0x95 is left to IOMMU_HWPT_LU_SET_PRESERVE (iommu live update) */
+#define IOMMUFD_CMD_JOURNAL_READ 0x96
 
 /**
  * enum iommu_journal_op - Operation of a journal record

@@ -54,8 +54,11 @@ case "$KHO_STAGE" in
 	adopt_and_serve
 	[ "$churn" = 0 ] || { khotest_stop vmm; khotest_done; exit 0; }
 	cat /run/kho-tool/previous-kernel 2>/dev/null || true
+	# This kernel journals the VMM's iommufd and would preserve it, which
+	# vanilla could not read (the whole session would be lost there): the
+	# rollback degrades explicitly to the userspace record.
 	kho-tool rollback --initrd "$initrd" --append "khotest.stage=3" \
-		--pid "$KHOTEST_PID" --json
+		--pid "$KHOTEST_PID" --userspace-journal --json
 	khotest_fail "rollback returned"
 	;;
 3)

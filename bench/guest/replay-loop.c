@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * replay-loop: the guest half of bench/replay-vm.sh that makes one guest
+ * run give a stable ratio.  Run once the restore-agent is ready, it adopts
+ * the agent's objects like a VMM (so the device and the retrieved memfds
+ * are free and warm), lets them go, and then alternates, ROUNDS times:
+ *
+ *   ours  kho_replay_run() + kho_verify_run() of the agent's own hand-off
+ *         (/run/kho-tool/handoff.fdt), on the retrieved memfds;
+ *   raw   the same ioctls issued bare: open /dev/iommu, IOAS_ALLOC,
+ *         MAP_FILE of every mapping (same memfd, offset, length, IOVA,
+ *         flags, same order), open the cdev, BIND, ATTACH.
+ *
+ * Both are torn down outside the timed window (closing the device and the
+ * iommufd unmaps everything), so each round starts from the same state.
+ * Prints one line per round and one line of medians; the host computes
+ * the ratios from the medians.
+ *
+ * Built and shipped by bench/replay-vm.sh (static, like the agent), not by
+ * the Makefile: the C files directly in bench/ are host benches.
+ *
+ * usage: replay-loop ROUNDS
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/iommufd.h>
+#ifndef __counted_by
+#define __counted_by(m)
+#endif
+#include <linux/vfio.h>
+
+#include "adopt.h"
+#include "handoff.h"
+#include "journal.h"
+#include "journal_sock.h"
+#include "verify.h"
+
+#define MAX_ROUNDS 64
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* What one round of each side costs, in ns. */
+struct round {
+	uint64_t ours, replay, verify;	/* ours = replay + verify */
+	uint64_t ours_maps, ours_bind, ours_attach, ours_identity;
+	uint64_t raw, raw_maps, raw_bind, raw_attach;
+};
+
+/* What the raw loop needs, resolved once, outside every timed window. */
+struct raw_plan {
+	const struct kho_handoff *h;
+	const struct kho_replay_memfd *memfds;
+	size_t nr_memfds;
+	char cdev[64];
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median of one field over the rounds (the lower one of an even count). */
+static double median_ms(const struct round *rs, int n, size_t off)
+{
+	uint64_t v[MAX_ROUNDS];
+	int i;
+
+	for (i = 0; i < n; i++)
+		memcpy(&v[i], (const char *)&rs[i] + off, sizeof(v[i]));
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	return v[(n - 1) / 2] / 1e6;
+}
+
+/*
+ * The bare ioctls, maps first like the agent's default order.  Only the
+ * plan shape test-vmm stage writes is supported (IOAS_ALLOC, mapping
+ * slices, BIND, ATTACH to the IOAS): anything else is refused rather
+ * than measured wrongly.
+ */
+static int raw_round(const struct raw_plan *p, struct round *rd)
+{
+	const struct kho_handoff *h = p->h;
+	const struct kho_ioas *ioas = &h->state.ioas[0];
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
+	uint64_t t0, t1, t2, t3, token = 0;
+	int iommufd, devfd = -1, fd = -1, ret = 0;
+	size_t i;
+
+	t0 = now_ns();
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (iommufd < 0)
+		return -errno;
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	t1 = now_ns();
+	for (i = 0; i < ioas->nr_maps; i++) {
+		const struct kho_mapping *m = &ioas->maps[i];
+		struct iommu_ioas_map_file arg = {
+			.size = sizeof(arg),
+			.flags = (m->flags & (IOMMU_IOAS_MAP_READABLE |
+					      IOMMU_IOAS_MAP_WRITEABLE)) |
+				 IOMMU_IOAS_MAP_FIXED_IOVA,
+			.ioas_id = alloc.out_ioas_id,
+			.start = m->offset,
+			.length = m->length,
+			.iova = m->iova,
+		};
+
+		/* A bare VMM knows its fd: the lookup is not in the loop. */
+		if (fd < 0 || m->memfd_token != token) {
+			token = m->memfd_token;
+			fd = kho_replay_memfd_find(p->memfds, p->nr_memfds,
+						   token);
+		}
+		arg.fd = fd;
+		if (ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &arg) < 0) {
+			ret = -errno;
+			goto out;
+		}
+	}
+	t2 = now_ns();
+	devfd = open(p->cdev, O_RDWR | O_CLOEXEC);
+	bind.iommufd = iommufd;
+	if (devfd < 0 || ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	t3 = now_ns();
+	attach.pt_id = alloc.out_ioas_id;
+	if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	rd->raw = now_ns() - t0;
+	rd->raw_maps = t2 - t1;
+	rd->raw_bind = t3 - t2;
+	rd->raw_attach = now_ns() - t3;
+out:
+	if (devfd >= 0)
+		close(devfd);
+	close(iommufd);
+	return ret;
+}
+
+static int ours_round(const struct raw_plan *p, struct round *rd,
+		      struct kho_diag *diag)
+{
+	struct kho_verify_report vr;
+	struct kho_replay r;
+	uint64_t t0, t1;
+	int ret;
+
+	kho_replay_init(&r);
+	t0 = now_ns();
+	ret = kho_replay_run(&r, p->h, p->memfds, p->nr_memfds, diag);
+	t1 = now_ns();
+	if (!ret)
+		ret = kho_verify_run(&r, p->h, p->memfds, p->nr_memfds,
+				     KHO_VERIFY_PROBE_SAMPLE, &vr, diag);
+	rd->verify = now_ns() - t1;
+	rd->replay = t1 - t0;
+	rd->ours = rd->replay + rd->verify;
+	rd->ours_maps = r.stat[KHO_OP_IOAS_MAP_FILE].ns;
+	rd->ours_bind = r.stat[KHO_OP_DEVICE_BIND].ns;
+	rd->ours_attach = r.stat[KHO_OP_DEVICE_ATTACH].ns;
+	rd->ours_identity = r.identity_ns;
+	kho_replay_release(&r);
+	return ret;
+}
+
+static int check_plan(const struct kho_handoff *h, struct kho_diag *diag)
+{
+	size_t i;
+
+	if (h->state.nr_ioas != 1 || h->state.nr_dev != 1)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "replay-loop: %zu IOAS, %zu devices: the raw loop knows one of each",
+				    h->state.nr_ioas, h->state.nr_dev);
+	for (i = 0; i < h->replay.nr; i++) {
+		switch (h->replay.recs[i].op) {
+		case KHO_OP_IOAS_ALLOC:
+		case KHO_OP_REPLAY_MAPPINGS:
+		case KHO_OP_DEVICE_BIND:
+		case KHO_OP_DEVICE_ATTACH:
+			break;
+		default:
+			return kho_diag_set(diag, -EOPNOTSUPP,
+					    "replay-loop: plan record %zu is %s: the raw loop issues only IOAS_ALLOC, maps, BIND, ATTACH",
+					    i, kho_op_name(h->replay.recs[i].op));
+		}
+	}
+	return 0;
+}
+
+#define MS(field) median_ms(rs, rounds, offsetof(struct round, field))
+
+int main(int argc, char **argv)
+{
+	struct kho_diag diag = { "" };
+	struct kho_replay_memfd *memfds;
+	struct round rs[MAX_ROUNDS];
+	struct kho_adopt_set set;
+	struct kho_handoff h;
+	struct raw_plan p;
+	char name[32];
+	uint64_t t0, decode_ns;
+	size_t len, i;
+	void *blob;
+	int rounds, k, ret;
+
+	rounds = argc == 2 ? atoi(argv[1]) : 0;
+	if (rounds < 1 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "usage: replay-loop ROUNDS (1..%d)\n", MAX_ROUNDS);
+		return 2;
+	}
+	/* Adopt like a VMM: the agent then finishes the session. */
+	ret = kho_adopt_connect(KHO_ADOPT_SOCK, &set, &diag);
+	if (ret) {
+		fprintf(stderr, "replay-loop: adopt: %s\n", diag.msg);
+		return 1;
+	}
+	memfds = calloc(set.nr_memfd + 1, sizeof(*memfds));
+	if (!memfds)
+		return 1;
+	for (i = 0; i < set.nr_memfd; i++) {
+		memfds[i].token = set.memfd[i].token;
+		memfds[i].fd = set.memfd[i].fd;
+	}
+	/* Keep the memfds, free the device and every mapping. */
+	for (i = 0; i < set.nr_dev; i++)
+		close(set.dev[i].fd);
+	close(set.iommufd);
+
+	ret = kho_read_file(KHO_RUN_DIR "/handoff.fdt", &blob, &len);
+	if (ret) {
+		fprintf(stderr, "replay-loop: %s/handoff.fdt: %s\n",
+			KHO_RUN_DIR, strerror(-ret));
+		return 1;
+	}
+	t0 = now_ns();
+	ret = kho_handoff_decode(blob, len, &h, &diag);
+	decode_ns = now_ns() - t0;
+	if (!ret)
+		ret = check_plan(&h, &diag);
+	if (!ret)
+		ret = kho_replay_find_cdev("/sys", &h.state.dev[0].pci,
+					   h.state.dev[0].driver, name,
+					   sizeof(name), &diag);
+	if (ret) {
+		fprintf(stderr, "replay-loop: %s\n", diag.msg);
+		return 1;
+	}
+	p = (struct raw_plan){ .h = &h, .memfds = memfds,
+			       .nr_memfds = set.nr_memfd };
+	snprintf(p.cdev, sizeof(p.cdev), "/dev/vfio/devices/%s", name);
+
+	memset(rs, 0, sizeof(rs));
+	for (k = 0; k < rounds; k++) {
+		ret = ours_round(&p, &rs[k], &diag);
+		if (ret) {
+			fprintf(stderr, "replay-loop: round %d: %s\n", k, diag.msg);
+			return 1;
+		}
+		ret = raw_round(&p, &rs[k]);
+		if (ret) {
+			fprintf(stderr, "replay-loop: round %d: raw: %s\n", k,
+				strerror(-ret));
+			return 1;
+		}
+		printf("replay-loop: round %d: replay %.3f verify %.3f raw %.3f ms (maps %.3f/%.3f, open+bind %.3f/%.3f, attach %.3f/%.3f, identity %.3f)\n",
+		       k, rs[k].replay / 1e6, rs[k].verify / 1e6, rs[k].raw / 1e6,
+		       rs[k].ours_maps / 1e6, rs[k].raw_maps / 1e6,
+		       rs[k].ours_bind / 1e6, rs[k].raw_bind / 1e6,
+		       rs[k].ours_attach / 1e6, rs[k].raw_attach / 1e6,
+		       rs[k].ours_identity / 1e6);
+	}
+	/* One line, key value pairs, for the host script. */
+	printf("replay-loop: medians rounds %d ours %.3f replay %.3f verify %.3f raw %.3f ours_maps %.3f raw_maps %.3f ours_bind %.3f raw_bind %.3f ours_attach %.3f raw_attach %.3f identity %.3f decode_warm %.3f\n",
+	       rounds, MS(ours), MS(replay), MS(verify), MS(raw), MS(ours_maps),
+	       MS(raw_maps), MS(ours_bind), MS(raw_bind), MS(ours_attach),
+	       MS(raw_attach), MS(ours_identity), decode_ns / 1e6);
+	kho_handoff_free(&h);
+	free(blob);
+	return 0;
+}

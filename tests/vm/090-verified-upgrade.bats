@@ -1,0 +1,68 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# The kernel-verified upgrade (issue #5): on kernels carrying patches/,
+# kho-tool preserves the VMM's iommufd in the LUO session and the
+# restore-agent replays the whole preserved journal into it, each record
+# checked by the kernel, before the VMM adopts; a target without the
+# kernel's handler is refused unless the operator degrades explicitly.
+# Guest scripts: guest/verified-*.sh (helpers in guest/verified-lib.sh).
+
+load helpers
+
+LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
+
+@test "verified: patched -> patched upgrade, the kernel verifies the whole replay, VMM adopts" {
+	run_vm --kernel patched --script "$GUEST_DIR/verified-upgrade.sh" \
+		--file "$LIB" --timeout 400 \
+		--expect serving --expect adopted-verified
+	assert_vm_ok
+	assert_log '"command":"upgrade".*"iommufd":\{"decision":"preserve","running_kjournal":true,"target_kjournal":true,"userspace_journal_flag":false,"preserved":true,"compatible":"iommufd-journal-v1"'
+	assert_log 'upgrade: iommufd: preserved in the session \(iommufd-journal-v1, [0-9]+ journal records\)'
+	assert_log 'restore-agent: step iommufd .*ok: token 0x6b686f2d696f6d6d RESTORING'
+	local full plan verified
+	full=$(grep -a -o 'replaying [0-9]* recorded ioctls into the preserved iommufd, each checked by the kernel (plan would be [0-9]*)' "$VM_LOG" | head -n 1)
+	[ -n "$full" ] || die "no kernel-path line in the agent's log"
+	plan=$(sed 's/.*plan would be \([0-9]*\))/\1/' <<<"$full")
+	full=$(sed 's/replaying \([0-9]*\) .*/\1/' <<<"$full")
+	echo "# kernel path: replayed the whole journal, $full records, each checked by the kernel; the plan would be $plan ioctls" >&3
+	[ "$plan" = 67 ] || die "plan $plan ioctls, expected 67 (64 live maps)"
+	[ "$full" -gt 2000 ] || die "journal $full records: the churn was not replayed"
+	assert_log "restore: kernel verified the replay: $full/$full records"
+	assert_log "\"journal_length\":$full\}"
+	assert_log 'test-vmm: adopted'
+	assert_log 'bytes intact'
+	assert_log 'DMA check passed'
+}
+
+@test "verified: patched -> vanilla rollback refused before loading; --userspace-journal degrades" {
+	run_vm --kernel patched --script "$GUEST_DIR/verified-rollback.sh" \
+		--file "$LIB" --timeout 400 \
+		--expect serving --expect refused-before-load --expect adopted-degraded
+	assert_vm_ok
+	assert_log 'kho-tool rollback: preflight-target: /boot/vmlinuz-vanilla \(7.2.13-kho-a\) does not carry iommufd-journal-v1'
+	assert_log 'rollback: iommufd: degraded: --userspace-journal leaves the VMM.s iommufd out of the session; .*the replay will not be verified by the kernel'
+	assert_log '"command":"rollback".*"iommufd":\{"decision":"degraded".*"preserved":false\}.*"result":"ok"'
+	assert_log 'restore: journal source: kernel \(iommufd-journal-v1: .*the iommufd was not preserved: replaying the plan'
+	assert_log 'restore: running kernel has no iommufd journal'
+	assert_log 'DMA check passed'
+}
+
+@test "verified: dry run with the iommufd preserved leaves no image, no session, and the VMM maps again" {
+	run_vm --kernel patched --script "$GUEST_DIR/verified-dryrun.sh" \
+		--file "$LIB" --timeout 300 \
+		--expect dry-run-preserved --expect vmm-maps-again
+	assert_vm_ok
+	assert_log 'test-vmm: probe-map: IOAS [0-9]+ IOVA 0x[0-9a-f]+: ok'
+}
+
+@test "verified: mid-replay failure holds the restoring iommufd; --retry resumes to VERIFIED" {
+	run_vm --kernel patched --script "$GUEST_DIR/verified-retry.sh" \
+		--file "$LIB" --timeout 400 \
+		--expect serving --expect held --expect retried \
+		--expect adopted-after-retry
+	assert_vm_ok
+	assert_log 'restore-agent: .*record 100 of [0-9]+ \(IOAS_[A-Z_]+ IOAS [0-9]+ .*EIO \(injected failure before record 100\); the kernel matched 99 of [0-9]+ records \(state RESTORING\)'
+	assert_log 'handed session .kho-tool. to a retrying agent'
+	assert_log 'restore: kernel verified the replay: ([0-9]+)/\1 records'
+	assert_log 'DMA check passed'
+}
