@@ -63,6 +63,11 @@ first=1
 [ "$json" = 1 ] || echo "replay: $clock, host load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 for n in 1 64 4096; do
 	line=$(grep -a -o "KHOTEST: LOG replay-$n=.*" "$log" | tail -n 1 | tr -d '\r')
+	# Nothing carries over from the previous size: a figure missing from
+	# this line must fail, not reuse the last one.
+	unset agent session handoff decode memfds agent_replay agent_verify \
+		cold rounds ours replay verify raw best_ours best_raw decode_warm
+	[ -n "$line" ] || { echo "replay: no figures for $n maps in $log" >&2; exit 1; }
 	# key value pairs; *split carry three: maps, open+bind, attach
 	eval "$(echo "${line#*=}" | awk '{
 		for (i = 1; i < NF; i += 2) {
@@ -76,6 +81,10 @@ for n in 1 64 4096; do
 			printf "%s=%s\n", k, $(i+1)
 		}
 	}')"
+	for v in agent session handoff decode memfds agent_replay agent_verify \
+		cold ours replay verify raw best_ours best_raw decode_warm; do
+		[ -n "${!v:-}" ] || { echo "replay: $n maps: no '$v' in $log" >&2; exit 1; }
+	done
 	calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
 	retr=$(calc 3 "$session + $handoff + $memfds")
 	bare_agent=$(calc 3 "$agent - $retr")
@@ -83,12 +92,13 @@ for n in 1 64 4096; do
 	ratio_bare=$(calc 3 "$bare_agent / $raw")
 	ratio_rv=$(calc 3 "$ours / $raw")
 	agent_rv=$(calc 3 "$agent_replay + $agent_verify")
+	ratio_best=$(calc 3 "$best_ours / $best_raw")
 	if [ "$json" = 1 ]; then
 		[ "$first" = 1 ] || printf ','
-		printf '{"maps":%d,"rounds":%d,"clock":"%s","agent_ms":%s,"retrieve_ms":%s,"agent_without_retrieve_ms":%s,"decode_ms":%s,"agent_replay_ms":%s,"agent_verify_ms":%s,"replay_verify_ms":%s,"raw_ms":%s,"ratio":%s,"ratio_without_retrieve":%s,"replay_verify_ratio":%s,"raw_cold_ms":%s}' \
-			"$n" "$rounds" "$clock" "$agent" "$retr" "$bare_agent" "$decode" "$agent_replay" "$agent_verify" "$ours" "$raw" "$ratio" "$ratio_bare" "$ratio_rv" "$cold"
+		printf '{"maps":%d,"rounds":%d,"clock":"%s","agent_ms":%s,"retrieve_ms":%s,"agent_without_retrieve_ms":%s,"decode_ms":%s,"agent_replay_ms":%s,"agent_verify_ms":%s,"replay_verify_ms":%s,"raw_ms":%s,"ratio":%s,"ratio_without_retrieve":%s,"replay_verify_ratio":%s,"best_replay_verify_ratio":%s,"raw_cold_ms":%s}' \
+			"$n" "$rounds" "$clock" "$agent" "$retr" "$bare_agent" "$decode" "$agent_replay" "$agent_verify" "$ours" "$raw" "$ratio" "$ratio_bare" "$ratio_rv" "$ratio_best" "$cold"
 	else
-		echo "replay: $n maps: replay+verify $ours ms (replay $replay, verify $verify), raw $raw ms, medians of $rounds interleaved rounds: ratio $ratio_rv"
+		echo "replay: $n maps: replay+verify $ours ms (replay $replay, verify $verify), raw $raw ms, medians of $rounds interleaved rounds: ratio $ratio_rv (best rounds: $best_ours / $best_raw ms, ratio $ratio_best)"
 		echo "replay: $n maps: agent total $agent ms, raw $raw ms: ratio $ratio; of it kernel LUO retrieve $retr ms (session $session, hand-off $handoff, memfds $memfds); without it $bare_agent ms: ratio $ratio_bare"
 		echo "replay: $n maps: agent's own run: decode $decode, replay $agent_rv (replay $agent_replay, verify $agent_verify) ms; warm decode $decode_warm ms"
 		echo "replay: $n maps: split maps/open+bind/attach: loop ours $ours_maps/$ours_bind/$ours_attach (sysfs identity $identity), raw $raw_maps/$raw_bind/$raw_attach; agent $agentsplit_maps/$agentsplit_bind/$agentsplit_att; cold raw $coldsplit_maps/$coldsplit_bind/$coldsplit_att ms (total $cold)"

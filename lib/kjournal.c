@@ -368,6 +368,12 @@ int kho_kjournal_compare(const struct kho_journal *kernel,
 			    n, kernel->nr, u);
 }
 
+bool kho_is_iommufd_link(const char *link)
+{
+	return !strcmp(link, "/dev/iommu") ||
+	       !strcmp(link, "anon_inode:[iommufd]");
+}
+
 int kho_kjournal_pid_iommufd(pid_t pid, struct kho_diag *diag)
 {
 	char dir[64], path[PATH_MAX], link[64];
@@ -390,7 +396,7 @@ int kho_kjournal_pid_iommufd(pid_t pid, struct kho_diag *diag)
 		if (n < 0)
 			continue;	/* closed meanwhile */
 		link[n] = '\0';
-		if (strcmp(link, "/dev/iommu"))
+		if (!kho_is_iommufd_link(link))
 			continue;
 		found = atoi(e->d_name);
 		nr++;

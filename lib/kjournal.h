@@ -40,6 +40,16 @@ struct kho_kjournal_status {
 typedef int (*kho_kjournal_ino_fn)(void *ctx, uint64_t ino, uint64_t *token);
 
 /**
+ * kho_is_iommufd_link() - is this /proc/PID/fd link an iommufd?
+ * @link: the link's target
+ *
+ * An open of /dev/iommu links to the device node; an iommufd the patched
+ * kernel hands out after a live update (LIVEUPDATE_SESSION_RETRIEVE_FD) is
+ * an anonymous inode named "[iommufd]" (iommufd_file_create()).
+ */
+bool kho_is_iommufd_link(const char *link);
+
+/**
  * kho_kjournal_status() - is this iommufd journaled by the kernel, and how
  * @iommufd: an open /dev/iommu (or a retrieved iommufd)
  * @expected: ask about the journal preserved by the previous kernel

@@ -30,6 +30,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "journal_sock.h"
+#include "kjournal.h"
 #include "record.h"
 
 /*
@@ -321,6 +322,21 @@ static enum kho_record_fd_kind kho_record_classify_rdev(dev_t rdev)
 static void kho_record_maybe_serve(struct kho_record *rec);
 
 /* Classifies @fd if it is not yet; Return: its ofd or NULL. */
+/* An iommufd retrieved after a live update is an anonymous inode. */
+static enum kho_record_fd_kind kho_record_classify_anon(int fd)
+{
+	char proc[64], link[64];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, link, sizeof(link) - 1);
+	if (n < 0)
+		return KHO_RECORD_FD_OTHER;
+	link[n] = '\0';
+	return kho_is_iommufd_link(link) ? KHO_RECORD_FD_IOMMUFD :
+					   KHO_RECORD_FD_OTHER;
+}
+
 static struct kho_record_ofd *kho_record_classify(struct kho_record *rec,
 						  int fd, const char *path)
 {
@@ -334,7 +350,7 @@ static struct kho_record_ofd *kho_record_classify(struct kho_record *rec,
 	if (fstat(fd, &st) < 0)
 		return NULL;
 	if (!S_ISCHR(st.st_mode))
-		kind = KHO_RECORD_FD_OTHER;
+		kind = kho_record_classify_anon(fd);
 	else if (path && !strcmp(path, "/dev/iommu"))
 		kind = KHO_RECORD_FD_IOMMUFD;
 	else if (path && !strncmp(path, "/dev/vfio/devices/", 18))
@@ -1597,6 +1613,54 @@ static int kho_record_adopt_memfd(struct kho_record *rec,
 	return 0;
 }
 
+/* The kernel names a memfd by inode; the recorder knows its token. */
+static int kho_record_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
+{
+	const struct kho_record *rec = ctx;
+	size_t i;
+
+	for (i = 0; i < rec->nr_memfds; i++)
+		if ((uint64_t)rec->memfds[i].ino == ino) {
+			*token = rec->memfds[i].token;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/*
+ * Seeds the journal from the kernel's record of the adopted iommufd.
+ * Called with the lock held, so the IOMMU_JOURNAL_READ calls pass the
+ * wrapper unrecorded.  Return: -ENOTTY on a kernel without the journal
+ * (the caller seeds from the plan), 0, or why it failed.
+ */
+static int kho_record_adopt_kjournal(struct kho_record *rec, int iommufd,
+				     struct kho_diag *diag)
+{
+	struct kho_kjournal_status st;
+	struct kho_diag why = { "" };
+	int ret;
+
+	ret = kho_kjournal_status(iommufd, false, &st);
+	if (ret == -ENOTTY)
+		return ret;
+	if (ret)
+		return kho_diag_set(diag, ret,
+				    "adopt: iommufd fd %d: kernel journal status: %s",
+				    iommufd, strerror(-ret));
+	if (st.state != KHO_KJOURNAL_RECORDING &&
+	    st.state != KHO_KJOURNAL_VERIFIED)
+		return kho_diag_set(diag, -EBUSY,
+				    "adopt: iommufd fd %d: kernel journal in state %u, not recording: the replay was not verified",
+				    iommufd, st.state);
+	ret = kho_kjournal_read(iommufd, false, kho_record_ino_to_token, rec,
+				&rec->journal, NULL, &why);
+	if (ret)
+		return kho_diag_set(diag, ret,
+				    "adopt: iommufd fd %d: reading the kernel journal: %s",
+				    iommufd, why.msg[0] ? why.msg : strerror(-ret));
+	return 0;
+}
+
 static int kho_record_adopt_locked(struct kho_record *rec,
 				   const struct kho_handoff *h,
 				   const struct kho_adopt_set *set,
@@ -1643,9 +1707,21 @@ static int kho_record_adopt_locked(struct kho_record *rec,
 					 h->state.dev[j].driver);
 	}
 	/*
-	 * The journal starts as the plan the agent replayed, in the IDs the
-	 * agent got: compacting it again yields the state this process
-	 * adopted, and what it does from now on is recorded on top.
+	 * On a kernel that journals, the adopted iommufd's own journal says
+	 * what built it (after a kernel-verified restore: the whole preserved
+	 * journal, not the plan), so the recorder starts from it and the next
+	 * capture compares equal with the kernel record by record.
+	 */
+	ret = kho_record_adopt_kjournal(rec, set->iommufd, diag);
+	if (ret != -ENOTTY) {
+		if (ret)
+			kho_record_reset(rec);
+		return ret;
+	}
+	/*
+	 * Elsewhere the journal starts as the plan the agent replayed, in the
+	 * IDs the agent got: compacting it again yields the state this
+	 * process adopted, and what it does from now on is recorded on top.
 	 */
 	ret = kho_plan_expand(&h->replay, &h->state, &plan, diag);
 	if (ret)

@@ -11,10 +11,10 @@ load helpers
 
 LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
 
-@test "verified: patched -> patched upgrade, the kernel verifies the whole replay, VMM adopts" {
+@test "verified: patched -> patched upgrade twice, the kernel verifies the whole replay, VMM adopts" {
 	run_vm --kernel patched --script "$GUEST_DIR/verified-upgrade.sh" \
-		--file "$LIB" --timeout 400 \
-		--expect serving --expect adopted-verified
+		--file "$LIB" --timeout 600 \
+		--expect serving --expect adopted-verified --expect adopted-verified-again
 	assert_vm_ok
 	assert_log '"command":"upgrade".*"iommufd":\{"decision":"preserve","running_kjournal":true,"target_kjournal":true,"userspace_journal_flag":false,"preserved":true,"compatible":"iommufd-journal-v1"'
 	assert_log 'upgrade: iommufd: preserved in the session \(iommufd-journal-v1, [0-9]+ journal records\)'
@@ -32,6 +32,18 @@ LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
 	assert_log 'test-vmm: adopted'
 	assert_log 'bytes intact'
 	assert_log 'DMA check passed'
+	# The second upgrade: the adopted VMM's journal starts with the whole
+	# first replay, so the second one is at least as long, and verified.
+	local second
+	[ "$(grep -a -c 'upgrade: iommufd: preserved in the session' "$VM_LOG")" -ge 2 ] ||
+		die "the second upgrade did not preserve the iommufd"
+	second=$(grep -a -o 'restore: kernel verified the replay: [0-9]*/' "$VM_LOG" |
+		tail -n 1 | sed 's/[^0-9]*\([0-9]*\)\//\1/')
+	[ -n "$second" ] || die "no second kernel-verified restore"
+	echo "# second upgrade: the kernel verified $second records" >&3
+	[ "$second" -ge "$full" ] || die "second journal $second records < first $full"
+	[ "$(grep -a -c 'DMA check passed' "$VM_LOG")" -ge 2 ] ||
+		die "no DMA check after the second upgrade"
 }
 
 @test "verified: patched -> vanilla rollback refused before loading; --userspace-journal degrades" {

@@ -3,7 +3,10 @@
 # the test VMM under the recorder (64 live maps after 1,000 map/unmap
 # cycles) and upgrades; stage 2's restore-agent replays the whole journal
 # into the restoring iommufd, the kernel verifies every record, and the
-# VMM adopts and passes the edu DMA check on the preserved memory.
+# VMM adopts under the recorder and passes the edu DMA check on the
+# preserved memory; it is then upgraded a second time (stage 3), which
+# only compares equal with the kernel if the recorder took the adopted
+# iommufd's kernel journal over.
 . /test/verified-lib.sh
 case "$KHO_STAGE" in
 1)
@@ -16,8 +19,33 @@ case "$KHO_STAGE" in
 2)
 	grep -q 'restore: kernel verified the replay' $run/restore.log ||
 		{ cat $run/restore.log; khotest_fail "the agent did not take the kernel-verified path"; }
-	adopt_after_restore
+	cat $run/restore.log
+	wait_for $run/agent.status '^ready' 60 ||
+		khotest_fail "agent not ready: $(cat $run/agent.status)"
+	# The VMM adopts under the recorder and keeps serving: the recorder
+	# must start from the kernel's journal of the adopted iommufd (the
+	# whole replay, not the plan), or the next capture would not compare
+	# equal with the kernel.
+	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm restart --hold
+	grep -q 'bytes intact' /tmp/vmm.log ||
+		khotest_fail "guest RAM not intact after the restore"
+	grep -q 'DMA check passed' /tmp/vmm.log ||
+		khotest_fail "no edu DMA check after the adoption"
+	grep -q 'kho-record: ' /tmp/vmm.log &&
+		khotest_fail "the recorder could not take over the adopted state"
+	wait_for $run/agent.status '^finished' 10 ||
+		khotest_fail "agent did not finish the session: $(cat $run/agent.status)"
 	khotest_mark adopted-verified
+	# A second upgrade of the adopted VMM, verified by the kernel again.
+	kho-tool upgrade --kernel /boot/vmlinuz-patched --initrd "$(khotest_initrd)" \
+		--append "khotest.stage=3" --pid "$KHOTEST_PID" --json
+	khotest_fail "second upgrade returned"
+	;;
+3)
+	grep -q 'restore: kernel verified the replay' $run/restore.log ||
+		{ cat $run/restore.log; khotest_fail "the second restore did not take the kernel-verified path"; }
+	adopt_after_restore
+	khotest_mark adopted-verified-again
 	khotest_done
 	;;
 esac
