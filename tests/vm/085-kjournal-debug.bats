@@ -41,22 +41,23 @@ debug_append() {
 	local names range
 
 	names=$(nm --defined-only "$DBG"/src/drivers/acpi/acpica/*.o |
-		awk '$2 ~ /^[tT]$/ { print $3 }' | sort -u) ||
+		awk '$2 == "T" { print $3 }' | sort -u) ||
 		die "cannot read ACPICA's objects in $DBG/src"
-	# First and last text symbol of ACPICA by address, and the address
-	# after it; every text symbol in between must be ACPICA's.
+	# From ACPICA's first global function (by address) to the global
+	# function that follows its last one in .text; every global function
+	# in between must be ACPICA's.  (Static names repeat across objects.)
 	range=$(nm -n "$DBG/vmlinux" | awk -v names="$names" '
 		BEGIN { n = split(names, a, "\n"); for (i = 1; i <= n; i++) ours[a[i]] = 1 }
-		$2 !~ /^[tTwW]$/ { next }
-		start == "" && ($3 in ours) { start = $1; next }
-		start != "" && end == "" && !($3 in ours) { end = $1; next }
-		end != "" && ($3 in ours) { bad = $3 }
+		$3 == "_etext" { done = 1 }	# .init.text is not of interest
+		done || $2 != "T" { next }
+		($3 in ours) { if (start == "") start = $1; if (end != "") bad = $3; last = $3; next }
+		start != "" && end == "" { end = $1 }
 		END {
-			if (bad != "") { print "split:" bad; exit }
-			print "0x" start "-0x" end
+			if (bad != "") print "split:" bad
+			else print "0x" start "-0x" end
 		}')
 	case "$range" in
-	0x*-0x?*) ;;
+	0x?*-0x?*) ;;
 	*) die "cannot find ACPICA's text range in $DBG/vmlinux ($range)" ;;
 	esac
 	echo "nokaslr khotest.failslab_reject=$range"
