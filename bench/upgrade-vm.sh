@@ -3,20 +3,35 @@
 # An upgrade against a plain kexec, measured in one guest run (a kexec
 # chain, bench/guest/upgrade-vm.sh): all go from the vanilla kernel to the
 # patched one with the same initrd and command line.
-#   (a) plain: `kexec -s -l` then `kexec -e`; from the announcement on
-#       /dev/kmsg just before `kexec -e` to the new kernel's /init marker
-#       (userspace up); taken once before the upgrade and once after it,
-#       and the ratio uses their mean;
+#   (a) plain: `kexec -s -l` then `kexec -e`; from a stamp on /dev/kmsg
+#       just before `kexec -e` to the new kernel's /init reaching its
+#       restore hooks (userspace up, the edu device bound to vfio-pci);
+#       taken once before the upgrade and once after it, and the ratio
+#       uses their mean;
 #   (b) `kho-tool upgrade` of the test VMM (64 live mappings after 1,000
 #       map/unmap cycles, under the recorder): from kho-tool's
 #       reboot(LINUX_REBOOT_CMD_KEXEC) line to "test-vmm: adopted" and to
-#       its DMA re-check, split into kernel boot (to /init's marker), agent
-#       restore (to "restore-agent: serving", the edu bind included) and
-#       VMM adopt.
-# The times are the host's clock on the serial line, as tests/vm/demo.sh
-# measures blackout (the guests' clocks restart at the kexec).  The load
-# step (kexec_file_load) of each is the guest's: kho-tool's "load" step,
-# and /proc/uptime around `kexec -s -l` (10 ms resolution).
+#       its DMA re-check, split into kernel boot (to the same /init point),
+#       agent restore (to "restore-agent: serving") and VMM adopt (the
+#       init hook noticing, the VMM starting and adopting).
+# Also the steps before the jump (no blackout): `kexec -s -l` against
+# kho-tool's whole run up to reboot() and its own steps.
+#
+# Clock.  By default QEMU runs with -icount shift=0,sleep=off: guest time
+# is the count of guest instructions, immune to the load of a shared host.
+# The guest's clocks restart at a kexec, but TCG's RDTSC is then the
+# icount clock (in ns) and survives the kexec: bench/guest/tsc.c stamps
+# "KHOTEST: TSC" lines with it, test-vmm's and the restore-agent's lines
+# go through it (the agent's through a shim, see tsc.c), and
+# kho-tool's reboot() line, which gives its CLOCK_BOOTTIME, is placed on
+# the TSC through a stamp that pairs both clocks just before kho-tool
+# starts.  Each run checks the claim: a 10^8-instruction spin must take
+# 10^8 * 2^shift TSC ticks in every kernel, and the TSC must grow across
+# every kexec.  QEMU's own work outside guest code (device emulation, the
+# IOTLB) costs no time there, for both paths alike.
+# KHO_BENCH_ICOUNT=off measures wall clock: the host stamps the same
+# serial lines on arrival (as tests/vm/demo.sh measures blackout), and the
+# loads are the guest's CLOCK_BOOTTIME.  KHO_BENCH_ICOUNT=N uses shift=N.
 #
 # usage: bench/upgrade-vm.sh [--json]    (env as tests/vm/launch.sh)
 set -euo pipefail
@@ -30,20 +45,52 @@ name=bench-upgrade-vm
 logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
 log=$logdir/$name.log
 stamped=$logdir/$name.stamped.log
+icount=${KHO_BENCH_ICOUNT:-0}
+case "$icount" in off|[0-9]|10) ;; *) echo "upgrade: KHO_BENCH_ICOUNT=off|0..10, not '$icount'" >&2; exit 2 ;; esac
 mkdir -p "$logdir"
 
-# Stamp serial lines on arrival (as tests/vm/demo.sh): launch.sh truncates
-# the log when QEMU starts, tail -F follows it through that.  The stamp is
-# bash's $EPOCHREALTIME, not a date(1) per line: forking one costs ~30 ms
-# here, more than the kernel takes per boot line, so stamps would lag.
-# launch.sh rewrites the log at the end (CRLF -> LF) and tail -F reads it
-# again: only the first match of a line counts.
+# The guest's clock: static, like the agent (the guest has no shared
+# libraries but the ones the rig copies for its own binaries).
+tsc="$BUILD/bench/guest/tsc"
+mkdir -p "$(dirname "$tsc")"
+# shellcheck disable=SC2086 # CFLAGS is a list of flags
+${CC:-cc} ${CFLAGS:--O2 -g} -std=gnu11 -Wall -Wextra -static \
+	-o "$tsc" "$top/bench/guest/tsc.c" ||
+	{ echo "upgrade: building $tsc failed" >&2; exit 1; }
+work=$(mktemp -d /tmp/bench-upgrade.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# Runs before 10-restore-agent (hooks run in name order), in every stage.
+cat > "$work/00-bench-tsc" <<'HOOK'
+#!/bin/sh
+# bench/upgrade-vm.sh: /init has reached its restore hooks.
+tsc "init-s$KHO_STAGE"
+HOOK
+chmod 0755 "$work/00-bench-tsc"
+
+qemu=()
+if [ "$icount" = off ]; then
+	clock="wall clock (host stamps on the serial lines)"
+else
+	qemu=(--qemu-arg -icount --qemu-arg "shift=$icount,sleep=off")
+	clock="-icount shift=$icount (1 guest instruction = $((1 << icount)) ns), guest TSC"
+fi
+
+# Wall clock: stamp serial lines on arrival (as tests/vm/demo.sh):
+# launch.sh truncates the log when QEMU starts, tail -F follows it through
+# that.  The stamp is bash's $EPOCHREALTIME, not a date(1) per line:
+# forking one costs ~30 ms here, more than the kernel takes per boot line,
+# so stamps would lag.  launch.sh rewrites the log at the end (CRLF -> LF)
+# and tail -F reads it again: only the first match of a line counts.
 : > "$log"
-(tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
-	printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
-done > "$stamped") &
-stamper=$!
+stamper=
+if [ "$icount" = off ]; then
+	(tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
+		printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
+	done > "$stamped") &
+	stamper=$!
+fi
 stop_stamper() {
+	[ -n "$stamper" ] || return 0
 	kill "$stamper" 2>/dev/null || :
 	pkill -P "$stamper" 2>/dev/null || :
 	wait "$stamper" 2>/dev/null || :
@@ -51,76 +98,164 @@ stop_stamper() {
 
 rc=0
 "$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \
-	--script "$top/bench/guest/upgrade-vm.sh" --timeout 900 \
+	--script "$top/bench/guest/upgrade-vm.sh" --timeout 1800 "${qemu[@]}" \
+	--file "$tsc:/bin/tsc" --file "$tsc:/usr/lib/kho-tool/restore-agent" \
+	--file "$work/00-bench-tsc:/etc/kho/init.d/00-bench-tsc" \
 	--expect plain-loaded --expect serving --expect adopted \
 	--expect plain-loaded >&2 || rc=$?
-# Let the stamper reach the end of the run before stopping it.
-for _ in $(seq 50); do
-	grep -q -a 'KHOTEST: DONE' "$stamped" && break
-	sleep 0.2
-done
+if [ -n "$stamper" ]; then
+	# Let the stamper reach the end of the run before stopping it.
+	for _ in $(seq 50); do
+		grep -q -a 'KHOTEST: DONE' "$stamped" && break
+		sleep 0.2
+	done
+fi
 stop_stamper
 [ "$rc" = 0 ] || { echo "upgrade: the guest run failed, see $log" >&2; exit 1; }
 
-# stamp_after AFTER PATTERN: the host stamp of the first line matching
-# PATTERN that comes after the first line matching AFTER.
-stamp_after() {
-	awk -v a="$1" -v p="$2" 'seen && index($0, p) { print $1; exit }
-		!seen && index($0, a) { seen = 1; if (a == p) { print $1; exit } }' "$stamped"
+missing() { echo "upgrade: $* (serial log $log)" >&2; exit 1; }
+calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
+
+# The events, each one serial line (the first that matches).
+declare -A line=(
+	[ls1]='KHOTEST: TSC plain-load-start-s1 ' [le1]='KHOTEST: TSC plain-load-end-s1 '
+	[x1]='KHOTEST: TSC plain-exec-s1 ' [i2]='KHOTEST: TSC init-s2 '
+	[ls5]='KHOTEST: TSC plain-load-start-s5 ' [le5]='KHOTEST: TSC plain-load-end-s5 '
+	[x5]='KHOTEST: TSC plain-exec-s5 ' [i6]='KHOTEST: TSC init-s6 '
+	[up]='KHOTEST: TSC upgrade-start ' [kexec]='kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC)'
+	[i4]='KHOTEST: TSC init-s4 ' [ready]='restore-agent: serving '
+	[script]='KHOTEST: TSC script-s4 '
+	[adopt]='test-vmm: adopted iommufd' [dma]='test-vmm: restart: DMA check passed'
+)
+order=(ls1 le1 x1 i2 up kexec i4 ready script adopt dma ls5 le5 x5 i6)
+declare -A t=()
+
+# tsc_of LABEL: the TSC and CLOCK_BOOTTIME (ns) of a "KHOTEST: TSC" line.
+tsc_of() {
+	grep -a -m1 -o "KHOTEST: TSC $1 [0-9]* [0-9]*" "$log" | awk '{ print $4, $5 }'
 }
-# Each tool's announcement is the kexec call; "kexec_core: Starting new
-# kernel" is the kernel's own line in both paths (for kexec -e it comes
-# after the binary's start-up and its ifdown).
-a1='khotest: plain kexec -e from stage 1'
-a5='khotest: plain kexec -e from stage 5'
-t_plain1=$(stamp_after "$a1" "$a1")
-k_plain1=$(stamp_after "$a1" 'kexec_core: Starting new kernel')
-t_boot2=$(stamp_after "$a1" 'KHOTEST: BOOT stage=2')
-t_plain5=$(stamp_after "$a5" "$a5")
-k_plain5=$(stamp_after "$a5" 'kexec_core: Starting new kernel')
-t_boot6=$(stamp_after "$a5" 'KHOTEST: BOOT stage=6')
-t_kexec=$(stamp_after 'kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC)' 'kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC)')
-k_kexec=$(stamp_after 'kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC)' 'kexec_core: Starting new kernel')
-t_boot4=$(stamp_after 'kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC)' 'KHOTEST: BOOT stage=4')
-t_ready=$(stamp_after 'KHOTEST: BOOT stage=4' 'restore-agent: serving')
-t_adopt=$(stamp_after 'KHOTEST: BOOT stage=4' 'test-vmm: adopted iommufd')
-t_dma=$(stamp_after 'KHOTEST: BOOT stage=4' 'test-vmm: restart: DMA check passed')
-for v in t_plain1 k_plain1 t_boot2 t_plain5 k_plain5 t_boot6 t_kexec k_kexec t_boot4 t_ready t_adopt t_dma; do
-	[ -n "${!v}" ] || { echo "upgrade: no serial stamp for $v in $stamped" >&2; exit 1; }
+
+if [ "$icount" != off ]; then
+	# The claim first: 1 TSC tick = 1 ns of icount time in every kernel.
+	want=$((1 << icount))
+	spins=
+	for s in 1 2 3 4 5 6; do
+		read -r n dt db < <(grep -a -m1 -o "KHOTEST: TSC-SPIN s$s [0-9]* [0-9]* [0-9]*" "$log" |
+			awk '{ print $4, $5, $6 }') || missing "no TSC spin in stage $s"
+		per=$(calc 4 "$dt / (2 * $n)")
+		awk -v p="$per" -v w="$want" 'BEGIN { exit !(p >= w * 0.99 && p <= w * 1.05) }' ||
+			missing "stage $s: $((2 * n)) instructions took $dt TSC ticks ($per ns each, not $want): the TSC is not the icount clock"
+		spins="$spins $per"
+		[ "$s" = 3 ] && rate3=$(calc 9 "$dt / $db")
+	done
+	for e in ls1 le1 x1 i2 ls5 le5 x5 i6 up i4 script; do
+		l=${line[$e]#KHOTEST: TSC }
+		read -r v _ < <(tsc_of "${l% }") || missing "no TSC stamp '${l% }'"
+		t[$e]=$v
+	done
+	read -r up_bt < <(tsc_of upgrade-start | awk '{ print $2 }')
+	kb=$(grep -a -m1 -o 'kho-tool: reboot(LINUX_REBOOT_CMD_KEXEC) into .* at boottime [0-9.]*' "$log" |
+		sed 's/.* at boottime //') || missing "no kho-tool reboot() line"
+	# kho-tool's boottime onto the TSC, at stage 3's rate (ticks per ns).
+	t[kexec]=$(awk -v t0="${t[up]}" -v b0="$up_bt" -v b="$kb" -v r="$rate3" \
+		'BEGIN { printf "%.0f", t0 + (b * 1e9 - b0) * r }')
+	for e in ready adopt dma; do
+		v=$(grep -a -m1 -o "\[tsc [0-9]*\] ${line[$e]}" "$log" | sed 's/^\[tsc \([0-9]*\)\].*/\1/') ||
+			missing "no TSC for '${line[$e]}'"
+		t[$e]=$v
+	done
+	# Along the chain, every kexec included, the TSC only grows.
+	prev=0 pe=
+	for e in "${order[@]}"; do
+		awk -v a="${t[$e]}" -v b="$prev" 'BEGIN { exit !(a > b) }' ||
+			missing "TSC at $e (${t[$e]}) is not past $pe ($prev): the TSC did not survive the kexec"
+		prev=${t[$e]} pe=$e
+	done
+	# Seconds of icount time.
+	for e in "${order[@]}"; do
+		t[$e]=$(awk -v v="${t[$e]}" 'BEGIN { printf "%.9f", v / 1e9 }')
+	done
+	check="TSC = icount ns: spin of 10^8 instructions in stages 1-6:$spins ns each; grows across all 5 kexecs"
+else
+	for e in "${order[@]}"; do
+		t[$e]=$(awk -v p="${line[$e]}" 'index($0, p) { print $1; exit }' "$stamped")
+		[ -n "${t[$e]}" ] || missing "no serial stamp for '${line[$e]}' in $stamped"
+	done
+	# The loads on the guest's own clock too (one kernel each, ns
+	# resolution, no serial line in between).
+	for s in 1 5; do
+		read -r _ b0 < <(tsc_of "plain-load-start-s$s") || missing "no plain-load-start-s$s"
+		read -r _ b1 < <(tsc_of "plain-load-end-s$s") || missing "no plain-load-end-s$s"
+		printf -v "load$s" '%s' "$(calc 3 "($b1 - $b0) / 1e9")"
+	done
+	check="load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+fi
+
+d() { calc 3 "${t[$1]} - ${t[$2]}"; }
+for v in ls1 le1 x1 i2 ls5 le5 x5 i6 up kexec i4 ready script adopt dma; do
+	[ -n "${t[$v]:-}" ] || missing "no time for $v"
 done
+plain1=$(d i2 x1)
+plain5=$(d i6 x5)
+plain=$(calc 3 "($plain1 + $plain5) / 2")
+if [ "$icount" != off ]; then
+	load1=$(d le1 ls1)
+	load5=$(d le5 ls5)
+fi
+adopt=$(d adopt kexec)
+dma=$(d dma kexec)
+boot=$(d i4 kexec)
+restore=$(d ready i4)
+notice=$(d script ready)
+vmm=$(d adopt ready)
+vmm_own=$(d adopt script)
+before=$(d kexec up)
+e2e_plain=$(calc 3 "($(d i2 ls1) + $(d i6 ls5)) / 2")
+e2e_up=$(d adopt up)
+# Ratios only of figures measured above, in this run.
+for v in plain adopt dma boot e2e_plain e2e_up load1 load5; do
+	awk -v x="${!v}" 'BEGIN { exit !(x > 0) }' || missing "$v is not positive: ${!v} s"
+done
+digits=3
+[ "$icount" != off ] || digits=2
+ratio=$(calc $digits "$adopt / $plain")
+ratio_dma=$(calc $digits "$dma / $plain")
+ratio_boot=$(calc $digits "$boot / $plain")
+ratio_e2e=$(calc $digits "$e2e_up / $e2e_plain")
 
-plain_load1=$(grep -a -o 'KHOTEST: LOG plain-load-ms-s1=[0-9]*' "$log" | head -n 1 | cut -d= -f2)
-plain_load5=$(grep -a -o 'KHOTEST: LOG plain-load-ms-s5=[0-9]*' "$log" | head -n 1 | cut -d= -f2)
 up=$(grep -a -m1 '^{"command":"upgrade"' "$log" || :)
-kt_load=$(echo "$up" | grep -o '"step":"load","ms":[0-9.]*' | cut -d: -f3)
-kt_pre=$(echo "$up" | grep -o '"step":"preflight-target","ms":[0-9.]*' | cut -d: -f3)
+[ -n "$up" ] || missing "no kho-tool --json object"
+step() { echo "$up" | grep -o "\"step\":\"$1\",\"ms\":[0-9.]*" | cut -d: -f3; }
+declare -A ms=()
+for s in preflight-running preflight-target capture preserve load; do
+	ms[$s]=$(step $s)
+	[ -n "${ms[$s]}" ] || missing "kho-tool's JSON has no '$s' step"
+done
 agent_ms=$(grep -a -m1 '^agent-timeline: ' "$log" | grep -o '"total_ms":[0-9.]*' | cut -d: -f2 || :)
-
-s() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
-plain1=$(s "$t_boot2" "$t_plain1")
-plain5=$(s "$t_boot6" "$t_plain5")
-plain=$(awk -v a="$plain1" -v b="$plain5" 'BEGIN { printf "%.3f", (a + b) / 2 }')
-adopt=$(s "$t_adopt" "$t_kexec")
-dma=$(s "$t_dma" "$t_kexec")
-boot=$(s "$t_boot4" "$t_kexec")
-restore=$(s "$t_ready" "$t_boot4")
-vmm=$(s "$t_adopt" "$t_ready")
-ratio=$(awk -v a="$adopt" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')
-ratio_dma=$(awk -v a="$dma" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')
-ratio_boot=$(awk -v a="$boot" -v b="$plain" 'BEGIN { printf "%.2f", a / b }')
-kplain1=$(s "$t_boot2" "$k_plain1")
-kplain5=$(s "$t_boot6" "$k_plain5")
-kboot=$(s "$t_boot4" "$k_kexec")
+[ -n "$agent_ms" ] || missing "no agent timeline"
 
 if [ "$json" = 1 ]; then
-	printf '{"plain_s":%s,"plain_before_s":%s,"plain_after_s":%s,"adopted_s":%s,"ratio":%s,"dma_s":%s,"kernel_boot_s":%s,"agent_restore_s":%s,"vmm_adopt_s":%s,"kernel_plain_before_s":%s,"kernel_plain_after_s":%s,"kernel_upgrade_s":%s,"plain_load_ms":[%s,%s],"kho_tool_load_ms":%s}\n' \
-		"$plain" "$plain1" "$plain5" "$adopt" "$ratio" "$dma" "$boot" "$restore" "$vmm" \
-		"$kplain1" "$kplain5" "$kboot" "${plain_load1:-null}" "${plain_load5:-null}" "${kt_load:-null}"
+	printf '{"clock":"%s","plain_s":%s,"plain_before_s":%s,"plain_after_s":%s,"adopted_s":%s,"ratio":%s,"dma_s":%s,"ratio_dma":%s,"kernel_boot_s":%s,"ratio_kernel_boot":%s,"agent_restore_s":%s,"vmm_adopt_s":%s,"hook_notice_s":%s,"agent_timeline_ms":%s,"plain_load_s":[%s,%s],"kho_tool_before_kexec_s":%s,"kho_tool_steps_ms":{"preflight_running":%s,"preflight_target":%s,"capture":%s,"preserve":%s,"load":%s},"end_to_end_plain_s":%s,"end_to_end_upgrade_s":%s,"ratio_end_to_end":%s}\n' \
+		"$clock" "$plain" "$plain1" "$plain5" "$adopt" "$ratio" "$dma" "$ratio_dma" "$boot" "$ratio_boot" \
+		"$restore" "$vmm" "$notice" "$agent_ms" "$load1" "$load5" "$before" \
+		"${ms[preflight-running]}" "${ms[preflight-target]}" "${ms[capture]}" "${ms[preserve]}" "${ms[load]}" \
+		"$e2e_plain" "$e2e_up" "$ratio_e2e"
 	exit 0
 fi
+echo "upgrade: $clock; $check"
 echo "upgrade: plain kexec $plain s, kho-tool upgrade to adoption $adopt s, ratio $ratio"
 echo "upgrade: plain kexec before the upgrade $plain1 s, after it $plain5 s (mean above); kho-tool to DMA re-checked $dma s, ratio $ratio_dma"
-echo "upgrade: breakdown: kernel boot $boot s (ratio $ratio_boot to the plain kexec), agent restore $restore s, VMM adopt $vmm s${agent_ms:+ (the agent timeline: $agent_ms ms)}"
-echo "upgrade: load (kexec_file_load): plain kexec -s -l ${plain_load1:-?}/${plain_load5:-?} ms, kho-tool load ${kt_load:-?} ms (before the kexec: no blackout; kho-tool's preflight-target ${kt_pre:-?} ms)"
-echo "upgrade: from the kernel's 'Starting new kernel' to /init: plain $kplain1/$kplain5 s, kho-tool $kboot s; serial log $log"
+echo "upgrade: breakdown: kernel boot $boot s (ratio $ratio_boot to the plain kexec), agent restore $restore s (its timeline: $agent_ms ms), VMM adopt $vmm s (init hook noticing $notice s, VMM start + adopt $vmm_own s)"
+echo "upgrade: before the jump (no blackout): plain kexec -s -l $load1/$load5 s; kho-tool $before s from its start to reboot(): preflight-running ${ms[preflight-running]}, preflight-target ${ms[preflight-target]}, capture ${ms[capture]}, preserve ${ms[preserve]}, load ${ms[load]} ms"
+echo "upgrade: end to end (load to /init vs kho-tool start to adoption): plain $e2e_plain s, upgrade $e2e_up s, ratio $ratio_e2e"
+if [ "$icount" = off ]; then
+	# The kernel's own line, host-stamped: what the serial clock alone sees.
+	k1=$(awk -v a="${line[x1]}" 'seen && /kexec_core: Starting new kernel/ { print $1; exit } index($0, a) { seen = 1 }' "$stamped")
+	k5=$(awk -v a="${line[x5]}" 'seen && /kexec_core: Starting new kernel/ { print $1; exit } index($0, a) { seen = 1 }' "$stamped")
+	kk=$(awk -v a="${line[kexec]}" 'seen && /kexec_core: Starting new kernel/ { print $1; exit } index($0, a) { seen = 1 }' "$stamped")
+	if [ -n "$k1" ] && [ -n "$k5" ] && [ -n "$kk" ]; then
+		echo "upgrade: from the kernel's 'Starting new kernel' to /init: plain $(calc 3 "${t[i2]} - $k1")/$(calc 3 "${t[i6]} - $k5") s, kho-tool $(calc 3 "${t[i4]} - $kk") s"
+	fi
+fi
+echo "upgrade: serial log $log"
 exit 0

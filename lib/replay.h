@@ -50,6 +50,12 @@ struct kho_replay {
 	const char *sysfs;		/* "/sys"; a tree root for tests */
 	const char *devdir;		/* "/dev"; where vfio cdevs live */
 	unsigned int fail_at;		/* test hook: fail step N (1-based) */
+	/*
+	 * Test hook of the kernel-verified replay: issue journal record N
+	 * (1-based, an IOAS_MAP_FILE) one page off its recorded IOVA, so
+	 * the kernel must refuse it with EILSEQ.
+	 */
+	unsigned int deviate_at;
 	int order;			/* enum kho_replay_order */
 	/*
 	 * A whole journal (kho_replay_kjournal()) reuses old IDs once their

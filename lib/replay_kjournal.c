@@ -358,6 +358,25 @@ static int kjr_record(struct kho_replay *r, const struct kho_handoff *h,
 			    kho_op_name(rec->op));
 }
 
+/*
+ * The deviate_at test hook: the record replayed one page off its recorded
+ * IOVA.  The kernel compares before the map runs, so nothing changes.
+ */
+static int kjr_deviate(struct kho_replay *r, const struct kho_handoff *h,
+		       const struct kho_rec *rec,
+		       const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		       struct kho_diag *diag)
+{
+	struct kho_rec bent = *rec;
+
+	if (rec->op != KHO_OP_IOAS_MAP_FILE)
+		return kho_diag_set(diag, -EINVAL,
+				    "deviate-at: the record is %s, not an IOAS_MAP_FILE",
+				    kho_op_name(rec->op));
+	bent.map.iova += 4096;
+	return kjr_record(r, h, &bent, memfds, nr_memfds, diag);
+}
+
 int kho_replay_kjournal(struct kho_replay *r, const struct kho_handoff *h,
 			const struct kho_journal *journal, size_t start,
 			const struct kho_replay_memfd *memfds, size_t nr_memfds,
@@ -385,6 +404,8 @@ int kho_replay_kjournal(struct kho_replay *r, const struct kho_handoff *h,
 			err = kho_diag_set(&sub, -EIO,
 					   "EIO (injected failure before record %zu)",
 					   i + 1);
+		else if (r->deviate_at && i + 1 == r->deviate_at)
+			err = kjr_deviate(r, h, rec, memfds, nr_memfds, &sub);
 		else
 			err = kjr_record(r, h, rec, memfds, nr_memfds, &sub);
 		if (!err)

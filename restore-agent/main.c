@@ -34,6 +34,7 @@ struct agent {
 	/* options */
 	uid_t uid;
 	unsigned int fail_at;
+	unsigned int deviate_at;
 	int order;
 	int probe;
 	int json;
@@ -640,6 +641,7 @@ static int kernel_replay(struct agent *a)
 
 	t0 = agent_now_ns();
 	a->r.fail_at = a->fail_at;
+	a->r.deviate_at = a->deviate_at;
 	err = kho_replay_kjournal(&a->r, &a->h, &a->expected, a->resumed_at,
 				  a->memfd, a->nr_memfd, &diag);
 	if (!err)
@@ -872,6 +874,8 @@ static void usage(FILE *f)
 		"                     the replay's own maps, plus %d probed per IOAS; first = all)\n"
 		"  --fail-at N        test hook: fail replay step N (also KHO_REPLAY_FAIL_AT);\n"
 		"                     with a preserved iommufd: stop before journal record N\n"
+		"  --deviate-at N     test hook, preserved iommufd only: replay journal record N\n"
+		"                     (an IOAS_MAP_FILE) one page off, for the kernel to refuse\n"
 		"  --stay             keep running after the adoption\n"
 		"  --json             print the timeline as JSON on stdout\n",
 		KHO_ADOPT_SOCK, KHO_VERIFY_SAMPLE);
@@ -887,6 +891,7 @@ static int parse(struct agent *a, int argc, char **argv)
 		{ "order", required_argument, NULL, 'o' },
 		{ "probe", required_argument, NULL, 'p' },
 		{ "fail-at", required_argument, NULL, 'f' },
+		{ "deviate-at", required_argument, NULL, 'd' },
 		{ "stay", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -937,6 +942,11 @@ static int parse(struct agent *a, int argc, char **argv)
 			break;
 		case 'f':
 			a->fail_at = strtoul(optarg, &end, 0);
+			if (*end)
+				return -EINVAL;
+			break;
+		case 'd':
+			a->deviate_at = strtoul(optarg, &end, 0);
 			if (*end)
 				return -EINVAL;
 			break;

@@ -78,3 +78,15 @@ LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
 	assert_log 'restore: kernel verified the replay: ([0-9]+)/\1 records'
 	assert_log 'DMA check passed'
 }
+
+@test "verified: a replayed record that deviates is refused by the kernel (EILSEQ); --retry resumes to VERIFIED" {
+	run_vm --kernel patched --script "$GUEST_DIR/verified-retry.sh" \
+		--file "$LIB" --timeout 400 --append "khotest.inject=deviate" \
+		--expect serving --expect held --expect retried \
+		--expect adopted-after-retry
+	assert_vm_ok
+	assert_log 'restore-agent: .*record 100 of [0-9]+ \(IOAS_MAP_FILE IOAS [0-9]+ .*EILSEQ.*: the kernel refused it: the replay deviates from the preserved journal'
+	assert_log 'the kernel matched 99 of [0-9]+ records \(state RESTORING\)|stays RESTORING with 99 of [0-9]+ records matched'
+	assert_log 'restore: kernel verified the replay: ([0-9]+)/\1 records'
+	assert_log 'DMA check passed'
+}

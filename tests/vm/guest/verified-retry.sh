@@ -1,26 +1,42 @@
 # SPDX-License-Identifier: GPL-2.0
-# A kernel-verified restore that fails mid-replay and is retried: stage 1
-# upgrades patched -> patched with kho_agent.fail_at=100, so stage 2's
-# agent stops before journal record 100; the kernel's progress stays at 99
-# (RESTORING), the session is held unfinished, a VMM is refused; then
-# `restore-agent --retry` takes over the restoring iommufd, the device fds
-# and the ID map, resumes at record 100 and reaches VERIFIED, and the VMM
-# adopts intact memory.
+# A kernel-verified restore that fails mid-replay and is retried.
+# khotest.inject= on the command line (it carries over to stage 2) picks
+# the failure at journal record 100:
+#   fail     (default) kho_agent.fail_at=100: the agent stops before it
+#            with EIO;
+#   deviate  kho_agent.deviate_at=100: the agent replays it one page off
+#            its recorded IOVA and the kernel refuses it with EILSEQ.
+# Either way the kernel's progress stays at 99 (RESTORING), the session is
+# held unfinished, a VMM is refused; then `restore-agent --retry` takes
+# over the restoring iommufd, the device fds and the ID map, resumes at
+# record 100 and reaches VERIFIED, and the VMM adopts intact memory.
 . /test/verified-lib.sh
+inject=fail
+for word in $(cat /proc/cmdline); do
+	case "$word" in khotest.inject=*) inject=${word#*=} ;; esac
+done
+case "$inject" in
+fail) hook=kho_agent.fail_at=100
+      cause='EIO \(injected failure before record 100\)' ;;
+deviate) hook=kho_agent.deviate_at=100
+      cause='EILSEQ.*: the kernel refused it: the replay deviates from the preserved journal' ;;
+*) khotest_fail "unknown khotest.inject=$inject" ;;
+esac
+
 case "$KHO_STAGE" in
 1)
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps 64 --churn 200
 	khotest_mark serving
 	kho-tool upgrade --kernel /boot/vmlinuz-patched --initrd "$(khotest_initrd)" \
-		--append "khotest.stage=2 kho_agent.fail_at=100" --pid "$KHOTEST_PID" --json
+		--append "khotest.stage=2 $hook" --pid "$KHOTEST_PID" --json
 	khotest_fail "upgrade returned"
 	;;
 2)
 	cat $run/restore.log
 	grep -Eq '^held .*record 100 of [0-9]+ \(' $run/agent.status ||
 		khotest_fail "agent status '$(cat $run/agent.status)', expected held at record 100"
-	grep -Eq 'error: .*record 100 of [0-9]+ \(IOAS_[A-Z_]+ IOAS [0-9]+ .*\): EIO \(injected failure before record 100\)' $run/restore.log ||
-		khotest_fail "restore.log does not name record 100, its op, object and EIO"
+	grep -Eq "error: .*record 100 of [0-9]+ \\(IOAS_[A-Z_]+ IOAS [0-9]+ .*\\): .*$cause" $run/restore.log ||
+		khotest_fail "restore.log does not name record 100, its op, object and the cause ($inject)"
 	grep -Eq 'the restoring iommufd stays RESTORING with 99 of [0-9]+ records matched' $run/restore.log ||
 		khotest_fail "the kernel's progress is not 99 records, RESTORING"
 	khotest_log "held=$(cat $run/agent.status)"
