@@ -211,6 +211,7 @@ fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
 kernel kernels:
 	./tests/rig/build-kernel.sh vanilla
 	./tests/rig/build-kernel.sh patched
+	./tests/rig/build-kernel.sh patched-debug
 
 demo: all
 	./tests/vm/demo.sh

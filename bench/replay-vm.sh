@@ -1,22 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Replay cost against the raw ioctl loop, measured in one guest run: for
-# 1, 64 and 4,096 mappings (16 KiB each), after a real kexec,
-#  (a) the restore-agent's total restore time ("restored in": LUO
-#      retrieval of the session, hand-off and memfds, decode, replay,
-#      verify), once per kexec, as it happens;
-#  (b) replay + verify alone, the median of ROUNDS rounds that alternate
-#      with the same ioctls issued bare (bench/guest/replay-loop.c): same
-#      retrieved memfd, same order, same warm device, in the same guest.
-# Both are divided by the median raw round.  The kernel's LUO retrieval is
-# named apart: it is kernel work a bare loop on a present memfd never does.
+# Replay cost against the same ioctls issued bare, measured in one guest
+# run: for 1, 64 and 4,096 mappings (16 KiB each), after a real kexec that
+# carries two LUO sessions of the same shape, one for each side:
+#  (A) the restore-agent's total restore time ("restored in": LUO retrieve
+#      of its session, hand-off and memfd, decode, replay, verify), once,
+#      against bare-restore (bench/guest/bare-restore.c): the raw LUO
+#      ioctls that retrieve its own session and a memfd of the same size,
+#      then the same iommufd/VFIO ioctls bare, timed end to end, once;
+#  (B) replay + verify alone against the same ioctls issued bare, the
+#      medians of ROUNDS rounds that alternate in replay-loop
+#      (bench/guest/replay-loop.c): same retrieved memfd, same order, same
+#      warm device, same boot.
+# The LUO retrieve figures of both sides are printed apart, and two sanity
+# figures: the kernel's memfd retrieve of the two sides (the same work on
+# memfds of the same shape), and bare-restore's ioctls against the loop's
+# raw median (the same code, once against warm).
 #
 # By default QEMU runs with -icount shift=0,sleep=off: guest time is the
 # count of guest instructions, immune to the load of a shared host.  What
 # QEMU does outside guest code (emulating an IOTLB invalidation) is then
-# free, for the raw loop and the agent alike, which makes the ratios
-# stricter, not kinder.  KHO_BENCH_ICOUNT=off measures wall clock;
-# KHO_BENCH_ICOUNT=N uses shift=N.
+# free, for both sides alike, which makes the ratios stricter, not kinder.
+# KHO_BENCH_ICOUNT=off measures wall clock; KHO_BENCH_ICOUNT=N uses shift=N.
 #
 # usage: bench/replay-vm.sh [--json] [ROUNDS]   (env BUILD as launch.sh)
 set -euo pipefail
@@ -31,16 +36,17 @@ name=bench-replay-vm
 log=${KHO_VM_LOGDIR:-$BUILD/vm-logs}/$name.log
 icount=${KHO_BENCH_ICOUNT:-0}
 
-# The guest loop links libkho like the agent, static (the guest has no
+# The guest programs link libkho like the agent, static (the guest has no
 # shared libraries but the ones the rig copies for its own binaries).
-loop="$BUILD/bench/guest/replay-loop"
-mkdir -p "$(dirname "$loop")"
-# shellcheck disable=SC2086 # CFLAGS is a list of flags
-${CC:-cc} ${CFLAGS:--O2 -g} -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-	-D_GNU_SOURCE -I"$top/include/uapi-7.2" -I"$top/lib" -static \
-	-o "$loop" "$top/bench/guest/replay-loop.c" "$BUILD/lib/libkho.a" \
-	-lfdt -lelf -lz -llzma -lzstd ||
-	{ echo "replay: building $loop failed" >&2; exit 1; }
+mkdir -p "$BUILD/bench/guest"
+for prog in replay-loop bare-restore; do
+	# shellcheck disable=SC2086 # CFLAGS is a list of flags
+	${CC:-cc} ${CFLAGS:--O2 -g} -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+		-D_GNU_SOURCE -I"$top/include/uapi-7.2" -I"$top/lib" -static \
+		-o "$BUILD/bench/guest/$prog" "$top/bench/guest/$prog.c" \
+		"$BUILD/lib/libkho.a" -lfdt -lelf -lz -llzma -lzstd ||
+		{ echo "replay: building $BUILD/bench/guest/$prog failed" >&2; exit 1; }
+done
 
 script=$(mktemp /tmp/bench-replay.XXXXXX.sh)
 trap 'rm -f "$script"' EXIT
@@ -54,19 +60,29 @@ fi
 
 "$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \
 	--script "$script" --timeout 1800 "${qemu[@]}" \
-	--file "$loop:/bin/replay-loop" \
+	--file "$BUILD/bench/guest/replay-loop:/bin/replay-loop" \
+	--file "$BUILD/bench/guest/bare-restore:/bin/bare-restore" \
 	--expect measured-1 --expect measured-64 --expect measured-4096 >&2 ||
 	{ echo "replay: the guest run failed, see $log" >&2; exit 1; }
 
+calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
 first=1
 [ "$json" = 1 ] && printf '['
 [ "$json" = 1 ] || echo "replay: $clock, host load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+figures="agent session handoff decode memfds agent_replay agent_verify
+	agentsplit_maps agentsplit_bind agentsplit_att cold coldsplit_maps
+	coldsplit_bind coldsplit_att ours replay verify raw ours_maps raw_maps
+	ours_bind raw_bind ours_attach raw_attach identity best_ours best_raw
+	decode_warm bare_total bare_session bare_memfds bare_ioctls
+	baresplit_maps baresplit_bind baresplit_att bare_warm bare_warm_maps
+	bare_warm_attach luo_first_open"
+# shellcheck disable=SC2154 # the figures are assigned by the eval below
 for n in 1 64 4096; do
 	line=$(grep -a -o "KHOTEST: LOG replay-$n=.*" "$log" | tail -n 1 | tr -d '\r')
 	# Nothing carries over from the previous size: a figure missing from
 	# this line must fail, not reuse the last one.
-	unset agent session handoff decode memfds agent_replay agent_verify \
-		cold rounds ours replay verify raw best_ours best_raw decode_warm
+	# shellcheck disable=SC2086 # a list of names
+	unset $figures
 	[ -n "$line" ] || { echo "replay: no figures for $n maps in $log" >&2; exit 1; }
 	# key value pairs; *split carry three: maps, open+bind, attach
 	eval "$(echo "${line#*=}" | awk '{
@@ -81,27 +97,44 @@ for n in 1 64 4096; do
 			printf "%s=%s\n", k, $(i+1)
 		}
 	}')"
-	for v in agent session handoff decode memfds agent_replay agent_verify \
-		cold ours replay verify raw best_ours best_raw decode_warm; do
-		[ -n "${!v:-}" ] || { echo "replay: $n maps: no '$v' in $log" >&2; exit 1; }
+	# Every ratio below comes from figures of this run only: a missing or
+	# non-numeric one fails the bench instead of printing a ratio.
+	for v in $figures; do
+		[[ "${!v:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+			{ echo "replay: $n maps: '$v' missing or not a number ('${!v:-}') in $log" >&2; exit 1; }
 	done
-	calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
-	retr=$(calc 3 "$session + $handoff + $memfds")
-	bare_agent=$(calc 3 "$agent - $retr")
-	ratio=$(calc 3 "$agent / $raw")
-	ratio_bare=$(calc 3 "$bare_agent / $raw")
+	for v in raw bare_total bare_ioctls bare_memfds; do
+		[ "$(calc 0 "(${!v} > 0)")" = 1 ] ||
+			{ echo "replay: $n maps: '$v' is 0 in $log: no ratio" >&2; exit 1; }
+	done
+	agent_retr=$(calc 3 "$session + $handoff + $memfds")
+	bare_retr=$(calc 3 "$bare_session + $bare_memfds")
+	agent_noretr=$(calc 3 "$agent - $agent_retr")
+	ratio_total=$(calc 3 "$agent / $bare_total")
+	ratio_noretr=$(calc 3 "$agent_noretr / $bare_ioctls")
 	ratio_rv=$(calc 3 "$ours / $raw")
-	agent_rv=$(calc 3 "$agent_replay + $agent_verify")
 	ratio_best=$(calc 3 "$best_ours / $best_raw")
+	sanity_memfd=$(calc 3 "$memfds / $bare_memfds")
+	sanity_ioctls=$(calc 3 "$bare_ioctls / $raw")
+	sanity_memfd_ioctls=$(calc 3 "$bare_warm / $raw")
+	agent_rv=$(calc 3 "$agent_replay + $agent_verify")
 	if [ "$json" = 1 ]; then
 		[ "$first" = 1 ] || printf ','
-		printf '{"maps":%d,"rounds":%d,"clock":"%s","agent_ms":%s,"retrieve_ms":%s,"agent_without_retrieve_ms":%s,"decode_ms":%s,"agent_replay_ms":%s,"agent_verify_ms":%s,"replay_verify_ms":%s,"raw_ms":%s,"ratio":%s,"ratio_without_retrieve":%s,"replay_verify_ratio":%s,"best_replay_verify_ratio":%s,"raw_cold_ms":%s}' \
-			"$n" "$rounds" "$clock" "$agent" "$retr" "$bare_agent" "$decode" "$agent_replay" "$agent_verify" "$ours" "$raw" "$ratio" "$ratio_bare" "$ratio_rv" "$ratio_best" "$cold"
+		printf '{"maps":%d,"rounds":%d,"clock":"%s","agent_ms":%s,"bare_ms":%s,"ratio":%s,"agent_retrieve_ms":%s,"agent_session_ms":%s,"agent_handoff_ms":%s,"agent_memfds_ms":%s,"bare_retrieve_ms":%s,"bare_session_ms":%s,"bare_memfds_ms":%s,"agent_without_retrieve_ms":%s,"bare_ioctls_ms":%s,"ratio_without_retrieve":%s,"decode_ms":%s,"agent_replay_ms":%s,"agent_verify_ms":%s,"replay_verify_ms":%s,"raw_ms":%s,"replay_verify_ratio":%s,"best_replay_verify_ratio":%s,"sanity_memfd_retrieve_ratio":%s,"sanity_bare_ioctls_ratio":%s,"bare_warm_ms":%s,"sanity_bare_memfd_ioctls_ratio":%s,"luo_first_open_ms":%s,"raw_cold_ms":%s}' \
+			"$n" "$rounds" "$clock" "$agent" "$bare_total" "$ratio_total" \
+			"$agent_retr" "$session" "$handoff" "$memfds" "$bare_retr" \
+			"$bare_session" "$bare_memfds" "$agent_noretr" "$bare_ioctls" \
+			"$ratio_noretr" "$decode" "$agent_replay" "$agent_verify" \
+			"$ours" "$raw" "$ratio_rv" "$ratio_best" "$sanity_memfd" \
+			"$sanity_ioctls" "$bare_warm" "$sanity_memfd_ioctls" \
+			"$luo_first_open" "$cold"
 	else
-		echo "replay: $n maps: replay+verify $ours ms (replay $replay, verify $verify), raw $raw ms, medians of $rounds interleaved rounds: ratio $ratio_rv (best rounds: $best_ours / $best_raw ms, ratio $ratio_best)"
-		echo "replay: $n maps: agent total $agent ms, raw $raw ms: ratio $ratio; of it kernel LUO retrieve $retr ms (session $session, hand-off $handoff, memfds $memfds); without it $bare_agent ms: ratio $ratio_bare"
+		echo "replay: $n maps: (A) agent total $agent ms / bare restore $bare_total ms, both with their LUO retrieve: ratio $ratio_total"
+		echo "replay: $n maps: (B) replay+verify $ours ms (replay $replay, verify $verify) / bare ioctls $raw ms, medians of $rounds interleaved rounds: ratio $ratio_rv (best rounds: $best_ours / $best_raw ms, ratio $ratio_best)"
+		echo "replay: $n maps: LUO retrieve: agent $agent_retr ms (session $session, hand-off $handoff, memfds $memfds), bare $bare_retr ms (session $bare_session, memfds $bare_memfds); without it: agent $agent_noretr / bare ioctls $bare_ioctls ms: ratio $ratio_noretr"
+		echo "replay: $n maps: sanity: memfd retrieve agent $memfds / bare $bare_memfds ms: $sanity_memfd; bare ioctls on the bare memfd, warm median $bare_warm (maps $bare_warm_maps, attach $bare_warm_attach) / on the agent's memfd $raw ms: $sanity_memfd_ioctls; bare ioctls once $bare_ioctls / warm $raw ms: $sanity_ioctls; first open of /dev/liveupdate (deserializes both sessions, before either side) $luo_first_open ms"
 		echo "replay: $n maps: agent's own run: decode $decode, replay $agent_rv (replay $agent_replay, verify $agent_verify) ms; warm decode $decode_warm ms"
-		echo "replay: $n maps: split maps/open+bind/attach: loop ours $ours_maps/$ours_bind/$ours_attach (sysfs identity $identity), raw $raw_maps/$raw_bind/$raw_attach; agent $agentsplit_maps/$agentsplit_bind/$agentsplit_att; cold raw $coldsplit_maps/$coldsplit_bind/$coldsplit_att ms (total $cold)"
+		echo "replay: $n maps: split maps/open+bind/attach: loop ours $ours_maps/$ours_bind/$ours_attach (sysfs identity $identity), raw $raw_maps/$raw_bind/$raw_attach; agent $agentsplit_maps/$agentsplit_bind/$agentsplit_att; bare restore $baresplit_maps/$baresplit_bind/$baresplit_att; cold raw $coldsplit_maps/$coldsplit_bind/$coldsplit_att ms (total $cold)"
 	fi
 	first=0
 done

@@ -7,7 +7,8 @@
  *
  *   ours  kho_replay_run() + kho_verify_run() of the agent's own hand-off
  *         (/run/kho-tool/handoff.fdt), on the retrieved memfds;
- *   raw   the same ioctls issued bare: open /dev/iommu, IOAS_ALLOC,
+ *   raw   the same ioctls issued bare (raw-ioctls.h, the code
+ *         bare-restore issues too): open /dev/iommu, IOAS_ALLOC,
  *         MAP_FILE of every mapping (same memfd, offset, length, IOVA,
  *         flags, same order), open the cdev, BIND, ATTACH.
  *
@@ -21,37 +22,20 @@
  *
  * usage: replay-loop ROUNDS
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
-#include <unistd.h>
-#include <linux/iommufd.h>
-#ifndef __counted_by
-#define __counted_by(m)
-#endif
-#include <linux/vfio.h>
 
 #include "adopt.h"
 #include "handoff.h"
 #include "journal.h"
 #include "journal_sock.h"
+#include "raw-ioctls.h"
 #include "verify.h"
 
 #define MAX_ROUNDS 64
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* What one round of each side costs, in ns. */
 struct round {
@@ -87,79 +71,22 @@ static double median_ms(const struct round *rs, int n, size_t off)
 	return v[(n - 1) / 2] / 1e6;
 }
 
-/*
- * The bare ioctls, maps first like the agent's default order.  Only the
- * plan shape test-vmm stage writes is supported (IOAS_ALLOC, mapping
- * slices, BIND, ATTACH to the IOAS): anything else is refused rather
- * than measured wrongly.
- */
+/* The bare ioctls (raw-ioctls.h); teardown is outside the timed window. */
 static int raw_round(const struct raw_plan *p, struct round *rd)
 {
-	const struct kho_handoff *h = p->h;
-	const struct kho_ioas *ioas = &h->state.ioas[0];
-	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-	struct vfio_device_attach_iommufd_pt attach = { .argsz = sizeof(attach) };
-	uint64_t t0, t1, t2, t3, token = 0;
-	int iommufd, devfd = -1, fd = -1, ret = 0;
-	size_t i;
+	struct raw_ioctls r;
+	int ret;
 
-	t0 = now_ns();
-	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	if (iommufd < 0)
-		return -errno;
-	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	t1 = now_ns();
-	for (i = 0; i < ioas->nr_maps; i++) {
-		const struct kho_mapping *m = &ioas->maps[i];
-		struct iommu_ioas_map_file arg = {
-			.size = sizeof(arg),
-			.flags = (m->flags & (IOMMU_IOAS_MAP_READABLE |
-					      IOMMU_IOAS_MAP_WRITEABLE)) |
-				 IOMMU_IOAS_MAP_FIXED_IOVA,
-			.ioas_id = alloc.out_ioas_id,
-			.start = m->offset,
-			.length = m->length,
-			.iova = m->iova,
-		};
-
-		/* A bare VMM knows its fd: the lookup is not in the loop. */
-		if (fd < 0 || m->memfd_token != token) {
-			token = m->memfd_token;
-			fd = kho_replay_memfd_find(p->memfds, p->nr_memfds,
-						   token);
-		}
-		arg.fd = fd;
-		if (ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &arg) < 0) {
-			ret = -errno;
-			goto out;
-		}
-	}
-	t2 = now_ns();
-	devfd = open(p->cdev, O_RDWR | O_CLOEXEC);
-	bind.iommufd = iommufd;
-	if (devfd < 0 || ioctl(devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	t3 = now_ns();
-	attach.pt_id = alloc.out_ioas_id;
-	if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	rd->raw = now_ns() - t0;
-	rd->raw_maps = t2 - t1;
-	rd->raw_bind = t3 - t2;
-	rd->raw_attach = now_ns() - t3;
-out:
-	if (devfd >= 0)
-		close(devfd);
-	close(iommufd);
-	return ret;
+	ret = raw_ioctls_run(&p->h->state.ioas[0], p->memfds, p->nr_memfds,
+			     p->cdev, &r);
+	if (ret)
+		return ret;
+	rd->raw = r.total;
+	rd->raw_maps = r.maps;
+	rd->raw_bind = r.bind;
+	rd->raw_attach = r.attach;
+	raw_ioctls_close(&r);
+	return 0;
 }
 
 static int ours_round(const struct raw_plan *p, struct round *rd,
@@ -186,30 +113,6 @@ static int ours_round(const struct raw_plan *p, struct round *rd,
 	rd->ours_identity = r.identity_ns;
 	kho_replay_release(&r);
 	return ret;
-}
-
-static int check_plan(const struct kho_handoff *h, struct kho_diag *diag)
-{
-	size_t i;
-
-	if (h->state.nr_ioas != 1 || h->state.nr_dev != 1)
-		return kho_diag_set(diag, -EOPNOTSUPP,
-				    "replay-loop: %zu IOAS, %zu devices: the raw loop knows one of each",
-				    h->state.nr_ioas, h->state.nr_dev);
-	for (i = 0; i < h->replay.nr; i++) {
-		switch (h->replay.recs[i].op) {
-		case KHO_OP_IOAS_ALLOC:
-		case KHO_OP_REPLAY_MAPPINGS:
-		case KHO_OP_DEVICE_BIND:
-		case KHO_OP_DEVICE_ATTACH:
-			break;
-		default:
-			return kho_diag_set(diag, -EOPNOTSUPP,
-					    "replay-loop: plan record %zu is %s: the raw loop issues only IOAS_ALLOC, maps, BIND, ATTACH",
-					    i, kho_op_name(h->replay.recs[i].op));
-		}
-	}
-	return 0;
 }
 
 /* The least disturbed round: what wall clock on a loaded host can tell. */
@@ -276,7 +179,7 @@ int main(int argc, char **argv)
 	ret = kho_handoff_decode(blob, len, &h, &diag);
 	decode_ns = now_ns() - t0;
 	if (!ret)
-		ret = check_plan(&h, &diag);
+		ret = raw_plan_check(&h, &diag);
 	if (!ret)
 		ret = kho_replay_find_cdev("/sys", &h.state.dev[0].pci,
 					   h.state.dev[0].driver, name,

@@ -3,7 +3,7 @@
 # every allocation on the way fails once, in turn, under KASAN, and then
 # kmemleak must find nothing allocated through the code under test.
 . /test/kjournal-debug-lib.sh
-khotest_log kernel=$(uname -r)
+khotest_log "kernel=$(uname -r)"
 kdebug_arm
 kdebug_scope_failslab
 t0=$(date +%s)

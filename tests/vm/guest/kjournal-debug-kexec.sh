@@ -4,7 +4,7 @@
 # replays with their fail_nth sweep, FINISH; KASAN and kmemleak checked in
 # both stages.
 . /test/kjournal-debug-lib.sh
-khotest_log stage$KHO_STAGE=$(uname -r)
+khotest_log "stage$KHO_STAGE=$(uname -r)"
 kdebug_arm
 if [ "$KHO_STAGE" -le 1 ]; then
 	khotest_start hold iommufd_journal stage1

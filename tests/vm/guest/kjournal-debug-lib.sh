@@ -13,17 +13,24 @@ KDEBUG_LEAKS=/sys/kernel/debug/kmemleak
 # every bind and attach of the sweep goes.
 KDEBUG_OURS='iommufd|jrec_|journal|luo_|liveupdate|kho_|vfio'
 
-# kdebug_arm: this is the debug kernel (KASAN initialized, kmemleak on), and
-# the leak suspects of the boot so far are set aside.
+# kdebug_arm: this is the debug kernel (KASAN initialized, kmemleak on
+# unless the command line says kmemleak=off), and the leak suspects of the
+# boot so far are set aside.
 kdebug_arm() {
 	mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
 	dmesg | grep -q 'KernelAddressSanitizer initialized' ||
 		khotest_fail "kdebug: KASAN is not on in $(uname -r)"
+	KDEBUG_KMEMLEAK=1
+	if grep -qw 'kmemleak=off' /proc/cmdline; then
+		KDEBUG_KMEMLEAK=0
+		khotest_log "kmemleak=off"
+		return 0
+	fi
 	[ -w "$KDEBUG_LEAKS" ] ||
 		khotest_fail "kdebug: no $KDEBUG_LEAKS (kmemleak not built in)"
 	echo scan > "$KDEBUG_LEAKS" ||
 		khotest_fail "kdebug: kmemleak refused a scan (disabled?)"
-	khotest_log boot_leak_suspects=$(grep -c '^unreferenced object' "$KDEBUG_LEAKS")
+	khotest_log "boot_leak_suspects=$(grep -c '^unreferenced object' "$KDEBUG_LEAKS")"
 	echo clear > "$KDEBUG_LEAKS"
 }
 
@@ -33,7 +40,7 @@ kdebug_arm() {
 # range is neither failed nor counted by fail_nth (the failslab stack filter
 # also scopes fail_nth in 7.2): the sweep cannot reach ACPICA's error paths.
 kdebug_scope_failslab() {
-	local word range= start end probe
+	local word range='' start end probe
 
 	for word in $(cat /proc/cmdline); do
 		case "$word" in
@@ -50,10 +57,11 @@ kdebug_scope_failslab() {
 	'') ;;
 	*) khotest_fail "kdebug: ACPICA range $range does not hold acpi_ut_update_object_reference at $probe (KASLR on?)" ;;
 	esac
-	echo "$start" > /sys/kernel/debug/failslab/reject-start &&
-		echo "$end" > /sys/kernel/debug/failslab/reject-end ||
+	if ! echo "$start" > /sys/kernel/debug/failslab/reject-start ||
+	   ! echo "$end" > /sys/kernel/debug/failslab/reject-end; then
 		khotest_fail "kdebug: cannot set the failslab stack filter"
-	khotest_log failslab_reject=$(cat /sys/kernel/debug/failslab/reject-start)-$(cat /sys/kernel/debug/failslab/reject-end)
+	fi
+	khotest_log "failslab_reject=$(cat /sys/kernel/debug/failslab/reject-start)-$(cat /sys/kernel/debug/failslab/reject-end)"
 }
 
 # kdebug_leaks_ours FILE: how many kmemleak reports in FILE have a frame of
@@ -66,22 +74,33 @@ kdebug_leaks_ours() {
 		END { c = 0; for (i in hit) c++; print c }' "$1"
 }
 
+# kdebug_scan: the kmemleak suspects to /tmp/kmemleak.txt.  kmemleak
+# reports an object once it is 5 s old; a second scan drops transient
+# suspects (Documentation/dev-tools/kmemleak.rst).
+kdebug_scan() {
+	sleep 6
+	if ! echo scan > "$KDEBUG_LEAKS" || ! echo scan > "$KDEBUG_LEAKS"; then
+		KDEBUG_WHY="kmemleak refused a scan (disabled?)"
+		return 1
+	fi
+	cat "$KDEBUG_LEAKS" > /tmp/kmemleak.txt
+}
+
 # kdebug_check: after the workload.  Returns 1 with KDEBUG_WHY set if
 # anything was found, after printing it to the console.
 kdebug_check() {
 	local n ours
 
 	KDEBUG_WHY=
-	# kmemleak reports an object once it is 5 s old; a second scan drops
-	# transient suspects (Documentation/dev-tools/kmemleak.rst).
-	sleep 6
-	echo scan > "$KDEBUG_LEAKS" && echo scan > "$KDEBUG_LEAKS" ||
-		{ KDEBUG_WHY="kmemleak refused a scan (disabled?)"; return 1; }
-	cat "$KDEBUG_LEAKS" > /tmp/kmemleak.txt
+	if [ "$KDEBUG_KMEMLEAK" = 0 ]; then
+		echo > /tmp/kmemleak.txt
+	else
+		kdebug_scan || return 1
+	fi
 	n=$(grep -c "^unreferenced object" /tmp/kmemleak.txt) || true
 	ours=$(kdebug_leaks_ours /tmp/kmemleak.txt)
-	khotest_log kmemleak_suspects=$n
-	khotest_log kmemleak_ours=$ours
+	khotest_log "kmemleak_suspects=$n"
+	khotest_log "kmemleak_ours=$ours"
 	[ "$n" -eq 0 ] || sed 's/^/kmemleak: /' /tmp/kmemleak.txt
 	dmesg > /tmp/dmesg.txt
 	if grep -q 'BUG: KASAN' /tmp/dmesg.txt; then
@@ -94,7 +113,8 @@ kdebug_check() {
 		KDEBUG_WHY="the kernel warned: $(grep -E -m1 'WARNING:|BUG:|Oops|refcount_t' /tmp/dmesg.txt | sed 's/^\[[^]]*\] //')"
 		return 1
 	fi
-	if grep -q 'kmemleak: Kernel memory leak detector disabled' /tmp/dmesg.txt; then
+	if [ "$KDEBUG_KMEMLEAK" = 1 ] &&
+	   grep -q 'kmemleak: Kernel memory leak detector disabled' /tmp/dmesg.txt; then
 		KDEBUG_WHY="kmemleak disabled itself"
 		return 1
 	fi

@@ -2,6 +2,8 @@
 # fail_nth sweep of the journal, its readout and the LUO preserve path:
 # every allocation on the way fails once, in turn, until none is left.
 mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
+. /test/kjournal-lib.sh
+kjournal_preenable
 iommufd_journal failnth || khotest_fail "kjournal: fail_nth sweep failed"
 khotest_mark kjournal-failnth
 # Nothing may have crashed or warned on the way.
