@@ -1,21 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Replay cost against the same ioctls issued bare, measured in one guest
-# run: for 1, 64 and 4,096 mappings (16 KiB each), after a real kexec that
-# carries two LUO sessions of the same shape, one for each side:
+# run: for 1, 64 and 4,096 mappings (16 KiB each), after real kexecs,
 #  (A) the restore-agent's total restore time ("restored in": LUO retrieve
 #      of its session, hand-off and memfd, decode, replay, verify), once,
-#      against bare-restore (bench/guest/bare-restore.c): the raw LUO
-#      ioctls that retrieve its own session and a memfd of the same size,
-#      then the same iommufd/VFIO ioctls bare, timed end to end, once;
+#      against bare-restore (bench/guest/bare-restore.c) one boot later:
+#      the raw LUO ioctls that retrieve its own session and the same
+#      guest-RAM memfd (replay-loop preserved it again), then the same
+#      iommufd/VFIO ioctls bare, timed end to end, once;
 #  (B) replay + verify alone against the same ioctls issued bare, the
 #      medians of ROUNDS rounds that alternate in replay-loop
 #      (bench/guest/replay-loop.c): same retrieved memfd, same order, same
 #      warm device, same boot.
-# The LUO retrieve figures of both sides are printed apart, and two sanity
-# figures: the kernel's memfd retrieve of the two sides (the same work on
-# memfds of the same shape), and bare-restore's ioctls against the loop's
-# raw median (the same code, once against warm).
+# The LUO retrieve figures of both sides are printed apart, and sanity
+# figures that the two boots compare: the kernel's retrieve of the same
+# memfd in each, and the bare ioctls, warm, on the same memfd in each.
 #
 # By default QEMU runs with -icount shift=0,sleep=off: guest time is the
 # count of guest instructions, immune to the load of a shared host.  What
@@ -62,7 +61,9 @@ fi
 	--script "$script" --timeout 1800 "${qemu[@]}" \
 	--file "$BUILD/bench/guest/replay-loop:/bin/replay-loop" \
 	--file "$BUILD/bench/guest/bare-restore:/bin/bare-restore" \
-	--expect measured-1 --expect measured-64 --expect measured-4096 >&2 ||
+	--expect measured-1 --expect bare-measured-1 --expect measured-64 \
+	--expect bare-measured-64 --expect measured-4096 \
+	--expect bare-measured-4096 >&2 ||
 	{ echo "replay: the guest run failed, see $log" >&2; exit 1; }
 
 calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
@@ -75,20 +76,34 @@ figures="agent session handoff decode memfds agent_replay agent_verify
 	ours_bind raw_bind ours_attach raw_attach identity best_ours best_raw
 	decode_warm bare_total bare_session bare_memfds bare_ioctls
 	baresplit_maps baresplit_bind baresplit_att bare_warm bare_warm_maps
-	bare_warm_attach luo_first_open"
+	bare_warm_attach luo_first_open bare_first_open"
 # shellcheck disable=SC2154 # the figures are assigned by the eval below
 for n in 1 64 4096; do
+	# The agent's boot and the bare side's, one boot later.
 	line=$(grep -a -o "KHOTEST: LOG replay-$n=.*" "$log" | tail -n 1 | tr -d '\r')
+	bline=$(grep -a -o "KHOTEST: LOG bare-$n=.*" "$log" | tail -n 1 | tr -d '\r')
 	# Nothing carries over from the previous size: a figure missing from
-	# this line must fail, not reuse the last one.
+	# these lines must fail, not reuse the last one.
 	# shellcheck disable=SC2086 # a list of names
 	unset $figures
-	[ -n "$line" ] || { echo "replay: no figures for $n maps in $log" >&2; exit 1; }
+	[ -n "$line" ] || { echo "replay: no agent figures for $n maps in $log" >&2; exit 1; }
+	[ -n "$bline" ] || { echo "replay: no bare figures for $n maps in $log" >&2; exit 1; }
 	# key value pairs; *split carry three: maps, open+bind, attach
-	eval "$(echo "${line#*=}" | awk '{
+	# A pair that is not "name number" (a figure left out shifts the rest)
+	# stops the parse: nothing but plain assignments reaches the eval.
+	malformed=
+	eval "$(echo "${line#*=} ${bline#*=}" | awk '{
 		for (i = 1; i < NF; i += 2) {
 			k = $i
+			if (k !~ /^[a-z][a-z_-]*$/ || $(i+1) !~ /^[0-9.]+$/) {
+				printf "malformed=%d\n", i
+				exit
+			}
 			if (k ~ /split$/) {
+				if ($(i+2) !~ /^[0-9.]+$/ || $(i+3) !~ /^[0-9.]+$/) {
+					printf "malformed=%d\n", i
+					exit
+				}
 				printf "%s_maps=%s %s_bind=%s %s_att=%s\n", k, $(i+1), k, $(i+2), k, $(i+3)
 				i += 2
 				continue
@@ -97,13 +112,15 @@ for n in 1 64 4096; do
 			printf "%s=%s\n", k, $(i+1)
 		}
 	}')"
+	[ -z "$malformed" ] ||
+		{ echo "replay: $n maps: malformed figures at field $malformed of the lines in $log" >&2; exit 1; }
 	# Every ratio below comes from figures of this run only: a missing or
 	# non-numeric one fails the bench instead of printing a ratio.
 	for v in $figures; do
 		[[ "${!v:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
 			{ echo "replay: $n maps: '$v' missing or not a number ('${!v:-}') in $log" >&2; exit 1; }
 	done
-	for v in raw bare_total bare_ioctls bare_memfds; do
+	for v in raw bare_total bare_ioctls bare_memfds bare_warm; do
 		[ "$(calc 0 "(${!v} > 0)")" = 1 ] ||
 			{ echo "replay: $n maps: '$v' is 0 in $log: no ratio" >&2; exit 1; }
 	done
@@ -115,24 +132,24 @@ for n in 1 64 4096; do
 	ratio_rv=$(calc 3 "$ours / $raw")
 	ratio_best=$(calc 3 "$best_ours / $best_raw")
 	sanity_memfd=$(calc 3 "$memfds / $bare_memfds")
-	sanity_ioctls=$(calc 3 "$bare_ioctls / $raw")
-	sanity_memfd_ioctls=$(calc 3 "$bare_warm / $raw")
+	sanity_ioctls=$(calc 3 "$bare_ioctls / $bare_warm")
+	sanity_boots=$(calc 3 "$bare_warm / $raw")
 	agent_rv=$(calc 3 "$agent_replay + $agent_verify")
 	if [ "$json" = 1 ]; then
 		[ "$first" = 1 ] || printf ','
-		printf '{"maps":%d,"rounds":%d,"clock":"%s","agent_ms":%s,"bare_ms":%s,"ratio":%s,"agent_retrieve_ms":%s,"agent_session_ms":%s,"agent_handoff_ms":%s,"agent_memfds_ms":%s,"bare_retrieve_ms":%s,"bare_session_ms":%s,"bare_memfds_ms":%s,"agent_without_retrieve_ms":%s,"bare_ioctls_ms":%s,"ratio_without_retrieve":%s,"decode_ms":%s,"agent_replay_ms":%s,"agent_verify_ms":%s,"replay_verify_ms":%s,"raw_ms":%s,"replay_verify_ratio":%s,"best_replay_verify_ratio":%s,"sanity_memfd_retrieve_ratio":%s,"sanity_bare_ioctls_ratio":%s,"bare_warm_ms":%s,"sanity_bare_memfd_ioctls_ratio":%s,"luo_first_open_ms":%s,"raw_cold_ms":%s}' \
+		printf '{"maps":%d,"rounds":%d,"clock":"%s","agent_ms":%s,"bare_ms":%s,"ratio":%s,"agent_retrieve_ms":%s,"agent_session_ms":%s,"agent_handoff_ms":%s,"agent_memfds_ms":%s,"bare_retrieve_ms":%s,"bare_session_ms":%s,"bare_memfds_ms":%s,"agent_without_retrieve_ms":%s,"bare_ioctls_ms":%s,"ratio_without_retrieve":%s,"decode_ms":%s,"agent_replay_ms":%s,"agent_verify_ms":%s,"replay_verify_ms":%s,"raw_ms":%s,"replay_verify_ratio":%s,"best_replay_verify_ratio":%s,"sanity_memfd_retrieve_ratio":%s,"sanity_bare_ioctls_ratio":%s,"bare_warm_ms":%s,"sanity_boots_ratio":%s,"luo_first_open_ms":%s,"bare_luo_first_open_ms":%s,"raw_cold_ms":%s}' \
 			"$n" "$rounds" "$clock" "$agent" "$bare_total" "$ratio_total" \
 			"$agent_retr" "$session" "$handoff" "$memfds" "$bare_retr" \
 			"$bare_session" "$bare_memfds" "$agent_noretr" "$bare_ioctls" \
 			"$ratio_noretr" "$decode" "$agent_replay" "$agent_verify" \
 			"$ours" "$raw" "$ratio_rv" "$ratio_best" "$sanity_memfd" \
-			"$sanity_ioctls" "$bare_warm" "$sanity_memfd_ioctls" \
-			"$luo_first_open" "$cold"
+			"$sanity_ioctls" "$bare_warm" "$sanity_boots" \
+			"$luo_first_open" "$bare_first_open" "$cold"
 	else
 		echo "replay: $n maps: (A) agent total $agent ms / bare restore $bare_total ms, both with their LUO retrieve: ratio $ratio_total"
 		echo "replay: $n maps: (B) replay+verify $ours ms (replay $replay, verify $verify) / bare ioctls $raw ms, medians of $rounds interleaved rounds: ratio $ratio_rv (best rounds: $best_ours / $best_raw ms, ratio $ratio_best)"
 		echo "replay: $n maps: LUO retrieve: agent $agent_retr ms (session $session, hand-off $handoff, memfds $memfds), bare $bare_retr ms (session $bare_session, memfds $bare_memfds); without it: agent $agent_noretr / bare ioctls $bare_ioctls ms: ratio $ratio_noretr"
-		echo "replay: $n maps: sanity: memfd retrieve agent $memfds / bare $bare_memfds ms: $sanity_memfd; bare ioctls on the bare memfd, warm median $bare_warm (maps $bare_warm_maps, attach $bare_warm_attach) / on the agent's memfd $raw ms: $sanity_memfd_ioctls; bare ioctls once $bare_ioctls / warm $raw ms: $sanity_ioctls; first open of /dev/liveupdate (deserializes both sessions, before either side) $luo_first_open ms"
+		echo "replay: $n maps: sanity: the same memfd, one boot apart: memfd retrieve agent $memfds / bare $bare_memfds ms: $sanity_memfd; bare ioctls warm median $bare_warm (maps $bare_warm_maps, attach $bare_warm_attach) / agent's boot $raw ms: $sanity_boots; bare ioctls once $bare_ioctls / warm $bare_warm ms: $sanity_ioctls; first open of /dev/liveupdate (deserializes the incoming sessions, before either side) $luo_first_open ms in the agent's boot, $bare_first_open in the bare one's"
 		echo "replay: $n maps: agent's own run: decode $decode, replay $agent_rv (replay $agent_replay, verify $agent_verify) ms; warm decode $decode_warm ms"
 		echo "replay: $n maps: split maps/open+bind/attach: loop ours $ours_maps/$ours_bind/$ours_attach (sysfs identity $identity), raw $raw_maps/$raw_bind/$raw_attach; agent $agentsplit_maps/$agentsplit_bind/$agentsplit_att; bare restore $baresplit_maps/$baresplit_bind/$baresplit_att; cold raw $coldsplit_maps/$coldsplit_bind/$coldsplit_att ms (total $cold)"
 	fi

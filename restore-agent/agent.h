@@ -30,6 +30,9 @@ void agent_log(int err, const char *fmt, ...)
  * releasing the hold writes them.  Errors are never held.
  */
 void agent_log_hold(int hold);
+/* Where the first status past "running" is also written (then closed). */
+void agent_notify_fd(int fd);
+
 /* Replaces KHO_RUN_DIR/agent.status, read by the initramfs hook. */
 void agent_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -80,6 +80,13 @@ void agent_log_hold(int hold)
 	holding = hold;
 }
 
+static int notify_fd = -1;
+
+void agent_notify_fd(int fd)
+{
+	notify_fd = fd;
+}
+
 void agent_status(const char *fmt, ...)
 {
 	char buf[640];
@@ -101,6 +108,19 @@ void agent_status(const char *fmt, ...)
 	}
 	close(fd);
 	rename(KHO_RUN_DIR "/agent.status.tmp", KHO_RUN_DIR "/agent.status");
+	/*
+	 * The first status past "running" ends the hook's wait: written once
+	 * and closed, as s6's notification-fd, so the hook blocks on it
+	 * instead of polling (each poll was up to 100 ms of blackout).
+	 * SIGPIPE is ignored: a hook that gave up only costs EPIPE.
+	 */
+	if (notify_fd >= 0 && strncmp(buf, "running", 7)) {
+		if (write(notify_fd, buf, strlen(buf)) < 0) {
+			/* the hook stopped waiting: the status file has it */
+		}
+		close(notify_fd);
+		notify_fd = -1;
+	}
 }
 
 void agent_timeline_start(void)

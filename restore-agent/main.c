@@ -876,6 +876,8 @@ static void usage(FILE *f)
 		"                     with a preserved iommufd: stop before journal record N\n"
 		"  --deviate-at N     test hook, preserved iommufd only: replay journal record N\n"
 		"                     (an IOAS_MAP_FILE) one page off, for the kernel to refuse\n"
+		"  --notify-fd N      write the first status past \"running\" (ready, none,\n"
+		"                     held, failed, finished) to fd N, then close it\n"
 		"  --stay             keep running after the adoption\n"
 		"  --json             print the timeline as JSON on stdout\n",
 		KHO_ADOPT_SOCK, KHO_VERIFY_SAMPLE);
@@ -892,6 +894,7 @@ static int parse(struct agent *a, int argc, char **argv)
 		{ "probe", required_argument, NULL, 'p' },
 		{ "fail-at", required_argument, NULL, 'f' },
 		{ "deviate-at", required_argument, NULL, 'd' },
+		{ "notify-fd", required_argument, NULL, 'n' },
 		{ "stay", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -950,6 +953,14 @@ static int parse(struct agent *a, int argc, char **argv)
 			if (*end)
 				return -EINVAL;
 			break;
+		case 'n': {
+			long fd = strtol(optarg, &end, 0);
+
+			if (*end || fd < 0 || fcntl(fd, F_GETFD) < 0)
+				return -EINVAL;
+			agent_notify_fd(fd);
+			break;
+		}
 		case 'S':
 			a->keep_running = 1;
 			break;

@@ -28,6 +28,14 @@
 #include "kho.h"
 #include "replay.h"
 
+/*
+ * The LUO session replay-loop preserves for the next boot's bare-restore:
+ * the agent's guest-RAM memfd(s), under their own tokens, and the hand-off
+ * that says which ioctls to issue, under BARE_PLAN_TOKEN.
+ */
+#define BARE_SESSION	"kho-bench-bare"
+#define BARE_PLAN_TOKEN	0x62617265706c616eULL	/* "bareplan" */
+
 static inline uint64_t now_ns(void)
 {
 	struct timespec ts;

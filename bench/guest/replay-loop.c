@@ -17,21 +17,39 @@
  * Prints one line per round and one line of medians; the host computes
  * the ratios from the medians.
  *
+ * With --wait-pid PID (the agent's) it waits, after the adoption, until
+ * the agent has exited: only then has it closed its copy of the device
+ * fd, which keeps the device bound, and finished its session.
+ *
+ * With --preserve-for-bare it then preserves, for the next boot's
+ * bare-restore, the same memfd(s) (the agent's session is finished, so
+ * LUO lets them be preserved again) and the hand-off in session
+ * BARE_SESSION, and holds it until the kexec: the bare side then restores
+ * the very same folios, at the same physical addresses, so mapping and
+ * attaching them costs the same.  (Two memfds of the same size cost
+ * differently: iommufd maps a physically contiguous run at once.)  It
+ * forks a child that holds the session, and exits.
+ *
  * Built and shipped by bench/replay-vm.sh (static, like the agent), not by
  * the Makefile: the C files directly in bench/ are host benches.
  *
- * usage: replay-loop ROUNDS
+ * usage: replay-loop ROUNDS [--wait-pid PID] [--preserve-for-bare]
  */
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "adopt.h"
 #include "handoff.h"
 #include "journal.h"
 #include "journal_sock.h"
+#include "luo.h"
 #include "raw-ioctls.h"
 #include "verify.h"
 
@@ -129,6 +147,85 @@ static double best_ms(const struct round *rs, int n, size_t off)
 	return best / 1e6;
 }
 
+/*
+ * Preserve the memfds and the hand-off for bare-restore, then hold the
+ * session: closing it before the kexec would unpreserve it.  Returns only
+ * on failure or a signal.
+ */
+static int preserve_for_bare(const struct kho_replay_memfd *memfds,
+			     size_t nr_memfds, const void *blob, size_t len)
+{
+	int luo, session, plan, ret, sig;
+	pid_t child;
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	plan = memfd_create("bare-plan", MFD_CLOEXEC);
+	if (plan < 0 || pwrite(plan, blob, len, 0) != (ssize_t)len) {
+		fprintf(stderr, "replay-loop: plan memfd: %s\n", strerror(errno));
+		return 1;
+	}
+	luo = kho_luo_open();
+	if (luo < 0) {
+		fprintf(stderr, "replay-loop: open %s: %s\n", KHO_LUO_DEV,
+			strerror(-luo));
+		return 1;
+	}
+	session = kho_luo_create_session(luo, BARE_SESSION);
+	if (session < 0) {
+		fprintf(stderr, "replay-loop: create session %s: %s\n",
+			BARE_SESSION, strerror(-session));
+		return 1;
+	}
+	ret = kho_luo_preserve_fd(session, plan, BARE_PLAN_TOKEN);
+	for (i = 0; !ret && i < nr_memfds; i++)
+		ret = kho_luo_preserve_fd(session, memfds[i].fd,
+					  memfds[i].token);
+	if (ret) {
+		fprintf(stderr, "replay-loop: preserve for the bare restore: %s\n",
+			strerror(-ret));
+		return 1;
+	}
+	/* test-vmm stage opens /dev/liveupdate next: one owner at a time. */
+	close(luo);
+	/* The caller goes on; the child keeps the session open. */
+	child = fork();
+	if (child < 0) {
+		fprintf(stderr, "replay-loop: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (child) {
+		printf("replay-loop: bare session ready: %s, %zu memfd(s) and the plan, held by pid %d\n",
+		       BARE_SESSION, nr_memfds, (int)child);
+		return 0;
+	}
+	fclose(stdout);
+	sigwait(&set, &sig);
+	fprintf(stderr, "replay-loop: %s before kexec, bare session unpreserved\n",
+		strsignal(sig));
+	return 1;
+}
+
+/* Wait until @pid has exited: it may still hold the device. */
+static int wait_exit(pid_t pid)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int ret;
+
+	pfd.fd = syscall(SYS_pidfd_open, pid, 0);
+	if (pfd.fd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	ret = poll(&pfd, 1, 30000);
+	close(pfd.fd);
+	if (ret < 0)
+		return -errno;
+	return ret ? 0 : -ETIMEDOUT;
+}
+
 #define MS(field) median_ms(rs, rounds, offsetof(struct round, field))
 #define BEST(field) best_ms(rs, rounds, offsetof(struct round, field))
 
@@ -144,11 +241,20 @@ int main(int argc, char **argv)
 	uint64_t t0, decode_ns;
 	size_t len, i;
 	void *blob;
-	int rounds, k, ret;
+	int rounds, k, ret, for_bare = 0, wait_pid = 0;
 
-	rounds = argc == 2 ? atoi(argv[1]) : 0;
+	rounds = argc >= 2 ? atoi(argv[1]) : 0;
+	for (k = 2; k < argc; k++) {
+		if (!strcmp(argv[k], "--preserve-for-bare"))
+			for_bare = 1;
+		else if (!strcmp(argv[k], "--wait-pid") && k + 1 < argc)
+			wait_pid = atoi(argv[++k]);
+		else
+			rounds = 0;
+	}
 	if (rounds < 1 || rounds > MAX_ROUNDS) {
-		fprintf(stderr, "usage: replay-loop ROUNDS (1..%d)\n", MAX_ROUNDS);
+		fprintf(stderr, "usage: replay-loop ROUNDS (1..%d) [--wait-pid PID] [--preserve-for-bare]\n",
+			MAX_ROUNDS);
 		return 2;
 	}
 	/* Adopt like a VMM: the agent then finishes the session. */
@@ -168,6 +274,14 @@ int main(int argc, char **argv)
 	for (i = 0; i < set.nr_dev; i++)
 		close(set.dev[i].fd);
 	close(set.iommufd);
+	if (wait_pid > 0) {
+		ret = wait_exit(wait_pid);
+		if (ret) {
+			fprintf(stderr, "replay-loop: the agent (pid %d) did not exit: %s\n",
+				wait_pid, strerror(-ret));
+			return 1;
+		}
+	}
 
 	ret = kho_read_file(KHO_RUN_DIR "/handoff.fdt", &blob, &len);
 	if (ret) {
@@ -218,6 +332,9 @@ int main(int argc, char **argv)
 	       MS(raw_maps), MS(ours_bind), MS(raw_bind), MS(ours_attach),
 	       MS(raw_attach), MS(ours_identity), decode_ns / 1e6, BEST(ours),
 	       BEST(raw));
+	fflush(stdout);
+	if (for_bare)
+		return preserve_for_bare(memfds, set.nr_memfd, blob, len);
 	kho_handoff_free(&h);
 	free(blob);
 	return 0;

@@ -1,25 +1,34 @@
 # SPDX-License-Identifier: GPL-2.0
-# Guest side of bench/replay-vm.sh: one guest run, chained kexecs.  Stage k
-# stages SIZES[k] mappings twice over and kexecs with the hook off
-# (kho_agent=off): test-vmm stage builds the VMM's state and preserves its
-# hand-off and guest-RAM memfd in session "kho-tool" for the agent, and
-# bare-restore preserves a memfd of the same size, written the same way,
-# in session "kho-bench-bare" for the bare side (one memfd cannot be in
-# two sessions).  Stage k+1 then, in this order:
-#  - times the bare ioctls once on a fresh memfd (test-vmm stage --raw):
-#    the device's first open, bind and attach after boot cost more,
-#    whoever does them; this run takes that, the "cold" figure;
-#  - opens /dev/liveupdate once (bare-restore first-open): the first open
-#    deserializes both sessions, which neither side should pay for the
-#    other; timed apart;
-#  - starts the agent and reads how long its one real restore took;
+# Guest side of bench/replay-vm.sh: one guest run, five boots chained by
+# kexec (the hook off, kho_agent=off).  Boot k stages SIZES[k] mappings
+# (test-vmm stage) for the agent of boot k+1, whose guest-RAM memfd is
+# then preserved again, with the hand-off, for the bare restore of boot
+# k+2 (a LUO session is retrieved once per boot):
+#
+#   boot 1: stage 1
+#   boot 2: agent 1,                 stage 64
+#   boot 3: bare 1,   agent 64,      stage 4096
+#   boot 4: bare 64,  agent 4096
+#   boot 5: bare 4096
+#
+# In each boot, in this order:
+#  - cold: the bare ioctls once on a fresh memfd (test-vmm stage --raw),
+#    at the largest size measured in this boot: the device's first open,
+#    bind and attach after boot cost more, whoever does them; this takes
+#    it, so that everything after is warm;
+#  - bare-restore first-open: the first open of /dev/liveupdate
+#    deserializes both incoming sessions, which neither side should pay
+#    for the other; timed apart;
+#  - bare: bare-restore retrieves its session and memfd with the raw LUO
+#    ioctls and issues the same ioctls bare, once, timed end to end; then
+#    repeats the ioctls warm on the same memfd (a sanity figure: the same
+#    as replay-loop's raw median one boot earlier, if boots compare);
+#  - agent: the restore-agent's one real restore ("restored in");
 #  - replay-loop (bench/guest/replay-loop.c) adopts like a VMM and
 #    alternates, ROUNDS times, the agent's replay + verify and the same
 #    ioctls issued bare, on the same retrieved memfd and the same warm
-#    device, and prints medians;
-#  - bare-restore restore: retrieves its session and memfd with the raw
-#    LUO ioctls and issues the same ioctls bare, timed end to end, once
-#    (a session is retrieved once per boot, like the agent's).
+#    device, prints medians, and preserves that memfd and the hand-off in
+#    session "kho-bench-bare" for the next boot's bare side.
 #
 # The guest has one CPU: anything this script runs while the agent
 # restores is charged to the agent.  So it waits with shell builtins only
@@ -31,25 +40,43 @@
 sizes="1 64 4096"
 chunk=16384
 run=/run/kho-tool
-# test-vmm stage's guest-RAM token ("ram0"): the bare session uses it too,
-# and bare-restore retrieves the tokens the agent's hand-off names.
-ram_token=0x72616d30
 
-nth() { echo $sizes | cut -d' ' -f"$1"; }
+# nth K: the K-th size, or nothing past either end.
+nth() {
+	[ "$1" -ge 1 ] || return 0
+	echo $sizes | cut -d' ' -f"$1"
+}
+stage_n=$(nth "$KHO_STAGE")
+agent_n=$(nth $((KHO_STAGE - 1)))
+bare_n=$(nth $((KHO_STAGE - 2)))
 
-if [ "$KHO_STAGE" -gt 1 ]; then
-	n=$(nth $((KHO_STAGE - 1)))
+if [ -n "$agent_n$bare_n" ]; then
+	n=${agent_n:-$bare_n}
 	cold=$(test-vmm stage --raw --maps "$n" --chunk $chunk) ||
-		khotest_fail "bench: $n maps: cold raw loop failed"
+		khotest_fail "bench: boot $KHO_STAGE: cold raw loop failed"
 	echo "cold $cold"
 	coldms=$(echo "$cold" | sed -n 's/.*maps-first \([0-9.]*\) ms.*/\1/p')
 	first_open=$(bare-restore first-open) ||
-		khotest_fail "bench: $n maps: first open of /dev/liveupdate failed"
+		khotest_fail "bench: boot $KHO_STAGE: first open of /dev/liveupdate failed"
+fi
+
+if [ -n "$bare_n" ]; then
+	bare-restore restore "${rounds:-7}" >/tmp/bare.out 2>&1 ||
+		khotest_fail "bench: $bare_n maps: bare-restore: $(cat /tmp/bare.out)"
+	cat /tmp/bare.out
+	bare=$(grep -E '^bare-(total|warm) ' /tmp/bare.out | tr '\n' ' ')
+	khotest_log "bare-$bare_n=$bare bare-${first_open#luo-}"
+	khotest_mark "bare-measured-$bare_n"
+fi
+
+if [ -n "$agent_n" ]; then
+	n=$agent_n
 	mkdir -p $run
 	rm -f $run/agent.status /tmp/tick
 	mkfifo /tmp/tick
 	exec 3<>/tmp/tick
 	restore-agent </dev/null 2>/tmp/agent.err &
+	agent_pid=$!
 	i=0
 	st=
 	while :; do
@@ -78,31 +105,20 @@ if [ "$KHO_STAGE" -gt 1 ]; then
 	rmaps=$(sed -n 's/.*step replay .* maps in \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
 	rbind=$(sed -n 's/.*step replay .*open+bind \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
 	ratt=$(sed -n 's/.*step replay .*, attach \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
-	replay-loop "${rounds:-7}" >/tmp/loop.out 2>&1 ||
+	# Its child holds the bare session until the kexec.
+	replay-loop "${rounds:-7}" --wait-pid "$agent_pid" --preserve-for-bare \
+		>/tmp/loop.out 2>&1 ||
 		khotest_fail "bench: $n maps: replay-loop: $(cat /tmp/loop.out)"
 	cat /tmp/loop.out
 	loop=$(sed -n 's/^replay-loop: medians //p' /tmp/loop.out)
-	bare-restore restore "${rounds:-7}" >/tmp/bare.out 2>&1 ||
-		khotest_fail "bench: $n maps: bare-restore: $(cat /tmp/bare.out)"
-	cat /tmp/bare.out
-	bare=$(grep -E '^bare-(total|warm) ' /tmp/bare.out | tr '\n' ' ')
 	raw_split() { echo "$1" | sed -n 's/.*(maps \([0-9.]*\), open+bind \([0-9.]*\), attach \([0-9.]*\)).*/\1 \2 \3/p'; }
 	coldparts=$(raw_split "$cold")
-	khotest_log "replay-$n=agent $agent $parts agentsplit $rmaps $rbind $ratt cold $coldms coldsplit $coldparts $loop $bare $first_open"
+	khotest_log "replay-$n=agent $agent $parts agentsplit $rmaps $rbind $ratt cold $coldms coldsplit $coldparts $loop $first_open"
 	khotest_mark "measured-$n"
 fi
 
-if [ "$KHO_STAGE" -le 3 ]; then
-	n=$(nth "$KHO_STAGE")
-	# First: test-vmm stage holds /dev/liveupdate until the kexec.
-	bare-restore preserve $((n * chunk)) $ram_token >/tmp/bare-stage.out 2>&1 &
-	i=0
-	until grep -q '^bare-restore: ready' /tmp/bare-stage.out; do
-		i=$((i + 1))
-		[ "$i" -lt 1200 ] || khotest_fail "bench: bare stage $n: $(cat /tmp/bare-stage.out)"
-		sleep 0.1
-	done
-	cat /tmp/bare-stage.out
+if [ -n "$stage_n" ]; then
+	n=$stage_n
 	test-vmm stage --maps "$n" --chunk $chunk >/tmp/stage.out 2>&1 &
 	i=0
 	until grep -q '^test-vmm: ready' /tmp/stage.out; do
@@ -111,6 +127,7 @@ if [ "$KHO_STAGE" -le 3 ]; then
 		sleep 0.1
 	done
 	cat /tmp/stage.out
-	khotest_kexec vanilla kho_agent=off
 fi
+# The bare side of the last agent still needs its boot.
+[ -z "$agent_n$stage_n" ] || khotest_kexec vanilla kho_agent=off
 khotest_done

@@ -99,8 +99,10 @@ kdebug_check() {
 	fi
 	n=$(grep -c "^unreferenced object" /tmp/kmemleak.txt) || true
 	ours=$(kdebug_leaks_ours /tmp/kmemleak.txt)
-	khotest_log "kmemleak_suspects=$n"
-	khotest_log "kmemleak_ours=$ours"
+	if [ "$KDEBUG_KMEMLEAK" = 1 ]; then
+		khotest_log "kmemleak_suspects=$n"
+		khotest_log "kmemleak_ours=$ours"
+	fi
 	[ "$n" -eq 0 ] || sed 's/^/kmemleak: /' /tmp/kmemleak.txt
 	dmesg > /tmp/dmesg.txt
 	if grep -q 'BUG: KASAN' /tmp/dmesg.txt; then
