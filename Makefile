@@ -151,8 +151,9 @@ check-schema: all
 check-vm: all
 	BUILD=$(BUILD) ./tests/vm/run.sh
 
-# Host benches first, then the ones that need a guest (replay against the
-# raw ioctl loop, the recorder's cost per ioctl), each measured in one run.
+# Host benches first, then the ones that need a guest, under -icount (the
+# agent's restore against a bare restore of the same ioctls, the recorder's
+# cost per ioctl, an upgrade against a plain kexec), each one run.
 BENCH_VM := $(sort $(wildcard bench/*-vm.sh))
 bench: all $(BENCH_BIN)
 	BUILD=$(BUILD) ./bench/run.sh $(BENCH_BIN) $(BENCH_VM)
