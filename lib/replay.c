@@ -207,6 +207,9 @@ static const char *cause(struct kho_replay *r, int err, char *buf, size_t len)
 	if (err == -EIO && r->fail_at && r->steps == r->fail_at)
 		snprintf(buf, len, "EIO (injected failure at step %u)",
 			 r->fail_at);
+	else if (err == -EILSEQ)
+		/* iommufd's own meaning (patches/ 0003), not strerror's */
+		snprintf(buf, len, "EILSEQ (not the next record of the preserved journal)");
 	else
 		snprintf(buf, len, "%s (%s)", kho_errno_name(err),
 			 strerror(-err));
