@@ -369,15 +369,13 @@ int kho_replay_memfd_find(const struct kho_replay_memfd *memfds, size_t nr,
 	return -ENOENT;
 }
 
-static int replay_map(struct kho_replay *r, uint32_t old_ioas,
-		      uint32_t new_ioas, const struct kho_mapping *m, int fd,
-		      struct kho_diag *diag)
+int kho_replay_map(struct kho_replay *r, uint32_t old_ioas, uint32_t new_ioas,
+		   const struct kho_mapping *m, uint32_t flags, int fd,
+		   struct kho_diag *diag)
 {
 	struct iommu_ioas_map_file arg = {
 		.size = sizeof(arg),
-		.flags = (m->flags & (IOMMU_IOAS_MAP_READABLE |
-				      IOMMU_IOAS_MAP_WRITEABLE)) |
-			 IOMMU_IOAS_MAP_FIXED_IOVA,
+		.flags = flags,
 		.ioas_id = new_ioas,
 		.fd = fd,
 		.start = m->offset,
@@ -404,6 +402,17 @@ static int replay_map(struct kho_replay *r, uint32_t old_ioas,
 				    (unsigned long long)m->offset,
 				    cause(r, err, why, sizeof(why)));
 	return 0;
+}
+
+/* A plan's mapping goes back where it was, with its access rights. */
+static inline int replay_map(struct kho_replay *r, uint32_t old_ioas,
+			     uint32_t new_ioas, const struct kho_mapping *m,
+			     int fd, struct kho_diag *diag)
+{
+	return kho_replay_map(r, old_ioas, new_ioas, m,
+			      (m->flags & (IOMMU_IOAS_MAP_READABLE |
+					   IOMMU_IOAS_MAP_WRITEABLE)) |
+			      IOMMU_IOAS_MAP_FIXED_IOVA, fd, diag);
 }
 
 /* Counts a mapping of recorded IOAS @ioas as done, for verify. */

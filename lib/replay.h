@@ -154,6 +154,14 @@ int kho_replay_ioctl(struct kho_replay *r, uint32_t op, int fd,
 /* The end of a message: "EINVAL (Invalid argument)" or the injection. */
 const char *kho_replay_cause(struct kho_replay *r, int err, char *buf,
 			     size_t len);
+/*
+ * kho_replay_map() - IOMMU_IOAS_MAP_FILE of @m into IOAS @new_ioas (the
+ * recorded @old_ioas names it in messages) from memfd @fd (< 0: not
+ * retrieved, an error naming the token) with @flags as given.
+ */
+int kho_replay_map(struct kho_replay *r, uint32_t old_ioas, uint32_t new_ioas,
+		   const struct kho_mapping *m, uint32_t flags, int fd,
+		   struct kho_diag *diag);
 /* Drops @old_id from @m (its object died).  Return: 0 or -ENOMEM. */
 int kho_replay_idmap_forget(struct kho_idmap *m, uint32_t old_id);
 

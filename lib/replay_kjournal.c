@@ -117,41 +117,23 @@ static int kjr_map_file(struct kho_replay *r, const struct kho_rec *rec,
 			const struct kho_replay_memfd *memfds, size_t nr_memfds,
 			struct kho_diag *diag)
 {
-	/* The recorded flags: the kernel compares them word by word. */
-	struct iommu_ioas_map_file arg = {
-		.size = sizeof(arg),
-		.flags = rec->map.flags,
-		.start = rec->map.offset,
-		.length = rec->map.length,
+	const struct kho_mapping m = {
 		.iova = rec->map.iova,
+		.length = rec->map.length,
+		.offset = rec->map.offset,
+		.memfd_token = rec->map.memfd_token,
 	};
-	char why[96];
-	int err, fd;
+	uint32_t new_ioas;
+	int err;
 
-	err = map_old(r, rec->map.ioas_id, &arg.ioas_id, "map", diag);
+	err = map_old(r, rec->map.ioas_id, &new_ioas, "map", diag);
 	if (err)
 		return err;
-	fd = kho_replay_memfd_find(memfds, nr_memfds, rec->map.memfd_token);
-	if (fd < 0)
-		return kho_diag_set(diag, -ENOENT,
-				    "replay: IOAS %u: map 0x%llx+0x%llx: memfd token %llu was not retrieved",
-				    rec->map.ioas_id,
-				    (unsigned long long)rec->map.iova,
-				    (unsigned long long)rec->map.length,
-				    (unsigned long long)rec->map.memfd_token);
-	arg.fd = fd;
-	err = kho_replay_ioctl(r, KHO_OP_IOAS_MAP_FILE, r->iommufd,
-			       IOMMU_IOAS_MAP_FILE, &arg);
-	if (err)
-		return kho_diag_set(diag, err,
-				    "replay: IOAS %u: map 0x%llx+0x%llx from memfd token %llu offset 0x%llx: %s",
-				    rec->map.ioas_id,
-				    (unsigned long long)rec->map.iova,
-				    (unsigned long long)rec->map.length,
-				    (unsigned long long)rec->map.memfd_token,
-				    (unsigned long long)rec->map.offset,
-				    kho_replay_cause(r, err, why, sizeof(why)));
-	return 0;
+	/* The recorded flags: the kernel compares them word by word. */
+	return kho_replay_map(r, rec->map.ioas_id, new_ioas, &m, rec->map.flags,
+			      kho_replay_memfd_find(memfds, nr_memfds,
+						    rec->map.memfd_token),
+			      diag);
 }
 
 static int kjr_copy(struct kho_replay *r, const struct kho_rec *rec,
