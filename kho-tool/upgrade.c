@@ -13,6 +13,7 @@
 
 #include "capture.h"
 #include "commands.h"
+#include "compact.h"
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal_sock.h"
@@ -124,20 +125,6 @@ const char *kho_iommufd_decision_name(enum kho_iommufd_decision d)
 	case KHO_IOMMUFD_REFUSED: return "refused";
 	}
 	return "?";
-}
-
-/*
- * The ioctls the agent will issue: a REPLAY_MAPPINGS plan record stands
- * for one IOAS_MAP_FILE per mapping it covers, every other record for one.
- */
-static size_t replay_ioctls(const struct kho_journal *plan)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < plan->nr; i++)
-		n += plan->recs[i].op == KHO_OP_REPLAY_MAPPINGS ?
-		     plan->recs[i].replay_maps.count : 1;
-	return n;
 }
 
 static void json_timeline(const struct timeline *tl, const struct run *r,
@@ -413,7 +400,7 @@ static int do_run(struct timeline *tl, struct run *r)
 	r->journal_length = r->cap.handoff.journal_length;
 	r->replay_length = r->cap.handoff.replay.nr;
 	r->handoff_bytes = r->cap.blob_len;
-	r->replay_ioctls = replay_ioctls(&r->cap.handoff.replay);
+	r->replay_ioctls = kho_plan_ioctls(&r->cap.handoff.replay);
 	/* The hand-off may depend on more than the base ABIs: check again. */
 	r->nr_abi = kho_capture_abi_needs(&r->cap.handoff, r->abi,
 					  KHO_CAPTURE_MAX_ABI);

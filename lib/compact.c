@@ -184,6 +184,16 @@ int kho_compact(const struct kho_journal *in, struct kho_state *state,
 	return 0;
 }
 
+size_t kho_plan_ioctls(const struct kho_journal *plan)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < plan->nr; i++)
+		n += plan->recs[i].op == KHO_OP_REPLAY_MAPPINGS ?
+		     plan->recs[i].replay_maps.count : 1;
+	return n;
+}
+
 int kho_plan_expand(const struct kho_journal *plan,
 		    const struct kho_state *state, struct kho_journal *out,
 		    struct kho_diag *diag)

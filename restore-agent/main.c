@@ -24,6 +24,7 @@
 
 #include "adopt.h"
 #include "agent.h"
+#include "compact.h"
 #include "handoff.h"
 #include "journal.h"
 #include "kjournal.h"
@@ -300,17 +301,11 @@ static void save_metadata(struct agent *a)
 	write_file(run_path("previous-kernel", path, sizeof(path)), buf, n);
 }
 
-static void build_set(struct agent *a, struct kho_adopt_set *set)
+/* The devices the replay bound, as the adoption protocol sends them. */
+static void adopt_devs(const struct agent *a, struct kho_adopt_set *set)
 {
 	size_t i;
 
-	kho_adopt_set_init(set);
-	set->iommufd = a->r.iommufd;
-	set->idmap = a->r.idmap;	/* borrowed: not freed with the set */
-	set->dev = calloc(a->r.nr_dev + 1, sizeof(*set->dev));
-	set->memfd = calloc(a->nr_memfd + 1, sizeof(*set->memfd));
-	if (!set->dev || !set->memfd)
-		return;
 	for (i = 0; i < a->r.nr_dev; i++) {
 		struct kho_adopt_dev *d = &set->dev[i];
 
@@ -323,6 +318,20 @@ static void build_set(struct agent *a, struct kho_adopt_set *set)
 		snprintf(d->cdev, sizeof(d->cdev), "%s", a->r.dev[i].cdev);
 	}
 	set->nr_dev = a->r.nr_dev;
+}
+
+static void build_set(struct agent *a, struct kho_adopt_set *set)
+{
+	size_t i;
+
+	kho_adopt_set_init(set);
+	set->iommufd = a->r.iommufd;
+	set->idmap = a->r.idmap;	/* borrowed: not freed with the set */
+	set->dev = calloc(a->r.nr_dev + 1, sizeof(*set->dev));
+	set->memfd = calloc(a->nr_memfd + 1, sizeof(*set->memfd));
+	if (!set->dev || !set->memfd)
+		return;
+	adopt_devs(a, set);
 	for (i = 0; i < a->nr_memfd; i++) {
 		struct stat st;
 
@@ -441,20 +450,8 @@ static void hold(struct agent *a)
 	set.iommufd = a->session;
 	set.memfd = calloc(a->nr_memfd + 3, sizeof(*set.memfd));
 	set.dev = calloc(a->r.nr_dev + 1, sizeof(*set.dev));
-	if (set.dev) {
-		for (i = 0; i < a->r.nr_dev; i++) {
-			struct kho_adopt_dev *d = &set.dev[i];
-
-			d->pci = a->r.dev[i].pci;
-			d->old_id = a->r.dev[i].old_id;
-			d->new_id = a->r.dev[i].new_id;
-			d->old_hwpt = a->r.dev[i].old_hwpt;
-			d->new_hwpt = a->r.dev[i].new_hwpt;
-			d->fd = a->r.dev[i].fd;
-			snprintf(d->cdev, sizeof(d->cdev), "%s", a->r.dev[i].cdev);
-		}
-		set.nr_dev = a->r.nr_dev;
-	}
+	if (set.dev)
+		adopt_devs(a, &set);
 	set.idmap = a->r.idmap;		/* borrowed */
 	if (set.memfd && a->r.iommufd >= 0) {
 		set.memfd[set.nr_memfd].token = a->h.iommufd.token;
@@ -549,17 +546,6 @@ static int fail_step(struct agent *a, const char *step, uint64_t t0, int err,
 }
 
 
-/* The ioctls the plan replay would issue: a slice is one map each. */
-static size_t plan_ioctls(const struct kho_journal *plan)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < plan->nr; i++)
-		n += plan->recs[i].op == KHO_OP_REPLAY_MAPPINGS ?
-		     plan->recs[i].replay_maps.count : 1;
-	return n;
-}
-
 /*
  * Which record the replay came from and which path it took, for the log.
  * Logged after the timed restore: it costs a /dev/iommu open and console
@@ -573,7 +559,7 @@ static void log_journal_source(const struct agent *a, int err)
 		agent_log(0, "restore: journal source: kernel (%s); replaying %llu recorded ioctls into the preserved iommufd, each checked by the kernel (plan would be %zu)",
 			  a->h.iommufd.compatible,
 			  (unsigned long long)a->h.iommufd.journal_length,
-			  plan_ioctls(&a->h.replay));
+			  kho_plan_ioctls(&a->h.replay));
 		if (a->resumed_at)
 			agent_log(0, "restore: resumed at record %u: the kernel had matched %u records before",
 				  a->resumed_at + 1, a->resumed_at);
@@ -586,13 +572,13 @@ static void log_journal_source(const struct agent *a, int err)
 	if (!strcmp(src, KHO_JOURNAL_SOURCE_KERNEL))
 		agent_log(0, "restore: journal source: kernel (" KHO_KJOURNAL_LUO_COMPATIBLE ": the recorder's journal matched the kernel's on %s); the iommufd was not preserved: replaying the plan (%zu ioctls, journal %llu), not verified by the kernel",
 			  a->h.kernel_release[0] ? a->h.kernel_release : "?",
-			  plan_ioctls(&a->h.replay),
+			  kho_plan_ioctls(&a->h.replay),
 			  (unsigned long long)a->h.journal_length);
 	else
 		agent_log(0, "restore: journal source: userspace record (%s); replaying the plan (%zu ioctls, journal %llu)",
 			  src[0] ? "the capturing kernel had no iommufd journal" :
 			  "the hand-off does not say: an older kho-tool",
-			  plan_ioctls(&a->h.replay),
+			  kho_plan_ioctls(&a->h.replay),
 			  (unsigned long long)a->h.journal_length);
 	agent_log(0, "restore: running kernel %s",
 		  kho_kjournal_available() ?
