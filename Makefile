@@ -81,9 +81,10 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Objects of the preload recorder only: see recorder/exports.map.
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(CFLAGS) -fPIC -flto -c -o $@ $<
 
 $(LIBKHO): $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -99,9 +100,11 @@ $(AGENT): $(AGENT_OBJ) $(LIBKHO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $(STATIC) -o $@ $(AGENT_OBJ) $(LIBKHO) $(LIBS)
 
-$(RECORDER): $(REC_PIC) $(LIB_PIC)
+$(RECORDER): $(REC_PIC) $(LIB_PIC) recorder/exports.map
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS) -ldl
+	$(CC) $(CFLAGS) $(LDFLAGS) -flto=auto -shared \
+		-Wl,--version-script=recorder/exports.map \
+		-o $@ $(REC_PIC) $(LIB_PIC) $(LIBS) -ldl
 
 # The test VMM runs inside the guest; it stays dynamic so that the
 # LD_PRELOAD recorder can wrap it, as it would wrap a real VMM.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The journal: an append-only array of canonical records it owns. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -41,7 +42,10 @@ void kho_journal_free(struct kho_journal *j)
 
 	for (i = 0; i < j->nr; i++)
 		kho_rec_release(&j->recs[i]);
-	free(j->recs);
+	if (j->mapped)
+		munmap(j->recs, j->cap * sizeof(*j->recs));
+	else
+		free(j->recs);
 	kho_journal_init(j);
 }
 
@@ -98,13 +102,44 @@ static void kho_journal_prefault(void *start, size_t len)
 	madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 }
 
+/*
+ * A journal this big lives in its own mapping and grows with mremap(2):
+ * the kernel moves page tables instead of realloc() copying every record
+ * it holds, which a recorder pays on the VMM's ioctl path.  (Under TCG
+ * the copy's rep movsb cost one guest instruction per byte.)
+ */
+#define KHO_JOURNAL_MAP_BYTES (64u << 10)
+
+static struct kho_rec *kho_journal_grow(struct kho_journal *j, size_t cap)
+{
+	size_t old = j->cap * sizeof(*j->recs), len = cap * sizeof(*j->recs);
+	void *p;
+
+	if (len < KHO_JOURNAL_MAP_BYTES)
+		return realloc(j->recs, len);
+	if (j->mapped)
+		p = mremap(j->recs, old, len, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (!j->mapped) {
+		if (j->nr)
+			memcpy(p, j->recs, j->nr * sizeof(*j->recs));
+		free(j->recs);
+		j->mapped = true;
+	}
+	return p;
+}
+
 int kho_journal_append(struct kho_journal *j, const struct kho_rec *rec)
 {
 	int ret;
 
 	if (j->nr == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 64;
-		struct kho_rec *recs = realloc(j->recs, cap * sizeof(*recs));
+		struct kho_rec *recs = kho_journal_grow(j, cap);
 
 		if (!recs)
 			return -ENOMEM;

@@ -65,12 +65,16 @@ struct kho_jsock_reply {
 
 /*
  * Produces one snapshot for the server: a malloc'd encoded hand-off and
- * malloc'd fds the server closes after sending.  Returns 0,
+ * malloc'd fds the server closes after sending.  It runs in the server
+ * thread, which has an fd table of its own (kho_journal_sock_serve()):
+ * a descriptor of the VMM's is reached with pidfd_getfd(@vmm_pidfd, fd).
+ * @vmm_pidfd is -1 when the thread shares the VMM's table (unshare(2)
+ * refused), and the VMM's numbers are valid as they are.  Returns 0,
  * -EOPNOTSUPP (unpreservable: blob set, no fds, diag says why) or
  * another -errno (diag says why).
  */
-typedef int (*kho_jsock_snapshot_fn)(void *ctx, void **blob, size_t *len,
-				     int **fds, size_t *nr_fds,
+typedef int (*kho_jsock_snapshot_fn)(void *ctx, int vmm_pidfd, void **blob,
+				     size_t *len, int **fds, size_t *nr_fds,
 				     struct kho_diag *diag);
 
 struct kho_jsock_server;
@@ -79,7 +83,10 @@ struct kho_jsock_server;
  * kho_journal_sock_serve() - serve snapshots on this process's socket
  * from a new thread.  Creates the directory if missing, binds a temporary
  * name, sets mode 0600, then renames it into place, so no client ever
- * sees a socket with a wider mode.
+ * sees a socket with a wider mode.  The thread unshares its fd table and
+ * keeps only the listening socket in it: while a second thread shares
+ * the table, the kernel takes a file reference in every fdget() of the
+ * VMM's ioctls, which a single-threaded VMM would not pay.
  * Return: 0, or the failing call's -errno (diag names path and step).
  */
 int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,

@@ -175,6 +175,7 @@ struct kho_journal {
 	struct kho_rec *recs;
 	size_t nr;
 	size_t cap;
+	bool mapped;		/* recs is an mmap()ed area, not malloc()ed */
 };
 
 /* --- the live state a journal folds into ------------------------------ */

@@ -10,6 +10,7 @@
 #define __counted_by(m)
 #endif
 #include <linux/vfio.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,9 +144,13 @@ bool kho_record_busy(void)
 	return kho_record_depth > 0;
 }
 
+/* Keeps errno: the ioctl path restores it only when it journals slowly. */
 static void kho_record_futex(int *addr, int op, int val)
 {
+	int err = errno;
+
 	syscall(SYS_futex, addr, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+	errno = err;
 }
 
 /* Contended: mark the lock "with waiters" and sleep until it is ours. */
@@ -1143,17 +1148,68 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 }
 
 /*
+ * The fast path's records, written field by field with the padding
+ * zeroed, every byte as kho_canon_ioctl_inout() leaves it (the capture
+ * compares records whole with the kernel's journal).  memset() plus the
+ * fields compiled to a rep stos, one instruction per word under TCG.
+ * The asserts pin the layout the stores cover.
+ */
+_Static_assert(offsetof(struct kho_rec, map.flags) == 8 &&
+	       offsetof(struct kho_rec, map.iova) == 40 &&
+	       offsetof(struct kho_rec, unmap.ioas_id) == 8 &&
+	       offsetof(struct kho_rec, unmap.iova) == 16 &&
+	       offsetof(struct kho_rec, unmap.out_length) == 32 &&
+	       sizeof(struct kho_rec) == 48,
+	       "the fast path writes every byte of a MAP or UNMAP record");
+
+static inline __attribute__((always_inline)) void
+kho_record_put_map(struct kho_rec *r, uint32_t flags, uint32_t ioas_id,
+		   uint64_t token, uint64_t offset, uint64_t length,
+		   uint64_t iova)
+{
+	uint32_t *w32 = (uint32_t *)r;
+
+	r->op = KHO_OP_IOAS_MAP_FILE;
+	w32[1] = 0;
+	r->map.flags = flags | IOMMU_IOAS_MAP_FIXED_IOVA;
+	r->map.ioas_id = ioas_id;
+	r->map.memfd_token = token;
+	r->map.offset = offset;
+	r->map.length = length;
+	r->map.iova = iova;
+}
+
+static inline __attribute__((always_inline)) void
+kho_record_put_unmap(struct kho_rec *r, uint32_t ioas_id, uint64_t iova,
+		     uint64_t length, uint64_t out_length)
+{
+	uint32_t *w32 = (uint32_t *)r;
+	uint64_t *w64 = (uint64_t *)r;
+
+	r->op = KHO_OP_IOAS_UNMAP;
+	w32[1] = 0;
+	r->unmap.ioas_id = ioas_id;
+	w32[3] = 0;
+	r->unmap.iova = iova;
+	r->unmap.length = length;
+	r->unmap.out_length = out_length;
+	w64[5] = 0;
+}
+
+/*
  * The hot path: MAP_FILE, MAP by VA and UNMAP on the journal's own
  * iommufd, with an argument of exactly the struct's size, a memfd (or VA
  * range) already resolved, nothing refused and room in the journal.  A
  * VMM's DMA map/unmap churn is all of this kind.  It writes the record
  * kho_canon_ioctl_inout() would have written straight into the journal:
  * no size table, no resolver calls, no copy of a temporary.  Anything
- * else takes the full path.  Return: 0 journaled, 1 not handled.
+ * else takes the full path.  @unmap_len: UNMAP's length as passed in (the
+ * kernel overwrote it with the bytes unmapped), NULL if not known.
+ * Return: 0 journaled, 1 not handled.
  */
 static inline __attribute__((always_inline)) int
 kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
-		     const void *arg, const struct kho_record_call *call)
+		     const void *arg, const uint64_t *unmap_len)
 {
 	struct kho_journal *j = &rec->journal;
 	const struct kho_record_fdent *e;
@@ -1179,13 +1235,8 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		token = rec->fds[a->fd].memfd_token;
 		if (!token)
 			return 1;
-		*r = (struct kho_rec){ .op = KHO_OP_IOAS_MAP_FILE };
-		r->map.flags = a->flags | IOMMU_IOAS_MAP_FIXED_IOVA;
-		r->map.ioas_id = a->ioas_id;
-		r->map.memfd_token = token;
-		r->map.offset = a->start;
-		r->map.length = a->length;
-		r->map.iova = a->iova;
+		kho_record_put_map(r, a->flags, a->ioas_id, token, a->start,
+				   a->length, a->iova);
 		break;
 	}
 	case IOMMU_IOAS_MAP: {
@@ -1196,28 +1247,19 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		    a->user_va < hit->start || a->user_va >= hit->end ||
 		    a->length > hit->end - a->user_va)
 			return 1;
-		*r = (struct kho_rec){ .op = KHO_OP_IOAS_MAP_FILE };
-		r->map.flags = a->flags | IOMMU_IOAS_MAP_FIXED_IOVA;
-		r->map.ioas_id = a->ioas_id;
-		r->map.memfd_token = hit->token;
-		r->map.offset = hit->off + (a->user_va - hit->start);
-		r->map.length = a->length;
-		r->map.iova = a->iova;
+		kho_record_put_map(r, a->flags, a->ioas_id, hit->token,
+				   hit->off + (a->user_va - hit->start),
+				   a->length, a->iova);
 		break;
 	}
 	case IOMMU_IOAS_UNMAP: {
 		const struct iommu_ioas_unmap *a = arg;
 
 		/* a refused area may be what this UNMAP removes */
-		if (a->size != sizeof(*a) || rec->nr_refused || !call ||
-		    call->cmd != cmd || call->in_len != sizeof(*a))
+		if (a->size != sizeof(*a) || rec->nr_refused || !unmap_len)
 			return 1;
-		*r = (struct kho_rec){ .op = KHO_OP_IOAS_UNMAP };
-		r->unmap.ioas_id = a->ioas_id;
-		r->unmap.iova = a->iova;
-		/* the kernel overwrote length with the bytes unmapped */
-		r->unmap.length = ((const struct iommu_ioas_unmap *)call->in)->length;
-		r->unmap.out_length = a->length;
+		kho_record_put_unmap(r, a->ioas_id, a->iova, *unmap_len,
+				     a->length);
 		break;
 	}
 	default:
@@ -1227,36 +1269,126 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 	return 0;
 }
 
+/* UNMAP's length as passed in, if @call saved it. */
+static inline const uint64_t *
+kho_record_call_unmap_len(unsigned long cmd, const struct kho_record_call *call)
+{
+	if (cmd != IOMMU_IOAS_UNMAP || !call || call->cmd != cmd ||
+	    call->in_len != sizeof(struct iommu_ioas_unmap))
+		return NULL;
+	return (const uint64_t *)(call->in +
+				  offsetof(struct iommu_ioas_unmap, length));
+}
+
 int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
 		    const void *arg, const struct kho_record_call *call)
 {
 	int ret;
 
 	kho_record_lock(rec);
-	ret = kho_record_note_fast(rec, fd, cmd, arg, call);
+	ret = kho_record_note_fast(rec, fd, cmd, arg,
+				   kho_record_call_unmap_len(cmd, call));
 	if (ret)
 		ret = kho_record_note_locked(rec, fd, cmd, arg, call);
 	kho_record_unlock(rec);
 	return ret;
 }
 
+/*
+ * A hot ioctl the fast path could not journal (the first MAP of a range,
+ * a journal that must grow, ...): the full path, with the call that
+ * kho_record_prepare() would have saved rebuilt from @unmap_len (the
+ * kernel changes no other field of UNMAP's argument), and errno kept,
+ * since the full path makes system calls.  Out of line, so that the hit
+ * path keeps few registers.
+ */
+static __attribute__((noinline)) void
+kho_record_note_hot_miss(struct kho_record *rec, int fd, unsigned long cmd,
+			 const void *arg, uint64_t unmap_len)
+{
+	struct kho_record_call call;
+	int err = errno;
+
+	memset(&call, 0, sizeof(call));
+	call.cmd = cmd;
+	if (cmd == IOMMU_IOAS_UNMAP) {
+		struct iommu_ioas_unmap in;
+
+		memcpy(&in, arg, sizeof(in));
+		in.length = unmap_len;
+		memcpy(call.in, &in, sizeof(in));
+		call.in_len = sizeof(in);
+	}
+	kho_record_note_locked(rec, fd, cmd, arg, &call);
+	errno = err;
+}
+
+/*
+ * MAP, MAP_FILE and UNMAP, the calls a VMM repeats: nothing is copied
+ * before the call but UNMAP's length, and on the fast path nothing
+ * touches errno, so it needs no saving.
+ */
+static __attribute__((noinline)) int
+kho_record_ioctl_hot(struct kho_record *rec,
+		     int (*real)(int, unsigned long, ...), int fd,
+		     unsigned long cmd, void *arg)
+{
+	uint64_t unmap_len = 0;
+	int ret;
+
+	if (cmd == IOMMU_IOAS_UNMAP)
+		unmap_len = ((const struct iommu_ioas_unmap *)arg)->length;
+	ret = real(fd, cmd, arg);
+	if (ret < 0)
+		return ret;
+	kho_record_lock(rec);
+	if (kho_record_note_fast(rec, fd, cmd, arg, &unmap_len))
+		kho_record_note_hot_miss(rec, fd, cmd, arg, unmap_len);
+	kho_record_unlock(rec);
+	return ret;
+}
+
+static int kho_record_ioctl_full(struct kho_record *rec,
+				 int (*real)(int, unsigned long, ...), int fd,
+				 unsigned long cmd, void *arg);
+
 int kho_record_ioctl_via(struct kho_record *rec,
 			 int (*real)(int, unsigned long, ...), int fd,
 			 unsigned long cmd, void *arg)
 {
+	if (kho_record_depth)
+		return real(fd, cmd, arg);
+	/*
+	 * Every iommufd argument starts with its u32 size; UNMAP's length is
+	 * read only when the caller's struct has one.
+	 */
+	if (arg && (cmd == IOMMU_IOAS_MAP || cmd == IOMMU_IOAS_MAP_FILE ||
+		    (cmd == IOMMU_IOAS_UNMAP &&
+		     *(const uint32_t *)arg == sizeof(struct iommu_ioas_unmap))))
+		return kho_record_ioctl_hot(rec, real, fd, cmd, arg);
+	return kho_record_ioctl_full(rec, real, fd, cmd, arg);
+}
+
+/*
+ * Any other ioctl: the argument saved before the call, the full path
+ * after it, errno kept.  Out of line, like kho_record_ioctl_hot(): each
+ * saves only the registers it needs.
+ */
+static __attribute__((noinline)) int
+kho_record_ioctl_full(struct kho_record *rec,
+		      int (*real)(int, unsigned long, ...), int fd,
+		      unsigned long cmd, void *arg)
+{
 	struct kho_record_call call;
 	int ret, err;
 
-	if (kho_record_depth)
-		return real(fd, cmd, arg);
 	kho_record_prepare_inline(cmd, arg, &call);
 	ret = real(fd, cmd, arg);
 	if (ret < 0)
 		return ret;
 	err = errno;
 	kho_record_lock(rec);
-	if (kho_record_note_fast(rec, fd, cmd, arg, &call))
-		kho_record_note_locked(rec, fd, cmd, arg, &call);
+	kho_record_note_locked(rec, fd, cmd, arg, &call);
 	kho_record_unlock(rec);
 	errno = err;
 	return ret;
@@ -1438,9 +1570,26 @@ int kho_record_status(struct kho_record *rec, struct kho_diag *why)
 	return ret;
 }
 
+/*
+ * A new descriptor for the recorder's own reference @fd: a dup in this
+ * table, or from the socket server's thread, which has a table of its
+ * own, pidfd_getfd(2) from the VMM's (@vmm_pidfd >= 0).  Both are
+ * close-on-exec.  Return: the fd or -errno.
+ */
+static int kho_record_fd_get(int fd, int vmm_pidfd)
+{
+	int ret;
+
+	if (vmm_pidfd < 0)
+		ret = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	else
+		ret = syscall(SYS_pidfd_getfd, vmm_pidfd, fd, 0);
+	return ret < 0 ? -errno : ret;
+}
+
 static int kho_record_handoff_locked(struct kho_record *rec,
 				     struct kho_handoff *h, int **fds,
-				     size_t *nr_fds)
+				     size_t *nr_fds, int vmm_pidfd)
 {
 	struct kho_state *s = &h->state;
 	struct utsname uts;
@@ -1472,22 +1621,23 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 		struct stat st;
 		int seals;
 
+		int fd = kho_record_fd_get(rec->memfds[i].fd, vmm_pidfd);
+
+		if (fd < 0) {
+			ret = fd;
+			goto err;
+		}
 		m->token = rec->memfds[i].token;
-		if (fstat(rec->memfds[i].fd, &st) == 0)
+		if (fstat(fd, &st) == 0)
 			m->size = st.st_size;
-		seals = fcntl(rec->memfds[i].fd, F_GET_SEALS);
+		seals = fcntl(fd, F_GET_SEALS);
 		m->seals = seals < 0 ? 0 : seals;
 		snprintf(m->name, sizeof(m->name), "%s", rec->memfds[i].name);
 		s->nr_memfd++;
-		if (fds) {
-			int fd = fcntl(rec->memfds[i].fd, F_DUPFD_CLOEXEC, 3);
-
-			if (fd < 0) {
-				ret = -errno;
-				goto err;
-			}
+		if (fds)
 			(*fds)[(*nr_fds)++] = fd;
-		}
+		else
+			close(fd);
 	}
 	for (i = 0; i < rec->nr_ofds; i++)
 		nr_dev += rec->ofds[i].refs && rec->ofds[i].bound;
@@ -1534,7 +1684,7 @@ int kho_record_handoff(struct kho_record *rec, struct kho_handoff *h,
 	int ret;
 
 	kho_record_lock(rec);
-	ret = kho_record_handoff_locked(rec, h, fds, nr_fds);
+	ret = kho_record_handoff_locked(rec, h, fds, nr_fds, -1);
 	kho_record_unlock(rec);
 	return ret;
 }
@@ -1762,8 +1912,8 @@ int kho_record_adopt(struct kho_record *rec, const struct kho_handoff *h,
 }
 
 /* The server's view: an encoded hand-off, and the memfds unless refused. */
-static int kho_record_snapshot(void *ctx, void **blob, size_t *len,
-			       int **fds, size_t *nr_fds,
+static int kho_record_snapshot(void *ctx, int vmm_pidfd, void **blob,
+			       size_t *len, int **fds, size_t *nr_fds,
 			       struct kho_diag *diag)
 {
 	struct kho_record *rec = ctx;
@@ -1772,7 +1922,8 @@ static int kho_record_snapshot(void *ctx, void **blob, size_t *len,
 
 	kho_record_lock(rec);
 	status = kho_record_status_locked(rec, diag);
-	ret = kho_record_handoff_locked(rec, &h, status ? NULL : fds, nr_fds);
+	ret = kho_record_handoff_locked(rec, &h, status ? NULL : fds, nr_fds,
+					vmm_pidfd);
 	kho_record_unlock(rec);
 	if (ret)
 		return kho_diag_set(diag, ret, "snapshot: %s", strerror(-ret));

@@ -156,6 +156,22 @@ void kho_record_adopted(const struct kho_adopt_set *set)
 			path, diag.msg);
 }
 
+/*
+ * ioctl() is variadic in <sys/ioctl.h>, but its one optional argument
+ * travels where a named third argument would, in the third integer
+ * register, on x86-64 and arm64 (both pass variadic arguments as named
+ * ones; glibc's own ioctl is a bare system call stub).  Defined with a
+ * named argument under the same symbol, the wrapper builds no va_list:
+ * ten instructions less on each of the VMM's ioctls.  Elsewhere it stays
+ * variadic.
+ */
+#if defined(__x86_64__) || defined(__aarch64__)
+int kho_preload_ioctl(int fd, unsigned long cmd, void *arg) __asm__("ioctl");
+
+int kho_preload_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	struct kho_record *rec;
+#else
 int ioctl(int fd, unsigned long cmd, ...)
 {
 	struct kho_record *rec;
@@ -165,6 +181,7 @@ int ioctl(int fd, unsigned long cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
+#endif
 	/* the hot path: only what this wrapper needs, not every symbol */
 	if (!real_ioctl)
 		kho_preload_resolve();

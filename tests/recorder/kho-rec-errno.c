@@ -38,7 +38,7 @@ int main(void)
 	int fd, fd2, mfd;
 	void *p;
 
-	if (!dlsym(RTLD_DEFAULT, "kho_record_busy")) {
+	if (!dlsym(RTLD_DEFAULT, "kho_record_adopted")) {
 		fprintf(stderr, "kho-rec-errno: the recorder is not preloaded\n");
 		return 2;
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The journal container: deep copies, formatting and JSON of every op. */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "ktest.h"
 #include "journal.h"
@@ -44,4 +45,35 @@ KTEST(journal_every_op_formats_and_copies)
 	ASSERT_STR_CONTAINS(kho_op_name(99), "op#99");
 	kho_journal_free(&j);
 	ASSERT_EQ(0, j.nr);
+}
+
+/*
+ * Past 64 KiB the records move to a mapping that mremap() grows; a
+ * journal decoded from a blob (calloc'ed, full) grows into one too, and
+ * keeps every record.
+ */
+KTEST(journal_grows_into_a_mapping_keeping_records)
+{
+	struct kho_journal j;
+	size_t i, n = 5000;
+
+	kho_journal_init(&j);
+	j.recs = calloc(3, sizeof(*j.recs));
+	ASSERT_TRUE(j.recs != NULL);
+	j.nr = j.cap = 3;
+	for (i = 0; i < 3; i++)
+		j.recs[i].op = KHO_OP_DESTROY, j.recs[i].destroy.id = i;
+	for (i = 3; i < n; i++) {
+		struct kho_rec r = { .op = KHO_OP_DESTROY };
+
+		r.destroy.id = i;
+		ASSERT_EQ(0, kho_journal_append(&j, &r));
+	}
+	ASSERT_TRUE(j.mapped);
+	ASSERT_EQ(n, j.nr);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(i, j.recs[i].destroy.id);
+	kho_journal_free(&j);
+	ASSERT_EQ(0, j.nr);
+	ASSERT_TRUE(!j.mapped);
 }

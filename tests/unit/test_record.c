@@ -403,6 +403,53 @@ KTEST(socket_round_trip_with_memfds)
 	rmdir(dir);
 }
 
+/*
+ * The server thread has an fd table of its own: a file the VMM closes
+ * after the server started is really closed (a pipe's reader sees EOF),
+ * and a memfd the VMM opens afterwards is still sent, taken from the
+ * VMM's table with pidfd_getfd().
+ */
+KTEST(server_holds_no_vmm_file)
+{
+	struct kho_journal_snapshot snap;
+	struct kho_diag diag = { "" };
+	struct kho_record *rec;
+	struct stat st, sst;
+	char dir[64], c;
+	int iommufd, mfd, p[2], ret;
+
+	ASSERT_EQ(0, run_dir(dir, sizeof(dir)));
+	ASSERT_EQ(0, kho_record_new(&rec));
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC | O_NONBLOCK));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, kho_record_serve(rec, &diag));
+	/* the first request: the thread has surely unshared by its reply */
+	ASSERT_EQ(0, kho_journal_sock_fetch(getpid(), &snap, &diag));
+	kho_journal_snapshot_free(&snap);
+	close(p[1]);
+	ASSERT_EQ(0, (int)read(p[0], &c, 1));
+
+	mfd = memfd_sized("late-ram", 2 * PG);
+	ASSERT_TRUE(pwrite(mfd, "late", 4, 0) == 4);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, 0, 2 * PG, 0x100000));
+	close(mfd);	/* the recorder keeps its own reference */
+	ret = kho_journal_sock_fetch(getpid(), &snap, &diag);
+	if (ret)
+		printf("# fetch: %s\n", diag.msg);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(1, snap.nr_fds);
+	ASSERT_EQ(2 * PG, snap.handoff.state.memfd[0].size);
+	ASSERT_EQ(0, fstat(snap.memfd_fds[0], &st));
+	ASSERT_TRUE(pread(snap.memfd_fds[0], &c, 1, 0) == 1 && c == 'l');
+	ASSERT_EQ(0, fstat(p[0], &sst));
+	kho_journal_snapshot_free(&snap);
+	kho_record_free(rec);
+	close(p[0]);
+	close(iommufd);
+	rmdir(dir);
+}
+
 /* In a child as nobody: fetch from @pid; exits 0 if refused with EACCES and @want in diag. */
 static void fetch_as_nobody(pid_t pid, const char *want)
 {
