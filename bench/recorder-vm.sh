@@ -5,10 +5,11 @@
 # UNMAP) on an IOAS with no device, and on an IOAS with the edu device
 # bound and attached (each map then costs an IOTLB invalidation, as for a
 # VMM with a device assigned), bare, bare with one idle thread
-# ("bare+thread", bench/guest/idle-thread.c: the recorder's server thread
-# alone makes every ioctl's fdget() take a file reference, which a real,
-# multi-threaded VMM pays bare already) and under the recorder, alternated
-# ROUNDS times.  Prints one line per loop and baseline:
+# ("bare+thread", bench/guest/idle-thread.c: a second thread sharing the
+# fd table makes every ioctl's fdget() take a file reference, which a
+# real, multi-threaded VMM pays bare already; the recorder's own server
+# thread unshares its table, so "bare" is the strict baseline) and under
+# the recorder, alternated ROUNDS times.  Prints one line per loop and baseline:
 # "recorder: <loop>: bare X ns, recorded Y ns, ratio Z" (target <= 1.05).
 #
 # With KHO_RECORDER_BASE=path/to/another/libkho-record.so (say, one built
