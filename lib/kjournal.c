@@ -307,7 +307,7 @@ int kho_kjournal_read(int iommufd, bool expected,
 		}
 		for (i = 0; i < cmd.out_num_records; i++) {
 			struct kho_rec rec;
-			size_t used;
+			size_t used = 0;
 
 			ret = kho_kjournal_rec_to_kho(buf + pos,
 						      cmd.out_buf_len - pos,

@@ -133,8 +133,8 @@ void kho_record_adopted(const struct kho_adopt_set *set)
 	struct kho_diag diag = { "" };
 	struct kho_handoff h;
 	const char *path = KHO_RUN_DIR "/handoff.fdt";
-	size_t len;
-	void *blob;
+	size_t len = 0;
+	void *blob = NULL;
 	int ret;
 
 	if (!rec)
