@@ -1621,11 +1621,15 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 		struct stat st;
 		int seals;
 
-		int fd = kho_record_fd_get(rec->memfds[i].fd, vmm_pidfd);
+		int fd = rec->memfds[i].fd;
 
-		if (fd < 0) {
-			ret = fd;
-			goto err;
+		/* a new descriptor only to send, or to reach the VMM's table */
+		if (fds || vmm_pidfd >= 0) {
+			fd = kho_record_fd_get(fd, vmm_pidfd);
+			if (fd < 0) {
+				ret = fd;
+				goto err;
+			}
 		}
 		m->token = rec->memfds[i].token;
 		if (fstat(fd, &st) == 0)
@@ -1636,7 +1640,7 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 		s->nr_memfd++;
 		if (fds)
 			(*fds)[(*nr_fds)++] = fd;
-		else
+		else if (fd != rec->memfds[i].fd)
 			close(fd);
 	}
 	for (i = 0; i < rec->nr_ofds; i++)
