@@ -79,6 +79,16 @@ static void cmd_record_json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/*
+ * The recorder drops each MAP with the UNMAP that cancels it at the
+ * journal's tail; the length it reports counts both.
+ */
+static uint64_t cmd_record_elided(const struct kho_handoff *h)
+{
+	return h->journal_length > h->replay.nr ?
+	       (h->journal_length - h->replay.nr) / 2 : 0;
+}
+
 static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 				  const struct cmd_record_summary *s,
 				  const char *reason, FILE *out)
@@ -86,8 +96,9 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 	size_t i;
 	bool first = true;
 
-	fprintf(out, "{\"pid\":%d,\"records\":%llu,\"ops\":{", pid,
-		(unsigned long long)h->journal_length);
+	fprintf(out, "{\"pid\":%d,\"records\":%llu,\"held\":%zu,\"elided_pairs\":%llu,\"ops\":{",
+		pid, (unsigned long long)h->journal_length, h->replay.nr,
+		(unsigned long long)cmd_record_elided(h));
 	for (i = 1; i <= KHO_OP_MAX; i++) {
 		if (!s->ops[i])
 			continue;
@@ -138,8 +149,9 @@ static void cmd_record_print(int pid, const struct kho_handoff *h,
 {
 	size_t i;
 
-	fprintf(out, "pid %d: %llu records", pid,
-		(unsigned long long)h->journal_length);
+	fprintf(out, "pid %d: %llu records, %zu held (%llu map/unmap pairs elided as they happened)",
+		pid, (unsigned long long)h->journal_length, h->replay.nr,
+		(unsigned long long)cmd_record_elided(h));
 	for (i = 1; i <= KHO_OP_MAX; i++)
 		if (s->ops[i])
 			fprintf(out, "%s %s %zu", i == 1 ? " (" : ",",

@@ -205,7 +205,10 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 			h->format_version = KHO_FORMAT_VERSION_IOMMUFD;
 			h->min_reader_version = KHO_FORMAT_VERSION_IOMMUFD;
 		}
-		h->journal_length = snap->handoff.replay.nr;
+		/* what the VMM did, counting the pairs elided online */
+		h->journal_length = snap->handoff.journal_length;
+		if (h->journal_length < snap->handoff.replay.nr)
+			h->journal_length = snap->handoff.replay.nr;
 		err = kho_compact(&snap->handoff.replay, &h->state, &h->replay,
 				  diag);
 		if (err)
@@ -296,6 +299,8 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	struct kho_journal kj;
 	char *src = snap->handoff.journal_source;
 	size_t size = sizeof(snap->handoff.journal_source);
+	uint64_t elided = 0;
+	size_t kernel_length;
 	int fd, err;
 
 	if (iommufd)
@@ -321,12 +326,20 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 				   (int)pid,
 				   st.flags & KHO_KJOURNAL_NOT_CARRIED ? " not carried" : "",
 				   st.flags & KHO_KJOURNAL_INCOMPLETE ? " incomplete" : "");
-	if (!err)
+	/*
+	 * The kernel journals every call; the recorder dropped the
+	 * MAP/UNMAP pairs that cancel at its tail as they happened.  The same
+	 * rule over the kernel's records gives what the recorder must hold.
+	 */
+	kernel_length = kj.nr;
+	if (!err) {
+		kho_journal_elide(&kj, &elided);
 		err = kho_kjournal_compare(&kj, &snap->handoff.replay, diag);
+	}
 	if (!err) {
 		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);
 		if (iommufd) {
-			describe_iommufd(snap, &res, kj.nr);
+			describe_iommufd(snap, &res, kernel_length);
 			*iommufd = fd;
 			fd = -1;
 		}

@@ -156,6 +156,49 @@ int kho_journal_append(struct kho_journal *j, const struct kho_rec *rec)
 	return 0;
 }
 
+/* The UNMAP @rec cancels the MAP at @j's tail: both go. */
+static bool kho_journal_drop_cancelled(struct kho_journal *j,
+				       const struct kho_rec *rec)
+{
+	if (rec->op != KHO_OP_IOAS_UNMAP ||
+	    !kho_journal_cancels_tail(j, rec->unmap.ioas_id, rec->unmap.iova,
+				      rec->unmap.length,
+				      rec->unmap.out_length))
+		return false;
+	kho_rec_release(&j->recs[--j->nr]);
+	return true;
+}
+
+int kho_journal_append_elided(struct kho_journal *j, const struct kho_rec *rec,
+			      uint64_t *pairs)
+{
+	if (kho_journal_drop_cancelled(j, rec)) {
+		++*pairs;
+		return 0;
+	}
+	return kho_journal_append(j, rec);
+}
+
+void kho_journal_elide(struct kho_journal *j, uint64_t *pairs)
+{
+	size_t i, nr = j->nr;
+
+	/* j->nr is the kept prefix; records move down over dropped ones */
+	j->nr = 0;
+	for (i = 0; i < nr; i++) {
+		struct kho_rec *r = &j->recs[i];
+
+		if (kho_journal_drop_cancelled(j, r)) {
+			kho_rec_release(r);
+			++*pairs;
+			continue;
+		}
+		if (j->nr != i)
+			j->recs[j->nr] = *r;	/* ownership moves with it */
+		j->nr++;
+	}
+}
+
 void kho_rec_map_ids(struct kho_rec *rec,
 		     uint32_t (*map)(void *ctx, uint32_t old_id), void *ctx)
 {

@@ -108,8 +108,9 @@ int kho_kjournal_read(int iommufd, bool expected,
 
 /**
  * kho_kjournal_compare() - check a userspace record against the kernel's
- * @kernel: the kernel's journal (kho_kjournal_read()), authoritative
- * @user: the recorder's raw canonical journal of the same iommufd
+ * @kernel: the kernel's journal (kho_kjournal_read()), authoritative,
+ *          passed through kho_journal_elide() as the recorder's was
+ * @user: the recorder's canonical journal of the same iommufd
  * @diag: names the first record that differs, with both sides
  *
  * Return: 0 when both hold the same records in the same order; -EILSEQ

@@ -105,6 +105,12 @@ struct kho_record {
 	 */
 	int lock;
 	struct kho_journal journal;
+	/*
+	 * MAP/UNMAP pairs dropped as they happened: an UNMAP that removed
+	 * exactly the MAP at the journal's tail (kho_journal_cancels_tail()).
+	 * The journal's length, as reported, counts them.
+	 */
+	uint64_t nr_elided;
 	struct kho_canon_ops canon;	/* the resolvers below, ctx = this */
 
 	struct kho_record_fdent *fds;
@@ -837,6 +843,7 @@ static void kho_record_reset(struct kho_record *rec)
 	struct kho_record_fdent *e;
 
 	kho_journal_free(&rec->journal);
+	rec->nr_elided = 0;
 	for (i = 0; i < rec->nr_memfds; i++) {
 		e = kho_record_fdent(rec, rec->memfds[i].fd, false);
 		if (e)
@@ -1138,7 +1145,7 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 		kho_record_break(rec, why);
 		return ret;
 	}
-	ret = kho_journal_append(&rec->journal, &r);
+	ret = kho_journal_append_elided(&rec->journal, &r, &rec->nr_elided);
 	if (ret)
 		kho_record_break(rec, "appending to the journal: out of memory");
 	else
@@ -1258,6 +1265,13 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		/* a refused area may be what this UNMAP removes */
 		if (a->size != sizeof(*a) || rec->nr_refused || !unmap_len)
 			return 1;
+		/* a VMM's churn: the pair leaves nothing to journal */
+		if (kho_journal_cancels_tail(j, a->ioas_id, a->iova,
+					     *unmap_len, a->length)) {
+			j->nr--;
+			rec->nr_elided++;
+			return 0;
+		}
 		kho_record_put_unmap(r, a->ioas_id, a->iova, *unmap_len,
 				     a->length);
 		break;
@@ -1669,7 +1683,7 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 		if (ret)
 			goto err;
 	}
-	h->journal_length = rec->journal.nr;
+	h->journal_length = rec->journal.nr + 2 * rec->nr_elided;
 	return 0;
 err:
 	if (fds && *fds) {
@@ -1812,6 +1826,8 @@ static int kho_record_adopt_kjournal(struct kho_record *rec, int iommufd,
 		return kho_diag_set(diag, ret,
 				    "adopt: iommufd fd %d: reading the kernel journal: %s",
 				    iommufd, why.msg[0] ? why.msg : strerror(-ret));
+	/* as if recorded here: capture elides the kernel's journal alike */
+	kho_journal_elide(&rec->journal, &rec->nr_elided);
 	return 0;
 }
 

@@ -18,9 +18,14 @@ load helpers
 	[ "$(log_value journal_length)" = 4019 ] ||
 		die "journal length $(log_value journal_length), want 4019"
 	[ "$(log_value live_maps)" = 16 ] || die "live maps $(log_value live_maps), want 16"
-	[ "$(log_value replay_length)" -lt 4019 ] ||
-		die "replay length $(log_value replay_length) not below the journal's 4019"
-	echo "# recorder: journal $(log_value journal_length) records, replay $(log_value replay_length)" >&3
+	# the 1000 pairs made one after the other elided as they happened
+	[ "$(log_value elided_pairs)" = 1000 ] ||
+		die "elided pairs $(log_value elided_pairs), want 1000"
+	[ "$(log_value journal_held)" = 2019 ] ||
+		die "journal holds $(log_value journal_held) records, want 2019"
+	[ "$(log_value replay_length)" -lt 2019 ] ||
+		die "replay length $(log_value replay_length) not below the 2019 records held"
+	echo "# recorder: journal $(log_value journal_length) calls, $(log_value journal_held) records held ($(log_value elided_pairs) pairs elided online), replay $(log_value replay_length)" >&3
 }
 
 @test "recorder: an anonymous map is refused at record and capture, naming why" {
