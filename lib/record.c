@@ -118,6 +118,15 @@ struct kho_record {
 	struct kho_record_ofd *ofds;
 	size_t nr_ofds;
 	int ctx_ofd;		/* the iommufd the journal belongs to, or -1 */
+	/*
+	 * The fd the fast path journals on, -1: none.  The full path sets
+	 * it once it journaled a call on an fd of the journal's iommufd;
+	 * kho_record_hot_forget() drops it whenever that may stop being
+	 * true (the fd closed or reused, the context or a kind changed, a
+	 * server start pending), so the fast path checks one number
+	 * instead of the fd's entry, its file and the file's kind.
+	 */
+	int hot_fd;
 
 	struct kho_record_memfd *memfds;
 	size_t nr_memfds;
@@ -219,9 +228,15 @@ int kho_record_new(struct kho_record **out)
 	rec->canon.devfd_to_devid = kho_record_devfd_to_devid;
 	rec->canon.ctx = rec;
 	rec->ctx_ofd = -1;
+	rec->hot_fd = -1;
 	rec->next_token = 1;
 	*out = rec;
 	return 0;
+}
+
+static void kho_record_hot_forget(struct kho_record *rec)
+{
+	rec->hot_fd = -1;
 }
 
 /* Marks the journal unpreservable for a reason that is not one mapping. */
@@ -294,6 +309,8 @@ static int kho_record_ofd_new(struct kho_record *rec, int fd,
 	rec->ofds[i].kind = kind;
 	rec->ofds[i].refs = 1;
 	rec->ofds[i].rdev = rdev;
+	if (fd == rec->hot_fd)
+		kho_record_hot_forget(rec);
 	e->ofd = i + 1;
 	e->memfd_token = 0;
 	return e->ofd;
@@ -844,6 +861,7 @@ static void kho_record_reset(struct kho_record *rec)
 
 	kho_journal_free(&rec->journal);
 	rec->nr_elided = 0;
+	kho_record_hot_forget(rec);
 	for (i = 0; i < rec->nr_memfds; i++) {
 		e = kho_record_fdent(rec, rec->memfds[i].fd, false);
 		if (e)
@@ -1146,10 +1164,14 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 		return ret;
 	}
 	ret = kho_journal_append_elided(&rec->journal, &r, &rec->nr_elided);
-	if (ret)
+	if (ret) {
 		kho_record_break(rec, "appending to the journal: out of memory");
-	else
+	} else {
 		kho_record_track(rec, fd, o, &r);
+		/* the next call on this fd may take the fast path */
+		if (o->kind == KHO_RECORD_FD_IOMMUFD && !rec->serve_pending)
+			rec->hot_fd = fd;
+	}
 	kho_rec_release(&r);
 	return ret;
 }
@@ -1169,17 +1191,28 @@ _Static_assert(offsetof(struct kho_rec, map.flags) == 8 &&
 	       sizeof(struct kho_rec) == 48,
 	       "the fast path writes every byte of a MAP or UNMAP record");
 
+/*
+ * flags and ioas_id sit side by side in both map structs and in the
+ * record: one 8-byte copy, FIXED_IOVA set in place after it.
+ */
+_Static_assert(offsetof(struct iommu_ioas_map, ioas_id) ==
+	       offsetof(struct iommu_ioas_map, flags) + 4 &&
+	       offsetof(struct iommu_ioas_map_file, ioas_id) ==
+	       offsetof(struct iommu_ioas_map_file, flags) + 4 &&
+	       offsetof(struct kho_rec, map.ioas_id) ==
+	       offsetof(struct kho_rec, map.flags) + 4,
+	       "flags then ioas_id, as one 8-byte word");
+
 static inline __attribute__((always_inline)) void
-kho_record_put_map(struct kho_rec *r, uint32_t flags, uint32_t ioas_id,
+kho_record_put_map(struct kho_rec *r, const void *flags_ioas_id,
 		   uint64_t token, uint64_t offset, uint64_t length,
 		   uint64_t iova)
 {
-	uint32_t *w32 = (uint32_t *)r;
+	static const uint32_t head[2] = { KHO_OP_IOAS_MAP_FILE, 0 };
 
-	r->op = KHO_OP_IOAS_MAP_FILE;
-	w32[1] = 0;
-	r->map.flags = flags | IOMMU_IOAS_MAP_FIXED_IOVA;
-	r->map.ioas_id = ioas_id;
+	memcpy(r, head, sizeof(head));
+	memcpy(&r->map.flags, flags_ioas_id, 8);
+	r->map.flags |= IOMMU_IOAS_MAP_FIXED_IOVA;
 	r->map.memfd_token = token;
 	r->map.offset = offset;
 	r->map.length = length;
@@ -1204,8 +1237,8 @@ kho_record_put_unmap(struct kho_rec *r, uint32_t ioas_id, uint64_t iova,
 }
 
 /*
- * The hot path: MAP_FILE, MAP by VA and UNMAP on the journal's own
- * iommufd, with an argument of exactly the struct's size, a memfd (or VA
+ * The hot path: MAP_FILE, MAP by VA and UNMAP on the fd the full path
+ * last journaled on (rec->hot_fd: the journal's own iommufd), with an argument of exactly the struct's size, a memfd (or VA
  * range) already resolved, nothing refused and room in the journal.  A
  * VMM's DMA map/unmap churn is all of this kind.  It writes the record
  * kho_canon_ioctl_inout() would have written straight into the journal:
@@ -1219,16 +1252,9 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		     const void *arg, const uint64_t *unmap_len)
 {
 	struct kho_journal *j = &rec->journal;
-	const struct kho_record_fdent *e;
 	struct kho_rec *r;
 
-	if ((size_t)fd >= rec->nr_fds || !arg || j->nr == j->cap ||
-	    rec->serve_pending)
-		return 1;
-	/* ctx_ofd is an iommufd's open file description, never reused */
-	e = &rec->fds[fd];
-	if (!e->ofd || e->ofd - 1 != rec->ctx_ofd ||
-	    rec->ofds[rec->ctx_ofd].kind != KHO_RECORD_FD_IOMMUFD)
+	if (fd != rec->hot_fd || j->nr == j->cap)
 		return 1;
 	r = &j->recs[j->nr];
 	switch (cmd) {
@@ -1242,8 +1268,8 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		token = rec->fds[a->fd].memfd_token;
 		if (!token)
 			return 1;
-		kho_record_put_map(r, a->flags, a->ioas_id, token, a->start,
-				   a->length, a->iova);
+		kho_record_put_map(r, &a->flags, token, a->start, a->length,
+				   a->iova);
 		break;
 	}
 	case IOMMU_IOAS_MAP: {
@@ -1254,7 +1280,7 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		    a->user_va < hit->start || a->user_va >= hit->end ||
 		    a->length > hit->end - a->user_va)
 			return 1;
-		kho_record_put_map(r, a->flags, a->ioas_id, hit->token,
+		kho_record_put_map(r, &a->flags, hit->token,
 				   hit->off + (a->user_va - hit->start),
 				   a->length, a->iova);
 		break;
@@ -1300,8 +1326,10 @@ int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
 	int ret;
 
 	kho_record_lock(rec);
-	ret = kho_record_note_fast(rec, fd, cmd, arg,
-				   kho_record_call_unmap_len(cmd, call));
+	ret = 1;
+	if (arg)
+		ret = kho_record_note_fast(rec, fd, cmd, arg,
+					   kho_record_call_unmap_len(cmd, call));
 	if (ret)
 		ret = kho_record_note_locked(rec, fd, cmd, arg, call);
 	kho_record_unlock(rec);
@@ -1338,29 +1366,162 @@ kho_record_note_hot_miss(struct kho_record *rec, int fd, unsigned long cmd,
 }
 
 /*
- * MAP, MAP_FILE and UNMAP, the calls a VMM repeats: nothing is copied
- * before the call but UNMAP's length, and on the fast path nothing
- * touches errno, so it needs no saving.
+ * The ioctl system call itself, for a caller whose next ioctl is libc's
+ * (kho_record_ioctl_via() with @real NULL): on x86-64 and arm64 libc's
+ * ioctl is a bare system call stub, so issuing the call here changes
+ * nothing but its cost.  A system call clobbers only the registers named
+ * below, so the hot path keeps rec, fd and arg where they arrived across
+ * it: no stack frame, no callee-saved register saved and restored.
+ * Return: the kernel's result or -errno.
  */
-static __attribute__((noinline)) int
-kho_record_ioctl_hot(struct kho_record *rec,
-		     int (*real)(int, unsigned long, ...), int fd,
-		     unsigned long cmd, void *arg)
+#if defined(__x86_64__)
+#define KHO_RECORD_SYS_IOCTL 1
+static inline long kho_record_sys_ioctl(int fd, unsigned long cmd, void *arg)
 {
-	uint64_t unmap_len = 0;
-	int ret;
+	long ret;
 
-	if (cmd == IOMMU_IOAS_UNMAP)
-		unmap_len = ((const struct iommu_ioas_unmap *)arg)->length;
-	ret = real(fd, cmd, arg);
-	if (ret < 0)
-		return ret;
-	kho_record_lock(rec);
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"((long)SYS_ioctl), "D"((long)fd), "S"(cmd),
+			   "d"(arg)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+#elif defined(__aarch64__)
+#define KHO_RECORD_SYS_IOCTL 1
+static inline long kho_record_sys_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	register long x8 __asm__("x8") = SYS_ioctl;
+	register long x0 __asm__("x0") = fd;
+	register unsigned long x1 __asm__("x1") = cmd;
+	register void *x2 __asm__("x2") = arg;
+
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2)
+			 : "memory");
+	return x0;
+}
+#endif
+
+bool kho_record_can_syscall(void)
+{
+#ifdef KHO_RECORD_SYS_IOCTL
+	return true;
+#else
+	return false;
+#endif
+}
+
+/* A failed system call, as libc reports it. */
+static __attribute__((noinline, cold)) int kho_record_sys_failed(long ret)
+{
+	errno = (int)-ret;
+	return -1;
+}
+
+/* @real(fd, cmd, arg), or the system call itself when @real is NULL. */
+static inline __attribute__((always_inline)) int
+kho_record_real_ioctl(int (*real)(int, unsigned long, ...), int fd,
+		      unsigned long cmd, void *arg)
+{
+#ifdef KHO_RECORD_SYS_IOCTL
+	if (!real) {
+		long ret = kho_record_sys_ioctl(fd, cmd, arg);
+
+		return ret < 0 ? kho_record_sys_failed(ret) : (int)ret;
+	}
+#endif
+	return real(fd, cmd, arg);
+}
+
+/*
+ * The hot path's slow ends, each a tail call, so that the path itself
+ * makes no call and keeps no register across one: the lock contended,
+ * the call not journaled fast, a waiter to wake.
+ */
+static __attribute__((noinline, cold)) int
+kho_record_hot_contended(struct kho_record *rec, int fd, unsigned long cmd,
+			 void *arg, uint64_t unmap_len, int ret)
+{
+	kho_record_lock_wait(rec, 1);
 	if (kho_record_note_fast(rec, fd, cmd, arg, &unmap_len))
 		kho_record_note_hot_miss(rec, fd, cmd, arg, unmap_len);
 	kho_record_unlock(rec);
 	return ret;
 }
+
+static __attribute__((noinline)) int
+kho_record_hot_missed(struct kho_record *rec, int fd, unsigned long cmd,
+		      void *arg, uint64_t unmap_len, int ret)
+{
+	kho_record_note_hot_miss(rec, fd, cmd, arg, unmap_len);
+	kho_record_unlock(rec);
+	return ret;
+}
+
+static __attribute__((noinline, cold)) int
+kho_record_hot_wake(struct kho_record *rec, int ret)
+{
+	kho_record_futex(&rec->lock, FUTEX_WAKE, 1);
+	kho_record_depth--;
+	return ret;
+}
+
+/*
+ * MAP, MAP_FILE and UNMAP, the calls a VMM repeats: nothing is copied
+ * before the call but UNMAP's length, and on the fast path nothing
+ * touches errno, so it needs no saving.  One out-of-line copy per
+ * command and way of calling (below), each with @cmd a constant: no
+ * dispatch after the call, and, with the system call issued here, no
+ * stack frame at all.  The lock is kho_record_lock()/_unlock() spelt
+ * out, so that their slow ends are tail calls too.
+ */
+static inline __attribute__((always_inline)) int
+kho_record_ioctl_hot(struct kho_record *rec,
+		     int (*real)(int, unsigned long, ...), int fd,
+		     unsigned long cmd, void *arg)
+{
+	uint64_t unmap_len = 0;
+	int c = 0, ret;
+
+	if (cmd == IOMMU_IOAS_UNMAP)
+		unmap_len = ((const struct iommu_ioas_unmap *)arg)->length;
+	ret = kho_record_real_ioctl(real, fd, cmd, arg);
+	if (ret < 0)
+		return ret;
+	kho_record_depth++;
+	if (!__atomic_compare_exchange_n(&rec->lock, &c, 1, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return kho_record_hot_contended(rec, fd, cmd, arg, unmap_len,
+						ret);
+	if (kho_record_note_fast(rec, fd, cmd, arg, &unmap_len))
+		return kho_record_hot_missed(rec, fd, cmd, arg, unmap_len, ret);
+	if (__atomic_exchange_n(&rec->lock, 0, __ATOMIC_RELEASE) == 2)
+		return kho_record_hot_wake(rec, ret);
+	kho_record_depth--;
+	return ret;
+}
+
+#define KHO_RECORD_IOCTL_HOT(name, cmd, real)				\
+static __attribute__((noinline)) int					\
+name(struct kho_record *rec, int (*fn)(int, unsigned long, ...),	\
+     int fd, void *arg)							\
+{									\
+	return kho_record_ioctl_hot(rec, real, fd, cmd, arg);		\
+}
+KHO_RECORD_IOCTL_HOT(kho_record_ioctl_map, IOMMU_IOAS_MAP, fn)
+KHO_RECORD_IOCTL_HOT(kho_record_ioctl_map_file, IOMMU_IOAS_MAP_FILE, fn)
+KHO_RECORD_IOCTL_HOT(kho_record_ioctl_unmap, IOMMU_IOAS_UNMAP, fn)
+#ifdef KHO_RECORD_SYS_IOCTL
+KHO_RECORD_IOCTL_HOT(kho_record_sys_map, IOMMU_IOAS_MAP, NULL)
+KHO_RECORD_IOCTL_HOT(kho_record_sys_map_file, IOMMU_IOAS_MAP_FILE, NULL)
+KHO_RECORD_IOCTL_HOT(kho_record_sys_unmap, IOMMU_IOAS_UNMAP, NULL)
+#else
+#define kho_record_sys_map kho_record_ioctl_map
+#define kho_record_sys_map_file kho_record_ioctl_map_file
+#define kho_record_sys_unmap kho_record_ioctl_unmap
+#endif
 
 static int kho_record_ioctl_full(struct kho_record *rec,
 				 int (*real)(int, unsigned long, ...), int fd,
@@ -1371,15 +1532,27 @@ int kho_record_ioctl_via(struct kho_record *rec,
 			 unsigned long cmd, void *arg)
 {
 	if (kho_record_depth)
-		return real(fd, cmd, arg);
+		return kho_record_real_ioctl(real, fd, cmd, arg);
 	/*
 	 * Every iommufd argument starts with its u32 size; UNMAP's length is
 	 * read only when the caller's struct has one.
 	 */
-	if (arg && (cmd == IOMMU_IOAS_MAP || cmd == IOMMU_IOAS_MAP_FILE ||
-		    (cmd == IOMMU_IOAS_UNMAP &&
-		     *(const uint32_t *)arg == sizeof(struct iommu_ioas_unmap))))
-		return kho_record_ioctl_hot(rec, real, fd, cmd, arg);
+	if (arg) {
+		switch (cmd) {
+		case IOMMU_IOAS_MAP:
+			return real ? kho_record_ioctl_map(rec, real, fd, arg) :
+				      kho_record_sys_map(rec, real, fd, arg);
+		case IOMMU_IOAS_MAP_FILE:
+			return real ? kho_record_ioctl_map_file(rec, real, fd, arg) :
+				      kho_record_sys_map_file(rec, real, fd, arg);
+		case IOMMU_IOAS_UNMAP:
+			if (*(const uint32_t *)arg !=
+			    sizeof(struct iommu_ioas_unmap))
+				break;
+			return real ? kho_record_ioctl_unmap(rec, real, fd, arg) :
+				      kho_record_sys_unmap(rec, real, fd, arg);
+		}
+	}
 	return kho_record_ioctl_full(rec, real, fd, cmd, arg);
 }
 
@@ -1397,7 +1570,7 @@ kho_record_ioctl_full(struct kho_record *rec,
 	int ret, err;
 
 	kho_record_prepare_inline(cmd, arg, &call);
-	ret = real(fd, cmd, arg);
+	ret = kho_record_real_ioctl(real, fd, cmd, arg);
 	if (ret < 0)
 		return ret;
 	err = errno;
@@ -1444,6 +1617,7 @@ void kho_record_fd_set_kind(struct kho_record *rec, int fd,
 
 	kho_record_lock(rec);
 	o = kho_record_ofd_of(rec, fd);
+	kho_record_hot_forget(rec);
 	if (o) {
 		o->kind = kind;
 	} else if (fstat(fd, &st) == 0) {
@@ -1476,6 +1650,8 @@ static void kho_record_drop_fd(struct kho_record *rec, int fd)
 	bool devices = false;
 	size_t i;
 
+	if (fd == rec->hot_fd)
+		kho_record_hot_forget(rec);
 	if (!e)
 		return;
 	e->memfd_token = 0;
@@ -1850,6 +2026,7 @@ static int kho_record_adopt_locked(struct kho_record *rec,
 		return kho_diag_set(diag, -EBADF,
 				    "adopt: iommufd fd %d: not an iommufd", set->iommufd);
 	rec->ctx_ofd = o - rec->ofds;
+	kho_record_hot_forget(rec);
 	for (i = 0; i < set->nr_memfd; i++) {
 		ret = kho_record_adopt_memfd(rec, &set->memfd[i], &h->state);
 		if (ret)
@@ -2056,6 +2233,7 @@ void kho_record_atfork_child(struct kho_record *rec)
 		kho_journal_sock_abandon(rec->srv);
 		rec->srv = NULL;
 		rec->serve_pending = true;
+		kho_record_hot_forget(rec);
 	}
 }
 

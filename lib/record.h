@@ -87,8 +87,14 @@ int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
  * one call: kho_record_prepare(), @real(fd, cmd, arg), and on success
  * kho_record_note() with errno kept; inside the recorder (kho_record_busy())
  * just @real.  One call instead of four, on a VMM's DMA map path.
+ * @real NULL: the ioctl system call itself, for a caller whose next
+ * ioctl is libc's own, a bare system call stub; only where
+ * kho_record_can_syscall().
  * Return: what @real returned (errno as it left it).
  */
+/* Whether kho_record_ioctl_via() may be given a NULL @real here. */
+bool kho_record_can_syscall(void);
+
 int kho_record_ioctl_via(struct kho_record *rec,
 			 int (*real)(int, unsigned long, ...), int fd,
 			 unsigned long cmd, void *arg);

@@ -12,8 +12,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#if __has_include(<gnu/lib-names.h>)
+#include <gnu/lib-names.h>	/* LIBC_SO */
+#endif
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +47,12 @@ static int (*real_memfd_create)(const char *, unsigned int);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static int (*real_munmap)(void *, size_t);
 static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+/*
+ * What the recorded ioctls call: NULL (the system call itself) when the
+ * next ioctl in the chain is libc's, a bare system call stub; real_ioctl
+ * when another interposer follows this library, so that it still runs.
+ */
+static int (*hot_ioctl)(int, unsigned long, ...);
 
 #define KHO_PRELOAD_RESOLVE(name)					\
 	do {								\
@@ -50,9 +60,29 @@ static void *(*real_mremap)(void *, size_t, size_t, int, ...);
 			real_##name = dlsym(RTLD_NEXT, #name);		\
 	} while (0)
 
+static bool kho_preload_is_libc_ioctl(void *next)
+{
+	bool same = false;
+#ifdef LIBC_SO
+	void *libc = dlopen(LIBC_SO, RTLD_LAZY | RTLD_NOLOAD);
+
+	if (libc) {
+		same = dlsym(libc, "ioctl") == next;
+		dlclose(libc);
+	}
+#endif
+	return same && kho_record_can_syscall();
+}
+
 static void kho_preload_resolve(void)
 {
-	KHO_PRELOAD_RESOLVE(ioctl);
+	if (!real_ioctl) {
+		void *next = dlsym(RTLD_NEXT, "ioctl");
+
+		hot_ioctl = kho_preload_is_libc_ioctl(next) ? NULL : next;
+		/* the wrapper reads hot_ioctl once it sees real_ioctl */
+		__atomic_store_n(&real_ioctl, next, __ATOMIC_RELEASE);
+	}
 	KHO_PRELOAD_RESOLVE(open);
 	KHO_PRELOAD_RESOLVE(openat);
 	KHO_PRELOAD_RESOLVE(close);
@@ -157,6 +187,18 @@ void kho_record_adopted(const struct kho_adopt_set *set)
 }
 
 /*
+ * An ioctl before the constructor ran (another library's constructor):
+ * resolves, then takes the wrapper again.  Out of line, so that the
+ * wrapper itself needs no stack frame.
+ */
+static __attribute__((noinline, cold)) int
+kho_preload_ioctl_first(int fd, unsigned long cmd, void *arg)
+{
+	kho_preload_resolve();
+	return ioctl(fd, cmd, arg);
+}
+
+/*
  * ioctl() is variadic in <sys/ioctl.h>, but its one optional argument
  * travels where a named third argument would, in the third integer
  * register, on x86-64 and arm64 (both pass variadic arguments as named
@@ -184,12 +226,12 @@ int ioctl(int fd, unsigned long cmd, ...)
 #endif
 	/* the hot path: only what this wrapper needs, not every symbol */
 	if (!real_ioctl)
-		kho_preload_resolve();
+		return kho_preload_ioctl_first(fd, cmd, arg);
 	rec = kho_preload_rec;
 	if (_IOC_TYPE(cmd) != KHO_PRELOAD_IOCTL_TYPE || !rec)
 		return real_ioctl(fd, cmd, arg);
 	/* prepare, call, note, errno kept: one call into the record */
-	return kho_record_ioctl_via(rec, real_ioctl, fd, cmd, arg);
+	return kho_record_ioctl_via(rec, hot_ioctl, fd, cmd, arg);
 }
 
 static void kho_preload_opened(int fd, const char *path)

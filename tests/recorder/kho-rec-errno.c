@@ -35,6 +35,9 @@ static void errno_check(const char *what, int ret_ok, int want)
 int main(void)
 {
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct iommu_ioas_map m = { .size = sizeof(m), .length = 4096 };
+	struct iommu_ioas_map_file mf = { .size = sizeof(mf), .length = 4096 };
+	struct iommu_ioas_unmap u = { .size = sizeof(u), .length = 4096 };
 	int fd, fd2, mfd;
 	void *p;
 
@@ -47,6 +50,16 @@ int main(void)
 	errno = ERRNO_MARK;
 	errno_check("ioctl(IOMMU_IOAS_ALLOC) on /dev/null",
 		    ioctl(fd, IOMMU_IOAS_ALLOC, &a) == -1, ENOTTY);
+	/* the hot path issues MAP, MAP_FILE and UNMAP as system calls itself */
+	errno = ERRNO_MARK;
+	errno_check("ioctl(IOMMU_IOAS_MAP) on /dev/null",
+		    ioctl(fd, IOMMU_IOAS_MAP, &m) == -1, ENOTTY);
+	errno = ERRNO_MARK;
+	errno_check("ioctl(IOMMU_IOAS_MAP_FILE) on /dev/null",
+		    ioctl(fd, IOMMU_IOAS_MAP_FILE, &mf) == -1, ENOTTY);
+	errno = ERRNO_MARK;
+	errno_check("ioctl(IOMMU_IOAS_UNMAP) on fd -1",
+		    ioctl(-1, IOMMU_IOAS_UNMAP, &u) == -1, EBADF);
 	errno = ERRNO_MARK;
 	errno_check("ioctl(FIONREAD) on /dev/null",
 		    ioctl(fd, FIONREAD, &fd2) == -1, ENOTTY);
