@@ -60,18 +60,25 @@ static int (*hot_ioctl)(int, unsigned long, ...);
 			real_##name = dlsym(RTLD_NEXT, #name);		\
 	} while (0)
 
+/*
+ * Whether @next, the ioctl after this library's, is libc's own.  Asked of
+ * dladdr(), which only reads the link map: dlopen() here, from a
+ * constructor, deadlocks a sanitizer's runtime that intercepts it.
+ */
 static bool kho_preload_is_libc_ioctl(void *next)
 {
-	bool same = false;
+	bool libc = false;
 #ifdef LIBC_SO
-	void *libc = dlopen(LIBC_SO, RTLD_LAZY | RTLD_NOLOAD);
+	const char *base;
+	Dl_info info;
 
-	if (libc) {
-		same = dlsym(libc, "ioctl") == next;
-		dlclose(libc);
+	if (next && dladdr(next, &info) && info.dli_fname && info.dli_sname &&
+	    !strcmp(info.dli_sname, "ioctl")) {
+		base = strrchr(info.dli_fname, '/');
+		libc = !strcmp(base ? base + 1 : info.dli_fname, LIBC_SO);
 	}
 #endif
-	return same && kho_record_can_syscall();
+	return libc && kho_record_can_syscall();
 }
 
 static void kho_preload_resolve(void)
