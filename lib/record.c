@@ -1238,8 +1238,9 @@ kho_record_put_unmap(struct kho_rec *r, uint32_t ioas_id, uint64_t iova,
 
 /*
  * The hot path: MAP_FILE, MAP by VA and UNMAP on the fd the full path
- * last journaled on (rec->hot_fd: the journal's own iommufd), with an argument of exactly the struct's size, a memfd (or VA
- * range) already resolved, nothing refused and room in the journal.  A
+ * last journaled on (rec->hot_fd, an fd of the journal's own iommufd),
+ * with an argument of exactly the struct's size, a memfd (or VA range)
+ * already resolved, nothing refused and room in the journal.  A
  * VMM's DMA map/unmap churn is all of this kind.  It writes the record
  * kho_canon_ioctl_inout() would have written straight into the journal:
  * no size table, no resolver calls, no copy of a temporary.  Anything
@@ -1326,9 +1327,7 @@ int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
 	int ret;
 
 	kho_record_lock(rec);
-	ret = 1;
-	if (arg)
-		ret = kho_record_note_fast(rec, fd, cmd, arg,
+	ret = !arg || kho_record_note_fast(rec, fd, cmd, arg,
 					   kho_record_call_unmap_len(cmd, call));
 	if (ret)
 		ret = kho_record_note_locked(rec, fd, cmd, arg, call);
@@ -1503,16 +1502,17 @@ kho_record_ioctl_hot(struct kho_record *rec,
 	return ret;
 }
 
-#define KHO_RECORD_IOCTL_HOT(name, cmd, real)				\
+/* @call: real, the ioctl the caller passed; NULL, the system call itself */
+#define KHO_RECORD_IOCTL_HOT(name, cmd, call)				\
 static __attribute__((noinline)) int					\
-name(struct kho_record *rec, int (*fn)(int, unsigned long, ...),	\
+name(struct kho_record *rec, int (*real)(int, unsigned long, ...),	\
      int fd, void *arg)							\
 {									\
-	return kho_record_ioctl_hot(rec, real, fd, cmd, arg);		\
+	return kho_record_ioctl_hot(rec, call, fd, cmd, arg);		\
 }
-KHO_RECORD_IOCTL_HOT(kho_record_ioctl_map, IOMMU_IOAS_MAP, fn)
-KHO_RECORD_IOCTL_HOT(kho_record_ioctl_map_file, IOMMU_IOAS_MAP_FILE, fn)
-KHO_RECORD_IOCTL_HOT(kho_record_ioctl_unmap, IOMMU_IOAS_UNMAP, fn)
+KHO_RECORD_IOCTL_HOT(kho_record_ioctl_map, IOMMU_IOAS_MAP, real)
+KHO_RECORD_IOCTL_HOT(kho_record_ioctl_map_file, IOMMU_IOAS_MAP_FILE, real)
+KHO_RECORD_IOCTL_HOT(kho_record_ioctl_unmap, IOMMU_IOAS_UNMAP, real)
 #ifdef KHO_RECORD_SYS_IOCTL
 KHO_RECORD_IOCTL_HOT(kho_record_sys_map, IOMMU_IOAS_MAP, NULL)
 KHO_RECORD_IOCTL_HOT(kho_record_sys_map_file, IOMMU_IOAS_MAP_FILE, NULL)
@@ -1540,17 +1540,20 @@ int kho_record_ioctl_via(struct kho_record *rec,
 	if (arg) {
 		switch (cmd) {
 		case IOMMU_IOAS_MAP:
-			return real ? kho_record_ioctl_map(rec, real, fd, arg) :
-				      kho_record_sys_map(rec, real, fd, arg);
+			if (!real)
+				return kho_record_sys_map(rec, real, fd, arg);
+			return kho_record_ioctl_map(rec, real, fd, arg);
 		case IOMMU_IOAS_MAP_FILE:
-			return real ? kho_record_ioctl_map_file(rec, real, fd, arg) :
-				      kho_record_sys_map_file(rec, real, fd, arg);
+			if (!real)
+				return kho_record_sys_map_file(rec, real, fd, arg);
+			return kho_record_ioctl_map_file(rec, real, fd, arg);
 		case IOMMU_IOAS_UNMAP:
 			if (*(const uint32_t *)arg !=
 			    sizeof(struct iommu_ioas_unmap))
 				break;
-			return real ? kho_record_ioctl_unmap(rec, real, fd, arg) :
-				      kho_record_sys_unmap(rec, real, fd, arg);
+			if (!real)
+				return kho_record_sys_unmap(rec, real, fd, arg);
+			return kho_record_ioctl_unmap(rec, real, fd, arg);
 		}
 	}
 	return kho_record_ioctl_full(rec, real, fd, cmd, arg);

@@ -115,7 +115,8 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn)
 		}
 		for (c = 0; c < n && overlap && !ret; c++)
 			ret = vmm_ioas_unmap(v->iommufd, v->ioas_id,
-					     vmm_churn_iova(i + c), VMM_CHUNK);
+					     vmm_churn_iova(i + c),
+					     VMM_CHUNK);
 		if (ret) {
 			snprintf(step, sizeof(step), "churn cycles %u-%u: IOAS %u",
 				 i, i + n - 1, v->ioas_id);
