@@ -33,6 +33,7 @@
 #include "journal_sock.h"
 #include "kjournal.h"
 #include "record.h"
+#include "state.h"
 
 /*
  * The recorder keeps its own references to the memfds it has seen, so that
@@ -1177,6 +1178,138 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 }
 
 /*
+ * The live mappings of IOAS @ioas_id, folded from the journal, in @s
+ * (initialised by the call; the caller frees it).  Return: the IOAS or
+ * NULL (none of that ID, or a journal that does not fold: @why says so).
+ */
+static const struct kho_ioas *
+kho_record_fold_ioas(struct kho_record *rec, uint32_t ioas_id,
+		     struct kho_state *s, struct kho_diag *why)
+{
+	struct kho_journal plan;
+	struct stat st;
+	size_t i;
+
+	kho_state_init(s);
+	for (i = 0; i < rec->nr_memfds; i++) {
+		struct kho_memfd m = { .token = rec->memfds[i].token };
+
+		if (fstat(rec->memfds[i].fd, &st) == 0)
+			m.size = st.st_size;
+		if (kho_state_add_memfd(s, &m)) {
+			kho_diag_set(why, -ENOMEM, "out of memory");
+			return NULL;
+		}
+	}
+	if (kho_compact(&rec->journal, s, &plan, why))
+		return NULL;
+	kho_journal_free(&plan);
+	return kho_state_find_ioas(s, ioas_id);
+}
+
+/*
+ * A failed UNMAP may still have removed mappings: the kernel
+ * (iopt_unmap_iova_range()) unmaps the areas of the range in IOVA order
+ * and stops at the first it cannot take whole, -ENOENT for one that
+ * sticks out of the range, -EBUSY for one pinned by an access or being
+ * mapped; what it removed before stays removed, and the caller learns
+ * nothing of it.  Other errors come before any removal.  For -ENOENT the
+ * journal knows the areas, so the removal is journaled as the UNMAP of
+ * exactly them, [@iova, the area that stuck out), the record a
+ * successful UNMAP of that range would leave.  For -EBUSY it cannot know
+ * which area was busy: if the range holds any, the journal is marked
+ * unpreservable, naming the call, rather than left to restore mappings
+ * the VMM no longer has.
+ */
+static void kho_record_unmap_failed_locked(struct kho_record *rec, int fd,
+					   uint32_t ioas_id, uint64_t iova,
+					   uint64_t length, int err)
+{
+	struct kho_record_ofd *o = kho_record_ofd_of(rec, fd);
+	struct kho_diag why = { "" };
+	const struct kho_ioas *a;
+	struct kho_rec r = { .op = KHO_OP_IOAS_UNMAP };
+	uint64_t last = iova + length - 1, gone = 0;
+	bool stuck_out = false;
+	struct kho_state s;
+	char msg[512];
+	size_t i;
+
+	if ((err != ENOENT && err != EBUSY) || !length || last < iova || !o ||
+	    o->kind != KHO_RECORD_FD_IOMMUFD || o - rec->ofds != rec->ctx_ofd)
+		return;
+	a = kho_record_fold_ioas(rec, ioas_id, &s, &why);
+	if (!a && why.msg[0]) {
+		snprintf(msg, sizeof(msg),
+			 "IOAS %u: UNMAP 0x%llx+0x%llx failed (%s) and may have removed mappings, but the journal does not fold to tell which: %s",
+			 ioas_id, (unsigned long long)iova,
+			 (unsigned long long)length, strerror(err), why.msg);
+		kho_record_break(rec, msg);
+	}
+	for (i = 0; a && i < a->nr_maps; i++) {
+		const struct kho_mapping *m = &a->maps[i];
+		uint64_t m_last = m->iova + m->length - 1;
+
+		if (m_last < iova)
+			continue;
+		if (m->iova > last)
+			break;
+		if (err == EBUSY || kho_record_refused_in(rec, ioas_id, iova,
+							  length)) {
+			snprintf(msg, sizeof(msg),
+				 "IOAS %u: UNMAP 0x%llx+0x%llx failed (%s) after the kernel may have removed some of its mappings, and the journal cannot tell which",
+				 ioas_id, (unsigned long long)iova,
+				 (unsigned long long)length, strerror(err));
+			kho_record_break(rec, msg);
+			break;
+		}
+		if (m->iova < iova || m_last > last) {
+			/* the area that stuck out: the ones before it went */
+			stuck_out = true;
+			r.unmap.ioas_id = ioas_id;
+			r.unmap.iova = iova;
+			r.unmap.length = m->iova - iova;
+			r.unmap.out_length = gone;
+			if (gone && kho_journal_append_elided(&rec->journal, &r,
+							      &rec->nr_elided))
+				kho_record_break(rec, "appending to the journal: out of memory");
+			break;
+		}
+		gone += m->length;
+	}
+	if (a && err == ENOENT && gone && !stuck_out) {
+		/* all of them whole, yet refused: not the state journaled */
+		snprintf(msg, sizeof(msg),
+			 "IOAS %u: UNMAP 0x%llx+0x%llx failed (%s) where the journal has 0x%llx bytes mapped whole: the journal does not match the kernel",
+			 ioas_id, (unsigned long long)iova,
+			 (unsigned long long)length, strerror(err),
+			 (unsigned long long)gone);
+		kho_record_break(rec, msg);
+	}
+	kho_state_free(&s);
+}
+
+/* A failed UNMAP, @in as passed: what it may have removed is journaled. */
+static void kho_record_unmap_failed(struct kho_record *rec, int fd,
+				    const struct iommu_ioas_unmap *in, int err)
+{
+	kho_record_lock(rec);
+	kho_record_unmap_failed_locked(rec, fd, in->ioas_id, in->iova,
+				       in->length, err);
+	kho_record_unlock(rec);
+	errno = err;
+}
+
+void kho_record_note_failed(struct kho_record *rec, int fd, unsigned long cmd,
+			    const struct kho_record_call *call, int err)
+{
+	if (cmd == IOMMU_IOAS_UNMAP && call && call->cmd == cmd &&
+	    call->in_len >= sizeof(struct iommu_ioas_unmap))
+		kho_record_unmap_failed(rec, fd, (const void *)call->in, err);
+}
+
+
+/*
  * The fast path's records, written field by field with the padding
  * zeroed, every byte as kho_canon_ioctl_inout() leaves it (the capture
  * compares records whole with the kernel's journal).  memset() plus the
@@ -1460,6 +1593,18 @@ kho_record_hot_missed(struct kho_record *rec, int fd, unsigned long cmd,
 }
 
 static __attribute__((noinline, cold)) int
+kho_record_hot_unmap_failed(struct kho_record *rec, int fd, const void *arg,
+			    uint64_t unmap_len, int ret)
+{
+	struct iommu_ioas_unmap in;
+
+	memcpy(&in, arg, sizeof(in));	/* a failed call writes nothing back */
+	in.length = unmap_len;
+	kho_record_unmap_failed(rec, fd, &in, errno);
+	return ret;
+}
+
+static __attribute__((noinline, cold)) int
 kho_record_hot_wake(struct kho_record *rec, int ret)
 {
 	kho_record_futex(&rec->lock, FUTEX_WAKE, 1);
@@ -1488,7 +1633,9 @@ kho_record_ioctl_hot(struct kho_record *rec,
 		unmap_len = ((const struct iommu_ioas_unmap *)arg)->length;
 	ret = kho_record_real_ioctl(real, fd, cmd, arg);
 	if (ret < 0)
-		return ret;
+		return cmd == IOMMU_IOAS_UNMAP ?
+		       kho_record_hot_unmap_failed(rec, fd, arg, unmap_len, ret) :
+		       ret;
 	kho_record_depth++;
 	if (!__atomic_compare_exchange_n(&rec->lock, &c, 1, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
@@ -1574,8 +1721,10 @@ kho_record_ioctl_full(struct kho_record *rec,
 
 	kho_record_prepare_inline(cmd, arg, &call);
 	ret = kho_record_real_ioctl(real, fd, cmd, arg);
-	if (ret < 0)
+	if (ret < 0) {
+		kho_record_note_failed(rec, fd, cmd, &call, errno);
 		return ret;
+	}
 	err = errno;
 	kho_record_lock(rec);
 	kho_record_note_locked(rec, fd, cmd, arg, &call);
@@ -1590,8 +1739,12 @@ int kho_record_ioctl(struct kho_record *rec, int fd, unsigned long cmd,
 	struct kho_record_call call;
 
 	kho_record_prepare(cmd, arg, &call);
-	if (ioctl(fd, cmd, arg) < 0)
-		return -errno;
+	if (ioctl(fd, cmd, arg) < 0) {
+		int err = errno;
+
+		kho_record_note_failed(rec, fd, cmd, &call, err);
+		return -err;
+	}
 	kho_record_note(rec, fd, cmd, arg, &call);
 	return 0;
 }

@@ -83,6 +83,17 @@ int kho_record_note(struct kho_record *rec, int fd, unsigned long cmd,
 		    const void *arg, const struct kho_record_call *call);
 
 /*
+ * kho_record_note_failed() - report an ioctl that failed with @err, for a
+ * VMM that issues its own ioctls and calls kho_record_note() on success.
+ * Only a failed IOMMU_IOAS_UNMAP matters: the kernel may have removed the
+ * mappings of the range before the one it refused (-ENOENT: journaled as
+ * the UNMAP of exactly those; -EBUSY: the journal becomes unpreservable,
+ * since it cannot tell which).  @call: kho_record_prepare()'s, required.
+ */
+void kho_record_note_failed(struct kho_record *rec, int fd, unsigned long cmd,
+			    const struct kho_record_call *call, int err);
+
+/*
  * kho_record_ioctl_via() - the LD_PRELOAD ioctl wrapper's whole job in
  * one call: kho_record_prepare(), @real(fd, cmd, arg), and on success
  * kho_record_note() with errno kept; inside the recorder (kho_record_busy())

@@ -9,6 +9,10 @@
  *   loop N      N x (MAP by VA + UNMAP), then N x (MAP_FILE + UNMAP) on an
  *               IOAS with no device, after one untimed pair of each;
  *               prints ns per pair of each
+ *   cut         three maps on an IOAS, then an UNMAP whose range takes the
+ *               first two whole and cuts the third: the kernel removes
+ *               the two, then fails with ENOENT; the first is mapped
+ *               again to prove it went; then wait for SIGTERM
  *   loop N dev  the same on an IOAS with the first VFIO cdev
  *               (/dev/vfio/devices/vfio*) bound and attached, so that
  *               each map and unmap also costs an IOTLB invalidation, as
@@ -156,6 +160,40 @@ static int probe_hold(void)
 	return 0;
 }
 
+static int probe_cut(void)
+{
+	struct iommu_ioas_unmap u = { .size = sizeof(u) };
+	uint64_t i;
+	uint32_t ioas;
+	int iommufd, memfd;
+	void *ram;
+
+	signal(SIGTERM, probe_on_signal);
+	if (probe_setup(&iommufd, &ioas, &memfd, &ram))
+		return 1;
+	for (i = 0; i < 3; i++)
+		if (probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK,
+				   PROBE_IOVA + i * PROBE_CHUNK))
+			return 1;
+	u.ioas_id = ioas;
+	u.iova = PROBE_IOVA;
+	u.length = 2 * PROBE_CHUNK + PROBE_CHUNK / 2;
+	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &u) == 0 || errno != ENOENT) {
+		fprintf(stderr, "kho-rec-probe: cut: UNMAP across the third map: %s, want ENOENT\n",
+			strerror(errno));
+		return 1;
+	}
+	/* mapping the first again succeeds only if the kernel removed it */
+	if (probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK, PROBE_IOVA))
+		return 1;
+	printf("kho-rec-probe: cut: UNMAP failed with ENOENT after removing the first two maps\n");
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	while (probe_sig != SIGTERM)
+		pause();
+	return 0;
+}
+
 static double probe_now_ns(void)
 {
 	struct timespec ts;
@@ -251,9 +289,11 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "hold"))
 		return probe_hold();
+	if (argc == 2 && !strcmp(argv[1], "cut"))
+		return probe_cut();
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "dev"))) &&
 	    !strcmp(argv[1], "loop") && atol(argv[2]) > 0)
 		return probe_loop(atol(argv[2]), argc == 4);
-	fprintf(stderr, "usage: kho-rec-probe hold | loop N [dev]\n");
+	fprintf(stderr, "usage: kho-rec-probe hold | cut | loop N [dev]\n");
 	return 2;
 }

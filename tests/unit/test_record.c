@@ -346,6 +346,67 @@ KTEST(churn_pairs_cancelling_at_the_tail_are_elided)
 	kho_record_free(rec);
 }
 
+/* An UNMAP the kernel refused with @err, as the VMM passed it. */
+static void note_unmap_failed(struct kho_record *rec, int fd, uint32_t ioas,
+			      uint64_t iova, uint64_t len, int err)
+{
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas, .iova = iova,
+		.length = len,
+	};
+	struct kho_record_call call;
+
+	kho_record_prepare(IOMMU_IOAS_UNMAP, &u, &call);
+	kho_record_note_failed(rec, fd, IOMMU_IOAS_UNMAP, &call, err);
+}
+
+/*
+ * A failed UNMAP may have removed the areas before the one it refused:
+ * -ENOENT journals the UNMAP of exactly those, -EBUSY makes the journal
+ * unpreservable when the range holds any, other errors change nothing.
+ */
+KTEST(failed_unmap_journals_what_the_kernel_removed)
+{
+	struct kho_record *rec;
+	struct kho_handoff h;
+	struct kho_diag why;
+	int iommufd, mfd;
+
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	mfd = memfd_sized("guest-ram", 16 * PG);
+	ASSERT_TRUE(iommufd >= 0 && mfd >= 0);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, 0, PG, 0x100000));
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, PG, PG, 0x101000));
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, 0, 2 * PG, 0x102000));
+	/* nothing was removed: an argument error, an empty range, a cut first */
+	note_unmap_failed(rec, iommufd, 1, 0x100000, 3 * PG, EINVAL);
+	note_unmap_failed(rec, iommufd, 1, 0x200000, PG, ENOENT);
+	note_unmap_failed(rec, iommufd, 1, 0x102000, PG, ENOENT);
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(4, h.replay.nr);
+	kho_handoff_free(&h);
+	/* the two whole areas before the one that sticks out went */
+	note_unmap_failed(rec, iommufd, 1, 0x100000, 3 * PG, ENOENT);
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(5, h.replay.nr);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.replay.recs[4].op);
+	ASSERT_EQ(0x100000, h.replay.recs[4].unmap.iova);
+	ASSERT_EQ(2 * PG, h.replay.recs[4].unmap.length);
+	ASSERT_EQ(2 * PG, h.replay.recs[4].unmap.out_length);
+	kho_handoff_free(&h);
+	ASSERT_EQ(0, kho_record_status(rec, NULL));
+	/* busy: which areas went cannot be told */
+	note_unmap_failed(rec, iommufd, 1, 0x100000, 8 * PG, EBUSY);
+	ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+	ASSERT_STR_CONTAINS(why.msg, "IOAS 1: UNMAP 0x100000+0x8000 failed");
+	ASSERT_STR_CONTAINS(why.msg, "cannot tell which");
+	close(mfd);
+	close(iommufd);
+	kho_record_free(rec);
+}
+
 KTEST(fd_identity_follows_dup_and_close)
 {
 	struct kho_record *rec;

@@ -36,3 +36,10 @@ load helpers
 	assert_log 'kho-tool capture: .*IOVA 0x800000\+0x10000: .*anonymous memory'
 	assert_log 'preservable: no: .*IOAS [0-9]+: IOVA 0x800000\+0x10000: .*anonymous memory'
 }
+
+@test "recorder: an UNMAP the kernel refuses halfway is journaled as what it removed" {
+	run_vm --script "$GUEST_DIR/recorder-cut.sh" --timeout 200 \
+		--expect kernel-removes-before-the-cut \
+		--expect journal-matches-kernel
+	assert_vm_ok
+}
