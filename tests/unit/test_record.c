@@ -72,16 +72,25 @@ static int note_map_file(struct kho_record *rec, int fd, uint32_t ioas,
 	return kho_record_note(rec, fd, IOMMU_IOAS_MAP_FILE, &m, NULL);
 }
 
+/* An UNMAP as the VMM passes it, and what the recorder saves before it. */
+static void prepare_unmap(struct iommu_ioas_unmap *u,
+			  struct kho_record_call *call, uint32_t ioas,
+			  uint64_t iova, uint64_t len)
+{
+	*u = (struct iommu_ioas_unmap){
+		.size = sizeof(*u), .ioas_id = ioas, .iova = iova,
+		.length = len,
+	};
+	kho_record_prepare(IOMMU_IOAS_UNMAP, u, call);
+}
+
 static int note_unmap(struct kho_record *rec, int fd, uint32_t ioas,
 		      uint64_t iova, uint64_t len, uint64_t unmapped)
 {
-	struct iommu_ioas_unmap u = {
-		.size = sizeof(u), .ioas_id = ioas, .iova = iova,
-		.length = len,
-	};
+	struct iommu_ioas_unmap u;
 	struct kho_record_call call;
 
-	kho_record_prepare(IOMMU_IOAS_UNMAP, &u, &call);
+	prepare_unmap(&u, &call, ioas, iova, len);
 	u.length = unmapped;	/* what the kernel writes back */
 	return kho_record_note(rec, fd, IOMMU_IOAS_UNMAP, &u, &call);
 }
@@ -350,13 +359,10 @@ KTEST(churn_pairs_cancelling_at_the_tail_are_elided)
 static void note_unmap_failed(struct kho_record *rec, int fd, uint32_t ioas,
 			      uint64_t iova, uint64_t len, int err)
 {
-	struct iommu_ioas_unmap u = {
-		.size = sizeof(u), .ioas_id = ioas, .iova = iova,
-		.length = len,
-	};
+	struct iommu_ioas_unmap u;
 	struct kho_record_call call;
 
-	kho_record_prepare(IOMMU_IOAS_UNMAP, &u, &call);
+	prepare_unmap(&u, &call, ioas, iova, len);
 	kho_record_note_failed(rec, fd, IOMMU_IOAS_UNMAP, &call, err);
 }
 
