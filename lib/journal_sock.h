@@ -29,8 +29,9 @@
 /*
  * What a VMM hands over: a hand-off whose state holds the memfd table
  * (token, size, name, seals) and the bound devices, and whose replay
- * journal is the RAW canonical journal (not yet compacted;
- * journal_length == replay.nr); plus one fd per state.memfd entry, in the
+ * journal is the canonical journal as recorded (not yet compacted; the
+ * pairs elided online gone, journal_length == replay.nr + 2 x those
+ * pairs); plus one fd per state.memfd entry, in the
  * same order, received with SCM_RIGHTS.
  */
 struct kho_journal_snapshot {

@@ -156,8 +156,9 @@ int kho_record_status(struct kho_record *rec, struct kho_diag *why);
 
 /*
  * kho_record_handoff() - the snapshot as a hand-off: state holds the memfd
- * table and the bound devices, replay the raw journal
- * (journal_length == replay.nr).  If @fds is not NULL, *@fds gets a
+ * table and the bound devices, replay the journal as recorded
+ * (journal_length: replay.nr plus the calls elided online, two a pair).
+ * If @fds is not NULL, *@fds gets a
  * malloc'd array of dup'd memfd fds, one per state.memfd entry (the caller
  * closes them).
  * Return: 0, -ENOMEM, or an errno from dup.
