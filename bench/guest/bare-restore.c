@@ -105,7 +105,7 @@ static int cmd_restore(int rounds)
 	uint64_t t0, t1, t2, t3, t4;
 	struct raw_ioctls r;
 	struct kho_handoff h;
-	char name[32], cdev[64], path[64];
+	char cdev[64], path[64];
 	int luo, session, plan, ret;
 	size_t len, i, nr;
 	struct stat st;
@@ -131,16 +131,11 @@ static int cmd_restore(int rounds)
 		return fail("read the plan", ret);
 	ret = kho_handoff_decode(blob, len, &h, &diag);
 	if (!ret)
-		ret = raw_plan_check(&h, &diag);
-	if (!ret)
-		ret = kho_replay_find_cdev("/sys", &h.state.dev[0].pci,
-					   h.state.dev[0].driver, name,
-					   sizeof(name), &diag);
+		ret = raw_plan_cdev(&h, cdev, sizeof(cdev), &diag);
 	if (ret) {
 		fprintf(stderr, "bare-restore: %s\n", diag.msg);
 		return 1;
 	}
-	snprintf(cdev, sizeof(cdev), "/dev/vfio/devices/%s", name);
 	nr = h.state.nr_memfd;
 	memfds = calloc(nr + 1, sizeof(*memfds));
 	if (!memfds)

@@ -81,6 +81,26 @@ static inline int raw_plan_check(const struct kho_handoff *h,
 }
 
 /*
+ * The plan checked (raw_plan_check()) and the cdev of its one device,
+ * found the way the agent finds it, as a path in @cdev.
+ */
+static inline int raw_plan_cdev(const struct kho_handoff *h, char *cdev,
+				size_t len, struct kho_diag *diag)
+{
+	char name[32];
+	int ret;
+
+	ret = raw_plan_check(h, diag);
+	if (!ret)
+		ret = kho_replay_find_cdev("/sys", &h->state.dev[0].pci,
+					   h->state.dev[0].driver, name,
+					   sizeof(name), diag);
+	if (!ret)
+		snprintf(cdev, len, "/dev/vfio/devices/%s", name);
+	return ret;
+}
+
+/*
  * Issue the ioctls, timed from the open of /dev/iommu to the end of
  * ATTACH.  The iommufd and the device stay open in @out, so that the
  * caller tears them down outside any timed window (closing them unmaps

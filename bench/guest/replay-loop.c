@@ -237,7 +237,6 @@ int main(int argc, char **argv)
 	struct kho_adopt_set set;
 	struct kho_handoff h;
 	struct raw_plan p;
-	char name[32];
 	uint64_t t0, decode_ns;
 	size_t len, i;
 	void *blob;
@@ -292,20 +291,14 @@ int main(int argc, char **argv)
 	t0 = now_ns();
 	ret = kho_handoff_decode(blob, len, &h, &diag);
 	decode_ns = now_ns() - t0;
+	p = (struct raw_plan){ .h = &h, .memfds = memfds,
+			       .nr_memfds = set.nr_memfd };
 	if (!ret)
-		ret = raw_plan_check(&h, &diag);
-	if (!ret)
-		ret = kho_replay_find_cdev("/sys", &h.state.dev[0].pci,
-					   h.state.dev[0].driver, name,
-					   sizeof(name), &diag);
+		ret = raw_plan_cdev(&h, p.cdev, sizeof(p.cdev), &diag);
 	if (ret) {
 		fprintf(stderr, "replay-loop: %s\n", diag.msg);
 		return 1;
 	}
-	p = (struct raw_plan){ .h = &h, .memfds = memfds,
-			       .nr_memfds = set.nr_memfd };
-	snprintf(p.cdev, sizeof(p.cdev), "/dev/vfio/devices/%s", name);
-
 	memset(rs, 0, sizeof(rs));
 	for (k = 0; k < rounds; k++) {
 		ret = ours_round(&p, &rs[k], &diag);
