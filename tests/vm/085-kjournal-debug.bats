@@ -76,6 +76,29 @@ assert_acpica_untouched() {
 		die "an ACPICA allocation failed: $(grep -a -m1 'AE_NO_MEMORY' "$VM_LOG")"
 }
 
+# No KASAN report, and the sweep stayed out of ACPICA.
+assert_kasan_clean() {
+	! grep -aq 'BUG: KASAN' "$VM_LOG" || die "KASAN reported: $(grep -a -m1 'BUG: KASAN' "$VM_LOG")"
+	assert_acpica_untouched
+}
+
+# The kexec replay (kjournal-debug-kexec.sh) on the debug kernel, with the
+# debug command line plus $1; it must reach every stage clean, and no case
+# may fail.
+run_debug_kexec() {
+	run_vm --kernel "$DBG/bzImage" --script "$GUEST_DIR/kjournal-debug-kexec.sh" \
+		--file "$GUEST_DIR/kjournal-debug-lib.sh:/test/kjournal-debug-lib.sh" \
+		--file "$DBG/bzImage:/boot/vmlinuz-dbg" \
+		--qemu-arg -device --qemu-arg edu --append "$(debug_append)$1" \
+		--timeout 1500 --expect kjournal-preserved --expect kdebug-clean-stage1 \
+		--expect kexec-to-vmlinuz-dbg --expect kjournal-verified \
+		--expect kdebug-clean-stage2
+	assert_vm_ok
+	assert_log '^ok [0-9]+ verified_finish\b'
+	! grep -q '^not ok' "$VM_LOG" || die "a case failed: $(grep '^not ok' "$VM_LOG")"
+	assert_kasan_clean
+}
+
 @test "kjournal-debug: fail_nth sweep under KASAN, no kmemleak leak in the new code" {
 	require_debug_kernel
 	run_vm --kernel "$DBG/bzImage" --script "$GUEST_DIR/kjournal-debug-failnth.sh" \
@@ -87,28 +110,16 @@ assert_acpica_untouched() {
 	assert_log 'KHOTEST: LOG failslab_reject=0x'
 	assert_log '^ok 1 failnth: [0-9]+ injection points swept'
 	assert_log 'KHOTEST: LOG kmemleak_ours=0$'
-	! grep -aq 'BUG: KASAN' "$VM_LOG" || die "KASAN reported: $(grep -a -m1 'BUG: KASAN' "$VM_LOG")"
-	assert_acpica_untouched
+	assert_kasan_clean
 }
 
 @test "kjournal-debug: kexec replay and its fail_nth sweep under KASAN and kmemleak" {
 	require_debug_kernel
-	run_vm --kernel "$DBG/bzImage" --script "$GUEST_DIR/kjournal-debug-kexec.sh" \
-		--file "$GUEST_DIR/kjournal-debug-lib.sh:/test/kjournal-debug-lib.sh" \
-		--file "$DBG/bzImage:/boot/vmlinuz-dbg" \
-		--qemu-arg -device --qemu-arg edu --append "$(debug_append)" \
-		--timeout 1500 --expect kjournal-preserved --expect kdebug-clean-stage1 \
-		--expect kexec-to-vmlinuz-dbg --expect kjournal-verified \
-		--expect kdebug-clean-stage2
-	assert_vm_ok
+	run_debug_kexec ""
 	assert_log 'iommufd_journal: stage1: preserved 6 records'
 	assert_log 'KHOTEST: LOG stage2=7\.2\.13-kho-b-dbg'
-	assert_log '^ok [0-9]+ verified_finish\b'
 	assert_log '^# replay fail_nth: [0-9]+ injected failures left the replay intact\b'
 	assert_log 'KHOTEST: LOG kmemleak_ours=0$'
-	! grep -q '^not ok' "$VM_LOG" || die "a case failed: $(grep '^not ok' "$VM_LOG")"
-	! grep -aq 'BUG: KASAN' "$VM_LOG" || die "KASAN reported: $(grep -a -m1 'BUG: KASAN' "$VM_LOG")"
-	assert_acpica_untouched
 }
 
 # Under kmemleak the replay sweep of the test above stops at each record's
@@ -118,20 +129,8 @@ assert_acpica_untouched() {
 # with kmemleak off, KASAN only: it must go past the first allocations.
 @test "kjournal-debug: kexec replay fail_nth sweep under KASAN alone (kmemleak=off)" {
 	require_debug_kernel
-	run_vm --kernel "$DBG/bzImage" --script "$GUEST_DIR/kjournal-debug-kexec.sh" \
-		--file "$GUEST_DIR/kjournal-debug-lib.sh:/test/kjournal-debug-lib.sh" \
-		--file "$DBG/bzImage:/boot/vmlinuz-dbg" \
-		--qemu-arg -device --qemu-arg edu \
-		--append "$(debug_append) kmemleak=off" \
-		--timeout 1500 --expect kjournal-preserved --expect kdebug-clean-stage1 \
-		--expect kexec-to-vmlinuz-dbg --expect kjournal-verified \
-		--expect kdebug-clean-stage2
-	assert_vm_ok
+	run_debug_kexec " kmemleak=off"
 	assert_log 'KHOTEST: LOG kmemleak=off'
-	assert_log '^ok [0-9]+ verified_finish\b'
-	! grep -q '^not ok' "$VM_LOG" || die "a case failed: $(grep '^not ok' "$VM_LOG")"
-	! grep -aq 'BUG: KASAN' "$VM_LOG" || die "KASAN reported: $(grep -a -m1 'BUG: KASAN' "$VM_LOG")"
-	assert_acpica_untouched
 	local records injected
 	records=$(sed -n 's/.*stage1: preserved \([0-9]*\) records.*/\1/p' "$VM_LOG" | head -n 1)
 	injected=$(sed -n 's/^# replay fail_nth: \([0-9]*\) injected.*/\1/p' "$VM_LOG" | head -n 1)
