@@ -1177,6 +1177,22 @@ static int kho_record_note_locked(struct kho_record *rec, int fd,
 	return ret;
 }
 
+/* Recorded memfd @i as the hand-off's table has it, read through @fd. */
+static void kho_record_describe_memfd(const struct kho_record *rec, size_t i,
+				      int fd, struct kho_memfd *m)
+{
+	struct stat st;
+	int seals;
+
+	memset(m, 0, sizeof(*m));
+	m->token = rec->memfds[i].token;
+	if (fstat(fd, &st) == 0)
+		m->size = st.st_size;
+	seals = fcntl(fd, F_GET_SEALS);
+	m->seals = seals < 0 ? 0 : seals;
+	snprintf(m->name, sizeof(m->name), "%s", rec->memfds[i].name);
+}
+
 /*
  * The live mappings of IOAS @ioas_id, folded from the journal, in @s
  * (initialised by the call; the caller frees it).  Return: the IOAS or
@@ -1187,15 +1203,13 @@ kho_record_fold_ioas(struct kho_record *rec, uint32_t ioas_id,
 		     struct kho_state *s, struct kho_diag *why)
 {
 	struct kho_journal plan;
-	struct stat st;
 	size_t i;
 
 	kho_state_init(s);
 	for (i = 0; i < rec->nr_memfds; i++) {
-		struct kho_memfd m = { .token = rec->memfds[i].token };
+		struct kho_memfd m;
 
-		if (fstat(rec->memfds[i].fd, &st) == 0)
-			m.size = st.st_size;
+		kho_record_describe_memfd(rec, i, rec->memfds[i].fd, &m);
 		if (kho_state_add_memfd(s, &m)) {
 			kho_diag_set(why, -ENOMEM, "out of memory");
 			return NULL;
@@ -1964,9 +1978,6 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 		goto err;
 	for (i = 0; i < rec->nr_memfds; i++) {
 		struct kho_memfd *m = &s->memfd[i];
-		struct stat st;
-		int seals;
-
 		int fd = rec->memfds[i].fd;
 
 		/* a new descriptor only to send, or to reach the VMM's table */
@@ -1977,12 +1988,7 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 				goto err;
 			}
 		}
-		m->token = rec->memfds[i].token;
-		if (fstat(fd, &st) == 0)
-			m->size = st.st_size;
-		seals = fcntl(fd, F_GET_SEALS);
-		m->seals = seals < 0 ? 0 : seals;
-		snprintf(m->name, sizeof(m->name), "%s", rec->memfds[i].name);
+		kho_record_describe_memfd(rec, i, fd, m);
 		s->nr_memfd++;
 		if (fds)
 			(*fds)[(*nr_fds)++] = fd;
