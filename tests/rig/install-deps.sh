@@ -9,7 +9,9 @@ packages=(
 	build-essential pkg-config libfdt-dev device-tree-compiler libelf-dev
 	zlib1g-dev liblzma-dev libzstd-dev
 	# guest kernels (tests/rig/build-kernel.sh)
-	flex bison bc libssl-dev dwarves rsync xz-utils cpio kmod
+	flex bison bc libssl-dev dwarves rsync xz-utils cpio kmod ccache
+	# upstream kselftests (tests/rig/build-selftests.sh): iommufd links -lcap
+	libcap-dev
 	# the rig and its tests
 	qemu-system-x86 kexec-tools bats busybox-static dt-schema python3-yaml
 	# fuzzing
