@@ -40,6 +40,8 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELP  := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 VMM_SRC    := $(sort $(wildcard tests/vmm/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
+# The model-based test's guest program (tests/model/, docs/testing.md).
+MODEL_SRC  := $(sort $(wildcard tests/model/*.c))
 # Small dynamic programs the recorder's VM test runs under LD_PRELOAD.
 RECTEST_SRC := $(sort $(wildcard tests/recorder/*.c))
 
@@ -58,6 +60,7 @@ KHO_TOOL   := $(BUILD)/bin/kho-tool
 AGENT      := $(BUILD)/bin/restore-agent
 RECORDER   := $(BUILD)/lib/libkho-record.so
 TEST_VMM   := $(BUILD)/bin/test-vmm
+KHO_MODEL  := $(BUILD)/bin/kho-model
 
 TARGETS := $(LIBKHO) $(KHO_TOOL)
 ifneq ($(AGENT_SRC),)
@@ -71,6 +74,9 @@ TARGETS += $(TEST_VMM)
 endif
 ifneq ($(RECTEST_SRC),)
 TARGETS += $(RECTEST_BIN)
+endif
+ifneq ($(MODEL_SRC),)
+TARGETS += $(KHO_MODEL)
 endif
 
 .PHONY: all deps check check-unit check-vm check-schema bench fuzz demo \
@@ -112,14 +118,24 @@ $(TEST_VMM): $(VMM_SRC:%.c=$(BUILD)/obj/%.o) $(LIBKHO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Links the recorder API like a VMM that records itself; runs in the guest.
+$(KHO_MODEL): $(MODEL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBKHO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # Plain libc, dynamic, like an unmodified VMM the recorder wraps.
 $(RECTEST_BIN): $(BUILD)/bin/%: tests/recorder/%.c
 	@mkdir -p $(@D) $(BUILD)/obj/tests/recorder
 	$(CC) $(CFLAGS) -MF $(BUILD)/obj/tests/recorder/$*.d $(LDFLAGS) -o $@ $<
 
+# test_model runs the model-based test's generator against lib/state.c.
+UNIT_EXTRA_test_model := $(BUILD)/obj/tests/model/gen.o
+$(BUILD)/tests/test_model: $(UNIT_EXTRA_test_model)
+
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(LIBKHO)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(LIBKHO) $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -Itests/model -o $@ $< $(UNIT_HOBJ) \
+		$(UNIT_EXTRA_$*) $(LIBKHO) $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBKHO)
 	@mkdir -p $(@D)
