@@ -281,14 +281,14 @@ void mdl_gen(struct mdl_rng *r, const struct mdl_shadow *s,
 		{ MDL_ALLOC, 6, 0 },
 		{ MDL_DESTROY, 2, MDL_F_DESTROY },
 		{ MDL_ALLOW, 4, MDL_F_ALLOW },
-		{ MDL_MAP_VA, 12, MDL_F_VA },
-		{ MDL_MAP_FILE, 14, 0 },
+		{ MDL_MAP_VA, 7, MDL_F_VA },
+		{ MDL_MAP_FILE, 18, 0 },
 		{ MDL_COPY, 7, MDL_F_COPY },
 		{ MDL_UNMAP, 12, 0 },
 		{ MDL_UNMAP_ALL, 1, 0 },
 		{ MDL_OPTION, 3, MDL_F_OPTION },
-		{ MDL_MOCK_ADD, 3, MDL_F_MOCK },
-		{ MDL_MOCK_DEL, 2, MDL_F_MOCK },
+		{ MDL_MOCK_ADD, 1, MDL_F_MOCK },
+		{ MDL_MOCK_DEL, 1, MDL_F_MOCK },
 	};
 	unsigned int total = 0, i, pick, free_slot = MDL_SLOTS;
 	const struct mdl_slot *sl;

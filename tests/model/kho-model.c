@@ -68,6 +68,9 @@ struct env {
 	/* what the sequences exercised, for the summary */
 	unsigned long calls, ok[MDL_OP_MAX + 1], failed[MDL_OP_MAX + 1];
 	unsigned long partial, auto_ok, journaled, plan, probes, kj_checked;
+	/* seconds per phase: calls, capture, replay+verify, mocks, probes */
+	double t[6];
+	double op_t[MDL_OP_MAX + 1];
 };
 
 /* Why a sequence failed: the stage, then the detail. */
@@ -223,6 +226,20 @@ static int probe_page(struct env *e, int fd, uint32_t ioas, uint64_t iova)
 
 	e->probes++;
 	if (!ret && unmap(NULL, fd, ioas, iova, MDL_PAGE, NULL))
+		return -EIO;
+	return ret;
+}
+
+/* The same for @pages pages from @iova. */
+static int probe_run(struct env *e, int fd, uint32_t ioas, uint64_t iova,
+		     uint64_t pages)
+{
+	uint64_t at = iova;
+	int ret = map_file(NULL, fd, ioas, e->probe_fd, 0, pages * MDL_PAGE, &at,
+			   true, false);
+
+	e->probes++;
+	if (!ret && unmap(NULL, fd, ioas, iova, pages * MDL_PAGE, NULL))
 		return -EIO;
 	return ret;
 }
@@ -435,10 +452,28 @@ static int compare_slot(struct env *e, struct mdl_slot *sl, unsigned int slot,
 		return fail(v, "probe", "slot %u: HUGE_PAGES %llu (%d) in the original, %llu (%d) replayed",
 			    slot, (unsigned long long)ha, pa, (unsigned long long)hb, pb);
 
-	/* Mapping by mapping: EEXIST at every live page, a map in every hole. */
+	/*
+	 * Mapping by mapping: EEXIST at every page the shadow has an area
+	 * on, and in every run of holes one map of the whole run, which
+	 * succeeds only if no page of it is mapped.  A run that does not
+	 * succeed alike in both is probed page by page to name the page.
+	 */
 	for (p = 0; probe_set(sl, p, &iova); p++) {
 		const struct mdl_area *ar = mdl_shadow_find(sl, iova);
+		uint64_t run = 1, next;
 
+		if (!ar)
+			while (probe_set(sl, p + run, &next) && next == iova + run * MDL_PAGE &&
+			       !mdl_shadow_find(sl, next) && run < PROBE_PAGES)
+				run++;
+		if (!ar && run > 1) {
+			pa = probe_run(e, a->fd, ia, iova, run);
+			pb = probe_run(e, b->fd, ib, iova, run);
+			if (pa == pb && pa != -EEXIST) {
+				p += run - 1;
+				continue;
+			}
+		}
 		pa = probe_page(e, a->fd, ia, iova);
 		pb = probe_page(e, b->fd, ib, iova);
 		if (pa != pb)
@@ -533,6 +568,7 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 	bool decoded = false;
 	unsigned int slot, m, live = 0, na, nb;
 	size_t i, n = generate ? 8 + seed % 48 : *nr_calls;
+	double t = 0;
 	int ret = 1;
 
 	memset(v, 0, sizeof(*v));
@@ -551,10 +587,14 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 	}
 	kho_record_fd_opened(rec, a.fd, "/dev/iommu");
 
+	t = now_s();
 	for (i = 0; i < n; i++) {
 		if (generate)
 			mdl_gen(&rng, &s, e->exclude, &calls[i]);
+		double t1 = now_s();
+
 		results[i] = run_call(e, rec, &a, &s, &calls[i]);
+		e->op_t[calls[i].op] += now_s() - t1;
 		if (results[i] == -ENOSPC && calls[i].op != MDL_MAP_VA &&
 		    calls[i].op != MDL_MAP_FILE && calls[i].op != MDL_COPY) {
 			fail(v, "setup", "call %zu: the shadow's table is full", i + 1);
@@ -570,6 +610,8 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 	}
 	if (generate)
 		*nr_calls = n;
+	e->t[0] += now_s() - t;
+	t = now_s();
 
 	if (kho_record_status(rec, &diag)) {
 		fail(v, "record", "the recorder calls the journal unpreservable: %s", diag.msg);
@@ -602,6 +644,8 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 		goto out;
 	}
 	decoded = true;
+	e->t[1] += now_s() - t;
+	t = now_s();
 	for (i = 0; i < snap.nr_fds && i < 4; i++)
 		memfds[i] = (struct kho_replay_memfd){ snap.handoff.state.memfd[i].token,
 						       snap.memfd_fds[i] };
@@ -614,6 +658,8 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 		goto out;
 	}
 
+	e->t[2] += now_s() - t;
+	t = now_s();
 	/* The independent comparison. */
 	b.fd = r.iommufd;
 	for (slot = 0; slot < MDL_SLOTS; slot++) {
@@ -632,6 +678,8 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 				goto out;
 			}
 	}
+	e->t[3] += now_s() - t;
+	t = now_s();
 	na = count_ioas(a.fd);
 	nb = count_ioas(b.fd);
 	if (na != live || nb != live) {
@@ -643,7 +691,9 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 		if (s.slot[slot].live && compare_slot(e, &s.slot[slot], slot, &a, &b, v))
 			goto out;
 	ret = 0;
+	e->t[4] += now_s() - t;
 out:
+	t = now_s();
 	/* Mock devices first: an IOAS cannot go while one holds it. */
 	for (slot = 0; slot < MDL_SLOTS; slot++)
 		for (m = 0; m < s.slot[slot].nr_mock; m++) {
@@ -660,6 +710,7 @@ out:
 	kho_record_free(rec);
 	if (a.fd >= 0)
 		close(a.fd);
+	e->t[5] += now_s() - t;
 	return ret;
 }
 
@@ -848,8 +899,14 @@ int main(int argc, char **argv)
 	for (c = 1; c <= MDL_OP_MAX; c++)
 		printf(" %s %lu/%lu", mdl_op_name(c), e.ok[c], e.ok[c] + e.failed[c]);
 	printf(" (ok/issued)\n");
+	printf("kho-model: seconds per call kind:");
+	for (c = 1; c <= MDL_OP_MAX; c++)
+		printf(" %s %.2f", mdl_op_name(c), e.op_t[c]);
+	printf("\n");
 	printf("kho-model: %lu partial UNMAPs (removed areas, then failed), %lu auto IOVAs, %lu records journaled, %lu in the replay plans, %lu probes, %lu kernel journals checked\n",
 	       e.partial, e.auto_ok, e.journaled, e.plan, e.probes, e.kj_checked);
+	printf("kho-model: seconds in: calls %.1f, record+capture %.1f, replay+verify %.1f, mock devices %.1f, probes %.1f, teardown %.1f\n",
+	       e.t[0], e.t[1], e.t[2], e.t[3], e.t[4], e.t[5]);
 	printf("kho-model: %s: %lu sequences (%lu calls), %lu failed, in %.1f s: %.1f sequences/s\n",
 	       failed ? "FAILED" : "ok", runs, e.calls, failed, now_s() - t0,
 	       runs / (now_s() - t0));
