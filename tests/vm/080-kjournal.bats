@@ -41,6 +41,24 @@ assert_acpica_untouched() {
 		journal_anon_not_carried luo_preserve
 }
 
+@test "kjournal: IOMMU_DESTROY of a mock device returns; a partial UNMAP is journaled" {
+	require_series
+	run_vm --kernel patched --script "$GUEST_DIR/kjournal-mock.sh" \
+		--expect kjournal-mock
+	assert_vm_ok
+	assert_cases mock_destroy_returns mock_close_returns unmap_partial_recorded
+	assert_kernel_clean
+}
+
+@test "kjournal: the same under lockdep, KASAN and DEBUG_VM (patched-debug)" {
+	require_series
+	run_vm --kernel "$(debug_kernel)/bzImage" --script "$GUEST_DIR/kjournal-mock.sh" \
+		--timeout 600 --expect kjournal-mock
+	assert_vm_ok
+	assert_cases mock_destroy_returns mock_close_returns unmap_partial_recorded
+	assert_kernel_clean
+}
+
 @test "kjournal: deviating replays rejected, matching replay verified, FINISH" {
 	require_series
 	# A second edu device: the one a deviating replay binds instead.
