@@ -627,7 +627,7 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 	e->journaled += snap.handoff.replay.nr;
 	/* As capture does, before this process holds a second iommufd. */
 	if (e->kjournal) {
-		if (kho_capture_check_kjournal(getpid(), &snap, NULL, &diag)) {
+		if (kho_capture_check_kjournal(getpid(), &snap, NULL, false, &diag)) {
 			fail(v, "kjournal", "%s", diag.msg);
 			goto out;
 		}
