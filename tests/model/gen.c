@@ -202,7 +202,12 @@ int mdl_shadow_copy(struct mdl_slot *dst, const struct mdl_slot *src,
 
 void mdl_rng_seed(struct mdl_rng *r, uint64_t seed)
 {
-	r->s = seed * 0x9e3779b97f4a7c15ULL + 0x6b686f2d6d646c31ULL;
+	/*
+	 * Mixed, not scaled: seed N + 1 must not be seed N's stream one
+	 * step later (splitmix64 adds the same constant at every step).
+	 */
+	r->s = seed ^ 0x6b686f2d6d646c31ULL;
+	r->s = mdl_rng_next(r);
 }
 
 uint64_t mdl_rng_next(struct mdl_rng *r)

@@ -201,12 +201,19 @@ static int probe_model(const struct host *h, const struct kho_state *s,
 
 	for (slot = 0; slot < MDL_SLOTS; slot++) {
 		const struct mdl_slot *sl = &h->s.slot[slot];
+		const struct kho_ioas *io;
 
 		if (!sl->live)
 			continue;
-		if (!kho_state_find_ioas(s, ids[slot]))
+		io = kho_state_find_ioas(s, ids[slot]);
+		if (!io)
 			return kho_diag_set(diag, -ENOENT, "%s: slot %u: no IOAS %u", what,
 					    slot, ids[slot]);
+		if (io->huge_pages != sl->huge_pages || io->nr_allowed != sl->nr_ranges)
+			return kho_diag_set(diag, -EBADMSG,
+					    "%s: slot %u: HUGE_PAGES %lld and %u allowed ranges, the shadow %d and %u",
+					    what, slot, (long long)io->huge_pages,
+					    io->nr_allowed, sl->huge_pages, sl->nr_ranges);
 		for (p = 0; p < MDL_WIN_PAGES + MDL_MAX_LEN; p++) {
 			uint64_t iova = MDL_WIN_BASE + p * MDL_PAGE;
 			const struct mdl_area *a = mdl_shadow_find(sl, iova);
