@@ -790,9 +790,9 @@ static int restore_steps(struct agent *a)
 	if (err)
 		return fail_step(a, "verify", t0, err, diag.msg);
 	snprintf(detail, sizeof(detail),
-		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s); %u mappings proven by the replay's own maps alone",
+		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s); %u mappings proven by the replay's own maps alone; allow lists probed on %u IOAS",
 		 vr.ioas, vr.maps, vr.probes, vr.devices, vr.attachments,
-		 vr.by_construction);
+		 vr.by_construction, vr.allowed_probes);
 	agent_step_done("verify", t0, 0, detail);
 	return 0;
 }
