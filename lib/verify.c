@@ -13,6 +13,7 @@
 #include <linux/iommufd.h>
 #include <assert.h>
 
+#include "kjournal.h"
 #include "verify.h"
 
 /* The usable ranges are read as kho_iova_range: the same two u64. */
@@ -337,9 +338,10 @@ static int probe_allowed(int iommufd, uint32_t ioas_id,
 static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
 		       const struct kho_ioas *ioas,
 		       const struct kho_replay_memfd *memfds, size_t nr_memfds,
-		       int mode, struct kho_verify_report *rep,
+		       int mode, int *journaled, struct kho_verify_report *rep,
 		       struct kho_diag *diag)
 {
+	struct kho_kjournal_status st;
 	struct iommu_iova_range *ranges = NULL;
 	uint32_t new_id, nr = 0, i, j;
 	uint64_t align = 0, page, token = 0;
@@ -372,7 +374,18 @@ static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
 		err = kho_verify_allowed(ioas,
 					 (const struct kho_iova_range *)ranges,
 					 nr, diag);
-		if (!err)
+		/*
+		 * An iommufd the kernel journals (patches/) would record the
+		 * probe's map and unmap, which the adopting VMM's recorder
+		 * never made: its next capture would then differ from the
+		 * kernel's journal and be refused.  There the probe is left
+		 * out; on the kernel path the kernel itself matched the
+		 * ALLOW_IOVAS record, ranges included.
+		 */
+		if (*journaled < 0)
+			*journaled = !kho_kjournal_status(r->iommufd, false,
+							  &st);
+		if (!err && !*journaled)
 			err = probe_allowed(r->iommufd, new_id, ioas, ranges,
 					    nr, align, memfds, nr_memfds, rep,
 					    diag);
@@ -571,14 +584,14 @@ int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
 	struct kho_verify_report local;
 	uint64_t t0 = now_ns();
 	size_t i;
-	int err = 0;
+	int err = 0, journaled = -1;	/* by the kernel: not asked yet */
 
 	if (!rep)
 		rep = &local;
 	memset(rep, 0, sizeof(*rep));
 	for (i = 0; !err && i < h->state.nr_ioas; i++)
 		err = verify_ioas(r, h, &h->state.ioas[i], memfds, nr_memfds,
-				  mode, rep, diag);
+				  mode, &journaled, rep, diag);
 	for (i = 0; !err && i < h->state.nr_dev; i++)
 		err = verify_device(r, h, &h->state.dev[i], rep, diag);
 	for (i = 0; !err && i < h->state.nr_hwpt; i++) {

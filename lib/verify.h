@@ -58,7 +58,9 @@ struct kho_verify_report {
  * cover every recorded mapping and every recorded allowed range, and,
  * when allowed ranges were recorded, a one-page automatic IOVA map (the
  * only ioctl that consults the allow list) must land on the page
- * kho_verify_auto_iova() computes from the record; it is unmapped again.  Every recorded mapping must be present at its IOVA: the replay
+ * kho_verify_auto_iova() computes from the record; it is unmapped again.
+ * That probe is left out on an iommufd the kernel journals (patches/),
+ * which would record it.  Every recorded mapping must be present at its IOVA: the replay
  * must have mapped as many as were recorded (@r->mapped), and a probe
  * IOMMU_IOAS_MAP_FILE with FIXED_IOVA over the first (and last) page of a
  * sample or of every mapping, per @probe, must fail with EEXIST, which the
