@@ -102,12 +102,12 @@ static bool in_sample(uint32_t i, uint32_t n)
 /*
  * What IOMMU_IOAS_IOVA_RANGES reports is not the allow list.  In 7.2 it
  * walks the holes of the *reserved* tree from 0 to ULONG_MAX
- * (drivers/iommu/iommufd/ioas.c:87-103): the IOVA space no device's
+ * (drivers/iommu/iommufd/ioas.c:87-104): the IOVA space no device's
  * reserved region or domain aperture excludes.  An IOAS with no device
  * reports 0-0xffffffffffffffff whatever ALLOW_IOVAS set.  The allow list
  * and the reserved regions exclude each other: ALLOW_IOVAS fails with
  * EADDRINUSE on a range that meets a reserved region
- * (io_pagetable.c:869-886), and so does reserving a region that meets an
+ * (io_pagetable.c:869-888), and so does reserving a region that meets an
  * allowed one, at attach (io_pagetable.c:890-899).  So each recorded
  * allowed range must lie inside one usable range; anything else means
  * the rebuilt IOAS is not the recorded one.
@@ -194,7 +194,7 @@ static int range_cmp(const void *a, const void *b)
 /*
  * The allow list itself is visible through one path only: automatic IOVA
  * allocation.  A MAP with FIXED_IOVA goes through iopt_check_iova()
- * (io_pagetable.c:183-203, called at :302), which checks alignment,
+ * (io_pagetable.c:183-204, called at :302), which checks alignment,
  * reserved regions and existing areas but never the allow list, so a
  * fixed map just outside an allowed range, or in a hole between two,
  * succeeds: probing that proves nothing.  iopt_alloc_iova()
