@@ -860,7 +860,8 @@ static int restore(struct agent *a)
 		agent_log(0, "restored in %.3f ms", total / 1e6);
 	}
 	agent_log_hold(0);
-	if (a->decoded)
+	/* A salvage replays nothing: which journal it would have used is noise. */
+	if (a->decoded && !a->salvage)
 		log_journal_source(a, err);
 	if (a->no_session || !a->blob)
 		return err;
