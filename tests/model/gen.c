@@ -327,12 +327,12 @@ void mdl_gen(struct mdl_rng *r, const struct mdl_shadow *s,
 	c->fixed = (exclude & MDL_F_AUTO) || mdl_rng_below(r, 4);
 	c->readonly = !mdl_rng_below(r, 8);
 
+	/* Every slot taken: map instead. */
+	if (c->op == MDL_ALLOC && free_slot == MDL_SLOTS)
+		c->op = MDL_MAP_FILE;
 	switch (c->op) {
 	case MDL_ALLOC:
-		if (free_slot == MDL_SLOTS)
-			c->op = MDL_UNMAP_ALL;	/* every slot is taken */
-		else
-			c->slot = free_slot;
+		c->slot = free_slot;
 		break;
 	case MDL_ALLOW:
 		gen_ranges(r, c);
