@@ -593,6 +593,12 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 			mdl_gen(&rng, &s, e->exclude, &calls[i]);
 		double t1 = now_s();
 
+		if (e->verbose) {
+			/* before the call: a kernel crash shows what it was */
+			printf("kho-model: seed %llu call %zu: ", (unsigned long long)seed, i + 1);
+			mdl_call_print(stdout, &calls[i]);
+			fflush(stdout);
+		}
 		results[i] = run_call(e, rec, &a, &s, &calls[i]);
 		e->op_t[calls[i].op] += now_s() - t1;
 		if (results[i] == -ENOSPC && calls[i].op != MDL_MAP_VA &&
@@ -888,6 +894,7 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		} else if (e.verbose) {
 			printf("kho-model: seed %llu: ok, %zu calls\n", seed, n);
+			fflush(stdout);
 		}
 		if (runs % 500 == 0) {
 			printf("kho-model: %lu sequences, %lu failed, %.1f s\n", runs,

@@ -3,13 +3,16 @@
 # iommufd ioctls, recorded, compacted, replayed into a second iommufd,
 # verified, and probed page by page against the original.  /test/model.env
 # sets KHOTEST_MODEL_SEEDS (FIRST-LAST) and KHOTEST_MODEL_EXCLUDE (the
-# features left out because of a known bug; empty: none).
+# features left out because of a known bug; empty: none) and
+# KHOTEST_MODEL_ARGS (more options, by hand).
 . /test/model.env
 # Each mock device logs its iommu group: on the serial console under TCG
 # that costs more than the test.
 echo 1 > /proc/sys/kernel/printk
 set -- --seeds "$KHOTEST_MODEL_SEEDS"
 [ -z "$KHOTEST_MODEL_EXCLUDE" ] || set -- "$@" -x "$KHOTEST_MODEL_EXCLUDE"
+# By hand: more options (-v prints every seed, to find one that crashes).
+set -- "$@" ${KHOTEST_MODEL_ARGS:-}
 start=$(cut -d' ' -f1 /proc/uptime)
 kho-model "$@" || khotest_fail "kho-model $* failed"
 end=$(cut -d' ' -f1 /proc/uptime)
