@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 #include <linux/iommufd.h>
 
+#include "adopt.h"
 #include "capture.h"
 #include "handoff.h"
 #include "iommufd_test.h"
@@ -720,6 +722,221 @@ out:
 	return ret;
 }
 
+/* --- across a real kexec ----------------------------------------------------- */
+
+/*
+ * What the test can see of one IOAS, as lines of text: IOVA_RANGES,
+ * HUGE_PAGES, a one-page map at every page of the probe set, where auto
+ * IOVAs land, and then (destructive) each area's exact UNMAP and an UNMAP
+ * of everything.  Written before the kexec from the original iommufd and
+ * after it from the adopted one; the two texts must be equal.
+ */
+static void observe_slot(struct env *e, int fd, uint32_t id,
+			 const struct mdl_slot *sl, FILE *out)
+{
+	struct ranges rg;
+	uint64_t iova, val, len, got;
+	unsigned int i;
+	size_t p;
+	int ret;
+
+	iova_ranges(fd, id, &rg);
+	fprintf(out, "iova_ranges %d %u 0x%llx", rg.ret, rg.num,
+		(unsigned long long)rg.align);
+	for (i = 0; i < rg.num && i < 8; i++)
+		fprintf(out, " 0x%llx-0x%llx", (unsigned long long)rg.r[i].start,
+			(unsigned long long)rg.r[i].last);
+	ret = huge_pages_get(fd, id, &val);
+	fprintf(out, "\nhuge_pages %d %llu\n", ret, (unsigned long long)val);
+	for (p = 0; probe_set(sl, p, &iova); p++)
+		fprintf(out, "page 0x%llx %s\n", (unsigned long long)iova,
+			kho_errno_name(probe_page(e, fd, id, iova)));
+	for (len = MDL_PAGE; len <= PROBE_PAGES * MDL_PAGE; len *= 2) {
+		got = 0;
+		ret = map_file(NULL, fd, id, e->probe_fd, 0, len, &got, false, false);
+		if (!ret)
+			unmap(NULL, fd, id, got, len, NULL);
+		fprintf(out, "auto 0x%llx %s 0x%llx\n", (unsigned long long)len,
+			kho_errno_name(ret), (unsigned long long)got);
+	}
+	for (i = 0; i < sl->nr; i++) {
+		ret = unmap(NULL, fd, id, sl->area[i].iova, sl->area[i].length, &got);
+		fprintf(out, "unmap 0x%llx+0x%llx %s 0x%llx\n",
+			(unsigned long long)sl->area[i].iova,
+			(unsigned long long)sl->area[i].length, kho_errno_name(ret),
+			(unsigned long long)got);
+	}
+	ret = unmap(NULL, fd, id, 0, UINT64_MAX, &got);
+	fprintf(out, "unmap_all %s 0x%llx\n", kho_errno_name(ret), (unsigned long long)got);
+}
+
+static int observe(struct env *e, int fd, const struct mdl_shadow *s,
+		   const uint32_t *ids, char **text)
+{
+	size_t len = 0;
+	FILE *out = open_memstream(text, &len);
+	unsigned int slot;
+
+	if (!out)
+		return -ENOMEM;
+	fprintf(out, "ioas_count %u\n", count_ioas(fd));
+	for (slot = 0; slot < MDL_SLOTS; slot++) {
+		if (!s->slot[slot].live)
+			continue;
+		fprintf(out, "slot %u\n", slot);
+		observe_slot(e, fd, ids[slot], &s->slot[slot], out);
+	}
+	return fclose(out) ? -errno : 0;
+}
+
+/*
+ * Before the kexec: run seed @seed's sequence through the recorder, capture
+ * and preserve it as `kho-tool upgrade` does (kho_capture_preserve(): the
+ * hand-off and the memfds in the LUO session), write to @path the
+ * shadow's IOASes and what the test observes of the original, then hold
+ * the session until SIGTERM (the kexec).
+ */
+static int kexec_save(struct env *e, uint64_t seed, const char *path)
+{
+	static struct mdl_call calls[MAX_CALLS];
+	struct kho_journal_snapshot snap = { 0 };
+	struct kho_capture cap;
+	struct kho_diag diag = { "" };
+	struct kho_record *rec;
+	struct mdl_shadow s;
+	struct mdl_rng rng;
+	struct side a = { .fd = -1 };
+	unsigned int slot, i;
+	size_t n = 8 + seed % 48, k;
+	char *text = NULL;
+	sigset_t set;
+	FILE *f;
+	int sig;
+
+	mdl_shadow_init(&s);
+	mdl_rng_seed(&rng, seed);
+	if (kho_record_new(&rec))
+		return 1;
+	a.fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (a.fd < 0)
+		return 1;
+	kho_record_fd_opened(rec, a.fd, "/dev/iommu");
+	for (k = 0; k < n; k++) {
+		int ret;
+
+		mdl_gen(&rng, &s, e->exclude, &calls[k]);
+		ret = run_call(e, rec, &a, &s, &calls[k]);
+		printf("kho-model: %2zu. [%s] ", k + 1, ret == SKIPPED ? "skipped" :
+		       ret ? kho_errno_name(ret) : "ok");
+		mdl_call_print(stdout, &calls[k]);
+	}
+	if (kho_record_status(rec, &diag) ||
+	    kho_record_handoff(rec, &snap.handoff, &snap.memfd_fds, &snap.nr_fds) ||
+	    kho_capture_build(&snap, &cap, &diag) ||
+	    kho_capture_preserve(&cap, &snap, -1, &diag)) {
+		fprintf(stderr, "kho-model: seed %llu: capture: %s\n",
+			(unsigned long long)seed, diag.msg);
+		return 1;
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return 1;
+	for (slot = 0; slot < MDL_SLOTS; slot++) {
+		const struct mdl_slot *sl = &s.slot[slot];
+
+		if (!sl->live)
+			continue;
+		fprintf(f, "S %u %u %zu\n", slot, a.id[slot], sl->nr);
+		for (i = 0; i < sl->nr; i++)
+			fprintf(f, "A %llu %llu\n", (unsigned long long)sl->area[i].iova,
+				(unsigned long long)sl->area[i].length);
+	}
+	fprintf(f, "E\n");
+	/* The session holds the hand-off now: observing may unmap. */
+	if (observe(e, a.fd, &s, a.id, &text))
+		return 1;
+	fputs(text, f);
+	if (fclose(f))
+		return 1;
+	printf("kho-model: seed %llu: %zu calls, %zu plan records preserved, observations in %s\n",
+	       (unsigned long long)seed, n, cap.handoff.replay.nr, path);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	printf("kho-model: ready pid=%d\n", getpid());
+	fflush(stdout);
+	sigwait(&set, &sig);
+	return 0;
+}
+
+/* After the kexec: adopt the agent's iommufd and observe the same. */
+static int kexec_check(struct env *e, const char *path)
+{
+	struct kho_adopt_set set;
+	struct kho_diag diag = { "" };
+	struct mdl_shadow s;
+	uint32_t ids[MDL_SLOTS] = { 0 }, old;
+	unsigned int slot = 0;
+	char line[256], *before = NULL, *after = NULL, *bl, *al;
+	unsigned long long iova, len;
+	size_t nr, blen = 0, lineno = 1;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		fprintf(stderr, "kho-model: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	mdl_shadow_init(&s);
+	while (fgets(line, sizeof(line), f) && line[0] != 'E') {
+		if (sscanf(line, "S %u %u %zu", &slot, &old, &nr) == 3 && slot < MDL_SLOTS) {
+			s.slot[slot].live = true;
+			s.slot[slot].id = old;
+		} else if (sscanf(line, "A %llu %llu", &iova, &len) == 2) {
+			struct mdl_area ar = { .iova = iova, .length = len };
+
+			mdl_shadow_add(&s.slot[slot], &ar);
+		}
+	}
+	{
+		FILE *m = open_memstream(&before, &blen);
+
+		while (fgets(line, sizeof(line), f))
+			fputs(line, m);
+		fclose(m);
+	}
+	fclose(f);
+	if (kho_adopt_connect(KHO_ADOPT_SOCK, &set, &diag)) {
+		fprintf(stderr, "kho-model: adopt: %s\n", diag.msg);
+		return 1;
+	}
+	for (slot = 0; slot < MDL_SLOTS; slot++)
+		if (s.slot[slot].live &&
+		    kho_idmap_lookup(&set.idmap, s.slot[slot].id, &ids[slot])) {
+			fprintf(stderr, "kho-model: slot %u: IOAS %u was not restored\n",
+				slot, s.slot[slot].id);
+			return 1;
+		}
+	if (observe(e, set.iommufd, &s, ids, &after))
+		return 1;
+	for (bl = before, al = after; *bl || *al; lineno++) {
+		size_t bn = strcspn(bl, "\n"), an = strcspn(al, "\n");
+
+		if (bn != an || memcmp(bl, al, bn)) {
+			printf("kho-model: FAIL after kexec: observation %zu: before \"%.*s\", after \"%.*s\"\n",
+			       lineno, (int)bn, bl, (int)an, al);
+			return 1;
+		}
+		bl += bn + (bl[bn] == '\n');
+		al += an + (al[an] == '\n');
+	}
+	printf("kho-model: ok after kexec: %zu observations equal (IOAS count, ranges, HUGE_PAGES, every probed page, auto IOVAs, area boundaries)\n",
+	       lineno - 1);
+	kho_adopt_set_free(&set, 1);
+	free(before);
+	free(after);
+	return 0;
+}
+
 /* --- shrinking ------------------------------------------------------------ */
 
 /*
@@ -806,6 +1023,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: kho-model [--seeds FIRST-LAST | --seed N] [-x FEATURE[,FEATURE...]] [-v]\n"
+		"       kho-model --seed N --kexec-save FILE [-x ...]   (before kexec; holds the session)\n"
+		"       kho-model --kexec-check FILE                    (after kexec; adopts)\n"
 		"  runs one random sequence per seed (FIRST..LAST inclusive) against\n"
 		"  /dev/iommu; -x leaves features out: allow copy cut auto option va\n"
 		"  file2 destroy mock\n");
@@ -818,6 +1037,8 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "kexec-save", required_argument, NULL, 'K' },
+		{ "kexec-check", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -827,7 +1048,7 @@ int main(int argc, char **argv)
 	struct env e = { .memfd = { -1, -1 } };
 	struct verdict v;
 	unsigned long failed = 0, runs = 0;
-	const char *bad;
+	const char *bad, *save = NULL, *check = NULL;
 	char x[128];
 	double t0;
 	size_t n;
@@ -854,6 +1075,12 @@ int main(int argc, char **argv)
 		case 'v':
 			e.verbose = true;
 			break;
+		case 'K':
+			save = optarg;
+			break;
+		case 'C':
+			check = optarg;
+			break;
 		default:
 			usage();
 			return c == 'h' ? 0 : 2;
@@ -874,6 +1101,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kho-model: guest RAM memfds: %s\n", strerror(-err));
 		return 1;
 	}
+	if (save)
+		return kexec_save(&e, first, save);
+	if (check)
+		return kexec_check(&e, check);
 	e.kjournal = kho_kjournal_available();
 	printf("kho-model: seeds %llu-%llu, leaving out: %s, kernel journal: %s\n",
 	       first, last, mdl_features_name(e.exclude, x, sizeof(x)),

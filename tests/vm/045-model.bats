@@ -68,3 +68,21 @@ model_run() {
 	assert_log "kernel journal: checked against the recorder"
 	assert_log "[1-9][0-9]* kernel journals checked"
 }
+
+@test "model: one sequence across a real kexec, restored by the agent, observes the same" {
+	# Seed 47: 55 calls, two IOASes with allowed ranges, partial UNMAPs,
+	# COPY, auto IOVAs, destroy and re-alloc.  Mock devices cannot cross
+	# (the hand-off carries PCI devices only).
+	{
+		echo "KHOTEST_MODEL_SEED=47"
+		echo "KHOTEST_MODEL_EXCLUDE=mock"
+	} > "$BATS_TEST_TMPDIR/model.env"
+	run_vm --exact-marks --kernel vanilla --timeout 300 \
+		--script "$GUEST_DIR/model-kexec.sh" \
+		--file "$BATS_TEST_TMPDIR/model.env:/test/model.env" \
+		--expect saved --expect kexec-to-vmlinuz-vanilla --expect restored
+	assert_vm_ok
+	assert_log "restore-agent: step verify .* ok: 2 IOAS"
+	assert_log "restore-agent: step adopt .* ok"
+	assert_log "kho-model: ok after kexec: [0-9]+ observations equal"
+}
