@@ -1,0 +1,13 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Test-only dracut module (99khotest; dracut -a khotest): the rig's guest
+# environment, and hooks that make rd.khotest a root dracut knows how to
+# "mount": the environment unpacked into a tmpfs at $NEWROOT.
+check() { return 255; }
+depends() { return 0; }
+install() {
+	inst_simple /khotest/payload.cpio
+	inst_multiple cpio
+	inst_hook cmdline 99 "$moddir/khotest-cmdline.sh"
+	inst_hook mount 99 "$moddir/khotest-mount.sh"
+}
