@@ -140,9 +140,11 @@ check_initramfs_tools() {
 		scripts/init-premount/kho-tool usr/bin/mkfifo ||
 		{ fail "initramfs-tools: the initrd does not carry the agent and its script"; return; }
 	# Debian's /init runs init-premount scripts in the order of this file.
-	mkdir -p "$out/unpack-itools" && rm -rf "${out:?}/unpack-itools/"*
+	# (sid's unmkinitramfs, 3cpio, unpacks every segment into one tree.)
+	rm -rf "$root/tmp/unpack"
 	in_root "$root" unmkinitramfs "/boot/initrd.img-$kver" /tmp/unpack > /dev/null 2>&1
-	grep -q '/scripts/init-premount/kho-tool' "$root"/tmp/unpack/main/scripts/init-premount/ORDER ||
+	grep -qs '^/scripts/init-premount/kho-tool ' "$root"/tmp/unpack/scripts/init-premount/ORDER \
+	    "$root"/tmp/unpack/main/scripts/init-premount/ORDER ||
 		{ fail "initramfs-tools: scripts/init-premount/ORDER does not run kho-tool"; return; }
 	cp "$root/boot/initrd.img-$kver" "$out/initrd.img-$kver-initramfs-tools"
 	say "initramfs-tools: update-initramfs built an initrd with the agent and scripts/init-premount/kho-tool"
