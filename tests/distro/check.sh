@@ -171,8 +171,10 @@ check_dracut() {
 	img=/boot/initrd.img-$kver
 	in_root "$root" dracut --force --no-hostonly --kver "$kver" "$img" > "$out/dracut.log" 2>&1 ||
 		{ tail -n 30 "$out/dracut.log"; fail "dracut: dracut --kver $kver"; return; }
-	grep -q "Including module: kho-tool" "$out/dracut.log" ||
-		{ tail -n 30 "$out/dracut.log"; fail "dracut: the kho-tool module was not included"; return; }
+	in_root "$root" lsinitrd -m "$img" > "$out/dracut.modules" 2>&1 ||
+		{ fail "dracut: lsinitrd -m"; return; }
+	grep -qx kho-tool "$out/dracut.modules" ||
+		{ cat "$out/dracut.modules"; fail "dracut: the kho-tool module was not included"; return; }
 	in_root "$root" lsinitrd "$img" > "$out/dracut.lsinitrd" 2>&1 ||
 		{ fail "dracut: lsinitrd"; return; }
 	awk '{print $NF}' "$out/dracut.lsinitrd" | sed 's|^\./||' > "$listing"
@@ -191,7 +193,12 @@ check_dracut() {
 		"$root/usr/lib/dracut/modules.d/99khotest/khotest-cmdline.sh"
 	install -m 0755 "$top/tests/distro/dracut-khotest-mount.sh" \
 		"$root/usr/lib/dracut/modules.d/99khotest/khotest-mount.sh"
-	in_root "$root" dracut --force --no-hostonly -a khotest --kver "$kver" "$img" \
+	# sid's dracut puts systemd into the initrd when it is installed (it
+	# is, as a dependency); systemd kills every process at switch-root
+	# but those whose argv[0] starts with '@', which the agent's does not
+	# yet: the test initrd leaves systemd out and runs dracut's own init.
+	in_root "$root" dracut --force --no-hostonly -a khotest -o "systemd dracut-systemd systemd-initrd" \
+		--kver "$kver" "$img" \
 		> "$out/dracut-khotest.log" 2>&1 ||
 		{ tail -n 30 "$out/dracut-khotest.log"; fail "dracut: the test initrd"; return; }
 	cp "$root$img" "$out/initrd-khotest-dracut.img"

@@ -9,15 +9,16 @@
 
 load helpers
 
-setup_file() {
-	# make check-distro builds these; build them here when run alone.
+# need_initrd FLAVOUR: make check-distro builds the test initrds; build
+# the one missing here when the suite runs alone.
+need_initrd() {
 	local deb
-	if [ ! -s "$BUILD/distro/initrd-khotest-initramfs-tools.img" ] ||
-	   [ ! -s "$BUILD/distro/initrd-khotest-dracut.img" ]; then
-		make -C "$KHO_TOP" BUILD="$BUILD" deb >&3 2>&1 || return 1
-		deb=$(ls "$BUILD"/deb/kho-tool_*_amd64.deb | tail -n 1)
-		"$KHO_TOP/tests/distro/check.sh" "$deb" initramfs-tools dracut >&3 2>&1 || return 1
-	fi
+
+	[ -s "$BUILD/distro/initrd-khotest-$1.img" ] && return 0
+	make -C "$KHO_TOP" BUILD="$BUILD" deb >&3 2>&1 || die "make deb failed"
+	deb=$(ls "$BUILD"/deb/kho-tool_*_amd64.deb | tail -n 1)
+	"$KHO_TOP/tests/distro/check.sh" "$deb" "$1" >&3 2>&1 ||
+		die "tests/distro/check.sh $1 failed"
 }
 
 # distro_upgrade FLAVOUR STARTER_LINE: the whole round trip with the
@@ -25,6 +26,7 @@ setup_file() {
 distro_upgrade() {
 	local flavour=$1 append=$2 tmp=$BATS_TEST_TMPDIR
 
+	need_initrd "$flavour"
 	echo "$append" > "$tmp/append"
 	run_vm --script "$GUEST_DIR/distro-upgrade.sh" --timeout 400 \
 		--file "$BUILD/distro/initrd-khotest-$flavour.img:/boot/initrd.img-distro" \
@@ -37,7 +39,8 @@ distro_upgrade() {
 @test "distro initrd: update-initramfs's initrd, used as is, starts the agent; upgrade + rollback" {
 	distro_upgrade initramfs-tools \
 		"boot=khotest init=/khotest-init vfio_pci.ids=1234:11e8 panic=-1"
-	assert_log 'upgrade: initrd .* carries /usr/lib/kho-tool/restore-agent, started by initramfs-tools \(/scripts/init-premount/kho-tool\): used as is'
+	# --json: the step's detail is in the timeline.
+	assert_log '"step":"initrd",[^}]*"detail":"/boot/initrd.img-distro \([^)]*\) carries /usr/lib/kho-tool/restore-agent, started by initramfs-tools \(/scripts/init-premount/kho-tool\): used as is"'
 	assert_log '"command":"upgrade".*"initrd_path":\{"mode":"as-is","agent":"/usr/lib/kho-tool/restore-agent","starter":"initramfs-tools"'
 	assert_log 'kho-tool: starting the restore-agent \(initramfs-tools init-premount\)'
 	assert_log '10-restore-agent: agent [0-9]+ is serving /run/kho-tool/agent.sock'
@@ -55,6 +58,7 @@ distro_upgrade() {
 	distro_upgrade dracut \
 		"rd.khotest init=/khotest-init vfio_pci.ids=1234:11e8 rd.shell=0 panic=-1"
 	assert_log '"command":"upgrade".*"initrd_path":\{"mode":"as-is","agent":"/usr/lib/kho-tool/restore-agent","starter":"dracut"'
+	assert_log '"step":"initrd",[^}]*started by dracut \([^)]*hooks/pre-mount/10-kho-tool-restore.sh\): used as is"'
 	assert_log 'kho-tool: starting the restore-agent \(dracut pre-mount\)'
 	assert_log '10-restore-agent: agent [0-9]+ is serving /run/kho-tool/agent.sock'
 	assert_log 'KHOTEST: BOOT stage=2 kernel=7.2.13-kho-b init=distro'
