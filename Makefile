@@ -147,7 +147,7 @@ deps:
 
 # Kernels first, so the unit tests that read real images (test_kimage) run
 # on them instead of passing over them.
-check: kernels check-unit check-schema check-fuzz check-vm
+check: kernels check-unit check-schema check-fuzz check-distro check-vm
 
 check-unit: all $(UNIT_BIN)
 	./tests/unit/run.sh $(UNIT_BIN)
