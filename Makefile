@@ -271,8 +271,11 @@ install: programs
 
 # The Debian package, built with dpkg-buildpackage from a copy of the
 # tracked sources under $(BUILD)/deb (the .deb lands there, not in ..).
-DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
-deb:
+DEB_VERSION := $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+DEB_FILE    := $(BUILD)/deb/kho-tool_$(DEB_VERSION)_amd64.deb
+deb: $(DEB_FILE)
+# Rebuilt only when a tracked file changed (a warm make check reuses it).
+$(DEB_FILE): $(shell git ls-files 2>/dev/null)
 	rm -rf $(BUILD)/deb/src
 	mkdir -p $(BUILD)/deb/src/kho-tool-$(DEB_VERSION)
 	git ls-files -z --cached --others --exclude-standard | \
@@ -281,13 +284,13 @@ deb:
 		dpkg-buildpackage -us -uc -b --no-sign > ../build.log 2>&1 || \
 		{ tail -n 40 ../build.log; exit 1; }
 	mv $(BUILD)/deb/src/kho-tool_$(DEB_VERSION)_*.deb $(BUILD)/deb/
-	rm -f $(BUILD)/deb/src/*.buildinfo $(BUILD)/deb/src/*.changes
-	@ls $(BUILD)/deb/kho-tool_$(DEB_VERSION)_*.deb
+	rm -rf $(BUILD)/deb/src
+	@ls $@
 
 # The package in Debian chroots (lintian, dpkg, update-initramfs, dracut)
 # and the initrds the VM test 100-distro-initrd boots (tests/distro/).
-check-distro: deb
-	BUILD=$(BUILD) ./tests/distro/check.sh $(BUILD)/deb/kho-tool_$(DEB_VERSION)_amd64.deb
+check-distro: $(DEB_FILE)
+	BUILD=$(BUILD) ./tests/distro/check.sh $(DEB_FILE)
 
 clean:
 	rm -rf $(BUILD)
@@ -308,4 +311,6 @@ help:
 	@echo 'make deb          the Debian package, in $$(BUILD)/deb'
 	@echo 'make check-distro the package in Debian sid chroots: lintian, initrds'
 
--include $(shell find $(BUILD) -path '$(BUILD)/deb' -prune -o -name '*.d' -type f -print 2>/dev/null)
+# Dependency files live under obj/ and pic/ only: $(BUILD) also holds
+# Debian roots (tests/distro) whose files may end in .d.
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' -type f 2>/dev/null)
