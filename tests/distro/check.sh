@@ -187,6 +187,7 @@ check_dracut() {
 
 	mkdir -p "$root/khotest" "$root/usr/lib/dracut/modules.d/99khotest"
 	cp "$out/payload.cpio" "$root/khotest/payload.cpio"
+	cp /bin/busybox "$root/khotest/busybox"
 	install -m 0755 "$top/tests/distro/dracut-khotest-setup.sh" \
 		"$root/usr/lib/dracut/modules.d/99khotest/module-setup.sh"
 	install -m 0755 "$top/tests/distro/dracut-khotest-cmdline.sh" \

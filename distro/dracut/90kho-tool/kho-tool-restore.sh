@@ -5,6 +5,10 @@
 # shell, so this one runs the start script as a child and never exits.
 if [ -e /dev/liveupdate ]; then
 	echo "kho-tool: starting the restore-agent (dracut pre-mount)"
-	/usr/lib/kho-tool/init.d/10-restore-agent ||
+	if command -v bash >/dev/null 2>&1; then
+		bash /usr/lib/kho-tool/init.d/10-restore-agent
+	else
+		/usr/lib/kho-tool/init.d/10-restore-agent
+	fi ||
 		echo "kho-tool: restore-agent start script exited with status $?" >&2
 fi
