@@ -64,3 +64,13 @@ distro_upgrade() {
 	assert_log 'KHOTEST: BOOT stage=2 kernel=7.2.13-kho-b init=distro'
 	assert_log 'bytes intact'
 }
+
+@test "distro initrd: an initrd without the agent gets it appended, and it restores" {
+	run_vm --script "$GUEST_DIR/distro-append.sh" --timeout 300 \
+		--expect serving --expect appended-agent-serving --expect adopted-stage2
+	assert_vm_ok
+	assert_log '"step":"initrd",[^}]*"detail":"/run/khotest/noagent.img does not carry the restore-agent: appended the agent and /etc/kho/init.d/10-restore-agent as a cpio segment'
+	assert_log '"command":"upgrade".*"initrd_path":\{"mode":"appended","agent":"","starter":""'
+	assert_log '10-restore-agent: agent [0-9]+ is serving /run/kho-tool/agent.sock'
+	assert_log 'bytes intact'
+}
