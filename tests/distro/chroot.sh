@@ -41,7 +41,7 @@ if [ ! -s "$tarball" ]; then
 		--keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
 		"$suite" "$tmp/root" "$mirror" > "$tmp/debootstrap.log" 2>&1; then
 		tail -n 30 "$tmp/debootstrap.log" >&2
-		cat "$tmp/root/debootstrap/debootstrap.log" 2>/dev/null | tail -n 30 >&2
+		tail -n 30 "$tmp/root/debootstrap/debootstrap.log" >&2 2>/dev/null
 		echo "chroot: debootstrap $suite failed" >&2
 		exit 1
 	fi
