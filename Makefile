@@ -80,8 +80,12 @@ TARGETS += $(KHO_MODEL)
 endif
 
 .PHONY: all deps check check-unit check-vm check-schema check-fuzz bench fuzz demo \
-	kernel kernels initramfs install clean help
+	kernel kernels initramfs install clean help programs deb check-distro
 all: $(TARGETS)
+
+# What `make install` and the Debian package ship.
+PROGRAMS := $(KHO_TOOL) $(if $(AGENT_SRC),$(AGENT)) $(if $(REC_SRC),$(RECORDER))
+programs: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -159,7 +163,7 @@ deps:
 
 # Kernels first, so the unit tests that read real images (test_kimage) run
 # on them instead of passing over them.
-check: kernels check-unit check-schema check-fuzz check-vm
+check: kernels check-unit check-schema check-fuzz check-distro check-vm
 
 check-unit: all $(UNIT_BIN)
 	./tests/unit/run.sh $(UNIT_BIN)
@@ -258,14 +262,51 @@ kernel kernels:
 demo: all
 	./tests/vm/demo.sh
 
-install: all
-	install -D -m 0755 $(KHO_TOOL) $(DESTDIR)/usr/sbin/kho-tool
-	$(if $(AGENT_SRC),install -D -m 0755 $(AGENT) $(DESTDIR)/usr/lib/kho-tool/restore-agent)
-	$(if $(REC_SRC),install -D -m 0755 $(RECORDER) $(DESTDIR)/usr/lib/kho-tool/libkho-record.so)
+# prefix=/usr by default; the Debian package (debian/rules) uses the same.
+prefix ?= /usr
+install: programs
+	install -D -m 0755 $(KHO_TOOL) $(DESTDIR)$(prefix)/sbin/kho-tool
+	$(if $(AGENT_SRC),install -D -m 0755 $(AGENT) $(DESTDIR)$(prefix)/lib/kho-tool/restore-agent)
+	$(if $(REC_SRC),install -D -m 0644 $(RECORDER) $(DESTDIR)$(prefix)/lib/kho-tool/libkho-record.so)
 	for m in docs/man/*.[0-9]; do \
 		[ -e "$$m" ] || continue; \
-		install -D -m 0644 $$m $(DESTDIR)/usr/share/man/man$${m##*.}/$${m##*/}; \
+		install -D -m 0644 $$m $(DESTDIR)$(prefix)/share/man/man$${m##*.}/$${m##*/}; \
 	done
+	# The agent's start script, shared by the initramfs-tools script, the
+	# dracut hook and the project's own initramfs (initramfs/init.d).
+	install -D -m 0755 initramfs/init.d/10-restore-agent \
+		$(DESTDIR)$(prefix)/lib/kho-tool/init.d/10-restore-agent
+	install -D -m 0755 distro/initramfs-tools/hooks/kho-tool \
+		$(DESTDIR)$(prefix)/share/initramfs-tools/hooks/kho-tool
+	install -D -m 0755 distro/initramfs-tools/scripts/init-premount/kho-tool \
+		$(DESTDIR)$(prefix)/share/initramfs-tools/scripts/init-premount/kho-tool
+	install -D -m 0755 distro/dracut/90kho-tool/module-setup.sh \
+		$(DESTDIR)$(prefix)/lib/dracut/modules.d/90kho-tool/module-setup.sh
+	install -D -m 0755 distro/dracut/90kho-tool/kho-tool-restore.sh \
+		$(DESTDIR)$(prefix)/lib/dracut/modules.d/90kho-tool/kho-tool-restore.sh
+
+# The Debian package, built with dpkg-buildpackage from a copy of the
+# tracked sources under $(BUILD)/deb (the .deb lands there, not in ..).
+DEB_VERSION := $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+DEB_FILE    := $(BUILD)/deb/kho-tool_$(DEB_VERSION)_amd64.deb
+deb: $(DEB_FILE)
+# Rebuilt only when a tracked file changed (a warm make check reuses it).
+$(DEB_FILE): $(shell git ls-files 2>/dev/null)
+	rm -rf $(BUILD)/deb/src
+	mkdir -p $(BUILD)/deb/src/kho-tool-$(DEB_VERSION)
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 cp --parents -t $(BUILD)/deb/src/kho-tool-$(DEB_VERSION)
+	cd $(BUILD)/deb/src/kho-tool-$(DEB_VERSION) && \
+		dpkg-buildpackage -us -uc -b --no-sign > ../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; exit 1; }
+	mv $(BUILD)/deb/src/kho-tool_$(DEB_VERSION)_*.deb $(BUILD)/deb/
+	rm -rf $(BUILD)/deb/src
+	@ls $@
+
+# The package in Debian chroots (lintian, dpkg, update-initramfs, dracut)
+# and the initrds the VM test 100-distro-initrd boots (tests/distro/).
+check-distro: $(DEB_FILE)
+	BUILD=$(BUILD) ./tests/distro/check.sh $(DEB_FILE)
 
 clean:
 	rm -rf $(BUILD)
@@ -283,5 +324,9 @@ help:
 	@echo 'make kernels      build (or fetch from cache) both guest kernels'
 	@echo 'make demo         upgrade demo in a QEMU guest'
 	@echo 'make install      install into DESTDIR'
+	@echo 'make deb          the Debian package, in $$(BUILD)/deb'
+	@echo 'make check-distro the package in Debian sid chroots: lintian, initrds'
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Dependency files live under obj/ and pic/ only: $(BUILD) also holds
+# Debian roots (tests/distro) whose files may end in .d.
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' -type f 2>/dev/null)

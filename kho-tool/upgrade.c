@@ -18,6 +18,7 @@
 #include "handoff_print.h"
 #include "journal_sock.h"
 #include "kexec.h"
+#include "initrd.h"
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
@@ -99,6 +100,11 @@ struct run {
 	int iommufd;		/* the VMM's iommufd (pidfd_getfd), or -1 */
 	uint64_t kjournal_length;	/* its journal, when preserved */
 	char cmdline[4096];
+	/* The initrd as loaded: o->initrd as is, or with the agent appended. */
+	const char *initrd_mode;	/* "as-is", "appended", NULL: no initrd */
+	struct kho_initrd_scan initrd_scan;
+	int initrd_fd;			/* the appended image (memfd), or -1 */
+	char initrd_load[64];		/* /proc/self/fd/N of it */
 };
 
 enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
@@ -153,6 +159,17 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		kho_json_str(stdout, o->initrd);
 	else
 		printf("null");
+	if (r->initrd_mode) {
+		printf(",\"initrd_path\":{\"mode\":\"%s\",\"agent\":", r->initrd_mode);
+		kho_json_str(stdout, r->initrd_scan.agent);
+		printf(",\"starter\":");
+		kho_json_str(stdout, r->initrd_scan.starter);
+		printf(",\"starter_path\":");
+		kho_json_str(stdout, r->initrd_scan.starter_path);
+		printf(",\"segments\":");
+		kho_json_str(stdout, r->initrd_scan.segments);
+		printf("}");
+	}
 	printf(",\"cmdline\":");
 	kho_json_str(stdout, r->cmdline);
 	printf(",\"abi\":[");
@@ -370,6 +387,45 @@ static int do_run(struct timeline *tl, struct run *r)
 		 "userspace record (the running kernel has no iommufd journal)" :
 		 "no VMM");
 
+	/*
+	 * 2b. The initrd: used as is when it carries the agent and something
+	 * that starts it (kho-tool's initramfs-tools or dracut hook, or the
+	 * project's own initramfs); otherwise the agent is appended as one
+	 * more cpio segment.  Decided before anything is captured.
+	 */
+	if (o->initrd) {
+		struct kho_initrd_scan *sc = &r->initrd_scan;
+		struct kho_diag idiag = { "" };
+
+		step_begin(tl);
+		err = kho_initrd_scan(o->initrd, sc, &idiag);
+		if (err == -ENOENT || err == -EACCES || err == -EINVAL)
+			return step_end(tl, "initrd", err, "%s", idiag.msg);
+		if (!err && sc->agent[0] && sc->starter[0]) {
+			r->initrd_mode = "as-is";
+			step_end(tl, "initrd", 0,
+				 "%s (%s, %zu entries) carries %s, started by %s (%s): used as is",
+				 o->initrd, sc->segments, sc->entries, sc->agent,
+				 sc->starter, sc->starter_path);
+		} else {
+			const char *why = err ? idiag.msg :
+				sc->agent[0] ? "carries the agent but nothing that starts it" :
+				"does not carry the restore-agent";
+
+			err = kho_initrd_append_agent(o->initrd, &r->initrd_fd, &diag);
+			if (err)
+				return step_end(tl, "initrd", err,
+						"%s %s, and appending it failed: %s (put it in with update-initramfs or dracut and kho-tool's hook, or initramfs/mkinitramfs.sh --append-to)",
+						o->initrd, why, diag.msg);
+			snprintf(r->initrd_load, sizeof(r->initrd_load),
+				 "/proc/self/fd/%d", r->initrd_fd);
+			r->initrd_mode = "appended";
+			step_end(tl, "initrd", 0,
+				 "%s %s: appended the agent and /etc/kho/init.d/10-restore-agent as a cpio segment (an init that runs /etc/kho/init.d must start it)",
+				 o->initrd, why);
+		}
+	}
+
 	/* 3. Capture: fetch the VMM's journal, compact, encode. */
 	step_begin(tl);
 	if (o->pid) {
@@ -435,12 +491,18 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 5. Load with kexec_file_load: the only loader that carries KHO. */
 	step_begin(tl);
-	err = kho_kexec_load(o->kernel, o->initrd, r->cmdline, &diag);
+	err = kho_kexec_load(o->kernel, r->initrd_fd >= 0 ? r->initrd_load : o->initrd,
+			     r->cmdline, &diag);
 	if (err)
 		return step_end(tl, "load", err, "%s", diag.msg);
 	step_end(tl, "load", 0, "%s%s%s, cmdline \"%s\"", o->kernel,
 		 o->initrd ? " + " : " (no initrd: nothing will restore the state)",
 		 o->initrd ? o->initrd : "", r->cmdline);
+	if (r->initrd_fd >= 0) {
+		/* kexec_file_load copied it: the memfd is no longer needed. */
+		close(r->initrd_fd);
+		r->initrd_fd = -1;
+	}
 
 	if (o->dry_run) {
 		/* Leave the system as it was: no image, no session. */
@@ -497,6 +559,7 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 
 	memset(&r, 0, sizeof(r));
 	r.iommufd = -1;
+	r.initrd_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
 	if (o->json)
@@ -509,6 +572,8 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	/* After the session: closing our copy never unpreserves it. */
 	if (r.iommufd >= 0)
 		close(r.iommufd);
+	if (r.initrd_fd >= 0)
+		close(r.initrd_fd);
 	if (r.have_snap)
 		kho_journal_snapshot_free(&r.snap);
 	kho_kimage_free(&r.img);

@@ -16,6 +16,8 @@ packages=(
 	qemu-system-x86 kexec-tools bats busybox-static dt-schema python3-yaml
 	# fuzzing
 	clang
+	# the Debian package and its check in sid roots (make deb, check-distro)
+	debhelper lintian debootstrap zstd
 )
 
 missing=()

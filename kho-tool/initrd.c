@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The target initrd: scan for the restore-agent, or append it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <lzma.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "kho.h"
+#include "initrd.h"
+
+/* A segment that decompresses beyond this is refused (a bomb). */
+#define MAX_UNPACKED (2UL << 30)
+
+static int read_all(const char *path, unsigned char **buf, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+	size_t off = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	*buf = malloc(st.st_size ? st.st_size : 1);
+	if (!*buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)st.st_size) {
+		n = read(fd, *buf + off, st.st_size - off);
+		if (n <= 0) {
+			free(*buf);
+			close(fd);
+			return n < 0 ? -errno : -EIO;
+		}
+		off += n;
+	}
+	close(fd);
+	*len = off;
+	return 0;
+}
+
+static int grow(unsigned char **out, size_t *cap, size_t need)
+{
+	unsigned char *p;
+	size_t n = *cap ? *cap : 1 << 20;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if (n > MAX_UNPACKED)
+		return -EFBIG;
+	p = realloc(*out, n);
+	if (!p)
+		return -ENOMEM;
+	*out = p;
+	*cap = n;
+	return 0;
+}
+
+/* Each decoder: one stream from @in, *@used bytes of it, into *@out. */
+static int unpack_gzip(const unsigned char *in, size_t len, size_t *used,
+		       unsigned char **out, size_t *olen)
+{
+	z_stream z = { 0 };
+	size_t cap = 0;
+	int ret, err = 0;
+
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return -ENOMEM;
+	z.next_in = (unsigned char *)in;
+	z.avail_in = len > UINT_MAX ? UINT_MAX : len;
+	do {
+		err = grow(out, &cap, *olen + (1 << 20));
+		if (err)
+			break;
+		z.next_out = *out + *olen;
+		z.avail_out = cap - *olen;
+		ret = inflate(&z, Z_NO_FLUSH);
+		*olen = cap - z.avail_out;
+		if (ret != Z_OK && ret != Z_STREAM_END) {
+			err = -EBADMSG;
+			break;
+		}
+	} while (ret != Z_STREAM_END);
+	*used = z.total_in;
+	inflateEnd(&z);
+	return err;
+}
+
+static int unpack_xz(const unsigned char *in, size_t len, size_t *used,
+		     unsigned char **out, size_t *olen)
+{
+	lzma_stream z = LZMA_STREAM_INIT;
+	size_t cap = 0;
+	lzma_ret ret;
+	int err = 0;
+
+	if (lzma_stream_decoder(&z, UINT64_MAX, 0) != LZMA_OK)
+		return -ENOMEM;
+	z.next_in = in;
+	z.avail_in = len;
+	do {
+		err = grow(out, &cap, *olen + (1 << 20));
+		if (err)
+			break;
+		z.next_out = *out + *olen;
+		z.avail_out = cap - *olen;
+		ret = lzma_code(&z, LZMA_FINISH);
+		*olen = cap - z.avail_out;
+		if (ret != LZMA_OK && ret != LZMA_STREAM_END) {
+			err = -EBADMSG;
+			break;
+		}
+	} while (ret != LZMA_STREAM_END);
+	*used = z.total_in;
+	lzma_end(&z);
+	return err;
+}
+
+static int unpack_zstd(const unsigned char *in, size_t len, size_t *used,
+		       unsigned char **out, size_t *olen)
+{
+	ZSTD_DStream *z = ZSTD_createDStream();
+	ZSTD_inBuffer ib = { in, len, 0 };
+	size_t cap = 0, ret;
+	int err = 0;
+
+	if (!z)
+		return -ENOMEM;
+	ZSTD_initDStream(z);
+	do {
+		ZSTD_outBuffer ob;
+
+		err = grow(out, &cap, *olen + (1 << 20));
+		if (err)
+			break;
+		ob.dst = *out + *olen;
+		ob.size = cap - *olen;
+		ob.pos = 0;
+		ret = ZSTD_decompressStream(z, &ob, &ib);
+		*olen += ob.pos;
+		if (ZSTD_isError(ret)) {
+			err = -EBADMSG;
+			break;
+		}
+		if (ret && ib.pos == ib.size && ob.pos < ob.size) {
+			err = -EBADMSG;	/* truncated */
+			break;
+		}
+	} while (ret != 0);
+	*used = ib.pos;
+	ZSTD_freeDStream(z);
+	return err;
+}
+
+static unsigned long hex8(const unsigned char *p)
+{
+	char tmp[9];
+
+	memcpy(tmp, p, 8);
+	tmp[8] = '\0';
+	return strtoul(tmp, NULL, 16);
+}
+
+static void note_name(struct kho_initrd_scan *s, const char *name)
+{
+	static const char *const agents[] = {
+		"usr/lib/kho-tool/restore-agent", "lib/kho-tool/restore-agent",
+		"usr/bin/restore-agent", "usr/sbin/restore-agent",
+	};
+	static const struct { const char *suffix, *what; } starters[] = {
+		{ "scripts/init-premount/kho-tool", "initramfs-tools" },
+		{ "hooks/pre-mount/10-kho-tool-restore.sh", "dracut" },
+		{ "etc/kho/init.d/10-restore-agent", "kho-init.d" },
+	};
+	size_t i, n;
+
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	while (name[0] == '/')
+		name++;
+	for (i = 0; i < sizeof(agents) / sizeof(agents[0]); i++)
+		if (!strcmp(name, agents[i]) && !s->agent[0])
+			snprintf(s->agent, sizeof(s->agent), "/%.120s", name);
+	n = strlen(name);
+	for (i = 0; i < sizeof(starters) / sizeof(starters[0]); i++) {
+		size_t l = strlen(starters[i].suffix);
+
+		if (n >= l && !strcmp(name + n - l, starters[i].suffix) &&
+		    !s->starter[0]) {
+			snprintf(s->starter, sizeof(s->starter), "%s", starters[i].what);
+			snprintf(s->starter_path, sizeof(s->starter_path), "/%.120s", name);
+		}
+	}
+}
+
+static void note_segment(struct kho_initrd_scan *s, const char *what)
+{
+	size_t l = strlen(s->segments);
+
+	snprintf(s->segments + l, sizeof(s->segments) - l, "%s%s",
+		 l ? "+" : "", what);
+}
+
+/* Walks one buffer of concatenated segments; compressed ones recurse once. */
+static int walk(const unsigned char *buf, size_t len, struct kho_initrd_scan *s,
+		int depth, struct kho_diag *diag)
+{
+	size_t off = 0;
+	int err;
+
+	while (off < len) {
+		const unsigned char *p = buf + off;
+		size_t rest = len - off;
+
+		if (p[0] == 0) {		/* padding between segments */
+			off++;
+			continue;
+		}
+		if (rest >= 110 && (!memcmp(p, "070701", 6) || !memcmp(p, "070702", 6))) {
+			unsigned long fsize = hex8(p + 54), nsize = hex8(p + 94);
+			size_t name_end = 110 + nsize, data;
+			char name[PATH_MAX];
+
+			if (nsize == 0 || name_end > rest || nsize > sizeof(name))
+				return kho_diag_set(diag, -EBADMSG,
+						    "cpio header at %zu: bad name size", off);
+			memcpy(name, p + 110, nsize);
+			name[nsize - 1] = '\0';
+			data = (name_end + 3) & ~3UL;
+			if (data + fsize > rest)
+				return kho_diag_set(diag, -EBADMSG,
+						    "cpio entry %s at %zu: truncated", name, off);
+			off += (data + fsize + 3) & ~3UL;
+			if (!strcmp(name, "TRAILER!!!")) {
+				if (depth == 0)
+					note_segment(s, "cpio");
+				continue;
+			}
+			s->entries++;
+			note_name(s, name);
+			continue;
+		}
+		if (depth == 0) {
+			int (*fn)(const unsigned char *, size_t, size_t *,
+				  unsigned char **, size_t *) = NULL;
+			const char *codec = NULL;
+			unsigned char *out = NULL;
+			size_t olen = 0, used = 0;
+
+			if (rest >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+				fn = unpack_gzip, codec = "gzip";
+			else if (rest >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6))
+				fn = unpack_xz, codec = "xz";
+			else if (rest >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
+				fn = unpack_zstd, codec = "zstd";
+			if (fn) {
+				err = fn(p, rest, &used, &out, &olen);
+				if (!err)
+					err = walk(out, olen, s, 1, diag);
+				else
+					kho_diag_set(diag, err, "%s segment at offset %zu: %s",
+						     codec, off, err == -EFBIG ?
+						     "unpacks beyond 2 GiB" : "corrupt");
+				free(out);
+				if (err)
+					return err;
+				note_segment(s, codec);	/* a compressed cpio */
+				off += used ? used : rest;
+				continue;
+			}
+		}
+		return kho_diag_set(diag, -EBADMSG,
+				    "unknown data at offset %zu (not cpio, gzip, xz or zstd)", off);
+	}
+	return 0;
+}
+
+int kho_initrd_scan(const char *path, struct kho_initrd_scan *s,
+		    struct kho_diag *diag)
+{
+	unsigned char *buf;
+	size_t len;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = read_all(path, &buf, &len);
+	if (err)
+		return kho_diag_set(diag, err, "cannot read initrd %s: %s",
+				    path, strerror(-err));
+	err = walk(buf, len, s, 0, diag);
+	free(buf);
+	return err;
+}
+
+/* --- the append fallback ---------------------------------------------- */
+
+static int put(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= w;
+	}
+	return 0;
+}
+
+static int pad4(int fd, size_t *pos)
+{
+	static const char zero[4];
+	size_t n = (4 - *pos % 4) % 4;
+
+	*pos += n;
+	return put(fd, zero, n);
+}
+
+static int newc_entry(int fd, size_t *pos, unsigned ino, const char *name,
+		      unsigned mode, const void *data, size_t size)
+{
+	char hdr[160];
+	int err;
+
+	snprintf(hdr, sizeof(hdr),
+		 "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X",
+		 ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, strlen(name) + 1, 0);
+	err = put(fd, hdr, 110);
+	if (!err)
+		err = put(fd, name, strlen(name) + 1);
+	*pos += 110 + strlen(name) + 1;
+	if (!err)
+		err = pad4(fd, pos);
+	if (!err && size)
+		err = put(fd, data, size);
+	*pos += size;
+	if (!err)
+		err = pad4(fd, pos);
+	return err;
+}
+
+/* @name from /usr/lib/kho-tool, else from next to this binary. */
+static int find_host_file(const char *name, char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	snprintf(out, len, "/usr/lib/kho-tool/%s", name);
+	if (access(out, R_OK) == 0)
+		return 0;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(out, len, "%s/%s", dirname(self), name);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int kho_initrd_append_agent(const char *path, int *fdp, struct kho_diag *diag)
+{
+	static const char *const dirs[] = {
+		"etc", "etc/kho", "etc/kho/init.d", "usr", "usr/lib", "usr/lib/kho-tool",
+	};
+	unsigned char *base = NULL, *agent = NULL, *hook = NULL;
+	size_t blen, alen, hlen, pos = 0, i;
+	char apath[PATH_MAX], hpath[PATH_MAX];
+	int fd, err;
+
+	if (find_host_file("restore-agent", apath, sizeof(apath)))
+		return kho_diag_set(diag, -ENOENT,
+				    "no restore-agent in /usr/lib/kho-tool or next to kho-tool to append");
+	if (find_host_file("init.d/10-restore-agent", hpath, sizeof(hpath)) &&
+	    (snprintf(hpath, sizeof(hpath), "/etc/kho/init.d/10-restore-agent"),
+	     access(hpath, R_OK)))
+		return kho_diag_set(diag, -ENOENT,
+				    "no init.d/10-restore-agent in /usr/lib/kho-tool or next to kho-tool to append");
+	err = read_all(path, &base, &blen);
+	if (!err)
+		err = read_all(apath, &agent, &alen);
+	if (!err)
+		err = read_all(hpath, &hook, &hlen);
+	if (err) {
+		kho_diag_set(diag, err, "reading %s, %s, %s: %s", path, apath,
+			     hpath, strerror(-err));
+		goto out;
+	}
+	fd = memfd_create("kho-initrd", MFD_CLOEXEC);
+	if (fd < 0) {
+		err = kho_diag_set(diag, -errno, "memfd_create: %s", strerror(errno));
+		goto out;
+	}
+	/* The kernel reads the next segment at a 4-byte boundary. */
+	err = put(fd, base, blen);
+	pos = blen;
+	if (!err)
+		err = pad4(fd, &pos);
+	for (i = 0; !err && i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		err = newc_entry(fd, &pos, 900 + i, dirs[i], 040755, NULL, 0);
+	if (!err)
+		err = newc_entry(fd, &pos, 910, "usr/lib/kho-tool/restore-agent",
+				 0100755, agent, alen);
+	if (!err)
+		err = newc_entry(fd, &pos, 911, "etc/kho/init.d/10-restore-agent",
+				 0100755, hook, hlen);
+	if (!err)
+		err = newc_entry(fd, &pos, 0, "TRAILER!!!", 0, NULL, 0);
+	if (err) {
+		close(fd);
+		kho_diag_set(diag, err, "writing the appended initrd: %s", strerror(-err));
+		goto out;
+	}
+	*fdp = fd;
+out:
+	free(base);
+	free(agent);
+	free(hook);
+	return err;
+}
