@@ -100,13 +100,15 @@ for clock in $clocks; do
 		}
 		/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
 			v = hex(substr($NF, 7)); ph = v % 16; rd = int(v / 16)
-			if (ph == 1 || ph == 3) { cur = (ph == 1 ? "mf" : "af"); rnd = rd; next }
+			if (ph == 1 || ph == 3) { cur = (ph == 1 ? "mf" : "af"); half = 1; rnd = rd; next }
+			if (ph == 5 || ph == 6) { half = 2; next }
 			if (ph == 2 || ph == 4) { w[cur]++; cur = ""; next }
 		}
 		cur != "" && /^vtd_/ {
 			ev = $1
 			if (ev == "vtd_inv_desc") ev = "vtd_inv_desc(any)"
 			c[cur, rnd, ev]++; evs[ev] = 1
+			if (ev != "vtd_inv_desc(any)") { c[cur, rnd, "h" half ":" ev]++; evs["h" half ":" ev] = 1 }
 		}
 		END {
 			if (w["mf"] != rounds || w["af"] != rounds) { printf "ERROR windows mf %d af %d, want %d\n", w["mf"], w["af"], rounds; exit }
@@ -119,12 +121,12 @@ for clock in $clocks; do
 		}' "$trace")
 	case "$counts" in *ERROR*|"") echo "order: trace counts: ${counts:-none in $trace}" >&2; exit 1 ;; esac
 	get() { awk -v o="$1" -v e="$2" '$1 == o && $2 == e { print $3; f = 1 } END { if (!f) print 0 }' <<<"$counts"; }
-	echo "order: $maps maps: invalidations per window (QEMU trace, identical in each of the $r rounds of each order):"
-	printf 'order:   %-28s %12s %12s %8s\n' event attach-first maps-first ratio
+	echo "order: $maps maps: VT-d invalidations per window (QEMU trace, identical in each of the $r rounds of each order; h1:/h2: the first/second half of the window, maps-first: h1 maps, h2 bind+attach; attach-first: h1 bind+attach, h2 maps):"
+	printf 'order:   %-31s %12s %12s %8s\n' event attach-first maps-first ratio
 	for ev in $(awk '{ print $2 }' <<<"$counts" | sort -u); do
 		a=$(get af "$ev"); b=$(get mf "$ev")
 		ratio=n/a; [ "$b" = 0 ] || ratio=$(calc 1 "$a / $b")
-		printf 'order:   %-28s %12d %12d %8s\n' "$ev" "$a" "$b" "$ratio"
+		printf 'order:   %-31s %12d %12d %8s\n' "$ev" "$a" "$b" "$ratio"
 	done
 	inv_af=0; inv_mf=0
 	for ev in vtd_inv_desc_iotlb_pages vtd_inv_desc_iotlb_domain vtd_inv_desc_iotlb_global \

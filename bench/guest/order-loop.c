@@ -16,7 +16,10 @@
  * PCI config space (sysfs), which QEMU's pci_cfg_write trace event shows
  * in the same trace as the VT-d invalidation events, so the host counts
  * the invalidations each order costs, independently of any clock.
- * phase: 1 maps-first begins, 2 ends; 3 attach-first begins, 4 ends.
+ * phase: 1 maps-first begins, 5 its maps are done (the device follows),
+ * 2 it ends; 3 attach-first begins, 6 its device is attached (the maps
+ * follow), 4 it ends.  So the host also sees which half of each order
+ * issued which invalidation.
  * Offset MARK_OFF (0xfc) is past every capability QEMU's edu has; QEMU
  * ignores the write (read-only byte) but traces it.
  *
@@ -115,9 +118,13 @@ static int one(const char *cdev, int memfd, unsigned int maps, uint64_t chunk,
 	if (!ret && attach_first) {
 		ret = do_dev(cdev, iommufd, ioas, &devfd, w);
 		if (!ret)
+			ret = mark(round, 6);
+		if (!ret)
 			ret = do_maps(iommufd, ioas, memfd, maps, chunk, w);
 	} else if (!ret) {
 		ret = do_maps(iommufd, ioas, memfd, maps, chunk, w);
+		if (!ret)
+			ret = mark(round, 5);
 		if (!ret)
 			ret = do_dev(cdev, iommufd, ioas, &devfd, w);
 	}
