@@ -15,6 +15,14 @@
 #      independently of any clock;
 #  (2) on the wall clock, without the trace, ROUNDS_WALL rounds.
 #
+# A third order, hwpt-first (map, bind, IOMMU_HWPT_ALLOC, attach to that
+# HWPT), fills the VT-d domain before any device is attached to it: 7.2's
+# ATTACH to an IOAS attaches its new auto domain first and fills it after
+# (drivers/iommu/iommufd/hw_pagetable.c, iommufd_hwpt_paging_alloc(),
+# immediate_attach), so under caching mode every fill step is flushed
+# (drivers/iommu/intel/iommu.c, intel_iommu_iotlb_sync_map()) whatever the
+# order of the maps.  docs/benchmarks.md has the figures.
+#
 # Ratios: attach-first / maps-first, medians of the rounds of the same
 # boot; invalidation counts: per window (every round of a boot must give
 # the same counts, else the bench fails).  A missing figure fails.
@@ -84,11 +92,14 @@ for clock in $clocks; do
 	mf=$(field "$m" maps-first); af=$(field "$m" attach-first)
 	mf_maps=$(field "$m" maps); mf_att=$(field "$m" attach)
 	af_maps=$(field "$m" af-maps); af_att=$(field "$m" af-attach)
-	for v in mf af mf_maps mf_att af_maps af_att; do num "$clock $v" "${!v}"; done
+	hf=$(field "$m" hwpt-first); hf_maps=$(field "$m" hf-maps); hf_att=$(field "$m" hf-attach)
+	for v in mf af mf_maps mf_att af_maps af_att hf hf_maps hf_att; do num "$clock $v" "${!v}"; done
+	[ "$(calc 0 "($hf > 0)")" = 1 ] || { echo "order: hwpt-first is 0" >&2; exit 1; }
 	[ "$(calc 0 "($mf > 0)")" = 1 ] || { echo "order: maps-first is 0" >&2; exit 1; }
 	label="-icount shift=0 (guest instructions)"
 	[ "$clock" = icount ] || label="wall clock"
 	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms (maps $af_maps, attach $af_att) / maps-first $mf ms (maps $mf_maps, attach $mf_att): ratio $(calc 2 "$af / $mf")"
+	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms / hwpt-first $hf ms (maps $hf_maps, hwpt-alloc+attach $hf_att): ratio $(calc 2 "$af / $hf"); maps-first / hwpt-first: $(calc 2 "$mf / $hf")"
 	[ "$clock" = icount ] || continue
 
 	# Count, per timed window, each trace event between its markers.
@@ -100,9 +111,9 @@ for clock in $clocks; do
 		}
 		/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
 			v = hex(substr($NF, 7)); ph = v % 16; rd = int(v / 16)
-			if (ph == 1 || ph == 3) { cur = (ph == 1 ? "mf" : "af"); half = 1; rnd = rd; next }
-			if (ph == 5 || ph == 6) { half = 2; next }
-			if (ph == 2 || ph == 4) { w[cur]++; cur = ""; next }
+			if (ph == 1 || ph == 3 || ph == 7) { cur = (ph == 1 ? "mf" : ph == 3 ? "af" : "hf"); half = 1; rnd = rd; next }
+			if (ph == 5 || ph == 6 || ph == 8) { half = 2; next }
+			if (ph == 2 || ph == 4 || ph == 9) { w[cur]++; cur = ""; next }
 		}
 		cur != "" && /^vtd_/ {
 			ev = $1
@@ -111,9 +122,9 @@ for clock in $clocks; do
 			if (ev != "vtd_inv_desc(any)") { c[cur, rnd, "h" half ":" ev]++; evs["h" half ":" ev] = 1 }
 		}
 		END {
-			if (w["mf"] != rounds || w["af"] != rounds) { printf "ERROR windows mf %d af %d, want %d\n", w["mf"], w["af"], rounds; exit }
-			for (ev in evs) for (o = 0; o < 2; o++) {
-				od = o ? "af" : "mf"
+			if (w["mf"] != rounds || w["af"] != rounds || w["hf"] != rounds) { printf "ERROR windows mf %d af %d hf %d, want %d\n", w["mf"], w["af"], w["hf"], rounds; exit }
+			for (ev in evs) for (o = 0; o < 3; o++) {
+				od = o == 0 ? "mf" : o == 1 ? "af" : "hf"
 				first = c[od, 0, ev] + 0
 				for (k = 1; k < rounds; k++) if (c[od, k, ev] + 0 != first) { printf "ERROR %s %s round %d: %d, round 0: %d\n", od, ev, k, c[od, k, ev], first; exit }
 				printf "%s %s %d\n", od, ev, first
@@ -121,20 +132,23 @@ for clock in $clocks; do
 		}' "$trace")
 	case "$counts" in *ERROR*|"") echo "order: trace counts: ${counts:-none in $trace}" >&2; exit 1 ;; esac
 	get() { awk -v o="$1" -v e="$2" '$1 == o && $2 == e { print $3; f = 1 } END { if (!f) print 0 }' <<<"$counts"; }
-	echo "order: $maps maps: VT-d invalidations per window (QEMU trace, identical in each of the $r rounds of each order; h1:/h2: the first/second half of the window, maps-first: h1 maps, h2 bind+attach; attach-first: h1 bind+attach, h2 maps):"
-	printf 'order:   %-31s %12s %12s %8s\n' event attach-first maps-first ratio
+	echo "order: $maps maps: VT-d invalidations per window (QEMU trace, identical in each of the $r rounds of each order; h1:/h2: the first/second half of the window, maps-first and hwpt-first: h1 maps, h2 bind+attach; attach-first: h1 bind+attach, h2 maps):"
+	printf 'order:   %-31s %12s %12s %12s %8s %8s\n' event attach-first maps-first hwpt-first af/mf af/hf
 	for ev in $(awk '{ print $2 }' <<<"$counts" | sort -u); do
-		a=$(get af "$ev"); b=$(get mf "$ev")
+		a=$(get af "$ev"); b=$(get mf "$ev"); h=$(get hf "$ev")
 		ratio=n/a; [ "$b" = 0 ] || ratio=$(calc 1 "$a / $b")
-		printf 'order:   %-31s %12d %12d %8s\n' "$ev" "$a" "$b" "$ratio"
+		ratio2=n/a; [ "$h" = 0 ] || ratio2=$(calc 1 "$a / $h")
+		printf 'order:   %-31s %12d %12d %12d %8s %8s\n' "$ev" "$a" "$b" "$h" "$ratio" "$ratio2"
 	done
-	inv_af=0; inv_mf=0
+	inv_af=0; inv_mf=0; inv_hf=0
 	for ev in vtd_inv_desc_iotlb_pages vtd_inv_desc_iotlb_domain vtd_inv_desc_iotlb_global \
 		vtd_inv_desc_cc_domain vtd_inv_desc_cc_global vtd_inv_desc_cc_device vtd_inv_desc_cc_devices \
 		vtd_inv_desc_iotlb_pasid_pages vtd_inv_desc_iotlb_pasid; do
-		inv_af=$((inv_af + $(get af "$ev"))); inv_mf=$((inv_mf + $(get mf "$ev")))
+		inv_af=$((inv_af + $(get af "$ev"))); inv_mf=$((inv_mf + $(get mf "$ev"))); inv_hf=$((inv_hf + $(get hf "$ev")))
 	done
 	[ "$inv_mf" -gt 0 ] || { echo "order: no invalidation counted in the maps-first windows: trace broken? ($trace)" >&2; exit 1; }
 	echo "order: $maps maps: IOTLB + context invalidations per window: attach-first $inv_af / maps-first $inv_mf: ratio $(calc 1 "$inv_af / $inv_mf") (goal 4x)"
-	echo "order: $maps maps: queued-invalidation tail writes (each one a trap to QEMU): attach-first $(get af vtd_inv_qi_tail) / maps-first $(get mf vtd_inv_qi_tail)"
+	[ "$inv_hf" -gt 0 ] || { echo "order: no invalidation counted in the hwpt-first windows: trace broken? ($trace)" >&2; exit 1; }
+	echo "order: $maps maps: IOTLB + context invalidations per window: attach-first $inv_af / hwpt-first $inv_hf: ratio $(calc 1 "$inv_af / $inv_hf") (goal 4x)"
+	echo "order: $maps maps: queued-invalidation tail writes (each one a trap to QEMU): attach-first $(get af vtd_inv_qi_tail) / maps-first $(get mf vtd_inv_qi_tail) / hwpt-first $(get hf vtd_inv_qi_tail)"
 done

@@ -8,6 +8,14 @@
  *                 (the restore plan's order);
  *   attach-first  IOAS_ALLOC, open cdev, BIND, ATTACH, MAP_FILE x MAPS
  *                 (a VMM's own order);
+ *   hwpt-first    IOAS_ALLOC, MAP_FILE x MAPS, open cdev, BIND,
+ *                 IOMMU_HWPT_ALLOC (the domain is filled before any device
+ *                 is attached to it), ATTACH to that HWPT.  An ATTACH to
+ *                 the IOAS itself attaches its new auto domain to the
+ *                 device first and fills it after (7.2's
+ *                 iommufd_hwpt_paging_alloc(), immediate_attach), so with
+ *                 VT-d's caching mode every fill step is flushed: this
+ *                 order is the one that fills an unattached domain;
  *
  * ROUNDS times each, alternating which goes first in a round, on the same
  * memfd (fallocated once, so both pin the same resident folios).  Each
@@ -18,7 +26,7 @@
  * the invalidations each order costs, independently of any clock.
  * phase: 1 maps-first begins, 5 its maps are done (the device follows),
  * 2 it ends; 3 attach-first begins, 6 its device is attached (the maps
- * follow), 4 it ends.  So the host also sees which half of each order
+ * follow), 4 it ends; 7 hwpt-first begins, 8 its maps are done, 9 it ends.  So the host also sees which half of each order
  * issued which invalidation.
  * Offset MARK_OFF (0xfc) is past every capability QEMU's edu has; QEMU
  * ignores the write (read-only byte) but traces it.
@@ -38,6 +46,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/iommufd.h>
 
 #include "vmm.h"
 
@@ -80,10 +90,13 @@ static int do_maps(int iommufd, uint32_t ioas, int memfd, unsigned int maps,
 	return ret;
 }
 
+enum order { MAPS_FIRST, ATTACH_FIRST, HWPT_FIRST };
+
+/* "attach" of hwpt-first holds its IOMMU_HWPT_ALLOC and its ATTACH. */
 static int do_dev(const char *cdev, int iommufd, uint32_t ioas, int *devfd,
-		  struct win *w)
+		  int hwpt, struct win *w)
 {
-	uint32_t devid, pt;
+	uint32_t devid, pt = ioas;
 	double t = ms_now();
 	int ret;
 
@@ -93,21 +106,35 @@ static int do_dev(const char *cdev, int iommufd, uint32_t ioas, int *devfd,
 	if (ret)
 		return ret;
 	t = ms_now();
-	ret = vmm_vfio_attach(*devfd, ioas, &pt);
+	if (hwpt) {
+		struct iommu_hwpt_alloc cmd = {
+			.size = sizeof(cmd),
+			.dev_id = devid,
+			.pt_id = ioas,
+			.data_type = IOMMU_HWPT_DATA_NONE,
+		};
+
+		if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd))
+			return -errno;
+		pt = cmd.out_hwpt_id;
+	}
+	ret = vmm_vfio_attach(*devfd, pt, &pt);
 	w->attach = ms_now() - t;
 	return ret;
 }
 
 /* One timed window, bracketed by its markers; torn down outside it. */
 static int one(const char *cdev, int memfd, unsigned int maps, uint64_t chunk,
-	       int attach_first, unsigned int round, struct win *w)
+	       enum order order, unsigned int round, struct win *w)
 {
 	int iommufd, devfd = -1, ret;
 	uint32_t ioas;
 	double t0;
 
 	memset(w, 0, sizeof(*w));
-	ret = mark(round, attach_first ? 3 : 1);
+	static const unsigned int ph[3][3] = { { 1, 5, 2 }, { 3, 6, 4 }, { 7, 8, 9 } };
+
+	ret = mark(round, ph[order][0]);
 	if (ret)
 		return ret;
 	t0 = ms_now();
@@ -115,22 +142,22 @@ static int one(const char *cdev, int memfd, unsigned int maps, uint64_t chunk,
 	if (iommufd < 0)
 		return iommufd;
 	ret = vmm_ioas_alloc(iommufd, &ioas);
-	if (!ret && attach_first) {
-		ret = do_dev(cdev, iommufd, ioas, &devfd, w);
+	if (!ret && order == ATTACH_FIRST) {
+		ret = do_dev(cdev, iommufd, ioas, &devfd, 0, w);
 		if (!ret)
-			ret = mark(round, 6);
+			ret = mark(round, ph[order][1]);
 		if (!ret)
 			ret = do_maps(iommufd, ioas, memfd, maps, chunk, w);
 	} else if (!ret) {
 		ret = do_maps(iommufd, ioas, memfd, maps, chunk, w);
 		if (!ret)
-			ret = mark(round, 5);
+			ret = mark(round, ph[order][1]);
 		if (!ret)
-			ret = do_dev(cdev, iommufd, ioas, &devfd, w);
+			ret = do_dev(cdev, iommufd, ioas, &devfd, order == HWPT_FIRST, w);
 	}
 	w->total = ms_now() - t0;
 	if (!ret)
-		ret = mark(round, attach_first ? 4 : 2);
+		ret = mark(round, ph[order][2]);
 	if (devfd >= 0)
 		close(devfd);
 	close(iommufd);
@@ -157,7 +184,7 @@ static double median(const struct win *w, unsigned int n, size_t off)
 
 int main(int argc, char **argv)
 {
-	static struct win mf[MAX_ROUNDS], af[MAX_ROUNDS];
+	static struct win mf[MAX_ROUNDS], af[MAX_ROUNDS], hf[MAX_ROUNDS];
 	unsigned int rounds, maps, r;
 	char cdev[64], link[256], cfg[320];
 	uint64_t chunk;
@@ -197,22 +224,28 @@ int main(int argc, char **argv)
 	printf("order-loop: %u rounds, %u maps of %llu bytes, device %s, markers in %s @0x%x\n",
 	       rounds, maps, (unsigned long long)chunk, cdev, cfg, MARK_OFF);
 	for (r = 0; r < rounds; r++) {
-		int af_first = r & 1;
+		struct win *w[3] = { &mf[r], &af[r], &hf[r] };
+		unsigned int k;
 
-		ret = one(cdev, memfd, maps, chunk, af_first, r, af_first ? &af[r] : &mf[r]);
-		if (!ret)
-			ret = one(cdev, memfd, maps, chunk, !af_first, r, af_first ? &mf[r] : &af[r]);
+		/* Each order goes first, second and third in turn. */
+		for (k = 0, ret = 0; k < 3 && !ret; k++) {
+			enum order o = (r + k) % 3;
+
+			ret = one(cdev, memfd, maps, chunk, o, r, w[o]);
+		}
 		if (ret) {
 			fprintf(stderr, "order-loop: round %u: %s\n", r, strerror(-ret));
 			return 1;
 		}
-		printf("order-loop: round %u maps-first %.3f ms (maps %.3f, open+bind %.3f, attach %.3f) attach-first %.3f ms (open+bind %.3f, attach %.3f, maps %.3f)\n",
+		printf("order-loop: round %u maps-first %.3f ms (maps %.3f, open+bind %.3f, attach %.3f) attach-first %.3f ms (open+bind %.3f, attach %.3f, maps %.3f) hwpt-first %.3f ms (maps %.3f, open+bind %.3f, hwpt-alloc+attach %.3f)\n",
 		       r, mf[r].total, mf[r].maps, mf[r].bind, mf[r].attach,
-		       af[r].total, af[r].bind, af[r].attach, af[r].maps);
+		       af[r].total, af[r].bind, af[r].attach, af[r].maps,
+		       hf[r].total, hf[r].maps, hf[r].bind, hf[r].attach);
 	}
 #define MED(a, f) median(a, rounds, offsetof(struct win, f))
-	printf("order-loop: medians maps-first %.3f maps %.3f bind %.3f attach %.3f attach-first %.3f af-bind %.3f af-attach %.3f af-maps %.3f\n",
+	printf("order-loop: medians maps-first %.3f maps %.3f bind %.3f attach %.3f attach-first %.3f af-bind %.3f af-attach %.3f af-maps %.3f hwpt-first %.3f hf-maps %.3f hf-bind %.3f hf-attach %.3f\n",
 	       MED(mf, total), MED(mf, maps), MED(mf, bind), MED(mf, attach),
-	       MED(af, total), MED(af, bind), MED(af, attach), MED(af, maps));
+	       MED(af, total), MED(af, bind), MED(af, attach), MED(af, maps),
+	       MED(hf, total), MED(hf, maps), MED(hf, bind), MED(hf, attach));
 	return 0;
 }
