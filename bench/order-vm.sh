@@ -100,6 +100,17 @@ for clock in $clocks; do
 	[ "$clock" = icount ] || label="wall clock"
 	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms (maps $af_maps, attach $af_att) / maps-first $mf ms (maps $mf_maps, attach $mf_att): ratio $(calc 2 "$af / $mf")"
 	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms / hwpt-first $hf ms (maps $hf_maps, hwpt-alloc+attach $hf_att): ratio $(calc 2 "$af / $hf"); maps-first / hwpt-first: $(calc 2 "$mf / $hf")"
+	# The spread of the rounds, to show the medians are resolved: the
+	# slowest round of the faster order against the fastest of the slower.
+	spread=$(grep -a -o 'order-loop: round [0-9]* maps-first .*' "$log" | tr -d '\r' | awk '
+		{ for (i = 1; i < NF; i++) {
+			if ($i == "maps-first") mf[NR] = $(i+1)
+			if ($i == "attach-first") af[NR] = $(i+1)
+			if ($i == "hwpt-first") hf[NR] = $(i+1) } }
+		function mn(a,  k, v) { v = -1; for (k in a) if (v < 0 || a[k] + 0 < v) v = a[k] + 0; return v }
+		function mx(a,  k, v) { v = -1; for (k in a) if (a[k] + 0 > v) v = a[k] + 0; return v }
+		END { printf "maps-first %.3f-%.3f, attach-first %.3f-%.3f, hwpt-first %.3f-%.3f ms over %d rounds", mn(mf), mx(mf), mn(af), mx(af), mn(hf), mx(hf), NR }')
+	echo "order: $maps maps, $label: range of the rounds: $spread"
 	[ "$clock" = icount ] || continue
 
 	# Count, per timed window, each trace event between its markers.
