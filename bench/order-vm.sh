@@ -33,7 +33,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 rounds_ic=${1:-5}
-rounds_wall=${2:-15}
+rounds_wall=${2:-31}
 maps=${3:-4096}
 chunk=16384
 export BUILD=${BUILD:-build}
@@ -109,7 +109,14 @@ for clock in $clocks; do
 			if ($i == "hwpt-first") hf[NR] = $(i+1) } }
 		function mn(a,  k, v) { v = -1; for (k in a) if (v < 0 || a[k] + 0 < v) v = a[k] + 0; return v }
 		function mx(a,  k, v) { v = -1; for (k in a) if (a[k] + 0 > v) v = a[k] + 0; return v }
-		END { printf "maps-first %.3f-%.3f, attach-first %.3f-%.3f, hwpt-first %.3f-%.3f ms over %d rounds", mn(mf), mx(mf), mn(af), mx(af), mn(hf), mx(hf), NR }')
+		function med(a, n,  i, j, t) {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return a[int((n + 1) / 2)]
+		}
+		END {
+			for (k = 1; k <= NR; k++) { r1[k] = af[k] / mf[k]; r2[k] = af[k] / hf[k] }
+			printf "maps-first %.3f-%.3f, attach-first %.3f-%.3f, hwpt-first %.3f-%.3f ms over %d rounds; median of the per-round ratios (the three orders run back to back in a round): attach-first/maps-first %.2f, attach-first/hwpt-first %.2f", mn(mf), mx(mf), mn(af), mx(af), mn(hf), mx(hf), NR, med(r1, NR), med(r2, NR)
+		}')
 	echo "order: $maps maps, $label: range of the rounds: $spread"
 	[ "$clock" = icount ] || continue
 
