@@ -89,8 +89,8 @@ figures="agent session handoff decode memfds agent_replay agent_verify
 	decode_warm bare_total bare_session bare_memfds bare_ioctls
 	baresplit_maps baresplit_bind baresplit_att bare_warm bare_warm_maps
 	bare_warm_attach luo_first_open bare_first_open"
-# shellcheck disable=SC2154 # the figures are assigned by the eval below
 bytes_tab=
+# shellcheck disable=SC2154 # the figures are assigned by the eval below
 for n in $sizes; do
 	case "$n" in *x*) bytes=$(( ${n%%x*} * ${n#*x} )) ;; *) bytes=$((n * 16384)) ;; esac
 	# The agent's boot and the bare side's, one boot later.
