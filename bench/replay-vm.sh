@@ -1,7 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Replay cost against the same ioctls issued bare, measured in one guest
-# run: for 1, 64 and 4,096 mappings (16 KiB each), after real kexecs,
+# run: for 1, 64, 4,096 and 65,536 mappings (16 KiB each) and one mapping
+# of one memfd as large as the guest allows (KHO_BENCH_BIG bytes, default
+# 3 GiB, in a guest of KHO_BENCH_MEM, default 6G, where the rig's is 1G),
+# after real kexecs,
 #  (A) the restore-agent's total restore time ("restored in": LUO retrieve
 #      of its session, hand-off and memfd, decode, replay, verify), once,
 #      against bare-restore (bench/guest/bare-restore.c) one boot later:
@@ -22,7 +25,13 @@
 # free, for both sides alike, which makes the ratios stricter, not kinder.
 # KHO_BENCH_ICOUNT=off measures wall clock; KHO_BENCH_ICOUNT=N uses shift=N.
 #
-# usage: bench/replay-vm.sh [--json] [ROUNDS]   (env BUILD as launch.sh)
+# Then restore time against pinned bytes: each size's bytes, the agent's
+# and the bare restore's ms per GiB, and the largest size's per-GiB cost
+# times 1024 (a 1 TiB guest, on paper: a straight line through one
+# measured point, which the smaller sizes' figures let the reader judge).
+#
+# usage: bench/replay-vm.sh [--json] [ROUNDS]   (env BUILD as launch.sh;
+#        KHO_BENCH_SIZES="1 64 4096 65536 1xBYTES", KHO_BENCH_MEM=6G)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +43,9 @@ case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
 name=bench-replay-vm
 log=${KHO_VM_LOGDIR:-$BUILD/vm-logs}/$name.log
 icount=${KHO_BENCH_ICOUNT:-0}
+mem=${KHO_BENCH_MEM:-6G}
+big=${KHO_BENCH_BIG:-3221225472}
+sizes=${KHO_BENCH_SIZES:-1 64 4096 65536 1x$big}
 
 # The guest programs link libkho like the agent, static (the guest has no
 # shared libraries but the ones the rig copies for its own binaries).
@@ -49,21 +61,21 @@ done
 
 script=$(mktemp /tmp/bench-replay.XXXXXX.sh)
 trap 'rm -f "$script"' EXIT
-{ echo "rounds=$rounds"; cat "$top/bench/guest/replay-vm.sh"; } > "$script"
-qemu=()
+{ echo "rounds=$rounds sizes=\"$sizes\""; cat "$top/bench/guest/replay-vm.sh"; } > "$script"
+qemu=(--qemu-arg -m --qemu-arg "$mem")
+expects=()
+for n in $sizes; do expects+=(--expect "measured-$n" --expect "bare-measured-$n"); done
 clock="wall clock"
 if [ "$icount" != off ]; then
-	qemu=(--qemu-arg -icount --qemu-arg "shift=$icount,sleep=off")
+	qemu+=(--qemu-arg -icount --qemu-arg "shift=$icount,sleep=off")
 	clock="-icount shift=$icount (1 guest instruction = $((1 << icount)) ns)"
 fi
 
 "$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \
-	--script "$script" --timeout 1800 "${qemu[@]}" \
+	--script "$script" --timeout 3600 "${qemu[@]}" \
 	--file "$BUILD/bench/guest/replay-loop:/bin/replay-loop" \
 	--file "$BUILD/bench/guest/bare-restore:/bin/bare-restore" \
-	--expect measured-1 --expect bare-measured-1 --expect measured-64 \
-	--expect bare-measured-64 --expect measured-4096 \
-	--expect bare-measured-4096 >&2 ||
+	"${expects[@]}" >&2 ||
 	{ echo "replay: the guest run failed, see $log" >&2; exit 1; }
 
 calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
@@ -77,8 +89,10 @@ figures="agent session handoff decode memfds agent_replay agent_verify
 	decode_warm bare_total bare_session bare_memfds bare_ioctls
 	baresplit_maps baresplit_bind baresplit_att bare_warm bare_warm_maps
 	bare_warm_attach luo_first_open bare_first_open"
+bytes_tab=
 # shellcheck disable=SC2154 # the figures are assigned by the eval below
-for n in 1 64 4096; do
+for n in $sizes; do
+	case "$n" in *x*) bytes=$(( ${n%%x*} * ${n#*x} )) ;; *) bytes=$((n * 16384)) ;; esac
 	# The agent's boot and the bare side's, one boot later.
 	line=$(grep -a -o "KHOTEST: LOG replay-$n=.*" "$log" | tail -n 1 | tr -d '\r')
 	bline=$(grep -a -o "KHOTEST: LOG bare-$n=.*" "$log" | tail -n 1 | tr -d '\r')
@@ -135,6 +149,10 @@ for n in 1 64 4096; do
 	sanity_ioctls=$(calc 3 "$bare_ioctls / $bare_warm")
 	sanity_boots=$(calc 3 "$bare_warm / $raw")
 	agent_rv=$(calc 3 "$agent_replay + $agent_verify")
+	gib=$(calc 6 "$bytes / 1073741824")
+	bytes_tab="$bytes_tab$n $bytes $gib $agent $bare_total $ours $raw $agent_noretr $bare_ioctls
+"
+
 	if [ "$json" = 1 ]; then
 		[ "$first" = 1 ] || printf ','
 		printf '{"maps":%d,"rounds":%d,"clock":"%s","agent_ms":%s,"bare_ms":%s,"ratio":%s,"agent_retrieve_ms":%s,"agent_session_ms":%s,"agent_handoff_ms":%s,"agent_memfds_ms":%s,"bare_retrieve_ms":%s,"bare_session_ms":%s,"bare_memfds_ms":%s,"agent_without_retrieve_ms":%s,"bare_ioctls_ms":%s,"ratio_without_retrieve":%s,"decode_ms":%s,"agent_replay_ms":%s,"agent_verify_ms":%s,"replay_verify_ms":%s,"raw_ms":%s,"replay_verify_ratio":%s,"best_replay_verify_ratio":%s,"sanity_memfd_retrieve_ratio":%s,"sanity_bare_ioctls_ratio":%s,"bare_warm_ms":%s,"sanity_boots_ratio":%s,"luo_first_open_ms":%s,"bare_luo_first_open_ms":%s,"raw_cold_ms":%s}' \
@@ -156,4 +174,17 @@ for n in 1 64 4096; do
 	first=0
 done
 [ "$json" = 1 ] && printf ']\n'
+[ "$json" = 1 ] && exit 0
+# Restore time against pinned bytes, every figure from the lines above.
+echo "replay: restore time against pinned bytes ($clock; agent = its whole restore, bare = bare-restore's, rv = replay+verify and raw = the same ioctls bare, medians of $rounds rounds):"
+printf 'replay:   %-14s %12s %10s %10s %10s %10s %12s %12s %12s\n' size bytes agent_ms bare_ms rv_ms raw_ms agent_ms/GiB bare_ms/GiB raw_ms/GiB
+last=
+while read -r n bytes gib agent bare rv raw _ _; do
+	[ -n "$n" ] || continue
+	printf 'replay:   %-14s %12d %10s %10s %10s %10s %12s %12s %12s\n' "$n" "$bytes" "$agent" "$bare" "$rv" "$raw" \
+		"$(calc 1 "$agent / $gib")" "$(calc 1 "$bare / $gib")" "$(calc 1 "$raw / $gib")"
+	last="$n $bytes $gib $agent $bare $rv $raw"
+done <<<"$bytes_tab"
+read -r n bytes gib agent bare rv raw <<<"$last"
+echo "replay: largest memfd ($n: $(calc 2 "$gib") GiB in one mapping): agent restore $(calc 1 "$agent / $gib") ms/GiB, bare restore $(calc 1 "$bare / $gib") ms/GiB, the bare ioctls (pinning + VT-d page tables) $(calc 1 "$raw / $gib") ms/GiB; a 1 TiB guest at that rate, on paper: agent $(calc 2 "$agent / $gib * 1024 / 1000") s, bare $(calc 2 "$bare / $gib * 1024 / 1000") s ($clock; linear extrapolation from this one run's $n figure)"
 exit 0

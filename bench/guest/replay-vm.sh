@@ -1,15 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
-# Guest side of bench/replay-vm.sh: one guest run, five boots chained by
-# kexec (the hook off, kho_agent=off).  Boot k stages SIZES[k] mappings
+# Guest side of bench/replay-vm.sh: one guest run, len(SIZES)+2 boots
+# chained by kexec (the hook off, kho_agent=off).  Boot k stages SIZES[k]
 # (test-vmm stage) for the agent of boot k+1, whose guest-RAM memfd is
 # then preserved again, with the hand-off, for the bare restore of boot
-# k+2 (a LUO session is retrieved once per boot):
+# k+2 (a LUO session is retrieved once per boot).  With the default sizes:
 #
 #   boot 1: stage 1
 #   boot 2: agent 1,                 stage 64
 #   boot 3: bare 1,   agent 64,      stage 4096
-#   boot 4: bare 64,  agent 4096
-#   boot 5: bare 4096
+#   boot 4: bare 64,  agent 4096,    stage 65536
+#   boot 5: bare 4096, agent 65536,  stage 1x<big>
+#   boot 6: bare 65536, agent 1x<big>
+#   boot 7: bare 1x<big>
+#
+# A size is MAPS (mappings of 16 KiB) or MAPSxBYTES (mappings of BYTES):
+# bench/replay-vm.sh passes the one memfd "as large as the guest allows"
+# as 1xBYTES.  The size's string is its label in the markers and logs.
 #
 # In each boot, in this order:
 #  - cold: the bare ioctls once on a fresh memfd (test-vmm stage --raw),
@@ -37,8 +43,8 @@
 #
 # bench/replay-vm.sh prepends "rounds=N" to this script.
 
-sizes="1 64 4096"
-chunk=16384
+# bench/replay-vm.sh prepends "rounds=N sizes=...".
+sizes=${sizes:-1 64 4096}
 run=/run/kho-tool
 
 # nth K: the K-th size, or nothing past either end.
@@ -46,13 +52,25 @@ nth() {
 	[ "$1" -ge 1 ] || return 0
 	echo $sizes | cut -d' ' -f"$1"
 }
+# maps_of SIZE, chunk_of SIZE
+maps_of() { echo "${1%%x*}"; }
+chunk_of() { case "$1" in *x*) echo "${1#*x}" ;; *) echo 16384 ;; esac; }
 stage_n=$(nth "$KHO_STAGE")
 agent_n=$(nth $((KHO_STAGE - 1)))
 bare_n=$(nth $((KHO_STAGE - 2)))
 
 if [ -n "$agent_n$bare_n" ]; then
 	n=${agent_n:-$bare_n}
-	cold=$(test-vmm stage --raw --maps "$n" --chunk $chunk) ||
+	# The cold loop only warms the device: its memfd is a fresh one beside
+	# the agent's and the bare side's, so it is capped at 256 MiB (the
+	# chunk shrinks, not the count of mappings) to leave the guest room.
+	cm=$(maps_of "$n")
+	cc=$(chunk_of "$n")
+	[ $((cm * cc)) -le 268435456 ] || cc=$(( (268435456 / cm) / 4096 * 4096 ))
+	[ "$cc" -ge 4096 ] || cc=4096
+	cfill=
+	[ $((cm * cc)) -le 67108864 ] || cfill=--fill-head
+	cold=$(test-vmm stage --raw --maps "$cm" --chunk "$cc" $cfill) ||
 		khotest_fail "bench: boot $KHO_STAGE: cold raw loop failed"
 	echo "cold $cold"
 	coldms=$(echo "$cold" | sed -n 's/.*maps-first \([0-9.]*\) ms.*/\1/p')
@@ -86,7 +104,7 @@ if [ -n "$agent_n" ]; then
 		fi
 		case "$st" in ready* | held* | failed* | none*) break ;; esac
 		i=$((i + 1))
-		[ "$i" -lt 2400 ] || khotest_fail "bench: $n maps: agent never answered"
+		[ "$i" -lt 12000 ] || khotest_fail "bench: $n maps: agent never answered"
 	done
 	exec 3>&-
 	cat /tmp/agent.err
@@ -119,11 +137,19 @@ fi
 
 if [ -n "$stage_n" ]; then
 	n=$stage_n
-	test-vmm stage --maps "$n" --chunk $chunk >/tmp/stage.out 2>&1 &
+	# Past 64 MiB only the first MiB carries the pattern (--fill-head):
+	# nothing in this bench reads the rest, and TCG fills a GiB for minutes.
+	fill=
+	[ $(($(maps_of "$n") * $(chunk_of "$n"))) -le 67108864 ] || fill=--fill-head
+	: >/tmp/stage.out
+	test-vmm stage --maps "$(maps_of "$n")" --chunk "$(chunk_of "$n")" $fill >/tmp/stage.out 2>&1 &
+	stage_pid=$!
 	i=0
 	until grep -q '^test-vmm: ready' /tmp/stage.out; do
+		kill -0 "$stage_pid" 2>/dev/null ||
+			khotest_fail "bench: stage $n exited: $(cat /tmp/stage.out)"
 		i=$((i + 1))
-		[ "$i" -lt 1200 ] || khotest_fail "bench: stage $n: $(cat /tmp/stage.out)"
+		[ "$i" -lt 6000 ] || khotest_fail "bench: stage $n: $(cat /tmp/stage.out)"
 		sleep 0.1
 	done
 	cat /tmp/stage.out

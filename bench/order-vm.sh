@@ -1,0 +1,174 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The replay order (issue #16 item 1): every map into the IOAS before the
+# device attaches (the restore plan's order) against attach first, then
+# map (a VMM's own order), at MAPS mappings of 16 KiB (default 4,096), in
+# one guest boot per clock (vanilla kernel, VT-d with caching-mode=on, the
+# edu device through its VFIO cdev; bench/guest/order-loop.c):
+#
+#  (1) under -icount shift=0,sleep=off (guest instructions; what QEMU does
+#      outside guest code, e.g. emulating an invalidation, is free), with
+#      QEMU's trace of every VT-d invalidation descriptor (vtd_inv_desc*,
+#      vtd_inv_qi_tail) and of a marker the guest writes to the edu
+#      device's config space around each timed window (pci_cfg_write), so
+#      the invalidations each order issues are counted per window,
+#      independently of any clock;
+#  (2) on the wall clock, without the trace, ROUNDS_WALL rounds.
+#
+# A third order, hwpt-first (map, bind, IOMMU_HWPT_ALLOC, attach to that
+# HWPT), fills the VT-d domain before any device is attached to it: 7.2's
+# ATTACH to an IOAS attaches its new auto domain first and fills it after
+# (drivers/iommu/iommufd/hw_pagetable.c, iommufd_hwpt_paging_alloc(),
+# immediate_attach), so under caching mode every fill step is flushed
+# (drivers/iommu/intel/iommu.c, intel_iommu_iotlb_sync_map()) whatever the
+# order of the maps.  docs/benchmarks.md has the figures.
+#
+# Ratios: attach-first / maps-first, medians of the rounds of the same
+# boot; invalidation counts: per window (every round of a boot must give
+# the same counts, else the bench fails).  A missing figure fails.
+#
+# usage: bench/order-vm.sh [ROUNDS_ICOUNT [ROUNDS_WALL [MAPS]]]
+#        (env BUILD as launch.sh; KHO_BENCH_ORDER_CLOCKS="icount wall")
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+rounds_ic=${1:-5}
+rounds_wall=${2:-31}
+maps=${3:-4096}
+chunk=16384
+export BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
+logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
+clocks=${KHO_BENCH_ORDER_CLOCKS:-icount wall}
+
+mkdir -p "$BUILD/bench/guest" "$logdir"
+# shellcheck disable=SC2086 # CFLAGS is a list of flags
+${CC:-cc} ${CFLAGS:--O2 -g} -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+	-D_GNU_SOURCE -I"$top/include/uapi-7.2" -I"$top/tests/vmm" -static \
+	-o "$BUILD/bench/guest/order-loop" "$top/bench/guest/order-loop.c" \
+	"$top/tests/vmm/vmm.c" ||
+	{ echo "order: building order-loop failed" >&2; exit 1; }
+
+calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
+num() { [[ "${2:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "order: $1 missing or not a number ('${2:-}')" >&2; exit 1; }; }
+
+# The medians line of a boot: "maps-first T maps M bind B attach A
+# attach-first T af-bind B af-attach A af-maps M".
+medians() {
+	local line
+	line=$(grep -a -o "KHOTEST: LOG order-$maps=.*" "$1" | tail -n 1 | tr -d '\r')
+	[ -n "$line" ] || { echo "order: no figures in $1" >&2; exit 1; }
+	echo "${line#*=}"
+}
+field() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i+1); exit } }' <<<"$1"; }
+
+script=$(mktemp /tmp/bench-order.XXXXXX.sh)
+trap 'rm -f "$script"' EXIT
+echo "order: $maps maps of $chunk bytes, host load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+for clock in $clocks; do
+	name=bench-order-$clock
+	log=$logdir/$name.log
+	trace=$logdir/$name.trace
+	rm -f "$trace"
+	qemu=()
+	if [ "$clock" = icount ]; then
+		r=$rounds_ic
+		qemu=(--qemu-arg -icount --qemu-arg "shift=0,sleep=off"
+			--qemu-arg -trace --qemu-arg 'enable=vtd_inv_desc*'
+			--qemu-arg -trace --qemu-arg 'enable=vtd_inv_qi_tail'
+			--qemu-arg -trace --qemu-arg 'enable=vtd_page_walk_one'
+			--qemu-arg -trace --qemu-arg 'enable=pci_cfg_write'
+			--qemu-arg -D --qemu-arg "$trace")
+	else
+		r=$rounds_wall
+	fi
+	{ echo "rounds=$r maps=$maps chunk=$chunk"; cat "$top/bench/guest/order-vm.sh"; } >"$script"
+	"$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \
+		--script "$script" --timeout 1200 "${qemu[@]}" \
+		--file "$BUILD/bench/guest/order-loop:/bin/order-loop" \
+		--expect "order-measured-$maps" >&2 ||
+		{ echo "order: the $clock guest run failed, see $log" >&2; exit 1; }
+	m=$(medians "$log")
+	mf=$(field "$m" maps-first); af=$(field "$m" attach-first)
+	mf_maps=$(field "$m" maps); mf_att=$(field "$m" attach)
+	af_maps=$(field "$m" af-maps); af_att=$(field "$m" af-attach)
+	hf=$(field "$m" hwpt-first); hf_maps=$(field "$m" hf-maps); hf_att=$(field "$m" hf-attach)
+	for v in mf af mf_maps mf_att af_maps af_att hf hf_maps hf_att; do num "$clock $v" "${!v}"; done
+	[ "$(calc 0 "($hf > 0)")" = 1 ] || { echo "order: hwpt-first is 0" >&2; exit 1; }
+	[ "$(calc 0 "($mf > 0)")" = 1 ] || { echo "order: maps-first is 0" >&2; exit 1; }
+	label="-icount shift=0 (guest instructions)"
+	[ "$clock" = icount ] || label="wall clock"
+	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms (maps $af_maps, attach $af_att) / maps-first $mf ms (maps $mf_maps, attach $mf_att): ratio $(calc 2 "$af / $mf")"
+	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms / hwpt-first $hf ms (maps $hf_maps, hwpt-alloc+attach $hf_att): ratio $(calc 2 "$af / $hf"); maps-first / hwpt-first: $(calc 2 "$mf / $hf")"
+	# The spread of the rounds, to show the medians are resolved: the
+	# slowest round of the faster order against the fastest of the slower.
+	spread=$(grep -a -o 'order-loop: round [0-9]* maps-first .*' "$log" | tr -d '\r' | awk '
+		{ for (i = 1; i < NF; i++) {
+			if ($i == "maps-first") mf[NR] = $(i+1)
+			if ($i == "attach-first") af[NR] = $(i+1)
+			if ($i == "hwpt-first") hf[NR] = $(i+1) } }
+		function mn(a,  k, v) { v = -1; for (k in a) if (v < 0 || a[k] + 0 < v) v = a[k] + 0; return v }
+		function mx(a,  k, v) { v = -1; for (k in a) if (a[k] + 0 > v) v = a[k] + 0; return v }
+		function med(a, n,  i, j, t) {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return a[int((n + 1) / 2)]
+		}
+		END {
+			for (k = 1; k <= NR; k++) { r1[k] = af[k] / mf[k]; r2[k] = af[k] / hf[k] }
+			printf "maps-first %.3f-%.3f, attach-first %.3f-%.3f, hwpt-first %.3f-%.3f ms over %d rounds; median of the per-round ratios (the three orders run back to back in a round): attach-first/maps-first %.2f, attach-first/hwpt-first %.2f", mn(mf), mx(mf), mn(af), mx(af), mn(hf), mx(hf), NR, med(r1, NR), med(r2, NR)
+		}')
+	echo "order: $maps maps, $label: range of the rounds: $spread"
+	[ "$clock" = icount ] || continue
+
+	# Count, per timed window, each trace event between its markers.
+	counts=$(awk -v rounds="$r" '
+		function hex(s,   i, v) {
+			v = 0
+			for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+			return v
+		}
+		/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
+			v = hex(substr($NF, 7)); ph = v % 16; rd = int(v / 16)
+			if (ph == 1 || ph == 3 || ph == 7) { cur = (ph == 1 ? "mf" : ph == 3 ? "af" : "hf"); half = 1; rnd = rd; next }
+			if (ph == 5 || ph == 6 || ph == 8) { half = 2; next }
+			if (ph == 2 || ph == 4 || ph == 9) { w[cur]++; cur = ""; next }
+		}
+		cur != "" && /^vtd_/ {
+			ev = $1
+			if (ev == "vtd_inv_desc") ev = "vtd_inv_desc(any)"
+			c[cur, rnd, ev]++; evs[ev] = 1
+			if (ev != "vtd_inv_desc(any)") { c[cur, rnd, "h" half ":" ev]++; evs["h" half ":" ev] = 1 }
+		}
+		END {
+			if (w["mf"] != rounds || w["af"] != rounds || w["hf"] != rounds) { printf "ERROR windows mf %d af %d hf %d, want %d\n", w["mf"], w["af"], w["hf"], rounds; exit }
+			for (ev in evs) for (o = 0; o < 3; o++) {
+				od = o == 0 ? "mf" : o == 1 ? "af" : "hf"
+				first = c[od, 0, ev] + 0
+				for (k = 1; k < rounds; k++) if (c[od, k, ev] + 0 != first) { printf "ERROR %s %s round %d: %d, round 0: %d\n", od, ev, k, c[od, k, ev], first; exit }
+				printf "%s %s %d\n", od, ev, first
+			}
+		}' "$trace")
+	case "$counts" in *ERROR*|"") echo "order: trace counts: ${counts:-none in $trace}" >&2; exit 1 ;; esac
+	get() { awk -v o="$1" -v e="$2" '$1 == o && $2 == e { print $3; f = 1 } END { if (!f) print 0 }' <<<"$counts"; }
+	echo "order: $maps maps: VT-d invalidations per window (QEMU trace, identical in each of the $r rounds of each order; h1:/h2: the first/second half of the window, maps-first and hwpt-first: h1 maps, h2 bind+attach; attach-first: h1 bind+attach, h2 maps):"
+	printf 'order:   %-31s %12s %12s %12s %8s %8s\n' event attach-first maps-first hwpt-first af/mf af/hf
+	for ev in $(awk '{ print $2 }' <<<"$counts" | sort -u); do
+		a=$(get af "$ev"); b=$(get mf "$ev"); h=$(get hf "$ev")
+		ratio=n/a; [ "$b" = 0 ] || ratio=$(calc 1 "$a / $b")
+		ratio2=n/a; [ "$h" = 0 ] || ratio2=$(calc 1 "$a / $h")
+		printf 'order:   %-31s %12d %12d %12d %8s %8s\n' "$ev" "$a" "$b" "$h" "$ratio" "$ratio2"
+	done
+	# One descriptor per event below; vtd_inv_desc_cc_device is left out:
+	# QEMU traces it for each device a cc_devices descriptor hits.
+	inv_af=0; inv_mf=0; inv_hf=0
+	for ev in vtd_inv_desc_iotlb_pages vtd_inv_desc_iotlb_domain vtd_inv_desc_iotlb_global \
+		vtd_inv_desc_cc_domain vtd_inv_desc_cc_global vtd_inv_desc_cc_devices \
+		vtd_inv_desc_iotlb_pasid_pages vtd_inv_desc_iotlb_pasid; do
+		inv_af=$((inv_af + $(get af "$ev"))); inv_mf=$((inv_mf + $(get mf "$ev"))); inv_hf=$((inv_hf + $(get hf "$ev")))
+	done
+	[ "$inv_mf" -gt 0 ] || { echo "order: no invalidation counted in the maps-first windows: trace broken? ($trace)" >&2; exit 1; }
+	echo "order: $maps maps: IOTLB + context invalidations per window: attach-first $inv_af / maps-first $inv_mf: ratio $(calc 1 "$inv_af / $inv_mf") (goal 4x)"
+	[ "$inv_hf" -gt 0 ] || { echo "order: no invalidation counted in the hwpt-first windows: trace broken? ($trace)" >&2; exit 1; }
+	echo "order: $maps maps: IOTLB + context invalidations per window: attach-first $inv_af / hwpt-first $inv_hf: ratio $(calc 1 "$inv_af / $inv_hf") (goal 4x)"
+	echo "order: $maps maps: queued-invalidation tail writes (each one a trap to QEMU): attach-first $(get af vtd_inv_qi_tail) / maps-first $(get mf vtd_inv_qi_tail) / hwpt-first $(get hf vtd_inv_qi_tail)"
+done
