@@ -9,6 +9,7 @@
 #include "capture.h"
 #include "commands.h"
 #include "compact.h"
+#include "escape.h"
 #include "handoff.h"
 #include "journal.h"
 #include "journal_sock.h"
@@ -68,16 +69,7 @@ static void cmd_record_summarise(const struct kho_handoff *h,
 
 static void cmd_record_json_str(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
-			fputc(*s, out);
-	}
-	fputc('"', out);
+	kho_json_str(out, s);
 }
 
 /*

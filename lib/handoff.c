@@ -4,6 +4,7 @@
  * from a file, and the translation of libfdt error codes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <zlib.h>
 
 #include "handoff.h"
+#include "escape.h"
 #include "handoff_format.h"
 #include "journal.h"
 #include "state.h"
@@ -126,6 +128,27 @@ int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag)
 				    "handoff: stamp: / has no 4-byte crc32 property");
 	fdt32_st(val, kho_handoff_crc(blob, (char *)val - (char *)blob));
 	return 0;
+}
+
+int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
+			     size_t size)
+{
+	char tool[sizeof(h->tool_version) * 6 + 3];
+	char rel[sizeof(h->kernel_release) * 6 + 3];
+	int n;
+
+	kho_json_escape(tool, sizeof(tool), h->tool_version);
+	kho_json_escape(rel, sizeof(rel), h->kernel_release);
+	n = snprintf(buf, size,
+		     "{\"format_version\":%u,\"tool_version\":%s,\"kernel_release\":%s,\"created\":%llu,\"journal_length\":%llu,\"replay_length\":%zu,\"ioas\":%zu,\"hwpt\":%zu,\"devices\":%zu,\"memfds\":%zu}\n",
+		     h->format_version, tool, rel,
+		     (unsigned long long)h->created,
+		     (unsigned long long)h->journal_length, h->replay.nr,
+		     h->state.nr_ioas, h->state.nr_hwpt, h->state.nr_dev,
+		     h->state.nr_memfd);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
 }
 
 /* A hand-off larger than this is not one: refuse before allocating. */

@@ -69,6 +69,15 @@ int kho_fdt_check(const void *blob, size_t len);
 int kho_read_file(const char *path, void **buf, size_t *len);
 
 /**
+ * kho_handoff_summary_json() - the one-line JSON summary of @h the
+ * restore-agent leaves in KHO_RUN_DIR/handoff.json, its strings escaped
+ * with kho_json_escape(), into @buf of @size bytes.
+ * Return: its length, or -ENOSPC if it does not fit.
+ */
+int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
+			     size_t size);
+
+/**
  * kho_fdt_errno() - the errno that stands for libfdt error @fdt_err (a
  * negative -FDT_ERR_* value).  The one place libfdt codes are translated:
  * -FDT_ERR_NOTFOUND is -1, the same number as -EPERM, and must never leak.

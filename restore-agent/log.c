@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "escape.h"
 
 static struct agent_step steps[AGENT_MAX_STEPS];
 static unsigned int nr_steps;
@@ -158,37 +159,22 @@ uint64_t agent_timeline_total_ns(void)
 	return end;
 }
 
-/* One JSON string, escaped for the few characters our messages carry. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 void agent_timeline_json(FILE *f, const char *result)
 {
 	unsigned int i;
 
 	fprintf(f, "{\"result\":");
-	json_str(f, result);
+	kho_json_str(f, result);
 	fprintf(f, ",\"total_ms\":%.3f,\"steps\":[",
 		agent_timeline_total_ns() / 1e6);
 	for (i = 0; i < nr_steps; i++) {
 		fprintf(f, "%s{\"step\":", i ? "," : "");
-		json_str(f, steps[i].name);
+		kho_json_str(f, steps[i].name);
 		fprintf(f, ",\"start_ms\":%.3f,\"ms\":%.3f,\"errno\":",
 			steps[i].start_ns / 1e6, steps[i].ns / 1e6);
-		json_str(f, steps[i].err ? kho_errno_name(steps[i].err) : "");
+		kho_json_str(f, steps[i].err ? kho_errno_name(steps[i].err) : "");
 		fprintf(f, ",\"detail\":");
-		json_str(f, steps[i].detail);
+		kho_json_str(f, steps[i].detail);
 		fputc('}', f);
 	}
 	fprintf(f, "]}\n");
