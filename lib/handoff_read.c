@@ -12,6 +12,7 @@
 #include <libfdt.h>
 #include <linux/iommufd.h>
 
+#include "escape.h"
 #include "handoff.h"
 #include "handoff_format.h"
 #include "journal.h"
@@ -29,7 +30,11 @@ struct rd {
 
 #define BAD(r, ...) kho_diag_set((r)->diag, -EBADMSG, "handoff: " __VA_ARGS__)
 
-static void rd_set_path(struct rd *r, const char *parent, int node)
+/*
+ * Names of nodes go into messages, so they are held to the same rule as
+ * string properties: printable ASCII only.
+ */
+static int rd_set_path(struct rd *r, const char *parent, int node)
 {
 	int namelen = 0;
 	const char *name = fdt_get_name(r->fdt, node, &namelen);
@@ -38,8 +43,14 @@ static void rd_set_path(struct rd *r, const char *parent, int node)
 		name = "?";
 		namelen = 1;
 	}
+	if (!kho_str_printable(name, namelen)) {
+		snprintf(r->path, sizeof(r->path), "%s", parent);
+		return BAD(r, "%s: a child's name holds a control or non-ASCII character",
+			   parent);
+	}
 	snprintf(r->path, sizeof(r->path), "%s/%.*s",
 		 strcmp(parent, "/") ? parent : "", namelen, name);
+	return 0;
 }
 
 /*
@@ -92,8 +103,20 @@ static int rd_u64(struct rd *r, int node, const char *name, uint64_t *out)
 	return err;
 }
 
-/* A string that must fit, with its NUL, into dst[size]. */
-/* An optional string that is absent leaves @dst empty. */
+/* The offset of the first byte of @s outside printable ASCII. */
+static size_t rd_unprintable(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && kho_str_printable(s + i, 1); i++)
+		;
+	return i;
+}
+
+/*
+ * A string that must fit, with its NUL, into dst[size], and hold printable
+ * ASCII only.  An optional string that is absent leaves @dst empty.
+ */
 static int rd_str_opt(struct rd *r, int node, const char *name, bool required,
 		      char *dst, size_t size)
 {
@@ -110,6 +133,11 @@ static int rd_str_opt(struct rd *r, int node, const char *name, bool required,
 	if ((size_t)len > size)
 		return BAD(r, "%s: property %s: %d bytes, at most %zu allowed",
 			   r->path, name, len - 1, size - 1);
+	/* Every output prints these, and rollback kexecs a path made of
+	 * kernel-release: control characters are a forgery, not a name. */
+	if (!kho_str_printable(v, len - 1))
+		return BAD(r, "%s: property %s: holds a control or non-ASCII character (byte %zu)",
+			   r->path, name, rd_unprintable(v, len - 1));
 	memcpy(dst, v, len);
 	return 0;
 }
@@ -176,7 +204,9 @@ static int rd_memfds(struct rd *r, struct kho_state *s)
 	fdt_for_each_subnode(node, r->fdt, parent) {
 		struct kho_memfd *m = &s->memfd[i];
 
-		rd_set_path(r, "/" KHO_N_MEMFDS, node);
+		err = rd_set_path(r, "/" KHO_N_MEMFDS, node);
+		if (err)
+			return err;
 		err = rd_u64(r, node, "token", &m->token);
 		if (!err)
 			err = rd_u64(r, node, "size", &m->size);
@@ -212,7 +242,9 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 		const void *v;
 		int len;
 
-		rd_set_path(r, "/" KHO_N_DEVICES, node);
+		err = rd_set_path(r, "/" KHO_N_DEVICES, node);
+		if (err)
+			return err;
 		err = rd_u32(r, node, "id", &d->id);
 		if (!err)
 			err = rd_prop(r, node, "pci-address", true, 12, &v,
@@ -391,7 +423,9 @@ static int rd_ioases(struct rd *r, struct kho_state *s)
 	if (err)
 		return err;
 	fdt_for_each_subnode(node, r->fdt, parent) {
-		rd_set_path(r, "/" KHO_N_IOASES, node);
+		err = rd_set_path(r, "/" KHO_N_IOASES, node);
+		if (err)
+			return err;
 		/* Counted before reading so that free() sees what was
 		 * allocated even when the IOAS is rejected half-way. */
 		s->nr_ioas = i + 1;
@@ -423,7 +457,9 @@ static int rd_hwpts(struct rd *r, struct kho_state *s)
 		const void *v;
 		int len;
 
-		rd_set_path(r, "/" KHO_N_HWPTS, node);
+		err = rd_set_path(r, "/" KHO_N_HWPTS, node);
+		if (err)
+			return err;
 		err = rd_u32(r, node, "id", &w->id);
 		if (!err)
 			err = rd_u32(r, node, "pt-id", &w->pt_id);
@@ -846,10 +882,16 @@ static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 	v = fdt_getprop(r->fdt, 0, KHO_P_COMPATIBLE, &plen);
 	if (!v)
 		return BAD(r, "/: required property compatible is missing");
-	if (fdt_node_check_compatible(r->fdt, 0, KHO_HANDOFF_COMPATIBLE))
-		return BAD(r, "/: property compatible: \"%.*s\" is not \"%s\"",
-			   (int)strnlen(v, plen), (const char *)v,
-			   KHO_HANDOFF_COMPATIBLE);
+	if (fdt_node_check_compatible(r->fdt, 0, KHO_HANDOFF_COMPATIBLE)) {
+		char raw[64], esc[256];
+
+		/* Not yet checked: escaped, so that it cannot forge a message. */
+		snprintf(raw, sizeof(raw), "%.*s", (int)strnlen(v, plen),
+			 (const char *)v);
+		kho_text_escape(esc, sizeof(esc), raw);
+		return BAD(r, "/: property compatible: \"%s\" is not \"%s\"",
+			   esc, KHO_HANDOFF_COMPATIBLE);
+	}
 	err = rd_u32(r, 0, KHO_P_FORMAT_VERSION, &h->format_version);
 	if (!err)
 		err = rd_u32(r, 0, KHO_P_MIN_READER, &h->min_reader_version);
@@ -885,6 +927,9 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 	if (!err)
 		err = rd_str(r, 0, KHO_P_KERNEL_RELEASE, h->kernel_release,
 			     sizeof(h->kernel_release));
+	if (!err && strchr(h->kernel_release, '/'))
+		err = BAD(r, "/: property %s: \"%s\" names a directory, not a release",
+			  KHO_P_KERNEL_RELEASE, h->kernel_release);
 	if (!err)
 		err = rd_u64(r, 0, KHO_P_CREATED, &h->created);
 	if (!err)
