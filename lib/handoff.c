@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -156,12 +157,20 @@ int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
 
 int kho_read_file(const char *path, void **bufp, size_t *lenp)
 {
+	return kho_read_file_max(path, KHO_READ_MAX, bufp, lenp);
+}
+
+int kho_read_file_max(const char *path, size_t max, void **bufp,
+		      size_t *lenp)
+{
 	size_t len = 0, cap;
 	struct stat st;
 	char *buf, *nbuf;
 	ssize_t n;
 	int fd, err;
 
+	if (max >= SIZE_MAX / 2)
+		return -EINVAL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -173,13 +182,20 @@ int kho_read_file(const char *path, void **bufp, size_t *lenp)
 		err = -EISDIR;
 		goto out_close;
 	}
-	/* Pipes and /proc files report size 0: start small and grow. */
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
-						    : 65536;
-	if (cap > KHO_READ_MAX + 1) {
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
 		err = -EFBIG;
 		goto out_close;
 	}
+	/*
+	 * Pipes, devices and /proc files report size 0: start small and grow,
+	 * never past max + 1 bytes, the one byte that proves the input too
+	 * large (/dev/zero once cost 2 GiB of reads here).  A regular file
+	 * gets its size + 1, so its end is seen without a second buffer.
+	 */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
+						    : 65536;
+	if (cap > max + 1)
+		cap = max + 1;
 	buf = malloc(cap);
 	if (!buf) {
 		err = -ENOMEM;
@@ -187,17 +203,17 @@ int kho_read_file(const char *path, void **bufp, size_t *lenp)
 	}
 	for (;;) {
 		if (len == cap) {
-			if (cap > KHO_READ_MAX) {
+			if (cap == max + 1) {
 				err = -EFBIG;
 				goto out_free;
 			}
-			nbuf = realloc(buf, cap * 2);
+			cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+			nbuf = realloc(buf, cap);
 			if (!nbuf) {
 				err = -ENOMEM;
 				goto out_free;
 			}
 			buf = nbuf;
-			cap *= 2;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {

@@ -69,6 +69,15 @@ int kho_fdt_check(const void *blob, size_t len);
 int kho_read_file(const char *path, void **buf, size_t *len);
 
 /**
+ * kho_read_file_max() - kho_read_file() with a cap of @max bytes: it reads
+ * at most @max + 1 bytes, whatever @path is (a pipe, /dev/zero).
+ * Return: as kho_read_file(), -EFBIG above @max, -EINVAL for a @max
+ * of SIZE_MAX / 2 or more.
+ */
+int kho_read_file_max(const char *path, size_t max, void **buf,
+		      size_t *len);
+
+/**
  * kho_handoff_summary_json() - the one-line JSON summary of @h the
  * restore-agent leaves in KHO_RUN_DIR/handoff.json, its strings escaped
  * with kho_json_escape(), into @buf of @size bytes.

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 #include <libfdt.h>
 #include <linux/iommufd.h>
 
@@ -457,6 +458,61 @@ KTEST(handoff_encode_refuses_caller_bugs)
 	ASSERT_EQ(0, kho_journal_append(&h.replay, &r));
 	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
 	kho_handoff_free(&h);
+}
+
+/* Bytes this process has read(2) so far (/proc/self/io rchar). */
+static long long rchar(void)
+{
+	char line[128];
+	long long v = -1;
+	FILE *f = fopen("/proc/self/io", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "rchar: %lld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * Issue #21 item 7: `kho-tool validate /dev/zero` read 2 GiB, twice the
+ * cap, because the buffer doubled once past it.  A capped read reads at
+ * most cap + 1 bytes of anything.
+ */
+KTEST(handoff_read_file_stops_at_the_cap)
+{
+	char path[] = "/tmp/kho-read-XXXXXX";
+	size_t len, max = 1 << 20;
+	long long before;
+	void *buf;
+	int fd;
+
+	before = rchar();
+	ASSERT_TRUE(before >= 0);
+	ASSERT_EQ(-EFBIG, kho_read_file_max("/dev/zero", max, &buf, &len));
+	ASSERT_TRUE(rchar() - before <= (long long)max + 1 + 4096);
+	/* The real cap (1 GiB), the path validate takes. */
+	before = rchar();
+	ASSERT_EQ(-EFBIG, kho_read_file("/dev/zero", &buf, &len));
+	printf("#   /dev/zero: %lld bytes read for a 1 GiB cap\n",
+	       rchar() - before);
+	ASSERT_TRUE(rchar() - before <= (1ll << 30) + 1 + 4096);
+	/* A regular file of exactly the cap is read; one byte more is not. */
+	fd = mkstemp(path);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(0, ftruncate(fd, max));
+	ASSERT_EQ(0, kho_read_file_max(path, max, &buf, &len));
+	ASSERT_EQ(max, len);
+	free(buf);
+	ASSERT_EQ(0, ftruncate(fd, max + 1));
+	ASSERT_EQ(-EFBIG, kho_read_file_max(path, max, &buf, &len));
+	ASSERT_EQ(0, ftruncate(fd, 0));
+	ASSERT_EQ(0, kho_read_file_max(path, max, &buf, &len));
+	ASSERT_EQ(0, len);
+	free(buf);
+	close(fd);
+	unlink(path);
 }
 
 KTEST(handoff_fdt_errno_never_eperm)
