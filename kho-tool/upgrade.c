@@ -435,7 +435,8 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 5. Load with kexec_file_load: the only loader that carries KHO. */
 	step_begin(tl);
-	err = kho_kexec_load(o->kernel, o->initrd, r->cmdline, &diag);
+	err = kho_kexec_load_image(&r->img, o->kernel, o->initrd, r->cmdline,
+				   &diag);
 	if (err)
 		return step_end(tl, "load", err, "%s", diag.msg);
 	step_end(tl, "load", 0, "%s%s%s, cmdline \"%s\"", o->kernel,

@@ -163,29 +163,32 @@ int kho_read_file(const char *path, void **bufp, size_t *lenp)
 int kho_read_file_max(const char *path, size_t max, void **bufp,
 		      size_t *lenp)
 {
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = kho_read_fd_max(fd, max, bufp, lenp);
+	close(fd);
+	return err;
+}
+
+int kho_read_fd_max(int fd, size_t max, void **bufp, size_t *lenp)
+{
 	size_t len = 0, cap;
 	struct stat st;
 	char *buf, *nbuf;
 	ssize_t n;
-	int fd, err;
+	int err;
 
 	if (max >= SIZE_MAX / 2)
 		return -EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out_close;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = -EISDIR;
-		goto out_close;
-	}
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-		err = -EFBIG;
-		goto out_close;
-	}
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+		return -EFBIG;
 	/*
 	 * Pipes, devices and /proc files report size 0: start small and grow,
 	 * never past max + 1 bytes, the one byte that proves the input too
@@ -197,10 +200,8 @@ int kho_read_file_max(const char *path, size_t max, void **bufp,
 	if (cap > max + 1)
 		cap = max + 1;
 	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out_close;
-	}
+	if (!buf)
+		return -ENOMEM;
 	for (;;) {
 		if (len == cap) {
 			if (cap == max + 1) {
@@ -226,14 +227,11 @@ int kho_read_file_max(const char *path, size_t max, void **bufp,
 			break;
 		len += n;
 	}
-	close(fd);
 	*bufp = buf;
 	*lenp = len;
 	return 0;
 
 out_free:
 	free(buf);
-out_close:
-	close(fd);
 	return err;
 }

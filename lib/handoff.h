@@ -78,6 +78,13 @@ int kho_read_file_max(const char *path, size_t max, void **buf,
 		      size_t *len);
 
 /**
+ * kho_read_fd_max() - kho_read_file_max() of an open @fd, from its
+ * current offset; the caller keeps and closes @fd.
+ * Return: as kho_read_file_max(), or fstat(2)'s errno.
+ */
+int kho_read_fd_max(int fd, size_t max, void **buf, size_t *len);
+
+/**
  * kho_handoff_summary_json() - the one-line JSON summary of @h the
  * restore-agent leaves in KHO_RUN_DIR/handoff.json, its strings escaped
  * with kho_json_escape(), into @buf of @size bytes.
