@@ -152,6 +152,84 @@ int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
 	return n;
 }
 
+/* The directory part of @path ("." if none), into @dir. */
+static void dir_of(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, size, ".");
+	else if (slash == path)
+		snprintf(dir, size, "/");
+	else
+		snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+int kho_write_file(const char *path, const void *buf, size_t len,
+		   mode_t mode, struct kho_diag *diag)
+{
+	char tmp[4096], dir[4096];
+	const char *step = "create";
+	size_t done = 0;
+	int fd, dfd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return kho_diag_set(diag, -ENAMETOOLONG, "write %s: path too long",
+				    path);
+	/* O_EXCL | O_NOFOLLOW: never through a file someone put there. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0)
+		goto fail_errno;
+	step = "write";
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail_errno;
+		if (n == 0) {
+			errno = EIO;
+			goto fail_errno;
+		}
+		done += n;	/* a short write is retried: ENOSPC shows */
+	}
+	step = "fsync";
+	if (fsync(fd))
+		goto fail_errno;
+	step = "close";
+	if (close(fd)) {
+		fd = -1;
+		goto fail_errno;
+	}
+	fd = -1;
+	step = "rename";
+	if (rename(tmp, path))
+		goto fail_errno;
+	/* The rename itself reaches the disk with the directory. */
+	dir_of(path, dir, sizeof(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) && errno != EINVAL)
+			err = kho_diag_set(diag, -errno, "write %s: fsync %s: %s",
+					   path, dir, strerror(errno));
+		close(dfd);
+	}
+	return err;
+
+fail_errno:
+	err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (strcmp(step, "create"))
+		unlink(tmp);
+	return kho_diag_set(diag, err, "write %s: %s %s: %s", path, step,
+			    strcmp(step, "rename") ? tmp : "into place",
+			    strerror(-err));
+}
+
 /* A hand-off larger than this is not one: refuse before allocating. */
 #define KHO_READ_MAX ((size_t)1 << 30)
 

@@ -6,6 +6,8 @@
 #ifndef KHO_HANDOFF_H
 #define KHO_HANDOFF_H
 
+#include <sys/types.h>
+
 #include "kho.h"
 
 /* Empties @h: no objects, no plan, all metadata zero. */
@@ -92,6 +94,18 @@ int kho_read_fd_max(int fd, size_t max, void **buf, size_t *len);
  */
 int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
 			     size_t size);
+
+/**
+ * kho_write_file() - replace @path with @len bytes of @buf atomically: a
+ * new file beside it (PATH.tmp.PID, created O_EXCL | O_NOFOLLOW with
+ * @mode), written whole, fsync'd, renamed over @path, and the directory
+ * fsync'd.  A reader sees the old file or the new one, never a part; on
+ * failure the old file is untouched and the temporary one removed.
+ * Return: 0, or the -errno of the step that failed (-ENOSPC, -EROFS,
+ * -EDQUOT, ...), which diag names with the step.
+ */
+int kho_write_file(const char *path, const void *buf, size_t len,
+		   mode_t mode, struct kho_diag *diag);
 
 /**
  * kho_fdt_errno() - the errno that stands for libfdt error @fdt_err (a

@@ -72,16 +72,19 @@ static const char *run_path(const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The agent's files in KHO_RUN_DIR: written atomically (temporary file,
+ * fsync, rename), and a failure (ENOSPC, EROFS) is logged with its errno:
+ * rollback and the recorder read these after the agent is gone.
+ */
 static int write_file(const char *path, const void *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ssize_t n;
+	struct kho_diag diag = { "" };
+	int err = kho_write_file(path, buf, len, 0600, &diag);
 
-	if (fd < 0)
-		return -errno;
-	n = write(fd, buf, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
+	if (err)
+		agent_log(err, "%s (%s)", diag.msg, kho_errno_name(err));
+	return err;
 }
 
 /* Reads a whole memfd from offset 0: the hand-off is sized exactly. */
