@@ -19,9 +19,12 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow \
 ifeq ($(DEVELOPER),1)
 CFLAGS   += -Werror
 endif
+# -fno-sanitize-recover: a UBSan report aborts the program, so that it
+# fails the test that ran it instead of scrolling past (ASan already stops).
 ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
-LDFLAGS  += -fsanitize=$(SANITIZE)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 
 LIBS     := -lfdt -lelf -lz -llzma -lzstd

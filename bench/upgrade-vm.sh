@@ -82,19 +82,23 @@ fi
 # so stamps would lag.  launch.sh rewrites the log at the end (CRLF -> LF)
 # and tail -F reads it again: only the first match of a line counts.
 : > "$log"
-stamper=
-if [ "$icount" = off ]; then
-	(tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
+# Its own process group, ended whole on every way out (tests/vm/procs.bash).
+. "$top/tests/vm/procs.bash"
+stamp_serial() {
+	tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
 		printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
-	done > "$stamped") &
-	stamper=$!
-fi
-stop_stamper() {
-	[ -n "$stamper" ] || return 0
-	kill "$stamper" 2>/dev/null || :
-	pkill -P "$stamper" 2>/dev/null || :
-	wait "$stamper" 2>/dev/null || :
+	done > "$stamped"
 }
+stamper=
+stop_stamper() {
+	helper_stop "$stamper"
+	stamper=
+}
+trap 'stop_stamper; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP
+if [ "$icount" = off ]; then
+	helper_start stamper stamp_serial
+fi
 
 rc=0
 "$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \

@@ -29,6 +29,18 @@ static const char *inspect_rw(uint32_t flags)
 		  (flags & IOMMU_IOAS_MAP_WRITEABLE ? 2 : 0)];
 }
 
+/* A hand-off string for a terminal: escaped, so a forged one prints as
+ * what it is instead of driving the terminal.  Four calls a line at most. */
+static const char *inspect_str(const char *str)
+{
+	static char ring[4][512];
+	static unsigned int next;
+	char *b = ring[next++ % 4];
+
+	kho_text_escape(b, sizeof(ring[0]), str);
+	return b;
+}
+
 static void inspect_text(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
@@ -40,16 +52,17 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(out, "hand-off %s: %zu bytes\n", path, len);
+	fprintf(out, "hand-off %s: %zu bytes\n", inspect_str(path), len);
 	fprintf(out, "  format-version %u, min-reader-version %u\n",
 		h->format_version, h->min_reader_version);
 	fprintf(out, "  written by kho-tool %s on kernel %s at %s\n",
-		h->tool_version, h->kernel_release, when);
+		inspect_str(h->tool_version), inspect_str(h->kernel_release),
+		when);
 	fprintf(out, "  journal: %" PRIu64 " records before compaction, %zu in the replay plan\n",
 		h->journal_length, h->replay.nr);
 	if (h->iommufd.present) {
 		fprintf(out, "  iommufd: preserved by %s under token 0x%" PRIx64 ", %" PRIu64 " journal records: the restore replays all of them into it, verified by the kernel\n",
-			h->iommufd.compatible, h->iommufd.token,
+			inspect_str(h->iommufd.compatible), h->iommufd.token,
 			h->iommufd.journal_length);
 		for (i = 0; i < h->iommufd.nr_files; i++)
 			fprintf(out, "    file inode %" PRIu64 " -> memfd token %" PRIu64 "\n",
@@ -59,7 +72,8 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 	fprintf(out, "memfds: %zu\n", s->nr_memfd);
 	for (i = 0; i < s->nr_memfd; i++)
 		fprintf(out, "  token %" PRIu64 ": \"%s\" size 0x%" PRIx64 " seals 0x%x\n",
-			s->memfd[i].token, s->memfd[i].name, s->memfd[i].size,
+			s->memfd[i].token, inspect_str(s->memfd[i].name),
+			s->memfd[i].size,
 			s->memfd[i].seals);
 	fprintf(out, "devices: %zu\n", s->nr_dev);
 	for (i = 0; i < s->nr_dev; i++) {
@@ -68,7 +82,7 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 		fprintf(out, "  device %u: %04x:%02x:%02x.%x [%04x:%04x] driver %s, ",
 			d->id, d->pci.segment, d->pci.bus, d->pci.devfn >> 3,
 			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
-			d->driver);
+			inspect_str(d->driver));
 		if (d->attached_pt)
 			fprintf(out, "attached to HWPT %u (flags 0x%x, pasid %u)\n",
 				d->attached_pt, d->attach_flags, d->pasid);

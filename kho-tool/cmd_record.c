@@ -9,6 +9,7 @@
 #include "capture.h"
 #include "commands.h"
 #include "compact.h"
+#include "escape.h"
 #include "handoff.h"
 #include "journal.h"
 #include "journal_sock.h"
@@ -92,16 +93,7 @@ static uint32_t cmd_record_pt(const struct cmd_record_summary *s, size_t i)
 
 static void cmd_record_json_str(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(out, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(out, "\\u%04x", *s);
-		else
-			fputc(*s, out);
-	}
-	fputc('"', out);
+	kho_json_str(out, s);
 }
 
 /*

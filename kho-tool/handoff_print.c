@@ -1,25 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Output helpers the hand-off commands share: JSON strings, errno names. */
+/* Output helpers the hand-off commands share: errno names. */
 #include <errno.h>
 #include <stdio.h>
 
 #include "handoff_print.h"
-
-void kho_json_str(FILE *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', out);
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(out, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(out, "\\u%04x", *p);
-		else
-			fputc(*p, out);
-	}
-	fputc('"', out);
-}
 
 const char *kho_errno_name(int err)
 {

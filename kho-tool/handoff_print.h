@@ -5,8 +5,8 @@
 
 #include <stdio.h>
 
-/* Writes @s as a JSON string literal, quotes included. */
-void kho_json_str(FILE *out, const char *s);
+#include "escape.h"
+
 /* "EBADMSG" etc. for a negative errno from the library's table. */
 const char *kho_errno_name(int err);
 

@@ -22,6 +22,7 @@
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "rundir.h"
 #include "upgrade.h"
 
 #define MAX_STEPS 8
@@ -80,6 +81,8 @@ static int step_end(struct timeline *tl, const char *name, int err,
 }
 
 struct run {
+	int lock_fd;		/* the upgrade lock, held until exit */
+	int run_fd;		/* the run directory it is in */
 	struct kho_kimage img;
 	struct kho_journal_snapshot snap;
 	bool have_snap;
@@ -316,6 +319,18 @@ static int refuse_target(struct timeline *tl, const struct run *r)
 			o->command);
 }
 
+static int take_lock(struct run *r, struct kho_diag *diag)
+{
+	pid_t holder;
+
+	r->run_fd = kho_rundir_open(KHO_RUN_DIR, diag);
+	if (r->run_fd < 0)
+		return r->run_fd;
+	r->lock_fd = kho_rundir_lock(r->run_fd, KHO_UPGRADE_LOCK, &holder,
+				     diag);
+	return r->lock_fd < 0 ? r->lock_fd : 0;
+}
+
 static int do_run(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -325,6 +340,16 @@ static int do_run(struct timeline *tl, struct run *r)
 	size_t len;
 	bool loaded;
 	int err;
+
+	/*
+	 * 0. One upgrade (or rollback) at a time: a second would capture
+	 * into the same LUO session and load over the first's image.  No
+	 * step when it is free: the timeline stays what it was.
+	 */
+	step_begin(tl);
+	err = take_lock(r, &diag);
+	if (err)
+		return step_end(tl, "lock", err, "%s", diag.msg);
 
 	/* 1. The running kernel must be able to hand anything over. */
 	step_begin(tl);
@@ -491,8 +516,9 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 5. Load with kexec_file_load: the only loader that carries KHO. */
 	step_begin(tl);
-	err = kho_kexec_load(o->kernel, r->initrd_fd >= 0 ? r->initrd_load : o->initrd,
-			     r->cmdline, &diag);
+	err = kho_kexec_load_image(&r->img, o->kernel,
+				   r->initrd_fd >= 0 ? r->initrd_load : o->initrd,
+				   r->cmdline, &diag);
 	if (err)
 		return step_end(tl, "load", err, "%s", diag.msg);
 	step_end(tl, "load", 0, "%s%s%s, cmdline \"%s\"", o->kernel,
@@ -560,6 +586,8 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	memset(&r, 0, sizeof(r));
 	r.iommufd = -1;
 	r.initrd_fd = -1;
+	r.lock_fd = -1;
+	r.run_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
 	if (o->json)
@@ -577,6 +605,10 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	if (r.have_snap)
 		kho_journal_snapshot_free(&r.snap);
 	kho_kimage_free(&r.img);
+	if (r.run_fd >= 0) {
+		kho_rundir_unlock(r.run_fd, KHO_UPGRADE_LOCK, r.lock_fd);
+		close(r.run_fd);
+	}
 	return exit_code(err);
 }
 

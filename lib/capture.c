@@ -359,19 +359,8 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 int kho_capture_write(const struct kho_capture *cap, const char *path,
 		      struct kho_diag *diag)
 {
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kho_diag_set(diag, -errno, "capture: %s: %s", path,
-				    strerror(errno));
-	if (write(fd, cap->blob, cap->blob_len) != (ssize_t)cap->blob_len)
-		err = kho_diag_set(diag, errno ? -errno : -EIO,
-				   "capture: writing %s: %s", path, strerror(errno));
-	if (close(fd) && !err)
-		err = kho_diag_set(diag, -errno, "capture: closing %s: %s", path,
-				   strerror(errno));
-	return err;
+	/* Atomic, fsync'd, and the failing step's errno (issue #21). */
+	return kho_write_file(path, cap->blob, cap->blob_len, 0600, diag);
 }
 
 /* The hand-off memfd: exactly blob_len bytes, then sealed against change. */

@@ -4,7 +4,9 @@
  * from a file, and the translation of libfdt error codes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include <zlib.h>
 
 #include "handoff.h"
+#include "escape.h"
 #include "handoff_format.h"
 #include "journal.h"
 #include "state.h"
@@ -128,53 +131,168 @@ int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag)
 	return 0;
 }
 
+int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
+			     size_t size)
+{
+	char tool[sizeof(h->tool_version) * 6 + 3];
+	char rel[sizeof(h->kernel_release) * 6 + 3];
+	int n;
+
+	kho_json_escape(tool, sizeof(tool), h->tool_version);
+	kho_json_escape(rel, sizeof(rel), h->kernel_release);
+	n = snprintf(buf, size,
+		     "{\"format_version\":%u,\"tool_version\":%s,\"kernel_release\":%s,\"created\":%llu,\"journal_length\":%llu,\"replay_length\":%zu,\"ioas\":%zu,\"hwpt\":%zu,\"devices\":%zu,\"memfds\":%zu}\n",
+		     h->format_version, tool, rel,
+		     (unsigned long long)h->created,
+		     (unsigned long long)h->journal_length, h->replay.nr,
+		     h->state.nr_ioas, h->state.nr_hwpt, h->state.nr_dev,
+		     h->state.nr_memfd);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	return n;
+}
+
+/* The directory part of @path ("." if none), into @dir. */
+static void dir_of(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, size, ".");
+	else if (slash == path)
+		snprintf(dir, size, "/");
+	else
+		snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+int kho_write_file(const char *path, const void *buf, size_t len,
+		   mode_t mode, struct kho_diag *diag)
+{
+	char tmp[4096], dir[4096];
+	const char *step = "create";
+	size_t done = 0;
+	int fd, dfd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return kho_diag_set(diag, -ENAMETOOLONG, "write %s: path too long",
+				    path);
+	/* O_EXCL | O_NOFOLLOW: never through a file someone put there. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  mode);
+	if (fd < 0)
+		goto fail_errno;
+	step = "write";
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail_errno;
+		if (n == 0) {
+			errno = EIO;
+			goto fail_errno;
+		}
+		done += n;	/* a short write is retried: ENOSPC shows */
+	}
+	step = "fsync";
+	if (fsync(fd))
+		goto fail_errno;
+	step = "close";
+	if (close(fd)) {
+		fd = -1;
+		goto fail_errno;
+	}
+	fd = -1;
+	step = "rename";
+	if (rename(tmp, path))
+		goto fail_errno;
+	/* The rename itself reaches the disk with the directory. */
+	dir_of(path, dir, sizeof(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) && errno != EINVAL)
+			err = kho_diag_set(diag, -errno, "write %s: fsync %s: %s",
+					   path, dir, strerror(errno));
+		close(dfd);
+	}
+	return err;
+
+fail_errno:
+	err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (strcmp(step, "create"))
+		unlink(tmp);
+	return kho_diag_set(diag, err, "write %s: %s %s: %s", path, step,
+			    strcmp(step, "rename") ? tmp : "into place",
+			    strerror(-err));
+}
+
 /* A hand-off larger than this is not one: refuse before allocating. */
 #define KHO_READ_MAX ((size_t)1 << 30)
 
 int kho_read_file(const char *path, void **bufp, size_t *lenp)
 {
-	size_t len = 0, cap;
-	struct stat st;
-	char *buf, *nbuf;
-	ssize_t n;
+	return kho_read_file_max(path, KHO_READ_MAX, bufp, lenp);
+}
+
+int kho_read_file_max(const char *path, size_t max, void **bufp,
+		      size_t *lenp)
+{
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out_close;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		err = -EISDIR;
-		goto out_close;
-	}
-	/* Pipes and /proc files report size 0: start small and grow. */
+	err = kho_read_fd_max(fd, max, bufp, lenp);
+	close(fd);
+	return err;
+}
+
+int kho_read_fd_max(int fd, size_t max, void **bufp, size_t *lenp)
+{
+	size_t len = 0, cap;
+	struct stat st;
+	char *buf, *nbuf;
+	ssize_t n;
+	int err;
+
+	if (max >= SIZE_MAX / 2)
+		return -EINVAL;
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+		return -EFBIG;
+	/*
+	 * Pipes, devices and /proc files report size 0: start small and grow,
+	 * never past max + 1 bytes, the one byte that proves the input too
+	 * large (/dev/zero once cost 2 GiB of reads here).  A regular file
+	 * gets its size + 1, so its end is seen without a second buffer.
+	 */
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1
 						    : 65536;
-	if (cap > KHO_READ_MAX + 1) {
-		err = -EFBIG;
-		goto out_close;
-	}
+	if (cap > max + 1)
+		cap = max + 1;
 	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out_close;
-	}
+	if (!buf)
+		return -ENOMEM;
 	for (;;) {
 		if (len == cap) {
-			if (cap > KHO_READ_MAX) {
+			if (cap == max + 1) {
 				err = -EFBIG;
 				goto out_free;
 			}
-			nbuf = realloc(buf, cap * 2);
+			cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+			nbuf = realloc(buf, cap);
 			if (!nbuf) {
 				err = -ENOMEM;
 				goto out_free;
 			}
 			buf = nbuf;
-			cap *= 2;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
@@ -187,14 +305,11 @@ int kho_read_file(const char *path, void **bufp, size_t *lenp)
 			break;
 		len += n;
 	}
-	close(fd);
 	*bufp = buf;
 	*lenp = len;
 	return 0;
 
 out_free:
 	free(buf);
-out_close:
-	close(fd);
 	return err;
 }

@@ -12,6 +12,7 @@
 #include <libfdt.h>
 #include <linux/iommufd.h>
 
+#include "escape.h"
 #include "handoff.h"
 #include "handoff_format.h"
 #include "journal.h"
@@ -19,17 +20,42 @@
 #include "luo.h"
 #include "state.h"
 
-/* What every reader step needs: the blob, where to say why, and the path
- * of the node being read (for messages). */
+/*
+ * One object in a sorted index: its ID or token, its place in the state's
+ * array and its node (for messages).  Every uniqueness check is a sort and
+ * an adjacent compare, every reference a binary search: a hand-off is
+ * attacker-sized (the agent admits 64 MiB, ~760k nodes), and a quadratic
+ * check there is minutes of blackout (issue #21 item 7).
+ */
+struct rd_key {
+	uint64_t key;
+	size_t i;
+	int node;
+};
+
+enum rd_kind { RD_MEMFD, RD_DEV, RD_IOAS, RD_HWPT, RD_NR_KINDS };
+
+struct rd_index {
+	struct rd_key *keys;
+	size_t nr;
+};
+
+/* What every reader step needs: the blob, where to say why, the path of
+ * the node being read (for messages), and the objects' indexes. */
 struct rd {
 	const void *fdt;
 	struct kho_diag *diag;
 	char path[96];
+	struct rd_index idx[RD_NR_KINDS];
 };
 
 #define BAD(r, ...) kho_diag_set((r)->diag, -EBADMSG, "handoff: " __VA_ARGS__)
 
-static void rd_set_path(struct rd *r, const char *parent, int node)
+/*
+ * Names of nodes go into messages, so they are held to the same rule as
+ * string properties: printable ASCII only.
+ */
+static int rd_set_path(struct rd *r, const char *parent, int node)
 {
 	int namelen = 0;
 	const char *name = fdt_get_name(r->fdt, node, &namelen);
@@ -38,8 +64,14 @@ static void rd_set_path(struct rd *r, const char *parent, int node)
 		name = "?";
 		namelen = 1;
 	}
+	if (!kho_str_printable(name, namelen)) {
+		snprintf(r->path, sizeof(r->path), "%s", parent);
+		return BAD(r, "%s: a child's name holds a control or non-ASCII character",
+			   parent);
+	}
 	snprintf(r->path, sizeof(r->path), "%s/%.*s",
 		 strcmp(parent, "/") ? parent : "", namelen, name);
+	return 0;
 }
 
 /*
@@ -92,8 +124,20 @@ static int rd_u64(struct rd *r, int node, const char *name, uint64_t *out)
 	return err;
 }
 
-/* A string that must fit, with its NUL, into dst[size]. */
-/* An optional string that is absent leaves @dst empty. */
+/* The offset of the first byte of @s outside printable ASCII. */
+static size_t rd_unprintable(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && kho_str_printable(s + i, 1); i++)
+		;
+	return i;
+}
+
+/*
+ * A string that must fit, with its NUL, into dst[size], and hold printable
+ * ASCII only.  An optional string that is absent leaves @dst empty.
+ */
 static int rd_str_opt(struct rd *r, int node, const char *name, bool required,
 		      char *dst, size_t size)
 {
@@ -110,6 +154,11 @@ static int rd_str_opt(struct rd *r, int node, const char *name, bool required,
 	if ((size_t)len > size)
 		return BAD(r, "%s: property %s: %d bytes, at most %zu allowed",
 			   r->path, name, len - 1, size - 1);
+	/* Every output prints these, and rollback kexecs a path made of
+	 * kernel-release: control characters are a forgery, not a name. */
+	if (!kho_str_printable(v, len - 1))
+		return BAD(r, "%s: property %s: holds a control or non-ASCII character (byte %zu)",
+			   r->path, name, rd_unprintable(v, len - 1));
 	memcpy(dst, v, len);
 	return 0;
 }
@@ -148,6 +197,62 @@ static size_t rd_count(const void *fdt, int node)
 	return n;
 }
 
+static int rd_key_cmp(const void *a, const void *b)
+{
+	const struct rd_key *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Sorts the index of @kind and finds a key used twice.
+ * Return: NULL, or the later (in document order) of the first pair.
+ */
+static const struct rd_key *rd_index_sort(struct rd *r, enum rd_kind kind)
+{
+	struct rd_index *x = &r->idx[kind];
+	const struct rd_key *dup = NULL;
+	size_t j;
+
+	if (x->nr > 1)
+		qsort(x->keys, x->nr, sizeof(*x->keys), rd_key_cmp);
+	for (j = 1; j < x->nr; j++)
+		if (x->keys[j].key == x->keys[j - 1].key &&
+		    (!dup || x->keys[j].i < dup->i))
+			dup = &x->keys[j];
+	return dup;
+}
+
+/* The position in the state's array of the object @key, or -1. */
+static ssize_t rd_find(const struct rd *r, enum rd_kind kind, uint64_t key)
+{
+	const struct rd_index *x = &r->idx[kind];
+	size_t lo = 0, hi = x->nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (x->keys[mid].key == key)
+			return x->keys[mid].i;
+		if (x->keys[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void rd_index_free(struct rd *r)
+{
+	int k;
+
+	for (k = 0; k < RD_NR_KINDS; k++)
+		free(r->idx[k].keys);
+	memset(r->idx, 0, sizeof(r->idx));
+}
+
 /* calloc that treats zero elements as a valid empty array. */
 static void *rd_calloc(size_t nr, size_t size, int *err)
 {
@@ -163,20 +268,26 @@ static void *rd_calloc(size_t nr, size_t size, int *err)
 
 static int rd_memfds(struct rd *r, struct kho_state *s)
 {
+	struct rd_index *x = &r->idx[RD_MEMFD];
+	const struct rd_key *dup;
 	int parent, node, err;
-	size_t i = 0, k;
+	size_t i = 0, n;
 
 	err = rd_container(r, KHO_N_MEMFDS, &parent);
 	if (err)
 		return err;
-	s->memfd = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->memfd),
-			     &err);
+	n = rd_count(r->fdt, parent);
+	s->memfd = rd_calloc(n, sizeof(*s->memfd), &err);
+	if (!err)
+		x->keys = rd_calloc(n, sizeof(*x->keys), &err);
 	if (err)
 		return err;
 	fdt_for_each_subnode(node, r->fdt, parent) {
 		struct kho_memfd *m = &s->memfd[i];
 
-		rd_set_path(r, "/" KHO_N_MEMFDS, node);
+		err = rd_set_path(r, "/" KHO_N_MEMFDS, node);
+		if (err)
+			return err;
 		err = rd_u64(r, node, "token", &m->token);
 		if (!err)
 			err = rd_u64(r, node, "size", &m->size);
@@ -186,25 +297,32 @@ static int rd_memfds(struct rd *r, struct kho_state *s)
 			err = rd_str(r, node, "memfd-name", m->name, sizeof(m->name));
 		if (err)
 			return err;
-		for (k = 0; k < i; k++)
-			if (s->memfd[k].token == m->token)
-				return BAD(r, "%s: token %llu is used twice",
-					   r->path,
-					   (unsigned long long)m->token);
+		x->keys[x->nr++] = (struct rd_key){ m->token, i, node };
 		s->nr_memfd = ++i;
+	}
+	dup = rd_index_sort(r, RD_MEMFD);
+	if (dup) {
+		err = rd_set_path(r, "/" KHO_N_MEMFDS, dup->node);
+		return err ? err : BAD(r, "%s: token %llu is used twice",
+				       r->path, (unsigned long long)dup->key);
 	}
 	return 0;
 }
 
 static int rd_devices(struct rd *r, struct kho_state *s)
 {
+	struct rd_index *x = &r->idx[RD_DEV];
+	const struct rd_key *dup;
 	int parent, node, err;
-	size_t i = 0, k;
+	size_t i = 0, n;
 
 	err = rd_container(r, KHO_N_DEVICES, &parent);
 	if (err)
 		return err;
-	s->dev = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->dev), &err);
+	n = rd_count(r->fdt, parent);
+	s->dev = rd_calloc(n, sizeof(*s->dev), &err);
+	if (!err)
+		x->keys = rd_calloc(n, sizeof(*x->keys), &err);
 	if (err)
 		return err;
 	fdt_for_each_subnode(node, r->fdt, parent) {
@@ -212,7 +330,9 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 		const void *v;
 		int len;
 
-		rd_set_path(r, "/" KHO_N_DEVICES, node);
+		err = rd_set_path(r, "/" KHO_N_DEVICES, node);
+		if (err)
+			return err;
 		err = rd_u32(r, node, "id", &d->id);
 		if (!err)
 			err = rd_prop(r, node, "pci-address", true, 12, &v,
@@ -247,11 +367,14 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 		if (!d->id)
 			return BAD(r, "%s: property id: 0 is not an object ID",
 				   r->path);
-		for (k = 0; k < i; k++)
-			if (s->dev[k].id == d->id)
-				return BAD(r, "%s: device ID %u is used twice",
-					   r->path, d->id);
+		x->keys[x->nr++] = (struct rd_key){ d->id, i, node };
 		s->nr_dev = ++i;
+	}
+	dup = rd_index_sort(r, RD_DEV);
+	if (dup) {
+		err = rd_set_path(r, "/" KHO_N_DEVICES, dup->node);
+		return err ? err : BAD(r, "%s: device ID %u is used twice",
+				       r->path, (uint32_t)dup->key);
 	}
 	return 0;
 }
@@ -307,8 +430,11 @@ static int rd_mappings(struct rd *r, int node, uint32_t cells,
 			return BAD(r, "%s: mapping %zu: unknown flags 0x%x",
 				   r->path, i, m->flags);
 		/* Consecutive mappings mostly share a memfd: cache it. */
-		if (!mf || mf->token != m->memfd_token)
-			mf = kho_state_find_memfd(s, m->memfd_token);
+		if (!mf || mf->token != m->memfd_token) {
+			ssize_t k = rd_find(r, RD_MEMFD, m->memfd_token);
+
+			mf = k < 0 ? NULL : &s->memfd[k];
+		}
 		if (!mf)
 			return BAD(r, "%s: mapping %zu: memfd token %llu is not in /memfds",
 				   r->path, i,
@@ -374,9 +500,11 @@ static int rd_ioas(struct rd *r, int node, uint32_t cells,
 
 static int rd_ioases(struct rd *r, struct kho_state *s)
 {
+	struct rd_index *x = &r->idx[RD_IOAS];
+	const struct rd_key *dup;
 	int parent, node, err;
 	uint32_t cells;
-	size_t i = 0, k;
+	size_t i = 0, n;
 
 	err = rd_container(r, KHO_N_IOASES, &parent);
 	if (!err)
@@ -387,35 +515,48 @@ static int rd_ioases(struct rd *r, struct kho_state *s)
 		return BAD(r, "/%s: property %s: %u cells, this reader needs %u to 1024",
 			   KHO_N_IOASES, KHO_P_MAPPING_CELLS, cells,
 			   KHO_MAPPING_CELLS);
-	s->ioas = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->ioas), &err);
+	n = rd_count(r->fdt, parent);
+	s->ioas = rd_calloc(n, sizeof(*s->ioas), &err);
+	if (!err)
+		x->keys = rd_calloc(n, sizeof(*x->keys), &err);
 	if (err)
 		return err;
 	fdt_for_each_subnode(node, r->fdt, parent) {
-		rd_set_path(r, "/" KHO_N_IOASES, node);
+		err = rd_set_path(r, "/" KHO_N_IOASES, node);
+		if (err)
+			return err;
 		/* Counted before reading so that free() sees what was
 		 * allocated even when the IOAS is rejected half-way. */
 		s->nr_ioas = i + 1;
 		err = rd_ioas(r, node, cells, s, &s->ioas[i]);
 		if (err)
 			return err;
-		for (k = 0; k < i; k++)
-			if (s->ioas[k].id == s->ioas[i].id)
-				return BAD(r, "%s: IOAS ID %u is used twice",
-					   r->path, s->ioas[i].id);
+		x->keys[x->nr++] = (struct rd_key){ s->ioas[i].id, i, node };
 		i++;
+	}
+	dup = rd_index_sort(r, RD_IOAS);
+	if (dup) {
+		err = rd_set_path(r, "/" KHO_N_IOASES, dup->node);
+		return err ? err : BAD(r, "%s: IOAS ID %u is used twice",
+				       r->path, (uint32_t)dup->key);
 	}
 	return 0;
 }
 
 static int rd_hwpts(struct rd *r, struct kho_state *s)
 {
+	struct rd_index *x = &r->idx[RD_HWPT];
+	const struct rd_key *dup;
 	int parent, node, err;
-	size_t i = 0, k;
+	size_t i = 0, n;
 
 	err = rd_container(r, KHO_N_HWPTS, &parent);
 	if (err)
 		return err;
-	s->hwpt = rd_calloc(rd_count(r->fdt, parent), sizeof(*s->hwpt), &err);
+	n = rd_count(r->fdt, parent);
+	s->hwpt = rd_calloc(n, sizeof(*s->hwpt), &err);
+	if (!err)
+		x->keys = rd_calloc(n, sizeof(*x->keys), &err);
 	if (err)
 		return err;
 	fdt_for_each_subnode(node, r->fdt, parent) {
@@ -423,7 +564,9 @@ static int rd_hwpts(struct rd *r, struct kho_state *s)
 		const void *v;
 		int len;
 
-		rd_set_path(r, "/" KHO_N_HWPTS, node);
+		err = rd_set_path(r, "/" KHO_N_HWPTS, node);
+		if (err)
+			return err;
 		err = rd_u32(r, node, "id", &w->id);
 		if (!err)
 			err = rd_u32(r, node, "pt-id", &w->pt_id);
@@ -450,10 +593,13 @@ static int rd_hwpts(struct rd *r, struct kho_state *s)
 		if (!w->id)
 			return BAD(r, "%s: property id: 0 is not an object ID",
 				   r->path);
-		for (k = 0; k + 1 < i; k++)
-			if (s->hwpt[k].id == w->id)
-				return BAD(r, "%s: HWPT ID %u is used twice",
-					   r->path, w->id);
+		x->keys[x->nr++] = (struct rd_key){ w->id, i - 1, node };
+	}
+	dup = rd_index_sort(r, RD_HWPT);
+	if (dup) {
+		err = rd_set_path(r, "/" KHO_N_HWPTS, dup->node);
+		return err ? err : BAD(r, "%s: HWPT ID %u is used twice",
+				       r->path, (uint32_t)dup->key);
 	}
 	return 0;
 }
@@ -464,28 +610,28 @@ static int rd_check_refs(struct rd *r, const struct kho_state *s)
 	size_t i;
 
 	for (i = 0; i < s->nr_ioas; i++)
-		if (kho_state_find_hwpt(s, s->ioas[i].id) ||
-		    kho_state_find_dev(s, s->ioas[i].id))
+		if (rd_find(r, RD_HWPT, s->ioas[i].id) >= 0 ||
+		    rd_find(r, RD_DEV, s->ioas[i].id) >= 0)
 			return BAD(r, "/%s/ioas-%u: ID %u also names another object",
 				   KHO_N_IOASES, s->ioas[i].id, s->ioas[i].id);
 	for (i = 0; i < s->nr_hwpt; i++) {
 		const struct kho_hwpt *w = &s->hwpt[i];
 
-		if (kho_state_find_dev(s, w->id))
+		if (rd_find(r, RD_DEV, w->id) >= 0)
 			return BAD(r, "/%s/hwpt-%u: ID %u also names a device",
 				   KHO_N_HWPTS, w->id, w->id);
-		if (!kho_state_find_ioas(s, w->pt_id) &&
-		    !kho_state_find_hwpt(s, w->pt_id))
+		if (rd_find(r, RD_IOAS, w->pt_id) < 0 &&
+		    rd_find(r, RD_HWPT, w->pt_id) < 0)
 			return BAD(r, "/%s/hwpt-%u: pt-id %u names no IOAS or HWPT",
 				   KHO_N_HWPTS, w->id, w->pt_id);
-		if (w->dev_id && !kho_state_find_dev(s, w->dev_id))
+		if (w->dev_id && rd_find(r, RD_DEV, w->dev_id) < 0)
 			return BAD(r, "/%s/hwpt-%u: dev-id %u names no device",
 				   KHO_N_HWPTS, w->id, w->dev_id);
 	}
 	for (i = 0; i < s->nr_dev; i++) {
 		const struct kho_device *d = &s->dev[i];
 
-		if (d->attached_pt && !kho_state_find_hwpt(s, d->attached_pt))
+		if (d->attached_pt && rd_find(r, RD_HWPT, d->attached_pt) < 0)
 			return BAD(r, "/%s/device-%u: attached-pt %u names no HWPT",
 				   KHO_N_DEVICES, d->id, d->attached_pt);
 	}
@@ -663,11 +809,13 @@ static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 		break;
 	case KHO_OP_REPLAY_MAPPINGS: {
 		const struct kho_ioas *a;
+		ssize_t k;
 
 		rec->replay_maps.ioas_id = ld32(&p);
 		rec->replay_maps.first = ld32(&p);
 		rec->replay_maps.count = ld32(&p);
-		a = kho_state_find_ioas(s, rec->replay_maps.ioas_id);
+		k = rd_find(r, RD_IOAS, rec->replay_maps.ioas_id);
+		a = k < 0 ? NULL : &s->ioas[k];
 		if (!a)
 			return BAD(r, "/%s: record %zu: REPLAY_MAPPINGS names IOAS %u, not in /%s",
 				   KHO_N_JOURNAL, idx,
@@ -746,6 +894,46 @@ static int rd_journal(struct rd *r, struct kho_handoff *h)
 }
 
 /*
+ * The first file (in table order) whose inode or token an earlier file
+ * has: *@later and the first such *@earlier.  Two sorts, not n^2 compares.
+ * Return: 1 found, 0 none, -ENOMEM.
+ */
+static int rd_files_one_to_one(const struct kho_handoff_iommufd *io,
+			       size_t *later, size_t *earlier)
+{
+	struct rd_key *keys;
+	size_t i, j, first, pass;
+	int found = 0;
+
+	if (io->nr_files < 2)
+		return 0;
+	keys = calloc(io->nr_files, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < io->nr_files; i++)
+			keys[i] = (struct rd_key){
+				pass ? io->files[i].token : io->files[i].ino,
+				i, 0 };
+		qsort(keys, io->nr_files, sizeof(*keys), rd_key_cmp);
+		for (j = 1, first = 0; j < io->nr_files; j++) {
+			if (keys[j].key != keys[j - 1].key) {
+				first = j;
+				continue;
+			}
+			if (!found || keys[j].i < *later ||
+			    (keys[j].i == *later && keys[first].i < *earlier)) {
+				*later = keys[j].i;
+				*earlier = keys[first].i;
+				found = 1;
+			}
+		}
+	}
+	free(keys);
+	return found;
+}
+
+/*
  * The optional iommufd node (format 2): present only with a
  * min-reader-version that excludes readers not knowing it, naming a LUO
  * handler this reader replays for, a token of its own, and a one-to-one
@@ -788,7 +976,7 @@ static int rd_iommufd(struct rd *r, struct kho_handoff *h)
 	if (io->token == KHO_LUO_HANDOFF_TOKEN)
 		return BAD(r, "/%s: token 0x%llx is the hand-off's own token",
 			   KHO_N_IOMMUFD, (unsigned long long)io->token);
-	if (kho_state_find_memfd(&h->state, io->token))
+	if (rd_find(r, RD_MEMFD, io->token) >= 0)
 		return BAD(r, "/%s: token %llu is also the token of /%s/memfd-%llu",
 			   KHO_N_IOMMUFD, (unsigned long long)io->token,
 			   KHO_N_MEMFDS, (unsigned long long)io->token);
@@ -813,20 +1001,19 @@ static int rd_iommufd(struct rd *r, struct kho_handoff *h)
 		f->token = fdt64_ld((const fdt64_t *)(pairs + i * KHO_FILE_TOKEN_SIZE + 8));
 		if (!f->ino)
 			return BAD(r, "/%s: file %zu: inode 0", KHO_N_IOMMUFD, i);
-		if (!kho_state_find_memfd(&h->state, f->token))
+		if (rd_find(r, RD_MEMFD, f->token) < 0)
 			return BAD(r, "/%s: file %zu (inode %llu): memfd token %llu is not in /%s",
 				   KHO_N_IOMMUFD, i,
 				   (unsigned long long)f->ino,
 				   (unsigned long long)f->token, KHO_N_MEMFDS);
-		for (k = 0; k < i; k++)
-			if (io->files[k].ino == f->ino ||
-			    io->files[k].token == f->token)
-				return BAD(r, "/%s: file %zu (inode %llu, token %llu): inode or token also in file %zu: the kernel maps files one to one",
-					   KHO_N_IOMMUFD, i,
-					   (unsigned long long)f->ino,
-					   (unsigned long long)f->token, k);
 	}
-	return 0;
+	err = rd_files_one_to_one(io, &i, &k);
+	if (err > 0)
+		return BAD(r, "/%s: file %zu (inode %llu, token %llu): inode or token also in file %zu: the kernel maps files one to one",
+			   KHO_N_IOMMUFD, i,
+			   (unsigned long long)io->files[i].ino,
+			   (unsigned long long)io->files[i].token, k);
+	return err;
 }
 
 /* Header, identity, versions and integrity: everything before fields. */
@@ -846,10 +1033,16 @@ static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 	v = fdt_getprop(r->fdt, 0, KHO_P_COMPATIBLE, &plen);
 	if (!v)
 		return BAD(r, "/: required property compatible is missing");
-	if (fdt_node_check_compatible(r->fdt, 0, KHO_HANDOFF_COMPATIBLE))
-		return BAD(r, "/: property compatible: \"%.*s\" is not \"%s\"",
-			   (int)strnlen(v, plen), (const char *)v,
-			   KHO_HANDOFF_COMPATIBLE);
+	if (fdt_node_check_compatible(r->fdt, 0, KHO_HANDOFF_COMPATIBLE)) {
+		char raw[64], esc[256];
+
+		/* Not yet checked: escaped, so that it cannot forge a message. */
+		snprintf(raw, sizeof(raw), "%.*s", (int)strnlen(v, plen),
+			 (const char *)v);
+		kho_text_escape(esc, sizeof(esc), raw);
+		return BAD(r, "/: property compatible: \"%s\" is not \"%s\"",
+			   esc, KHO_HANDOFF_COMPATIBLE);
+	}
 	err = rd_u32(r, 0, KHO_P_FORMAT_VERSION, &h->format_version);
 	if (!err)
 		err = rd_u32(r, 0, KHO_P_MIN_READER, &h->min_reader_version);
@@ -885,6 +1078,9 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 	if (!err)
 		err = rd_str(r, 0, KHO_P_KERNEL_RELEASE, h->kernel_release,
 			     sizeof(h->kernel_release));
+	if (!err && strchr(h->kernel_release, '/'))
+		err = BAD(r, "/: property %s: \"%s\" names a directory, not a release",
+			  KHO_P_KERNEL_RELEASE, h->kernel_release);
 	if (!err)
 		err = rd_u64(r, 0, KHO_P_CREATED, &h->created);
 	if (!err)
@@ -930,6 +1126,7 @@ int kho_handoff_decode(const void *buf, size_t len, struct kho_handoff *h,
 		r.fdt = copy;
 	}
 	err = rd_all(&r, len, h);
+	rd_index_free(&r);
 	free(copy);
 	if (err)
 		kho_handoff_free(h);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <libfdt.h>
 
+#include "escape.h"
 #include "handoff.h"
 #include "handoff_format.h"
 
@@ -150,10 +151,17 @@ static void rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
 	*doff = off + kho_inline_pad(rec_inline_len(r));
 }
 
-/* Fits a string into a fixed-size field?  Catches unterminated ones. */
+/*
+ * Fits a string into a fixed-size field, and would the reader take it
+ * (printable ASCII only)?  Catches unterminated ones.  Refused here, a
+ * name the reader would refuse fails capture before the kexec, not the
+ * restore after it.
+ */
 static bool str_ok(const char *s, size_t size)
 {
-	return strnlen(s, size) < size;
+	size_t len = strnlen(s, size);
+
+	return len < size && kho_str_printable(s, len);
 }
 
 /* Caller bugs the format cannot carry, found before any output. */
@@ -164,7 +172,8 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 
 	if (!str_ok(h->tool_version, sizeof(h->tool_version)) ||
 	    !str_ok(h->kernel_release, sizeof(h->kernel_release)) ||
-	    !str_ok(h->journal_source, sizeof(h->journal_source)))
+	    !str_ok(h->journal_source, sizeof(h->journal_source)) ||
+	    strchr(h->kernel_release, '/'))
 		return -EINVAL;
 	for (i = 0; i < s->nr_memfd; i++)
 		if (!str_ok(s->memfd[i].name, sizeof(s->memfd[i].name)))

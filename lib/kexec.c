@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/kexec.h>
@@ -35,16 +36,74 @@ static const char *load_hint(int err)
 	}
 }
 
+static int kexec_load_fd(int kfd, const char *kernel, const char *initrd,
+			 const char *cmdline, struct kho_diag *diag);
+
+static long kexec_file_load_syscall(int kfd, int ifd, unsigned long len,
+				   const char *cmdline, unsigned long flags)
+{
+	return syscall(SYS_kexec_file_load, kfd, ifd, len, cmdline, flags);
+}
+
+long (*kho_kexec_file_load_fn)(int kfd, int ifd, unsigned long len,
+			       const char *cmdline, unsigned long flags) =
+	kexec_file_load_syscall;
+
 int kho_kexec_load(const char *kernel, const char *initrd,
 		   const char *cmdline, struct kho_diag *diag)
 {
-	unsigned long flags = 0;
-	int kfd, ifd = -1, err = 0;
+	int kfd, err;
 
 	kfd = open(kernel, O_RDONLY | O_CLOEXEC);
 	if (kfd < 0)
 		return kho_diag_set(diag, -errno, "load: kernel %s: %s", kernel,
 				    strerror(errno));
+	err = kexec_load_fd(kfd, kernel, initrd, cmdline, diag);
+	close(kfd);
+	return err;
+}
+
+/* Same contents as when read?  Not ctime: unlinking the path (a new
+ * image renamed over it) changes the link count, not the contents. */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+int kho_kexec_load_image(const struct kho_kimage *img, const char *kernel,
+			 const char *initrd, const char *cmdline,
+			 struct kho_diag *diag)
+{
+	struct stat st;
+
+	if (!img->own_fd)
+		return kho_diag_set(diag, -EINVAL,
+				    "load: kernel %s: not opened by kho_kimage_open()",
+				    kernel);
+	/*
+	 * The fd pins the inode the checks read, whatever the path names
+	 * now; a write into that inode since is caught here (size, mtime),
+	 * and the load is refused rather than trusted.
+	 */
+	if (fstat(img->fd, &st))
+		return kho_diag_set(diag, -errno, "load: kernel %s: fstat: %s",
+				    kernel, strerror(errno));
+	if (!same_file(&st, &img->st))
+		return kho_diag_set(diag, -ESTALE,
+				    "load: kernel %s: the image changed after it was checked (size or mtime): refusing to load it",
+				    kernel);
+	return kexec_load_fd(img->fd, kernel, initrd, cmdline, diag);
+}
+
+static int kexec_load_fd(int kfd, const char *kernel, const char *initrd,
+			 const char *cmdline, struct kho_diag *diag)
+{
+	unsigned long flags = 0;
+	int ifd = -1, err = 0;
+
 	if (initrd) {
 		ifd = open(initrd, O_RDONLY | O_CLOEXEC);
 		if (ifd < 0) {
@@ -56,8 +115,8 @@ int kho_kexec_load(const char *kernel, const char *initrd,
 		flags |= KEXEC_FILE_NO_INITRAMFS;
 	}
 	/* The length counts the NUL: the kernel checks it is there. */
-	if (syscall(SYS_kexec_file_load, kfd, ifd, strlen(cmdline) + 1, cmdline,
-		    flags)) {
+	if (kho_kexec_file_load_fn(kfd, ifd, strlen(cmdline) + 1, cmdline,
+				   flags)) {
 		err = -errno;
 		kho_diag_set(diag, err, "load: kexec_file_load(%s%s%s): %s%s",
 			     kernel, initrd ? ", " : "", initrd ? initrd : "",
@@ -66,7 +125,6 @@ int kho_kexec_load(const char *kernel, const char *initrd,
 out:
 	if (ifd >= 0)
 		close(ifd);
-	close(kfd);
 	return err;
 }
 

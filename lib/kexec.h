@@ -25,6 +25,27 @@
 int kho_kexec_load(const char *kernel, const char *initrd,
 		   const char *cmdline, struct kho_diag *diag);
 
+struct kho_kimage;
+
+/**
+ * kho_kexec_load_image() - kho_kexec_load() of the file @img was read
+ * from (kho_kimage_open() keeps it open), not of the path @kernel, which
+ * names it in messages: the image loaded is the image that was checked.
+ * Return: as kho_kexec_load(); -ESTALE if the file's size or mtime changed
+ * since it was read; -EINVAL if @img holds no file.
+ */
+int kho_kexec_load_image(const struct kho_kimage *img, const char *kernel,
+			 const char *initrd, const char *cmdline,
+			 struct kho_diag *diag);
+
+/*
+ * The kexec_file_load(2) call itself: a test seam, so that a unit test can
+ * see which fd is loaded without loading anything.
+ */
+extern long (*kho_kexec_file_load_fn)(int kfd, int ifd, unsigned long len,
+				      const char *cmdline,
+				      unsigned long flags);
+
 /* Return: 0 or -errno of kexec_file_load(KEXEC_FILE_UNLOAD). */
 int kho_kexec_unload(void);
 

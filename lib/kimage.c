@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Kernel-image inspection: bzImage payload -> vmlinux ELF -> ABI strings. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -616,20 +617,49 @@ int kho_kimage_open(const char *path, struct kho_kimage *img,
 	size_t len;
 	int err;
 
+	struct stat st;
+	int fd;
+
 	memset(img, 0, sizeof(*img));
-	err = kho_read_file(path, &buf, &len);
-	if (err)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kho_diag_set(diag, -errno, "%s: cannot open: %s", path,
+				    strerror(errno));
+	if (fstat(fd, &st)) {
+		err = -errno;
+		close(fd);
+		return kho_diag_set(diag, err, "%s: fstat: %s", path,
+				    strerror(-err));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return kho_diag_set(diag, -EINVAL,
+				    "%s: not a regular file (kexec_file_load loads files)",
+				    path);
+	}
+	err = kho_read_fd_max(fd, (size_t)1 << 30, &buf, &len);
+	if (err) {
+		close(fd);
 		return kho_diag_set(diag, err, "%s: cannot read: %s", path,
 				    strerror(-err));
+	}
 	err = kho_kimage_parse(buf, len, img, &inner);
 	free(buf);
-	if (err)
-		kho_diag_set(diag, err, "%s: %s", path, inner.msg);
-	return err;
+	if (err) {
+		close(fd);
+		return kho_diag_set(diag, err, "%s: %s", path, inner.msg);
+	}
+	img->own_fd = true;
+	img->fd = fd;
+	img->st = st;
+	return 0;
 }
 
 void kho_kimage_free(struct kho_kimage *img)
 {
+	if (img->own_fd)
+		close(img->fd);
+	img->own_fd = false;
 	free(img->elf);
 	free(img->secs);
 	img->elf = NULL;

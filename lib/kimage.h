@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdbool.h>
+#include <sys/stat.h>
+
 #include "kho.h"
 
 /* The hand-off ABIs every kho-tool hand-off depends on (Linux 7.2). */
@@ -55,6 +58,11 @@ struct kho_kimage {
 	size_t elf_len;
 	struct kho_kimage_sec *secs;
 	size_t nr_secs;
+	/* kho_kimage_open() only: the file that was read, kept open so that
+	 * the image loaded is the image checked (kho_kexec_load_image()). */
+	bool own_fd;
+	int fd;
+	struct stat st;		/* @fd's identity when it was read */
 };
 
 /*
@@ -71,8 +79,11 @@ int kho_kimage_parse(const void *buf, size_t len, struct kho_kimage *img,
 		     struct kho_diag *diag);
 
 /*
- * kho_kimage_open() - read and inspect the image at @path
- * Return: as kho_kimage_parse(), or the -errno of open/read.
+ * kho_kimage_open() - read and inspect the image at @path, a regular file,
+ * and keep it open in @img->fd: kho_kexec_load_image() loads that file,
+ * not whatever @path names by then.  kho_kimage_free() closes it.
+ * Return: as kho_kimage_parse(), -EINVAL (not a regular file), or the
+ * -errno of open/fstat/read.
  */
 int kho_kimage_open(const char *path, struct kho_kimage *img,
 		    struct kho_diag *diag);

@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "escape.h"
+#include "handoff.h"
 
 static struct agent_step steps[AGENT_MAX_STEPS];
 static unsigned int nr_steps;
@@ -89,25 +92,22 @@ void agent_notify_fd(int fd)
 
 void agent_status(const char *fmt, ...)
 {
+	struct kho_diag diag = { "" };
 	char buf[640];
 	va_list ap;
-	int fd;
+	int err;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
 	va_end(ap);
 	strcat(buf, "\n");
 	/* Written whole and renamed: the hook never reads half a status. */
-	fd = open(KHO_RUN_DIR "/agent.status.tmp",
-		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return;
-	if (write(fd, buf, strlen(buf)) < 0) {
-		close(fd);
-		return;
-	}
-	close(fd);
-	rename(KHO_RUN_DIR "/agent.status.tmp", KHO_RUN_DIR "/agent.status");
+	err = kho_write_file(KHO_RUN_DIR "/agent.status", buf, strlen(buf),
+			     0644, &diag);
+	if (err)
+		agent_log(err, "status \"%.*s\": %s (%s)",
+			  (int)strcspn(buf, "\n"), buf, diag.msg,
+			  kho_errno_name(err));
 	/*
 	 * The first status past "running" ends the hook's wait: written once
 	 * and closed, as s6's notification-fd, so the hook blocks on it
@@ -158,37 +158,22 @@ uint64_t agent_timeline_total_ns(void)
 	return end;
 }
 
-/* One JSON string, escaped for the few characters our messages carry. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 void agent_timeline_json(FILE *f, const char *result)
 {
 	unsigned int i;
 
 	fprintf(f, "{\"result\":");
-	json_str(f, result);
+	kho_json_str(f, result);
 	fprintf(f, ",\"total_ms\":%.3f,\"steps\":[",
 		agent_timeline_total_ns() / 1e6);
 	for (i = 0; i < nr_steps; i++) {
 		fprintf(f, "%s{\"step\":", i ? "," : "");
-		json_str(f, steps[i].name);
+		kho_json_str(f, steps[i].name);
 		fprintf(f, ",\"start_ms\":%.3f,\"ms\":%.3f,\"errno\":",
 			steps[i].start_ns / 1e6, steps[i].ns / 1e6);
-		json_str(f, steps[i].err ? kho_errno_name(steps[i].err) : "");
+		kho_json_str(f, steps[i].err ? kho_errno_name(steps[i].err) : "");
 		fprintf(f, ",\"detail\":");
-		json_str(f, steps[i].detail);
+		kho_json_str(f, steps[i].detail);
 		fputc('}', f);
 	}
 	fprintf(f, "]}\n");
@@ -196,10 +181,25 @@ void agent_timeline_json(FILE *f, const char *result)
 
 void agent_timeline_save(const char *result)
 {
-	FILE *f = fopen(KHO_RUN_DIR "/timeline.json", "we");
+	struct kho_diag diag = { "" };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int err;
 
-	if (!f)
+	if (!f) {
+		agent_log(-errno, "timeline.json: %s", kho_errno_name(-errno));
 		return;
+	}
 	agent_timeline_json(f, result);
-	fclose(f);
+	if (fclose(f)) {
+		agent_log(-ENOMEM, "timeline.json: out of memory");
+		free(buf);
+		return;
+	}
+	err = kho_write_file(KHO_RUN_DIR "/timeline.json", buf, len, 0600,
+			     &diag);
+	if (err)
+		agent_log(err, "%s (%s)", diag.msg, kho_errno_name(err));
+	free(buf);
 }

@@ -25,6 +25,7 @@
 #include "adopt.h"
 #include "agent.h"
 #include "compact.h"
+#include "escape.h"
 #include "handoff.h"
 #include "journal.h"
 #include "kjournal.h"
@@ -73,16 +74,19 @@ static const char *run_path(const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * The agent's files in KHO_RUN_DIR: written atomically (temporary file,
+ * fsync, rename), and a failure (ENOSPC, EROFS) is logged with its errno:
+ * rollback and the recorder read these after the agent is gone.
+ */
 static int write_file(const char *path, const void *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ssize_t n;
+	struct kho_diag diag = { "" };
+	int err = kho_write_file(path, buf, len, 0600, &diag);
 
-	if (fd < 0)
-		return -errno;
-	n = write(fd, buf, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -EIO;
+	if (err)
+		agent_log(err, "%s (%s)", diag.msg, kho_errno_name(err));
+	return err;
 }
 
 /* Reads a whole memfd from offset 0: the hand-off is sized exactly. */
@@ -276,7 +280,7 @@ static int retrieve_memfds(struct agent *a, struct kho_diag *diag)
 
 static void save_metadata(struct agent *a)
 {
-	char path[256], buf[512], img[160];
+	char path[256], buf[1024], img[320], rel[sizeof(a->h.kernel_release) * 4];
 	int n;
 
 	if (a->blob)
@@ -284,22 +288,27 @@ static void save_metadata(struct agent *a)
 			   a->blob_len);
 	if (!a->decoded)
 		return;
-	n = snprintf(buf, sizeof(buf),
-		     "{\"format_version\":%u,\"tool_version\":\"%s\",\"kernel_release\":\"%s\",\"created\":%llu,\"journal_length\":%llu,\"replay_length\":%zu,\"ioas\":%zu,\"hwpt\":%zu,\"devices\":%zu,\"memfds\":%zu}\n",
-		     a->h.format_version, a->h.tool_version,
-		     a->h.kernel_release, (unsigned long long)a->h.created,
-		     (unsigned long long)a->h.journal_length, a->h.replay.nr,
-		     a->h.state.nr_ioas, a->h.state.nr_hwpt, a->h.state.nr_dev,
-		     a->h.state.nr_memfd);
-	write_file(run_path("handoff.json", path, sizeof(path)), buf, n);
+	n = kho_handoff_summary_json(&a->h, buf, sizeof(buf));
+	if (n > 0)
+		write_file(run_path("handoff.json", path, sizeof(path)), buf,
+			   n);
 	if (!a->h.kernel_release[0])
 		return;
-	/* Line 1: the release we came from; line 2: its image, if on disk. */
-	snprintf(img, sizeof(img), "/boot/vmlinuz-%s", a->h.kernel_release);
-	n = snprintf(buf, sizeof(buf), "%s\n%s", a->h.kernel_release,
-		     access(img, R_OK) ? "" : img);
-	if (!access(img, R_OK))
-		n += snprintf(buf + n, sizeof(buf) - n, "\n");
+	/*
+	 * Line 1: the release we came from; line 2: its image, if on disk.
+	 * rollback kexecs line 2: a release that escaping changes, or one
+	 * that names a directory, never makes a path (the decoder refuses
+	 * both; this is the second wall).
+	 */
+	kho_text_escape(rel, sizeof(rel), a->h.kernel_release);
+	img[0] = '\0';
+	if (!strcmp(rel, a->h.kernel_release) && !strchr(rel, '/') &&
+	    strcmp(rel, ".") && strcmp(rel, "..")) {
+		snprintf(img, sizeof(img), "/boot/vmlinuz-%s", rel);
+		if (access(img, R_OK))
+			img[0] = '\0';
+	}
+	n = snprintf(buf, sizeof(buf), "%s\n%s%s", rel, img, img[0] ? "\n" : "");
 	write_file(run_path("previous-kernel", path, sizeof(path)), buf, n);
 }
 

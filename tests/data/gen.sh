@@ -72,6 +72,12 @@ bad dangling-attached-pt yes 's/attached-pt = <3>/attached-pt = <9>/'
 bad duplicate-id yes 's/id = <3>;/id = <1>;/; s/hwpt-3 {/hwpt-1 {/; s/attached-pt = <3>/attached-pt = <1>/'
 bad pci-out-of-range yes 's/pci-address = <0x0 0x0 0x18>/pci-address = <0x0 0x100 0x18>/'
 bad string-too-long yes 's/memfd-name = "guest-ram"/memfd-name = "guest-ram-0123456789012345678901234567890123456789012345678901234567890"/'
+# Strings: printable ASCII only, and no "/" in kernel-release (issue #21:
+# rollback kexecs /boot/vmlinuz-RELEASE, read back from a file of lines).
+bad release-control-char yes 's/kernel-release = "7.2.13"/kernel-release = "7.2.13\\n\/boot\/evil"/'
+bad release-names-directory yes 's/kernel-release = "7.2.13"/kernel-release = "..\/..\/tmp\/evil"/'
+bad memfd-name-terminal-escape yes 's/memfd-name = "guest-ram"/memfd-name = "guest-ram\\x1b[2J"/'
+bad driver-control-char yes 's/driver = "vfio-pci"/driver = "vfio\\tpci"/'
 # The preserved iommufd's node (format 2): verified-edu-vm.dts, one defect.
 v=fdt-schema/examples/verified-edu-vm.dts
 bad iommufd-min-reader-1 yes 's/min-reader-version = <2>/min-reader-version = <1>/' "$v"

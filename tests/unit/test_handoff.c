@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 #include <libfdt.h>
 #include <linux/iommufd.h>
 
@@ -459,6 +460,61 @@ KTEST(handoff_encode_refuses_caller_bugs)
 	kho_handoff_free(&h);
 }
 
+/* Bytes this process has read(2) so far (/proc/self/io rchar). */
+static long long rchar(void)
+{
+	char line[128];
+	long long v = -1;
+	FILE *f = fopen("/proc/self/io", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "rchar: %lld", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/*
+ * Issue #21 item 7: `kho-tool validate /dev/zero` read 2 GiB, twice the
+ * cap, because the buffer doubled once past it.  A capped read reads at
+ * most cap + 1 bytes of anything.
+ */
+KTEST(handoff_read_file_stops_at_the_cap)
+{
+	char path[] = "/tmp/kho-read-XXXXXX";
+	size_t len, max = 1 << 20;
+	long long before;
+	void *buf;
+	int fd;
+
+	before = rchar();
+	ASSERT_TRUE(before >= 0);
+	ASSERT_EQ(-EFBIG, kho_read_file_max("/dev/zero", max, &buf, &len));
+	ASSERT_TRUE(rchar() - before <= (long long)max + 1 + 4096);
+	/* The real cap (1 GiB), the path validate takes. */
+	before = rchar();
+	ASSERT_EQ(-EFBIG, kho_read_file("/dev/zero", &buf, &len));
+	printf("#   /dev/zero: %lld bytes read for a 1 GiB cap\n",
+	       rchar() - before);
+	ASSERT_TRUE(rchar() - before <= (1ll << 30) + 1 + 4096);
+	/* A regular file of exactly the cap is read; one byte more is not. */
+	fd = mkstemp(path);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(0, ftruncate(fd, max));
+	ASSERT_EQ(0, kho_read_file_max(path, max, &buf, &len));
+	ASSERT_EQ(max, len);
+	free(buf);
+	ASSERT_EQ(0, ftruncate(fd, max + 1));
+	ASSERT_EQ(-EFBIG, kho_read_file_max(path, max, &buf, &len));
+	ASSERT_EQ(0, ftruncate(fd, 0));
+	ASSERT_EQ(0, kho_read_file_max(path, max, &buf, &len));
+	ASSERT_EQ(0, len);
+	free(buf);
+	close(fd);
+	unlink(path);
+}
+
 KTEST(handoff_fdt_errno_never_eperm)
 {
 	ASSERT_EQ(-ENOENT, kho_fdt_errno(-FDT_ERR_NOTFOUND));
@@ -561,6 +617,94 @@ static int edit_wider_mappings(void *fdt)
 	}
 	return fdt_setprop_u32(fdt, fdt_path_offset(fdt, "/ioases"),
 			       "mapping-cells", 10);
+}
+
+/*
+ * Issue #21 item 5: a forged hand-off chooses what rollback kexecs through
+ * kernel-release ("\n/path" becomes line 2 of previous-kernel), and every
+ * string reaches a terminal or a JSON reader.  The writer refuses what the
+ * reader would, so capture fails before the kexec instead of the restore.
+ */
+KTEST(handoff_encode_refuses_unprintable_strings)
+{
+	struct kho_handoff h;
+	void *blob;
+	size_t len;
+
+	rand_handoff(&h, 5, 4);
+	strcpy(h.kernel_release, "7.2\n/tmp/evil");
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	strcpy(h.kernel_release, "../../tmp/evil");
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	strcpy(h.kernel_release, "7.2.13");
+	strcpy(h.state.memfd[0].name, "ram\x1b[2J");
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	strcpy(h.state.memfd[0].name, "ram");
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	free(blob);
+	kho_handoff_free(&h);
+}
+
+struct str_edit {
+	const char *node;	/* path of the node to edit */
+	bool child;		/* edit its first child instead */
+	const char *prop;	/* property to set, or NULL: rename the node */
+	const char *val;
+	const char *want;	/* in the message */
+};
+
+static const struct str_edit *cur_edit;
+
+static int edit_string(void *fdt)
+{
+	int node = fdt_path_offset(fdt, cur_edit->node);
+
+	if (node >= 0 && cur_edit->child)
+		node = fdt_first_subnode(fdt, node);
+	if (node < 0)
+		return node;
+	if (!cur_edit->prop)
+		return fdt_set_name(fdt, node, cur_edit->val);
+	return fdt_setprop_string(fdt, node, cur_edit->prop, cur_edit->val);
+}
+
+KTEST(handoff_decode_rejects_unprintable_strings)
+{
+	static const struct str_edit edits[] = {
+		{ "/", false, "kernel-release", "7.2\n/tmp/evil", "kernel-release: holds a control" },
+		{ "/", false, "kernel-release", "x/../../tmp/evil", "kernel-release: \"x/../../tmp/evil\" names a directory" },
+		{ "/", false, "tool-version", "0.1\x1b]0;owned\x07", "tool-version: holds a control" },
+		{ "/", false, "journal-source", "kernel\r", "journal-source: holds a control" },
+		{ "/", false, "tool-version", "0.1\x7f", "tool-version: holds a control" },
+		{ "/", false, "tool-version", "0.1\xc3\xa9", "tool-version: holds a control or non-ASCII character (byte 3)" },
+		{ "/memfds", true, "memfd-name", "ram\x1b[2J", "memfd-name: holds a control" },
+		{ "/devices", true, "driver", "vfio\tpci", "driver: holds a control" },
+		{ "/devices", true, NULL, "device-1\n", "/devices: a child's name holds a control" },
+	};
+	struct kho_diag diag = { "" };
+	struct kho_handoff h;
+	void *blob;
+	size_t len, i;
+
+	rand_handoff(&h, 7, 4);
+	/* Known node names for the edits. */
+	ASSERT_TRUE(h.state.nr_memfd && h.state.nr_dev);
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_free(&h);
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		int err;
+
+		cur_edit = &edits[i];
+		diag.msg[0] = 0;
+		err = edit_and_decode(blob, len, edit_string, true, &diag);
+		if (err != -EBADMSG || !strstr(diag.msg, edits[i].want))
+			printf("#   edit %zu (%s %s): %d \"%s\"\n", i,
+			       edits[i].node, edits[i].prop ? edits[i].prop : "name",
+			       err, diag.msg);
+		ASSERT_EQ(-EBADMSG, err);
+		ASSERT_STR_CONTAINS(diag.msg, edits[i].want);
+	}
+	free(blob);
 }
 
 KTEST(handoff_compatibility_rules)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests of kernel-image inspection: synthetic images and the rig's. */
 #include <gelf.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <libelf.h>
 #include <lzma.h>
@@ -14,6 +15,7 @@
 
 #include "ktest.h"
 #include "handoff.h"
+#include "kexec.h"
 #include "kimage.h"
 
 static const char *const base_abi[] = { KHO_ABI_KHO, KHO_ABI_LUO, KHO_ABI_MEMFD };
@@ -565,4 +567,71 @@ __attribute__((constructor(101))) static void register_real_cases(void)
 	}
 	for (i = 0; i < sizeof(real) / sizeof(real[0]); i++)
 		ktest_cases[ktest_nr++] = real[i];
+}
+
+/* --- the image loaded is the image checked -------------------------------- */
+
+static unsigned char loaded[64];
+static ssize_t loaded_len;
+static int loaded_calls;
+
+/* Stands in for kexec_file_load(2): remembers the head of what it got. */
+static long fake_kexec_file_load(int kfd, int ifd, unsigned long len,
+				 const char *cmdline, unsigned long flags)
+{
+	loaded_calls++;
+	loaded_len = pread(kfd, loaded, sizeof(loaded), 0);
+	return 0;
+}
+
+/*
+ * Issue #21 item 7: kexec_file_load reopened the image path after the
+ * pre-flight had read it, so a file renamed over the path in between was
+ * loaded unchecked.  The checked file is now the loaded one; a write into
+ * it after the check is refused.  The path API shows the race it had.
+ */
+KTEST(kimage_load_is_the_checked_file)
+{
+	long (*saved)(int, int, unsigned long, const char *, unsigned long) =
+		kho_kexec_file_load_fn;
+	unsigned char *good, evil[64];
+	char path[64], other[64], fdpath[64];
+	struct kho_diag diag = { "" };
+	struct kho_kimage img;
+	size_t len;
+	int wfd;
+
+	ASSERT_EQ(0, make_good_elf(&good, &len));
+	ASSERT_TRUE(len >= sizeof(loaded));
+	ASSERT_EQ(0, write_tmp(good, len, path));
+	memset(evil, 0xcc, sizeof(evil));
+	ASSERT_EQ(0, write_tmp(evil, sizeof(evil), other));
+	ASSERT_EQ(0, kho_kimage_open(path, &img, &diag));
+	/* The swap, between the check and the load. */
+	ASSERT_EQ(0, rename(other, path));
+	kho_kexec_file_load_fn = fake_kexec_file_load;
+	loaded_calls = 0;
+	ASSERT_EQ(0, kho_kexec_load_image(&img, path, NULL, "quiet", &diag));
+	ASSERT_EQ(1, loaded_calls);
+	ASSERT_EQ(sizeof(loaded), loaded_len);
+	ASSERT_EQ(0, memcmp(loaded, good, sizeof(loaded)));
+	/* What loading by path does: the swapped-in file. */
+	ASSERT_EQ(0, kho_kexec_load(path, NULL, "quiet", &diag));
+	ASSERT_EQ(0, memcmp(loaded, evil, sizeof(loaded)));
+	/* A write into the checked file itself is refused. */
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", img.fd);
+	wfd = open(fdpath, O_WRONLY);
+	ASSERT_TRUE(wfd >= 0);
+	usleep(10000);	/* a coarse clock must still see a new mtime */
+	ASSERT_EQ(1, pwrite(wfd, "\xcc", 1, 0));
+	close(wfd);
+	loaded_calls = 0;
+	ASSERT_EQ(-ESTALE, kho_kexec_load_image(&img, path, NULL, "quiet",
+						&diag));
+	ASSERT_STR_CONTAINS(diag.msg, "changed after it was checked");
+	ASSERT_EQ(0, loaded_calls);
+	kho_kexec_file_load_fn = saved;
+	kho_kimage_free(&img);
+	unlink(path);
+	free(good);
 }

@@ -32,21 +32,33 @@ for flavour in vanilla patched; do
 done
 
 # Stamp serial lines on arrival.  launch.sh truncates the log when QEMU
-# starts; tail -F follows it through that.
+# starts; tail -F follows it through that.  The stamper (tail and the loop)
+# is a process group of its own, ended on every way out of this script.
+. "$top/tests/vm/procs.bash"
+stamp_serial() {
+	tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
+		printf '%s %s\n' "$(date +%s.%N)" "${line%$'\r'}"
+	done > "$stamped"
+}
+stamper=
+tag=demo-$$
+trap 'helper_stop "$stamper"' EXIT
+trap 'exit 130' INT TERM HUP
 : > "$log"
-# A subshell, so that tail is its child and can be stopped by its pid.
-(tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
-	printf '%s %s\n' "$(date +%s.%N)" "${line%$'\r'}"
-done > "$stamped") &
-stamper=$!
+HELPER_TAG=$tag helper_start stamper stamp_serial
 
 "$top/tests/vm/launch.sh" --name "$name" --script "$top/tests/vm/guest/upgrade-demo.sh" \
 	--kernel vanilla --timeout 300 --expect serving --expect adopted
 rc=$?
 sleep 0.5
-kill "$stamper" 2>/dev/null
-pkill -P "$stamper" 2>/dev/null
-wait "$stamper" 2>/dev/null
+helper_stop "$stamper"
+stamper=
+# Nothing this demo started may outlive it.
+left=$(procs_tagged "$tag")
+if [ -n "$left" ]; then
+	echo "demo: FAILED: processes left behind: $(echo $left)" >&2
+	rc=1
+fi
 
 stamp_of() {
 	grep -a -m1 -- "$1" "$stamped" | cut -d' ' -f1

@@ -12,6 +12,12 @@ export BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$KHO_TOP/$BUILD" ;; esac
 export KHO_VM_LOGDIR=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
 
+. "$VM_DIR/procs.bash"
+
+# Every process a test starts through run_vm carries this tag in its
+# environment (launch.sh, QEMU, a stamper): teardown finds what is left.
+VM_PROC_TAG=kho-vm-$$-${BATS_TEST_NUMBER:-0}
+
 # A test name fit for a file name: suite number + test number.
 vm_name() {
 	local suite=${BATS_TEST_FILENAME##*/}
@@ -32,7 +38,7 @@ run_vm() {
 		args=(--name "$name" "${args[@]}")
 	fi
 	VM_LOG="$KHO_VM_LOGDIR/$name.log"
-	run "$VM_DIR/launch.sh" "${args[@]}"
+	run env KHO_PROC_TAG="$VM_PROC_TAG" "$VM_DIR/launch.sh" "${args[@]}"
 	# Shown by bats only when the test fails.
 	echo "$output"
 }
@@ -108,4 +114,25 @@ assert_kernel_clean() {
 
 	! grep -Eaq -- "$re" "$VM_LOG" ||
 		die "the kernel reported: $(grep -Ea -m1 -A3 -- "$re" "$VM_LOG")"
+}
+
+# Leak check, as podman's system tests check for leftover containers: no
+# process a test started (run_vm, or anything run with KHO_PROC_TAG set to
+# $VM_PROC_TAG) may outlive it.  Leftovers get 5 s to exit, are then
+# killed, and fail the test by pid and name.  A suite that defines its own
+# teardown calls vm_teardown from it.
+vm_teardown() {
+	local left i
+
+	for ((i = 0; i < 50; i++)); do
+		left=$(procs_tagged "$VM_PROC_TAG")
+		[ -n "$left" ] || return 0
+		sleep 0.1
+	done
+	kill -KILL $(cut -d' ' -f1 <<<"$left") 2>/dev/null
+	die "processes left behind by this test: $(tr '\n' ';' <<<"$left")"
+}
+
+teardown() {
+	vm_teardown
 }
