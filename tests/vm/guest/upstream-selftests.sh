@@ -19,8 +19,10 @@
 #   KHOTEST: TAP PROG: LINE          the program's output, as it comes
 #   KHOTEST: RESULT PROG TEST R      one per TAP result, R one of pass, fail,
 #                                    skip, xfail, xpass
-#   KHOTEST: HUNG PROG TEST          a test ran past KHOTEST_TEST_TIMEOUT, or
-#                                    the harness killed it by its own timeout
+#   KHOTEST: HUNG PROG TEST          the harness killed TEST by its own
+#                                    timeout, or TEST ran past
+#                                    KHOTEST_TEST_TIMEOUT; the program is
+#                                    stopped there (its later tests do not run)
 #   KHOTEST: LOG PROG_exit=N, PROG_plan=N, PROG_secs=N, slow=PROG:TEST:SECS
 #
 # Output goes through a file, never a pipe: a test stuck in D state keeps
@@ -50,7 +52,7 @@ running_test() {
 # printed as a RESULT line.  Returns the program's exit status (124 for a
 # hang).
 ksft_run() {
-	local prog="$1" out="/tmp/$1.tap" pid n=0 m cur= prev= since start now rc=0 hung=
+	local prog="$1" out="/tmp/$1.tap" pid n=0 m cur='' prev='' since start now rc=0 hung=''
 
 	shift
 	start=$(date +%s)
@@ -74,7 +76,13 @@ ksft_run() {
 			prev=$cur
 			since=$now
 		fi
-		if [ -n "$cur" ] && [ $((now - since)) -ge "$test_timeout" ]; then
+		# The harness kills a test at its own timeout (30 s unless the
+		# test sets more) and goes on; a test in D state cannot die and
+		# the next ones may queue behind its lock: stop at the first.
+		hung=$(sed -n 's/^# \(.*\): Test terminated by timeout.*/\1/p' "$out" | head -n 1)
+		if [ -n "$hung" ]; then
+			:
+		elif [ -n "$cur" ] && [ $((now - since)) -ge "$test_timeout" ]; then
 			hung=$cur
 		elif [ $((now - start)) -ge "$prog_timeout" ]; then
 			hung=${cur:-"(between tests)"}
@@ -91,18 +99,19 @@ ksft_run() {
 		fi
 		sleep 1
 	done
-	[ -n "$hung" ] || wait "$pid" || rc=$?
+	if [ -z "$hung" ]; then
+		wait "$pid" || rc=$?
+		# A timeout in the program's last moments, after the last look.
+		hung=$(sed -n 's/^# \(.*\): Test terminated by timeout.*/\1/p' "$out" | head -n 1)
+		if [ -n "$hung" ]; then
+			echo "KHOTEST: HUNG $prog $hung"
+			blocked_tasks
+			hung_any="$hung_any $prog:$hung"
+		fi
+	fi
 	# What came after the last look.
 	m=$(wc -l < "$out")
 	[ "$m" -gt "$n" ] && sed -n "$((n + 1)),${m}p" "$out" | sed "s/^/KHOTEST: TAP $prog: /"
-	# The harness's own per-test timeout killed a test: that test hung
-	# too (a test that is merely slow under TCG must get a longer one).
-	if grep -q 'Test terminated by timeout' "$out"; then
-		grep 'Test terminated by timeout' "$out" | sed 's/^# \(.*\): Test terminated.*/\1/' |
-			while read -r t; do echo "KHOTEST: HUNG $prog $t"; done
-		blocked_tasks
-		hung_any="$hung_any $prog:timeout"
-	fi
 	awk -v prog="$prog" '
 		/^ok [0-9]+ / {
 			r = "pass"
