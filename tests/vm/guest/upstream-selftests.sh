@@ -10,6 +10,8 @@
 #                         stage 2; then the same the other way round
 #   KHOTEST_LUO_KERNELS   "FIRST OTHER": the kernel the guest boots, the one
 #                         it kexecs to (vanilla patched); they alternate
+#   KHOTEST_HUGEPAGES     huge pages to reserve first (iommufd's hugepage
+#                         variants need a pool)
 #   KHOTEST_TEST_TIMEOUT  seconds one test may run before it counts as hung
 #                         (default 120; the harness kills its own tests at
 #                         30 s unless a test sets more)
@@ -129,6 +131,16 @@ ksft_run() {
 }
 
 khotest_log "stage$KHO_STAGE=$(uname -r)"
+
+# iommufd's hugepage variants map MAP_HUGETLB memory: reserve the pool a
+# host running them has (the largest, dirty128M_huge, takes 64 pages).
+if [ -n "${KHOTEST_HUGEPAGES:-}" ]; then
+	echo "$KHOTEST_HUGEPAGES" > /proc/sys/vm/nr_hugepages
+	got=$(cat /proc/sys/vm/nr_hugepages)
+	[ "$got" = "$KHOTEST_HUGEPAGES" ] ||
+		khotest_fail "reserved $got of $KHOTEST_HUGEPAGES huge pages"
+	khotest_log "hugepages=$got"
+fi
 
 for prog in ${KHOTEST_SELFTESTS:-}; do
 	khotest_mark "run-$prog"
