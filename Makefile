@@ -73,7 +73,7 @@ ifneq ($(RECTEST_SRC),)
 TARGETS += $(RECTEST_BIN)
 endif
 
-.PHONY: all deps check check-unit check-vm check-schema bench fuzz demo \
+.PHONY: all deps check check-unit check-vm check-schema check-fuzz bench fuzz demo \
 	kernel kernels initramfs install clean help
 all: $(TARGETS)
 
@@ -143,7 +143,7 @@ deps:
 
 # Kernels first, so the unit tests that read real images (test_kimage) run
 # on them instead of passing over them.
-check: kernels check-unit check-schema check-vm
+check: kernels check-unit check-schema check-fuzz check-vm
 
 check-unit: all $(UNIT_BIN)
 	./tests/unit/run.sh $(UNIT_BIN)
@@ -189,6 +189,28 @@ $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 $(BUILD)/fuzz/seeds/kimage: fuzz/gen-kimage-seeds.sh
 	rm -rf $@
 	CC=$(FUZZ_CC) ./fuzz/gen-kimage-seeds.sh $@
+
+# make check builds every fuzzer and runs each over its seeds once
+# (-runs=0): a fuzzer that no longer compiles, or a seed that crashes,
+# fails the check, as a lost line once did unnoticed.
+check-fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
+	@set -e; for f in $(FUZZ_BIN); do \
+		n=$${f##*/fuzz_}; seeds=; \
+		case $$n in \
+		handoff_decode) seeds="$(FUZZ_SEEDS_handoff_decode)";; \
+		kimage) seeds="$(FUZZ_SEEDS_kimage)";; \
+		esac; \
+		if [ -n "$$seeds" ]; then \
+			$$f -runs=0 $$seeds > $(BUILD)/fuzz/$$n.seeds.log 2>&1 || \
+			{ tail -n 20 $(BUILD)/fuzz/$$n.seeds.log; \
+			  echo "fuzz: $$n: a seed failed"; exit 1; }; \
+		else \
+			$$f -runs=2000 -seed=1 -len_control=0 > $(BUILD)/fuzz/$$n.seeds.log 2>&1 || \
+			{ tail -n 20 $(BUILD)/fuzz/$$n.seeds.log; \
+			  echo "fuzz: $$n: 2000 runs failed"; exit 1; }; \
+		fi; \
+		echo "fuzz: $$n builds and runs its seeds"; \
+	done
 
 fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
 	@set -e; failed=; for f in $(FUZZ_BIN); do \
@@ -241,6 +263,7 @@ help:
 	@echo 'make check-vm     BATS suites that boot QEMU guests and kexec'
 	@echo 'make bench        benchmarks; print ratios measured in one run'
 	@echo 'make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)'
+	@echo 'make check-fuzz   build the fuzzers, run each over its seeds once'
 	@echo 'make kernels      build (or fetch from cache) both guest kernels'
 	@echo 'make demo         upgrade demo in a QEMU guest'
 	@echo 'make install      install into DESTDIR'

@@ -281,6 +281,7 @@ static int replay_one(struct kho_state *s, struct idmap *m,
 {
 	struct kho_rec r = *in;
 
+	switch (r.op) {
 	case KHO_OP_DESTROY:
 	case KHO_OP_IOAS_UNMAP:
 	case KHO_OP_IOAS_COPY:

@@ -78,7 +78,10 @@ int cmd_capture(int argc, char **argv)
 				      userspace_journal);
 	err = kho_capture_check_kjournal(pid, &snap,
 					 decision == KHO_IOMMUFD_PRESERVE ?
-					 &iommufd : NULL, &diag);
+					 &iommufd : NULL, userspace_journal, &diag);
+	if (!err && diag.msg[0])
+		fprintf(stderr, "kho-tool capture: VMM %d: warning: %s; --userspace-journal: the recorder's record is used, unverified by the kernel\n",
+			(int)pid, diag.msg);
 	/* Nothing is preserved here: the node only describes the iommufd. */
 	if (iommufd >= 0)
 		close(iommufd);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "commands.h"
 #include "compact.h"
 #include "handoff.h"
@@ -205,6 +206,23 @@ static int cmd_record_write(const char *path, const struct kho_handoff *h)
 	return ret;
 }
 
+/* What capture checks: the kernel's journal, the memfds and devices */
+static int cmd_record_capture_checks(pid_t pid,
+				     struct kho_journal_snapshot *snap,
+				     struct kho_diag *diag)
+{
+	struct kho_capture cap;
+	int ret;
+
+	ret = kho_capture_check_kjournal(pid, snap, NULL, false, diag);
+	if (ret)
+		return ret;
+	ret = kho_capture_build(snap, &cap, diag);
+	if (!ret)
+		kho_capture_release(&cap);
+	return ret;
+}
+
 static void cmd_record_usage(FILE *out)
 {
 	fprintf(out,
@@ -269,6 +287,12 @@ int cmd_record(int argc, char **argv)
 		kho_journal_snapshot_free(&snap);
 		return KHO_EXIT_FAILED;
 	}
+	/*
+	 * "preservable: yes" must mean capture would take it: the same
+	 * checks, the kernel's journal included, short of preserving.
+	 */
+	if (!ret)
+		ret = cmd_record_capture_checks(pid, &snap, &diag);
 	cmd_record_summarise(&snap.handoff, &sum);
 	if (json)
 		cmd_record_print_json(pid, &snap.handoff, &sum,

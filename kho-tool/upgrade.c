@@ -380,10 +380,15 @@ static int do_run(struct timeline *tl, struct run *r)
 		r->have_snap = true;
 		err = kho_capture_check_kjournal(o->pid, &r->snap,
 						 r->iommufd_decision == KHO_IOMMUFD_PRESERVE ?
-						 &r->iommufd : NULL, &diag);
+						 &r->iommufd : NULL,
+						 o->userspace_journal, &diag);
 		if (err)
 			return step_end(tl, "capture", err, "VMM %d: %s", (int)o->pid,
 					diag.msg);
+		if (diag.msg[0])
+			fprintf(o->json ? stderr : stdout,
+				"%s: VMM %d: warning: %s; --userspace-journal: the recorder's record is used, unverified by the kernel\n",
+				o->command, (int)o->pid, diag.msg);
 		journal_source_line(o, &r->snap);
 		/* A VMM without an iommufd has nothing to preserve. */
 		if (r->iommufd_decision == KHO_IOMMUFD_PRESERVE &&

@@ -63,11 +63,18 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
  *
  * On a kernel with the iommufd journal (patches/, "iommufd-journal-v1")
  * reads the journal of the VMM's iommufd (pidfd_getfd(2)) and requires
- * the recorder's raw journal to be the same records: the kernel's is
- * authoritative, a VMM cannot bypass it.  The source is then
- * KHO_JOURNAL_SOURCE_KERNEL.  On a vanilla kernel (IOMMU_JOURNAL_READ
- * fails with ENOTTY) the source is KHO_JOURNAL_SOURCE_USER and nothing is
- * checked.
+ * the recorder's raw journal to be the same records: the kernel's is the
+ * one the target verifies the replay against, and a VMM cannot bypass it.
+ * The source is then KHO_JOURNAL_SOURCE_KERNEL.  On a vanilla kernel
+ * (IOMMU_JOURNAL_READ fails with ENOTTY) the source is
+ * KHO_JOURNAL_SOURCE_USER and nothing is checked.
+ *
+ * @userspace_journal (--userspace-journal): the operator chose the
+ * recorder's record, unverified.  Then a kernel journal that differs or
+ * that the kernel flagged does not stop the capture: the source is
+ * KHO_JOURNAL_SOURCE_USER, 0 is returned and diag holds the difference,
+ * which the caller prints as a warning.  Otherwise diag is left empty on
+ * success.
  *
  * Return: 0 (either source); -EILSEQ (the journals differ: diag names the
  * first differing record); -EOPNOTSUPP (the kernel flagged its journal
@@ -75,7 +82,8 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
  * the -errno of pidfd_getfd(2) or IOMMU_JOURNAL_READ.
  */
 int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
-			       int *iommufd, struct kho_diag *diag);
+			       int *iommufd, bool userspace_journal,
+			       struct kho_diag *diag);
 
 /*
  * kho_capture_write() - write the blob to @path (for inspection: without

@@ -351,7 +351,7 @@ int kho_kjournal_compare(const struct kho_journal *kernel,
 		kho_rec_format(&user->recs[i], u, sizeof(u));
 		if (strcmp(k, u))
 			return kho_diag_set(diag, -EILSEQ,
-					    "kernel journal: record %zu differs: kernel has \"%s\", the recorder has \"%s\" (the kernel's record is authoritative)",
+					    "kernel journal: record %zu differs: kernel has \"%s\", the recorder has \"%s\" (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
 					    i, k, u);
 	}
 	if (kernel->nr == user->nr)
@@ -359,12 +359,12 @@ int kho_kjournal_compare(const struct kho_journal *kernel,
 	if (kernel->nr > user->nr) {
 		kho_rec_format(&kernel->recs[n], k, sizeof(k));
 		return kho_diag_set(diag, -EILSEQ,
-				    "kernel journal: record %zu differs: kernel has \"%s\", the recorder stops at %zu records (the kernel's record is authoritative)",
+				    "kernel journal: record %zu differs: kernel has \"%s\", the recorder stops at %zu records (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
 				    n, k, user->nr);
 	}
 	kho_rec_format(&user->recs[n], u, sizeof(u));
 	return kho_diag_set(diag, -EILSEQ,
-			    "kernel journal: record %zu differs: the kernel stops at %zu records, the recorder has \"%s\" (the kernel's record is authoritative)",
+			    "kernel journal: record %zu differs: the kernel stops at %zu records, the recorder has \"%s\" (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
 			    n, kernel->nr, u);
 }
 

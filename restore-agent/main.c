@@ -556,17 +556,16 @@ static void log_journal_source(const struct agent *a, int err)
 	const char *src = a->h.journal_source;
 
 	if (a->h.iommufd.present) {
-		agent_log(0, "restore: journal source: kernel (%s); replaying %llu recorded ioctls into the preserved iommufd, each checked by the kernel (plan would be %zu)",
-			  a->h.iommufd.compatible,
-			  (unsigned long long)a->h.iommufd.journal_length,
-			  kho_plan_ioctls(&a->h.replay));
+		agent_log(0, "restore: journal source: kernel (%s); replaying %zu recorded ioctls into the preserved iommufd, each checked by the kernel (plan would be %zu; the kernel folded a journal of %llu records to its live state)",
+			  a->h.iommufd.compatible, a->expected.nr,
+			  kho_plan_ioctls(&a->h.replay),
+			  (unsigned long long)a->h.iommufd.journal_length);
 		if (a->resumed_at)
 			agent_log(0, "restore: resumed at record %u: the kernel had matched %u records before",
 				  a->resumed_at + 1, a->resumed_at);
 		if (!err && a->kernel_path)
-			agent_log(0, "restore: kernel verified the replay: %zu/%llu records",
-				  a->expected.nr,
-				  (unsigned long long)a->h.iommufd.journal_length);
+			agent_log(0, "restore: kernel verified the replay: %zu/%zu records",
+				  a->expected.nr, a->expected.nr);
 		return;
 	}
 	if (!strcmp(src, KHO_JOURNAL_SOURCE_KERNEL))

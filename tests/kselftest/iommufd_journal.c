@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -40,6 +41,7 @@
 #include <linux/vfio.h>
 
 #include "linux/iommufd_journal.h"
+#include "iommufd_test.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MEMFD_SIZE (4UL << 20)
@@ -765,6 +767,173 @@ static int cmd_basic(void)
 	return failures ? 1 : 0;
 }
 
+/* --- device API records made inside an ioctl --------------------------------- */
+
+/*
+ * A case that may hang in D state runs in a child: such a task cannot be
+ * killed, so the parent stops waiting after HANG_SECONDS and reports the
+ * case by name (the hung-task detector dumps the child's stack).
+ */
+#define HANG_SECONDS 20
+
+static int in_child(int (*fn)(void))
+{
+	int status, i;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", strerror(errno));
+	if (!pid) {
+		int ret = fn();
+
+		if (ret)
+			printf("# child: %s\n", why);
+		fflush(stdout);
+		_exit(ret ? 1 : 0);
+	}
+	for (i = 0; i < HANG_SECONDS * 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			if (WIFEXITED(status) && !WEXITSTATUS(status))
+				return 0;
+			FAIL("the case failed (status 0x%x)", status);
+		}
+		usleep(100000);
+	}
+	FAIL("hung: no return after %d s (a task in D state: see the hung-task report)",
+	     HANG_SECONDS);
+}
+
+static int mock_domain(int fd, __u32 ioas, struct iommu_test_cmd *cmd)
+{
+	*cmd = (struct iommu_test_cmd){
+		.size = sizeof(*cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.id = ioas,
+	};
+	return xioctl(fd, IOMMU_TEST_CMD, cmd);
+}
+
+/*
+ * IOMMU_DESTROY of a mock device detaches and unbinds its device through
+ * the device API from inside the ioctl. Both are journaled, before the
+ * destroy's own record.  This deadlocked when the destroy held the journal
+ * for read and the detach's record took it for write.
+ */
+static int mock_destroy_child(void)
+{
+	struct iommu_test_cmd mock;
+	static struct journal j;
+	__u32 ioas, n;
+	int fd;
+
+	fd = open("/dev/iommu", O_RDWR);
+	if (fd < 0)
+		FAIL("open /dev/iommu: %s", strerror(errno));
+	ASSERT_OK(_ioas_alloc(fd, &ioas));
+	ASSERT_OK(mock_domain(fd, ioas, &mock));
+	ASSERT_OK(_destroy(fd, mock.mock_domain.out_stdev_id));
+	ASSERT_OK(journal_get(fd, 0, &j));
+	n = j.nr;
+	if (n < 3)
+		FAIL("%u records after the destroy", n);
+	ASSERT_EQ(IOMMU_JOURNAL_OP_DEVICE_DETACH, journal_rec(&j, n - 3)->op);
+	ASSERT_EQ(mock.mock_domain.out_idev_id,
+		  ((struct iommu_journal_detach *)journal_rec(&j, n - 3))->dev_id);
+	ASSERT_EQ(IOMMU_JOURNAL_OP_DESTROY, journal_rec(&j, n - 2)->op);
+	ASSERT_EQ(mock.mock_domain.out_idev_id,
+		  ((struct iommu_journal_destroy *)journal_rec(&j, n - 2))->id);
+	ASSERT_EQ(IOMMU_JOURNAL_OP_DESTROY, journal_rec(&j, n - 1)->op);
+	ASSERT_EQ(mock.mock_domain.out_stdev_id,
+		  ((struct iommu_journal_destroy *)journal_rec(&j, n - 1))->id);
+	/* The IOAS is free again: its HWPT went with the device */
+	ASSERT_OK(_destroy(fd, ioas));
+	close(fd);
+	return 0;
+}
+
+static int test_mock_destroy(void)
+{
+	return in_child(mock_destroy_child);
+}
+
+/* Closing an iommufd with a mock device attached unbinds it the same way */
+static int mock_close_child(void)
+{
+	struct iommu_test_cmd mock;
+	__u32 ioas;
+	int fd;
+
+	fd = open("/dev/iommu", O_RDWR);
+	if (fd < 0)
+		FAIL("open /dev/iommu: %s", strerror(errno));
+	ASSERT_OK(_ioas_alloc(fd, &ioas));
+	ASSERT_OK(mock_domain(fd, ioas, &mock));
+	close(fd);
+	return 0;
+}
+
+static int test_mock_close(void)
+{
+	return in_child(mock_close_child);
+}
+
+/*
+ * An UNMAP that covers the first area whole and cuts into the second
+ * fails with ENOENT, yet the kernel removed the first area.  The journal
+ * records that removal as the unmap of exactly the first area.
+ */
+static int test_unmap_partial(void)
+{
+	const struct iommu_journal_unmap *u;
+	static struct journal j;
+	__u64 iova, out = 0;
+	__u32 ioas;
+	int fd, mfd;
+
+	fd = open("/dev/iommu", O_RDWR);
+	if (fd < 0)
+		FAIL("open /dev/iommu: %s", strerror(errno));
+	mfd = memfd_make();
+	ASSERT_OK(mfd < 0 ? mfd : 0);
+	ASSERT_OK(_ioas_alloc(fd, &ioas));
+	iova = 0x100000;
+	ASSERT_OK(_map_file(fd, ioas, mfd, 0, 0x4000, &iova, true));
+	iova = 0x104000;
+	ASSERT_OK(_map_file(fd, ioas, mfd, 0x4000, 0x8000, &iova, true));
+	ASSERT_ERR(ENOENT, _unmap(fd, ioas, 0x100000, 0x8000, &out));
+	ASSERT_OK(journal_get(fd, 0, &j));
+	ASSERT_EQ(4, j.nr);
+	u = (const void *)journal_rec(&j, 3);
+	ASSERT_EQ(IOMMU_JOURNAL_OP_IOAS_UNMAP, u->hdr.op);
+	ASSERT_EQ(ioas, u->ioas_id);
+	ASSERT_EQ(0x100000, u->iova);
+	ASSERT_EQ(0x4000, u->length);
+	ASSERT_EQ(0x4000, u->out_length);
+	/* As the kernel holds it: the first area gone, the second whole */
+	iova = 0x100000;
+	ASSERT_OK(_map_file(fd, ioas, mfd, 0, 0x4000, &iova, true));
+	iova = 0x104000;
+	ASSERT_ERR(EEXIST, _map_file(fd, ioas, mfd, 0x4000, 0x1000, &iova, true));
+	/* A refused UNMAP that removed nothing leaves no record */
+	ASSERT_ERR(ENOENT, _unmap(fd, ioas, 0x105000, 0x1000, NULL));
+	ASSERT_OK(journal_get(fd, 0, &j));
+	ASSERT_EQ(5, j.nr);
+	close(mfd);
+	close(fd);
+	return 0;
+}
+
+static int cmd_mock(void)
+{
+	run("mock_destroy_returns", test_mock_destroy);
+	run("mock_close_returns", test_mock_close);
+	run("unmap_partial_recorded", test_unmap_partial);
+	printf("# %d/%d passed\n", test_nr - failures, test_nr);
+	return failures ? 1 : 0;
+}
+
 /* --- fail_nth sweep ----------------------------------------------------------- */
 
 static int writefile(const char *path, const char *val)
@@ -919,6 +1088,52 @@ static int cmd_failnth(void)
 
 /* --- stage 1: preserve ------------------------------------------------------ */
 
+static int _copy(int fd, __u32 dst, __u64 dst_iova, __u32 src, __u64 src_iova,
+		 __u64 len)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.dst_ioas_id = dst, .src_ioas_id = src,
+		.length = len, .dst_iova = dst_iova, .src_iova = src_iova,
+	};
+
+	return xioctl(fd, IOMMU_IOAS_COPY, &cmd);
+}
+
+/*
+ * History that leaves the state as it was, which the kernel must fold away
+ * when it preserves the journal (patches/0004): a map and its unmap, a
+ * refused UNMAP that removed one area then the unmap of the other, and an
+ * IOAS mapped, copied into and destroyed.  10 records; the next kernel
+ * must expect the 6 of the state alone.
+ */
+#define CHURN_RECORDS 10
+
+static int churn(struct fixture *f)
+{
+	__u64 iova = 0x8000000;
+	__u32 ioas2;
+	int ret;
+
+	STEP(_map_file(f->fd, f->ioas, f->memfd, 0, 0x10000, &iova, true));
+	STEP(_unmap(f->fd, f->ioas, 0x8000000, 0x10000, NULL));
+	iova = 0x9000000;
+	STEP(_map_file(f->fd, f->ioas, f->memfd, 0, 0x4000, &iova, true));
+	iova = 0x9004000;
+	STEP(_map_file(f->fd, f->ioas, f->memfd, 0x4000, 0x8000, &iova, true));
+	if (_unmap(f->fd, f->ioas, 0x9000000, 0x8000, NULL) != -ENOENT)
+		return -EPROTO;
+	STEP(_unmap(f->fd, f->ioas, 0x9004000, 0x8000, NULL));
+	STEP(_ioas_alloc(f->fd, &ioas2));
+	iova = 0x100000;
+	STEP(_map_file(f->fd, ioas2, f->memfd, 0, 0x10000, &iova, true));
+	STEP(_copy(f->fd, ioas2, 0x200000, f->ioas, IOVA_FILE, 0x10000));
+	STEP(_destroy(f->fd, ioas2));
+	return 0;
+}
+
 static int cmd_stage1(void)
 {
 	static struct journal j;
@@ -936,6 +1151,11 @@ static int cmd_stage1(void)
 	ret = sequence(&f, true, false);
 	if (ret) {
 		fprintf(stderr, "stage1: sequence: %s\n", strerror(-ret));
+		return 1;
+	}
+	ret = churn(&f);
+	if (ret) {
+		fprintf(stderr, "stage1: churn: %s\n", strerror(-ret));
 		return 1;
 	}
 	ret = journal_get(f.fd, 0, &j);
@@ -956,8 +1176,8 @@ static int cmd_stage1(void)
 		fprintf(stderr, "stage1: preserve: %s\n", strerror(-ret));
 		return 1;
 	}
-	printf("iommufd_journal: stage1: preserved %u records (%u bytes): ioas %u dev %u hwpt %u\n",
-	       j.nr, j.len, f.ioas, f.devid, f.hwpt);
+	printf("iommufd_journal: stage1: preserved a journal of %u records (%u bytes), %u of them churn: ioas %u dev %u hwpt %u\n",
+	       j.nr, j.len, CHURN_RECORDS, f.ioas, f.devid, f.hwpt);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
@@ -1092,6 +1312,7 @@ static int test_restoring(void)
 	ASSERT_EQ(0, st.out_total);
 	ASSERT_EQ(0, st.out_matched);
 	ASSERT_OK(journal_get(S.fd, IOMMU_JOURNAL_READ_EXPECTED, &S.exp));
+	/* The state's 6 records: stage 1's churn was folded away */
 	ASSERT_EQ(6, S.exp.nr);
 	ASSERT_EQ(IOMMU_JOURNAL_OP_IOAS_ALLOC, journal_rec(&S.exp, 0)->op);
 	ASSERT_EQ(IOMMU_JOURNAL_OP_DEVICE_ATTACH, journal_rec(&S.exp, 5)->op);
@@ -1265,12 +1486,14 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 2 && !strcmp(argv[1], "basic"))
 		return cmd_basic();
+	if (argc == 2 && !strcmp(argv[1], "mock"))
+		return cmd_mock();
 	if (argc == 2 && !strcmp(argv[1], "failnth"))
 		return cmd_failnth();
 	if (argc == 2 && !strcmp(argv[1], "stage1"))
 		return cmd_stage1();
 	if (argc == 2 && !strcmp(argv[1], "stage2"))
 		return cmd_stage2();
-	fprintf(stderr, "usage: iommufd_journal basic|failnth|stage1|stage2\n");
+	fprintf(stderr, "usage: iommufd_journal basic|mock|failnth|stage1|stage2\n");
 	return 2;
 }

@@ -41,6 +41,24 @@ assert_acpica_untouched() {
 		journal_anon_not_carried luo_preserve
 }
 
+@test "kjournal: IOMMU_DESTROY of a mock device returns; a partial UNMAP is journaled" {
+	require_series
+	run_vm --kernel patched --script "$GUEST_DIR/kjournal-mock.sh" \
+		--expect kjournal-mock
+	assert_vm_ok
+	assert_cases mock_destroy_returns mock_close_returns unmap_partial_recorded
+	assert_kernel_clean
+}
+
+@test "kjournal: the same under lockdep, KASAN and DEBUG_VM (patched-debug)" {
+	require_series
+	run_vm --kernel "$(debug_kernel)/bzImage" --script "$GUEST_DIR/kjournal-mock.sh" \
+		--timeout 600 --expect kjournal-mock
+	assert_vm_ok
+	assert_cases mock_destroy_returns mock_close_returns unmap_partial_recorded
+	assert_kernel_clean
+}
+
 @test "kjournal: deviating replays rejected, matching replay verified, FINISH" {
 	require_series
 	# A second edu device: the one a deviating replay binds instead.
@@ -54,7 +72,9 @@ assert_acpica_untouched() {
 		--timeout 300 --expect kjournal-preserved \
 		--expect kexec-to-vmlinuz-patched --expect kjournal-verified
 	assert_vm_ok
-	assert_log 'iommufd_journal: stage1: preserved 6 records'
+	# 6 records of state and 10 of churn; stage 2 expects the 6 alone
+	# (ok restoring: the kernel folded the journal, patches/0004)
+	assert_log 'iommufd_journal: stage1: preserved a journal of 16 records'
 	assert_cases restoring finish_refused deviate_device_order replay_ioas \
 		deviate_mapping deviate_device_other deviate_attach verified_finish
 	assert_log '^# replay fail_nth: [0-9]+ injected failures left the replay intact\b'

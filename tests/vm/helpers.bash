@@ -89,3 +89,23 @@ kernel_release() {
 	dd if="$img" bs=1 skip=$((off + 0x200)) count=256 2>/dev/null |
 		tr '\0' '\n' | head -n 1 | cut -d' ' -f1
 }
+
+# debug_kernel: the patched-debug build dir (KASAN, kmemleak, lockdep,
+# DEBUG_VM), KHO_KERNEL_PATCHED_DEBUG or the cached build.
+debug_kernel() {
+	if [ -z "${KHO_KERNEL_PATCHED_DEBUG:-}" ]; then
+		KHO_KERNEL_PATCHED_DEBUG=$("$KHO_TOP/tests/rig/build-kernel.sh" patched-debug) ||
+			return 1
+		export KHO_KERNEL_PATCHED_DEBUG
+	fi
+	echo "$KHO_KERNEL_PATCHED_DEBUG"
+}
+
+# assert_kernel_clean: the serial log of the last run_vm holds no report of
+# lockdep, the hung-task detector, KASAN or a kernel BUG/WARNING.
+assert_kernel_clean() {
+	local re='WARNING: (possible|inconsistent|suspicious|bad unlock)|INFO: task .* blocked for more than|BUG: |------------\[ cut here \]------------'
+
+	! grep -Eaq -- "$re" "$VM_LOG" ||
+		die "the kernel reported: $(grep -Ea -m1 -A3 -- "$re" "$VM_LOG")"
+}
