@@ -245,3 +245,34 @@ LUO_TESTS="luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_fil
 	# Both kernels ran: the first booted and kexec'd, the second restored.
 	[ "$(grep -ac 'Linux version' "$VM_LOG")" = 2 ] || die "expected two boots in $VM_LOG"
 }
+
+# The control of the hang check: a "selftest" whose second test never
+# ends must fail the suite's way, naming that test, while the first one's
+# result is kept.  (A real D-state hang also gets the kernel's reports of
+# blocked tasks; this one sleeps, so it only names the test.)
+@test "upstream: a test that hangs fails naming it (control)" {
+	local ctl="$BATS_TEST_TMPDIR/hang-control"
+
+	cat > "$ctl" <<-'EOS'
+	#!/bin/sh
+	echo "TAP version 13"
+	echo "1..2"
+	echo "#  RUN           ctl.returns ..."
+	echo "#            OK  ctl.returns"
+	echo "ok 1 ctl.returns"
+	echo "#  RUN           ctl.never_returns ..."
+	exec sleep 600
+	EOS
+	chmod +x "$ctl"
+	printf 'KHOTEST_SELFTESTS=hang-control\nKHOTEST_TEST_TIMEOUT=5\n' > "$BATS_TEST_TMPDIR/upstream.env"
+	run_vm --kernel vanilla --script "$GUEST_DIR/upstream-selftests.sh" \
+		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
+		--file "$ctl:/test/selftests/hang-control" --timeout 120
+	assert_vm_fails 'guest reported: hung: hang-control:ctl\.never_returns'
+	assert_log 'KHOTEST: RESULT hang-control ctl\.returns pass'
+	# The suite's own check says the same.
+	run assert_no_hang
+	[ "$status" -ne 0 ] || die "assert_no_hang passed a hung guest"
+	grep -q 'hung: hang-control ctl\.never_returns' <<<"$output" ||
+		die "assert_no_hang did not name the test: $output"
+}
