@@ -47,6 +47,12 @@ running_test() {
 	awk '/^#  RUN /{ r = $3 } /^(not )?ok [0-9]+ /{ r = "" } END { print r }' "$1"
 }
 
+# timed_out_test FILE: the first test the harness killed by its timeout,
+# by its full name (the harness's own message names the test alone).
+timed_out_test() {
+	awk '/^#  RUN /{ r = $3 } /: Test terminated by timeout/{ print r; exit }' "$1"
+}
+
 # ksft_run PROG [ARGS...]: run one program with its output in
 # /tmp/PROG.tap, echoed to the console line by line as it grows; a test
 # that runs past the per-test timeout is reported hung (with the blocked
@@ -81,7 +87,7 @@ ksft_run() {
 		# The harness kills a test at its own timeout (30 s unless the
 		# test sets more) and goes on; a test in D state cannot die and
 		# the next ones may queue behind its lock: stop at the first.
-		hung=$(sed -n 's/^# \(.*\): Test terminated by timeout.*/\1/p' "$out" | head -n 1)
+		hung=$(timed_out_test "$out")
 		if [ -n "$hung" ]; then
 			:
 		elif [ -n "$cur" ] && [ $((now - since)) -ge "$test_timeout" ]; then
@@ -104,7 +110,7 @@ ksft_run() {
 	if [ -z "$hung" ]; then
 		wait "$pid" || rc=$?
 		# A timeout in the program's last moments, after the last look.
-		hung=$(sed -n 's/^# \(.*\): Test terminated by timeout.*/\1/p' "$out" | head -n 1)
+		hung=$(timed_out_test "$out")
 		if [ -n "$hung" ]; then
 			echo "KHOTEST: HUNG $prog $hung"
 			blocked_tasks
