@@ -20,7 +20,17 @@ struct cmd_record_summary {
 	size_t replay_length;
 	int compact_err;
 	char compact_msg[sizeof(((struct kho_diag *)0)->msg)];
+	/*
+	 * Per device of the snapshot, the HWPT it is attached to after the
+	 * fold (0: detached; CMD_RECORD_PT_UNKNOWN: the fold failed).  The
+	 * snapshot's own device table carries no attachment: the recorder
+	 * leaves that to the journal (lib/record.c), so printing it said
+	 * "pt 0" for every device.
+	 */
+	uint32_t *attached_pt;
 };
+
+#define CMD_RECORD_PT_UNKNOWN UINT32_MAX
 
 /* Folds the raw journal as capture will: live maps and replay length. */
 static void cmd_record_summarise(const struct kho_handoff *h,
@@ -32,6 +42,9 @@ static void cmd_record_summarise(const struct kho_handoff *h,
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
+	s->attached_pt = calloc(h->state.nr_dev + 1, sizeof(*s->attached_pt));
+	for (i = 0; s->attached_pt && i < h->state.nr_dev; i++)
+		s->attached_pt[i] = CMD_RECORD_PT_UNKNOWN;
 	for (i = 0; i < h->replay.nr; i++)
 		if (h->replay.recs[i].op <= KHO_OP_MAX)
 			s->ops[h->replay.recs[i].op]++;
@@ -56,6 +69,12 @@ static void cmd_record_summarise(const struct kho_handoff *h,
 	}
 	for (i = 0; i < state.nr_ioas; i++)
 		s->live_maps += state.ioas[i].nr_maps;
+	for (i = 0; s->attached_pt && i < h->state.nr_dev; i++) {
+		const struct kho_device *d =
+			kho_state_find_dev(&state, h->state.dev[i].id);
+
+		s->attached_pt[i] = d ? d->attached_pt : 0;
+	}
 	kho_journal_init(&flat);
 	s->compact_err = kho_plan_expand(&plan, &state, &flat, &diag);
 	if (s->compact_err)
@@ -64,6 +83,11 @@ static void cmd_record_summarise(const struct kho_handoff *h,
 	kho_journal_free(&flat);
 	kho_journal_free(&plan);
 	kho_state_free(&state);
+}
+
+static uint32_t cmd_record_pt(const struct cmd_record_summary *s, size_t i)
+{
+	return s->attached_pt ? s->attached_pt[i] : CMD_RECORD_PT_UNKNOWN;
 }
 
 static void cmd_record_json_str(FILE *out, const char *s)
@@ -128,10 +152,16 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 	for (i = 0; i < h->state.nr_dev; i++) {
 		const struct kho_device *d = &h->state.dev[i];
 
-		fprintf(out, "%s{\"devid\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":\"%04x\",\"device\":\"%04x\",\"attached_pt\":%u,\"driver\":",
+		uint32_t pt = cmd_record_pt(s, i);
+
+		fprintf(out, "%s{\"devid\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":\"%04x\",\"device\":\"%04x\",\"attached_pt\":",
 			i ? "," : "", d->id, d->pci.segment, d->pci.bus,
 			d->pci.devfn >> 3, d->pci.devfn & 7, d->pci.vendor,
-			d->pci.device, d->attached_pt);
+			d->pci.device);
+		if (pt == CMD_RECORD_PT_UNKNOWN)
+			fprintf(out, "null,\"driver\":");
+		else
+			fprintf(out, "%u,\"driver\":", pt);
 		cmd_record_json_str(out, d->driver);
 		fputc('}', out);
 	}
@@ -173,10 +203,20 @@ static void cmd_record_print(int pid, const struct kho_handoff *h,
 	for (i = 0; i < h->state.nr_dev; i++) {
 		const struct kho_device *d = &h->state.dev[i];
 
-		fprintf(out, "device %u: %04x:%02x:%02x.%x [%04x:%04x] %s, on pt %u\n",
+		uint32_t pt = cmd_record_pt(s, i);
+		char where[48];
+
+		if (pt == CMD_RECORD_PT_UNKNOWN)
+			snprintf(where, sizeof(where),
+				 "attachment unknown (compaction failed)");
+		else if (pt)
+			snprintf(where, sizeof(where), "attached to HWPT %u", pt);
+		else
+			snprintf(where, sizeof(where), "not attached");
+		fprintf(out, "device %u: %04x:%02x:%02x.%x [%04x:%04x] %s, %s\n",
 			d->id, d->pci.segment, d->pci.bus, d->pci.devfn >> 3,
 			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
-			d->driver[0] ? d->driver : "-", d->attached_pt);
+			d->driver[0] ? d->driver : "-", where);
 	}
 	if (reason)
 		fprintf(out, "preservable: no: %s\n", reason);
@@ -303,5 +343,6 @@ int cmd_record(int argc, char **argv)
 	if (out && cmd_record_write(out, &snap.handoff))
 		ret = -EIO;
 	kho_journal_snapshot_free(&snap);
+	free(sum.attached_pt);
 	return ret ? KHO_EXIT_FAILED : KHO_EXIT_OK;
 }

@@ -30,5 +30,6 @@ int cmd_record(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_salvage(int argc, char **argv);
 
 #endif /* KHO_TOOL_COMMANDS_H */

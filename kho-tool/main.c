@@ -24,6 +24,8 @@ static const struct kho_cmd commands[] = {
 	{ "rollback", cmd_rollback, KHO_NEEDS_ROOT,
 	  "[--kernel IMAGE] [--initrd FILE] [--pid PID] [--dry-run] [--json]",
 	  "the upgrade path aimed at the kernel this one was kexec'd from" },
+	{ "salvage", cmd_salvage, KHO_NEEDS_ROOT, "DIR [--handoff FILE]",
+	  "after a failed restore, save the held session's guest RAM to files in DIR" },
 };
 
 static void usage(FILE *out)

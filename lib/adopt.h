@@ -98,8 +98,11 @@ int kho_adopt_serve_one(int cfd, uid_t uid, const struct kho_adopt_set *set,
 			struct kho_diag *diag);
 
 /*
- * kho_adopt_refuse() - tell a peer why nothing can be adopted (e.g. the
- * restore failed and the state is held for a retry).  Return: 0 or -errno.
+ * kho_adopt_refuse() - tell a peer why nothing can be adopted, with
+ * @status as the reason's errno.  The restore-agent refuses with -EAGAIN
+ * while it holds a failed (or salvaged) restore for a retry, and
+ * kho_adopt_serve_one() with -EACCES a peer of the wrong uid; a
+ * non-negative @status is sent as -EIO.  Return: 0 or -errno.
  */
 int kho_adopt_refuse(int cfd, int status, const char *msg);
 
@@ -118,8 +121,10 @@ int kho_adopt_ack(int fd, int status, const char *msg);
  * kho_adopt_connect() - VMM side, all of it: connect to @path, receive the
  * set, call IOMMU_IOAS_CHANGE_PROCESS on the iommufd, acknowledge.
  * Return: 0 with @set owned by the caller; -ECONNREFUSED/-ENOENT (no
- * agent); -EACCES (refused by the agent); CHANGE_PROCESS's errno (the
- * agent is told and keeps the session); others as kho_adopt_recv().
+ * agent); -EACCES (the agent refused this peer's uid); -EAGAIN (the
+ * restore failed: the agent holds the state for `restore-agent --retry`
+ * or `--salvage`, and diag carries its failure); CHANGE_PROCESS's errno
+ * (the agent is told and keeps the session); others as kho_adopt_recv().
  */
 int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
 		      struct kho_diag *diag);

@@ -11,8 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/iommufd.h>
+#include <assert.h>
 
+#include "kjournal.h"
 #include "verify.h"
+
+/* The usable ranges are read as kho_iova_range: the same two u64. */
+static_assert(sizeof(struct iommu_iova_range) == sizeof(struct kho_iova_range),
+	      "iommu_iova_range layout");
 
 static uint64_t now_ns(void)
 {
@@ -93,12 +99,249 @@ static bool in_sample(uint32_t i, uint32_t n)
 		    (KHO_VERIFY_SAMPLE - 1);
 }
 
+/*
+ * What IOMMU_IOAS_IOVA_RANGES reports is not the allow list.  In 7.2 it
+ * walks the holes of the *reserved* tree from 0 to ULONG_MAX
+ * (drivers/iommu/iommufd/ioas.c:87-104): the IOVA space no device's
+ * reserved region or domain aperture excludes.  An IOAS with no device
+ * reports 0-0xffffffffffffffff whatever ALLOW_IOVAS set.  The allow list
+ * and the reserved regions exclude each other: ALLOW_IOVAS fails with
+ * EADDRINUSE on a range that meets a reserved region
+ * (io_pagetable.c:869-888), and so does reserving a region that meets an
+ * allowed one, at attach (io_pagetable.c:890-899).  So each recorded
+ * allowed range must lie inside one usable range; anything else means
+ * the rebuilt IOAS is not the recorded one.
+ */
+int kho_verify_allowed(const struct kho_ioas *ioas,
+		       const struct kho_iova_range *usable, uint32_t nr_usable,
+		       struct kho_diag *diag)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < ioas->nr_allowed; i++) {
+		const struct kho_iova_range *a = &ioas->allowed[i];
+
+		for (j = 0; j < nr_usable; j++)
+			if (a->start >= usable[j].start &&
+			    a->last <= usable[j].last)
+				break;
+		if (j == nr_usable)
+			return kho_diag_set(diag, -EBADMSG,
+					    "allowed range 0x%llx-0x%llx meets a reserved region: the kernel's usable IOVA ranges do not cover it",
+					    (unsigned long long)a->start,
+					    (unsigned long long)a->last);
+	}
+	return 0;
+}
+
+/* ALIGN_UP that saturates: ~0 means "no such page". */
+static uint64_t align_up(uint64_t x, uint64_t page)
+{
+	return x > UINT64_MAX - (page - 1) ? UINT64_MAX :
+					      (x + page - 1) & ~(page - 1);
+}
+
+/*
+ * The lowest @page-aligned page at or above @c inside [@c, @last] that is
+ * in a usable range and overlaps no recorded mapping; UINT64_MAX if none.
+ */
+static uint64_t first_free(uint64_t c, uint64_t last, uint64_t page,
+			   const struct kho_iova_range *usable, uint32_t nr,
+			   const struct kho_ioas *ioas)
+{
+	size_t m = 0;
+	uint32_t u = 0;
+
+	for (c = align_up(c, page); c != UINT64_MAX && c <= last &&
+				    last - c >= page - 1;) {
+		uint64_t end = c + page - 1;
+
+		/* Usable ranges come sorted, as the kernel walks its tree. */
+		while (u < nr && usable[u].last < c)
+			u++;
+		if (u == nr)
+			return UINT64_MAX;
+		if (usable[u].start > c) {
+			c = align_up(usable[u].start, page);
+			continue;
+		}
+		if (usable[u].last < end) {
+			c = usable[u].last == UINT64_MAX ? UINT64_MAX :
+				align_up(usable[u].last + 1, page);
+			continue;
+		}
+		/* Mappings are sorted by IOVA and do not overlap (kho.h). */
+		while (m < ioas->nr_maps &&
+		       ioas->maps[m].iova + ioas->maps[m].length - 1 < c)
+			m++;
+		if (m < ioas->nr_maps && ioas->maps[m].iova <= end) {
+			c = align_up(ioas->maps[m].iova + ioas->maps[m].length,
+				     page);
+			continue;
+		}
+		return c;
+	}
+	return UINT64_MAX;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct kho_iova_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * The allow list itself is visible through one path only: automatic IOVA
+ * allocation.  A MAP with FIXED_IOVA goes through iopt_check_iova()
+ * (io_pagetable.c:183-204, called at :302), which checks alignment,
+ * reserved regions and existing areas but never the allow list, so a
+ * fixed map just outside an allowed range, or in a hole between two,
+ * succeeds: probing that proves nothing.  iopt_alloc_iova()
+ * (io_pagetable.c:120-181) instead walks the allowed ranges, touching
+ * ones merged, clipped to [PAGE_SIZE, ULONG_MAX - PAGE_SIZE] (all of it
+ * when the list is empty), and returns the lowest aligned hole of the
+ * reserved regions and areas inside them.  For one page of a file at
+ * offset 0 the alignment is that page (roundup_pow_of_two(length),
+ * io_pagetable.c:139-151), so the answer is the lowest free page of the
+ * allow list: this computes it from the record.  x86's PAGE_SIZE (4 KiB)
+ * is assumed, as everywhere in the rig.
+ *
+ * Return: 0 with *@iova set, -ENOSPC when the kernel must refuse, or
+ * -ENOMEM.
+ */
+int kho_verify_auto_iova(const struct kho_ioas *ioas,
+			 const struct kho_iova_range *usable, uint32_t nr_usable,
+			 uint64_t page, uint64_t *iova)
+{
+	const uint64_t lo = 4096, hi = UINT64_MAX - 4096;
+	struct kho_iova_range all = { lo, hi }, *spans = &all;
+	uint32_t nr = 1, i, n = 0;
+	uint64_t c = UINT64_MAX;
+
+	if (ioas->nr_allowed) {
+		spans = malloc(ioas->nr_allowed * sizeof(*spans));
+		if (!spans)
+			return -ENOMEM;
+		memcpy(spans, ioas->allowed, ioas->nr_allowed * sizeof(*spans));
+		qsort(spans, ioas->nr_allowed, sizeof(*spans), range_cmp);
+		/* interval_tree_span_iter joins overlapping and touching ones. */
+		for (i = 0; i < ioas->nr_allowed; i++) {
+			if (n && (spans[i].start <= spans[n - 1].last ||
+				  spans[i].start == spans[n - 1].last + 1)) {
+				if (spans[i].last > spans[n - 1].last)
+					spans[n - 1].last = spans[i].last;
+				continue;
+			}
+			spans[n++] = spans[i];
+		}
+		nr = n;
+	}
+	for (i = 0; i < nr && c == UINT64_MAX; i++) {
+		uint64_t s = spans[i].start < lo ? lo : spans[i].start;
+		uint64_t l = spans[i].last > hi ? hi : spans[i].last;
+
+		if (s > hi || l < lo || s > l)
+			continue;
+		c = first_free(s, l, page, usable, nr_usable, ioas);
+	}
+	if (spans != &all)
+		free(spans);
+	if (c == UINT64_MAX)
+		return -ENOSPC;
+	*iova = c;
+	return 0;
+}
+
+/*
+ * Asks the kernel where a one-page automatic map of a retrieved memfd
+ * lands and compares with kho_verify_auto_iova().  The probe is unmapped
+ * again whatever it shows: the IOAS is left as the replay built it.
+ */
+static int probe_allowed(int iommufd, uint32_t ioas_id,
+			 const struct kho_ioas *ioas,
+			 const struct iommu_iova_range *usable, uint32_t nr,
+			 uint64_t align, const struct kho_replay_memfd *memfds,
+			 size_t nr_memfds, struct kho_verify_report *rep,
+			 struct kho_diag *diag)
+{
+	struct iommu_ioas_map_file arg = {
+		.size = sizeof(arg),
+		.flags = IOMMU_IOAS_MAP_READABLE,
+		.ioas_id = ioas_id,
+		.length = 4096,
+	};
+	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap),
+					  .ioas_id = ioas_id, .length = 4096 };
+	uint64_t want = 0;
+	struct stat st;
+	size_t i;
+	int err, want_err;
+
+	/*
+	 * A larger IOVA alignment than a page (a domain with bigger pages)
+	 * makes the kernel refuse a one-page automatic map with EINVAL
+	 * before it looks at the allow list (io_pagetable.c:153): nothing
+	 * to learn there, and the range check above still holds.
+	 */
+	if (align > 4096)
+		return 0;
+	arg.fd = -1;
+	for (i = 0; i < nr_memfds; i++)
+		if (!fstat(memfds[i].fd, &st) && st.st_size >= 4096) {
+			arg.fd = memfds[i].fd;
+			break;
+		}
+	if (arg.fd < 0)
+		return 0;
+	want_err = kho_verify_auto_iova(ioas,
+					(const struct kho_iova_range *)usable,
+					nr, 4096, &want);
+	if (want_err == -ENOMEM)
+		return kho_diag_set(diag, -ENOMEM, "allowed ranges: %s",
+				    kho_errno_name(-ENOMEM));
+	rep->allowed_probes++;
+	if (ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &arg) < 0) {
+		err = -errno;
+		if (err == want_err)
+			return 0;
+		if (want_err)
+			return kho_diag_set(diag, err,
+					    "allowed ranges: a one-page automatic map failed with %s, the record expects %s",
+					    kho_errno_name(err),
+					    kho_errno_name(want_err));
+		return kho_diag_set(diag, err == -ENOSPC ? -EBADMSG : err,
+				    "allowed ranges: a one-page automatic map failed with %s, the recorded allowed ranges put it at 0x%llx",
+				    kho_errno_name(err),
+				    (unsigned long long)want);
+	}
+	unmap.iova = arg.iova;
+	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap) < 0) {
+		err = -errno;
+		return kho_diag_set(diag, err,
+				    "allowed ranges: unmap the automatic probe at 0x%llx: %s (the IOAS now holds an extra page)",
+				    (unsigned long long)arg.iova,
+				    kho_errno_name(err));
+	}
+	if (want_err)
+		return kho_diag_set(diag, -EBADMSG,
+				    "allowed ranges: a one-page automatic map landed at 0x%llx, the recorded allowed ranges leave no free page",
+				    (unsigned long long)arg.iova);
+	if (arg.iova != want)
+		return kho_diag_set(diag, -EBADMSG,
+				    "allowed ranges: a one-page automatic map landed at 0x%llx, the recorded allowed ranges put it at 0x%llx",
+				    (unsigned long long)arg.iova,
+				    (unsigned long long)want);
+	return 0;
+}
+
 static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
 		       const struct kho_ioas *ioas,
 		       const struct kho_replay_memfd *memfds, size_t nr_memfds,
-		       int mode, struct kho_verify_report *rep,
+		       int mode, int *journaled, struct kho_verify_report *rep,
 		       struct kho_diag *diag)
 {
+	struct kho_kjournal_status st;
 	struct iommu_iova_range *ranges = NULL;
 	uint32_t new_id, nr = 0, i, j;
 	uint64_t align = 0, page, token = 0;
@@ -127,18 +370,31 @@ static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
 				    "verify: IOAS %u (now %u): IOVA ranges: %s",
 				    ioas->id, new_id, kho_errno_name(err));
 
-	/* The kernel's usable ranges must honour the recorded allow list. */
-	for (i = 0; ioas->nr_allowed && i < nr; i++) {
-		for (j = 0; j < ioas->nr_allowed; j++)
-			if (ranges[i].start >= ioas->allowed[j].start &&
-			    ranges[i].last <= ioas->allowed[j].last)
-				break;
-		if (j == ioas->nr_allowed) {
-			err = kho_diag_set(diag, -EBADMSG,
-					   "verify: IOAS %u: usable range 0x%llx-0x%llx is outside the recorded allowed ranges",
-					   ioas->id,
-					   (unsigned long long)ranges[i].start,
-					   (unsigned long long)ranges[i].last);
+	if (ioas->nr_allowed) {
+		err = kho_verify_allowed(ioas,
+					 (const struct kho_iova_range *)ranges,
+					 nr, diag);
+		/*
+		 * An iommufd the kernel journals (patches/) would record the
+		 * probe's map and unmap, which the adopting VMM's recorder
+		 * never made: its next capture would then differ from the
+		 * kernel's journal and be refused.  There the probe is left
+		 * out; on the kernel path the kernel itself matched the
+		 * ALLOW_IOVAS record, ranges included.
+		 */
+		if (*journaled < 0)
+			*journaled = !kho_kjournal_status(r->iommufd, false,
+							  &st);
+		if (!err && !*journaled)
+			err = probe_allowed(r->iommufd, new_id, ioas, ranges,
+					    nr, align, memfds, nr_memfds, rep,
+					    diag);
+		if (err) {
+			/* Name the rebuilt ID too: the operator looks it up. */
+			if (diag)
+				kho_diag_set(diag, err,
+					     "verify: IOAS %u (now %u): %s",
+					     ioas->id, new_id, diag->msg);
 			goto out;
 		}
 	}
@@ -328,14 +584,14 @@ int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
 	struct kho_verify_report local;
 	uint64_t t0 = now_ns();
 	size_t i;
-	int err = 0;
+	int err = 0, journaled = -1;	/* by the kernel: not asked yet */
 
 	if (!rep)
 		rep = &local;
 	memset(rep, 0, sizeof(*rep));
 	for (i = 0; !err && i < h->state.nr_ioas; i++)
 		err = verify_ioas(r, h, &h->state.ioas[i], memfds, nr_memfds,
-				  mode, rep, diag);
+				  mode, &journaled, rep, diag);
 	for (i = 0; !err && i < h->state.nr_dev; i++)
 		err = verify_device(r, h, &h->state.dev[i], rep, diag);
 	for (i = 0; !err && i < h->state.nr_hwpt; i++) {

@@ -39,6 +39,7 @@ struct kho_verify_report {
 	uint32_t maps;		/* recorded mappings found present */
 	uint32_t by_construction; /* of those, vouched for by the replay */
 	uint32_t probes;	/* MAP_FILE probes issued */
+	uint32_t allowed_probes; /* automatic-IOVA probes of allow lists */
 	uint32_t devices;	/* devices whose identity was checked */
 	uint32_t attachments;	/* attachments that matched */
 	uint64_t ns;
@@ -52,9 +53,14 @@ struct kho_verify_report {
  * @probe:  enum kho_verify_probe
  * @rep:    out: what was checked (may be NULL)
  *
- * For every recorded IOAS: IOMMU_IOAS_IOVA_RANGES must cover every
- * recorded mapping and, when allowed ranges were recorded, lie inside
- * them.  Every recorded mapping must be present at its IOVA: the replay
+ * For every recorded IOAS: the usable ranges IOMMU_IOAS_IOVA_RANGES
+ * reports (the space left by reserved regions, not the allow list) must
+ * cover every recorded mapping and every recorded allowed range, and,
+ * when allowed ranges were recorded, a one-page automatic IOVA map (the
+ * only ioctl that consults the allow list) must land on the page
+ * kho_verify_auto_iova() computes from the record; it is unmapped again.
+ * That probe is left out on an iommufd the kernel journals (patches/),
+ * which would record it.  Every recorded mapping must be present at its IOVA: the replay
  * must have mapped as many as were recorded (@r->mapped), and a probe
  * IOMMU_IOAS_MAP_FILE with FIXED_IOVA over the first (and last) page of a
  * sample or of every mapping, per @probe, must fail with EEXIST, which the
@@ -67,7 +73,8 @@ struct kho_verify_report {
  *
  * Return: 0; -ENOENT (a recorded object or mapping is missing);
  * -ERANGE (a mapping outside the kernel's usable IOVA ranges);
- * -EBADMSG (rebuilt state differs from the record: ranges, attachment);
+ * -EBADMSG (rebuilt state differs from the record: ranges, allow list,
+ * attachment);
  * -ENODEV (device identity differs); -ENOMEM; or an ioctl's errno.
  * diag names the object, the check and the cause.
  */
@@ -75,5 +82,28 @@ int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
 		   const struct kho_replay_memfd *memfds, size_t nr_memfds,
 		   int probe, struct kho_verify_report *rep,
 		   struct kho_diag *diag);
+
+/*
+ * kho_verify_allowed() - check @ioas's recorded allow list against the
+ * usable IOVA ranges IOMMU_IOAS_IOVA_RANGES reported (sorted, as the
+ * kernel returns them): each allowed range must lie inside one.
+ *
+ * Return: 0; -EBADMSG (diag names the range).
+ */
+int kho_verify_allowed(const struct kho_ioas *ioas,
+		       const struct kho_iova_range *usable, uint32_t nr_usable,
+		       struct kho_diag *diag);
+
+/*
+ * kho_verify_auto_iova() - where the 7.2 kernel places an automatic
+ * (no FIXED_IOVA) map of one @page of a file at offset 0 in an IOAS with
+ * @ioas's allow list and mappings and the reserved regions @usable
+ * leaves: the lowest @page-aligned free page of the allowed ranges.
+ *
+ * Return: 0 with *@iova set; -ENOSPC (the kernel must refuse); -ENOMEM.
+ */
+int kho_verify_auto_iova(const struct kho_ioas *ioas,
+			 const struct kho_iova_range *usable, uint32_t nr_usable,
+			 uint64_t page, uint64_t *iova);
 
 #endif /* KHO_VERIFY_H */

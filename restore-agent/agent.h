@@ -45,4 +45,17 @@ void agent_timeline_json(FILE *f, const char *result);
 /* Writes KHO_RUN_DIR/timeline.json. */
 void agent_timeline_save(const char *result);
 
+/*
+ * agent_salvage() - copy every guest-RAM memfd @s records to
+ * @dir/ram-<token hex>.raw (complete or absent: written as .part, fsync'ed
+ * and renamed) and list them in @dir/manifest; *@bytes: bytes saved.
+ *
+ * Return: 0; -ENOENT (a memfd was not retrieved); -ENOMEM; the errno of
+ * a failed read, write or fsync.  diag names the memfd, the file, the
+ * step and the cause.
+ */
+int agent_salvage(const struct kho_state *s,
+		  const struct kho_replay_memfd *memfds, size_t nr_memfds,
+		  const char *dir, uint64_t *bytes, struct kho_diag *diag);
+
 #endif /* KHO_AGENT_H */

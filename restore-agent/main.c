@@ -44,6 +44,7 @@ struct agent {
 	int no_session;		/* this boot carries no kho-tool session */
 	const char *socket;
 	const char *handoff_file;
+	const char *salvage;	/* DIR: save the guest RAM there, keep holding */
 	/* state */
 	int luo;
 	int session;
@@ -62,6 +63,7 @@ struct agent {
 	int kernel_path;
 	struct kho_journal expected;
 	uint32_t resumed_at;	/* records the kernel had matched before */
+	int salvaged;		/* every memfd is saved under salvage */
 	char failure[700];
 };
 
@@ -655,6 +657,43 @@ static int kernel_replay(struct agent *a)
 	return 0;
 }
 
+/*
+ * --salvage: instead of a replay, copy the guest RAM to files and go on
+ * holding everything (a retry or another salvage can still follow).  The
+ * restoring iommufd of the kernel path, if a failed agent had retrieved
+ * it, is held as such: it cannot be retrieved twice.
+ */
+static int salvage(struct agent *a)
+{
+	struct kho_diag diag = { "" };
+	char detail[256];
+	uint64_t t0 = agent_now_ns(), bytes;
+	int err, fd;
+
+	if (a->h.iommufd.present && a->r.iommufd < 0) {
+		fd = take_held_iommufd(a, a->h.iommufd.token);
+		if (fd >= 0) {
+			a->r.iommufd = fd;
+			a->kernel_path = 1;
+		}
+	}
+	err = agent_salvage(&a->h.state, a->memfd, a->nr_memfd, a->salvage,
+			    &bytes, &diag);
+	if (err)
+		return fail_step(a, "salvage", t0, err, diag.msg);
+	snprintf(detail, sizeof(detail),
+		 "%zu guest-RAM memfd(s), %llu bytes saved to %s (manifest: %s/manifest)",
+		 a->h.state.nr_memfd, (unsigned long long)bytes, a->salvage,
+		 a->salvage);
+	agent_step_done("salvage", t0, 0, detail);
+	a->salvaged = 1;
+	/* What a VMM that asks now is told, and the held status says. */
+	snprintf(a->failure, sizeof(a->failure),
+		 "salvage: guest RAM saved to %s; not restored: session '%s' kept unfinished for `restore-agent --retry`",
+		 a->salvage, KHO_LUO_SESSION);
+	return -ECANCELED;
+}
+
 static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
@@ -762,6 +801,9 @@ static int restore_steps(struct agent *a)
 	snprintf(detail, sizeof(detail), "%zu guest-RAM memfd(s)", a->nr_memfd);
 	agent_step_done("memfds", t0, 0, detail);
 
+	if (a->salvage)
+		return salvage(a);
+
 	if (a->h.iommufd.present) {
 		err = kernel_replay(a);
 		if (err)
@@ -789,9 +831,9 @@ static int restore_steps(struct agent *a)
 	if (err)
 		return fail_step(a, "verify", t0, err, diag.msg);
 	snprintf(detail, sizeof(detail),
-		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s); %u mappings proven by the replay's own maps alone",
+		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s); %u mappings proven by the replay's own maps alone; allow lists probed on %u IOAS",
 		 vr.ioas, vr.maps, vr.probes, vr.devices, vr.attachments,
-		 vr.by_construction);
+		 vr.by_construction, vr.allowed_probes);
 	agent_step_done("verify", t0, 0, detail);
 	return 0;
 }
@@ -817,7 +859,8 @@ static int restore(struct agent *a)
 		agent_log(0, "restored in %.3f ms", total / 1e6);
 	}
 	agent_log_hold(0);
-	if (a->decoded)
+	/* A salvage replays nothing: which journal it would have used is noise. */
+	if (a->decoded && !a->salvage)
 		log_journal_source(a, err);
 	if (a->no_session || !a->blob)
 		return err;
@@ -854,6 +897,9 @@ static void usage(FILE *f)
 		"  --socket PATH      adoption socket (default %s)\n"
 		"  --retry            take the session from a failed agent and try again\n"
 		"  --handoff FILE     use this hand-off blob instead of the preserved one\n"
+		"  --salvage DIR      do not restore: save every guest-RAM memfd to DIR\n"
+		"                     (from a failed agent's held session, or the session),\n"
+		"                     then hold the session for a retry\n"
 		"  --order maps-first|attach-first   replay order (default maps-first)\n"
 		"  --probe sample|first|ends|none    mapping probes in verify (default sample:\n"
 		"                     the replay's own maps, plus %d probed per IOAS; first = all)\n"
@@ -875,6 +921,7 @@ static int parse(struct agent *a, int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "retry", no_argument, NULL, 'r' },
 		{ "handoff", required_argument, NULL, 'H' },
+		{ "salvage", required_argument, NULL, 'V' },
 		{ "order", required_argument, NULL, 'o' },
 		{ "probe", required_argument, NULL, 'p' },
 		{ "fail-at", required_argument, NULL, 'f' },
@@ -906,6 +953,9 @@ static int parse(struct agent *a, int argc, char **argv)
 			break;
 		case 'H':
 			a->handoff_file = optarg;
+			break;
+		case 'V':
+			a->salvage = optarg;
 			break;
 		case 'o':
 			if (!strcmp(optarg, "maps-first"))
@@ -992,6 +1042,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mkdir(KHO_RUN_DIR, 0700);
+	if (a.salvage && !access(AGENT_HELD_SOCK, F_OK))
+		a.retry = 1;
 	agent_status("running pid %d", (int)getpid());
 	agent_timeline_start();
 
@@ -1019,7 +1071,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	result = err ? "failed" : "adopted";
+	/* A failed agent holds the session: salvage takes it from there. */
+	result = a.salvaged ? "salvaged" : err ? "failed" : "adopted";
 	agent_timeline_save(result);
 	if (a.json)
 		agent_timeline_json(stdout, result);
@@ -1028,7 +1081,7 @@ int main(int argc, char **argv)
 			hold(&a);
 		else
 			agent_status("failed %s", a.failure);
-		rc = 1;
+		rc = a.salvaged ? 0 : 1;
 	} else {
 		agent_status("finished");
 		agent_log(0, "adopted; session '%s' finished, total %.3f ms",

@@ -821,6 +821,17 @@ static int mock_domain(int fd, __u32 ioas, struct iommu_test_cmd *cmd)
  * destroy's own record.  This deadlocked when the destroy held the journal
  * for read and the detach's record took it for write.
  */
+/* A new iommufd with an IOAS and a mock device attached to it */
+static int mock_setup(int *fd, __u32 *ioas, struct iommu_test_cmd *mock)
+{
+	*fd = open("/dev/iommu", O_RDWR);
+	if (*fd < 0)
+		FAIL("open /dev/iommu: %s", strerror(errno));
+	ASSERT_OK(_ioas_alloc(*fd, ioas));
+	ASSERT_OK(mock_domain(*fd, *ioas, mock));
+	return 0;
+}
+
 static int mock_destroy_child(void)
 {
 	struct iommu_test_cmd mock;
@@ -828,11 +839,8 @@ static int mock_destroy_child(void)
 	__u32 ioas, n;
 	int fd;
 
-	fd = open("/dev/iommu", O_RDWR);
-	if (fd < 0)
-		FAIL("open /dev/iommu: %s", strerror(errno));
-	ASSERT_OK(_ioas_alloc(fd, &ioas));
-	ASSERT_OK(mock_domain(fd, ioas, &mock));
+	if (mock_setup(&fd, &ioas, &mock))
+		return -1;
 	ASSERT_OK(_destroy(fd, mock.mock_domain.out_stdev_id));
 	ASSERT_OK(journal_get(fd, 0, &j));
 	n = j.nr;
@@ -865,11 +873,8 @@ static int mock_close_child(void)
 	__u32 ioas;
 	int fd;
 
-	fd = open("/dev/iommu", O_RDWR);
-	if (fd < 0)
-		FAIL("open /dev/iommu: %s", strerror(errno));
-	ASSERT_OK(_ioas_alloc(fd, &ioas));
-	ASSERT_OK(mock_domain(fd, ioas, &mock));
+	if (mock_setup(&fd, &ioas, &mock))
+		return -1;
 	close(fd);
 	return 0;
 }

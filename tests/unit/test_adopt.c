@@ -155,6 +155,24 @@ KTEST(adopt_refuses_wrong_uid_and_sends_nothing)
 	offer_free(&o);
 }
 
+/* What a held agent answers: -EAGAIN and its failure, no descriptors. */
+KTEST(adopt_refusal_of_a_failed_restore_is_eagain)
+{
+	struct kho_adopt_set got;
+	struct kho_diag diag = { "" };
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+	ASSERT_EQ(0, kho_adopt_refuse(sv[0], -EAGAIN,
+				      "verify: IOAS 1 (now 1): allowed ranges: x"));
+	ASSERT_EQ(-EAGAIN, kho_adopt_recv(sv[1], &got, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "the agent refused");
+	ASSERT_STR_CONTAINS(diag.msg, "verify: IOAS 1 (now 1)");
+	ASSERT_EQ(-1, got.iommufd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 KTEST(adopt_vmm_failure_keeps_agent_waiting)
 {
 	struct kho_adopt_set got;

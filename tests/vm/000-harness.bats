@@ -46,6 +46,17 @@ load helpers
 	[ $((SECONDS - start)) -lt 60 ] || die "a 25 s timeout took $((SECONDS - start)) s"
 }
 
+@test "harness: khotest_start waits as long as --timeout says, no longer" {
+	local start=$SECONDS
+
+	run_vm --script "$GUEST_DIR/harness-start.sh" --timeout 60 \
+		--expect slow-ready --expect silent-starting
+	assert_vm_fails "FAIL: guest reported: silent: 'sleep 600' not ready after 2s \(khotest_start --timeout\)"
+	assert_log 'KHOTEST: MARK slow-ready'
+	! grep -aq 'KHOTEST: MARK silent-ready' "$VM_LOG" || die "the silent command counted as ready"
+	[ $((SECONDS - start)) -lt 60 ] || die "a 2 s limit took $((SECONDS - start)) s"
+}
+
 @test "harness: KHOTEST: FAIL from the guest fails the launch" {
 	run_vm --script "$GUEST_DIR/harness-fail.sh" --expect checking
 	assert_vm_fails 'FAIL: guest reported: edu 0000:00:03.0: pattern mismatch at byte 17'

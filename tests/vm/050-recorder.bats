@@ -14,6 +14,10 @@ load helpers
 		--expect snapshot-valid --expect dma-under-recorder \
 		--expect socket-removed
 	assert_vm_ok
+	# The attachment comes from the folded journal: test-vmm attaches its
+	# one device to the auto HWPT of its IOAS, never "pt 0".
+	assert_log "device [0-9]+: 0000:[0-9a-f:.]+ \[1234:11e8\] vfio-pci, attached to HWPT [1-9][0-9]*"
+	assert_log '"attached_pt":[1-9][0-9]*,"driver":"vfio-pci"'
 	# 1 IOAS_ALLOC + 2000 x (map + unmap) + 16 maps + BIND + ATTACH
 	[ "$(log_value journal_length)" = 4019 ] ||
 		die "journal length $(log_value journal_length), want 4019"

@@ -62,3 +62,23 @@ held_expects=(--expect staged --expect held --expect vmm-refused
 	assert_log "restore-agent: error: replay: device 0000:00:1f.7: not present"
 	assert_log "test-vmm: restart: DMA check passed"
 }
+
+@test "restore: allow lists with holes on three IOASes, one with the device, verify and adopt" {
+	restore_vm allowed --expect staged --expect agent-ready --expect adopted \
+		--expect finished
+	assert_vm_ok
+	assert_log "restore-agent: step verify .* ok: 3 IOAS, 10 mappings .*allow lists probed on 3 IOAS"
+	assert_log "test-vmm: restart: DMA check passed"
+}
+
+@test "restore: a failed verify is salvaged: the guest RAM comes back byte for byte" {
+	restore_vm salvage --expect staged --expect held --expect vmm-refused \
+		--expect salvaged --expect still-held
+	assert_vm_ok
+	assert_log "restore-agent: error: verify: IOAS [0-9]+ \(now [0-9]+\): allowed ranges: a one-page automatic map failed with ENOSPC, the recorded allowed ranges put it at 0x44000"
+	assert_log "restore-agent: step salvage .* ok: 1 guest-RAM memfd\(s\), 524288 bytes saved to /var/lib/khotest/salvage"
+	assert_log "kho-tool salvage: salvage: guest RAM saved to /var/lib/khotest/salvage"
+	[ -n "$(log_value ram-before)" ] || die "no checksum of the RAM before kexec"
+	[ "$(log_value ram-before)" = "$(log_value ram-after)" ] ||
+		die "RAM before kexec $(log_value ram-before), salvaged $(log_value ram-after)"
+}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -37,7 +38,84 @@ struct stage_opts {
 	const char *driver;
 	int hold;
 	int raw;
+	int allowed;
 };
+
+/*
+ * --allowed: allow lists with a hole on three IOASes.  IOAS 0 is the
+ * device's: its first range holds exactly the guest-RAM maps, so the
+ * next automatic IOVA lies past the hole, in its second range.  IOAS 1
+ * has no device: its first range is full, its second starts with one
+ * map.  IOAS 2 has no device and no map.  Without the allow lists the
+ * kernel would hand out PAGE_SIZE in every one of them.
+ */
+#define STAGE_NR_IOAS	3
+
+struct stage_ioas {
+	uint32_t id;
+	uint32_t nr_allowed;
+	struct kho_iova_range allowed[2];
+	uint32_t nr_maps;
+	struct kho_mapping maps[2];
+};
+
+static void stage_layout(const struct stage_opts *o, struct stage_ioas *x)
+{
+	uint64_t end = VMM_IOVA_BASE + o->maps * o->chunk;
+	const uint32_t rw = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+
+	x[0].nr_allowed = 2;
+	x[0].allowed[0] = (struct kho_iova_range){ VMM_IOVA_BASE, end - 1 };
+	x[0].allowed[1] = (struct kho_iova_range){ end + 0x100000,
+						   end + 0x1fffff };
+	x[1].nr_allowed = 2;
+	x[1].allowed[0] = (struct kho_iova_range){ 0x10000, 0x1ffff };
+	x[1].allowed[1] = (struct kho_iova_range){ 0x40000, 0x7ffff };
+	x[1].nr_maps = 2;
+	x[1].maps[0] = (struct kho_mapping){ 0x10000, 0x10000, 0,
+					     STAGE_RAM_TOKEN, rw };
+	x[1].maps[1] = (struct kho_mapping){ 0x40000, 0x4000, 0x10000,
+					     STAGE_RAM_TOKEN, rw };
+	x[2].nr_allowed = 2;
+	x[2].allowed[0] = (struct kho_iova_range){ 0x200000, 0x2fffff };
+	x[2].allowed[1] = (struct kho_iova_range){ 0x400000, 0x4fffff };
+}
+
+static int stage_allow(int iommufd, uint32_t ioas_id,
+		       const struct stage_ioas *x)
+{
+	struct iommu_ioas_allow_iovas arg = {
+		.size = sizeof(arg),
+		.ioas_id = ioas_id,
+		.num_iovas = x->nr_allowed,
+		.allowed_iovas = (uintptr_t)x->allowed,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_ALLOW_IOVAS, &arg) < 0 ? -errno : 0;
+}
+
+/* Allow lists on the device's IOAS, then two more IOASes (--allowed). */
+static int stage_allowed(const struct stage_opts *o, int iommufd,
+			 uint32_t ioas_id, int memfd, struct stage_ioas *x)
+{
+	uint32_t i, j;
+	int ret;
+
+	stage_layout(o, x);
+	x[0].id = ioas_id;
+	ret = stage_allow(iommufd, ioas_id, &x[0]);
+	for (i = 1; !ret && i < STAGE_NR_IOAS; i++) {
+		ret = vmm_ioas_alloc(iommufd, &x[i].id);
+		if (!ret)
+			ret = stage_allow(iommufd, x[i].id, &x[i]);
+		for (j = 0; !ret && j < x[i].nr_maps; j++)
+			ret = vmm_ioas_map_file(iommufd, x[i].id, memfd,
+						x[i].maps[j].offset,
+						x[i].maps[j].length,
+						x[i].maps[j].iova);
+	}
+	return ret;
+}
 
 static int stage_fail(const char *step, int err)
 {
@@ -80,6 +158,8 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 		{ "driver", required_argument, NULL, 'd' },
 		{ "no-hold", no_argument, NULL, 'n' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "allowed", no_argument, NULL, 'a' },
+		{ "allowed-differs", no_argument, NULL, 'A' },
 		{ 0 }
 	};
 	int c;
@@ -114,6 +194,12 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 		case 'r':
 			o->raw = 1;
 			break;
+		case 'a':
+			o->allowed = 1;
+			break;
+		case 'A':
+			o->allowed = 2;
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -125,10 +211,36 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 	return 0;
 }
 
+/* @x's allow list into the state of @a and the plan (--allowed). */
+static int stage_handoff_allowed(struct kho_handoff *h, struct kho_ioas *a,
+				 const struct stage_ioas *x, int differs)
+{
+	struct kho_rec rec = { .op = KHO_OP_IOAS_ALLOW_IOVAS };
+
+	if (!x)
+		return 0;
+	a->allowed = calloc(x->nr_allowed, sizeof(*a->allowed));
+	if (!a->allowed)
+		return -ENOMEM;
+	memcpy(a->allowed, x->allowed, x->nr_allowed * sizeof(*a->allowed));
+	a->nr_allowed = x->nr_allowed;
+	rec.allow_iovas.ioas_id = a->id;
+	/*
+	 * --allowed-differs: the plan replays the first range only, the
+	 * state records both, as a replay that lost one would leave it:
+	 * verify must see it.
+	 */
+	rec.allow_iovas.num_iovas = differs ? 1 : x->nr_allowed;
+	rec.allow_iovas.iovas = (struct kho_iova_range *)x->allowed;
+	h->journal_length++;
+	return kho_journal_append(&h->replay, &rec);
+}
+
 /* The state and plan a recorder + compaction would have produced. */
 static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
 			 uint32_t ioas_id, uint32_t devid, uint32_t hwpt_id,
-			 const struct kho_pci_id *pci, uint64_t ram_size)
+			 const struct kho_pci_id *pci, uint64_t ram_size,
+			 const struct stage_ioas *x)
 {
 	struct kho_state *s = &h->state;
 	struct kho_rec rec;
@@ -145,7 +257,7 @@ static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
 			 u.release);
 	h->created = time(NULL);
 
-	s->ioas = calloc(1, sizeof(*s->ioas));
+	s->ioas = calloc(STAGE_NR_IOAS, sizeof(*s->ioas));
 	s->hwpt = calloc(1, sizeof(*s->hwpt));
 	s->dev = calloc(1, sizeof(*s->dev));
 	s->memfd = calloc(1, sizeof(*s->memfd));
@@ -181,6 +293,7 @@ static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
 	rec.op = KHO_OP_IOAS_ALLOC;
 	rec.ioas_alloc.out_ioas_id = ioas_id;
 	err = kho_journal_append(&h->replay, &rec);
+	err = err ? err : stage_handoff_allowed(h, &s->ioas[0], &x[0], 0);
 	rec = (struct kho_rec){ .op = KHO_OP_REPLAY_MAPPINGS };
 	rec.replay_maps.ioas_id = ioas_id;
 	rec.replay_maps.count = o->maps;
@@ -194,7 +307,29 @@ static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
 	rec.attach.pt_id = ioas_id;
 	rec.attach.out_hwpt_id = hwpt_id;
 	err = err ? err : kho_journal_append(&h->replay, &rec);
-	h->journal_length = 3 + o->maps;
+	h->journal_length += 3 + o->maps;
+	for (i = 1; x && !err && i < STAGE_NR_IOAS; i++) {
+		struct kho_ioas *a = &s->ioas[s->nr_ioas++];
+
+		*a = (struct kho_ioas){ .id = x[i].id, .huge_pages = -1 };
+		rec = (struct kho_rec){ .op = KHO_OP_IOAS_ALLOC };
+		rec.ioas_alloc.out_ioas_id = x[i].id;
+		err = kho_journal_append(&h->replay, &rec);
+		err = err ? err : stage_handoff_allowed(h, a, &x[i],
+						       i == 1 && o->allowed > 1);
+		if (err || !x[i].nr_maps)
+			continue;
+		a->maps = calloc(x[i].nr_maps, sizeof(*a->maps));
+		if (!a->maps)
+			return -ENOMEM;
+		memcpy(a->maps, x[i].maps, x[i].nr_maps * sizeof(*a->maps));
+		a->nr_maps = a->cap_maps = x[i].nr_maps;
+		rec = (struct kho_rec){ .op = KHO_OP_REPLAY_MAPPINGS };
+		rec.replay_maps.ioas_id = x[i].id;
+		rec.replay_maps.count = x[i].nr_maps;
+		err = kho_journal_append(&h->replay, &rec);
+		h->journal_length += 1 + x[i].nr_maps;
+	}
 	return err;
 }
 
@@ -286,6 +421,7 @@ static int stage_raw(const struct stage_opts *o, int memfd, bool attach_first,
 int vmm_cmd_stage(int argc, char **argv)
 {
 	struct stage_opts o = { 0 };
+	struct stage_ioas xs[STAGE_NR_IOAS] = { 0 }, *x = NULL;
 	struct kho_pci_id pci = { 0 };
 	struct kho_handoff h;
 	struct kho_diag diag = { "" };
@@ -301,7 +437,7 @@ int vmm_cmd_stage(int argc, char **argv)
 	long bad = -1;
 
 	if (stage_parse(argc, argv, &o)) {
-		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--driver NAME] [--no-hold] [--raw]\n");
+		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--driver NAME] [--no-hold] [--raw] [--allowed] [--allowed-differs]\n");
 		return 2;
 	}
 	sigemptyset(&set);
@@ -362,10 +498,16 @@ int vmm_cmd_stage(int argc, char **argv)
 	/* Put back the pattern the DMA overwrote: restart checks all of it. */
 	vmm_pattern_fill(ram + 0x2000, STAGE_CHECK_LEN, VMM_SEED, 0x2000);
 
+	if (o.allowed) {
+		x = xs;
+		ret = stage_allowed(&o, iommufd, ioas_id, memfd, x);
+		if (ret)
+			return stage_fail("--allowed: allow lists and IOASes", ret);
+	}
 	ret = stage_pci_of(cdev, &pci);
 	if (ret)
 		return stage_fail("PCI identity of the edu cdev", ret);
-	ret = stage_handoff(&h, &o, ioas_id, devid, hwpt_id, &pci, size);
+	ret = stage_handoff(&h, &o, ioas_id, devid, hwpt_id, &pci, size, x);
 	if (!ret)
 		ret = kho_handoff_encode(&h, &blob, &blob_len);
 	kho_handoff_free(&h);
@@ -391,7 +533,7 @@ int vmm_cmd_stage(int argc, char **argv)
 		pci.bus = bus;
 		pci.devfn = dev << 3 | fn;
 		free(blob);
-		ret = stage_handoff(&h, &o, ioas_id, devid, hwpt_id, &pci, size);
+		ret = stage_handoff(&h, &o, ioas_id, devid, hwpt_id, &pci, size, x);
 		if (!ret)
 			ret = kho_handoff_encode(&h, &blob, &blob_len);
 		kho_handoff_free(&h);

@@ -36,20 +36,35 @@ khotest_log() {
 	echo "KHOTEST: LOG $*"
 }
 
-# khotest_start NAME CMD [ARGS...]: start CMD in the background with its
-# output in /tmp/NAME.log, wait until it prints "ready pid=" (test-vmm
-# serve, luo-hold), echo its log to the console and set KHOTEST_PID.  A
-# command that dies or stays silent for 60 s fails the test.
+# khotest_start [--timeout SEC] NAME CMD [ARGS...]: start CMD in the
+# background with its output in /tmp/NAME.log, wait until it prints
+# "ready pid=" (test-vmm serve, luo-hold), echo its log to the console and
+# set KHOTEST_PID.  A command that dies, or stays silent for SEC seconds
+# (default $KHOTEST_START_TIMEOUT, else 60: a guest doing real work under
+# TCG may need more), fails the test.
 khotest_start() {
-	local name="$1" log="/tmp/$1.log" i=0
+	local timeout=${KHOTEST_START_TIMEOUT:-60} name log i=0
 
+	if [ "$1" = --timeout ]; then
+		timeout=$2
+		shift 2
+	fi
+	case "$timeout" in
+	'' | *[!0-9]*) khotest_fail "khotest_start: --timeout '$timeout' is not a number of seconds" ;;
+	esac
+	name=$1
+	log=/tmp/$1.log
 	shift
 	"$@" > "$log" 2>&1 &
 	KHOTEST_PID=$!
 	while ! grep -q 'ready pid=' "$log"; do
-		if ! kill -0 "$KHOTEST_PID" 2>/dev/null || [ "$i" -ge 600 ]; then
+		if ! kill -0 "$KHOTEST_PID" 2>/dev/null; then
 			cat "$log"
-			khotest_fail "$name: '$*' never got ready"
+			khotest_fail "$name: '$*' exited before it got ready"
+		fi
+		if [ "$i" -ge $((timeout * 10)) ]; then
+			cat "$log"
+			khotest_fail "$name: '$*' not ready after ${timeout}s (khotest_start --timeout)"
 		fi
 		i=$((i + 1))
 		usleep 100000

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Restore after kexec, and its failure paths (tests/vm/070-restore.bats).
 # The case comes from the command line: khotest.restore=ok|corrupt|
-# fail-at|uid|nodev.  Stage 1 builds the state and the hand-off with
+# fail-at|uid|nodev|allowed|salvage.  Stage 1 builds the state and the hand-off with
 # `test-vmm stage` and kexecs; stage 2 finds the agent started by the
 # initramfs hook, and checks what it did, what a VMM gets, and, after a
 # failure, that a retry restores the intact state.
@@ -14,6 +14,9 @@ for word in $(cat /proc/cmdline); do
 done
 run=/run/kho-tool
 good=/var/lib/khotest/good.fdt
+# The root file system is the one place that survives the kexec.
+ramsum=/var/lib/khotest/ram.sha256
+salvage=/var/lib/khotest/salvage
 
 # wait_for FILE PATTERN SECONDS: until FILE matches PATTERN (ERE).
 wait_for() {
@@ -80,6 +83,8 @@ if [ "$KHO_STAGE" = 1 ]; then
 	corrupt) sargs=--corrupt ;;
 	nodev) sargs="--fake-bdf 0000:00:1f.7" ;;
 	fail-at) extra=kho_agent.fail_at=5 ;;
+	allowed) sargs=--allowed ;;
+	salvage) sargs=--allowed-differs ;;
 	*) khotest_fail "unknown khotest.restore=$mode" ;;
 	esac
 	[ "$mode" = uid ] && extra=kho_agent.uid=1000
@@ -88,6 +93,14 @@ if [ "$KHO_STAGE" = 1 ]; then
 	wait_for /tmp/stage.out '^test-vmm: ready' 60 ||
 		khotest_fail "stage: $(cat /tmp/stage.out)"
 	cat /tmp/stage.out
+	# The guest RAM as the VMM leaves it, to compare after the kexec.
+	for f in /proc/$!/fd/*; do
+		case "$(readlink "$f")" in
+		*memfd:test-vmm-ram*) sha256sum <"$f" | cut -d' ' -f1 >$ramsum ;;
+		esac
+	done
+	[ -s $ramsum ] || khotest_fail "stage: no guest-RAM memfd in /proc/$!/fd"
+	khotest_log "ram-before=$(cat $ramsum)"
 	khotest_mark staged
 	khotest_kexec vanilla khotest.restore=$mode $extra
 fi
@@ -123,6 +136,40 @@ fail-at)
 	;;
 nodev)
 	expect_held "device 0000:00:1f.7: not present" --retry --handoff "$good"
+	;;
+allowed)
+	case "$status" in ready*) ;; *) khotest_fail "agent not ready: $status" ;; esac
+	grep -q "step verify .* ok: .*allow lists probed on 3 IOAS" $run/restore.log ||
+		khotest_fail "verify did not probe the allow lists of 3 IOASes"
+	khotest_mark agent-ready
+	expect_adopted
+	;;
+salvage)
+	# Verify fails on purpose: the plan lost an allowed range.
+	pat="verify: IOAS [0-9]+ \(now [0-9]+\): allowed ranges: a one-page automatic map failed with ENOSPC, the recorded allowed ranges put it at 0x44000"
+	grep -Eq "^held $pat" $run/agent.status ||
+		khotest_fail "agent status is '$(cat $run/agent.status)', expected held: $pat"
+	khotest_mark held
+	! adopt || khotest_fail "a VMM adopted from a failed verify"
+	khotest_mark vmm-refused
+	kho-tool salvage $salvage >/tmp/salvage.out 2>&1 ||
+		khotest_fail "kho-tool salvage: $(cat /tmp/salvage.out)"
+	cat /tmp/salvage.out
+	cat $salvage/manifest
+	file=$(awk '$3 == "test-vmm-ram" { print $4 }' $salvage/manifest)
+	[ -n "$file" ] || khotest_fail "the manifest does not list test-vmm-ram"
+	after=$(sha256sum <"$salvage/$file" | cut -d' ' -f1)
+	khotest_log "ram-after=$after"
+	[ "$after" = "$(cat $ramsum)" ] ||
+		khotest_fail "salvaged RAM $after differs from the RAM before kexec $(cat $ramsum)"
+	khotest_mark salvaged
+	# The session is still held, by the salvaging agent now.
+	grep -q "^held salvage: guest RAM saved to $salvage" $run/agent.status ||
+		khotest_fail "after salvage the status is '$(cat $run/agent.status)'"
+	! adopt || khotest_fail "a VMM adopted after the salvage"
+	grep -q "guest RAM saved to" /tmp/restart.out ||
+		khotest_fail "the VMM was not told the RAM was salvaged: $(cat /tmp/restart.out)"
+	khotest_mark still-held
 	;;
 esac
 # After a failure, the retried restore must give the VMM the same RAM.
