@@ -89,6 +89,19 @@ assert_no_hang() {
 	die "hung: $hung"
 }
 
+# assert_kernel_clean: the guest kernel reported no bug, oops, warning or
+# lockdep splat while the selftests ran; the first report, with its
+# call trace, goes into the failure output.
+assert_kernel_clean() {
+	local re='BUG:|Oops:|WARNING:|possible circular locking|possible recursive locking|INFO: task .* blocked'
+
+	grep -aEq "$re" "$VM_LOG" || return 0
+	echo "# the first kernel report in the serial log:" >&2
+	awk -v re="$re" '$0 ~ re { p = 1 } p { print; if (++n > 40 || /<\/TASK>/) exit }' "$VM_LOG" |
+		grep -av '^KHOTEST: ' | sed 's/^/#   /' >&2
+	die "the kernel reported: $(grep -aE -m1 "$re" "$VM_LOG")"
+}
+
 # assert_plan PROG N: PROG planned N tests.
 assert_plan() {
 	local plan
@@ -133,6 +146,7 @@ run_harness_tests() {
 		--expect run-iommufd --expect run-iommufd_fail_nth --expect run-liveupdate
 	results > "$KHO_VM_LOGDIR/$(vm_name).results"
 	assert_no_hang
+	assert_kernel_clean
 	assert_vm_ok
 	[ "$(log_value hugepages)" = 128 ] || die "the guest reserved no huge pages"
 	assert_plan iommufd "$IOMMUFD_PLAN"
@@ -184,6 +198,7 @@ LUO_TESTS="luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_fil
 		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
 		$(selftest_files $LUO_TESTS) --timeout 900
 	assert_no_hang
+	assert_kernel_clean
 	assert_vm_ok
 	# Exactly these results, in this order: each test's stage 1 on the
 	# kernel it leaves, stage 2 on the kernel it reaches.
