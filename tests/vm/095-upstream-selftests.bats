@@ -11,8 +11,9 @@
 #
 # Every test runs under a timeout in the guest
 # (tests/vm/guest/upstream-selftests.sh): a hang fails naming the test,
-# with the blocked tasks' stacks from the serial log.  A skip is a failure
-# unless it is expected below by name.
+# with the blocked tasks' stacks from the serial log (a control proves it);
+# a kernel bug, oops, warning or lockdep report fails too.  A skip is a
+# failure unless it is expected below by name.
 #
 # env: KHO_KERNEL_PATCHED_DEBUG  a patched-debug build dir instead of the
 #                                cached build (kho test)
