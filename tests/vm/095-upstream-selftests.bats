@@ -1,0 +1,294 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# Upstream's own selftests, built from the rig's kernel source tree by
+# tests/rig/build-selftests.sh: a check of both kernels that nobody here
+# wrote.  One guest per kernel runs iommufd, iommufd_fail_nth and
+# liveupdate (kselftest harness, TAP); vanilla must give exactly the
+# results below, and patched the same results test for test.  The
+# two-stage luo_* tests cross kexecs both ways, vanilla -> patched and
+# patched -> vanilla, in one chained guest; kho's init.c runs upstream's
+# KHO test on the patched-debug kernel (CONFIG_TEST_KEXEC_HANDOVER).
+#
+# Every test runs under a timeout in the guest
+# (tests/vm/guest/upstream-selftests.sh): a hang fails naming the test,
+# with the blocked tasks' stacks from the serial log (a control proves it);
+# a kernel bug, oops, warning or lockdep report fails too.  A skip is a
+# failure unless it is expected below by name.
+#
+# env: KHO_KERNEL_PATCHED_DEBUG  a patched-debug build dir instead of the
+#                                cached build (kho test)
+
+load helpers
+
+# What vanilla 7.2.13 gives on the rig's kernel config (HUGETLBFS and THP
+# on, 128 huge pages reserved): the tests each program plans, how many
+# pass, and every test that does not pass, by name and result.
+# docs/testing.md says why.  Everything else must pass.
+IOMMUFD_PLAN=246
+IOMMUFD_PASS=241
+FAIL_NTH_PLAN=8
+FAIL_NTH_PASS=8
+LIVEUPDATE_PLAN=15
+LIVEUPDATE_PASS=15
+EXPECTED_NOT_PASSING=(
+	# The test itself skips its no_viommu variant (SKIP(return,
+	# "Skipping test for variant no_viommu")): on every kernel.
+	"iommufd iommufd_viommu.no_viommu.hw_queue skip"
+	"iommufd iommufd_viommu.no_viommu.vdevice_cache skip"
+	"iommufd iommufd_viommu.no_viommu.vdevice_tombstone skip"
+	"iommufd iommufd_viommu.no_viommu.viommu_alloc_nested_iopf skip"
+	"iommufd iommufd_viommu.no_viommu.viommu_alloc_with_data skip"
+)
+
+setup_file() {
+	SELFTESTS=$("$KHO_TOP/tests/rig/build-selftests.sh") || SELFTESTS=
+	export SELFTESTS
+}
+
+require_selftests() {
+	[ -n "$SELFTESTS" ] && [ -x "$SELFTESTS/bin/iommufd" ] ||
+		die "building upstream's selftests failed (tests/rig/build-selftests.sh)"
+}
+
+# selftest_files PROG...: launch.sh --file arguments shipping PROGs.
+selftest_files() {
+	local p
+
+	for p in "$@"; do
+		echo "--file"
+		echo "$SELFTESTS/bin/$p:/test/selftests/$p"
+	done
+}
+
+# results: the guest's per-test results, "PROG TEST RESULT", sorted.
+results() {
+	grep -a -o 'KHOTEST: RESULT .*' "$VM_LOG" | sed 's/^KHOTEST: RESULT //' | sort
+}
+
+# assert_no_hang: no test hung; a hang fails naming the tests, with the
+# hung-task detector's and sysrq's reports of blocked tasks.
+assert_no_hang() {
+	local hung stacks
+
+	if grep -aq 'KHOTEST: HUNG ' "$VM_LOG"; then
+		hung=$(grep -a -o 'KHOTEST: HUNG .*' "$VM_LOG" | sed 's/^KHOTEST: HUNG //' | paste -sd, -)
+	elif [ "$status" -ne 0 ] && grep -q 'timed out after' <<<"$output"; then
+		# The whole guest hung: the last test that started and never
+		# ended is the one.
+		hung=$(grep -a -o 'KHOTEST: TAP [^:]*: #  RUN .*' "$VM_LOG" | tail -n 1 |
+			sed 's/^KHOTEST: TAP \([^:]*\): #  RUN *\([^ ]*\).*/\1 \2 (guest timed out)/')
+		hung=${hung:-"(no test started; guest timed out)"}
+	else
+		return 0
+	fi
+	# The blocked tasks: each report from its first line to the end of its
+	# stack.
+	stacks=$(awk '/blocked for more than|state:D / { p = 1; n = 0 }
+		p { print; if (++n > 40 || /<\/TASK>/) p = 0 }' "$VM_LOG" | head -n 120)
+	echo "# blocked tasks in the serial log:" >&2
+	sed 's/^/#   /' <<<"${stacks:-(none reported)}" >&2
+	die "hung: $hung"
+}
+
+# assert_kernel_clean: the guest kernel reported no bug, oops, warning or
+# lockdep splat while the selftests ran; the first report, with its
+# call trace, goes into the failure output.
+assert_kernel_clean() {
+	local re='BUG:|Oops:|WARNING:|possible circular locking|possible recursive locking|INFO: task .* blocked'
+
+	grep -aEq "$re" "$VM_LOG" || return 0
+	echo "# the first kernel report in the serial log:" >&2
+	awk -v re="$re" '$0 ~ re { p = 1 } p { print; if (++n > 40 || /<\/TASK>/) exit }' "$VM_LOG" |
+		grep -av '^KHOTEST: ' | sed 's/^/#   /' >&2
+	die "the kernel reported: $(grep -aE -m1 "$re" "$VM_LOG")"
+}
+
+# assert_plan PROG N: PROG planned N tests.
+assert_plan() {
+	local plan
+
+	plan=$(log_value "$1_plan")
+	[ "$plan" = "$2" ] || die "$1 planned ${plan:-no} tests, expected $2"
+}
+
+# assert_passed PROG N: exactly N of PROG's tests passed.
+assert_passed() {
+	local n
+
+	n=$(results | grep -c "^$1 .* pass$" || true)
+	[ "$n" = "$2" ] || die "$n $1 tests passed, expected exactly $2"
+}
+
+# assert_expected_results: every test passed but those in
+# EXPECTED_NOT_PASSING, and those gave exactly the result named there.
+assert_expected_results() {
+	local got want
+
+	got=$(results | grep -v ' pass$' || true)
+	want=$(printf '%s\n' "${EXPECTED_NOT_PASSING[@]}" | grep . | sort || true)
+	[ "$got" = "$want" ] || {
+		echo "# tests not passing, expected (<) against seen (>):" >&2
+		diff <(echo "$want") <(echo "$got") | grep '^[<>]' | sed 's/^/#   /' >&2
+		die "the results differ from the expected ones"
+	}
+}
+
+# run_harness_tests KERNEL: iommufd, iommufd_fail_nth and liveupdate in one
+# guest on KERNEL, checked against the expected results.
+run_harness_tests() {
+	require_selftests
+	printf 'KHOTEST_SELFTESTS="%s"\nKHOTEST_HUGEPAGES=128\n' \
+		"iommufd iommufd_fail_nth liveupdate" > "$BATS_TEST_TMPDIR/upstream.env"
+	# shellcheck disable=SC2046 # one argument per line
+	run_vm --kernel "$1" --script "$GUEST_DIR/upstream-selftests.sh" \
+		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
+		$(selftest_files iommufd iommufd_fail_nth liveupdate) \
+		--timeout 2400 --exact-marks \
+		--expect run-iommufd --expect run-iommufd_fail_nth --expect run-liveupdate
+	results > "$KHO_VM_LOGDIR/$(vm_name).results"
+	assert_no_hang
+	assert_kernel_clean
+	assert_vm_ok
+	[ "$(log_value hugepages)" = 128 ] || die "the guest reserved no huge pages"
+	assert_plan iommufd "$IOMMUFD_PLAN"
+	assert_plan iommufd_fail_nth "$FAIL_NTH_PLAN"
+	assert_plan liveupdate "$LIVEUPDATE_PLAN"
+	[ "$(results | wc -l)" = $((IOMMUFD_PLAN + FAIL_NTH_PLAN + LIVEUPDATE_PLAN)) ] ||
+		die "$(results | wc -l) results, expected $((IOMMUFD_PLAN + FAIL_NTH_PLAN + LIVEUPDATE_PLAN))"
+	assert_passed iommufd "$IOMMUFD_PASS"
+	assert_passed iommufd_fail_nth "$FAIL_NTH_PASS"
+	assert_passed liveupdate "$LIVEUPDATE_PASS"
+	echo "# results: $KHO_VM_LOGDIR/$(vm_name).results" >&2
+}
+
+@test "upstream: iommufd, iommufd_fail_nth, liveupdate on vanilla give the expected results" {
+	run_harness_tests vanilla
+	results > "$BATS_FILE_TMPDIR/vanilla.results"
+	assert_expected_results
+}
+
+@test "upstream: iommufd, iommufd_fail_nth, liveupdate on patched: the same results, test for test" {
+	run_harness_tests patched
+	# Against vanilla's run of this file, when there was one, and always
+	# against the results vanilla must give.
+	if [ -s "$BATS_FILE_TMPDIR/vanilla.results" ]; then
+		diff "$BATS_FILE_TMPDIR/vanilla.results" <(results) > "$BATS_TEST_TMPDIR/diff" || {
+			sed 's/^/#   /' "$BATS_TEST_TMPDIR/diff" >&2
+			die "patched and vanilla differ (< vanilla, > patched)"
+		}
+	fi
+	assert_expected_results
+}
+
+# Every kexec of the luo chain carries one luo_* test: stage 1 on one
+# kernel, stage 2 on the other.  Each test crosses once vanilla -> patched
+# and once patched -> vanilla; /dev/liveupdate admits one opener at a time,
+# so one test per kexec.
+LUO_TESTS="luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_files"
+
+@test "upstream: luo_* across kexec, each vanilla -> patched and patched -> vanilla" {
+	require_selftests
+	local vanilla patched t want got k n=0
+
+	vanilla=$(kernel_release vanilla)
+	patched=$(kernel_release patched)
+	printf 'KHOTEST_LUO_TESTS="%s"\nKHOTEST_LUO_KERNELS="vanilla patched"\n' "$LUO_TESTS" \
+		> "$BATS_TEST_TMPDIR/upstream.env"
+	# shellcheck disable=SC2046,SC2086 # one argument per line
+	run_vm --kernel vanilla --script "$GUEST_DIR/upstream-selftests.sh" \
+		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
+		$(selftest_files $LUO_TESTS) --timeout 900
+	assert_no_hang
+	assert_kernel_clean
+	assert_vm_ok
+	# Exactly these results, in this order: each test's stage 1 on the
+	# kernel it leaves, stage 2 on the kernel it reaches.
+	want=
+	for t in $LUO_TESTS; do
+		want+="$t stage1@$vanilla pass"$'\n'"$t stage2@$patched pass"$'\n'
+		want+="$t stage1@$patched pass"$'\n'"$t stage2@$vanilla pass"$'\n'
+	done
+	got=$(grep -a -o 'KHOTEST: RESULT .*' "$VM_LOG" | sed 's/^KHOTEST: RESULT //')
+	[ "$got" = "${want%$'\n'}" ] || {
+		diff <(echo "${want%$'\n'}") <(echo "$got") | sed 's/^/#   /' >&2
+		die "the luo_* results differ from the expected ones (< expected, > seen)"
+	}
+	# Every kexec really happened, into the kernel each stage names.
+	for k in $(grep -a -o 'KHOTEST: LOG stage[0-9]*=.*' "$VM_LOG" | sed 's/.*=//'); do
+		n=$((n + 1))
+		if [ $((n % 2)) = 1 ]; then want=$vanilla; else want=$patched; fi
+		[ "$k" = "$want" ] || die "stage $n ran $k, not $want"
+	done
+	t=$(echo $LUO_TESTS | wc -w)
+	[ "$n" = $((2 * t + 1)) ] || die "$n stages ran, expected $((2 * t + 1))"
+	assert_log "KHO: exec from: ${patched//./\\.} \\(count $((2 * t))\\)"
+}
+
+# kho/init.c as upstream's kho/vmtest.sh runs it: the guest's /init, with
+# the kernel image as /kernel.  It kexecs (kexec_file_load, no initramfs)
+# into the same kernel with the same command line; the kernel's own test
+# (lib/test_kho.c, CONFIG_TEST_KEXEC_HANDOVER) preserves folios and an FDT
+# in the first kernel and checks them in the second, which then finds no
+# root file system and panics, as upstream's does; vmtest.sh judges by
+# "KHO restore succeeded" alone.
+@test "upstream: kho selftest (init.c, test_kho) on patched-debug" {
+	require_selftests
+	local dbg rel img="$BATS_TEST_TMPDIR/kho-initrd" root="$BATS_TEST_TMPDIR/kho-root"
+
+	dbg=${KHO_KERNEL_PATCHED_DEBUG:-}
+	[ -n "$dbg" ] || dbg=$("$KHO_TOP/tests/rig/build-kernel.sh" patched-debug) ||
+		die "building the patched-debug kernel failed"
+	[ -d "$dbg" ] && dbg="$dbg/bzImage"
+	grep -q '^CONFIG_TEST_KEXEC_HANDOVER=y' "$(dirname "$dbg")/.config" ||
+		die "the patched-debug kernel lacks CONFIG_TEST_KEXEC_HANDOVER"
+	# vmtest.sh's cpio list.
+	mkdir -p "$root/dev" "$root/proc" "$root/debugfs"
+	mknod "$root/dev/console" c 5 1
+	cp "$SELFTESTS/bin/kho-init" "$root/init"
+	cp "$dbg" "$root/kernel"
+	(cd "$root" && find . | cpio -o -H newc --quiet) > "$img"
+	# KASAN's shadow does not fit KHO's default scratch (085-kjournal-debug).
+	run_vm --kernel "$dbg" --initrd "$img" --script /dev/null \
+		--append "kho_scratch=32M,192M,32M" --timeout 600
+	# The second kernel has no initramfs: its end is the expected panic.
+	assert_vm_fails 'guest kernel panicked: .*(VFS: Unable to mount root fs|No working init found)'
+	rel=$(grep -a -m1 -o 'Linux version [^ ]*' "$VM_LOG" | cut -d' ' -f3)
+	assert_log "KHO: exec from: ${rel//./\\.} \\(count 1\\)"
+	assert_log 'test_kho: KHO restore succeeded'
+	! grep -aq 'KHO restore failed' "$VM_LOG" || die "test_kho: KHO restore failed"
+	! grep -aEq 'BUG:|WARNING:|Oops' "$VM_LOG" ||
+		die "the kernel reported: $(grep -aE -m1 'BUG:|WARNING:|Oops' "$VM_LOG")"
+	# Both kernels ran: the first booted and kexec'd, the second restored.
+	[ "$(grep -ac 'Linux version' "$VM_LOG")" = 2 ] || die "expected two boots in $VM_LOG"
+}
+
+# The control of the hang check: a "selftest" whose second test never
+# ends must fail the suite's way, naming that test, while the first one's
+# result is kept.  (A real D-state hang also gets the kernel's reports of
+# blocked tasks; this one sleeps, so it only names the test.)
+@test "upstream: a test that hangs fails naming it (control)" {
+	local ctl="$BATS_TEST_TMPDIR/hang-control"
+
+	cat > "$ctl" <<-'EOS'
+	#!/bin/sh
+	echo "TAP version 13"
+	echo "1..2"
+	echo "#  RUN           ctl.returns ..."
+	echo "#            OK  ctl.returns"
+	echo "ok 1 ctl.returns"
+	echo "#  RUN           ctl.never_returns ..."
+	exec sleep 600
+	EOS
+	chmod +x "$ctl"
+	printf 'KHOTEST_SELFTESTS=hang-control\nKHOTEST_TEST_TIMEOUT=5\n' > "$BATS_TEST_TMPDIR/upstream.env"
+	run_vm --kernel vanilla --script "$GUEST_DIR/upstream-selftests.sh" \
+		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
+		--file "$ctl:/test/selftests/hang-control" --timeout 120
+	assert_vm_fails 'guest reported: hung: hang-control:ctl\.never_returns'
+	assert_log 'KHOTEST: RESULT hang-control ctl\.returns pass'
+	# The suite's own check says the same.
+	run assert_no_hang
+	[ "$status" -ne 0 ] || die "assert_no_hang passed a hung guest"
+	grep -q 'hung: hang-control ctl\.never_returns' <<<"$output" ||
+		die "assert_no_hang did not name the test: $output"
+}
