@@ -13,6 +13,10 @@
  *               first two whole and cuts the third: the kernel removes
  *               the two, then fails with ENOENT; the first is mapped
  *               again to prove it went; then wait for SIGTERM
+ *   bypass      IOAS + a MAP_FILE through ioctl(3), then a second
+ *               MAP_FILE through syscall(SYS_ioctl), which no LD_PRELOAD
+ *               recorder sees: the kernel's journal then holds a record
+ *               the recorder lacks; then wait for SIGTERM
  *   loop N dev  the same on an IOAS with the first VFIO cdev
  *               (/dev/vfio/devices/vfio*) bound and attached, so that
  *               each map and unmap also costs an IOTLB invalidation, as
@@ -35,6 +39,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,15 +290,50 @@ static int probe_loop(unsigned long n, bool dev)
 	return 0;
 }
 
+/* What a VMM that bypasses libc's ioctl() does: the recorder cannot see it */
+static int probe_bypass(void)
+{
+	struct iommu_ioas_map_file m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.length = PROBE_CHUNK / 2,
+		.iova = PROBE_IOVA + PROBE_CHUNK,
+	};
+	uint32_t ioas;
+	int iommufd, memfd;
+	void *ram;
+
+	signal(SIGTERM, probe_on_signal);
+	if (probe_setup(&iommufd, &ioas, &memfd, &ram) ||
+	    probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK / 2, PROBE_IOVA))
+		return 1;
+	m.ioas_id = ioas;
+	m.fd = memfd;
+	if (syscall(SYS_ioctl, iommufd, IOMMU_IOAS_MAP_FILE, &m)) {
+		perror("kho-rec-probe: bypass: raw IOMMU_IOAS_MAP_FILE");
+		return 1;
+	}
+	printf("kho-rec-probe: bypass: ioas=%u: one map through ioctl(3), one through syscall(2)\n",
+	       ioas);
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	while (probe_sig != SIGTERM)
+		pause();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "hold"))
 		return probe_hold();
 	if (argc == 2 && !strcmp(argv[1], "cut"))
 		return probe_cut();
+	if (argc == 2 && !strcmp(argv[1], "bypass"))
+		return probe_bypass();
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "dev"))) &&
 	    !strcmp(argv[1], "loop") && atol(argv[2]) > 0)
 		return probe_loop(atol(argv[2]), argc == 4);
-	fprintf(stderr, "usage: kho-rec-probe hold | cut | loop N [dev]\n");
+	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | loop N [dev]\n");
 	return 2;
 }

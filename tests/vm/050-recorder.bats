@@ -47,3 +47,19 @@ load helpers
 		--expect journal-matches-kernel
 	assert_vm_ok
 }
+
+# On the patched kernel `kho-tool record` compares the recorder's journal
+# with the kernel's, as capture does: both must journal the removal alike.
+@test "recorder: the same on the patched kernel, whose journal agrees record for record" {
+	run_vm --kernel patched --script "$GUEST_DIR/recorder-cut.sh" --timeout 200 \
+		--expect kernel-removes-before-the-cut \
+		--expect journal-matches-kernel
+	assert_vm_ok
+}
+
+@test "recorder: a map that bypasses the recorder: record and capture refuse, --userspace-journal degrades" {
+	run_vm --kernel patched --script "$GUEST_DIR/recorder-bypass.sh" --timeout 200 \
+		--expect record-refuses --expect capture-refuses \
+		--expect userspace-journal-degrades
+	assert_vm_ok
+}
