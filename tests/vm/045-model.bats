@@ -68,6 +68,16 @@ model_run() {
 	assert_log "[1-9][0-9]* kernel journals checked, [1-9][0-9]* refused for a mock device"
 }
 
+# The same sequences under lockdep, KASAN and DEBUG_VM: every path by which
+# the journal records (maps, cut and failed UNMAPs, COPY, destroys, mock
+# devices bound and destroyed) must leave no report.  Fewer seeds: KASAN
+# and lockdep make each call several times slower under TCG.
+@test "model: on patched-debug (lockdep, KASAN), the same, and the kernel log clean" {
+	MODEL_SEEDS=${MODEL_SEEDS_DEBUG:-1-300} model_run "$(debug_kernel)/bzImage" "$MODEL_EXCLUDE_PATCHED"
+	assert_log "kernel journal: checked against the recorder"
+	assert_kernel_clean
+}
+
 @test "model: one sequence across a real kexec, restored by the agent, observes the same" {
 	# Seed 47: 55 calls, two IOASes with allowed ranges, partial UNMAPs,
 	# COPY, auto IOVAs, destroy and re-alloc.  Mock devices cannot cross
