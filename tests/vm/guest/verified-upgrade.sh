@@ -8,11 +8,15 @@
 # only compares equal with the kernel if the recorder took the adopted
 # iommufd's kernel journal over.
 . /test/verified-lib.sh
+# The kernel both upgrades go to: the patched one, or the one 090's debug
+# test ships (/test/verified.env).
+target=/boot/vmlinuz-patched
+[ -r /test/verified.env ] && . /test/verified.env
 case "$KHO_STAGE" in
 1)
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps 64 --churn 1000
 	khotest_mark serving
-	kho-tool upgrade --kernel /boot/vmlinuz-patched --initrd "$(khotest_initrd)" \
+	kho-tool upgrade --kernel "$target" --initrd "$(khotest_initrd)" \
 		--append "khotest.stage=2" --pid "$KHOTEST_PID" --json
 	khotest_fail "upgrade returned"
 	;;
@@ -37,7 +41,7 @@ case "$KHO_STAGE" in
 		khotest_fail "agent did not finish the session: $(cat $run/agent.status)"
 	khotest_mark adopted-verified
 	# A second upgrade of the adopted VMM, verified by the kernel again.
-	kho-tool upgrade --kernel /boot/vmlinuz-patched --initrd "$(khotest_initrd)" \
+	kho-tool upgrade --kernel "$target" --initrd "$(khotest_initrd)" \
 		--append "khotest.stage=3" --pid "$KHOTEST_PID" --json
 	khotest_fail "second upgrade returned"
 	;;
