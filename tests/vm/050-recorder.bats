@@ -57,6 +57,23 @@ load helpers
 	assert_vm_ok
 }
 
+@test "recorder: the cut and the bypass on patched-debug, the kernel log clean" {
+	local dbg
+	dbg=$(debug_kernel) || die "no patched-debug kernel"
+	run_vm --name "$(vm_name cut)" --kernel "$dbg/bzImage" \
+		--script "$GUEST_DIR/recorder-cut.sh" --timeout 400 \
+		--expect kernel-removes-before-the-cut \
+		--expect journal-matches-kernel
+	assert_vm_ok
+	assert_kernel_clean
+	run_vm --name "$(vm_name bypass)" --kernel "$dbg/bzImage" \
+		--script "$GUEST_DIR/recorder-bypass.sh" --timeout 400 \
+		--expect record-refuses --expect capture-refuses \
+		--expect userspace-journal-degrades
+	assert_vm_ok
+	assert_kernel_clean
+}
+
 @test "recorder: a map that bypasses the recorder: record and capture refuse, --userspace-journal degrades" {
 	run_vm --kernel patched --script "$GUEST_DIR/recorder-bypass.sh" --timeout 200 \
 		--expect record-refuses --expect capture-refuses \

@@ -5,6 +5,10 @@
 # adopts and checks once more.  khotest.churn=N on the command line (it
 # carries over to every stage) has the first VMM map and unmap N times.
 initrd=$(khotest_initrd)
+# The kernel upgraded to: the patched one, or the one 060's debug test
+# ships (/test/upgrade.env).
+target=/boot/vmlinuz-patched
+[ -r /test/upgrade.env ] && . /test/upgrade.env
 churn=0
 for word in $(cat /proc/cmdline); do
 	case "$word" in khotest.churn=*) churn=${word#*=} ;; esac
@@ -45,12 +49,12 @@ case "$KHO_STAGE" in
 1)
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps 64 --churn "$churn"
 	khotest_mark serving
-	kho-tool upgrade --kernel /boot/vmlinuz-patched --initrd "$initrd" \
+	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
 		--append "khotest.stage=2" --pid "$KHOTEST_PID" --json
 	khotest_fail "upgrade returned"
 	;;
 2)
-	case "$(uname -r)" in *-kho-b) ;; *) khotest_fail "stage 2 runs $(uname -r), not the patched kernel" ;; esac
+	case "$(uname -r)" in *-kho-b | *-kho-b-dbg) ;; *) khotest_fail "stage 2 runs $(uname -r), not the patched kernel" ;; esac
 	adopt_and_serve
 	[ "$churn" = 0 ] || { khotest_stop vmm; khotest_done; exit 0; }
 	cat /run/kho-tool/previous-kernel 2>/dev/null || true
