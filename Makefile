@@ -82,7 +82,7 @@ ifneq ($(MODEL_SRC),)
 TARGETS += $(KHO_MODEL)
 endif
 
-.PHONY: all deps check check-unit check-vm check-schema check-fuzz bench fuzz demo \
+.PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo \
 	kernel kernels initramfs install clean help programs deb check-distro
 all: $(TARGETS)
 
@@ -166,7 +166,7 @@ deps:
 
 # Kernels first, so the unit tests that read real images (test_kimage) run
 # on them instead of passing over them.
-check: kernels check-unit check-schema check-fuzz check-distro check-vm
+check: prepare check-unit check-schema check-fuzz check-distro check-vm
 
 check-unit: all $(UNIT_BIN)
 	./tests/unit/run.sh $(UNIT_BIN)
@@ -260,10 +260,13 @@ fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
 	done; \
 	[ -z "$$failed" ] || { echo "fuzz: crashed:$$failed"; exit 1; }
 
+# The four guest kernels and upstream's selftests; `prepare` also builds
+# the distro checks' sid roots alongside them (tests/rig/prepare.sh).
 kernel kernels:
-	./tests/rig/build-kernel.sh vanilla
-	./tests/rig/build-kernel.sh patched
-	./tests/rig/build-kernel.sh patched-debug
+	./tests/rig/prepare.sh --no-roots
+
+prepare:
+	./tests/rig/prepare.sh
 
 demo: all
 	./tests/vm/demo.sh

@@ -28,9 +28,6 @@ mkdir -p "$out"
 # rig needs is built in), so the directory is faked: empty module lists and
 # depmod's indexes of nothing.
 kver=7.2.13-kho-b
-# What both roots need besides the initrd builder: the package's shared
-# libraries (installed from the cache, so dpkg -i needs no network).
-libs=(libfdt1 libelf1t64 zlib1g liblzma5 libzstd1)
 failed=0
 
 say() { echo "distro: $*"; }
@@ -126,8 +123,7 @@ check_lintian() {
 check_initramfs_tools() {
 	local root t0=$SECONDS listing="$out/initramfs-tools.list"
 
-	root=$("$top/tests/distro/chroot.sh" sid "$out/initramfs-tools" \
-		initramfs-tools busybox zstd "${libs[@]}") ||
+	root=$("$top/tests/distro/roots.sh" initramfs-tools "$out/initramfs-tools") ||
 		{ fail "initramfs-tools: building the sid root failed"; return; }
 	say "initramfs-tools: sid root ready ($((SECONDS - t0)) s)"
 	install_deb "$root" || { fail "initramfs-tools: dpkg -i"; return; }
@@ -160,7 +156,7 @@ check_initramfs_tools() {
 check_dracut() {
 	local root t0=$SECONDS listing="$out/dracut.list" img
 
-	root=$("$top/tests/distro/chroot.sh" sid "$out/dracut" dracut "${libs[@]}") ||
+	root=$("$top/tests/distro/roots.sh" dracut "$out/dracut") ||
 		{ fail "dracut: building the sid root failed"; return; }
 	say "dracut: sid root ready ($((SECONDS - t0)) s)"
 	install_deb "$root" || { fail "dracut: dpkg -i"; return; }

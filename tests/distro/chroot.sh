@@ -8,13 +8,16 @@
 # never touched.  A cold build takes minutes; a warm one is an untar.
 #
 # usage: chroot.sh SUITE WORKDIR PACKAGE...
+#        WORKDIR "-" builds (or finds) the cached tarball and unpacks
+#        nothing: tests/rig/prepare.sh warms the cache that way.
 set -euo pipefail
 
 suite=${1:?suite}
 work=${2:?work dir}
 shift 2
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}/distro
-mkdir -p "$cache" "$work"
+mkdir -p "$cache"
+[ "$work" = - ] || mkdir -p "$work"
 
 mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
 [ -n "$mirror" ] || mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
@@ -52,6 +55,10 @@ if [ ! -s "$tarball" ]; then
 	) 9> "$tarball.lock"
 fi
 
+if [ "$work" = - ]; then
+	echo "$tarball"
+	exit 0
+fi
 rm -rf "$root"
 mkdir -p "$root"
 zstd -q -d -c "$tarball" | tar -C "$root" --numeric-owner -xf -

@@ -3,26 +3,29 @@
 # Builds one guest kernel for the rig and caches it outside the checkout.
 #
 # The cache key hashes everything that changes the image: the Debian source
-# package, the config fragment, the flavour's local version and the content
+# package, the config fragments, the flavour's local version and the content
 # of every patch applied from patches/series.  A hit costs nothing; a miss
-# costs about six minutes on two cores.
+# costs about six minutes on two cores for the first flavour of a config,
+# and a minute or two for its twin (below).
 #
 # usage: build-kernel.sh FLAVOUR
 #   FLAVOUR  vanilla   7.2.13 as Debian ships it (LOCALVERSION -kho-a)
 #            patched   7.2.13 + patches/series (LOCALVERSION -kho-b)
-#            patched-debug
-#                      patched + KASAN and kmemleak (tests/rig/kernel-debug.config,
-#                      LOCALVERSION -kho-b-dbg), for tests/vm/085-kjournal-debug.bats
+#            vanilla-debug, patched-debug
+#                      the same plus KASAN, kmemleak, lockdep and the KHO
+#                      test (tests/rig/kernel-debug.config; LOCALVERSION
+#                      -kho-a-dbg, -kho-b-dbg)
 # env:     KHO_CACHE (default ~/.cache/kho-tool), KERNEL_JOBS (default nproc)
 #
-# Compiles go through ccache ($KHO_CACHE/ccache): the flavours share most
-# objects, and a change to one patch recompiles only the files it touches,
-# so a patch edit costs a link, not a six-minute build.
+# Compiles go through ccache ($KHO_CACHE/ccache).  The local version goes on
+# make's command line, not into .config, so that vanilla and patched of one
+# config have the same autoconf.h: the twin recompiles only the files the
+# series touches, and a patch edit costs a link, not a six-minute build.
 # prints:  the build directory, which holds bzImage, vmlinux, .config,
 #          build.log and usr/include (the uapi headers)
 set -euo pipefail
 
-flavour=${1:?usage: build-kernel.sh vanilla|patched|patched-debug}
+flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
 fragment="$top/tests/rig/kernel.config"
@@ -33,6 +36,10 @@ fragments=("$fragment")
 case "$flavour" in
 vanilla) localversion=-kho-a; use_patches=0 ;;
 patched) localversion=-kho-b; use_patches=1 ;;
+vanilla-debug)
+	localversion=-kho-a-dbg; use_patches=0
+	fragments+=("$top/tests/rig/kernel-debug.config")
+	;;
 patched-debug)
 	localversion=-kho-b-dbg; use_patches=1
 	fragments+=("$top/tests/rig/kernel-debug.config")
@@ -53,7 +60,7 @@ fi
 key=$( {
 	basename "$(dirname "$(dirname "$(dirname "$tarball")")")"
 	echo "$flavour $localversion"
-	echo "recipe 1"
+	echo "recipe 2"
 	cat "${fragments[@]}"
 	for p in "${patch_list[@]}"; do cat "$p"; done
 } | sha256sum | cut -c1-16)
@@ -107,7 +114,6 @@ done
 {
 	make -C "$src" tinyconfig
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$src" "$src/.config" "${fragments[@]}"
-	echo "CONFIG_LOCALVERSION=\"$localversion\"" >> "$src/.config"
 	make -C "$src" olddefconfig
 } > "$out/build.log" 2>&1
 
@@ -138,12 +144,12 @@ if command -v ccache > /dev/null; then
 fi
 export KBUILD_BUILD_TIMESTAMP="2026-01-01" KBUILD_BUILD_USER=kho KBUILD_BUILD_HOST=rig
 start=$(date +%s)
-if ! make -C "$src" -j"$jobs" CC="$cc" bzImage >> "$out/build.log" 2>&1; then
+if ! make -C "$src" -j"$jobs" CC="$cc" LOCALVERSION="$localversion" bzImage >> "$out/build.log" 2>&1; then
 	echo "kernel: build failed; last lines of $out/build.log:" >&2
 	tail -n 30 "$out/build.log" >&2
 	exit 1
 fi
-make -C "$src" headers_install INSTALL_HDR_PATH="$out/usr" >> "$out/build.log" 2>&1
+make -C "$src" LOCALVERSION="$localversion" headers_install INSTALL_HDR_PATH="$out/usr" >> "$out/build.log" 2>&1
 cp "$src/arch/x86/boot/bzImage" "$src/vmlinux" "$src/.config" "$out/"
 echo "kernel: $flavour built in $(( $(date +%s) - start )) s" >&2
 command -v ccache > /dev/null && ccache --show-stats 2>/dev/null | grep -iE 'hits|misses' | head -3 >&2 || true

@@ -9,6 +9,10 @@
 #                                       luo_multi_session, luo_stress_sessions,
 #                                       luo_stress_files (+ luo_test_utils.c)
 #   tools/testing/selftests/kho/init.c  kho-init, upstream's recipe (nolibc)
+#   iommu again, as bin/slow/: the same tests with the harness's default
+#   per-test timeout (TEST_TIMEOUT_DEFAULT, 30 s, fixed at compile time) at
+#   SLOW_TIMEOUT s, for the debug kernels: under KASAN, lockdep and TCG,
+#   iommufd_fail_nth's sweeps take minutes, not seconds.
 #
 # Each is built with its own Makefile (lib.mk) or, for kho, the command of
 # kho/vmtest.sh, against the uapi headers of the same tree (make
@@ -30,6 +34,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
+slow_timeout=600
 
 if [ -n "${KHO_SELFTESTS_SRC:-}" ]; then
 	src=$(cd "$KHO_SELFTESTS_SRC" && pwd)
@@ -105,6 +110,12 @@ st=tools/testing/selftests
 		make -C "$tree/$st/$t" OUTPUT="$out.tmp/obj/$t" \
 			KHDR_INCLUDES="$hdr" USERLDFLAGS=-static V=1
 	done
+	sed -i "s/^#define TEST_TIMEOUT_DEFAULT 30\$/#define TEST_TIMEOUT_DEFAULT $slow_timeout/" \
+		"$tree/$st/kselftest_harness.h"
+	grep -q "^#define TEST_TIMEOUT_DEFAULT $slow_timeout\$" "$tree/$st/kselftest_harness.h"
+	mkdir -p "$out.tmp/obj/iommu-slow"
+	make -C "$tree/$st/iommu" OUTPUT="$out.tmp/obj/iommu-slow" \
+		KHDR_INCLUDES="$hdr" USERLDFLAGS=-static V=1
 
 	# kho/vmtest.sh's mkinitrd, verbatim but for the paths.
 	gcc -s -static -Os -nostdinc -nostdlib \
@@ -126,6 +137,12 @@ for p in "${progs[@]}"; do
 		exit 1
 	fi
 	cp "$out.tmp/obj/$p" "$out.tmp/bin/"
+done
+mkdir -p "$out.tmp/bin/slow"
+for p in iommufd iommufd_fail_nth; do
+	file -L "$out.tmp/obj/iommu-slow/$p" | grep -q 'statically linked' ||
+		{ echo "selftests: slow $p was not built static; see $log" >&2; exit 1; }
+	cp "$out.tmp/obj/iommu-slow/$p" "$out.tmp/bin/slow/"
 done
 cp "$tree/$st/liveupdate/do_kexec.sh" "$out.tmp/bin/"
 rm -rf "$out.tmp/obj" "$out.tmp/tree"

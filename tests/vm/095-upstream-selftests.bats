@@ -7,7 +7,10 @@
 # results below, and patched the same results test for test.  The
 # two-stage luo_* tests cross kexecs both ways, vanilla -> patched and
 # patched -> vanilla, in one chained guest; kho's init.c runs upstream's
-# KHO test on the patched-debug kernel (CONFIG_TEST_KEXEC_HANDOVER).
+# KHO test across a kexec both ways between the two debug kernels
+# (CONFIG_TEST_KEXEC_HANDOVER); and the patched-debug kernel (lockdep,
+# KASAN) runs iommufd, iommufd_fail_nth and liveupdate too, with the same
+# results as vanilla, test for test, and a clean log.
 #
 # Every test runs under a timeout in the guest
 # (tests/vm/guest/upstream-selftests.sh): a hang fails naming the test,
@@ -15,8 +18,8 @@
 # a kernel bug, oops, warning or lockdep report fails too.  A skip is a
 # failure unless it is expected below by name.
 #
-# env: KHO_KERNEL_PATCHED_DEBUG  a patched-debug build dir instead of the
-#                                cached build (kho test)
+# env: KHO_KERNEL_PATCHED_DEBUG, KHO_KERNEL_VANILLA_DEBUG
+#      build dirs instead of the cached debug builds
 
 load helpers
 
@@ -50,13 +53,17 @@ require_selftests() {
 		die "building upstream's selftests failed (tests/rig/build-selftests.sh)"
 }
 
-# selftest_files PROG...: launch.sh --file arguments shipping PROGs.
+# selftest_files PROG...: launch.sh --file arguments shipping PROGs, from
+# $SELFTESTS/bin, or from $SELFTESTS/bin/slow where that has the program
+# and SELFTESTS_SLOW=1 (the debug kernels: see build-selftests.sh).
 selftest_files() {
-	local p
+	local p bin
 
 	for p in "$@"; do
+		bin=$SELFTESTS/bin
+		[ "${SELFTESTS_SLOW:-0}" = 1 ] && [ -x "$bin/slow/$p" ] && bin=$bin/slow
 		echo "--file"
-		echo "$SELFTESTS/bin/$p:/test/selftests/$p"
+		echo "$bin/$p:/test/selftests/$p"
 	done
 }
 
@@ -133,17 +140,18 @@ assert_expected_results() {
 	}
 }
 
-# run_harness_tests KERNEL: iommufd, iommufd_fail_nth and liveupdate in one
-# guest on KERNEL, checked against the expected results.
+# run_harness_tests KERNEL [GUEST_ENV]: iommufd, iommufd_fail_nth and
+# liveupdate in one guest on KERNEL, checked against the expected results;
+# GUEST_ENV adds lines to the guest script's environment.
 run_harness_tests() {
 	require_selftests
-	printf 'KHOTEST_SELFTESTS="%s"\nKHOTEST_HUGEPAGES=128\n' \
-		"iommufd iommufd_fail_nth liveupdate" > "$BATS_TEST_TMPDIR/upstream.env"
+	printf 'KHOTEST_SELFTESTS="%s"\nKHOTEST_HUGEPAGES=128\n%s\n' \
+		"iommufd iommufd_fail_nth liveupdate" "${2:-}" > "$BATS_TEST_TMPDIR/upstream.env"
 	# shellcheck disable=SC2046 # one argument per line
 	run_vm --kernel "$1" --script "$GUEST_DIR/upstream-selftests.sh" \
 		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
 		$(selftest_files iommufd iommufd_fail_nth liveupdate) \
-		--timeout 2400 --exact-marks \
+		--timeout "${HARNESS_VM_TIMEOUT:-2400}" --exact-marks \
 		--expect run-iommufd --expect run-iommufd_fail_nth --expect run-liveupdate
 	results > "$KHO_VM_LOGDIR/$(vm_name).results"
 	assert_no_hang
@@ -177,6 +185,23 @@ run_harness_tests() {
 			die "patched and vanilla differ (< vanilla, > patched)"
 		}
 	fi
+	assert_expected_results
+}
+
+# The same programs under lockdep, KASAN and DEBUG_VM: every path a
+# selftest takes through the journal, checked by the kernel's own
+# detectors.  The harness's 30 s per-test default is far too short there
+# (iommufd_fail_nth's sweeps under KASAN on TCG), so the programs are the
+# bin/slow build, whose default is 600 s; the guest's own hang check gets
+# the same.
+@test "upstream: iommufd, iommufd_fail_nth, liveupdate on patched-debug: the same results, the log clean" {
+	local dbg
+
+	dbg=$(debug_kernel patched) || die "building the patched-debug kernel failed"
+	[ -x "$SELFTESTS/bin/slow/iommufd_fail_nth" ] ||
+		die "no slow build of the iommufd selftests in $SELFTESTS/bin/slow"
+	SELFTESTS_SLOW=1 HARNESS_VM_TIMEOUT=5400 run_harness_tests "$dbg/bzImage" \
+		"$(printf 'KHOTEST_TEST_TIMEOUT=600\nKHOTEST_PROG_TIMEOUT=4800')"
 	assert_expected_results
 }
 
@@ -224,42 +249,56 @@ LUO_TESTS="luo_kexec_simple luo_multi_session luo_stress_sessions luo_stress_fil
 	assert_log "KHO: exec from: ${patched//./\\.} \\(count $((2 * t))\\)"
 }
 
-# kho/init.c as upstream's kho/vmtest.sh runs it: the guest's /init, with
-# the kernel image as /kernel.  It kexecs (kexec_file_load, no initramfs)
-# into the same kernel with the same command line; the kernel's own test
-# (lib/test_kho.c, CONFIG_TEST_KEXEC_HANDOVER) preserves folios and an FDT
-# in the first kernel and checks them in the second, which then finds no
-# root file system and panics, as upstream's does; vmtest.sh judges by
-# "KHO restore succeeded" alone.
-@test "upstream: kho selftest (init.c, test_kho) on patched-debug" {
+# run_kho_selftest FIRST SECOND: kho/init.c as upstream's kho/vmtest.sh
+# runs it, the guest's /init, with a kernel image as /kernel.  It kexecs
+# (kexec_file_load, no initramfs) with the same command line; vmtest.sh
+# boots the same kernel twice, here the first is FIRST and the second
+# SECOND, each vanilla-debug or patched-debug (the test module and its
+# checks, CONFIG_TEST_KEXEC_HANDOVER and DEBUG_VM, are in the debug
+# fragment).  The kernel's own test (lib/test_kho.c) preserves folios and
+# an FDT in the first kernel and checks them in the second, which then
+# finds no root file system and panics, as upstream's does; vmtest.sh
+# judges by "KHO restore succeeded" alone.
+run_kho_selftest() {
 	require_selftests
-	local dbg rel img="$BATS_TEST_TMPDIR/kho-initrd" root="$BATS_TEST_TMPDIR/kho-root"
+	local first second rel1 rel2 img="$BATS_TEST_TMPDIR/kho-initrd" root="$BATS_TEST_TMPDIR/kho-root"
 
-	dbg=${KHO_KERNEL_PATCHED_DEBUG:-}
-	[ -n "$dbg" ] || dbg=$("$KHO_TOP/tests/rig/build-kernel.sh" patched-debug) ||
-		die "building the patched-debug kernel failed"
-	[ -d "$dbg" ] && dbg="$dbg/bzImage"
-	grep -q '^CONFIG_TEST_KEXEC_HANDOVER=y' "$(dirname "$dbg")/.config" ||
-		die "the patched-debug kernel lacks CONFIG_TEST_KEXEC_HANDOVER"
+	first=$(debug_kernel "$1") || die "building the $1-debug kernel failed"
+	second=$(debug_kernel "$2") || die "building the $2-debug kernel failed"
+	for k in "$first" "$second"; do
+		grep -q '^CONFIG_TEST_KEXEC_HANDOVER=y' "$k/.config" ||
+			die "$k lacks CONFIG_TEST_KEXEC_HANDOVER"
+	done
 	# vmtest.sh's cpio list.
+	rm -rf "$root"
 	mkdir -p "$root/dev" "$root/proc" "$root/debugfs"
 	mknod "$root/dev/console" c 5 1
 	cp "$SELFTESTS/bin/kho-init" "$root/init"
-	cp "$dbg" "$root/kernel"
+	cp "$second/bzImage" "$root/kernel"
 	(cd "$root" && find . | cpio -o -H newc --quiet) > "$img"
 	# KASAN's shadow does not fit KHO's default scratch (085-kjournal-debug).
-	run_vm --kernel "$dbg" --initrd "$img" --script /dev/null \
+	run_vm --kernel "$first/bzImage" --initrd "$img" --script /dev/null \
 		--append "kho_scratch=32M,192M,32M" --timeout 600
 	# The second kernel has no initramfs: its end is the expected panic.
 	assert_vm_fails 'guest kernel panicked: .*(VFS: Unable to mount root fs|No working init found)'
-	rel=$(grep -a -m1 -o 'Linux version [^ ]*' "$VM_LOG" | cut -d' ' -f3)
-	assert_log "KHO: exec from: ${rel//./\\.} \\(count 1\\)"
+	# Both kernels ran, in order, and the second restored what the first
+	# preserved.
+	rel1=$(kernel_release_of "$first/bzImage")
+	rel2=$(kernel_release_of "$second/bzImage")
+	[ "$(grep -a -o 'Linux version [^ ]*' "$VM_LOG" | cut -d' ' -f3 | paste -sd' ' -)" = "$rel1 $rel2" ] ||
+		die "expected the boots $rel1 then $rel2 in $VM_LOG"
+	assert_log "KHO: exec from: ${rel1//./\\.} \\(count 1\\)"
 	assert_log 'test_kho: KHO restore succeeded'
 	! grep -aq 'KHO restore failed' "$VM_LOG" || die "test_kho: KHO restore failed"
-	! grep -aEq 'BUG:|WARNING:|Oops' "$VM_LOG" ||
-		die "the kernel reported: $(grep -aE -m1 'BUG:|WARNING:|Oops' "$VM_LOG")"
-	# Both kernels ran: the first booted and kexec'd, the second restored.
-	[ "$(grep -ac 'Linux version' "$VM_LOG")" = 2 ] || die "expected two boots in $VM_LOG"
+	assert_kernel_clean
+}
+
+@test "upstream: kho selftest (init.c, test_kho) across kexec, vanilla-debug -> patched-debug" {
+	run_kho_selftest vanilla patched
+}
+
+@test "upstream: kho selftest (init.c, test_kho) across kexec, patched-debug -> vanilla-debug" {
+	run_kho_selftest patched vanilla
 }
 
 # The control of the hang check: a "selftest" whose second test never

@@ -84,27 +84,39 @@ kernel_image() {
 	echo "$img"
 }
 
-# kernel_release FLAVOUR: what uname -r prints under that kernel, read
-# from the bzImage's setup header (kernel_version: a 16-bit pointer at
-# 0x20e, relative to 0x200), so the suites also hold for your own kernels.
+# kernel_release FLAVOUR: what uname -r prints under that kernel.
 kernel_release() {
-	local img off
+	local img
 
 	img=$(kernel_image "$1") || return 1
-	off=$(od -An -tu2 -j $((0x20e)) -N2 "$img" | tr -d ' ')
-	dd if="$img" bs=1 skip=$((off + 0x200)) count=256 2>/dev/null |
+	kernel_release_of "$img"
+}
+
+# kernel_release_of BZIMAGE: the release a bzImage boots, read from its
+# setup header (kernel_version: a 16-bit pointer at 0x20e, relative to
+# 0x200), so the suites also hold for your own kernels.
+kernel_release_of() {
+	local off
+
+	off=$(od -An -tu2 -j $((0x20e)) -N2 "$1" | tr -d ' ')
+	dd if="$1" bs=1 skip=$((off + 0x200)) count=256 2>/dev/null |
 		tr '\0' '\n' | head -n 1 | cut -d' ' -f1
 }
 
-# debug_kernel: the patched-debug build dir (KASAN, kmemleak, lockdep,
-# DEBUG_VM), KHO_KERNEL_PATCHED_DEBUG or the cached build.
+# debug_kernel [vanilla|patched]: the build dir of that kernel's debug
+# flavour (KASAN, kmemleak, lockdep, DEBUG_VM, the KHO test; patched by
+# default), KHO_KERNEL_{PATCHED,VANILLA}_DEBUG or the cached build.
 debug_kernel() {
-	if [ -z "${KHO_KERNEL_PATCHED_DEBUG:-}" ]; then
-		KHO_KERNEL_PATCHED_DEBUG=$("$KHO_TOP/tests/rig/build-kernel.sh" patched-debug) ||
-			return 1
-		export KHO_KERNEL_PATCHED_DEBUG
+	local flavour=${1:-patched}-debug var
+
+	var=KHO_KERNEL_${flavour^^}
+	var=${var//-/_}
+	if [ -z "${!var:-}" ]; then
+		printf -v "$var" '%s' "$("$KHO_TOP/tests/rig/build-kernel.sh" "$flavour")" &&
+			[ -n "${!var}" ] || return 1
+		export "${var?}"
 	fi
-	echo "$KHO_KERNEL_PATCHED_DEBUG"
+	echo "${!var}"
 }
 
 # assert_kernel_clean: the serial log of the last run_vm holds no report of
