@@ -249,6 +249,13 @@ struct kho_diag {
 int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * kho_errno_name() - "EINVAL" etc. for @err, negative or positive: the
+ * name every message and every --json "errno" field uses.
+ * Return: the name; "E?" for a number the C library does not know.
+ */
+const char *kho_errno_name(int err);
+
 /* --- the hand-off: everything that crosses the kexec -------------------- */
 
 #define KHO_HANDOFF_COMPATIBLE "kho-tool,handoff-v1"

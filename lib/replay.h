@@ -138,9 +138,6 @@ int kho_replay_find_cdev(const char *sysfs, const struct kho_pci_id *pci,
 			 const char *driver, char *name, size_t len,
 			 struct kho_diag *diag);
 
-/* "EINVAL" etc. for a negative or positive errno. */
-const char *kho_errno_name(int err);
-
 /*
  * The replay's building blocks, shared by the plan replay above and the
  * record-by-record replay of a kernel journal (replay_kjournal.c).
