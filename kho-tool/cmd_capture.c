@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "capture.h"
 #include "commands.h"
 #include "handoff_print.h"
 #include "journal_sock.h"
 #include "kjournal.h"
-#include "upgrade.h"
 
 static int usage(FILE *out, int code)
 {
@@ -51,11 +51,8 @@ int cmd_capture(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:o:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (kho_upgrade_parse_pid(optarg, &pid)) {
-				fprintf(stderr, "kho-tool capture: --pid '%s': not a process id\n",
-					optarg);
+			if (parse_pid_arg("capture", optarg, &pid))
 				return KHO_EXIT_USAGE;
-			}
 			break;
 		case 'o': out = optarg; break;
 		case 'j': json = true; break;
@@ -80,8 +77,8 @@ int cmd_capture(int argc, char **argv)
 					 decision == KHO_IOMMUFD_PRESERVE ?
 					 &iommufd : NULL, userspace_journal, &diag);
 	if (!err && diag.msg[0])
-		fprintf(stderr, "kho-tool capture: VMM %d: warning: %s; --userspace-journal: the recorder's record is used, unverified by the kernel\n",
-			(int)pid, diag.msg);
+		print_unverified_warning(stderr, "kho-tool capture", pid,
+					 diag.msg);
 	/* Nothing is preserved here: the node only describes the iommufd. */
 	if (iommufd >= 0)
 		close(iommufd);

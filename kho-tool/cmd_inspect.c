@@ -11,7 +11,7 @@
 
 #include "commands.h"
 #include "handoff.h"
-#include "handoff_print.h"
+#include "escape.h"
 #include "journal.h"
 
 static void inspect_usage(FILE *out)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "capture.h"
 #include "commands.h"
 #include "compact.h"
@@ -91,11 +92,6 @@ static uint32_t cmd_record_pt(const struct cmd_record_summary *s, size_t i)
 	return s->attached_pt ? s->attached_pt[i] : CMD_RECORD_PT_UNKNOWN;
 }
 
-static void cmd_record_json_str(FILE *out, const char *s)
-{
-	kho_json_str(out, s);
-}
-
 /*
  * The recorder drops each MAP with the UNMAP that cancels it at the
  * journal's tail; the length it reports counts both.
@@ -127,7 +123,7 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 		s->live_maps, s->replay_length);
 	fprintf(out, "\"compact_error\":");
 	if (s->compact_err)
-		cmd_record_json_str(out, s->compact_msg);
+		kho_json_str(out, s->compact_msg);
 	else
 		fprintf(out, "null");
 	fprintf(out, ",\"memfds\":[");
@@ -137,7 +133,7 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 		fprintf(out, "%s{\"token\":%llu,\"size\":%llu,\"seals\":%u,\"name\":",
 			i ? "," : "", (unsigned long long)m->token,
 			(unsigned long long)m->size, m->seals);
-		cmd_record_json_str(out, m->name);
+		kho_json_str(out, m->name);
 		fputc('}', out);
 	}
 	fprintf(out, "],\"devices\":[");
@@ -154,13 +150,13 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 			fprintf(out, "null,\"driver\":");
 		else
 			fprintf(out, "%u,\"driver\":", pt);
-		cmd_record_json_str(out, d->driver);
+		kho_json_str(out, d->driver);
 		fputc('}', out);
 	}
 	fprintf(out, "],\"preservable\":%s,\"reason\":",
 		reason ? "false" : "true");
 	if (reason)
-		cmd_record_json_str(out, reason);
+		kho_json_str(out, reason);
 	else
 		fprintf(out, "null");
 	fprintf(out, "}\n");
@@ -280,20 +276,15 @@ int cmd_record(int argc, char **argv)
 	struct kho_diag diag = { "" };
 	const char *out = NULL;
 	bool json = false;
-	long pid = 0;
-	char *end;
+	pid_t pid = 0;
 	int c, ret;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:jo:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			pid = strtol(optarg, &end, 10);
-			if (*end || pid <= 0) {
-				fprintf(stderr, "kho-tool record: --pid %s: not a pid\n",
-					optarg);
+			if (parse_pid_arg("record", optarg, &pid))
 				return KHO_EXIT_USAGE;
-			}
 			break;
 		case 'j':
 			json = true;
@@ -315,7 +306,7 @@ int cmd_record(int argc, char **argv)
 	}
 	ret = kho_journal_sock_fetch(pid, &snap, &diag);
 	if (ret && ret != -EOPNOTSUPP) {
-		fprintf(stderr, "kho-tool record: pid %ld: %s\n", pid, diag.msg);
+		fprintf(stderr, "kho-tool record: pid %d: %s\n", (int)pid, diag.msg);
 		kho_journal_snapshot_free(&snap);
 		return KHO_EXIT_FAILED;
 	}

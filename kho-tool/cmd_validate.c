@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "handoff.h"
-#include "handoff_print.h"
+#include "escape.h"
 
 static void validate_usage(FILE *out)
 {

@@ -125,4 +125,41 @@ size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
 /* Closes the session (unpreserving everything in it) and frees @cap. */
 void kho_capture_release(struct kho_capture *cap);
 
+/*
+ * What happens to the VMM's iommufd at a capture; see
+ * kho_iommufd_policy().  A library decision: `kho-tool capture` and
+ * `kho-tool upgrade` must make the same one.
+ */
+enum kho_iommufd_decision {
+	KHO_IOMMUFD_NO_VMM,	/* nothing to decide: no --pid */
+	KHO_IOMMUFD_USERSPACE,	/* running kernel has no iommufd journal */
+	KHO_IOMMUFD_PRESERVE,	/* into the session: the kernel verifies */
+	KHO_IOMMUFD_DEGRADED,	/* left out on request: unverified replay */
+	KHO_IOMMUFD_REFUSED,	/* target lacks the handler, no degrade flag */
+};
+
+/**
+ * kho_iommufd_policy() - whether the VMM's iommufd goes into the session
+ * @have_vmm:          a VMM is captured (--pid)
+ * @running_kjournal:  the running kernel journals iommufds
+ * @target_kjournal:   the target image carries "iommufd-journal-v1", or
+ *                     true when there is no target (`kho-tool capture`)
+ * @userspace_journal: the operator asked to leave it out
+ *
+ * Return: the decision; it cannot fail.
+ */
+enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
+					     bool running_kjournal,
+					     bool target_kjournal,
+					     bool userspace_journal);
+
+/**
+ * kho_iommufd_decision_name() - the decision as --json prints it
+ * @d: the decision
+ *
+ * Return: "no-vmm", "userspace", "preserve", "degraded", "refused", or
+ * "?" for a value outside the enum.
+ */
+const char *kho_iommufd_decision_name(enum kho_iommufd_decision d);
+
 #endif /* KHO_CAPTURE_H */
