@@ -10,6 +10,7 @@
 #include <linux/iommufd.h>
 
 #include "commands.h"
+#include "file.h"
 #include "handoff.h"
 #include "escape.h"
 #include "journal.h"

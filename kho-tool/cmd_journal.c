@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "compact.h"
+#include "file.h"
 #include "handoff.h"
 #include "journal.h"
 #include "state.h"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "file.h"
 #include "handoff.h"
 #include "kexec.h"
 #include "kimage.h"

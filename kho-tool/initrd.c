@@ -15,43 +15,19 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "file.h"
 #include "kho.h"
 #include "initrd.h"
 
-/* A segment that decompresses beyond this is refused (a bomb). */
+/*
+ * An initrd, a file appended to one, or a segment that decompresses beyond
+ * this is refused (a bomb): far above any distro's initrd.
+ */
 #define MAX_UNPACKED (2UL << 30)
 
 static int read_all(const char *path, unsigned char **buf, size_t *len)
 {
-	struct stat st;
-	ssize_t n;
-	size_t off = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	*buf = malloc(st.st_size ? st.st_size : 1);
-	if (!*buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, *buf + off, st.st_size - off);
-		if (n <= 0) {
-			free(*buf);
-			close(fd);
-			return n < 0 ? -errno : -EIO;
-		}
-		off += n;
-	}
-	close(fd);
-	*len = off;
-	return 0;
+	return kho_read_file_max(path, MAX_UNPACKED, (void **)buf, len);
 }
 
 static int grow(unsigned char **out, size_t *cap, size_t need)

@@ -15,6 +15,7 @@
 #include "capture.h"
 #include "commands.h"
 #include "compact.h"
+#include "file.h"
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal_sock.h"

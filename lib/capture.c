@@ -16,6 +16,7 @@
 
 #include "capture.h"
 #include "compact.h"
+#include "file.h"
 #include "handoff.h"
 #include "journal.h"
 #include "kimage.h"

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include "file.h"
 #include "kho.h"
 
 /* Empties @h: no objects, no plan, all metadata zero. */
@@ -64,29 +65,6 @@ uint32_t kho_handoff_crc(const void *blob, size_t crc_off);
 int kho_fdt_check(const void *blob, size_t len);
 
 /**
- * kho_read_file() - read all of @path (a file, pipe or /proc fd) into a
- * malloc'd buffer.
- * Return: 0; -EISDIR; -EFBIG above 1 GiB; -ENOMEM; open(2)/read(2)'s errno.
- */
-int kho_read_file(const char *path, void **buf, size_t *len);
-
-/**
- * kho_read_file_max() - kho_read_file() with a cap of @max bytes: it reads
- * at most @max + 1 bytes, whatever @path is (a pipe, /dev/zero).
- * Return: as kho_read_file(), -EFBIG above @max, -EINVAL for a @max
- * of SIZE_MAX / 2 or more.
- */
-int kho_read_file_max(const char *path, size_t max, void **buf,
-		      size_t *len);
-
-/**
- * kho_read_fd_max() - kho_read_file_max() of an open @fd, from its
- * current offset; the caller keeps and closes @fd.
- * Return: as kho_read_file_max(), or fstat(2)'s errno.
- */
-int kho_read_fd_max(int fd, size_t max, void **buf, size_t *len);
-
-/**
  * kho_handoff_summary_json() - the one-line JSON summary of @h the
  * restore-agent leaves in KHO_RUN_DIR/handoff.json, its strings escaped
  * with kho_json_escape(), into @buf of @size bytes.
@@ -94,18 +72,6 @@ int kho_read_fd_max(int fd, size_t max, void **buf, size_t *len);
  */
 int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
 			     size_t size);
-
-/**
- * kho_write_file() - replace @path with @len bytes of @buf atomically: a
- * new file beside it (PATH.tmp.PID, created O_EXCL | O_NOFOLLOW with
- * @mode), written whole, fsync'd, renamed over @path, and the directory
- * fsync'd.  A reader sees the old file or the new one, never a part; on
- * failure the old file is untouched and the temporary one removed.
- * Return: 0, or the -errno of the step that failed (-ENOSPC, -EROFS,
- * -EDQUOT, ...), which diag names with the step.
- */
-int kho_write_file(const char *path, const void *buf, size_t len,
-		   mode_t mode, struct kho_diag *diag);
 
 /**
  * kho_fdt_errno() - the errno that stands for libfdt error @fdt_err (a

@@ -437,7 +437,7 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 				   path, rep.version, KHO_JSOCK_VERSION);
 		goto out_fds;
 	}
-	if (rep.msg_len > KHO_JSOCK_MAX_MSG || rep.blob_len > KHO_JSOCK_MAX_BLOB ||
+	if (rep.msg_len > KHO_JSOCK_MAX_MSG || rep.blob_len > KHO_HANDOFF_MAX ||
 	    rep.nr_fds != nr || rep.status > 0) {
 		ret = kho_diag_set(diag, -EBADMSG,
 				   "%s: malformed reply (msg %u bytes, blob %llu bytes, %u fds announced, %zu received)",

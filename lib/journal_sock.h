@@ -45,7 +45,6 @@ struct kho_journal_snapshot {
 /* SCM_MAX_FD: the most fds one message can carry. */
 #define KHO_JSOCK_MAX_FDS 253
 #define KHO_JSOCK_MAX_MSG 4096
-#define KHO_JSOCK_MAX_BLOB (256u << 20)
 
 struct kho_jsock_req {
 	char magic[4];		/* "KHOQ" */

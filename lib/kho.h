@@ -270,6 +270,17 @@ const char *kho_errno_name(int err);
 #define KHO_FORMAT_VERSION_IOMMUFD 2
 #define KHO_READER_VERSION 2	/* the highest min-reader we understand */
 
+/*
+ * The largest hand-off blob anything here accepts: the file reader, the
+ * journal socket's snapshot and the restore-agent's memfd.  64 MiB is what
+ * tests/unit/test_handoff_cost.c proves the decoder handles in bounded
+ * time for its worst shapes (each check O(n log n)); it holds ~760k nodes,
+ * more than ten times the largest plan measured (65,536 maps of a 1 GiB
+ * guest).  A larger blob could not be restored after the kexec, so it is
+ * refused before, where nothing is lost.
+ */
+#define KHO_HANDOFF_MAX ((size_t)64 << 20)
+
 /* kho_handoff.journal_source: the kernel's iommufd journal, or the recorder */
 #define KHO_JOURNAL_SOURCE_KERNEL "kernel"
 #define KHO_JOURNAL_SOURCE_USER "userspace"

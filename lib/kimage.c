@@ -14,6 +14,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "file.h"
 #include "handoff.h"
 #include "kimage.h"
 
@@ -637,7 +638,7 @@ int kho_kimage_open(const char *path, struct kho_kimage *img,
 				    "%s: not a regular file (kexec_file_load loads files)",
 				    path);
 	}
-	err = kho_read_fd_max(fd, (size_t)1 << 30, &buf, &len);
+	err = kho_read_fd_max(fd, KHO_KIMAGE_MAX_ELF, &buf, &len);
 	if (err) {
 		close(fd);
 		return kho_diag_set(diag, err, "%s: cannot read: %s", path,
