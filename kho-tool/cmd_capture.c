@@ -18,7 +18,7 @@ static int usage(FILE *out, int code)
 {
 	fprintf(out,
 		"usage: kho-tool capture --pid PID [--out FILE] [--json] [--userspace-journal]\n"
-		"  fetch the journal of the VMM serving /run/kho-tool/vmm-PID.sock,\n"
+		"  fetch the journal of the VMM serving " KHO_RUN_DIR "/vmm-PID.sock,\n"
 		"  compact it and encode the hand-off; --out writes the blob.\n"
 		"  When the running kernel journals iommufds, the hand-off describes the\n"
 		"  VMM's iommufd as `upgrade` would preserve it (a restore from it is\n"

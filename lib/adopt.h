@@ -17,8 +17,9 @@
 
 #include <sys/types.h>
 #include "replay.h"
+#include "rundir.h"
 
-#define KHO_ADOPT_SOCK "/run/kho-tool/agent.sock"
+#define KHO_ADOPT_SOCK KHO_RUN_DIR "/agent.sock"
 #define KHO_ADOPT_MAGIC "KHOADOPT"
 #define KHO_ADOPT_VERSION 1
 /* SCM_MAX_FD in the kernel: the fds one message can carry. */

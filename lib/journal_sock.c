@@ -32,16 +32,9 @@ struct kho_jsock_server {
 	int pidfd_err;		/* own table but no pidfd: pidfd_open's -errno */
 };
 
-static const char *kho_journal_sock_dir(void)
-{
-	const char *dir = getenv("KHO_RUN_DIR");
-
-	return dir && *dir ? dir : KHO_RUN_DIR;
-}
-
 int kho_journal_sock_path(pid_t pid, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/vmm-%d.sock", kho_journal_sock_dir(),
+	int n = snprintf(buf, len, "%s/vmm-%d.sock", kho_rundir_path(),
 			 (int)pid);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -248,7 +241,7 @@ int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
 			   struct kho_diag *diag)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *dir = kho_journal_sock_dir();
+	const char *dir = kho_rundir_path();
 	struct kho_jsock_server *srv;
 	int ret;
 

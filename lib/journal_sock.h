@@ -23,8 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "kho.h"
-
-#define KHO_RUN_DIR "/run/kho-tool"
+#include "rundir.h"
 
 /*
  * What a VMM hands over: a hand-off whose state holds the memfd table

@@ -10,7 +10,25 @@
 
 #include "kho.h"
 
+/*
+ * Where kho-tool, the agent and the recorder meet: the journal sockets,
+ * the agent's socket, logs and status, the upgrade lock.
+ */
+#define KHO_RUN_DIR "/run/kho-tool"
+
 #define KHO_UPGRADE_LOCK "upgrade.lock"
+
+/**
+ * kho_rundir_path() - the run directory the journal sockets live in
+ *
+ * $KHO_RUN_DIR when set and not empty (tests and unprivileged VMMs: the
+ * recorder and `kho-tool capture` must agree on it), else KHO_RUN_DIR.
+ * Only the journal socket honours the variable; the agent's paths and
+ * the upgrade lock are fixed.
+ *
+ * Return: the path; never NULL.
+ */
+const char *kho_rundir_path(void);
 
 /**
  * kho_rundir_open() - open @dir, creating it (mode 0700) if missing, and
