@@ -16,6 +16,7 @@
 #define KHO_ADOPT_H
 
 #include <sys/types.h>
+#include "fdpass.h"
 #include "replay.h"
 #include "rundir.h"
 
@@ -23,7 +24,7 @@
 #define KHO_ADOPT_MAGIC "KHOADOPT"
 #define KHO_ADOPT_VERSION 1
 /* SCM_MAX_FD in the kernel: the fds one message can carry. */
-#define KHO_ADOPT_MAX_FDS 253
+#define KHO_ADOPT_MAX_FDS KHO_FDPASS_MAX
 
 struct kho_adopt_hdr {
 	char magic[8];

@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "fdpass.h"
 #include "kho.h"
 #include "rundir.h"
 
@@ -41,8 +42,7 @@ struct kho_journal_snapshot {
 
 #define KHO_JSOCK_VERSION 1
 #define KHO_JSOCK_CMD_SNAPSHOT 1
-/* SCM_MAX_FD: the most fds one message can carry. */
-#define KHO_JSOCK_MAX_FDS 253
+#define KHO_JSOCK_MAX_FDS KHO_FDPASS_MAX
 #define KHO_JSOCK_MAX_MSG 4096
 
 struct kho_jsock_req {
