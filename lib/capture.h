@@ -34,7 +34,7 @@ struct kho_capture {
 	bool iommufd_preserved;		/* the VMM's iommufd is one of them */
 };
 
-/*
+/**
  * kho_capture_build() - compact and encode a snapshot
  * @snap: what the VMM's recorder handed over, or NULL for a hand-off with
  *        no VMM state (an upgrade of a host without guests)
@@ -50,7 +50,7 @@ struct kho_capture {
 int kho_capture_build(const struct kho_journal_snapshot *snap,
 		      struct kho_capture *cap, struct kho_diag *diag);
 
-/*
+/**
  * kho_capture_check_kjournal() - check the recorder against the kernel
  * @pid:  the recording VMM
  * @snap: its snapshot; sets snap->handoff.journal_source, which
@@ -85,7 +85,7 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 			       int *iommufd, bool userspace_journal,
 			       struct kho_diag *diag);
 
-/*
+/**
  * kho_capture_write() - write the blob to @path (for inspection: without
  * a kexec the session dies with the process).
  * Return: 0 or -errno.
@@ -93,7 +93,7 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 int kho_capture_write(const struct kho_capture *cap, const char *path,
 		      struct kho_diag *diag);
 
-/*
+/**
  * kho_capture_preserve() - put the blob into a sealed memfd and preserve
  * it and the snapshot's memfds in a new LUO session KHO_LUO_SESSION.
  * @iommufd: the VMM's iommufd (kho_capture_check_kjournal()) when the
@@ -113,7 +113,7 @@ int kho_capture_preserve(struct kho_capture *cap,
 			 const struct kho_journal_snapshot *snap, int iommufd,
 			 struct kho_diag *diag);
 
-/*
+/**
  * kho_capture_abi_needs() - the kernel hand-off ABIs a target must read to
  * restore @h: KHO, LUO and memfd always (the hand-off itself is a memfd),
  * and "iommufd-journal-v1" when @h carries the preserved iommufd.

@@ -13,7 +13,7 @@
  * the agent can report progress on a large IOAS. */
 #define KHO_COMPACT_SLICE 16384
 
-/*
+/**
  * kho_compact() - fold @in into @state and emit @plan
  * @in:    the canonical journal, in the order the kernel ran it
  * @state: in/out: initialised by the caller and holding only the memfd
@@ -32,14 +32,14 @@
 int kho_compact(const struct kho_journal *in, struct kho_state *state,
 		struct kho_journal *plan, struct kho_diag *diag);
 
-/*
+/**
  * kho_plan_ioctls() - how many ioctls replaying @plan issues: a
  * KHO_OP_REPLAY_MAPPINGS record stands for one IOAS_MAP_FILE per mapping
  * it covers, every other record for one.
  */
 size_t kho_plan_ioctls(const struct kho_journal *plan);
 
-/*
+/**
  * kho_plan_expand() - turn a plan into plain records: every
  * KHO_OP_REPLAY_MAPPINGS becomes one KHO_OP_IOAS_MAP_FILE per mapping.
  * Return: 0, -ENOMEM, -ENOENT (slice names an unknown IOAS or range).

@@ -13,7 +13,7 @@ void kho_journal_init(struct kho_journal *j);
 void kho_journal_free(struct kho_journal *j);
 /* Deep-copies rec (and its inline data) onto the end of j. */
 int kho_journal_append(struct kho_journal *j, const struct kho_rec *rec);
-/*
+/**
  * kho_journal_cancels_tail() - whether an UNMAP undoes the last record
  * @j:          the journal before the UNMAP
  * @ioas_id, @iova, @length: the UNMAP as passed in
@@ -43,7 +43,7 @@ static inline bool kho_journal_cancels_tail(const struct kho_journal *j,
 	       out_length == length;
 }
 
-/*
+/**
  * kho_journal_append_elided() - append @rec, or drop it with the MAP it
  * cancels (kho_journal_cancels_tail()), counting the pair in *@pairs.
  * The recorder's one way to journal, online; a journal replayed through
@@ -51,7 +51,7 @@ static inline bool kho_journal_cancels_tail(const struct kho_journal *j,
  */
 int kho_journal_append_elided(struct kho_journal *j, const struct kho_rec *rec,
 			      uint64_t *pairs);
-/*
+/**
  * kho_journal_elide() - apply kho_journal_append_elided() to every record
  * of @j in order, in place (the kernel's journal, to compare it with the
  * recorder's); adds the pairs dropped to *@pairs.
@@ -61,7 +61,7 @@ void kho_journal_elide(struct kho_journal *j, uint64_t *pairs);
 void kho_rec_release(struct kho_rec *rec);
 /* Deep copy of one record. */
 int kho_rec_copy(struct kho_rec *dst, const struct kho_rec *src);
-/*
+/**
  * kho_rec_map_ids() - rewrite every object ID a record takes as INPUT
  * (IOAS, HWPT, device) through @map; outputs (out_*) are left alone, since
  * on replay the kernel hands out new ones.  One place that knows which

@@ -78,7 +78,7 @@ typedef int (*kho_jsock_snapshot_fn)(void *ctx, int vmm_pidfd, void **blob,
 
 struct kho_jsock_server;
 
-/*
+/**
  * kho_journal_sock_serve() - serve snapshots on this process's socket
  * from a new thread.  Creates the directory if missing, binds a temporary
  * name, sets mode 0600, then renames it into place, so no client ever
@@ -104,7 +104,7 @@ void kho_journal_sock_abandon(struct kho_jsock_server *srv);
 /* Where the socket of @pid lives; Return: 0 or -ENAMETOOLONG. */
 int kho_journal_sock_path(pid_t pid, char *buf, size_t len);
 
-/*
+/**
  * kho_journal_sock_fetch() - fetch the snapshot of the VMM process @pid
  * @snap is always initialised, and kho_journal_snapshot_free() is safe on
  * it whatever the result.

@@ -16,7 +16,7 @@
 
 #define KHO_KEXEC_LOADED "/sys/kernel/kexec_loaded"
 
-/*
+/**
  * kho_kexec_load() - kexec_file_load(2) @kernel with @initrd (NULL: none)
  * and @cmdline.  Replaces an image already loaded.
  * Return: 0 or the syscall's -errno (diag names the file and the likely
@@ -52,7 +52,7 @@ int kho_kexec_unload(void);
 /* Return: 0 and *@loaded from /sys/kernel/kexec_loaded, or -errno. */
 int kho_kexec_loaded(bool *loaded);
 
-/*
+/**
  * kho_kexec_reboot() - sync and reboot(LINUX_REBOOT_CMD_KEXEC).  LUO
  * serialises its sessions inside this call, so the caller must still hold
  * the outgoing session fds.
@@ -60,14 +60,14 @@ int kho_kexec_loaded(bool *loaded);
  */
 int kho_kexec_reboot(void);
 
-/*
+/**
  * kho_kexec_cmdline_bool() - the value of boolean parameter @param on
  * @cmdline as the kernel reads it (kstrtobool, the last occurrence wins).
  * Return: 1 on, 0 off, -ENOENT absent, -EINVAL unparsable.
  */
 int kho_kexec_cmdline_bool(const char *cmdline, const char *param);
 
-/*
+/**
  * kho_kexec_cmdline_next() - the command line for the next kernel: the
  * running one without BOOT_IMAGE=, initrd=, kho= and liveupdate= (a
  * bootloader's, and ours to set), then "kho=on liveupdate=on", then
@@ -77,7 +77,7 @@ int kho_kexec_cmdline_bool(const char *cmdline, const char *param);
 int kho_kexec_cmdline_next(const char *running, const char *append,
 			   char *out, size_t size);
 
-/*
+/**
  * kho_kexec_check_running() - pre-flight of the running kernel: booted
  * with kho=on and liveupdate=on, and /dev/liveupdate present.
  * @cmdline: the running command line (NULL: read /proc/cmdline)
@@ -88,7 +88,7 @@ int kho_kexec_check_running(const char *cmdline, struct kho_diag *diag);
 /* Where the kernel we were kexec'd from says who it was (KHO debugfs). */
 #define KHO_KEXEC_METADATA "/sys/kernel/debug/kho/in/sub_fdts/kexec-metadata"
 
-/*
+/**
  * kho_kexec_previous_release() - the release of the kernel that kexec'd
  * into this one, from KHO's "kexec-metadata" subtree
  * (include/linux/kho/abi/kexec_metadata.h, version 1).
@@ -99,7 +99,7 @@ int kho_kexec_check_running(const char *cmdline, struct kho_diag *diag);
 int kho_kexec_previous_release(char *release, size_t size,
 			       unsigned int *count);
 
-/*
+/**
  * kho_kexec_find_image() - a bzImage in @dir (e.g. /boot) whose setup
  * header names @release; images are read header-only.
  * Return: 0 and @path; -ENOENT (none); -ENAMETOOLONG; -errno of opendir.

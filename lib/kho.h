@@ -305,7 +305,7 @@ struct kho_diag {
 int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/*
+/**
  * kho_errno_name() - "EINVAL" etc. for @err, negative or positive: the
  * name every message and every --json "errno" field uses.
  * Return: the name; "E?" for a number the C library does not know.

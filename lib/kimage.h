@@ -65,7 +65,7 @@ struct kho_kimage {
 	struct stat st;		/* @fd's identity when it was read */
 };
 
-/*
+/**
  * kho_kimage_parse() - inspect an image held in memory
  * @buf, @len: a bzImage or a vmlinux ELF (untrusted)
  * @img:       out: the inspected image; free with kho_kimage_free()
@@ -78,7 +78,7 @@ struct kho_kimage {
 int kho_kimage_parse(const void *buf, size_t len, struct kho_kimage *img,
 		     struct kho_diag *diag);
 
-/*
+/**
  * kho_kimage_open() - read and inspect the image at @path, a regular file,
  * and keep it open in @img->fd: kho_kexec_load_image() loads that file,
  * not whatever @path names by then.  kho_kimage_free() closes it.
@@ -90,7 +90,7 @@ int kho_kimage_open(const char *path, struct kho_kimage *img,
 
 void kho_kimage_free(struct kho_kimage *img);
 
-/*
+/**
  * kho_kimage_release() - the release a bzImage names in its setup header,
  * without decompressing it (cheap enough to scan /boot).
  * Return: 0; -EBADMSG (not a bzImage, or no kernel_version string);
@@ -98,7 +98,7 @@ void kho_kimage_free(struct kho_kimage *img);
  */
 int kho_kimage_release(const char *path, char *release, size_t size);
 
-/*
+/**
  * kho_kimage_has_abi() - does the image carry the compatible string
  * @compatible exactly (as a whole string, not as part of a longer one)?
  * Return: 0 and *@found; -EINVAL (empty @compatible).
@@ -106,7 +106,7 @@ int kho_kimage_release(const char *path, char *release, size_t size);
 int kho_kimage_has_abi(const struct kho_kimage *img, const char *compatible,
 		       bool *found);
 
-/*
+/**
  * kho_kimage_check_abi() - refuse a target lacking any of @needed
  * @needed, @nr: the compatible strings the hand-off depends on
  *

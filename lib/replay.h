@@ -84,7 +84,7 @@ void kho_replay_init(struct kho_replay *r);
 /* Closes every fd the replay opened and frees its tables. */
 void kho_replay_release(struct kho_replay *r);
 
-/*
+/**
  * kho_replay_run() - rebuild the hand-off's state
  * @r:      initialised replay; r->iommufd is opened here if it is -1
  * @h:      the decoded, validated hand-off (state + replay plan)
@@ -117,14 +117,14 @@ int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
 struct kho_replay_dev *kho_replay_find_dev(struct kho_replay *r,
 					   uint32_t old_id);
 
-/*
+/**
  * kho_replay_pci_name() - "ssss:bb:dd.f", as in sysfs
  * Return: @buf.
  */
 char *kho_replay_pci_name(const struct kho_pci_id *pci, char *buf,
 			  size_t len);
 
-/*
+/**
  * kho_replay_find_cdev() - find the VFIO cdev of a PCI function
  * @sysfs:  sysfs root ("/sys")
  * @pci:    recorded identity; vendor:device must match
@@ -151,7 +151,7 @@ int kho_replay_ioctl(struct kho_replay *r, uint32_t op, int fd,
 /* The end of a message: "EINVAL (Invalid argument)" or the injection. */
 const char *kho_replay_cause(struct kho_replay *r, int err, char *buf,
 			     size_t len);
-/*
+/**
  * kho_replay_map() - IOMMU_IOAS_MAP_FILE of @m into IOAS @new_ioas (the
  * recorded @old_ioas names it in messages) from memfd @fd (< 0: not
  * retrieved, an error naming the token) with @flags as given.
@@ -186,7 +186,7 @@ int kho_replay_dirty(struct kho_replay *r, const struct kho_rec *rec,
 
 /* --- the kernel-verified path (replay_kjournal.c) ------------------------ */
 
-/*
+/**
  * kho_replay_kjournal_ino_token() - resolves the inode numbers of the
  * previous kernel's journal to memfd tokens through the hand-off's
  * iommufd file table; @ctx is the const struct kho_handoff_iommufd *.
@@ -194,7 +194,7 @@ int kho_replay_dirty(struct kho_replay *r, const struct kho_rec *rec,
  */
 int kho_replay_kjournal_ino_token(void *ctx, uint64_t ino, uint64_t *token);
 
-/*
+/**
  * kho_replay_kjournal_load() - check a retrieved iommufd and read what it
  * expects
  * @iommufd:  RETRIEVE_FD of h->iommufd.token
@@ -212,7 +212,7 @@ int kho_replay_kjournal_load(int iommufd, const struct kho_handoff *h,
 			     struct kho_journal *expected, uint32_t *matched,
 			     struct kho_diag *diag);
 
-/*
+/**
  * kho_replay_kjournal() - replay a preserved journal into its iommufd,
  * record by record in order, each checked by the kernel
  * @r:       r->iommufd is the restoring iommufd; r->dev and r->idmap hold
@@ -238,7 +238,7 @@ int kho_replay_kjournal(struct kho_replay *r, const struct kho_handoff *h,
 			const struct kho_replay_memfd *memfds, size_t nr_memfds,
 			struct kho_diag *diag);
 
-/*
+/**
  * kho_replay_kjournal_verified() - after the last record the kernel must
  * say VERIFIED with every one of @nr records matched.
  * Return: 0; -EPROTO (diag: state and progress); the ioctl's -errno.

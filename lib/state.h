@@ -73,7 +73,7 @@ struct kho_device *kho_state_find_dev(const struct kho_state *s, uint32_t id);
 struct kho_memfd *kho_state_find_memfd(const struct kho_state *s,
 				       uint64_t token);
 
-/*
+/**
  * kho_state_equal() - compares two states object by object.  IDs must
  * match: callers comparing a replayed state first translate its IDs.
  * Return: 0 when equal, -EBADMSG with the first difference in diag.

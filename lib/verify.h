@@ -45,7 +45,7 @@ struct kho_verify_report {
 	uint64_t ns;
 };
 
-/*
+/**
  * kho_verify_run() - check a replay's result against @h->state
  * @r:      the replay that rebuilt @h (its iommufd, devices and ID map)
  * @h:      the hand-off
@@ -83,7 +83,7 @@ int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
 		   int probe, struct kho_verify_report *rep,
 		   struct kho_diag *diag);
 
-/*
+/**
  * kho_verify_allowed() - check @ioas's recorded allow list against the
  * usable IOVA ranges IOMMU_IOAS_IOVA_RANGES reported (sorted, as the
  * kernel returns them): each allowed range must lie inside one.
@@ -94,7 +94,7 @@ int kho_verify_allowed(const struct kho_ioas *ioas,
 		       const struct kho_iova_range *usable, uint32_t nr_usable,
 		       struct kho_diag *diag);
 
-/*
+/**
  * kho_verify_auto_iova() - where the 7.2 kernel places an automatic
  * (no FIXED_IOVA) map of one @page of a file at offset 0 in an IOAS with
  * @ioas's allow list and mappings and the reserved regions @usable
