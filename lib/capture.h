@@ -39,6 +39,7 @@ struct kho_capture {
  * @snap: what the VMM's recorder handed over, or NULL for a hand-off with
  *        no VMM state (an upgrade of a host without guests)
  * @cap:  out: the hand-off and its blob; release with kho_capture_release()
+ * @diag: out: why it failed
  *
  * Checks every guest-RAM memfd can cross the kexec (a memfd on shmem, not
  * hugetlb, with seals LUO accepts) before anything is preserved, and each
@@ -60,6 +61,8 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
  *        closes it) and snap->handoff.iommufd describes it (token
  *        KHO_LUO_IOMMUFD_TOKEN, the kernel journal's length, the inode ->
  *        memfd token of every file it names); otherwise -1 and no node
+ * @userspace_journal: see below
+ * @diag: out: why it failed, or the difference a degrade let through
  *
  * On a kernel with the iommufd journal (patches/, "iommufd-journal-v1")
  * reads the journal of the VMM's iommufd (pidfd_getfd(2)) and requires
@@ -86,16 +89,22 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 			       struct kho_diag *diag);
 
 /**
- * kho_capture_write() - write the blob to @path (for inspection: without
- * a kexec the session dies with the process).
- * Return: 0 or -errno.
+ * kho_capture_write() - write the blob to a file
+ * @cap:  the capture
+ * @path: where, replaced atomically (kho_write_file())
+ * @diag: out: the step that failed
+ *
+ * For inspection: without a kexec the session dies with the process.
+ *
+ * Return: 0, or as kho_write_file().
  */
 int kho_capture_write(const struct kho_capture *cap, const char *path,
 		      struct kho_diag *diag);
 
 /**
- * kho_capture_preserve() - put the blob into a sealed memfd and preserve
- * it and the snapshot's memfds in a new LUO session KHO_LUO_SESSION.
+ * kho_capture_preserve() - preserve the hand-off and the guest RAM
+ * @cap:  the built capture; holds the session from here on
+ * @snap: the snapshot it was built from, whose memfds are preserved
  * @iommufd: the VMM's iommufd (kho_capture_check_kjournal()) when the
  *        hand-off carries its node, else -1.  It is preserved last, under
  *        the node's token: from then on the kernel refuses the VMM's
@@ -103,6 +112,11 @@ int kho_capture_write(const struct kho_capture *cap, const char *path,
  *        (kho_capture_release(), a failure here) or the kexec.  Its
  *        journal must still be the one the hand-off describes (same
  *        length, state PRESERVED), else the VMM changed it meanwhile.
+ * @diag: out: the step and the file that failed
+ *
+ * Puts the blob into a sealed memfd and preserves it and the snapshot's
+ * memfds in a new LUO session KHO_LUO_SESSION.
+ *
  * Return: 0; -EBUSY (/dev/liveupdate held by another process); -EEXIST
  * (a session of that name exists); -ESTALE (the VMM's iommufd changed
  * after the capture); the -errno of memfd or LUO calls (diag names the
@@ -114,15 +128,23 @@ int kho_capture_preserve(struct kho_capture *cap,
 			 struct kho_diag *diag);
 
 /**
- * kho_capture_abi_needs() - the kernel hand-off ABIs a target must read to
- * restore @h: KHO, LUO and memfd always (the hand-off itself is a memfd),
- * and "iommufd-journal-v1" when @h carries the preserved iommufd.
+ * kho_capture_abi_needs() - the kernel hand-off ABIs a target must read
+ * @h:   the hand-off to restore
+ * @out: out: the compatible strings
+ * @max: room in @out
+ *
+ * KHO, LUO and memfd always (the hand-off itself is a memfd), and
+ * "iommufd-journal-v1" when @h carries the preserved iommufd.
+ *
  * Return: the number of strings written to @out (at most @max).
  */
 size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
 			     size_t max);
 
-/* Closes the session (unpreserving everything in it) and frees @cap. */
+/**
+ * kho_capture_release() - close the session and free the capture
+ * @cap: the capture; closing its session unpreserves everything in it
+ */
 void kho_capture_release(struct kho_capture *cap);
 
 /*

@@ -301,14 +301,23 @@ struct kho_diag {
 	char msg[512];
 };
 
-/* printf into diag->msg if diag is not NULL; returns err for chaining. */
+/**
+ * kho_diag_set() - say what failed, for people
+ * @diag: where, or NULL (then only @err is returned)
+ * @err:  the error being reported
+ * @fmt:  printf format of the message; its arguments may include
+ *        @diag->msg itself, to wrap an inner failure's message
+ *
+ * Return: @err, so that a caller can `return kho_diag_set(...)`.
+ */
 int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /**
- * kho_errno_name() - "EINVAL" etc. for @err, negative or positive: the
- * name every message and every --json "errno" field uses.
- * Return: the name; "E?" for a number the C library does not know.
+ * kho_errno_name() - the name of an errno, for messages and --json
+ * @err: the errno, negative or positive
+ *
+ * Return: "EINVAL" etc.; "E?" for a number the C library does not know.
  */
 const char *kho_errno_name(int err);
 
