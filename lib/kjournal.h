@@ -46,6 +46,8 @@ typedef int (*kho_kjournal_ino_fn)(void *ctx, uint64_t ino, uint64_t *token);
  * An open of /dev/iommu links to the device node; an iommufd the patched
  * kernel hands out after a live update (LIVEUPDATE_SESSION_RETRIEVE_FD) is
  * an anonymous inode named "[iommufd]" (iommufd_file_create()).
+ *
+ * Return: true for either.
  */
 bool kho_is_iommufd_link(const char *link);
 
