@@ -66,7 +66,9 @@ int kho_kjournal_status(int iommufd, bool expected,
 /**
  * kho_kjournal_available() - does the running kernel carry the series?
  *
- * Opens /dev/iommu and asks.  Return: true or false; never fails.
+ * Opens /dev/iommu and asks.
+ *
+ * Return: true or false; never fails.
  */
 bool kho_kjournal_available(void);
 
