@@ -63,12 +63,12 @@ struct kho_verify_report {
  * kho_verify_auto_iova() computes from the record; it is unmapped again.
  * That probe is left out on an iommufd the kernel journals (patches/),
  * which would record it.  Every recorded mapping must be present at its
- * IOVA: the replay must have mapped as many as were recorded (@r->mapped), and a probe
- * IOMMU_IOAS_MAP_FILE with FIXED_IOVA over the first (and last) page of a
- * sample or of every mapping, per @probe, must fail with EEXIST, which the
- * kernel returns only when an area already covers that IOVA
- * (iopt_check_iova()); a probe that succeeds proves the mapping missing
- * and is unmapped again.  Without the replay's counts (@r->mapped NULL)
+ * IOVA: the replay must have mapped as many as were recorded
+ * (@r->mapped), and a probe IOMMU_IOAS_MAP_FILE with FIXED_IOVA over the
+ * first (and last) page of a sample or of every mapping, per @probe, must
+ * fail with EEXIST, which the kernel returns only when an area already
+ * covers that IOVA (iopt_check_iova()); a probe that succeeds proves the
+ * mapping missing and is unmapped again.  Without the replay's counts (@r->mapped NULL)
  * the sample mode probes every mapping.  Every device must still be the
  * recorded PCI function and driver, bound to this iommufd
  * (IOMMU_GET_HW_INFO), and attached to the HWPT the record says.
