@@ -1019,7 +1019,8 @@ static int rule_copy(struct kho_state *s, struct kho_state_batch *b,
 				    "COPY: IOAS %u 0x%llx+0x%llx: %s (source range not fully mapped)",
 				    rec->copy.src_ioas_id,
 				    (unsigned long long)src,
-				    (unsigned long long)len, kho_errno_name(ret));
+				    (unsigned long long)len,
+				    kho_errno_name(ret));
 	}
 	di = ioas_index(s, rec->copy.dst_ioas_id);
 	if (di == SIZE_MAX) {
@@ -1037,7 +1038,8 @@ static int rule_copy(struct kho_state *s, struct kho_state_batch *b,
 				    "COPY: IOAS %u 0x%llx+0x%llx: %s (%s)",
 				    rec->copy.dst_ioas_id,
 				    (unsigned long long)rec->copy.dst_iova,
-				    (unsigned long long)len, kho_errno_name(ret), why);
+				    (unsigned long long)len,
+				    kho_errno_name(ret), why);
 	return 0;
 }
 
