@@ -30,37 +30,26 @@ static int usage(FILE *out, int code)
 
 int cmd_capture(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "userspace-journal", no_argument, NULL, 'U' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	bool json = false, userspace_journal = false;
+	const char *out = NULL;
+	pid_t pid = 0;
+	const struct arg_opt opts[] = {
+		{ "pid", 'p', ARG_PID, &pid },
+		{ "out", 'o', ARG_STRING, &out },
+		{ "json", 'j', ARG_FLAG, &json },
+		{ "userspace-journal", 0, ARG_FLAG, &userspace_journal },
+		{ NULL },
 	};
 	struct kho_journal_snapshot snap;
 	struct kho_diag diag = { "" };
 	struct kho_capture cap;
 	enum kho_iommufd_decision decision;
-	const char *out = NULL;
-	bool json = false, userspace_journal = false;
 	int iommufd = -1;
-	pid_t pid = 0;
-	int c, err;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "p:o:jh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (parse_pid_arg("capture", optarg, &pid))
-				return KHO_EXIT_USAGE;
-			break;
-		case 'o': out = optarg; break;
-		case 'j': json = true; break;
-		case 'U': userspace_journal = true; break;
-		case 'h': return usage(stdout, KHO_EXIT_OK);
-		default: return usage(stderr, KHO_EXIT_USAGE);
-		}
-	}
+	err = parse_args("capture", argc, argv, opts, -1, usage);
+	if (err >= 0)
+		return err;
 	if (optind != argc || !pid) {
 		fprintf(stderr, "kho-tool capture: --pid PID is required\n");
 		return usage(stderr, KHO_EXIT_USAGE);

@@ -251,7 +251,7 @@ static int cmd_record_capture_checks(pid_t pid,
 	return ret;
 }
 
-static void cmd_record_usage(FILE *out)
+static int cmd_record_usage(FILE *out, int code)
 {
 	fprintf(out,
 		"usage: kho-tool record --pid PID [--json] [--out FILE]\n"
@@ -260,50 +260,30 @@ static void cmd_record_usage(FILE *out)
 		"  maps, replay length, memfds, devices, preservability.\n"
 		"  --out FILE  also write the snapshot (raw journal) as a hand-off blob\n"
 		"exit: 0 preservable, 1 not preservable or fetch failed, 2 usage\n");
+	return code;
 }
 
 int cmd_record(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const char *out = NULL;
+	bool json = false;
+	pid_t pid = 0;
+	const struct arg_opt opts[] = {
+		{ "pid", 'p', ARG_PID, &pid },
+		{ "json", 'j', ARG_FLAG, &json },
+		{ "out", 'o', ARG_STRING, &out },
+		{ NULL },
 	};
 	struct kho_journal_snapshot snap;
 	struct cmd_record_summary sum;
 	struct kho_diag diag = { "" };
-	const char *out = NULL;
-	bool json = false;
-	pid_t pid = 0;
-	int c, ret;
+	int ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:jo:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (parse_pid_arg("record", optarg, &pid))
-				return KHO_EXIT_USAGE;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			cmd_record_usage(stdout);
-			return KHO_EXIT_OK;
-		default:
-			cmd_record_usage(stderr);
-			return KHO_EXIT_USAGE;
-		}
-	}
-	if (!pid || optind != argc) {
-		cmd_record_usage(stderr);
-		return KHO_EXIT_USAGE;
-	}
+	ret = parse_args("record", argc, argv, opts, -1, cmd_record_usage);
+	if (ret >= 0)
+		return ret;
+	if (!pid || optind != argc)
+		return cmd_record_usage(stderr, KHO_EXIT_USAGE);
 	ret = kho_journal_sock_fetch(pid, &snap, &diag);
 	if (ret && ret != -EOPNOTSUPP) {
 		fprintf(stderr, "kho-tool record: pid %d: %s\n", (int)pid, diag.msg);

@@ -1,21 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kho-tool validate: checks a hand-off blob the way the restore-agent will. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "file.h"
 #include "handoff.h"
 #include "escape.h"
 
-static void validate_usage(FILE *out)
+static int validate_usage(FILE *out, int code)
 {
 	fprintf(out, "usage: kho-tool validate [--json] [--quiet] FILE\n"
 		"  exit 0: valid; 1: invalid (the message names the node or property\n"
 		"  and the cause); 2: usage error or FILE cannot be read\n");
+	return code;
 }
 
 static size_t validate_count_maps(const struct kho_handoff *h)
@@ -29,40 +30,22 @@ static size_t validate_count_maps(const struct kho_handoff *h)
 
 int cmd_validate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+	bool json = false, quiet = false;
+	const struct arg_opt opts[] = {
+		{ "json", 'j', ARG_FLAG, &json },
+		{ "quiet", 'q', ARG_FLAG, &quiet },
+		{ NULL },
 	};
 	struct kho_diag diag = { "" };
 	struct kho_handoff h;
-	bool json = false, quiet = false;
 	const char *path;
 	size_t len;
 	void *buf;
-	int c, err;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			validate_usage(stdout);
-			return KHO_EXIT_OK;
-		default:
-			validate_usage(stderr);
-			return KHO_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		validate_usage(stderr);
-		return KHO_EXIT_USAGE;
-	}
+	err = parse_args("validate", argc, argv, opts, 1, validate_usage);
+	if (err >= 0)
+		return err;
 	path = argv[optind];
 	err = kho_read_file(path, &buf, &len);
 	if (err) {
