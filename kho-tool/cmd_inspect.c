@@ -12,7 +12,7 @@
 #include "commands.h"
 #include "file.h"
 #include "handoff.h"
-#include "escape.h"
+#include "handoff_print.h"
 #include "journal.h"
 
 static int inspect_usage(FILE *out, int code)
@@ -229,28 +229,17 @@ int cmd_inspect(int argc, char **argv)
 	struct kho_diag diag = { "" };
 	struct kho_handoff h;
 	const char *path;
+	bool readable;
 	size_t len;
-	void *buf;
 	int err;
 
 	err = parse_args("inspect", argc, argv, opts, 1, inspect_usage);
 	if (err >= 0)
 		return err;
 	path = argv[optind];
-	err = kho_read_file(path, &buf, &len);
-	if (err) {
-		fprintf(stderr, "kho-tool inspect: %s: cannot read: %s\n",
-			path, strerror(-err));
-		return KHO_EXIT_USAGE;
-	}
-	err = kho_handoff_decode(buf, len, &h, &diag);
-	free(buf);
-	if (err) {
-		fprintf(stderr, "kho-tool inspect: %s: invalid: %s (%s)\n",
-			path, diag.msg[0] ? diag.msg : strerror(-err),
-			kho_errno_name(err));
-		return KHO_EXIT_FAILED;
-	}
+	err = load_handoff(path, &h, &len, &readable, &diag);
+	if (err)
+		return print_load_error("inspect", path, err, readable, &diag);
 	if (json)
 		inspect_json(stdout, path, len, &h);
 	else

@@ -11,6 +11,7 @@
 #include "compact.h"
 #include "file.h"
 #include "handoff.h"
+#include "handoff_print.h"
 #include "journal.h"
 #include "state.h"
 
@@ -44,26 +45,18 @@ int cmd_journal(int argc, char **argv)
 	struct kho_handoff h;
 	struct kho_diag d = { "" };
 	size_t i, nr_maps = 0, nr_expanded;
-	void *buf;
+	bool readable;
 	size_t len;
 	int ret, rc = KHO_EXIT_FAILED;
 
 	ret = parse_args("journal", argc, argv, opts, 1, usage);
 	if (ret >= 0)
 		return ret;
-	ret = kho_read_file(argv[optind], &buf, &len);
+	ret = load_handoff(argv[optind], &h, &len, &readable, &d);
 	if (ret) {
-		fprintf(stderr, "kho-tool journal: %s: %s\n", argv[optind], strerror(-ret));
-		return KHO_EXIT_USAGE;
-	}
-	kho_handoff_init(&h);
-	ret = kho_handoff_decode(buf, len, &h, &d);
-	free(buf);
-	if (ret) {
-		fprintf(stderr, "kho-tool journal: %s: %s\n", argv[optind],
-			d.msg[0] ? d.msg : strerror(-ret));
 		kho_handoff_free(&h);
-		return KHO_EXIT_FAILED;
+		return print_load_error("journal", argv[optind], ret, readable,
+					&d);
 	}
 	if (!compact) {
 		/* --json stays the bare array of plan records it always was. */

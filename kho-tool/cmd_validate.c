@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "file.h"
 #include "handoff.h"
-#include "escape.h"
+#include "handoff_print.h"
 
 static int validate_usage(FILE *out, int code)
 {
@@ -39,16 +39,16 @@ int cmd_validate(int argc, char **argv)
 	struct kho_diag diag = { "" };
 	struct kho_handoff h;
 	const char *path;
+	bool readable;
 	size_t len;
-	void *buf;
 	int err;
 
 	err = parse_args("validate", argc, argv, opts, 1, validate_usage);
 	if (err >= 0)
 		return err;
 	path = argv[optind];
-	err = kho_read_file(path, &buf, &len);
-	if (err) {
+	err = load_handoff(path, &h, &len, &readable, &diag);
+	if (err && !readable) {
 		if (json) {
 			printf("{\"file\":");
 			kho_json_str(stdout, path);
@@ -56,12 +56,8 @@ int cmd_validate(int argc, char **argv)
 			kho_json_str(stdout, strerror(-err));
 			printf("}\n");
 		}
-		fprintf(stderr, "kho-tool validate: %s: cannot read: %s\n",
-			path, strerror(-err));
-		return KHO_EXIT_USAGE;
+		return print_load_error("validate", path, err, readable, &diag);
 	}
-	err = kho_handoff_decode(buf, len, &h, &diag);
-	free(buf);
 	if (json) {
 		printf("{\"file\":");
 		kho_json_str(stdout, path);
@@ -80,12 +76,8 @@ int cmd_validate(int argc, char **argv)
 		}
 		printf("}\n");
 	}
-	if (err) {
-		fprintf(stderr, "kho-tool validate: %s: invalid: %s (%s)\n",
-			path, diag.msg[0] ? diag.msg : strerror(-err),
-			kho_errno_name(err));
-		return KHO_EXIT_FAILED;
-	}
+	if (err)
+		return print_load_error("validate", path, err, readable, &diag);
 	if (!json && !quiet)
 		printf("%s: valid: format-version %u, %zu bytes, %zu IOASes, %zu mappings, %zu replay records\n",
 		       path, h.format_version, len, h.state.nr_ioas,
