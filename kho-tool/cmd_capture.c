@@ -7,18 +7,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "capture.h"
 #include "commands.h"
 #include "handoff_print.h"
 #include "journal_sock.h"
 #include "kjournal.h"
-#include "upgrade.h"
 
 static int usage(FILE *out, int code)
 {
 	fprintf(out,
 		"usage: kho-tool capture --pid PID [--out FILE] [--json] [--userspace-journal]\n"
-		"  fetch the journal of the VMM serving /run/kho-tool/vmm-PID.sock,\n"
+		"  fetch the journal of the VMM serving " KHO_RUN_DIR "/vmm-PID.sock,\n"
 		"  compact it and encode the hand-off; --out writes the blob.\n"
 		"  When the running kernel journals iommufds, the hand-off describes the\n"
 		"  VMM's iommufd as `upgrade` would preserve it (a restore from it is\n"
@@ -30,40 +30,26 @@ static int usage(FILE *out, int code)
 
 int cmd_capture(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "userspace-journal", no_argument, NULL, 'U' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	bool json = false, userspace_journal = false;
+	const char *out = NULL;
+	pid_t pid = 0;
+	const struct arg_opt opts[] = {
+		{ "pid", 'p', ARG_PID, &pid },
+		{ "out", 'o', ARG_STRING, &out },
+		{ "json", 'j', ARG_FLAG, &json },
+		{ "userspace-journal", 0, ARG_FLAG, &userspace_journal },
+		{ NULL },
 	};
 	struct kho_journal_snapshot snap;
 	struct kho_diag diag = { "" };
 	struct kho_capture cap;
 	enum kho_iommufd_decision decision;
-	const char *out = NULL;
-	bool json = false, userspace_journal = false;
 	int iommufd = -1;
-	pid_t pid = 0;
-	int c, err;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "p:o:jh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (kho_upgrade_parse_pid(optarg, &pid)) {
-				fprintf(stderr, "kho-tool capture: --pid '%s': not a process id\n",
-					optarg);
-				return KHO_EXIT_USAGE;
-			}
-			break;
-		case 'o': out = optarg; break;
-		case 'j': json = true; break;
-		case 'U': userspace_journal = true; break;
-		case 'h': return usage(stdout, KHO_EXIT_OK);
-		default: return usage(stderr, KHO_EXIT_USAGE);
-		}
-	}
+	err = parse_args("capture", argc, argv, opts, -1, usage);
+	if (err >= 0)
+		return err;
 	if (optind != argc || !pid) {
 		fprintf(stderr, "kho-tool capture: --pid PID is required\n");
 		return usage(stderr, KHO_EXIT_USAGE);
@@ -80,8 +66,8 @@ int cmd_capture(int argc, char **argv)
 					 decision == KHO_IOMMUFD_PRESERVE ?
 					 &iommufd : NULL, userspace_journal, &diag);
 	if (!err && diag.msg[0])
-		fprintf(stderr, "kho-tool capture: VMM %d: warning: %s; --userspace-journal: the recorder's record is used, unverified by the kernel\n",
-			(int)pid, diag.msg);
+		print_unverified_warning(stderr, "kho-tool capture", pid,
+					 diag.msg);
 	/* Nothing is preserved here: the node only describes the iommufd. */
 	if (iommufd >= 0)
 		close(iommufd);

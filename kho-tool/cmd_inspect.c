@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kho-tool inspect: prints a hand-off for people, or as JSON for programs. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,16 +8,19 @@
 #include <time.h>
 #include <linux/iommufd.h>
 
+#include "args.h"
 #include "commands.h"
+#include "file.h"
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal.h"
 
-static void inspect_usage(FILE *out)
+static int inspect_usage(FILE *out, int code)
 {
 	fprintf(out, "usage: kho-tool inspect [--json] FILE\n"
 		"  prints the metadata, memfds, devices, IOASes with their mappings,\n"
 		"  HWPTs and the replay plan of a hand-off blob\n");
+	return code;
 }
 
 static const char *inspect_rw(uint32_t flags)
@@ -219,51 +221,25 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 
 int cmd_inspect(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+	bool json = false;
+	const struct arg_opt opts[] = {
+		{ "json", 'j', ARG_FLAG, &json },
+		{ NULL },
 	};
 	struct kho_diag diag = { "" };
 	struct kho_handoff h;
-	bool json = false;
 	const char *path;
+	bool readable;
 	size_t len;
-	void *buf;
-	int c, err;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			inspect_usage(stdout);
-			return KHO_EXIT_OK;
-		default:
-			inspect_usage(stderr);
-			return KHO_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		inspect_usage(stderr);
-		return KHO_EXIT_USAGE;
-	}
+	err = parse_args("inspect", argc, argv, opts, 1, inspect_usage);
+	if (err >= 0)
+		return err;
 	path = argv[optind];
-	err = kho_read_file(path, &buf, &len);
-	if (err) {
-		fprintf(stderr, "kho-tool inspect: %s: cannot read: %s\n",
-			path, strerror(-err));
-		return KHO_EXIT_USAGE;
-	}
-	err = kho_handoff_decode(buf, len, &h, &diag);
-	free(buf);
-	if (err) {
-		fprintf(stderr, "kho-tool inspect: %s: invalid: %s (%s)\n",
-			path, diag.msg[0] ? diag.msg : strerror(-err),
-			kho_errno_name(err));
-		return KHO_EXIT_FAILED;
-	}
+	err = load_handoff(path, &h, &len, &readable, &diag);
+	if (err)
+		return print_load_error("inspect", path, err, readable, &diag);
 	if (json)
 		inspect_json(stdout, path, len, &h);
 	else

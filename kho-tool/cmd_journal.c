@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kho-tool journal: dumps a hand-off's journal and, with --compact, folds it. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
 #include "compact.h"
+#include "file.h"
 #include "handoff.h"
+#include "handoff_print.h"
 #include "journal.h"
 #include "state.h"
 
@@ -24,57 +26,37 @@ static void print_text(const struct kho_journal *j)
 	}
 }
 
+static int usage(FILE *out, int code)
+{
+	fprintf(out, "usage: kho-tool journal FILE [--compact] [--json]\n");
+	return code;
+}
+
 int cmd_journal(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "compact", no_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	bool compact = false, json = false;
+	const struct arg_opt opts[] = {
+		{ "compact", 'c', ARG_FLAG, &compact },
+		{ "json", 'j', ARG_FLAG, &json },
+		{ NULL },
 	};
 	struct kho_journal plan;
 	struct kho_state folded;
 	struct kho_handoff h;
 	struct kho_diag d = { "" };
-	bool compact = false, json = false;
 	size_t i, nr_maps = 0, nr_expanded;
-	void *buf;
+	bool readable;
 	size_t len;
-	int c, ret, rc = KHO_EXIT_FAILED;
+	int ret, rc = KHO_EXIT_FAILED;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "cjh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			compact = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			printf("usage: kho-tool journal FILE [--compact] [--json]\n");
-			return KHO_EXIT_OK;
-		default:
-			return KHO_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: kho-tool journal FILE [--compact] [--json]\n");
-		return KHO_EXIT_USAGE;
-	}
-	ret = kho_read_file(argv[optind], &buf, &len);
+	ret = parse_args("journal", argc, argv, opts, 1, usage);
+	if (ret >= 0)
+		return ret;
+	ret = load_handoff(argv[optind], &h, &len, &readable, &d);
 	if (ret) {
-		fprintf(stderr, "kho-tool journal: %s: %s\n", argv[optind], strerror(-ret));
-		return KHO_EXIT_USAGE;
-	}
-	kho_handoff_init(&h);
-	ret = kho_handoff_decode(buf, len, &h, &d);
-	free(buf);
-	if (ret) {
-		fprintf(stderr, "kho-tool journal: %s: %s\n", argv[optind],
-			d.msg[0] ? d.msg : strerror(-ret));
 		kho_handoff_free(&h);
-		return KHO_EXIT_FAILED;
+		return print_load_error("journal", argv[optind], ret, readable,
+					&d);
 	}
 	if (!compact) {
 		/* --json stays the bare array of plan records it always was. */

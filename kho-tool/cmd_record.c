@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "capture.h"
 #include "commands.h"
 #include "compact.h"
@@ -91,11 +92,6 @@ static uint32_t cmd_record_pt(const struct cmd_record_summary *s, size_t i)
 	return s->attached_pt ? s->attached_pt[i] : CMD_RECORD_PT_UNKNOWN;
 }
 
-static void cmd_record_json_str(FILE *out, const char *s)
-{
-	kho_json_str(out, s);
-}
-
 /*
  * The recorder drops each MAP with the UNMAP that cancels it at the
  * journal's tail; the length it reports counts both.
@@ -127,7 +123,7 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 		s->live_maps, s->replay_length);
 	fprintf(out, "\"compact_error\":");
 	if (s->compact_err)
-		cmd_record_json_str(out, s->compact_msg);
+		kho_json_str(out, s->compact_msg);
 	else
 		fprintf(out, "null");
 	fprintf(out, ",\"memfds\":[");
@@ -137,7 +133,7 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 		fprintf(out, "%s{\"token\":%llu,\"size\":%llu,\"seals\":%u,\"name\":",
 			i ? "," : "", (unsigned long long)m->token,
 			(unsigned long long)m->size, m->seals);
-		cmd_record_json_str(out, m->name);
+		kho_json_str(out, m->name);
 		fputc('}', out);
 	}
 	fprintf(out, "],\"devices\":[");
@@ -154,13 +150,13 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 			fprintf(out, "null,\"driver\":");
 		else
 			fprintf(out, "%u,\"driver\":", pt);
-		cmd_record_json_str(out, d->driver);
+		kho_json_str(out, d->driver);
 		fputc('}', out);
 	}
 	fprintf(out, "],\"preservable\":%s,\"reason\":",
 		reason ? "false" : "true");
 	if (reason)
-		cmd_record_json_str(out, reason);
+		kho_json_str(out, reason);
 	else
 		fprintf(out, "null");
 	fprintf(out, "}\n");
@@ -255,7 +251,7 @@ static int cmd_record_capture_checks(pid_t pid,
 	return ret;
 }
 
-static void cmd_record_usage(FILE *out)
+static int cmd_record_usage(FILE *out, int code)
 {
 	fprintf(out,
 		"usage: kho-tool record --pid PID [--json] [--out FILE]\n"
@@ -264,58 +260,33 @@ static void cmd_record_usage(FILE *out)
 		"  maps, replay length, memfds, devices, preservability.\n"
 		"  --out FILE  also write the snapshot (raw journal) as a hand-off blob\n"
 		"exit: 0 preservable, 1 not preservable or fetch failed, 2 usage\n");
+	return code;
 }
 
 int cmd_record(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	const char *out = NULL;
+	bool json = false;
+	pid_t pid = 0;
+	const struct arg_opt opts[] = {
+		{ "pid", 'p', ARG_PID, &pid },
+		{ "json", 'j', ARG_FLAG, &json },
+		{ "out", 'o', ARG_STRING, &out },
+		{ NULL },
 	};
 	struct kho_journal_snapshot snap;
 	struct cmd_record_summary sum;
 	struct kho_diag diag = { "" };
-	const char *out = NULL;
-	bool json = false;
-	long pid = 0;
-	char *end;
-	int c, ret;
+	int ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:jo:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			pid = strtol(optarg, &end, 10);
-			if (*end || pid <= 0) {
-				fprintf(stderr, "kho-tool record: --pid %s: not a pid\n",
-					optarg);
-				return KHO_EXIT_USAGE;
-			}
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			cmd_record_usage(stdout);
-			return KHO_EXIT_OK;
-		default:
-			cmd_record_usage(stderr);
-			return KHO_EXIT_USAGE;
-		}
-	}
-	if (!pid || optind != argc) {
-		cmd_record_usage(stderr);
-		return KHO_EXIT_USAGE;
-	}
+	ret = parse_args("record", argc, argv, opts, -1, cmd_record_usage);
+	if (ret >= 0)
+		return ret;
+	if (!pid || optind != argc)
+		return cmd_record_usage(stderr, KHO_EXIT_USAGE);
 	ret = kho_journal_sock_fetch(pid, &snap, &diag);
 	if (ret && ret != -EOPNOTSUPP) {
-		fprintf(stderr, "kho-tool record: pid %ld: %s\n", pid, diag.msg);
+		fprintf(stderr, "kho-tool record: pid %d: %s\n", (int)pid, diag.msg);
 		kho_journal_snapshot_free(&snap);
 		return KHO_EXIT_FAILED;
 	}

@@ -7,13 +7,15 @@
 #include <string.h>
 
 #include "commands.h"
+#include "file.h"
 #include "handoff.h"
 #include "kexec.h"
 #include "kimage.h"
+#include "rundir.h"
 #include "upgrade.h"
 
 /* Written by the operator or the restore-agent: the previous image's path. */
-#define PREVIOUS_KERNEL_FILE "/run/kho-tool/previous-kernel"
+#define PREVIOUS_KERNEL_FILE KHO_RUN_DIR "/previous-kernel"
 #define BOOT_DIR "/boot"
 
 static int usage(FILE *out, int code)

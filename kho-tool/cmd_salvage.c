@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "kho.h"
 
@@ -47,31 +48,20 @@ static void exec_agent(char **args)
 
 int cmd_salvage(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "handoff", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	const char *handoff = NULL, *dir;
+	const struct arg_opt opts[] = {
+		{ "handoff", 0, ARG_STRING, &handoff },
+		{ NULL },
+	};
 	char *args[8], status[800];
-	int p[2], c, n = 0, st;
+	int p[2], n = 0, st;
 	size_t len = 0;
 	ssize_t r;
 	pid_t pid;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'H':
-			handoff = optarg;
-			break;
-		case 'h':
-			return usage(stdout, KHO_EXIT_OK);
-		default:
-			return usage(stderr, KHO_EXIT_USAGE);
-		}
-	}
-	if (optind != argc - 1)
-		return usage(stderr, KHO_EXIT_USAGE);
+	st = parse_args("salvage", argc, argv, opts, 1, usage);
+	if (st >= 0)
+		return st;
 	dir = argv[optind];
 	/* The agent's first status past "running" tells how it went. */
 	if (pipe2(p, O_CLOEXEC) < 0) {

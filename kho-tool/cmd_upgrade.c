@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "rundir.h"
 #include "upgrade.h"
 
 static int usage(FILE *out, int code)
@@ -16,7 +17,7 @@ static int usage(FILE *out, int code)
 		"  --initrd FILE  initramfs carrying the restore-agent (see initramfs/)\n"
 		"  --append ARGS  words added to the new command line, which keeps the\n"
 		"                 running one (minus BOOT_IMAGE=, initrd=) + kho=on liveupdate=on\n"
-		"  --pid PID      the VMM serving /run/kho-tool/vmm-PID.sock (recorder)\n"
+		"  --pid PID      the VMM serving " KHO_RUN_DIR "/vmm-PID.sock (recorder)\n"
 		"  --dry-run      every step but the kexec, then unload and release\n"
 		"  --json         the timeline as one JSON object on stdout\n"
 		"  --userspace-journal  leave the VMM's iommufd out of the session (degraded:\n"

@@ -1,20 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /* kho-tool validate: checks a hand-off blob the way the restore-agent will. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "commands.h"
+#include "file.h"
 #include "handoff.h"
 #include "handoff_print.h"
 
-static void validate_usage(FILE *out)
+static int validate_usage(FILE *out, int code)
 {
 	fprintf(out, "usage: kho-tool validate [--json] [--quiet] FILE\n"
 		"  exit 0: valid; 1: invalid (the message names the node or property\n"
 		"  and the cause); 2: usage error or FILE cannot be read\n");
+	return code;
 }
 
 static size_t validate_count_maps(const struct kho_handoff *h)
@@ -28,43 +30,25 @@ static size_t validate_count_maps(const struct kho_handoff *h)
 
 int cmd_validate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+	bool json = false, quiet = false;
+	const struct arg_opt opts[] = {
+		{ "json", 'j', ARG_FLAG, &json },
+		{ "quiet", 'q', ARG_FLAG, &quiet },
+		{ NULL },
 	};
 	struct kho_diag diag = { "" };
 	struct kho_handoff h;
-	bool json = false, quiet = false;
 	const char *path;
+	bool readable;
 	size_t len;
-	void *buf;
-	int c, err;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'q':
-			quiet = true;
-			break;
-		case 'h':
-			validate_usage(stdout);
-			return KHO_EXIT_OK;
-		default:
-			validate_usage(stderr);
-			return KHO_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		validate_usage(stderr);
-		return KHO_EXIT_USAGE;
-	}
+	err = parse_args("validate", argc, argv, opts, 1, validate_usage);
+	if (err >= 0)
+		return err;
 	path = argv[optind];
-	err = kho_read_file(path, &buf, &len);
-	if (err) {
+	err = load_handoff(path, &h, &len, &readable, &diag);
+	if (err && !readable) {
 		if (json) {
 			printf("{\"file\":");
 			kho_json_str(stdout, path);
@@ -72,12 +56,8 @@ int cmd_validate(int argc, char **argv)
 			kho_json_str(stdout, strerror(-err));
 			printf("}\n");
 		}
-		fprintf(stderr, "kho-tool validate: %s: cannot read: %s\n",
-			path, strerror(-err));
-		return KHO_EXIT_USAGE;
+		return print_load_error("validate", path, err, readable, &diag);
 	}
-	err = kho_handoff_decode(buf, len, &h, &diag);
-	free(buf);
 	if (json) {
 		printf("{\"file\":");
 		kho_json_str(stdout, path);
@@ -96,12 +76,8 @@ int cmd_validate(int argc, char **argv)
 		}
 		printf("}\n");
 	}
-	if (err) {
-		fprintf(stderr, "kho-tool validate: %s: invalid: %s (%s)\n",
-			path, diag.msg[0] ? diag.msg : strerror(-err),
-			kho_errno_name(err));
-		return KHO_EXIT_FAILED;
-	}
+	if (err)
+		return print_load_error("validate", path, err, readable, &diag);
 	if (!json && !quiet)
 		printf("%s: valid: format-version %u, %zu bytes, %zu IOASes, %zu mappings, %zu replay records\n",
 		       path, h.format_version, len, h.state.nr_ioas,

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <lzma.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,161 +11,21 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
+#include "decompress.h"
+#include "file.h"
 #include "kho.h"
 #include "initrd.h"
 
-/* A segment that decompresses beyond this is refused (a bomb). */
+/*
+ * An initrd, a file appended to one, or a segment that decompresses beyond
+ * this is refused (a bomb): far above any distro's initrd.
+ */
 #define MAX_UNPACKED (2UL << 30)
 
 static int read_all(const char *path, unsigned char **buf, size_t *len)
 {
-	struct stat st;
-	ssize_t n;
-	size_t off = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	*buf = malloc(st.st_size ? st.st_size : 1);
-	if (!*buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, *buf + off, st.st_size - off);
-		if (n <= 0) {
-			free(*buf);
-			close(fd);
-			return n < 0 ? -errno : -EIO;
-		}
-		off += n;
-	}
-	close(fd);
-	*len = off;
-	return 0;
-}
-
-static int grow(unsigned char **out, size_t *cap, size_t need)
-{
-	unsigned char *p;
-	size_t n = *cap ? *cap : 1 << 20;
-
-	if (need <= *cap)
-		return 0;
-	while (n < need)
-		n *= 2;
-	if (n > MAX_UNPACKED)
-		return -EFBIG;
-	p = realloc(*out, n);
-	if (!p)
-		return -ENOMEM;
-	*out = p;
-	*cap = n;
-	return 0;
-}
-
-/* Each decoder: one stream from @in, *@used bytes of it, into *@out. */
-static int unpack_gzip(const unsigned char *in, size_t len, size_t *used,
-		       unsigned char **out, size_t *olen)
-{
-	z_stream z = { 0 };
-	size_t cap = 0;
-	int ret, err = 0;
-
-	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-		return -ENOMEM;
-	z.next_in = (unsigned char *)in;
-	z.avail_in = len > UINT_MAX ? UINT_MAX : len;
-	do {
-		err = grow(out, &cap, *olen + (1 << 20));
-		if (err)
-			break;
-		z.next_out = *out + *olen;
-		z.avail_out = cap - *olen;
-		ret = inflate(&z, Z_NO_FLUSH);
-		*olen = cap - z.avail_out;
-		if (ret != Z_OK && ret != Z_STREAM_END) {
-			err = -EBADMSG;
-			break;
-		}
-	} while (ret != Z_STREAM_END);
-	*used = z.total_in;
-	inflateEnd(&z);
-	return err;
-}
-
-static int unpack_xz(const unsigned char *in, size_t len, size_t *used,
-		     unsigned char **out, size_t *olen)
-{
-	lzma_stream z = LZMA_STREAM_INIT;
-	size_t cap = 0;
-	lzma_ret ret;
-	int err = 0;
-
-	if (lzma_stream_decoder(&z, UINT64_MAX, 0) != LZMA_OK)
-		return -ENOMEM;
-	z.next_in = in;
-	z.avail_in = len;
-	do {
-		err = grow(out, &cap, *olen + (1 << 20));
-		if (err)
-			break;
-		z.next_out = *out + *olen;
-		z.avail_out = cap - *olen;
-		ret = lzma_code(&z, LZMA_FINISH);
-		*olen = cap - z.avail_out;
-		if (ret != LZMA_OK && ret != LZMA_STREAM_END) {
-			err = -EBADMSG;
-			break;
-		}
-	} while (ret != LZMA_STREAM_END);
-	*used = z.total_in;
-	lzma_end(&z);
-	return err;
-}
-
-static int unpack_zstd(const unsigned char *in, size_t len, size_t *used,
-		       unsigned char **out, size_t *olen)
-{
-	ZSTD_DStream *z = ZSTD_createDStream();
-	ZSTD_inBuffer ib = { in, len, 0 };
-	size_t cap = 0, ret;
-	int err = 0;
-
-	if (!z)
-		return -ENOMEM;
-	ZSTD_initDStream(z);
-	do {
-		ZSTD_outBuffer ob;
-
-		err = grow(out, &cap, *olen + (1 << 20));
-		if (err)
-			break;
-		ob.dst = *out + *olen;
-		ob.size = cap - *olen;
-		ob.pos = 0;
-		ret = ZSTD_decompressStream(z, &ob, &ib);
-		*olen += ob.pos;
-		if (ZSTD_isError(ret)) {
-			err = -EBADMSG;
-			break;
-		}
-		if (ret && ib.pos == ib.size && ob.pos < ob.size) {
-			err = -EBADMSG;	/* truncated */
-			break;
-		}
-	} while (ret != 0);
-	*used = ib.pos;
-	ZSTD_freeDStream(z);
-	return err;
+	return kho_read_file_max(path, MAX_UNPACKED, (void **)buf, len);
 }
 
 static unsigned long hex8(const unsigned char *p)
@@ -258,20 +117,19 @@ static int walk(const unsigned char *buf, size_t len, struct kho_initrd_scan *s,
 			continue;
 		}
 		if (depth == 0) {
-			int (*fn)(const unsigned char *, size_t, size_t *,
-				  unsigned char **, size_t *) = NULL;
 			const char *codec = NULL;
-			unsigned char *out = NULL;
 			size_t olen = 0, used = 0;
+			void *out = NULL;
 
 			if (rest >= 2 && p[0] == 0x1f && p[1] == 0x8b)
-				fn = unpack_gzip, codec = "gzip";
+				codec = "gzip";
 			else if (rest >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6))
-				fn = unpack_xz, codec = "xz";
+				codec = "xz";
 			else if (rest >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
-				fn = unpack_zstd, codec = "zstd";
-			if (fn) {
-				err = fn(p, rest, &used, &out, &olen);
+				codec = "zstd";
+			if (codec) {
+				err = kho_decompress(codec, p, rest, 0, MAX_UNPACKED,
+						     &out, &olen, &used, diag);
 				if (!err)
 					err = walk(out, olen, s, 1, diag);
 				else

@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "capture.h"
 #include "commands.h"
 #include "compact.h"
+#include "file.h"
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal_sock.h"
@@ -109,32 +111,6 @@ struct run {
 	int initrd_fd;			/* the appended image (memfd), or -1 */
 	char initrd_load[64];		/* /proc/self/fd/N of it */
 };
-
-enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
-					     bool running_kjournal,
-					     bool target_kjournal,
-					     bool userspace_journal)
-{
-	if (!have_vmm)
-		return KHO_IOMMUFD_NO_VMM;
-	if (!running_kjournal)
-		return KHO_IOMMUFD_USERSPACE;
-	if (userspace_journal)
-		return KHO_IOMMUFD_DEGRADED;
-	return target_kjournal ? KHO_IOMMUFD_PRESERVE : KHO_IOMMUFD_REFUSED;
-}
-
-const char *kho_iommufd_decision_name(enum kho_iommufd_decision d)
-{
-	switch (d) {
-	case KHO_IOMMUFD_NO_VMM: return "no-vmm";
-	case KHO_IOMMUFD_USERSPACE: return "userspace";
-	case KHO_IOMMUFD_PRESERVE: return "preserve";
-	case KHO_IOMMUFD_DEGRADED: return "degraded";
-	case KHO_IOMMUFD_REFUSED: return "refused";
-	}
-	return "?";
-}
 
 static void json_timeline(const struct timeline *tl, const struct run *r,
 			  int err)
@@ -467,9 +443,8 @@ static int do_run(struct timeline *tl, struct run *r)
 			return step_end(tl, "capture", err, "VMM %d: %s", (int)o->pid,
 					diag.msg);
 		if (diag.msg[0])
-			fprintf(o->json ? stderr : stdout,
-				"%s: VMM %d: warning: %s; --userspace-journal: the recorder's record is used, unverified by the kernel\n",
-				o->command, (int)o->pid, diag.msg);
+			print_unverified_warning(o->json ? stderr : stdout,
+						 o->command, o->pid, diag.msg);
 		journal_source_line(o, &r->snap);
 		/* A VMM without an iommufd has nothing to preserve. */
 		if (r->iommufd_decision == KHO_IOMMUFD_PRESERVE &&
@@ -612,19 +587,6 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	return exit_code(err);
 }
 
-int kho_upgrade_parse_pid(const char *s, pid_t *pid)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v <= 0 || v > 0x7fffffff)
-		return -EINVAL;
-	*pid = v;
-	return 0;
-}
-
 int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 			   int (*usage)(FILE *out, int code))
 {
@@ -654,11 +616,8 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 					o->command);
 				return KHO_EXIT_USAGE;
 			}
-			if (kho_upgrade_parse_pid(optarg, &o->pid)) {
-				fprintf(stderr, "kho-tool %s: --pid '%s': not a process id\n",
-					o->command, optarg);
+			if (parse_pid_arg(o->command, optarg, &o->pid))
 				return KHO_EXIT_USAGE;
-			}
 			break;
 		case 'n': o->dry_run = true; break;
 		case 'j': o->json = true; break;

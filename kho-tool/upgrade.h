@@ -24,31 +24,6 @@ struct kho_upgrade_opts {
 	bool userspace_journal;
 };
 
-/* What happens to the VMM's iommufd; see kho_iommufd_policy(). */
-enum kho_iommufd_decision {
-	KHO_IOMMUFD_NO_VMM,	/* nothing to decide: no --pid */
-	KHO_IOMMUFD_USERSPACE,	/* running kernel has no iommufd journal */
-	KHO_IOMMUFD_PRESERVE,	/* into the session: the kernel verifies */
-	KHO_IOMMUFD_DEGRADED,	/* left out on request: unverified replay */
-	KHO_IOMMUFD_REFUSED,	/* target lacks the handler, no degrade flag */
-};
-
-/*
- * kho_iommufd_policy() - whether the VMM's iommufd goes into the session
- * @have_vmm:          a VMM is captured (--pid)
- * @running_kjournal:  the running kernel journals iommufds
- * @target_kjournal:   the target image carries "iommufd-journal-v1", or
- *                     true when there is no target (`kho-tool capture`)
- * @userspace_journal: the operator asked to leave it out
- */
-enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
-					     bool running_kjournal,
-					     bool target_kjournal,
-					     bool userspace_journal);
-
-/* "preserve", "degraded", ...: the decision as --json prints it. */
-const char *kho_iommufd_decision_name(enum kho_iommufd_decision d);
-
 /*
  * kho_upgrade_run() - pre-flight, capture, preserve, load, kexec: prints
  * each step with its duration (or, with json, the timeline as one object).
@@ -56,8 +31,6 @@ const char *kho_iommufd_decision_name(enum kho_iommufd_decision d);
  */
 int kho_upgrade_run(const struct kho_upgrade_opts *o);
 
-/* Parses a decimal pid; Return: 0 or -EINVAL. */
-int kho_upgrade_parse_pid(const char *s, pid_t *pid);
 
 /*
  * kho_upgrade_parse_opts() - the options upgrade and rollback share

@@ -121,12 +121,10 @@ int kho_adopt_refuse(int cfd, int status, const char *msg)
 static int send_set(int cfd, const struct kho_adopt_set *set)
 {
 	size_t nr_fds = 1 + set->nr_dev + set->nr_memfd, len, i, k = 0;
+	int fds[KHO_ADOPT_MAX_FDS];
 	struct kho_adopt_hdr h;
-	struct msghdr mh = { 0 };
-	struct cmsghdr *cm;
-	struct iovec iov;
-	char *buf, *p, *cbuf;
-	int *fds, err;
+	char *buf, *p;
+	ssize_t n;
 
 	if (nr_fds > KHO_ADOPT_MAX_FDS)
 		return -E2BIG;
@@ -139,14 +137,8 @@ static int send_set(int cfd, const struct kho_adopt_set *set)
 	      h.nr_devs * sizeof(struct kho_adopt_dev) +
 	      h.nr_memfds * sizeof(struct kho_adopt_memfd);
 	buf = calloc(1, len);
-	/* Its own allocation: struct cmsghdr needs malloc's alignment, which
-	 * buf + len does not have. */
-	cbuf = calloc(1, CMSG_SPACE(nr_fds * sizeof(int)));
-	if (!buf || !cbuf) {
-		free(buf);
-		free(cbuf);
+	if (!buf)
 		return -ENOMEM;
-	}
 	p = buf;
 	memcpy(p, &h, sizeof(h));
 	p += sizeof(h);
@@ -167,27 +159,15 @@ static int send_set(int cfd, const struct kho_adopt_set *set)
 		p += sizeof(m);
 	}
 
-	iov.iov_base = buf;
-	iov.iov_len = len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = CMSG_SPACE(nr_fds * sizeof(int));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
-	fds = (int *)CMSG_DATA(cm);
 	fds[k++] = set->iommufd;
 	/* The device fds travel in the same order as their table entries. */
 	for (i = 0; i < set->nr_dev; i++)
 		fds[k++] = set->dev[i].fd;
 	for (i = 0; i < set->nr_memfd; i++)
 		fds[k++] = set->memfd[i].fd;
-	err = sendmsg(cfd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
-	free(cbuf);
+	n = kho_fd_send(cfd, buf, len, fds, nr_fds);
 	free(buf);
-	return err;
+	return n < 0 ? n : 0;
 }
 
 static int ack_init(struct kho_adopt_ack *a, int status, const char *msg)
@@ -288,46 +268,21 @@ static void close_fds(const int *fds, size_t nr)
 int kho_adopt_recv(int fd, struct kho_adopt_set *set, struct kho_diag *diag)
 {
 	size_t cap = 1 << 20, nr_fds = 0, need, i;
-	union {
-		char buf[CMSG_SPACE(KHO_ADOPT_MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} cmsg_space;
-	char *cbuf = cmsg_space.buf;
-	struct msghdr mh = { 0 };
 	struct kho_adopt_hdr h;
-	struct cmsghdr *cm;
-	struct iovec iov;
 	int fds[KHO_ADOPT_MAX_FDS];
+	int err, msg_flags = 0;
 	char *buf, *p;
 	ssize_t n;
-	int err;
 
 	kho_adopt_set_init(set);
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
-	iov.iov_base = buf;
-	iov.iov_len = cap;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cmsg_space.buf);
-	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	n = kho_fd_recv(fd, buf, cap, 0, fds, &nr_fds, &msg_flags);
 	if (n < 0) {
-		err = -errno;
 		free(buf);
-		return kho_diag_set(diag, err, "adopt: receive: %s",
-				    kho_errno_name(err));
-	}
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET ||
-		    cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		i = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (i > KHO_ADOPT_MAX_FDS - nr_fds)
-			i = KHO_ADOPT_MAX_FDS - nr_fds;
-		memcpy(fds + nr_fds, CMSG_DATA(cm), i * sizeof(int));
-		nr_fds += i;
+		return kho_diag_set(diag, n, "adopt: receive: %s",
+				    kho_errno_name(n));
 	}
 	err = -EBADMSG;
 	if (n == 0) {
@@ -335,7 +290,7 @@ int kho_adopt_recv(int fd, struct kho_adopt_set *set, struct kho_diag *diag)
 				   "adopt: the agent closed the connection without an answer");
 		goto fail;
 	}
-	if ((size_t)n < sizeof(h) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+	if ((size_t)n < sizeof(h) || (msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		kho_diag_set(diag, err, "adopt: short or truncated message (%zd bytes)", n);
 		goto fail;
 	}

@@ -16,13 +16,15 @@
 #define KHO_ADOPT_H
 
 #include <sys/types.h>
+#include "fdpass.h"
 #include "replay.h"
+#include "rundir.h"
 
-#define KHO_ADOPT_SOCK "/run/kho-tool/agent.sock"
+#define KHO_ADOPT_SOCK KHO_RUN_DIR "/agent.sock"
 #define KHO_ADOPT_MAGIC "KHOADOPT"
 #define KHO_ADOPT_VERSION 1
 /* SCM_MAX_FD in the kernel: the fds one message can carry. */
-#define KHO_ADOPT_MAX_FDS 253
+#define KHO_ADOPT_MAX_FDS KHO_FDPASS_MAX
 
 struct kho_adopt_hdr {
 	char magic[8];
@@ -70,61 +72,103 @@ struct kho_adopt_set {
 	size_t nr_memfd;
 };
 
+/**
+ * kho_adopt_set_init() - an empty set, its fds -1
+ * @s: the set
+ */
 void kho_adopt_set_init(struct kho_adopt_set *s);
-/* Closes the set's fds (when @close_fds) and frees its tables. */
+
+/**
+ * kho_adopt_set_free() - free a set's tables
+ * @s:         the set
+ * @close_fds: also close its fds (the receiver's copies)
+ */
 void kho_adopt_set_free(struct kho_adopt_set *s, int close_fds);
 
-/*
- * kho_adopt_listen() - bind KHO_ADOPT_SOCK-style socket @path, mode 0600
- * A stale socket file is replaced; the directory is created 0700.
- * Return: listening fd, or -errno (diag says which step failed).
+/**
+ * kho_adopt_listen() - bind a KHO_ADOPT_SOCK-style socket, mode 0600
+ * @path: where; a stale socket file is replaced, the directory is
+ *        created 0700
+ * @diag: out: which step failed
+ *
+ * Return: the listening fd; -ENAMETOOLONG (@path does not fit a
+ * sockaddr_un); or the -errno of mkdir(2), socket(2), bind(2), chmod(2)
+ * or listen(2).
  */
 int kho_adopt_listen(const char *path, struct kho_diag *diag);
 
-/*
+/**
  * kho_adopt_serve_one() - answer one connected peer
- * @cfd:   the accepted connection
- * @uid:   the only uid allowed to adopt
- * @set:   what to send; fds are duplicated by the kernel, @set keeps its own
- * @peer:  out: the peer's uid and pid (may be NULL)
+ * @cfd:      the accepted connection
+ * @uid:      the only uid allowed to adopt
+ * @set:      what to send; the kernel duplicates the fds, @set keeps its
+ *            own
+ * @peer_uid: out, or NULL: the peer's uid
+ * @peer_pid: out, or NULL: the peer's pid
+ * @diag:     out: why the adoption failed
  *
  * Return: 0 when the VMM acknowledged a successful CHANGE_PROCESS;
- * -EACCES (wrong uid: refused, nothing sent); -EPROTO (bad or missing
- * ack); -E2BIG (more fds than one message carries); the VMM's negative
- * status when it reports failure; or a socket errno.
+ * -EACCES (wrong uid: refused, nothing sent); -EPROTO (a bad ack, or none
+ * within the timeout); -E2BIG (more fds than one message carries);
+ * -ENOMEM; the VMM's negative status when it reports failure; or the
+ * -errno of getsockopt(2), sendmsg(2) or recv(2).
  */
 int kho_adopt_serve_one(int cfd, uid_t uid, const struct kho_adopt_set *set,
 			uid_t *peer_uid, pid_t *peer_pid,
 			struct kho_diag *diag);
 
-/*
- * kho_adopt_refuse() - tell a peer why nothing can be adopted, with
- * @status as the reason's errno.  The restore-agent refuses with -EAGAIN
- * while it holds a failed (or salvaged) restore for a retry, and
- * kho_adopt_serve_one() with -EACCES a peer of the wrong uid; a
- * non-negative @status is sent as -EIO.  Return: 0 or -errno.
+/**
+ * kho_adopt_refuse() - tell a peer why nothing can be adopted
+ * @cfd:    the accepted connection
+ * @status: the reason's errno; a non-negative one is sent as -EIO
+ * @msg:    the reason, for people
+ *
+ * The restore-agent refuses with -EAGAIN while it holds a failed (or
+ * salvaged) restore for a retry, and kho_adopt_serve_one() with -EACCES a
+ * peer of the wrong uid.
+ *
+ * Return: 0, or the -errno of send(2).
  */
 int kho_adopt_refuse(int cfd, int status, const char *msg);
 
-/*
- * kho_adopt_recv() - VMM side: read the agent's offer from @fd
- * Return: 0 with @set filled (the caller owns the fds); the agent's
- * negative status when it refused (msg in diag); -EBADMSG (malformed
- * message); -EPROTONOSUPPORT (version); or a socket errno.
+/**
+ * kho_adopt_recv() - VMM side: read the agent's offer
+ * @fd:   the connection to the agent
+ * @set:  out: the offer; the caller owns its fds
+ * @diag: out: what was wrong with the message, or the agent's refusal
+ *
+ * Return: 0 with @set filled; the agent's negative status when it refused
+ * (-EPROTO if it gave none); -EBADMSG (malformed message, fds not as
+ * announced); -EPROTONOSUPPORT (protocol version); -ECONNRESET (the agent
+ * closed without an answer); -ENOMEM; or the -errno of recvmsg(2).
  */
 int kho_adopt_recv(int fd, struct kho_adopt_set *set, struct kho_diag *diag);
 
-/* kho_adopt_ack() - VMM side: report the adoption's result. */
+/**
+ * kho_adopt_ack() - VMM side: report the adoption's result
+ * @fd:     the connection to the agent
+ * @status: 0 (adopted) or the -errno the VMM gave up with
+ * @msg:    why, for the agent's log, or NULL
+ *
+ * Return: 0, or the -errno of send(2).
+ */
 int kho_adopt_ack(int fd, int status, const char *msg);
 
-/*
- * kho_adopt_connect() - VMM side, all of it: connect to @path, receive the
- * set, call IOMMU_IOAS_CHANGE_PROCESS on the iommufd, acknowledge.
- * Return: 0 with @set owned by the caller; -ECONNREFUSED/-ENOENT (no
+/**
+ * kho_adopt_connect() - VMM side, all of it
+ * @path: the agent's socket (KHO_ADOPT_SOCK)
+ * @set:  out: what was adopted; the caller owns it
+ * @diag: out: the step that failed and why
+ *
+ * Connects to @path, receives the set, calls IOMMU_IOAS_CHANGE_PROCESS on
+ * the iommufd and acknowledges.
+ *
+ * Return: 0 with @set owned by the caller; -ECONNREFUSED or -ENOENT (no
  * agent); -EACCES (the agent refused this peer's uid); -EAGAIN (the
  * restore failed: the agent holds the state for `restore-agent --retry`
- * or `--salvage`, and diag carries its failure); CHANGE_PROCESS's errno
- * (the agent is told and keeps the session); others as kho_adopt_recv().
+ * or `--salvage`, and diag carries its failure); -ENAMETOOLONG (@path);
+ * CHANGE_PROCESS's -errno (the agent is told and keeps the session); or
+ * as kho_adopt_recv().
  */
 int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
 		      struct kho_diag *diag);

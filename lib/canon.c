@@ -10,9 +10,7 @@
 #include <string.h>
 
 #include <linux/iommufd.h>
-#ifndef __counted_by
-#define __counted_by(m)
-#endif
+#include "compat.h"
 #include <linux/vfio.h>
 
 #include "canon.h"

@@ -37,7 +37,7 @@ struct kho_canon_ops {
 /* Return value of kho_canon_ioctl() for ioctls that change no state. */
 #define KHO_CANON_NOT_JOURNALED 1
 
-/*
+/**
  * kho_canon_ioctl() - canonicalise one ioctl that already succeeded
  * @ops:  resolvers for process-specific inputs
  * @fd:   the fd the ioctl was issued on (iommufd or VFIO cdev)
@@ -56,25 +56,37 @@ int kho_canon_ioctl(const struct kho_canon_ops *ops, int fd,
 		    unsigned long cmd, const void *arg, struct kho_rec *out,
 		    struct kho_diag *diag);
 
-/*
- * kho_canon_ioctl_inout() - as kho_canon_ioctl(), with @in a copy of the
- * argument made before the call.  The kernel overwrites two inputs that
- * replay needs: IOAS_UNMAP's length (with the bytes unmapped) and
- * ATTACH_IOMMUFD_PT's pt_id (with the HWPT attached, an auto domain when
- * an IOAS was named).  Without @in (NULL), the outputs stand in for them:
- * an attach then names the auto domain's ID, which does not exist on
- * replay, so recorders must pass @in.
+/**
+ * kho_canon_ioctl_inout() - kho_canon_ioctl() with the inputs as passed
+ * @ops:  resolvers for process-specific inputs
+ * @fd:   the fd the ioctl was issued on (iommufd or VFIO cdev)
+ * @cmd:  the ioctl number
+ * @in:   a copy of the argument made before the call, or NULL
+ * @arg:  the argument after the call
+ * @out:  the record; owns any inline data on success
+ * @diag: why it failed
+ *
+ * The kernel overwrites two inputs that replay needs: IOAS_UNMAP's length
+ * (with the bytes unmapped) and ATTACH_IOMMUFD_PT's pt_id (with the HWPT
+ * attached, an auto domain when an IOAS was named).  Without @in, the
+ * outputs stand in for them: an attach then names the auto domain's ID,
+ * which does not exist on replay, so recorders must pass @in.
+ *
  * Return: as kho_canon_ioctl().
  */
 int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
 			  unsigned long cmd, const void *in, const void *arg,
 			  struct kho_rec *out, struct kho_diag *diag);
 
-/*
- * kho_ioctl_check_size() - the kernel's rule for a size-prefixed struct:
- * @user_size below the ioctl's minimum -> -EINVAL; above the struct the
- * library knows, with any non-zero byte in the tail -> -E2BIG.
- * Return: 0, -EINVAL, -E2BIG, or -ENOTTY for an unknown ioctl.
+/**
+ * kho_ioctl_check_size() - the kernel's rule for a size-prefixed struct
+ * @cmd:       the ioctl number
+ * @arg:       the argument, @user_size bytes of it readable
+ * @user_size: the size the argument declares
+ *
+ * Return: 0; -EINVAL (@user_size below the ioctl's minimum); -E2BIG (above
+ * the struct the library knows, with a non-zero byte in the tail);
+ * -ENOTTY (an ioctl the library does not know).
  */
 int kho_ioctl_check_size(unsigned long cmd, const void *arg,
 			 uint32_t user_size);

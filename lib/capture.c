@@ -16,6 +16,7 @@
 
 #include "capture.h"
 #include "compact.h"
+#include "file.h"
 #include "handoff.h"
 #include "journal.h"
 #include "kimage.h"
@@ -554,4 +555,30 @@ void kho_capture_release(struct kho_capture *cap)
 	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
 	cap->nr_preserved = 0;
 	cap->iommufd_preserved = false;
+}
+
+enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
+					     bool running_kjournal,
+					     bool target_kjournal,
+					     bool userspace_journal)
+{
+	if (!have_vmm)
+		return KHO_IOMMUFD_NO_VMM;
+	if (!running_kjournal)
+		return KHO_IOMMUFD_USERSPACE;
+	if (userspace_journal)
+		return KHO_IOMMUFD_DEGRADED;
+	return target_kjournal ? KHO_IOMMUFD_PRESERVE : KHO_IOMMUFD_REFUSED;
+}
+
+const char *kho_iommufd_decision_name(enum kho_iommufd_decision d)
+{
+	switch (d) {
+	case KHO_IOMMUFD_NO_VMM: return "no-vmm";
+	case KHO_IOMMUFD_USERSPACE: return "userspace";
+	case KHO_IOMMUFD_PRESERVE: return "preserve";
+	case KHO_IOMMUFD_DEGRADED: return "degraded";
+	case KHO_IOMMUFD_REFUSED: return "refused";
+	}
+	return "?";
 }

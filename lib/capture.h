@@ -34,11 +34,12 @@ struct kho_capture {
 	bool iommufd_preserved;		/* the VMM's iommufd is one of them */
 };
 
-/*
+/**
  * kho_capture_build() - compact and encode a snapshot
  * @snap: what the VMM's recorder handed over, or NULL for a hand-off with
  *        no VMM state (an upgrade of a host without guests)
  * @cap:  out: the hand-off and its blob; release with kho_capture_release()
+ * @diag: out: why it failed
  *
  * Checks every guest-RAM memfd can cross the kexec (a memfd on shmem, not
  * hugetlb, with seals LUO accepts) before anything is preserved, and each
@@ -50,7 +51,7 @@ struct kho_capture {
 int kho_capture_build(const struct kho_journal_snapshot *snap,
 		      struct kho_capture *cap, struct kho_diag *diag);
 
-/*
+/**
  * kho_capture_check_kjournal() - check the recorder against the kernel
  * @pid:  the recording VMM
  * @snap: its snapshot; sets snap->handoff.journal_source, which
@@ -60,6 +61,8 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
  *        closes it) and snap->handoff.iommufd describes it (token
  *        KHO_LUO_IOMMUFD_TOKEN, the kernel journal's length, the inode ->
  *        memfd token of every file it names); otherwise -1 and no node
+ * @userspace_journal: see below
+ * @diag: out: why it failed, or the difference a degrade let through
  *
  * On a kernel with the iommufd journal (patches/, "iommufd-journal-v1")
  * reads the journal of the VMM's iommufd (pidfd_getfd(2)) and requires
@@ -85,17 +88,23 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 			       int *iommufd, bool userspace_journal,
 			       struct kho_diag *diag);
 
-/*
- * kho_capture_write() - write the blob to @path (for inspection: without
- * a kexec the session dies with the process).
- * Return: 0 or -errno.
+/**
+ * kho_capture_write() - write the blob to a file
+ * @cap:  the capture
+ * @path: where, replaced atomically (kho_write_file())
+ * @diag: out: the step that failed
+ *
+ * For inspection: without a kexec the session dies with the process.
+ *
+ * Return: 0, or as kho_write_file().
  */
 int kho_capture_write(const struct kho_capture *cap, const char *path,
 		      struct kho_diag *diag);
 
-/*
- * kho_capture_preserve() - put the blob into a sealed memfd and preserve
- * it and the snapshot's memfds in a new LUO session KHO_LUO_SESSION.
+/**
+ * kho_capture_preserve() - preserve the hand-off and the guest RAM
+ * @cap:  the built capture; holds the session from here on
+ * @snap: the snapshot it was built from, whose memfds are preserved
  * @iommufd: the VMM's iommufd (kho_capture_check_kjournal()) when the
  *        hand-off carries its node, else -1.  It is preserved last, under
  *        the node's token: from then on the kernel refuses the VMM's
@@ -103,6 +112,11 @@ int kho_capture_write(const struct kho_capture *cap, const char *path,
  *        (kho_capture_release(), a failure here) or the kexec.  Its
  *        journal must still be the one the hand-off describes (same
  *        length, state PRESERVED), else the VMM changed it meanwhile.
+ * @diag: out: the step and the file that failed
+ *
+ * Puts the blob into a sealed memfd and preserves it and the snapshot's
+ * memfds in a new LUO session KHO_LUO_SESSION.
+ *
  * Return: 0; -EBUSY (/dev/liveupdate held by another process); -EEXIST
  * (a session of that name exists); -ESTALE (the VMM's iommufd changed
  * after the capture); the -errno of memfd or LUO calls (diag names the
@@ -113,16 +127,61 @@ int kho_capture_preserve(struct kho_capture *cap,
 			 const struct kho_journal_snapshot *snap, int iommufd,
 			 struct kho_diag *diag);
 
-/*
- * kho_capture_abi_needs() - the kernel hand-off ABIs a target must read to
- * restore @h: KHO, LUO and memfd always (the hand-off itself is a memfd),
- * and "iommufd-journal-v1" when @h carries the preserved iommufd.
+/**
+ * kho_capture_abi_needs() - the kernel hand-off ABIs a target must read
+ * @h:   the hand-off to restore
+ * @out: out: the compatible strings
+ * @max: room in @out
+ *
+ * KHO, LUO and memfd always (the hand-off itself is a memfd), and
+ * "iommufd-journal-v1" when @h carries the preserved iommufd.
+ *
  * Return: the number of strings written to @out (at most @max).
  */
 size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
 			     size_t max);
 
-/* Closes the session (unpreserving everything in it) and frees @cap. */
+/**
+ * kho_capture_release() - close the session and free the capture
+ * @cap: the capture; closing its session unpreserves everything in it
+ */
 void kho_capture_release(struct kho_capture *cap);
+
+/*
+ * What happens to the VMM's iommufd at a capture; see
+ * kho_iommufd_policy().  A library decision: `kho-tool capture` and
+ * `kho-tool upgrade` must make the same one.
+ */
+enum kho_iommufd_decision {
+	KHO_IOMMUFD_NO_VMM,	/* nothing to decide: no --pid */
+	KHO_IOMMUFD_USERSPACE,	/* running kernel has no iommufd journal */
+	KHO_IOMMUFD_PRESERVE,	/* into the session: the kernel verifies */
+	KHO_IOMMUFD_DEGRADED,	/* left out on request: unverified replay */
+	KHO_IOMMUFD_REFUSED,	/* target lacks the handler, no degrade flag */
+};
+
+/**
+ * kho_iommufd_policy() - whether the VMM's iommufd goes into the session
+ * @have_vmm:          a VMM is captured (--pid)
+ * @running_kjournal:  the running kernel journals iommufds
+ * @target_kjournal:   the target image carries "iommufd-journal-v1", or
+ *                     true when there is no target (`kho-tool capture`)
+ * @userspace_journal: the operator asked to leave it out
+ *
+ * Return: the decision; it cannot fail.
+ */
+enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
+					     bool running_kjournal,
+					     bool target_kjournal,
+					     bool userspace_journal);
+
+/**
+ * kho_iommufd_decision_name() - the decision as --json prints it
+ * @d: the decision
+ *
+ * Return: "no-vmm", "userspace", "preserve", "degraded", "refused", or
+ * "?" for a value outside the enum.
+ */
+const char *kho_iommufd_decision_name(enum kho_iommufd_decision d);
 
 #endif /* KHO_CAPTURE_H */

@@ -13,7 +13,7 @@
  * the agent can report progress on a large IOAS. */
 #define KHO_COMPACT_SLICE 16384
 
-/*
+/**
  * kho_compact() - fold @in into @state and emit @plan
  * @in:    the canonical journal, in the order the kernel ran it
  * @state: in/out: initialised by the caller and holding only the memfd
@@ -23,6 +23,7 @@
  *         emitted as KHO_OP_REPLAY_MAPPINGS slices of @state's tables, all
  *         maps of an IOAS before any attach to it (filling a domain in one
  *         pass costs a fraction of per-map IOTLB flushes: RIG.md)
+ * @diag:  out: names the record that failed
  *
  * Applies the journal with kho_state_batch_apply(): O(log n) per record.
  *
@@ -32,17 +33,27 @@
 int kho_compact(const struct kho_journal *in, struct kho_state *state,
 		struct kho_journal *plan, struct kho_diag *diag);
 
-/*
- * kho_plan_ioctls() - how many ioctls replaying @plan issues: a
- * KHO_OP_REPLAY_MAPPINGS record stands for one IOAS_MAP_FILE per mapping
- * it covers, every other record for one.
+/**
+ * kho_plan_ioctls() - how many ioctls replaying a plan issues
+ * @plan: the plan
+ *
+ * A KHO_OP_REPLAY_MAPPINGS record stands for one IOAS_MAP_FILE per
+ * mapping it covers, every other record for one.
+ *
+ * Return: the count; it cannot fail.
  */
 size_t kho_plan_ioctls(const struct kho_journal *plan);
 
-/*
- * kho_plan_expand() - turn a plan into plain records: every
- * KHO_OP_REPLAY_MAPPINGS becomes one KHO_OP_IOAS_MAP_FILE per mapping.
- * Return: 0, -ENOMEM, -ENOENT (slice names an unknown IOAS or range).
+/**
+ * kho_plan_expand() - turn a plan into plain records
+ * @plan:  the plan
+ * @state: the state whose mapping tables its slices name
+ * @out:   out: the records (initialised by the call); every
+ *         KHO_OP_REPLAY_MAPPINGS becomes one KHO_OP_IOAS_MAP_FILE per
+ *         mapping
+ * @diag:  out: names the slice that failed
+ *
+ * Return: 0; -ENOMEM; -ENOENT (a slice names an unknown IOAS or range).
  */
 int kho_plan_expand(const struct kho_journal *plan,
 		    const struct kho_state *state, struct kho_journal *out,

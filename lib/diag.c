@@ -23,3 +23,14 @@ int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 	memcpy(diag->msg, msg, sizeof(msg));
 	return err;
 }
+
+/*
+ * The C library's table, not a copy of it: a code lib never returns
+ * still gets its name in a message.
+ */
+const char *kho_errno_name(int err)
+{
+	const char *name = strerrorname_np(err < 0 ? -err : err);
+
+	return name ? name : "E?";
+}

@@ -8,31 +8,59 @@
 
 #include <sys/types.h>
 
+#include "file.h"
 #include "kho.h"
 
-/* Empties @h: no objects, no plan, all metadata zero. */
+/**
+ * kho_handoff_init() - an empty hand-off: no objects, no plan, all
+ * metadata zero
+ * @h: the hand-off
+ */
 void kho_handoff_init(struct kho_handoff *h);
-/* Frees the state and the replay plan @h owns; leaves it initialised. */
+
+/**
+ * kho_handoff_free() - free the state and the replay plan a hand-off owns
+ * @h: the hand-off; left initialised
+ */
 void kho_handoff_free(struct kho_handoff *h);
 
-/* Frees @io's file table and empties it (present = false). */
+/**
+ * kho_handoff_iommufd_free() - free an iommufd node's file table
+ * @io: the node; left empty (present = false)
+ */
 void kho_handoff_iommufd_free(struct kho_handoff_iommufd *io);
-/* Deep copy of @src into @dst (freed first).  Return: 0 or -ENOMEM. */
+
+/**
+ * kho_handoff_iommufd_copy() - deep copy of an iommufd node
+ * @dst: out: the copy (freed first)
+ * @src: the node
+ *
+ * Return: 0 or -ENOMEM.
+ */
 int kho_handoff_iommufd_copy(struct kho_handoff_iommufd *dst,
 			     const struct kho_handoff_iommufd *src);
 
 /**
- * kho_handoff_encode() - write @h as a hand-off FDT with libfdt's
- * sequential-write API.  *@blob is malloc'd, *@len is its exact size
- * (fdt_totalsize), which is what a memfd is sized to before preservation.
- * Return: 0, -EINVAL, -ENOMEM.
+ * kho_handoff_encode() - write a hand-off FDT
+ * @h:    the hand-off
+ * @blob: out: the FDT, malloc'd, written with libfdt's sequential-write API
+ * @len:  out: its exact size (fdt_totalsize), which is what a memfd is
+ *        sized to before preservation
+ *
+ * Return: 0; -EINVAL (@h does not describe a valid hand-off); -ENOMEM.
  */
 int kho_handoff_encode(const struct kho_handoff *h, void **blob, size_t *len);
 
 /**
- * kho_handoff_decode() - validate and decode an untrusted blob.
+ * kho_handoff_decode() - validate and decode an untrusted blob
+ * @buf:  the blob
+ * @len:  its length, as read (not as the blob claims)
+ * @h:    out: the hand-off (initialised by the call; empty on failure)
+ * @diag: out: on failure, the node or property and the cause
+ *
  * Starts with fdt_check_full(buf, len), then the compatible string, the
  * versions and the integrity check, before reading any field.
+ *
  * Return: 0; -EBADMSG (corrupt: diag names node/property and cause);
  * -EPROTONOSUPPORT (min-reader-version above KHO_READER_VERSION);
  * -ENOMEM.
@@ -41,76 +69,61 @@ int kho_handoff_decode(const void *buf, size_t len, struct kho_handoff *h,
 		       struct kho_diag *diag);
 
 /**
- * kho_handoff_stamp() - recompute the crc32 property of a blob in place,
- * after a deliberate edit (test data, fdtput).  Checks only what it needs
- * to find the property.
- * Return: 0, -EBADMSG (not an FDT, or no crc32 property of 4 bytes).
+ * kho_handoff_stamp() - recompute the crc32 property of a blob in place
+ * @blob: the blob, after a deliberate edit (test data, fdtput)
+ * @len:  its length
+ * @diag: out: why it could not
+ *
+ * Checks only what it needs to find the property.
+ *
+ * Return: 0; -EBADMSG (not an FDT, or no crc32 property of 4 bytes).
  */
 int kho_handoff_stamp(void *blob, size_t len, struct kho_diag *diag);
 
 /**
- * kho_handoff_crc() - the integrity sum of a blob: zlib's crc32 over
- * [0, fdt_totalsize) with the 4 bytes at @crc_off read as zero.
- * The caller has checked the blob (totalsize <= its length).
+ * kho_handoff_crc() - the integrity sum of a blob
+ * @blob:    a checked blob (fdt_totalsize within its length)
+ * @crc_off: the offset of the crc32 property's value, read as zero
+ *
+ * zlib's crc32 over [0, fdt_totalsize) with the 4 bytes at @crc_off read
+ * as zero.
+ *
  * Return: the sum.
  */
 uint32_t kho_handoff_crc(const void *blob, size_t crc_off);
 
 /**
- * kho_fdt_check() - fdt_check_full() behind a header-version gate that
- * keeps Debian 12's libfdt away from headers it mishandles.
- * Return: 0 or a negative libfdt error code (-FDT_ERR_*).
+ * kho_fdt_check() - fdt_check_full() behind a header-version gate
+ * @blob: the untrusted buffer
+ * @len:  its length
+ *
+ * The gate keeps Debian 12's libfdt away from headers it mishandles.
+ *
+ * Return: 0 or a negative libfdt error code (-FDT_ERR_*), for
+ * kho_fdt_errno().
  */
 int kho_fdt_check(const void *blob, size_t len);
 
 /**
- * kho_read_file() - read all of @path (a file, pipe or /proc fd) into a
- * malloc'd buffer.
- * Return: 0; -EISDIR; -EFBIG above 1 GiB; -ENOMEM; open(2)/read(2)'s errno.
- */
-int kho_read_file(const char *path, void **buf, size_t *len);
-
-/**
- * kho_read_file_max() - kho_read_file() with a cap of @max bytes: it reads
- * at most @max + 1 bytes, whatever @path is (a pipe, /dev/zero).
- * Return: as kho_read_file(), -EFBIG above @max, -EINVAL for a @max
- * of SIZE_MAX / 2 or more.
- */
-int kho_read_file_max(const char *path, size_t max, void **buf,
-		      size_t *len);
-
-/**
- * kho_read_fd_max() - kho_read_file_max() of an open @fd, from its
- * current offset; the caller keeps and closes @fd.
- * Return: as kho_read_file_max(), or fstat(2)'s errno.
- */
-int kho_read_fd_max(int fd, size_t max, void **buf, size_t *len);
-
-/**
- * kho_handoff_summary_json() - the one-line JSON summary of @h the
- * restore-agent leaves in KHO_RUN_DIR/handoff.json, its strings escaped
- * with kho_json_escape(), into @buf of @size bytes.
+ * kho_handoff_summary_json() - the one-line JSON summary of a hand-off
+ * @h:    the hand-off
+ * @buf:  out: the summary, its strings escaped with kho_json_escape()
+ * @size: room in @buf
+ *
+ * What the restore-agent leaves in KHO_RUN_DIR/handoff.json.
+ *
  * Return: its length, or -ENOSPC if it does not fit.
  */
 int kho_handoff_summary_json(const struct kho_handoff *h, char *buf,
 			     size_t size);
 
 /**
- * kho_write_file() - replace @path with @len bytes of @buf atomically: a
- * new file beside it (PATH.tmp.PID, created O_EXCL | O_NOFOLLOW with
- * @mode), written whole, fsync'd, renamed over @path, and the directory
- * fsync'd.  A reader sees the old file or the new one, never a part; on
- * failure the old file is untouched and the temporary one removed.
- * Return: 0, or the -errno of the step that failed (-ENOSPC, -EROFS,
- * -EDQUOT, ...), which diag names with the step.
- */
-int kho_write_file(const char *path, const void *buf, size_t len,
-		   mode_t mode, struct kho_diag *diag);
-
-/**
- * kho_fdt_errno() - the errno that stands for libfdt error @fdt_err (a
- * negative -FDT_ERR_* value).  The one place libfdt codes are translated:
- * -FDT_ERR_NOTFOUND is -1, the same number as -EPERM, and must never leak.
+ * kho_fdt_errno() - the errno that stands for a libfdt error
+ * @fdt_err: a negative -FDT_ERR_* value, or 0
+ *
+ * The one place libfdt codes are translated: -FDT_ERR_NOTFOUND is -1, the
+ * same number as -EPERM, and must never leak.
+ *
  * Return: -ENOENT (NOTFOUND), -ENOMEM (NOSPACE), -EINVAL (caller misuse:
  * BADOFFSET, BADPATH, BADSTATE, BADFLAGS), -EBADMSG (anything a corrupt
  * blob causes), 0 for 0.

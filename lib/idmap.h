@@ -29,14 +29,48 @@ struct kho_idmap {
 	size_t cap;
 };
 
+/**
+ * kho_idmap_init() - an empty table
+ * @m: the table
+ */
 void kho_idmap_init(struct kho_idmap *m);
+
+/**
+ * kho_idmap_free() - free a table and leave it empty
+ * @m: the table
+ */
 void kho_idmap_free(struct kho_idmap *m);
-/* Return: 0, -EEXIST (old ID already mapped), -EINVAL (ID 0), -ENOMEM. */
+
+/**
+ * kho_idmap_add() - record what a recorded ID became
+ * @m:      the table
+ * @kind:   what it names (enum kho_obj_kind)
+ * @old_id: the ID in the journal
+ * @new_id: the ID the kernel handed out on replay
+ *
+ * Return: 0; -EEXIST (@old_id is mapped already); -EINVAL (an ID of 0);
+ * -ENOMEM.
+ */
 int kho_idmap_add(struct kho_idmap *m, uint32_t kind, uint32_t old_id,
 		  uint32_t new_id);
-/* Return: 0 with *new_id set, -ENOENT when @old_id was never mapped. */
+
+/**
+ * kho_idmap_lookup() - translate a recorded ID
+ * @m:      the table
+ * @old_id: the ID in the journal
+ * @new_id: out: what it became
+ *
+ * Return: 0; -ENOENT (@old_id was never mapped).
+ */
 int kho_idmap_lookup(const struct kho_idmap *m, uint32_t old_id,
 		     uint32_t *new_id);
+
+/**
+ * kho_obj_kind_name() - an object kind, for messages
+ * @kind: an enum kho_obj_kind value
+ *
+ * Return: "IOAS", "HWPT", "device", or "object" for another value.
+ */
 const char *kho_obj_kind_name(uint32_t kind);
 
 #endif /* KHO_IDMAP_H */

@@ -8,15 +8,33 @@
 #include <stdio.h>
 #include "kho.h"
 
+/**
+ * kho_journal_init() - an empty journal
+ * @j: the journal
+ */
 void kho_journal_init(struct kho_journal *j);
-/* Frees the records and everything they own; leaves j empty. */
+
+/**
+ * kho_journal_free() - free the records and everything they own
+ * @j: the journal; left empty
+ */
 void kho_journal_free(struct kho_journal *j);
-/* Deep-copies rec (and its inline data) onto the end of j. */
+
+/**
+ * kho_journal_append() - deep-copy a record onto the end of a journal
+ * @j:   the journal
+ * @rec: the record; its inline data is copied too
+ *
+ * Return: 0 or -ENOMEM (@j unchanged).
+ */
 int kho_journal_append(struct kho_journal *j, const struct kho_rec *rec);
-/*
+
+/**
  * kho_journal_cancels_tail() - whether an UNMAP undoes the last record
  * @j:          the journal before the UNMAP
- * @ioas_id, @iova, @length: the UNMAP as passed in
+ * @ioas_id:    the UNMAP's IOAS, as passed in
+ * @iova:       its IOVA, as passed in
+ * @length:     its length, as passed in
  * @out_length: the bytes the kernel unmapped
  *
  * True when @j ends with the MAP of exactly that range and the kernel
@@ -27,6 +45,8 @@ int kho_journal_append(struct kho_journal *j, const struct kho_rec *rec);
  * the tail is looked at, so the rule needs no index and stays exact; a
  * MAP with other records after it is left for compaction (lib/compact.c).
  * Inline: the recorder's fast path asks on every UNMAP.
+ *
+ * Return: true when the pair cancels.
  */
 static inline bool kho_journal_cancels_tail(const struct kho_journal *j,
 					    uint32_t ioas_id, uint64_t iova,
@@ -43,37 +63,83 @@ static inline bool kho_journal_cancels_tail(const struct kho_journal *j,
 	       out_length == length;
 }
 
-/*
- * kho_journal_append_elided() - append @rec, or drop it with the MAP it
- * cancels (kho_journal_cancels_tail()), counting the pair in *@pairs.
+/**
+ * kho_journal_append_elided() - append a record, or drop it with the MAP
+ * it cancels
+ * @j:     the journal
+ * @rec:   the record
+ * @pairs: in/out: counts the pairs dropped (kho_journal_cancels_tail())
+ *
  * The recorder's one way to journal, online; a journal replayed through
  * it is what the recorder would hold for the same calls.
+ *
+ * Return: 0 or -ENOMEM.
  */
 int kho_journal_append_elided(struct kho_journal *j, const struct kho_rec *rec,
 			      uint64_t *pairs);
-/*
- * kho_journal_elide() - apply kho_journal_append_elided() to every record
- * of @j in order, in place (the kernel's journal, to compare it with the
- * recorder's); adds the pairs dropped to *@pairs.
+
+/**
+ * kho_journal_elide() - kho_journal_append_elided() over a whole journal
+ * @j:     the journal, elided in place, in order (the kernel's journal, to
+ *         compare it with the recorder's)
+ * @pairs: in/out: the pairs dropped are added to it
  */
 void kho_journal_elide(struct kho_journal *j, uint64_t *pairs);
-/* Frees what one record owns (inline arrays), not the record itself. */
+
+/**
+ * kho_rec_release() - free what one record owns (inline arrays)
+ * @rec: the record; not freed itself
+ */
 void kho_rec_release(struct kho_rec *rec);
-/* Deep copy of one record. */
+
+/**
+ * kho_rec_copy() - deep copy of one record
+ * @dst: out: the copy, owning its own inline data
+ * @src: the record
+ *
+ * Return: 0 or -ENOMEM.
+ */
 int kho_rec_copy(struct kho_rec *dst, const struct kho_rec *src);
-/*
- * kho_rec_map_ids() - rewrite every object ID a record takes as INPUT
- * (IOAS, HWPT, device) through @map; outputs (out_*) are left alone, since
- * on replay the kernel hands out new ones.  One place that knows which
- * fields are references, for replay and for the tests that model it.
+
+/**
+ * kho_rec_map_ids() - rewrite the object IDs a record takes as input
+ * @rec: the record
+ * @map: the translation of one old ID (IOAS, HWPT, device)
+ * @ctx: passed to @map
+ *
+ * Outputs (out_*) are left alone, since on replay the kernel hands out
+ * new ones.  One place that knows which fields are references, for replay
+ * and for the tests that model it.
  */
 void kho_rec_map_ids(struct kho_rec *rec,
 		     uint32_t (*map)(void *ctx, uint32_t old_id), void *ctx);
-/* "IOAS_MAP_FILE" etc.; "op#N" for unknown ops (static or thread buffer). */
+
+/**
+ * kho_op_name() - an op's name, for messages and JSON
+ * @op: an enum kho_op value
+ *
+ * Return: "IOAS_MAP_FILE" etc.; "op#N" for an unknown op (a static or
+ * thread-local buffer).
+ */
 const char *kho_op_name(uint32_t op);
-/* One line a person reads, no trailing newline. */
+
+/**
+ * kho_rec_format() - one line a person reads, no trailing newline
+ * @rec: the record
+ * @buf: out: the line
+ * @len: room in @buf
+ *
+ * Return: 0, or -ENOSPC when the line did not fit (it is truncated).
+ */
 int kho_rec_format(const struct kho_rec *rec, char *buf, size_t len);
-/* Writes the journal as a JSON array of objects. */
+
+/**
+ * kho_journal_print_json() - write a journal as a JSON array of objects
+ * @j:   the journal
+ * @out: the stream
+ *
+ * Return: 0, or -EIO when writing failed.
+ */
 int kho_journal_print_json(const struct kho_journal *j, FILE *out);
 
 #endif /* KHO_JOURNAL_H */

@@ -32,16 +32,9 @@ struct kho_jsock_server {
 	int pidfd_err;		/* own table but no pidfd: pidfd_open's -errno */
 };
 
-static const char *kho_journal_sock_dir(void)
-{
-	const char *dir = getenv("KHO_RUN_DIR");
-
-	return dir && *dir ? dir : KHO_RUN_DIR;
-}
-
 int kho_journal_sock_path(pid_t pid, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "%s/vmm-%d.sock", kho_journal_sock_dir(),
+	int n = snprintf(buf, len, "%s/vmm-%d.sock", kho_rundir_path(),
 			 (int)pid);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
@@ -95,13 +88,6 @@ static int kho_jsock_reply(int fd, int status, const char *msg,
 		.blob_len = blob_len,
 		.msg_len = msg ? strlen(msg) : 0,
 	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * KHO_JSOCK_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 	ssize_t n;
 	int ret;
 
@@ -109,21 +95,9 @@ static int kho_jsock_reply(int fd, int status, const char *msg,
 		return -E2BIG;
 	if (rep.msg_len > KHO_JSOCK_MAX_MSG)
 		rep.msg_len = KHO_JSOCK_MAX_MSG;
-	if (nr_fds) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nr_fds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nr_fds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nr_fds);
-	}
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	n = kho_fd_send(fd, &rep, sizeof(rep), fds, nr_fds);
 	if (n != (ssize_t)sizeof(rep))
-		return n < 0 ? -errno : -EPIPE;
+		return n < 0 ? n : -EPIPE;
 	ret = kho_jsock_send_all(fd, msg, rep.msg_len);
 	if (!ret)
 		ret = kho_jsock_send_all(fd, blob, blob_len);
@@ -248,7 +222,7 @@ int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
 			   struct kho_diag *diag)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *dir = kho_journal_sock_dir();
+	const char *dir = kho_rundir_path();
 	struct kho_jsock_server *srv;
 	int ret;
 
@@ -355,23 +329,13 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 	};
 	struct timeval tv = { .tv_sec = 30 };
 	struct kho_jsock_reply rep;
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * KHO_JSOCK_MAX_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
 	char msg[KHO_JSOCK_MAX_MSG + 1] = "";
-	struct cmsghdr *c;
 	const char *path = sa.sun_path;
 	int fds[KHO_JSOCK_MAX_FDS];
 	size_t nr = 0;
 	void *blob = NULL;
+	int fd, ret, msg_flags = 0;
 	ssize_t n;
-	int fd, ret;
 
 	memset(snap, 0, sizeof(*snap));
 	kho_handoff_init(&snap->handoff);
@@ -400,32 +364,20 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 	 * request: the send may fail, and the refusal is still there to read.
 	 */
 	ret = kho_jsock_send_all(fd, &req, sizeof(req));
-	do
-		n = recvmsg(fd, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = kho_fd_recv(fd, &rep, sizeof(rep), MSG_WAITALL, fds, &nr,
+			&msg_flags);
 	if (ret && n <= 0) {
 		kho_diag_set(diag, ret, "%s: sending the request: %s", path,
 			     strerror(-ret));
 		goto out_fds;
 	}
-	for (c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (nr + k > KHO_JSOCK_MAX_FDS)
-			k = KHO_JSOCK_MAX_FDS - nr;
-		memcpy(fds + nr, CMSG_DATA(c), k * sizeof(int));
-		nr += k;
-	}
 	if (n < 0) {
-		ret = kho_diag_set(diag, -errno, "%s: receiving the reply: %s",
-				   path, strerror(errno));
+		ret = kho_diag_set(diag, n, "%s: receiving the reply: %s",
+				   path, strerror(-n));
 		goto out_close;
 	}
 	if (n != sizeof(rep) || memcmp(rep.magic, "KHOR", 4) ||
-	    (mh.msg_flags & MSG_CTRUNC)) {
+	    (msg_flags & MSG_CTRUNC)) {
 		ret = kho_diag_set(diag, -EBADMSG,
 				   "%s: malformed reply header (%zd bytes)",
 				   path, n);
@@ -437,7 +389,7 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 				   path, rep.version, KHO_JSOCK_VERSION);
 		goto out_fds;
 	}
-	if (rep.msg_len > KHO_JSOCK_MAX_MSG || rep.blob_len > KHO_JSOCK_MAX_BLOB ||
+	if (rep.msg_len > KHO_JSOCK_MAX_MSG || rep.blob_len > KHO_HANDOFF_MAX ||
 	    rep.nr_fds != nr || rep.status > 0) {
 		ret = kho_diag_set(diag, -EBADMSG,
 				   "%s: malformed reply (msg %u bytes, blob %llu bytes, %u fds announced, %zu received)",

@@ -22,9 +22,9 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include "fdpass.h"
 #include "kho.h"
-
-#define KHO_RUN_DIR "/run/kho-tool"
+#include "rundir.h"
 
 /*
  * What a VMM hands over: a hand-off whose state holds the memfd table
@@ -42,10 +42,8 @@ struct kho_journal_snapshot {
 
 #define KHO_JSOCK_VERSION 1
 #define KHO_JSOCK_CMD_SNAPSHOT 1
-/* SCM_MAX_FD: the most fds one message can carry. */
-#define KHO_JSOCK_MAX_FDS 253
+#define KHO_JSOCK_MAX_FDS KHO_FDPASS_MAX
 #define KHO_JSOCK_MAX_MSG 4096
-#define KHO_JSOCK_MAX_BLOB (256u << 20)
 
 struct kho_jsock_req {
 	char magic[4];		/* "KHOQ" */
@@ -80,46 +78,74 @@ typedef int (*kho_jsock_snapshot_fn)(void *ctx, int vmm_pidfd, void **blob,
 
 struct kho_jsock_server;
 
-/*
+/**
  * kho_journal_sock_serve() - serve snapshots on this process's socket
- * from a new thread.  Creates the directory if missing, binds a temporary
- * name, sets mode 0600, then renames it into place, so no client ever
- * sees a socket with a wider mode.  The thread unshares its fd table and
- * keeps only the listening socket in it: while a second thread shares
- * the table, the kernel takes a file reference in every fdget() of the
- * VMM's ioctls, which a single-threaded VMM would not pay.
- * Return: 0, or the failing call's -errno (diag names path and step).
+ * @fn:   produces one snapshot per request
+ * @ctx:  passed to @fn
+ * @out:  out: the server, for kho_journal_sock_stop()
+ * @diag: out: the path and the step that failed
+ *
+ * Serves from a new thread.  Creates the directory if missing, binds a
+ * temporary name, sets mode 0600, then renames it into place, so no
+ * client ever sees a socket with a wider mode.  The thread unshares its
+ * fd table and keeps only the listening socket in it: while a second
+ * thread shares the table, the kernel takes a file reference in every
+ * fdget() of the VMM's ioctls, which a single-threaded VMM would not pay.
+ *
+ * Return: 0; -ENAMETOOLONG (the socket path); -ENOMEM; or the failing
+ * call's -errno (mkdir(2), socket(2), bind(2), chmod(2), rename(2),
+ * listen(2), pthread_create(3)).
  */
 int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
 			   struct kho_jsock_server **out,
 			   struct kho_diag *diag);
 
-/* Stops the thread, unlinks the socket (if this process made it). */
+/**
+ * kho_journal_sock_stop() - stop serving
+ * @srv: the server; its thread is stopped, the socket unlinked (if this
+ *       process made it) and @srv freed
+ */
 void kho_journal_sock_stop(struct kho_jsock_server *srv);
 
-/*
- * In a fork child: forget the parent's server (its thread is gone) without
- * touching the parent's socket.
+/**
+ * kho_journal_sock_abandon() - forget the parent's server in a fork child
+ * @srv: the parent's server: its thread is gone in the child; its socket
+ *       is left alone
  */
 void kho_journal_sock_abandon(struct kho_jsock_server *srv);
 
-/* Where the socket of @pid lives; Return: 0 or -ENAMETOOLONG. */
+/**
+ * kho_journal_sock_path() - where the socket of a VMM lives
+ * @pid: the VMM
+ * @buf: out: the path, in kho_rundir_path()
+ * @len: room in @buf
+ *
+ * Return: 0 or -ENAMETOOLONG.
+ */
 int kho_journal_sock_path(pid_t pid, char *buf, size_t len);
 
-/*
- * kho_journal_sock_fetch() - fetch the snapshot of the VMM process @pid
- * @snap is always initialised, and kho_journal_snapshot_free() is safe on
- * it whatever the result.
+/**
+ * kho_journal_sock_fetch() - fetch the snapshot of a VMM
+ * @pid:  the VMM's process
+ * @snap: out: the snapshot; always initialised, and
+ *        kho_journal_snapshot_free() is safe on it whatever the result
+ * @diag: out: the socket and the cause
+ *
  * Return: 0; -ENOENT (no recorder socket for @pid); -ECONNREFUSED;
- * -EACCES (refused by peer credentials); -EBADMSG (malformed reply);
- * -EOPNOTSUPP (the journal cannot cross kexec: diag says why, and
- * snap->handoff still holds what was recorded, with no fds);
- * -EPROTONOSUPPORT; -ENOMEM.  diag names the socket and the cause.
+ * -EACCES (refused by peer credentials); -EBADMSG (malformed reply, or a
+ * blob above KHO_HANDOFF_MAX); -EOPNOTSUPP (the journal cannot cross
+ * kexec: diag says why, and snap->handoff still holds what was recorded,
+ * with no fds); -EPROTONOSUPPORT; -ENAMETOOLONG; -ENOMEM; the recorder's
+ * own refusal; or the -errno of socket(2), sendmsg(2) or recvmsg(2).
  */
 int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 			   struct kho_diag *diag);
 
-/* Closes the fds and frees the hand-off. */
+/**
+ * kho_journal_snapshot_free() - close a snapshot's fds and free its
+ * hand-off
+ * @snap: the snapshot
+ */
 void kho_journal_snapshot_free(struct kho_journal_snapshot *snap);
 
 #endif /* KHO_JOURNAL_SOCK_H */

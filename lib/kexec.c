@@ -14,6 +14,7 @@
 #include <linux/kexec.h>
 #include <linux/reboot.h>
 
+#include "file.h"
 #include "handoff.h"
 #include "kexec.h"
 #include "kimage.h"

@@ -16,11 +16,18 @@
 
 #define KHO_KEXEC_LOADED "/sys/kernel/kexec_loaded"
 
-/*
- * kho_kexec_load() - kexec_file_load(2) @kernel with @initrd (NULL: none)
- * and @cmdline.  Replaces an image already loaded.
- * Return: 0 or the syscall's -errno (diag names the file and the likely
- * cause: -ENOMEM usually means a segment does not fit in KHO scratch).
+/**
+ * kho_kexec_load() - kexec_file_load(2) a kernel
+ * @kernel:  the image
+ * @initrd:  the initrd, or NULL for none
+ * @cmdline: its command line
+ * @diag:    out: the file and the likely cause
+ *
+ * Replaces an image already loaded.
+ *
+ * Return: 0; or the -errno of open(2) or of the syscall (-ENOMEM usually
+ * means a segment does not fit in KHO scratch; -ENOEXEC, -EADDRNOTAVAIL,
+ * -EPERM and -EBUSY are explained in @diag).
  */
 int kho_kexec_load(const char *kernel, const char *initrd,
 		   const char *cmdline, struct kho_diag *diag);
@@ -28,11 +35,19 @@ int kho_kexec_load(const char *kernel, const char *initrd,
 struct kho_kimage;
 
 /**
- * kho_kexec_load_image() - kho_kexec_load() of the file @img was read
- * from (kho_kimage_open() keeps it open), not of the path @kernel, which
- * names it in messages: the image loaded is the image that was checked.
- * Return: as kho_kexec_load(); -ESTALE if the file's size or mtime changed
- * since it was read; -EINVAL if @img holds no file.
+ * kho_kexec_load_image() - kho_kexec_load() of the file that was checked
+ * @img:     the image kho_kimage_open() read; it keeps the file open
+ * @kernel:  the path, which only names it in messages
+ * @initrd:  the initrd, or NULL for none
+ * @cmdline: its command line
+ * @diag:    out: the file and the cause
+ *
+ * The image loaded is the image that was checked, whatever @kernel names
+ * now.
+ *
+ * Return: as kho_kexec_load(); -ESTALE (the file's size or mtime changed
+ * since it was read); -EINVAL (@img holds no file); or the -errno of
+ * fstat(2).
  */
 int kho_kexec_load_image(const struct kho_kimage *img, const char *kernel,
 			 const char *initrd, const char *cmdline,
@@ -46,63 +61,100 @@ extern long (*kho_kexec_file_load_fn)(int kfd, int ifd, unsigned long len,
 				      const char *cmdline,
 				      unsigned long flags);
 
-/* Return: 0 or -errno of kexec_file_load(KEXEC_FILE_UNLOAD). */
+/**
+ * kho_kexec_unload() - unload the loaded kernel
+ *
+ * Return: 0, or the -errno of kexec_file_load(KEXEC_FILE_UNLOAD).
+ */
 int kho_kexec_unload(void);
 
-/* Return: 0 and *@loaded from /sys/kernel/kexec_loaded, or -errno. */
+/**
+ * kho_kexec_loaded() - whether a kernel is loaded
+ * @loaded: out: what /sys/kernel/kexec_loaded says
+ *
+ * Return: 0, or the -errno of reading it.
+ */
 int kho_kexec_loaded(bool *loaded);
 
-/*
- * kho_kexec_reboot() - sync and reboot(LINUX_REBOOT_CMD_KEXEC).  LUO
- * serialises its sessions inside this call, so the caller must still hold
- * the outgoing session fds.
- * Return: only on failure, -errno (e.g. -EINVAL: no image loaded).
+/**
+ * kho_kexec_reboot() - sync and reboot(LINUX_REBOOT_CMD_KEXEC)
+ *
+ * LUO serialises its sessions inside this call, so the caller must still
+ * hold the outgoing session fds.
+ *
+ * Return: only on failure, the -errno of reboot(2) (e.g. -EINVAL: no
+ * image loaded).
  */
 int kho_kexec_reboot(void);
 
-/*
- * kho_kexec_cmdline_bool() - the value of boolean parameter @param on
- * @cmdline as the kernel reads it (kstrtobool, the last occurrence wins).
- * Return: 1 on, 0 off, -ENOENT absent, -EINVAL unparsable.
+/**
+ * kho_kexec_cmdline_bool() - a boolean parameter as the kernel reads it
+ * @cmdline: the command line
+ * @param:   the parameter's name
+ *
+ * kstrtobool, the last occurrence wins.
+ *
+ * Return: 1 on, 0 off; -ENOENT (absent); -EINVAL (unparsable).
  */
 int kho_kexec_cmdline_bool(const char *cmdline, const char *param);
 
-/*
- * kho_kexec_cmdline_next() - the command line for the next kernel: the
- * running one without BOOT_IMAGE=, initrd=, kho= and liveupdate= (a
+/**
+ * kho_kexec_cmdline_next() - the command line for the next kernel
+ * @running: the running kernel's
+ * @append:  more words, or NULL
+ * @out:     out: the new command line
+ * @size:    room in @out
+ *
+ * The running one without BOOT_IMAGE=, initrd=, kho= and liveupdate= (a
  * bootloader's, and ours to set), then "kho=on liveupdate=on", then
- * @append (may be NULL).
+ * @append.
+ *
  * Return: 0; -ENAMETOOLONG (does not fit in @size).
  */
 int kho_kexec_cmdline_next(const char *running, const char *append,
 			   char *out, size_t size);
 
-/*
- * kho_kexec_check_running() - pre-flight of the running kernel: booted
- * with kho=on and liveupdate=on, and /dev/liveupdate present.
+/**
+ * kho_kexec_check_running() - pre-flight of the running kernel
  * @cmdline: the running command line (NULL: read /proc/cmdline)
- * Return: 0; -EOPNOTSUPP (diag names what is missing); -errno of reading.
+ * @diag:    out: what is missing
+ *
+ * Booted with kho=on and liveupdate=on, and /dev/liveupdate present.
+ *
+ * Return: 0; -EOPNOTSUPP (diag names what is missing); or as
+ * kho_read_file() of /proc/cmdline.
  */
 int kho_kexec_check_running(const char *cmdline, struct kho_diag *diag);
 
 /* Where the kernel we were kexec'd from says who it was (KHO debugfs). */
 #define KHO_KEXEC_METADATA "/sys/kernel/debug/kho/in/sub_fdts/kexec-metadata"
 
-/*
+/**
  * kho_kexec_previous_release() - the release of the kernel that kexec'd
- * into this one, from KHO's "kexec-metadata" subtree
+ * into this one
+ * @release: out: the release string
+ * @size:    room in @release
+ * @count:   out, may be NULL: kexecs since the last cold boot
+ *
+ * From KHO's "kexec-metadata" subtree
  * (include/linux/kho/abi/kexec_metadata.h, version 1).
- * @count: out, may be NULL: kexecs since the last cold boot
+ *
  * Return: 0; -ENOENT (cold boot, or debugfs not mounted); -EBADMSG
- * (unknown version or short blob); -EINVAL (@size too small).
+ * (unknown version or short blob); -EINVAL (@size too small); or as
+ * kho_read_file().
  */
 int kho_kexec_previous_release(char *release, size_t size,
 			       unsigned int *count);
 
-/*
- * kho_kexec_find_image() - a bzImage in @dir (e.g. /boot) whose setup
- * header names @release; images are read header-only.
- * Return: 0 and @path; -ENOENT (none); -ENAMETOOLONG; -errno of opendir.
+/**
+ * kho_kexec_find_image() - a bzImage whose setup header names a release
+ * @dir:     where to look (e.g. /boot); images are read header-only
+ * @release: the release
+ * @path:    out: the image found
+ * @size:    room in @path
+ *
+ * Return: 0 and @path; -ENOENT (none); -ENAMETOOLONG; or the -errno of
+ * scandir(3).
  */
 int kho_kexec_find_image(const char *dir, const char *release, char *path,
 			 size_t size);

@@ -5,19 +5,75 @@
  * iommufd/VFIO-cdev ioctls, the live state that journal folds into, and the
  * hand-off that carries both across kexec.
  *
- * Error convention (every function that returns int):
- *   0                 success
+ * Error convention (every function that returns int): 0 or a negative
+ * errno, each with one meaning across the library.  Every code lib/ returns
+ * is listed; a function's kernel-doc names the ones it can return.
+ *
+ * The input and the caller:
  *   -EINVAL           caller bug (bad argument, wrong struct size)
- *   -E2BIG            a size-prefixed struct carries non-zero unknown bytes
- *   -EBADMSG          corrupt input (blob, journal record, checksum)
- *   -EPROTONOSUPPORT  the input needs a newer reader (format version)
- *   -ENOENT           a referenced object, token or node does not exist
- *   -EEXIST           a duplicate object ID, token or mapping
- *   -ERANGE           an IOVA or offset outside what the kernel allows
- *   -EBUSY            the kernel rule refuses the change while in use
+ *   -E2BIG            a size-prefixed struct carries non-zero unknown bytes,
+ *                     or more items than a message or table can hold
+ *   -EBADMSG          corrupt input (blob, journal record, checksum, a
+ *                     malformed socket message, an empty hand-off memfd)
+ *   -EPROTONOSUPPORT  the input needs a newer reader (format or protocol
+ *                     version)
+ *   -ENOENT           a referenced object, token, node or file does not
+ *                     exist
+ *   -EEXIST           a duplicate object ID, token or mapping, or a LUO
+ *                     session of that name already exists
+ *   -EFBIG            a file or decompressed stream above its cap
+ *                     (KHO_HANDOFF_MAX, KHO_KIMAGE_MAX_ELF)
+ *   -ENAMETOOLONG     a path built from the caller's does not fit
+ *   -ENOSPC           a formatted line or summary does not fit its buffer
  *   -ENOMEM           allocation failure
- *   -EOPNOTSUPP       an op the journal cannot carry across kexec
- * Functions that wrap a syscall return its -errno unchanged.
+ *
+ * The state model (state.c), mirroring what the 7.2 kernel answers:
+ *   -ERANGE           an IOVA or offset outside what the kernel allows
+ *                     (verify.c: a mapping outside the usable IOVA ranges)
+ *   -EOVERFLOW        an IOVA, offset or length that wraps
+ *   -EADDRINUSE       a mapping or reserved region overlaps an existing one
+ *   -EBUSY            the kernel rule refuses the change while in use;
+ *                     elsewhere: /dev/liveupdate or the upgrade lock is held
+ *                     by another process
+ *   -EBADF            a memfd token or fd the journal names is not open
+ *   -EOPNOTSUPP       an op the journal cannot carry across kexec, or a
+ *                     memfd, codec or kernel feature kho-tool cannot use
+ *   -ENOTTY           the kernel has no such ioctl (no iommufd journal)
+ *
+ * Capture, replay and verification:
+ *   -EILSEQ           two journals that must be the same records differ
+ *                     (the recorder's and the kernel's; a replay's result)
+ *   -ENOTUNIQ         the VMM holds several iommufds: which one to carry is
+ *                     ambiguous
+ *   -ENODATA          the kernel flagged its journal incomplete
+ *   -ENODEV           a recorded device is gone, unbound or changed
+ *   -ESTALE           what was checked changed before it was used (the
+ *                     VMM's iommufd after the capture, the kernel image
+ *                     before the load)
+ *   -EPROTO           a peer broke the protocol: the agent's adoption
+ *                     answer, or a kernel journal not in the state a replay
+ *                     needs
+ *   -EIO              writing output failed; a replay failure injected by a
+ *                     test (fail_at); a short read of a memfd
+ *   -EALREADY         the recorder is already serving (record.c)
+ *
+ * Sockets and the run directory:
+ *   -EACCES           the peer is neither root nor the server's uid
+ *   -ECONNRESET       the peer closed the connection without an answer
+ *   -EPIPE            the peer closed the connection mid-message
+ *   -EPERM            the run directory or its lock file has the wrong
+ *                     owner or mode
+ *   -ELOOP            the run directory or its lock file is a symlink
+ *   -EISDIR           a file was expected, a directory found
+ *
+ * Passed through from the kernel, and told apart where lib checks for them:
+ *   -EMSGSIZE         IOMMU_JOURNAL_READ's buffer was too small (retried)
+ *   -EWOULDBLOCK      flock(2): the upgrade lock is held (becomes -EBUSY)
+ *   -ENOSYS           flock(2) unsupported (the O_EXCL fallback is used)
+ *   -ENOEXEC, -EADDRNOTAVAIL  kexec_file_load(2) refused the image; the
+ *                     message says why
+ * Any other code is the -errno of the syscall the function wraps,
+ * unchanged.
  */
 #ifndef KHO_H
 #define KHO_H
@@ -245,9 +301,25 @@ struct kho_diag {
 	char msg[512];
 };
 
-/* printf into diag->msg if diag is not NULL; returns err for chaining. */
+/**
+ * kho_diag_set() - say what failed, for people
+ * @diag: where, or NULL (then only @err is returned)
+ * @err:  the error being reported
+ * @fmt:  printf format of the message; its arguments may include
+ *        @diag->msg itself, to wrap an inner failure's message
+ *
+ * Return: @err, so that a caller can `return kho_diag_set(...)`.
+ */
 int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/**
+ * kho_errno_name() - the name of an errno, for messages and --json
+ * @err: the errno, negative or positive
+ *
+ * Return: "EINVAL" etc.; "E?" for a number the C library does not know.
+ */
+const char *kho_errno_name(int err);
 
 /* --- the hand-off: everything that crosses the kexec -------------------- */
 
@@ -262,6 +334,17 @@ int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
 #define KHO_FORMAT_VERSION 1
 #define KHO_FORMAT_VERSION_IOMMUFD 2
 #define KHO_READER_VERSION 2	/* the highest min-reader we understand */
+
+/*
+ * The largest hand-off blob anything here accepts: the file reader, the
+ * journal socket's snapshot and the restore-agent's memfd.  64 MiB is what
+ * tests/unit/test_handoff_cost.c proves the decoder handles in bounded
+ * time for its worst shapes (each check O(n log n)); it holds ~760k nodes,
+ * more than ten times the largest plan measured (65,536 maps of a 1 GiB
+ * guest).  A larger blob could not be restored after the kexec, so it is
+ * refused before, where nothing is lost.
+ */
+#define KHO_HANDOFF_MAX ((size_t)64 << 20)
 
 /* kho_handoff.journal_source: the kernel's iommufd journal, or the recorder */
 #define KHO_JOURNAL_SOURCE_KERNEL "kernel"

@@ -5,15 +5,14 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <lzma.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
+#include "decompress.h"
+#include "file.h"
 #include "handoff.h"
 #include "kimage.h"
 
@@ -87,198 +86,12 @@ static const struct {
 	{ "none", { 0x7f, 'E', 'L', 'F' }, 4 },
 };
 
-/*
- * A growing output buffer.  @hint is the size the payload claims (xz and
- * gzip kernels carry it); it is trusted only as a first guess, and only as
- * far as the payload's own size makes it plausible: a kernel compresses
- * about 3:1 (gzip) to 5:1 (xz), so a claim above KIMAGE_MAX_RATIO times the
- * compressed size is not believed, and a 1 KiB image claiming 1 GiB costs
- * no more than the data it really inflates to.
- */
-#define KIMAGE_MAX_RATIO 16
-struct outbuf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static int outbuf_grow(struct outbuf *o)
-{
-	size_t cap = o->cap ? o->cap * 2 : 16UL << 20;
-	unsigned char *p;
-
-	if (o->cap >= KHO_KIMAGE_MAX_ELF)
-		return -EFBIG;
-	if (cap > KHO_KIMAGE_MAX_ELF)
-		cap = KHO_KIMAGE_MAX_ELF;
-	p = realloc(o->p, cap);
-	if (!p)
-		return -ENOMEM;
-	o->p = p;
-	o->cap = cap;
-	return 0;
-}
-
-static int outbuf_init(struct outbuf *o, size_t hint, size_t compressed)
-{
-	o->p = NULL;
-	o->len = 0;
-	o->cap = 0;
-	if (hint > 0 && hint <= KHO_KIMAGE_MAX_ELF &&
-	    hint / KIMAGE_MAX_RATIO <= compressed) {
-		/* One spare byte, so a correct hint never needs a regrowth. */
-		o->p = malloc(hint + 1);
-		if (o->p)
-			o->cap = hint + 1;
-	}
-	return o->cap ? 0 : outbuf_grow(o);
-}
-
-static int unxz(const unsigned char *in, size_t len, struct outbuf *o,
-		struct kho_diag *diag)
-{
-	lzma_stream s = LZMA_STREAM_INIT;
-	lzma_ret r;
-	int err;
-
-	/*
-	 * The kernel appends the uncompressed size as 4 bytes after the xz
-	 * stream; without LZMA_CONCATENATED the decoder stops at the end of
-	 * the stream and leaves them unread.
-	 */
-	if (lzma_stream_decoder(&s, UINT64_MAX, 0) != LZMA_OK)
-		return kho_diag_set(diag, -ENOMEM, "xz: decoder init failed");
-	s.next_in = in;
-	s.avail_in = len;
-	for (;;) {
-		if (o->len == o->cap) {
-			err = outbuf_grow(o);
-			if (err)
-				goto out;
-		}
-		s.next_out = o->p + o->len;
-		s.avail_out = o->cap - o->len;
-		r = lzma_code(&s, LZMA_FINISH);
-		o->len = o->cap - s.avail_out;
-		if (r == LZMA_STREAM_END) {
-			err = 0;
-			goto out;
-		}
-		if (r != LZMA_OK && r != LZMA_BUF_ERROR) {
-			err = r == LZMA_MEM_ERROR ? -ENOMEM : -EBADMSG;
-			kho_diag_set(diag, err, "xz payload corrupt (liblzma error %d)",
-				     (int)r);
-			goto out;
-		}
-		if (r == LZMA_BUF_ERROR && s.avail_out) {
-			err = kho_diag_set(diag, -EBADMSG,
-					   "xz payload truncated after %zu bytes out",
-					   o->len);
-			goto out;
-		}
-	}
-out:
-	lzma_end(&s);
-	return err;
-}
-
-static int ungzip(const unsigned char *in, size_t len, struct outbuf *o,
-		  struct kho_diag *diag)
-{
-	z_stream s;
-	int r, err;
-
-	memset(&s, 0, sizeof(s));
-	/* 16 + MAX_WBITS: a gzip wrapper, not a zlib one. */
-	if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK)
-		return kho_diag_set(diag, -ENOMEM, "gzip: inflate init failed");
-	s.next_in = (unsigned char *)in;
-	s.avail_in = len > UINT32_MAX ? UINT32_MAX : len;
-	for (;;) {
-		size_t room;
-
-		if (o->len == o->cap) {
-			err = outbuf_grow(o);
-			if (err)
-				goto out;
-		}
-		room = o->cap - o->len;
-		s.next_out = o->p + o->len;
-		s.avail_out = room > UINT32_MAX ? UINT32_MAX : room;
-		r = inflate(&s, Z_NO_FLUSH);
-		o->len = s.next_out - o->p;
-		if (r == Z_STREAM_END) {
-			err = 0;
-			goto out;
-		}
-		if (r == Z_BUF_ERROR && s.avail_in == 0) {
-			err = kho_diag_set(diag, -EBADMSG,
-					   "gzip payload truncated after %zu bytes out",
-					   o->len);
-			goto out;
-		}
-		if (r != Z_OK && r != Z_BUF_ERROR) {
-			err = r == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
-			kho_diag_set(diag, err, "gzip payload corrupt (%s)",
-				     s.msg ? s.msg : "zlib error");
-			goto out;
-		}
-	}
-out:
-	inflateEnd(&s);
-	return err;
-}
-
-static int unzstd(const unsigned char *in, size_t len, struct outbuf *o,
-		  struct kho_diag *diag)
-{
-	ZSTD_DStream *ds = ZSTD_createDStream();
-	ZSTD_inBuffer ib = { in, len, 0 };
-	size_t r;
-	int err;
-
-	if (!ds)
-		return kho_diag_set(diag, -ENOMEM, "zstd: decoder init failed");
-	/* The kernel's zstd payloads use windows up to 2^27 (Makefile.lib). */
-	ZSTD_DCtx_setParameter(ds, ZSTD_d_windowLogMax, 31);
-	for (;;) {
-		ZSTD_outBuffer ob;
-
-		if (o->len == o->cap) {
-			err = outbuf_grow(o);
-			if (err)
-				goto out;
-		}
-		ob = (ZSTD_outBuffer){ o->p, o->cap, o->len };
-		r = ZSTD_decompressStream(ds, &ob, &ib);
-		o->len = ob.pos;
-		if (ZSTD_isError(r)) {
-			err = kho_diag_set(diag, -EBADMSG, "zstd payload corrupt (%s)",
-					   ZSTD_getErrorName(r));
-			goto out;
-		}
-		/* 0: a frame ended; what follows (the size trailer) is not ours. */
-		if (r == 0) {
-			err = 0;
-			goto out;
-		}
-		if (ib.pos == ib.size && ob.pos < ob.size) {
-			err = kho_diag_set(diag, -EBADMSG,
-					   "zstd payload truncated after %zu bytes out",
-					   o->len);
-			goto out;
-		}
-	}
-out:
-	ZSTD_freeDStream(ds);
-	return err;
-}
-
 /* Decompresses (or copies) a payload into img->elf. */
 static int kimage_unpack(const unsigned char *p, size_t len,
 			 struct kho_kimage *img, struct kho_diag *diag)
 {
-	struct outbuf o;
 	size_t i, hint = 0;
+	void *elf;
 	int err;
 
 	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++)
@@ -306,24 +119,14 @@ static int kimage_unpack(const unsigned char *p, size_t len,
 	/* arch/x86/boot/compressed/Makefile appends the size, little endian. */
 	if (len >= 4)
 		hint = get_le32(p + len - 4);
-	err = outbuf_init(&o, hint, len);
-	if (err)
-		return err;
-	if (!strcmp(img->codec, "xz"))
-		err = unxz(p, len, &o, diag);
-	else if (!strcmp(img->codec, "gzip"))
-		err = ungzip(p, len, &o, diag);
-	else
-		err = unzstd(p, len, &o, diag);
+	err = kho_decompress(img->codec, p, len, hint, KHO_KIMAGE_MAX_ELF,
+			     &elf, &img->elf_len, NULL, diag);
 	if (err == -EFBIG)
 		kho_diag_set(diag, err, "%s payload decompresses beyond %lu MiB",
 			     img->codec, KHO_KIMAGE_MAX_ELF >> 20);
-	if (err) {
-		free(o.p);
+	if (err)
 		return err;
-	}
-	img->elf = o.p;
-	img->elf_len = o.len;
+	img->elf = elf;
 	return 0;
 }
 
@@ -637,7 +440,7 @@ int kho_kimage_open(const char *path, struct kho_kimage *img,
 				    "%s: not a regular file (kexec_file_load loads files)",
 				    path);
 	}
-	err = kho_read_fd_max(fd, (size_t)1 << 30, &buf, &len);
+	err = kho_read_fd_max(fd, KHO_KIMAGE_MAX_ELF, &buf, &len);
 	if (err) {
 		close(fd);
 		return kho_diag_set(diag, err, "%s: cannot read: %s", path,

@@ -41,14 +41,21 @@ struct kho_kimage_sec {
 	size_t len;
 };
 
-/*
+/**
  * struct kho_kimage - an inspected kernel image
  * @release:  the kernel release ("7.2.13-kho-a"), "" if the image names none
  * @format:   "bzImage" or "vmlinux"
  * @codec:    compression of the payload: "xz", "gzip", "zstd" or "none"
  * @elf:      the vmlinux ELF (owned)
+ * @elf_len:  its length
  * @secs:     the ELF's allocated, non-executable data sections, where
  *            string literals and compatible arrays live
+ * @nr_secs:  their number
+ * @own_fd:   kho_kimage_open() only: @fd is the file that was read, kept
+ *            open so that the image loaded is the image checked
+ *            (kho_kexec_load_image())
+ * @fd:       that file
+ * @st:       @fd's identity when it was read
  */
 struct kho_kimage {
 	char release[65];
@@ -58,18 +65,17 @@ struct kho_kimage {
 	size_t elf_len;
 	struct kho_kimage_sec *secs;
 	size_t nr_secs;
-	/* kho_kimage_open() only: the file that was read, kept open so that
-	 * the image loaded is the image checked (kho_kexec_load_image()). */
 	bool own_fd;
 	int fd;
-	struct stat st;		/* @fd's identity when it was read */
+	struct stat st;
 };
 
-/*
+/**
  * kho_kimage_parse() - inspect an image held in memory
- * @buf, @len: a bzImage or a vmlinux ELF (untrusted)
- * @img:       out: the inspected image; free with kho_kimage_free()
- * @diag:      names the field and the cause of a refusal
+ * @buf:  a bzImage or a vmlinux ELF (untrusted)
+ * @len:  its length
+ * @img:  out: the inspected image; free with kho_kimage_free()
+ * @diag: out: the field and the cause of a refusal
  *
  * Return: 0; -EBADMSG (truncated or corrupt image, payload or ELF);
  * -EOPNOTSUPP (a payload codec this build cannot read: diag names it);
@@ -78,42 +84,67 @@ struct kho_kimage {
 int kho_kimage_parse(const void *buf, size_t len, struct kho_kimage *img,
 		     struct kho_diag *diag);
 
-/*
- * kho_kimage_open() - read and inspect the image at @path, a regular file,
- * and keep it open in @img->fd: kho_kexec_load_image() loads that file,
- * not whatever @path names by then.  kho_kimage_free() closes it.
- * Return: as kho_kimage_parse(), -EINVAL (not a regular file), or the
- * -errno of open/fstat/read.
+/**
+ * kho_kimage_open() - read and inspect an image file, and keep it open
+ * @path: a regular file
+ * @img:  out: the inspected image, the file open in @img->fd;
+ *        kho_kimage_free() closes it
+ * @diag: out: the file and the cause of a refusal
+ *
+ * kho_kexec_load_image() loads that file, not whatever @path names by
+ * then.
+ *
+ * Return: as kho_kimage_parse(); -EINVAL (not a regular file); -EFBIG
+ * (larger than KHO_KIMAGE_MAX_ELF); or the -errno of open(2), fstat(2) or
+ * read(2).
  */
 int kho_kimage_open(const char *path, struct kho_kimage *img,
 		    struct kho_diag *diag);
 
+/**
+ * kho_kimage_free() - free an inspected image and close its file
+ * @img: the image
+ */
 void kho_kimage_free(struct kho_kimage *img);
 
-/*
- * kho_kimage_release() - the release a bzImage names in its setup header,
- * without decompressing it (cheap enough to scan /boot).
+/**
+ * kho_kimage_release() - the release a bzImage names in its setup header
+ * @path:    the image
+ * @release: out: the release string
+ * @size:    room in @release
+ *
+ * Without decompressing it: cheap enough to scan /boot.
+ *
  * Return: 0; -EBADMSG (not a bzImage, or no kernel_version string);
- * -EINVAL (@size too small); the -errno of open/read.
+ * -EINVAL (@size too small); or the -errno of open(2) or read(2).
  */
 int kho_kimage_release(const char *path, char *release, size_t size);
 
-/*
- * kho_kimage_has_abi() - does the image carry the compatible string
- * @compatible exactly (as a whole string, not as part of a longer one)?
+/**
+ * kho_kimage_has_abi() - does the image carry a compatible string
+ * @img:        the image
+ * @compatible: the string, matched exactly (as a whole string, not as
+ *              part of a longer one)
+ * @found:      out: whether it does
+ *
  * Return: 0 and *@found; -EINVAL (empty @compatible).
  */
 int kho_kimage_has_abi(const struct kho_kimage *img, const char *compatible,
 		       bool *found);
 
-/*
- * kho_kimage_check_abi() - refuse a target lacking any of @needed
- * @needed, @nr: the compatible strings the hand-off depends on
+/**
+ * kho_kimage_check_abi() - refuse a target lacking a needed ABI
+ * @img:    the target
+ * @needed: the compatible strings the hand-off depends on
+ * @nr:     their number
+ * @diag:   out: the missing string and what the target carries instead
  *
  * On a refusal diag names the missing string and what the target carries
  * of the same family instead ("luo-v9"), e.g. "target 7.2.13-kho-c: needs
  * LUO ABI luo-v5, the image carries luo-v9".
- * Return: 0 when all are present; -EPROTONOSUPPORT for the first missing.
+ *
+ * Return: 0 when all are present; -EPROTONOSUPPORT for the first missing;
+ * -EINVAL (an empty string in @needed).
  */
 int kho_kimage_check_abi(const struct kho_kimage *img,
 			 const char *const *needed, size_t nr,

@@ -46,6 +46,8 @@ typedef int (*kho_kjournal_ino_fn)(void *ctx, uint64_t ino, uint64_t *token);
  * An open of /dev/iommu links to the device node; an iommufd the patched
  * kernel hands out after a live update (LIVEUPDATE_SESSION_RETRIEVE_FD) is
  * an anonymous inode named "[iommufd]" (iommufd_file_create()).
+ *
+ * Return: true for either.
  */
 bool kho_is_iommufd_link(const char *link);
 
@@ -64,7 +66,9 @@ int kho_kjournal_status(int iommufd, bool expected,
 /**
  * kho_kjournal_available() - does the running kernel carry the series?
  *
- * Opens /dev/iommu and asks.  Return: true or false; never fails.
+ * Opens /dev/iommu and asks.
+ *
+ * Return: true or false; never fails.
  */
 bool kho_kjournal_available(void);
 

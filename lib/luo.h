@@ -24,17 +24,60 @@
  */
 #define KHO_LUO_IOMMUFD_TOKEN 0x6b686f2d696f6d6dULL	/* "kho-iomm" */
 
-/* Return: an fd on /dev/liveupdate, or -errno (-EBUSY: another owner). */
+/**
+ * kho_luo_open() - open /dev/liveupdate
+ *
+ * Return: the fd; -EBUSY (another process holds it); or the -errno of
+ * open(2).
+ */
 int kho_luo_open(void);
-/* Return: a session fd, or -errno (-EEXIST: name in use). */
+
+/**
+ * kho_luo_create_session() - create an outgoing session
+ * @luo_fd: /dev/liveupdate
+ * @name:   the session's name
+ *
+ * Return: the session fd; -EINVAL (@name too long); -EEXIST (the name is
+ * in use); or the ioctl's -errno.
+ */
 int kho_luo_create_session(int luo_fd, const char *name);
-/* Return: a session fd, or -errno (-ENOENT: no such session). */
+
+/**
+ * kho_luo_retrieve_session() - retrieve an incoming session
+ * @luo_fd: /dev/liveupdate
+ * @name:   the session's name
+ *
+ * Return: the session fd; -EINVAL (@name too long); -ENOENT (no such
+ * session); or the ioctl's -errno.
+ */
 int kho_luo_retrieve_session(int luo_fd, const char *name);
-/* Return: 0 or -errno (e.g. -EOPNOTSUPP: fd type not preservable). */
+
+/**
+ * kho_luo_preserve_fd() - preserve a file in an outgoing session
+ * @session_fd: the session
+ * @fd:         the file
+ * @token:      the token it is retrieved by after the kexec
+ *
+ * Return: 0; -EOPNOTSUPP (the file's type cannot be preserved); or the
+ * ioctl's -errno.
+ */
 int kho_luo_preserve_fd(int session_fd, int fd, uint64_t token);
-/* Return: the retrieved fd, or -errno (-ENOENT: no such token). */
+
+/**
+ * kho_luo_retrieve_fd() - retrieve a preserved file
+ * @session_fd: the incoming session
+ * @token:      the token it was preserved under
+ *
+ * Return: the new fd; -ENOENT (no such token); or the ioctl's -errno.
+ */
 int kho_luo_retrieve_fd(int session_fd, uint64_t token);
-/* Return: 0 or -errno (-EBUSY: fds not yet retrieved). */
+
+/**
+ * kho_luo_finish() - end an incoming session
+ * @session_fd: the session
+ *
+ * Return: 0; -EBUSY (files not yet retrieved); or the ioctl's -errno.
+ */
 int kho_luo_finish(int session_fd);
 
 #endif /* KHO_LUO_H */

@@ -10,22 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/iommufd.h>
-/* Bookworm's <linux/stddef.h> predates the 7.2 uapi's __counted_by. */
-#ifndef __counted_by
-#define __counted_by(m)
-#endif
+#include "compat.h"
 #include <linux/vfio.h>
 
 #include "journal.h"
 #include "replay.h"
 #include "state.h"
-
-const char *kho_errno_name(int err)
-{
-	const char *name = strerrorname_np(err < 0 ? -err : err);
-
-	return name ? name : "E?";
-}
 
 /* --- devices --------------------------------------------------------------- */
 

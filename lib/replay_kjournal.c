@@ -15,10 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/iommufd.h>
-/* Bookworm's <linux/stddef.h> predates the 7.2 uapi's __counted_by. */
-#ifndef __counted_by
-#define __counted_by(m)
-#endif
+#include "compat.h"
 #include <linux/vfio.h>
 
 #include "journal.h"

@@ -12,6 +12,13 @@
 
 #include "rundir.h"
 
+const char *kho_rundir_path(void)
+{
+	const char *dir = getenv("KHO_RUN_DIR");
+
+	return dir && *dir ? dir : KHO_RUN_DIR;
+}
+
 /* Owned by us and writable by no one else: what a shared /run allows. */
 static int check_owner_mode(const struct stat *st, const char *what,
 			    const char *name, struct kho_diag *diag)

@@ -10,37 +10,70 @@
 
 #include "kho.h"
 
+/*
+ * Where kho-tool, the agent and the recorder meet: the journal sockets,
+ * the agent's socket, logs and status, the upgrade lock.
+ */
+#define KHO_RUN_DIR "/run/kho-tool"
+
 #define KHO_UPGRADE_LOCK "upgrade.lock"
 
 /**
- * kho_rundir_open() - open @dir, creating it (mode 0700) if missing, and
- * check it before any use: not a symlink (O_NOFOLLOW on the last
- * component; its parents are the system's), a directory owned by the
- * effective uid, writable by no one else.  Nothing is changed by path.
+ * kho_rundir_path() - the run directory the journal sockets live in
+ *
+ * $KHO_RUN_DIR when set and not empty (tests and unprivileged VMMs: the
+ * recorder and `kho-tool capture` must agree on it), else KHO_RUN_DIR.
+ * Only the journal socket honours the variable; the agent's paths and
+ * the upgrade lock are fixed.
+ *
+ * Return: the path; never NULL.
+ */
+const char *kho_rundir_path(void);
+
+/**
+ * kho_rundir_open() - open the run directory, checked before any use
+ * @dir:  the directory (KHO_RUN_DIR), created mode 0700 if missing
+ * @diag: out: what is wrong with it
+ *
+ * Not a symlink (O_NOFOLLOW on the last component; its parents are the
+ * system's), a directory owned by the effective uid, writable by no one
+ * else.  Nothing is changed by path.
+ *
  * Return: a directory fd (O_CLOEXEC); -ELOOP (a symlink); -ENOTDIR;
- * -EPERM (owner or mode, diag names both); or mkdir(2)/open(2)'s errno.
+ * -EPERM (owner or mode, diag names both); or the -errno of mkdir(2) or
+ * open(2).
  */
 int kho_rundir_open(const char *dir, struct kho_diag *diag);
 
 /**
- * kho_rundir_lock() - take the upgrade lock: flock(LOCK_EX | LOCK_NB) on
- * @name in the run directory @dirfd, a regular file created 0600 and
+ * kho_rundir_lock() - take the upgrade lock
+ * @dirfd:  the run directory (kho_rundir_open())
+ * @name:   the lock file's name in it (KHO_UPGRADE_LOCK)
+ * @holder: out: on -EBUSY, the holder's pid, or 0 if unknown
+ * @diag:   out: who holds it, or what is wrong with the file
+ *
+ * flock(LOCK_EX | LOCK_NB) on @name, a regular file created 0600 and
  * checked like the directory (no symlink, one link, owner, mode).  The
  * holder's pid is written into it, so that a second caller is refused by
  * name.  The lock lasts as long as the returned fd is open.  Without
  * flock (a kernel without CONFIG_FILE_LOCKING), @name.owner is created
  * O_EXCL with the pid instead; a dead owner's is replaced.
- * Return: the lock fd; -EBUSY (held: diag names the pid and its command,
- * *@holder is the pid or 0 if unknown); -ELOOP, -EPERM as
- * kho_rundir_open(); or openat(2)/flock(2)'s errno.
+ *
+ * Return: the lock fd; -EBUSY (held: diag names the pid and its command);
+ * -ELOOP, -EPERM as kho_rundir_open(); or the -errno of openat(2) or
+ * flock(2).
  */
 int kho_rundir_lock(int dirfd, const char *name, pid_t *holder,
 		    struct kho_diag *diag);
 
 /**
  * kho_rundir_unlock() - release a lock kho_rundir_lock() returned
- * (@lockfd, -1 for none): remove @name.owner if this process owns it,
- * close @lockfd.
+ * @dirfd:  the run directory
+ * @name:   the lock file's name
+ * @lockfd: the lock fd, or -1 for none
+ *
+ * Removes @name.owner if this process owns it and closes @lockfd.
+ *
  * Return: 0.
  */
 int kho_rundir_unlock(int dirfd, const char *name, int lockfd);

@@ -9,9 +9,7 @@
 #include <string.h>
 
 #include <linux/iommufd.h>
-#ifndef __counted_by
-#define __counted_by(m)
-#endif
+#include "compat.h"
 #include <linux/vfio.h>
 
 #include "state.h"
@@ -609,13 +607,6 @@ uint32_t kho_state_next_id(const struct kho_state *s)
 			   IOMMU_HWPT_ALLOC_DIRTY_TRACKING | \
 			   IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID)
 
-static const char *ename(int err)
-{
-	const char *n = strerrorname_np(err < 0 ? -err : err);
-
-	return n ? n : "E?";
-}
-
 static size_t ioas_index(const struct kho_state *s, uint32_t id)
 {
 	size_t i;
@@ -955,7 +946,7 @@ static int rule_map(struct kho_state *s, struct kho_state_batch *b,
 				    (unsigned long long)rec->map.iova,
 				    (unsigned long long)rec->map.length,
 				    (unsigned long long)rec->map.memfd_token,
-				    ename(ret), why);
+				    kho_errno_name(ret), why);
 	return 0;
 }
 
@@ -1028,7 +1019,8 @@ static int rule_copy(struct kho_state *s, struct kho_state_batch *b,
 				    "COPY: IOAS %u 0x%llx+0x%llx: %s (source range not fully mapped)",
 				    rec->copy.src_ioas_id,
 				    (unsigned long long)src,
-				    (unsigned long long)len, ename(ret));
+				    (unsigned long long)len,
+				    kho_errno_name(ret));
 	}
 	di = ioas_index(s, rec->copy.dst_ioas_id);
 	if (di == SIZE_MAX) {
@@ -1046,7 +1038,8 @@ static int rule_copy(struct kho_state *s, struct kho_state_batch *b,
 				    "COPY: IOAS %u 0x%llx+0x%llx: %s (%s)",
 				    rec->copy.dst_ioas_id,
 				    (unsigned long long)rec->copy.dst_iova,
-				    (unsigned long long)len, ename(ret), why);
+				    (unsigned long long)len,
+				    kho_errno_name(ret), why);
 	return 0;
 }
 
@@ -1111,7 +1104,7 @@ static int rule_unmap(struct kho_state *s, struct kho_state_batch *b,
 				    rec->unmap.ioas_id,
 				    (unsigned long long)rec->unmap.iova,
 				    (unsigned long long)rec->unmap.length,
-				    ename(ret));
+				    kho_errno_name(ret));
 	t = tab_get(s, b, idx, &tmp);
 	ret = unmap_walk(t, rec->unmap.iova, last, false, &unmapped);
 	tab_put(s, b, idx, t);

@@ -45,13 +45,15 @@ struct kho_verify_report {
 	uint64_t ns;
 };
 
-/*
+/**
  * kho_verify_run() - check a replay's result against @h->state
  * @r:      the replay that rebuilt @h (its iommufd, devices and ID map)
  * @h:      the hand-off
  * @memfds: the retrieved memfds, for the mapping probes
+ * @nr_memfds: their number
  * @probe:  enum kho_verify_probe
  * @rep:    out: what was checked (may be NULL)
+ * @diag:   out: the object, the check and the cause
  *
  * For every recorded IOAS: the usable ranges IOMMU_IOAS_IOVA_RANGES
  * reports (the space left by reserved regions, not the allow list) must
@@ -60,13 +62,13 @@ struct kho_verify_report {
  * only ioctl that consults the allow list) must land on the page
  * kho_verify_auto_iova() computes from the record; it is unmapped again.
  * That probe is left out on an iommufd the kernel journals (patches/),
- * which would record it.  Every recorded mapping must be present at its IOVA: the replay
- * must have mapped as many as were recorded (@r->mapped), and a probe
- * IOMMU_IOAS_MAP_FILE with FIXED_IOVA over the first (and last) page of a
- * sample or of every mapping, per @probe, must fail with EEXIST, which the
- * kernel returns only when an area already covers that IOVA
- * (iopt_check_iova()); a probe that succeeds proves the mapping missing
- * and is unmapped again.  Without the replay's counts (@r->mapped NULL)
+ * which would record it.  Every recorded mapping must be present at its
+ * IOVA: the replay must have mapped as many as were recorded
+ * (@r->mapped), and a probe IOMMU_IOAS_MAP_FILE with FIXED_IOVA over the
+ * first (and last) page of a sample or of every mapping, per @probe, must
+ * fail with EEXIST, which the kernel returns only when an area already
+ * covers that IOVA (iopt_check_iova()); a probe that succeeds proves the
+ * mapping missing and is unmapped again.  Without the replay's counts (@r->mapped NULL)
  * the sample mode probes every mapping.  Every device must still be the
  * recorded PCI function and driver, bound to this iommufd
  * (IOMMU_GET_HW_INFO), and attached to the HWPT the record says.
@@ -83,10 +85,16 @@ int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
 		   int probe, struct kho_verify_report *rep,
 		   struct kho_diag *diag);
 
-/*
- * kho_verify_allowed() - check @ioas's recorded allow list against the
- * usable IOVA ranges IOMMU_IOAS_IOVA_RANGES reported (sorted, as the
- * kernel returns them): each allowed range must lie inside one.
+/**
+ * kho_verify_allowed() - check a recorded allow list against the kernel's
+ * usable IOVA ranges
+ * @ioas:      the recorded IOAS
+ * @usable:    the ranges IOMMU_IOAS_IOVA_RANGES reported (sorted, as the
+ *             kernel returns them)
+ * @nr_usable: their number
+ * @diag:      out: the range that is not inside one
+ *
+ * Each allowed range must lie inside one usable range.
  *
  * Return: 0; -EBADMSG (diag names the range).
  */
@@ -94,11 +102,16 @@ int kho_verify_allowed(const struct kho_ioas *ioas,
 		       const struct kho_iova_range *usable, uint32_t nr_usable,
 		       struct kho_diag *diag);
 
-/*
- * kho_verify_auto_iova() - where the 7.2 kernel places an automatic
- * (no FIXED_IOVA) map of one @page of a file at offset 0 in an IOAS with
- * @ioas's allow list and mappings and the reserved regions @usable
- * leaves: the lowest @page-aligned free page of the allowed ranges.
+/**
+ * kho_verify_auto_iova() - where the 7.2 kernel places an automatic map
+ * @ioas:      the IOAS, with its allow list and mappings
+ * @usable:    the ranges the reserved regions leave
+ * @nr_usable: their number
+ * @page:      the size of the map, one page of a file at offset 0
+ * @iova:      out: where it lands
+ *
+ * An automatic map has no FIXED_IOVA: it lands on the lowest
+ * @page-aligned free page of the allowed ranges.
  *
  * Return: 0 with *@iova set; -ENOSPC (the kernel must refuse); -ENOMEM.
  */

@@ -8,6 +8,7 @@
 
 #include "journal_sock.h"
 #include "replay.h"
+#include "rundir.h"
 
 #define AGENT_MAX_STEPS 32
 /* Where a failed agent waits for a retrying one to take the session. */

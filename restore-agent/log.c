@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "escape.h"
+#include "file.h"
 #include "handoff.h"
 
 static struct agent_step steps[AGENT_MAX_STEPS];

@@ -26,6 +26,7 @@
 #include "agent.h"
 #include "compact.h"
 #include "escape.h"
+#include "file.h"
 #include "handoff.h"
 #include "journal.h"
 #include "kjournal.h"
@@ -89,34 +90,25 @@ static int write_file(const char *path, const void *buf, size_t len)
 	return err;
 }
 
-/* Reads a whole memfd from offset 0: the hand-off is sized exactly. */
+/*
+ * Reads the whole hand-off memfd.  From offset 0: a failed agent that held
+ * it may have read it through the same open file.  Empty or above the cap
+ * is not a hand-off.
+ */
 static int read_fd(int fd, void **bufp, size_t *lenp)
 {
-	struct stat st;
-	size_t off = 0;
-	char *buf;
+	int err;
 
-	if (fstat(fd, &st) < 0)
+	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
-	if (st.st_size <= 0 || st.st_size > (64 << 20))
+	err = kho_read_fd_max(fd, KHO_HANDOFF_MAX, bufp, lenp);
+	if (err == -EFBIG)
 		return -EBADMSG;
-	buf = malloc(st.st_size);
-	if (!buf)
-		return -ENOMEM;
-	while (off < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + off, st.st_size - off, off);
-
-		if (n <= 0) {
-			int err = n < 0 ? -errno : -EIO;
-
-			free(buf);
-			return err;
-		}
-		off += n;
+	if (!err && !*lenp) {
+		free(*bufp);
+		return -EBADMSG;
 	}
-	*bufp = buf;
-	*lenp = off;
-	return 0;
+	return err;
 }
 
 /* Take the session and its memfds from a failed agent that holds them. */

@@ -3,9 +3,7 @@
 #include <stdint.h>
 
 #include <linux/iommufd.h>
-#ifndef __counted_by
-#define __counted_by(m)
-#endif
+#include "compat.h"
 #include <linux/vfio.h>
 
 #include "ktest.h"

@@ -20,7 +20,7 @@
 #include "kjournal.h"
 
 #ifndef COST_CAP	/* -DCOST_CAP=... for a smaller run by hand */
-#define COST_CAP	(64u << 20)	/* the agent's read_fd() cap */
+#define COST_CAP	KHO_HANDOFF_MAX	/* the cap every reader applies */
 #endif
 #define COST_BOUND_S	20.0
 

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Passing file descriptors over a unix socket (SCM_RIGHTS): the one
+ * implementation the journal socket and the adoption socket share.
+ */
+#ifndef KHO_FDPASS_H
+#define KHO_FDPASS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* SCM_MAX_FD: the most descriptors one message can carry. */
+#define KHO_FDPASS_MAX 253
+
+/**
+ * kho_fd_send() - send one message with file descriptors attached
+ * @sock:   a connected unix socket
+ * @buf:    the message's bytes
+ * @len:    their number
+ * @fds:    the descriptors, in the order the receiver expects them
+ * @nr_fds: their number, 0 for none
+ *
+ * One sendmsg(2) with MSG_NOSIGNAL, retried on EINTR: the descriptors
+ * travel with the first byte, so a short send on a stream socket is for
+ * the caller to finish without them.
+ *
+ * Return: the bytes sent; -E2BIG (@nr_fds above KHO_FDPASS_MAX); or the
+ * -errno of sendmsg(2).
+ */
+ssize_t kho_fd_send(int sock, const void *buf, size_t len, const int *fds,
+		    size_t nr_fds);
+
+/**
+ * kho_fd_recv() - receive one message and the descriptors it carries
+ * @sock:      a connected unix socket
+ * @buf:       where the message goes
+ * @len:       its room
+ * @flags:     recvmsg(2) flags (MSG_WAITALL, ...); MSG_CMSG_CLOEXEC is
+ *             always added
+ * @fds:       out: the descriptors, room for KHO_FDPASS_MAX; the caller
+ *             owns them whatever the message says
+ * @nr_fds:    out: their number (0 on error)
+ * @msg_flags: out, or NULL: the message's flags (MSG_TRUNC, MSG_CTRUNC)
+ *
+ * Retried on EINTR.  Descriptors beyond KHO_FDPASS_MAX cannot arrive
+ * (the kernel's own limit); a truncated control message shows as
+ * MSG_CTRUNC.
+ *
+ * Return: the bytes received, 0 when the peer closed, or the -errno of
+ * recvmsg(2).
+ */
+ssize_t kho_fd_recv(int sock, void *buf, size_t len, int flags, int *fds,
+		    size_t *nr_fds, int *msg_flags);
+
+#endif /* KHO_FDPASS_H */
