@@ -21,6 +21,7 @@
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "pci.h"
 #include "state.h"
 
 #ifndef F_SEAL_EXEC
@@ -64,43 +65,6 @@ static int check_memfd(const struct kho_memfd *m, int fd, uint64_t *size,
 	return 0;
 }
 
-/* Reads one sysfs attribute of a PCI function, newline stripped. */
-static int pci_attr(const struct kho_pci_id *pci, const char *attr, char *buf,
-		    size_t size)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%04x:%02x:%02x.%x/%s",
-		 pci->segment, pci->bus, pci->devfn >> 3, pci->devfn & 7, attr);
-	if (!strcmp(attr, "driver")) {
-		char link[PATH_MAX];
-		const char *base;
-
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			return -errno;
-		link[n] = '\0';
-		base = strrchr(link, '/');
-		base = base ? base + 1 : link;
-		if (strlen(base) >= size)
-			return -ENAMETOOLONG;
-		memcpy(buf, base, strlen(base) + 1);
-		return 0;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 /*
  * The journal names each device by PCI identity: check the function is
  * still there, still the same vendor:device, and record its driver (the
@@ -112,28 +76,28 @@ static int check_devices(struct kho_state *s, struct kho_diag *diag)
 
 	for (i = 0; i < s->nr_dev; i++) {
 		struct kho_device *d = &s->dev[i];
-		char vendor[16], device[16];
+		char dir[PATH_MAX];
 		unsigned long v, dv;
 		int err;
 
-		err = pci_attr(&d->pci, "vendor", vendor, sizeof(vendor));
+		err = kho_pci_sysfs_dir("/sys", &d->pci, dir, sizeof(dir));
 		if (!err)
-			err = pci_attr(&d->pci, "device", device, sizeof(device));
+			err = kho_pci_read_hex(dir, "vendor", &v);
+		if (!err)
+			err = kho_pci_read_hex(dir, "device", &dv);
 		if (err)
 			return kho_diag_set(diag, -ENODEV,
 					    "capture: device %u (%04x:%02x:%02x.%x): not in sysfs: %s",
 					    d->id, d->pci.segment, d->pci.bus,
 					    d->pci.devfn >> 3, d->pci.devfn & 7,
 					    strerror(-err));
-		v = strtoul(vendor, NULL, 16);
-		dv = strtoul(device, NULL, 16);
 		if (v != d->pci.vendor || dv != d->pci.device)
 			return kho_diag_set(diag, -ENODEV,
 					    "capture: device %u (%04x:%02x:%02x.%x): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
 					    d->id, d->pci.segment, d->pci.bus,
 					    d->pci.devfn >> 3, d->pci.devfn & 7,
 					    d->pci.vendor, d->pci.device, v, dv);
-		err = pci_attr(&d->pci, "driver", d->driver, sizeof(d->driver));
+		err = kho_pci_read_driver(dir, d->driver, sizeof(d->driver));
 		if (err)
 			return kho_diag_set(diag, -ENODEV,
 					    "capture: device %u (%04x:%02x:%02x.%x): no driver bound: %s",
