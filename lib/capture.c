@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,18 +120,13 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 		      struct kho_capture *cap, struct kho_diag *diag)
 {
 	struct kho_handoff *h = &cap->handoff;
-	struct utsname uts;
 	size_t i;
 	int err;
 
 	capture_init(cap);
-	h->format_version = KHO_FORMAT_VERSION;
-	h->min_reader_version = KHO_FORMAT_VERSION;
-	snprintf(h->tool_version, sizeof(h->tool_version), "%s", KHO_TOOL_VERSION);
-	if (!uname(&uts))
-		snprintf(h->kernel_release, sizeof(h->kernel_release), "%s",
-			 uts.release);
-	h->created = time(NULL);
+	/* Readers that do not know the iommufd node must refuse. */
+	kho_handoff_header(h, snap && snap->handoff.iommufd.present ?
+			   KHO_FORMAT_VERSION_IOMMUFD : KHO_FORMAT_VERSION);
 
 	if (snap) {
 		const struct kho_state *in = &snap->handoff.state;
@@ -165,9 +159,6 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 						       &snap->handoff.iommufd);
 			if (err)
 				goto out_free;
-			/* Readers that do not know the node must refuse. */
-			h->format_version = KHO_FORMAT_VERSION_IOMMUFD;
-			h->min_reader_version = KHO_FORMAT_VERSION_IOMMUFD;
 		}
 		/* what the VMM did, counting the pairs elided online */
 		h->journal_length = snap->handoff.journal_length;

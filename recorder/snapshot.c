@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -56,19 +54,11 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 				     size_t *nr_fds, int vmm_pidfd)
 {
 	struct kho_state *s = &h->state;
-	struct utsname uts;
 	size_t i, nr_dev = 0;
 	int ret = -ENOMEM;
 
 	kho_handoff_init(h);
-	h->format_version = KHO_FORMAT_VERSION;
-	h->min_reader_version = 1;
-	snprintf(h->tool_version, sizeof(h->tool_version), "%s",
-		 KHO_TOOL_VERSION);
-	if (uname(&uts) == 0)
-		snprintf(h->kernel_release, sizeof(h->kernel_release), "%s",
-			 uts.release);
-	h->created = time(NULL);
+	kho_handoff_header(h, KHO_FORMAT_VERSION);
 	if (fds) {
 		*fds = calloc(rec->nr_memfds ? rec->nr_memfds : 1,
 			      sizeof(**fds));
