@@ -124,11 +124,11 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 
 	capture_init(cap);
 	/* Readers that do not know the iommufd node must refuse. */
-	kho_handoff_header(h, snap && snap->handoff.iommufd.present ?
+	kho_handoff_header(h, snap && snap->iommufd.present ?
 			   KHO_FORMAT_VERSION_IOMMUFD : KHO_FORMAT_VERSION);
 
 	if (snap) {
-		const struct kho_state *in = &snap->handoff.state;
+		const struct kho_state *in = &snap->state;
 
 		if (snap->nr_fds != in->nr_memfd) {
 			err = kho_diag_set(diag, -EBADMSG,
@@ -151,19 +151,19 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 				goto out_free;
 			}
 		}
-		memcpy(h->journal_source, snap->handoff.journal_source,
+		memcpy(h->journal_source, snap->journal_source,
 		       sizeof(h->journal_source));
-		if (snap->handoff.iommufd.present) {
+		if (snap->iommufd.present) {
 			err = kho_handoff_iommufd_copy(&h->iommufd,
-						       &snap->handoff.iommufd);
+						       &snap->iommufd);
 			if (err)
 				goto out_free;
 		}
 		/* what the VMM did, counting the pairs elided online */
-		h->journal_length = snap->handoff.journal_length;
-		if (h->journal_length < snap->handoff.replay.nr)
-			h->journal_length = snap->handoff.replay.nr;
-		err = kho_compact(&snap->handoff.replay, &h->state, &h->replay,
+		h->journal_length = snap->journal_length;
+		if (h->journal_length < snap->journal.nr)
+			h->journal_length = snap->journal.nr;
+		err = kho_compact(&snap->journal, &h->state, &h->replay,
 				  diag);
 		if (err)
 			goto out_free;
@@ -218,7 +218,7 @@ static int snap_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
 	}
 	if (i == snap->nr_fds)
 		return -ENOENT;
-	*token = snap->handoff.state.memfd[i].token;
+	*token = snap->state.memfd[i].token;
 	tab = realloc(res->files, (res->nr_files + 1) * sizeof(*tab));
 	if (!tab)
 		return -ENOMEM;
@@ -231,7 +231,7 @@ static int snap_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
 static void describe_iommufd(struct kho_journal_snapshot *snap,
 			     struct ino_resolver *res, size_t journal_length)
 {
-	struct kho_handoff_iommufd *io = &snap->handoff.iommufd;
+	struct kho_handoff_iommufd *io = &snap->iommufd;
 
 	kho_handoff_iommufd_free(io);
 	io->present = true;
@@ -252,8 +252,8 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	struct ino_resolver res = { .snap = snap };
 	struct kho_kjournal_status st;
 	struct kho_journal kj;
-	char *src = snap->handoff.journal_source;
-	size_t size = sizeof(snap->handoff.journal_source);
+	char *src = snap->journal_source;
+	size_t size = sizeof(snap->journal_source);
 	uint64_t elided = 0;
 	size_t kernel_length;
 	int fd, err;
@@ -261,12 +261,12 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	if (iommufd)
 		*iommufd = -1;
 	diag->msg[0] = 0;
-	kho_handoff_iommufd_free(&snap->handoff.iommufd);
+	kho_handoff_iommufd_free(&snap->iommufd);
 	snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_USER);
 	if (!kho_kjournal_available())
 		return 0;
 	fd = kho_kjournal_pid_iommufd(pid, diag);
-	if (fd == -ENOENT && !snap->handoff.replay.nr) {
+	if (fd == -ENOENT && !snap->journal.nr) {
 		/* No iommufd and nothing recorded: the kernel agrees. */
 		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);
 		return 0;
@@ -290,7 +290,7 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	kernel_length = kj.nr;
 	if (!err) {
 		kho_journal_elide(&kj, &elided);
-		err = kho_kjournal_compare(&kj, &snap->handoff.replay, diag);
+		err = kho_kjournal_compare(&kj, &snap->journal, diag);
 	}
 	if (!err) {
 		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);

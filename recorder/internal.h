@@ -222,8 +222,9 @@ void kho_record_unmap_failed(struct kho_record *rec, int fd,
 
 /* snapshot.c: what the journal socket serves */
 int kho_record_status_locked(struct kho_record *rec, struct kho_diag *why);
-int kho_record_snapshot(void *ctx, int vmm_pidfd, void **blob, size_t *len,
-			int **fds, size_t *nr_fds, struct kho_diag *diag);
+int kho_record_serve_snapshot(void *ctx, int vmm_pidfd, void **blob,
+			      size_t *len, int **fds, size_t *nr_fds,
+			      struct kho_diag *diag);
 
 /* serve.c: the server, started lazily and again after fork */
 void kho_record_maybe_serve(struct kho_record *rec);

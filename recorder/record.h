@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "journal_sock.h"
 #include "kho.h"
 
 struct kho_record;
@@ -236,19 +237,19 @@ void kho_record_maps_changed(struct kho_record *rec);
 int kho_record_status(struct kho_record *rec, struct kho_diag *why);
 
 /**
- * kho_record_handoff() - the snapshot as a hand-off
+ * kho_record_snapshot() - what the journal socket would serve now
  * @rec: the record
- * @h: initialised by the call: state holds the memfd table and the bound
- *     devices, replay the journal as recorded (journal_length: replay.nr
- *     plus the calls elided online, two a pair)
- * @fds: NULL, or *@fds gets a malloc'd array of dup'd memfd fds, one per
- *       state.memfd entry (the caller closes them)
- * @nr_fds: the number of *@fds
+ * @snap: initialised by the call: the memfd table, the bound devices and
+ *        the journal as recorded (journal_length: journal.nr plus the
+ *        calls elided online, two a pair); kho_journal_snapshot_free()
+ *        frees it
+ * @fds: also dup each memfd into @snap->memfd_fds, one per state.memfd
+ *       entry, which kho_journal_snapshot_free() closes
  *
  * Return: 0, -ENOMEM, or dup's -errno (-EMFILE).
  */
-int kho_record_handoff(struct kho_record *rec, struct kho_handoff *h,
-		       int **fds, size_t *nr_fds);
+int kho_record_snapshot(struct kho_record *rec,
+			struct kho_journal_snapshot *snap, bool fds);
 
 /**
  * kho_record_serve() - start the journal socket server of this process

@@ -13,7 +13,7 @@ static int kho_record_serve_locked(struct kho_record *rec,
 
 	if (rec->srv && rec->srv_pid == getpid())
 		return -EALREADY;
-	ret = kho_journal_sock_serve(kho_record_snapshot, rec, &rec->srv,
+	ret = kho_journal_sock_serve(kho_record_serve_snapshot, rec, &rec->srv,
 				     diag);
 	if (!ret)
 		rec->srv_pid = getpid();

@@ -8,8 +8,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "handoff.h"
 #include "internal.h"
+#include "journal.h"
+#include "state.h"
 
 int kho_record_status_locked(struct kho_record *rec, struct kho_diag *why)
 {
@@ -49,21 +50,23 @@ static int kho_record_fd_get(int fd, int vmm_pidfd)
 	return ret < 0 ? -errno : ret;
 }
 
-static int kho_record_handoff_locked(struct kho_record *rec,
-				     struct kho_handoff *h, int **fds,
-				     size_t *nr_fds, int vmm_pidfd)
+/*
+ * The snapshot: the memfd table, the bound devices and a copy of the
+ * journal; with @fds, a new descriptor for each memfd, to send.
+ */
+static int kho_record_snapshot_locked(struct kho_record *rec,
+				      struct kho_journal_snapshot *snap,
+				      bool fds, int vmm_pidfd)
 {
-	struct kho_state *s = &h->state;
+	struct kho_state *s = &snap->state;
 	size_t i, nr_dev = 0;
 	int ret = -ENOMEM;
 
-	kho_handoff_init(h);
-	kho_handoff_header(h, KHO_FORMAT_VERSION);
+	kho_journal_snapshot_init(snap);
 	if (fds) {
-		*fds = calloc(rec->nr_memfds ? rec->nr_memfds : 1,
-			      sizeof(**fds));
-		*nr_fds = 0;
-		if (!*fds)
+		snap->memfd_fds = calloc(rec->nr_memfds ? rec->nr_memfds : 1,
+					 sizeof(*snap->memfd_fds));
+		if (!snap->memfd_fds)
 			goto err;
 	}
 	s->memfd = calloc(rec->nr_memfds ? rec->nr_memfds : 1,
@@ -85,7 +88,7 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 		kho_record_describe_memfd(rec, i, fd, m);
 		s->nr_memfd++;
 		if (fds)
-			(*fds)[(*nr_fds)++] = fd;
+			snap->memfd_fds[snap->nr_fds++] = fd;
 		else if (fd != rec->memfds[i].fd)
 			close(fd);
 	}
@@ -111,69 +114,62 @@ static int kho_record_handoff_locked(struct kho_record *rec,
 		d->attached_pt = 0;
 	}
 	for (i = 0; i < rec->journal.nr; i++) {
-		ret = kho_journal_append(&h->replay, &rec->journal.recs[i]);
+		ret = kho_journal_append(&snap->journal, &rec->journal.recs[i]);
 		if (ret)
 			goto err;
 	}
-	h->journal_length = rec->journal.nr + 2 * rec->nr_elided;
+	snap->journal_length = rec->journal.nr + 2 * rec->nr_elided;
 	return 0;
 err:
-	if (fds && *fds) {
-		while (*nr_fds)
-			close((*fds)[--*nr_fds]);
-		free(*fds);
-		*fds = NULL;
-	}
-	kho_handoff_free(h);
+	kho_journal_snapshot_free(snap);
 	return ret;
 }
 
-int kho_record_handoff(struct kho_record *rec, struct kho_handoff *h,
-		       int **fds, size_t *nr_fds)
+int kho_record_snapshot(struct kho_record *rec,
+			struct kho_journal_snapshot *snap, bool fds)
 {
 	int ret;
 
 	kho_record_lock(rec);
-	ret = kho_record_handoff_locked(rec, h, fds, nr_fds, -1);
+	ret = kho_record_snapshot_locked(rec, snap, fds, -1);
 	kho_record_unlock(rec);
 	return ret;
 }
 
-/* The server's view: an encoded hand-off, and the memfds unless refused. */
-int kho_record_snapshot(void *ctx, int vmm_pidfd, void **blob, size_t *len,
-			int **fds, size_t *nr_fds, struct kho_diag *diag)
+/* The server's view: an encoded snapshot, and the memfds unless refused. */
+int kho_record_serve_snapshot(void *ctx, int vmm_pidfd, void **blob,
+			      size_t *len, int **fds, size_t *nr_fds,
+			      struct kho_diag *diag)
 {
 	struct kho_record *rec = ctx;
-	struct kho_handoff h;
+	struct kho_journal_snapshot snap;
 	int status, ret;
 
 	kho_record_lock(rec);
 	status = kho_record_status_locked(rec, diag);
-	ret = kho_record_handoff_locked(rec, &h, status ? NULL : fds, nr_fds,
-					vmm_pidfd);
+	ret = kho_record_snapshot_locked(rec, &snap, !status, vmm_pidfd);
 	kho_record_unlock(rec);
 	if (ret)
 		return kho_diag_set(diag, ret, "snapshot: %s", strerror(-ret));
-	if (status) {
-		*fds = NULL;
-		*nr_fds = 0;
-	} else if (*nr_fds > KHO_JSOCK_MAX_FDS) {
+	if (!status && snap.nr_fds > KHO_JSOCK_MAX_FDS)
 		status = kho_diag_set(diag, -E2BIG,
 				      "snapshot: %zu memfds, one message carries at most %d",
-				      *nr_fds, KHO_JSOCK_MAX_FDS);
-	}
+				      snap.nr_fds, KHO_JSOCK_MAX_FDS);
 	kho_record_depth++;
-	ret = kho_handoff_encode(&h, blob, len);
+	ret = kho_journal_snapshot_encode(&snap, blob, len);
 	kho_record_depth--;
-	kho_handoff_free(&h);
 	if (ret)
 		status = kho_diag_set(diag, ret, "snapshot: encoding the hand-off: %s",
 				      strerror(-ret));
-	if (status && *fds) {
-		while (*nr_fds)
-			close((*fds)[--*nr_fds]);
-		free(*fds);
-		*fds = NULL;
+	*fds = NULL;
+	*nr_fds = 0;
+	if (!status) {
+		/* the server sends and closes them */
+		*fds = snap.memfd_fds;
+		*nr_fds = snap.nr_fds;
+		snap.memfd_fds = NULL;
+		snap.nr_fds = 0;
 	}
+	kho_journal_snapshot_free(&snap);
 	return status;
 }
