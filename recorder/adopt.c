@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Adoption: the journal of a process that took over a restore's objects after kexec. */
+/* Adoption: the journal of a process that adopted a restore after kexec. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

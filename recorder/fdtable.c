@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The recorder's fd table: which open file each fd is, and what that file is to the journal. */
+/* The fd table: which open file each fd is, and what it is to the journal. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

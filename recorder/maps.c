@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The VA resolver: a user address range -> (memfd token, offset), through /proc/self/maps. */
+/* The VA resolver: user VA -> (memfd token, offset), via /proc/self/maps. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

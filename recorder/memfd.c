@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The memfds the journal names: their tokens, and the recorder's own references to them. */
+/* The memfds the journal names: their tokens, the recorder's references. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The record's life: made, reset when its iommufd context goes, freed; and its lock. */
+/* The record's life (new, reset, free) and its lock. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdlib.h>

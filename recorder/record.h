@@ -20,8 +20,8 @@
  * kho_record_status() and the journal socket report the first reason, so
  * capture fails naming it.
  *
- * Every function takes the record's lock; none may be called from inside
- * the recorder (kho_record_busy()).
+ * The functions given a record take its lock, so none of them may be
+ * called from inside the recorder (kho_record_busy()).
  */
 #ifndef KHO_RECORD_H
 #define KHO_RECORD_H

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The journal socket's server in a recording process: started lazily, stopped, and restarted after fork. */
+/* The journal socket server: started lazily, stopped, restarted after fork. */
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>

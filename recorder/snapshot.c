@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* What the recorder hands out: its status, and snapshots of the journal, the memfds and the devices. */
+/* What the recorder hands out: its status, and snapshots of its journal. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
