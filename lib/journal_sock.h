@@ -2,7 +2,7 @@
 /*
  * The journal socket: how a recording VMM hands its journal and guest-RAM
  * memfds to `kho-tool capture`.  The recorder (LD_PRELOAD or the linked
- * API in record.h) serves it; capture fetches from it.
+ * API in recorder/record.h) serves it; capture fetches from it.
  *
  * Path: KHO_RUN_DIR "/vmm-<pid>.sock", a unix stream socket of mode 0600
  * (the environment variable KHO_RUN_DIR overrides the directory, for tests
