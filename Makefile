@@ -39,6 +39,8 @@ LIB_SRC    := $(sort $(wildcard lib/*.c))
 TOOL_SRC   := $(sort $(wildcard kho-tool/*.c))
 AGENT_SRC  := $(sort $(wildcard restore-agent/*.c))
 REC_SRC    := $(sort $(wildcard recorder/*.c))
+# The recorder without its LD_PRELOAD wrappers: the API a VMM links.
+RECLIB_SRC := $(filter-out recorder/preload.c,$(REC_SRC))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELP  := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 VMM_SRC    := $(sort $(wildcard tests/vmm/*.c))
@@ -53,19 +55,21 @@ LIB_PIC    := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 TOOL_OBJ   := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 AGENT_OBJ  := $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
 REC_PIC    := $(REC_SRC:%.c=$(BUILD)/pic/%.o)
+RECLIB_OBJ := $(RECLIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HOBJ  := $(UNIT_HELP:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 RECTEST_BIN := $(RECTEST_SRC:tests/recorder/%.c=$(BUILD)/bin/%)
 
 LIBKHO     := $(BUILD)/lib/libkho.a
+LIBREC     := $(BUILD)/lib/libkho-recorder.a
 KHO_TOOL   := $(BUILD)/bin/kho-tool
 AGENT      := $(BUILD)/bin/restore-agent
 RECORDER   := $(BUILD)/lib/libkho-record.so
 TEST_VMM   := $(BUILD)/bin/test-vmm
 KHO_MODEL  := $(BUILD)/bin/kho-model
 
-TARGETS := $(LIBKHO) $(KHO_TOOL)
+TARGETS := $(LIBKHO) $(LIBREC) $(KHO_TOOL)
 ifneq ($(AGENT_SRC),)
 TARGETS += $(AGENT)
 endif
@@ -104,6 +108,15 @@ $(LIBKHO): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+# The recorder sits above lib/: it uses libkho, nothing in lib/ uses it.
+$(LIBREC): $(RECLIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# Programs that link the recorder API see recorder/record.h.
+$(BUILD)/obj/tests/model/%.o: CFLAGS += -Irecorder
+
 $(KHO_TOOL): $(TOOL_OBJ) $(LIBKHO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(LIBKHO) $(LIBS)
@@ -120,13 +133,16 @@ $(RECORDER): $(REC_PIC) $(LIB_PIC) recorder/exports.map
 		-o $@ $(REC_PIC) $(LIB_PIC) $(LIBS) -ldl
 
 # The test VMM runs inside the guest; it stays dynamic so that the
-# LD_PRELOAD recorder can wrap it, as it would wrap a real VMM.
+# LD_PRELOAD recorder can wrap it, as it would wrap a real VMM, and it
+# exports kho_adopt_set_notify() so that the recorder hears of its
+# adoptions (recorder/preload.c).
+VMM_LDFLAGS := -Wl,--export-dynamic-symbol=kho_adopt_set_notify
 $(TEST_VMM): $(VMM_SRC:%.c=$(BUILD)/obj/%.o) $(LIBKHO)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) $(VMM_LDFLAGS) -o $@ $^ $(LIBS)
 
 # Links the recorder API like a VMM that records itself; runs in the guest.
-$(KHO_MODEL): $(MODEL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBKHO)
+$(KHO_MODEL): $(MODEL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBREC) $(LIBKHO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -139,10 +155,10 @@ $(RECTEST_BIN): $(BUILD)/bin/%: tests/recorder/%.c
 UNIT_EXTRA_test_model := $(BUILD)/obj/tests/model/gen.o
 $(BUILD)/tests/test_model: $(UNIT_EXTRA_test_model)
 
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(LIBKHO)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(LIBREC) $(LIBKHO)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -Itests/model -o $@ $< $(UNIT_HOBJ) \
-		$(UNIT_EXTRA_$*) $(LIBKHO) $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -Itests/model -Irecorder -o $@ $< \
+		$(UNIT_HOBJ) $(UNIT_EXTRA_$*) $(LIBREC) $(LIBKHO) $(LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBKHO)
 	@mkdir -p $(@D)

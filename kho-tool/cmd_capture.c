@@ -72,7 +72,7 @@ int cmd_capture(int argc, char **argv)
 	if (iommufd >= 0)
 		close(iommufd);
 	if (!err && decision == KHO_IOMMUFD_PRESERVE &&
-	    !snap.handoff.iommufd.present)
+	    !snap.iommufd.present)
 		decision = KHO_IOMMUFD_NO_VMM;
 	if (!err)
 		err = kho_capture_build(&snap, &cap, &diag);

@@ -35,7 +35,7 @@ struct cmd_record_summary {
 #define CMD_RECORD_PT_UNKNOWN UINT32_MAX
 
 /* Folds the raw journal as capture will: live maps and replay length. */
-static void cmd_record_summarise(const struct kho_handoff *h,
+static void cmd_record_summarise(const struct kho_journal_snapshot *snap,
 				 struct cmd_record_summary *s)
 {
 	struct kho_journal plan, flat;
@@ -44,26 +44,26 @@ static void cmd_record_summarise(const struct kho_handoff *h,
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
-	s->attached_pt = calloc(h->state.nr_dev + 1, sizeof(*s->attached_pt));
-	for (i = 0; s->attached_pt && i < h->state.nr_dev; i++)
+	s->attached_pt = calloc(snap->state.nr_dev + 1, sizeof(*s->attached_pt));
+	for (i = 0; s->attached_pt && i < snap->state.nr_dev; i++)
 		s->attached_pt[i] = CMD_RECORD_PT_UNKNOWN;
-	for (i = 0; i < h->replay.nr; i++)
-		if (h->replay.recs[i].op <= KHO_OP_MAX)
-			s->ops[h->replay.recs[i].op]++;
+	for (i = 0; i < snap->journal.nr; i++)
+		if (snap->journal.recs[i].op <= KHO_OP_MAX)
+			s->ops[snap->journal.recs[i].op]++;
 	/* as capture does: the memfd table first, then the journal */
 	kho_state_init(&state);
-	for (i = 0; i < h->state.nr_memfd; i++) {
-		s->compact_err = kho_state_add_memfd(&state, &h->state.memfd[i]);
+	for (i = 0; i < snap->state.nr_memfd; i++) {
+		s->compact_err = kho_state_add_memfd(&state, &snap->state.memfd[i]);
 		if (s->compact_err) {
 			snprintf(s->compact_msg, sizeof(s->compact_msg),
 				 "memfd token %llu: %s",
-				 (unsigned long long)h->state.memfd[i].token,
+				 (unsigned long long)snap->state.memfd[i].token,
 				 strerror(-s->compact_err));
 			kho_state_free(&state);
 			return;
 		}
 	}
-	s->compact_err = kho_compact(&h->replay, &state, &plan, &diag);
+	s->compact_err = kho_compact(&snap->journal, &state, &plan, &diag);
 	if (s->compact_err) {
 		snprintf(s->compact_msg, sizeof(s->compact_msg), "%s", diag.msg);
 		kho_state_free(&state);
@@ -71,9 +71,9 @@ static void cmd_record_summarise(const struct kho_handoff *h,
 	}
 	for (i = 0; i < state.nr_ioas; i++)
 		s->live_maps += state.ioas[i].nr_maps;
-	for (i = 0; s->attached_pt && i < h->state.nr_dev; i++) {
+	for (i = 0; s->attached_pt && i < snap->state.nr_dev; i++) {
 		const struct kho_device *d =
-			kho_state_find_dev(&state, h->state.dev[i].id);
+			kho_state_find_dev(&state, snap->state.dev[i].id);
 
 		s->attached_pt[i] = d ? d->attached_pt : 0;
 	}
@@ -96,13 +96,13 @@ static uint32_t cmd_record_pt(const struct cmd_record_summary *s, size_t i)
  * The recorder drops each MAP with the UNMAP that cancels it at the
  * journal's tail; the length it reports counts both.
  */
-static uint64_t cmd_record_elided(const struct kho_handoff *h)
+static uint64_t cmd_record_elided(const struct kho_journal_snapshot *snap)
 {
-	return h->journal_length > h->replay.nr ?
-	       (h->journal_length - h->replay.nr) / 2 : 0;
+	return snap->journal_length > snap->journal.nr ?
+	       (snap->journal_length - snap->journal.nr) / 2 : 0;
 }
 
-static void cmd_record_print_json(int pid, const struct kho_handoff *h,
+static void cmd_record_print_json(int pid, const struct kho_journal_snapshot *snap,
 				  const struct cmd_record_summary *s,
 				  const char *reason, FILE *out)
 {
@@ -110,8 +110,8 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 	bool first = true;
 
 	fprintf(out, "{\"pid\":%d,\"records\":%llu,\"held\":%zu,\"elided_pairs\":%llu,\"ops\":{",
-		pid, (unsigned long long)h->journal_length, h->replay.nr,
-		(unsigned long long)cmd_record_elided(h));
+		pid, (unsigned long long)snap->journal_length, snap->journal.nr,
+		(unsigned long long)cmd_record_elided(snap));
 	for (i = 1; i <= KHO_OP_MAX; i++) {
 		if (!s->ops[i])
 			continue;
@@ -127,8 +127,8 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 	else
 		fprintf(out, "null");
 	fprintf(out, ",\"memfds\":[");
-	for (i = 0; i < h->state.nr_memfd; i++) {
-		const struct kho_memfd *m = &h->state.memfd[i];
+	for (i = 0; i < snap->state.nr_memfd; i++) {
+		const struct kho_memfd *m = &snap->state.memfd[i];
 
 		fprintf(out, "%s{\"token\":%llu,\"size\":%llu,\"seals\":%u,\"name\":",
 			i ? "," : "", (unsigned long long)m->token,
@@ -137,8 +137,8 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 		fputc('}', out);
 	}
 	fprintf(out, "],\"devices\":[");
-	for (i = 0; i < h->state.nr_dev; i++) {
-		const struct kho_device *d = &h->state.dev[i];
+	for (i = 0; i < snap->state.nr_dev; i++) {
+		const struct kho_device *d = &snap->state.dev[i];
 
 		uint32_t pt = cmd_record_pt(s, i);
 
@@ -162,15 +162,15 @@ static void cmd_record_print_json(int pid, const struct kho_handoff *h,
 	fprintf(out, "}\n");
 }
 
-static void cmd_record_print(int pid, const struct kho_handoff *h,
+static void cmd_record_print(int pid, const struct kho_journal_snapshot *snap,
 			     const struct cmd_record_summary *s,
 			     const char *reason, FILE *out)
 {
 	size_t i;
 
 	fprintf(out, "pid %d: %llu records, %zu held (%llu map/unmap pairs elided as they happened)",
-		pid, (unsigned long long)h->journal_length, h->replay.nr,
-		(unsigned long long)cmd_record_elided(h));
+		pid, (unsigned long long)snap->journal_length, snap->journal.nr,
+		(unsigned long long)cmd_record_elided(snap));
 	for (i = 1; i <= KHO_OP_MAX; i++)
 		if (s->ops[i])
 			fprintf(out, "%s %s %zu", i == 1 ? " (" : ",",
@@ -181,15 +181,15 @@ static void cmd_record_print(int pid, const struct kho_handoff *h,
 	else
 		fprintf(out, "live maps %zu, replay length %zu (journal %llu)\n",
 			s->live_maps, s->replay_length,
-			(unsigned long long)h->journal_length);
-	for (i = 0; i < h->state.nr_memfd; i++)
+			(unsigned long long)snap->journal_length);
+	for (i = 0; i < snap->state.nr_memfd; i++)
 		fprintf(out, "memfd token %llu: \"%s\" %llu bytes seals 0x%x\n",
-			(unsigned long long)h->state.memfd[i].token,
-			h->state.memfd[i].name,
-			(unsigned long long)h->state.memfd[i].size,
-			h->state.memfd[i].seals);
-	for (i = 0; i < h->state.nr_dev; i++) {
-		const struct kho_device *d = &h->state.dev[i];
+			(unsigned long long)snap->state.memfd[i].token,
+			snap->state.memfd[i].name,
+			(unsigned long long)snap->state.memfd[i].size,
+			snap->state.memfd[i].seals);
+	for (i = 0; i < snap->state.nr_dev; i++) {
+		const struct kho_device *d = &snap->state.dev[i];
 
 		uint32_t pt = cmd_record_pt(s, i);
 		char where[48];
@@ -212,12 +212,13 @@ static void cmd_record_print(int pid, const struct kho_handoff *h,
 		fprintf(out, "preservable: yes\n");
 }
 
-static int cmd_record_write(const char *path, const struct kho_handoff *h)
+static int cmd_record_write(const char *path,
+			    const struct kho_journal_snapshot *snap)
 {
 	size_t len;
 	void *blob;
 	FILE *f;
-	int ret = kho_handoff_encode(h, &blob, &len);
+	int ret = kho_journal_snapshot_encode(snap, &blob, &len);
 
 	if (ret) {
 		fprintf(stderr, "kho-tool record: encoding the snapshot: %s\n",
@@ -296,14 +297,14 @@ int cmd_record(int argc, char **argv)
 	 */
 	if (!ret)
 		ret = cmd_record_capture_checks(pid, &snap, &diag);
-	cmd_record_summarise(&snap.handoff, &sum);
+	cmd_record_summarise(&snap, &sum);
 	if (json)
-		cmd_record_print_json(pid, &snap.handoff, &sum,
+		cmd_record_print_json(pid, &snap, &sum,
 				      ret ? diag.msg : NULL, stdout);
 	else
-		cmd_record_print(pid, &snap.handoff, &sum,
+		cmd_record_print(pid, &snap, &sum,
 				 ret ? diag.msg : NULL, stdout);
-	if (out && cmd_record_write(out, &snap.handoff))
+	if (out && cmd_record_write(out, &snap))
 		ret = -EIO;
 	kho_journal_snapshot_free(&snap);
 	free(sum.attached_pt);

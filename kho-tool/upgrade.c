@@ -173,9 +173,9 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		       (unsigned long long)KHO_LUO_IOMMUFD_TOKEN,
 		       (unsigned long long)r->kjournal_length);
 	printf("}");
-	if (r->have_snap && r->snap.handoff.journal_source[0]) {
+	if (r->have_snap && r->snap.journal_source[0]) {
 		printf(",\"journal_source\":");
-		kho_json_str(stdout, r->snap.handoff.journal_source);
+		kho_json_str(stdout, r->snap.journal_source);
 	}
 	if (r->captured)
 		printf(",\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
@@ -246,7 +246,7 @@ static void announce_kexec(const char *release)
 static void journal_source_line(const struct kho_upgrade_opts *o,
 				const struct kho_journal_snapshot *snap)
 {
-	bool kernel = !strcmp(snap->handoff.journal_source,
+	bool kernel = !strcmp(snap->journal_source,
 			      KHO_JOURNAL_SOURCE_KERNEL);
 
 	/* With --json, stdout is the one JSON object: say it on stderr. */
@@ -448,9 +448,9 @@ static int do_run(struct timeline *tl, struct run *r)
 		journal_source_line(o, &r->snap);
 		/* A VMM without an iommufd has nothing to preserve. */
 		if (r->iommufd_decision == KHO_IOMMUFD_PRESERVE &&
-		    !r->snap.handoff.iommufd.present)
+		    !r->snap.iommufd.present)
 			r->iommufd_decision = KHO_IOMMUFD_NO_VMM;
-		r->kjournal_length = r->snap.handoff.iommufd.journal_length;
+		r->kjournal_length = r->snap.iommufd.journal_length;
 		iommufd_line(o, r);
 	}
 	err = kho_capture_build(r->have_snap ? &r->snap : NULL, &r->cap, &diag);

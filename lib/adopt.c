@@ -13,7 +13,6 @@
 #include <linux/iommufd.h>
 
 #include "adopt.h"
-#include "record.h"
 
 /* An ack that never comes must not wedge the agent forever. */
 #define ADOPT_ACK_TIMEOUT_MS 30000
@@ -354,6 +353,19 @@ fail:
 	return err;
 }
 
+/* Who kho_adopt_connect() tells: set once, by a recorder's constructor. */
+static kho_adopt_notify_fn *adopt_notify;
+static void *adopt_notify_ctx;
+
+kho_adopt_notify_fn *kho_adopt_set_notify(kho_adopt_notify_fn *fn, void *ctx)
+{
+	kho_adopt_notify_fn *old = adopt_notify;
+
+	adopt_notify = fn;
+	adopt_notify_ctx = ctx;
+	return old;
+}
+
 int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
 		      struct kho_diag *diag)
 {
@@ -401,8 +413,8 @@ int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
 		return kho_diag_set(diag, err, "adopt: acknowledge: %s",
 				    kho_errno_name(err));
 	}
-	/* Under the LD_PRELOAD recorder: the next capture must see these. */
-	if (kho_record_adopted)
-		kho_record_adopted(set);
+	/* A recorder registered: the next capture must see these. */
+	if (adopt_notify)
+		adopt_notify(set, adopt_notify_ctx);
 	return 0;
 }

@@ -173,4 +173,27 @@ int kho_adopt_ack(int fd, int status, const char *msg);
 int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
 		      struct kho_diag *diag);
 
+/*
+ * What kho_adopt_connect() calls after a successful adoption, with the
+ * set and the context it was registered with.
+ */
+typedef void kho_adopt_notify_fn(const struct kho_adopt_set *set, void *ctx);
+
+/**
+ * kho_adopt_set_notify() - be told of every adoption in this process
+ * @fn: called by kho_adopt_connect() after it adopted, before it returns;
+ *      NULL: no one is told
+ * @ctx: passed to @fn
+ *
+ * The recorder registers here, so that an adopted iommufd, which came
+ * over SCM_RIGHTS past its wrappers, is journaled; one registration
+ * holds at a time.  A recorder in a library of its own (the LD_PRELOAD
+ * one) finds the program's copy of this function with dlsym(), so a
+ * program that adopts under it exports the symbol (the test VMM links
+ * with -Wl,--export-dynamic-symbol=kho_adopt_set_notify).
+ *
+ * Return: the function registered before, NULL if none.
+ */
+kho_adopt_notify_fn *kho_adopt_set_notify(kho_adopt_notify_fn *fn, void *ctx);
+
 #endif /* KHO_ADOPT_H */

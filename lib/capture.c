@@ -8,9 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
@@ -22,6 +20,7 @@
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "pci.h"
 #include "state.h"
 
 #ifndef F_SEAL_EXEC
@@ -65,43 +64,6 @@ static int check_memfd(const struct kho_memfd *m, int fd, uint64_t *size,
 	return 0;
 }
 
-/* Reads one sysfs attribute of a PCI function, newline stripped. */
-static int pci_attr(const struct kho_pci_id *pci, const char *attr, char *buf,
-		    size_t size)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%04x:%02x:%02x.%x/%s",
-		 pci->segment, pci->bus, pci->devfn >> 3, pci->devfn & 7, attr);
-	if (!strcmp(attr, "driver")) {
-		char link[PATH_MAX];
-		const char *base;
-
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			return -errno;
-		link[n] = '\0';
-		base = strrchr(link, '/');
-		base = base ? base + 1 : link;
-		if (strlen(base) >= size)
-			return -ENAMETOOLONG;
-		memcpy(buf, base, strlen(base) + 1);
-		return 0;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 /*
  * The journal names each device by PCI identity: check the function is
  * still there, still the same vendor:device, and record its driver (the
@@ -113,28 +75,28 @@ static int check_devices(struct kho_state *s, struct kho_diag *diag)
 
 	for (i = 0; i < s->nr_dev; i++) {
 		struct kho_device *d = &s->dev[i];
-		char vendor[16], device[16];
+		char dir[PATH_MAX];
 		unsigned long v, dv;
 		int err;
 
-		err = pci_attr(&d->pci, "vendor", vendor, sizeof(vendor));
+		err = kho_pci_sysfs_dir("/sys", &d->pci, dir, sizeof(dir));
 		if (!err)
-			err = pci_attr(&d->pci, "device", device, sizeof(device));
+			err = kho_pci_read_hex(dir, "vendor", &v);
+		if (!err)
+			err = kho_pci_read_hex(dir, "device", &dv);
 		if (err)
 			return kho_diag_set(diag, -ENODEV,
 					    "capture: device %u (%04x:%02x:%02x.%x): not in sysfs: %s",
 					    d->id, d->pci.segment, d->pci.bus,
 					    d->pci.devfn >> 3, d->pci.devfn & 7,
 					    strerror(-err));
-		v = strtoul(vendor, NULL, 16);
-		dv = strtoul(device, NULL, 16);
 		if (v != d->pci.vendor || dv != d->pci.device)
 			return kho_diag_set(diag, -ENODEV,
 					    "capture: device %u (%04x:%02x:%02x.%x): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
 					    d->id, d->pci.segment, d->pci.bus,
 					    d->pci.devfn >> 3, d->pci.devfn & 7,
 					    d->pci.vendor, d->pci.device, v, dv);
-		err = pci_attr(&d->pci, "driver", d->driver, sizeof(d->driver));
+		err = kho_pci_read_driver(dir, d->driver, sizeof(d->driver));
 		if (err)
 			return kho_diag_set(diag, -ENODEV,
 					    "capture: device %u (%04x:%02x:%02x.%x): no driver bound: %s",
@@ -158,21 +120,16 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 		      struct kho_capture *cap, struct kho_diag *diag)
 {
 	struct kho_handoff *h = &cap->handoff;
-	struct utsname uts;
 	size_t i;
 	int err;
 
 	capture_init(cap);
-	h->format_version = KHO_FORMAT_VERSION;
-	h->min_reader_version = KHO_FORMAT_VERSION;
-	snprintf(h->tool_version, sizeof(h->tool_version), "%s", KHO_TOOL_VERSION);
-	if (!uname(&uts))
-		snprintf(h->kernel_release, sizeof(h->kernel_release), "%s",
-			 uts.release);
-	h->created = time(NULL);
+	/* Readers that do not know the iommufd node must refuse. */
+	kho_handoff_header(h, snap && snap->iommufd.present ?
+			   KHO_FORMAT_VERSION_IOMMUFD : KHO_FORMAT_VERSION);
 
 	if (snap) {
-		const struct kho_state *in = &snap->handoff.state;
+		const struct kho_state *in = &snap->state;
 
 		if (snap->nr_fds != in->nr_memfd) {
 			err = kho_diag_set(diag, -EBADMSG,
@@ -195,22 +152,19 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 				goto out_free;
 			}
 		}
-		memcpy(h->journal_source, snap->handoff.journal_source,
+		memcpy(h->journal_source, snap->journal_source,
 		       sizeof(h->journal_source));
-		if (snap->handoff.iommufd.present) {
+		if (snap->iommufd.present) {
 			err = kho_handoff_iommufd_copy(&h->iommufd,
-						       &snap->handoff.iommufd);
+						       &snap->iommufd);
 			if (err)
 				goto out_free;
-			/* Readers that do not know the node must refuse. */
-			h->format_version = KHO_FORMAT_VERSION_IOMMUFD;
-			h->min_reader_version = KHO_FORMAT_VERSION_IOMMUFD;
 		}
 		/* what the VMM did, counting the pairs elided online */
-		h->journal_length = snap->handoff.journal_length;
-		if (h->journal_length < snap->handoff.replay.nr)
-			h->journal_length = snap->handoff.replay.nr;
-		err = kho_compact(&snap->handoff.replay, &h->state, &h->replay,
+		h->journal_length = snap->journal_length;
+		if (h->journal_length < snap->journal.nr)
+			h->journal_length = snap->journal.nr;
+		err = kho_compact(&snap->journal, &h->state, &h->replay,
 				  diag);
 		if (err)
 			goto out_free;
@@ -265,7 +219,7 @@ static int snap_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
 	}
 	if (i == snap->nr_fds)
 		return -ENOENT;
-	*token = snap->handoff.state.memfd[i].token;
+	*token = snap->state.memfd[i].token;
 	tab = realloc(res->files, (res->nr_files + 1) * sizeof(*tab));
 	if (!tab)
 		return -ENOMEM;
@@ -278,7 +232,7 @@ static int snap_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
 static void describe_iommufd(struct kho_journal_snapshot *snap,
 			     struct ino_resolver *res, size_t journal_length)
 {
-	struct kho_handoff_iommufd *io = &snap->handoff.iommufd;
+	struct kho_handoff_iommufd *io = &snap->iommufd;
 
 	kho_handoff_iommufd_free(io);
 	io->present = true;
@@ -299,8 +253,8 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	struct ino_resolver res = { .snap = snap };
 	struct kho_kjournal_status st;
 	struct kho_journal kj;
-	char *src = snap->handoff.journal_source;
-	size_t size = sizeof(snap->handoff.journal_source);
+	char *src = snap->journal_source;
+	size_t size = sizeof(snap->journal_source);
 	uint64_t elided = 0;
 	size_t kernel_length;
 	int fd, err;
@@ -308,12 +262,12 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	if (iommufd)
 		*iommufd = -1;
 	diag->msg[0] = 0;
-	kho_handoff_iommufd_free(&snap->handoff.iommufd);
+	kho_handoff_iommufd_free(&snap->iommufd);
 	snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_USER);
 	if (!kho_kjournal_available())
 		return 0;
 	fd = kho_kjournal_pid_iommufd(pid, diag);
-	if (fd == -ENOENT && !snap->handoff.replay.nr) {
+	if (fd == -ENOENT && !snap->journal.nr) {
 		/* No iommufd and nothing recorded: the kernel agrees. */
 		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);
 		return 0;
@@ -337,7 +291,7 @@ int kho_capture_check_kjournal(pid_t pid, struct kho_journal_snapshot *snap,
 	kernel_length = kj.nr;
 	if (!err) {
 		kho_journal_elide(&kj, &elided);
-		err = kho_kjournal_compare(&kj, &snap->handoff.replay, diag);
+		err = kho_kjournal_compare(&kj, &snap->journal, diag);
 	}
 	if (!err) {
 		snprintf(src, size, "%s", KHO_JOURNAL_SOURCE_KERNEL);

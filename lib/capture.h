@@ -54,11 +54,11 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 /**
  * kho_capture_check_kjournal() - check the recorder against the kernel
  * @pid:  the recording VMM
- * @snap: its snapshot; sets snap->handoff.journal_source, which
+ * @snap: its snapshot; sets snap->journal_source, which
  *        kho_capture_build() carries into the hand-off
  * @iommufd: NULL, or where to return the VMM's iommufd for preservation:
  *        on the kernel source, *@iommufd is the duplicate (the caller
- *        closes it) and snap->handoff.iommufd describes it (token
+ *        closes it) and snap->iommufd describes it (token
  *        KHO_LUO_IOMMUFD_TOKEN, the kernel journal's length, the inode ->
  *        memfd token of every file it names); otherwise -1 and no node
  * @userspace_journal: see below

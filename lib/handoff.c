@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <libfdt.h>
 #include <zlib.h>
@@ -25,6 +27,20 @@ void kho_handoff_init(struct kho_handoff *h)
 	memset(h, 0, sizeof(*h));
 	kho_state_init(&h->state);
 	kho_journal_init(&h->replay);
+}
+
+void kho_handoff_header(struct kho_handoff *h, uint32_t format_version)
+{
+	struct utsname uts;
+
+	h->format_version = format_version;
+	h->min_reader_version = format_version;
+	snprintf(h->tool_version, sizeof(h->tool_version), "%s",
+		 KHO_TOOL_VERSION);
+	if (!uname(&uts))
+		snprintf(h->kernel_release, sizeof(h->kernel_release), "%s",
+			 uts.release);
+	h->created = time(NULL);
 }
 
 void kho_handoff_free(struct kho_handoff *h)

@@ -25,6 +25,19 @@ void kho_handoff_init(struct kho_handoff *h);
 void kho_handoff_free(struct kho_handoff *h);
 
 /**
+ * kho_handoff_header() - stamp the header of a hand-off this tool makes
+ * @h: the hand-off
+ * @format_version: KHO_FORMAT_VERSION, or KHO_FORMAT_VERSION_IOMMUFD when
+ *                  @h carries the iommufd node; also the least version a
+ *                  reader must know
+ *
+ * Sets the versions, the tool's version, the running kernel's release
+ * (empty if uname(2) fails) and the time; nothing else.  Capture and the
+ * recorder's snapshots both stamp through it.
+ */
+void kho_handoff_header(struct kho_handoff *h, uint32_t format_version);
+
+/**
  * kho_handoff_iommufd_free() - free an iommufd node's file table
  * @io: the node; left empty (present = false)
  */

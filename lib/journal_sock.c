@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "handoff.h"
+#include "journal.h"
 #include "journal_sock.h"
+#include "state.h"
 
 /* A client that stalls must not stall the VMM's server for long. */
 #define KHO_JSOCK_TIMEOUT_SEC 5
@@ -337,8 +339,7 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 	int fd, ret, msg_flags = 0;
 	ssize_t n;
 
-	memset(snap, 0, sizeof(*snap));
-	kho_handoff_init(&snap->handoff);
+	kho_journal_snapshot_init(snap);
 	if (kho_journal_sock_path(pid, sa.sun_path, sizeof(sa.sun_path)))
 		return kho_diag_set(diag, -ENAMETOOLONG,
 				    "journal socket of pid %d: path too long",
@@ -421,7 +422,7 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 			     path, (unsigned long long)rep.blob_len);
 		goto out_fds;
 	}
-	ret = kho_handoff_decode(blob, rep.blob_len, &snap->handoff, diag);
+	ret = kho_journal_snapshot_decode(blob, rep.blob_len, snap, diag);
 	if (ret) {
 		char why[sizeof(diag->msg)];
 
@@ -430,10 +431,10 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 			     path, why);
 		goto out_fds;
 	}
-	if (snap->handoff.state.nr_memfd != nr && !rep.status) {
+	if (snap->state.nr_memfd != nr && !rep.status) {
 		ret = kho_diag_set(diag, -EBADMSG,
 				   "%s: %zu memfds in the snapshot, %zu fds received",
-				   path, snap->handoff.state.nr_memfd, nr);
+				   path, snap->state.nr_memfd, nr);
 		goto out_fds;
 	}
 	if (rep.status) {
@@ -454,14 +455,60 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 	return 0;
 out_fds:
 	kho_jsock_close_fds(fds, nr);
-	if (ret != -EOPNOTSUPP) {
-		kho_handoff_free(&snap->handoff);
-		kho_handoff_init(&snap->handoff);
-	}
+	if (ret != -EOPNOTSUPP)
+		kho_journal_snapshot_free(snap);
 out_close:
 	free(blob);
 	close(fd);
 	return ret;
+}
+
+/* --- the snapshot --------------------------------------------------------- */
+
+void kho_journal_snapshot_init(struct kho_journal_snapshot *snap)
+{
+	memset(snap, 0, sizeof(*snap));
+	kho_state_init(&snap->state);
+	kho_journal_init(&snap->journal);
+}
+
+int kho_journal_snapshot_encode(const struct kho_journal_snapshot *snap,
+				void **blob, size_t *len)
+{
+	struct kho_handoff h;
+
+	/* a view: the hand-off borrows the snapshot's tables, never frees */
+	kho_handoff_init(&h);
+	kho_handoff_header(&h, snap->iommufd.present ?
+			   KHO_FORMAT_VERSION_IOMMUFD : KHO_FORMAT_VERSION);
+	memcpy(h.journal_source, snap->journal_source,
+	       sizeof(h.journal_source));
+	h.state = snap->state;
+	h.replay = snap->journal;
+	h.journal_length = snap->journal_length;
+	h.iommufd = snap->iommufd;
+	return kho_handoff_encode(&h, blob, len);
+}
+
+int kho_journal_snapshot_decode(const void *blob, size_t len,
+				struct kho_journal_snapshot *snap,
+				struct kho_diag *diag)
+{
+	struct kho_handoff h;
+	int ret;
+
+	kho_journal_snapshot_init(snap);
+	ret = kho_handoff_decode(blob, len, &h, diag);
+	if (ret)
+		return ret;
+	/* the tables move to the snapshot; the header is not its business */
+	snap->state = h.state;
+	snap->journal = h.replay;
+	snap->journal_length = h.journal_length;
+	memcpy(snap->journal_source, h.journal_source,
+	       sizeof(snap->journal_source));
+	snap->iommufd = h.iommufd;
+	return 0;
 }
 
 void kho_journal_snapshot_free(struct kho_journal_snapshot *snap)
@@ -469,7 +516,8 @@ void kho_journal_snapshot_free(struct kho_journal_snapshot *snap)
 	if (snap->memfd_fds)
 		kho_jsock_close_fds(snap->memfd_fds, snap->nr_fds);
 	free(snap->memfd_fds);
-	snap->memfd_fds = NULL;
-	snap->nr_fds = 0;
-	kho_handoff_free(&snap->handoff);
+	kho_state_free(&snap->state);
+	kho_journal_free(&snap->journal);
+	kho_handoff_iommufd_free(&snap->iommufd);
+	kho_journal_snapshot_init(snap);
 }

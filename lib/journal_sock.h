@@ -2,7 +2,7 @@
 /*
  * The journal socket: how a recording VMM hands its journal and guest-RAM
  * memfds to `kho-tool capture`.  The recorder (LD_PRELOAD or the linked
- * API in record.h) serves it; capture fetches from it.
+ * API in recorder/record.h) serves it; capture fetches from it.
  *
  * Path: KHO_RUN_DIR "/vmm-<pid>.sock", a unix stream socket of mode 0600
  * (the environment variable KHO_RUN_DIR overrides the directory, for tests
@@ -27,18 +27,62 @@
 #include "rundir.h"
 
 /*
- * What a VMM hands over: a hand-off whose state holds the memfd table
- * (token, size, name, seals) and the bound devices, and whose replay
- * journal is the canonical journal as recorded (not yet compacted; the
- * pairs elided online gone, journal_length == replay.nr + 2 x those
- * pairs); plus one fd per state.memfd entry, in the
- * same order, received with SCM_RIGHTS.
+ * What a VMM hands over: its journal as recorded, the memfds it names
+ * and the devices it bound.  Not a hand-off: the journal is not yet
+ * compacted, and the state holds no IOAS, HWPT or mapping (capture
+ * folds the journal into those).  On the socket it travels encoded as a
+ * hand-off blob (kho_journal_snapshot_encode()), its journal in the
+ * replay node.
  */
 struct kho_journal_snapshot {
-	struct kho_handoff handoff;
+	/* the memfd table (token, size, name, seals) and the bound devices */
+	struct kho_state state;
+	/* canonical, as recorded; the pairs elided online are gone */
+	struct kho_journal journal;
+	/* the calls journaled: journal.nr + 2 x the pairs elided */
+	uint64_t journal_length;
+	/* set by capture: the record the journal was checked against */
+	char journal_source[32];
+	/* set by capture: the kernel's journal, when it keeps one */
+	struct kho_handoff_iommufd iommufd;
+	/* one fd per state.memfd entry, in the same order (SCM_RIGHTS) */
 	int *memfd_fds;
 	size_t nr_fds;
 };
+
+/**
+ * kho_journal_snapshot_init() - an empty snapshot
+ * @snap: the snapshot; kho_journal_snapshot_free() frees what it comes to own
+ */
+void kho_journal_snapshot_init(struct kho_journal_snapshot *snap);
+
+/**
+ * kho_journal_snapshot_encode() - a snapshot as the socket carries it
+ * @snap: the snapshot; its fds are not part of the blob
+ * @blob: a malloc'd hand-off blob, the header stamped now
+ *        (kho_handoff_header()), the journal in its replay node
+ * @len: the blob's length
+ *
+ * Return: 0, or kho_handoff_encode()'s error (-EINVAL for a snapshot it
+ * cannot write, -ENOMEM).
+ */
+int kho_journal_snapshot_encode(const struct kho_journal_snapshot *snap,
+				void **blob, size_t *len);
+
+/**
+ * kho_journal_snapshot_decode() - a snapshot from the socket's blob
+ * @blob: the blob
+ * @len: its length
+ * @snap: initialised by the call, fds none; the header is checked and
+ *        dropped
+ * @diag: why it did not decode
+ *
+ * Return: 0, or kho_handoff_decode()'s error (-EBADMSG,
+ * -EPROTONOSUPPORT, -ENOMEM).
+ */
+int kho_journal_snapshot_decode(const void *blob, size_t len,
+				struct kho_journal_snapshot *snap,
+				struct kho_diag *diag);
 
 #define KHO_JSOCK_VERSION 1
 #define KHO_JSOCK_CMD_SNAPSHOT 1
@@ -63,7 +107,8 @@ struct kho_jsock_reply {
 };
 
 /*
- * Produces one snapshot for the server: a malloc'd encoded hand-off and
+ * Produces one snapshot for the server: a malloc'd encoded snapshot
+ * (kho_journal_snapshot_encode()) and
  * malloc'd fds the server closes after sending.  It runs in the server
  * thread, which has an fd table of its own (kho_journal_sock_serve()):
  * a descriptor of the VMM's is reached with pidfd_getfd(@vmm_pidfd, fd).
@@ -134,17 +179,16 @@ int kho_journal_sock_path(pid_t pid, char *buf, size_t len);
  * Return: 0; -ENOENT (no recorder socket for @pid); -ECONNREFUSED;
  * -EACCES (refused by peer credentials); -EBADMSG (malformed reply, or a
  * blob above KHO_HANDOFF_MAX); -EOPNOTSUPP (the journal cannot cross
- * kexec: diag says why, and snap->handoff still holds what was recorded,
- * with no fds); -EPROTONOSUPPORT; -ENAMETOOLONG; -ENOMEM; the recorder's
- * own refusal; or the -errno of socket(2), sendmsg(2) or recvmsg(2).
+ * kexec: diag says why, and @snap still holds what was recorded, with no
+ * fds); -EPROTONOSUPPORT; -ENAMETOOLONG; -ENOMEM; the recorder's own
+ * refusal; or the -errno of socket(2), sendmsg(2) or recvmsg(2).
  */
 int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 			   struct kho_diag *diag);
 
 /**
- * kho_journal_snapshot_free() - close a snapshot's fds and free its
- * hand-off
- * @snap: the snapshot
+ * kho_journal_snapshot_free() - close the fds and free what @snap owns
+ * @snap: the snapshot; left empty
  */
 void kho_journal_snapshot_free(struct kho_journal_snapshot *snap);
 

@@ -14,6 +14,7 @@
 #include <linux/vfio.h>
 
 #include "journal.h"
+#include "pci.h"
 #include "replay.h"
 #include "state.h"
 
@@ -21,81 +22,45 @@
 
 char *kho_replay_pci_name(const struct kho_pci_id *pci, char *buf, size_t len)
 {
-	snprintf(buf, len, "%04x:%02x:%02x.%x", pci->segment, pci->bus,
-		 pci->devfn >> 3, pci->devfn & 7);
-	return buf;
-}
-
-/* Reads a sysfs hex attribute such as "0x1234\n". */
-static int read_hex(const char *path, unsigned long *val)
-{
-	char buf[32];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	close(fd);
-	buf[n] = '\0';
-	*val = strtoul(buf, NULL, 16);
-	return 0;
+	return kho_pci_name(pci, buf, len);
 }
 
 int kho_replay_find_cdev(const char *sysfs, const struct kho_pci_id *pci,
 			 const char *driver, char *name, size_t len,
 			 struct kho_diag *diag)
 {
-	char addr[16], path[512], link[512];
+	char addr[KHO_PCI_NAME_LEN], fn[512], path[512 + 16], drv[256];
 	unsigned long vendor, device;
 	struct dirent *de;
-	const char *drv;
-	ssize_t n;
 	DIR *dir;
 	int err;
 
-	kho_replay_pci_name(pci, addr, sizeof(addr));
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/vendor", sysfs,
-		 addr);
-	err = read_hex(path, &vendor);
+	kho_pci_name(pci, addr, sizeof(addr));
+	err = kho_pci_sysfs_dir(sysfs, pci, fn, sizeof(fn));
+	if (!err)
+		err = kho_pci_read_hex(fn, "vendor", &vendor);
 	if (err)
 		return kho_diag_set(diag, -ENOENT,
-				    "device %s: not present (%s: %s)", addr,
-				    path, kho_errno_name(err));
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/device", sysfs,
-		 addr);
-	err = read_hex(path, &device);
+				    "device %s: not present (%s/vendor: %s)",
+				    addr, fn, kho_errno_name(err));
+	err = kho_pci_read_hex(fn, "device", &device);
 	if (err)
-		return kho_diag_set(diag, -ENOENT, "device %s: %s: %s", addr,
-				    path, kho_errno_name(err));
+		return kho_diag_set(diag, -ENOENT, "device %s: %s/device: %s",
+				    addr, fn, kho_errno_name(err));
 	if (vendor != pci->vendor || device != pci->device)
 		return kho_diag_set(diag, -ENODEV,
 				    "device %s: is %04lx:%04lx, recorded %04x:%04x",
 				    addr, vendor, device, pci->vendor,
 				    pci->device);
 
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/driver", sysfs,
-		 addr);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0) {
-		link[0] = '\0';
-	} else {
-		link[n] = '\0';
-	}
-	drv = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	if (kho_pci_read_driver(fn, drv, sizeof(drv)))
+		drv[0] = '\0';
 	if (driver && driver[0] && strcmp(drv, driver))
 		return kho_diag_set(diag, -ENODEV,
 				    "device %s: bound to driver '%s', recorded '%s'",
 				    addr, drv[0] ? drv : "(none)", driver);
 
-	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/vfio-dev", sysfs,
-		 addr);
+	snprintf(path, sizeof(path), "%s/vfio-dev", fn);
 	dir = opendir(path);
 	if (!dir)
 		return kho_diag_set(diag, -ENOENT,

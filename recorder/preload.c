@@ -2,7 +2,7 @@
 /*
  * The LD_PRELOAD recorder: interposes the libc calls through which an
  * unmodified VMM builds and tears down iommufd/VFIO state, and feeds them
- * to the record of lib/record.c.
+ * to the record (recorder/record.h).
  *
  * Every wrapper calls the real function first and preserves its errno; the
  * recorder only watches.  Calls the recorder itself makes (its memfd
@@ -26,8 +26,6 @@
 #include <unistd.h>
 
 #include "adopt.h"
-#include "handoff.h"
-#include "journal_sock.h"
 #include "record.h"
 
 /* ioctl type shared by iommufd (IOMMUFD_TYPE) and VFIO (VFIO_TYPE) */
@@ -121,6 +119,25 @@ static void kho_preload_child(void)
 		kho_record_atfork_child(kho_preload_rec);
 }
 
+/*
+ * Asks the program to tell the record of its adoptions: a VMM's
+ * kho_adopt_connect() takes descriptors over SCM_RIGHTS, past every
+ * wrapper, and without this the journal would be empty and a rollback
+ * would capture nothing.  This library carries its own copy of lib/, so
+ * the registration goes to the program's copy, which the program exports
+ * (tests/vmm links with -Wl,--export-dynamic-symbol=kho_adopt_set_notify);
+ * a program that adopts nothing has none, and is not asked.
+ */
+static void kho_preload_watch_adoption(struct kho_record *rec)
+{
+	kho_adopt_notify_fn *(*set_notify)(kho_adopt_notify_fn *, void *);
+
+	set_notify = (kho_adopt_notify_fn *(*)(kho_adopt_notify_fn *, void *))
+		dlsym(RTLD_DEFAULT, "kho_adopt_set_notify");
+	if (set_notify)
+		set_notify(kho_record_adopted, rec);
+}
+
 __attribute__((constructor)) static void kho_preload_init(void)
 {
 	struct kho_record *rec;
@@ -136,6 +153,7 @@ __attribute__((constructor)) static void kho_preload_init(void)
 	pthread_atfork(kho_preload_prepare, kho_preload_parent,
 		       kho_preload_child);
 	kho_preload_rec = rec;
+	kho_preload_watch_adoption(rec);
 }
 
 __attribute__((destructor)) static void kho_preload_fini(void)
@@ -155,42 +173,6 @@ static struct kho_record *kho_preload_active(void)
 	if (!kho_preload_rec || kho_record_busy())
 		return NULL;
 	return kho_preload_rec;
-}
-
-/*
- * Called by kho_adopt_connect() in the VMM once it adopted the agent's
- * objects.  The descriptors came over SCM_RIGHTS, past every wrapper:
- * without this the journal would be empty and a rollback would capture
- * nothing.  A failure is reported, never fatal: the VMM runs on, and
- * capture refuses with the reason.
- */
-void kho_record_adopted(const struct kho_adopt_set *set)
-{
-	struct kho_record *rec = kho_preload_active();
-	struct kho_diag diag = { "" };
-	struct kho_handoff h;
-	const char *path = KHO_RUN_DIR "/handoff.fdt";
-	size_t len = 0;
-	void *blob = NULL;
-	int ret;
-
-	if (!rec)
-		return;
-	ret = kho_read_file(path, &blob, &len);
-	if (ret) {
-		fprintf(stderr, "kho-record: pid %d: adopt: reading %s: %s: the adopted state is not recorded\n",
-			getpid(), path, strerror(-ret));
-		return;
-	}
-	ret = kho_handoff_decode(blob, len, &h, &diag);
-	free(blob);
-	if (!ret) {
-		ret = kho_record_adopt(rec, &h, set, &diag);
-		kho_handoff_free(&h);
-	}
-	if (ret)
-		fprintf(stderr, "kho-record: pid %d: adopt: %s: %s\n", getpid(),
-			path, diag.msg);
 }
 
 /*

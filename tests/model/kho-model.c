@@ -625,14 +625,14 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 		fail(v, "record", "the recorder calls the journal unpreservable: %s", diag.msg);
 		goto out;
 	}
-	ret = kho_record_handoff(rec, &snap.handoff, &snap.memfd_fds, &snap.nr_fds);
+	ret = kho_record_snapshot(rec, &snap, true);
 	if (ret) {
-		fail(v, "record", "kho_record_handoff: %s", kho_errno_name(ret));
+		fail(v, "record", "kho_record_snapshot: %s", kho_errno_name(ret));
 		ret = 1;
 		goto out;
 	}
 	ret = 1;
-	e->journaled += snap.handoff.replay.nr;
+	e->journaled += snap.journal.nr;
 	/* As capture does, before this process holds a second iommufd. */
 	if (e->kjournal) {
 		bool mocked = false, tried = false;
@@ -684,7 +684,7 @@ static int run_sequence(struct env *e, uint64_t seed, struct mdl_call *calls,
 	e->t[1] += now_s() - t;
 	t = now_s();
 	for (i = 0; i < snap.nr_fds && i < 4; i++)
-		memfds[i] = (struct kho_replay_memfd){ snap.handoff.state.memfd[i].token,
+		memfds[i] = (struct kho_replay_memfd){ snap.state.memfd[i].token,
 						       snap.memfd_fds[i] };
 	if (kho_replay_run(&r, &h, memfds, i, &diag)) {
 		fail(v, "replay", "%s", diag.msg);
@@ -860,7 +860,7 @@ static int kexec_save(struct env *e, uint64_t seed, const char *path)
 		mdl_call_print(stdout, &calls[k]);
 	}
 	if (kho_record_status(rec, &diag) ||
-	    kho_record_handoff(rec, &snap.handoff, &snap.memfd_fds, &snap.nr_fds) ||
+	    kho_record_snapshot(rec, &snap, true) ||
 	    kho_capture_build(&snap, &cap, &diag) ||
 	    kho_capture_preserve(&cap, &snap, -1, &diag)) {
 		fprintf(stderr, "kho-model: seed %llu: capture: %s\n",

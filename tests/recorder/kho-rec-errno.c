@@ -32,6 +32,15 @@ static void errno_check(const char *what, int ret_ok, int want)
 	errno_failed = 1;
 }
 
+/* Whether the ioctl this program calls is libkho-record.so's. */
+static int recorder_loaded(void)
+{
+	Dl_info info;
+
+	return dladdr(dlsym(RTLD_DEFAULT, "ioctl"), &info) && info.dli_fname &&
+	       strstr(info.dli_fname, "libkho-record");
+}
+
 int main(void)
 {
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
@@ -41,7 +50,7 @@ int main(void)
 	int fd, fd2, mfd;
 	void *p;
 
-	if (!dlsym(RTLD_DEFAULT, "kho_record_adopted")) {
+	if (!recorder_loaded()) {
 		fprintf(stderr, "kho-rec-errno: the recorder is not preloaded\n");
 		return 2;
 	}

@@ -107,15 +107,15 @@ static int memfd_sized(const char *name, size_t size)
 }
 
 /* The journal as the snapshot carries it. */
-static int journal_of(struct kho_record *rec, struct kho_handoff *h)
+static int journal_of(struct kho_record *rec, struct kho_journal_snapshot *h)
 {
-	return kho_record_handoff(rec, h, NULL, NULL);
+	return kho_record_snapshot(rec, h, false);
 }
 
 KTEST(va_resolves_to_memfd_offsets)
 {
 	struct kho_record *rec;
-	struct kho_handoff h;
+	struct kho_journal_snapshot h;
 	int iommufd, mfd;
 	char *base, *second;
 
@@ -139,20 +139,20 @@ KTEST(va_resolves_to_memfd_offsets)
 	ASSERT_EQ(0, kho_record_status(rec, NULL));
 
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(5, h.replay.nr);
+	ASSERT_EQ(5, h.journal.nr);
 	ASSERT_EQ(5, h.journal_length);
 	ASSERT_EQ(1, h.state.nr_memfd);
 	ASSERT_EQ(16 * PG, h.state.memfd[0].size);
 	ASSERT_STR_CONTAINS(h.state.memfd[0].name, "guest-ram");
-	ASSERT_EQ(KHO_OP_IOAS_MAP_FILE, h.replay.recs[1].op);
-	ASSERT_EQ(h.state.memfd[0].token, h.replay.recs[1].map.memfd_token);
-	ASSERT_EQ(0, h.replay.recs[1].map.offset);
-	ASSERT_EQ(3 * PG, h.replay.recs[2].map.offset);
-	ASSERT_EQ(9 * PG, h.replay.recs[3].map.offset);
-	ASSERT_EQ(0x300000, h.replay.recs[3].map.iova);
-	ASSERT_EQ(4 * PG, h.replay.recs[4].map.offset);
-	ASSERT_EQ(3 * PG, h.replay.recs[4].map.length);
-	kho_handoff_free(&h);
+	ASSERT_EQ(KHO_OP_IOAS_MAP_FILE, h.journal.recs[1].op);
+	ASSERT_EQ(h.state.memfd[0].token, h.journal.recs[1].map.memfd_token);
+	ASSERT_EQ(0, h.journal.recs[1].map.offset);
+	ASSERT_EQ(3 * PG, h.journal.recs[2].map.offset);
+	ASSERT_EQ(9 * PG, h.journal.recs[3].map.offset);
+	ASSERT_EQ(0x300000, h.journal.recs[3].map.iova);
+	ASSERT_EQ(4 * PG, h.journal.recs[4].map.offset);
+	ASSERT_EQ(3 * PG, h.journal.recs[4].map.length);
+	kho_journal_snapshot_free(&h);
 
 	/* the same VA now backed by another memfd: a new token, not a stale one */
 	{
@@ -168,9 +168,9 @@ KTEST(va_resolves_to_memfd_offsets)
 		ASSERT_EQ(0, journal_of(rec, &h));
 		ASSERT_EQ(2, h.state.nr_memfd);
 		ASSERT_EQ(h.state.memfd[1].token,
-			  h.replay.recs[5].map.memfd_token);
+			  h.journal.recs[5].map.memfd_token);
 		ASSERT_TRUE(h.state.memfd[0].token != h.state.memfd[1].token);
-		kho_handoff_free(&h);
+		kho_journal_snapshot_free(&h);
 		close(other);
 	}
 	munmap(base, 8 * PG);
@@ -184,7 +184,7 @@ KTEST(anonymous_private_and_disk_are_refused_with_reason)
 {
 	struct kho_diag why = { "" };
 	struct kho_record *rec;
-	struct kho_handoff h;
+	struct kho_journal_snapshot h;
 	int iommufd, mfd, disk, shm;
 	char *anon, *priv;
 	char shm_path[64];
@@ -205,8 +205,8 @@ KTEST(anonymous_private_and_disk_are_refused_with_reason)
 	ASSERT_EQ(0, kho_record_status(rec, NULL));
 	/* ... and the UNMAP is not journaled: the map never was */
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(1, h.replay.nr);
-	kho_handoff_free(&h);
+	ASSERT_EQ(1, h.journal.nr);
+	kho_journal_snapshot_free(&h);
 
 	/* a private mapping of a memfd pins copy-on-write pages */
 	mfd = memfd_sized("ram", 4 * PG);
@@ -302,7 +302,7 @@ static int note_unmap_full(struct kho_record *rec, int fd, uint32_t ioas,
 KTEST(churn_pairs_cancelling_at_the_tail_are_elided)
 {
 	struct kho_record *rec;
-	struct kho_handoff h;
+	struct kho_journal_snapshot h;
 	int iommufd, mfd, i;
 
 	ASSERT_EQ(0, kho_record_new(&rec));
@@ -321,9 +321,9 @@ KTEST(churn_pairs_cancelling_at_the_tail_are_elided)
 	ASSERT_EQ(0, note_unmap_full(rec, iommufd, 1, 0x200000, PG));
 	ASSERT_EQ(0, note_unmap(rec, iommufd, 1, 0x100000, PG, PG));
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(2, h.replay.nr);
+	ASSERT_EQ(2, h.journal.nr);
 	ASSERT_EQ(2 + 2 * 102, h.journal_length);
-	kho_handoff_free(&h);
+	kho_journal_snapshot_free(&h);
 
 	/* overlapped: the first UNMAP's map is not the last one */
 	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, 0, PG, 0x100000));
@@ -342,14 +342,14 @@ KTEST(churn_pairs_cancelling_at_the_tail_are_elided)
 	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, mfd, 0, 2 * PG, 0x500000));
 	ASSERT_EQ(0, note_unmap(rec, iommufd, 1, 0x500000, 4 * PG, 2 * PG));
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(2 + 4 + 3 + 3 + 2, h.replay.nr);
+	ASSERT_EQ(2 + 4 + 3 + 3 + 2, h.journal.nr);
 	ASSERT_EQ(2 + 2 * 102 + 12, h.journal_length);
-	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.replay.recs[4].op);
-	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.replay.recs[5].op);
-	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.replay.recs[8].op);
-	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.replay.recs[11].op);
-	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.replay.recs[13].op);
-	kho_handoff_free(&h);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.journal.recs[4].op);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.journal.recs[5].op);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.journal.recs[8].op);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.journal.recs[11].op);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.journal.recs[13].op);
+	kho_journal_snapshot_free(&h);
 	close(mfd);
 	close(iommufd);
 	kho_record_free(rec);
@@ -374,7 +374,7 @@ static void note_unmap_failed(struct kho_record *rec, int fd, uint32_t ioas,
 KTEST(failed_unmap_journals_what_the_kernel_removed)
 {
 	struct kho_record *rec;
-	struct kho_handoff h;
+	struct kho_journal_snapshot h;
 	struct kho_diag why;
 	int iommufd, mfd;
 
@@ -391,17 +391,17 @@ KTEST(failed_unmap_journals_what_the_kernel_removed)
 	note_unmap_failed(rec, iommufd, 1, 0x200000, PG, ENOENT);
 	note_unmap_failed(rec, iommufd, 1, 0x102000, PG, ENOENT);
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(4, h.replay.nr);
-	kho_handoff_free(&h);
+	ASSERT_EQ(4, h.journal.nr);
+	kho_journal_snapshot_free(&h);
 	/* the two whole areas before the one that sticks out went */
 	note_unmap_failed(rec, iommufd, 1, 0x100000, 3 * PG, ENOENT);
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(5, h.replay.nr);
-	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.replay.recs[4].op);
-	ASSERT_EQ(0x100000, h.replay.recs[4].unmap.iova);
-	ASSERT_EQ(2 * PG, h.replay.recs[4].unmap.length);
-	ASSERT_EQ(2 * PG, h.replay.recs[4].unmap.out_length);
-	kho_handoff_free(&h);
+	ASSERT_EQ(5, h.journal.nr);
+	ASSERT_EQ(KHO_OP_IOAS_UNMAP, h.journal.recs[4].op);
+	ASSERT_EQ(0x100000, h.journal.recs[4].unmap.iova);
+	ASSERT_EQ(2 * PG, h.journal.recs[4].unmap.length);
+	ASSERT_EQ(2 * PG, h.journal.recs[4].unmap.out_length);
+	kho_journal_snapshot_free(&h);
 	ASSERT_EQ(0, kho_record_status(rec, NULL));
 	/* busy: which areas went cannot be told */
 	note_unmap_failed(rec, iommufd, 1, 0x100000, 8 * PG, EBUSY);
@@ -416,7 +416,7 @@ KTEST(failed_unmap_journals_what_the_kernel_removed)
 KTEST(fd_identity_follows_dup_and_close)
 {
 	struct kho_record *rec;
-	struct kho_handoff h;
+	struct kho_journal_snapshot h;
 	enum kho_record_fd_kind kind;
 	int iommufd, dup_iommufd, a, b, c;
 
@@ -436,12 +436,12 @@ KTEST(fd_identity_follows_dup_and_close)
 	kho_record_fd_opened(rec, c, NULL);
 	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, c, 0, PG, 0x300000));
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(4, h.replay.nr);
+	ASSERT_EQ(4, h.journal.nr);
 	ASSERT_EQ(2, h.state.nr_memfd);
-	ASSERT_EQ(1, h.replay.recs[1].map.memfd_token);
-	ASSERT_EQ(1, h.replay.recs[2].map.memfd_token);
-	ASSERT_EQ(2, h.replay.recs[3].map.memfd_token);
-	kho_handoff_free(&h);
+	ASSERT_EQ(1, h.journal.recs[1].map.memfd_token);
+	ASSERT_EQ(1, h.journal.recs[2].map.memfd_token);
+	ASSERT_EQ(2, h.journal.recs[3].map.memfd_token);
+	kho_journal_snapshot_free(&h);
 
 	/* the iommufd is journaled through its dup after the original closes */
 	dup_iommufd = fcntl(iommufd, F_DUPFD_CLOEXEC, 0);
@@ -453,8 +453,8 @@ KTEST(fd_identity_follows_dup_and_close)
 	/* not the last map: journaled, not elided */
 	ASSERT_EQ(0, note_unmap(rec, dup_iommufd, 1, 0x100000, PG, PG));
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(5, h.replay.nr);
-	kho_handoff_free(&h);
+	ASSERT_EQ(5, h.journal.nr);
+	kho_journal_snapshot_free(&h);
 	/* the recorder's own memfd references are not the process's to close */
 	ASSERT_TRUE(!kho_record_fd_internal(rec, b));
 
@@ -462,9 +462,9 @@ KTEST(fd_identity_follows_dup_and_close)
 	close(dup_iommufd);
 	kho_record_fd_closed(rec, dup_iommufd);
 	ASSERT_EQ(0, journal_of(rec, &h));
-	ASSERT_EQ(0, h.replay.nr);
+	ASSERT_EQ(0, h.journal.nr);
 	ASSERT_EQ(0, h.state.nr_memfd);
-	kho_handoff_free(&h);
+	kho_journal_snapshot_free(&h);
 	close(b);
 	close(c);
 	kho_record_free(rec);
@@ -510,11 +510,11 @@ KTEST(socket_round_trip_with_memfds)
 		printf("# fetch: %s\n", diag.msg);
 	ASSERT_EQ(0, ret);
 	/* the map/unmap pair was elided; the length still counts it */
-	ASSERT_EQ(2, snap.handoff.replay.nr);
-	ASSERT_EQ(4, snap.handoff.journal_length);
-	ASSERT_EQ(KHO_OP_IOAS_MAP_FILE, snap.handoff.replay.recs[1].op);
-	ASSERT_EQ(2 * PG, snap.handoff.replay.recs[1].map.length);
-	ASSERT_EQ(1, snap.handoff.state.nr_memfd);
+	ASSERT_EQ(2, snap.journal.nr);
+	ASSERT_EQ(4, snap.journal_length);
+	ASSERT_EQ(KHO_OP_IOAS_MAP_FILE, snap.journal.recs[1].op);
+	ASSERT_EQ(2 * PG, snap.journal.recs[1].map.length);
+	ASSERT_EQ(1, snap.state.nr_memfd);
 	ASSERT_EQ(1, snap.nr_fds);
 	/* the fd received is the very memfd, content and all */
 	ASSERT_EQ(0, fstat(snap.memfd_fds[0], &st));
@@ -532,7 +532,7 @@ KTEST(socket_round_trip_with_memfds)
 	ASSERT_EQ(-EOPNOTSUPP, ret);
 	ASSERT_STR_CONTAINS(diag.msg, "anonymous memory");
 	ASSERT_EQ(0, snap.nr_fds);
-	ASSERT_EQ(2, snap.handoff.replay.nr);
+	ASSERT_EQ(2, snap.journal.nr);
 	kho_journal_snapshot_free(&snap);
 
 	kho_record_free(rec);
@@ -583,7 +583,7 @@ KTEST(server_holds_no_vmm_file)
 		printf("# fetch: %s\n", diag.msg);
 	ASSERT_EQ(0, ret);
 	ASSERT_EQ(1, snap.nr_fds);
-	ASSERT_EQ(2 * PG, snap.handoff.state.memfd[0].size);
+	ASSERT_EQ(2 * PG, snap.state.memfd[0].size);
 	ASSERT_EQ(0, fstat(snap.memfd_fds[0], &st));
 	ASSERT_TRUE(pread(snap.memfd_fds[0], &c, 1, 0) == 1 && c == 'l');
 	ASSERT_EQ(0, fstat(p[0], &sst));

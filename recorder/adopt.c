@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Adoption: the journal of a process that adopted a restore after kexec. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "adopt.h"
+#include "compact.h"
+#include "handoff.h"
+#include "internal.h"
+#include "kjournal.h"
+#include "state.h"
+
+/* Old ID -> new ID of one record's object references, in place. */
+static int kho_record_adopt_ids(struct kho_rec *r, const struct kho_idmap *m)
+{
+	uint32_t *ids[3] = { NULL, NULL, NULL };
+	size_t i;
+
+	switch (r->op) {
+	case KHO_OP_IOAS_ALLOC:
+		ids[0] = &r->ioas_alloc.out_ioas_id;
+		break;
+	case KHO_OP_IOAS_ALLOW_IOVAS:
+		ids[0] = &r->allow_iovas.ioas_id;
+		break;
+	case KHO_OP_IOAS_MAP_FILE:
+		ids[0] = &r->map.ioas_id;
+		break;
+	case KHO_OP_OPTION:
+		ids[0] = &r->option.object_id;
+		break;
+	case KHO_OP_HWPT_ALLOC:
+		ids[0] = &r->hwpt_alloc.dev_id;
+		ids[1] = &r->hwpt_alloc.pt_id;
+		ids[2] = &r->hwpt_alloc.out_hwpt_id;
+		break;
+	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
+		ids[0] = &r->dirty_tracking.hwpt_id;
+		break;
+	case KHO_OP_DEVICE_BIND:
+		ids[0] = &r->bind.out_devid;
+		break;
+	case KHO_OP_DEVICE_ATTACH:
+		ids[0] = &r->attach.dev_id;
+		ids[1] = &r->attach.pt_id;
+		ids[2] = &r->attach.out_hwpt_id;
+		break;
+	default:
+		/* A plan holds only the ops above (rec_phase() in replay.c). */
+		return -EBADMSG;
+	}
+	for (i = 0; i < 3; i++)
+		if (ids[i] && *ids[i] && kho_idmap_lookup(m, *ids[i], ids[i]))
+			return -ENOENT;
+	return 0;
+}
+
+/* The adopted memfd under its hand-off token, so the plan's records hold. */
+static int kho_record_adopt_memfd(struct kho_record *rec,
+				  const struct kho_adopt_memfd *am,
+				  const struct kho_state *s)
+{
+	struct kho_record_memfd *m;
+	struct stat st;
+	uint64_t token;
+	size_t i;
+	int ret;
+
+	if (fstat(am->fd, &st) < 0)
+		return -errno;
+	ret = kho_record_memfd_add(rec, am->fd, &st, &token);
+	if (ret)
+		return ret;
+	m = kho_record_memfd_find(rec, st.st_dev, st.st_ino);
+	m->token = am->token;
+	rec->va_hit.end = 0;	/* it may have named the old token */
+	for (i = 0; i < s->nr_memfd; i++)
+		if (s->memfd[i].token == am->token)
+			snprintf(m->name, sizeof(m->name), "%s", s->memfd[i].name);
+	if (rec->next_token <= am->token)
+		rec->next_token = am->token + 1;
+	return 0;
+}
+
+/* The kernel names a memfd by inode; the recorder knows its token. */
+static int kho_record_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
+{
+	const struct kho_record *rec = ctx;
+	size_t i;
+
+	for (i = 0; i < rec->nr_memfds; i++)
+		if ((uint64_t)rec->memfds[i].ino == ino) {
+			*token = rec->memfds[i].token;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/*
+ * Seeds the journal from the kernel's record of the adopted iommufd.
+ * Called with the lock held, so the IOMMU_JOURNAL_READ calls pass the
+ * wrapper unrecorded.  Return: -ENOTTY on a kernel without the journal
+ * (the caller seeds from the plan), 0, or why it failed.
+ */
+static int kho_record_adopt_kjournal(struct kho_record *rec, int iommufd,
+				     struct kho_diag *diag)
+{
+	struct kho_kjournal_status st;
+	struct kho_diag why = { "" };
+	int ret;
+
+	ret = kho_kjournal_status(iommufd, false, &st);
+	if (ret == -ENOTTY)
+		return ret;
+	if (ret)
+		return kho_diag_set(diag, ret,
+				    "adopt: iommufd fd %d: kernel journal status: %s",
+				    iommufd, strerror(-ret));
+	if (st.state != KHO_KJOURNAL_RECORDING &&
+	    st.state != KHO_KJOURNAL_VERIFIED)
+		return kho_diag_set(diag, -EBUSY,
+				    "adopt: iommufd fd %d: kernel journal in state %u, not recording: the replay was not verified",
+				    iommufd, st.state);
+	ret = kho_kjournal_read(iommufd, false, kho_record_ino_to_token, rec,
+				&rec->journal, NULL, &why);
+	if (ret)
+		return kho_diag_set(diag, ret,
+				    "adopt: iommufd fd %d: reading the kernel journal: %s",
+				    iommufd, why.msg[0] ? why.msg : strerror(-ret));
+	/* as if recorded here: capture elides the kernel's journal alike */
+	kho_journal_elide(&rec->journal, &rec->nr_elided);
+	return 0;
+}
+
+static int kho_record_adopt_locked(struct kho_record *rec,
+				   const struct kho_handoff *h,
+				   const struct kho_adopt_set *set,
+				   struct kho_diag *diag)
+{
+	struct kho_record_ofd *o;
+	struct kho_journal plan;
+	size_t i, j;
+	int ret;
+
+	if (rec->journal.nr || rec->ctx_ofd >= 0)
+		return kho_diag_set(diag, -EEXIST,
+				    "adopt: the journal already holds %zu records of another iommufd: the adopted one would be a second context",
+				    rec->journal.nr);
+	o = kho_record_classify(rec, set->iommufd, "/dev/iommu");
+	if (!o || o->kind != KHO_RECORD_FD_IOMMUFD)
+		return kho_diag_set(diag, -EBADF,
+				    "adopt: iommufd fd %d: not an iommufd", set->iommufd);
+	rec->ctx_ofd = o - rec->ofds;
+	kho_record_hot_forget(rec);
+	for (i = 0; i < set->nr_memfd; i++) {
+		ret = kho_record_adopt_memfd(rec, &set->memfd[i], &h->state);
+		if (ret)
+			return kho_diag_set(diag, ret,
+					    "adopt: memfd token %llu (fd %d): %s",
+					    (unsigned long long)set->memfd[i].token,
+					    set->memfd[i].fd, strerror(-ret));
+	}
+	for (i = 0; i < set->nr_dev; i++) {
+		const struct kho_adopt_dev *d = &set->dev[i];
+
+		o = kho_record_classify(rec, d->fd, d->cdev);
+		if (!o || o->kind != KHO_RECORD_FD_VFIO_CDEV)
+			return kho_diag_set(diag, -EBADF,
+					    "adopt: device %u (fd %d, %s): not a VFIO cdev",
+					    d->new_id, d->fd, d->cdev);
+		o->bound = true;
+		o->devid = d->new_id;
+		o->attached_pt = d->new_hwpt;
+		o->pci = d->pci;
+		o->pci_known = true;
+		for (j = 0; j < h->state.nr_dev; j++)
+			if (h->state.dev[j].id == d->old_id)
+				snprintf(o->driver, sizeof(o->driver), "%s",
+					 h->state.dev[j].driver);
+	}
+	/*
+	 * On a kernel that journals, the adopted iommufd's own journal says
+	 * what built it (after a kernel-verified restore: the whole preserved
+	 * journal, not the plan), so the recorder starts from it and the next
+	 * capture compares equal with the kernel record by record.
+	 */
+	ret = kho_record_adopt_kjournal(rec, set->iommufd, diag);
+	if (ret != -ENOTTY) {
+		if (ret)
+			kho_record_reset(rec);
+		return ret;
+	}
+	/*
+	 * Elsewhere the journal starts as the plan the agent replayed, in the
+	 * IDs the agent got: compacting it again yields the state this
+	 * process adopted, and what it does from now on is recorded on top.
+	 */
+	ret = kho_plan_expand(&h->replay, &h->state, &plan, diag);
+	if (ret)
+		return ret;
+	for (i = 0; i < plan.nr; i++) {
+		ret = kho_record_adopt_ids(&plan.recs[i], &set->idmap);
+		if (ret) {
+			kho_diag_set(diag, ret,
+				     "adopt: plan record %zu (%s): %s", i,
+				     kho_op_name(plan.recs[i].op),
+				     ret == -ENOENT ? "an object the agent did not rebuild" :
+				     "not an op a plan holds");
+			break;
+		}
+		ret = kho_journal_append(&rec->journal, &plan.recs[i]);
+		if (ret) {
+			kho_diag_set(diag, ret, "adopt: journal: out of memory");
+			break;
+		}
+	}
+	kho_journal_free(&plan);
+	if (ret)
+		kho_record_reset(rec);
+	return ret;
+}
+
+int kho_record_adopt(struct kho_record *rec, const struct kho_handoff *h,
+		     const struct kho_adopt_set *set, struct kho_diag *diag)
+{
+	int ret;
+
+	kho_record_lock(rec);
+	ret = kho_record_adopt_locked(rec, h, set, diag);
+	if (ret)
+		kho_record_break(rec, diag->msg);
+	kho_record_unlock(rec);
+	return ret;
+}
+
+
+void kho_record_adopted(const struct kho_adopt_set *set, void *ctx)
+{
+	struct kho_record *rec = ctx;
+	struct kho_diag diag = { "" };
+	struct kho_handoff h;
+	const char *path = KHO_RUN_DIR "/handoff.fdt";
+	size_t len = 0;
+	void *blob = NULL;
+	int ret;
+
+	/* the recorder's own calls are not the VMM's */
+	if (!rec || kho_record_busy())
+		return;
+	ret = kho_read_file(path, &blob, &len);
+	if (ret) {
+		fprintf(stderr, "kho-record: pid %d: adopt: reading %s: %s: the adopted state is not recorded\n",
+			getpid(), path, strerror(-ret));
+		return;
+	}
+	ret = kho_handoff_decode(blob, len, &h, &diag);
+	free(blob);
+	if (!ret) {
+		ret = kho_record_adopt(rec, &h, set, &diag);
+		kho_handoff_free(&h);
+	}
+	if (ret)
+		fprintf(stderr, "kho-record: pid %d: adopt: %s: %s\n", getpid(),
+			path, diag.msg);
+}
