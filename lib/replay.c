@@ -16,6 +16,7 @@
 #endif
 #include <linux/vfio.h>
 
+#include "compact.h"
 #include "journal.h"
 #include "replay.h"
 #include "state.h"
@@ -758,6 +759,20 @@ int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
 			return kho_diag_set(diag, -EOPNOTSUPP,
 					    "replay: plan record %zu: %s cannot be replayed",
 					    i, kho_op_name(h->replay.recs[i].op));
+	}
+	/*
+	 * Nor one whose objects do not add up: an object unknown, destroyed
+	 * or made later is otherwise found only when its record runs, after
+	 * the devices were bound.
+	 */
+	err = kho_plan_check(h, &r->idmap, diag);
+	if (err) {
+		char why[sizeof(diag->msg)];
+
+		snprintf(why, sizeof(why), "%s", diag->msg);
+		return kho_diag_set(diag, err,
+				    "replay: %s; refused before the first ioctl, no device bound",
+				    why);
 	}
 
 	free(r->mapped);
