@@ -187,6 +187,8 @@ static int replay_ioctl(struct kho_replay *r, uint32_t op, int fd,
 	int ret;
 
 	r->steps++;
+	if (r->stop_at && r->steps == r->stop_at && r->stop)
+		r->stop(r);
 	if (r->fail_at && r->steps == r->fail_at)
 		return -EIO;
 	r->stat[op].calls++;
