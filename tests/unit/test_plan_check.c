@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "ktest.h"
 #include "compact.h"
 #include "handoff.h"
@@ -23,22 +24,7 @@
  * 3 BIND -> device 2, 4 ATTACH device 2 to 1 -> HWPT 3. */
 static int load_edu(struct kho_handoff *h)
 {
-	const char *dir = getenv("KHO_TEST_DATA");
-	struct kho_diag d = { "" };
-	char path[512];
-	size_t len;
-	void *buf;
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/good/edu-vm.dtb",
-		 dir ? dir : "tests/data");
-	kho_handoff_init(h);
-	ret = kho_read_file(path, &buf, &len);
-	if (ret)
-		return ret;
-	ret = kho_handoff_decode(buf, len, h, &d);
-	free(buf);
-	return ret;
+	return ktest_load_blob("edu-vm.dtb", h);
 }
 
 /* Replaces plan record @i with @rec, shifting the rest up by one. */
