@@ -375,13 +375,26 @@ static int check_unadopted(struct kho_diag *diag)
 	void *blob;
 	int err;
 
-	if (kho_read_file(KHO_RUN_DIR "/agent.status", (void **)&status, &len))
-		return 0;
-	status[strcspn(status, "\n")] = '\0';
-	if (strncmp(status, "ready", 5) && strncmp(status, "held", 4) &&
-	    strncmp(status, "running", 7) && strncmp(status, "stopped", 7)) {
+	/*
+	 * An adoption that just ended flips "ready" to "finished" within
+	 * milliseconds, once the agent's FINISH returns: give it a second
+	 * before calling the session unadopted.
+	 */
+	for (i = 0;; i++) {
+		if (kho_read_file(KHO_RUN_DIR "/agent.status",
+				  (void **)&status, &len))
+			return 0;
+		status[strcspn(status, "\n")] = '\0';
+		if (strncmp(status, "ready", 5) && strncmp(status, "held", 4) &&
+		    strncmp(status, "running", 7) &&
+		    strncmp(status, "stopped", 7)) {
+			free(status);
+			return 0;
+		}
+		if (i == 10)
+			break;
 		free(status);
-		return 0;
+		usleep(100000);
 	}
 	nr = agent_pids(pids, sizeof(pids));
 	if (!nr) {
