@@ -31,7 +31,10 @@ void agent_log(int err, const char *fmt, ...)
  * releasing the hold writes them.  Errors are never held.
  */
 void agent_log_hold(int hold);
-/* Where the first status past "running" is also written (then closed). */
+/*
+ * Where the first status past "running" is also written (then closed);
+ * -1 closes the one set before.
+ */
 void agent_notify_fd(int fd);
 
 /* Replaces KHO_RUN_DIR/agent.status, read by the initramfs hook. */

@@ -220,6 +220,13 @@ static void keeper_main(pid_t worker, int sock, agent_orphaned_fn orphaned)
 	int fds[KEEPER_FDS], n, st;
 	char why[512];
 
+	/*
+	 * The notification fd is the worker's: its readers wait for its
+	 * first status or EOF (kho-tool salvage reads to EOF), which a copy
+	 * here would hold back for the keeper's whole life.  A worker that
+	 * dies first still ends their wait, and our status is in the file.
+	 */
+	agent_notify_fd(-1);
 	for (;;) {
 		n = recv_fds(sock, &m, fds);
 		if (n <= 0)

@@ -93,6 +93,8 @@ static int notify_fd = -1;
 
 void agent_notify_fd(int fd)
 {
+	if (notify_fd >= 0 && notify_fd != fd)
+		close(notify_fd);
 	notify_fd = fd;
 }
 
