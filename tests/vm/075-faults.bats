@@ -34,6 +34,13 @@ assert_intact() {
 	assert_intact
 }
 
+@test "faults: kill -9 of the keeper halfway: the worker's own copies restore intact RAM" {
+	fault_vm kill-keeper --expect staged --expect keeper-killed \
+		--expect adopted --expect finished
+	assert_vm_ok
+	assert_intact
+}
+
 @test "faults: SIGTERM as switch-root sends it, after the BIND: deferred, the restore completes" {
 	fault_vm sigterm --expect staged --expect terminated --expect survived \
 		--expect adopted --expect finished

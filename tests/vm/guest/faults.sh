@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Faults around the restore (tests/vm/075-faults.bats), case chosen by
-# khotest.fault=kill|sigterm|oom|second-kexec|bad-plan.  Stage 1 stages
+# khotest.fault=kill|kill-keeper|sigterm|oom|second-kexec|bad-plan.  Stage 1 stages
 # the VMM's state (guest/restore-lib.sh) and kexecs; stage 2 inflicts the
 # fault on the agent the initramfs hook started, and then a VMM must
 # adopt the guest RAM byte for byte with the edu DMA working through the
@@ -57,7 +57,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	extra=
 	case "$fault" in
 	# Step 5 is the 4th of the 8 maps; step 11 the ATTACH, after the BIND.
-	kill) extra=kho_agent.stop_at=5 ;;
+	kill|kill-keeper) extra=kho_agent.stop_at=5 ;;
 	sigterm) extra=kho_agent.stop_at=11 ;;
 	oom|second-kexec) ;;
 	bad-plan) sargs=--unknown-pt ;;
@@ -83,6 +83,20 @@ kill)
 	expect_restart "worker pid $pid killed by SIGKILL \(signal 9\) after step keeper"
 	grep -q "session 'kho-tool' is held by a failed agent: taking it over" $run/restore.log ||
 		khotest_fail "the restart did not take the session over"
+	expect_adopted
+	;;
+kill-keeper)
+	# The other half: the keeper dies, the worker's own copies carry on.
+	pid=$(stopped_pid)
+	[ -n "$pid" ] || khotest_fail "the agent did not stop halfway: '$status'"
+	keeper=$(agent_pids | grep -vx "$pid")
+	[ -n "$keeper" ] || khotest_fail "no keeper next to worker pid $pid"
+	kill -9 "$keeper"
+	kill -CONT "$pid"
+	khotest_mark keeper-killed
+	wait_for $run/agent.status '^ready' 60 ||
+		khotest_fail "without its keeper the worker did not restore: '$(cat $run/agent.status)'"
+	cat $run/restore.log
 	expect_adopted
 	;;
 sigterm)
