@@ -11,9 +11,11 @@
  * it has them, over a socketpair; from then on either process alone keeps
  * the session alive.  If the worker dies of a signal, the keeper holds
  * the session the way a failed agent does (agent.status "held ...",
- * VMMs refused with the reason, agent-held.sock for a restart).  If it
- * exits (adopted and finished, handed to a retry, nothing to restore),
- * the keeper closes its copies and exits with the worker's status.
+ * VMMs refused with the reason, agent-held.sock for a restart), and so it
+ * does if the worker exits without saying that the session is finished
+ * or handed on.  Otherwise (adopted and finished, handed to a retry,
+ * nothing to restore) the keeper closes its copies and exits with the
+ * worker's status.
  */
 #include <errno.h>
 #include <signal.h>
@@ -243,15 +245,25 @@ static void keeper_main(pid_t worker, int sock, agent_orphaned_fn orphaned)
 		}
 	}
 	agent_note_signals();
-	if (k.finished || WIFEXITED(st)) {
+	/*
+	 * Finished, handed on, or never had a session: nothing to keep.  A
+	 * worker that ended any other way left the session to us, whether
+	 * a signal killed it or it exited on a path that forgot it.
+	 */
+	if (k.finished || (k.session < 0 && WIFEXITED(st))) {
 		keeper_close(&k);
 		free(k.memfd);
 		exit(WIFEXITED(st) ? WEXITSTATUS(st) : 0);
 	}
-	snprintf(why, sizeof(why),
-		 "keeper: worker pid %d killed by %s (signal %d) after step %s",
-		 (int)worker, signal_name(WTERMSIG(st)), WTERMSIG(st),
-		 agent_last_step());
+	if (WIFEXITED(st))
+		snprintf(why, sizeof(why),
+			 "keeper: worker pid %d exited with status %d after step %s without handing the session on",
+			 (int)worker, WEXITSTATUS(st), agent_last_step());
+	else
+		snprintf(why, sizeof(why),
+			 "keeper: worker pid %d killed by %s (signal %d) after step %s",
+			 (int)worker, signal_name(WTERMSIG(st)),
+			 WTERMSIG(st), agent_last_step());
 	if (k.session < 0) {
 		/* Killed before it shared anything: what it had is gone. */
 		agent_log(-ECHILD, "%s, before it shared the session: whatever session it had retrieved was finished when it died",

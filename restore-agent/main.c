@@ -780,6 +780,16 @@ static int restore_steps(struct agent *a)
 		agent_step_done("session", t0, 0, KHO_LUO_SESSION);
 	}
 
+	/*
+	 * The keeper holds the session from here on (keeper.c): a worker
+	 * killed before its memfds are out leaves them in the session, for
+	 * a restart to retrieve.  Not a step: one sendmsg.
+	 */
+	err = agent_keeper_share(a->session, a->handoff_fd, a->memfd,
+				 a->nr_memfd, &diag);
+	if (err)
+		agent_log(err, "%s", diag.msg);
+
 	/* Timed apart from the decode: this one is the kernel's LUO work. */
 	if (a->handoff_fd < 0) {
 		t0 = agent_now_ns();
