@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kho-tool validate: checks a hand-off blob the way the restore-agent will. */
+/*
+ * kho-tool validate: checks a hand-off blob the way the restore-agent will,
+ * and that its plan can be replayed, the way `journal --compact` folds it.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,15 +10,22 @@
 
 #include "args.h"
 #include "commands.h"
-#include "file.h"
+#include "compact.h"
 #include "handoff.h"
 #include "handoff_print.h"
+#include "journal.h"
+#include "state.h"
 
 static int validate_usage(FILE *out, int code)
 {
 	fprintf(out, "usage: kho-tool validate [--json] [--quiet] FILE\n"
-		"  exit 0: valid; 1: invalid (the message names the node or property\n"
-		"  and the cause); 2: usage error or FILE cannot be read\n");
+		"  Decodes FILE as the restore-agent does, then folds its replay plan\n"
+		"  as `kho-tool journal --compact` does: a record naming an unknown,\n"
+		"  destroyed or later object, or a plan that rebuilds another state than\n"
+		"  the recorded one, is invalid.\n"
+		"  exit 0: valid; 1: invalid (the message names the node or property,\n"
+		"  or the plan record and object, and the cause); 2: usage error or\n"
+		"  FILE cannot be read\n");
 	return code;
 }
 
@@ -26,6 +36,34 @@ static size_t validate_count_maps(const struct kho_handoff *h)
 	for (i = 0; i < h->state.nr_ioas; i++)
 		n += h->state.ioas[i].nr_maps;
 	return n;
+}
+
+/*
+ * What the agent would find only while replaying: fold the plan as
+ * `journal --compact` does.  The plan check comes first for its message,
+ * which names the object's record; the fold then proves that the plan
+ * rebuilds exactly the recorded state.
+ */
+static int validate_plan(const struct kho_handoff *h, struct kho_diag *diag)
+{
+	struct kho_state folded;
+	struct kho_journal plan;
+	char why[sizeof(diag->msg)];
+	size_t nr_expanded;
+	int err;
+
+	err = kho_plan_check(h, NULL, diag);
+	if (!err)
+		err = kho_compact_handoff(h, &folded, &plan, &nr_expanded,
+					  diag);
+	if (err) {
+		snprintf(why, sizeof(why), "%s", diag->msg);
+		return kho_diag_set(diag, err,
+				    "replay plan cannot be replayed: %s", why);
+	}
+	kho_journal_free(&plan);
+	kho_state_free(&folded);
+	return 0;
 }
 
 int cmd_validate(int argc, char **argv)
@@ -57,6 +95,11 @@ int cmd_validate(int argc, char **argv)
 			printf("}\n");
 		}
 		return print_load_error("validate", path, err, readable, &diag);
+	}
+	if (!err) {
+		err = validate_plan(&h, &diag);
+		if (err)
+			kho_handoff_free(&h);
 	}
 	if (json) {
 		printf("{\"file\":");

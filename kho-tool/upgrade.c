@@ -2,6 +2,7 @@
 /* The upgrade path: pre-flight, capture, preserve, load, kexec, timed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -295,6 +296,112 @@ static int refuse_target(struct timeline *tl, const struct run *r)
 			o->command);
 }
 
+/* The pids of live processes named @restore-agent (keeper and worker). */
+static size_t agent_pids(char *buf, size_t size)
+{
+	struct dirent *de;
+	char path[64], argv0[32];
+	size_t n = 0, len = 0;
+	DIR *d = opendir("/proc");
+	ssize_t got;
+	int fd;
+
+	buf[0] = '\0';
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.16s/cmdline", de->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		got = read(fd, argv0, sizeof(argv0) - 1);
+		close(fd);
+		if (got <= 0)
+			continue;
+		argv0[got] = '\0';
+		if (strcmp(argv0, "@restore-agent"))
+			continue;
+		if (len < size)
+			len += snprintf(buf + len, size - len, "%s%s",
+					n ? ", " : "", de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A restore-agent that holds the session of the last upgrade, not yet
+ * adopted by a VMM (agent.status running, stopped, ready or held): LUO
+ * carries across a kexec only the sessions made in this boot
+ * (luo_session_serialize() walks the outgoing list alone), so the next
+ * kexec would drop the guest RAM the agent holds, silently.  Refused by
+ * name before anything is captured or loaded.  A status left by an agent
+ * that is gone protects nothing: the session went with it.
+ */
+static int check_unadopted(struct kho_diag *diag)
+{
+	char *status = NULL, pids[128], what[320] = "";
+	struct kho_diag d = { "" };
+	struct kho_handoff h;
+	uint64_t bytes = 0;
+	size_t len, i, nr;
+	void *blob;
+	int err;
+
+	/*
+	 * An adoption that just ended flips "ready" to "finished" within
+	 * milliseconds, once the agent's FINISH returns: give it a second
+	 * before calling the session unadopted.
+	 */
+	for (i = 0;; i++) {
+		if (kho_read_file(KHO_RUN_DIR "/agent.status",
+				  (void **)&status, &len))
+			return 0;
+		status[strcspn(status, "\n")] = '\0';
+		if (strncmp(status, "ready", 5) && strncmp(status, "held", 4) &&
+		    strncmp(status, "running", 7) &&
+		    strncmp(status, "stopped", 7)) {
+			free(status);
+			return 0;
+		}
+		if (i == 10)
+			break;
+		free(status);
+		usleep(100000);
+	}
+	nr = agent_pids(pids, sizeof(pids));
+	if (!nr) {
+		free(status);
+		return 0;
+	}
+	/* What would be lost, from the agent's copy of the hand-off. */
+	if (!kho_read_file(KHO_RUN_DIR "/handoff.fdt", &blob, &len)) {
+		err = kho_handoff_decode(blob, len, &h, &d);
+		free(blob);
+		if (!err) {
+			for (i = 0; i < h.state.nr_memfd; i++)
+				bytes += h.state.memfd[i].size;
+			snprintf(what, sizeof(what),
+				 "%zu guest-RAM memfd(s), %llu bytes (first: token %llu '%.64s'), from kernel %.64s",
+				 h.state.nr_memfd, (unsigned long long)bytes,
+				 h.state.nr_memfd ? (unsigned long long)h.state.memfd[0].token : 0ull,
+				 h.state.nr_memfd ? h.state.memfd[0].name : "",
+				 h.kernel_release[0] ? h.kernel_release : "?");
+			kho_handoff_free(&h);
+		}
+	}
+	if (!what[0])
+		snprintf(what, sizeof(what), "its guest-RAM memfds");
+	kho_diag_set(diag, -EBUSY,
+		     "session '%s' is held by restore-agent pid %s and not adopted by any VMM (agent.status: %.60s): a kexec now would lose %s, since LUO carries only sessions made in this boot; refused before capture and load, nothing changed. Adopt it (the VMM's restart) or save it (kho-tool salvage DIR) first",
+		     KHO_LUO_SESSION, pids, status, what);
+	free(status);
+	return -EBUSY;
+}
+
 static int take_lock(struct run *r, struct kho_diag *diag)
 {
 	pid_t holder;
@@ -340,6 +447,12 @@ static int do_run(struct timeline *tl, struct run *r)
 		err = kho_kexec_cmdline_next(running, o->append, r->cmdline,
 					     sizeof(r->cmdline));
 	free(running);
+	if (!err) {
+		err = check_unadopted(&diag);
+		if (err)
+			return step_end(tl, "preflight-running", err, "%s",
+					diag.msg);
+	}
 	if (err)
 		return step_end(tl, "preflight-running", err, "%s", diag.msg[0] ?
 				diag.msg : "the new command line is too long");

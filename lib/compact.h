@@ -9,6 +9,8 @@
 
 #include "kho.h"
 
+struct kho_idmap;
+
 /* Most mappings one REPLAY_MAPPINGS step carries: bounds a step's time so
  * the agent can report progress on a large IOAS. */
 #define KHO_COMPACT_SLICE 16384
@@ -80,5 +82,26 @@ int kho_plan_expand(const struct kho_journal *plan,
 int kho_compact_handoff(const struct kho_handoff *h, struct kho_state *folded,
 			struct kho_journal *plan, size_t *nr_expanded,
 			struct kho_diag *diag);
+
+/**
+ * kho_plan_check() - every object @h's plan names exists when used
+ * @h:     a decoded hand-off
+ * @known: objects alive before the plan runs (the replay's ID map), or NULL
+ * @diag: on failure, names the record, the object and the cause
+ *
+ * Walks the plan in order with the kernel's one ID namespace: each ID a
+ * record uses must have been made by an earlier record (IOAS_ALLOC, BIND,
+ * HWPT_ALLOC, an ATTACH's automatic HWPT), not destroyed since, and of
+ * the kind the op needs; an ID is made once.  A use before the record
+ * that makes it (a forward reference, or a cycle such as a HWPT whose
+ * parent is itself) is named as such.  O(records x objects), no
+ * allocation per mapping: the replay runs it before its first ioctl.
+ * kho_compact_handoff() finds the same plans, by folding them whole.
+ *
+ * Return: 0; -ENOMEM; -ENOENT (an object not alive at its use); -EINVAL
+ * (an object of the wrong kind); -EBADMSG (ID 0, or an ID made twice).
+ */
+int kho_plan_check(const struct kho_handoff *h, const struct kho_idmap *known,
+		   struct kho_diag *diag);
 
 #endif /* KHO_COMPACT_H */

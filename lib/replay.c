@@ -13,6 +13,7 @@
 #include "compat.h"
 #include <linux/vfio.h>
 
+#include "compact.h"
 #include "journal.h"
 #include "pci.h"
 #include "replay.h"
@@ -141,6 +142,8 @@ static int replay_ioctl(struct kho_replay *r, uint32_t op, int fd,
 	int ret;
 
 	r->steps++;
+	if (r->stop_at && r->steps == r->stop_at && r->stop)
+		r->stop(r);
 	if (r->fail_at && r->steps == r->fail_at)
 		return -EIO;
 	r->stat[op].calls++;
@@ -713,6 +716,20 @@ int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
 			return kho_diag_set(diag, -EOPNOTSUPP,
 					    "replay: plan record %zu: %s cannot be replayed",
 					    i, kho_op_name(h->replay.recs[i].op));
+	}
+	/*
+	 * Nor one whose objects do not add up: an object unknown, destroyed
+	 * or made later is otherwise found only when its record runs, after
+	 * the devices were bound.
+	 */
+	err = kho_plan_check(h, &r->idmap, diag);
+	if (err) {
+		char why[sizeof(diag->msg)];
+
+		snprintf(why, sizeof(why), "%s", diag->msg);
+		return kho_diag_set(diag, err,
+				    "replay: %s; refused before the first ioctl, no device bound",
+				    why);
 	}
 
 	free(r->mapped);

@@ -58,6 +58,12 @@ struct kho_replay {
 	const char *devdir;		/* "/dev"; where vfio cdevs live */
 	unsigned int fail_at;		/* test hook: fail step N (1-based) */
 	/*
+	 * Test hook: call stop() before step N (1-based), for a test to
+	 * signal or kill the process halfway through the replay.
+	 */
+	unsigned int stop_at;
+	void (*stop)(struct kho_replay *r);
+	/*
 	 * Test hook of the kernel-verified replay: issue journal record N
 	 * (1-based, an IOAS_MAP_FILE) one page off its recorded IOVA, so
 	 * the kernel must refuse it with EILSEQ.

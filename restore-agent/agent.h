@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "journal_sock.h"
 #include "replay.h"
@@ -31,7 +32,10 @@ void agent_log(int err, const char *fmt, ...)
  * releasing the hold writes them.  Errors are never held.
  */
 void agent_log_hold(int hold);
-/* Where the first status past "running" is also written (then closed). */
+/*
+ * Where the first status past "running" is also written (then closed);
+ * -1 closes the one set before.
+ */
 void agent_notify_fd(int fd);
 
 /* Replaces KHO_RUN_DIR/agent.status, read by the initramfs hook. */
@@ -58,5 +62,45 @@ void agent_timeline_save(const char *result);
 int agent_salvage(const struct kho_state *s,
 		  const struct kho_replay_memfd *memfds, size_t nr_memfds,
 		  const char *dir, uint64_t *bytes, struct kho_diag *diag);
+
+/*
+ * Termination requests (SIGTERM as systemd's switch-root sends it, SIGHUP,
+ * SIGINT) are blocked for the agent's whole life: it holds the only copy
+ * of the guest RAM until a VMM adopts it.  agent_note_signals() logs each
+ * one pending, once (agent_step_done() calls it).
+ */
+void agent_block_termination(void);
+void agent_note_signals(void);
+/* The last step agent_step_done() recorded, seen by the keeper too. */
+void agent_share_steps(void);
+const char *agent_last_step(void);
+
+/*
+ * The keeper (keeper.c).  Called by the keeper when the worker died of a
+ * signal: hold the session and memfds (owned by the callee) for a
+ * restart, naming @why; it does not return.
+ */
+typedef void (*agent_orphaned_fn)(int session, int handoff_fd,
+				  struct kho_replay_memfd *memfd,
+				  size_t nr_memfd, const char *why);
+/*
+ * agent_keeper_start() - fork: the parent becomes the keeper and never
+ * returns; the child, the worker, goes on.
+ * Return: 0 in the worker; -errno when no keeper could be started (the
+ * agent then runs alone).
+ */
+int agent_keeper_start(agent_orphaned_fn orphaned);
+/* pid of the keeper, 0 without one. */
+pid_t agent_keeper_pid(void);
+/*
+ * agent_keeper_share() - give the keeper copies of the session, the
+ * hand-off memfd and the guest-RAM memfds.
+ * Return: 0 (also without a keeper); the errno of sendmsg.
+ */
+int agent_keeper_share(int session, int handoff_fd,
+		       const struct kho_replay_memfd *memfd, size_t nr_memfd,
+		       struct kho_diag *diag);
+/* The session is finished or handed on: the keeper lets its copies go. */
+void agent_keeper_finished(void);
 
 #endif /* KHO_AGENT_H */

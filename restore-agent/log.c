@@ -2,10 +2,12 @@
 /* The agent's log and timeline: console, kmsg, restore.log and JSON. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include "escape.h"
 #include "file.h"
 #include "handoff.h"
+#include "luo.h"
 
 static struct agent_step steps[AGENT_MAX_STEPS];
 static unsigned int nr_steps;
@@ -21,6 +24,9 @@ static uint64_t t_start;
 static char held[8192];
 static size_t held_len;
 static int holding;
+/* The last step done, in memory the keeper shares (agent_share_steps()). */
+static char last_step_local[24] = "start";
+static char *last_step = last_step_local;
 
 uint64_t agent_now_ns(void)
 {
@@ -88,6 +94,8 @@ static int notify_fd = -1;
 
 void agent_notify_fd(int fd)
 {
+	if (notify_fd >= 0 && notify_fd != fd)
+		close(notify_fd);
 	notify_fd = fd;
 }
 
@@ -139,6 +147,8 @@ void agent_step_done(const char *name, uint64_t t0, int err,
 		return;
 	s = &steps[nr_steps++];
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(last_step, sizeof(last_step_local), "%s", name);
+	agent_note_signals();
 	snprintf(s->detail, sizeof(s->detail), "%s", detail ? detail : "");
 	s->start_ns = t0 - t_start;
 	s->ns = agent_now_ns() - t0;
@@ -146,6 +156,52 @@ void agent_step_done(const char *name, uint64_t t0, int err,
 	agent_log(0, "step %-10s %9.3f ms  %s%s%s", name, s->ns / 1e6,
 		  err ? kho_errno_name(err) : "ok", s->detail[0] ? ": " : "",
 		  s->detail);
+}
+
+void agent_share_steps(void)
+{
+	char *p = mmap(NULL, sizeof(last_step_local), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	memcpy(p, last_step, sizeof(last_step_local));
+	last_step = p;
+}
+
+const char *agent_last_step(void)
+{
+	return last_step;
+}
+
+void agent_block_termination(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+void agent_note_signals(void)
+{
+	static const int sigs[] = { SIGTERM, SIGHUP, SIGINT };
+	static const char *const names[] = { "SIGTERM", "SIGHUP", "SIGINT" };
+	static int noted;
+	sigset_t pending;
+	unsigned int i;
+
+	if (sigpending(&pending))
+		return;
+	for (i = 0; i < 3; i++) {
+		if (!sigismember(&pending, sigs[i]) || (noted & (1 << i)))
+			continue;
+		noted |= 1 << i;
+		agent_log(0, "%s received by pid %d: deferred: the agent holds session '%s' until a VMM adopts it, and ending now would finish the session and lose the guest RAM; it exits once the session is finished or handed on",
+			  names[i], (int)getpid(), KHO_LUO_SESSION);
+	}
 }
 
 uint64_t agent_timeline_total_ns(void)

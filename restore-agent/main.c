@@ -38,6 +38,7 @@ struct agent {
 	uid_t uid;
 	unsigned int fail_at;
 	unsigned int deviate_at;
+	unsigned int stop_at;	/* test hook: SIGSTOP before replay step N */
 	int order;
 	int probe;
 	int json;
@@ -510,8 +511,10 @@ static void hold(struct agent *a)
 		err = kho_adopt_serve_one(cfd, a->uid, &set, NULL, NULL,
 					  &diag);
 		/* Our copies go before the hang-up the retry waits for. */
-		if (!err)
+		if (!err) {
 			kho_replay_release(&a->r);
+			agent_keeper_finished();
+		}
 		close(cfd);
 		if (!err) {
 			agent_log(0, "handed session '%s' to a retrying agent",
@@ -695,6 +698,22 @@ static int salvage(struct agent *a)
 	return -ECANCELED;
 }
 
+/*
+ * The --stop-at test hook: stop this process before replay step N, so
+ * that a test can kill or signal it halfway through the replay.  The
+ * status ends the initramfs hook's wait.
+ */
+static void stop_hook(struct kho_replay *r)
+{
+	agent_status("stopped before replay step %u: pid %d (test hook --stop-at)",
+		     r->steps, (int)getpid());
+	agent_log(0, "test hook: pid %d stops before replay step %u",
+		  (int)getpid(), r->steps);
+	raise(SIGSTOP);
+	agent_log(0, "test hook: pid %d continues with replay step %u",
+		  (int)getpid(), r->steps);
+}
+
 static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
@@ -753,6 +772,16 @@ static int restore_steps(struct agent *a)
 		agent_step_done("session", t0, 0, KHO_LUO_SESSION);
 	}
 
+	/*
+	 * The keeper holds the session from here on (keeper.c): a worker
+	 * killed before its memfds are out leaves them in the session, for
+	 * a restart to retrieve.  Not a step: one sendmsg.
+	 */
+	err = agent_keeper_share(a->session, a->handoff_fd, a->memfd,
+				 a->nr_memfd, &diag);
+	if (err)
+		agent_log(err, "%s", diag.msg);
+
 	/* Timed apart from the decode: this one is the kernel's LUO work. */
 	if (a->handoff_fd < 0) {
 		t0 = agent_now_ns();
@@ -802,6 +831,19 @@ static int restore_steps(struct agent *a)
 	snprintf(detail, sizeof(detail), "%zu guest-RAM memfd(s)", a->nr_memfd);
 	agent_step_done("memfds", t0, 0, detail);
 
+	/* From here a worker killed halfway loses nothing: see keeper.c. */
+	if (agent_keeper_pid()) {
+		t0 = agent_now_ns();
+		err = agent_keeper_share(a->session, a->handoff_fd, a->memfd,
+					 a->nr_memfd, &diag);
+		if (err)
+			return fail_step(a, "keeper", t0, err, diag.msg);
+		snprintf(detail, sizeof(detail),
+			 "session '%s' and %zu memfd(s) also held by keeper pid %d",
+			 KHO_LUO_SESSION, a->nr_memfd, (int)agent_keeper_pid());
+		agent_step_done("keeper", t0, 0, detail);
+	}
+
 	if (a->salvage)
 		return salvage(a);
 
@@ -812,6 +854,8 @@ static int restore_steps(struct agent *a)
 	} else {
 		t0 = agent_now_ns();
 		a->r.fail_at = a->fail_at;
+		a->r.stop_at = a->stop_at;
+		a->r.stop = stop_hook;
 		a->r.order = a->order;
 		err = kho_replay_run(&a->r, &a->h, a->memfd, a->nr_memfd, &diag);
 		if (err)
@@ -906,6 +950,8 @@ static void usage(FILE *f)
 		"                     the replay's own maps, plus %d probed per IOAS; first = all)\n"
 		"  --fail-at N        test hook: fail replay step N (also KHO_REPLAY_FAIL_AT);\n"
 		"                     with a preserved iommufd: stop before journal record N\n"
+		"  --stop-at N        test hook: stop (SIGSTOP) before replay step N, so that\n"
+		"                     a test can kill or signal the agent halfway\n"
 		"  --deviate-at N     test hook, preserved iommufd only: replay journal record N\n"
 		"                     (an IOAS_MAP_FILE) one page off, for the kernel to refuse\n"
 		"  --notify-fd N      write the first status past \"running\" (ready, none,\n"
@@ -927,6 +973,7 @@ static int parse(struct agent *a, int argc, char **argv)
 		{ "probe", required_argument, NULL, 'p' },
 		{ "fail-at", required_argument, NULL, 'f' },
 		{ "deviate-at", required_argument, NULL, 'd' },
+		{ "stop-at", required_argument, NULL, 'T' },
 		{ "notify-fd", required_argument, NULL, 'n' },
 		{ "stay", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
@@ -984,6 +1031,11 @@ static int parse(struct agent *a, int argc, char **argv)
 			if (*end)
 				return -EINVAL;
 			break;
+		case 'T':
+			a->stop_at = strtoul(optarg, &end, 0);
+			if (*end)
+				return -EINVAL;
+			break;
 		case 'd':
 			a->deviate_at = strtoul(optarg, &end, 0);
 			if (*end)
@@ -1011,6 +1063,66 @@ static int parse(struct agent *a, int argc, char **argv)
 		}
 	}
 	return optind == argc ? 0 : -EINVAL;
+}
+
+static struct agent *the_agent;
+
+/*
+ * The keeper's way on when the worker died of a signal: hold what it
+ * kept exactly as a failed agent holds, for a restart to take over.
+ */
+static void keeper_orphaned(int session, int handoff_fd,
+			    struct kho_replay_memfd *memfd, size_t nr_memfd,
+			    const char *why)
+{
+	struct agent *a = the_agent;
+
+	a->session = session;
+	a->handoff_fd = handoff_fd;
+	a->memfd = memfd;
+	a->nr_memfd = nr_memfd;
+	snprintf(a->failure, sizeof(a->failure),
+		 "%s; session '%s' and %zu memfd(s) kept: restart `restore-agent` to restore",
+		 why, KHO_LUO_SESSION, nr_memfd);
+	hold(a);
+	release(a);
+	exit(1);
+}
+
+/*
+ * The kernel's OOM killer never picks a task at -1000.  The agent holds
+ * the only copy of the guest RAM until a VMM adopts it: killing it would
+ * free nothing worth the loss.  Read back, since a kernel without
+ * CAP_SYS_RESOURCE for us quietly keeps the old value.
+ */
+static void protect_from_oom(void)
+{
+	static const char path[] = "/proc/self/oom_score_adj";
+	char buf[16] = "";
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || write(fd, "-1000", 5) != 5)
+		err = -errno;
+	if (fd >= 0 && !err) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n < 0)
+			err = -errno;
+		else
+			buf[n] = '\0';
+	}
+	if (fd >= 0)
+		close(fd);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (err)
+		agent_log(err, "oom: set %s to -1000: %s: the OOM killer may choose this agent and lose the guest RAM",
+			  path, kho_errno_name(err));
+	else if (strcmp(buf, "-1000"))
+		agent_log(-EPERM, "oom: %s reads back '%s', not -1000: the OOM killer may choose this agent and lose the guest RAM",
+			  path, buf);
+	else
+		agent_log(0, "oom: oom_score_adj -1000 (read back): the OOM killer never chooses this agent");
 }
 
 int main(int argc, char **argv)
@@ -1045,6 +1157,14 @@ int main(int argc, char **argv)
 	mkdir(KHO_RUN_DIR, 0700);
 	if (a.salvage && !access(AGENT_HELD_SOCK, F_OK))
 		a.retry = 1;
+	/* Before the fork: the keeper and the worker both inherit them. */
+	agent_block_termination();
+	protect_from_oom();
+	the_agent = &a;
+	err = agent_keeper_start(keeper_orphaned);
+	if (err)
+		agent_log(err, "keeper: fork: %s: running alone, a worker killed halfway loses the session",
+			  kho_errno_name(err));
 	agent_status("running pid %d", (int)getpid());
 	agent_timeline_start();
 
@@ -1069,6 +1189,7 @@ int main(int argc, char **argv)
 				agent_step_done("finish", t0, err, a.failure);
 			} else {
 				agent_step_done("finish", t0, 0, KHO_LUO_SESSION);
+				agent_keeper_finished();
 			}
 		}
 	}
@@ -1088,8 +1209,16 @@ int main(int argc, char **argv)
 		agent_log(0, "adopted; session '%s' finished, total %.3f ms",
 			  KHO_LUO_SESSION, agent_timeline_total_ns() / 1e6);
 		rc = 0;
-		if (a.keep_running)
-			pause();
+		if (a.keep_running) {
+			/* Adopted: a termination request may end it now. */
+			sigset_t set;
+			int sig;
+
+			sigemptyset(&set);
+			sigaddset(&set, SIGTERM);
+			sigaddset(&set, SIGINT);
+			sigwait(&set, &sig);
+		}
 	}
 	release(&a);
 	if (a.session >= 0 && !err)

@@ -7,6 +7,7 @@
 
 #include <linux/iommufd.h>
 
+#include "blob.h"
 #include "ktest.h"
 #include "compact.h"
 #include "handoff.h"
@@ -633,28 +634,6 @@ KTEST(compact_batch_matches_flat_model_on_large_tables)
 	ASSERT_TRUE(peak > 1000 && multi > 100 && cut > 100);
 }
 
-static int load_blob(const char *name, struct kho_handoff *h)
-{
-	const char *dir = getenv("KHO_TEST_DATA");
-	struct kho_diag d = { "" };
-	char path[512];
-	size_t len;
-	void *buf;
-	int ret;
-
-	snprintf(path, sizeof(path), "%s/good/%s", dir ? dir : "tests/data",
-		 name);
-	kho_handoff_init(h);
-	ret = kho_read_file(path, &buf, &len);
-	if (ret)
-		return ret;
-	ret = kho_handoff_decode(buf, len, h, &d);
-	free(buf);
-	if (ret)
-		printf("#   %s: %s\n", path, d.msg);
-	return ret;
-}
-
 /*
  * The library path of `kho-tool journal --compact` on a real hand-off
  * blob: the plan it carries must fold back into exactly the state it
@@ -669,7 +648,7 @@ KTEST(compact_handoff_blob_edu_vm)
 	struct kho_handoff h;
 	size_t nr_expanded, maps = 0, i;
 
-	ASSERT_EQ(0, load_blob("edu-vm.dtb", &h));
+	ASSERT_EQ(0, ktest_load_blob("edu-vm.dtb", &h));
 	ASSERT_EQ(0, kho_compact_handoff(&h, &folded, &plan, &nr_expanded, &d));
 	for (i = 0; i < h.state.nr_ioas; i++)
 		maps += h.state.ioas[i].nr_maps;

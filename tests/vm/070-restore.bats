@@ -7,12 +7,14 @@
 # error and intact state: the agent holds the session unfinished, VMMs are
 # told why, and a `restore-agent --retry` then restores the same RAM.
 #
-# Guest script: guest/restore.sh, case chosen by khotest.restore=.
+# Guest script: guest/restore.sh (helpers in guest/restore-lib.sh), case
+# chosen by khotest.restore=.
 
 load helpers
 
 restore_vm() {
 	run_vm --kernel vanilla --script "$GUEST_DIR/restore.sh" \
+		--file "$GUEST_DIR/restore-lib.sh:/test/restore-lib.sh" \
 		--append "khotest.restore=$1" --timeout 300 "${@:2}"
 }
 

@@ -43,6 +43,7 @@ struct stage_opts {
 	int corrupt;
 	const char *save_good;
 	const char *fake_bdf;
+	int unknown_pt;		/* the plan's ATTACH names an unknown pt */
 	const char *driver;
 	int hold;
 	int raw;
@@ -164,6 +165,7 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 		{ "corrupt", no_argument, NULL, 'x' },
 		{ "save-good", required_argument, NULL, 'g' },
 		{ "fake-bdf", required_argument, NULL, 'b' },
+		{ "unknown-pt", no_argument, NULL, 'U' },
 		{ "driver", required_argument, NULL, 'd' },
 		{ "no-hold", no_argument, NULL, 'n' },
 		{ "raw", no_argument, NULL, 'r' },
@@ -191,6 +193,9 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 			break;
 		case 'g':
 			o->save_good = optarg;
+			break;
+		case 'U':
+			o->unknown_pt = 1;
 			break;
 		case 'b':
 			o->fake_bdf = optarg;
@@ -450,7 +455,7 @@ int vmm_cmd_stage(int argc, char **argv)
 	long bad = -1;
 
 	if (stage_parse(argc, argv, &o)) {
-		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--driver NAME] [--no-hold] [--raw] [--allowed] [--allowed-differs] [--fill-head]\n");
+		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--unknown-pt] [--driver NAME] [--no-hold] [--raw] [--allowed] [--allowed-differs] [--fill-head]\n");
 		return 2;
 	}
 	sigemptyset(&set);
@@ -561,6 +566,25 @@ int vmm_cmd_stage(int argc, char **argv)
 		kho_handoff_free(&h);
 		if (ret)
 			return stage_fail("encode the fake-device hand-off", ret);
+	}
+	/*
+	 * --unknown-pt: a well-formed hand-off whose plan cannot be replayed,
+	 * the ATTACH naming a pt no record makes.  The decoder accepts it;
+	 * `kho-tool validate` and the agent must refuse it before any bind.
+	 */
+	if (o.unknown_pt) {
+		size_t r;
+
+		free(blob);
+		ret = stage_handoff(&h, &o, ioas_id, devid, hwpt_id, &pci, size, x);
+		for (r = 0; !ret && r < h.replay.nr; r++)
+			if (h.replay.recs[r].op == KHO_OP_DEVICE_ATTACH)
+				h.replay.recs[r].attach.pt_id = 99;
+		if (!ret)
+			ret = kho_handoff_encode(&h, &blob, &blob_len);
+		kho_handoff_free(&h);
+		if (ret)
+			return stage_fail("encode the unknown-pt hand-off", ret);
 	}
 	/* A flipped byte inside the structure block, past the header. */
 	if (o.corrupt)

@@ -126,3 +126,27 @@ khotest_kexec() {
 	kexec -e
 	khotest_fail "kexec: kexec -e into $kernel returned"
 }
+
+# wait_for FILE PATTERN SECONDS: until FILE matches PATTERN (ERE).
+wait_for() {
+	local i=0
+
+	while [ "$i" -lt $(($3 * 10)) ]; do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		usleep 100000
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# khotest_cmdline_value KEY DEFAULT: the last KEY=VALUE on the command line.
+khotest_cmdline_value() {
+	local word val=$2
+
+	for word in $(cat /proc/cmdline); do
+		case "$word" in
+		"$1"=*) val=${word#*=} ;;
+		esac
+	done
+	echo "$val"
+}

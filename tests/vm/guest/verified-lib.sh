@@ -3,18 +3,6 @@
 # sourced by them after lib.sh.
 run=/run/kho-tool
 
-# wait_for FILE PATTERN SECONDS: until FILE matches PATTERN (ERE).
-wait_for() {
-	local i=0
-
-	while [ "$i" -lt $(($3 * 10)) ]; do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
-		usleep 100000
-		i=$((i + 1))
-	done
-	return 1
-}
-
 # probe_map PID: SIGUSR2 makes test-vmm serve map and unmap one chunk;
 # prints its answer ("ok", or the errno name).
 probe_map() {
