@@ -87,7 +87,7 @@ TARGETS += $(KHO_MODEL)
 endif
 
 .PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo \
-	kernel kernels initramfs install clean help programs deb check-distro
+	kernel kernels initramfs install clean help programs deb check-distro check-cpr
 all: $(TARGETS)
 
 # What `make install` and the Debian package ship.
@@ -176,6 +176,19 @@ $(KSELFTEST_BIN): $(BUILD)/bin/%: tests/kselftest/%.c
 	@mkdir -p $(@D) $(BUILD)/obj/tests/kselftest
 	$(CC) $(CFLAGS) -Iinclude/kho-patched -MF $(BUILD)/obj/tests/kselftest/$*.d \
 		$(LDFLAGS) $(STATIC) -o $@ $<
+
+# The L2 guest of the cpr-transfer test: a 32-bit multiboot program.
+CPR_PAYLOAD := $(BUILD)/tests/cpr/payload.elf
+$(CPR_PAYLOAD): tests/cpr/payload.c tests/cpr/payload.ld
+	@mkdir -p $(@D)
+	$(CC) -m32 -march=i686 -ffreestanding -fno-pic -fno-pie -no-pie \
+		-fno-stack-protector -fno-asynchronous-unwind-tables -O2 -nostdlib \
+		-static -Wl,-T,tests/cpr/payload.ld -Wl,--build-id=none \
+		-Wl,--no-warn-rwx-segments -o $@ tests/cpr/payload.c
+
+# kho-tool as QEMU 11.1's cpr-transfer peer, on one kernel (docs/qemu-cpr.md).
+check-cpr: all $(CPR_PAYLOAD)
+	BUILD=$(BUILD) ./tests/cpr/roundtrip.sh
 
 deps:
 	./tests/rig/install-deps.sh
@@ -351,6 +364,7 @@ help:
 	@echo 'make install      install into DESTDIR'
 	@echo 'make deb          the Debian package, in $$(BUILD)/deb'
 	@echo 'make check-distro the package in Debian sid chroots: lintian, initrds'
+	@echo 'make check-cpr    QEMU 11.1 through cpr-transfer to kho-tool and back (sid chroot)'
 
 # Dependency files live under obj/ and pic/ only: $(BUILD) also holds
 # Debian roots (tests/distro) whose files may end in .d.

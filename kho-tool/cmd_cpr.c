@@ -62,16 +62,19 @@ static int usage(FILE *out, int code)
 		"                          [--timeout SEC] [--keep-source] [--kexec-safe]\n"
 		"  migrate the QEMU whose QMP socket is SOCK in cpr-transfer mode to\n"
 		"  kho-tool (it listens on DIR/cpr.sock and DIR/main.sock, keeps the CPR\n"
-		"  state's descriptors and stores the main stream in DIR/stream), quit it,\n"
+		"  state's descriptors, stores its bytes in DIR/cpr-state.bin and the main\n"
+		"  stream in DIR/stream), quit it,\n"
 		"  then hand both to a new QEMU started with the old command line plus\n"
 		"    -incoming '{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\n"
 		"                \"type\":\"unix\",\"path\":\"PATH\"}}' -incoming unix:PATH\n"
 		"  whose cpr and main sockets are --to-cpr and --to-main.\n"
 		"  --timeout SEC  for each step (default 60)\n"
 		"  --keep-source  leave the old QEMU stopped instead of quitting it\n"
-		"  --kexec-safe   cancel the migration, with the guest still running,\n"
-		"                 if the CPR state holds a descriptor that cannot cross\n"
-		"                 a kexec (vhost, tap, file-backed RAM, ...)\n");
+		"  --kexec-safe   refuse, with the guest still running, a QEMU whose RAM\n"
+		"                 is not in non-hugetlb memfds, or whose CPR state holds a\n"
+		"                 descriptor that cannot cross a kexec (vhost, tap, ...)\n"
+		"  KHO_CPR_FAIL_AT=cpr-state fails the relay after the CPR state arrived\n"
+		"  (tests: the migration is cancelled and the guest runs on)\n");
 	return code;
 }
 
@@ -148,8 +151,53 @@ static int check_fds(struct relay *r)
 	return refused && r->kexec_safe ? -EOPNOTSUPP : 0;
 }
 
+/*
+ * Before the guest stops: every memory backend must be a non-hugetlb
+ * memfd.  QEMU's CPR state carries no descriptor for file-backed RAM (the
+ * new QEMU reopens its path), so the state alone cannot show it.
+ */
+static int precheck(struct relay *r)
+{
+	char reply[65536], val[512], cmd[512], name[128], type[128], ename[128];
+	const char *p;
+	int ret;
+
+	ret = qmp(r, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}",
+		  reply, sizeof(reply));
+	if (ret)
+		return ret;
+	for (p = reply; (p = strstr(p, "{\"name\": \"")); p++) {
+		if (sscanf(p, "{\"name\": \"%127[^\"]\", \"type\": \"child<%127[^>]>\"",
+			   name, type) != 2)
+			continue;
+		if (strncmp(type, "memory-backend-", 15))
+			continue;
+		kho_text_escape(ename, sizeof(ename), name);
+		if (strcmp(type, "memory-backend-memfd")) {
+			snprintf(r->err, sizeof(r->err),
+				 "memory backend '%s' is %s: its RAM cannot cross a kexec (use memory-backend-memfd,share=on)",
+				 ename, type);
+			return -EOPNOTSUPP;
+		}
+		snprintf(cmd, sizeof(cmd),
+			 "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/objects/%s\",\"property\":\"hugetlb\"}}",
+			 name);
+		ret = qmp(r, cmd, val, sizeof(val));
+		if (ret)
+			return ret;
+		if (strstr(val, "true")) {
+			snprintf(r->err, sizeof(r->err),
+				 "memory backend '%s' is a hugetlb memfd: LUO in Linux 7.2 preserves only non-hugetlb memfds",
+				 ename);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
 static int receive(struct relay *r)
 {
+	const char *inject = getenv("KHO_CPR_FAIL_AT");
 	char cmd[9000], reply[4096];
 	uint8_t *buf = NULL;
 	int *fds = NULL;
@@ -172,6 +220,13 @@ static int receive(struct relay *r)
 			 reply);
 		ret = -EINVAL;
 		goto fail;
+	}
+	if (r->kexec_safe) {
+		stepname = "check memory backends";
+		ret = precheck(r);
+		if (ret)
+			goto fail;
+		step(r, "memory backends are memfds");
 	}
 	stepname = "listen";
 	lcpr = kho_cpr_listen(r->cpr_path);
@@ -213,15 +268,38 @@ static int receive(struct relay *r)
 			close(fds[i]);
 		goto fail;
 	}
+	/* The bytes as QEMU sent them (fds as placeholders), for the record. */
+	snprintf(cmd, sizeof(cmd), "%s/cpr-state.bin", r->dir);
+	out = open(cmd, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0 || write(out, buf, len) != (ssize_t)len) {
+		ret = out < 0 ? -errno : -EIO;
+		snprintf(r->err, sizeof(r->err), "%.900s", cmd);
+		stepname = "save the CPR state";
+		goto fail;
+	}
+	close(out);
+	out = -1;
 	snprintf(cmd, sizeof(cmd), "received the CPR state: %zu bytes, %u fds",
 		 len, nr_fds);
 	step(r, cmd);
 	stepname = "check descriptors";
 	ret = check_fds(r);
+	if (!ret && inject && !strcmp(inject, "cpr-state")) {
+		snprintf(r->err, sizeof(r->err), "injected (KHO_CPR_FAIL_AT=cpr-state)");
+		ret = -ECANCELED;
+	}
 	if (ret) {
+		char why[sizeof(r->err)];
+
 		/* The guest still runs: the source waits for our HUP. */
-		qmp(r, "{\"execute\":\"migrate_cancel\"}", NULL, 0);
-		fprintf(stderr, "cpr-relay: migration cancelled, the guest keeps running\n");
+		memcpy(why, r->err, sizeof(why));
+		if (qmp(r, "{\"execute\":\"migrate_cancel\"}", NULL, 0) ||
+		    wait_migrate(r, "cancelled"))
+			fprintf(stderr, "cpr-relay: cancelling the migration failed: %s\n",
+				r->err);
+		else
+			fprintf(stderr, "cpr-relay: migration cancelled, the guest keeps running\n");
+		memcpy(r->err, why, sizeof(why));
 		goto fail;
 	}
 	/* Closing the cpr channel is the source's cue to start the main one. */
