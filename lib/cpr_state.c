@@ -203,9 +203,10 @@ int kho_cpr_state_parse(const uint8_t *buf, size_t len, const int *fds,
 			ret = -E2BIG;
 			goto out_free;
 		}
-		if (len - c.off < 2 || len - c.off - 2 < (nl = buf[c.off + 1]) ||
-		    nl == 0) {
-			ret = fail(&c, "subsection: name truncated or empty");
+		/* The header (tag, name length, name, be32 version) must be whole. */
+		if (len - c.off < 2 || (nl = buf[c.off + 1]) == 0 ||
+		    len - c.off - 2 < (size_t)nl + 4) {
+			ret = fail(&c, "subsection: header truncated or name empty");
 			goto out_free;
 		}
 		memcpy(st->tail_name, buf + c.off + 2, nl);
