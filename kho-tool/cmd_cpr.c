@@ -143,6 +143,12 @@ static int check_fds(struct relay *r)
 			refused++;
 		}
 	}
+	for (i = 0; i < r->st.nr_vfio; i++) {
+		kho_text_escape(name, sizeof(name), r->st.vfio[i].name);
+		printf("cpr-relay: vfio device %s: devid %d ioas %u hwpt %u\n", name,
+		       r->st.vfio[i].devid, r->st.vfio[i].ioas_id,
+		       r->st.vfio[i].hwpt_id);
+	}
 	if (r->st.tail_len) {
 		kho_text_escape(name, sizeof(name), r->st.tail_name);
 		printf("cpr-relay: subsection '%s', %zu bytes, carried verbatim\n",

@@ -74,8 +74,77 @@ void kho_cpr_state_free(struct kho_cpr_state *st)
 		if (st->fds[i].fd >= 0)
 			close(st->fds[i].fd);
 	free(st->fds);
+	free(st->vfio);
 	free(st->tail);
 	memset(st, 0, sizeof(*st));
+}
+
+/* The body of "CprState/vfio devices" v1: a list of cpr vfio device. */
+static int parse_vfio(struct cursor *c, struct kho_cpr_state *st)
+{
+	struct kho_cpr_vfio_dev *d;
+	char field[96], name[64];
+	uint32_t namelen = 0, v = 0;
+	uint8_t more = 0;
+	unsigned int n = 0;
+	int ret;
+
+	st->vfio = calloc(KHO_CPR_MAX_VFIO, sizeof(*st->vfio));
+	if (!st->vfio)
+		return -ENOMEM;
+	for (;;) {
+		ret = get_u8(c, "vfio devices: list marker", &more);
+		if (ret)
+			return ret;
+		if (more == 0)
+			break;
+		if (more != 1) {
+			c->off--;
+			return fail(c, "vfio devices: list marker %u after %u devices, not 0 or 1",
+				    more, n);
+		}
+		if (n == KHO_CPR_MAX_VFIO) {
+			fail(c, "vfio devices: more than %u", KHO_CPR_MAX_VFIO);
+			return -E2BIG;
+		}
+		d = &st->vfio[n];
+		snprintf(field, sizeof(field), "vfio device %u: namelen", n);
+		ret = get_be32(c, field, &namelen);
+		if (ret)
+			return ret;
+		if (namelen == 0 || namelen > KHO_CPR_NAME_MAX) {
+			c->off -= 4;
+			return fail(c, "vfio device %u: namelen %u outside 1..%u", n,
+				    namelen, KHO_CPR_NAME_MAX);
+		}
+		if (c->len - c->off < namelen)
+			return fail(c, "vfio device %u: name: truncated (%u bytes needed, %zu left)",
+				    n, namelen, c->len - c->off);
+		if (c->buf[c->off + namelen - 1] != '\0' ||
+		    memchr(c->buf + c->off, '\0', namelen - 1))
+			return fail(c, "vfio device %u: name: not one NUL-terminated string of %u bytes",
+				    n, namelen);
+		memcpy(d->name, c->buf + c->off, namelen);
+		c->off += namelen;
+		kho_text_escape(name, sizeof(name), d->name);
+		snprintf(field, sizeof(field), "vfio device %u (%s): devid", n, name);
+		ret = get_be32(c, field, &v);
+		if (ret)
+			return ret;
+		d->devid = (int32_t)v;
+		snprintf(field, sizeof(field), "vfio device %u (%s): ioas_id", n, name);
+		ret = get_be32(c, field, &d->ioas_id);
+		if (ret)
+			return ret;
+		snprintf(field, sizeof(field), "vfio device %u (%s): hwpt_id", n, name);
+		ret = get_be32(c, field, &d->hwpt_id);
+		if (ret)
+			return ret;
+		n++;
+	}
+	st->nr_vfio = n;
+	st->has_vfio = 1;
+	return 0;
 }
 
 /* One "cpr fd" element: namelen, name, id, placeholder byte. */
@@ -191,6 +260,8 @@ int kho_cpr_state_parse(const uint8_t *buf, size_t len, const int *fds,
 	}
 	if (c.off < len) {
 		uint8_t tag = buf[c.off], nl;
+		uint32_t sver = 0;
+		size_t start = c.off;
 
 		if (tag != CPR_SUBSECTION) {
 			ret = fail(&c, "after the fd list: byte 0x%02x, not a subsection (0x%02x)",
@@ -211,13 +282,35 @@ int kho_cpr_state_parse(const uint8_t *buf, size_t len, const int *fds,
 		}
 		memcpy(st->tail_name, buf + c.off + 2, nl);
 		st->tail_name[nl] = '\0';
-		st->tail = malloc(len - c.off);
-		if (!st->tail) {
-			ret = -ENOMEM;
-			goto out_free;
+		c.off += 2 + nl;
+		get_be32(&c, "subsection: version", &sver);
+		if (!strcmp(st->tail_name, KHO_CPR_VFIO_SUBSECTION) &&
+		    sver == KHO_CPR_VFIO_VERSION) {
+			ret = parse_vfio(&c, st);
+			if (ret)
+				goto out_free;
+			st->tail_name[0] = '\0';
+			start = c.off;
 		}
-		memcpy(st->tail, buf + c.off, len - c.off);
-		st->tail_len = len - c.off;
+		/* Whatever follows (a later QEMU's subsections) stays opaque. */
+		if (start < len) {
+			if (!st->tail_name[0]) {
+				if (buf[start] != CPR_SUBSECTION || len - start < 2 ||
+				    !buf[start + 1] || len - start - 2 < buf[start + 1]) {
+					ret = fail(&c, "after the vfio devices: no subsection header");
+					goto out_free;
+				}
+				memcpy(st->tail_name, buf + start + 2, buf[start + 1]);
+				st->tail_name[buf[start + 1]] = '\0';
+			}
+			st->tail = malloc(len - start);
+			if (!st->tail) {
+				ret = -ENOMEM;
+				goto out_free;
+			}
+			memcpy(st->tail, buf + start, len - start);
+			st->tail_len = len - start;
+		}
 	}
 	for (i = 0; i < n; i++)
 		list[i].fd = fds[i];
@@ -228,6 +321,7 @@ int kho_cpr_state_parse(const uint8_t *buf, size_t len, const int *fds,
 
 out_free:
 	free(list);
+	free(st->vfio);
 	free(st->tail);
 	memset(st, 0, sizeof(*st));
 	return ret;
@@ -282,6 +376,39 @@ int kho_cpr_state_encode(const struct kho_cpr_state *st, uint8_t *buf,
 	}
 	if (!ret)
 		ret = put(buf, cap, &off, &zero, 1);
+	if (!ret && st->has_vfio) {
+		static const uint8_t hdr[] = { CPR_SUBSECTION,
+					       sizeof(KHO_CPR_VFIO_SUBSECTION) - 1 };
+
+		if (st->nr_vfio > KHO_CPR_MAX_VFIO)
+			return -EINVAL;
+		ret = put(buf, cap, &off, hdr, 2);
+		if (!ret)
+			ret = put(buf, cap, &off, KHO_CPR_VFIO_SUBSECTION,
+				  sizeof(KHO_CPR_VFIO_SUBSECTION) - 1);
+		if (!ret)
+			ret = put_be32(buf, cap, &off, KHO_CPR_VFIO_VERSION);
+		for (i = 0; !ret && i < st->nr_vfio; i++) {
+			const struct kho_cpr_vfio_dev *d = &st->vfio[i];
+
+			namelen = strnlen(d->name, KHO_CPR_NAME_MAX) + 1;
+			if (namelen == 1 || namelen > KHO_CPR_NAME_MAX)
+				return -EINVAL;
+			ret = put(buf, cap, &off, &one, 1);
+			if (!ret)
+				ret = put_be32(buf, cap, &off, namelen);
+			if (!ret)
+				ret = put(buf, cap, &off, d->name, namelen);
+			if (!ret)
+				ret = put_be32(buf, cap, &off, (uint32_t)d->devid);
+			if (!ret)
+				ret = put_be32(buf, cap, &off, d->ioas_id);
+			if (!ret)
+				ret = put_be32(buf, cap, &off, d->hwpt_id);
+		}
+		if (!ret)
+			ret = put(buf, cap, &off, &zero, 1);
+	}
 	if (!ret && st->tail_len)
 		ret = put(buf, cap, &off, st->tail, st->tail_len);
 	if (ret)

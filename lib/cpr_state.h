@@ -28,6 +28,10 @@
 #define KHO_CPR_NAME_MAX 256		/* namelen, with the NUL */
 #define KHO_CPR_TAIL_MAX 65536		/* subsection bytes kept opaque */
 #define KHO_CPR_STATE_MAX (1u << 20)	/* a whole CPR state */
+#define KHO_CPR_MAX_VFIO 256		/* entries of "CprState/vfio devices" */
+/* The subsection hw/vfio/cpr-iommufd.c adds, and its version. */
+#define KHO_CPR_VFIO_SUBSECTION "CprState/vfio devices"
+#define KHO_CPR_VFIO_VERSION 1u
 
 /* What a descriptor is, for deciding whether it can cross a kexec. */
 enum kho_cpr_kind {
@@ -48,11 +52,31 @@ struct kho_cpr_fd {
 	int fd;			/* the descriptor, or -1 */
 };
 
+/*
+ * One "cpr vfio device": the iommufd objects a new QEMU adopts for the
+ * VFIO device whose fd is saved under the same name, instead of binding
+ * and attaching it again.  After a replay these IDs are the new ones.
+ */
+struct kho_cpr_vfio_dev {
+	char name[KHO_CPR_NAME_MAX];
+	int32_t devid;
+	uint32_t ioas_id;
+	uint32_t hwpt_id;
+};
+
 struct kho_cpr_state {
 	uint32_t version;
 	unsigned int nr_fds;
 	struct kho_cpr_fd *fds;		/* nr_fds, in stream order */
-	/* Subsections after the fd list (e.g. "vfio devices"), verbatim. */
+	/*
+	 * has_vfio: the stream had the "CprState/vfio devices" subsection
+	 * (QEMU 11.1 always sends it, empty without VFIO devices); it is
+	 * re-encoded from vfio[], so its IDs can be rewritten.
+	 */
+	int has_vfio;
+	unsigned int nr_vfio;
+	struct kho_cpr_vfio_dev *vfio;
+	/* Any other subsections after the fd list, verbatim. */
 	char tail_name[KHO_CPR_NAME_MAX];
 	uint8_t *tail;
 	size_t tail_len;

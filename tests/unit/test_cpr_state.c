@@ -92,8 +92,10 @@ KTEST(cpr_qemu_11_1_state_parses)
 		ASSERT_EQ(0, st.fds[i].id);
 		ASSERT_EQ(fds[i], st.fds[i].fd);
 	}
-	ASSERT_EQ(0, strcmp("CprState/vfio devices", st.tail_name));
-	ASSERT_EQ(sizeof(qemu_state) - LIST_END, st.tail_len);
+	/* QEMU 11.1 sends the VFIO device list even when it is empty. */
+	ASSERT_EQ(1, st.has_vfio);
+	ASSERT_EQ(0, st.nr_vfio);
+	ASSERT_EQ(0, st.tail_len);
 	ASSERT_EQ(KHO_CPR_KIND_OTHER, kho_cpr_fd_kind(st.fds[0].fd, err, sizeof(err)));
 	kho_cpr_state_free(&st);
 }
@@ -130,9 +132,8 @@ KTEST(cpr_every_truncation_fails)
 
 	for (len = 0; len < sizeof(qemu_state); len++) {
 		ret = parse(qemu_state, len, NR, err, sizeof(err));
-		/* Ending right after the fd list is a state without subsections;
-		 * past the subsection's header its body is carried opaque. */
-		if (len == LIST_END || len >= LIST_END + 2 + 21 + 4) {
+		/* Ending right after the fd list is a state without subsections. */
+		if (len == LIST_END) {
 			ASSERT_EQ(0, ret);
 			continue;
 		}
@@ -147,6 +148,131 @@ KTEST(cpr_every_truncation_fails)
 	ASSERT_STR_CONTAINS(err, "fd 0: name: truncated");
 	ASSERT_EQ(-EBADMSG, parse(qemu_state, 33, NR, err, sizeof(err)));
 	ASSERT_STR_CONTAINS(err, "fd 0 (/rom@etc/acpi/rsdp): id: truncated");
+	ASSERT_EQ(-EBADMSG, parse(qemu_state, sizeof(qemu_state) - 1, NR, err,
+				  sizeof(err)));
+	ASSERT_STR_CONTAINS(err, "vfio devices: list marker: truncated");
+}
+
+/* The fd list of qemu_state, then @body as the vfio devices subsection. */
+static size_t with_vfio(uint8_t *b, const uint8_t *body, size_t blen)
+{
+	memcpy(b, qemu_state, sizeof(qemu_state) - 1);
+	memcpy(b + sizeof(qemu_state) - 1, body, blen);
+	return sizeof(qemu_state) - 1 + blen;
+}
+
+/* Two devices as hw/vfio/cpr-iommufd.c writes them, then the list end. */
+static const uint8_t two_devs[] = {
+	1, 0, 0, 0, 5, 'e', 'd', 'u', '0', 0,	/* namelen, name */
+	0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3,	/* devid, ioas_id, hwpt_id */
+	1, 0, 0, 0, 5, 'n', 'v', 'm', 'e', 0,
+	0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 5,
+	0,
+};
+
+KTEST(cpr_vfio_devices_parse_and_ids_rewrite)
+{
+	uint8_t b[512], out[512];
+	size_t len = with_vfio(b, two_devs, sizeof(two_devs)), olen, offs[NR];
+	struct kho_cpr_state st;
+	char err[256];
+	int fds[NR];
+
+	open_fds(fds, NR);
+	ASSERT_EQ(0, kho_cpr_state_parse(b, len, fds, NR, &st, err, sizeof(err)));
+	ASSERT_EQ(2, st.nr_vfio);
+	ASSERT_EQ(0, strcmp("edu0", st.vfio[0].name));
+	ASSERT_EQ(2, st.vfio[0].devid);
+	ASSERT_EQ(1, st.vfio[0].ioas_id);
+	ASSERT_EQ(3, st.vfio[0].hwpt_id);
+	ASSERT_EQ(0, strcmp("nvme", st.vfio[1].name));
+	ASSERT_EQ(5, st.vfio[1].hwpt_id);
+	ASSERT_EQ(0, kho_cpr_state_encode(&st, out, sizeof(out), &olen, offs));
+	ASSERT_EQ(len, olen);
+	ASSERT_EQ(0, memcmp(b, out, len));
+	/* After a replay the objects have new IDs: the new QEMU gets those. */
+	st.vfio[0].devid = 7;
+	st.vfio[0].ioas_id = 6;
+	st.vfio[0].hwpt_id = 8;
+	ASSERT_EQ(0, kho_cpr_state_encode(&st, out, sizeof(out), &olen, offs));
+	kho_cpr_state_free(&st);
+	open_fds(fds, NR);
+	ASSERT_EQ(0, kho_cpr_state_parse(out, olen, fds, NR, &st, err, sizeof(err)));
+	ASSERT_EQ(7, st.vfio[0].devid);
+	ASSERT_EQ(6, st.vfio[0].ioas_id);
+	ASSERT_EQ(8, st.vfio[0].hwpt_id);
+	ASSERT_EQ(4, st.vfio[1].devid);
+	kho_cpr_state_free(&st);
+}
+
+KTEST(cpr_vfio_devices_malformed)
+{
+	uint8_t b[512], body[sizeof(two_devs)];
+	size_t len, cut;
+	char err[256];
+
+	for (cut = 0; cut < sizeof(two_devs); cut++) {
+		len = with_vfio(b, two_devs, cut);
+		ASSERT_EQ(-EBADMSG, parse(b, len, NR, err, sizeof(err)));
+		ASSERT_STR_CONTAINS(err, "vfio device");
+	}
+	memcpy(body, two_devs, sizeof(body));
+	body[1] = 1;	/* namelen 0x01000005 */
+	ASSERT_EQ(-EBADMSG, parse(b, with_vfio(b, body, sizeof(body)), NR, err,
+				  sizeof(err)));
+	ASSERT_STR_CONTAINS(err, "vfio device 0: namelen 16777221 outside 1..256");
+	memcpy(body, two_devs, sizeof(body));
+	body[22] = 9;
+	ASSERT_EQ(-EBADMSG, parse(b, with_vfio(b, body, sizeof(body)), NR, err,
+				  sizeof(err)));
+	ASSERT_STR_CONTAINS(err, "vfio devices: list marker 9 after 1 devices");
+	memcpy(body, two_devs, sizeof(body));
+	body[9] = 'x';
+	ASSERT_EQ(-EBADMSG, parse(b, with_vfio(b, body, sizeof(body)), NR, err,
+				  sizeof(err)));
+	ASSERT_STR_CONTAINS(err, "vfio device 0: name: not one NUL-terminated");
+}
+
+KTEST(cpr_vfio_devices_bounded)
+{
+	static const uint8_t dev[] = { 1, 0, 0, 0, 2, 'd', 0, 0, 0, 0, 1,
+				       0, 0, 0, 1, 0, 0, 0, 2 };
+	size_t n = sizeof(qemu_state) - 1 + (KHO_CPR_MAX_VFIO + 1) * sizeof(dev) + 1;
+	uint8_t *b = malloc(n);
+	size_t off = sizeof(qemu_state) - 1;
+	char err[256];
+	unsigned int i;
+	int ret;
+
+	ASSERT_TRUE(b != NULL);
+	memcpy(b, qemu_state, off);
+	for (i = 0; i <= KHO_CPR_MAX_VFIO; i++, off += sizeof(dev))
+		memcpy(b + off, dev, sizeof(dev));
+	b[off] = 0;
+	ret = parse(b, n, NR, err, sizeof(err));
+	free(b);
+	ASSERT_EQ(-E2BIG, ret);
+	ASSERT_STR_CONTAINS(err, "vfio devices: more than 256");
+}
+
+KTEST(cpr_later_subsections_stay_verbatim)
+{
+	static const uint8_t later[] = { 0, 0x05, 4, 'n', 'e', 'x', 't',
+					 0, 0, 0, 1, 0xab, 0xcd };
+	uint8_t b[512], out[512];
+	size_t len = with_vfio(b, later, sizeof(later)), olen, offs[NR];
+	struct kho_cpr_state st;
+	char err[256];
+	int fds[NR];
+
+	open_fds(fds, NR);
+	ASSERT_EQ(0, kho_cpr_state_parse(b, len, fds, NR, &st, err, sizeof(err)));
+	ASSERT_EQ(0, strcmp("next", st.tail_name));
+	ASSERT_EQ(sizeof(later) - 1, st.tail_len);
+	ASSERT_EQ(0, kho_cpr_state_encode(&st, out, sizeof(out), &olen, offs));
+	ASSERT_EQ(len, olen);
+	ASSERT_EQ(0, memcmp(b, out, len));
+	kho_cpr_state_free(&st);
 }
 
 KTEST(cpr_bad_magic_and_version)
