@@ -236,10 +236,17 @@ endif
 # inputs make journals of a handful of records.
 FUZZ_SEEDS_handoff_decode := tests/data/good tests/data/bad
 FUZZ_SEEDS_kimage         := $(BUILD)/fuzz/seeds/kimage
+FUZZ_SEEDS_cpr_state      := $(BUILD)/fuzz/seeds/cpr_state
 
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+# The CPR state fuzzer's input starts with the number of fds that arrived.
+$(BUILD)/fuzz/seeds/cpr_state: $(wildcard tests/data/cpr/*.cpr)
+	rm -rf $@
+	mkdir -p $@
+	for f in $^; do { printf '\006'; cat $$f; } > $@/$${f##*/}; done
 
 $(BUILD)/fuzz/seeds/kimage: fuzz/gen-kimage-seeds.sh
 	rm -rf $@
@@ -248,12 +255,13 @@ $(BUILD)/fuzz/seeds/kimage: fuzz/gen-kimage-seeds.sh
 # make check builds every fuzzer and runs each over its seeds once
 # (-runs=0): a fuzzer that no longer compiles, or a seed that crashes,
 # fails the check, as a lost line once did unnoticed.
-check-fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
+check-fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage $(BUILD)/fuzz/seeds/cpr_state $(BUILD)/fuzz/seeds/cpr_state
 	@set -e; for f in $(FUZZ_BIN); do \
 		n=$${f##*/fuzz_}; seeds=; \
 		case $$n in \
 		handoff_decode) seeds="$(FUZZ_SEEDS_handoff_decode)";; \
 		kimage) seeds="$(FUZZ_SEEDS_kimage)";; \
+		cpr_state) seeds="$(FUZZ_SEEDS_cpr_state)";; \
 		esac; \
 		if [ -n "$$seeds" ]; then \
 			$$f -runs=0 $$seeds > $(BUILD)/fuzz/$$n.seeds.log 2>&1 || \
@@ -274,6 +282,7 @@ fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
 		case $$n in \
 		handoff_decode) seeds="$(FUZZ_SEEDS_handoff_decode)";; \
 		kimage) seeds="$(FUZZ_SEEDS_kimage)";; \
+		cpr_state) seeds="$(FUZZ_SEEDS_cpr_state)";; \
 		state_apply) opts=-len_control=0;; \
 		esac; \
 		mkdir -p $(BUILD)/fuzz/corpus/$$n; \
