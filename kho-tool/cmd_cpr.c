@@ -63,11 +63,12 @@ static int usage(FILE *out, int code)
 		"  migrate the QEMU whose QMP socket is SOCK in cpr-transfer mode to\n"
 		"  kho-tool (it listens on DIR/cpr.sock and DIR/main.sock, keeps the CPR\n"
 		"  state's descriptors, stores its bytes in DIR/cpr-state.bin and the main\n"
-		"  stream in DIR/stream), quit it,\n"
-		"  then hand both to a new QEMU started with the old command line plus\n"
+		"  stream in DIR/stream), then hand both to a new QEMU started with the\n"
+		"  old command line plus\n"
 		"    -incoming '{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\n"
 		"                \"type\":\"unix\",\"path\":\"PATH\"}}' -incoming unix:PATH\n"
-		"  whose cpr and main sockets are --to-cpr and --to-main.\n"
+		"  whose cpr and main sockets are --to-cpr and --to-main, and quit the old\n"
+		"  QEMU; if the new one cannot take the guest, resume it in the old one.\n"
 		"  --timeout SEC  for each step (default 60)\n"
 		"  --keep-source  leave the old QEMU stopped instead of quitting it\n"
 		"  --kexec-safe   refuse, with the guest still running, a QEMU whose RAM\n"
@@ -345,15 +346,11 @@ static int receive(struct relay *r)
 	if (ret)
 		goto fail;
 	step(r, "source reports migration completed");
-	if (!r->keep_source) {
-		stepname = "quit source";
-		qmp(r, "{\"execute\":\"quit\"}", NULL, 0);
-		step(r, "source quit");
-	}
 	ret = 0;
 	goto out;
 fail:
 	relay_fail(r, stepname, ret);
+	kho_qmp_close(&r->q);
 out:
 	if (out >= 0)
 		close(out);
@@ -365,10 +362,27 @@ out:
 		close(lmain);
 	unlink(r->cpr_path);
 	unlink(r->main_path);
-	kho_qmp_close(&r->q);
 	free(fds);
 	free(buf);
 	return ret;
+}
+
+/*
+ * The hand-off to the new QEMU failed before it had the whole stream, so
+ * it cannot run the guest: resume it in the source, which kept its RAM.
+ */
+static void resume_source(struct relay *r)
+{
+	char reply[1024];
+
+	if (qmp(r, "{\"execute\":\"cont\"}", NULL, 0) ||
+	    qmp(r, "{\"execute\":\"query-status\"}", reply, sizeof(reply)) ||
+	    !strstr(reply, "\"running\"")) {
+		fprintf(stderr, "cpr-relay: resuming the guest in the source failed: %s\n",
+			r->err);
+		return;
+	}
+	fprintf(stderr, "cpr-relay: the guest resumed in the source QEMU\n");
 }
 
 static int send_target(struct relay *r)
@@ -513,10 +527,19 @@ int cmd_cpr_relay(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	ret = receive(r);
-	if (!ret)
+	if (!ret) {
+		/* The source stays (stopped, its RAM shared) until the target has it all. */
 		ret = send_target(r);
+		if (ret) {
+			resume_source(r);
+		} else if (!r->keep_source) {
+			qmp(r, "{\"execute\":\"quit\"}", NULL, 0);
+			step(r, "source quit");
+		}
+	}
 	if (!ret)
 		step(r, "done: the new QEMU has the descriptors and the stream");
+	kho_qmp_close(&r->q);
 	kho_cpr_state_free(&r->st);
 	free(r);
 	return ret ? KHO_EXIT_FAILED : KHO_EXIT_OK;

@@ -8,7 +8,9 @@
 # old command line plus -incoming.  The guest must go on: no second boot,
 # the heartbeat continues from the next number, the RAM pattern intact.
 # Then --kexec-safe must refuse a QEMU with file-backed RAM by name while
-# its guest keeps running.
+# its guest keeps running; an injected failure after the CPR state must
+# cancel the migration with the guest running; and when no new QEMU comes
+# after the guest stopped, the guest must resume in the old QEMU.
 #
 # usage: roundtrip.sh          env: BUILD (default build), KHO_CACHE
 # Exit 0 pass, 1 fail.  It skips (exit 0, saying why) only when QEMU
@@ -93,8 +95,8 @@ t0=$(date +%s.%N)
 "$tool" cpr-relay --qmp "$W/old-qmp.sock" --dir "$W" --to-cpr "$W/new-cpr.sock" \
 	--to-main "$W/new-main.sock" --timeout 30 > "$W/relay.out" 2>&1 &
 relay=$!
-wait_for "$W/relay.out" 'source quit|cpr-relay: [a-z]' 30
-if ! wait_for "$W/relay.out" 'source quit' 30; then
+# The old QEMU stays, stopped, until the new one has the guest.
+if ! wait_for "$W/relay.out" 'source reports migration completed' 30; then
 	fail "cpr-relay did not take the VM from the old QEMU"
 	cat "$W/relay.out"
 	exit 1
@@ -125,6 +127,7 @@ grep -q '^L2 boot' "$W/new.log" && fail "the guest rebooted in the new QEMU"
 	fail "the new guest does not keep running (${new_first:-none}..${new_last:-none})"
 grep -q BAD "$W/old.log" "$W/new.log" && fail "the RAM pattern changed: $(grep -h BAD "$W"/*.log | head -n1)"
 grep -q 'fd [0-9]* *ram0 .*memfd' "$W/relay.out" || fail "the guest RAM memfd ram0 was not in the CPR state"
+grep -q 'source quit' "$W/relay.out" || fail "cpr-relay did not quit the old QEMU"
 [ "$failed" = 0 ] && say "ok: the guest continued in the new QEMU, heartbeat and RAM pattern intact"
 kill "${pids[@]}" 2>/dev/null
 cleanup
@@ -179,6 +182,34 @@ after=$(last_hb "$W/old.log")
 	fail "the guest stopped after the cancelled migration (heartbeat ${before:-none} -> ${after:-none})"
 grep -q BAD "$W/old.log" && fail "the RAM pattern changed after the cancelled migration"
 [ "$failed" = 0 ] && say "ok: failure after the CPR state cancelled the migration, the guest kept running (hb $before -> $after)"
+
+cleanup
+pids=()
+
+# --- 4. no new QEMU after the guest stopped: it resumes in the old one -------
+rm -f "$W/old.log"
+# shellcheck disable=SC2046
+run qemu-system-x86_64 $(qemu_args "$mem") -serial "file:$W/old.log" \
+	-qmp "unix:$W/old4-qmp.sock,server=on,wait=off" > "$W/old4.out" 2>&1 &
+pids+=($!)
+wait_for "$W/old.log" '^hb 5 ' 30 || { fail "the fourth guest never reached hb 5"; cat "$W/old4.out"; exit 1; }
+if "$tool" cpr-relay --qmp "$W/old4-qmp.sock" --dir "$W" --to-cpr "$W/absent-cpr.sock" \
+	--to-main "$W/absent-main.sock" --timeout 3 > "$W/relay4.out" 2>&1; then
+	fail "cpr-relay succeeded without a new QEMU"
+fi
+cat "$W/relay4.out"
+grep -q 'target cpr channel: Connection timed out' "$W/relay4.out" ||
+	fail "the failure does not name the target's cpr channel"
+grep -q 'the guest resumed in the source QEMU' "$W/relay4.out" ||
+	fail "the guest was not resumed in the source QEMU"
+before=$(last_hb "$W/old.log")
+sleep 2
+after=$(last_hb "$W/old.log")
+[ -n "$after" ] && [ "$after" -gt "${before:-0}" ] ||
+	fail "the guest did not resume in the old QEMU (heartbeat ${before:-none} -> ${after:-none})"
+[ "$(grep -c '^L2 boot' "$W/old.log")" = 1 ] || fail "the guest rebooted in the old QEMU"
+grep -q BAD "$W/old.log" && fail "the RAM pattern changed in the resumed guest"
+[ "$failed" = 0 ] && say "ok: with no new QEMU the guest resumed in the old one (hb $before -> $after)"
 
 say "took $(elapsed)"
 if [ "$failed" != 0 ]; then
