@@ -123,8 +123,9 @@ int kho_cpr_recv_all(int sock, size_t max, unsigned int maxfds,
 		struct cmsghdr *cm;
 		ssize_t got;
 
-		if (cap - len < 4096) {
-			if (cap >= max + 1) {
+		/* Room for max + 1 bytes at most: one more than allowed is E2BIG. */
+		if (len == cap) {
+			if (cap > max) {
 				ret = -E2BIG;
 				goto fail;
 			}
