@@ -48,7 +48,9 @@ mkdir -p "$work"
 root=$("$top/tests/rig/host-image.sh" root "$work/host") ||
 	{ fail "the sid host image could not be built"; exit 1; }
 say "host image ready at $root ($(elapsed))"
-run() { "$top/tests/rig/host-image.sh" run "$root" --bind "$W" "$@"; }
+# exec: a backgrounded `run` is then QEMU itself (host-image.sh, unshare, sh
+# and chroot all exec), so $! is the PID that cleanup kills.
+run() { exec "$top/tests/rig/host-image.sh" run "$root" --bind "$W" "$@"; }
 
 W="$work/run"
 rm -rf "$W"
@@ -210,6 +212,12 @@ after=$(last_hb "$W/old.log")
 [ "$(grep -c '^L2 boot' "$W/old.log")" = 1 ] || fail "the guest rebooted in the old QEMU"
 grep -q BAD "$W/old.log" && fail "the RAM pattern changed in the resumed guest"
 [ "$failed" = 0 ] && say "ok: with no new QEMU the guest resumed in the old one (hb $before -> $after)"
+
+cleanup
+pids=()
+if pgrep -f "$W/payload.elf" > /dev/null; then
+	fail "QEMU processes outlived the test: $(pgrep -f "$W/payload.elf" | paste -sd' ')"
+fi
 
 say "took $(elapsed)"
 if [ "$failed" != 0 ]; then
