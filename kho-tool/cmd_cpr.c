@@ -10,7 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "commands.h"
 #include "cpr_chan.h"
 #include "cpr_state.h"
@@ -469,53 +470,49 @@ out:
 
 int cmd_cpr_relay(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, 'q' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "to-cpr", required_argument, NULL, 'c' },
-		{ "to-main", required_argument, NULL, 'm' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "keep-source", no_argument, NULL, 'k' },
-		{ "kexec-safe", no_argument, NULL, 'K' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	const char *timeout = NULL;
+	bool keep_source = false, kexec_safe = false;
 	struct relay *r;
 	char *end;
 	long t;
-	int c, ret;
+	int ret;
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return KHO_EXIT_FAILED;
+	{
+		const struct arg_opt opts[] = {
+			{ "qmp", 0, ARG_STRING, &r->qmp },
+			{ "dir", 0, ARG_STRING, &r->dir },
+			{ "to-cpr", 0, ARG_STRING, &r->to_cpr },
+			{ "to-main", 0, ARG_STRING, &r->to_main },
+			{ "timeout", 0, ARG_STRING, &timeout },
+			{ "keep-source", 0, ARG_FLAG, &keep_source },
+			{ "kexec-safe", 0, ARG_FLAG, &kexec_safe },
+			{ NULL },
+		};
+
+		ret = parse_args("cpr-relay", argc, argv, opts, 0, usage);
+		if (ret >= 0) {
+			free(r);
+			return ret;
+		}
+	}
+	r->keep_source = keep_source;
+	r->kexec_safe = kexec_safe;
 	r->timeout_ms = 60000;
 	r->q.fd = -1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'q': r->qmp = optarg; break;
-		case 'd': r->dir = optarg; break;
-		case 'c': r->to_cpr = optarg; break;
-		case 'm': r->to_main = optarg; break;
-		case 'k': r->keep_source = 1; break;
-		case 'K': r->kexec_safe = 1; break;
-		case 't':
-			t = strtol(optarg, &end, 10);
-			if (*end || t <= 0 || t > 3600) {
-				free(r);
-				return usage(stderr, KHO_EXIT_USAGE);
-			}
-			r->timeout_ms = t * 1000;
-			break;
-		case 'h':
-			free(r);
-			return usage(stdout, KHO_EXIT_OK);
-		default:
+	if (timeout) {
+		t = strtol(timeout, &end, 10);
+		if (*end || t <= 0 || t > 3600) {
+			fprintf(stderr, "kho-tool cpr-relay: --timeout '%s': not 1..3600 seconds\n",
+				timeout);
 			free(r);
 			return usage(stderr, KHO_EXIT_USAGE);
 		}
+		r->timeout_ms = t * 1000;
 	}
-	if (optind != argc || !r->qmp || !r->dir || !r->to_cpr || !r->to_main) {
+	if (!r->qmp || !r->dir || !r->to_cpr || !r->to_main) {
 		free(r);
 		return usage(stderr, KHO_EXIT_USAGE);
 	}

@@ -12,9 +12,7 @@
 #include <unistd.h>
 
 #include "cpr_chan.h"
-
-/* SCM_MAX_FD: what one recvmsg can carry. */
-#define CHAN_MAX_FDS_PER_MSG 253
+#include "fdpass.h"
 
 static int unix_addr(const char *path, struct sockaddr_un *sa)
 {
@@ -107,22 +105,15 @@ int kho_cpr_recv_all(int sock, size_t max, unsigned int maxfds,
 		     uint8_t **bufp, size_t *lenp, int **fdsp,
 		     unsigned int *nr_fdsp, int timeout_ms)
 {
-	union {
-		char buf[CMSG_SPACE(CHAN_MAX_FDS_PER_MSG * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
+	int got_fds[KHO_FDPASS_MAX];
 	uint8_t *buf = NULL, *nb;
 	int *fds = NULL, *nf;
-	size_t len = 0, cap = 0;
-	unsigned int nr = 0, i, n;
-	int ret;
+	size_t len = 0, cap = 0, n, i;
+	unsigned int nr = 0;
+	int ret, flags;
+	ssize_t got;
 
 	for (;;) {
-		struct iovec iov;
-		struct msghdr msg = { 0 };
-		struct cmsghdr *cm;
-		ssize_t got;
-
 		/* Room for max + 1 bytes at most: one more than allowed is E2BIG. */
 		if (len == cap) {
 			if (cap > max) {
@@ -142,36 +133,24 @@ int kho_cpr_recv_all(int sock, size_t max, unsigned int maxfds,
 		ret = wait_fd(sock, POLLIN, timeout_ms);
 		if (ret)
 			goto fail;
-		iov.iov_base = buf + len;
-		iov.iov_len = cap - len;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		got = kho_fd_recv(sock, buf + len, cap - len, 0, got_fds, &n,
+				  &flags);
 		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
+			ret = got;
 			goto fail;
 		}
-		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET ||
-			    cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			nf = realloc(fds, (nr + n) * sizeof(int));
-			if (!nf) {
-				for (i = 0; i < n; i++)
-					close(((int *)CMSG_DATA(cm))[i]);
-				ret = -ENOMEM;
-				goto fail;
-			}
-			fds = nf;
-			memcpy(fds + nr, CMSG_DATA(cm), n * sizeof(int));
-			nr += n;
+		/* Keep what arrived before judging it, so that fail closes it. */
+		nf = realloc(fds, (nr + n + 1) * sizeof(int));
+		if (!nf) {
+			for (i = 0; i < n; i++)
+				close(got_fds[i]);
+			ret = -ENOMEM;
+			goto fail;
 		}
-		if (msg.msg_flags & MSG_CTRUNC) {
+		fds = nf;
+		memcpy(fds + nr, got_fds, n * sizeof(int));
+		nr += n;
+		if (flags & MSG_CTRUNC) {
 			ret = -EBADMSG;
 			goto fail;
 		}
@@ -223,41 +202,21 @@ int kho_cpr_send_state(int sock, const uint8_t *buf, size_t len,
 		       const size_t *fd_offsets, const int *fds,
 		       unsigned int nr_fds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
 	size_t off = 0;
 	unsigned int i;
+	ssize_t w;
 	int ret;
 
 	for (i = 0; i < nr_fds; i++) {
-		struct iovec iov;
-		struct msghdr msg = { 0 };
-		struct cmsghdr *cm;
-		ssize_t w;
-
 		if (fd_offsets[i] < off || fd_offsets[i] >= len)
 			return -EINVAL;
 		ret = send_all(sock, buf + off, fd_offsets[i] - off);
 		if (ret)
 			return ret;
-		iov.iov_base = (void *)(buf + fd_offsets[i]);
-		iov.iov_len = 1;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fds[i], sizeof(int));
-		do
-			w = sendmsg(sock, &msg, MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
+		/* As qemu_file_put_fd(): the placeholder byte alone, with its fd. */
+		w = kho_fd_send(sock, buf + fd_offsets[i], 1, &fds[i], 1);
 		if (w < 0)
-			return -errno;
+			return w;
 		off = fd_offsets[i] + 1;
 	}
 	return send_all(sock, buf + off, len - off);
