@@ -1,11 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# The rig's host image: one recipe for a Debian sid root with QEMU 11.1,
-# systemd and kexec-tools, built by tests/distro/chroot.sh (debootstrap
-# minbase through a private sources list, cached under $KHO_CACHE/distro
-# keyed by the package list below).  Today it is used as a chroot on the
-# bookworm host; later it is booted as the L1 host.  sid's binaries need
-# sid's libc, so run them only inside the root (the `run` form).
+# The rig's host image: a Debian sid root with QEMU 11.1, systemd and
+# kexec-tools, the root "host" of tests/distro/roots.sh (its package list
+# lives there, with the others; tests/distro/chroot.sh builds it by
+# debootstrap through a private sources list and caches it under
+# $KHO_CACHE/distro keyed by that list; tests/rig/prepare.sh warms it).
+# Today it is used as a chroot on the bookworm host; later it is booted as
+# the L1 host.  sid's binaries need sid's libc, so run them only inside
+# the root (the `run` form).
 #
 # usage: host-image.sh root WORKDIR           unpack, print the root's path
 #        host-image.sh run ROOT [--bind DIR]... CMD...
@@ -13,24 +15,16 @@
 #                                             /sys, /dev and /dev/shm, and
 #                                             each DIR at the same path, in a
 #                                             private mount namespace (so
-#                                             nothing stays mounted)
-#        host-image.sh packages               print the package list
+#                                             nothing stays mounted); CMD
+#                                             replaces this script (exec)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 
-# debootstrap installs Depends only (no Recommends), which keeps it small:
-# qemu-system-x86 depends on seabios and ipxe-qemu, the roms -machine q35
-# needs.  Change this list and the cache key changes with it.
-packages=(qemu-system-x86 systemd systemd-sysv kexec-tools busybox-static)
-
 case "${1:-}" in
-packages)
-	printf '%s\n' "${packages[@]}"
-	;;
 root)
 	work=${2:?usage: host-image.sh root WORKDIR}
-	exec "$top/tests/distro/chroot.sh" sid "$work" "${packages[@]}"
+	exec "$top/tests/distro/roots.sh" host "$work"
 	;;
 run)
 	root=${2:?usage: host-image.sh run ROOT CMD...}
@@ -56,7 +50,7 @@ run)
 		exec chroot "$root" "$@"' sh "$root" "${#binds[@]}" "${binds[@]}" "$@"
 	;;
 *)
-	sed -n '/^# usage/,/^# *host-image.sh packages/p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '/^# usage/,/^# *replaces this/p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac
