@@ -87,7 +87,7 @@ TARGETS += $(KHO_MODEL)
 endif
 
 .PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo \
-	kernel kernels initramfs install clean help programs deb check-distro
+	kernel kernels initramfs install clean help programs deb check-distro check-cpr
 all: $(TARGETS)
 
 # What `make install` and the Debian package ship.
@@ -177,6 +177,19 @@ $(KSELFTEST_BIN): $(BUILD)/bin/%: tests/kselftest/%.c
 	$(CC) $(CFLAGS) -Iinclude/kho-patched -MF $(BUILD)/obj/tests/kselftest/$*.d \
 		$(LDFLAGS) $(STATIC) -o $@ $<
 
+# The L2 guest of the cpr-transfer test: a 32-bit multiboot program.
+CPR_PAYLOAD := $(BUILD)/tests/cpr/payload.elf
+$(CPR_PAYLOAD): tests/cpr/payload.c tests/cpr/payload.ld
+	@mkdir -p $(@D)
+	$(CC) -m32 -march=i686 -ffreestanding -fno-pic -fno-pie -no-pie \
+		-fno-stack-protector -fno-asynchronous-unwind-tables -O2 -nostdlib \
+		-static -Wl,-T,tests/cpr/payload.ld -Wl,--build-id=none \
+		-Wl,--no-warn-rwx-segments -o $@ tests/cpr/payload.c
+
+# kho-tool as QEMU 11.1's cpr-transfer peer, on one kernel (docs/qemu-cpr.md).
+check-cpr: all $(CPR_PAYLOAD)
+	BUILD=$(BUILD) ./tests/cpr/roundtrip.sh
+
 deps:
 	./tests/rig/install-deps.sh
 
@@ -223,10 +236,17 @@ endif
 # inputs make journals of a handful of records.
 FUZZ_SEEDS_handoff_decode := tests/data/good tests/data/bad
 FUZZ_SEEDS_kimage         := $(BUILD)/fuzz/seeds/kimage
+FUZZ_SEEDS_cpr_state      := $(BUILD)/fuzz/seeds/cpr_state
 
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+
+# The CPR state fuzzer's input starts with the number of fds that arrived.
+$(BUILD)/fuzz/seeds/cpr_state: $(wildcard tests/data/cpr/*.cpr)
+	rm -rf $@
+	mkdir -p $@
+	for f in $^; do { printf '\006'; cat $$f; } > $@/$${f##*/}; done
 
 $(BUILD)/fuzz/seeds/kimage: fuzz/gen-kimage-seeds.sh
 	rm -rf $@
@@ -235,12 +255,13 @@ $(BUILD)/fuzz/seeds/kimage: fuzz/gen-kimage-seeds.sh
 # make check builds every fuzzer and runs each over its seeds once
 # (-runs=0): a fuzzer that no longer compiles, or a seed that crashes,
 # fails the check, as a lost line once did unnoticed.
-check-fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
+check-fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage $(BUILD)/fuzz/seeds/cpr_state $(BUILD)/fuzz/seeds/cpr_state
 	@set -e; for f in $(FUZZ_BIN); do \
 		n=$${f##*/fuzz_}; seeds=; \
 		case $$n in \
 		handoff_decode) seeds="$(FUZZ_SEEDS_handoff_decode)";; \
 		kimage) seeds="$(FUZZ_SEEDS_kimage)";; \
+		cpr_state) seeds="$(FUZZ_SEEDS_cpr_state)";; \
 		esac; \
 		if [ -n "$$seeds" ]; then \
 			$$f -runs=0 $$seeds > $(BUILD)/fuzz/$$n.seeds.log 2>&1 || \
@@ -261,6 +282,7 @@ fuzz: $(FUZZ_BIN) $(BUILD)/fuzz/seeds/kimage
 		case $$n in \
 		handoff_decode) seeds="$(FUZZ_SEEDS_handoff_decode)";; \
 		kimage) seeds="$(FUZZ_SEEDS_kimage)";; \
+		cpr_state) seeds="$(FUZZ_SEEDS_cpr_state)";; \
 		state_apply) opts=-len_control=0;; \
 		esac; \
 		mkdir -p $(BUILD)/fuzz/corpus/$$n; \
@@ -351,6 +373,7 @@ help:
 	@echo 'make install      install into DESTDIR'
 	@echo 'make deb          the Debian package, in $$(BUILD)/deb'
 	@echo 'make check-distro the package in Debian sid chroots: lintian, initrds'
+	@echo 'make check-cpr    QEMU 11.1 through cpr-transfer to kho-tool and back (sid chroot)'
 
 # Dependency files live under obj/ and pic/ only: $(BUILD) also holds
 # Debian roots (tests/distro) whose files may end in .d.

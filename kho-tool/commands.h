@@ -31,5 +31,6 @@ int cmd_capture(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_salvage(int argc, char **argv);
+int cmd_cpr_relay(int argc, char **argv);
 
 #endif /* KHO_TOOL_COMMANDS_H */

@@ -24,6 +24,9 @@ static const struct kho_cmd commands[] = {
 	{ "rollback", cmd_rollback, KHO_NEEDS_ROOT,
 	  "[--kernel IMAGE] [--initrd FILE] [--pid PID] [--dry-run] [--json]",
 	  "the upgrade path aimed at the kernel this one was kexec'd from" },
+	{ "cpr-relay", cmd_cpr_relay, 0,
+	  "--qmp SOCK --dir DIR --to-cpr PATH --to-main PATH [--kexec-safe]",
+	  "move a QEMU through cpr-transfer to kho-tool and on to a new QEMU" },
 	{ "salvage", cmd_salvage, KHO_NEEDS_ROOT, "DIR [--handoff FILE]",
 	  "after a failed restore, save the held session's guest RAM to files in DIR" },
 };
