@@ -195,7 +195,7 @@ deps:
 
 # Kernels first, so the unit tests that read real images (test_kimage) run
 # on them instead of passing over them.
-check: prepare check-unit check-schema check-fuzz check-distro check-vm
+check: prepare check-unit check-schema check-fuzz check-distro check-cpr check-vm
 
 check-unit: all $(UNIT_BIN)
 	./tests/unit/run.sh $(UNIT_BIN)
