@@ -11,22 +11,45 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Listens on a fresh unix socket at @path: the fd, or -errno. */
+/**
+ * kho_cpr_listen() - listen on a fresh unix socket
+ * @path: where; an existing socket there is replaced
+ *
+ * Return: the listening fd, or the -errno of socket(2), bind(2) or
+ * listen(2) (-ENAMETOOLONG for a path that does not fit).
+ */
 int kho_cpr_listen(const char *path);
-/* Accepts one peer within @timeout_ms: the fd, or -ETIMEDOUT / -errno. */
+
+/**
+ * kho_cpr_accept() - accept one peer
+ * @lfd: the listening fd
+ * @timeout_ms: how long to wait
+ *
+ * Return: the peer's fd; -ETIMEDOUT; or the -errno of poll(2) or accept(2).
+ */
 int kho_cpr_accept(int lfd, int timeout_ms);
-/*
- * Connects to @path, retrying while it does not exist or nobody listens
- * yet (a starting QEMU), for up to @timeout_ms: the fd, or -errno.
+
+/**
+ * kho_cpr_connect() - connect to a peer that may not listen yet
+ * @path: its socket
+ * @timeout_ms: how long to retry while @path does not exist or nobody
+ *	listens on it yet (a starting QEMU)
+ *
+ * Return: the connected fd; -ETIMEDOUT; -ENAMETOOLONG; or the -errno of
+ * socket(2) or connect(2).
  */
 int kho_cpr_connect(const char *path, int timeout_ms);
 
 /**
  * kho_cpr_recv_all() - read a cpr channel to its end, keeping its fds
  * @sock: connected socket
- * @max: most bytes accepted; @maxfds: most descriptors accepted
- * @buf, @len: the bytes (malloc'd); @fds, @nr_fds: the descriptors, in
- *	arrival order (malloc'd, close-on-exec, owned by the caller)
+ * @max: most bytes accepted
+ * @maxfds: most descriptors accepted
+ * @buf: out: the bytes (malloc'd)
+ * @len: out: their number
+ * @fds: out: the descriptors, in arrival order (malloc'd, close-on-exec,
+ *	owned by the caller)
+ * @nr_fds: out: their number
  * @timeout_ms: for each read
  *
  * Return: 0; -E2BIG more than @max bytes or @maxfds fds; -EBADMSG
@@ -36,24 +59,57 @@ int kho_cpr_recv_all(int sock, size_t max, unsigned int maxfds,
 		     uint8_t **buf, size_t *len, int **fds,
 		     unsigned int *nr_fds, int timeout_ms);
 
-/*
- * Sends @len bytes of @buf, attaching fds[i] to the byte at
- * fd_offsets[i] (ascending), each in its own sendmsg as QEMU does.
- * Return: 0 or -errno.
+/**
+ * kho_cpr_send_state() - send a CPR state with its descriptors
+ * @sock: the connected cpr channel
+ * @buf: the encoded state
+ * @len: its length
+ * @fd_offsets: for each fd, the offset of the byte that carries it
+ *	(ascending)
+ * @fds: the descriptors
+ * @nr_fds: their number
+ *
+ * Each descriptor travels in its own sendmsg(2), on its byte, as QEMU
+ * sends them.
+ *
+ * Return: 0; -EINVAL for offsets out of order or past @len; or the -errno
+ * of sendmsg(2).
  */
 int kho_cpr_send_state(int sock, const uint8_t *buf, size_t len,
 		       const size_t *fd_offsets, const int *fds,
 		       unsigned int nr_fds);
 
-/* Waits until the peer closes @sock (reads 0): 0, -ETIMEDOUT, -EPROTO
- * if it sent bytes instead, or -errno. */
+/**
+ * kho_cpr_wait_hup() - wait until the peer closes a channel
+ * @sock: the channel
+ * @timeout_ms: how long to wait
+ *
+ * Return: 0 once a read gives end of file; -ETIMEDOUT; -EPROTO if the
+ * peer sent bytes instead; or the -errno of poll(2) or read(2).
+ */
 int kho_cpr_wait_hup(int sock, int timeout_ms);
 
-/* Copies @sock to @outfd until EOF, at most @max bytes: 0, -E2BIG,
- * -ETIMEDOUT (@timeout_ms between reads) or -errno. */
+/**
+ * kho_cpr_recv_to_fd() - store a main channel's stream
+ * @sock: the channel
+ * @outfd: where the bytes go
+ * @max: most bytes accepted
+ * @total: out: the bytes copied
+ * @timeout_ms: the longest wait between two reads
+ *
+ * Return: 0 at end of file; -E2BIG past @max; -ETIMEDOUT; or the -errno
+ * of poll(2), read(2) or write(2).
+ */
 int kho_cpr_recv_to_fd(int sock, int outfd, uint64_t max, uint64_t *total,
 		       int timeout_ms);
-/* Copies @infd to @sock until EOF: 0 or -errno. */
+/**
+ * kho_cpr_send_from_fd() - send a stored stream on a main channel
+ * @sock: the channel
+ * @infd: the stored stream
+ * @total: out: the bytes sent
+ *
+ * Return: 0 at @infd's end; or the -errno of read(2) or write(2).
+ */
 int kho_cpr_send_from_fd(int sock, int infd, uint64_t *total);
 
 /* A QMP connection: one command at a time, events skipped. */
@@ -63,19 +119,40 @@ struct kho_qmp {
 	char buf[65536];
 };
 
-/*
- * Connects to a QMP socket, reads the greeting and negotiates
- * capabilities.  Return: 0 or -errno; @err says what failed.
+/**
+ * kho_qmp_open() - connect to a QMP monitor
+ * @q: the connection
+ * @path: the monitor's unix socket
+ * @timeout_ms: for the connection, the greeting and qmp_capabilities
+ * @err: out: what failed
+ * @errlen: room in @err
+ *
+ * Return: 0; -ETIMEDOUT; -EPROTO for a greeting that is not QMP's;
+ * -EREMOTEIO if qmp_capabilities is refused; or the -errno of
+ * kho_cpr_connect(), read(2) or write(2).
  */
 int kho_qmp_open(struct kho_qmp *q, const char *path, int timeout_ms,
 		 char *err, size_t errlen);
-/*
- * Runs @cmd (one JSON object) and copies the reply line to @reply.
- * Return: 0; -EREMOTEIO QEMU answered an error (its desc in @err);
- * -ETIMEDOUT; -EBADMSG a reply line over the buffer; -errno.
+/**
+ * kho_qmp_exec() - run one QMP command
+ * @q: the connection
+ * @cmd: the command, one JSON object
+ * @reply: out: the reply line (events before it are skipped)
+ * @replylen: room in @reply
+ * @timeout_ms: how long to wait for the reply
+ * @err: out: QEMU's error description, or what failed
+ * @errlen: room in @err
+ *
+ * Return: 0; -EREMOTEIO when QEMU answered an error; -ETIMEDOUT; -EBADMSG
+ * for a reply line over the buffer; or the -errno of read(2) or write(2).
  */
 int kho_qmp_exec(struct kho_qmp *q, const char *cmd, char *reply,
 		 size_t replylen, int timeout_ms, char *err, size_t errlen);
+
+/**
+ * kho_qmp_close() - close a QMP connection
+ * @q: the connection; closing it twice is harmless
+ */
 void kho_qmp_close(struct kho_qmp *q);
 
 #endif /* KHO_CPR_CHAN_H */

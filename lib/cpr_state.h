@@ -84,11 +84,14 @@ struct kho_cpr_state {
 
 /**
  * kho_cpr_state_parse() - parse a CPR state received from QEMU
- * @buf, @len: the bytes of the cpr channel up to its end
- * @fds, @nr_fds: the descriptors that arrived with them, in order; the
- *	state takes ownership of those it names (the caller closes the rest)
+ * @buf: the bytes of the cpr channel up to its end
+ * @len: their number
+ * @fds: the descriptors that arrived with them, in order; the state takes
+ *	ownership of those it names (the caller closes the rest)
+ * @nr_fds: their number
  * @st: filled on success; free with kho_cpr_state_free()
- * @err, @errlen: on failure, a message naming the field and offset
+ * @err: on failure, a message naming the field and offset
+ * @errlen: room in @err
  *
  * Every length and count is bounded before use (KHO_CPR_*_MAX).
  *
@@ -104,7 +107,8 @@ int kho_cpr_state_parse(const uint8_t *buf, size_t len, const int *fds,
 /**
  * kho_cpr_state_encode() - encode a CPR state as QEMU reads it
  * @st: the state (its fds are not touched)
- * @buf, @cap: output buffer
+ * @buf: output buffer
+ * @cap: its room
  * @len: bytes written
  * @fd_offsets: st->nr_fds entries; each the offset of the placeholder byte
  *	that must carry st->fds[i].fd in SCM_RIGHTS
@@ -115,13 +119,39 @@ int kho_cpr_state_parse(const uint8_t *buf, size_t len, const int *fds,
 int kho_cpr_state_encode(const struct kho_cpr_state *st, uint8_t *buf,
 			 size_t cap, size_t *len, size_t *fd_offsets);
 
-/* Closes the descriptors the state owns and frees it. */
+/**
+ * kho_cpr_state_free() - close the descriptors a state owns and free it
+ * @st: the state; left empty
+ */
 void kho_cpr_state_free(struct kho_cpr_state *st);
 
-/* What @fd is, from /proc/self/fd (and fstat). */
+/**
+ * kho_cpr_fd_kind() - what a descriptor is
+ * @fd: the descriptor
+ * @what: out: its /proc/self/fd link, for messages
+ * @whatlen: room in @what
+ *
+ * Return: its kind, from /proc/self/fd and fstat(2);
+ * KHO_CPR_KIND_UNKNOWN when the link cannot be read, KHO_CPR_KIND_OTHER
+ * when it names nothing known.
+ */
 enum kho_cpr_kind kho_cpr_fd_kind(int fd, char *what, size_t whatlen);
+
+/**
+ * kho_cpr_kind_name() - a kind's name, for messages and JSON
+ * @kind: the kind
+ *
+ * Return: a static string.
+ */
 const char *kho_cpr_kind_name(enum kho_cpr_kind kind);
-/* 1 if a descriptor of @kind can be carried or rebuilt across kexec. */
+
+/**
+ * kho_cpr_kind_crosses_kexec() - whether a kind can cross a kexec
+ * @kind: the kind
+ *
+ * Return: 1 if a descriptor of @kind is carried (memfds, through LUO) or
+ * rebuilt (iommufd, VFIO devices, by replay) across a kexec, else 0.
+ */
 int kho_cpr_kind_crosses_kexec(enum kho_cpr_kind kind);
 
 #endif /* KHO_CPR_STATE_H */
