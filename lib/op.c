@@ -371,6 +371,17 @@ int kho_rec_remap_ids(struct kho_rec *rec, unsigned int mask,
 	return 0;
 }
 
+static int idmap_fn(void *map, uint32_t old_id, uint32_t *new_id)
+{
+	return kho_idmap_lookup(map, old_id, new_id);
+}
+
+int kho_rec_remap_idmap(struct kho_rec *rec, unsigned int mask,
+			const struct kho_idmap *map)
+{
+	return kho_rec_remap_ids(rec, mask, idmap_fn, (void *)map);
+}
+
 static const struct kho_op_field *field_named(const struct kho_op_desc *d,
 					      const char *name, size_t len)
 {

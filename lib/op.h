@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "idmap.h"
 #include "kho.h"
 
 /**
@@ -284,6 +285,21 @@ typedef int (*kho_op_id_fn)(void *ctx, uint32_t old_id, uint32_t *new_id);
  */
 int kho_rec_remap_ids(struct kho_rec *rec, unsigned int mask,
 		      kho_op_id_fn fn, void *ctx);
+
+/**
+ * kho_rec_remap_idmap() - kho_rec_remap_ids() through an old->new ID map
+ * @rec:  the record, changed in place
+ * @mask: KHO_OP_ID_IN, KHO_OP_ID_OUT or both
+ * @map:  the map (lib/idmap.h)
+ *
+ * What adoption needs: a plan record, replayed, renamed whole (inputs and
+ * outputs) into the IDs the agent got.
+ *
+ * Return: 0; -ENOENT for an ID @map does not hold; -EBADMSG and -EINVAL
+ * as kho_rec_remap_ids().
+ */
+int kho_rec_remap_idmap(struct kho_rec *rec, unsigned int mask,
+			const struct kho_idmap *map);
 
 /**
  * kho_rec_format() - the line a person reads about one record
