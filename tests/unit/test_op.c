@@ -502,74 +502,58 @@ KTEST(op_pack_unpack_round_trip_every_op)
  * the table (journal.c's switches), so that a template or field kind that
  * changes what a person or a script reads fails here.
  */
-static const char *const lines[KHO_OP_MAX + 1] = {
-	[KHO_OP_IOAS_ALLOC] =
+static const struct {
+	const char *line;
+	const char *json;
+} golden[KHO_OP_MAX + 1] = {
+	[KHO_OP_IOAS_ALLOC] = {
 		"IOAS_ALLOC -> IOAS 258",
-	[KHO_OP_DESTROY] =
+		"{\"op\": \"IOAS_ALLOC\", \"flags\": 257, \"out_ioas_id\": 258}" },
+	[KHO_OP_DESTROY] = {
 		"DESTROY 513",
-	[KHO_OP_IOAS_ALLOW_IOVAS] =
+		"{\"op\": \"DESTROY\", \"id\": 513}" },
+	[KHO_OP_IOAS_ALLOW_IOVAS] = {
 		"IOAS_ALLOW_IOVAS IOAS 769: 0x1000-0x1fff 0x100000-0x1fffff 0x10000000000-0xffffffffffffffff",
-	[KHO_OP_IOAS_MAP] =
+		"{\"op\": \"IOAS_ALLOW_IOVAS\", \"ioas_id\": 769, \"iovas\": [{\"start\": \"0x1000\", \"last\": \"0x1fff\"}, {\"start\": \"0x100000\", \"last\": \"0x1fffff\"}, {\"start\": \"0x10000000000\", \"last\": \"0xffffffffffffffff\"}]}" },
+	[KHO_OP_IOAS_MAP] = {
 		"IOAS_MAP IOAS 1026 0x123400000406+0x123400000405 <- memfd token 20014547600387 offset 0x123400000404 flags 0x401",
-	[KHO_OP_IOAS_MAP_FILE] =
+		"{\"op\": \"IOAS_MAP\", \"flags\": 1025, \"ioas_id\": 1026, \"memfd_token\": \"0x123400000403\", \"offset\": \"0x123400000404\", \"length\": \"0x123400000405\", \"iova\": \"0x123400000406\"}" },
+	[KHO_OP_IOAS_MAP_FILE] = {
 		"IOAS_MAP_FILE IOAS 1282 0x123400000506+0x123400000505 <- memfd token 20014547600643 offset 0x123400000504 flags 0x501",
-	[KHO_OP_IOAS_COPY] =
+		"{\"op\": \"IOAS_MAP_FILE\", \"flags\": 1281, \"ioas_id\": 1282, \"memfd_token\": \"0x123400000503\", \"offset\": \"0x123400000504\", \"length\": \"0x123400000505\", \"iova\": \"0x123400000506\"}" },
+	[KHO_OP_IOAS_COPY] = {
 		"IOAS_COPY IOAS 1539 0x123400000606 -> IOAS 1538 0x123400000605 length 0x123400000604 flags 0x601",
-	[KHO_OP_IOAS_UNMAP] =
+		"{\"op\": \"IOAS_COPY\", \"flags\": 1537, \"dst_ioas_id\": 1538, \"src_ioas_id\": 1539, \"length\": \"0x123400000604\", \"dst_iova\": \"0x123400000605\", \"src_iova\": \"0x123400000606\"}" },
+	[KHO_OP_IOAS_UNMAP] = {
 		"IOAS_UNMAP IOAS 1793 0x123400000702+0x123400000703 (unmapped 0x123400000704)",
-	[KHO_OP_OPTION] =
+		"{\"op\": \"IOAS_UNMAP\", \"ioas_id\": 1793, \"iova\": \"0x123400000702\", \"length\": \"0x123400000703\", \"out_length\": \"0x123400000704\"}" },
+	[KHO_OP_OPTION] = {
 		"OPTION 2049 op 2050 object 2051 = 20014547601412",
-	[KHO_OP_HWPT_ALLOC] =
+		"{\"op\": \"OPTION\", \"option_id\": 2049, \"option_op\": 2050, \"object_id\": 2051, \"val64\": \"0x123400000804\"}" },
+	[KHO_OP_HWPT_ALLOC] = {
 		"HWPT_ALLOC device 2306 pt 2307 flags 0x901 data 2309/5 bytes -> HWPT 2308",
-	[KHO_OP_HWPT_SET_DIRTY_TRACKING] =
+		"{\"op\": \"HWPT_ALLOC\", \"flags\": 2305, \"dev_id\": 2306, \"pt_id\": 2307, \"out_hwpt_id\": 2308, \"data_type\": 2309, \"data\": \"deadbeef01\", \"fault_id\": 2312}" },
+	[KHO_OP_HWPT_SET_DIRTY_TRACKING] = {
 		"HWPT_SET_DIRTY_TRACKING HWPT 2562 enable",
-	[KHO_OP_DEVICE_BIND] =
+		"{\"op\": \"HWPT_SET_DIRTY_TRACKING\", \"flags\": 2561, \"hwpt_id\": 2562}" },
+	[KHO_OP_DEVICE_BIND] = {
 		"DEVICE_BIND_IOMMUFD 1234:ab:03.5 [8086:10fb] -> device 2819",
-	[KHO_OP_DEVICE_ATTACH] =
+		"{\"op\": \"DEVICE_BIND_IOMMUFD\", \"pci\": \"1234:ab:03.5\", \"vendor\": \"8086\", \"device\": \"10fb\", \"flags\": 2818, \"out_devid\": 2819}" },
+	[KHO_OP_DEVICE_ATTACH] = {
 		"DEVICE_ATTACH_IOMMUFD_PT device 3073 to pt 3076 -> HWPT 3077",
-	[KHO_OP_DEVICE_DETACH] =
+		"{\"op\": \"DEVICE_ATTACH_IOMMUFD_PT\", \"dev_id\": 3073, \"flags\": 3074, \"pasid\": 3075, \"pt_id\": 3076, \"out_hwpt_id\": 3077}" },
+	[KHO_OP_DEVICE_DETACH] = {
 		"DEVICE_DETACH_IOMMUFD_PT device 3329",
-	[KHO_OP_VIOMMU_ALLOC] =
+		"{\"op\": \"DEVICE_DETACH_IOMMUFD_PT\", \"dev_id\": 3329, \"flags\": 3330, \"pasid\": 3331}" },
+	[KHO_OP_VIOMMU_ALLOC] = {
 		"VIOMMU_ALLOC",
-	[KHO_OP_VDEVICE_ALLOC] =
+		"{\"op\": \"VIOMMU_ALLOC\"}" },
+	[KHO_OP_VDEVICE_ALLOC] = {
 		"VDEVICE_ALLOC",
-	[KHO_OP_REPLAY_MAPPINGS] =
+		"{\"op\": \"VDEVICE_ALLOC\"}" },
+	[KHO_OP_REPLAY_MAPPINGS] = {
 		"REPLAY_MAPPINGS IOAS 4097 mappings [4098, 8197)",
-};
-
-static const char *const json[KHO_OP_MAX + 1] = {
-	[KHO_OP_IOAS_ALLOC] =
-		"{\"op\": \"IOAS_ALLOC\", \"flags\": 257, \"out_ioas_id\": 258}",
-	[KHO_OP_DESTROY] =
-		"{\"op\": \"DESTROY\", \"id\": 513}",
-	[KHO_OP_IOAS_ALLOW_IOVAS] =
-		"{\"op\": \"IOAS_ALLOW_IOVAS\", \"ioas_id\": 769, \"iovas\": [{\"start\": \"0x1000\", \"last\": \"0x1fff\"}, {\"start\": \"0x100000\", \"last\": \"0x1fffff\"}, {\"start\": \"0x10000000000\", \"last\": \"0xffffffffffffffff\"}]}",
-	[KHO_OP_IOAS_MAP] =
-		"{\"op\": \"IOAS_MAP\", \"flags\": 1025, \"ioas_id\": 1026, \"memfd_token\": \"0x123400000403\", \"offset\": \"0x123400000404\", \"length\": \"0x123400000405\", \"iova\": \"0x123400000406\"}",
-	[KHO_OP_IOAS_MAP_FILE] =
-		"{\"op\": \"IOAS_MAP_FILE\", \"flags\": 1281, \"ioas_id\": 1282, \"memfd_token\": \"0x123400000503\", \"offset\": \"0x123400000504\", \"length\": \"0x123400000505\", \"iova\": \"0x123400000506\"}",
-	[KHO_OP_IOAS_COPY] =
-		"{\"op\": \"IOAS_COPY\", \"flags\": 1537, \"dst_ioas_id\": 1538, \"src_ioas_id\": 1539, \"length\": \"0x123400000604\", \"dst_iova\": \"0x123400000605\", \"src_iova\": \"0x123400000606\"}",
-	[KHO_OP_IOAS_UNMAP] =
-		"{\"op\": \"IOAS_UNMAP\", \"ioas_id\": 1793, \"iova\": \"0x123400000702\", \"length\": \"0x123400000703\", \"out_length\": \"0x123400000704\"}",
-	[KHO_OP_OPTION] =
-		"{\"op\": \"OPTION\", \"option_id\": 2049, \"option_op\": 2050, \"object_id\": 2051, \"val64\": \"0x123400000804\"}",
-	[KHO_OP_HWPT_ALLOC] =
-		"{\"op\": \"HWPT_ALLOC\", \"flags\": 2305, \"dev_id\": 2306, \"pt_id\": 2307, \"out_hwpt_id\": 2308, \"data_type\": 2309, \"data\": \"deadbeef01\", \"fault_id\": 2312}",
-	[KHO_OP_HWPT_SET_DIRTY_TRACKING] =
-		"{\"op\": \"HWPT_SET_DIRTY_TRACKING\", \"flags\": 2561, \"hwpt_id\": 2562}",
-	[KHO_OP_DEVICE_BIND] =
-		"{\"op\": \"DEVICE_BIND_IOMMUFD\", \"pci\": \"1234:ab:03.5\", \"vendor\": \"8086\", \"device\": \"10fb\", \"flags\": 2818, \"out_devid\": 2819}",
-	[KHO_OP_DEVICE_ATTACH] =
-		"{\"op\": \"DEVICE_ATTACH_IOMMUFD_PT\", \"dev_id\": 3073, \"flags\": 3074, \"pasid\": 3075, \"pt_id\": 3076, \"out_hwpt_id\": 3077}",
-	[KHO_OP_DEVICE_DETACH] =
-		"{\"op\": \"DEVICE_DETACH_IOMMUFD_PT\", \"dev_id\": 3329, \"flags\": 3330, \"pasid\": 3331}",
-	[KHO_OP_VIOMMU_ALLOC] =
-		"{\"op\": \"VIOMMU_ALLOC\"}",
-	[KHO_OP_VDEVICE_ALLOC] =
-		"{\"op\": \"VDEVICE_ALLOC\"}",
-	[KHO_OP_REPLAY_MAPPINGS] =
-		"{\"op\": \"REPLAY_MAPPINGS\", \"ioas_id\": 4097, \"first\": 4098, \"count\": 4099}",
+		"{\"op\": \"REPLAY_MAPPINGS\", \"ioas_id\": 4097, \"first\": 4098, \"count\": 4099}" },
 };
 
 KTEST(op_format_and_json_every_op)
@@ -584,15 +568,15 @@ KTEST(op_format_and_json_every_op)
 
 		fill(&r, op);
 		ASSERT_EQ(0, kho_rec_format(&r, line, sizeof(line)));
-		if (strcmp(line, lines[op]))
+		if (strcmp(line, golden[op].line))
 			printf("#   got \"%s\"\n", line);
-		ASSERT_TRUE(strcmp(line, lines[op]) == 0);
+		ASSERT_TRUE(strcmp(line, golden[op].line) == 0);
 		f = open_memstream(&out, &len);
 		ASSERT_EQ(0, kho_rec_print_json(&r, f));
 		fclose(f);
-		if (strcmp(out, json[op]))
+		if (strcmp(out, golden[op].json))
 			printf("#   got %s\n", out);
-		ASSERT_TRUE(strcmp(out, json[op]) == 0);
+		ASSERT_TRUE(strcmp(out, golden[op].json) == 0);
 		free(out);
 		out = NULL;
 	}
@@ -615,7 +599,7 @@ KTEST(op_format_and_json_every_op)
 		size_t n, full;
 
 		fill(&r, KHO_OP_IOAS_ALLOW_IOVAS);
-		full = strlen(lines[KHO_OP_IOAS_ALLOW_IOVAS]);
+		full = strlen(golden[KHO_OP_IOAS_ALLOW_IOVAS].line);
 		for (n = 1; n <= full; n++) {
 			ASSERT_EQ(-ENOSPC, kho_rec_format(&r, line, n));
 			ASSERT_EQ(n - 1, strlen(line));
