@@ -217,8 +217,8 @@ uint64_t kho_op_field_get(const struct kho_rec *rec,
  * @f:   a field of its op's row (not PCI, not an inline pointer)
  * @v:   the value
  *
- * Return: 0, or -ERANGE when @v does not fit the field (which is left
- * unchanged).
+ * Return: 0; -ERANGE when @v does not fit the field (which is left
+ * unchanged); -EINVAL for a PCI or inline-pointer field.
  */
 int kho_op_field_set(struct kho_rec *rec, const struct kho_op_field *f,
 		     uint64_t v);
