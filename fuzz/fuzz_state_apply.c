@@ -239,9 +239,10 @@ static uint32_t tr(const struct idmap *m, uint32_t id)
 	return id;
 }
 
-static uint32_t tr_cb(void *m, uint32_t id)
+static int tr_cb(void *m, uint32_t id, uint32_t *new_id)
 {
-	return tr(m, id);
+	*new_id = tr(m, id);
+	return 0;
 }
 
 static uint32_t tr_back(const struct idmap *m, uint32_t id)
@@ -281,18 +282,11 @@ static int replay_one(struct kho_state *s, struct idmap *m,
 {
 	struct kho_rec r = *in;
 
-	switch (r.op) {
-	case KHO_OP_DESTROY:
-	case KHO_OP_IOAS_UNMAP:
-	case KHO_OP_IOAS_COPY:
-	case KHO_OP_DEVICE_DETACH:
-		/* A plan rebuilds; it never tears down or copies. */
+	/* A plan rebuilds; it never tears down or copies. */
+	if (kho_op_phase(r.op) == KHO_PHASE_NONE)
 		return kho_diag_set(diag, -EBADMSG, "plan carries %s",
 				    kho_op_name(r.op));
-	default:
-		kho_rec_map_ids(&r, tr_cb, m);
-		break;
-	}
+	kho_rec_remap_ids(&r, KHO_OP_ID_IN, tr_cb, m);
 	kho_state_predict(s, &r);
 	switch (r.op) {
 	case KHO_OP_IOAS_ALLOC:

@@ -14,90 +14,62 @@
 #include <linux/vfio.h>
 
 #include "canon.h"
+#include "op.h"
 
 #define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
 
-enum size_rule {
-	/* iommufd_fops_ioctl(): size < min -> EINVAL, then
-	 * copy_struct_from_user(): a non-zero tail -> E2BIG */
-	RULE_IOMMUFD,
-	/* vfio_df_ioctl_attach_pt()/detach_pt(): argsz < minsz -> EINVAL,
-	 * the tail is never read */
-	RULE_VFIO_ARGSZ,
-};
-
+/* The size rule of an ioctl: from its op's row, or from size_ops[]. */
 struct size_op {
 	unsigned long cmd;
 	uint32_t min, size;
-	enum size_rule rule;
 };
 
 /*
- * Indexed by the ioctl's number: every iommufd and VFIO ioctl is _IO(';',
- * nr), so the number alone picks the entry and the full command confirms
- * it.  A linear scan of this table was the largest single cost of a
- * recorded MAP/UNMAP pair.  Two commands with one number would be an
- * initializer overridden twice: -Woverride-init (-Wextra) refuses that.
+ * The ioctls no op records (queries, cache invalidation, the objects that
+ * cannot cross kexec yet): their sizes, for the kernel's size rule.  The
+ * journaled ones declare theirs in their row of lib/op.c.  Indexed by the
+ * ioctl's number: every iommufd ioctl is _IO(';', nr), so the number
+ * alone picks the entry and the full command confirms it.  A linear scan
+ * of this table was the largest single cost of a recorded MAP/UNMAP pair.
+ * Two commands with one number would be an initializer overridden twice:
+ * -Woverride-init (-Wextra) refuses that.
  */
-#define OP(c, T, last) \
-	[_IOC_NR(c)] = { c, offsetofend(T, last), sizeof(T), RULE_IOMMUFD }
+#define OP(c, T, last) [_IOC_NR(c)] = { c, offsetofend(T, last), sizeof(T) }
 
 /* The minimum sizes are the kernel's: IOCTL_OP() in
- * drivers/iommu/iommufd/main.c and the minsz of drivers/vfio/device_cdev.c. */
+ * drivers/iommu/iommufd/main.c. */
 static const struct size_op size_ops[1 << _IOC_NRBITS] = {
-	OP(IOMMU_DESTROY, struct iommu_destroy, id),
 	OP(IOMMU_FAULT_QUEUE_ALLOC, struct iommu_fault_alloc, out_fault_fd),
 	OP(IOMMU_GET_HW_INFO, struct iommu_hw_info, __reserved),
 	OP(IOMMU_HW_QUEUE_ALLOC, struct iommu_hw_queue_alloc, length),
-	OP(IOMMU_HWPT_ALLOC, struct iommu_hwpt_alloc, __reserved),
 	OP(IOMMU_HWPT_GET_DIRTY_BITMAP, struct iommu_hwpt_get_dirty_bitmap, data),
 	OP(IOMMU_HWPT_INVALIDATE, struct iommu_hwpt_invalidate, __reserved),
-	OP(IOMMU_HWPT_SET_DIRTY_TRACKING, struct iommu_hwpt_set_dirty_tracking,
-	   __reserved),
-	OP(IOMMU_IOAS_ALLOC, struct iommu_ioas_alloc, out_ioas_id),
-	OP(IOMMU_IOAS_ALLOW_IOVAS, struct iommu_ioas_allow_iovas, allowed_iovas),
 	OP(IOMMU_IOAS_CHANGE_PROCESS, struct iommu_ioas_change_process, __reserved),
-	OP(IOMMU_IOAS_COPY, struct iommu_ioas_copy, src_iova),
 	OP(IOMMU_IOAS_IOVA_RANGES, struct iommu_ioas_iova_ranges, out_iova_alignment),
-	OP(IOMMU_IOAS_MAP, struct iommu_ioas_map, iova),
-	OP(IOMMU_IOAS_MAP_FILE, struct iommu_ioas_map_file, iova),
-	OP(IOMMU_IOAS_UNMAP, struct iommu_ioas_unmap, length),
-	OP(IOMMU_OPTION, struct iommu_option, val64),
-	OP(IOMMU_VDEVICE_ALLOC, struct iommu_vdevice_alloc, virt_id),
 	OP(IOMMU_VEVENTQ_ALLOC, struct iommu_veventq_alloc, out_veventq_fd),
 	OP(IOMMU_VFIO_IOAS, struct iommu_vfio_ioas, __reserved),
-	OP(IOMMU_VIOMMU_ALLOC, struct iommu_viommu_alloc, out_viommu_id),
-	/* vfio_df_ioctl_bind_iommufd() uses copy_struct_from_user() too */
-	OP(VFIO_DEVICE_BIND_IOMMUFD, struct vfio_device_bind_iommufd, out_devid),
-	[_IOC_NR(VFIO_DEVICE_ATTACH_IOMMUFD_PT)] = {
-		VFIO_DEVICE_ATTACH_IOMMUFD_PT,
-		offsetofend(struct vfio_device_attach_iommufd_pt, pt_id),
-		sizeof(struct vfio_device_attach_iommufd_pt), RULE_VFIO_ARGSZ },
-	[_IOC_NR(VFIO_DEVICE_DETACH_IOMMUFD_PT)] = {
-		VFIO_DEVICE_DETACH_IOMMUFD_PT,
-		offsetofend(struct vfio_device_detach_iommufd_pt, flags),
-		sizeof(struct vfio_device_detach_iommufd_pt), RULE_VFIO_ARGSZ },
 };
-
-static const struct size_op *find_size_op(unsigned long cmd)
-{
-	const struct size_op *op = &size_ops[_IOC_NR(cmd)];
-
-	/* entries never filled in have cmd 0, which no ioctl is */
-	return op->cmd == cmd ? op : NULL;
-}
 
 int kho_ioctl_check_size(unsigned long cmd, const void *arg, uint32_t user_size)
 {
-	const struct size_op *op = find_size_op(cmd);
+	const struct kho_op_desc *d = kho_op_by_cmd(cmd);
+	const struct size_op *op = &size_ops[_IOC_NR(cmd)];
 	const uint8_t *p = arg;
-	uint32_t i, flags;
+	uint32_t i, flags, min, size;
 
-	if (!op)
+	if (d) {
+		min = d->min_size;
+		size = d->size;
+	} else if (op->cmd == cmd) {
+		/* entries never filled in have cmd 0, which no ioctl is */
+		min = op->min;
+		size = op->size;
+	} else {
 		return -ENOTTY;
-	if (user_size < op->min)
+	}
+	if (user_size < min)
 		return -EINVAL;
-	if (op->rule == RULE_VFIO_ARGSZ) {
+	if (d && d->size_rule == KHO_SIZE_ARGSZ) {
 		/* With the PASID flag the kernel reads up to pasid too. */
 		memcpy(&flags, p + 4, sizeof(flags));
 		if (cmd == VFIO_DEVICE_ATTACH_IOMMUFD_PT &&
@@ -111,7 +83,7 @@ int kho_ioctl_check_size(unsigned long cmd, const void *arg, uint32_t user_size)
 		return 0;
 	}
 	/* check_zeroed_user() on the bytes past what this kernel knows */
-	for (i = op->size; i < user_size; i++)
+	for (i = size; i < user_size; i++)
 		if (p[i])
 			return -E2BIG;
 	return 0;

@@ -679,161 +679,130 @@ static int rd_inline_take(struct rd *r, struct rd_inline *in, size_t idx,
 	return 0;
 }
 
+/* A REPLAY_MAPPINGS slice must lie in its IOAS's mapping table. */
+static int rd_check_slice(struct rd *r, size_t idx, const struct kho_state *s,
+			  const struct kho_rec *rec)
+{
+	const struct kho_ioas *a;
+	ssize_t k;
+
+	k = rd_find(r, RD_IOAS, rec->replay_maps.ioas_id);
+	a = k < 0 ? NULL : &s->ioas[k];
+	if (!a)
+		return BAD(r, "/%s: record %zu: REPLAY_MAPPINGS names IOAS %u, not in /%s",
+			   KHO_N_JOURNAL, idx, rec->replay_maps.ioas_id,
+			   KHO_N_IOASES);
+	if (!rec->replay_maps.count || rec->replay_maps.first > a->nr_maps ||
+	    rec->replay_maps.count > a->nr_maps - rec->replay_maps.first)
+		return BAD(r, "/%s: record %zu: REPLAY_MAPPINGS slice %u+%u outside IOAS %u's %zu mappings",
+			   KHO_N_JOURNAL, idx, rec->replay_maps.first,
+			   rec->replay_maps.count, rec->replay_maps.ioas_id,
+			   a->nr_maps);
+	return 0;
+}
+
+/* The op's inline data: its chunk, copied out of the blob. */
+static int rd_record_inline(struct rd *r, size_t idx, struct rd_inline *in,
+			    const struct kho_op_desc *d, uint32_t off,
+			    struct kho_rec *rec)
+{
+	const uint8_t *chunk = NULL;
+	struct kho_iova_range *rg;
+	size_t len, k;
+	uint32_t nr;
+	void *v;
+	int err;
+
+	memcpy(&nr, (const uint8_t *)rec + d->inl.count, sizeof(nr));
+	if (nr > in->len / d->inl.elem)
+		return BAD(r, "/%s: record %zu: %u %s of inline data do not fit inline-data",
+			   KHO_N_JOURNAL, idx, nr,
+			   d->inl.kind == KHO_INLINE_RANGES ? "allowed IOVAs" :
+							      "bytes");
+	len = (size_t)nr * d->inl.elem;
+	err = rd_inline_take(r, in, idx, off, len, &chunk);
+	if (err || !len)
+		return err;
+	v = malloc(len);
+	if (!v)
+		return -ENOMEM;
+	memcpy((uint8_t *)rec + d->inl.ptr, &v, sizeof(v));
+	if (d->inl.kind == KHO_INLINE_BYTES) {
+		memcpy(v, chunk, len);
+		return 0;
+	}
+	rg = v;
+	for (k = 0; k < nr; k++) {
+		rg[k].start = ld64(&chunk);
+		rg[k].last = ld64(&chunk);
+	}
+	return 0;
+}
+
+/* The fields of a PCI identity, each widened to a cell. */
+static int rd_pci(struct rd *r, const uint8_t **p, size_t idx,
+		  const struct kho_op_desc *d, struct kho_pci_id *pci)
+{
+	uint32_t seg = ld32(p), bus = ld32(p), devfn = ld32(p);
+	uint32_t ven = ld32(p), dev = ld32(p);
+
+	if (seg > 0xffff || bus > 0xff || devfn > 0xff || ven > 0xffff ||
+	    dev > 0xffff)
+		return BAD(r, "/%s: record %zu: %s PCI identity out of range",
+			   KHO_N_JOURNAL, idx, d->name);
+	*pci = (struct kho_pci_id){ seg, bus, devfn, ven, dev };
+	return 0;
+}
+
+/* Unpacks what lib/handoff_write.c's rec_pack() packs (op.c's rows). */
 static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 		     struct rd_inline *in, const struct kho_state *s,
 		     struct kho_rec *rec)
 {
-	const uint8_t *start = p, *chunk;
-	uint32_t off, i;
+	const uint8_t *start = p;
+	const struct kho_op_desc *d;
+	uint32_t i, off = 0;
+	uint64_t v;
 	int err;
 
 	memset(rec, 0, sizeof(*rec));
 	rec->op = ld32(&p);
-	switch (rec->op) {
-	case KHO_OP_IOAS_ALLOC:
-		rec->ioas_alloc.flags = ld32(&p);
-		rec->ioas_alloc.out_ioas_id = ld32(&p);
-		break;
-	case KHO_OP_DESTROY:
-		rec->destroy.id = ld32(&p);
-		break;
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-		rec->allow_iovas.ioas_id = ld32(&p);
-		rec->allow_iovas.num_iovas = ld32(&p);
-		off = ld32(&p);
-		if (rec->allow_iovas.num_iovas > in->len / 16)
-			return BAD(r, "/%s: record %zu: %u allowed IOVAs do not fit inline-data",
-				   KHO_N_JOURNAL, idx,
-				   rec->allow_iovas.num_iovas);
-		err = rd_inline_take(r, in, idx, off,
-				     (size_t)rec->allow_iovas.num_iovas * 16,
-				     &chunk);
-		if (err)
-			return err;
-		if (!rec->allow_iovas.num_iovas)
-			break;
-		rec->allow_iovas.iovas = calloc(rec->allow_iovas.num_iovas,
-						sizeof(struct kho_iova_range));
-		if (!rec->allow_iovas.iovas)
-			return -ENOMEM;
-		for (i = 0; i < rec->allow_iovas.num_iovas; i++) {
-			rec->allow_iovas.iovas[i].start = ld64(&chunk);
-			rec->allow_iovas.iovas[i].last = ld64(&chunk);
-		}
-		break;
-	case KHO_OP_IOAS_MAP:
-	case KHO_OP_IOAS_MAP_FILE:
-		rec->map.flags = ld32(&p);
-		rec->map.ioas_id = ld32(&p);
-		rec->map.memfd_token = ld64(&p);
-		rec->map.offset = ld64(&p);
-		rec->map.length = ld64(&p);
-		rec->map.iova = ld64(&p);
-		break;
-	case KHO_OP_IOAS_COPY:
-		rec->copy.flags = ld32(&p);
-		rec->copy.dst_ioas_id = ld32(&p);
-		rec->copy.src_ioas_id = ld32(&p);
-		rec->copy.length = ld64(&p);
-		rec->copy.dst_iova = ld64(&p);
-		rec->copy.src_iova = ld64(&p);
-		break;
-	case KHO_OP_IOAS_UNMAP:
-		rec->unmap.ioas_id = ld32(&p);
-		rec->unmap.iova = ld64(&p);
-		rec->unmap.length = ld64(&p);
-		rec->unmap.out_length = ld64(&p);
-		break;
-	case KHO_OP_OPTION:
-		rec->option.option_id = ld32(&p);
-		off = ld32(&p);
-		if (off > 0xffff)
-			return BAD(r, "/%s: record %zu: OPTION op %u above 0xffff",
-				   KHO_N_JOURNAL, idx, off);
-		rec->option.op = off;
-		rec->option.object_id = ld32(&p);
-		rec->option.val64 = ld64(&p);
-		break;
-	case KHO_OP_HWPT_ALLOC:
-		rec->hwpt_alloc.flags = ld32(&p);
-		rec->hwpt_alloc.dev_id = ld32(&p);
-		rec->hwpt_alloc.pt_id = ld32(&p);
-		rec->hwpt_alloc.out_hwpt_id = ld32(&p);
-		rec->hwpt_alloc.data_type = ld32(&p);
-		rec->hwpt_alloc.data_len = ld32(&p);
-		off = ld32(&p);
-		rec->hwpt_alloc.fault_id = ld32(&p);
-		err = rd_inline_take(r, in, idx, off,
-				     rec->hwpt_alloc.data_len, &chunk);
-		if (err)
-			return err;
-		if (!rec->hwpt_alloc.data_len)
-			break;
-		rec->hwpt_alloc.data = malloc(rec->hwpt_alloc.data_len);
-		if (!rec->hwpt_alloc.data)
-			return -ENOMEM;
-		memcpy(rec->hwpt_alloc.data, chunk, rec->hwpt_alloc.data_len);
-		break;
-	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		rec->dirty_tracking.flags = ld32(&p);
-		rec->dirty_tracking.hwpt_id = ld32(&p);
-		break;
-	case KHO_OP_DEVICE_BIND: {
-		uint32_t seg = ld32(&p), bus = ld32(&p), devfn = ld32(&p);
-		uint32_t ven = ld32(&p), dev = ld32(&p);
-
-		if (seg > 0xffff || bus > 0xff || devfn > 0xff ||
-		    ven > 0xffff || dev > 0xffff)
-			return BAD(r, "/%s: record %zu: BIND PCI identity out of range",
-				   KHO_N_JOURNAL, idx);
-		rec->bind.pci = (struct kho_pci_id){ seg, bus, devfn, ven,
-						     dev };
-		rec->bind.flags = ld32(&p);
-		rec->bind.out_devid = ld32(&p);
-		break;
-	}
-	case KHO_OP_DEVICE_ATTACH:
-		rec->attach.dev_id = ld32(&p);
-		rec->attach.flags = ld32(&p);
-		rec->attach.pasid = ld32(&p);
-		rec->attach.pt_id = ld32(&p);
-		rec->attach.out_hwpt_id = ld32(&p);
-		break;
-	case KHO_OP_DEVICE_DETACH:
-		rec->detach.dev_id = ld32(&p);
-		rec->detach.flags = ld32(&p);
-		rec->detach.pasid = ld32(&p);
-		break;
-	case KHO_OP_VIOMMU_ALLOC:
-	case KHO_OP_VDEVICE_ALLOC:
-		break;
-	case KHO_OP_REPLAY_MAPPINGS: {
-		const struct kho_ioas *a;
-		ssize_t k;
-
-		rec->replay_maps.ioas_id = ld32(&p);
-		rec->replay_maps.first = ld32(&p);
-		rec->replay_maps.count = ld32(&p);
-		k = rd_find(r, RD_IOAS, rec->replay_maps.ioas_id);
-		a = k < 0 ? NULL : &s->ioas[k];
-		if (!a)
-			return BAD(r, "/%s: record %zu: REPLAY_MAPPINGS names IOAS %u, not in /%s",
-				   KHO_N_JOURNAL, idx,
-				   rec->replay_maps.ioas_id, KHO_N_IOASES);
-		if (!rec->replay_maps.count ||
-		    rec->replay_maps.first > a->nr_maps ||
-		    rec->replay_maps.count > a->nr_maps -
-					     rec->replay_maps.first)
-			return BAD(r, "/%s: record %zu: REPLAY_MAPPINGS slice %u+%u outside IOAS %u's %zu mappings",
-				   KHO_N_JOURNAL, idx,
-				   rec->replay_maps.first,
-				   rec->replay_maps.count,
-				   rec->replay_maps.ioas_id, a->nr_maps);
-		break;
-	}
-	default:
+	d = kho_op_get(rec->op);
+	if (!d)
 		return BAD(r, "/%s: record %zu: unknown op %u", KHO_N_JOURNAL,
 			   idx, rec->op);
+	for (i = 0; i < d->nr_fields; i++) {
+		const struct kho_op_field *f = &d->fields[i];
+
+		switch (f->kind) {
+		case KHO_FIELD_PCI:
+			err = rd_pci(r, &p, idx, d,
+				     (void *)((uint8_t *)rec + f->offset));
+			if (err)
+				return err;
+			break;
+		case KHO_FIELD_INLINE:
+			off = ld32(&p);
+			break;
+		default:
+			v = f->size == 8 ? ld64(&p) : ld32(&p);
+			if (kho_op_field_set(rec, f, v))
+				return BAD(r, "/%s: record %zu: %s %s %llu above 0x%llx",
+					   KHO_N_JOURNAL, idx, d->name,
+					   f->name, (unsigned long long)v,
+					   (1ull << (f->size * 8)) - 1);
+			break;
+		}
+	}
+	if (d->inl.kind != KHO_INLINE_NONE) {
+		err = rd_record_inline(r, idx, in, d, off, rec);
+		if (err)
+			return err;
+	}
+	if (rec->op == KHO_OP_REPLAY_MAPPINGS) {
+		err = rd_check_slice(r, idx, s, rec);
+		if (err)
+			return err;
 	}
 	/* Cells past the op's fields are reserved: zero, like the unused
 	 * tail of a size-prefixed uapi struct. */

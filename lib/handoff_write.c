@@ -14,6 +14,7 @@
 #include "escape.h"
 #include "handoff.h"
 #include "handoff_format.h"
+#include "op.h"
 
 /* Packs big-endian cells into a record, advancing the cursor. */
 static uint8_t *put32(uint8_t *p, uint32_t v)
@@ -28,127 +29,62 @@ static uint8_t *put64(uint8_t *p, uint64_t v)
 	return p + 8;
 }
 
-/* Bytes of inline data a record carries (before padding). */
-static size_t rec_inline_len(const struct kho_rec *r)
-{
-	switch (r->op) {
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-		return (size_t)r->allow_iovas.num_iovas * 16;
-	case KHO_OP_HWPT_ALLOC:
-		return r->hwpt_alloc.data_len;
-	default:
-		return 0;
-	}
-}
-
 /*
  * Packs one record into @out (KHO_RECORD_SIZE bytes, zeroed by the
- * caller) and its inline data at @data + *@doff.  The field order is the
- * ABI documented in docs/format.md; lib/handoff_read.c mirrors it.
- * handoff_check_input() has refused what cannot be packed.
+ * caller) and its inline data at @data + *@doff: the op, then its fields
+ * as its row in lib/op.c lists them (u64 as two cells, anything narrower
+ * as one, a PCI identity as five, the inline pointer as the offset of its
+ * chunk).  That is the ABI documented in docs/format.md;
+ * lib/handoff_read.c mirrors it.  handoff_check_input() has refused what
+ * cannot be packed.
  */
 static void rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
 		     uint32_t *doff)
 {
+	const struct kho_op_desc *d = kho_op_get(r->op);
+	const struct kho_iova_range *rg;
+	const struct kho_pci_id *pci;
 	uint8_t *p = put32(out, r->op);
-	uint32_t i, off = *doff;
+	size_t len = kho_rec_inline_len(r);
+	uint32_t i, k, off = *doff;
 
-	switch (r->op) {
-	case KHO_OP_IOAS_ALLOC:
-		p = put32(p, r->ioas_alloc.flags);
-		put32(p, r->ioas_alloc.out_ioas_id);
-		break;
-	case KHO_OP_DESTROY:
-		put32(p, r->destroy.id);
-		break;
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-		p = put32(p, r->allow_iovas.ioas_id);
-		p = put32(p, r->allow_iovas.num_iovas);
-		put32(p, off);
-		for (i = 0; i < r->allow_iovas.num_iovas; i++) {
-			put64(data + off + i * 16, r->allow_iovas.iovas[i].start);
-			put64(data + off + i * 16 + 8,
-			      r->allow_iovas.iovas[i].last);
+	for (i = 0; i < d->nr_fields; i++) {
+		const struct kho_op_field *f = &d->fields[i];
+
+		switch (f->kind) {
+		case KHO_FIELD_PCI:
+			pci = (const void *)((const uint8_t *)r + f->offset);
+			p = put32(p, pci->segment);
+			p = put32(p, pci->bus);
+			p = put32(p, pci->devfn);
+			p = put32(p, pci->vendor);
+			p = put32(p, pci->device);
+			break;
+		case KHO_FIELD_INLINE:
+			p = put32(p, off);
+			if (!len)
+				break;
+			if (d->inl.kind == KHO_INLINE_BYTES) {
+				memcpy(data + off,
+				       *(void *const *)((const uint8_t *)r + f->offset),
+				       len);
+				break;
+			}
+			rg = *(void *const *)((const uint8_t *)r + f->offset);
+			for (k = 0; k < len / sizeof(*rg); k++) {
+				put64(data + off + k * 16, rg[k].start);
+				put64(data + off + k * 16 + 8, rg[k].last);
+			}
+			break;
+		default:
+			if (f->size == 8)
+				p = put64(p, kho_op_field_get(r, f));
+			else
+				p = put32(p, kho_op_field_get(r, f));
+			break;
 		}
-		break;
-	case KHO_OP_IOAS_MAP:
-	case KHO_OP_IOAS_MAP_FILE:
-		p = put32(p, r->map.flags);
-		p = put32(p, r->map.ioas_id);
-		p = put64(p, r->map.memfd_token);
-		p = put64(p, r->map.offset);
-		p = put64(p, r->map.length);
-		put64(p, r->map.iova);
-		break;
-	case KHO_OP_IOAS_COPY:
-		p = put32(p, r->copy.flags);
-		p = put32(p, r->copy.dst_ioas_id);
-		p = put32(p, r->copy.src_ioas_id);
-		p = put64(p, r->copy.length);
-		p = put64(p, r->copy.dst_iova);
-		put64(p, r->copy.src_iova);
-		break;
-	case KHO_OP_IOAS_UNMAP:
-		p = put32(p, r->unmap.ioas_id);
-		p = put64(p, r->unmap.iova);
-		p = put64(p, r->unmap.length);
-		put64(p, r->unmap.out_length);
-		break;
-	case KHO_OP_OPTION:
-		p = put32(p, r->option.option_id);
-		p = put32(p, r->option.op);
-		p = put32(p, r->option.object_id);
-		put64(p, r->option.val64);
-		break;
-	case KHO_OP_HWPT_ALLOC:
-		p = put32(p, r->hwpt_alloc.flags);
-		p = put32(p, r->hwpt_alloc.dev_id);
-		p = put32(p, r->hwpt_alloc.pt_id);
-		p = put32(p, r->hwpt_alloc.out_hwpt_id);
-		p = put32(p, r->hwpt_alloc.data_type);
-		p = put32(p, r->hwpt_alloc.data_len);
-		p = put32(p, off);
-		put32(p, r->hwpt_alloc.fault_id);
-		if (r->hwpt_alloc.data_len)
-			memcpy(data + off, r->hwpt_alloc.data,
-			       r->hwpt_alloc.data_len);
-		break;
-	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		p = put32(p, r->dirty_tracking.flags);
-		put32(p, r->dirty_tracking.hwpt_id);
-		break;
-	case KHO_OP_DEVICE_BIND:
-		p = put32(p, r->bind.pci.segment);
-		p = put32(p, r->bind.pci.bus);
-		p = put32(p, r->bind.pci.devfn);
-		p = put32(p, r->bind.pci.vendor);
-		p = put32(p, r->bind.pci.device);
-		p = put32(p, r->bind.flags);
-		put32(p, r->bind.out_devid);
-		break;
-	case KHO_OP_DEVICE_ATTACH:
-		p = put32(p, r->attach.dev_id);
-		p = put32(p, r->attach.flags);
-		p = put32(p, r->attach.pasid);
-		p = put32(p, r->attach.pt_id);
-		put32(p, r->attach.out_hwpt_id);
-		break;
-	case KHO_OP_DEVICE_DETACH:
-		p = put32(p, r->detach.dev_id);
-		p = put32(p, r->detach.flags);
-		put32(p, r->detach.pasid);
-		break;
-	case KHO_OP_VIOMMU_ALLOC:
-	case KHO_OP_VDEVICE_ALLOC:
-		/* Reserved: no fields yet; the op alone keeps its place. */
-		break;
-	case KHO_OP_REPLAY_MAPPINGS:
-		p = put32(p, r->replay_maps.ioas_id);
-		p = put32(p, r->replay_maps.first);
-		put32(p, r->replay_maps.count);
-		break;
 	}
-	*doff = off + kho_inline_pad(rec_inline_len(r));
+	*doff = off + kho_inline_pad(len);
 }
 
 /*
@@ -207,13 +143,12 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 	for (i = 0; i < h->replay.nr; i++) {
 		const struct kho_rec *r = &h->replay.recs[i];
 
-		if (r->op < KHO_OP_IOAS_ALLOC || r->op > KHO_OP_MAX ||
-		    (r->op == KHO_OP_IOAS_ALLOW_IOVAS &&
-		     r->allow_iovas.num_iovas && !r->allow_iovas.iovas) ||
-		    (r->op == KHO_OP_HWPT_ALLOC && r->hwpt_alloc.data_len &&
-		     !r->hwpt_alloc.data))
+		const struct kho_op_desc *d = kho_op_get(r->op);
+
+		if (!d || (kho_rec_inline_len(r) &&
+			   !*(void *const *)((const uint8_t *)r + d->inl.ptr)))
 			return -EINVAL;
-		total += kho_inline_pad(rec_inline_len(r));
+		total += kho_inline_pad(kho_rec_inline_len(r));
 		if (total > INT_MAX)
 			return -EINVAL;
 	}

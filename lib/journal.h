@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "kho.h"
+#include "op.h"
 
 /**
  * kho_journal_init() - an empty journal
@@ -85,53 +86,6 @@ int kho_journal_append_elided(struct kho_journal *j, const struct kho_rec *rec,
  * @pairs: in/out: the pairs dropped are added to it
  */
 void kho_journal_elide(struct kho_journal *j, uint64_t *pairs);
-
-/**
- * kho_rec_release() - free what one record owns (inline arrays)
- * @rec: the record; not freed itself
- */
-void kho_rec_release(struct kho_rec *rec);
-
-/**
- * kho_rec_copy() - deep copy of one record
- * @dst: out: the copy, owning its own inline data
- * @src: the record
- *
- * Return: 0 or -ENOMEM.
- */
-int kho_rec_copy(struct kho_rec *dst, const struct kho_rec *src);
-
-/**
- * kho_rec_map_ids() - rewrite the object IDs a record takes as input
- * @rec: the record
- * @map: the translation of one old ID (IOAS, HWPT, device)
- * @ctx: passed to @map
- *
- * Outputs (out_*) are left alone, since on replay the kernel hands out
- * new ones.  One place that knows which fields are references, for replay
- * and for the tests that model it.
- */
-void kho_rec_map_ids(struct kho_rec *rec,
-		     uint32_t (*map)(void *ctx, uint32_t old_id), void *ctx);
-
-/**
- * kho_op_name() - an op's name, for messages and JSON
- * @op: an enum kho_op value
- *
- * Return: "IOAS_MAP_FILE" etc.; "op#N" for an unknown op (a static or
- * thread-local buffer).
- */
-const char *kho_op_name(uint32_t op);
-
-/**
- * kho_rec_format() - one line a person reads, no trailing newline
- * @rec: the record
- * @buf: out: the line
- * @len: room in @buf
- *
- * Return: 0, or -ENOSPC when the line did not fit (it is truncated).
- */
-int kho_rec_format(const struct kho_rec *rec, char *buf, size_t len);
 
 /**
  * kho_journal_print_json() - write a journal as a JSON array of objects

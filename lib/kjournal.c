@@ -60,36 +60,28 @@ bool kho_kjournal_available(void)
 	return ok;
 }
 
-/* Smallest length of each op's record; 0: unknown op */
+/* Smallest length of each op's record in the kernel's journal; 0: an op
+ * the kernel does not journal. */
+static const size_t kj_min_len[] = {
+	[IOMMU_JOURNAL_OP_IOAS_ALLOC] = sizeof(struct iommu_journal_ioas_alloc),
+	[IOMMU_JOURNAL_OP_DESTROY] = sizeof(struct iommu_journal_destroy),
+	[IOMMU_JOURNAL_OP_IOAS_ALLOW_IOVAS] = sizeof(struct iommu_journal_allow_iovas),
+	[IOMMU_JOURNAL_OP_IOAS_MAP_FILE] = sizeof(struct iommu_journal_map_file),
+	[IOMMU_JOURNAL_OP_IOAS_COPY] = sizeof(struct iommu_journal_copy),
+	[IOMMU_JOURNAL_OP_IOAS_UNMAP] = sizeof(struct iommu_journal_unmap),
+	[IOMMU_JOURNAL_OP_OPTION] = sizeof(struct iommu_journal_option),
+	[IOMMU_JOURNAL_OP_HWPT_ALLOC] = sizeof(struct iommu_journal_hwpt_alloc),
+	[IOMMU_JOURNAL_OP_HWPT_SET_DIRTY_TRACKING] =
+		sizeof(struct iommu_journal_dirty_tracking),
+	[IOMMU_JOURNAL_OP_DEVICE_BIND] = sizeof(struct iommu_journal_bind),
+	[IOMMU_JOURNAL_OP_DEVICE_ATTACH] = sizeof(struct iommu_journal_attach),
+	[IOMMU_JOURNAL_OP_DEVICE_DETACH] = sizeof(struct iommu_journal_detach),
+};
+
 static size_t min_len(uint16_t op)
 {
-	switch (op) {
-	case IOMMU_JOURNAL_OP_IOAS_ALLOC:
-		return sizeof(struct iommu_journal_ioas_alloc);
-	case IOMMU_JOURNAL_OP_DESTROY:
-		return sizeof(struct iommu_journal_destroy);
-	case IOMMU_JOURNAL_OP_IOAS_ALLOW_IOVAS:
-		return sizeof(struct iommu_journal_allow_iovas);
-	case IOMMU_JOURNAL_OP_IOAS_MAP_FILE:
-		return sizeof(struct iommu_journal_map_file);
-	case IOMMU_JOURNAL_OP_IOAS_COPY:
-		return sizeof(struct iommu_journal_copy);
-	case IOMMU_JOURNAL_OP_IOAS_UNMAP:
-		return sizeof(struct iommu_journal_unmap);
-	case IOMMU_JOURNAL_OP_OPTION:
-		return sizeof(struct iommu_journal_option);
-	case IOMMU_JOURNAL_OP_HWPT_ALLOC:
-		return sizeof(struct iommu_journal_hwpt_alloc);
-	case IOMMU_JOURNAL_OP_HWPT_SET_DIRTY_TRACKING:
-		return sizeof(struct iommu_journal_dirty_tracking);
-	case IOMMU_JOURNAL_OP_DEVICE_BIND:
-		return sizeof(struct iommu_journal_bind);
-	case IOMMU_JOURNAL_OP_DEVICE_ATTACH:
-		return sizeof(struct iommu_journal_attach);
-	case IOMMU_JOURNAL_OP_DEVICE_DETACH:
-		return sizeof(struct iommu_journal_detach);
-	}
-	return 0;
+	return op < sizeof(kj_min_len) / sizeof(kj_min_len[0]) ?
+	       kj_min_len[op] : 0;
 }
 
 int kho_kjournal_rec_to_kho(const void *buf, size_t len,

@@ -649,27 +649,6 @@ int kho_replay_dirty(struct kho_replay *r, const struct kho_rec *rec,
 	return 0;
 }
 
-enum replay_phase { PHASE_OBJECTS, PHASE_MAPS, PHASE_DEVICES };
-
-static int rec_phase(uint32_t op)
-{
-	switch (op) {
-	case KHO_OP_IOAS_ALLOC:
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-	case KHO_OP_OPTION:
-		return PHASE_OBJECTS;
-	case KHO_OP_IOAS_MAP_FILE:
-	case KHO_OP_REPLAY_MAPPINGS:
-		return PHASE_MAPS;
-	case KHO_OP_DEVICE_BIND:
-	case KHO_OP_HWPT_ALLOC:
-	case KHO_OP_DEVICE_ATTACH:
-	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		return PHASE_DEVICES;
-	}
-	return -EOPNOTSUPP;
-}
-
 static int replay_rec(struct kho_replay *r, const struct kho_handoff *h,
 		      const struct kho_rec *rec,
 		      const struct kho_replay_memfd *memfds, size_t nr_memfds,
@@ -701,10 +680,11 @@ int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
 		   const struct kho_replay_memfd *memfds, size_t nr_memfds,
 		   struct kho_diag *diag)
 {
-	static const int maps_first[] = { PHASE_OBJECTS, PHASE_MAPS,
-					  PHASE_DEVICES };
-	static const int attach_first[] = { PHASE_OBJECTS, PHASE_DEVICES,
-					    PHASE_MAPS };
+	static const int maps_first[] = { KHO_PHASE_OBJECTS, KHO_PHASE_MAPS,
+					  KHO_PHASE_DEVICES };
+	static const int attach_first[] = { KHO_PHASE_OBJECTS,
+					    KHO_PHASE_DEVICES,
+					    KHO_PHASE_MAPS };
 	const int *order = r->order == KHO_REPLAY_ATTACH_FIRST ? attach_first :
 								 maps_first;
 	size_t i, p;
@@ -712,7 +692,7 @@ int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
 
 	/* Refuse a plan we cannot finish before touching the kernel. */
 	for (i = 0; i < h->replay.nr; i++) {
-		if (rec_phase(h->replay.recs[i].op) < 0)
+		if (kho_op_phase(h->replay.recs[i].op) == KHO_PHASE_NONE)
 			return kho_diag_set(diag, -EOPNOTSUPP,
 					    "replay: plan record %zu: %s cannot be replayed",
 					    i, kho_op_name(h->replay.recs[i].op));
@@ -752,7 +732,7 @@ int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
 		for (i = 0; i < h->replay.nr; i++) {
 			const struct kho_rec *rec = &h->replay.recs[i];
 
-			if (rec_phase(rec->op) != order[p])
+			if (kho_op_phase(rec->op) != order[p])
 				continue;
 			err = replay_rec(r, h, rec, memfds, nr_memfds, diag);
 			if (err)

@@ -12,51 +12,19 @@
 #include "handoff.h"
 #include "internal.h"
 #include "kjournal.h"
+#include "op.h"
 #include "state.h"
 
-/* Old ID -> new ID of one record's object references, in place. */
+/*
+ * Old ID -> new ID of one record's object references, inputs and outputs
+ * alike (the op table says which fields they are): the plan record is
+ * renamed whole.  A plan holds only ops with a replay phase.
+ */
 static int kho_record_adopt_ids(struct kho_rec *r, const struct kho_idmap *m)
 {
-	uint32_t *ids[3] = { NULL, NULL, NULL };
-	size_t i;
-
-	switch (r->op) {
-	case KHO_OP_IOAS_ALLOC:
-		ids[0] = &r->ioas_alloc.out_ioas_id;
-		break;
-	case KHO_OP_IOAS_ALLOW_IOVAS:
-		ids[0] = &r->allow_iovas.ioas_id;
-		break;
-	case KHO_OP_IOAS_MAP_FILE:
-		ids[0] = &r->map.ioas_id;
-		break;
-	case KHO_OP_OPTION:
-		ids[0] = &r->option.object_id;
-		break;
-	case KHO_OP_HWPT_ALLOC:
-		ids[0] = &r->hwpt_alloc.dev_id;
-		ids[1] = &r->hwpt_alloc.pt_id;
-		ids[2] = &r->hwpt_alloc.out_hwpt_id;
-		break;
-	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
-		ids[0] = &r->dirty_tracking.hwpt_id;
-		break;
-	case KHO_OP_DEVICE_BIND:
-		ids[0] = &r->bind.out_devid;
-		break;
-	case KHO_OP_DEVICE_ATTACH:
-		ids[0] = &r->attach.dev_id;
-		ids[1] = &r->attach.pt_id;
-		ids[2] = &r->attach.out_hwpt_id;
-		break;
-	default:
-		/* A plan holds only the ops above (rec_phase() in replay.c). */
+	if (kho_op_phase(r->op) == KHO_PHASE_NONE)
 		return -EBADMSG;
-	}
-	for (i = 0; i < 3; i++)
-		if (ids[i] && *ids[i] && kho_idmap_lookup(m, *ids[i], ids[i]))
-			return -ENOENT;
-	return 0;
+	return kho_rec_remap_idmap(r, KHO_OP_ID_IN | KHO_OP_ID_OUT, m);
 }
 
 /* The adopted memfd under its hand-off token, so the plan's records hold. */

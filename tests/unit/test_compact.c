@@ -318,9 +318,10 @@ static uint32_t tr(const struct idmap *m, uint32_t old)
 	return old < MAX_ID && m->to_new[old] ? m->to_new[old] : old;
 }
 
-static uint32_t tr_cb(void *m, uint32_t old)
+static int tr_cb(void *m, uint32_t old, uint32_t *new_id)
 {
-	return tr(m, old);
+	*new_id = tr(m, old);
+	return 0;
 }
 
 static void learn(struct idmap *m, uint32_t old, uint32_t new)
@@ -338,7 +339,7 @@ static int replay_one(struct kho_state *s, struct idmap *m,
 {
 	struct kho_rec r = *in;
 
-	kho_rec_map_ids(&r, tr_cb, m);
+	kho_rec_remap_ids(&r, KHO_OP_ID_IN, tr_cb, m);
 	kho_state_predict(s, &r);
 	switch (r.op) {
 	case KHO_OP_IOAS_ALLOC:
