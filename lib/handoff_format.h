@@ -70,6 +70,13 @@
  * out in record order, referenced by (offset, length). */
 #define KHO_INLINE_ALIGN	4
 
+/**
+ * kho_inline_pad() - a record's inline data length, padded for FDT
+ * @len: the bytes of inline data
+ *
+ * Return: @len rounded up to KHO_INLINE_ALIGN, the cell size FDT
+ * properties keep.
+ */
 static inline size_t kho_inline_pad(size_t len)
 {
 	return (len + KHO_INLINE_ALIGN - 1) & ~(size_t)(KHO_INLINE_ALIGN - 1);
