@@ -106,6 +106,7 @@ int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
 			  unsigned long cmd, const void *in, const void *arg,
 			  struct kho_rec *out, struct kho_diag *diag)
 {
+	uint64_t token, offset;
 	uint32_t size;
 	int ret;
 
@@ -158,14 +159,12 @@ int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
 		/* A VA means nothing in another process or kernel: the map
 		 * becomes MAP_FILE on the memfd behind it. */
 		ret = ops->va_to_memfd(ops->ctx, a->user_va, a->length,
-				       &out->map.memfd_token, &out->map.offset, diag);
+				       &token, &offset, diag);
 		if (ret)
 			return ret;
-		out->op = KHO_OP_IOAS_MAP_FILE;
-		out->map.flags = a->flags | IOMMU_IOAS_MAP_FIXED_IOVA;
-		out->map.ioas_id = a->ioas_id;
-		out->map.length = a->length;
-		out->map.iova = a->iova;	/* the kernel's choice if not fixed */
+		/* iova: the kernel's choice if not fixed */
+		kho_canon_put_map(out, &a->flags, token, offset, a->length,
+				  a->iova);
 		return 0;
 	}
 	case IOMMU_IOAS_MAP_FILE: {
@@ -174,15 +173,11 @@ int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
 		ret = need(ops, ops ? (void *)ops->fd_to_memfd : NULL, "memfd", diag);
 		if (ret)
 			return ret;
-		ret = ops->fd_to_memfd(ops->ctx, a->fd, &out->map.memfd_token, diag);
+		ret = ops->fd_to_memfd(ops->ctx, a->fd, &token, diag);
 		if (ret)
 			return ret;
-		out->op = KHO_OP_IOAS_MAP_FILE;
-		out->map.flags = a->flags | IOMMU_IOAS_MAP_FIXED_IOVA;
-		out->map.ioas_id = a->ioas_id;
-		out->map.offset = a->start;
-		out->map.length = a->length;
-		out->map.iova = a->iova;
+		kho_canon_put_map(out, &a->flags, token, a->start, a->length,
+				  a->iova);
 		return 0;
 	}
 	case IOMMU_IOAS_COPY: {
@@ -200,12 +195,10 @@ int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
 	case IOMMU_IOAS_UNMAP: {
 		const struct iommu_ioas_unmap *a = arg;
 
-		out->op = KHO_OP_IOAS_UNMAP;
-		out->unmap.ioas_id = a->ioas_id;
-		out->unmap.iova = a->iova;
 		/* The kernel overwrites length with the bytes unmapped. */
-		out->unmap.length = IN(struct iommu_ioas_unmap)->length;
-		out->unmap.out_length = a->length;
+		kho_canon_put_unmap(out, a->ioas_id, a->iova,
+				    IN(struct iommu_ioas_unmap)->length,
+				    a->length);
 		return 0;
 	}
 	case IOMMU_OPTION: {

@@ -7,7 +7,65 @@
 #ifndef KHO_CANON_H
 #define KHO_CANON_H
 
+#include <linux/iommufd.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "kho.h"
+
+/*
+ * flags and ioas_id sit side by side in both map structs and in the
+ * record: one 8-byte copy, FIXED_IOVA set in place after it.
+ */
+_Static_assert(offsetof(struct iommu_ioas_map, ioas_id) ==
+	       offsetof(struct iommu_ioas_map, flags) + 4 &&
+	       offsetof(struct iommu_ioas_map_file, ioas_id) ==
+	       offsetof(struct iommu_ioas_map_file, flags) + 4 &&
+	       offsetof(struct kho_rec, map.ioas_id) ==
+	       offsetof(struct kho_rec, map.flags) + 4,
+	       "flags then ioas_id, as one 8-byte word");
+
+/*
+ * The canonical MAP_FILE record of a map, written field by field: canon.c
+ * and the recorder's hot path (recorder/hotpath.c, always inlined there)
+ * both write it through this, so the two cannot disagree.  @r is zeroed
+ * or a journal slot whose unused bytes are zero.
+ */
+static inline __attribute__((always_inline)) void
+kho_canon_put_map(struct kho_rec *r, const void *flags_ioas_id,
+		   uint64_t token, uint64_t offset, uint64_t length,
+		   uint64_t iova)
+{
+	static const uint32_t head[2] = { KHO_OP_IOAS_MAP_FILE, 0 };
+
+	memcpy(r, head, sizeof(head));
+	memcpy(&r->map.flags, flags_ioas_id, 8);
+	r->map.flags |= IOMMU_IOAS_MAP_FIXED_IOVA;
+	r->map.memfd_token = token;
+	r->map.offset = offset;
+	r->map.length = length;
+	r->map.iova = iova;
+}
+
+/* The canonical UNMAP record; @length as passed in, @out_length unmapped. */
+static inline __attribute__((always_inline)) void
+kho_canon_put_unmap(struct kho_rec *r, uint32_t ioas_id, uint64_t iova,
+		     uint64_t length, uint64_t out_length)
+{
+	uint32_t *w32 = (uint32_t *)r;
+	uint64_t *w64 = (uint64_t *)r;
+
+	r->op = KHO_OP_IOAS_UNMAP;
+	w32[1] = 0;
+	r->unmap.ioas_id = ioas_id;
+	w32[3] = 0;
+	r->unmap.iova = iova;
+	r->unmap.length = length;
+	r->unmap.out_length = out_length;
+	w64[5] = 0;
+}
+
 
 /*
  * What only the calling process knows.  The recorder implements these with

@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "canon.h"
 #include "internal.h"
 
 static inline __attribute__((always_inline)) void
@@ -73,51 +74,6 @@ _Static_assert(offsetof(struct kho_rec, map.flags) == 8 &&
 	       "the fast path writes every byte of a MAP or UNMAP record");
 
 /*
- * flags and ioas_id sit side by side in both map structs and in the
- * record: one 8-byte copy, FIXED_IOVA set in place after it.
- */
-_Static_assert(offsetof(struct iommu_ioas_map, ioas_id) ==
-	       offsetof(struct iommu_ioas_map, flags) + 4 &&
-	       offsetof(struct iommu_ioas_map_file, ioas_id) ==
-	       offsetof(struct iommu_ioas_map_file, flags) + 4 &&
-	       offsetof(struct kho_rec, map.ioas_id) ==
-	       offsetof(struct kho_rec, map.flags) + 4,
-	       "flags then ioas_id, as one 8-byte word");
-
-static inline __attribute__((always_inline)) void
-kho_record_put_map(struct kho_rec *r, const void *flags_ioas_id,
-		   uint64_t token, uint64_t offset, uint64_t length,
-		   uint64_t iova)
-{
-	static const uint32_t head[2] = { KHO_OP_IOAS_MAP_FILE, 0 };
-
-	memcpy(r, head, sizeof(head));
-	memcpy(&r->map.flags, flags_ioas_id, 8);
-	r->map.flags |= IOMMU_IOAS_MAP_FIXED_IOVA;
-	r->map.memfd_token = token;
-	r->map.offset = offset;
-	r->map.length = length;
-	r->map.iova = iova;
-}
-
-static inline __attribute__((always_inline)) void
-kho_record_put_unmap(struct kho_rec *r, uint32_t ioas_id, uint64_t iova,
-		     uint64_t length, uint64_t out_length)
-{
-	uint32_t *w32 = (uint32_t *)r;
-	uint64_t *w64 = (uint64_t *)r;
-
-	r->op = KHO_OP_IOAS_UNMAP;
-	w32[1] = 0;
-	r->unmap.ioas_id = ioas_id;
-	w32[3] = 0;
-	r->unmap.iova = iova;
-	r->unmap.length = length;
-	r->unmap.out_length = out_length;
-	w64[5] = 0;
-}
-
-/*
  * The hot path: MAP_FILE, MAP by VA and UNMAP on the fd the full path
  * last journaled on (rec->hot_fd, an fd of the journal's own iommufd),
  * with an argument of exactly the struct's size, a memfd (or VA range)
@@ -150,7 +106,7 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		token = rec->fds[a->fd].memfd_token;
 		if (!token)
 			return 1;
-		kho_record_put_map(r, &a->flags, token, a->start, a->length,
+		kho_canon_put_map(r, &a->flags, token, a->start, a->length,
 				   a->iova);
 		break;
 	}
@@ -162,7 +118,7 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		    a->user_va < hit->start || a->user_va >= hit->end ||
 		    a->length > hit->end - a->user_va)
 			return 1;
-		kho_record_put_map(r, &a->flags, hit->token,
+		kho_canon_put_map(r, &a->flags, hit->token,
 				   hit->off + (a->user_va - hit->start),
 				   a->length, a->iova);
 		break;
@@ -180,7 +136,7 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 			rec->nr_elided++;
 			return 0;
 		}
-		kho_record_put_unmap(r, a->ioas_id, a->iova, *unmap_len,
+		kho_canon_put_unmap(r, a->ioas_id, a->iova, *unmap_len,
 				     a->length);
 		break;
 	}
