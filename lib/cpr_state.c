@@ -79,12 +79,47 @@ void kho_cpr_state_free(struct kho_cpr_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/*
+ * A name as QEMU sends it: a be32 length, then strlen + 1 bytes with
+ * exactly one NUL, at the end.  @dst gets it (KHO_CPR_NAME_MAX bytes of
+ * room), @esc an escaped copy, cut short, for messages: a peer's name
+ * goes into them no other way.
+ */
+static int get_name(struct cursor *c, const char *what, char *dst, char *esc,
+		    size_t esclen)
+{
+	char field[96];
+	uint32_t namelen = 0;
+	int ret;
+
+	snprintf(field, sizeof(field), "%s: namelen", what);
+	ret = get_be32(c, field, &namelen);
+	if (ret)
+		return ret;
+	if (namelen == 0 || namelen > KHO_CPR_NAME_MAX) {
+		c->off -= 4;
+		return fail(c, "%s: namelen %u outside 1..%u", what, namelen,
+			    KHO_CPR_NAME_MAX);
+	}
+	if (c->len - c->off < namelen)
+		return fail(c, "%s: name: truncated (%u bytes needed, %zu left)",
+			    what, namelen, c->len - c->off);
+	if (c->buf[c->off + namelen - 1] != '\0' ||
+	    memchr(c->buf + c->off, '\0', namelen - 1))
+		return fail(c, "%s: name: not one NUL-terminated string of %u bytes",
+			    what, namelen);
+	memcpy(dst, c->buf + c->off, namelen);
+	c->off += namelen;
+	kho_text_escape(esc, esclen, dst);
+	return 0;
+}
+
 /* The body of "CprState/vfio devices" v1: a list of cpr vfio device. */
 static int parse_vfio(struct cursor *c, struct kho_cpr_state *st)
 {
 	struct kho_cpr_vfio_dev *d;
-	char field[96], name[64];
-	uint32_t namelen = 0, v = 0;
+	char field[96], name[64], what[32];
+	uint32_t v = 0;
 	uint8_t more = 0;
 	unsigned int n = 0;
 	int ret;
@@ -108,25 +143,10 @@ static int parse_vfio(struct cursor *c, struct kho_cpr_state *st)
 			return -E2BIG;
 		}
 		d = &st->vfio[n];
-		snprintf(field, sizeof(field), "vfio device %u: namelen", n);
-		ret = get_be32(c, field, &namelen);
+		snprintf(what, sizeof(what), "vfio device %u", n);
+		ret = get_name(c, what, d->name, name, sizeof(name));
 		if (ret)
 			return ret;
-		if (namelen == 0 || namelen > KHO_CPR_NAME_MAX) {
-			c->off -= 4;
-			return fail(c, "vfio device %u: namelen %u outside 1..%u", n,
-				    namelen, KHO_CPR_NAME_MAX);
-		}
-		if (c->len - c->off < namelen)
-			return fail(c, "vfio device %u: name: truncated (%u bytes needed, %zu left)",
-				    n, namelen, c->len - c->off);
-		if (c->buf[c->off + namelen - 1] != '\0' ||
-		    memchr(c->buf + c->off, '\0', namelen - 1))
-			return fail(c, "vfio device %u: name: not one NUL-terminated string of %u bytes",
-				    n, namelen);
-		memcpy(d->name, c->buf + c->off, namelen);
-		c->off += namelen;
-		kho_text_escape(name, sizeof(name), d->name);
 		snprintf(field, sizeof(field), "vfio device %u (%s): devid", n, name);
 		ret = get_be32(c, field, &v);
 		if (ret)
@@ -150,32 +170,15 @@ static int parse_vfio(struct cursor *c, struct kho_cpr_state *st)
 /* One "cpr fd" element: namelen, name, id, placeholder byte. */
 static int parse_fd(struct cursor *c, struct kho_cpr_fd *e, unsigned int idx)
 {
-	char field[96], name[64];
-	uint32_t namelen = 0, id = 0;
+	char field[96], name[64], what[32];
+	uint32_t id = 0;
 	uint8_t b = 0;
 	int ret;
 
-	snprintf(field, sizeof(field), "fd %u: namelen", idx);
-	ret = get_be32(c, field, &namelen);
+	snprintf(what, sizeof(what), "fd %u", idx);
+	ret = get_name(c, what, e->name, name, sizeof(name));
 	if (ret)
 		return ret;
-	if (namelen == 0 || namelen > KHO_CPR_NAME_MAX) {
-		c->off -= 4;
-		return fail(c, "fd %u: namelen %u outside 1..%u", idx, namelen,
-			    KHO_CPR_NAME_MAX);
-	}
-	if (c->len - c->off < namelen)
-		return fail(c, "fd %u: name: truncated (%u bytes needed, %zu left)",
-			    idx, namelen, c->len - c->off);
-	/* QEMU sends strlen + 1 bytes: exactly one NUL, at the end. */
-	if (c->buf[c->off + namelen - 1] != '\0' ||
-	    memchr(c->buf + c->off, '\0', namelen - 1))
-		return fail(c, "fd %u: name: not one NUL-terminated string of %u bytes",
-			    idx, namelen);
-	memcpy(e->name, c->buf + c->off, namelen);
-	c->off += namelen;
-	/* A peer's name goes into messages escaped, and cut short. */
-	kho_text_escape(name, sizeof(name), e->name);
 	snprintf(field, sizeof(field), "fd %u (%s): id", idx, name);
 	ret = get_be32(c, field, &id);
 	if (ret)
