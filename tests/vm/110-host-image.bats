@@ -47,10 +47,10 @@ need_payload() {
 	echo "# L2: $(log_value heartbeat); relay $(log_value relay_s) s" >&3
 }
 
-@test "host image: L2 with L1's edu passed through by iommufd: what the CPR state carries" {
+@test "host image: L2 with L1's edu passed through: its CPR state, refused without KVM, the guest runs on" {
 	# QEMU 11.1.3 cannot finish a cpr-transfer of a vfio-pci device
 	# without KVM (docs/qemu-cpr.md): kho-tool reads the CPR state, then
-	# an injected failure cancels with the L2 guest running.
+	# refuses by name and cancels with the L2 guest running.
 	need_payload
 	run_vm --exact-marks --host-image khotest-init --timeout 600 \
 		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
@@ -60,5 +60,6 @@ need_payload() {
 	assert_log 'cpr-relay: fd [0-9]+ +iommufd0 +id 0 +iommufd +/dev/iommu'
 	assert_log 'cpr-relay: fd [0-9]+ +0000:00:0[0-9a-f]\.0 +id 0 +vfio-device +/dev/vfio/devices/vfio0'
 	assert_log 'cpr-relay: vfio device 0000:00:0[0-9a-f]\.0: devid [0-9]+ ioas [0-9]+ hwpt [0-9]+'
+	assert_log "cpr-relay: check KVM: .*vfio device '0000:00:0[0-9a-f]\.0' in a QEMU without KVM"
 	echo "# L2 (vfio): $(log_value heartbeat)" >&3
 }
