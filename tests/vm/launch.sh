@@ -62,7 +62,8 @@ usage() {
 	echo "launch: $*" >&2
 	echo "usage: launch.sh --name NAME --script FILE [--kernel vanilla|patched|PATH]" \
 		"[--file HOST:GUEST]... [--append ARGS] [--timeout SEC]" \
-		"[--expect MARKER]... [--qemu-arg ARG]..." >&2
+		"[--expect MARKER]... [--qemu-arg ARG]... [--initrd BASE] [--exact-marks]" \
+		"[--host-image khotest-init|systemd]" >&2
 	exit 2
 }
 
