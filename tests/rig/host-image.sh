@@ -33,11 +33,14 @@ root)
 	exec "$top/tests/distro/roots.sh" host "$work"
 	;;
 disk)
-	# The root as it is, nothing added: the project's files and the
-	# test's init come in through the L1 guest's initramfs (launch.sh).
+	# The root as debootstrap left it, plus the stamps systemd writes
+	# after its first boot (/etc/.updated, /var/.updated): each boot of
+	# the throw-away overlay would otherwise rerun ldconfig and rebuild
+	# the journal catalog.  The project's files and the test's init come
+	# in through the L1 guest's initramfs (launch.sh).
 	cache=${KHO_CACHE:-$HOME/.cache/kho-tool}/host
 	tarball=$("$top/tests/distro/roots.sh" host -)
-	key=$(printf '%s ext4 v1\n' "$(basename "$tarball" .tar.zst)" | sha256sum | cut -c1-16)
+	key=$(printf '%s ext4 v2\n' "$(basename "$tarball" .tar.zst)" | sha256sum | cut -c1-16)
 	img="$cache/host-$key.ext4"
 	mkdir -p "$cache"
 	if [ ! -s "$img" ]; then
@@ -48,6 +51,7 @@ disk)
 		tmp=$(mktemp -d "$cache/build.XXXXXX")
 		trap 'rm -rf "$tmp"' EXIT
 		root=$("$top/tests/distro/roots.sh" host "$tmp")
+		touch "$root/etc/.updated" "$root/var/.updated"
 		# Room for what a test writes (logs, QEMU's files): the root
 		# plus half again plus 256 MiB; sparse, so free space costs
 		# nothing on the host.
