@@ -160,6 +160,30 @@ static int check_fds(struct relay *r)
 }
 
 /*
+ * A VFIO device needs KVM: once the cpr channel closes, QEMU 11.1.3's
+ * PRECOPY_SETUP notifier (hw/vfio/cpr.c: vfio_cpr_set_msi_virq) detaches
+ * the device's interrupts with KVM_IRQFD on kvm_state, which is NULL under
+ * TCG, and the source segfaults (docs/qemu-cpr.md).  Checked while the
+ * source still waits for our hang-up, so a refusal leaves the guest running.
+ */
+static int check_kvm(struct relay *r)
+{
+	char reply[512], name[128];
+	int ret;
+
+	ret = qmp(r, "{\"execute\":\"query-kvm\"}", reply, sizeof(reply));
+	if (ret)
+		return ret;
+	if (strstr(reply, "\"enabled\": true") || strstr(reply, "\"enabled\":true"))
+		return 0;
+	kho_text_escape(name, sizeof(name), r->st.vfio[0].name);
+	snprintf(r->err, sizeof(r->err),
+		 "vfio device '%s' in a QEMU without KVM: QEMU's cpr-transfer would call KVM_IRQFD for its interrupts and crash the source",
+		 name);
+	return -EOPNOTSUPP;
+}
+
+/*
  * Before the guest stops: every memory backend must be a non-hugetlb
  * memfd.  QEMU's CPR state carries no descriptor for file-backed RAM (the
  * new QEMU reopens its path), so the state alone cannot show it.
@@ -292,6 +316,10 @@ static int receive(struct relay *r)
 	step(r, cmd);
 	stepname = "check descriptors";
 	ret = check_fds(r);
+	if (!ret && r->st.nr_vfio) {
+		stepname = "check KVM";
+		ret = check_kvm(r);
+	}
 	if (!ret && inject && !strcmp(inject, "cpr-state")) {
 		snprintf(r->err, sizeof(r->err), "injected (KHO_CPR_FAIL_AT=cpr-state)");
 		ret = -ECANCELED;

@@ -5,11 +5,17 @@
 # lives there, with the others; tests/distro/chroot.sh builds it by
 # debootstrap through a private sources list and caches it under
 # $KHO_CACHE/distro keyed by that list; tests/rig/prepare.sh warms it).
-# Today it is used as a chroot on the bookworm host; later it is booted as
-# the L1 host.  sid's binaries need sid's libc, so run them only inside
-# the root (the `run` form).
+# It is used as a chroot on the bookworm host (tests/cpr/roundtrip.sh) and
+# booted as the L1 host (tests/vm/launch.sh --host-image): the `disk` form
+# makes an ext4 image of the same root, which QEMU attaches read-only with
+# a throw-away overlay (snapshot=on).  sid's binaries need sid's libc, so
+# run them only inside the root (the `run` form) or in that L1 guest.
 #
 # usage: host-image.sh root WORKDIR           unpack, print the root's path
+#        host-image.sh disk                   print the path of the root's
+#                                             ext4 image, built on a cache
+#                                             miss ($KHO_CACHE/host, keyed
+#                                             by the root's tarball)
 #        host-image.sh run ROOT [--bind DIR]... CMD...
 #                                             run CMD chrooted, with /proc,
 #                                             /sys, /dev and /dev/shm, and
@@ -25,6 +31,38 @@ case "${1:-}" in
 root)
 	work=${2:?usage: host-image.sh root WORKDIR}
 	exec "$top/tests/distro/roots.sh" host "$work"
+	;;
+disk)
+	# The root as debootstrap left it, plus the stamps systemd writes
+	# after its first boot (/etc/.updated, /var/.updated): each boot of
+	# the throw-away overlay would otherwise rerun ldconfig and rebuild
+	# the journal catalog.  The project's files and the test's init come
+	# in through the L1 guest's initramfs (launch.sh).
+	cache=${KHO_CACHE:-$HOME/.cache/kho-tool}/host
+	tarball=$("$top/tests/distro/roots.sh" host -)
+	key=$(printf '%s ext4 v2\n' "$(basename "$tarball" .tar.zst)" | sha256sum | cut -c1-16)
+	img="$cache/host-$key.ext4"
+	mkdir -p "$cache"
+	if [ ! -s "$img" ]; then
+		(
+		flock 9
+		[ -s "$img" ] && exit 0
+		start=$(date +%s)
+		tmp=$(mktemp -d "$cache/build.XXXXXX")
+		trap 'rm -rf "$tmp"' EXIT
+		root=$("$top/tests/distro/roots.sh" host "$tmp")
+		touch "$root/etc/.updated" "$root/var/.updated"
+		# Room for what a test writes (logs, QEMU's files): the root
+		# plus half again plus 256 MiB; sparse, so free space costs
+		# nothing on the host.
+		mb=$(du -sm "$root" | cut -f1)
+		mb=$((mb + mb / 2 + 256))
+		mkfs.ext4 -q -F -L kho-host -d "$root" "$tmp/disk.ext4" "${mb}M" >&2
+		mv "$tmp/disk.ext4" "$img"
+		echo "host-image: built $img (${mb} MiB) in $(( $(date +%s) - start )) s" >&2
+		) 9> "$img.lock"
+	fi
+	echo "$img"
 	;;
 run)
 	root=${2:?usage: host-image.sh run ROOT CMD...}

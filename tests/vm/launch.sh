@@ -7,6 +7,7 @@
 #                  [--kernel vanilla|patched|PATH] [--file HOST:GUEST]...
 #                  [--append "ARGS"] [--timeout SEC] [--expect MARKER]...
 #                  [--qemu-arg ARG]... [--initrd BASE] [--exact-marks]
+#                  [--host-image khotest-init|systemd]
 #
 # --exact-marks: the guest's markers must be exactly the --expect list; any
 # other marker (an unexpected path through the script) fails.
@@ -14,6 +15,15 @@
 # --initrd BASE boots BASE (e.g. a distro initrd with our files appended by
 # initramfs/mkinitramfs.sh --append-to) instead of the rig's own image; the
 # test script still rides in a segment appended behind it.
+#
+# --host-image INIT boots the rig's host image (tests/rig/host-image.sh disk:
+# Debian sid with QEMU 11.1 and systemd) as an L1 host instead of the
+# busybox guest: its ext4 disk as virtio-blk root=/dev/vda, read-only
+# under QEMU's throw-away overlay (snapshot=on).  A small initramfs
+# (tests/vm/host/init) mounts it, copies in our programs (/opt/kho/bin),
+# the harness and /test, and switches to INIT: khotest-init (a shell PID 1
+# that runs the script) or systemd (khotest.target runs it in a unit).
+# Only --kernel's image is needed; --file GUEST paths must be under /test/.
 #
 # Exit 0 only if every --expect marker appeared in order, the guest printed
 # "KHOTEST: DONE" and nothing failed; otherwise 1 after saying why and
@@ -46,12 +56,14 @@ expects=()
 qemu_args=()
 base_override=
 exact=0
+host_init=
 
 usage() {
 	echo "launch: $*" >&2
 	echo "usage: launch.sh --name NAME --script FILE [--kernel vanilla|patched|PATH]" \
 		"[--file HOST:GUEST]... [--append ARGS] [--timeout SEC]" \
-		"[--expect MARKER]... [--qemu-arg ARG]..." >&2
+		"[--expect MARKER]... [--qemu-arg ARG]... [--initrd BASE] [--exact-marks]" \
+		"[--host-image khotest-init|systemd]" >&2
 	exit 2
 }
 
@@ -72,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--expect) expects+=("$2") ;;
 	--qemu-arg) qemu_args+=("$2") ;;
 	--initrd) base_override=$2 ;;
+	--host-image) host_init=$2 ;;
 	*) usage "unknown argument '$1'" ;;
 	esac
 	shift 2
@@ -80,6 +93,11 @@ done
 [ -n "$script" ] || usage "no --script"
 [ -r "$script" ] || usage "cannot read guest script $script"
 case "$timeout" in ''|*[!0-9]*) usage "--timeout wants seconds, got '$timeout'" ;; esac
+case "$host_init" in
+''|khotest-init|systemd) ;;
+*) usage "--host-image wants khotest-init or systemd, got '$host_init'" ;;
+esac
+[ -z "$host_init" ] || [ -z "$base_override" ] || usage "--host-image and --initrd exclude each other"
 
 # The rig cannot run: say so and fail.  Never skip: a suite that passes
 # without booting anything proves nothing.
@@ -114,11 +132,15 @@ kernel_image() {
 	echo "$dir/bzImage"
 }
 
-vanilla=$(kernel_image vanilla) || exit 2
-patched=$(kernel_image patched) || exit 2
+# The host image needs only the kernel it boots; the busybox image carries
+# both (for kexec), so it needs both built.
+if [ -z "$host_init" ]; then
+	vanilla=$(kernel_image vanilla) || exit 2
+	patched=$(kernel_image patched) || exit 2
+fi
 case "$kernel" in
-vanilla) boot=$vanilla ;;
-patched) boot=$patched ;;
+vanilla) boot=${vanilla:-$(kernel_image vanilla)} || exit 2 ;;
+patched) boot=${patched:-$(kernel_image patched)} || exit 2 ;;
 *)
 	boot=$kernel
 	[ -d "$boot" ] && boot="$boot/bzImage"
@@ -131,23 +153,70 @@ log="$logdir/$name.log"
 work=$(mktemp -d "${TMPDIR:-/tmp}/kho-vm.$name.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# host_initrd OUT: the L1 host guest's initramfs: busybox and
+# tests/vm/host/init, which copies /opt/kho and /test into the disk's root.
+host_initrd() {
+	local h="$top/tests/vm/host" args b u f
+
+	args=(--busybox /bin/busybox --init "$h/init"
+		--file "$h/khotest-init:/opt/kho/khotest-init"
+		--file "$h/khotest-run:/opt/kho/khotest-run"
+		--file "$top/tests/vm/guest/lib.sh:/test/lib.sh"
+		--file "$script:/test/script.sh")
+	for u in "$h"/systemd/*; do
+		args+=(--file "$u:/opt/kho/systemd/${u##*/}")
+	done
+	# sid's root has every library these link (libfdt, libelf, zlib,
+	# xz, zstd) and a newer libc: the binaries go in alone.
+	for b in "$build"/bin/*; do
+		[ -f "$b" ] && [ -x "$b" ] && args+=(--file "$b:/opt/kho/bin/${b##*/}")
+	done
+	[ -f "$build/lib/libkho-record.so" ] &&
+		args+=(--file "$build/lib/libkho-record.so:/opt/kho/lib/libkho-record.so")
+	for f in "${files[@]}"; do
+		case "$f" in *:/test/*) ;; *) usage "--host-image: --file wants HOST:/test/..., got '$f'" ;; esac
+		args+=(--file "$f")
+	done
+	"$top/initramfs/mkinitramfs.sh" -o "$1" "${args[@]}"
+}
+
+if [ -n "$host_init" ]; then
+	disk=$("$top/tests/rig/host-image.sh" disk) ||
+		rig_broken "building the host image's disk failed"
+	host_initrd "$work/initrd.img" ||
+		rig_broken "building the host guest's initramfs failed"
+	qemu_args=(-drive "file=$disk,if=virtio,format=raw,snapshot=on" "${qemu_args[@]}")
+	case "$host_init" in
+	khotest-init) append="init=/opt/kho/khotest-init $append" ;;
+	# firstboot would prompt on the console for a locale and a root
+	# password: the image is a fresh debootstrap.
+	systemd) append="init=/lib/systemd/systemd systemd.unit=khotest.target systemd.firstboot=off $append" ;;
+	esac
+	append="root=/dev/vda vfio_pci.ids=1234:11e8 $append"
+fi
+
 # The base image (busybox, /init, our binaries, both kernels) is the same
 # for every test of a run: rebuild it only when an input is newer.  The
 # test's own script and files ride in a second cpio segment behind it,
 # which is also how a real host appends the restore-agent to its initrd.
 base="$build/vm/initramfs-base.cpio"
-inputs=("$top/initramfs" "$top/tests/vm/guest/lib.sh" "$vanilla" "$patched"
+inputs=("$top/initramfs" "$top/tests/vm/guest/lib.sh" "${vanilla:-}" "${patched:-}"
 	"$build/bin" "$build/lib")
 # Which kernels went in: switching KHO_KERNEL_* to an older image must
 # rebuild too, which mtimes alone would miss.
-key=$(stat -L -c '%n %s %Y' "$vanilla" "$patched")
+key=
+[ -n "$host_init" ] || key=$(stat -L -c '%n %s %Y' "$vanilla" "$patched")
 stale=0
-if [ ! -s "$base" ] || [ "$key" != "$(cat "$base.key" 2>/dev/null)" ]; then
+if [ -n "$host_init" ]; then
+	:
+elif [ ! -s "$base" ] || [ "$key" != "$(cat "$base.key" 2>/dev/null)" ]; then
 	stale=1
 elif [ -n "$(find "${inputs[@]}" -newer "$base" 2>/dev/null | head -n 1)" ]; then
 	stale=1
 fi
-if [ -n "$base_override" ]; then
+if [ -n "$host_init" ]; then
+	:
+elif [ -n "$base_override" ]; then
 	[ -r "$base_override" ] || usage "cannot read --initrd $base_override"
 	base=$base_override
 elif [ "$stale" = 1 ]; then
@@ -170,13 +239,15 @@ elif [ "$stale" = 1 ]; then
 	echo "$key" > "$base.key"
 fi
 
-args=(--append-to "$base" --file "$script:/test/script.sh")
-for f in "${files[@]}"; do
-	case "$f" in *:/*) ;; *) usage "--file wants HOST:/GUEST, got '$f'" ;; esac
-	args+=(--file "$f")
-done
-"$top/initramfs/mkinitramfs.sh" -o "$work/initrd.img" "${args[@]}" ||
-	rig_broken "building the test's initramfs segment failed"
+if [ -z "$host_init" ]; then
+	args=(--append-to "$base" --file "$script:/test/script.sh")
+	for f in "${files[@]}"; do
+		case "$f" in *:/*) ;; *) usage "--file wants HOST:/GUEST, got '$f'" ;; esac
+		args+=(--file "$f")
+	done
+	"$top/initramfs/mkinitramfs.sh" -o "$work/initrd.img" "${args[@]}" ||
+		rig_broken "building the test's initramfs segment failed"
+fi
 
 # no_timer_check: under TCG on a loaded host the IO-APIC timer check at
 # boot can miss its window and panic ("timer doesn't work through

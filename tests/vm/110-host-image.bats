@@ -1,0 +1,65 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# The rig's host image as an L1 host (issue #13): Debian sid with QEMU 11.1
+# and systemd, booted by launch.sh --host-image from its ext4 disk
+# (read-only base, QEMU's snapshot overlay) with the rig's vanilla kernel,
+# first with our shell init, then with systemd as PID 1; inside it, QEMU
+# 11.1 runs an L2 guest and kho-tool cpr-relay hands it to a new QEMU.
+# Nothing here skips: a launch.sh that cannot run QEMU fails with its
+# reason.
+
+load helpers
+
+# The L2 payload rides in /test; make builds it.
+need_payload() {
+	PAYLOAD="$BUILD/tests/cpr/payload.elf"
+	[ -r "$PAYLOAD" ] || make -C "$KHO_TOP" BUILD="$BUILD" "$PAYLOAD" >&3 2>&1 ||
+		die "cannot build $PAYLOAD"
+}
+
+@test "host image: Debian sid boots from its disk with our init, QEMU 11.1 and kho-tool run" {
+	run_vm --exact-marks --host-image khotest-init --timeout 300 \
+		--script "$GUEST_DIR/host-boot.sh" \
+		--expect pid1 --expect root-from-disk --expect userspace --expect interfaces
+	assert_vm_ok
+	assert_log 'KHOTEST: BOOT stage=1 kernel=7\.2\.13-kho-a init=khotest-init'
+	assert_log 'KHOTEST: LOG qemu=QEMU emulator version 11\.1\.'
+	echo "# L1 boot to the test script: $(log_value l1_boot_s) s" >&3
+}
+
+@test "host image: systemd 262 as PID 1 runs the test in a unit and powers off" {
+	run_vm --exact-marks --host-image systemd --timeout 400 \
+		--script "$GUEST_DIR/host-boot.sh" \
+		--expect pid1 --expect root-from-disk --expect userspace --expect interfaces
+	assert_vm_ok
+	assert_log 'KHOTEST: BOOT stage=1 kernel=7\.2\.13-kho-a init=systemd'
+	assert_log 'KHOTEST: LOG systemd=systemd 262'
+	echo "# L1 boot to the test unit: $(log_value l1_boot_s) s" >&3
+}
+
+@test "host image: nested cpr-transfer, an L2 guest moved to a new QEMU by kho-tool in L1" {
+	need_payload
+	run_vm --exact-marks --host-image khotest-init --timeout 900 \
+		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--expect l2-running --expect relayed --expect l2-continued
+	assert_vm_ok
+	assert_log 'cpr-relay: .*source quit'
+	echo "# L2: $(log_value heartbeat); relay $(log_value relay_s) s" >&3
+}
+
+@test "host image: L2 with L1's edu passed through: its CPR state, refused without KVM, the guest runs on" {
+	# QEMU 11.1.3 cannot finish a cpr-transfer of a vfio-pci device
+	# without KVM (docs/qemu-cpr.md): kho-tool reads the CPR state, then
+	# refuses by name and cancels with the L2 guest running.
+	need_payload
+	run_vm --exact-marks --host-image khotest-init --timeout 600 \
+		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--append khotest.l2=vfio-state \
+		--expect l2-running --expect cpr-state-read --expect l2-continued
+	assert_vm_ok
+	assert_log 'cpr-relay: fd [0-9]+ +iommufd0 +id 0 +iommufd +/dev/iommu'
+	assert_log 'cpr-relay: fd [0-9]+ +0000:00:0[0-9a-f]\.0 +id 0 +vfio-device +/dev/vfio/devices/vfio0'
+	assert_log 'cpr-relay: vfio device 0000:00:0[0-9a-f]\.0: devid [0-9]+ ioas [0-9]+ hwpt [0-9]+'
+	assert_log "cpr-relay: check KVM: .*vfio device '0000:00:0[0-9a-f]\.0' in a QEMU without KVM"
+	echo "# L2 (vfio): $(log_value heartbeat)" >&3
+}
