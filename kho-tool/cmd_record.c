@@ -259,7 +259,10 @@ static int cmd_record_usage(FILE *out, int code)
 		"  fetch the journal a recording VMM serves on\n"
 		"  " KHO_RUN_DIR "/vmm-PID.sock and summarise it: records, live\n"
 		"  maps, replay length, memfds, devices, preservability.\n"
-		"  --out FILE  also write the snapshot (raw journal) as a hand-off blob\n"
+		"  --out FILE  also write the snapshot as a hand-off blob: the raw\n"
+		"              journal, not folded; `kho-tool journal FILE` reads\n"
+		"              it, and `validate` refuses it as a hand-off, since its\n"
+		"              state is not what its journal builds\n"
 		"exit: 0 preservable, 1 not preservable or fetch failed, 2 usage\n");
 	return code;
 }
