@@ -13,6 +13,7 @@
 #include <linux/iommufd.h>
 
 #include "adopt.h"
+#include "fdpass.h"
 
 /* An ack that never comes must not wedge the agent forever. */
 #define ADOPT_ACK_TIMEOUT_MS 30000
@@ -44,16 +45,6 @@ void kho_adopt_set_free(struct kho_adopt_set *s, int close_fds)
 	kho_adopt_set_init(s);
 }
 
-static int sockaddr_of(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
 int kho_adopt_listen(const char *path, struct kho_diag *diag)
 {
 	struct sockaddr_un sa;
@@ -62,7 +53,7 @@ int kho_adopt_listen(const char *path, struct kho_diag *diag)
 	mode_t old;
 	int fd, err;
 
-	err = sockaddr_of(path, &sa);
+	err = kho_unix_addr(path, &sa);
 	if (err)
 		return kho_diag_set(diag, err, "adopt: %s: path too long", path);
 	snprintf(dir, sizeof(dir), "%s", path);
@@ -375,7 +366,7 @@ int kho_adopt_connect(const char *path, struct kho_adopt_set *set,
 	int fd, err;
 
 	kho_adopt_set_init(set);
-	err = sockaddr_of(path, &sa);
+	err = kho_unix_addr(path, &sa);
 	if (err)
 		return kho_diag_set(diag, err, "adopt: %s: path too long", path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

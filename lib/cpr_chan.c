@@ -14,16 +14,6 @@
 #include "cpr_chan.h"
 #include "fdpass.h"
 
-static int unix_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -50,7 +40,7 @@ int kho_cpr_listen(const char *path)
 	struct sockaddr_un sa;
 	int fd, ret;
 
-	ret = unix_addr(path, &sa);
+	ret = kho_unix_addr(path, &sa);
 	if (ret)
 		return ret;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -82,7 +72,7 @@ int kho_cpr_connect(const char *path, int timeout_ms)
 	struct sockaddr_un sa;
 	int fd, ret;
 
-	ret = unix_addr(path, &sa);
+	ret = kho_unix_addr(path, &sa);
 	if (ret)
 		return ret;
 	for (;;) {

@@ -346,11 +346,33 @@ static int put_be32(uint8_t *buf, size_t cap, size_t *off, uint32_t v)
 	return put(buf, cap, off, b, 4);
 }
 
+/*
+ * A list element's start as QEMU writes it: the "more" marker 1, then the
+ * name as a be32 length and strlen + 1 bytes.  -EINVAL for an empty name
+ * or one over KHO_CPR_NAME_MAX.
+ */
+static int put_element_name(uint8_t *buf, size_t cap, size_t *off,
+			    const char *name)
+{
+	static const uint8_t one = 1;
+	size_t namelen = strnlen(name, KHO_CPR_NAME_MAX) + 1;
+	int ret;
+
+	if (namelen == 1 || namelen > KHO_CPR_NAME_MAX)
+		return -EINVAL;
+	ret = put(buf, cap, off, &one, 1);
+	if (!ret)
+		ret = put_be32(buf, cap, off, namelen);
+	if (!ret)
+		ret = put(buf, cap, off, name, namelen);
+	return ret;
+}
+
 int kho_cpr_state_encode(const struct kho_cpr_state *st, uint8_t *buf,
 			 size_t cap, size_t *len, size_t *fd_offsets)
 {
-	static const uint8_t one = 1, zero = 0, fdbyte = CPR_FD_BYTE;
-	size_t off = 0, namelen;
+	static const uint8_t zero = 0, fdbyte = CPR_FD_BYTE;
+	size_t off = 0;
 	unsigned int i;
 	int ret;
 
@@ -362,14 +384,7 @@ int kho_cpr_state_encode(const struct kho_cpr_state *st, uint8_t *buf,
 	for (i = 0; !ret && i < st->nr_fds; i++) {
 		const struct kho_cpr_fd *e = &st->fds[i];
 
-		namelen = strnlen(e->name, KHO_CPR_NAME_MAX) + 1;
-		if (namelen == 1 || namelen > KHO_CPR_NAME_MAX)
-			return -EINVAL;
-		ret = put(buf, cap, &off, &one, 1);
-		if (!ret)
-			ret = put_be32(buf, cap, &off, namelen);
-		if (!ret)
-			ret = put(buf, cap, &off, e->name, namelen);
+		ret = put_element_name(buf, cap, &off, e->name);
 		if (!ret)
 			ret = put_be32(buf, cap, &off, (uint32_t)e->id);
 		if (!ret) {
@@ -394,14 +409,7 @@ int kho_cpr_state_encode(const struct kho_cpr_state *st, uint8_t *buf,
 		for (i = 0; !ret && i < st->nr_vfio; i++) {
 			const struct kho_cpr_vfio_dev *d = &st->vfio[i];
 
-			namelen = strnlen(d->name, KHO_CPR_NAME_MAX) + 1;
-			if (namelen == 1 || namelen > KHO_CPR_NAME_MAX)
-				return -EINVAL;
-			ret = put(buf, cap, &off, &one, 1);
-			if (!ret)
-				ret = put_be32(buf, cap, &off, namelen);
-			if (!ret)
-				ret = put(buf, cap, &off, d->name, namelen);
+			ret = put_element_name(buf, cap, &off, d->name);
 			if (!ret)
 				ret = put_be32(buf, cap, &off, (uint32_t)d->devid);
 			if (!ret)

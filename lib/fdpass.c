@@ -72,3 +72,13 @@ ssize_t kho_fd_recv(int sock, void *buf, size_t len, int flags, int *fds,
 		*msg_flags = mh.msg_flags;
 	return n;
 }
+
+int kho_unix_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Passing file descriptors over a unix socket (SCM_RIGHTS): the one
- * implementation the journal socket and the adoption socket share.
+ * Passing file descriptors over a unix socket (SCM_RIGHTS), and unix
+ * socket addresses: the one implementation the journal socket, the
+ * adoption socket, the agent's keeper and the CPR channels share.
  */
 #ifndef KHO_FDPASS_H
 #define KHO_FDPASS_H
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 /* SCM_MAX_FD: the most descriptors one message can carry. */
 #define KHO_FDPASS_MAX 253
@@ -51,5 +53,15 @@ ssize_t kho_fd_send(int sock, const void *buf, size_t len, const int *fds,
  */
 ssize_t kho_fd_recv(int sock, void *buf, size_t len, int flags, int *fds,
 		    size_t *nr_fds, int *msg_flags);
+
+/**
+ * kho_unix_addr() - the address of a unix socket path
+ * @path: the socket's path
+ * @sa:   out: the address, zeroed first
+ *
+ * Return: 0, or -ENAMETOOLONG when @path does not fit sun_path with its
+ * NUL (it is never cut short).
+ */
+int kho_unix_addr(const char *path, struct sockaddr_un *sa);
 
 #endif /* KHO_FDPASS_H */
