@@ -151,6 +151,7 @@ run_harness_tests() {
 	run_vm --kernel "$1" --script "$GUEST_DIR/upstream-selftests.sh" \
 		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
 		$(selftest_files iommufd iommufd_fail_nth liveupdate) \
+		${HARNESS_APPEND:+--append "$HARNESS_APPEND"} \
 		--timeout "${HARNESS_VM_TIMEOUT:-2400}" --exact-marks \
 		--expect run-iommufd --expect run-iommufd_fail_nth --expect run-liveupdate
 	results > "$KHO_VM_LOGDIR/$(vm_name).results"
@@ -200,7 +201,10 @@ run_harness_tests() {
 	dbg=$(debug_kernel patched) || die "building the patched-debug kernel failed"
 	[ -x "$SELFTESTS/bin/slow/iommufd_fail_nth" ] ||
 		die "no slow build of the iommufd selftests in $SELFTESTS/bin/slow"
-	SELFTESTS_SLOW=1 HARNESS_VM_TIMEOUT=5400 run_harness_tests "$dbg/bzImage" \
+	# KASAN's shadow does not fit KHO's default scratch: without room KHO,
+	# and with it LUO and /dev/liveupdate, stay off (085-kjournal-debug).
+	SELFTESTS_SLOW=1 HARNESS_VM_TIMEOUT=5400 HARNESS_APPEND=kho_scratch=32M,192M,32M \
+		run_harness_tests "$dbg/bzImage" \
 		"$(printf 'KHOTEST_TEST_TIMEOUT=600\nKHOTEST_PROG_TIMEOUT=4800')"
 	assert_expected_results
 }
