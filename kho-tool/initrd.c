@@ -169,31 +169,13 @@ int kho_initrd_scan(const char *path, struct kho_initrd_scan *s,
 
 /* --- the append fallback ---------------------------------------------- */
 
-static int put(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += w;
-		n -= w;
-	}
-	return 0;
-}
-
 static int pad4(int fd, size_t *pos)
 {
 	static const char zero[4];
 	size_t n = (4 - *pos % 4) % 4;
 
 	*pos += n;
-	return put(fd, zero, n);
+	return kho_write_all(fd, zero, n);
 }
 
 static int newc_entry(int fd, size_t *pos, unsigned ino, const char *name,
@@ -205,14 +187,14 @@ static int newc_entry(int fd, size_t *pos, unsigned ino, const char *name,
 	snprintf(hdr, sizeof(hdr),
 		 "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X",
 		 ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, strlen(name) + 1, 0);
-	err = put(fd, hdr, 110);
+	err = kho_write_all(fd, hdr, 110);
 	if (!err)
-		err = put(fd, name, strlen(name) + 1);
+		err = kho_write_all(fd, name, strlen(name) + 1);
 	*pos += 110 + strlen(name) + 1;
 	if (!err)
 		err = pad4(fd, pos);
 	if (!err && size)
-		err = put(fd, data, size);
+		err = kho_write_all(fd, data, size);
 	*pos += size;
 	if (!err)
 		err = pad4(fd, pos);
@@ -272,7 +254,7 @@ int kho_initrd_append_agent(const char *path, int *fdp, struct kho_diag *diag)
 		goto out;
 	}
 	/* The kernel reads the next segment at a 4-byte boundary. */
-	err = put(fd, base, blen);
+	err = kho_write_all(fd, base, blen);
 	pos = blen;
 	if (!err)
 		err = pad4(fd, &pos);

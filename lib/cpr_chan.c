@@ -13,6 +13,7 @@
 
 #include "cpr_chan.h"
 #include "fdpass.h"
+#include "file.h"
 
 static long long now_ms(void)
 {
@@ -234,8 +235,7 @@ int kho_cpr_recv_to_fd(int sock, int outfd, uint64_t max, uint64_t *total,
 {
 	static uint8_t buf[1 << 16];
 	uint64_t sum = 0;
-	ssize_t n, w;
-	size_t off;
+	ssize_t n;
 	int ret;
 
 	for (;;) {
@@ -252,16 +252,9 @@ int kho_cpr_recv_to_fd(int sock, int outfd, uint64_t max, uint64_t *total,
 			break;
 		if (sum + n > max)
 			return -E2BIG;
-		for (off = 0; off < (size_t)n; off += w) {
-			w = write(outfd, buf + off, n - off);
-			if (w < 0) {
-				if (errno == EINTR) {
-					w = 0;
-					continue;
-				}
-				return -errno;
-			}
-		}
+		ret = kho_write_all(outfd, buf, n);
+		if (ret)
+			return ret;
 		sum += n;
 	}
 	*total = sum;

@@ -29,7 +29,6 @@ int kho_write_file(const char *path, const void *buf, size_t len,
 {
 	char tmp[4096], dir[4096];
 	const char *step = "create";
-	size_t done = 0;
 	int fd, dfd, err = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
@@ -42,18 +41,10 @@ int kho_write_file(const char *path, const void *buf, size_t len,
 	if (fd < 0)
 		goto fail_errno;
 	step = "write";
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail_errno;
-		if (n == 0) {
-			errno = EIO;
-			goto fail_errno;
-		}
-		done += n;	/* a short write is retried: ENOSPC shows */
+	err = kho_write_all(fd, buf, len);
+	if (err) {
+		errno = -err;
+		goto fail_errno;
 	}
 	step = "fsync";
 	if (fsync(fd))
@@ -168,4 +159,23 @@ int kho_read_fd_max(int fd, size_t max, void **bufp, size_t *lenp)
 out_free:
 	free(buf);
 	return err;
+}
+
+int kho_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= n;
+	}
+	return 0;
 }

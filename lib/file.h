@@ -69,4 +69,17 @@ int kho_read_fd_max(int fd, size_t max, void **buf, size_t *len);
 int kho_write_file(const char *path, const void *buf, size_t len,
 		   mode_t mode, struct kho_diag *diag);
 
+/**
+ * kho_write_all() - write a whole buffer to a descriptor
+ * @fd:  the descriptor
+ * @buf: the bytes
+ * @len: their number
+ *
+ * Restarts after short writes and EINTR, so that ENOSPC shows rather than
+ * a silently short file.
+ *
+ * Return: 0; -EIO if write(2) wrote nothing; or the -errno of write(2).
+ */
+int kho_write_all(int fd, const void *buf, size_t len);
+
 #endif /* KHO_FILE_H */

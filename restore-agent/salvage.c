@@ -13,25 +13,9 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "file.h"
 
 #define SALVAGE_BUF (1 << 20)
-
-/* Writes all of @len bytes, restarting after short writes and signals. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
 
 /*
  * One memfd into DIR/ram-<token>.raw: written as .part, fsync'ed, then
@@ -71,7 +55,7 @@ static int salvage_one(int memfd, const struct kho_memfd *m, const char *dir,
 					     "end of file (the memfd is shorter than recorded)");
 			break;
 		}
-		err = write_all(fd, buf, n);
+		err = kho_write_all(fd, buf, n);
 		if (err)
 			kho_diag_set(diag, err,
 				     "salvage: memfd token %llu ('%s'): write %s: %s",
