@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Passing file descriptors over a unix socket (SCM_RIGHTS). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -81,4 +82,15 @@ int kho_unix_addr(const char *path, struct sockaddr_un *sa)
 		return -ENAMETOOLONG;
 	strcpy(sa->sun_path, path);
 	return 0;
+}
+
+int kho_unix_addr_at(int dirfd, const char *name, struct sockaddr_un *sa)
+{
+	char path[sizeof(sa->sun_path) + 1];
+	int n = snprintf(path, sizeof(path), "/proc/thread-self/fd/%d/%s",
+			 dirfd, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	return kho_unix_addr(path, sa);
 }

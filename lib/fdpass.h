@@ -64,4 +64,18 @@ ssize_t kho_fd_recv(int sock, void *buf, size_t len, int flags, int *fds,
  */
 int kho_unix_addr(const char *path, struct sockaddr_un *sa);
 
+/**
+ * kho_unix_addr_at() - the address of a name in an open directory
+ * @dirfd: the directory, checked by its holder (kho_rundir_open())
+ * @name:  the socket's name in it
+ * @sa:    out: "/proc/thread-self/fd/DIRFD/NAME"
+ *
+ * bind(2) and connect(2) take no directory fd; through the magic link
+ * they resolve @name in the directory that was checked, whatever its
+ * path names by then.
+ *
+ * Return: 0, or -ENAMETOOLONG.
+ */
+int kho_unix_addr_at(int dirfd, const char *name, struct sockaddr_un *sa);
+
 #endif /* KHO_FDPASS_H */

@@ -18,6 +18,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "journal_sock.h"
+#include "proc.h"
 #include "state.h"
 
 /* A client that stalls must not stall the VMM's server for long. */
@@ -223,10 +224,11 @@ int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
 			   struct kho_jsock_server **out,
 			   struct kho_diag *diag)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
 	const char *dir = kho_rundir_path();
 	struct kho_jsock_server *srv;
-	int ret;
+	char name[32], tmp[40];
+	int ret, dirfd;
 
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
@@ -234,59 +236,73 @@ int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
 	srv->fn = fn;
 	srv->ctx = ctx;
 	srv->pid = getpid();
+	snprintf(name, sizeof(name), "vmm-%d.sock", (int)srv->pid);
+	snprintf(tmp, sizeof(tmp), ".vmm-%d.sock.tmp", (int)srv->pid);
 	ret = kho_journal_sock_path(srv->pid, srv->path, sizeof(srv->path));
-	if (ret ||
-	    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.vmm-%d.sock.tmp",
-		     dir, (int)srv->pid) >= (int)sizeof(sa.sun_path)) {
+	if (ret) {
 		free(srv);
 		return kho_diag_set(diag, -ENAMETOOLONG,
 				    "journal socket: %s: path too long", dir);
 	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		ret = -errno;
+	/* $KHO_RUN_DIR too: a directory others may write is not used */
+	dirfd = kho_rundir_open(dir, diag);
+	if (dirfd < 0) {
 		free(srv);
-		return kho_diag_set(diag, ret, "journal socket: mkdir %s: %s",
-				    dir, strerror(-ret));
+		return kho_diag_set(diag, dirfd, "journal socket: %s",
+				    diag ? diag->msg : "");
+	}
+	ret = kho_unix_addr_at(dirfd, tmp, &sa);
+	if (ret) {
+		kho_diag_set(diag, ret, "journal socket: %s/%s: path too long",
+			     dir, tmp);
+		goto out_dir;
 	}
 	srv->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (srv->lfd < 0) {
-		ret = -errno;
-		free(srv);
-		return kho_diag_set(diag, ret, "journal socket: socket: %s",
-				    strerror(-ret));
+		ret = kho_diag_set(diag, -errno, "journal socket: socket: %s",
+				   strerror(errno));
+		goto out_dir;
 	}
-	unlink(sa.sun_path);
-	if (bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = kho_diag_set(diag, -errno, "journal socket: bind %s: %s",
-				   sa.sun_path, strerror(errno));
+	/*
+	 * bind(2) gives the file the socket inode's mode less the umask:
+	 * 0600 from birth, with no chmod by path in the directory and no
+	 * umask change under the VMM's other threads.
+	 */
+	if (fchmod(srv->lfd, 0600) < 0) {
+		ret = kho_diag_set(diag, -errno, "journal socket: fchmod 0600: %s",
+				   strerror(errno));
 		goto out_close;
 	}
-	/* 0600 before the name clients look for exists */
-	if (chmod(sa.sun_path, 0600) < 0 || rename(sa.sun_path, srv->path) < 0) {
-		ret = kho_diag_set(diag, -errno,
-				   "journal socket: chmod/rename %s to %s: %s",
-				   sa.sun_path, srv->path, strerror(errno));
-		goto out_unlink;
+	unlinkat(dirfd, tmp, 0);
+	if (bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = kho_diag_set(diag, -errno, "journal socket: bind %s/%s: %s",
+				   dir, tmp, strerror(errno));
+		goto out_close;
 	}
-	if (listen(srv->lfd, 4) < 0) {
-		ret = kho_diag_set(diag, -errno, "journal socket: listen %s: %s",
-				   srv->path, strerror(errno));
-		unlink(srv->path);
+	/* listening before the name clients look for exists; it replaces
+	 * at once a stale socket of a dead process that had this pid */
+	if (listen(srv->lfd, 4) < 0 ||
+	    renameat(dirfd, tmp, dirfd, name) < 0) {
+		ret = kho_diag_set(diag, -errno,
+				   "journal socket: listen/rename %s/%s to %s: %s",
+				   dir, tmp, name, strerror(errno));
+		unlinkat(dirfd, tmp, 0);
 		goto out_close;
 	}
 	ret = -pthread_create(&srv->thread, NULL, kho_jsock_thread, srv);
 	if (ret) {
 		kho_diag_set(diag, ret, "journal socket: thread for %s: %s",
 			     srv->path, strerror(-ret));
-		unlink(srv->path);
+		unlinkat(dirfd, name, 0);
 		goto out_close;
 	}
+	close(dirfd);
 	*out = srv;
 	return 0;
-out_unlink:
-	unlink(sa.sun_path);
 out_close:
 	close(srv->lfd);
+out_dir:
+	close(dirfd);
 	free(srv);
 	return ret;
 }
@@ -320,34 +336,46 @@ static void kho_jsock_close_fds(const int *fds, size_t nr)
 		close(fds[nr]);
 }
 
-int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
-			   struct kho_diag *diag)
+/*
+ * The socket of @pid, connected, once its server is known to be @pid
+ * running as its own uid: a name in the run directory is only a name,
+ * and root hands what it reads there to the VMM it asked for.
+ */
+static int kho_jsock_connect(pid_t pid, const char *path,
+			     struct kho_diag *diag)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct kho_jsock_req req = {
-		.magic = "KHOQ",
-		.version = KHO_JSOCK_VERSION,
-		.cmd = KHO_JSOCK_CMD_SNAPSHOT,
-	};
 	struct timeval tv = { .tv_sec = 30 };
-	struct kho_jsock_reply rep;
-	char msg[KHO_JSOCK_MAX_MSG + 1] = "";
-	const char *path = sa.sun_path;
-	int fds[KHO_JSOCK_MAX_FDS];
-	size_t nr = 0;
-	void *blob = NULL;
-	int fd, ret, msg_flags = 0;
-	ssize_t n;
+	const char *dir = kho_rundir_path();
+	struct sockaddr_un sa;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	char name[32];
+	int fd, dirfd, ret;
+	uid_t uid;
 
-	kho_journal_snapshot_init(snap);
-	if (kho_journal_sock_path(pid, sa.sun_path, sizeof(sa.sun_path)))
-		return kho_diag_set(diag, -ENAMETOOLONG,
-				    "journal socket of pid %d: path too long",
-				    (int)pid);
+	ret = kho_proc_euid(pid, &uid);
+	if (ret)
+		return kho_diag_set(diag, ret == -ESRCH ? -ENOENT : ret,
+				    "%s: VMM %d: /proc/%d/status: %s", path,
+				    (int)pid, (int)pid,
+				    ret == -ESRCH ? "no such process" : strerror(-ret));
+	/* the VMM's own $KHO_RUN_DIR may be its uid's */
+	dirfd = kho_rundir_open_peer(dir, uid, diag);
+	if (dirfd < 0)
+		return kho_diag_set(diag, dirfd, "%s: %s", path,
+				    diag ? diag->msg : "");
+	snprintf(name, sizeof(name), "vmm-%d.sock", (int)pid);
+	ret = kho_unix_addr_at(dirfd, name, &sa);
+	if (ret) {
+		close(dirfd);
+		return kho_diag_set(diag, ret, "%s: path too long", path);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return kho_diag_set(diag, -errno, "%s: socket: %s", path,
-				    strerror(errno));
+	if (fd < 0) {
+		ret = kho_diag_set(diag, -errno, "%s: socket: %s", path,
+				   strerror(errno));
+		goto out_dir;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		ret = -errno;
@@ -360,6 +388,53 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 				     strerror(-ret));
 		goto out_close;
 	}
+	/* a listener's credentials are those of the process that listened */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
+		ret = kho_diag_set(diag, -errno, "%s: SO_PEERCRED: %s", path,
+				   strerror(errno));
+		goto out_close;
+	}
+	if (cred.pid != pid || cred.uid != uid) {
+		ret = kho_diag_set(diag, -EACCES,
+				   "%s: served by pid %d uid %u, not by VMM %d (uid %u): refusing it",
+				   path, (int)cred.pid, (unsigned int)cred.uid,
+				   (int)pid, (unsigned int)uid);
+		goto out_close;
+	}
+	close(dirfd);
+	return fd;
+out_close:
+	close(fd);
+out_dir:
+	close(dirfd);
+	return ret;
+}
+
+int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
+			   struct kho_diag *diag)
+{
+	struct kho_jsock_req req = {
+		.magic = "KHOQ",
+		.version = KHO_JSOCK_VERSION,
+		.cmd = KHO_JSOCK_CMD_SNAPSHOT,
+	};
+	struct kho_jsock_reply rep;
+	char msg[KHO_JSOCK_MAX_MSG + 1] = "";
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fds[KHO_JSOCK_MAX_FDS];
+	size_t nr = 0;
+	void *blob = NULL;
+	int fd, ret, msg_flags = 0;
+	ssize_t n;
+
+	kho_journal_snapshot_init(snap);
+	if (kho_journal_sock_path(pid, path, sizeof(path)))
+		return kho_diag_set(diag, -ENAMETOOLONG,
+				    "journal socket of pid %d: path too long",
+				    (int)pid);
+	fd = kho_jsock_connect(pid, path, diag);
+	if (fd < 0)
+		return fd;
 	/*
 	 * A server that refuses the peer answers before reading the
 	 * request: the send may fail, and the refusal is still there to read.
@@ -431,6 +506,8 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
 			     path, why);
 		goto out_fds;
 	}
+	/* the peer checked above: capture proves its claims against it */
+	snap->pid = pid;
 	if (snap->state.nr_memfd != nr && !rep.status) {
 		ret = kho_diag_set(diag, -EBADMSG,
 				   "%s: %zu memfds in the snapshot, %zu fds received",

@@ -6,8 +6,10 @@
  *
  * Path: KHO_RUN_DIR "/vmm-<pid>.sock", a unix stream socket of mode 0600
  * (the environment variable KHO_RUN_DIR overrides the directory, for tests
- * and unprivileged VMMs).  The server answers only peers whose uid is 0 or
- * its own (SO_PEERCRED).
+ * and unprivileged VMMs; both ends check it like /run/kho-tool, see
+ * kho_rundir_open()).  The server answers only peers whose uid is 0 or
+ * its own (SO_PEERCRED); the client talks only to a server that is the
+ * pid it asked for, running as that pid's uid.
  *
  * Protocol (version 1, host byte order: both ends run on one host): the
  * client sends struct kho_jsock_req; the server answers with one
@@ -48,6 +50,12 @@ struct kho_journal_snapshot {
 	/* one fd per state.memfd entry, in the same order (SCM_RIGHTS) */
 	int *memfd_fds;
 	size_t nr_fds;
+	/*
+	 * The VMM that served it, checked as the socket's peer; 0 for a
+	 * snapshot made in this process.  Capture takes no device claim
+	 * without a VMM to prove it against (kho_capture_build()).
+	 */
+	pid_t pid;
 };
 
 /**
@@ -130,16 +138,19 @@ struct kho_jsock_server;
  * @out:  out: the server, for kho_journal_sock_stop()
  * @diag: out: the path and the step that failed
  *
- * Serves from a new thread.  Creates the directory if missing, binds a
- * temporary name, sets mode 0600, then renames it into place, so no
- * client ever sees a socket with a wider mode.  The thread unshares its
+ * Serves from a new thread.  Opens the run directory with
+ * kho_rundir_open() (created 0700 if missing; refused if a symlink, not
+ * ours or writable by others), binds a temporary name in it through the
+ * directory fd with the socket already fchmod'ed 0600, listens, then
+ * renames it into place: no client sees a wider mode, and nothing in the
+ * directory is changed by path.  The thread unshares its
  * fd table and keeps only the listening socket in it: while a second
  * thread shares the table, the kernel takes a file reference in every
  * fdget() of the VMM's ioctls, which a single-threaded VMM would not pay.
  *
  * Return: 0; -ENAMETOOLONG (the socket path); -ENOMEM; or the failing
- * call's -errno (mkdir(2), socket(2), bind(2), chmod(2), rename(2),
- * listen(2), pthread_create(3)).
+ * call's -errno (the run directory's as kho_rundir_open(), socket(2),
+ * fchmod(2), bind(2), listen(2), renameat(2), pthread_create(3)).
  */
 int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
 			   struct kho_jsock_server **out,
@@ -176,8 +187,13 @@ int kho_journal_sock_path(pid_t pid, char *buf, size_t len);
  *        kho_journal_snapshot_free() is safe on it whatever the result
  * @diag: out: the socket and the cause
  *
- * Return: 0; -ENOENT (no recorder socket for @pid); -ECONNREFUSED;
- * -EACCES (refused by peer credentials); -EBADMSG (malformed reply, or a
+ * The run directory must pass kho_rundir_open_peer() with @pid's uid as
+ * a second owner; the server's SO_PEERCRED must be @pid and its uid.
+ *
+ * Return: 0; -ENOENT (no recorder socket for @pid, or no process @pid);
+ * -ECONNREFUSED; -ELOOP, -EPERM (the run directory, diag says why);
+ * -EACCES (the server is not @pid or not its uid, or it refused our
+ * credentials); -EBADMSG (malformed reply, or a
  * blob above KHO_HANDOFF_MAX); -EOPNOTSUPP (the journal cannot cross
  * kexec: diag says why, and @snap still holds what was recorded, with no
  * fds); -EPROTONOSUPPORT; -ENAMETOOLONG; -ENOMEM; the recorder's own

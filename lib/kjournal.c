@@ -3,7 +3,6 @@
  * The kernel journal: reads IOMMU_JOURNAL_READ (patches/) and converts the
  * kernel's records to struct kho_rec.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +16,7 @@
 #include "../include/kho-patched/linux/iommufd_journal.h"
 #include "journal.h"
 #include "kjournal.h"
+#include "proc.h"
 
 _Static_assert((int)IOMMU_JOURNAL_OP_IOAS_ALLOC == (int)KHO_OP_IOAS_ALLOC &&
 	       (int)IOMMU_JOURNAL_OP_IOAS_MAP_FILE == (int)KHO_OP_IOAS_MAP_FILE &&
@@ -366,50 +366,52 @@ bool kho_is_iommufd_link(const char *link)
 	       !strcmp(link, "anon_inode:[iommufd]");
 }
 
+struct iommufd_scan {
+	int found;
+	int nr;
+};
+
+static int note_iommufd(void *ctx, int fd, const char *path)
+{
+	struct iommufd_scan *scan = ctx;
+	char link[64];
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+
+	if (n < 0)
+		return 0;	/* closed meanwhile */
+	link[n] = '\0';
+	if (kho_is_iommufd_link(link)) {
+		scan->found = fd;
+		scan->nr++;
+	}
+	return 0;
+}
+
 int kho_kjournal_pid_iommufd(pid_t pid, struct kho_diag *diag)
 {
-	char dir[64], path[PATH_MAX], link[64];
-	int pidfd, found = -1, nr = 0, fd, err;
-	struct dirent *e;
-	DIR *d;
+	struct iommufd_scan scan = { -1, 0 };
+	int pidfd, fd, err;
 
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-	d = opendir(dir);
-	if (!d)
-		return kho_diag_set(diag, -errno, "kernel journal: VMM %d: %s: %s",
-				    (int)pid, dir, strerror(errno));
-	while ((e = readdir(d))) {
-		ssize_t n;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;	/* closed meanwhile */
-		link[n] = '\0';
-		if (!kho_is_iommufd_link(link))
-			continue;
-		found = atoi(e->d_name);
-		nr++;
-	}
-	closedir(d);
-	if (!nr)
+	err = kho_proc_each_fd(pid, note_iommufd, &scan);
+	if (err)
+		return kho_diag_set(diag, err, "kernel journal: VMM %d: /proc/%d/fd: %s",
+				    (int)pid, (int)pid, strerror(-err));
+	if (!scan.nr)
 		return kho_diag_set(diag, -ENOENT,
 				    "kernel journal: VMM %d holds no iommufd", (int)pid);
-	if (nr > 1)
+	if (scan.nr > 1)
 		return kho_diag_set(diag, -ENOTUNIQ,
 				    "kernel journal: VMM %d holds %d iommufds: which one the recorder journals is not known",
-				    (int)pid, nr);
+				    (int)pid, scan.nr);
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return kho_diag_set(diag, -errno, "kernel journal: VMM %d: pidfd_open: %s",
 				    (int)pid, strerror(errno));
-	fd = syscall(SYS_pidfd_getfd, pidfd, found, 0);
+	fd = syscall(SYS_pidfd_getfd, pidfd, scan.found, 0);
 	err = fd < 0 ? -errno : 0;
 	close(pidfd);
 	if (err)
 		return kho_diag_set(diag, err, "kernel journal: VMM %d: pidfd_getfd of iommufd %d: %s",
-				    (int)pid, found, strerror(-err));
+				    (int)pid, scan.found, strerror(-err));
 	return fd;
 }

@@ -19,27 +19,35 @@ const char *kho_rundir_path(void)
 	return dir && *dir ? dir : KHO_RUN_DIR;
 }
 
-/* Owned by us and writable by no one else: what a shared /run allows. */
-static int check_owner_mode(const struct stat *st, const char *what,
-			    const char *name, struct kho_diag *diag)
+/*
+ * Owned by us (or by @peer) and writable by no one else: what a shared
+ * /run allows.  A name in a directory someone else may write can be
+ * replaced under us.
+ */
+static int check_owner_mode(const struct stat *st, uid_t peer,
+			    const char *what, const char *name,
+			    struct kho_diag *diag)
 {
-	if (st->st_uid != geteuid() || (st->st_mode & 022))
-		return kho_diag_set(diag, -EPERM,
-				    "%s %s: owner uid %u, mode %04o: must be uid %u and writable by no one else",
-				    what, name, (unsigned int)st->st_uid,
-				    (unsigned int)(st->st_mode & 07777),
-				    (unsigned int)geteuid());
-	return 0;
+	char also[32] = "";
+
+	if ((st->st_uid == geteuid() || st->st_uid == peer) &&
+	    !(st->st_mode & 022))
+		return 0;
+	if (peer != geteuid())
+		snprintf(also, sizeof(also), " or %u", (unsigned int)peer);
+	return kho_diag_set(diag, -EPERM,
+			    "%s %s: owner uid %u, mode %04o: must be uid %u%s and writable by no one else",
+			    what, name, (unsigned int)st->st_uid,
+			    (unsigned int)(st->st_mode & 07777),
+			    (unsigned int)geteuid(), also);
 }
 
-int kho_rundir_open(const char *dir, struct kho_diag *diag)
+/* The directory as it is, or -errno with diag set; never changed by path. */
+static int rundir_open(const char *dir, uid_t peer, struct kho_diag *diag)
 {
 	struct stat st;
 	int fd, err;
 
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return kho_diag_set(diag, -errno, "run directory %s: mkdir: %s",
-				    dir, strerror(errno));
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
@@ -56,12 +64,25 @@ int kho_rundir_open(const char *dir, struct kho_diag *diag)
 		return kho_diag_set(diag, err, "run directory %s: fstat: %s",
 				    dir, strerror(-err));
 	}
-	err = check_owner_mode(&st, "run directory", dir, diag);
+	err = check_owner_mode(&st, peer, "run directory", dir, diag);
 	if (err) {
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+int kho_rundir_open(const char *dir, struct kho_diag *diag)
+{
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return kho_diag_set(diag, -errno, "run directory %s: mkdir: %s",
+				    dir, strerror(errno));
+	return rundir_open(dir, geteuid(), diag);
+}
+
+int kho_rundir_open_peer(const char *dir, uid_t peer, struct kho_diag *diag)
+{
+	return rundir_open(dir, peer, diag);
 }
 
 /* The pid a holder wrote, 0 if none yet. */
@@ -182,7 +203,7 @@ int kho_rundir_lock(int dirfd, const char *name, pid_t *holder,
 				   name);
 		goto out_close;
 	}
-	err = check_owner_mode(&st, "lock", name, diag);
+	err = check_owner_mode(&st, geteuid(), "lock", name, diag);
 	if (err)
 		goto out_close;
 	if (flock(fd, LOCK_EX | LOCK_NB)) {

@@ -24,7 +24,9 @@
  * $KHO_RUN_DIR when set and not empty (tests and unprivileged VMMs: the
  * recorder and `kho-tool capture` must agree on it), else KHO_RUN_DIR.
  * Only the journal socket honours the variable; the agent's paths and
- * the upgrade lock are fixed.
+ * the upgrade lock are fixed.  Whoever uses it opens it with
+ * kho_rundir_open() or kho_rundir_open_peer(): the variable is checked
+ * like the default.
  *
  * Return: the path; never NULL.
  */
@@ -44,6 +46,21 @@ const char *kho_rundir_path(void);
  * open(2).
  */
 int kho_rundir_open(const char *dir, struct kho_diag *diag);
+
+/**
+ * kho_rundir_open_peer() - open a run directory a peer may own
+ * @dir:  the directory; never created (a client finds, not makes, it)
+ * @peer: a uid that may own it besides the effective uid: the VMM's,
+ *        whose recorder made it (an unprivileged VMM's $KHO_RUN_DIR)
+ * @diag: out: what is wrong with it
+ *
+ * The checks of kho_rundir_open(), with @peer as a second owner.  The
+ * caller reaches names in it through the fd, so that the directory it
+ * checked is the one it uses.
+ *
+ * Return: as kho_rundir_open(); -ENOENT if it does not exist.
+ */
+int kho_rundir_open_peer(const char *dir, uid_t peer, struct kho_diag *diag);
 
 /**
  * kho_rundir_lock() - take the upgrade lock

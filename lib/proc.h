@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Another process as /proc shows it: the uid it runs as and the files it
+ * holds.  Capture asks both of a VMM before it believes what the VMM
+ * says about itself (issue #21).
+ */
+#ifndef KHO_PROC_H
+#define KHO_PROC_H
+
+#include <sys/types.h>
+
+/**
+ * kho_proc_euid() - the effective uid of a process
+ * @pid: the process
+ * @uid: out: its effective uid, as SO_PEERCRED reports a peer's
+ *
+ * Read from /proc/PID/status, not from the owner of /proc/PID (root for
+ * a process that is not dumpable).
+ *
+ * Return: 0; -ESRCH (no such process); -EBADMSG (no Uid: line); or the
+ * -errno of open(2).
+ */
+int kho_proc_euid(pid_t pid, uid_t *uid);
+
+/*
+ * Called for each descriptor a process holds: @fd its number there,
+ * @path "/proc/PID/fd/N", which stat(2) and readlink(2) resolve to the
+ * very file.  A non-zero return stops the walk and is returned.
+ */
+typedef int (*kho_proc_fd_fn)(void *ctx, int fd, const char *path);
+
+/**
+ * kho_proc_each_fd() - walk the descriptors a process holds
+ * @pid: the process; its main thread's table
+ * @fn:  called for each
+ * @ctx: passed to @fn
+ *
+ * Return: 0, @fn's non-zero return, or the -errno of opendir(2) on
+ * /proc/PID/fd (-ENOENT: no such process; -EACCES: not ours to read).
+ */
+int kho_proc_each_fd(pid_t pid, kho_proc_fd_fn fn, void *ctx);
+
+#endif /* KHO_PROC_H */
