@@ -6,7 +6,9 @@
 #include <pwd.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -646,6 +648,161 @@ KTEST(socket_refuses_other_uid)
 		fetch_as_nobody(getppid(), "neither root nor the VMM's uid");
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	kho_record_free(rec);
+	close(iommufd);
+	rmdir(dir);
+}
+
+/* A listening socket at the journal socket path of @pid, made by us. */
+static int listen_as(pid_t pid)
+{
+	struct sockaddr_un sa;
+	char path[108];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || kho_journal_sock_path(pid, path, sizeof(path)) ||
+	    kho_unix_addr(path, &sa) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1))
+		return -1;
+	return fd;
+}
+
+/* A child that waits until @hold closes; if @uid, it first listens as
+ * itself on its own socket path, then becomes @uid (issue #21 item 2) */
+static pid_t hold_child(int hold[2], int ready[2], uid_t uid)
+{
+	pid_t child;
+	char c = 'r';
+
+	fflush(stdout);
+	child = fork();
+	if (child)
+		return child;
+	close(hold[1]);
+	if (uid && (listen_as(getpid()) < 0 || setresuid(uid, uid, uid)))
+		c = 'n';
+	if (write(ready[1], &c, 1) != 1)
+		_exit(2);
+	while (read(hold[0], &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+/*
+ * Capture talks only to the VMM it asked for: a socket at vmm-PID.sock
+ * served by another process, or by PID under another uid than PID's
+ * own, is refused naming the server's pid and uid.
+ */
+KTEST(fetch_refuses_a_server_that_is_not_the_vmm)
+{
+	struct kho_journal_snapshot snap;
+	struct kho_diag diag = { "" };
+	struct passwd *pw = getpwnam("nobody");
+	uid_t nobody = pw ? pw->pw_uid : 65534;
+	int hold[2], ready[2], lfd, status;
+	char dir[64], want[128], c;
+	pid_t child;
+
+	if (geteuid() != 0) {
+		printf("# needs root to become another uid\n");
+		ASSERT_TRUE(geteuid() == 0);
+	}
+	ASSERT_EQ(0, run_dir(dir, sizeof(dir)));
+	ASSERT_EQ(0, pipe2(hold, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+
+	/* Another process (us) at the VMM's name. */
+	child = hold_child(hold, ready, 0);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	lfd = listen_as(child);
+	ASSERT_TRUE(lfd >= 0);
+	ASSERT_EQ(-EACCES, kho_journal_sock_fetch(child, &snap, &diag));
+	printf("#   %s\n", diag.msg);
+	snprintf(want, sizeof(want), "served by pid %d uid 0, not by VMM %d (uid 0)",
+		 (int)getpid(), (int)child);
+	ASSERT_STR_CONTAINS(diag.msg, want);
+	kho_journal_snapshot_free(&snap);
+	close(lfd);
+	close(hold[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+
+	/* The VMM's pid, but it listened as root and runs as nobody now. */
+	ASSERT_EQ(0, pipe2(hold, O_CLOEXEC));
+	child = hold_child(hold, ready, nobody);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ('r', c);
+	ASSERT_EQ(-EACCES, kho_journal_sock_fetch(child, &snap, &diag));
+	printf("#   %s\n", diag.msg);
+	snprintf(want, sizeof(want), "served by pid %d uid 0, not by VMM %d (uid %u)",
+		 (int)child, (int)child, (unsigned int)nobody);
+	ASSERT_STR_CONTAINS(diag.msg, want);
+	kho_journal_snapshot_free(&snap);
+	close(hold[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	close(hold[0]);
+	close(ready[0]);
+	close(ready[1]);
+	snprintf(want, sizeof(want), "rm -rf %s", dir);
+	ASSERT_EQ(0, system(want));
+}
+
+/*
+ * $KHO_RUN_DIR is checked like /run/kho-tool, by capture and by the
+ * recorder: a directory others may write, a symlink, or one owned by a
+ * uid that is neither ours nor the VMM's is refused by name.
+ */
+KTEST(unsafe_run_dir_is_refused_by_both_ends)
+{
+	struct kho_journal_snapshot snap;
+	struct kho_diag diag = { "" };
+	struct passwd *pw = getpwnam("nobody");
+	uid_t nobody = pw ? pw->pw_uid : 65534;
+	struct kho_record *rec;
+	char dir[64], link[80], want[96];
+	int iommufd;
+
+	if (geteuid() != 0) {
+		printf("# needs root to give the directory away\n");
+		ASSERT_TRUE(geteuid() == 0);
+	}
+	ASSERT_EQ(0, run_dir(dir, sizeof(dir)));
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+
+	ASSERT_EQ(0, chmod(dir, 01777));
+	ASSERT_EQ(-EPERM, kho_journal_sock_fetch(getpid(), &snap, &diag));
+	printf("#   %s\n", diag.msg);
+	ASSERT_STR_CONTAINS(diag.msg, dir);
+	ASSERT_STR_CONTAINS(diag.msg, "mode 1777");
+	kho_journal_snapshot_free(&snap);
+	ASSERT_EQ(-EPERM, kho_record_serve(rec, &diag));
+	printf("#   %s\n", diag.msg);
+	ASSERT_STR_CONTAINS(diag.msg, "journal socket: run directory");
+	ASSERT_STR_CONTAINS(diag.msg, "mode 1777");
+
+	ASSERT_EQ(0, chmod(dir, 0755));
+	ASSERT_EQ(0, chown(dir, nobody, (gid_t)-1));
+	ASSERT_EQ(-EPERM, kho_journal_sock_fetch(getpid(), &snap, &diag));
+	printf("#   %s\n", diag.msg);
+	snprintf(want, sizeof(want), "owner uid %u", (unsigned int)nobody);
+	ASSERT_STR_CONTAINS(diag.msg, want);
+	kho_journal_snapshot_free(&snap);
+	ASSERT_EQ(-EPERM, kho_record_serve(rec, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, want);
+	ASSERT_EQ(0, chown(dir, 0, (gid_t)-1));
+
+	snprintf(link, sizeof(link), "%s.link", dir);
+	ASSERT_EQ(0, symlink(dir, link));
+	ASSERT_EQ(0, setenv("KHO_RUN_DIR", link, 1));
+	ASSERT_EQ(-ELOOP, kho_journal_sock_fetch(getpid(), &snap, &diag));
+	printf("#   %s\n", diag.msg);
+	ASSERT_STR_CONTAINS(diag.msg, "is a symlink");
+	kho_journal_snapshot_free(&snap);
+	ASSERT_EQ(-ELOOP, kho_record_serve(rec, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "is a symlink");
+	unlink(link);
 
 	kho_record_free(rec);
 	close(iommufd);
