@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -21,6 +23,7 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "pci.h"
+#include "proc.h"
 #include "state.h"
 
 #ifndef F_SEAL_EXEC
@@ -64,47 +67,144 @@ static int check_memfd(const struct kho_memfd *m, int fd, uint64_t *size,
 	return 0;
 }
 
-/*
- * The journal names each device by PCI identity: check the function is
- * still there, still the same vendor:device, and record its driver (the
- * agent must bind the same one before it can replay).
- */
-static int check_devices(struct kho_state *s, struct kho_diag *diag)
+/* The character devices a process holds open, by device number. */
+struct held_rdevs {
+	dev_t *rdev;
+	size_t nr;
+};
+
+static int note_held_rdev(void *ctx, int fd, const char *path)
+{
+	struct held_rdevs *held = ctx;
+	struct stat st;
+	dev_t *tab;
+
+	/* stat follows the magic link to the very file the fd is */
+	if (stat(path, &st) || !S_ISCHR(st.st_mode))
+		return 0;	/* closed meanwhile, or not a device */
+	tab = realloc(held->rdev, (held->nr + 1) * sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	held->rdev = tab;
+	tab[held->nr++] = st.st_rdev;
+	return 0;
+}
+
+static bool holds(const struct held_rdevs *held, dev_t rdev)
 {
 	size_t i;
 
-	for (i = 0; i < s->nr_dev; i++) {
-		struct kho_device *d = &s->dev[i];
-		char dir[PATH_MAX];
-		unsigned long v, dv;
-		int err;
+	for (i = 0; i < held->nr; i++)
+		if (held->rdev[i] == rdev)
+			return true;
+	return false;
+}
 
-		err = kho_pci_sysfs_dir("/sys", &d->pci, dir, sizeof(dir));
+/*
+ * What @pid holds, read while a pidfd pins it: if it exited during the
+ * walk, its pid may name another process by the end, whose files were
+ * read in its place.
+ */
+static int read_held(pid_t pid, struct held_rdevs *held,
+		     struct kho_diag *diag)
+{
+	int pidfd, err;
+
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return kho_diag_set(diag, -errno, "capture: VMM %d: pidfd_open: %s",
+				    (int)pid, strerror(errno));
+	err = kho_proc_each_fd(pid, note_held_rdev, held);
+	if (!err && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0))
+		err = -errno;
+	close(pidfd);
+	if (err)
+		return kho_diag_set(diag, err, "capture: VMM %d: the files it holds (/proc/%d/fd): %s",
+				    (int)pid, (int)pid, strerror(-err));
+	return 0;
+}
+
+/*
+ * A device claim is believed only if the VMM holds the device's VFIO
+ * cdev open: the journal binds devices through their cdev, and after
+ * the kexec the root agent opens the device and hands it to the VMM's
+ * uid.  A device held only through its legacy VFIO group (/dev/vfio/N,
+ * or a device fd VFIO_GROUP_GET_DEVICE_FD made from it) proves nothing
+ * the journal describes: the claim is refused, and the message says so.
+ */
+static int prove_device(const struct kho_device *d, const char *addr,
+			const char *sysfs, const char *dir, pid_t pid,
+			const struct held_rdevs *held, struct kho_diag *diag)
+{
+	unsigned int group;
+	char name[64];
+	dev_t cdev, grp;
+	int err;
+
+	err = kho_pci_vfio_cdev(dir, name, sizeof(name), &cdev);
+	if (err)
+		return kho_diag_set(diag, -EPERM,
+				    "capture: device %u (%s): no VFIO cdev to prove VMM %d holds it (%s/vfio-dev: %s): refusing the claim",
+				    d->id, addr, (int)pid, dir, strerror(-err));
+	if (holds(held, cdev))
+		return 0;
+	if (!kho_pci_vfio_group(sysfs, dir, &group, &grp) && holds(held, grp))
+		return kho_diag_set(diag, -EPERM,
+				    "capture: device %u (%s): VMM %d holds it only through VFIO group %u (/dev/vfio/%u), not its cdev %s: the journal binds devices through the cdev: refusing the claim",
+				    d->id, addr, (int)pid, group, group, name);
+	return kho_diag_set(diag, -EPERM,
+			    "capture: device %u (%s): VMM %d holds no fd of its VFIO cdev /dev/vfio/devices/%s (%u:%u): a VMM may claim only a device it holds: refusing the claim",
+			    d->id, addr, (int)pid, name, major(cdev), minor(cdev));
+}
+
+int kho_capture_check_devices(struct kho_state *s, pid_t pid,
+			      const char *sysfs, struct kho_diag *diag)
+{
+	struct held_rdevs held = { NULL, 0 };
+	int err = 0;
+	size_t i;
+
+	if (s->nr_dev && pid <= 0)
+		return kho_diag_set(diag, -EPERM,
+				    "capture: %zu device(s) claimed with no VMM to prove them against: refusing the claim",
+				    s->nr_dev);
+	if (s->nr_dev)
+		err = read_held(pid, &held, diag);
+	for (i = 0; !err && i < s->nr_dev; i++) {
+		struct kho_device *d = &s->dev[i];
+		char dir[PATH_MAX], addr[KHO_PCI_NAME_LEN];
+		unsigned long v, dv;
+
+		kho_pci_name(&d->pci, addr, sizeof(addr));
+		err = kho_pci_sysfs_dir(sysfs, &d->pci, dir, sizeof(dir));
 		if (!err)
 			err = kho_pci_read_hex(dir, "vendor", &v);
 		if (!err)
 			err = kho_pci_read_hex(dir, "device", &dv);
-		if (err)
-			return kho_diag_set(diag, -ENODEV,
-					    "capture: device %u (%04x:%02x:%02x.%x): not in sysfs: %s",
-					    d->id, d->pci.segment, d->pci.bus,
-					    d->pci.devfn >> 3, d->pci.devfn & 7,
-					    strerror(-err));
-		if (v != d->pci.vendor || dv != d->pci.device)
-			return kho_diag_set(diag, -ENODEV,
-					    "capture: device %u (%04x:%02x:%02x.%x): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
-					    d->id, d->pci.segment, d->pci.bus,
-					    d->pci.devfn >> 3, d->pci.devfn & 7,
-					    d->pci.vendor, d->pci.device, v, dv);
+		if (err) {
+			err = kho_diag_set(diag, -ENODEV,
+					   "capture: device %u (%s): not in sysfs: %s",
+					   d->id, addr, strerror(-err));
+			break;
+		}
+		if (v != d->pci.vendor || dv != d->pci.device) {
+			err = kho_diag_set(diag, -ENODEV,
+					   "capture: device %u (%s): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
+					   d->id, addr, d->pci.vendor,
+					   d->pci.device, v, dv);
+			break;
+		}
 		err = kho_pci_read_driver(dir, d->driver, sizeof(d->driver));
-		if (err)
-			return kho_diag_set(diag, -ENODEV,
-					    "capture: device %u (%04x:%02x:%02x.%x): no driver bound: %s",
-					    d->id, d->pci.segment, d->pci.bus,
-					    d->pci.devfn >> 3, d->pci.devfn & 7,
-					    strerror(-err));
+		if (err) {
+			err = kho_diag_set(diag, -ENODEV,
+					   "capture: device %u (%s): no driver bound: %s",
+					   d->id, addr, strerror(-err));
+			break;
+		}
+		err = prove_device(d, addr, sysfs, dir, pid, &held, diag);
 	}
-	return 0;
+	free(held.rdev);
+	return err;
 }
 
 static void capture_init(struct kho_capture *cap)
@@ -168,7 +268,8 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 				  diag);
 		if (err)
 			goto out_free;
-		err = check_devices(&h->state, diag);
+		err = kho_capture_check_devices(&h->state, snap->pid, "/sys",
+						diag);
 		if (err)
 			goto out_free;
 	}

@@ -43,13 +43,37 @@ struct kho_capture {
  *
  * Checks every guest-RAM memfd can cross the kexec (a memfd on shmem, not
  * hugetlb, with seals LUO accepts) before anything is preserved, and each
- * recorded device is still the PCI function the journal names.
+ * recorded device with kho_capture_check_devices() against snap->pid.
  * Return: 0; -EOPNOTSUPP (a mapping LUO cannot carry: diag names the memfd
- * and why); -ENODEV (a recorded device is gone or changed); the errno of
- * kho_compact() or kho_handoff_encode(); -ENOMEM.
+ * and why); -ENODEV (a recorded device is gone or changed); -EPERM (a
+ * device the VMM does not hold); the errno of kho_compact() or
+ * kho_handoff_encode(); -ENOMEM.
  */
 int kho_capture_build(const struct kho_journal_snapshot *snap,
 		      struct kho_capture *cap, struct kho_diag *diag);
+
+/**
+ * kho_capture_check_devices() - believe a VMM's device claims only if true
+ * @s:     the compacted state; each device's driver is filled in
+ * @pid:   the VMM that claims them (the journal socket's checked peer)
+ * @sysfs: the sysfs mount, "/sys" but in tests
+ * @diag:  out: the device, the VMM and the cause
+ *
+ * Each device must still be the PCI function the journal names, bound
+ * to a driver, and @pid must hold an open fd of its VFIO cdev (a file in
+ * /proc/PID/fd whose device number is vfio-dev/vfioN/dev's).  On a
+ * kernel without the iommufd journal the claim is the VMM's word alone,
+ * and after the kexec the root agent opens the device for the VMM's
+ * uid.  A device held only through its legacy VFIO group is refused
+ * (the journal binds through the cdev), by that name.  Devices with no
+ * VMM (@pid 0) are refused.
+ *
+ * Return: 0; -ENODEV (gone, changed, no driver); -EPERM (not held, or
+ * held only through the group); -ENOMEM; or the -errno of reading
+ * /proc/PID/fd (-ESRCH: the VMM exited during the check).
+ */
+int kho_capture_check_devices(struct kho_state *s, pid_t pid,
+			      const char *sysfs, struct kho_diag *diag);
 
 /**
  * kho_capture_check_kjournal() - check the recorder against the kernel

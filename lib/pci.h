@@ -8,6 +8,7 @@
 #define KHO_PCI_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "kho.h"
 
 /* "ssss:bb:dd.f" and its NUL, with room to spare. */
@@ -66,5 +67,33 @@ int kho_pci_read_hex(const char *dir, const char *attr, unsigned long *val);
  * -errno of readlink(2) (-ENOENT: no driver bound).
  */
 int kho_pci_read_driver(const char *dir, char *buf, size_t size);
+
+/**
+ * kho_pci_vfio_cdev() - the VFIO cdev of a device bound to a VFIO driver
+ * @dir:  the device's sysfs directory
+ * @name: out: the cdev's name, "vfioN" (/dev/vfio/devices/vfioN)
+ * @len:  size of @name
+ * @rdev: out, unless NULL: its device number, from vfio-dev/vfioN/dev
+ *
+ * Return: 0; -ENOENT (vfio-dev is empty); -EBADMSG (a dev attribute that
+ * is not MAJOR:MINOR); -ENAMETOOLONG; the -errno of opendir(3) on
+ * vfio-dev (-ENOENT: no cdev, the device is not bound to VFIO) or of
+ * reading dev.
+ */
+int kho_pci_vfio_cdev(const char *dir, char *name, size_t len, dev_t *rdev);
+
+/**
+ * kho_pci_vfio_group() - the legacy VFIO group node of a device
+ * @sysfs: the sysfs mount, "/sys" but in tests
+ * @dir:   the device's sysfs directory
+ * @group: out: its IOMMU group number (/dev/vfio/N)
+ * @rdev:  out: the device number of /dev/vfio/N, from class/vfio/N/dev
+ *
+ * Return: 0; -EBADMSG (a malformed group link or dev attribute);
+ * -ENAMETOOLONG; the -errno of readlink(2) on iommu_group or of reading
+ * dev (-ENOENT: no IOMMU group, or no VFIO group interface).
+ */
+int kho_pci_vfio_group(const char *sysfs, const char *dir,
+		       unsigned int *group, dev_t *rdev);
 
 #endif /* KHO_PCI_H */

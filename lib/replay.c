@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Replay: issues a hand-off's replay plan against iommufd and VFIO cdevs. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,10 +29,8 @@ int kho_replay_find_cdev(const char *sysfs, const struct kho_pci_id *pci,
 			 const char *driver, char *name, size_t len,
 			 struct kho_diag *diag)
 {
-	char addr[KHO_PCI_NAME_LEN], fn[512], path[512 + 16], drv[256];
+	char addr[KHO_PCI_NAME_LEN], fn[512], drv[256];
 	unsigned long vendor, device;
-	struct dirent *de;
-	DIR *dir;
 	int err;
 
 	kho_pci_name(pci, addr, sizeof(addr));
@@ -61,24 +58,11 @@ int kho_replay_find_cdev(const char *sysfs, const struct kho_pci_id *pci,
 				    "device %s: bound to driver '%s', recorded '%s'",
 				    addr, drv[0] ? drv : "(none)", driver);
 
-	snprintf(path, sizeof(path), "%s/vfio-dev", fn);
-	dir = opendir(path);
-	if (!dir)
-		return kho_diag_set(diag, -ENOENT,
-				    "device %s: no VFIO cdev (%s: %s)", addr,
-				    path, kho_errno_name(errno));
-	err = -ENOENT;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "vfio", 4))
-			continue;
-		snprintf(name, len, "%s", de->d_name);
-		err = 0;
-		break;
-	}
-	closedir(dir);
+	err = kho_pci_vfio_cdev(fn, name, len, NULL);
 	if (err)
-		return kho_diag_set(diag, err, "device %s: %s is empty", addr,
-				    path);
+		return kho_diag_set(diag, -ENOENT,
+				    "device %s: no VFIO cdev (%s/vfio-dev: %s)",
+				    addr, fn, kho_errno_name(err));
 	return 0;
 }
 

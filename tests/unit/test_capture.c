@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of capture's device claims (issue #21 item 1): a VMM's claim
+ * stands only if the VMM holds the device's VFIO cdev.  A fake sysfs
+ * gives the edu function cdev number = /dev/full's and legacy group 7
+ * number = /dev/zero's, so that child processes can hold (or not) the
+ * "cdev" and the "group" by opening those.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "ktest.h"
+
+static char tmpdir[64];
+
+static void put(const char *rel, const char *content)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(content, f);
+		fclose(f);
+	}
+}
+
+static void mk(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	mkdir(path, 0755);
+}
+
+static void put_devt(const char *rel, const char *node)
+{
+	struct stat st;
+	char buf[32];
+
+	if (stat(node, &st))
+		abort();
+	snprintf(buf, sizeof(buf), "%u:%u\n", major(st.st_rdev),
+		 minor(st.st_rdev));
+	put(rel, buf);
+}
+
+static void link_to(const char *target, const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	if (symlink(target, path))
+		abort();
+}
+
+static void fake_sysfs(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kho-test-capture.XXXXXX");
+	if (!mkdtemp(tmpdir))
+		abort();
+	mk("bus");
+	mk("bus/pci");
+	mk("bus/pci/drivers");
+	mk("bus/pci/drivers/vfio-pci");
+	mk("bus/pci/devices");
+	mk("bus/pci/devices/0000:00:03.0");
+	put("bus/pci/devices/0000:00:03.0/vendor", "0x1234\n");
+	put("bus/pci/devices/0000:00:03.0/device", "0x11e8\n");
+	link_to("../../drivers/vfio-pci", "bus/pci/devices/0000:00:03.0/driver");
+	mk("bus/pci/devices/0000:00:03.0/vfio-dev");
+	mk("bus/pci/devices/0000:00:03.0/vfio-dev/vfio0");
+	put_devt("bus/pci/devices/0000:00:03.0/vfio-dev/vfio0/dev", "/dev/full");
+	mk("kernel");
+	mk("kernel/iommu_groups");
+	mk("kernel/iommu_groups/7");
+	link_to("../../../kernel/iommu_groups/7",
+		"bus/pci/devices/0000:00:03.0/iommu_group");
+	mk("class");
+	mk("class/vfio");
+	mk("class/vfio/7");
+	put_devt("class/vfio/7/dev", "/dev/zero");
+}
+
+/*
+ * A child holding @node open (none if NULL), and nothing of ours, until
+ * its end of @sv closes; returns once it has opened @node.
+ */
+static pid_t vmm_holding(const char *node, int sv[2])
+{
+	pid_t child;
+	int fd, i;
+	char c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	fflush(stdout);
+	child = fork();
+	if (child) {
+		close(sv[1]);
+		return read(sv[0], &c, 1) == 1 && c == 'r' ? child : -1;
+	}
+	fd = node ? open(node, O_RDONLY) : -1;
+	/* what the parent holds is not the child's to prove with */
+	for (i = 3; i < 1024; i++)
+		if (i != fd && i != sv[1])
+			close(i);
+	c = node && fd < 0 ? 'n' : 'r';
+	if (write(sv[1], &c, 1) != 1)
+		_exit(2);
+	while (read(sv[1], &c, 1) > 0)
+		;
+	_exit(0);
+}
+
+static void vmm_end(pid_t child, int sv[2])
+{
+	int status;
+
+	close(sv[0]);
+	waitpid(child, &status, 0);
+}
+
+static void one_edu(struct kho_state *s, struct kho_device *d)
+{
+	memset(s, 0, sizeof(*s));
+	memset(d, 0, sizeof(*d));
+	d->id = 2;
+	d->pci = (struct kho_pci_id){ .devfn = 3 << 3, .vendor = 0x1234,
+				      .device = 0x11e8 };
+	s->dev = d;
+	s->nr_dev = 1;
+}
+
+KTEST(device_claim_needs_the_vmm_to_hold_its_cdev)
+{
+	struct kho_diag diag = { "" };
+	struct kho_state s;
+	struct kho_device d;
+	char want[160];
+	int sv[2], mine;
+	pid_t vmm;
+
+	fake_sysfs();
+	one_edu(&s, &d);
+	/* Someone else holds the cdev (us): the VMM holding nothing lies. */
+	mine = open("/dev/full", O_RDONLY | O_CLOEXEC);
+	ASSERT_TRUE(mine >= 0);
+	vmm = vmm_holding(NULL, sv);
+	ASSERT_TRUE(vmm > 0);
+	ASSERT_EQ(-EPERM, kho_capture_check_devices(&s, vmm, tmpdir, &diag));
+	printf("#   %s\n", diag.msg);
+	snprintf(want, sizeof(want),
+		 "device 2 (0000:00:03.0): VMM %d holds no fd of its VFIO cdev /dev/vfio/devices/vfio0",
+		 (int)vmm);
+	ASSERT_STR_CONTAINS(diag.msg, want);
+	vmm_end(vmm, sv);
+	close(mine);
+
+	/* The VMM holds the cdev: the claim stands, the driver is read. */
+	vmm = vmm_holding("/dev/full", sv);
+	ASSERT_TRUE(vmm > 0);
+	ASSERT_EQ(0, kho_capture_check_devices(&s, vmm, tmpdir, &diag));
+	ASSERT_STR_CONTAINS(d.driver, "vfio-pci");
+	vmm_end(vmm, sv);
+
+	/* Held only through the legacy group: refused, saying so. */
+	vmm = vmm_holding("/dev/zero", sv);
+	ASSERT_TRUE(vmm > 0);
+	ASSERT_EQ(-EPERM, kho_capture_check_devices(&s, vmm, tmpdir, &diag));
+	printf("#   %s\n", diag.msg);
+	ASSERT_STR_CONTAINS(diag.msg, "only through VFIO group 7 (/dev/vfio/7)");
+	vmm_end(vmm, sv);
+
+	/* A claim with no VMM behind it. */
+	ASSERT_EQ(-EPERM, kho_capture_check_devices(&s, 0, tmpdir, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "no VMM to prove them against");
+
+	snprintf(want, sizeof(want), "rm -rf '%s'", tmpdir);
+	ASSERT_EQ(0, system(want));
+}
