@@ -17,6 +17,14 @@
  *               MAP_FILE through syscall(SYS_ioctl), which no LD_PRELOAD
  *               recorder sees: the kernel's journal then holds a record
  *               the recorder lacks; then wait for SIGTERM
+ *   disown      IOAS + a map + the first VFIO cdev bound and attached,
+ *               then that cdev closed through syscall(2), which no
+ *               LD_PRELOAD recorder sees: the journal still claims a
+ *               device the process no longer holds; then wait for
+ *               SIGTERM
+ *   impostor P  listen on P's journal socket ($KHO_RUN_DIR or
+ *               /run/kho-tool, vmm-P.sock) without being P; then wait
+ *               for SIGTERM
  *   loop N dev  the same on an IOAS with the first VFIO cdev
  *               (/dev/vfio/devices/vfio*) bound and attached, so that
  *               each map and unmap also costs an IOTLB invalidation, as
@@ -39,6 +47,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -207,7 +218,7 @@ static double probe_now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* Binds the first VFIO cdev to @iommufd and attaches it to @ioas. */
+/* Binds the first VFIO cdev to @iommufd, attaches it to @ioas: its fd. */
 static int probe_attach(int iommufd, uint32_t ioas)
 {
 	struct vfio_device_bind_iommufd bind = {
@@ -244,7 +255,8 @@ static int probe_attach(int iommufd, uint32_t ioas)
 	    probe_ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach,
 			"VFIO_DEVICE_ATTACH_IOMMUFD_PT"))
 		return -1;
-	return 0;
+	printf("kho-rec-probe: %s bound and attached to ioas=%u\n", path, ioas);
+	return fd;
 }
 
 static int probe_loop(unsigned long n, bool dev)
@@ -257,7 +269,7 @@ static int probe_loop(unsigned long n, bool dev)
 
 	if (probe_setup(&iommufd, &ioas, &memfd, &ram))
 		return 1;
-	if (dev && probe_attach(iommufd, ioas))
+	if (dev && probe_attach(iommufd, ioas) < 0)
 		return 1;
 	/*
 	 * One untimed pair of each kind: the figures are the steady cost per
@@ -323,6 +335,65 @@ static int probe_bypass(void)
 	return 0;
 }
 
+/*
+ * A VMM that claims a device it does not hold (issue #21 item 1): the
+ * recorder journaled the BIND, and never sees the close.
+ */
+static int probe_disown(void)
+{
+	uint32_t ioas;
+	int iommufd, memfd, dev;
+	void *ram;
+
+	signal(SIGTERM, probe_on_signal);
+	if (probe_setup(&iommufd, &ioas, &memfd, &ram) ||
+	    probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK, PROBE_IOVA))
+		return 1;
+	dev = probe_attach(iommufd, ioas);
+	if (dev < 0)
+		return 1;
+	if (syscall(SYS_close, dev)) {
+		perror("kho-rec-probe: disown: raw close");
+		return 1;
+	}
+	printf("kho-rec-probe: disown: device fd %d closed behind the recorder\n",
+	       dev);
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	while (probe_sig != SIGTERM)
+		pause();
+	return 0;
+}
+
+/* Listens where VMM @pid's recorder would (issue #21 item 2). */
+static int probe_impostor(long pid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *dir = getenv("KHO_RUN_DIR");
+	int fd;
+
+	signal(SIGTERM, probe_on_signal);
+	if (!dir || !*dir)
+		dir = "/run/kho-tool";
+	mkdir(dir, 0700);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/vmm-%ld.sock", dir, pid);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 4)) {
+		fprintf(stderr, "kho-rec-probe: impostor: %s: %s\n", sa.sun_path,
+			strerror(errno));
+		return 1;
+	}
+	printf("kho-rec-probe: impostor: listening on %s as pid %d\n",
+	       sa.sun_path, getpid());
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	while (probe_sig != SIGTERM)
+		pause();
+	unlink(sa.sun_path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "hold"))
@@ -331,9 +402,13 @@ int main(int argc, char **argv)
 		return probe_cut();
 	if (argc == 2 && !strcmp(argv[1], "bypass"))
 		return probe_bypass();
+	if (argc == 2 && !strcmp(argv[1], "disown"))
+		return probe_disown();
+	if (argc == 3 && !strcmp(argv[1], "impostor") && atol(argv[2]) > 0)
+		return probe_impostor(atol(argv[2]));
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "dev"))) &&
 	    !strcmp(argv[1], "loop") && atol(argv[2]) > 0)
 		return probe_loop(atol(argv[2]), argc == 4);
-	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | loop N [dev]\n");
+	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | disown | impostor PID | loop N [dev]\n");
 	return 2;
 }

@@ -41,6 +41,15 @@ load helpers
 	assert_log 'preservable: no: .*IOAS [0-9]+: IOVA 0x800000\+0x10000: .*anonymous memory'
 }
 
+# Issue #21 items 1 and 2, on vanilla: capture has only the VMM's word.
+@test "recorder: a device the VMM does not hold, an impostor socket, an unsafe KHO_RUN_DIR: refused by name" {
+	run_vm --script "$GUEST_DIR/recorder-claims.sh" --timeout 300 \
+		--expect capture-refuses-claim --expect upgrade-refuses-claim \
+		--expect impostor-refused --expect rundir-refused
+	assert_vm_ok
+	assert_log 'kho-tool capture: VMM [0-9]+: capture: device [0-9]+ \(0000:00:03.0\): VMM [0-9]+ holds no fd of its VFIO cdev /dev/vfio/devices/vfio[0-9]+'
+}
+
 @test "recorder: an UNMAP the kernel refuses halfway is journaled as what it removed" {
 	run_vm --script "$GUEST_DIR/recorder-cut.sh" --timeout 200 \
 		--expect kernel-removes-before-the-cut \
