@@ -15,30 +15,10 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "fstree.h"
 #include "ktest.h"
 
 static char tmpdir[64];
-
-static void put(const char *rel, const char *content)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-	f = fopen(path, "w");
-	if (f) {
-		fputs(content, f);
-		fclose(f);
-	}
-}
-
-static void mk(const char *rel)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-	mkdir(path, 0755);
-}
 
 static void put_devt(const char *rel, const char *node)
 {
@@ -49,7 +29,7 @@ static void put_devt(const char *rel, const char *node)
 		abort();
 	snprintf(buf, sizeof(buf), "%u:%u\n", major(st.st_rdev),
 		 minor(st.st_rdev));
-	put(rel, buf);
+	fstree_put(tmpdir, rel, buf);
 }
 
 static void link_to(const char *target, const char *rel)
@@ -66,26 +46,26 @@ static void fake_sysfs(void)
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kho-test-capture.XXXXXX");
 	if (!mkdtemp(tmpdir))
 		abort();
-	mk("bus");
-	mk("bus/pci");
-	mk("bus/pci/drivers");
-	mk("bus/pci/drivers/vfio-pci");
-	mk("bus/pci/devices");
-	mk("bus/pci/devices/0000:00:03.0");
-	put("bus/pci/devices/0000:00:03.0/vendor", "0x1234\n");
-	put("bus/pci/devices/0000:00:03.0/device", "0x11e8\n");
+	fstree_mk(tmpdir, "bus");
+	fstree_mk(tmpdir, "bus/pci");
+	fstree_mk(tmpdir, "bus/pci/drivers");
+	fstree_mk(tmpdir, "bus/pci/drivers/vfio-pci");
+	fstree_mk(tmpdir, "bus/pci/devices");
+	fstree_mk(tmpdir, "bus/pci/devices/0000:00:03.0");
+	fstree_put(tmpdir, "bus/pci/devices/0000:00:03.0/vendor", "0x1234\n");
+	fstree_put(tmpdir, "bus/pci/devices/0000:00:03.0/device", "0x11e8\n");
 	link_to("../../drivers/vfio-pci", "bus/pci/devices/0000:00:03.0/driver");
-	mk("bus/pci/devices/0000:00:03.0/vfio-dev");
-	mk("bus/pci/devices/0000:00:03.0/vfio-dev/vfio0");
+	fstree_mk(tmpdir, "bus/pci/devices/0000:00:03.0/vfio-dev");
+	fstree_mk(tmpdir, "bus/pci/devices/0000:00:03.0/vfio-dev/vfio0");
 	put_devt("bus/pci/devices/0000:00:03.0/vfio-dev/vfio0/dev", "/dev/full");
-	mk("kernel");
-	mk("kernel/iommu_groups");
-	mk("kernel/iommu_groups/7");
+	fstree_mk(tmpdir, "kernel");
+	fstree_mk(tmpdir, "kernel/iommu_groups");
+	fstree_mk(tmpdir, "kernel/iommu_groups/7");
 	link_to("../../../kernel/iommu_groups/7",
 		"bus/pci/devices/0000:00:03.0/iommu_group");
-	mk("class");
-	mk("class/vfio");
-	mk("class/vfio/7");
+	fstree_mk(tmpdir, "class");
+	fstree_mk(tmpdir, "class/vfio");
+	fstree_mk(tmpdir, "class/vfio/7");
 	put_devt("class/vfio/7/dev", "/dev/zero");
 }
 

@@ -9,32 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fstree.h"
 #include "ktest.h"
 #include "journal.h"
 #include "replay.h"
 
 static char tmpdir[64];
-
-static void put(const char *rel, const char *content)
-{
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-	f = fopen(path, "w");
-	if (f) {
-		fputs(content, f);
-		fclose(f);
-	}
-}
-
-static void mk(const char *rel)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
-	mkdir(path, 0755);
-}
 
 /*
  * sys/bus/pci/devices/0000:00:03.0 is an edu (1234:11e8) on vfio-pci with
@@ -47,27 +27,27 @@ static void fake_tree(const char *driver)
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kho-test-replay.XXXXXX");
 	if (!mkdtemp(tmpdir))
 		abort();
-	mk("sys");
-	mk("sys/bus");
-	mk("sys/bus/pci");
-	mk("sys/bus/pci/devices");
-	mk("sys/bus/pci/drivers");
-	mk("sys/bus/pci/drivers/vfio-pci");
-	mk("sys/bus/pci/drivers/edu");
-	mk("sys/bus/pci/devices/0000:00:03.0");
-	mk("sys/bus/pci/devices/0000:00:03.0/vfio-dev");
-	mk("sys/bus/pci/devices/0000:00:03.0/vfio-dev/vfio0");
-	put("sys/bus/pci/devices/0000:00:03.0/vendor", "0x1234\n");
-	put("sys/bus/pci/devices/0000:00:03.0/device", "0x11e8\n");
+	fstree_mk(tmpdir, "sys");
+	fstree_mk(tmpdir, "sys/bus");
+	fstree_mk(tmpdir, "sys/bus/pci");
+	fstree_mk(tmpdir, "sys/bus/pci/devices");
+	fstree_mk(tmpdir, "sys/bus/pci/drivers");
+	fstree_mk(tmpdir, "sys/bus/pci/drivers/vfio-pci");
+	fstree_mk(tmpdir, "sys/bus/pci/drivers/edu");
+	fstree_mk(tmpdir, "sys/bus/pci/devices/0000:00:03.0");
+	fstree_mk(tmpdir, "sys/bus/pci/devices/0000:00:03.0/vfio-dev");
+	fstree_mk(tmpdir, "sys/bus/pci/devices/0000:00:03.0/vfio-dev/vfio0");
+	fstree_put(tmpdir, "sys/bus/pci/devices/0000:00:03.0/vendor", "0x1234\n");
+	fstree_put(tmpdir, "sys/bus/pci/devices/0000:00:03.0/device", "0x11e8\n");
 	snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:00:03.0/driver",
 		 tmpdir);
 	snprintf(target, sizeof(target), "../../bus/pci/drivers/%s", driver);
 	if (symlink(target, path))
 		abort();
-	mk("dev");
-	mk("dev/vfio");
-	mk("dev/vfio/devices");
-	put("dev/vfio/devices/vfio0", "");
+	fstree_mk(tmpdir, "dev");
+	fstree_mk(tmpdir, "dev/vfio");
+	fstree_mk(tmpdir, "dev/vfio/devices");
+	fstree_put(tmpdir, "dev/vfio/devices/vfio0", "");
 }
 
 static void rm_tree(void)
