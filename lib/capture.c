@@ -128,9 +128,10 @@ static int read_held(pid_t pid, struct held_rdevs *held,
  * A device claim is believed only if the VMM holds the device's VFIO
  * cdev open: the journal binds devices through their cdev, and after
  * the kexec the root agent opens the device and hands it to the VMM's
- * uid.  A device held only through its legacy VFIO group (/dev/vfio/N,
- * or a device fd VFIO_GROUP_GET_DEVICE_FD made from it) proves nothing
- * the journal describes: the claim is refused, and the message says so.
+ * uid.  A device held only through its legacy VFIO group proves nothing
+ * the journal describes, and is refused: a VMM holding the group node
+ * /dev/vfio/N is told so by name; a device fd VFIO_GROUP_GET_DEVICE_FD
+ * made (an anonymous inode, no device number) counts as not held.
  */
 static int prove_device(const struct kho_device *d, const char *addr,
 			const char *sysfs, const char *dir, pid_t pid,
