@@ -336,6 +336,14 @@ static void kho_jsock_close_fds(const int *fds, size_t nr)
 		close(fds[nr]);
 }
 
+static int kho_jsock_no_socket(const char *path, pid_t pid,
+			       struct kho_diag *diag)
+{
+	return kho_diag_set(diag, -ENOENT,
+			    "%s: no recorder socket: is pid %d running under the recorder (LD_PRELOAD=libkho-record.so) and has it used an iommufd?",
+			    path, (int)pid);
+}
+
 /*
  * The socket of @pid, connected, once its server is known to be @pid
  * running as its own uid: a name in the run directory is only a name,
@@ -361,6 +369,8 @@ static int kho_jsock_connect(pid_t pid, const char *path,
 				    ret == -ESRCH ? "no such process" : strerror(-ret));
 	/* the VMM's own $KHO_RUN_DIR may be its uid's */
 	dirfd = kho_rundir_open_peer(dir, uid, diag);
+	if (dirfd == -ENOENT)
+		return kho_jsock_no_socket(path, pid, diag);
 	if (dirfd < 0)
 		return kho_diag_set(diag, dirfd, "%s: %s", path,
 				    diag ? diag->msg : "");
@@ -378,14 +388,9 @@ static int kho_jsock_connect(pid_t pid, const char *path,
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno;
-		if (ret == -ENOENT)
-			kho_diag_set(diag, ret,
-				     "%s: no recorder socket: is pid %d running under the recorder (LD_PRELOAD=libkho-record.so) and has it used an iommufd?",
-				     path, (int)pid);
-		else
-			kho_diag_set(diag, ret, "%s: connect: %s", path,
-				     strerror(-ret));
+		ret = errno == ENOENT ? kho_jsock_no_socket(path, pid, diag) :
+			kho_diag_set(diag, -errno, "%s: connect: %s", path,
+				     strerror(errno));
 		goto out_close;
 	}
 	/* a listener's credentials are those of the process that listened */

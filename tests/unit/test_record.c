@@ -804,6 +804,12 @@ KTEST(unsafe_run_dir_is_refused_by_both_ends)
 	ASSERT_STR_CONTAINS(diag.msg, "is a symlink");
 	unlink(link);
 
+	/* a directory that is not there: no socket, and none made by capture */
+	ASSERT_EQ(-ENOENT, kho_journal_sock_fetch(getpid(), &snap, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "no recorder socket");
+	ASSERT_TRUE(access(link, F_OK) < 0 && errno == ENOENT);
+	kho_journal_snapshot_free(&snap);
+
 	kho_record_free(rec);
 	close(iommufd);
 	rmdir(dir);
