@@ -14,6 +14,8 @@
 #define AGENT_MAX_STEPS 32
 /* Where a failed agent waits for a retrying one to take the session. */
 #define AGENT_HELD_SOCK KHO_RUN_DIR "/agent-held.sock"
+/* How often a held or serving agent retries a socket /run refused. */
+#define AGENT_LISTEN_RETRY_MS 1000
 
 struct agent_step {
 	char name[24];

@@ -361,6 +361,37 @@ static int accept_one(int lfd)
 }
 
 /*
+ * The adoption sockets live in KHO_RUN_DIR, which can be full or
+ * read-only for a while (a tmpfs at its size limit, /run remounted by
+ * the boot): the session must outlive that, since a VMM waits for the
+ * agent anyway.  Tries once; on failure says why, once.
+ */
+static int listen_once(const char *path, unsigned int *tries)
+{
+	struct kho_diag diag;
+	int fd = kho_adopt_listen(path, &diag);
+
+	if (fd < 0 && !(*tries)++)
+		agent_log(fd, "%s; retrying every %d ms until it can be created",
+			  diag.msg, AGENT_LISTEN_RETRY_MS);
+	else if (fd >= 0 && *tries)
+		agent_log(0, "adopt: %s created after %u failed attempt(s)",
+			  path, *tries);
+	return fd;
+}
+
+/* listen_once() until it succeeds; @tries counts the failures. */
+static int listen_retrying(const char *path, unsigned int *tries)
+{
+	int fd;
+
+	*tries = 0;
+	while ((fd = listen_once(path, tries)) < 0)
+		poll(NULL, 0, AGENT_LISTEN_RETRY_MS);
+	return fd;
+}
+
+/*
  * Serve VMMs until one adopts.  Refused peers (wrong uid, failed
  * CHANGE_PROCESS) are logged and the next one is waited for.
  */
@@ -369,15 +400,15 @@ static int serve(struct agent *a)
 	struct kho_adopt_set set;
 	struct kho_diag diag;
 	uint64_t t0;
+	unsigned int tries;
 	uid_t puid;
 	pid_t ppid;
 	int lfd, cfd, err;
 
-	lfd = kho_adopt_listen(a->socket, &diag);
-	if (lfd < 0) {
-		agent_log(lfd, "%s", diag.msg);
-		return lfd;
-	}
+	lfd = listen_retrying(a->socket, &tries);
+	/* The copies met the same /run: write them again (rollback needs them). */
+	if (tries && a->blob)
+		save_metadata(a);
 	/*
 	 * A VMM that does not run as root needs to reach the socket: hand
 	 * the socket to its uid and let it traverse (not list) the directory.
@@ -391,6 +422,8 @@ static int serve(struct agent *a)
 	if (!set.dev || !set.memfd) {
 		free_set(&set);
 		close(lfd);
+		snprintf(a->failure, sizeof(a->failure),
+			 "adopt: the set for %s: ENOMEM", a->socket);
 		return -ENOMEM;
 	}
 	agent_status("ready %s", a->socket);
@@ -404,8 +437,10 @@ static int serve(struct agent *a)
 			if (cfd == -EINTR)
 				continue;
 			err = cfd;
-			agent_log(err, "adopt: accept on %s: %s", a->socket,
-				  kho_errno_name(err));
+			snprintf(a->failure, sizeof(a->failure),
+				 "adopt: accept on %s: %s", a->socket,
+				 kho_errno_name(err));
+			agent_log(err, "%s", a->failure);
 			break;
 		}
 		err = kho_adopt_serve_one(cfd, a->uid, &set, &puid, &ppid,
@@ -438,6 +473,7 @@ static void hold(struct agent *a)
 	struct kho_adopt_set set;
 	struct pollfd pfd[2];
 	struct kho_diag diag;
+	unsigned int vtries = 0, htries = 0;
 	int vfd, hfd, cfd, err;
 	size_t i;
 
@@ -471,8 +507,8 @@ static void hold(struct agent *a)
 			set.memfd[set.nr_memfd++].fd = a->handoff_fd;
 		}
 	}
-	vfd = kho_adopt_listen(a->socket, &diag);
-	hfd = kho_adopt_listen(AGENT_HELD_SOCK, &diag);
+	vfd = listen_once(a->socket, &vtries);
+	hfd = listen_once(AGENT_HELD_SOCK, &htries);
 	agent_status("held %s", a->failure);
 	if (a->r.iommufd >= 0) {
 		struct kho_kjournal_status st;
@@ -490,7 +526,23 @@ static void hold(struct agent *a)
 	pfd[0] = (struct pollfd){ .fd = vfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = hfd, .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		/*
+		 * A socket that /run refused is tried again every second (poll
+		 * ignores a negative fd): a held session nobody can reach
+		 * would be lost.  Once both exist the status is said again,
+		 * since its first write may have met the same /run.
+		 */
+		if (pfd[0].fd < 0 || pfd[1].fd < 0) {
+			if (pfd[0].fd < 0)
+				pfd[0].fd = vfd = listen_once(a->socket, &vtries);
+			if (pfd[1].fd < 0)
+				pfd[1].fd = hfd = listen_once(AGENT_HELD_SOCK,
+							      &htries);
+			if (vfd >= 0 && hfd >= 0)
+				agent_status("held %s", a->failure);
+		}
+		if (poll(pfd, 2, vfd < 0 || hfd < 0 ?
+			 AGENT_LISTEN_RETRY_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
