@@ -93,3 +93,15 @@ assert_intact() {
 	assert_log "restore-agent: error: write /run/kho-tool/handoff.fdt: create /run/kho-tool/handoff.fdt.tmp.[0-9]+: Read-only file system \(EROFS\)"
 	assert_intact
 }
+
+@test "faults: two upgrades at once: the second and a rollback refused by name, the first completes" {
+	run_vm --kernel vanilla --script "$GUEST_DIR/upgrade-full.sh" \
+		--append "khotest.concurrent=1" --timeout 300 \
+		--expect serving --expect second-refused --expect adopted-stage2
+	assert_vm_ok
+	assert_log "kho-tool upgrade: lock: another upgrade or rollback holds upgrade.lock: pid [0-9]+ \(kho-tool\)"
+	assert_log "kho-tool rollback: lock: another upgrade or rollback holds upgrade.lock: pid [0-9]+ \(kho-tool\)"
+	assert_log '"command":"upgrade".*"preserved_fds":2.*"result":"ok"'
+	assert_log "test-vmm: .*bytes intact"
+	assert_log "test-vmm: .*DMA check passed"
+}
