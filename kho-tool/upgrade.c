@@ -157,7 +157,8 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		printf(i ? "," : "");
 		kho_json_str(stdout, r->abi[i]);
 	}
-	printf("],\"target_kjournal\":%s,\"pid\":%d",
+	/* Which way to LUO: the only one so far (see check_luo_free()). */
+	printf("],\"target_kjournal\":%s,\"pid\":%d,\"luo_path\":\"direct\"",
 	       r->target_kjournal ? "true" : "false", (int)o->pid);
 	printf(",\"iommufd\":{\"decision\":\"%s\",\"running_kjournal\":%s,"
 	       "\"target_kjournal\":%s,\"userspace_journal_flag\":%s,"
@@ -402,6 +403,31 @@ static int check_unadopted(struct kho_diag *diag)
 	return -EBUSY;
 }
 
+/*
+ * The direct path opens /dev/liveupdate itself, and the kernel lets one
+ * process hold it.  A host whose PID 1 or luod owns the device must hand
+ * kho-tool a session instead (issue #14: LUOSession=, luod's protocol),
+ * which this kho-tool does not do yet: refused before anything is
+ * captured or loaded, naming the owner.
+ */
+static int check_luo_free(struct kho_diag *diag)
+{
+	char owner[192] = "another process (not found in /proc)";
+	int fd = kho_luo_open();
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (fd != -EBUSY)
+		return kho_diag_set(diag, fd, "open %s: %s", KHO_LUO_DEV,
+				    kho_errno_name(fd));
+	kho_luo_owner(owner, sizeof(owner));
+	return kho_diag_set(diag, -EBUSY,
+			    "%s is held by %s: the kernel lets one process open it, and kho-tool's direct path needs it; a session handed over by that owner (systemd's LUOSession=, luod) is not supported yet; refused before capture and load, nothing changed",
+			    KHO_LUO_DEV, owner);
+}
+
 static int take_lock(struct run *r, struct kho_diag *diag)
 {
 	pid_t holder;
@@ -449,6 +475,8 @@ static int do_run(struct timeline *tl, struct run *r)
 	free(running);
 	if (!err) {
 		err = check_unadopted(&diag);
+		if (!err)
+			err = check_luo_free(&diag);
 		if (err)
 			return step_end(tl, "preflight-running", err, "%s",
 					diag.msg);

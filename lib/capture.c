@@ -511,9 +511,13 @@ int kho_capture_preserve(struct kho_capture *cap,
 	cap->handoff_fd = err;
 	err = kho_luo_open();
 	if (err < 0) {
-		kho_diag_set(diag, err, "preserve: %s: %s%s", KHO_LUO_DEV,
-			     strerror(-err),
-			     err == -EBUSY ? " (another process holds it: a restore-agent or kho-tool still running?)" : "");
+		char owner[192] = "another process";
+
+		if (err == -EBUSY)
+			kho_luo_owner(owner, sizeof(owner));
+		kho_diag_set(diag, err, "preserve: %s: %s%s%s", KHO_LUO_DEV,
+			     strerror(-err), err == -EBUSY ? ": held by " : "",
+			     err == -EBUSY ? owner : "");
 		goto fail;
 	}
 	cap->luo_fd = err;

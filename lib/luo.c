@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* LUO sessions: create, preserve, retrieve and finish. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -21,6 +24,78 @@ int kho_luo_open(void)
 	int fd = open(KHO_LUO_DEV, O_RDWR | O_CLOEXEC);
 
 	return fd < 0 ? -errno : fd;
+}
+
+/* The unit of @pid from its cgroup v2 path: "system.slice/foo.service". */
+static void unit_of(pid_t pid, char *unit, size_t len)
+{
+	char path[64], line[512], *last;
+	FILE *f;
+
+	snprintf(unit, len, "no unit");
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::/", 4))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		last = strrchr(line, '/');
+		if (last && (strstr(last, ".service") || strstr(last, ".scope")))
+			snprintf(unit, len, "unit %s", last + 1);
+		break;
+	}
+	fclose(f);
+}
+
+int kho_luo_owner(char *buf, size_t len)
+{
+	char path[64 + 2 * sizeof(((struct dirent *)0)->d_name)], target[64];
+	char comm[32] = "?", unit[128];
+	struct dirent *p, *f;
+	DIR *proc, *fds;
+	pid_t owner = 0;
+	ssize_t n;
+	FILE *cf;
+
+	proc = opendir("/proc");
+	if (!proc)
+		return -ENOENT;
+	while (!owner && (p = readdir(proc))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((f = readdir(fds))) {
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
+				 p->d_name, f->d_name);
+			n = readlink(path, target, sizeof(target) - 1);
+			if (n < 0)
+				continue;
+			target[n] = '\0';
+			if (!strcmp(target, KHO_LUO_DEV)) {
+				owner = atoi(p->d_name);
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	if (!owner)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)owner);
+	cf = fopen(path, "re");
+	if (cf) {
+		if (fgets(comm, sizeof(comm), cf))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(cf);
+	}
+	unit_of(owner, unit, sizeof(unit));
+	snprintf(buf, len, "pid %d (%s), %s", (int)owner, comm, unit);
+	return owner;
 }
 
 static int copy_name(uint8_t *dst, const char *name)

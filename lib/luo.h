@@ -10,6 +10,7 @@
 #ifndef KHO_LUO_H
 #define KHO_LUO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define KHO_LUO_DEV "/dev/liveupdate"
@@ -31,6 +32,19 @@
  * open(2).
  */
 int kho_luo_open(void);
+
+/**
+ * kho_luo_owner() - who holds /dev/liveupdate open
+ * @buf: out: "pid N (COMM), unit UNIT" (the systemd unit from the
+ *       process's cgroup, "no unit" outside one)
+ * @len: size of @buf
+ *
+ * The kernel lets one process open the device: when kho_luo_open() says
+ * -EBUSY, this names the one, found through /proc/PID/fd.
+ *
+ * Return: the owner's pid; -ENOENT (no process of ours can see one).
+ */
+int kho_luo_owner(char *buf, size_t len);
 
 /**
  * kho_luo_create_session() - create an outgoing session

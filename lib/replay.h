@@ -69,6 +69,12 @@ struct kho_replay {
 	 * the kernel must refuse it with EILSEQ.
 	 */
 	unsigned int deviate_at;
+	/*
+	 * Called by the kernel-verified replay after each record that
+	 * changed the objects, fds or IDs it holds (not after a map): the
+	 * agent's keeper copies them, see agent_keeper_share_progress().
+	 */
+	void (*checkpoint)(struct kho_replay *r);
 	int order;			/* enum kho_replay_order */
 	/*
 	 * A whole journal (kho_replay_kjournal()) reuses old IDs once their

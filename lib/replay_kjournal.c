@@ -393,8 +393,12 @@ int kho_replay_kjournal(struct kho_replay *r, const struct kho_handoff *h,
 			err = kjr_deviate(r, h, rec, memfds, nr_memfds, &sub);
 		else
 			err = kjr_record(r, h, rec, memfds, nr_memfds, &sub);
-		if (!err)
+		if (!err) {
+			if (r->checkpoint && rec->op != KHO_OP_IOAS_MAP_FILE &&
+			    rec->op != KHO_OP_IOAS_UNMAP)
+				r->checkpoint(r);
 			continue;
+		}
 		kho_rec_format(rec, what, sizeof(what));
 		/* Only a deviation fails with EILSEQ: nothing else does. */
 		return kho_diag_set(diag, err,

@@ -14,6 +14,8 @@
 #define AGENT_MAX_STEPS 32
 /* Where a failed agent waits for a retrying one to take the session. */
 #define AGENT_HELD_SOCK KHO_RUN_DIR "/agent-held.sock"
+/* How often a held or serving agent retries a socket /run refused. */
+#define AGENT_LISTEN_RETRY_MS 1000
 
 struct agent_step {
 	char name[24];
@@ -80,9 +82,24 @@ const char *agent_last_step(void);
  * signal: hold the session and memfds (owned by the callee) for a
  * restart, naming @why; it does not return.
  */
+/*
+ * What the keeper holds of a kernel-verified replay's progress: the
+ * restoring iommufd, each bound device (its fd open) and the ID map.
+ * The kernel keeps its own progress in the iommufd; these are what a
+ * restart needs to resume there (agent_keeper_share_progress()).
+ */
+struct agent_progress {
+	int iommufd;			/* -1: none shared */
+	uint64_t token;			/* the iommufd's LUO token */
+	struct kho_replay_dev *dev;
+	size_t nr_dev;
+	struct kho_idmap idmap;
+};
+
 typedef void (*agent_orphaned_fn)(int session, int handoff_fd,
 				  struct kho_replay_memfd *memfd,
-				  size_t nr_memfd, const char *why);
+				  size_t nr_memfd, struct agent_progress *p,
+				  const char *why);
 /*
  * agent_keeper_start() - fork: the parent becomes the keeper and never
  * returns; the child, the worker, goes on.
@@ -100,6 +117,17 @@ pid_t agent_keeper_pid(void);
 int agent_keeper_share(int session, int handoff_fd,
 		       const struct kho_replay_memfd *memfd, size_t nr_memfd,
 		       struct kho_diag *diag);
+/*
+ * agent_keeper_share_progress() - give the keeper copies of what the
+ * kernel-verified replay holds now (struct agent_progress), replacing
+ * the last copy.  Called after each record that changes them: a worker
+ * killed halfway would otherwise take the only fds of the bound devices
+ * and the only ID map with it, and the restoring iommufd, whose progress
+ * the kernel keeps, could never be resumed.
+ * Return: 0 (also without a keeper); -E2BIG above one message; the errno
+ * of sendmsg.
+ */
+int agent_keeper_share_progress(const struct kho_replay *r, uint64_t token);
 /* The session is finished or handed on: the keeper lets its copies go. */
 void agent_keeper_finished(void);
 

@@ -16,6 +16,13 @@
  * or handed on.  Otherwise (adopted and finished, handed to a retry,
  * nothing to restore) the keeper closes its copies and exits with the
  * worker's status.
+ *
+ * On the kernel-verified path the worker also shares its progress after
+ * every record that changes it (agent_keeper_share_progress()): the
+ * restoring iommufd, whose progress the kernel keeps, the fds of the
+ * devices bound so far and the ID map.  Without them a restart found the
+ * kernel waiting at record N with no device bound and no way to name the
+ * objects of records 1..N-1; with them it resumes at N.
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,16 +40,39 @@
 /* At most this many fds per message: SCM_MAX_FD is 253. */
 #define KEEPER_FDS 200
 
+/* The largest progress message: under the socket's default wmem. */
+#define KEEPER_MSG_MAX (192 * 1024)
+
 enum keeper_msg_type {
 	KEEPER_SESSION = 1,	/* fds: session, hand-off memfd (or none) */
 	KEEPER_MEMFDS = 2,	/* fds: memfds, tokens in the payload */
 	KEEPER_FINISHED = 3,	/* the session is finished or handed on */
+	KEEPER_PROGRESS = 4,	/* struct keeper_progress; fds: iommufd, devices */
 };
 
 struct keeper_msg {
 	uint32_t type;
 	uint32_t nr;
 	uint64_t token[KEEPER_FDS];
+};
+
+/*
+ * KEEPER_PROGRESS: followed by @nr_dev struct kho_replay_dev (their fd
+ * fields meaningless: the fds ride along, the iommufd first, then one per
+ * device in order) and @nr_id struct kho_idmap_ent.
+ */
+struct keeper_progress {
+	uint32_t type;
+	uint32_t nr_dev;
+	uint64_t token;
+	uint32_t nr_id;
+	uint32_t pad;
+};
+
+union keeper_buf {
+	struct keeper_msg msg;
+	struct keeper_progress progress;
+	unsigned char raw[KEEPER_MSG_MAX];
 };
 
 static int keeper_sock = -1;	/* the worker's end; -1 without a keeper */
@@ -54,12 +84,14 @@ struct keeper {
 	int handoff_fd;
 	struct kho_replay_memfd *memfd;
 	size_t nr_memfd;
+	struct agent_progress progress;
 	int finished;
 };
 
-static int send_fds(const struct keeper_msg *m, const int *fds, size_t nr)
+static int send_fds(const struct keeper_msg *m, size_t len, const int *fds,
+		    size_t nr)
 {
-	ssize_t n = kho_fd_send(keeper_sock, m, sizeof(*m), fds, nr);
+	ssize_t n = kho_fd_send(keeper_sock, m, len, fds, nr);
 
 	return n < 0 ? (int)n : 0;
 }
@@ -77,7 +109,7 @@ int agent_keeper_share(int session, int handoff_fd,
 		return 0;
 	fds[0] = session;
 	fds[1] = handoff_fd;
-	err = send_fds(&m, fds, handoff_fd >= 0 ? 2 : 1);
+	err = send_fds(&m, sizeof(m), fds, handoff_fd >= 0 ? 2 : 1);
 	for (i = 0; !err && i < nr_memfd; i += n) {
 		n = nr_memfd - i < KEEPER_FDS ? nr_memfd - i : KEEPER_FDS;
 		m = (struct keeper_msg){ .type = KEEPER_MEMFDS, .nr = n };
@@ -85,7 +117,7 @@ int agent_keeper_share(int session, int handoff_fd,
 			m.token[k] = memfd[i + k].token;
 			fds[k] = memfd[i + k].fd;
 		}
-		err = send_fds(&m, fds, n);
+		err = send_fds(&m, sizeof(m), fds, n);
 	}
 	if (err)
 		return kho_diag_set(diag, err,
@@ -95,11 +127,44 @@ int agent_keeper_share(int session, int handoff_fd,
 	return 0;
 }
 
+int agent_keeper_share_progress(const struct kho_replay *r, uint64_t token)
+{
+	static union keeper_buf buf;
+	struct keeper_progress *p = &buf.progress;
+	size_t len = sizeof(*p) + r->nr_dev * sizeof(*r->dev) +
+		     r->idmap.nr * sizeof(*r->idmap.ent);
+	int fds[KEEPER_FDS], err;
+	char ack;
+	size_t i;
+
+	if (keeper_sock < 0)
+		return 0;
+	if (len > sizeof(buf) || r->nr_dev + 1 > KEEPER_FDS)
+		return -E2BIG;
+	*p = (struct keeper_progress){ .type = KEEPER_PROGRESS,
+		.nr_dev = r->nr_dev, .token = token, .nr_id = r->idmap.nr };
+	memcpy(p + 1, r->dev, r->nr_dev * sizeof(*r->dev));
+	memcpy((unsigned char *)(p + 1) + r->nr_dev * sizeof(*r->dev),
+	       r->idmap.ent, r->idmap.nr * sizeof(*r->idmap.ent));
+	fds[0] = r->iommufd;
+	for (i = 0; i < r->nr_dev; i++)
+		fds[i + 1] = r->dev[i].fd;
+	err = send_fds((const struct keeper_msg *)p, len, fds, r->nr_dev + 1);
+	/*
+	 * Wait for the keeper to have dropped its last copy: a device the
+	 * replay just unbound (closed) stays bound while the keeper holds
+	 * its fd, and the next record may bind it again.
+	 */
+	if (!err && recv(keeper_sock, &ack, 1, 0) != 1)
+		err = -EPIPE;
+	return err;
+}
+
 void agent_keeper_finished(void)
 {
 	struct keeper_msg m = { .type = KEEPER_FINISHED };
 
-	if (keeper_sock >= 0 && !send_fds(&m, NULL, 0)) {
+	if (keeper_sock >= 0 && !send_fds(&m, sizeof(m), NULL, 0)) {
 		close(keeper_sock);
 		keeper_sock = -1;
 	}
@@ -109,13 +174,13 @@ void agent_keeper_finished(void)
  * Receives one message; its fds (at most KEEPER_FDS) go to @fds.
  * Return: fds + 1, 0 at EOF, -errno.
  */
-static int recv_fds(int sock, struct keeper_msg *m, int *fds)
+static int recv_fds(int sock, union keeper_buf *b, size_t *len, int *fds)
 {
 	int all[KHO_FDPASS_MAX];
 	size_t nr, i;
 	ssize_t n;
 
-	n = kho_fd_recv(sock, m, sizeof(*m), 0, all, &nr, NULL);
+	n = kho_fd_recv(sock, b, sizeof(*b), 0, all, &nr, NULL);
 	if (n < 0)
 		return (int)n;
 	/* The type is there even when the fds are not. */
@@ -124,8 +189,55 @@ static int recv_fds(int sock, struct keeper_msg *m, int *fds)
 			close(all[i]);
 		return n == 0 ? 0 : -EBADMSG;
 	}
+	*len = n;
 	memcpy(fds, all, sizeof(int) * nr);
 	return (int)nr + 1;
+}
+
+static void progress_close(struct agent_progress *p)
+{
+	size_t i;
+
+	if (p->iommufd >= 0)
+		close(p->iommufd);
+	p->iommufd = -1;
+	for (i = 0; i < p->nr_dev; i++)
+		close(p->dev[i].fd);
+	free(p->dev);
+	p->dev = NULL;
+	p->nr_dev = 0;
+	kho_idmap_free(&p->idmap);
+}
+
+/* A KEEPER_PROGRESS replaces the last one whole. */
+static int progress_take(struct agent_progress *p,
+			 const struct keeper_progress *m, size_t len,
+			 const int *fds, int nr)
+{
+	const struct kho_idmap_ent *ent;
+	size_t i, want;
+
+	want = sizeof(*m) + (size_t)m->nr_dev * sizeof(*p->dev) +
+	       (size_t)m->nr_id * sizeof(*ent);
+	if (len != want || (size_t)nr != m->nr_dev + 1u)
+		return -EBADMSG;
+	progress_close(p);
+	p->dev = calloc(m->nr_dev + 1, sizeof(*p->dev));
+	if (!p->dev)
+		return -ENOMEM;
+	memcpy(p->dev, m + 1, m->nr_dev * sizeof(*p->dev));
+	for (i = 0; i < m->nr_dev; i++)
+		p->dev[i].fd = fds[i + 1];
+	p->nr_dev = m->nr_dev;
+	p->iommufd = fds[0];
+	p->token = m->token;
+	ent = (const void *)((const unsigned char *)(m + 1) +
+			     m->nr_dev * sizeof(*p->dev));
+	for (i = 0; i < m->nr_id; i++)
+		if (kho_idmap_add(&p->idmap, ent[i].kind, ent[i].old_id,
+				  ent[i].new_id))
+			return -ENOMEM;
+	return 0;
 }
 
 static void keeper_close(struct keeper *k)
@@ -142,13 +254,18 @@ static void keeper_close(struct keeper *k)
 	k->handoff_fd = k->session = -1;
 }
 
-static int keeper_take(struct keeper *k, const struct keeper_msg *m,
-		       const int *fds, int nr)
+static int keeper_take(struct keeper *k, const union keeper_buf *b,
+		       size_t len, const int *fds, int nr)
 {
+	const struct keeper_msg *m = &b->msg;
 	struct kho_replay_memfd *tab;
 	int i;
 
 	switch (m->type) {
+	case KEEPER_PROGRESS:
+		if (!progress_take(&k->progress, &b->progress, len, fds, nr))
+			return 0;
+		break;
 	case KEEPER_SESSION:
 		keeper_close(k);
 		k->session = nr > 0 ? fds[0] : -1;
@@ -168,6 +285,7 @@ static int keeper_take(struct keeper *k, const struct keeper_msg *m,
 		return 0;
 	case KEEPER_FINISHED:
 		keeper_close(k);
+		progress_close(&k->progress);
 		k->finished = 1;
 		return 0;
 	}
@@ -195,10 +313,12 @@ static const char *signal_name(int sig)
 
 static void keeper_main(pid_t worker, int sock, agent_orphaned_fn orphaned)
 {
-	struct keeper k = { .session = -1, .handoff_fd = -1 };
-	struct keeper_msg m;
+	struct keeper k = { .session = -1, .handoff_fd = -1,
+			    .progress.iommufd = -1 };
+	static union keeper_buf buf;
 	int fds[KEEPER_FDS], n, st;
 	char why[512];
+	size_t len = 0;
 
 	/*
 	 * The notification fd is the worker's: its readers wait for its
@@ -208,12 +328,16 @@ static void keeper_main(pid_t worker, int sock, agent_orphaned_fn orphaned)
 	 */
 	agent_notify_fd(-1);
 	for (;;) {
-		n = recv_fds(sock, &m, fds);
+		n = recv_fds(sock, &buf, &len, fds);
 		if (n <= 0)
 			break;
-		if (keeper_take(&k, &m, fds, n - 1))
+		if (keeper_take(&k, &buf, len, fds, n - 1))
 			agent_log(-EBADMSG, "keeper pid %d: a malformed message from worker pid %d: ignored",
 				  (int)getpid(), (int)worker);
+		/* The worker waits for this: see agent_keeper_share_progress(). */
+		if (buf.msg.type == KEEPER_PROGRESS &&
+		    send(sock, "", 1, MSG_NOSIGNAL) != 1)
+			break;
 	}
 	close(sock);
 	while (waitpid(worker, &st, 0) < 0) {
@@ -230,6 +354,7 @@ static void keeper_main(pid_t worker, int sock, agent_orphaned_fn orphaned)
 	 */
 	if (k.finished || (k.session < 0 && WIFEXITED(st))) {
 		keeper_close(&k);
+		progress_close(&k.progress);
 		free(k.memfd);
 		exit(WIFEXITED(st) ? WEXITSTATUS(st) : 0);
 	}
@@ -249,9 +374,15 @@ static void keeper_main(pid_t worker, int sock, agent_orphaned_fn orphaned)
 		agent_status("failed %s", why);
 		exit(1);
 	}
-	agent_log(-ECHILD, "%s: its replay objects went with it; keeper pid %d holds session '%s', %zu memfd(s)",
-		  why, (int)getpid(), KHO_LUO_SESSION, k.nr_memfd);
-	orphaned(k.session, k.handoff_fd, k.memfd, k.nr_memfd, why);
+	if (k.progress.iommufd >= 0)
+		agent_log(-ECHILD, "%s: keeper pid %d holds session '%s', %zu memfd(s), the restoring iommufd, %zu device(s) and %zu ID(s) of its progress",
+			  why, (int)getpid(), KHO_LUO_SESSION, k.nr_memfd,
+			  k.progress.nr_dev, k.progress.idmap.nr);
+	else
+		agent_log(-ECHILD, "%s: its replay objects went with it; keeper pid %d holds session '%s', %zu memfd(s)",
+			  why, (int)getpid(), KHO_LUO_SESSION, k.nr_memfd);
+	orphaned(k.session, k.handoff_fd, k.memfd, k.nr_memfd, &k.progress,
+		 why);
 	/* orphaned() owns the fds and does not return. */
 	exit(1);
 }

@@ -70,6 +70,9 @@ struct agent {
 	char failure[700];
 };
 
+/* The one agent of this process: the keeper's and the hooks' way in. */
+static struct agent *the_agent;
+
 static const char *run_path(const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", KHO_RUN_DIR, name);
@@ -361,6 +364,37 @@ static int accept_one(int lfd)
 }
 
 /*
+ * The adoption sockets live in KHO_RUN_DIR, which can be full or
+ * read-only for a while (a tmpfs at its size limit, /run remounted by
+ * the boot): the session must outlive that, since a VMM waits for the
+ * agent anyway.  Tries once; on failure says why, once.
+ */
+static int listen_once(const char *path, unsigned int *tries)
+{
+	struct kho_diag diag;
+	int fd = kho_adopt_listen(path, &diag);
+
+	if (fd < 0 && !(*tries)++)
+		agent_log(fd, "%s; retrying every %d ms until it can be created",
+			  diag.msg, AGENT_LISTEN_RETRY_MS);
+	else if (fd >= 0 && *tries)
+		agent_log(0, "adopt: %s created after %u failed attempt(s)",
+			  path, *tries);
+	return fd;
+}
+
+/* listen_once() until it succeeds; @tries counts the failures. */
+static int listen_retrying(const char *path, unsigned int *tries)
+{
+	int fd;
+
+	*tries = 0;
+	while ((fd = listen_once(path, tries)) < 0)
+		poll(NULL, 0, AGENT_LISTEN_RETRY_MS);
+	return fd;
+}
+
+/*
  * Serve VMMs until one adopts.  Refused peers (wrong uid, failed
  * CHANGE_PROCESS) are logged and the next one is waited for.
  */
@@ -369,15 +403,15 @@ static int serve(struct agent *a)
 	struct kho_adopt_set set;
 	struct kho_diag diag;
 	uint64_t t0;
+	unsigned int tries;
 	uid_t puid;
 	pid_t ppid;
 	int lfd, cfd, err;
 
-	lfd = kho_adopt_listen(a->socket, &diag);
-	if (lfd < 0) {
-		agent_log(lfd, "%s", diag.msg);
-		return lfd;
-	}
+	lfd = listen_retrying(a->socket, &tries);
+	/* The copies met the same /run: write them again (rollback needs them). */
+	if (tries && a->blob)
+		save_metadata(a);
 	/*
 	 * A VMM that does not run as root needs to reach the socket: hand
 	 * the socket to its uid and let it traverse (not list) the directory.
@@ -391,6 +425,8 @@ static int serve(struct agent *a)
 	if (!set.dev || !set.memfd) {
 		free_set(&set);
 		close(lfd);
+		snprintf(a->failure, sizeof(a->failure),
+			 "adopt: the set for %s: ENOMEM", a->socket);
 		return -ENOMEM;
 	}
 	agent_status("ready %s", a->socket);
@@ -404,8 +440,10 @@ static int serve(struct agent *a)
 			if (cfd == -EINTR)
 				continue;
 			err = cfd;
-			agent_log(err, "adopt: accept on %s: %s", a->socket,
-				  kho_errno_name(err));
+			snprintf(a->failure, sizeof(a->failure),
+				 "adopt: accept on %s: %s", a->socket,
+				 kho_errno_name(err));
+			agent_log(err, "%s", a->failure);
 			break;
 		}
 		err = kho_adopt_serve_one(cfd, a->uid, &set, &puid, &ppid,
@@ -438,6 +476,7 @@ static void hold(struct agent *a)
 	struct kho_adopt_set set;
 	struct pollfd pfd[2];
 	struct kho_diag diag;
+	unsigned int vtries = 0, htries = 0;
 	int vfd, hfd, cfd, err;
 	size_t i;
 
@@ -471,17 +510,21 @@ static void hold(struct agent *a)
 			set.memfd[set.nr_memfd++].fd = a->handoff_fd;
 		}
 	}
-	vfd = kho_adopt_listen(a->socket, &diag);
-	hfd = kho_adopt_listen(AGENT_HELD_SOCK, &diag);
+	vfd = listen_once(a->socket, &vtries);
+	hfd = listen_once(AGENT_HELD_SOCK, &htries);
 	agent_status("held %s", a->failure);
 	if (a->r.iommufd >= 0) {
 		struct kho_kjournal_status st;
+		char of[32] = "";
 
+		/* A keeper never read the journal: it knows no total. */
+		if (a->expected.nr)
+			snprintf(of, sizeof(of), " of %zu", a->expected.nr);
 		if (!kho_kjournal_status(a->r.iommufd, false, &st))
-			agent_log(0, "kernel journal: the restoring iommufd stays %s with %u of %zu records matched; a retry resumes there",
+			agent_log(0, "kernel journal: the restoring iommufd stays %s with %u%s records matched; a retry resumes there",
 				  st.state == KHO_KJOURNAL_RESTORING ? "RESTORING" :
 				  st.state == KHO_KJOURNAL_DIVERGED ? "DIVERGED" : "in state ?",
-				  st.matched, a->expected.nr);
+				  st.matched, of);
 	}
 	agent_log(0,
 		  "holding session '%s', %zu memfd(s)%s unfinished; retry with `restore-agent --retry`",
@@ -490,7 +533,23 @@ static void hold(struct agent *a)
 	pfd[0] = (struct pollfd){ .fd = vfd, .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = hfd, .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		/*
+		 * A socket that /run refused is tried again every second (poll
+		 * ignores a negative fd): a held session nobody can reach
+		 * would be lost.  Once both exist the status is said again,
+		 * since its first write may have met the same /run.
+		 */
+		if (pfd[0].fd < 0 || pfd[1].fd < 0) {
+			if (pfd[0].fd < 0)
+				pfd[0].fd = vfd = listen_once(a->socket, &vtries);
+			if (pfd[1].fd < 0)
+				pfd[1].fd = hfd = listen_once(AGENT_HELD_SOCK,
+							      &htries);
+			if (vfd >= 0 && hfd >= 0)
+				agent_status("held %s", a->failure);
+		}
+		if (poll(pfd, 2, vfd < 0 || hfd < 0 ?
+			 AGENT_LISTEN_RETRY_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -592,6 +651,33 @@ static void log_journal_source(const struct agent *a, int err)
 }
 
 /*
+ * The --stop-at test hook: stop this process before replay step N, so
+ * that a test can kill or signal it halfway through the replay.  The
+ * status ends the initramfs hook's wait.
+ */
+static void stop_hook(struct kho_replay *r)
+{
+	agent_status("stopped before replay step %u: pid %d (test hook --stop-at)",
+		     r->steps, (int)getpid());
+	agent_log(0, "test hook: pid %d stops before replay step %u",
+		  (int)getpid(), r->steps);
+	raise(SIGSTOP);
+	agent_log(0, "test hook: pid %d continues with replay step %u",
+		  (int)getpid(), r->steps);
+}
+
+/* Between records: the keeper's copy of the progress (keeper.c). */
+static void keeper_checkpoint(struct kho_replay *r)
+{
+	int err = agent_keeper_share_progress(r, the_agent->h.iommufd.token);
+
+	if (err)
+		agent_log(err, "keeper pid %d: share the replay's progress at record %u: %s: a worker killed from here on leaves no resumable state",
+			  (int)agent_keeper_pid(), r->steps + 1,
+			  kho_errno_name(err));
+}
+
+/*
  * The kernel-verified replay: retrieve the preserved iommufd (or take it
  * from the failed agent), read what it expects, replay every record from
  * where the kernel's progress stands, and require VERIFIED.
@@ -633,6 +719,10 @@ static int kernel_replay(struct agent *a)
 	t0 = agent_now_ns();
 	a->r.fail_at = a->fail_at;
 	a->r.deviate_at = a->deviate_at;
+	a->r.stop_at = a->stop_at;
+	a->r.stop = stop_hook;
+	a->r.checkpoint = keeper_checkpoint;
+	keeper_checkpoint(&a->r);
 	err = kho_replay_kjournal(&a->r, &a->h, &a->expected, a->resumed_at,
 				  a->memfd, a->nr_memfd, &diag);
 	if (!err)
@@ -696,22 +786,6 @@ static int salvage(struct agent *a)
 		 "salvage: guest RAM saved to %s; not restored: session '%s' kept unfinished for `restore-agent --retry`",
 		 a->salvage, KHO_LUO_SESSION);
 	return -ECANCELED;
-}
-
-/*
- * The --stop-at test hook: stop this process before replay step N, so
- * that a test can kill or signal it halfway through the replay.  The
- * status ends the initramfs hook's wait.
- */
-static void stop_hook(struct kho_replay *r)
-{
-	agent_status("stopped before replay step %u: pid %d (test hook --stop-at)",
-		     r->steps, (int)getpid());
-	agent_log(0, "test hook: pid %d stops before replay step %u",
-		  (int)getpid(), r->steps);
-	raise(SIGSTOP);
-	agent_log(0, "test hook: pid %d continues with replay step %u",
-		  (int)getpid(), r->steps);
 }
 
 static int restore_steps(struct agent *a)
@@ -1065,15 +1139,13 @@ static int parse(struct agent *a, int argc, char **argv)
 	return optind == argc ? 0 : -EINVAL;
 }
 
-static struct agent *the_agent;
-
 /*
  * The keeper's way on when the worker died of a signal: hold what it
  * kept exactly as a failed agent holds, for a restart to take over.
  */
 static void keeper_orphaned(int session, int handoff_fd,
 			    struct kho_replay_memfd *memfd, size_t nr_memfd,
-			    const char *why)
+			    struct agent_progress *p, const char *why)
 {
 	struct agent *a = the_agent;
 
@@ -1081,9 +1153,19 @@ static void keeper_orphaned(int session, int handoff_fd,
 	a->handoff_fd = handoff_fd;
 	a->memfd = memfd;
 	a->nr_memfd = nr_memfd;
+	/* The kernel path's progress: hold() hands it to the restart whole. */
+	if (p->iommufd >= 0) {
+		a->kernel_path = 1;
+		a->h.iommufd.token = p->token;
+		a->r.iommufd = p->iommufd;
+		a->r.dev = p->dev;
+		a->r.nr_dev = p->nr_dev;
+		a->r.idmap = p->idmap;
+	}
 	snprintf(a->failure, sizeof(a->failure),
-		 "%s; session '%s' and %zu memfd(s) kept: restart `restore-agent` to restore",
-		 why, KHO_LUO_SESSION, nr_memfd);
+		 "%s; session '%s' and %zu memfd(s)%s kept: restart `restore-agent` to restore",
+		 why, KHO_LUO_SESSION, nr_memfd,
+		 p->iommufd >= 0 ? ", the restoring iommufd and its devices" : "");
 	hold(a);
 	release(a);
 	exit(1);

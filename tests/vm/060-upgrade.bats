@@ -17,10 +17,11 @@ bad_vmlinux() {
 	echo "$out"
 }
 
-@test "upgrade: dry run leaves no image and no session; bad ABI refused before load" {
+@test "upgrade: dry run leaves no image and no session; bad ABI and a foreign owner of /dev/liveupdate refused before load" {
 	run_vm --script "$GUEST_DIR/upgrade-dryrun.sh" \
 		--file "$(bad_vmlinux):/boot/vmlinux-luo-v9" \
-		--expect dry-run-ok --expect no-session-left --expect bad-abi-refused
+		--expect dry-run-ok --expect no-session-left --expect bad-abi-refused \
+		--expect foreign-owner-refused
 	assert_vm_ok
 	assert_log 'upgrade: dry-run-undo .*the system is as it was'
 }

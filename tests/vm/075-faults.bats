@@ -75,3 +75,33 @@ assert_intact() {
 	assert_log "restore-agent: error: replay: plan record [0-9]+ \(DEVICE_ATTACH_IOMMUFD_PT\): pt 99: ENOENT"
 	assert_intact
 }
+
+@test "faults: /run full halfway through the replay: ENOSPC named, no file half-written, the VMM adopts" {
+	fault_vm disk-full --expect staged --expect run-full --expect adopted \
+		--expect files-whole
+	assert_vm_ok
+	assert_log "restore-agent: error: .*/run/kho-tool/handoff.fdt.*ENOSPC"
+	assert_log "test-vmm: restart: memfd token [0-9]+: 524288 bytes intact"
+	assert_log "test-vmm: restart: DMA check passed"
+}
+
+@test "faults: /run read-only halfway through the replay: EROFS named, the agent serves once it is writable" {
+	fault_vm read-only --expect staged --expect run-read-only \
+		--expect run-writable --expect adopted --expect finished
+	assert_vm_ok
+	assert_log "restore-agent: error: adopt: /run/kho-tool/agent.sock: bind/listen: EROFS; retrying every 1000 ms"
+	assert_log "restore-agent: error: write /run/kho-tool/handoff.fdt: create /run/kho-tool/handoff.fdt.tmp.[0-9]+: Read-only file system \(EROFS\)"
+	assert_intact
+}
+
+@test "faults: two upgrades at once: the second and a rollback refused by name, the first completes" {
+	run_vm --kernel vanilla --script "$GUEST_DIR/upgrade-full.sh" \
+		--append "khotest.concurrent=1" --timeout 300 \
+		--expect serving --expect second-refused --expect adopted-stage2
+	assert_vm_ok
+	assert_log "kho-tool upgrade: lock: another upgrade or rollback holds upgrade.lock: pid [0-9]+ \(kho-tool\)"
+	assert_log "kho-tool rollback: lock: another upgrade or rollback holds upgrade.lock: pid [0-9]+ \(kho-tool\)"
+	assert_log '"command":"upgrade".*"preserved_fds":2.*"result":"ok"'
+	assert_log "test-vmm: .*bytes intact"
+	assert_log "test-vmm: .*DMA check passed"
+}

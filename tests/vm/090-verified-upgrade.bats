@@ -115,3 +115,15 @@ LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
 	assert_log 'restore: kernel verified the replay: ([0-9]+)/\1 records'
 	assert_log 'DMA check passed'
 }
+
+@test "verified: kill -9 of the agent at record 67 (its last, after the bind) on the kernel path: the keeper holds, a restart restores" {
+	run_vm --kernel patched --script "$GUEST_DIR/verified-retry.sh" \
+		--file "$LIB" --timeout 400 --append "khotest.inject=kill" \
+		--expect serving --expect killed --expect retried \
+		--expect adopted-after-retry
+	assert_vm_ok
+	assert_log 'restore-agent: error: keeper: worker pid [0-9]+ killed by SIGKILL \(signal 9\) after step iommufd: keeper pid [0-9]+ holds session .kho-tool., 1 memfd\(s\), the restoring iommufd, 1 device\(s\) and [0-9]+ ID\(s\) of its progress'
+	assert_log 'restore: resumed at record 67: the kernel had matched 66 records before'
+	assert_log 'restore: kernel verified the replay: ([0-9]+)/\1 records'
+	assert_log 'DMA check passed'
+}

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Faults around the restore (tests/vm/075-faults.bats), case chosen by
-# khotest.fault=kill|kill-keeper|sigterm|oom|second-kexec|bad-plan.  Stage 1 stages
+# khotest.fault=kill|kill-keeper|sigterm|oom|second-kexec|bad-plan|
+# disk-full|read-only.  Stage 1 stages
 # the VMM's state (guest/restore-lib.sh) and kexecs; stage 2 inflicts the
 # fault on the agent the initramfs hook started, and then a VMM must
 # adopt the guest RAM byte for byte with the edu DMA working through the
@@ -52,12 +53,43 @@ expect_agents_gone() {
 	done
 }
 
+# wait_socket PATH SECS: PATH is a socket within SECS seconds.
+wait_socket() {
+	local i=0
+
+	until [ -S "$1" ]; do
+		[ "$i" -lt $(($2 * 10)) ] || return 1
+		usleep 100000
+		i=$((i + 1))
+	done
+}
+
+# wait_dmesg ERE SECS: the kernel log has a line matching ERE within SECS.
+wait_dmesg() {
+	local i=0
+
+	until dmesg | grep -Eq "$1"; do
+		[ "$i" -lt $(($2 * 10)) ] || return 1
+		usleep 100000
+		i=$((i + 1))
+	done
+}
+
+# expect_whole_files STATUS: the writes that failed left no temporary
+# file, and agent.status is still STATUS, whole.
+expect_whole_files() {
+	ls -la $run
+	! ls $run | grep -q '\.tmp\.' || khotest_fail "temporary files left: $(ls $run)"
+	[ "$(cat $run/agent.status)" = "$1" ] ||
+		khotest_fail "agent.status is '$(cat $run/agent.status)', not the whole old '$1'"
+}
+
 if [ "$KHO_STAGE" = 1 ]; then
 	sargs=
 	extra=
 	case "$fault" in
 	# Step 5 is the 4th of the 8 maps; step 11 the ATTACH, after the BIND.
-	kill|kill-keeper) extra=kho_agent.stop_at=5 ;;
+	kill|kill-keeper|disk-full|read-only) extra=kho_agent.stop_at=5 ;;
 	sigterm) extra=kho_agent.stop_at=11 ;;
 	oom|second-kexec) ;;
 	bad-plan) sargs=--unknown-pt ;;
@@ -152,14 +184,63 @@ second-kexec)
 	initrd=$(khotest_initrd)
 	for cmd in "rollback --kernel /boot/vmlinuz-vanilla" \
 		   "upgrade --kernel /boot/vmlinuz-patched"; do
-		rc=0
-		kho-tool $cmd --initrd "$initrd" >/tmp/kexec2.out 2>&1 || rc=$?
-		cat /tmp/kexec2.out
-		[ "$rc" = 1 ] || khotest_fail "kho-tool $cmd exited $rc, expected a refusal (1)"
+		khotest_refused /tmp/kexec2.out "second kexec" \
+			kho-tool $cmd --initrd "$initrd"
 		grep -Eq "preflight-running: session 'kho-tool' is held by restore-agent pid [0-9]+, [0-9]+ and not adopted by any VMM \(agent.status: ready .*\): a kexec now would lose 1 guest-RAM memfd\(s\), 524288 bytes \(first: token [0-9]+ 'test-vmm-ram'\)" /tmp/kexec2.out ||
 			khotest_fail "kho-tool $cmd did not name what a kexec would lose"
 	done
 	khotest_mark second-kexec-refused
+	expect_adopted
+	;;
+disk-full)
+	# /run shrunk to what it holds and the rest filled while the worker
+	# is halfway: every file the agent writes from here gets ENOSPC.
+	pid=$(stopped_pid)
+	[ -n "$pid" ] || khotest_fail "the agent did not stop halfway: '$status'"
+	used=$(df -k /run | awk 'NR == 2 { print $3 }')
+	mount -o remount,size=$((used + 64))k /run ||
+		khotest_fail "cannot shrink /run to ${used}k"
+	dd if=/dev/zero of=/run/filler bs=4096 2>/dev/null || :
+	echo x >/run/probe 2>/dev/null && khotest_fail "/run is not full"
+	df -k /run
+	khotest_mark run-full
+	kill -CONT "$pid"
+	wait_socket $run/agent.sock 60 ||
+		khotest_fail "with /run full the agent did not serve: $(dmesg | grep restore-agent | tail -n 5)"
+	expect_vmm_adopted
+	dmesg | grep 'restore-agent: ' | grep -i 'ENOSPC\|No space' ||
+		khotest_fail "the agent logged no ENOSPC"
+	dmesg | grep -q "restore-agent: .*$run/handoff.fdt.*ENOSPC" ||
+		khotest_fail "the agent did not name handoff.fdt and ENOSPC"
+	dmesg | grep -q "restore-agent: status .*agent.status.*ENOSPC" ||
+		khotest_fail "the agent did not name agent.status and ENOSPC"
+	expect_whole_files "$status"
+	rm -f /run/filler
+	khotest_mark files-whole
+	;;
+read-only)
+	# /run read-only while the worker is halfway: it cannot create its
+	# socket or any file; the session must wait for a writable /run.
+	pid=$(stopped_pid)
+	[ -n "$pid" ] || khotest_fail "the agent did not stop halfway: '$status'"
+	mount -o remount,ro /run || khotest_fail "cannot remount /run read-only"
+	khotest_mark run-read-only
+	kill -CONT "$pid"
+	wait_dmesg "restore-agent: .*EROFS" 60 ||
+		khotest_fail "the agent did not report EROFS: $(dmesg | grep restore-agent | tail -n 5)"
+	dmesg | grep 'restore-agent: ' | tail -n 8
+	expect_whole_files "$status"
+	mount -o remount,rw /run || khotest_fail "cannot remount /run read-write"
+	khotest_mark run-writable
+	# The agent has been retrying its socket: it serves, nothing lost.
+	wait_for $run/agent.status '^ready' 10 ||
+		khotest_fail "with /run writable again the agent did not serve: $(cat $run/agent.status)"
+	dmesg | grep 'restore-agent: ' | tail -n 4
+	grep -q "adopt: $run/agent.sock created after [0-9]* failed attempt" $run/restore.log ||
+		khotest_fail "the agent did not say it created its socket late"
+	# The copies rollback needs, written again once they could be.
+	kho-tool validate $run/handoff.fdt || khotest_fail "no whole handoff.fdt after /run came back"
+	[ -s $run/previous-kernel ] || khotest_fail "no previous-kernel after /run came back"
 	expect_adopted
 	;;
 bad-plan)

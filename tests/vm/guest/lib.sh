@@ -150,3 +150,14 @@ khotest_cmdline_value() {
 	done
 	echo "$val"
 }
+
+# khotest_refused OUT WHAT CMD...: CMD must exit 1, a refusal; its output
+# goes to OUT and the serial log.  WHAT names the case in the failure.
+khotest_refused() {
+	local out=$1 what=$2 rc=0
+
+	shift 2
+	"$@" >"$out" 2>&1 || rc=$?
+	cat "$out"
+	[ "$rc" = 1 ] || khotest_fail "$what: '$*' exited $rc, expected a refusal (1)"
+}

@@ -10,8 +10,12 @@ initrd=$(khotest_initrd)
 target=/boot/vmlinuz-patched
 [ -r /test/upgrade.env ] && . /test/upgrade.env
 churn=0
+concurrent=0
 for word in $(cat /proc/cmdline); do
-	case "$word" in khotest.churn=*) churn=${word#*=} ;; esac
+	case "$word" in
+	khotest.churn=*) churn=${word#*=} ;;
+	khotest.concurrent=*) concurrent=${word#*=} ;;
+	esac
 done
 
 # check_restore: what the agent rebuilt matches the hand-off it read, and
@@ -28,6 +32,38 @@ check_restore() {
 	khotest_log "handoff_s$KHO_STAGE=$(cat "$run/handoff.json")"
 	grep -q 'finished' "$run/agent.status" ||
 		khotest_fail "stage $KHO_STAGE: agent status '$(cat "$run/agent.status")', not finished after adoption"
+}
+
+# contend: a second upgrade and a rollback while the first holds the lock
+# are refused by name and change nothing; then the first goes on.  The
+# VMM is stopped so that the first waits at its capture (the recorder's
+# socket gives it 5 s) instead of reaching the kexec before the others.
+contend() {
+	local first cmd i=0
+
+	kill -STOP "$KHOTEST_PID"
+	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
+		--append "khotest.stage=2" --pid "$KHOTEST_PID" --json &
+	first=$!
+	until [ "$(cat /run/kho-tool/upgrade.lock 2>/dev/null)" = "$first" ]; do
+		[ "$i" -lt 100 ] || khotest_fail "the first upgrade (pid $first) never took the lock"
+		usleep 50000
+		i=$((i + 1))
+	done
+	for cmd in "upgrade --kernel $target --pid $KHOTEST_PID" \
+		   "rollback --kernel /boot/vmlinuz-vanilla --pid $KHOTEST_PID"; do
+		khotest_refused /tmp/second.out "a second $cmd" \
+			kho-tool $cmd --initrd "$initrd" --json
+		grep -q "lock: another upgrade or rollback holds upgrade.lock: pid $first (kho-tool); wait for it to finish" /tmp/second.out ||
+			khotest_fail "the second 'kho-tool $cmd' did not name the holder, pid $first"
+		grep -q '"error":{"step":"lock","errno":"EBUSY"' /tmp/second.out ||
+			khotest_fail "the second 'kho-tool $cmd' JSON does not say lock EBUSY"
+	done
+	kill -0 "$first" || khotest_fail "the first upgrade ended while the others were refused"
+	khotest_mark second-refused
+	kill -CONT "$KHOTEST_PID"
+	wait "$first"
+	khotest_fail "the first upgrade returned: $?"
 }
 
 # adopt_and_serve: the restarted VMM adopts what the agent rebuilt, passes
@@ -49,6 +85,7 @@ case "$KHO_STAGE" in
 1)
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps 64 --churn "$churn"
 	khotest_mark serving
+	[ "$concurrent" = 0 ] || contend
 	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
 		--append "khotest.stage=2" --pid "$KHOTEST_PID" --json
 	khotest_fail "upgrade returned"
@@ -56,7 +93,8 @@ case "$KHO_STAGE" in
 2)
 	case "$(uname -r)" in *-kho-b | *-kho-b-dbg) ;; *) khotest_fail "stage 2 runs $(uname -r), not the patched kernel" ;; esac
 	adopt_and_serve
-	[ "$churn" = 0 ] || { khotest_stop vmm; khotest_done; exit 0; }
+	[ "$churn" = 0 ] && [ "$concurrent" = 0 ] ||
+		{ khotest_stop vmm; khotest_done; exit 0; }
 	cat /run/kho-tool/previous-kernel 2>/dev/null || true
 	# This kernel journals the VMM's iommufd and would preserve it, which
 	# vanilla could not read (the whole session would be lost there): the

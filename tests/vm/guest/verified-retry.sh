@@ -20,6 +20,7 @@ fail) hook=kho_agent.fail_at=40
       cause='EIO \(injected failure before record 40\)' ;;
 deviate) hook=kho_agent.deviate_at=40
       cause='EILSEQ.*: the kernel refused it: the replay deviates from the preserved journal' ;;
+kill) hook=kho_agent.stop_at=67 ;;
 *) khotest_fail "unknown khotest.inject=$inject" ;;
 esac
 
@@ -32,6 +33,25 @@ case "$KHO_STAGE" in
 	khotest_fail "upgrade returned"
 	;;
 2)
+	if [ "$inject" = kill ]; then
+		cat $run/agent.status
+		pid=$(sed -n 's/^stopped before replay step [0-9]*: pid \([0-9]*\) .*/\1/p' $run/agent.status)
+		[ -n "$pid" ] || khotest_fail "the agent did not stop at record 67: $(cat $run/agent.status)"
+		kill -9 "$pid"
+		wait_for $run/agent.status '^held ' 30 ||
+			khotest_fail "no keeper took the session: '$(cat $run/agent.status)'"
+		cat $run/restore.log
+		khotest_mark killed
+		restore-agent </dev/null &
+		wait_for $run/agent.status '^ready' 60 ||
+			khotest_fail "restart did not restore: $(cat $run/agent.status)"
+		cat $run/restore.log
+		khotest_mark retried
+		adopt_after_restore
+		khotest_mark adopted-after-retry
+		khotest_done
+		exit 0
+	fi
 	cat $run/restore.log
 	grep -Eq '^held .*record 40 of [0-9]+ \(' $run/agent.status ||
 		khotest_fail "agent status '$(cat $run/agent.status)', expected held at record 40"
