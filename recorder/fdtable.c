@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The fd table: which open file each fd is, and what it is to the journal. */
 #include <errno.h>
+#include <linux/close_range.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,58 @@ void kho_record_fd_dup(struct kho_record *rec, int oldfd, int newfd)
 			n->memfd_token = o->memfd_token;
 	}
 	kho_record_unlock(rec);
+}
+
+/*
+ * @real over [@first, @last] less the recorder's own references, which
+ * are never closed under it.  Return: 0 or @real's -1, errno kept.
+ */
+static int kho_record_close_range_locked(struct kho_record *rec,
+					 unsigned int first, unsigned int last,
+					 int flags,
+					 int (*real)(unsigned int, unsigned int,
+						     int))
+{
+	unsigned int fd, lo = first;
+	int ret = 0;
+
+	if (first > last)
+		return real(first, last, flags);	/* EINVAL, as it says */
+	for (fd = first; fd <= last && fd < rec->nr_fds; fd++) {
+		if (!rec->fds[fd].internal)
+			continue;
+		if (lo < fd && real(lo, fd - 1, flags) < 0)
+			return -1;
+		lo = fd + 1;
+	}
+	/* lo > last: the range ended on a reference; lo == 0: it wrapped */
+	if (lo <= last && lo >= first)
+		ret = real(lo, last, flags);
+	return ret;
+}
+
+int kho_record_close_range(struct kho_record *rec, unsigned int first,
+			   unsigned int last, int flags,
+			   int (*real)(unsigned int, unsigned int, int))
+{
+	unsigned int fd;
+	int ret, err;
+
+	kho_record_lock(rec);
+	ret = kho_record_close_range_locked(rec, first, last, flags, real);
+	err = errno;
+	/*
+	 * Forgotten only when every part closed: a part that failed with
+	 * EINVAL (a flag the kernel does not know) closed nothing.
+	 */
+	if (!ret && !(flags & CLOSE_RANGE_CLOEXEC)) {
+		for (fd = first; fd <= last && fd < rec->nr_fds; fd++)
+			if (!rec->fds[fd].internal)
+				kho_record_drop_fd(rec, fd);
+	}
+	kho_record_unlock(rec);
+	errno = err;
+	return ret;
 }
 
 bool kho_record_fd_internal(struct kho_record *rec, int fd)

@@ -115,6 +115,7 @@ kho_record_note_fast(struct kho_record *rec, int fd, unsigned long cmd,
 		const struct kho_record_va_hit *hit = &rec->va_hit;
 
 		if (a->size != sizeof(*a) || !a->length ||
+		    __atomic_load_n(&rec->maps_stale, __ATOMIC_RELAXED) ||
 		    a->user_va < hit->start || a->user_va >= hit->end ||
 		    a->length > hit->end - a->user_va)
 			return 1;
@@ -274,16 +275,21 @@ kho_record_real_ioctl(int (*real)(int, unsigned long, ...), int fd,
 /*
  * The hot path's slow ends, each a tail call, so that the path itself
  * makes no call and keeps no register across one: the lock contended,
- * the call not journaled fast, a waiter to wake.
+ * the call not journaled fast, a waiter to wake.  Those that do more
+ * than the fast path block signals first (kho_record_enter()), as
+ * kho_record_lock() does: what follows may allocate, read /proc and
+ * call the wrappers for the recorder's own files.
  */
 static __attribute__((noinline, cold)) int
 kho_record_hot_contended(struct kho_record *rec, int fd, unsigned long cmd,
 			 void *arg, uint64_t unmap_len, int ret)
 {
+	kho_record_enter();
 	kho_record_lock_wait(rec, 1);
 	if (kho_record_note_fast(rec, fd, cmd, arg, &unmap_len))
 		kho_record_note_hot_miss(rec, fd, cmd, arg, unmap_len);
 	kho_record_unlock(rec);
+	kho_record_inflight--;
 	return ret;
 }
 
@@ -291,8 +297,10 @@ static __attribute__((noinline)) int
 kho_record_hot_missed(struct kho_record *rec, int fd, unsigned long cmd,
 		      void *arg, uint64_t unmap_len, int ret)
 {
+	kho_record_enter();
 	kho_record_note_hot_miss(rec, fd, cmd, arg, unmap_len);
 	kho_record_unlock(rec);
+	kho_record_inflight--;
 	return ret;
 }
 
@@ -305,6 +313,7 @@ kho_record_hot_unmap_failed(struct kho_record *rec, int fd, const void *arg,
 	memcpy(&in, arg, sizeof(in));	/* a failed call writes nothing back */
 	in.length = unmap_len;
 	kho_record_unmap_failed(rec, fd, &in, errno);
+	kho_record_inflight--;
 	return ret;
 }
 
@@ -312,7 +321,7 @@ static __attribute__((noinline, cold)) int
 kho_record_hot_wake(struct kho_record *rec, int ret)
 {
 	kho_record_futex(&rec->lock, FUTEX_WAKE, 1);
-	kho_record_depth--;
+	kho_record_inflight--;
 	return ret;
 }
 
@@ -323,7 +332,10 @@ kho_record_hot_wake(struct kho_record *rec, int ret)
  * command and way of calling (below), each with @cmd a constant: no
  * dispatch after the call, and, with the system call issued here, no
  * stack frame at all.  The lock is kho_record_lock()/_unlock() spelt
- * out, so that their slow ends are tail calls too.
+ * out, so that their slow ends are tail calls too, and taken with
+ * signals open (blocking them is two system calls): from before the
+ * call until the record is written, kho_record_inflight tells a handler
+ * that runs in between that it interrupted this (kho_record_reentered()).
  */
 static inline __attribute__((always_inline)) int
 kho_record_ioctl_hot(struct kho_record *rec,
@@ -335,12 +347,15 @@ kho_record_ioctl_hot(struct kho_record *rec,
 
 	if (cmd == IOMMU_IOAS_UNMAP)
 		unmap_len = ((const struct iommu_ioas_unmap *)arg)->length;
+	kho_record_inflight++;
 	ret = kho_record_real_ioctl(real, fd, cmd, arg);
-	if (ret < 0)
-		return cmd == IOMMU_IOAS_UNMAP ?
-		       kho_record_hot_unmap_failed(rec, fd, arg, unmap_len, ret) :
-		       ret;
-	kho_record_depth++;
+	if (ret < 0) {
+		if (cmd == IOMMU_IOAS_UNMAP)
+			return kho_record_hot_unmap_failed(rec, fd, arg,
+							   unmap_len, ret);
+		kho_record_inflight--;
+		return ret;
+	}
 	if (!__atomic_compare_exchange_n(&rec->lock, &c, 1, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return kho_record_hot_contended(rec, fd, cmd, arg, unmap_len,
@@ -349,7 +364,7 @@ kho_record_ioctl_hot(struct kho_record *rec,
 		return kho_record_hot_missed(rec, fd, cmd, arg, unmap_len, ret);
 	if (__atomic_exchange_n(&rec->lock, 0, __ATOMIC_RELEASE) == 2)
 		return kho_record_hot_wake(rec, ret);
-	kho_record_depth--;
+	kho_record_inflight--;
 	return ret;
 }
 
@@ -378,12 +393,39 @@ static int kho_record_ioctl_full(struct kho_record *rec,
 				 int (*real)(int, unsigned long, ...), int fd,
 				 unsigned long cmd, void *arg);
 
+/*
+ * An ioctl from a signal handler that interrupted a recorded ioctl on
+ * this thread: the lock may be this thread's, so the call cannot be
+ * journaled; and since the kernel ran it after (or before) the one
+ * interrupted, which is not journaled yet, it cannot be journaled later
+ * in its place either.  If it changed what the journal describes, the
+ * journal says so by name.
+ */
+static __attribute__((noinline, cold)) int
+kho_record_ioctl_reentered(struct kho_record *rec,
+			   int (*real)(int, unsigned long, ...), int fd,
+			   unsigned long cmd, void *arg)
+{
+	int ret = kho_record_real_ioctl(real, fd, cmd, arg);
+	int err = errno;
+
+	/* a failed UNMAP may have removed some of its range */
+	if (kho_record_cmd_known(cmd) &&
+	    (ret >= 0 || (cmd == IOMMU_IOAS_UNMAP &&
+			  (err == ENOENT || err == EBUSY))))
+		kho_record_note_reentry(rec, KHO_RECORD_REENTRY_IOCTL, cmd, fd);
+	errno = err;
+	return ret;
+}
+
 int kho_record_ioctl_via(struct kho_record *rec,
 			 int (*real)(int, unsigned long, ...), int fd,
 			 unsigned long cmd, void *arg)
 {
 	if (kho_record_depth)
 		return kho_record_real_ioctl(real, fd, cmd, arg);
+	if (kho_record_inflight)
+		return kho_record_ioctl_reentered(rec, real, fd, cmd, arg);
 	/*
 	 * Every iommufd argument starts with its u32 size; UNMAP's length is
 	 * read only when the caller's struct has one.
@@ -424,15 +466,18 @@ kho_record_ioctl_full(struct kho_record *rec,
 	int ret, err;
 
 	kho_record_prepare_inline(cmd, arg, &call);
+	kho_record_inflight++;
 	ret = kho_record_real_ioctl(real, fd, cmd, arg);
 	if (ret < 0) {
 		kho_record_note_failed(rec, fd, cmd, &call, errno);
+		kho_record_inflight--;
 		return ret;
 	}
 	err = errno;
 	kho_record_lock(rec);
 	kho_record_note_locked(rec, fd, cmd, arg, &call);
 	kho_record_unlock(rec);
+	kho_record_inflight--;
 	errno = err;
 	return ret;
 }

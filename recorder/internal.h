@@ -15,6 +15,7 @@
 #define KHO_RECORDER_INTERNAL_H
 
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -130,10 +131,25 @@ struct kho_record {
 	size_t nr_vmas;
 	bool vmas_valid;
 	struct kho_record_va_hit va_hit;	/* end == 0: none */
+	/*
+	 * The address space changed under a signal handler that could not
+	 * take the lock (kho_record_maps_changed() while
+	 * kho_record_reentered()): the cache above is dropped by whoever
+	 * next resolves a VA.  Set and cleared atomically.
+	 */
+	int maps_stale;
 
 	struct kho_record_refused *refused;
 	size_t nr_refused;
 	char broken[400];	/* a non-mapping reason, first one wins */
+	/*
+	 * A call the recorder could not follow because it came from a signal
+	 * handler that interrupted this thread inside a recorded ioctl
+	 * (kho_record_reentered()), packed by kho_record_reentry_pack():
+	 * 0 none.  Written with one compare-and-swap, outside the lock,
+	 * since the interrupted thread may hold it; first one wins.
+	 */
+	uint64_t reentry;
 
 	struct kho_jsock_server *srv;
 	bool serve_lazily;
@@ -148,8 +164,20 @@ struct kho_record {
  * the access needs no __tls_get_addr() call.
  */
 extern __thread int kho_record_depth __attribute__((tls_model("initial-exec")));
+/*
+ * Non-zero while this thread is inside a recorded ioctl with its signals
+ * open (from before the system call until the record is written): a
+ * wrapper entered then, with kho_record_depth 0, runs in a signal handler
+ * that interrupted it, and may neither take the lock (this thread may
+ * hold it) nor skip the call silently (kho_record_reentered()).
+ */
+extern __thread int kho_record_inflight __attribute__((tls_model("initial-exec")));
+/* The signal mask kho_record_enter() replaced, for kho_record_leave(). */
+extern __thread sigset_t kho_record_sigsaved __attribute__((tls_model("initial-exec")));
 
 /* record.c: the record's life and its lock */
+void kho_record_enter(void);
+void kho_record_leave(void);
 void kho_record_futex(int *addr, int op, int val);
 void kho_record_lock_wait(struct kho_record *rec, int c);
 void kho_record_break(struct kho_record *rec, const char *why);
@@ -157,14 +185,17 @@ void kho_record_reset(struct kho_record *rec);
 
 /*
  * Drepper's "Futexes Are Tricky" mutex 3: one CAS when uncontended,
- * inlined on every path, the rest out of line.
+ * inlined on every path, the rest out of line.  Held with every signal
+ * blocked (kho_record_enter()): a handler can then never run on a thread
+ * that holds it, so never re-enter it or the allocator under it.  The
+ * ioctl hot path takes it without, under kho_record_inflight.
  */
 static inline __attribute__((always_inline)) void
 kho_record_lock(struct kho_record *rec)
 {
 	int c = 0;
 
-	kho_record_depth++;
+	kho_record_enter();
 	if (!__atomic_compare_exchange_n(&rec->lock, &c, 1, false,
 					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		kho_record_lock_wait(rec, c);
@@ -175,7 +206,7 @@ kho_record_unlock(struct kho_record *rec)
 {
 	if (__atomic_exchange_n(&rec->lock, 0, __ATOMIC_RELEASE) == 2)
 		kho_record_futex(&rec->lock, FUTEX_WAKE, 1);
-	kho_record_depth--;
+	kho_record_leave();
 }
 
 /* The fast path stops trusting rec->hot_fd until the full path sets it. */
@@ -214,7 +245,12 @@ int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 			   uint64_t *token, uint64_t *offset,
 			   struct kho_diag *diag);
 
+/* signal.c: handlers kept out, or caught re-entering */
+int kho_record_reentry_status(struct kho_record *rec, struct kho_diag *why);
+void kho_record_reentry_reset(struct kho_record *rec);
+
 /* note.c: the full path */
+bool kho_record_cmd_known(unsigned long cmd);
 int kho_record_note_locked(struct kho_record *rec, int fd, unsigned long cmd,
 			   const void *arg, const struct kho_record_call *call);
 void kho_record_unmap_failed(struct kho_record *rec, int fd,

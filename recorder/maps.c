@@ -186,6 +186,10 @@ int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 	char what[64];
 	int ret = -ENOENT, fd;
 
+	if (__atomic_exchange_n(&rec->maps_stale, 0, __ATOMIC_ACQUIRE)) {
+		rec->vmas_valid = false;
+		rec->va_hit.end = 0;
+	}
 	if (rec->vmas_valid && length && va + length > va) {
 		/* the hot path: a cached vma of a memfd already known */
 		ret = kho_record_vma_range(rec, va, length, &v, offset,
@@ -247,9 +251,17 @@ int kho_record_va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 	return ret;
 }
 
-/* Every cached vma may be stale: the next MAP by VA reads maps again. */
+/*
+ * Every cached vma may be stale: the next MAP by VA reads maps again.  A
+ * handler that interrupted a recorded ioctl may not take the lock: it
+ * leaves the word that the next resolution reads first.
+ */
 void kho_record_maps_changed(struct kho_record *rec)
 {
+	if (kho_record_reentered()) {
+		__atomic_store_n(&rec->maps_stale, 1, __ATOMIC_RELEASE);
+		return;
+	}
 	kho_record_lock(rec);
 	rec->vmas_valid = false;
 	rec->va_hit.end = 0;

@@ -81,7 +81,7 @@ kho_record_refused_in(struct kho_record *rec, uint32_t ioas_id, uint64_t iova,
 }
 
 /* The ioctls canonicalisation knows; the rest never reach it. */
-static bool kho_record_cmd_known(unsigned long cmd)
+bool kho_record_cmd_known(unsigned long cmd)
 {
 	switch (cmd) {
 	case IOMMU_DESTROY:

@@ -7,7 +7,10 @@
  * Every wrapper calls the real function first and preserves its errno; the
  * recorder only watches.  Calls the recorder itself makes (its memfd
  * references, /proc reads, the server thread) pass straight through
- * (kho_record_busy()).
+ * (kho_record_busy()).  A call from a signal handler that interrupted a
+ * recorded ioctl on the same thread (kho_record_reentered()) takes no
+ * lock and allocates nothing: it is made, and if the record cannot
+ * follow it the journal is marked unpreservable, naming it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "adopt.h"
@@ -37,6 +41,8 @@ static int (*real_ioctl)(int, unsigned long, ...);
 static int (*real_open)(const char *, int, ...);
 static int (*real_openat)(int, const char *, int, ...);
 static int (*real_close)(int);
+static int (*real_close_range)(unsigned int, unsigned int, int);
+static void (*real_closefrom)(int);
 static int (*real_dup)(int);
 static int (*real_dup2)(int, int);
 static int (*real_dup3)(int, int, int);
@@ -91,6 +97,8 @@ static void kho_preload_resolve(void)
 	KHO_PRELOAD_RESOLVE(open);
 	KHO_PRELOAD_RESOLVE(openat);
 	KHO_PRELOAD_RESOLVE(close);
+	KHO_PRELOAD_RESOLVE(close_range);
+	KHO_PRELOAD_RESOLVE(closefrom);
 	KHO_PRELOAD_RESOLVE(dup);
 	KHO_PRELOAD_RESOLVE(dup2);
 	KHO_PRELOAD_RESOLVE(dup3);
@@ -270,8 +278,11 @@ int openat(int dirfd, const char *path, int flags, ...)
 	va_end(ap);
 	kho_preload_resolve();
 	fd = real_openat(dirfd, path, flags, mode);
-	/* device paths are absolute; a relative one is classified lazily */
-	kho_preload_opened(fd, path[0] == '/' ? path : NULL);
+	/*
+	 * Device paths are absolute; a relative one is classified lazily.
+	 * A NULL path failed (EFAULT) and is not read.
+	 */
+	kho_preload_opened(fd, fd >= 0 && path[0] == '/' ? path : NULL);
 	return fd;
 }
 
@@ -298,6 +309,43 @@ int memfd_create(const char *name, unsigned int flags)
 	return fd;
 }
 
+/*
+ * Whether the file behind @fd, about to be closed or duplicated by a
+ * signal handler, is nothing to the record: not open, a pipe or a
+ * socket (neither a device nor a memfd).  fstat() is async-signal-safe.
+ */
+static bool kho_preload_untracked(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) < 0 || S_ISFIFO(st.st_mode) ||
+	       S_ISSOCK(st.st_mode);
+}
+
+/* close() from a handler that interrupted a recorded ioctl */
+static __attribute__((noinline, cold)) int
+kho_preload_close_reentered(struct kho_record *rec, int fd)
+{
+	bool untracked = kho_preload_untracked(fd);
+	int ret = real_close(fd), err = errno;
+
+	if ((ret == 0 || err != EBADF) && !untracked)
+		kho_record_note_reentry(rec, KHO_RECORD_REENTRY_CLOSE, 0, fd);
+	errno = err;
+	return ret;
+}
+
+/* A dup of @oldfd onto @newfd (-1: any) from such a handler. */
+static void kho_preload_dup_reentered(struct kho_record *rec, int oldfd,
+				      int newfd, bool untracked)
+{
+	int err = errno;
+
+	if (newfd >= 0 && !untracked)
+		kho_record_note_reentry(rec, KHO_RECORD_REENTRY_DUP, 0, oldfd);
+	errno = err;
+}
+
 int close(int fd)
 {
 	struct kho_record *rec = kho_preload_active();
@@ -305,6 +353,8 @@ int close(int fd)
 
 	if (!rec)
 		return real_close(fd);
+	if (kho_record_reentered())
+		return kho_preload_close_reentered(rec, fd);
 	/*
 	 * The recorder's memfd references are invisible to the VMM: a close
 	 * of one (a close-every-fd loop) gets what a free number gives.
@@ -325,8 +375,17 @@ int close(int fd)
 int dup(int oldfd)
 {
 	struct kho_record *rec = kho_preload_active();
-	int fd = real_dup(oldfd), err = errno;
+	int fd, err;
 
+	if (rec && kho_record_reentered()) {
+		bool untracked = kho_preload_untracked(oldfd);
+
+		fd = real_dup(oldfd);
+		kho_preload_dup_reentered(rec, oldfd, fd, untracked);
+		return fd;
+	}
+	fd = real_dup(oldfd);
+	err = errno;
 	if (fd >= 0 && rec) {
 		kho_record_fd_dup(rec, oldfd, fd);
 		errno = err;
@@ -339,6 +398,17 @@ static int kho_preload_dup_to(int oldfd, int newfd, int flags, bool three)
 	struct kho_record *rec = kho_preload_active();
 	int fd, err;
 
+	if (rec && kho_record_reentered()) {
+		/* what @newfd was is closed by the call */
+		bool untracked = kho_preload_untracked(oldfd) &&
+				 kho_preload_untracked(newfd);
+
+		fd = three ? real_dup3(oldfd, newfd, flags) :
+			     real_dup2(oldfd, newfd);
+		if (newfd != oldfd)
+			kho_preload_dup_reentered(rec, oldfd, fd, untracked);
+		return fd;
+	}
 	/* replacing a recorder reference would drop a memfd capture needs */
 	if (rec && newfd != oldfd && kho_record_fd_internal(rec, newfd)) {
 		errno = EBUSY;
@@ -370,13 +440,21 @@ int fcntl(int fd, int cmd, ...)
 	va_list ap;
 	int ret, err;
 
+	bool dupfd = cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+
 	va_start(ap, cmd);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
 	kho_preload_resolve();
+	if (dupfd && kho_preload_rec && kho_record_reentered()) {
+		bool untracked = kho_preload_untracked(fd);
+
+		ret = real_fcntl(fd, cmd, arg);
+		kho_preload_dup_reentered(kho_preload_rec, fd, ret, untracked);
+		return ret;
+	}
 	ret = real_fcntl(fd, cmd, arg);
-	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) &&
-	    (rec = kho_preload_active())) {
+	if (ret >= 0 && dupfd && (rec = kho_preload_active())) {
 		err = errno;
 		kho_record_fd_dup(rec, fd, ret);
 		errno = err;
@@ -385,6 +463,49 @@ int fcntl(int fd, int cmd, ...)
 }
 
 int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+/*
+ * A VMM closing "every fd from 3" before it execs a helper, or from a
+ * child: the fds leave the table like close()'s, and the recorder's own
+ * references stay open (kho_record_close_range()).
+ */
+int close_range(unsigned int first, unsigned int last, int flags)
+{
+	struct kho_record *rec = kho_preload_active();
+	int ret, err;
+
+	if (!rec)
+		return real_close_range(first, last, flags);
+	if (kho_record_reentered()) {
+		ret = real_close_range(first, last, flags);
+		err = errno;
+		if (!ret && !(flags & CLOSE_RANGE_CLOEXEC))
+			kho_record_note_reentry(rec,
+						KHO_RECORD_REENTRY_CLOSE_RANGE,
+						0, (int)first);
+		errno = err;
+		return ret;
+	}
+	return kho_record_close_range(rec, first, last, flags,
+				      real_close_range);
+}
+
+/*
+ * closefrom(3) is close_range(lowfd, ~0U, 0) where the kernel has it
+ * (5.9 and later); libc's own call to it bypasses the wrapper above, so
+ * it is wrapped too.  Where close_range fails, libc's fallback runs.
+ */
+void closefrom(int lowfd)
+{
+	int err = errno;
+
+	kho_preload_resolve();
+	if (lowfd < 0)
+		lowfd = 0;
+	if (close_range((unsigned int)lowfd, ~0U, 0) < 0)
+		real_closefrom(lowfd);
+	errno = err;
+}
 
 static void kho_preload_maps_changed(void)
 {

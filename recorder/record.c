@@ -9,13 +9,6 @@
 
 #include "internal.h"
 
-__thread int kho_record_depth __attribute__((tls_model("initial-exec")));
-
-bool kho_record_busy(void)
-{
-	return kho_record_depth > 0;
-}
-
 /* Keeps errno: the ioctl path restores it only when it journals slowly. */
 void kho_record_futex(int *addr, int op, int val)
 {
@@ -96,6 +89,7 @@ void kho_record_reset(struct kho_record *rec)
 	rec->refused = NULL;
 	rec->nr_refused = 0;
 	rec->broken[0] = 0;
+	kho_record_reentry_reset(rec);
 	if (rec->ctx_ofd >= 0 && !rec->ofds[rec->ctx_ofd].refs)
 		memset(&rec->ofds[rec->ctx_ofd], 0, sizeof(rec->ofds[0]));
 	rec->ctx_ofd = -1;
@@ -113,11 +107,11 @@ void kho_record_free(struct kho_record *rec)
 		else
 			kho_journal_sock_abandon(rec->srv);
 	}
-	kho_record_depth++;
+	kho_record_enter();
 	kho_journal_free(&rec->journal);
 	for (i = 0; i < rec->nr_memfds; i++)
 		close(rec->memfds[i].fd);
-	kho_record_depth--;
+	kho_record_leave();
 	free(rec->memfds);
 	free(rec->fds);
 	free(rec->ofds);

@@ -336,10 +336,79 @@ void kho_record_atfork_child(struct kho_record *rec);
  * kho_record_busy() - is this thread inside the recorder
  *
  * So that interposed libc wrappers pass the recorder's own calls
- * straight through.
+ * straight through.  The recorder does its own work with every signal
+ * blocked, so this is never true in a signal handler.
  *
  * Return: true while it is.
  */
 bool kho_record_busy(void);
+
+/**
+ * kho_record_reentered() - is this a signal handler that interrupted a
+ * recorded ioctl on this thread
+ *
+ * The ioctl wrapper runs its system call and writes the record with
+ * signals open (blocking them would cost two system calls per ioctl);
+ * a handler that runs in between may not take the record's lock, which
+ * this thread may hold, and may not be skipped either.  A wrapper that
+ * finds this true makes its call and, if the call changes what the
+ * record tracks, reports it with kho_record_note_reentry().
+ *
+ * Return: true in such a handler.
+ */
+bool kho_record_reentered(void);
+
+/* What a handler did that the record could not follow. */
+enum kho_record_reentry {
+	KHO_RECORD_REENTRY_NONE = 0,
+	KHO_RECORD_REENTRY_IOCTL,	/* a journaled ioctl succeeded */
+	KHO_RECORD_REENTRY_CLOSE,
+	KHO_RECORD_REENTRY_CLOSE_RANGE,
+	KHO_RECORD_REENTRY_DUP,
+	KHO_RECORD_REENTRY_FORK,
+};
+
+/**
+ * kho_record_note_reentry() - mark the journal unpreservable, naming a
+ * call a signal handler made while the recorder was busy
+ * @rec: the record
+ * @kind: the call
+ * @cmd: the ioctl's command, for KHO_RECORD_REENTRY_IOCTL
+ * @fd: the fd it was made on (the first of a range), or -1
+ *
+ * Async-signal-safe: one compare-and-swap, no lock; the first call wins.
+ * kho_record_status(), record and capture then refuse the journal with
+ * "recorder: ioctl IOAS_MAP on fd 5 from a signal handler while the
+ * recorder was busy: journal unpreservable".  An ioctl's mark goes when
+ * the journal starts over (the iommufd's last close); an fd call's
+ * stays, since the fd table no longer follows the process.
+ */
+void kho_record_note_reentry(struct kho_record *rec,
+			     enum kho_record_reentry kind, unsigned long cmd,
+			     int fd);
+
+/**
+ * kho_record_close_range() - close a range of fds, as close_range(2),
+ * and forget them
+ * @rec: the record
+ * @first: the first fd
+ * @last: the last fd (~0U: every fd from @first)
+ * @flags: close_range(2)'s CLOSE_RANGE_* flags
+ * @real: the close_range to call: libc's, or the next in the symbol chain
+ *
+ * The recorder's own memfd references are left out of the range (a VMM's
+ * "close every fd" would otherwise take the memfds capture sends).  The
+ * fds closed leave the fd table, as close() would leave it (an iommufd's
+ * last close starts the journal over); with CLOSE_RANGE_CLOEXEC nothing
+ * is closed now and the table stays.  The lock is held across the call,
+ * so that an fd another thread opens in the range meanwhile is not
+ * forgotten with it.
+ *
+ * Return: what @real returned (0, or -1 with errno: EINVAL for @first >
+ * @last or an unknown flag).
+ */
+int kho_record_close_range(struct kho_record *rec, unsigned int first,
+			   unsigned int last, int flags,
+			   int (*real)(unsigned int, unsigned int, int));
 
 #endif /* KHO_RECORD_H */

@@ -57,12 +57,12 @@ void kho_record_serve_stop(struct kho_record *rec)
 	rec->serve_pending = false;
 	kho_record_unlock(rec);
 	/* outside the lock: a request in flight takes it to snapshot */
-	kho_record_depth++;
+	kho_record_enter();
 	if (ours)
 		kho_journal_sock_stop(srv);
 	else
 		kho_journal_sock_abandon(srv);
-	kho_record_depth--;
+	kho_record_leave();
 }
 
 void kho_record_serve_lazily(struct kho_record *rec)
@@ -72,21 +72,35 @@ void kho_record_serve_lazily(struct kho_record *rec)
 	kho_record_unlock(rec);
 }
 
+/*
+ * The lock is held across fork, with every signal blocked, so that no
+ * other thread is inside the record when the child is made and no
+ * handler runs in the fork window.  A fork from a handler that
+ * interrupted a recorded ioctl cannot take it: this thread may hold it.
+ */
 void kho_record_atfork_prepare(struct kho_record *rec)
 {
-	kho_record_lock(rec);
+	if (!kho_record_reentered())
+		kho_record_lock(rec);
 }
 
 void kho_record_atfork_parent(struct kho_record *rec)
 {
-	kho_record_unlock(rec);
+	if (!kho_record_reentered())
+		kho_record_unlock(rec);
 }
 
 void kho_record_atfork_child(struct kho_record *rec)
 {
-	/* the lock was held across fork by the prepare handler */
+	/* the child's one thread: the lock needs no owner */
 	rec->lock = 0;
-	kho_record_depth = 0;
+	if (kho_record_reentered()) {
+		/* another thread may have been halfway through the record */
+		kho_record_note_reentry(rec, KHO_RECORD_REENTRY_FORK, 0, -1);
+	} else {
+		kho_record_depth = 1;	/* prepare's */
+		kho_record_leave();
+	}
 	if (rec->srv) {
 		kho_journal_sock_abandon(rec->srv);
 		rec->srv = NULL;

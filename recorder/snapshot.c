@@ -14,6 +14,8 @@
 
 int kho_record_status_locked(struct kho_record *rec, struct kho_diag *why)
 {
+	if (kho_record_reentry_status(rec, why))
+		return -EOPNOTSUPP;
 	if (rec->broken[0])
 		return kho_diag_set(why, -EOPNOTSUPP, "%s", rec->broken);
 	if (rec->nr_refused)
@@ -155,9 +157,9 @@ int kho_record_serve_snapshot(void *ctx, int vmm_pidfd, void **blob,
 		status = kho_diag_set(diag, -E2BIG,
 				      "snapshot: %zu memfds, one message carries at most %d",
 				      snap.nr_fds, KHO_JSOCK_MAX_FDS);
-	kho_record_depth++;
+	kho_record_enter();
 	ret = kho_journal_snapshot_encode(&snap, blob, len);
-	kho_record_depth--;
+	kho_record_leave();
 	if (ret)
 		status = kho_diag_set(diag, ret, "snapshot: encoding the hand-off: %s",
 				      strerror(-ret));

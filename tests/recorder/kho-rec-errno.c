@@ -43,6 +43,8 @@ static int recorder_loaded(void)
 
 int main(void)
 {
+	/* volatile: libc declares the path nonnull, and a VMM may pass NULL */
+	const char *volatile nopath = NULL;
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
 	struct iommu_ioas_map m = { .size = sizeof(m), .length = 4096 };
 	struct iommu_ioas_map_file mf = { .size = sizeof(mf), .length = 4096 };
@@ -77,6 +79,14 @@ int main(void)
 		    open("/nonexistent/kho", O_RDONLY) == -1, ENOENT);
 	errno = ERRNO_MARK;
 	errno_check("close(-1)", close(-1) == -1, EBADF);
+	/* the kernel refuses the NULL path; the wrapper must not read it */
+	errno = ERRNO_MARK;
+	errno_check("openat(AT_FDCWD, NULL)",
+		    openat(AT_FDCWD, nopath, O_RDONLY) == -1, EFAULT);
+	errno = ERRNO_MARK;
+	errno_check("open(NULL)", open(nopath, O_RDONLY) == -1, EFAULT);
+	errno = ERRNO_MARK;
+	errno_check("close_range(2, 1)", close_range(2, 1, 0) == -1, EINVAL);
 	errno = ERRNO_MARK;
 	errno_check("dup(-1)", dup(-1) == -1, EBADF);
 	errno = ERRNO_MARK;
@@ -106,6 +116,10 @@ int main(void)
 	errno_check("munmap", munmap(p, 4096) == 0, ERRNO_MARK);
 	errno = ERRNO_MARK;
 	errno_check("close", close(fd2) == 0, ERRNO_MARK);
+	fd2 = dup(fd);
+	errno = ERRNO_MARK;
+	errno_check("close_range", fd2 >= 0 && close_range(fd2, fd2, 0) == 0,
+		    ERRNO_MARK);
 	if (errno_failed)
 		return 1;
 	printf("kho-rec-errno: ok\n");

@@ -25,6 +25,11 @@
  *   impostor P  listen on P's journal socket ($KHO_RUN_DIR or
  *               /run/kho-tool, vmm-P.sock) without being P; then wait
  *               for SIGTERM
+ *   closerange  IOAS + a MAP_FILE, then close_range(2) over every fd
+ *               above the iommufd (the recorder's memfd reference among
+ *               them) and close_range(CLOEXEC) of the iommufd; ready;
+ *               SIGUSR1 closes the iommufd with close_range, takes its
+ *               number with a pipe and opens a new iommufd with an IOAS
  *   loop N dev  the same on an IOAS with the first VFIO cdev
  *               (/dev/vfio/devices/vfio*) bound and attached, so that
  *               each map and unmap also costs an IOTLB invalidation, as
@@ -33,6 +38,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/iommufd.h>
 /* Bookworm's <linux/stddef.h> predates the 7.2 uapi's __counted_by. */
 #ifndef __counted_by
@@ -207,6 +213,51 @@ static int probe_cut(void)
 	fflush(stdout);
 	while (probe_sig != SIGTERM)
 		pause();
+	return 0;
+}
+
+static int probe_closerange(void)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	uint32_t ioas;
+	int iommufd, memfd, p[2];
+	void *ram;
+
+	signal(SIGUSR1, probe_on_signal);
+	signal(SIGTERM, probe_on_signal);
+	if (probe_setup(&iommufd, &ioas, &memfd, &ram) ||
+	    probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK, PROBE_IOVA))
+		return 1;
+	/* a helper's "close every fd" before exec: closes nothing now */
+	if (close_range(iommufd, iommufd, CLOSE_RANGE_CLOEXEC) ||
+	    close_range(iommufd + 1, ~0U, 0)) {
+		perror("kho-rec-probe: closerange: close_range");
+		return 1;
+	}
+	printf("kho-rec-probe: closerange: fds from %d closed, iommufd %d close-on-exec\n",
+	       iommufd + 1, iommufd);
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	while (probe_sig != SIGTERM) {
+		pause();
+		if (probe_sig != SIGUSR1)
+			continue;
+		probe_sig = 0;
+		/* a pipe takes the number: not through open(), not seen */
+		if (close_range(iommufd, iommufd, 0) || pipe(p) ||
+		    p[0] != iommufd) {
+			fprintf(stderr, "kho-rec-probe: closerange: iommufd %d closed and reused by a pipe: %s\n",
+				iommufd, strerror(errno));
+			return 1;
+		}
+		iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+		if (iommufd < 0 ||
+		    probe_ioctl(iommufd, IOMMU_IOAS_ALLOC, &a, "IOMMU_IOAS_ALLOC"))
+			return 1;
+		printf("kho-rec-probe: closerange: a new iommufd %d, IOAS %u; the old number is a pipe\n",
+		       iommufd, a.out_ioas_id);
+		fflush(stdout);
+	}
 	return 0;
 }
 
@@ -406,9 +457,11 @@ int main(int argc, char **argv)
 		return probe_disown();
 	if (argc == 3 && !strcmp(argv[1], "impostor") && atol(argv[2]) > 0)
 		return probe_impostor(atol(argv[2]));
+	if (argc == 2 && !strcmp(argv[1], "closerange"))
+		return probe_closerange();
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "dev"))) &&
 	    !strcmp(argv[1], "loop") && atol(argv[2]) > 0)
 		return probe_loop(atol(argv[2]), argc == 4);
-	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | disown | impostor PID | loop N [dev]\n");
+	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | disown | impostor PID | closerange | loop N [dev]\n");
 	return 2;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests of the recorder (lib/record.c) and the journal socket, with real memfds. */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/iommufd.h>
@@ -469,6 +470,105 @@ KTEST(fd_identity_follows_dup_and_close)
 	kho_journal_snapshot_free(&h);
 	close(b);
 	close(c);
+	kho_record_free(rec);
+}
+
+/* libc's close_range, as the preload's wrapper passes it on */
+static int libc_close_range(unsigned int first, unsigned int last, int flags)
+{
+	return close_range(first, last, flags);
+}
+
+KTEST(close_range_forgets_the_fds_it_closes_but_not_its_own)
+{
+	struct kho_record *rec;
+	struct kho_journal_snapshot h;
+	enum kho_record_fd_kind kind;
+	int iommufd, memfd, p[2];
+
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	memfd = memfd_sized("m", PG);
+	ASSERT_TRUE(memfd > iommufd);
+	/* the recorder now holds its own reference, at 512 or above */
+	ASSERT_EQ(0, note_map_file(rec, iommufd, 1, memfd, 0, PG, 0x100000));
+
+	/* CLOEXEC closes nothing now: the table stays */
+	ASSERT_EQ(0, kho_record_close_range(rec, iommufd, ~0U,
+					    CLOSE_RANGE_CLOEXEC,
+					    libc_close_range));
+	ASSERT_EQ(0, kho_record_fd_kind(rec, iommufd, &kind));
+	ASSERT_EQ(KHO_RECORD_FD_IOMMUFD, kind);
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(2, h.journal.nr);
+	kho_journal_snapshot_free(&h);
+
+	/* "close every fd above the iommufd": the memfd goes, the reference stays */
+	ASSERT_EQ(0, kho_record_close_range(rec, iommufd + 1, ~0U, 0,
+					    libc_close_range));
+	ASSERT_EQ(-1, fcntl(memfd, F_GETFD));
+	ASSERT_EQ(0, kho_record_snapshot(rec, &h, true));
+	ASSERT_EQ(1, h.state.nr_memfd);
+	ASSERT_TRUE(h.memfd_fds[0] >= 0);
+	kho_journal_snapshot_free(&h);
+
+	/* first > last: EINVAL, as close_range(2) says, nothing forgotten */
+	errno = 0;
+	ASSERT_EQ(-1, kho_record_close_range(rec, 5, 4, 0, libc_close_range));
+	ASSERT_EQ(EINVAL, errno);
+
+	/* the iommufd's last close: the journal starts over... */
+	ASSERT_EQ(0, kho_record_close_range(rec, iommufd, iommufd, 0,
+					    libc_close_range));
+	ASSERT_EQ(0, journal_of(rec, &h));
+	ASSERT_EQ(0, h.journal.nr);
+	ASSERT_EQ(0, h.state.nr_memfd);
+	kho_journal_snapshot_free(&h);
+	/* ...and its number, reused by a pipe the recorder never saw open, is
+	 * classified afresh, not taken for the iommufd */
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(iommufd, p[0]);
+	ASSERT_EQ(0, kho_record_fd_kind(rec, p[0], &kind));
+	ASSERT_EQ(KHO_RECORD_FD_OTHER, kind);
+	close(p[0]);
+	close(p[1]);
+	kho_record_free(rec);
+}
+
+KTEST(a_call_a_handler_made_while_busy_is_named_not_lost)
+{
+	struct kho_record *rec;
+	struct kho_diag why = { "" };
+	int iommufd;
+
+	ASSERT_EQ(0, kho_record_new(&rec));
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	ASSERT_EQ(0, kho_record_status(rec, &why));
+	ASSERT_TRUE(!kho_record_reentered());	/* not in a recorded ioctl */
+
+	kho_record_note_reentry(rec, KHO_RECORD_REENTRY_IOCTL,
+				IOMMU_IOAS_MAP_FILE, iommufd);
+	/* the first wins */
+	kho_record_note_reentry(rec, KHO_RECORD_REENTRY_CLOSE, 0, 9);
+	ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+	ASSERT_TRUE(strstr(why.msg, "recorder: ioctl IOAS_MAP_FILE on fd ") != NULL);
+	ASSERT_TRUE(strstr(why.msg, " from a signal handler while the recorder was busy: journal unpreservable") != NULL);
+
+	/* the iommufd's last close destroyed what the lost map made */
+	close(iommufd);
+	kho_record_fd_closed(rec, iommufd);
+	ASSERT_EQ(0, kho_record_status(rec, &why));
+
+	/* a lost close leaves the fd table unknown: it outlives the journal */
+	iommufd = fake_iommufd(rec);
+	ASSERT_EQ(0, note_ioas_alloc(rec, iommufd, 1));
+	kho_record_note_reentry(rec, KHO_RECORD_REENTRY_CLOSE, 0, 9);
+	close(iommufd);
+	kho_record_fd_closed(rec, iommufd);
+	ASSERT_EQ(-EOPNOTSUPP, kho_record_status(rec, &why));
+	ASSERT_TRUE(strstr(why.msg, "recorder: close of fd 9 from a signal handler") != NULL);
 	kho_record_free(rec);
 }
 

@@ -89,3 +89,17 @@ load helpers
 		--expect userspace-journal-degrades
 	assert_vm_ok
 }
+
+@test "recorder: maps from a signal handler are journaled or refused by name, never lost; across fork too" {
+	run_vm --script "$GUEST_DIR/recorder-signal.sh" --timeout 400 \
+		--expect storm-journaled --expect ioctl-journaled-or-named \
+		--expect fork-parent-journaled --expect fork-child-journaled
+	assert_vm_ok
+	echo "# recorder: a handler's maps during a recorded ioctl: $(log_value signal_ioctl)" >&3
+}
+
+@test "recorder: close_range keeps the recorder's references, drops a closed iommufd" {
+	run_vm --script "$GUEST_DIR/recorder-closerange.sh" --timeout 200 \
+		--expect references-survive --expect iommufd-dropped
+	assert_vm_ok
+}
