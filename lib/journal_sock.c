@@ -320,6 +320,11 @@ void kho_journal_sock_stop(struct kho_jsock_server *srv)
 	free(srv);
 }
 
+int kho_journal_sock_fd(const struct kho_jsock_server *srv)
+{
+	return srv->lfd;
+}
+
 void kho_journal_sock_abandon(struct kho_jsock_server *srv)
 {
 	if (!srv)

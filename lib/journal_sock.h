@@ -164,6 +164,18 @@ int kho_journal_sock_serve(kho_jsock_snapshot_fn fn, void *ctx,
 void kho_journal_sock_stop(struct kho_jsock_server *srv);
 
 /**
+ * kho_journal_sock_fd() - the listening socket's number in the serving
+ * process's fd table
+ * @srv: the server
+ *
+ * So that the process's own close(), close_range() or dup2() can be kept
+ * off it: kho_journal_sock_stop() wakes the thread through it.
+ *
+ * Return: the fd.
+ */
+int kho_journal_sock_fd(const struct kho_jsock_server *srv);
+
+/**
  * kho_journal_sock_abandon() - forget the parent's server in a fork child
  * @srv: the parent's server: its thread is gone in the child; its socket
  *       is left alone

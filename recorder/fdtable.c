@@ -324,6 +324,21 @@ int kho_record_close_range(struct kho_record *rec, unsigned int first,
 	return ret;
 }
 
+/*
+ * @fd becomes (or stops being) one of the recorder's own: whatever the
+ * table knew of the number goes, since the file was opened past the
+ * wrappers (socket(2)).
+ */
+void kho_record_fd_set_internal(struct kho_record *rec, int fd, bool internal)
+{
+	struct kho_record_fdent *e;
+
+	kho_record_drop_fd(rec, fd);
+	e = kho_record_fdent(rec, fd, internal);
+	if (e)
+		e->internal = internal;
+}
+
 bool kho_record_fd_internal(struct kho_record *rec, int fd)
 {
 	struct kho_record_fdent *e;

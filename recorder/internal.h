@@ -51,7 +51,8 @@ struct kho_record_ofd {
 
 struct kho_record_fdent {
 	int ofd;		/* index + 1 into rec->ofds; 0: none */
-	bool internal;		/* one of the recorder's memfd references */
+	/* the recorder's own: a memfd reference, or the socket it serves on */
+	bool internal;
 	uint64_t memfd_token;	/* cached fd -> memfd, 0: not known */
 };
 
@@ -219,6 +220,7 @@ static inline void kho_record_hot_forget(struct kho_record *rec)
 struct kho_record_fdent *kho_record_fdent(struct kho_record *rec, int fd,
 					  bool grow);
 struct kho_record_ofd *kho_record_ofd_of(struct kho_record *rec, int fd);
+void kho_record_fd_set_internal(struct kho_record *rec, int fd, bool internal);
 int kho_record_ofd_new(struct kho_record *rec, int fd,
 		       enum kho_record_fd_kind kind, dev_t rdev);
 struct kho_record_ofd *kho_record_classify(struct kho_record *rec, int fd,

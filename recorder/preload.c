@@ -231,12 +231,18 @@ int ioctl(int fd, unsigned long cmd, ...)
 	return kho_record_ioctl_via(rec, hot_ioctl, fd, cmd, arg);
 }
 
+/*
+ * From a handler that interrupted a recorded ioctl the new fd is left
+ * alone: it is classified on first use, like one received over
+ * SCM_RIGHTS, and its number held no file the table still tracks (the
+ * close that freed it was seen, or the journal names it).
+ */
 static void kho_preload_opened(int fd, const char *path)
 {
 	struct kho_record *rec = kho_preload_active();
 	int err = errno;
 
-	if (fd >= 0 && rec) {
+	if (fd >= 0 && rec && !kho_record_reentered()) {
 		kho_record_fd_opened(rec, fd, path);
 		errno = err;
 	}

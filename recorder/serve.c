@@ -15,8 +15,12 @@ static int kho_record_serve_locked(struct kho_record *rec,
 		return -EALREADY;
 	ret = kho_journal_sock_serve(kho_record_serve_snapshot, rec, &rec->srv,
 				     diag);
-	if (!ret)
+	if (!ret) {
 		rec->srv_pid = getpid();
+		/* a VMM's close_range(3, ~0U) would stop the server waking */
+		kho_record_fd_set_internal(rec, kho_journal_sock_fd(rec->srv),
+					   true);
+	}
 	rec->serve_pending = false;
 	return ret;
 }
@@ -52,6 +56,8 @@ void kho_record_serve_stop(struct kho_record *rec)
 	kho_record_lock(rec);
 	srv = rec->srv;
 	ours = rec->srv_pid == getpid();
+	if (srv)
+		kho_record_fd_set_internal(rec, kho_journal_sock_fd(srv), false);
 	rec->srv = NULL;
 	rec->serve_lazily = false;
 	rec->serve_pending = false;
@@ -102,6 +108,8 @@ void kho_record_atfork_child(struct kho_record *rec)
 		kho_record_leave();
 	}
 	if (rec->srv) {
+		kho_record_fd_set_internal(rec, kho_journal_sock_fd(rec->srv),
+					   false);
 		kho_journal_sock_abandon(rec->srv);
 		rec->srv = NULL;
 		rec->serve_pending = true;

@@ -40,7 +40,7 @@ if grep -q '"preservable":true' /tmp/ioctl.json; then
 		khotest_fail "ioctl: $maps maps journaled, the VMM made $((N + 1)), and the journal says it is whole"
 	khotest_log "signal_ioctl=journaled"
 else
-	grep -q "\"reason\":\"$reason\"" /tmp/ioctl.json ||
+	grep -q "\"reason\":\"[^\"]*: $reason\"" /tmp/ioctl.json ||
 		khotest_fail "ioctl: refused, but not naming the handler's map"
 	if kho-tool capture --pid "$KHOTEST_PID" --out /tmp/cap.blob > /tmp/cap.out 2>&1; then
 		cat /tmp/cap.out
