@@ -289,7 +289,7 @@ kho_record_hot_contended(struct kho_record *rec, int fd, unsigned long cmd,
 	if (kho_record_note_fast(rec, fd, cmd, arg, &unmap_len))
 		kho_record_note_hot_miss(rec, fd, cmd, arg, unmap_len);
 	kho_record_unlock(rec);
-	kho_record_inflight--;
+	kho_record_depth -= KHO_RECORD_INFLIGHT;
 	return ret;
 }
 
@@ -300,7 +300,7 @@ kho_record_hot_missed(struct kho_record *rec, int fd, unsigned long cmd,
 	kho_record_enter();
 	kho_record_note_hot_miss(rec, fd, cmd, arg, unmap_len);
 	kho_record_unlock(rec);
-	kho_record_inflight--;
+	kho_record_depth -= KHO_RECORD_INFLIGHT;
 	return ret;
 }
 
@@ -313,7 +313,7 @@ kho_record_hot_unmap_failed(struct kho_record *rec, int fd, const void *arg,
 	memcpy(&in, arg, sizeof(in));	/* a failed call writes nothing back */
 	in.length = unmap_len;
 	kho_record_unmap_failed(rec, fd, &in, errno);
-	kho_record_inflight--;
+	kho_record_depth -= KHO_RECORD_INFLIGHT;
 	return ret;
 }
 
@@ -321,7 +321,7 @@ static __attribute__((noinline, cold)) int
 kho_record_hot_wake(struct kho_record *rec, int ret)
 {
 	kho_record_futex(&rec->lock, FUTEX_WAKE, 1);
-	kho_record_inflight--;
+	kho_record_depth -= KHO_RECORD_INFLIGHT;
 	return ret;
 }
 
@@ -334,7 +334,7 @@ kho_record_hot_wake(struct kho_record *rec, int ret)
  * stack frame at all.  The lock is kho_record_lock()/_unlock() spelt
  * out, so that their slow ends are tail calls too, and taken with
  * signals open (blocking them is two system calls): from before the
- * call until the record is written, kho_record_inflight tells a handler
+ * call until the record is written, KHO_RECORD_INFLIGHT tells a handler
  * that runs in between that it interrupted this (kho_record_reentered()).
  */
 static inline __attribute__((always_inline)) int
@@ -347,13 +347,13 @@ kho_record_ioctl_hot(struct kho_record *rec,
 
 	if (cmd == IOMMU_IOAS_UNMAP)
 		unmap_len = ((const struct iommu_ioas_unmap *)arg)->length;
-	kho_record_inflight++;
+	kho_record_depth += KHO_RECORD_INFLIGHT;
 	ret = kho_record_real_ioctl(real, fd, cmd, arg);
 	if (ret < 0) {
 		if (cmd == IOMMU_IOAS_UNMAP)
 			return kho_record_hot_unmap_failed(rec, fd, arg,
 							   unmap_len, ret);
-		kho_record_inflight--;
+		kho_record_depth -= KHO_RECORD_INFLIGHT;
 		return ret;
 	}
 	if (!__atomic_compare_exchange_n(&rec->lock, &c, 1, false,
@@ -364,7 +364,7 @@ kho_record_ioctl_hot(struct kho_record *rec,
 		return kho_record_hot_missed(rec, fd, cmd, arg, unmap_len, ret);
 	if (__atomic_exchange_n(&rec->lock, 0, __ATOMIC_RELEASE) == 2)
 		return kho_record_hot_wake(rec, ret);
-	kho_record_inflight--;
+	kho_record_depth -= KHO_RECORD_INFLIGHT;
 	return ret;
 }
 
@@ -422,10 +422,11 @@ int kho_record_ioctl_via(struct kho_record *rec,
 			 int (*real)(int, unsigned long, ...), int fd,
 			 unsigned long cmd, void *arg)
 {
-	if (kho_record_depth)
-		return kho_record_real_ioctl(real, fd, cmd, arg);
-	if (kho_record_inflight)
+	if (kho_record_depth) {
+		if (kho_record_depth & KHO_RECORD_OWN)
+			return kho_record_real_ioctl(real, fd, cmd, arg);
 		return kho_record_ioctl_reentered(rec, real, fd, cmd, arg);
+	}
 	/*
 	 * Every iommufd argument starts with its u32 size; UNMAP's length is
 	 * read only when the caller's struct has one.
@@ -466,18 +467,18 @@ kho_record_ioctl_full(struct kho_record *rec,
 	int ret, err;
 
 	kho_record_prepare_inline(cmd, arg, &call);
-	kho_record_inflight++;
+	kho_record_depth += KHO_RECORD_INFLIGHT;
 	ret = kho_record_real_ioctl(real, fd, cmd, arg);
 	if (ret < 0) {
 		kho_record_note_failed(rec, fd, cmd, &call, errno);
-		kho_record_inflight--;
+		kho_record_depth -= KHO_RECORD_INFLIGHT;
 		return ret;
 	}
 	err = errno;
 	kho_record_lock(rec);
 	kho_record_note_locked(rec, fd, cmd, arg, &call);
 	kho_record_unlock(rec);
-	kho_record_inflight--;
+	kho_record_depth -= KHO_RECORD_INFLIGHT;
 	errno = err;
 	return ret;
 }

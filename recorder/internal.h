@@ -160,19 +160,23 @@ struct kho_record {
 
 
 /*
+ * Where this thread is in the recorder, two counts in one word, so that
+ * the ioctl wrapper tests both with one load:
+ * - the low 16 bits (KHO_RECORD_OWN): the recorder's own work
+ *   (kho_record_enter()), whose calls pass the wrappers straight through;
+ * - above them, in units of KHO_RECORD_INFLIGHT: a recorded ioctl with
+ *   signals open, from before its system call until its record is
+ *   written.  A wrapper entered with this and not the other runs in a
+ *   signal handler that interrupted it, and may neither take the lock
+ *   (this thread may hold it) nor skip the call silently
+ *   (kho_record_reentered()).
  * initial-exec: read on every wrapped call, and libkho-record.so is
  * preloaded (never dlopen'ed late), so its TLS fits the static block and
  * the access needs no __tls_get_addr() call.
  */
 extern __thread int kho_record_depth __attribute__((tls_model("initial-exec")));
-/*
- * Non-zero while this thread is inside a recorded ioctl with its signals
- * open (from before the system call until the record is written): a
- * wrapper entered then, with kho_record_depth 0, runs in a signal handler
- * that interrupted it, and may neither take the lock (this thread may
- * hold it) nor skip the call silently (kho_record_reentered()).
- */
-extern __thread int kho_record_inflight __attribute__((tls_model("initial-exec")));
+#define KHO_RECORD_OWN		0xffff
+#define KHO_RECORD_INFLIGHT	0x10000
 /* The signal mask kho_record_enter() replaced, for kho_record_leave(). */
 extern __thread sigset_t kho_record_sigsaved __attribute__((tls_model("initial-exec")));
 
@@ -189,7 +193,7 @@ void kho_record_reset(struct kho_record *rec);
  * inlined on every path, the rest out of line.  Held with every signal
  * blocked (kho_record_enter()): a handler can then never run on a thread
  * that holds it, so never re-enter it or the allocator under it.  The
- * ioctl hot path takes it without, under kho_record_inflight.
+ * ioctl hot path takes it without, under KHO_RECORD_INFLIGHT.
  */
 static inline __attribute__((always_inline)) void
 kho_record_lock(struct kho_record *rec)

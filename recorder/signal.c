@@ -8,14 +8,13 @@
 #include "op.h"
 
 __thread int kho_record_depth __attribute__((tls_model("initial-exec")));
-__thread int kho_record_inflight __attribute__((tls_model("initial-exec")));
 __thread sigset_t kho_record_sigsaved __attribute__((tls_model("initial-exec")));
 
 /*
  * Enters the recorder for its own work: with every signal blocked, so
  * that no handler runs while this thread holds the lock or is inside the
  * allocator, fopen() or the fd table on the recorder's behalf; and with
- * kho_record_depth raised, so that the calls the recorder itself makes
+ * kho_record_depth's own count raised, so that the calls it makes
  * pass the wrappers straight through.  The mask goes up before the depth:
  * a handler that comes in between sees the recorder idle, and is.
  * glibc keeps its own signals (cancellation, setxid) out of the set.
@@ -24,7 +23,7 @@ void kho_record_enter(void)
 {
 	sigset_t all;
 
-	if (!kho_record_depth) {
+	if (!(kho_record_depth & KHO_RECORD_OWN)) {
 		sigfillset(&all);
 		pthread_sigmask(SIG_BLOCK, &all, &kho_record_sigsaved);
 	}
@@ -34,18 +33,19 @@ void kho_record_enter(void)
 /* Leaves it: the depth down before the mask, the reverse of the above. */
 void kho_record_leave(void)
 {
-	if (!--kho_record_depth)
+	if (!(--kho_record_depth & KHO_RECORD_OWN))
 		pthread_sigmask(SIG_SETMASK, &kho_record_sigsaved, NULL);
 }
 
 bool kho_record_busy(void)
 {
-	return kho_record_depth > 0;
+	return kho_record_depth & KHO_RECORD_OWN;
 }
 
 bool kho_record_reentered(void)
 {
-	return kho_record_inflight && !kho_record_depth;
+	return kho_record_depth >= KHO_RECORD_INFLIGHT &&
+	       !(kho_record_depth & KHO_RECORD_OWN);
 }
 
 /*
