@@ -21,7 +21,8 @@
  * capture fails naming it.
  *
  * The functions given a record take its lock, so none of them may be
- * called from inside the recorder (kho_record_busy()).
+ * called from inside the recorder (kho_record_busy()).  They hold it
+ * with every signal blocked, so a VMM's signal handler may call them.
  */
 #ifndef KHO_RECORD_H
 #define KHO_RECORD_H

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/iommufd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -54,7 +55,8 @@ int main(void)
 	struct iommu_ioas_map m = { .size = sizeof(m), .length = 4096 };
 	struct iommu_ioas_map_file mf = { .size = sizeof(mf), .length = 4096 };
 	struct iommu_ioas_unmap u = { .size = sizeof(u), .length = 4096 };
-	int fd, fd2, mfd;
+	int fd, fd2, mfd, got;
+	bool closed;
 	void *p;
 
 	if (!recorder_loaded()) {
@@ -125,6 +127,13 @@ int main(void)
 	errno = ERRNO_MARK;
 	errno_check("close_range", fd2 >= 0 && close_range(fd2, fd2, 0) == 0,
 		    ERRNO_MARK);
+	fd2 = dup(fd);
+	errno = ERRNO_MARK;
+	closefrom(fd2);
+	got = errno;
+	closed = fcntl(fd2, F_GETFD) == -1;
+	errno = got;
+	errno_check("closefrom", closed, ERRNO_MARK);
 	if (errno_failed)
 		return 1;
 	printf("kho-rec-errno: ok\n");
