@@ -444,9 +444,8 @@ int fcntl(int fd, int cmd, ...)
 	struct kho_record *rec;
 	unsigned long arg;
 	va_list ap;
-	int ret, err;
-
 	bool dupfd = cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+	int ret, err;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, unsigned long);
