@@ -107,6 +107,17 @@ static int kho_jsock_reply(int fd, int status, const char *msg,
 	return ret;
 }
 
+/*
+ * The server thread's own descriptors (the accepted socket, the fds it
+ * got with pidfd_getfd()) live in a table of its own, but a close() here
+ * would go through the LD_PRELOAD recorder's wrapper, which edits the
+ * VMM's table under the same fd number: the raw system call instead.
+ */
+static void kho_jsock_close_own(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
 static void kho_jsock_serve_one(struct kho_jsock_server *srv, int fd)
 {
 	struct timeval tv = { .tv_sec = KHO_JSOCK_TIMEOUT_SEC };
@@ -166,7 +177,7 @@ static void kho_jsock_serve_one(struct kho_jsock_server *srv, int fd)
 	kho_jsock_reply(fd, status, status ? diag.msg : NULL, blob, len, fds,
 			status ? 0 : nr_fds);
 	for (i = 0; i < nr_fds; i++)
-		close(fds[i]);
+		kho_jsock_close_own(fds[i]);
 	free(fds);
 	free(blob);
 }
@@ -215,7 +226,7 @@ static void *kho_jsock_thread(void *arg)
 			break;	/* shut down by kho_journal_sock_stop() */
 		}
 		kho_jsock_serve_one(srv, fd);
-		close(fd);
+		kho_jsock_close_own(fd);
 	}
 	return NULL;
 }

@@ -30,6 +30,10 @@
  *               them) and close_range(CLOEXEC) of the iommufd; ready;
  *               SIGUSR1 closes the iommufd with close_range, takes its
  *               number with a pipe and opens a new iommufd with an IOAS
+ *   lowfd       the iommufd moved to fd 0 (dup2), the
+ *               number the recorder's socket server accepts on in its
+ *               own fd table; IOAS + a MAP_FILE; ready; SIGUSR1 maps a
+ *               second range
  *   loop N dev  the same on an IOAS with the first VFIO cdev
  *               (/dev/vfio/devices/vfio*) bound and attached, so that
  *               each map and unmap also costs an IOTLB invalidation, as
@@ -261,6 +265,40 @@ static int probe_closerange(void)
 	return 0;
 }
 
+static int probe_lowfd(void)
+{
+	uint32_t ioas;
+	int iommufd, memfd;
+	void *ram;
+
+	signal(SIGUSR1, probe_on_signal);
+	signal(SIGTERM, probe_on_signal);
+	/* dup2 and close are wrapped: the recorder sees the move */
+	if (probe_setup(&iommufd, &ioas, &memfd, &ram) ||
+	    dup2(iommufd, 0) != 0 || close(iommufd)) {
+		perror("kho-rec-probe: lowfd: iommufd to fd 0");
+		return 1;
+	}
+	iommufd = 0;
+	if (probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK / 2, PROBE_IOVA))
+		return 1;
+	printf("kho-rec-probe: lowfd: iommufd 0, IOAS %u\n", ioas);
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	while (probe_sig != SIGTERM) {
+		pause();
+		if (probe_sig != SIGUSR1)
+			continue;
+		probe_sig = 0;
+		if (probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK / 2,
+				   PROBE_IOVA + PROBE_CHUNK))
+			return 1;
+		printf("kho-rec-probe: lowfd: second map done\n");
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static double probe_now_ns(void)
 {
 	struct timespec ts;
@@ -459,9 +497,11 @@ int main(int argc, char **argv)
 		return probe_impostor(atol(argv[2]));
 	if (argc == 2 && !strcmp(argv[1], "closerange"))
 		return probe_closerange();
+	if (argc == 2 && !strcmp(argv[1], "lowfd"))
+		return probe_lowfd();
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "dev"))) &&
 	    !strcmp(argv[1], "loop") && atol(argv[2]) > 0)
 		return probe_loop(atol(argv[2]), argc == 4);
-	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | disown | impostor PID | closerange | loop N [dev]\n");
+	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | disown | impostor PID | closerange | lowfd | loop N [dev]\n");
 	return 2;
 }

@@ -98,8 +98,9 @@ load helpers
 	echo "# recorder: a handler's maps during a recorded ioctl: $(log_value signal_ioctl)" >&3
 }
 
-@test "recorder: close_range keeps the recorder's references, drops a closed iommufd" {
+@test "recorder: close_range keeps the recorder's references, drops a closed iommufd; the server's own closes leave the VMM's fds" {
 	run_vm --script "$GUEST_DIR/recorder-closerange.sh" --timeout 200 \
-		--expect references-survive --expect iommufd-dropped
+		--expect references-survive --expect iommufd-dropped \
+		--expect server-closes-its-own
 	assert_vm_ok
 }

@@ -33,4 +33,21 @@ echo
 	khotest_fail "closerange: $(num records /tmp/rec2.json) records after the old iommufd went, want the new IOAS_ALLOC alone"
 khotest_mark iommufd-dropped
 khotest_stop probe
+
+# The socket server accepts in a table of its own, at fd 0 there: its
+# close of that socket must not drop the VMM's fd 0, here the iommufd.
+khotest_start probe env LD_PRELOAD="$KHOTEST_RECORDER" kho-rec-probe lowfd
+kho-tool record --pid "$KHOTEST_PID" --json > /tmp/low1.json ||
+	{ cat /tmp/low1.json; khotest_fail "lowfd: the first record failed"; }
+kill -USR1 "$KHOTEST_PID"
+wait_for /tmp/probe.log 'lowfd: second map done' 10 ||
+	{ cat /tmp/probe.log; khotest_fail "lowfd: the probe did not map again"; }
+kho-tool record --pid "$KHOTEST_PID" --json > /tmp/low2.json ||
+	{ cat /tmp/low2.json; khotest_fail "lowfd: the second record failed"; }
+cat /tmp/low2.json
+echo
+[ "$(num IOAS_MAP_FILE /tmp/low2.json)" = 2 ] ||
+	khotest_fail "lowfd: $(num IOAS_MAP_FILE /tmp/low2.json) IOAS_MAP_FILE records after two maps: the server's close of its socket dropped the VMM's iommufd at fd 0"
+khotest_mark server-closes-its-own
+khotest_stop probe
 khotest_done
