@@ -88,12 +88,43 @@ static int hex_digit(char c)
 	return -1;
 }
 
-int kho_adopt_token_read(const char *path, struct kho_adopt_token *t,
-			 struct kho_diag *diag)
+int kho_adopt_token_read_fd(int fd, const char *what,
+			    struct kho_adopt_token *t, struct kho_diag *diag)
 {
 	char buf[2 * KHO_ADOPT_TOKEN_LEN + 2];
 	ssize_t n;
 	size_t i;
+	int err;
+
+	do
+		n = pread(fd, buf, sizeof(buf), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		err = -errno;
+		return kho_diag_set(diag, err, "adopt: token %s: read: %s",
+				    what, kho_errno_name(err));
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n != 2 * KHO_ADOPT_TOKEN_LEN)
+		return kho_diag_set(diag, -EBADMSG,
+				    "adopt: token %s: %zd bytes, not %d hex digits",
+				    what, n, 2 * KHO_ADOPT_TOKEN_LEN);
+	for (i = 0; i < KHO_ADOPT_TOKEN_LEN; i++) {
+		int hi = hex_digit(buf[2 * i]), lo = hex_digit(buf[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return kho_diag_set(diag, -EBADMSG,
+					    "adopt: token %s: not lowercase hex at byte %zu",
+					    what, 2 * i);
+		t->b[i] = hi << 4 | lo;
+	}
+	return 0;
+}
+
+int kho_adopt_token_read(const char *path, struct kho_adopt_token *t,
+			 struct kho_diag *diag)
+{
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -102,30 +133,9 @@ int kho_adopt_token_read(const char *path, struct kho_adopt_token *t,
 		return kho_diag_set(diag, err, "adopt: token %s: open: %s",
 				    path, kho_errno_name(err));
 	}
-	do
-		n = read(fd, buf, sizeof(buf));
-	while (n < 0 && errno == EINTR);
-	err = n < 0 ? -errno : 0;
+	err = kho_adopt_token_read_fd(fd, path, t, diag);
 	close(fd);
-	if (err)
-		return kho_diag_set(diag, err, "adopt: token %s: read: %s",
-				    path, kho_errno_name(err));
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n != 2 * KHO_ADOPT_TOKEN_LEN)
-		return kho_diag_set(diag, -EBADMSG,
-				    "adopt: token %s: %zd bytes, not %d hex digits",
-				    path, n, 2 * KHO_ADOPT_TOKEN_LEN);
-	for (i = 0; i < KHO_ADOPT_TOKEN_LEN; i++) {
-		int hi = hex_digit(buf[2 * i]), lo = hex_digit(buf[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return kho_diag_set(diag, -EBADMSG,
-					    "adopt: token %s: not lowercase hex at byte %zu",
-					    path, 2 * i);
-		t->b[i] = hi << 4 | lo;
-	}
-	return 0;
+	return err;
 }
 
 int kho_adopt_listen(const char *path, struct kho_diag *diag)

@@ -180,6 +180,19 @@ int kho_adopt_token_read(const char *path, struct kho_adopt_token *t,
 			 struct kho_diag *diag);
 
 /**
+ * kho_adopt_token_read_fd() - kho_adopt_token_read() of an open file
+ * @fd:   the token file, opened by the launcher (root) and inherited by
+ *        a VMM that may not open it itself; read from offset 0
+ * @what: its name, for messages
+ * @t:    out: the token
+ * @diag: out: why it could not be read
+ *
+ * Return: as kho_adopt_token_read(), without open(2).
+ */
+int kho_adopt_token_read_fd(int fd, const char *what,
+			    struct kho_adopt_token *t, struct kho_diag *diag);
+
+/**
  * kho_adopt_serve_one() - answer one connected peer, blocking
  * @cfd:      the accepted connection
  * @auth:     who may adopt; @auth->timeout_ms bounds the hello and the

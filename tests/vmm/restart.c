@@ -25,6 +25,7 @@ int vmm_cmd_restart(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "as-uid", required_argument, NULL, 'u' },
 		{ "token-file", required_argument, NULL, 't' },
+		{ "token-fd", required_argument, NULL, 'F' },
 		{ "no-token", no_argument, NULL, 'n' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ 0 }
@@ -35,7 +36,7 @@ int vmm_cmd_restart(int argc, char **argv)
 	struct kho_diag diag = { "" };
 	struct kho_adopt_memfd *ram = NULL;
 	struct vmm_edu edu;
-	long as_uid = -1, bad = -1, off;
+	long as_uid = -1, bad = -1, off, token_fd = -1;
 	int c, hold = 0, ret;
 	uint8_t *p, *expect;
 	size_t i;
@@ -50,6 +51,8 @@ int vmm_cmd_restart(int argc, char **argv)
 			hold = 1;
 		else if (c == 't')
 			token_file = optarg;
+		else if (c == 'F')
+			token_fd = strtol(optarg, NULL, 0);
 		else if (c == 'n')
 			token_file = NULL;
 		else
@@ -63,7 +66,14 @@ int vmm_cmd_restart(int argc, char **argv)
 	 * (--no-token, or no file: a held agent issues none) the agent is
 	 * asked all the same, and answers why not.
 	 */
-	if (token_file) {
+	if (token_fd >= 0) {
+		/* Opened by a root launcher (test-vmm run-as) for us. */
+		if (kho_adopt_token_read_fd(token_fd, "(inherited fd)", &token, &diag))
+			fprintf(stderr, "test-vmm: restart: no token: %s\n", diag.msg);
+		else
+			tok = &token;
+		close(token_fd);
+	} else if (token_file) {
 		if (kho_adopt_token_read(token_file, &token, &diag))
 			fprintf(stderr, "test-vmm: restart: no token: %s\n", diag.msg);
 		else
@@ -158,6 +168,6 @@ fail:
 	kho_adopt_set_free(&set, 1);
 	return 1;
 usage:
-	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--token-file PATH | --no-token] [--hold]\n");
+	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--token-file PATH | --token-fd N | --no-token] [--hold]\n");
 	return 2;
 }
