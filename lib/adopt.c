@@ -353,6 +353,30 @@ static int token_equal(const struct kho_adopt_token *a,
 	return diff == 0;
 }
 
+/*
+ * The peer's next message, without blocking.  Return: its length; 0 when
+ * there is none yet; or why the peer is done (a hang-up is -EPROTO).
+ */
+static ssize_t peer_recv(struct adopt_peer *p, void *buf, size_t len,
+			 const char *what)
+{
+	ssize_t n = recv(p->fd, buf, len, MSG_DONTWAIT);
+	int err;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0) {
+		err = -errno;
+		return kho_diag_set(&p->r.diag, err, "adopt: pid %d: %s: %s",
+				    (int)p->r.pid, what, kho_errno_name(err));
+	}
+	if (n == 0)
+		return kho_diag_set(&p->r.diag, -EPROTO,
+				    "adopt: pid %d: hung up without its %s",
+				    (int)p->r.pid, what);
+	return n;
+}
+
 static int peer_hello(struct adopt_peer *p, const struct kho_adopt_auth *auth,
 		      const struct kho_adopt_set *set)
 {
@@ -360,18 +384,9 @@ static int peer_hello(struct adopt_peer *p, const struct kho_adopt_auth *auth,
 	ssize_t n;
 	int err;
 
-	n = recv(p->fd, &hi, sizeof(hi), MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 1;
-	if (n < 0) {
-		err = -errno;
-		return kho_diag_set(&p->r.diag, err, "adopt: pid %d: hello: %s",
-				    (int)p->r.pid, kho_errno_name(err));
-	}
-	if (n == 0)
-		return kho_diag_set(&p->r.diag, -EPROTO,
-				    "adopt: pid %d: hung up before its hello",
-				    (int)p->r.pid);
+	n = peer_recv(p, &hi, sizeof(hi), "hello");
+	if (n <= 0)
+		return n ? n : 1;
 	if (n != sizeof(hi) || memcmp(hi.magic, KHO_ADOPT_MAGIC, 8))
 		return peer_refuse(p, -EPROTO,
 				   "adopt: refused pid %d: malformed hello (%zd bytes)",
@@ -407,18 +422,9 @@ static int peer_ack(struct adopt_peer *p)
 	ssize_t n;
 	int err;
 
-	n = recv(p->fd, &a, sizeof(a), MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 1;
-	if (n < 0) {
-		err = -errno;
-		return kho_diag_set(&p->r.diag, err, "adopt: pid %d: ack: %s",
-				    (int)p->r.pid, kho_errno_name(err));
-	}
-	if (n == 0)
-		return kho_diag_set(&p->r.diag, -EPROTO,
-				    "adopt: pid %d: hung up without acknowledging",
-				    (int)p->r.pid);
+	n = peer_recv(p, &a, sizeof(a), "acknowledgement");
+	if (n <= 0)
+		return n ? n : 1;
 	if (n != sizeof(a) || memcmp(a.magic, KHO_ADOPT_MAGIC, 8) ||
 	    a.version != KHO_ADOPT_VERSION)
 		return kho_diag_set(&p->r.diag, -EPROTO,

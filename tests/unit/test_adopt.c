@@ -322,6 +322,24 @@ static int vmm_connect(const char *path, const struct kho_adopt_token *token)
 	return fd;
 }
 
+/* A VMM with the token adopts: hello, the set, an ack of 0.  Return: 0. */
+static int vmm_adopts(const char *path)
+{
+	struct kho_adopt_set got;
+	struct kho_diag diag = { "" };
+	int fd = vmm_connect(path, &the_token), err;
+
+	if (fd < 0)
+		return -ECONNREFUSED;
+	err = kho_adopt_recv(fd, &got, &diag);
+	if (!err)
+		err = kho_adopt_ack(fd, 0, "adopted");
+	if (!err)
+		kho_adopt_set_free(&got, 1);
+	close(fd);
+	return err;
+}
+
 /*
  * kho_adopt_serve() in a child: exits with the number of peers that
  * failed (a refusal, a failure ack, a timeout) when one adopted, 100 +
@@ -439,13 +457,8 @@ KTEST(adopt_serve_failure_ack_keeps_set_served_for_retry)
 	usleep(100000);
 	ASSERT_EQ(0, waitpid(pid, &st, WNOHANG));
 
-	fd = vmm_connect(a.path, &the_token);
-	ASSERT_TRUE(fd >= 0);
-	ASSERT_EQ(0, kho_adopt_recv(fd, &got, &diag));
-	ASSERT_EQ(0, kho_adopt_ack(fd, 0, "adopted"));
+	ASSERT_EQ(0, vmm_adopts(a.path));
 	ASSERT_EQ(1, child_exit(pid));
-	kho_adopt_set_free(&got, 1);
-	close(fd);
 	agent_sock_close(&a);
 	offer_free(&o);
 }
@@ -456,14 +469,14 @@ KTEST(adopt_serve_failure_ack_keeps_set_served_for_retry)
  */
 KTEST(adopt_serve_silent_peers_do_not_stall_a_second_vmm)
 {
-	struct kho_adopt_set got, hung;
+	struct kho_adopt_set hung;
 	struct kho_diag diag = { "" };
 	struct sockaddr_un sa;
 	struct agent_sock a;
 	struct offer o;
 	uint64_t t0;
 	pid_t pid;
-	int mute, noack, fd;
+	int mute, noack;
 
 	offer_init(&o);
 	ASSERT_EQ(0, agent_sock_open(&a));
@@ -479,15 +492,10 @@ KTEST(adopt_serve_silent_peers_do_not_stall_a_second_vmm)
 	ASSERT_TRUE(noack >= 0);
 	ASSERT_EQ(0, kho_adopt_recv(noack, &hung, &diag));
 
-	fd = vmm_connect(a.path, &the_token);
-	ASSERT_TRUE(fd >= 0);
-	ASSERT_EQ(0, kho_adopt_recv(fd, &got, &diag));
-	ASSERT_EQ(0, kho_adopt_ack(fd, 0, "adopted"));
+	ASSERT_EQ(0, vmm_adopts(a.path));
 	ASSERT_EQ(0, child_exit(pid));
 	ASSERT_TRUE(mono_ms() - t0 < 5000);
-	kho_adopt_set_free(&got, 1);
 	kho_adopt_set_free(&hung, 1);
-	close(fd);
 	close(noack);
 	close(mute);
 	agent_sock_close(&a);
@@ -497,12 +505,12 @@ KTEST(adopt_serve_silent_peers_do_not_stall_a_second_vmm)
 /* Each peer's deadline ends it, and the set is served on. */
 KTEST(adopt_serve_peer_deadline_then_vmm_adopts)
 {
-	struct kho_adopt_set got, hung;
+	struct kho_adopt_set hung;
 	struct kho_diag diag = { "" };
 	struct agent_sock a;
 	struct offer o;
 	pid_t pid;
-	int noack, fd;
+	int noack;
 
 	offer_init(&o);
 	ASSERT_EQ(0, agent_sock_open(&a));
@@ -513,14 +521,9 @@ KTEST(adopt_serve_peer_deadline_then_vmm_adopts)
 	usleep(600000);
 	/* Timed out: the agent hung up on it. */
 	ASSERT_EQ(-EPIPE, kho_adopt_ack(noack, 0, "too late"));
-	fd = vmm_connect(a.path, &the_token);
-	ASSERT_TRUE(fd >= 0);
-	ASSERT_EQ(0, kho_adopt_recv(fd, &got, &diag));
-	ASSERT_EQ(0, kho_adopt_ack(fd, 0, "adopted"));
+	ASSERT_EQ(0, vmm_adopts(a.path));
 	ASSERT_EQ(1, child_exit(pid));
-	kho_adopt_set_free(&got, 1);
 	kho_adopt_set_free(&hung, 1);
-	close(fd);
 	close(noack);
 	agent_sock_close(&a);
 	offer_free(&o);
