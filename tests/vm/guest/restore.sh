@@ -49,9 +49,6 @@ uid)
 	khotest_mark refused-2000
 	grep -q "refused pid .* uid 0 is not the owner uid 1000" $run/restore.log ||
 		khotest_fail "the agent did not log the refusal"
-	# The token is root's: a process of the owner's uid cannot read it.
-	[ "$(stat -c '%u %a' $run/adopt.token)" = "0 600" ] ||
-		khotest_fail "adopt.token is $(stat -c '%u %a' $run/adopt.token), not root's 0600"
 	# The owner's uid without the token (a stranger of the same user),
 	# then with a wrong one: refused by name, and nothing adopted.
 	! adopt --as-uid 1000 --no-token || khotest_fail "uid 1000 adopted without the token"
@@ -64,6 +61,9 @@ uid)
 		khotest_fail "the VMM with a wrong token was not told why"
 	grep -q "ready" $run/agent.status ||
 		khotest_fail "the agent stopped serving after the impostors: $(cat $run/agent.status)"
+	# The token is root's: a process of the owner's uid cannot read it.
+	[ "$(stat -c '%u %a' $run/adopt.token)" = "0 600" ] ||
+		khotest_fail "adopt.token is $(stat -c '%u %a' $run/adopt.token), not root's 0600"
 	khotest_mark refused-impostor
 	# The launcher (root) reads the token and starts the VMM as 1000.
 	expect_adopted --as-uid 1000
