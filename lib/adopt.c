@@ -738,6 +738,23 @@ fail:
 	return err;
 }
 
+int kho_adopt_request(int fd, const struct kho_adopt_token *token,
+		      struct kho_adopt_set *set, struct kho_diag *diag)
+{
+	int hello_err, err;
+
+	/*
+	 * An agent that refuses without reading the hello may have hung up
+	 * before it is sent: its answer is still read.
+	 */
+	hello_err = kho_adopt_hello(fd, token);
+	err = kho_adopt_recv(fd, set, diag);
+	if (err == -ECONNRESET && hello_err)
+		err = kho_diag_set(diag, hello_err, "adopt: hello: %s",
+				   kho_errno_name(hello_err));
+	return err;
+}
+
 /* Who kho_adopt_connect() tells: set once, by a recorder's constructor. */
 static kho_adopt_notify_fn *adopt_notify;
 static void *adopt_notify_ctx;
@@ -757,7 +774,7 @@ int kho_adopt_connect(const char *path, const struct kho_adopt_token *token,
 	struct iommu_ioas_change_process cp = { .size = sizeof(cp) };
 	struct sockaddr_un sa;
 	char msg[128];
-	int fd, err, hello_err;
+	int fd, err;
 
 	kho_adopt_set_init(set);
 	err = kho_unix_addr(path, &sa);
@@ -773,15 +790,7 @@ int kho_adopt_connect(const char *path, const struct kho_adopt_token *token,
 		return kho_diag_set(diag, err, "adopt: connect %s: %s", path,
 				    kho_errno_name(err));
 	}
-	/*
-	 * A held agent answers without reading the hello and may have hung
-	 * up before it is sent: its answer is still read.
-	 */
-	hello_err = kho_adopt_hello(fd, token);
-	err = kho_adopt_recv(fd, set, diag);
-	if (err && hello_err && err == -ECONNRESET)
-		err = kho_diag_set(diag, hello_err, "adopt: %s: hello: %s",
-				   path, kho_errno_name(hello_err));
+	err = kho_adopt_request(fd, token, set, diag);
 	if (err) {
 		close(fd);
 		return err;

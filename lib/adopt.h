@@ -282,6 +282,22 @@ int kho_adopt_hello(int fd, const struct kho_adopt_token *token);
 int kho_adopt_recv(int fd, struct kho_adopt_set *set, struct kho_diag *diag);
 
 /**
+ * kho_adopt_request() - VMM side: the hello, then the agent's answer
+ * @fd:    the connection to the agent
+ * @token: as kho_adopt_hello()
+ * @set:   out: as kho_adopt_recv()
+ * @diag:  out: as kho_adopt_recv()
+ *
+ * The answer is read even when the hello could not be sent: an agent
+ * that refuses may hang up first.
+ *
+ * Return: as kho_adopt_recv(); the -errno of send(2) when the agent hung
+ * up without an answer.
+ */
+int kho_adopt_request(int fd, const struct kho_adopt_token *token,
+		      struct kho_adopt_set *set, struct kho_diag *diag);
+
+/**
  * kho_adopt_ack() - VMM side: report the adoption's result
  * @fd:     the connection to the agent
  * @status: 0 (adopted) or the -errno the VMM gave up with

@@ -137,13 +137,7 @@ static int take_held(struct agent *a, struct kho_diag *diag)
 				    AGENT_HELD_SOCK, kho_errno_name(err));
 	}
 	/* Root to root: the held agent asks no token of a retrying one. */
-	err = kho_adopt_hello(fd, NULL);
-	if (err) {
-		close(fd);
-		return kho_diag_set(diag, err, "retry: hello to %s: %s",
-				    AGENT_HELD_SOCK, kho_errno_name(err));
-	}
-	err = kho_adopt_recv(fd, &set, diag);
+	err = kho_adopt_request(fd, NULL, &set, diag);
 	if (err) {
 		close(fd);
 		return err;
