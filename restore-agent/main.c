@@ -45,6 +45,10 @@ struct agent {
 	int retry;
 	int keep_running;	/* stay after adoption (switch_root tests) */
 	int no_token;		/* --no-token: adoption by uid alone */
+	struct kho_adopt_token token;	/* the one issue_token() wrote */
+	int token_ok;		/* token holds one */
+	int token_written;	/* and it is in KHO_ADOPT_TOKEN_FILE */
+	unsigned int token_tries;	/* failed writes at the start */
 	int no_session;		/* this boot carries no kho-tool session */
 	const char *socket;
 	const char *handoff_file;
@@ -376,21 +380,35 @@ static void give_to_vmm(const struct agent *a)
  * The adoption token: a fresh secret per served set, in a file only
  * root reads.  The launcher that restarts the VMM (root) reads it and
  * gives it to the VMM it starts; another process of the VMM's uid cannot
- * read it, so it cannot adopt the set.
+ * read it, so it cannot adopt the set.  Issued when the agent starts, so
+ * that a /run that fills up (or turns read-only) during the replay does
+ * not keep it from the launcher; retried before serving if that failed.
+ * Return: 0, or why the file could not be written (said once, by @tries).
  */
-static int issue_token(struct agent *a, struct kho_adopt_token *t)
+static int issue_token(struct agent *a, unsigned int *tries)
 {
 	char buf[2 * KHO_ADOPT_TOKEN_LEN + 2];
+	struct kho_diag diag = { "" };
 	int err, n;
 
-	err = kho_adopt_token_new(t);
-	if (err) {
-		agent_log(err, "adopt: token: getrandom: %s", kho_errno_name(err));
-		return err;
+	if (!a->token_ok) {
+		err = kho_adopt_token_new(&a->token);
+		if (err)
+			return kho_diag_set(&diag, err, "adopt: token: getrandom: %s",
+					    kho_errno_name(err));
+		a->token_ok = 1;
 	}
-	n = kho_adopt_token_format(t, buf, sizeof(buf));
-	err = n < 0 ? n : write_file(KHO_ADOPT_TOKEN_FILE, buf, n);
+	n = kho_adopt_token_format(&a->token, buf, sizeof(buf));
+	err = n < 0 ? n : kho_write_file(KHO_ADOPT_TOKEN_FILE, buf, n, 0600,
+					  &diag);
 	explicit_bzero(buf, sizeof(buf));
+	if (err && !(*tries)++)
+		agent_log(err, "%s (%s); retrying every %d ms before serving",
+			  diag.msg, kho_errno_name(err), AGENT_LISTEN_RETRY_MS);
+	else if (!err && *tries)
+		agent_log(0, "adopt: %s written after %u failed attempt(s)",
+			  KHO_ADOPT_TOKEN_FILE, *tries);
+	a->token_written = !err;
 	return err;
 }
 
@@ -455,7 +473,6 @@ static int serve(struct agent *a)
 	struct kho_adopt_auth auth = { .uid = a->uid,
 				       .timeout_ms = KHO_ADOPT_PEER_TIMEOUT_MS };
 	struct kho_adopt_peer_result won;
-	struct kho_adopt_token token;
 	struct kho_adopt_set set;
 	char detail[96];
 	uint64_t t0;
@@ -467,15 +484,11 @@ static int serve(struct agent *a)
 	if (tries && a->blob)
 		save_metadata(a);
 	if (!a->no_token) {
-		err = issue_token(a, &token);
-		if (err) {
-			snprintf(a->failure, sizeof(a->failure),
-				 "adopt: token %s: %s", KHO_ADOPT_TOKEN_FILE,
-				 kho_errno_name(err));
-			close(lfd);
-			return err;
-		}
-		auth.token = &token;
+		/* No VMM can adopt without it: wait for a /run that takes it. */
+		tries = a->token_tries;
+		while (!a->token_written && issue_token(a, &tries))
+			poll(NULL, 0, AGENT_LISTEN_RETRY_MS);
+		auth.token = &a->token;
 	}
 	build_set(a, &set);
 	if (!set.dev || !set.memfd) {
@@ -520,7 +533,8 @@ static int serve(struct agent *a)
 	unlink(a->socket);
 	/* Spent: the set is adopted, or held for a retry that makes its own. */
 	unlink(KHO_ADOPT_TOKEN_FILE);
-	explicit_bzero(&token, sizeof(token));
+	explicit_bzero(&a->token, sizeof(a->token));
+	a->token_ok = a->token_written = 0;
 	return err;
 }
 
@@ -1315,8 +1329,13 @@ int main(int argc, char **argv)
 			  kho_errno_name(err));
 	agent_status("running pid %d", (int)getpid());
 	agent_timeline_start();
+	if (!a.no_token)
+		issue_token(&a, &a.token_tries);
 
 	err = restore(&a);
+	/* Nothing to serve (or held for a retry that issues its own): no token. */
+	if (a.no_session || err)
+		unlink(KHO_ADOPT_TOKEN_FILE);
 	if (a.no_session) {
 		agent_status("none");
 		agent_timeline_save("nothing to restore");
