@@ -423,41 +423,12 @@ int kho_capture_write(const struct kho_capture *cap, const char *path,
 /* The hand-off memfd: exactly blob_len bytes, then sealed against change. */
 static int handoff_memfd(const struct kho_capture *cap, struct kho_diag *diag)
 {
-	size_t done = 0;
-	int fd, err;
+	int fd = kho_memfd_sealed("kho-tool-handoff", cap->blob, cap->blob_len);
 
-	fd = memfd_create("kho-tool-handoff", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
-		return kho_diag_set(diag, -errno, "preserve: memfd_create: %s",
-				    strerror(errno));
-	/*
-	 * Sized before preservation: LUO freezes the size (shmem_freeze),
-	 * and the agent reads exactly the file's size as the blob.
-	 */
-	if (ftruncate(fd, cap->blob_len)) {
-		err = -errno;
-		goto fail;
-	}
-	while (done < cap->blob_len) {
-		ssize_t n = pwrite(fd, (char *)cap->blob + done,
-				   cap->blob_len - done, done);
-
-		if (n <= 0) {
-			err = n < 0 ? -errno : -EIO;
-			goto fail;
-		}
-		done += n;
-	}
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
-		  F_SEAL_SEAL)) {
-		err = -errno;
-		goto fail;
-	}
+		return kho_diag_set(diag, fd, "preserve: hand-off memfd (%zu bytes): %s",
+				    cap->blob_len, strerror(-fd));
 	return fd;
-fail:
-	close(fd);
-	return kho_diag_set(diag, err, "preserve: hand-off memfd (%zu bytes): %s",
-			    cap->blob_len, strerror(-err));
 }
 
 /*

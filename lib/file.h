@@ -82,4 +82,19 @@ int kho_write_file(const char *path, const void *buf, size_t len,
  */
 int kho_write_all(int fd, const void *buf, size_t len);
 
+/**
+ * kho_memfd_sealed() - a memfd holding exactly a buffer, sealed
+ * @name: the memfd's name
+ * @buf:  the bytes
+ * @len:  their number; the file's size
+ *
+ * Sealed against writes, growth, shrinking and further seals, so that
+ * whoever receives it reads what was written: the hand-off preserved
+ * through LUO (capture), and its copy an adopting VMM receives.
+ *
+ * Return: the fd (O_CLOEXEC); or the -errno of memfd_create(2),
+ * ftruncate(2), write(2) or fcntl(F_ADD_SEALS).
+ */
+int kho_memfd_sealed(const char *name, const void *buf, size_t len);
+
 #endif /* KHO_FILE_H */

@@ -9,6 +9,7 @@
 
 #include "adopt.h"
 #include "compact.h"
+#include "file.h"
 #include "handoff.h"
 #include "internal.h"
 #include "kjournal.h"
@@ -206,12 +207,16 @@ int kho_record_adopt(struct kho_record *rec, const struct kho_handoff *h,
 }
 
 
+/*
+ * The hand-off comes with the set, as a sealed copy the agent made: a
+ * VMM that is not root cannot read the agent's handoff.fdt (root, 0600).
+ * Read from offset 0: the agent's copy and every peer's share the offset.
+ */
 void kho_record_adopted(const struct kho_adopt_set *set, void *ctx)
 {
 	struct kho_record *rec = ctx;
 	struct kho_diag diag = { "" };
 	struct kho_handoff h;
-	const char *path = KHO_RUN_DIR "/handoff.fdt";
 	size_t len = 0;
 	void *blob = NULL;
 	int ret;
@@ -219,10 +224,16 @@ void kho_record_adopted(const struct kho_adopt_set *set, void *ctx)
 	/* the recorder's own calls are not the VMM's */
 	if (!rec || kho_record_busy())
 		return;
-	ret = kho_read_file(path, &blob, &len);
+	if (set->handoff_fd < 0) {
+		fprintf(stderr, "kho-record: pid %d: adopt: the agent sent no copy of the hand-off: the adopted state is not recorded\n",
+			getpid());
+		return;
+	}
+	ret = lseek(set->handoff_fd, 0, SEEK_SET) < 0 ? -errno :
+	      kho_read_fd_max(set->handoff_fd, KHO_HANDOFF_MAX, &blob, &len);
 	if (ret) {
-		fprintf(stderr, "kho-record: pid %d: adopt: reading %s: %s: the adopted state is not recorded\n",
-			getpid(), path, strerror(-ret));
+		fprintf(stderr, "kho-record: pid %d: adopt: reading the hand-off (fd %d): %s: the adopted state is not recorded\n",
+			getpid(), set->handoff_fd, strerror(-ret));
 		return;
 	}
 	ret = kho_handoff_decode(blob, len, &h, &diag);
@@ -232,6 +243,6 @@ void kho_record_adopted(const struct kho_adopt_set *set, void *ctx)
 		kho_handoff_free(&h);
 	}
 	if (ret)
-		fprintf(stderr, "kho-record: pid %d: adopt: %s: %s\n", getpid(),
-			path, diag.msg);
+		fprintf(stderr, "kho-record: pid %d: adopt: the agent's hand-off: %s\n",
+			getpid(), diag.msg);
 }

@@ -304,8 +304,9 @@ int kho_record_adopt(struct kho_record *rec, const struct kho_handoff *h,
  * @set: the objects kho_adopt_connect() adopted
  * @ctx: the record
  *
- * Reads the hand-off the agent left in KHO_RUN_DIR/handoff.fdt and calls
- * kho_record_adopt().  A failure is reported on stderr, never fatal: the
+ * Reads the sealed copy of the hand-off the agent sent with @set
+ * (@set->handoff_fd: a VMM that is not root cannot read the agent's
+ * handoff.fdt) and calls kho_record_adopt().  A failure is reported on stderr, never fatal: the
  * VMM runs on, and capture refuses with the reason.
  */
 void kho_record_adopted(const struct kho_adopt_set *set, void *ctx);

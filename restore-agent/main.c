@@ -44,6 +44,11 @@ struct agent {
 	int json;
 	int retry;
 	int keep_running;	/* stay after adoption (switch_root tests) */
+	int no_token;		/* --no-token: adoption by uid alone */
+	struct kho_adopt_token token;	/* the one issue_token() wrote */
+	int token_ok;		/* token holds one */
+	int token_written;	/* and it is in KHO_ADOPT_TOKEN_FILE */
+	unsigned int token_tries;	/* failed writes at the start */
 	int no_session;		/* this boot carries no kho-tool session */
 	const char *socket;
 	const char *handoff_file;
@@ -135,7 +140,8 @@ static int take_held(struct agent *a, struct kho_diag *diag)
 				    "retry: no failed agent holds a session (%s: %s)",
 				    AGENT_HELD_SOCK, kho_errno_name(err));
 	}
-	err = kho_adopt_recv(fd, &set, diag);
+	/* Root to root: the held agent asks no token of a retrying one. */
+	err = kho_adopt_request(fd, NULL, &set, diag);
 	if (err) {
 		close(fd);
 		return err;
@@ -356,6 +362,63 @@ static void free_set(struct kho_adopt_set *set)
 	kho_adopt_set_free(set, 0);
 }
 
+/*
+ * The VMMs' socket.  A VMM that does not run as root needs to reach it:
+ * hand the socket to its uid and let it traverse (not list) the
+ * directory.  SO_PEERCRED still refuses every other uid, root included.
+ * One place for the first agent, a retry and a held agent alike.
+ */
+static void give_to_vmm(const struct agent *a)
+{
+	if (a->uid != 0 && (chown(a->socket, a->uid, (gid_t)-1) < 0 ||
+			    chmod(KHO_RUN_DIR, 0711) < 0))
+		agent_log(-errno, "adopt: give %s to uid %u: %s", a->socket,
+			  (unsigned int)a->uid, kho_errno_name(errno));
+}
+
+/*
+ * The adoption token: a fresh secret per served set, in a file only
+ * root reads.  The launcher that restarts the VMM (root) reads it and
+ * gives it to the VMM it starts; another process of the VMM's uid cannot
+ * read it, so it cannot adopt the set.  Issued when the agent starts, so
+ * that a /run that fills up (or turns read-only) during the replay does
+ * not keep it from the launcher; retried before serving if that failed.
+ * Return: 0, or why the file could not be written (said once, by @tries).
+ */
+static int issue_token(struct agent *a, unsigned int *tries)
+{
+	char buf[2 * KHO_ADOPT_TOKEN_LEN + 2];
+	struct kho_diag diag = { "" };
+	int err, n;
+
+	if (!a->token_ok) {
+		err = kho_adopt_token_new(&a->token);
+		if (err)
+			return kho_diag_set(&diag, err, "adopt: token: getrandom: %s",
+					    kho_errno_name(err));
+		a->token_ok = 1;
+	}
+	n = kho_adopt_token_format(&a->token, buf, sizeof(buf));
+	err = n < 0 ? n : kho_write_file(KHO_ADOPT_TOKEN_FILE, buf, n, 0600,
+					  &diag);
+	explicit_bzero(buf, sizeof(buf));
+	if (err && !(*tries)++)
+		agent_log(err, "%s (%s); retrying every %d ms before serving",
+			  diag.msg, kho_errno_name(err), AGENT_LISTEN_RETRY_MS);
+	else if (!err && *tries)
+		agent_log(0, "adopt: %s written after %u failed attempt(s)",
+			  KHO_ADOPT_TOKEN_FILE, *tries);
+	a->token_written = !err;
+	return err;
+}
+
+/* Every peer that did not adopt, by name; the set stays served. */
+static void log_peer(const struct kho_adopt_peer_result *r, void *ctx)
+{
+	(void)ctx;
+	agent_log(r->err, "%s", r->diag.msg);
+}
+
 static int accept_one(int lfd)
 {
 	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -367,9 +430,11 @@ static int accept_one(int lfd)
  * The adoption sockets live in KHO_RUN_DIR, which can be full or
  * read-only for a while (a tmpfs at its size limit, /run remounted by
  * the boot): the session must outlive that, since a VMM waits for the
- * agent anyway.  Tries once; on failure says why, once.
+ * agent anyway.  Tries once; on failure says why, once.  The VMMs'
+ * socket (@a->socket) goes to a VMM that does not run as root.
  */
-static int listen_once(const char *path, unsigned int *tries)
+static int listen_once(const struct agent *a, const char *path,
+		       unsigned int *tries)
 {
 	struct kho_diag diag;
 	int fd = kho_adopt_listen(path, &diag);
@@ -380,47 +445,51 @@ static int listen_once(const char *path, unsigned int *tries)
 	else if (fd >= 0 && *tries)
 		agent_log(0, "adopt: %s created after %u failed attempt(s)",
 			  path, *tries);
+	if (fd >= 0 && !strcmp(path, a->socket))
+		give_to_vmm(a);
 	return fd;
 }
 
 /* listen_once() until it succeeds; @tries counts the failures. */
-static int listen_retrying(const char *path, unsigned int *tries)
+static int listen_retrying(const struct agent *a, const char *path,
+			   unsigned int *tries)
 {
 	int fd;
 
 	*tries = 0;
-	while ((fd = listen_once(path, tries)) < 0)
+	while ((fd = listen_once(a, path, tries)) < 0)
 		poll(NULL, 0, AGENT_LISTEN_RETRY_MS);
 	return fd;
 }
 
 /*
- * Serve VMMs until one adopts.  Refused peers (wrong uid, failed
- * CHANGE_PROCESS) are logged and the next one is waited for.
+ * Serve VMMs until one adopts.  Refused peers (wrong uid or token,
+ * failed CHANGE_PROCESS, silence past their deadline) are logged and the
+ * set stays served; they are served side by side, so none stalls
+ * another.
  */
 static int serve(struct agent *a)
 {
+	struct kho_adopt_auth auth = { .uid = a->uid,
+				       .timeout_ms = KHO_ADOPT_PEER_TIMEOUT_MS };
+	struct kho_adopt_peer_result won;
 	struct kho_adopt_set set;
-	struct kho_diag diag;
+	char detail[96];
 	uint64_t t0;
 	unsigned int tries;
-	uid_t puid;
-	pid_t ppid;
-	int lfd, cfd, err;
+	int lfd, err;
 
-	lfd = listen_retrying(a->socket, &tries);
+	lfd = listen_retrying(a, a->socket, &tries);
 	/* The copies met the same /run: write them again (rollback needs them). */
 	if (tries && a->blob)
 		save_metadata(a);
-	/*
-	 * A VMM that does not run as root needs to reach the socket: hand
-	 * the socket to its uid and let it traverse (not list) the directory.
-	 * SO_PEERCRED still refuses every other uid, root included.
-	 */
-	if (a->uid != 0 && (chown(a->socket, a->uid, (gid_t)-1) < 0 ||
-			    chmod(KHO_RUN_DIR, 0711) < 0))
-		agent_log(-errno, "adopt: give %s to uid %u: %s", a->socket,
-			  (unsigned int)a->uid, kho_errno_name(errno));
+	if (!a->no_token) {
+		/* No VMM can adopt without it: wait for a /run that takes it. */
+		tries = a->token_tries;
+		while (!a->token_written && issue_token(a, &tries))
+			poll(NULL, 0, AGENT_LISTEN_RETRY_MS);
+		auth.token = &a->token;
+	}
 	build_set(a, &set);
 	if (!set.dev || !set.memfd) {
 		free_set(&set);
@@ -429,40 +498,43 @@ static int serve(struct agent *a)
 			 "adopt: the set for %s: ENOMEM", a->socket);
 		return -ENOMEM;
 	}
+	/*
+	 * The VMM's recorder journals the adopted state from this copy: a
+	 * VMM that is not root cannot read the agent's handoff.fdt.
+	 */
+	set.handoff_fd = kho_memfd_sealed("kho-tool-handoff", a->blob,
+					  a->blob_len);
+	if (set.handoff_fd < 0)
+		agent_log(set.handoff_fd, "adopt: hand-off copy for the VMM: %s: its recorder cannot journal the adopted state",
+			  kho_errno_name(set.handoff_fd));
 	agent_status("ready %s", a->socket);
-	agent_log(0, "serving %s: %zu device(s), %zu memfd(s), %zu IDs for uid %u",
+	agent_log(0, "serving %s: %zu device(s), %zu memfd(s), %zu IDs for uid %u, %s",
 		  a->socket, set.nr_dev, set.nr_memfd, set.idmap.nr,
-		  (unsigned int)a->uid);
+		  (unsigned int)a->uid,
+		  a->no_token ? "by uid alone (--no-token)" :
+		  "to the holder of the token in " KHO_ADOPT_TOKEN_FILE);
 	t0 = agent_now_ns();
-	for (;;) {
-		cfd = accept_one(lfd);
-		if (cfd < 0) {
-			if (cfd == -EINTR)
-				continue;
-			err = cfd;
-			snprintf(a->failure, sizeof(a->failure),
-				 "adopt: accept on %s: %s", a->socket,
-				 kho_errno_name(err));
-			agent_log(err, "%s", a->failure);
-			break;
-		}
-		err = kho_adopt_serve_one(cfd, a->uid, &set, &puid, &ppid,
-					  &diag);
-		close(cfd);
-		if (!err) {
-			char detail[96];
-
-			snprintf(detail, sizeof(detail),
-				 "pid %d uid %u ran IOMMU_IOAS_CHANGE_PROCESS",
-				 (int)ppid, (unsigned int)puid);
-			agent_step_done("adopt", t0, 0, detail);
-			break;
-		}
-		agent_log(err, "%s", diag.msg);
+	err = kho_adopt_serve(lfd, &auth, &set, log_peer, NULL, &won);
+	if (err) {
+		snprintf(a->failure, sizeof(a->failure),
+			 "adopt: serving %s: %s", a->socket,
+			 kho_errno_name(err));
+		agent_log(err, "%s", a->failure);
+	} else {
+		snprintf(detail, sizeof(detail),
+			 "pid %d uid %u ran IOMMU_IOAS_CHANGE_PROCESS",
+			 (int)won.pid, (unsigned int)won.uid);
+		agent_step_done("adopt", t0, 0, detail);
 	}
+	if (set.handoff_fd >= 0)
+		close(set.handoff_fd);
 	free_set(&set);
 	close(lfd);
 	unlink(a->socket);
+	/* Spent: the set is adopted, or held for a retry that makes its own. */
+	unlink(KHO_ADOPT_TOKEN_FILE);
+	explicit_bzero(&a->token, sizeof(a->token));
+	a->token_ok = a->token_written = 0;
 	return err;
 }
 
@@ -473,6 +545,8 @@ static int serve(struct agent *a)
  */
 static void hold(struct agent *a)
 {
+	const struct kho_adopt_auth held_auth = {
+		.uid = 0, .timeout_ms = KHO_ADOPT_PEER_TIMEOUT_MS };
 	struct kho_adopt_set set;
 	struct pollfd pfd[2];
 	struct kho_diag diag;
@@ -510,8 +584,8 @@ static void hold(struct agent *a)
 			set.memfd[set.nr_memfd++].fd = a->handoff_fd;
 		}
 	}
-	vfd = listen_once(a->socket, &vtries);
-	hfd = listen_once(AGENT_HELD_SOCK, &htries);
+	vfd = listen_once(a, a->socket, &vtries);
+	hfd = listen_once(a, AGENT_HELD_SOCK, &htries);
 	agent_status("held %s", a->failure);
 	if (a->r.iommufd >= 0) {
 		struct kho_kjournal_status st;
@@ -541,9 +615,9 @@ static void hold(struct agent *a)
 		 */
 		if (pfd[0].fd < 0 || pfd[1].fd < 0) {
 			if (pfd[0].fd < 0)
-				pfd[0].fd = vfd = listen_once(a->socket, &vtries);
+				pfd[0].fd = vfd = listen_once(a, a->socket, &vtries);
 			if (pfd[1].fd < 0)
-				pfd[1].fd = hfd = listen_once(AGENT_HELD_SOCK,
+				pfd[1].fd = hfd = listen_once(a, AGENT_HELD_SOCK,
 							      &htries);
 			if (vfd >= 0 && hfd >= 0)
 				agent_status("held %s", a->failure);
@@ -567,7 +641,8 @@ static void hold(struct agent *a)
 		cfd = accept_one(hfd);
 		if (cfd < 0)
 			continue;
-		err = kho_adopt_serve_one(cfd, a->uid, &set, NULL, NULL,
+		/* Only a root agent takes over, whoever the VMM is. */
+		err = kho_adopt_serve_one(cfd, &held_auth, &set, NULL, NULL,
 					  &diag);
 		/* Our copies go before the hang-up the retry waits for. */
 		if (!err) {
@@ -1013,6 +1088,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: restore-agent [options]\n"
 		"  --uid N            uid allowed to adopt (default 0)\n"
+		"  --no-token         adoption by uid alone: no token in %s\n"
 		"  --socket PATH      adoption socket (default %s)\n"
 		"  --retry            take the session from a failed agent and try again\n"
 		"  --handoff FILE     use this hand-off blob instead of the preserved one\n"
@@ -1032,13 +1108,14 @@ static void usage(FILE *f)
 		"                     held, failed, finished) to fd N, then close it\n"
 		"  --stay             keep running after the adoption\n"
 		"  --json             print the timeline as JSON on stdout\n",
-		KHO_ADOPT_SOCK, KHO_VERIFY_SAMPLE);
+		KHO_ADOPT_TOKEN_FILE, KHO_ADOPT_SOCK, KHO_VERIFY_SAMPLE);
 }
 
 static int parse(struct agent *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "uid", required_argument, NULL, 'u' },
+		{ "no-token", no_argument, NULL, 'N' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "retry", no_argument, NULL, 'r' },
 		{ "handoff", required_argument, NULL, 'H' },
@@ -1066,6 +1143,9 @@ static int parse(struct agent *a, int argc, char **argv)
 			a->uid = strtoul(optarg, &end, 0);
 			if (*end)
 				return -EINVAL;
+			break;
+		case 'N':
+			a->no_token = 1;
 			break;
 		case 's':
 			a->socket = optarg;
@@ -1249,8 +1329,13 @@ int main(int argc, char **argv)
 			  kho_errno_name(err));
 	agent_status("running pid %d", (int)getpid());
 	agent_timeline_start();
+	if (!a.no_token)
+		issue_token(&a, &a.token_tries);
 
 	err = restore(&a);
+	/* Nothing to serve (or held for a retry that issues its own): no token. */
+	if (a.no_session || err)
+		unlink(KHO_ADOPT_TOKEN_FILE);
 	if (a.no_session) {
 		agent_status("none");
 		agent_timeline_save("nothing to restore");

@@ -234,6 +234,7 @@ int main(int argc, char **argv)
 	struct kho_diag diag = { "" };
 	struct kho_replay_memfd *memfds;
 	struct round rs[MAX_ROUNDS];
+	struct kho_adopt_token token;
 	struct kho_adopt_set set;
 	struct kho_handoff h;
 	struct raw_plan p;
@@ -256,8 +257,13 @@ int main(int argc, char **argv)
 			MAX_ROUNDS);
 		return 2;
 	}
-	/* Adopt like a VMM: the agent then finishes the session. */
-	ret = kho_adopt_connect(KHO_ADOPT_SOCK, &set, &diag);
+	/*
+	 * Adopt like a VMM its root launcher started, with the agent's
+	 * token: the agent then finishes the session.
+	 */
+	ret = kho_adopt_token_read(KHO_ADOPT_TOKEN_FILE, &token, &diag);
+	if (!ret)
+		ret = kho_adopt_connect(KHO_ADOPT_SOCK, &token, &set, &diag);
 	if (ret) {
 		fprintf(stderr, "replay-loop: adopt: %s\n", diag.msg);
 		return 1;

@@ -901,6 +901,7 @@ static int kexec_save(struct env *e, uint64_t seed, const char *path)
 /* After the kexec: adopt the agent's iommufd and observe the same. */
 static int kexec_check(struct env *e, const char *path)
 {
+	struct kho_adopt_token token;
 	struct kho_adopt_set set;
 	struct kho_diag diag = { "" };
 	struct mdl_shadow s;
@@ -934,7 +935,9 @@ static int kexec_check(struct env *e, const char *path)
 		fclose(m);
 	}
 	fclose(f);
-	if (kho_adopt_connect(KHO_ADOPT_SOCK, &set, &diag)) {
+	/* Root, its own launcher: the agent's token is ours to read. */
+	if (kho_adopt_token_read(KHO_ADOPT_TOKEN_FILE, &token, &diag) ||
+	    kho_adopt_connect(KHO_ADOPT_SOCK, &token, &set, &diag)) {
 		fprintf(stderr, "kho-model: adopt: %s\n", diag.msg);
 		return 1;
 	}

@@ -75,6 +75,23 @@ json_field() {
 	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
 }
 
+# Issue #21 item 4: a VMM that is not root completes the cycle, twice:
+# the agent serves uid 1000 (socket and token), the VMM's launcher hands
+# it the token, and its recorder journals the adopted state from the
+# agent's copy of the hand-off, which the rollback then captures.
+@test "upgrade: a VMM of uid 1000: vanilla -> patched -> vanilla, adopted as uid 1000 both times" {
+	run_vm --script "$GUEST_DIR/upgrade-nonroot.sh" --timeout 500 \
+		--expect serving-as-1000 --expect adopted-as-1000-stage2 \
+		--expect adopted-as-1000-stage3
+	assert_vm_ok
+	assert_log 'restore-agent: serving /run/kho-tool/agent.sock: .* for uid 1000, to the holder of the token'
+	assert_log 'restore-agent: step adopt .*ok: pid [0-9]+ uid 1000 ran IOMMU_IOAS_CHANGE_PROCESS'
+	assert_log 'rollback: journal source: kernel \(iommufd-journal-v1\): the recorder.s journal matches it'
+	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
+	[ "$(grep -a -c 'test-vmm: restart: DMA check passed' "$VM_LOG")" = 2 ] ||
+		die "no DMA check after both adoptions"
+}
+
 # The same round trip with patched-debug (KASAN, kmemleak, lockdep) as the
 # target: the patched kernel's journal records the replay and the adopted
 # VMM's calls, and is compared with the recorder's before the rollback.

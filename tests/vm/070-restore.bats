@@ -52,10 +52,26 @@ held_expects=(--expect staged --expect held --expect vmm-refused
 
 @test "restore: VMM with the wrong uid is refused, the owner uid adopts" {
 	restore_vm uid --expect staged --expect agent-ready --expect refused-root \
-		--expect refused-2000 --expect adopted --expect finished
+		--expect refused-2000 --expect refused-impostor --expect adopted \
+		--expect finished
 	assert_vm_ok
 	assert_log "adopt: refused pid [0-9]+: uid 0 is not the owner uid 1000"
 	assert_log "restart: test-vmm: restart: adopt: connect /run/kho-tool/agent.sock: EACCES"
+	# Issue #21 item 3: the owner's uid is not enough, the token is.
+	assert_log "restore-agent: error: adopt: refused pid [0-9]+ uid 1000: no adoption token"
+	assert_log "restore-agent: error: adopt: refused pid [0-9]+ uid 1000: wrong adoption token"
+	assert_log "test-vmm: restart: memfd token [0-9]+: 524288 bytes intact"
+	assert_log "test-vmm: restart: DMA check passed"
+}
+
+@test "restore: a failed restore for uid 1000 is held on its socket; --retry --uid 1000 restores" {
+	restore_vm uid-retry --expect staged --expect held --expect vmm-refused \
+		--expect retried --expect socket-owned --expect adopted --expect finished
+	assert_vm_ok
+	assert_log "handed session 'kho-tool' to a retrying agent"
+	assert_log "restart: test-vmm: restart: adopt: the agent refused: replay: "
+	assert_log "test-vmm: restart: memfd token [0-9]+: 524288 bytes intact"
+	assert_log "test-vmm: restart: DMA check passed"
 }
 
 @test "restore: a recorded device that is missing is named, state kept" {

@@ -24,15 +24,19 @@ int vmm_cmd_restart(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "as-uid", required_argument, NULL, 'u' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "token-fd", required_argument, NULL, 'F' },
+		{ "no-token", no_argument, NULL, 'n' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ 0 }
 	};
-	const char *path = KHO_ADOPT_SOCK;
+	const char *path = KHO_ADOPT_SOCK, *token_file = KHO_ADOPT_TOKEN_FILE;
+	struct kho_adopt_token token, *tok = NULL;
 	struct kho_adopt_set set;
 	struct kho_diag diag = { "" };
 	struct kho_adopt_memfd *ram = NULL;
 	struct vmm_edu edu;
-	long as_uid = -1, bad = -1, off;
+	long as_uid = -1, bad = -1, off, token_fd = -1;
 	int c, hold = 0, ret;
 	uint8_t *p, *expect;
 	size_t i;
@@ -45,19 +49,44 @@ int vmm_cmd_restart(int argc, char **argv)
 			as_uid = strtol(optarg, NULL, 0);
 		else if (c == 'H')
 			hold = 1;
+		else if (c == 't')
+			token_file = optarg;
+		else if (c == 'F')
+			token_fd = strtol(optarg, NULL, 0);
+		else if (c == 'n')
+			token_file = NULL;
 		else
 			goto usage;
 	}
 	if (optind != argc)
 		goto usage;
-	/* Drop to another uid, to show that the agent refuses strangers. */
+	/*
+	 * The launcher's part: read the agent's token while still root, and
+	 * give it to the VMM (this process, after the drop).  Without it
+	 * (--no-token, or no file: a held agent issues none) the agent is
+	 * asked all the same, and answers why not.
+	 */
+	if (token_fd >= 0) {
+		/* Opened by a root launcher (test-vmm run-as) for us. */
+		if (kho_adopt_token_read_fd(token_fd, "(inherited fd)", &token, &diag))
+			fprintf(stderr, "test-vmm: restart: no token: %s\n", diag.msg);
+		else
+			tok = &token;
+		close(token_fd);
+	} else if (token_file) {
+		if (kho_adopt_token_read(token_file, &token, &diag))
+			fprintf(stderr, "test-vmm: restart: no token: %s\n", diag.msg);
+		else
+			tok = &token;
+	}
+	/* Drop to another uid: a VMM that is not root, or a stranger. */
 	if (as_uid >= 0 && setresuid(as_uid, as_uid, as_uid) < 0) {
 		fprintf(stderr, "test-vmm: restart: setresuid(%ld): %s\n", as_uid,
 			strerror(errno));
 		return 1;
 	}
 
-	ret = kho_adopt_connect(path, &set, &diag);
+	ret = kho_adopt_connect(path, tok, &set, &diag);
 	if (ret) {
 		fprintf(stderr, "test-vmm: restart: %s\n", diag.msg);
 		return 1;
@@ -139,6 +168,6 @@ fail:
 	kho_adopt_set_free(&set, 1);
 	return 1;
 usage:
-	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--hold]\n");
+	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--token-file PATH | --token-fd N | --no-token] [--hold]\n");
 	return 2;
 }

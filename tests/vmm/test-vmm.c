@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -390,6 +391,36 @@ static int cmd_restart(int argc, char **argv)
 	return vmm_cmd_restart(argc, argv);
 }
 
+/*
+ * run-as UID PROG [ARGS]: a launcher that starts a VMM as a user that is
+ * not root (busybox has no setpriv --reuid): groups, gid and uid dropped
+ * for good, then exec.  Descriptors the caller opened are inherited: the
+ * adoption token's file, which only root may open, travels that way.
+ */
+static int cmd_run_as(int argc, char **argv)
+{
+	char *end;
+	long uid;
+
+	if (argc < 3)
+		goto usage;
+	uid = strtol(argv[1], &end, 0);
+	if (*end || uid <= 0)
+		goto usage;
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid)) {
+		fprintf(stderr, "test-vmm: run-as %ld: %s\n", uid, strerror(errno));
+		return 1;
+	}
+	execvp(argv[2], argv + 2);
+	fprintf(stderr, "test-vmm: run-as %ld: exec %s: %s\n", uid, argv[2],
+		strerror(errno));
+	return 1;
+usage:
+	fprintf(stderr, "test-vmm: run-as: usage: UID PROG [ARGS]\n");
+	return 2;
+}
+
 static int cmd_stage(int argc, char **argv)
 {
 	if (!vmm_cmd_stage) {
@@ -415,6 +446,7 @@ static const struct vmm_cmd {
 	{ "stage", cmd_stage,
 	  "[--maps N] [--chunk B] [--corrupt] ...: build state + hand-off, preserve it, hold (tests/vmm/stage.c)" },
 	{ "restart", cmd_restart, "...: adopt the state after kexec (tests/vmm/restart.c)" },
+	{ "run-as", cmd_run_as, "UID PROG [ARGS]: run PROG as UID (a launcher)" },
 };
 
 static void usage(FILE *f)

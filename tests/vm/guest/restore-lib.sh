@@ -71,8 +71,8 @@ expect_restart() {
 		khotest_fail "restore.log does not name the failure /$pat/"
 	khotest_log "held=$(cat $run/agent.status)"
 	khotest_mark held
-	# A VMM is told why, and gets nothing.
-	! adopt || khotest_fail "a VMM adopted from a failed restore"
+	# A VMM (of the owner's uid, $adopt_as) is told why, and gets nothing.
+	! adopt $adopt_as || khotest_fail "a VMM adopted from a failed restore"
 	grep -q "refused" /tmp/restart.out || khotest_fail "the VMM was not told the restore failed"
 	khotest_mark vmm-refused
 	# The session is neither finished nor lost: a restart takes it over.

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Restore after kexec, and its failure paths (tests/vm/070-restore.bats).
 # The case comes from the command line: khotest.restore=ok|corrupt|
-# fail-at|uid|nodev|allowed|salvage.  Stage 1 builds the state and the hand-off with
+# fail-at|uid|uid-retry|nodev|allowed|salvage.  Stage 1 builds the state and the hand-off with
 # `test-vmm stage` and kexecs; stage 2 finds the agent started by the
 # initramfs hook, and checks what it did, what a VMM gets, and, after a
 # failure, that a retry restores the intact state.
@@ -16,6 +16,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	extra=
 	case "$mode" in
 	ok|uid) ;;
+	uid-retry) extra="kho_agent.uid=1000 kho_agent.fail_at=5" ;;
 	corrupt) sargs=--corrupt ;;
 	nodev) sargs="--fake-bdf 0000:00:1f.7" ;;
 	fail-at) extra=kho_agent.fail_at=5 ;;
@@ -48,6 +49,37 @@ uid)
 	khotest_mark refused-2000
 	grep -q "refused pid .* uid 0 is not the owner uid 1000" $run/restore.log ||
 		khotest_fail "the agent did not log the refusal"
+	# The owner's uid without the token (a stranger of the same user),
+	# then with a wrong one: refused by name, and nothing adopted.
+	! adopt --as-uid 1000 --no-token || khotest_fail "uid 1000 adopted without the token"
+	grep -q "the agent refused: adopt: refused pid [0-9]* uid 1000: no adoption token" /tmp/restart.out ||
+		khotest_fail "the VMM without the token was not told why"
+	printf '%064d\n' 7 >/tmp/wrong.token
+	! adopt --as-uid 1000 --token-file /tmp/wrong.token ||
+		khotest_fail "uid 1000 adopted with a wrong token"
+	grep -q "wrong adoption token" /tmp/restart.out ||
+		khotest_fail "the VMM with a wrong token was not told why"
+	grep -q "ready" $run/agent.status ||
+		khotest_fail "the agent stopped serving after the impostors: $(cat $run/agent.status)"
+	# The token is root's: a process of the owner's uid cannot read it.
+	[ "$(stat -c '%u %a' $run/adopt.token)" = "0 600" ] ||
+		khotest_fail "adopt.token is $(stat -c '%u %a' $run/adopt.token), not root's 0600"
+	khotest_mark refused-impostor
+	# The launcher (root) reads the token and starts the VMM as 1000.
+	expect_adopted --as-uid 1000
+	[ ! -e $run/adopt.token ] || khotest_fail "the spent token is still in $run"
+	;;
+uid-retry)
+	# Held for a retry, the socket stays the owner's: the VMM is told
+	# why, not refused at connect.
+	[ "$(stat -c %u $run/agent.sock)" = 1000 ] ||
+		khotest_fail "the held agent's socket belongs to uid $(stat -c %u $run/agent.sock), not 1000"
+	adopt_as="--as-uid 1000"
+	expect_restart "map 0x[0-9a-f]+\+0x10000 from memfd token [0-9]+ offset 0x[0-9a-f]+: EIO \(injected failure at step 5\)" \
+		--retry --uid 1000
+	[ "$(stat -c %u $run/agent.sock)" = 1000 ] ||
+		khotest_fail "the retry's socket belongs to uid $(stat -c %u $run/agent.sock), not 1000"
+	khotest_mark socket-owned
 	expect_adopted --as-uid 1000
 	;;
 corrupt)
