@@ -143,7 +143,6 @@ int kho_adopt_listen(const char *path, struct kho_diag *diag)
 	struct sockaddr_un sa;
 	char dir[sizeof(sa.sun_path)];
 	char *slash;
-	mode_t old;
 	int fd, err;
 
 	err = kho_unix_addr(path, &sa);
@@ -166,11 +165,13 @@ int kho_adopt_listen(const char *path, struct kho_diag *diag)
 				    kho_errno_name(err));
 	}
 	unlink(path);
-	/* Created 0600 from the start: no window where others may connect. */
-	old = umask(0177);
-	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
-	umask(old);
-	if (!err && chmod(path, 0600) < 0)
+	/*
+	 * Born 0600: bind gives the socket file the mode of the socket's own
+	 * inode, so no window where others may connect, no umask to change
+	 * (process-wide) and no chmod by path afterwards.
+	 */
+	err = fchmod(fd, 0600) < 0 ? -errno : 0;
+	if (!err && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		err = -errno;
 	if (!err && listen(fd, 4) < 0)
 		err = -errno;

@@ -370,10 +370,30 @@ static void free_set(struct kho_adopt_set *set)
  */
 static void give_to_vmm(const struct agent *a)
 {
-	if (a->uid != 0 && (chown(a->socket, a->uid, (gid_t)-1) < 0 ||
-			    chmod(KHO_RUN_DIR, 0711) < 0))
-		agent_log(-errno, "adopt: give %s to uid %u: %s", a->socket,
-			  (unsigned int)a->uid, kho_errno_name(errno));
+	const char *slash = strrchr(a->socket, '/');
+	char dir[256];
+	int dfd, err = 0;
+
+	if (a->uid == 0)
+		return;
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash ? (int)(slash - a->socket) : 1, slash ? a->socket : ".");
+	/*
+	 * Through the directory's fd, never following a link: what changes
+	 * is the socket this agent made and, when it is the run directory,
+	 * the directory's mode; nothing a path could be swapped under.
+	 */
+	dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		   O_CLOEXEC);
+	if (dfd < 0 || (!strcmp(dir, KHO_RUN_DIR) && fchmod(dfd, 0711) < 0) ||
+	    fchownat(dfd, slash ? slash + 1 : a->socket, a->uid, (gid_t)-1,
+		     AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	if (err)
+		agent_log(err, "adopt: give %s to uid %u: %s", a->socket,
+			  (unsigned int)a->uid, kho_errno_name(err));
 }
 
 /*
