@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <linux/iommufd.h>
@@ -31,7 +32,9 @@
 #include "fdpass.h"
 #include "file.h"
 #include "handoff.h"
+#include "luo.h"
 #include "rundir.h"
+#include "state.h"
 #include "escape.h"
 
 /* QEMU_VM_FILE_MAGIC and QEMU_VM_FILE_VERSION (migration/savevm.c). */
@@ -353,6 +356,7 @@ int cpr_relay_receive(struct cpr_relay *r)
 		goto fail;
 	}
 	/* Closing the cpr channel is the source's cue to start the main one. */
+	r->source_stopped = 1;
 	close(s);
 	s = -1;
 	stepname = "main channel";
@@ -397,7 +401,6 @@ int cpr_relay_receive(struct cpr_relay *r)
 	goto out;
 fail:
 	relay_fail(r, stepname, ret);
-	kho_qmp_close(&r->q);
 out:
 	if (out >= 0)
 		close(out);
@@ -553,6 +556,84 @@ void cpr_relay_free(struct cpr_relay *r)
 	if (r->stream_fd >= 0)
 		close(r->stream_fd);
 	r->stream_fd = -1;
+}
+
+int cpr_relay_snapshot(struct cpr_relay *r, struct kho_journal_snapshot *snap,
+		       struct kho_handoff_qemu *q)
+{
+	unsigned int n = r->st.nr_fds, i;
+	struct kho_memfd m;
+	char name[128];
+	struct stat sb;
+	int in = -1, out = -1, fd, seals, ret;
+	uint64_t copied = 0;
+
+	kho_journal_snapshot_init(snap);
+	memset(q, 0, sizeof(*q));
+	snap->memfd_fds = calloc(n + 2, sizeof(int));
+	q->fd_tokens = calloc(n + 1, sizeof(uint64_t));
+	q->cpr_state = malloc(r->raw_len);
+	if (!snap->memfd_fds || !q->fd_tokens || !q->cpr_state)
+		goto nomem;
+	snprintf(q->name, sizeof(q->name), "%s", r->qmp);
+	memcpy(q->cpr_state, r->raw, r->raw_len);
+	q->cpr_state_len = r->raw_len;
+	q->nr_fd_tokens = n;
+	for (i = 0; i <= n; i++) {
+		memset(&m, 0, sizeof(m));
+		m.token = KHO_LUO_CPR_TOKEN_BASE + i;
+		if (i < n) {
+			fd = fcntl(r->st.fds[i].fd, F_DUPFD_CLOEXEC, 0);
+			kho_text_escape(name, sizeof(name), r->st.fds[i].name);
+			snprintf(m.name, sizeof(m.name), "qemu-cpr %.54s", name);
+			q->fd_tokens[i] = m.token;
+		} else {
+			/* The stream, in a memfd: LUO carries nothing else. */
+			fd = memfd_create("kho-cpr-stream", MFD_CLOEXEC);
+			snprintf(m.name, sizeof(m.name), "qemu-cpr stream");
+			q->stream_token = m.token;
+			q->stream_length = r->stream_len;
+			in = fd < 0 ? -1 : open(r->stream_path, O_RDONLY | O_CLOEXEC);
+			if (in >= 0) {
+				out = fd;
+				ret = kho_cpr_recv_to_fd(in, out, r->stream_len,
+							 &copied, r->timeout_ms);
+				close(in);
+				if (ret || copied != r->stream_len) {
+					close(fd);
+					snprintf(r->err, sizeof(r->err),
+						 "copy %s into a memfd: %llu of %llu bytes",
+						 r->stream_path, (unsigned long long)copied,
+						 (unsigned long long)r->stream_len);
+					return ret ? ret : -EIO;
+				}
+			} else if (fd >= 0) {
+				close(fd);
+				fd = -1;
+			}
+		}
+		if (fd < 0) {
+			ret = -errno;
+			snprintf(r->err, sizeof(r->err), "%s: %s", m.name,
+				 i < n ? "dup" : "memfd for the stream");
+			return ret;
+		}
+		snap->memfd_fds[snap->nr_fds++] = fd;
+		if (fstat(fd, &sb) < 0)
+			return -errno;
+		m.size = sb.st_size;
+		seals = fcntl(fd, F_GET_SEALS);
+		m.seals = seals > 0 ? seals : 0;
+		ret = kho_state_add_memfd(&snap->state, &m);
+		if (ret) {
+			snprintf(r->err, sizeof(r->err), "%s: memfd table", m.name);
+			return ret;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(r->err, sizeof(r->err), "out of memory");
+	return -ENOMEM;
 }
 
 /* The agent's offer, taken without acknowledging it yet. */
@@ -798,6 +879,8 @@ int cmd_cpr_relay(int argc, char **argv)
 		return ret ? KHO_EXIT_FAILED : KHO_EXIT_OK;
 	}
 	ret = cpr_relay_receive(r);
+	if (ret && r->source_stopped)
+		cpr_relay_resume_source(r);
 	if (!ret) {
 		/* The source stays (stopped, its RAM shared) until the target has it all. */
 		ret = cpr_relay_send(r);

@@ -12,6 +12,8 @@
 
 #include "cpr_chan.h"
 #include "cpr_state.h"
+#include "journal_sock.h"
+#include "kho.h"
 
 struct cpr_relay {
 	const char *qmp, *dir, *to_cpr, *to_main;
@@ -28,6 +30,7 @@ struct cpr_relay {
 	size_t raw_len;
 	uint64_t stream_len;
 	int stream_fd;		/* the stored stream, for send_target */
+	int source_stopped;	/* the source may have stopped the guest */
 	char cpr_path[256], main_path[256], stream_path[256];
 	char err[1024];
 	struct timespec t0;
@@ -54,6 +57,16 @@ int cpr_relay_send(struct cpr_relay *r);
 
 /* cpr_relay_resume_source() - `cont` the stopped source QEMU. */
 void cpr_relay_resume_source(struct cpr_relay *r);
+
+/*
+ * cpr_relay_snapshot() - what cpr_relay_receive() got, as capture takes
+ * it: every CPR fd, and the stream copied into one more memfd, in
+ * @snap's memfd table under KHO_LUO_CPR_TOKEN_BASE + i; and @q, the
+ * hand-off's qemu-cpr entry naming them (free with the hand-off).
+ * Return: 0, or -errno with r->err set.
+ */
+int cpr_relay_snapshot(struct cpr_relay *r, struct kho_journal_snapshot *snap,
+		       struct kho_handoff_qemu *q);
 
 /* cpr_relay_free() - close what the relay holds; the fds of r->st too. */
 void cpr_relay_free(struct cpr_relay *r);
