@@ -95,8 +95,9 @@ static int usage(FILE *out, int code)
 /* Fails the relay with a message naming the step and the cause. */
 static int relay_fail(struct cpr_relay *r, const char *stepname, int err)
 {
-	fprintf(stderr, "%s: qemu %s: %s: %s%s%s\n", r->who, r->qmp ? r->qmp : "(new)",
-		stepname, strerror(-err), r->err[0] ? ": " : "", r->err);
+	fprintf(stderr, "%s: %s: %s%s%s (QEMU %s)\n", r->who, stepname,
+		strerror(-err), r->err[0] ? ": " : "", r->err,
+		r->qmp ? r->qmp : "(none)");
 	return KHO_EXIT_FAILED;
 }
 

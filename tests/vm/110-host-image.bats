@@ -63,3 +63,30 @@ need_payload() {
 	assert_log "cpr-relay: check KVM: .*vfio device '0000:00:0[0-9a-f]\.0' in a QEMU without KVM"
 	echo "# L2 (vfio): $(log_value heartbeat)" >&3
 }
+
+@test "host image: an L2 guest carried across a kexec of L1 by cpr-transfer, kho-tool its peer on both sides" {
+	# upgrade --qemu-qmp in the vanilla L1, the restore-agent and
+	# cpr-relay --restore in the patched one (docs/qemu-cpr.md).
+	need_payload
+	local patched old_last new_first
+	patched=$(kernel_image patched) || die "no patched kernel"
+	run_vm --exact-marks --host-image khotest-init --timeout 1500 \
+		--script "$GUEST_DIR/host-cpr-kexec.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$patched:/test/vmlinuz-patched" \
+		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
+		--expect l2-running --expect initrd --expect agent-ready --expect restored \
+		--expect l2-continued
+	assert_vm_ok
+	assert_log 'KHOTEST: BOOT stage=2 kernel=7\.2\.13-kho-b init=khotest-init'
+	assert_log 'upgrade: qemu-cpr .*migrated to kho-tool'
+	assert_log 'cpr-relay: done: the new QEMU has the descriptors and the stream'
+	# The last heartbeat the old QEMU printed before the kexec, and the
+	# first of the new QEMU after it: the next number.
+	old_last=$(sed -n '/KHOTEST: BOOT stage=2/q; s/.*L2: hb \([0-9][0-9]*\) .*/\1/p' "$VM_LOG" | tail -n 1)
+	new_first=$(log_value new_first)
+	[ -n "$old_last" ] && [ -n "$new_first" ] || die "no heartbeat before ($old_last) or after ($new_first) the kexec"
+	[ "$new_first" = $((old_last + 1)) ] ||
+		die "the heartbeat does not continue across the kexec: old ended at $old_last, new began at $new_first"
+	if grep -aqE 'L2(new)?: hb [0-9]+ BAD' "$VM_LOG"; then die "the L2 RAM pattern changed"; fi
+	echo "# L2 across the L1 kexec: hb $old_last -> $new_first" >&3
+}
