@@ -27,8 +27,11 @@ dump() {
 
 # The initrd of the kexec: the L1 initramfs' job (tests/vm/host/init:
 # mount the disk, copy /opt/kho and /test in, switch_root) from what this
-# root holds, with busybox-static.  kho-tool upgrade appends the agent,
-# which this init does not start: stage 2 starts it from the disk root.
+# root holds, with busybox-static.  It carries the agent and a kho-init.d
+# hook, so that kho-tool upgrade uses it as is; but this init runs no
+# hooks and switches root, which would take the agent's socket in /run
+# with it: stage 2 starts the agent from the disk root instead, as a
+# systemd unit would on a real host.
 make_initrd() {
 	local d=/tmp/l1-initrd
 
@@ -42,6 +45,10 @@ make_initrd() {
 	mkdir -p "$d/usr"
 	ln -s ../bin "$d/usr/bin"
 	ln -s ../bin "$d/usr/sbin"
+	mkdir -p "$d/usr/lib/kho-tool" "$d/etc/kho/init.d"
+	cp /opt/kho/bin/restore-agent "$d/usr/lib/kho-tool/restore-agent"
+	printf '#!/bin/sh\n# not run by tests/vm/host/init: see host-cpr-kexec.sh\n' \
+		> "$d/etc/kho/init.d/10-restore-agent"
 	cp /test/host-init "$d/init"
 	chmod 755 "$d/init"
 	cp -a /opt/kho "$d/opt/kho"
