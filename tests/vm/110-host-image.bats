@@ -88,5 +88,5 @@ need_payload() {
 	[ "$new_first" = $((old_last + 1)) ] ||
 		die "the heartbeat does not continue across the kexec: old ended at $old_last, new began at $new_first"
 	if grep -aqE 'L2(new)?: hb [0-9]+ BAD' "$VM_LOG"; then die "the L2 RAM pattern changed"; fi
-	echo "# L2 across the L1 kexec: hb $old_last -> $new_first" >&3
+	echo "# L2 across the L1 kexec: hb $old_last -> $new_first; wall clock from the upgrade's start to the first new heartbeat seen: $(awk -v a="$(log_value upgrade_start_wall)" -v b="$(log_value first_new_hb_wall)" 'BEGIN { printf "%.1f", b - a }') s" >&3
 }

@@ -69,11 +69,13 @@ if [ "$KHO_STAGE" = 1 ]; then
 	make_initrd
 	khotest_mark initrd
 	sync
+	# The wall clock (L1's RTC) is the one clock both stages read.
+	khotest_log "upgrade_start_wall=$(date +%s.%N)"
 	rc=0
+	# Straight to the console: /tmp does not survive the kexec.
 	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
-		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" > "$W/upgrade.out" 2>&1 || rc=$?
+		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" > /dev/console 2>&1 || rc=$?
 	# Only a failure comes back: the guest must run on in the old QEMU.
-	cat "$W/upgrade.out"
 	before=$(hb "$W/old.log" '$p')
 	wait_for "$W/old.log" "^hb $((before + 2)) " 120 ||
 		{ dump; khotest_fail "upgrade failed (exit $rc) and the guest did not resume"; }
@@ -109,6 +111,7 @@ cat "$W/agent.out"
 [ "$rc" -eq 0 ] || { dump; khotest_fail "cpr-relay --restore failed (exit $rc)"; }
 khotest_mark restored
 wait_for "$W/new.log" '^hb [0-9]+ ' 300 || { dump; khotest_fail "the new QEMU's L2 guest printed no heartbeat"; }
+khotest_log "first_new_hb_wall=$(date +%s.%N)"
 new_first=$(hb "$W/new.log" 1p)
 wait_for "$W/new.log" "^hb $((new_first + 2)) " 300 ||
 	{ dump; khotest_fail "the L2 guest does not keep running in the new QEMU"; }
