@@ -41,6 +41,7 @@ need_payload() {
 	need_payload
 	run_vm --exact-marks --host-image khotest-init --timeout 900 \
 		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--expect l2-running --expect relayed --expect l2-continued
 	assert_vm_ok
 	assert_log 'cpr-relay: .*source quit'
@@ -54,6 +55,7 @@ need_payload() {
 	need_payload
 	run_vm --exact-marks --host-image khotest-init --timeout 600 \
 		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--append khotest.l2=vfio-state \
 		--expect l2-running --expect cpr-state-read --expect l2-continued
 	assert_vm_ok
@@ -72,6 +74,7 @@ need_payload() {
 	patched=$(kernel_image patched) || die "no patched kernel"
 	run_vm --exact-marks --host-image khotest-init --timeout 1500 \
 		--script "$GUEST_DIR/host-cpr-kexec.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--file "$patched:/test/vmlinuz-patched" \
 		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
 		--expect l2-running --expect initrd --expect agent-ready --expect restored \
@@ -79,7 +82,7 @@ need_payload() {
 	assert_vm_ok
 	assert_log 'KHOTEST: BOOT stage=2 kernel=7\.2\.13-kho-b init=khotest-init'
 	assert_log 'upgrade: qemu-cpr .*migrated to kho-tool'
-	assert_log 'cpr-relay: done: the new QEMU has the descriptors and the stream'
+	assert_log 'cpr-relay: .*done: the new QEMU has the descriptors and the stream'
 	# The last heartbeat the old QEMU printed before the kexec, and the
 	# first of the new QEMU after it: the next number.
 	old_last=$(sed -n '/KHOTEST: BOOT stage=2/q; s/.*L2: hb \([0-9][0-9]*\) .*/\1/p' "$VM_LOG" | tail -n 1)

@@ -10,20 +10,8 @@
 # `kho-tool cpr-relay --restore`; the heartbeat must go on from the next
 # number (the host compares both stages' lines), no second L2 boot, no BAD.
 
-W=/tmp/cpr
-mkdir -p "$W"
-args="-machine q35,aux-ram-share=on -accel tcg -m 32M
-	-object memory-backend-memfd,id=ram0,size=32M,share=on
-	-machine memory-backend=ram0 -nodefaults -display none
-	-kernel /test/payload.elf"
-hb() { grep -oE '^hb [0-9]+' "$1" | sed -n "$2" | cut -d' ' -f2; }
-dump() {
-	for f in "$W"/*.out "$W"/*.log /run/kho-tool/restore.log; do
-		[ -f "$f" ] || continue
-		echo "--- $f"
-		tail -n 30 "$f"
-	done
-}
+. /test/host-l2.sh
+args=$l2_args
 
 # The initrd of the kexec: the L1 initramfs' job (tests/vm/host/init:
 # mount the disk, copy /opt/kho and /test in, switch_root) from what this
@@ -64,7 +52,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	old=$!
 	# The L2 serial on the L1 console, to the last line before the kexec.
 	tail -F "$W/old.log" 2>/dev/null | sed -u 's/^/L2: /' > /dev/console &
-	wait_for "$W/old.log" '^hb 3 ' 300 || { dump; khotest_fail "the L2 guest never reached hb 3"; }
+	wait_for "$W/old.log" '^hb 3 ' 300 || { dump /run/kho-tool/restore.log; khotest_fail "the L2 guest never reached hb 3"; }
 	khotest_mark l2-running
 	make_initrd
 	khotest_mark initrd
@@ -78,7 +66,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	# Only a failure comes back: the guest must run on in the old QEMU.
 	before=$(hb "$W/old.log" '$p')
 	wait_for "$W/old.log" "^hb $((before + 2)) " 120 ||
-		{ dump; khotest_fail "upgrade failed (exit $rc) and the guest did not resume"; }
+		{ dump /run/kho-tool/restore.log; khotest_fail "upgrade failed (exit $rc) and the guest did not resume"; }
 	dump
 	khotest_fail "kho-tool upgrade --qemu-qmp returned (exit $rc); the guest resumed in the old QEMU"
 fi
@@ -97,24 +85,20 @@ until grep -q '^ready' /run/kho-tool/agent.status 2>/dev/null; do
 	i=$((i + 1))
 done
 khotest_mark agent-ready
-# shellcheck disable=SC2086
-qemu-system-x86_64 $args -serial "file:$W/new.log" \
-	-qmp "unix:$W/new-qmp.sock,server=on,wait=off" \
-	-incoming "{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\"type\":\"unix\",\"path\":\"$W/new-cpr.sock\"}}" \
-	-incoming "unix:$W/new-main.sock" > "$W/new.out" 2>&1 &
+start_new_qemu
 new=$!
 rc=0
 kho-tool cpr-relay --restore --to-cpr "$W/new-cpr.sock" --to-main "$W/new-main.sock" \
 	--timeout 120 > "$W/restore.out" 2>&1 || rc=$?
 cat "$W/restore.out"
 cat "$W/agent.out"
-[ "$rc" -eq 0 ] || { dump; khotest_fail "cpr-relay --restore failed (exit $rc)"; }
+[ "$rc" -eq 0 ] || { dump /run/kho-tool/restore.log; khotest_fail "cpr-relay --restore failed (exit $rc)"; }
 khotest_mark restored
-wait_for "$W/new.log" '^hb [0-9]+ ' 300 || { dump; khotest_fail "the new QEMU's L2 guest printed no heartbeat"; }
+wait_for "$W/new.log" '^hb [0-9]+ ' 300 || { dump /run/kho-tool/restore.log; khotest_fail "the new QEMU's L2 guest printed no heartbeat"; }
 khotest_log "first_new_hb_wall=$(date +%s.%N)"
 new_first=$(hb "$W/new.log" 1p)
 wait_for "$W/new.log" "^hb $((new_first + 2)) " 300 ||
-	{ dump; khotest_fail "the L2 guest does not keep running in the new QEMU"; }
+	{ dump /run/kho-tool/restore.log; khotest_fail "the L2 guest does not keep running in the new QEMU"; }
 sed 's/^/L2new: /' "$W/new.log"
 if grep -q '^L2 boot' "$W/new.log"; then khotest_fail "the L2 guest rebooted in the new QEMU"; fi
 if grep -q BAD "$W/new.log"; then khotest_fail "the L2 RAM pattern changed: $(grep BAD "$W/new.log" | head -n 1)"; fi
