@@ -77,7 +77,8 @@ need_payload() {
 		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--file "$patched:/test/vmlinuz-patched" \
 		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
-		--expect l2-running --expect initrd --expect agent-ready --expect restored \
+		--expect l2-running --expect initrd --expect agent-ready --expect restore-refused \
+		--expect restored \
 		--expect l2-continued
 	assert_vm_ok
 	assert_log 'KHOTEST: BOOT stage=2 kernel=7\.2\.13-kho-b init=khotest-init'

@@ -87,6 +87,18 @@ done
 khotest_mark agent-ready
 start_new_qemu
 new=$!
+# A --restore that fails after taking the agent's offer: the agent must
+# keep the memfds and serve the next one.
+khotest_refused "$W/restore-fail.out" "an injected --restore failure" \
+	env KHO_CPR_FAIL_AT=restore kho-tool cpr-relay --restore \
+	--to-cpr "$W/new-cpr.sock" --to-main "$W/new-main.sock" --timeout 120
+grep -q 'descriptors: Operation canceled: injected (KHO_CPR_FAIL_AT=restore) (QEMU /tmp/cpr/old-qmp.sock)' "$W/restore-fail.out" ||
+	khotest_fail "the injected failure does not name the step and the QEMU: $(cat "$W/restore-fail.out")"
+grep -q 'the restore-agent keeps holding the guest.s memfds' "$W/restore-fail.out" ||
+	khotest_fail "the failed --restore does not say the agent keeps the memfds"
+grep -q '^ready' /run/kho-tool/agent.status ||
+	khotest_fail "after a failed --restore the agent is '$(cat /run/kho-tool/agent.status)', not ready"
+khotest_mark restore-refused
 rc=0
 kho-tool cpr-relay --restore --to-cpr "$W/new-cpr.sock" --to-main "$W/new-main.sock" \
 	--timeout 120 > "$W/restore.out" 2>&1 || rc=$?
