@@ -77,12 +77,13 @@ need_payload() {
 		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--file "$patched:/test/vmlinuz-patched" \
 		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
-		--expect l2-running --expect initrd --expect agent-ready --expect restore-refused \
+		--expect l2-running --expect initrd --expect dry-run-resumed --expect agent-ready --expect restore-refused \
 		--expect restored \
 		--expect l2-continued
 	assert_vm_ok
 	assert_log 'KHOTEST: BOOT stage=2 kernel=7\.2\.13-kho-b init=khotest-init'
 	assert_log 'upgrade: qemu-cpr .*migrated to kho-tool'
+	assert_log 'upgrade: dry-run-undo .*image unloaded, session released'
 	assert_log 'cpr-relay: .*done: the new QEMU has the descriptors and the stream'
 	# The last heartbeat the old QEMU printed before the kexec, and the
 	# first of the new QEMU after it: the next number.

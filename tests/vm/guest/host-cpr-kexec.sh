@@ -56,6 +56,18 @@ if [ "$KHO_STAGE" = 1 ]; then
 	khotest_mark l2-running
 	make_initrd
 	khotest_mark initrd
+	# A rehearsal: the guest stops, is captured and preserved, the image
+	# loaded; then all is undone and the guest resumes in the old QEMU.
+	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
+		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" --dry-run > "$W/dry.out" 2>&1 ||
+		{ cat "$W/dry.out"; dump; khotest_fail "upgrade --qemu-qmp --dry-run failed"; }
+	cat "$W/dry.out"
+	grep -q 'the guest resumed in the source QEMU' "$W/dry.out" ||
+		khotest_fail "the dry run did not resume the guest in the old QEMU"
+	before=$(hb "$W/old.log" '$p')
+	wait_for "$W/old.log" "^hb $((before + 2)) " 120 ||
+		{ dump; khotest_fail "the guest does not run after the dry run"; }
+	khotest_mark dry-run-resumed
 	sync
 	# The wall clock (L1's RTC) is the one clock both stages read.
 	khotest_log "upgrade_start_wall=$(date +%s.%N)"
