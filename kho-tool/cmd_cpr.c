@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/iommufd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,24 +27,20 @@
 #include "commands.h"
 #include "cpr_chan.h"
 #include "cpr_state.h"
+#include "adopt.h"
+#include "cpr_relay.h"
+#include "fdpass.h"
+#include "file.h"
+#include "handoff.h"
+#include "luo.h"
+#include "rundir.h"
+#include "state.h"
 #include "escape.h"
 
 /* QEMU_VM_FILE_MAGIC and QEMU_VM_FILE_VERSION (migration/savevm.c). */
 #define QEVM_MAGIC 0x5145564du
 #define QEVM_VERSION 3u
 #define DEFAULT_STREAM_MAX (1ULL << 30)
-
-struct relay {
-	const char *qmp, *dir, *to_cpr, *to_main;
-	int timeout_ms;
-	int keep_source;
-	int kexec_safe;
-	struct kho_qmp q;
-	struct kho_cpr_state st;
-	char cpr_path[256], main_path[256], stream_path[256];
-	char err[1024];
-	struct timespec t0;
-};
 
 static double ms_since(const struct timespec *t)
 {
@@ -50,9 +50,11 @@ static double ms_since(const struct timespec *t)
 	return (n.tv_sec - t->tv_sec) * 1e3 + (n.tv_nsec - t->tv_nsec) / 1e6;
 }
 
-static void step(struct relay *r, const char *what)
+static void step(struct cpr_relay *r, const char *what)
 {
-	printf("cpr-relay: %-9.1f ms  %s\n", ms_since(&r->t0), what);
+	if (r->quiet)
+		return;
+	printf("%s: %-9.1f ms  %s\n", r->who, ms_since(&r->t0), what);
 	fflush(stdout);
 }
 
@@ -61,6 +63,8 @@ static int usage(FILE *out, int code)
 	fprintf(out,
 		"usage: kho-tool cpr-relay --qmp SOCK --dir DIR --to-cpr PATH --to-main PATH\n"
 		"                          [--timeout SEC] [--keep-source] [--kexec-safe]\n"
+		"       kho-tool cpr-relay --restore --to-cpr PATH --to-main PATH\n"
+		"                          [--handoff FILE] [--agent SOCK] [--timeout SEC]\n"
 		"  migrate the QEMU whose QMP socket is SOCK in cpr-transfer mode to\n"
 		"  kho-tool (it listens on DIR/cpr.sock and DIR/main.sock, keeps the CPR\n"
 		"  state's descriptors, stores its bytes in DIR/cpr-state.bin and the main\n"
@@ -75,20 +79,29 @@ static int usage(FILE *out, int code)
 		"  --kexec-safe   refuse, with the guest still running, a QEMU whose RAM\n"
 		"                 is not in non-hugetlb memfds, or whose CPR state holds a\n"
 		"                 descriptor that cannot cross a kexec (vhost, tap, ...)\n"
-		"  KHO_CPR_FAIL_AT=cpr-state fails the relay after the CPR state arrived\n"
+		"  --restore      after a kexec (`kho-tool upgrade --qemu-qmp`): take the\n"
+		"                 QEMU's memfds from the restore-agent (--agent, default\n"
+		"                 " KHO_ADOPT_SOCK "), its CPR state and stream from the\n"
+		"                 hand-off (--handoff, default " KHO_RUN_DIR "/handoff.fdt),\n"
+		"                 and hand them to the new QEMU; until it has them all the\n"
+		"                 agent keeps holding the memfds, so a failed --restore can\n"
+		"                 be run again\n"
+		"  KHO_CPR_FAIL_AT=cpr-state fails the relay after the CPR state arrived;\n"
+		"  KHO_CPR_FAIL_AT=restore fails --restore before the new QEMU is reached\n"
 		"  (tests: the migration is cancelled and the guest runs on)\n");
 	return code;
 }
 
 /* Fails the relay with a message naming the step and the cause. */
-static int relay_fail(struct relay *r, const char *stepname, int err)
+static int relay_fail(struct cpr_relay *r, const char *stepname, int err)
 {
-	fprintf(stderr, "cpr-relay: %s: %s%s%s\n", stepname, strerror(-err),
-		r->err[0] ? ": " : "", r->err);
+	fprintf(stderr, "%s: %s: %s%s%s (QEMU %s)\n", r->who, stepname,
+		strerror(-err), r->err[0] ? ": " : "", r->err,
+		r->qmp ? r->qmp : "(none)");
 	return KHO_EXIT_FAILED;
 }
 
-static int qmp(struct relay *r, const char *cmd, char *reply, size_t len)
+static int qmp(struct cpr_relay *r, const char *cmd, char *reply, size_t len)
 {
 	r->err[0] = '\0';
 	return kho_qmp_exec(&r->q, cmd, reply, len, r->timeout_ms, r->err,
@@ -96,7 +109,7 @@ static int qmp(struct relay *r, const char *cmd, char *reply, size_t len)
 }
 
 /* Polls query-migrate until @want (or failed); copies the status. */
-static int wait_migrate(struct relay *r, const char *want)
+static int wait_migrate(struct cpr_relay *r, const char *want)
 {
 	char reply[4096], pat[64];
 	int ret, i;
@@ -121,7 +134,7 @@ static int wait_migrate(struct relay *r, const char *want)
 }
 
 /* Prints the descriptors; with --kexec-safe, refuses those that cannot cross. */
-static int check_fds(struct relay *r)
+static int check_fds(struct cpr_relay *r)
 {
 	unsigned int i, refused = 0;
 	char what[256], name[128], ewhat[128];
@@ -129,32 +142,36 @@ static int check_fds(struct relay *r)
 	for (i = 0; i < r->st.nr_fds; i++) {
 		enum kho_cpr_kind k = kho_cpr_fd_kind(r->st.fds[i].fd, what,
 						      sizeof(what));
-		int ok = kho_cpr_kind_crosses_kexec(k);
+		int ok = r->memfds_only ? k == KHO_CPR_KIND_MEMFD :
+					  kho_cpr_kind_crosses_kexec(k);
 
 		kho_text_escape(name, sizeof(name), r->st.fds[i].name);
 		kho_text_escape(ewhat, sizeof(ewhat), what);
-		printf("cpr-relay: fd %-3u %-24s id %-3d %-11s %s%s\n", i, name,
+		if (!r->quiet)
+			printf("%s: fd %-3u %-24s id %-3d %-11s %s%s\n", r->who, i, name,
 		       r->st.fds[i].id, kho_cpr_kind_name(k), ewhat,
 		       ok ? "" : "  (cannot cross a kexec)");
 		if (!ok) {
 			if (!refused)
 				snprintf(r->err, sizeof(r->err),
-					 "fd '%s' id %d is %s (%s): kho-tool cannot carry it across a kexec",
+					 "fd '%s' id %d is %s (%s): kho-tool cannot carry it across a kexec%s",
 					 name, r->st.fds[i].id,
-					 kho_cpr_kind_name(k), ewhat);
+					 kho_cpr_kind_name(k), ewhat,
+					 r->memfds_only && kho_cpr_kind_crosses_kexec(k) ?
+					 " yet (only memfds: rebuilding iommufd, VFIO devices and their eventfds after a kexec is not built; docs/qemu-cpr.md)" : "");
 			refused++;
 		}
 	}
 	for (i = 0; i < r->st.nr_vfio; i++) {
 		kho_text_escape(name, sizeof(name), r->st.vfio[i].name);
-		printf("cpr-relay: vfio device %s: devid %d ioas %u hwpt %u\n", name,
+		printf("%s: vfio device %s: devid %d ioas %u hwpt %u\n", r->who, name,
 		       r->st.vfio[i].devid, r->st.vfio[i].ioas_id,
 		       r->st.vfio[i].hwpt_id);
 	}
 	if (r->st.tail_len) {
 		kho_text_escape(name, sizeof(name), r->st.tail_name);
-		printf("cpr-relay: subsection '%s', %zu bytes, carried verbatim\n",
-		       name, r->st.tail_len);
+		printf("%s: subsection '%s', %zu bytes, carried verbatim\n",
+		       r->who, name, r->st.tail_len);
 	}
 	return refused && r->kexec_safe ? -EOPNOTSUPP : 0;
 }
@@ -166,7 +183,7 @@ static int check_fds(struct relay *r)
  * TCG, and the source segfaults (docs/qemu-cpr.md).  Checked while the
  * source still waits for our hang-up, so a refusal leaves the guest running.
  */
-static int check_kvm(struct relay *r)
+static int check_kvm(struct cpr_relay *r)
 {
 	char reply[512], name[128];
 	int ret;
@@ -188,7 +205,7 @@ static int check_kvm(struct relay *r)
  * memfd.  QEMU's CPR state carries no descriptor for file-backed RAM (the
  * new QEMU reopens its path), so the state alone cannot show it.
  */
-static int precheck(struct relay *r)
+static int precheck(struct cpr_relay *r)
 {
 	char reply[65536], val[512], cmd[512], name[128], type[128], ename[128];
 	const char *p;
@@ -227,7 +244,7 @@ static int precheck(struct relay *r)
 	return 0;
 }
 
-static int receive(struct relay *r)
+int cpr_relay_receive(struct cpr_relay *r)
 {
 	const char *inject = getenv("KHO_CPR_FAIL_AT");
 	char cmd[9000], reply[4096];
@@ -331,14 +348,16 @@ static int receive(struct relay *r)
 		memcpy(why, r->err, sizeof(why));
 		if (qmp(r, "{\"execute\":\"migrate_cancel\"}", NULL, 0) ||
 		    wait_migrate(r, "cancelled"))
-			fprintf(stderr, "cpr-relay: cancelling the migration failed: %s\n",
-				r->err);
+			fprintf(stderr, "%s: qemu %s: cancelling the migration failed: %s\n",
+				r->who, r->qmp, r->err);
 		else
-			fprintf(stderr, "cpr-relay: migration cancelled, the guest keeps running\n");
+			fprintf(stderr, "%s: qemu %s: migration cancelled, the guest keeps running\n",
+				r->who, r->qmp);
 		memcpy(r->err, why, sizeof(why));
 		goto fail;
 	}
 	/* Closing the cpr channel is the source's cue to start the main one. */
+	r->source_stopped = 1;
 	close(s);
 	s = -1;
 	stepname = "main channel";
@@ -375,11 +394,14 @@ static int receive(struct relay *r)
 	if (ret)
 		goto fail;
 	step(r, "source reports migration completed");
+	r->raw = buf;
+	r->raw_len = len;
+	r->stream_len = total;
+	buf = NULL;
 	ret = 0;
 	goto out;
 fail:
 	relay_fail(r, stepname, ret);
-	kho_qmp_close(&r->q);
 out:
 	if (out >= 0)
 		close(out);
@@ -396,25 +418,32 @@ out:
 	return ret;
 }
 
+/* Ends the source QEMU once the new one has the guest. */
+static void qmp_quit(struct cpr_relay *r)
+{
+	qmp(r, "{\"execute\":\"quit\"}", NULL, 0);
+}
+
 /*
  * The hand-off to the new QEMU failed before it had the whole stream, so
  * it cannot run the guest: resume it in the source, which kept its RAM.
  */
-static void resume_source(struct relay *r)
+void cpr_relay_resume_source(struct cpr_relay *r)
 {
 	char reply[1024];
 
 	if (qmp(r, "{\"execute\":\"cont\"}", NULL, 0) ||
 	    qmp(r, "{\"execute\":\"query-status\"}", reply, sizeof(reply)) ||
 	    !strstr(reply, "\"running\"")) {
-		fprintf(stderr, "cpr-relay: resuming the guest in the source failed: %s\n",
-			r->err);
+		fprintf(stderr, "%s: qemu %s: resuming the guest in the source failed: %s\n",
+			r->who, r->qmp, r->err);
 		return;
 	}
-	fprintf(stderr, "cpr-relay: the guest resumed in the source QEMU\n");
+	fprintf(stderr, "%s: qemu %s: the guest resumed in the source QEMU\n",
+		r->who, r->qmp);
 }
 
-static int send_target(struct relay *r)
+int cpr_relay_send(struct cpr_relay *r)
 {
 	size_t cap = KHO_CPR_STATE_MAX, len, *offs = NULL;
 	uint8_t *buf = NULL;
@@ -468,10 +497,14 @@ static int send_target(struct relay *r)
 		ret = s;
 		goto fail;
 	}
-	in = open(r->stream_path, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
+	if (r->stream_fd >= 0)
+		in = fcntl(r->stream_fd, F_DUPFD_CLOEXEC, 0);
+	else
+		in = open(r->stream_path, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || lseek(in, 0, SEEK_SET) < 0) {
 		ret = -errno;
-		snprintf(r->err, sizeof(r->err), "%s", r->stream_path);
+		snprintf(r->err, sizeof(r->err), "%s", r->stream_fd >= 0 ?
+			 "the stream memfd" : r->stream_path);
 		goto fail;
 	}
 	r->err[0] = '\0';
@@ -496,40 +529,334 @@ out:
 	return ret;
 }
 
+
+int cpr_relay_init(struct cpr_relay *r, const char *who, const char *dir)
+{
+	memset(r, 0, sizeof(*r));
+	r->who = who;
+	r->dir = dir;
+	r->timeout_ms = 60000;
+	r->q.fd = -1;
+	r->stream_fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	if (!dir)
+		return 0;
+	if ((size_t)snprintf(r->cpr_path, sizeof(r->cpr_path), "%s/cpr.sock", dir) >= sizeof(r->cpr_path) ||
+	    (size_t)snprintf(r->main_path, sizeof(r->main_path), "%s/main.sock", dir) >= sizeof(r->main_path) ||
+	    (size_t)snprintf(r->stream_path, sizeof(r->stream_path), "%s/stream", dir) >= sizeof(r->stream_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void cpr_relay_free(struct cpr_relay *r)
+{
+	kho_qmp_close(&r->q);
+	kho_cpr_state_free(&r->st);
+	free(r->raw);
+	r->raw = NULL;
+	if (r->stream_fd >= 0)
+		close(r->stream_fd);
+	r->stream_fd = -1;
+}
+
+int cpr_relay_snapshot(struct cpr_relay *r, struct kho_journal_snapshot *snap,
+		       struct kho_handoff_qemu *q)
+{
+	unsigned int n = r->st.nr_fds, i;
+	struct kho_memfd m;
+	char name[128];
+	struct stat sb;
+	int in = -1, out = -1, fd, seals, ret;
+	uint64_t copied = 0;
+
+	kho_journal_snapshot_init(snap);
+	memset(q, 0, sizeof(*q));
+	snap->memfd_fds = calloc(n + 2, sizeof(int));
+	q->fd_tokens = calloc(n + 1, sizeof(uint64_t));
+	q->cpr_state = malloc(r->raw_len);
+	if (!snap->memfd_fds || !q->fd_tokens || !q->cpr_state)
+		goto nomem;
+	snprintf(q->name, sizeof(q->name), "%s", r->qmp);
+	memcpy(q->cpr_state, r->raw, r->raw_len);
+	q->cpr_state_len = r->raw_len;
+	q->nr_fd_tokens = n;
+	for (i = 0; i <= n; i++) {
+		memset(&m, 0, sizeof(m));
+		m.token = KHO_LUO_CPR_TOKEN_BASE + i;
+		if (i < n) {
+			fd = fcntl(r->st.fds[i].fd, F_DUPFD_CLOEXEC, 0);
+			kho_text_escape(name, sizeof(name), r->st.fds[i].name);
+			snprintf(m.name, sizeof(m.name), "qemu-cpr %.54s", name);
+			q->fd_tokens[i] = m.token;
+		} else {
+			/* The stream, in a memfd: LUO carries nothing else. */
+			fd = memfd_create("kho-cpr-stream", MFD_CLOEXEC);
+			snprintf(m.name, sizeof(m.name), "qemu-cpr stream");
+			q->stream_token = m.token;
+			q->stream_length = r->stream_len;
+			in = fd < 0 ? -1 : open(r->stream_path, O_RDONLY | O_CLOEXEC);
+			if (in >= 0) {
+				out = fd;
+				ret = kho_cpr_recv_to_fd(in, out, r->stream_len,
+							 &copied, r->timeout_ms);
+				close(in);
+				if (ret || copied != r->stream_len) {
+					close(fd);
+					snprintf(r->err, sizeof(r->err),
+						 "copy %s into a memfd: %llu of %llu bytes",
+						 r->stream_path, (unsigned long long)copied,
+						 (unsigned long long)r->stream_len);
+					return ret ? ret : -EIO;
+				}
+			} else if (fd >= 0) {
+				close(fd);
+				fd = -1;
+			}
+		}
+		if (fd < 0) {
+			ret = -errno;
+			snprintf(r->err, sizeof(r->err), "%s: %s", m.name,
+				 i < n ? "dup" : "memfd for the stream");
+			return ret;
+		}
+		snap->memfd_fds[snap->nr_fds++] = fd;
+		if (fstat(fd, &sb) < 0)
+			return -errno;
+		m.size = sb.st_size;
+		seals = fcntl(fd, F_GET_SEALS);
+		m.seals = seals > 0 ? seals : 0;
+		ret = kho_state_add_memfd(&snap->state, &m);
+		if (ret) {
+			snprintf(r->err, sizeof(r->err), "%s: memfd table", m.name);
+			return ret;
+		}
+	}
+	return 0;
+nomem:
+	snprintf(r->err, sizeof(r->err), "out of memory");
+	return -ENOMEM;
+}
+
+/* The agent's offer, taken without acknowledging it yet. */
+static int agent_offer(struct cpr_relay *r, const char *path,
+		       struct kho_adopt_set *set)
+{
+	struct sockaddr_un sa;
+	struct kho_diag diag = { "" };
+	int fd, err;
+
+	err = kho_unix_addr(path, &sa);
+	if (err) {
+		snprintf(r->err, sizeof(r->err), "%s: path too long", path);
+		return err;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		snprintf(r->err, sizeof(r->err), "%s (is the restore-agent serving?)", path);
+		close(fd);
+		return err;
+	}
+	err = kho_adopt_recv(fd, set, &diag);
+	if (err) {
+		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int find_token(const struct kho_adopt_set *set, uint64_t token)
+{
+	size_t i;
+
+	for (i = 0; i < set->nr_memfd; i++)
+		if (set->memfd[i].token == token)
+			return set->memfd[i].fd;
+	return -1;
+}
+
+/*
+ * After the kexec: the memfds from the agent, named by the hand-off's
+ * qemu-cpr node, to the new QEMU.  The agent is acknowledged only once
+ * the new QEMU has the state and the whole stream; before that a failure
+ * answers it with the error, and it keeps holding the session.
+ */
+static int relay_restore(struct cpr_relay *r, const char *handoff,
+			 const char *agent)
+{
+	struct iommu_ioas_change_process cp = { .size = sizeof(cp) };
+	const char *inject = getenv("KHO_CPR_FAIL_AT");
+	struct kho_diag diag = { "" };
+	struct kho_adopt_set set;
+	struct kho_handoff h;
+	const struct kho_handoff_qemu *q;
+	const char *stepname = "hand-off";
+	char msg[256];
+	void *blob = NULL;
+	size_t len, k;
+	int *fds = NULL, afd = -1, ret;
+
+	kho_handoff_init(&h);
+	kho_adopt_set_init(&set);
+	ret = kho_read_file(handoff, &blob, &len);
+	if (ret) {
+		snprintf(r->err, sizeof(r->err), "%s", handoff);
+		goto fail;
+	}
+	ret = kho_handoff_decode(blob, len, &h, &diag);
+	if (ret) {
+		snprintf(r->err, sizeof(r->err), "%s: %s", handoff, diag.msg);
+		goto fail;
+	}
+	if (!h.nr_qemu) {
+		snprintf(r->err, sizeof(r->err),
+			 "%s carries no QEMU (no qemu-cpr node: the upgrade was run without --qemu-qmp)",
+			 handoff);
+		ret = -ENOENT;
+		goto fail;
+	}
+	q = &h.qemu[0];
+	r->qmp = q->name;
+	snprintf(msg, sizeof(msg), "hand-off: QEMU %s, CPR state %zu bytes, %zu fds, stream %llu bytes",
+		 q->name, q->cpr_state_len, q->nr_fd_tokens,
+		 (unsigned long long)q->stream_length);
+	step(r, msg);
+	stepname = "restore-agent";
+	ret = agent_offer(r, agent, &set);
+	if (ret < 0)
+		goto fail;
+	afd = ret;
+	snprintf(msg, sizeof(msg), "restore-agent offered %zu memfds", set.nr_memfd);
+	step(r, msg);
+	/* The agent's pinned-page accounting (none without an IOAS) is ours. */
+	if (set.iommufd >= 0 &&
+	    ioctl(set.iommufd, IOMMU_IOAS_CHANGE_PROCESS, &cp) < 0) {
+		ret = -errno;
+		snprintf(r->err, sizeof(r->err), "IOMMU_IOAS_CHANGE_PROCESS");
+		goto fail;
+	}
+	stepname = "descriptors";
+	fds = calloc(q->nr_fd_tokens + 1, sizeof(*fds));
+	if (!fds) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (k = 0; k < q->nr_fd_tokens; k++)
+		fds[k] = -1;
+	for (k = 0; k < q->nr_fd_tokens; k++) {
+		int fd = find_token(&set, q->fd_tokens[k]);
+
+		if (fd < 0 || (fds[k] = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			ret = fd < 0 ? -ENOENT : -errno;
+			snprintf(r->err, sizeof(r->err),
+				 "fd %zu: memfd token %llu: %s", k,
+				 (unsigned long long)q->fd_tokens[k],
+				 fd < 0 ? "the restore-agent does not offer it" : "dup");
+			goto fail;
+		}
+	}
+	ret = kho_cpr_state_parse(q->cpr_state, q->cpr_state_len, fds,
+				  q->nr_fd_tokens, &r->st, r->err,
+				  sizeof(r->err));
+	if (ret)
+		goto fail;
+	/* The state owns them now. */
+	for (k = 0; k < q->nr_fd_tokens; k++)
+		fds[k] = -1;
+	ret = find_token(&set, q->stream_token);
+	if (ret < 0 || (r->stream_fd = fcntl(ret, F_DUPFD_CLOEXEC, 0)) < 0) {
+		snprintf(r->err, sizeof(r->err), "stream memfd token %llu: %s",
+			 (unsigned long long)q->stream_token,
+			 ret < 0 ? "the restore-agent does not offer it" : "dup");
+		ret = ret < 0 ? -ENOENT : -errno;
+		goto fail;
+	}
+	if (inject && !strcmp(inject, "restore")) {
+		snprintf(r->err, sizeof(r->err), "injected (KHO_CPR_FAIL_AT=restore)");
+		ret = -ECANCELED;
+		goto fail;
+	}
+	ret = cpr_relay_send(r);
+	if (ret) {
+		/* cpr_relay_send() said why; the agent keeps the memfds. */
+		kho_adopt_ack(afd, ret, "kho-tool cpr-relay --restore: the new QEMU did not take the guest");
+		fprintf(stderr, "%s: the restore-agent keeps holding the guest's memfds: start the new QEMU again and rerun --restore\n",
+			r->who);
+		goto out;
+	}
+	stepname = "acknowledge";
+	ret = kho_adopt_ack(afd, 0, "adopted by kho-tool cpr-relay --restore");
+	if (ret) {
+		snprintf(r->err, sizeof(r->err), "to %s", agent);
+		goto fail;
+	}
+	step(r, "done: the new QEMU has the descriptors and the stream; the restore-agent finishes the session");
+	goto out;
+fail:
+	relay_fail(r, stepname, ret);
+	if (afd >= 0) {
+		kho_adopt_ack(afd, ret < 0 ? ret : -EIO, r->err);
+		fprintf(stderr, "%s: the restore-agent keeps holding the guest's memfds: rerun --restore\n",
+			r->who);
+	}
+out:
+	if (fds)
+		for (k = 0; k < q->nr_fd_tokens && h.nr_qemu; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+	free(fds);
+	if (afd >= 0)
+		close(afd);
+	kho_adopt_set_free(&set, 1);
+	kho_handoff_free(&h);
+	free(blob);
+	return ret;
+}
+
 int cmd_cpr_relay(int argc, char **argv)
 {
-	const char *timeout = NULL;
-	bool keep_source = false, kexec_safe = false;
-	struct relay *r;
+	const char *timeout = NULL, *qmp = NULL, *dir = NULL, *to_cpr = NULL,
+		   *to_main = NULL, *handoff = NULL, *agent = NULL;
+	bool keep_source = false, kexec_safe = false, restore = false;
+	struct cpr_relay *r;
 	char *end;
 	long t;
 	int ret;
 
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return KHO_EXIT_FAILED;
 	{
 		const struct arg_opt opts[] = {
-			{ "qmp", 0, ARG_STRING, &r->qmp },
-			{ "dir", 0, ARG_STRING, &r->dir },
-			{ "to-cpr", 0, ARG_STRING, &r->to_cpr },
-			{ "to-main", 0, ARG_STRING, &r->to_main },
+			{ "qmp", 0, ARG_STRING, &qmp },
+			{ "dir", 0, ARG_STRING, &dir },
+			{ "to-cpr", 0, ARG_STRING, &to_cpr },
+			{ "to-main", 0, ARG_STRING, &to_main },
 			{ "timeout", 0, ARG_STRING, &timeout },
 			{ "keep-source", 0, ARG_FLAG, &keep_source },
 			{ "kexec-safe", 0, ARG_FLAG, &kexec_safe },
+			{ "restore", 0, ARG_FLAG, &restore },
+			{ "handoff", 0, ARG_STRING, &handoff },
+			{ "agent", 0, ARG_STRING, &agent },
 			{ NULL },
 		};
 
 		ret = parse_args("cpr-relay", argc, argv, opts, 0, usage);
-		if (ret >= 0) {
-			free(r);
+		if (ret >= 0)
 			return ret;
-		}
 	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return KHO_EXIT_FAILED;
+	if (cpr_relay_init(r, "cpr-relay", restore ? NULL : dir)) {
+		free(r);
+		return usage(stderr, KHO_EXIT_USAGE);
+	}
+	r->qmp = qmp;
+	r->to_cpr = to_cpr;
+	r->to_main = to_main;
 	r->keep_source = keep_source;
 	r->kexec_safe = kexec_safe;
-	r->timeout_ms = 60000;
-	r->q.fd = -1;
 	if (timeout) {
 		t = strtol(timeout, &end, 10);
 		if (*end || t <= 0 || t > 3600) {
@@ -540,32 +867,34 @@ int cmd_cpr_relay(int argc, char **argv)
 		}
 		r->timeout_ms = t * 1000;
 	}
-	if (!r->qmp || !r->dir || !r->to_cpr || !r->to_main) {
+	if (restore ? (qmp || dir || keep_source || kexec_safe || !to_cpr || !to_main) :
+		      (handoff || agent || !qmp || !dir || !to_cpr || !to_main)) {
 		free(r);
 		return usage(stderr, KHO_EXIT_USAGE);
 	}
-	if ((size_t)snprintf(r->cpr_path, sizeof(r->cpr_path), "%s/cpr.sock", r->dir) >= sizeof(r->cpr_path) ||
-	    (size_t)snprintf(r->main_path, sizeof(r->main_path), "%s/main.sock", r->dir) >= sizeof(r->main_path) ||
-	    (size_t)snprintf(r->stream_path, sizeof(r->stream_path), "%s/stream", r->dir) >= sizeof(r->stream_path)) {
+	if (restore) {
+		ret = relay_restore(r, handoff ? handoff : KHO_RUN_DIR "/handoff.fdt",
+				    agent ? agent : KHO_ADOPT_SOCK);
+		cpr_relay_free(r);
 		free(r);
-		return usage(stderr, KHO_EXIT_USAGE);
+		return ret ? KHO_EXIT_FAILED : KHO_EXIT_OK;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &r->t0);
-	ret = receive(r);
+	ret = cpr_relay_receive(r);
+	if (ret && r->source_stopped)
+		cpr_relay_resume_source(r);
 	if (!ret) {
 		/* The source stays (stopped, its RAM shared) until the target has it all. */
-		ret = send_target(r);
+		ret = cpr_relay_send(r);
 		if (ret) {
-			resume_source(r);
+			cpr_relay_resume_source(r);
 		} else if (!r->keep_source) {
-			qmp(r, "{\"execute\":\"quit\"}", NULL, 0);
+			qmp_quit(r);
 			step(r, "source quit");
 		}
 	}
 	if (!ret)
 		step(r, "done: the new QEMU has the descriptors and the stream");
-	kho_qmp_close(&r->q);
-	kho_cpr_state_free(&r->st);
+	cpr_relay_free(r);
 	free(r);
 	return ret ? KHO_EXIT_FAILED : KHO_EXIT_OK;
 }

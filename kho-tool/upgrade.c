@@ -25,6 +25,7 @@
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "cpr_relay.h"
 #include "rundir.h"
 #include "upgrade.h"
 
@@ -111,6 +112,10 @@ struct run {
 	struct kho_initrd_scan initrd_scan;
 	int initrd_fd;			/* the appended image (memfd), or -1 */
 	char initrd_load[64];		/* /proc/self/fd/N of it */
+	/* --qemu-qmp: the QEMU migrated to us, stopped once have_relay */
+	struct cpr_relay relay;
+	bool have_relay;
+	struct kho_handoff_qemu qemu;	/* until it is in the hand-off */
 };
 
 static void json_timeline(const struct timeline *tl, const struct run *r,
@@ -568,6 +573,41 @@ static int do_run(struct timeline *tl, struct run *r)
 		}
 	}
 
+	/*
+	 * 2c. A QEMU by cpr-transfer: it migrates to us; refused, with the
+	 * guest running, unless every descriptor is a memfd.  From here a
+	 * failure resumes the guest in the source (kho_upgrade_run()).
+	 */
+	if (o->qemu_qmp) {
+		static const char dir[] = KHO_RUN_DIR "/qemu-cpr";
+
+		step_begin(tl);
+		mkdir(KHO_RUN_DIR, 0700);
+		mkdir(dir, 0700);
+		err = cpr_relay_init(&r->relay, o->command, dir);
+		r->have_relay = true;
+		r->relay.qmp = o->qemu_qmp;
+		r->relay.kexec_safe = 1;
+		r->relay.memfds_only = 1;
+		r->relay.quiet = o->json;
+		if (!err)
+			err = cpr_relay_receive(&r->relay);
+		if (err)
+			return step_end(tl, "qemu-cpr", err, "QEMU %s: %s%s", o->qemu_qmp,
+					r->relay.err, r->relay.source_stopped ?
+					"" : "; the guest keeps running, nothing changed");
+		r->snap.pid = 0;
+		err = cpr_relay_snapshot(&r->relay, &r->snap, &r->qemu);
+		r->have_snap = true;
+		if (err)
+			return step_end(tl, "qemu-cpr", err, "QEMU %s: %s", o->qemu_qmp,
+					r->relay.err);
+		step_end(tl, "qemu-cpr", 0,
+			 "QEMU %s migrated to kho-tool (guest stopped): CPR state %zu bytes, %u memfds, stream %llu bytes",
+			 o->qemu_qmp, r->relay.raw_len, r->relay.st.nr_fds,
+			 (unsigned long long)r->relay.stream_len);
+	}
+
 	/* 3. Capture: fetch the VMM's journal, compact, encode. */
 	step_begin(tl);
 	if (o->pid) {
@@ -599,6 +639,27 @@ static int do_run(struct timeline *tl, struct run *r)
 		return step_end(tl, "capture", err, "%s", diag.msg);
 	r->have_cap = true;
 	r->captured = true;
+	if (o->qemu_qmp) {
+		/* The qemu-cpr node: format 3, which older readers refuse. */
+		struct kho_handoff *h = &r->cap.handoff;
+
+		h->qemu = calloc(1, sizeof(*h->qemu));
+		err = h->qemu ? 0 : -ENOMEM;
+		if (!err) {
+			h->qemu[0] = r->qemu;
+			memset(&r->qemu, 0, sizeof(r->qemu));
+			h->nr_qemu = 1;
+			h->format_version = KHO_FORMAT_VERSION_QEMU;
+			h->min_reader_version = KHO_FORMAT_VERSION_QEMU;
+			free(r->cap.blob);
+			r->cap.blob = NULL;
+			err = kho_handoff_encode(h, &r->cap.blob, &r->cap.blob_len);
+		}
+		if (err)
+			return step_end(tl, "capture", err,
+					"QEMU %s: encoding the qemu-cpr node: %s",
+					o->qemu_qmp, strerror(-err));
+	}
 	r->journal_length = r->cap.handoff.journal_length;
 	r->replay_length = r->cap.handoff.replay.nr;
 	r->handoff_bytes = r->cap.blob_len;
@@ -706,6 +767,17 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	r.run_fd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
+	/*
+	 * A QEMU migrated to us and not carried (a failure, or a dry run):
+	 * its guest resumes in the source, which kept its RAM.
+	 */
+	if (r.have_relay) {
+		if ((err || o->dry_run) && r.relay.source_stopped)
+			cpr_relay_resume_source(&r.relay);
+		cpr_relay_free(&r.relay);
+	}
+	free(r.qemu.cpr_state);
+	free(r.qemu.fd_tokens);
 	if (o->json)
 		json_timeline(&tl, &r, err);
 	else if (!err)
@@ -736,6 +808,7 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "append", required_argument, NULL, 'a' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "qemu-qmp", required_argument, NULL, 'Q' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "userspace-journal", no_argument, NULL, 'U' },
@@ -760,12 +833,25 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 			if (parse_pid_arg(o->command, optarg, &o->pid))
 				return KHO_EXIT_USAGE;
 			break;
+		case 'Q':
+			if (o->qemu_qmp) {
+				fprintf(stderr, "kho-tool %s: --qemu-qmp given twice: a hand-off carries one QEMU so far\n",
+					o->command);
+				return KHO_EXIT_USAGE;
+			}
+			o->qemu_qmp = optarg;
+			break;
 		case 'n': o->dry_run = true; break;
 		case 'j': o->json = true; break;
 		case 'U': o->userspace_journal = true; break;
 		case 'h': return usage(stdout, KHO_EXIT_OK);
 		default: return usage(stderr, KHO_EXIT_USAGE);
 		}
+	}
+	if (o->pid && o->qemu_qmp) {
+		fprintf(stderr, "kho-tool %s: --pid and --qemu-qmp: a hand-off carries one VMM so far\n",
+			o->command);
+		return KHO_EXIT_USAGE;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "kho-tool %s: unexpected argument '%s'\n",

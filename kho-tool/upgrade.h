@@ -14,6 +14,12 @@ struct kho_upgrade_opts {
 	const char *append;	/* extra command-line words, or NULL */
 	const char *why;	/* how the target was chosen, or NULL */
 	pid_t pid;		/* the recording VMM, 0: none */
+	/*
+	 * --qemu-qmp: a QEMU migrated to kho-tool by its own cpr-transfer
+	 * (its QMP socket); its memfds and stream go into the hand-off's
+	 * qemu-cpr node, for `kho-tool cpr-relay --restore` after the kexec.
+	 */
+	const char *qemu_qmp;
 	bool dry_run;
 	bool json;
 	/*

@@ -48,7 +48,21 @@ void kho_handoff_free(struct kho_handoff *h)
 	kho_state_free(&h->state);
 	kho_journal_free(&h->replay);
 	kho_handoff_iommufd_free(&h->iommufd);
+	kho_handoff_qemu_free(h);
 	kho_handoff_init(h);
+}
+
+void kho_handoff_qemu_free(struct kho_handoff *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nr_qemu; i++) {
+		free(h->qemu[i].cpr_state);
+		free(h->qemu[i].fd_tokens);
+	}
+	free(h->qemu);
+	h->qemu = NULL;
+	h->nr_qemu = 0;
 }
 
 void kho_handoff_iommufd_free(struct kho_handoff_iommufd *io)

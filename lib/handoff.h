@@ -41,6 +41,12 @@ void kho_handoff_header(struct kho_handoff *h, uint32_t format_version);
  * kho_handoff_iommufd_free() - free an iommufd node's file table
  * @io: the node; left empty (present = false)
  */
+/**
+ * kho_handoff_qemu_free() - free a hand-off's qemu-cpr entries
+ * @h: the hand-off; its qemu table is left empty
+ */
+void kho_handoff_qemu_free(struct kho_handoff *h);
+
 void kho_handoff_iommufd_free(struct kho_handoff_iommufd *io);
 
 /**

@@ -40,6 +40,20 @@
 #define KHO_FILE_TOKEN_SIZE	16
 
 /*
+ * Optional (format version 3): QEMUs carried by cpr-transfer, one child
+ * node "qemu-<n>" each: "vmm-name" (string), "cpr-state" (bytes, as QEMU
+ * sent them), "fd-tokens" (u64 per placeholder, in order, each a token of
+ * /memfds), "stream-token" and "stream-length" (u64: the memfd of /memfds
+ * holding the main stream, and its bytes).
+ */
+#define KHO_N_QEMU_CPR		"qemu-cpr"
+#define KHO_P_VMM_NAME		"vmm-name"
+#define KHO_P_CPR_STATE		"cpr-state"
+#define KHO_P_FD_TOKENS		"fd-tokens"
+#define KHO_P_STREAM_TOKEN	"stream-token"
+#define KHO_P_STREAM_LENGTH	"stream-length"
+
+/*
  * Packed arrays carry their record width in a "...-cells" property of
  * their container, the way #address-cells sizes "reg" (without the '#':
  * dt-schema caps "#...-cells" at 8): a later format may

@@ -12,6 +12,7 @@
 #include <libfdt.h>
 #include <linux/iommufd.h>
 
+#include "cpr_state.h"
 #include "escape.h"
 #include "handoff.h"
 #include "handoff_format.h"
@@ -985,6 +986,116 @@ static int rd_iommufd(struct rd *r, struct kho_handoff *h)
 	return err;
 }
 
+/*
+ * One QEMU of the qemu-cpr node (format 3): its CPR state must parse as
+ * QEMU 11.1 writes it with exactly one token per placeholder, every token
+ * naming a memfd of /memfds, and its stream a memfd of /memfds too.
+ */
+static int rd_qemu_one(struct rd *r, int node, struct kho_handoff_qemu *q)
+{
+	struct kho_cpr_state st = { 0 };
+	char why[256];
+	const uint8_t *toks;
+	const void *v;
+	int *fds, len, err;
+	size_t k;
+
+	err = rd_str(r, node, KHO_P_VMM_NAME, q->name, sizeof(q->name));
+	if (!err)
+		err = rd_prop(r, node, KHO_P_CPR_STATE, true, 0, &v, &len);
+	if (err)
+		return err;
+	if (!len || (size_t)len > KHO_CPR_STATE_MAX)
+		return BAD(r, "%s: property %s: %d bytes, not 1..%u", r->path,
+			   KHO_P_CPR_STATE, len, KHO_CPR_STATE_MAX);
+	q->cpr_state = rd_calloc(len, 1, &err);
+	if (err)
+		return err;
+	memcpy(q->cpr_state, v, len);
+	q->cpr_state_len = len;
+	err = rd_prop(r, node, KHO_P_FD_TOKENS, false, 0, (const void **)&toks,
+		      &len);
+	if (err)
+		return err;
+	if (len % 8 || len / 8 > KHO_CPR_MAX_FDS)
+		return BAD(r, "%s: property %s: length %d is not 8 x 0..%d",
+			   r->path, KHO_P_FD_TOKENS, len, KHO_CPR_MAX_FDS);
+	q->nr_fd_tokens = len / 8;
+	q->fd_tokens = rd_calloc(q->nr_fd_tokens + 1, 8, &err);
+	fds = rd_calloc(q->nr_fd_tokens + 1, sizeof(*fds), &err);
+	if (err) {
+		free(fds);
+		return err;
+	}
+	for (k = 0; k < q->nr_fd_tokens; k++) {
+		q->fd_tokens[k] = fdt64_ld((const fdt64_t *)(toks + k * 8));
+		fds[k] = -1;
+		if (rd_find(r, RD_MEMFD, q->fd_tokens[k]) < 0) {
+			free(fds);
+			return BAD(r, "%s: fd %zu: memfd token %llu is not in /%s",
+				   r->path, k,
+				   (unsigned long long)q->fd_tokens[k],
+				   KHO_N_MEMFDS);
+		}
+	}
+	why[0] = '\0';
+	err = kho_cpr_state_parse(q->cpr_state, q->cpr_state_len, fds,
+				  q->nr_fd_tokens, &st, why, sizeof(why));
+	kho_cpr_state_free(&st);
+	free(fds);
+	if (err)
+		return kho_diag_set(r->diag, err, "handoff: %s: property %s (%zu bytes, %zu fd tokens): %s",
+				    r->path, KHO_P_CPR_STATE, q->cpr_state_len,
+				    q->nr_fd_tokens, why);
+	err = rd_u64(r, node, KHO_P_STREAM_TOKEN, &q->stream_token);
+	if (!err)
+		err = rd_u64(r, node, KHO_P_STREAM_LENGTH, &q->stream_length);
+	if (err)
+		return err;
+	if (rd_find(r, RD_MEMFD, q->stream_token) < 0)
+		return BAD(r, "%s: stream-token %llu is not in /%s", r->path,
+			   (unsigned long long)q->stream_token, KHO_N_MEMFDS);
+	return 0;
+}
+
+/*
+ * The optional qemu-cpr node (format 3): present only with a
+ * min-reader-version that excludes readers not knowing it.
+ */
+static int rd_qemu(struct rd *r, struct kho_handoff *h)
+{
+	int node, child, err = 0, n = 0;
+
+	node = fdt_subnode_offset(r->fdt, 0, KHO_N_QEMU_CPR);
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return BAD(r, "/%s: %s", KHO_N_QEMU_CPR, fdt_strerror(node));
+	snprintf(r->path, sizeof(r->path), "/%s", KHO_N_QEMU_CPR);
+	if (h->min_reader_version < KHO_FORMAT_VERSION_QEMU)
+		return BAD(r, "/%s: present, but min-reader-version %u lets a reader that does not know this node restore memfds it cannot name (needs %u)",
+			   KHO_N_QEMU_CPR, h->min_reader_version,
+			   KHO_FORMAT_VERSION_QEMU);
+	fdt_for_each_subnode(child, r->fdt, node)
+		n++;
+	if (!n)
+		return BAD(r, "/%s: no qemu node", KHO_N_QEMU_CPR);
+	if (n > KHO_CPR_MAX_FDS)
+		return BAD(r, "/%s: %d qemu nodes", KHO_N_QEMU_CPR, n);
+	h->qemu = rd_calloc(n, sizeof(*h->qemu), &err);
+	if (err)
+		return err;
+	fdt_for_each_subnode(child, r->fdt, node) {
+		snprintf(r->path, sizeof(r->path), "/%s/%s", KHO_N_QEMU_CPR,
+			 fdt_get_name(r->fdt, child, NULL));
+		err = rd_qemu_one(r, child, &h->qemu[h->nr_qemu]);
+		h->nr_qemu++;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Header, identity, versions and integrity: everything before fields. */
 static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 {
@@ -1069,6 +1180,8 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 		err = rd_journal(r, h);
 	if (!err)
 		err = rd_iommufd(r, h);
+	if (!err)
+		err = rd_qemu(r, h);
 	return err;
 }
 

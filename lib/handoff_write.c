@@ -13,6 +13,7 @@
 
 #include "escape.h"
 #include "handoff.h"
+#include "cpr_state.h"
 #include "handoff_format.h"
 #include "op.h"
 
@@ -140,6 +141,18 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 	     h->iommufd.nr_files > INT_MAX / KHO_FILE_TOKEN_SIZE ||
 	     (h->iommufd.nr_files && !h->iommufd.files)))
 		return -EINVAL;
+	/* The node needs a reader that knows it: see KHO_FORMAT_VERSION_QEMU. */
+	if (h->nr_qemu && h->min_reader_version < KHO_FORMAT_VERSION_QEMU)
+		return -EINVAL;
+	for (i = 0; i < h->nr_qemu; i++) {
+		const struct kho_handoff_qemu *q = &h->qemu[i];
+
+		if (!q->name[0] || !str_ok(q->name, sizeof(q->name)) ||
+		    !q->cpr_state_len || q->cpr_state_len > KHO_CPR_STATE_MAX ||
+		    !q->cpr_state || q->nr_fd_tokens > KHO_CPR_MAX_FDS ||
+		    (q->nr_fd_tokens && !q->fd_tokens))
+			return -EINVAL;
+	}
 	for (i = 0; i < h->replay.nr; i++) {
 		const struct kho_rec *r = &h->replay.recs[i];
 
@@ -382,6 +395,41 @@ static int write_iommufd(void *fdt, const struct kho_handoff_iommufd *io)
 	return fdt_end_node(fdt);
 }
 
+/* QEMUs carried by cpr-transfer (format 3): absent without any. */
+static int write_qemu(void *fdt, const struct kho_handoff *h)
+{
+	char name[32];
+	uint8_t *toks;
+	size_t i, k;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_QEMU_CPR);
+	for (i = 0; !err && i < h->nr_qemu; i++) {
+		const struct kho_handoff_qemu *q = &h->qemu[i];
+
+		snprintf(name, sizeof(name), "qemu-%zu", i);
+		err = fdt_begin_node(fdt, name);
+		if (!err)
+			err = fdt_property_string(fdt, KHO_P_VMM_NAME, q->name);
+		if (!err)
+			err = fdt_property(fdt, KHO_P_CPR_STATE, q->cpr_state,
+					   (int)q->cpr_state_len);
+		if (!err)
+			err = fdt_property_placeholder(fdt, KHO_P_FD_TOKENS,
+						       (int)(q->nr_fd_tokens * 8),
+						       (void **)&toks);
+		for (k = 0; !err && k < q->nr_fd_tokens; k++)
+			fdt64_st(toks + k * 8, q->fd_tokens[k]);
+		if (!err)
+			err = prop_u64(fdt, KHO_P_STREAM_TOKEN, q->stream_token);
+		if (!err)
+			err = prop_u64(fdt, KHO_P_STREAM_LENGTH, q->stream_length);
+		if (!err)
+			err = fdt_end_node(fdt);
+	}
+	return err ? err : fdt_end_node(fdt);
+}
+
 /* The whole tree into a buffer of @size; Return: 0 or a libfdt error. */
 static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
 			 size_t inline_len)
@@ -427,6 +475,8 @@ static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
 		err = write_journal(fdt, h, inline_len);
 	if (!err && h->iommufd.present)
 		err = write_iommufd(fdt, &h->iommufd);
+	if (!err && h->nr_qemu)
+		err = write_qemu(fdt, h);
 	if (!err)
 		err = fdt_end_node(fdt);
 	if (!err)
@@ -448,6 +498,9 @@ static size_t handoff_size_guess(const struct kho_handoff *h,
 	for (i = 0; i < s->nr_hwpt; i++)
 		size += s->hwpt[i].data_len;
 	size += h->iommufd.nr_files * KHO_FILE_TOKEN_SIZE;
+	for (i = 0; i < h->nr_qemu; i++)
+		size += 256 + h->qemu[i].cpr_state_len +
+			h->qemu[i].nr_fd_tokens * 8;
 	return size + h->replay.nr * KHO_RECORD_SIZE;
 }
 

@@ -333,7 +333,14 @@ const char *kho_errno_name(int err);
  */
 #define KHO_FORMAT_VERSION 1
 #define KHO_FORMAT_VERSION_IOMMUFD 2
-#define KHO_READER_VERSION 2	/* the highest min-reader we understand */
+/*
+ * Version 3 adds the qemu-cpr node: QEMUs carried by their own
+ * cpr-transfer.  A reader that does not know it would hand the memfds it
+ * lists to an adopter with no way to name them (the CPR names are in the
+ * node alone): min-reader-version 3 makes it refuse instead.
+ */
+#define KHO_FORMAT_VERSION_QEMU 3
+#define KHO_READER_VERSION 3	/* the highest min-reader we understand */
 
 /*
  * The largest hand-off blob anything here accepts: the file reader, the
@@ -375,6 +382,22 @@ struct kho_handoff_iommufd {
 	struct kho_kjournal_file *files;
 };
 
+/*
+ * A QEMU carried by its own cpr-transfer (format version 3, the qemu-cpr
+ * node; docs/qemu-cpr.md): the CPR state as QEMU sent it, its descriptors
+ * as memfds of /memfds named by token in placeholder order, and the main
+ * migration stream in one more memfd of /memfds.
+ */
+struct kho_handoff_qemu {
+	char name[64];			/* the VMM, for messages */
+	uint8_t *cpr_state;		/* the bytes of QEMU's cpr channel */
+	size_t cpr_state_len;
+	uint64_t *fd_tokens;		/* one per placeholder, in order */
+	size_t nr_fd_tokens;
+	uint64_t stream_token;		/* the memfd holding the main stream */
+	uint64_t stream_length;		/* its bytes */
+};
+
 struct kho_handoff {
 	uint32_t format_version;
 	uint32_t min_reader_version;
@@ -391,6 +414,8 @@ struct kho_handoff {
 	struct kho_journal replay;	/* compacted, ordered replay plan */
 	uint64_t journal_length;	/* records before compaction */
 	struct kho_handoff_iommufd iommufd;	/* optional (format 2) */
+	size_t nr_qemu;				/* the qemu-cpr node (format 3) */
+	struct kho_handoff_qemu *qemu;
 };
 
 #endif /* KHO_H */

@@ -25,6 +25,12 @@
  */
 #define KHO_LUO_IOMMUFD_TOKEN 0x6b686f2d696f6d6dULL	/* "kho-iomm" */
 
+/*
+ * First token of a QEMU's memfds carried by cpr-transfer (kho-tool
+ * upgrade --qemu-qmp): the CPR state's fds in order, then its stream.
+ */
+#define KHO_LUO_CPR_TOKEN_BASE 0x6b686f2d63707200ULL	/* "kho-cpr\0" */
+
 /**
  * kho_luo_open() - open /dev/liveupdate
  *

@@ -15,6 +15,7 @@
 
 #include "ktest.h"
 #include "capture.h"
+#include "file.h"
 #include "handoff.h"
 #include "journal.h"
 #include "state.h"
@@ -726,7 +727,7 @@ KTEST(handoff_compatibility_rules)
 	ASSERT_EQ(-EPROTONOSUPPORT, edit_and_decode(blob, len,
 						    edit_min_reader_too_new,
 						    true, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "min-reader-version 3");
+	ASSERT_STR_CONTAINS(diag.msg, "min-reader-version 4");
 	/* The same edit without restamping is caught by the crc32. */
 	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_unknown_props,
 					    false, &diag));
@@ -773,6 +774,143 @@ KTEST(handoff_iommufd_node)
 	rand_handoff(&h, 4, 8);
 	ASSERT_TRUE(!h.iommufd.present);
 	ASSERT_EQ(3, kho_capture_abi_needs(&h, abi, KHO_CAPTURE_MAX_ABI));
+	kho_handoff_free(&h);
+}
+
+static const char *data_dir(void);
+
+static int edit_qemu_min_reader_2(void *fdt)
+{
+	if (fdt_setprop_u32(fdt, 0, "format-version", 2))
+		return -1;
+	return fdt_setprop_u32(fdt, 0, "min-reader-version", 2);
+}
+
+static int edit_qemu_token_unknown(void *fdt)
+{
+	int node = fdt_path_offset(fdt, "/qemu-cpr/qemu-0");
+	uint64_t toks[6] = { 0 };
+
+	return node < 0 ? node : fdt_setprop(fdt, node, "fd-tokens", toks,
+					     sizeof(toks));
+}
+
+static int edit_qemu_token_short(void *fdt)
+{
+	int node = fdt_path_offset(fdt, "/qemu-cpr/qemu-0");
+	const void *v;
+	int len;
+
+	if (node < 0 || !(v = fdt_getprop(fdt, node, "fd-tokens", &len)))
+		return -1;
+	/* Five tokens for six placeholders. */
+	return fdt_setprop(fdt, node, "fd-tokens", v, len - 8);
+}
+
+static int edit_qemu_stream_unknown(void *fdt)
+{
+	int node = fdt_path_offset(fdt, "/qemu-cpr/qemu-0");
+
+	return node < 0 ? node : fdt_setprop_u64(fdt, node, "stream-token", 999);
+}
+
+static int edit_qemu_state_magic(void *fdt)
+{
+	int node = fdt_path_offset(fdt, "/qemu-cpr/qemu-0");
+	const uint8_t *v;
+	uint8_t *copy;
+	int len, err;
+
+	if (node < 0 || !(v = fdt_getprop(fdt, node, "cpr-state", &len)))
+		return -1;
+	copy = malloc(len);
+	memcpy(copy, v, len);
+	copy[0] ^= 0xff;
+	err = fdt_setprop(fdt, node, "cpr-state", copy, len);
+	free(copy);
+	return err;
+}
+
+/*
+ * The qemu-cpr node (format 3): QEMU 11.1.3's own CPR state (six memfd
+ * placeholders) and its stream, as memfds of /memfds, round trip; the
+ * writer and the reader refuse it under an older min-reader; a token not
+ * in /memfds, a token per placeholder missing, and a corrupt state are
+ * refused naming the node.
+ */
+KTEST(handoff_qemu_cpr_node)
+{
+	struct kho_diag diag = { "" };
+	struct kho_handoff h, back;
+	struct kho_handoff_qemu *q;
+	char path[PATH_MAX];
+	void *state, *blob;
+	size_t state_len, len, i;
+
+	snprintf(path, sizeof(path), "%s/cpr/qemu-11.1.3-q35-memfd.cpr",
+		 data_dir());
+	ASSERT_EQ(0, kho_read_file(path, &state, &state_len));
+	kho_handoff_init(&h);
+	kho_handoff_header(&h, KHO_FORMAT_VERSION_QEMU);
+	for (i = 0; i < 7; i++) {
+		struct kho_memfd m = { .token = 0x6b686f2d63707200ULL + i,
+				       .size = 4096 * (i + 1) };
+
+		snprintf(m.name, sizeof(m.name), i < 6 ? "cpr-%zu" : "stream", i);
+		ASSERT_EQ(0, kho_state_add_memfd(&h.state, &m));
+	}
+	h.qemu = calloc(1, sizeof(*h.qemu));
+	h.nr_qemu = 1;
+	q = &h.qemu[0];
+	snprintf(q->name, sizeof(q->name), "/run/qemu/vm0.qmp");
+	q->cpr_state = state;
+	q->cpr_state_len = state_len;
+	q->nr_fd_tokens = 6;
+	q->fd_tokens = calloc(6, sizeof(*q->fd_tokens));
+	for (i = 0; i < 6; i++)
+		q->fd_tokens[i] = 0x6b686f2d63707200ULL + 5 - i;
+	q->stream_token = 0x6b686f2d63707206ULL;
+	q->stream_length = 77998;
+
+	ASSERT_EQ(0, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_EQ(3, back.format_version);
+	ASSERT_EQ(3, back.min_reader_version);
+	ASSERT_EQ(1, back.nr_qemu);
+	ASSERT_TRUE(!strcmp("/run/qemu/vm0.qmp", back.qemu[0].name));
+	ASSERT_EQ(state_len, back.qemu[0].cpr_state_len);
+	ASSERT_TRUE(!memcmp(state, back.qemu[0].cpr_state, state_len));
+	ASSERT_EQ(6, back.qemu[0].nr_fd_tokens);
+	for (i = 0; i < 6; i++)
+		ASSERT_EQ(q->fd_tokens[i], back.qemu[0].fd_tokens[i]);
+	ASSERT_EQ(q->stream_token, back.qemu[0].stream_token);
+	ASSERT_EQ(77998, back.qemu[0].stream_length);
+	kho_handoff_free(&back);
+
+	/* The writer refuses the node under a reader that ignores it. */
+	h.min_reader_version = 2;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.min_reader_version = 3;
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_qemu_min_reader_2,
+					    true, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/qemu-cpr: present, but min-reader-version 2");
+	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_qemu_token_unknown,
+					    true, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/qemu-cpr/qemu-0: fd 0: memfd token 0 is not in /memfds");
+	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_qemu_token_short,
+					    true, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/qemu-cpr/qemu-0: property cpr-state (179 bytes, 5 fd tokens)");
+	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_qemu_stream_unknown,
+					    true, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "stream-token 999 is not in /memfds");
+	ASSERT_EQ(-EPROTONOSUPPORT, edit_and_decode(blob, len,
+						    edit_qemu_state_magic,
+						    true, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/qemu-cpr/qemu-0: property cpr-state");
+	/* Every truncation of a blob with the node is refused. */
+	for (i = 0; i < len; i += 7)
+		ASSERT_TRUE(kho_handoff_decode(blob, i, &back, &diag) != 0);
+	free(blob);
 	kho_handoff_free(&h);
 }
 

@@ -41,6 +41,7 @@ need_payload() {
 	need_payload
 	run_vm --exact-marks --host-image khotest-init --timeout 900 \
 		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--expect l2-running --expect relayed --expect l2-continued
 	assert_vm_ok
 	assert_log 'cpr-relay: .*source quit'
@@ -54,6 +55,7 @@ need_payload() {
 	need_payload
 	run_vm --exact-marks --host-image khotest-init --timeout 600 \
 		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--append khotest.l2=vfio-state \
 		--expect l2-running --expect cpr-state-read --expect l2-continued
 	assert_vm_ok
@@ -62,4 +64,34 @@ need_payload() {
 	assert_log 'cpr-relay: vfio device 0000:00:0[0-9a-f]\.0: devid [0-9]+ ioas [0-9]+ hwpt [0-9]+'
 	assert_log "cpr-relay: check KVM: .*vfio device '0000:00:0[0-9a-f]\.0' in a QEMU without KVM"
 	echo "# L2 (vfio): $(log_value heartbeat)" >&3
+}
+
+@test "host image: an L2 guest carried across a kexec of L1 by cpr-transfer, kho-tool its peer on both sides" {
+	# upgrade --qemu-qmp in the vanilla L1, the restore-agent and
+	# cpr-relay --restore in the patched one (docs/qemu-cpr.md).
+	need_payload
+	local patched old_last new_first
+	patched=$(kernel_image patched) || die "no patched kernel"
+	run_vm --exact-marks --host-image khotest-init --timeout 1500 \
+		--script "$GUEST_DIR/host-cpr-kexec.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$patched:/test/vmlinuz-patched" \
+		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
+		--expect l2-running --expect initrd --expect dry-run-resumed --expect agent-ready --expect restore-refused \
+		--expect restored \
+		--expect l2-continued
+	assert_vm_ok
+	assert_log 'KHOTEST: BOOT stage=2 kernel=7\.2\.13-kho-b init=khotest-init'
+	assert_log 'upgrade: qemu-cpr .*migrated to kho-tool'
+	assert_log 'upgrade: dry-run-undo .*image unloaded, session released'
+	assert_log 'cpr-relay: .*done: the new QEMU has the descriptors and the stream'
+	# The last heartbeat the old QEMU printed before the kexec, and the
+	# first of the new QEMU after it: the next number.
+	old_last=$(sed -n '/KHOTEST: BOOT stage=2/q; s/.*L2: hb \([0-9][0-9]*\) .*/\1/p' "$VM_LOG" | tail -n 1)
+	new_first=$(log_value new_first)
+	[ -n "$old_last" ] && [ -n "$new_first" ] || die "no heartbeat before ($old_last) or after ($new_first) the kexec"
+	[ "$new_first" = $((old_last + 1)) ] ||
+		die "the heartbeat does not continue across the kexec: old ended at $old_last, new began at $new_first"
+	if grep -aqE 'L2(new)?: hb [0-9]+ BAD' "$VM_LOG"; then die "the L2 RAM pattern changed"; fi
+	echo "# L2 across the L1 kexec: hb $old_last -> $new_first; wall clock from the upgrade's start to the first new heartbeat seen: $(awk -v a="$(log_value upgrade_start_wall)" -v b="$(log_value first_new_hb_wall)" 'BEGIN { printf "%.1f", b - a }') s" >&3
 }

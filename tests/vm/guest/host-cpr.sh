@@ -7,12 +7,8 @@
 # next number, the RAM pattern intact.  tests/cpr/roundtrip.sh's part 1,
 # one level down.
 
-W=/tmp/cpr
-mkdir -p "$W"
-args="-machine q35,aux-ram-share=on -accel tcg -m 32M
-	-object memory-backend-memfd,id=ram0,size=32M,share=on
-	-machine memory-backend=ram0 -nodefaults -display none
-	-kernel /test/payload.elf"
+. /test/host-l2.sh
+args=$l2_args
 # khotest.l2=vfio-state: the L1's edu device (on vfio-pci: vfio_pci.ids) passed
 # through to L2 by iommufd, as issue #13's L2 guests have it.
 l2=$(khotest_cmdline_value khotest.l2 plain)
@@ -30,14 +26,7 @@ if [ "$l2" != plain ]; then
 	# QEMU's own account of its cpr and iommufd steps, in old.out.
 	trace="-trace iommufd* -trace vfio_cpr* -trace cpr* -trace vfio_migration*"
 fi
-hb() { grep -oE '^hb [0-9]+' "$1" | sed -n "$2" | cut -d' ' -f2; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
-dump() {
-	for f in "$W"/*.out "$W"/*.log; do
-		echo "--- $f"
-		tail -n 20 "$f"
-	done
-}
 
 t0=$(uptime_s)
 # shellcheck disable=SC2086 # a word per argument
@@ -100,11 +89,7 @@ while ! grep -q 'source reports migration completed' "$W/relay.out"; do
 	usleep 100000
 	i=$((i + 1))
 done
-# shellcheck disable=SC2086
-qemu-system-x86_64 $args -serial "file:$W/new.log" \
-	-qmp "unix:$W/new-qmp.sock,server=on,wait=off" \
-	-incoming "{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\"type\":\"unix\",\"path\":\"$W/new-cpr.sock\"}}" \
-	-incoming "unix:$W/new-main.sock" > "$W/new.out" 2>&1 &
+start_new_qemu
 new=$!
 rc=0
 wait "$relay" || rc=$?
