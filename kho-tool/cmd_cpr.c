@@ -641,6 +641,7 @@ nomem:
 static int agent_offer(struct cpr_relay *r, const char *path,
 		       struct kho_adopt_set *set)
 {
+	struct kho_adopt_token token;
 	struct sockaddr_un sa;
 	struct kho_diag diag = { "" };
 	int fd, err;
@@ -659,7 +660,18 @@ static int agent_offer(struct cpr_relay *r, const char *path,
 		close(fd);
 		return err;
 	}
-	err = kho_adopt_recv(fd, set, &diag);
+	/*
+	 * cpr-relay is the QEMU's launcher here (root): it reads the token
+	 * the agent issued and presents it.  No token file: an agent run
+	 * with --no-token, which then checks the uid alone.
+	 */
+	err = kho_adopt_token_read(KHO_ADOPT_TOKEN_FILE, &token, &diag);
+	if (err && err != -ENOENT) {
+		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
+		close(fd);
+		return err;
+	}
+	err = kho_adopt_request(fd, err ? NULL : &token, set, &diag);
 	if (err) {
 		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
 		close(fd);
