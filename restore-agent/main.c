@@ -788,6 +788,57 @@ static int salvage(struct agent *a)
 	return -ECANCELED;
 }
 
+/*
+ * The session systemd passed (LUOSession=kho-tool on the unit, which is
+ * also the unit kho-tool upgrade ran in: systemd restores a session into
+ * the fd store of the unit that had it).  A fresh boot passes a new,
+ * outgoing session, which refuses RETRIEVE_FD with EINVAL: nothing to
+ * restore.  Return: 0 (a->session and the hand-off taken), -ENOENT (no
+ * session passed), -EAGAIN (nothing to restore), or a failed step.
+ */
+static int given_session(struct agent *a)
+{
+	char name[64], detail[256];
+	uint64_t t0 = agent_now_ns();
+	int fd = kho_luo_listen_session(KHO_LUO_SESSION, name, sizeof(name));
+
+	if (fd == -ENOENT)
+		return fd;
+	if (fd < 0) {
+		snprintf(detail, sizeof(detail),
+			 "the fd systemd passed as '%s' (LISTEN_FDNAMES): %s",
+			 KHO_LUO_SESSION, fd == -EMEDIUMTYPE ?
+			 "not a LUO session" : kho_errno_name(fd));
+		return fail_step(a, "session", t0, fd, detail);
+	}
+	a->handoff_fd = kho_luo_retrieve_fd(fd, KHO_LUO_HANDOFF_TOKEN);
+	if (a->handoff_fd == -EINVAL) {
+		a->handoff_fd = -1;
+		close(fd);
+		a->no_session = 1;
+		snprintf(detail, sizeof(detail),
+			 "session '%s' from systemd (LUOSession=%s) is a new, outgoing one: nothing to restore",
+			 name, KHO_LUO_SESSION);
+		agent_step_done("session", t0, 0, detail);
+		return -EAGAIN;
+	}
+	a->session = fd;
+	if (a->handoff_fd < 0) {
+		int err = a->handoff_fd;
+
+		a->handoff_fd = -1;
+		snprintf(detail, sizeof(detail),
+			 "session '%s' from systemd (LUOSession=%s): hand-off memfd token 0x%llx: retrieve: %s",
+			 name, KHO_LUO_SESSION, KHO_LUO_HANDOFF_TOKEN,
+			 kho_errno_name(err));
+		return fail_step(a, "session", t0, err, detail);
+	}
+	snprintf(detail, sizeof(detail), "%s from systemd (LUOSession=%s)",
+		 name, KHO_LUO_SESSION);
+	agent_step_done("session", t0, 0, detail);
+	return 0;
+}
+
 static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
@@ -802,6 +853,12 @@ static int restore_steps(struct agent *a)
 		if (err)
 			return fail_step(a, "take-over", t0, err, diag.msg);
 		agent_step_done("take-over", t0, 0, "session from a failed agent");
+	} else if ((err = given_session(a)) != -ENOENT) {
+		/* systemd's LUOSession=kho-tool: its session, not the device. */
+		if (err == -EAGAIN)
+			return -ENOENT;
+		if (err)
+			return err;
 	} else {
 		t0 = agent_now_ns();
 		a->luo = kho_luo_open();
