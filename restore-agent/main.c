@@ -45,6 +45,12 @@ struct agent {
 	int retry;
 	int keep_running;	/* stay after adoption (switch_root tests) */
 	int no_session;		/* this boot carries no kho-tool session */
+	/*
+	 * kho_luo_listen_session() in main(), before the keeper's fork:
+	 * LISTEN_PID names the process systemd started, not the worker.
+	 */
+	int given;		/* the session fd systemd passed, or -errno */
+	char given_name[64];	/* its kernel name */
 	const char *socket;
 	const char *handoff_file;
 	const char *salvage;	/* DIR: save the guest RAM there, keep holding */
@@ -798,9 +804,10 @@ static int salvage(struct agent *a)
  */
 static int given_session(struct agent *a)
 {
-	char name[64], detail[256];
+	const char *name = a->given_name;
+	char detail[256];
 	uint64_t t0 = agent_now_ns();
-	int fd = kho_luo_listen_session(KHO_LUO_SESSION, name, sizeof(name));
+	int fd = a->given;
 
 	if (fd == -ENOENT)
 		return fd;
@@ -1296,6 +1303,8 @@ int main(int argc, char **argv)
 	mkdir(KHO_RUN_DIR, 0700);
 	if (a.salvage && !access(AGENT_HELD_SOCK, F_OK))
 		a.retry = 1;
+	a.given = kho_luo_listen_session(KHO_LUO_SESSION, a.given_name,
+					 sizeof(a.given_name));
 	/* Before the fork: the keeper and the worker both inherit them. */
 	agent_block_termination();
 	protect_from_oom();
