@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "agent.h"
 #include "compact.h"
 #include "escape.h"
+#include "fdpass.h"
 #include "file.h"
 #include "handoff.h"
 #include "journal.h"
@@ -846,6 +848,41 @@ static int given_session(struct agent *a)
 	return 0;
 }
 
+/*
+ * After the finish, the session systemd passed is a finished incoming
+ * one, and systemd keeps it in the unit's fd store: the next start of
+ * the unit (the next upgrade) would be given it and could not preserve
+ * into it (EINVAL).  Ask systemd to drop it (sd_notify(3)
+ * FDSTOREREMOVE=1, NotifyAccess=all on the unit), so that the next start
+ * gets a new session.  Return: 0, or the -errno of the send.
+ */
+static int drop_given_session(void)
+{
+	static const char msg[] = "FDSTOREREMOVE=1\nFDNAME=" KHO_LUO_SESSION;
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, err;
+
+	if (!path || !*path)
+		return -ENOTCONN;
+	err = kho_unix_addr(path, &sa);
+	if (err)
+		return err;
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';	/* an abstract socket */
+	else
+		len++;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = sendto(fd, msg, sizeof(msg) - 1, 0, (struct sockaddr *)&sa,
+		     len) < 0 ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
@@ -1338,6 +1375,14 @@ int main(int argc, char **argv)
 			} else {
 				agent_step_done("finish", t0, 0, KHO_LUO_SESSION);
 				agent_keeper_finished();
+				if (a.given >= 0) {
+					err = drop_given_session();
+					agent_log(err, "session '%s' finished: %s systemd to drop it from the unit's fd store (FDSTOREREMOVE)%s%s",
+						  a.given_name, err ? "could not ask" : "asked",
+						  err ? ": " : "", err ? kho_errno_name(err) : "");
+					/* The state is the VMM's: not a failure of the restore. */
+					err = 0;
+				}
 			}
 		}
 	}

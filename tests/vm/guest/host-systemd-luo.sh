@@ -7,8 +7,12 @@
 # into the same kernel, booting from the disk again.  A unit that is not
 # kho-tool's, asking for the same LUOSession= name, gets a session of its
 # own.  Stage 2: systemd gave the session back to kho-handoff.service,
-# whose restore-agent retrieved and decoded the hand-off.
+# whose restore-agent retrieves and decodes the hand-off.
+# With khotest.vmm=1, the test VMM (edu, under the recorder) runs as
+# kho-vmm@edu.service, is captured by the upgrade, and in stage 2 adopts
+# after the restore unit started, with RAM and DMA checked.
 units=/etc/systemd/system
+vmm=$(khotest_cmdline_value khotest.vmm 0)
 holder() {
 	for p in /proc/[0-9]*; do
 		ls -l "$p/fd" 2>/dev/null | grep -q ' /dev/liveupdate$' &&
@@ -16,16 +20,31 @@ holder() {
 	done
 	return 0
 }
+journal() {
+	journalctl -b -o cat -u "$1" --no-pager
+}
+# wait_journal UNIT PATTERN SECONDS: until UNIT's journal matches.
+wait_journal() {
+	local i=0
+
+	while ! journal "$1" | grep -q "$2"; do
+		[ "$i" -lt "$3" ] || return 1
+		i=$((i + 1))
+		sleep 1
+	done
+}
 case "$KHO_STAGE" in
 1)
 	test -c /dev/liveupdate || khotest_fail "stage 1: no /dev/liveupdate"
 	h=$(holder)
 	[ -z "$h" ] || khotest_fail "stage 1: /dev/liveupdate held after boot by: $h"
-	cp /test/kho-handoff.service /test/kho-vmm.target "$units/"
-	mkdir -p "$units/kho-handoff.service.d"
+	cp /test/kho-handoff.service /test/kho-vmm.target /test/kho-vmm@.service "$units/"
 	# The programs live in /opt/kho here, not where the package puts them.
+	mkdir -p "$units/kho-handoff.service.d" "$units/kho-vmm@.service.d"
 	printf '[Service]\nExecStart=\nExecStart=/opt/kho/bin/restore-agent\n' \
 		> "$units/kho-handoff.service.d/rig.conf"
+	printf '[Service]\nEnvironment=LD_PRELOAD=/opt/kho/lib/libkho-record.so\n' \
+		> "$units/kho-vmm@.service.d/rig.conf"
 	# Not kho-tool's: the same LUOSession= name in another unit.
 	cat > "$units/not-kho.service" <<'U'
 [Service]
@@ -38,23 +57,32 @@ StandardOutput=journal+console
 U
 	systemctl daemon-reload
 	systemctl start kho-handoff.service
-	sleep 2
-	journalctl -b -o cat -u kho-handoff.service --no-pager | sed 's/^/KHOTEST: LOG s1 handoff: /'
-	journalctl -b -o cat -u kho-handoff.service --no-pager | grep -q 'new, outgoing one: nothing to restore' ||
-		khotest_fail "stage 1: the restore-agent did not see systemd's new session"
+	wait_journal kho-handoff.service 'new, outgoing one: nothing to restore' 30 ||
+		khotest_fail "stage 1: the restore-agent did not see systemd's new session: $(journal kho-handoff.service | tail -n 3)"
+	journal kho-handoff.service | sed 's/^/KHOTEST: LOG s1 handoff: /'
 	khotest_mark session-from-systemd
 	systemctl start not-kho.service
-	journalctl -b -o cat -u not-kho.service --no-pager | sed 's/^/KHOTEST: LOG s1 not-kho: /'
+	journal not-kho.service | sed 's/^/KHOTEST: LOG s1 not-kho: /'
 	khotest_log "fdstore=$(systemctl show -p NFileDescriptorStore --value kho-handoff.service)"
+	pidarg=
+	if [ "$vmm" = 1 ]; then
+		mkdir -p /etc/kho-tool/vmm
+		echo 'VMM=/opt/kho/bin/test-vmm serve --maps 64' > /etc/kho-tool/vmm/edu.env
+		systemctl start kho-vmm@edu.service
+		wait_journal kho-vmm@edu.service 'ready pid=' 60 ||
+			khotest_fail "stage 1: kho-vmm@edu not ready: $(journal kho-vmm@edu.service | tail -n 5)"
+		journal kho-vmm@edu.service | sed 's/^/KHOTEST: LOG s1 vmm: /'
+		pidarg="--pid $(systemctl show -p MainPID --value kho-vmm@edu.service)"
+		khotest_mark vmm-serving
+	fi
 	# The upgrade, in the unit that owns the session: /run is gone after
 	# the kexec, and the unit's ExecStart= is the restore-agent again.
 	mkdir -p /run/systemd/system/kho-handoff.service.d
-	cmd=$(sed 's/khotest.stage=1/khotest.stage=2/' /proc/cmdline)
 	cat > /run/systemd/system/kho-handoff.service.d/upgrade.conf <<U
 [Service]
 Type=oneshot
 ExecStart=
-ExecStart=/opt/kho/bin/kho-tool upgrade --kernel /test/bzImage --append khotest.stage=2 --json
+ExecStart=/opt/kho/bin/kho-tool upgrade --kernel /test/bzImage --append khotest.stage=2 $pidarg --json
 U
 	systemctl daemon-reload
 	systemctl restart kho-handoff.service &
@@ -65,18 +93,45 @@ U
 2)
 	khotest_log "kexec_count=$(systemctl show -p KExecCount --value)"
 	[ "$(systemctl show -p KExecCount --value)" = 1 ] || khotest_fail "stage 2: KExecCount is not 1"
-	journalctl -b -1 -o cat --no-pager 2>/dev/null | grep -E 'upgrade: |luo_path' | sed 's/^/KHOTEST: LOG s1 upgrade: /'
-	for i in $(seq 1 60); do
-		journalctl -b -o cat -u kho-handoff.service --no-pager | grep -q 'decode' && break
-		sleep 1
-	done
-	journalctl -b -o cat -u kho-handoff.service --no-pager | sed 's/^/KHOTEST: LOG s2 handoff: /'
-	journalctl -b -o cat -u kho-handoff.service --no-pager | grep -q 'from systemd (LUOSession=kho-tool)' ||
+	# The upgrade's output, from the previous boot's journal.
+	journalctl -b -1 -o cat -u kho-handoff.service --no-pager | grep -E '^upgrade: |luo_path' |
+		sed 's/^/KHOTEST: LOG s1 upgrade: /'
+	khotest_log "fdstore_s2=$(systemctl show -p NFileDescriptorStore --value kho-handoff.service)"
+	# What an operator's boot does: multi-user.target wants kho-vmm.target.
+	systemctl start kho-vmm.target
+	wait_journal kho-handoff.service 'step decode' 60 ||
+		khotest_fail "stage 2: the restore-agent did not decode the hand-off: $(journal kho-handoff.service | tail -n 3)"
+	journal kho-handoff.service | sed 's/^/KHOTEST: LOG s2 handoff: /'
+	journal kho-handoff.service | grep -q 'from systemd (LUOSession=kho-tool)' ||
 		khotest_fail "stage 2: the restore-agent did not get the session from systemd"
 	khotest_mark session-back-in-unit
-	journalctl -b -o cat -u kho-handoff.service --no-pager | grep -q 'decode' ||
-		khotest_fail "stage 2: the restore-agent did not decode the hand-off"
-	khotest_mark handoff-restored
+	if [ "$vmm" = 1 ]; then
+		for i in $(seq 1 60); do
+			case "$(cat /run/kho-tool/agent.status 2>/dev/null)" in ready*) break ;; esac
+			sleep 1
+		done
+		case "$(cat /run/kho-tool/agent.status 2>/dev/null)" in
+		ready*) ;;
+		*) khotest_fail "stage 2: the agent is not serving (status '$(cat /run/kho-tool/agent.status 2>/dev/null)')" ;;
+		esac
+		echo 'VMM=/opt/kho/bin/test-vmm restart --hold' > /etc/kho-tool/vmm/edu.env
+		systemctl start kho-vmm@edu.service
+		wait_journal kho-vmm@edu.service 'DMA check passed' 90 ||
+			khotest_fail "stage 2: kho-vmm@edu did not adopt: $(journal kho-vmm@edu.service | tail -n 5)"
+		journal kho-vmm@edu.service | sed 's/^/KHOTEST: LOG s2 vmm: /'
+		journal kho-vmm@edu.service | grep -q 'bytes intact' ||
+			khotest_fail "stage 2: the guest-RAM pattern did not survive"
+		a=$(systemctl show -p ExecMainStartTimestampMonotonic --value kho-handoff.service)
+		v=$(systemctl show -p ExecMainStartTimestampMonotonic --value kho-vmm@edu.service)
+		khotest_log "restore_start_us=$a vmm_start_us=$v"
+		[ "$a" -gt 0 ] && [ "$a" -lt "$v" ] ||
+			khotest_fail "stage 2: the restore unit ($a) did not start before the VMM unit ($v)"
+		wait_journal kho-handoff.service 'step finish' 30 ||
+			khotest_fail "stage 2: the agent did not finish the session"
+		journal kho-handoff.service | grep -E 'finish|FDSTOREREMOVE' | sed 's/^/KHOTEST: LOG s2 finish: /'
+		khotest_log "fdstore_after=$(systemctl show -p NFileDescriptorStore --value kho-handoff.service)"
+		khotest_mark vmm-adopted
+	fi
 	h=$(holder)
 	[ -z "$h" ] || khotest_fail "stage 2: /dev/liveupdate held by: $h"
 	;;
