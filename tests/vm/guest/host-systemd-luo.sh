@@ -94,7 +94,7 @@ U
 	khotest_log "kexec_count=$(systemctl show -p KExecCount --value)"
 	[ "$(systemctl show -p KExecCount --value)" = 1 ] || khotest_fail "stage 2: KExecCount is not 1"
 	# The upgrade's output, from the previous boot's journal.
-	journalctl -b -1 -o cat -u kho-handoff.service --no-pager | grep -E '^upgrade: |luo_path' |
+	journalctl -b -1 -o cat --no-pager | grep -E '^upgrade: |"luo_path"' |
 		sed 's/^/KHOTEST: LOG s1 upgrade: /'
 	khotest_log "fdstore_s2=$(systemctl show -p NFileDescriptorStore --value kho-handoff.service)"
 	# What an operator's boot does: multi-user.target wants kho-vmm.target.
@@ -134,5 +134,6 @@ U
 	fi
 	h=$(holder)
 	[ -z "$h" ] || khotest_fail "stage 2: /dev/liveupdate held by: $h"
+	khotest_done
 	;;
 esac
