@@ -77,12 +77,14 @@ U
 	fi
 	# The upgrade, in the unit that owns the session: /run is gone after
 	# the kexec, and the unit's ExecStart= is the restore-agent again.
+	# No initrd: the rig's kernel mounts root=/dev/vda itself, and rw,
+	# since this image has no fstab for systemd to remount it by.
 	mkdir -p /run/systemd/system/kho-handoff.service.d
 	cat > /run/systemd/system/kho-handoff.service.d/upgrade.conf <<U
 [Service]
 Type=oneshot
 ExecStart=
-ExecStart=/opt/kho/bin/kho-tool upgrade --kernel /test/bzImage --append khotest.stage=2 $pidarg --json
+ExecStart=/opt/kho/bin/kho-tool upgrade --kernel /test/bzImage --append "khotest.stage=2 rw" $pidarg --json
 U
 	systemctl daemon-reload
 	systemctl restart kho-handoff.service &
