@@ -859,10 +859,12 @@ static int given_session(struct agent *a)
 static int drop_given_session(void)
 {
 	static const char msg[] = "FDSTOREREMOVE=1\nFDNAME=" KHO_LUO_SESSION;
+	static const char barrier[] = "BARRIER=1";
 	const char *path = getenv("NOTIFY_SOCKET");
+	struct pollfd pfd = { .events = POLLHUP };
 	struct sockaddr_un sa;
 	socklen_t len;
-	int fd, err;
+	int fd, p[2], err;
 
 	if (!path || !*path)
 		return -ENOTCONN;
@@ -877,10 +879,32 @@ static int drop_given_session(void)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	err = sendto(fd, msg, sizeof(msg) - 1, 0, (struct sockaddr *)&sa,
-		     len) < 0 ? -errno : 0;
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = kho_fd_send(fd, msg, sizeof(msg) - 1, NULL, 0);
+	/*
+	 * systemd attributes a message to a unit by its sender's cgroup, so
+	 * one from a process that already exited may be dropped: wait until
+	 * it has read ours (sd_notify_barrier(3): it closes the pipe's end
+	 * we send once it processed everything before).
+	 */
+	if (err >= 0 && pipe2(p, O_CLOEXEC) < 0)
+		err = -errno;
+	if (err >= 0) {
+		err = kho_fd_send(fd, barrier, sizeof(barrier) - 1, &p[1], 1);
+		close(p[1]);
+		pfd.fd = p[0];
+		if (err >= 0) {
+			err = poll(&pfd, 1, 5000);
+			err = err < 0 ? -errno : err == 0 ? -ETIMEDOUT : 0;
+		}
+		close(p[0]);
+	}
 	close(fd);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 static int restore_steps(struct agent *a)
