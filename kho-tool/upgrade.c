@@ -159,8 +159,6 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		kho_json_str(stdout, r->initrd_scan.segments);
 		printf("}");
 	}
-	printf(",\"luo_path\":");
-	kho_json_str(stdout, r->luo_path);
 	printf(",\"cmdline\":");
 	kho_json_str(stdout, r->cmdline);
 	printf(",\"abi\":[");
@@ -168,9 +166,10 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		printf(i ? "," : "");
 		kho_json_str(stdout, r->abi[i]);
 	}
-	/* Which way to LUO: the only one so far (see check_luo_free()). */
-	printf("],\"target_kjournal\":%s,\"pid\":%d,\"luo_path\":\"direct\"",
+	/* Which way to LUO (take_given_session(), check_luo_free()). */
+	printf("],\"target_kjournal\":%s,\"pid\":%d,\"luo_path\":",
 	       r->target_kjournal ? "true" : "false", (int)o->pid);
+	kho_json_str(stdout, r->luo_path);
 	printf(",\"iommufd\":{\"decision\":\"%s\",\"running_kjournal\":%s,"
 	       "\"target_kjournal\":%s,\"userspace_journal_flag\":%s,"
 	       "\"preserved\":%s",
@@ -478,12 +477,12 @@ static int check_unadopted(struct kho_diag *diag)
 
 /*
  * The direct path opens /dev/liveupdate itself, and the kernel lets one
- * process hold it.  A host whose PID 1 or luod owns the device must hand
- * kho-tool a session instead (issue #14: LUOSession=, luod's protocol),
- * which this kho-tool does not do yet: refused before anything is
- * captured or loaded, naming the owner.
+ * process hold it.  systemd's path needs it free too: systemd-shutdown
+ * opens it at the kexec to preserve the fd stores.  A host whose owner
+ * hands out sessions another way (luod) is not supported: refused before
+ * anything is captured or loaded, naming the owner.
  */
-static int check_luo_free(struct kho_diag *diag)
+static int check_luo_free(const struct run *r, struct kho_diag *diag)
 {
 	char owner[192] = "another process (not found in /proc)";
 	int fd = kho_luo_open();
@@ -496,8 +495,12 @@ static int check_luo_free(struct kho_diag *diag)
 		return kho_diag_set(diag, fd, "open %s: %s", KHO_LUO_DEV,
 				    kho_errno_name(fd));
 	kho_luo_owner(owner, sizeof(owner));
+	if (r->given_session >= 0)
+		return kho_diag_set(diag, -EBUSY,
+				    "%s is held by %s: systemd passed session '%s', but systemd-shutdown must open the device at the kexec to carry it (and every fd store), and the kernel lets one process open it; refused before capture and load, nothing changed",
+				    KHO_LUO_DEV, owner, r->session_name);
 	return kho_diag_set(diag, -EBUSY,
-			    "%s is held by %s: the kernel lets one process open it, and kho-tool's direct path needs it; a session handed over by that owner (systemd's LUOSession=, luod) is not supported yet; refused before capture and load, nothing changed",
+			    "%s is held by %s: the kernel lets one process open it, and kho-tool's direct path needs it; a session handed over by that owner is supported only from systemd (LUOSession=kho-tool on the unit running kho-tool, docs/operations.md), not luod's; refused before capture and load, nothing changed",
 			    KHO_LUO_DEV, owner);
 }
 
@@ -549,13 +552,13 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (!err) {
 		err = check_unadopted(&diag);
 		if (!err)
-			err = check_luo_free(&diag);
+			err = take_given_session(r, &diag);
+		if (!err)
+			err = check_luo_free(r, &diag);
 		if (err)
 			return step_end(tl, "preflight-running", err, "%s",
 					diag.msg);
 	}
-	if (!err)
-		err = take_given_session(r, &diag);
 	if (err)
 		return step_end(tl, "preflight-running", err, "%s", diag.msg[0] ?
 				diag.msg : "the new command line is too long");
