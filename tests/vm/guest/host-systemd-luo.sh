@@ -45,6 +45,9 @@ in_unit() {
 Type=oneshot
 ExecStart=
 ExecStart=/opt/kho/bin/kho-tool $1 --kernel /test/bzImage --append "$2" $3 --json
+# The JSON on the disk: the journal of a boot that ends in a kexec may not
+# be there after it.  systemd-shutdown syncs and unmounts before the kexec.
+StandardOutput=file:/var/lib/khotest/kho-tool-s$KHO_STAGE.json
 U
 	systemctl daemon-reload
 	systemctl restart kho-handoff.service &
@@ -61,9 +64,9 @@ after_kexec() {
 	khotest_log "kexec_count=$(systemctl show -p KExecCount --value)"
 	[ "$(systemctl show -p KExecCount --value)" = "$1" ] ||
 		khotest_fail "stage $s: KExecCount is not $1"
-	# kho-tool's output, from the previous boot's journal.
-	journalctl -b -1 -o cat --no-pager | grep -E '^(upgrade|rollback): |"luo_path"' |
-		sed "s/^/KHOTEST: LOG s$((s - 1)) kho-tool: /"
+	# kho-tool's JSON, written by the previous boot.
+	sed "s/^/KHOTEST: LOG s$((s - 1)) kho-tool: /" "/var/lib/khotest/kho-tool-s$((s - 1)).json" ||
+		khotest_fail "stage $s: no JSON from kho-tool in stage $((s - 1))"
 	khotest_log "fdstore_s$s=$(systemctl show -p NFileDescriptorStore --value kho-handoff.service)"
 	# What an operator's boot does: multi-user.target wants kho-vmm.target.
 	systemctl start kho-vmm.target
@@ -111,6 +114,7 @@ case "$KHO_STAGE" in
 	h=$(holder)
 	[ -z "$h" ] || khotest_fail "stage 1: /dev/liveupdate held after boot by: $h"
 	cp /test/kho-handoff.service /test/kho-vmm.target /test/kho-vmm@.service "$units/"
+	mkdir -p /var/lib/khotest
 	# The programs live in /opt/kho here, not where the package puts them.
 	mkdir -p "$units/kho-handoff.service.d" "$units/kho-vmm@.service.d"
 	printf '[Service]\nExecStart=\nExecStart=/opt/kho/bin/restore-agent\n' \
