@@ -6,7 +6,7 @@
 # LUOSession=kho-tool, kexecs through `systemctl kexec` back into a
 # systemd boot from the disk, and the restore-agent in the same unit gets
 # the session back from systemd and decodes the hand-off; with the VMM,
-# kho-vmm@edu.service adopts after it.
+# kho-vmm@edu.service adopts after it; then a rollback the same way.
 
 load helpers
 
