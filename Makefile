@@ -331,6 +331,10 @@ install: programs
 		$(DESTDIR)$(prefix)/lib/dracut/modules.d/90kho-tool/module-setup.sh
 	install -D -m 0755 distro/dracut/90kho-tool/kho-tool-restore.sh \
 		$(DESTDIR)$(prefix)/lib/dracut/modules.d/90kho-tool/kho-tool-restore.sh
+	# The units for a host where systemd owns LUO (docs/operations.md).
+	for u in distro/systemd/*; do \
+		install -D -m 0644 $$u $(DESTDIR)$(prefix)/lib/systemd/system/$${u##*/}; \
+	done
 
 # The Debian package, built with dpkg-buildpackage from a copy of the
 # tracked sources under $(BUILD)/deb (the .deb lands there, not in ..).

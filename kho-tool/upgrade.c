@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +108,14 @@ struct run {
 	int iommufd;		/* the VMM's iommufd (pidfd_getfd), or -1 */
 	uint64_t kjournal_length;	/* its journal, when preserved */
 	char cmdline[4096];
+	/*
+	 * Who owns LUO for this upgrade: "direct" (our own /dev/liveupdate
+	 * session and reboot(KEXEC)) or "systemd" (the session its
+	 * LUOSession= passed us, and systemctl kexec).
+	 */
+	const char *luo_path;
+	int given_session;		/* systemd's session fd, or -1 */
+	char session_name[64];		/* its kernel name */
 	/* The initrd as loaded: o->initrd as is, or with the agent appended. */
 	const char *initrd_mode;	/* "as-is", "appended", NULL: no initrd */
 	struct kho_initrd_scan initrd_scan;
@@ -162,9 +171,10 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		printf(i ? "," : "");
 		kho_json_str(stdout, r->abi[i]);
 	}
-	/* Which way to LUO: the only one so far (see check_luo_free()). */
-	printf("],\"target_kjournal\":%s,\"pid\":%d,\"luo_path\":\"direct\"",
+	/* Which way to LUO (take_given_session(), check_luo_free()). */
+	printf("],\"target_kjournal\":%s,\"pid\":%d,\"luo_path\":",
 	       r->target_kjournal ? "true" : "false", (int)o->pid);
+	kho_json_str(stdout, r->luo_path);
 	printf(",\"iommufd\":{\"decision\":\"%s\",\"running_kjournal\":%s,"
 	       "\"target_kjournal\":%s,\"userspace_journal_flag\":%s,"
 	       "\"preserved\":%s",
@@ -247,6 +257,68 @@ static void announce_kexec(const char *release)
 		(void)w;
 		close(fd);
 	}
+}
+
+/*
+ * systemd's orderly kexec: it stops the units, then systemd-shutdown
+ * opens /dev/liveupdate, preserves the fd stores (our session among them,
+ * FileDescriptorStorePreserve=yes) and calls kexec.  The image we loaded
+ * is used as is ("Kexec kernel already loaded").  systemctl only queues
+ * kexec.target: 0 means queued, not done.
+ */
+static int systemctl_kexec(char *why, size_t size)
+{
+	int st, fd;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (!pid) {
+		/* Our stdout may be the JSON: systemctl's words go to stderr. */
+		dup2(2, 1);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, 0);
+		execlp("systemctl", "systemctl", "--no-ask-password", "kexec",
+		       (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st) && !WEXITSTATUS(st))
+		return 0;
+	if (WIFEXITED(st))
+		snprintf(why, size, "systemctl kexec exited with status %d%s",
+			 WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?
+			 " (no systemctl in PATH)" : "");
+	else
+		snprintf(why, size, "systemctl kexec killed by signal %d",
+			 WTERMSIG(st));
+	return -ECHILD;
+}
+
+/*
+ * The session systemd passed by LUOSession=kho-tool, if any: then
+ * systemd owns LUO on this host and the upgrade goes its way.
+ */
+static int take_given_session(struct run *r, struct kho_diag *diag)
+{
+	int fd = kho_luo_listen_session(KHO_LUO_SESSION, r->session_name,
+					sizeof(r->session_name));
+
+	if (fd == -ENOENT) {
+		r->luo_path = "direct";
+		return 0;
+	}
+	if (fd < 0)
+		return kho_diag_set(diag, fd,
+				    "the service manager passed an fd named \"%s\" (LISTEN_FDNAMES), but %s",
+				    KHO_LUO_SESSION, fd == -EMEDIUMTYPE ?
+				    "it is not a LUO session" : strerror(-fd));
+	r->given_session = fd;
+	r->luo_path = "systemd";
+	return 0;
 }
 
 /* Which record the hand-off was checked against, for every log. */
@@ -410,12 +482,12 @@ static int check_unadopted(struct kho_diag *diag)
 
 /*
  * The direct path opens /dev/liveupdate itself, and the kernel lets one
- * process hold it.  A host whose PID 1 or luod owns the device must hand
- * kho-tool a session instead (issue #14: LUOSession=, luod's protocol),
- * which this kho-tool does not do yet: refused before anything is
- * captured or loaded, naming the owner.
+ * process hold it.  systemd's path needs it free too: systemd-shutdown
+ * opens it at the kexec to preserve the fd stores.  A host whose owner
+ * hands out sessions another way (luod) is not supported: refused before
+ * anything is captured or loaded, naming the owner.
  */
-static int check_luo_free(struct kho_diag *diag)
+static int check_luo_free(const struct run *r, struct kho_diag *diag)
 {
 	char owner[192] = "another process (not found in /proc)";
 	int fd = kho_luo_open();
@@ -428,8 +500,12 @@ static int check_luo_free(struct kho_diag *diag)
 		return kho_diag_set(diag, fd, "open %s: %s", KHO_LUO_DEV,
 				    kho_errno_name(fd));
 	kho_luo_owner(owner, sizeof(owner));
+	if (r->given_session >= 0)
+		return kho_diag_set(diag, -EBUSY,
+				    "%s is held by %s: systemd passed session '%s', but systemd-shutdown must open the device at the kexec to carry it (and every fd store), and the kernel lets one process open it; refused before capture and load, nothing changed",
+				    KHO_LUO_DEV, owner, r->session_name);
 	return kho_diag_set(diag, -EBUSY,
-			    "%s is held by %s: the kernel lets one process open it, and kho-tool's direct path needs it; a session handed over by that owner (systemd's LUOSession=, luod) is not supported yet; refused before capture and load, nothing changed",
+			    "%s is held by %s: the kernel lets one process open it, and kho-tool's direct path needs it; a session handed over by that owner is supported only from systemd (LUOSession=kho-tool on the unit running kho-tool, docs/operations.md), not luod's; refused before capture and load, nothing changed",
 			    KHO_LUO_DEV, owner);
 }
 
@@ -481,7 +557,9 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (!err) {
 		err = check_unadopted(&diag);
 		if (!err)
-			err = check_luo_free(&diag);
+			err = take_given_session(r, &diag);
+		if (!err)
+			err = check_luo_free(r, &diag);
 		if (err)
 			return step_end(tl, "preflight-running", err, "%s",
 					diag.msg);
@@ -489,8 +567,14 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (err)
 		return step_end(tl, "preflight-running", err, "%s", diag.msg[0] ?
 				diag.msg : "the new command line is too long");
-	step_end(tl, "preflight-running", 0, "kho=on liveupdate=on, %s present",
-		 "/dev/liveupdate");
+	if (r->given_session >= 0 && o->dry_run)
+		return step_end(tl, "preflight-running", -EOPNOTSUPP,
+				"--dry-run on the systemd path: systemd holds session '%s' too, so what a dry run preserved would stay preserved; refused before anything was captured, nothing changed",
+				r->session_name);
+	step_end(tl, "preflight-running", 0, "kho=on liveupdate=on, %s present; LUO path: %s%s%s",
+		 "/dev/liveupdate", r->luo_path,
+		 r->given_session >= 0 ? ", session from LUOSession=: " : "",
+		 r->given_session >= 0 ? r->session_name : "");
 
 	/*
 	 * 2. The target must read every ABI a hand-off needs, checked before
@@ -680,13 +764,16 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 4. Preserve: the session lives as long as this process holds it. */
 	step_begin(tl);
+	r->cap.given_session = r->given_session;
+	r->given_session = -1;		/* the capture owns it now */
 	err = kho_capture_preserve(&r->cap, r->have_snap ? &r->snap : NULL,
 				   r->iommufd, &diag);
 	if (err)
 		return step_end(tl, "preserve", err, "%s", diag.msg);
 	r->preserved_fds = r->cap.nr_preserved;
 	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds%s)",
-		 KHO_LUO_SESSION, r->cap.nr_preserved,
+		 strcmp(r->luo_path, "systemd") ? KHO_LUO_SESSION : r->session_name,
+		 r->cap.nr_preserved,
 		 r->cap.nr_preserved - 1 - r->cap.iommufd_preserved,
 		 r->cap.iommufd_preserved ?
 		 " + the VMM's iommufd, frozen until the kexec" : "");
@@ -739,6 +826,21 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 6. The jump.  LUO serialises the session inside reboot(). */
 	step_begin(tl);
+	if (!strcmp(r->luo_path, "systemd")) {
+		char why[128] = "";
+
+		err = systemctl_kexec(why, sizeof(why));
+		if (err) {
+			kho_kexec_unload();
+			return step_end(tl, "kexec", err,
+					"%s; image unloaded; what was preserved stays in session '%s', which systemd holds (systemctl stop UNIT; systemctl clean --what=fdstore UNIT drops it)",
+					why[0] ? why : strerror(-err), r->session_name);
+		}
+		step_end(tl, "kexec", 0, "systemctl kexec: kexec.target queued, systemd stops the units and kexecs into %s with session '%s' in its fd store",
+			 r->img.release[0] ? r->img.release : o->kernel,
+			 r->session_name);
+		return 0;
+	}
 	step_end(tl, "kexec", 0, "reboot(LINUX_REBOOT_CMD_KEXEC) into %s",
 		 r->img.release[0] ? r->img.release : o->kernel);
 	if (o->json)
@@ -765,6 +867,8 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	r.initrd_fd = -1;
 	r.lock_fd = -1;
 	r.run_fd = -1;
+	r.given_session = -1;
+	r.luo_path = "direct";
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
 	/*
@@ -793,6 +897,8 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	if (r.have_snap)
 		kho_journal_snapshot_free(&r.snap);
 	kho_kimage_free(&r.img);
+	if (r.given_session >= 0)
+		close(r.given_session);
 	if (r.run_fd >= 0) {
 		kho_rundir_unlock(r.run_fd, KHO_UPGRADE_LOCK, r.lock_fd);
 		close(r.run_fd);

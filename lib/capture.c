@@ -215,6 +215,7 @@ static void capture_init(struct kho_capture *cap)
 	cap->handoff_fd = -1;
 	cap->luo_fd = -1;
 	cap->session_fd = -1;
+	cap->given_session = -1;
 }
 
 int kho_capture_build(const struct kho_journal_snapshot *snap,
@@ -480,6 +481,11 @@ int kho_capture_preserve(struct kho_capture *cap,
 	if (err < 0)
 		return err;
 	cap->handoff_fd = err;
+	if (cap->given_session >= 0) {
+		cap->session_fd = cap->given_session;
+		cap->given_session = -1;
+		goto preserve;
+	}
 	err = kho_luo_open();
 	if (err < 0) {
 		char owner[192] = "another process";
@@ -500,12 +506,15 @@ int kho_capture_preserve(struct kho_capture *cap,
 		goto fail;
 	}
 	cap->session_fd = err;
+preserve:
 	err = kho_luo_preserve_fd(cap->session_fd, cap->handoff_fd,
 				  KHO_LUO_HANDOFF_TOKEN);
 	if (err) {
-		kho_diag_set(diag, err, "preserve: hand-off memfd under token 0x%llx: %s",
+		kho_diag_set(diag, err, "preserve: hand-off memfd under token 0x%llx: %s%s",
 			     (unsigned long long)KHO_LUO_HANDOFF_TOKEN,
-			     strerror(-err));
+			     strerror(-err),
+			     err == -EINVAL && cap->luo_fd < 0 ?
+			     " (the session the service manager passed is an incoming one, restored after a kexec: it takes no new files; drop it with systemctl stop UNIT; systemctl clean --what=fdstore UNIT)" : "");
 		goto fail;
 	}
 	cap->nr_preserved = 1;
@@ -536,7 +545,17 @@ int kho_capture_preserve(struct kho_capture *cap,
 	return 0;
 
 fail:
-	/* Closing the outgoing session unpreserves what it holds. */
+	/*
+	 * Closing the outgoing session unpreserves what it holds, unless
+	 * the service manager holds it too (no /dev/liveupdate of ours).
+	 */
+	if (cap->session_fd >= 0 && cap->luo_fd < 0 && cap->nr_preserved) {
+		size_t n = strlen(diag->msg);
+
+		snprintf(diag->msg + n, sizeof(diag->msg) - n,
+			 "; the %zu fd(s) preserved before stay in the session the service manager holds until it drops it (systemctl stop UNIT; systemctl clean --what=fdstore UNIT)",
+			 cap->nr_preserved);
+	}
 	if (cap->session_fd >= 0)
 		close(cap->session_fd);
 	if (cap->luo_fd >= 0)

@@ -30,6 +30,12 @@ struct kho_capture {
 	int handoff_fd;			/* sealed memfd holding blob, or -1 */
 	int luo_fd;			/* /dev/liveupdate, or -1 */
 	int session_fd;			/* the outgoing session, or -1 */
+	/*
+	 * Set before kho_capture_preserve(): a session the service manager
+	 * made and holds (kho_luo_listen_session()), preserved into instead
+	 * of creating one; -1: open /dev/liveupdate and create it.
+	 */
+	int given_session;
 	size_t nr_preserved;		/* fds preserved in the session */
 	bool iommufd_preserved;		/* the VMM's iommufd is one of them */
 };
@@ -139,7 +145,10 @@ int kho_capture_write(const struct kho_capture *cap, const char *path,
  * @diag: out: the step and the file that failed
  *
  * Puts the blob into a sealed memfd and preserves it and the snapshot's
- * memfds in a new LUO session KHO_LUO_SESSION.
+ * memfds in a new LUO session KHO_LUO_SESSION, or in @cap->given_session
+ * when set.  A given session is also held by the service manager, so
+ * closing it unpreserves nothing: on a failure there, what was already
+ * preserved stays in it until its owner drops it (diag says so).
  *
  * Return: 0; -EBUSY (/dev/liveupdate held by another process); -EEXIST
  * (a session of that name exists); -ESTALE (the VMM's iommufd changed

@@ -154,3 +154,64 @@ int kho_luo_finish(int session_fd)
 
 	return luo_ioctl(session_fd, LIVEUPDATE_SESSION_FINISH, &arg);
 }
+
+int kho_luo_session_name(int fd, char *name, size_t size)
+{
+	const size_t plen = strlen(KHO_LUO_SESSION_LINK);
+	char path[64], link[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	if ((size_t)n <= plen || strncmp(link, KHO_LUO_SESSION_LINK, plen))
+		return -EMEDIUMTYPE;
+	if ((size_t)n - plen >= size)
+		return -ENAMETOOLONG;
+	memcpy(name, link + plen, (size_t)n - plen + 1);
+	return 0;
+}
+
+/* sd_listen_fds(3)'s protocol: the first passed fd is 3. */
+#define LISTEN_FDS_START 3
+
+int kho_luo_listen_session(const char *fdname, char *kname, size_t size)
+{
+	const char *pid = getenv("LISTEN_PID");
+	const char *fds = getenv("LISTEN_FDS");
+	const char *names = getenv("LISTEN_FDNAMES");
+	size_t len = strlen(fdname);
+	const char *p;
+	char *end;
+	long nr, i;
+	int fd, err;
+
+	if (!pid || !fds || !names)
+		return -ENOENT;
+	/* Meant for another process (our parent's, inherited). */
+	if (strtol(pid, &end, 10) != (long)getpid() || *end)
+		return -ENOENT;
+	nr = strtol(fds, &end, 10);
+	if (*end || nr < 0 || nr > 1024)
+		return -EINVAL;
+	for (i = 0, p = names; i < nr && *p; i++) {
+		size_t n = strcspn(p, ":");
+
+		if (n == len && !strncmp(p, fdname, len)) {
+			fd = LISTEN_FDS_START + (int)i;
+			if (fcntl(fd, F_GETFD) < 0)
+				return -EBADF;
+			err = kho_luo_session_name(fd, kname, size);
+			if (err)
+				return err;
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			return fd;
+		}
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return -ENOENT;
+}

@@ -24,6 +24,11 @@
  * carries it, so a reader never assumes it.
  */
 #define KHO_LUO_IOMMUFD_TOKEN 0x6b686f2d696f6d6dULL	/* "kho-iomm" */
+/*
+ * What the kernel shows as the link of a session fd in /proc/self/fd:
+ * "anon_inode:[luo_session] NAME" (kernel/liveupdate/luo_session.c).
+ */
+#define KHO_LUO_SESSION_LINK "anon_inode:[luo_session] "
 
 /*
  * First token of a QEMU's memfds carried by cpr-transfer (kho-tool
@@ -99,5 +104,35 @@ int kho_luo_retrieve_fd(int session_fd, uint64_t token);
  * Return: 0; -EBUSY (files not yet retrieved); or the ioctl's -errno.
  */
 int kho_luo_finish(int session_fd);
+
+/**
+ * kho_luo_session_name() - the kernel's name of a LUO session fd
+ * @fd:   any fd
+ * @name: out: the session's name (NUL-terminated)
+ * @size: room in @name
+ *
+ * Return: 0; -EMEDIUMTYPE (@fd is not a LUO session); -ENAMETOOLONG; or
+ * the -errno of readlink(2) on /proc/self/fd/@fd.
+ */
+int kho_luo_session_name(int fd, char *name, size_t size);
+
+/**
+ * kho_luo_listen_session() - the session the service manager passed
+ * @fdname: the name it was passed under (systemd's LUOSession=NAME puts
+ *          it in the unit's fd store under FDNAME=NAME and passes it by
+ *          LISTEN_FDS/LISTEN_FDNAMES, sd_listen_fds(3))
+ * @kname:  out: the kernel's name of the session (systemd derives it from
+ *          the unit's name: "khoprobe.serv-f752d9fab7db484d9f848067")
+ * @size:   room in @kname
+ *
+ * Only fds passed to this very process count (LISTEN_PID).  The fd found
+ * is made close-on-exec, so that nothing this process runs inherits it.
+ *
+ * Return: the session fd; -ENOENT (none passed under @fdname: the caller
+ * takes the direct path); -EMEDIUMTYPE (an fd is passed under @fdname but
+ * it is not a LUO session); -EBADF (LISTEN_FDS names an fd that is not
+ * open); -EINVAL (LISTEN_FDS or LISTEN_FDNAMES malformed).
+ */
+int kho_luo_listen_session(const char *fdname, char *kname, size_t size);
 
 #endif /* KHO_LUO_H */

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "agent.h"
 #include "compact.h"
 #include "escape.h"
+#include "fdpass.h"
 #include "file.h"
 #include "handoff.h"
 #include "journal.h"
@@ -50,6 +52,12 @@ struct agent {
 	int token_written;	/* and it is in KHO_ADOPT_TOKEN_FILE */
 	unsigned int token_tries;	/* failed writes at the start */
 	int no_session;		/* this boot carries no kho-tool session */
+	/*
+	 * kho_luo_listen_session() in main(), before the keeper's fork:
+	 * LISTEN_PID names the process systemd started, not the worker.
+	 */
+	int given;		/* the session fd systemd passed, or -errno */
+	char given_name[64];	/* its kernel name */
 	const char *socket;
 	const char *handoff_file;
 	const char *salvage;	/* DIR: save the guest RAM there, keep holding */
@@ -883,6 +891,117 @@ static int salvage(struct agent *a)
 	return -ECANCELED;
 }
 
+/*
+ * The session systemd passed (LUOSession=kho-tool on the unit, which is
+ * also the unit kho-tool upgrade ran in: systemd restores a session into
+ * the fd store of the unit that had it).  A fresh boot passes a new,
+ * outgoing session, which refuses RETRIEVE_FD with EINVAL: nothing to
+ * restore.  Return: 0 (a->session and the hand-off taken), -ENOENT (no
+ * session passed), -EAGAIN (nothing to restore), or a failed step.
+ */
+static int given_session(struct agent *a)
+{
+	const char *name = a->given_name;
+	char detail[256];
+	uint64_t t0 = agent_now_ns();
+	int fd = a->given;
+
+	if (fd == -ENOENT)
+		return fd;
+	if (fd < 0) {
+		snprintf(detail, sizeof(detail),
+			 "the fd systemd passed as '%s' (LISTEN_FDNAMES): %s",
+			 KHO_LUO_SESSION, fd == -EMEDIUMTYPE ?
+			 "not a LUO session" : kho_errno_name(fd));
+		return fail_step(a, "session", t0, fd, detail);
+	}
+	a->handoff_fd = kho_luo_retrieve_fd(fd, KHO_LUO_HANDOFF_TOKEN);
+	if (a->handoff_fd == -EINVAL) {
+		a->handoff_fd = -1;
+		close(fd);
+		a->no_session = 1;
+		snprintf(detail, sizeof(detail),
+			 "session '%s' from systemd (LUOSession=%s) is a new, outgoing one: nothing to restore",
+			 name, KHO_LUO_SESSION);
+		agent_step_done("session", t0, 0, detail);
+		return -EAGAIN;
+	}
+	a->session = fd;
+	if (a->handoff_fd < 0) {
+		int err = a->handoff_fd;
+
+		a->handoff_fd = -1;
+		snprintf(detail, sizeof(detail),
+			 "session '%s' from systemd (LUOSession=%s): hand-off memfd token 0x%llx: retrieve: %s",
+			 name, KHO_LUO_SESSION, KHO_LUO_HANDOFF_TOKEN,
+			 kho_errno_name(err));
+		return fail_step(a, "session", t0, err, detail);
+	}
+	snprintf(detail, sizeof(detail), "%s from systemd (LUOSession=%s)",
+		 name, KHO_LUO_SESSION);
+	agent_step_done("session", t0, 0, detail);
+	return 0;
+}
+
+/*
+ * After the finish, the session systemd passed is a finished incoming
+ * one, and systemd keeps it in the unit's fd store: the next start of
+ * the unit (the next upgrade) would be given it and could not preserve
+ * into it (EINVAL).  Ask systemd to drop it (sd_notify(3)
+ * FDSTOREREMOVE=1, NotifyAccess=all on the unit), so that the next start
+ * gets a new session.  Return: 0, or the -errno of the send.
+ */
+static int drop_given_session(void)
+{
+	static const char msg[] = "FDSTOREREMOVE=1\nFDNAME=" KHO_LUO_SESSION;
+	static const char barrier[] = "BARRIER=1";
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct pollfd pfd = { .events = POLLHUP };
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, p[2], err;
+
+	if (!path || !*path)
+		return -ENOTCONN;
+	err = kho_unix_addr(path, &sa);
+	if (err)
+		return err;
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';	/* an abstract socket */
+	else
+		len++;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = kho_fd_send(fd, msg, sizeof(msg) - 1, NULL, 0);
+	/*
+	 * systemd attributes a message to a unit by its sender's cgroup, so
+	 * one from a process that already exited may be dropped: wait until
+	 * it has read ours (sd_notify_barrier(3): it closes the pipe's end
+	 * we send once it processed everything before).
+	 */
+	if (err >= 0 && pipe2(p, O_CLOEXEC) < 0)
+		err = -errno;
+	if (err >= 0) {
+		err = kho_fd_send(fd, barrier, sizeof(barrier) - 1, &p[1], 1);
+		close(p[1]);
+		pfd.fd = p[0];
+		if (err >= 0) {
+			err = poll(&pfd, 1, 5000);
+			err = err < 0 ? -errno : err == 0 ? -ETIMEDOUT : 0;
+		}
+		close(p[0]);
+	}
+	close(fd);
+	return err < 0 ? err : 0;
+}
+
 static int restore_steps(struct agent *a)
 {
 	struct kho_verify_report vr;
@@ -897,6 +1016,12 @@ static int restore_steps(struct agent *a)
 		if (err)
 			return fail_step(a, "take-over", t0, err, diag.msg);
 		agent_step_done("take-over", t0, 0, "session from a failed agent");
+	} else if ((err = given_session(a)) != -ENOENT) {
+		/* systemd's LUOSession=kho-tool: its session, not the device. */
+		if (err == -EAGAIN)
+			return -ENOENT;
+		if (err)
+			return err;
 	} else {
 		t0 = agent_now_ns();
 		a->luo = kho_luo_open();
@@ -1339,6 +1464,8 @@ int main(int argc, char **argv)
 	mkdir(KHO_RUN_DIR, 0700);
 	if (a.salvage && !access(AGENT_HELD_SOCK, F_OK))
 		a.retry = 1;
+	a.given = kho_luo_listen_session(KHO_LUO_SESSION, a.given_name,
+					 sizeof(a.given_name));
 	/* Before the fork: the keeper and the worker both inherit them. */
 	agent_block_termination();
 	protect_from_oom();
@@ -1377,6 +1504,14 @@ int main(int argc, char **argv)
 			} else {
 				agent_step_done("finish", t0, 0, KHO_LUO_SESSION);
 				agent_keeper_finished();
+				if (a.given >= 0) {
+					err = drop_given_session();
+					agent_log(err, "session '%s' finished: %s systemd to drop it from the unit's fd store (FDSTOREREMOVE)%s%s",
+						  a.given_name, err ? "could not ask" : "asked",
+						  err ? ": " : "", err ? kho_errno_name(err) : "");
+					/* The state is the VMM's: not a failure of the restore. */
+					err = 0;
+				}
 			}
 		}
 	}
