@@ -15,6 +15,11 @@
 #                      the same plus KASAN, kmemleak, lockdep and the KHO
 #                      test (tests/rig/kernel-debug.config; LOCALVERSION
 #                      -kho-a-dbg, -kho-b-dbg)
+#            vanilla-VERSION, patched-VERSION
+#                      another Debian point release, same fragment, same
+#                      local versions: 7.2.6 (trixie-backports), 7.3.4
+#                      (trixie-backports; patched applies patches/7.3/series).
+#                      The unsuffixed flavours are 7.2.13 (sid).
 # env:     KHO_CACHE (default ~/.cache/kho-tool), KERNEL_JOBS (default nproc)
 #
 # Compiles go through ccache ($KHO_CACHE/ccache).  The local version goes on
@@ -25,15 +30,32 @@
 #          build.log and usr/include (the uapi headers)
 set -euo pipefail
 
-flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug}
+flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug|vanilla-VERSION|patched-VERSION}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
 fragment="$top/tests/rig/kernel.config"
 jobs=${KERNEL_JOBS:-$(nproc)}
 
+# The Debian source of each kernel version the rig builds: suite, package,
+# version, and the series its patched flavour applies.  7.2.13 is the rig's
+# own kernel: its flavours carry no version suffix.
+kernel_source() {
+	case "$1" in
+	7.2.13) echo "sid linux-source-7.2 7.2.13-1 patches/series" ;;
+	7.2.6) echo "trixie-backports linux-source-7.2 7.2.6-1~bpo13+1 patches/series" ;;
+	7.3.4) echo "trixie-backports linux-source-7.3 7.3.4-1~bpo13+1 patches/7.3/series" ;;
+	*) return 1 ;;
+	esac
+}
+
 # Fragments merged on top of tinyconfig, in order; the later one wins.
 fragments=("$fragment")
+kver=7.2.13
+base=$flavour
 case "$flavour" in
+vanilla-[0-9]*|patched-[0-9]*) kver=${flavour#*-}; base=${flavour%%-*} ;;
+esac
+case "$base" in
 vanilla) localversion=-kho-a; use_patches=0 ;;
 patched) localversion=-kho-b; use_patches=1 ;;
 vanilla-debug)
@@ -46,15 +68,20 @@ patched-debug)
 	;;
 *) echo "build-kernel: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
+src_line=$(kernel_source "$kver") ||
+	{ echo "build-kernel: no Debian source known for $kver (flavour '$flavour')" >&2; exit 2; }
+read -r suite package debver series <<< "$src_line"
+series="$top/$series"
 
-tarball=$("$top/tests/rig/fetch-kernel-source.sh" sid linux-source-7.2 "$cache")
+tarball=$("$top/tests/rig/fetch-kernel-source.sh" "$suite" "$package" "$cache" "$debver")
 
 patch_list=()
-if [ "$use_patches" = 1 ] && [ -s "$top/patches/series" ]; then
+if [ "$use_patches" = 1 ]; then
+	[ -s "$series" ] || { echo "build-kernel: $flavour wants ${series#$top/}, which is missing" >&2; exit 2; }
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
-		patch_list+=("$top/patches/$p")
-	done < "$top/patches/series"
+		patch_list+=("$(dirname "$series")/$p")
+	done < "$series"
 fi
 
 key=$( {
@@ -84,7 +111,9 @@ if [ -e "$out/.done" ]; then
 	exit 0
 fi
 
+# 7.2.13 keeps the pristine tree it always had; other versions get their own.
 pristine="$cache/src/linux-7.2-pristine"
+[ "$kver" = 7.2.13 ] || pristine="$cache/src/linux-$kver-pristine"
 exec 8> "$cache/src/.pristine.lock"
 flock 8
 if [ ! -e "$pristine/.done" ]; then
@@ -92,6 +121,8 @@ if [ ! -e "$pristine/.done" ]; then
 	rm -rf "$pristine" "$pristine.tmp"
 	mkdir -p "$pristine.tmp"
 	tar -C "$pristine.tmp" --strip-components=1 -xf "$tarball"
+	v=$(make -s -C "$pristine.tmp" kernelversion)
+	[ "$v" = "$kver" ] || { echo "kernel: $(basename "$tarball") is $v, not $kver" >&2; exit 1; }
 	mv "$pristine.tmp" "$pristine"
 	touch "$pristine/.done"
 fi
