@@ -48,6 +48,12 @@ kernel_source() {
 	esac
 }
 
+# A version's own fragment, merged last, for what its Kconfig renamed.
+version_fragment() {
+	local f="$top/tests/rig/kernel-${1%.*}.config"
+	[ "$1" = 7.2.13 ] || [ ! -e "$f" ] || echo "$f"
+}
+
 # Fragments merged on top of tinyconfig, in order; the later one wins.
 fragments=("$fragment")
 kver=7.2.13
@@ -71,6 +77,8 @@ esac
 src_line=$(kernel_source "$kver") ||
 	{ echo "build-kernel: no Debian source known for $kver (flavour '$flavour')" >&2; exit 2; }
 read -r suite package debver series <<< "$src_line"
+vfrag=$(version_fragment "$kver")
+[ -z "$vfrag" ] || fragments+=("$vfrag")
 series="$top/$series"
 
 tarball=$("$top/tests/rig/fetch-kernel-source.sh" "$suite" "$package" "$cache" "$debver")
@@ -150,8 +158,17 @@ done
 
 # Every CONFIG_*=y must be set and every "# CONFIG_* is not set" unset in
 # the final .config: olddefconfig drops what a dependency does not allow.
+# A "# renamed: OLD NEW" line in a fragment checks NEW where OLD is asked.
+declare -A renamed=()
+while read -r _ _ old new; do
+	renamed[$old]=$new
+done < <(grep -h '^# renamed: ' "${fragments[@]}" || true)
 missing=0
 while read -r line; do
+	sym=${line%%=*}
+	if [ "${line#CONFIG_}" != "$line" ] && [ -n "${renamed[$sym]:-}" ]; then
+		line="${renamed[$sym]}=${line#*=}"
+	fi
 	case "$line" in
 	CONFIG_*=y)
 		grep -qx "$line" "$src/.config" && continue ;;
