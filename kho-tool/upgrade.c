@@ -101,6 +101,7 @@ struct run {
 	const char *abi[KHO_CAPTURE_MAX_ABI];
 	size_t nr_abi;
 	bool target_kjournal;	/* the target carries "iommufd-journal-v1" */
+	char series[128];	/* kho_kimage_series() of the target */
 	bool running_kjournal;	/* the running kernel journals iommufds */
 	enum kho_iommufd_decision iommufd_decision;
 	int iommufd;		/* the VMM's iommufd (pidfd_getfd), or -1 */
@@ -157,7 +158,9 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		printf(i ? "," : "");
 		kho_json_str(stdout, r->abi[i]);
 	}
-	printf("],\"target_kjournal\":%s,\"pid\":%d",
+	printf("],\"series\":");
+	kho_json_str(stdout, r->series);
+	printf(",\"target_kjournal\":%s,\"pid\":%d",
 	       r->target_kjournal ? "true" : "false", (int)o->pid);
 	printf(",\"iommufd\":{\"decision\":\"%s\",\"running_kjournal\":%s,"
 	       "\"target_kjournal\":%s,\"userspace_journal_flag\":%s,"
@@ -487,9 +490,10 @@ static int do_run(struct timeline *tl, struct run *r)
 	err = kho_kimage_check_abi(&r->img, r->abi, r->nr_abi, &diag);
 	if (err)
 		return step_end(tl, "preflight-target", err, "%s", diag.msg);
-	step_end(tl, "preflight-target", 0, "%s %s (%s), carries %s %s %s; %s; iommufd: %s",
+	kho_kimage_series(&r->img, r->series, sizeof(r->series));
+	step_end(tl, "preflight-target", 0, "%s %s (%s), carries %s %s %s; series: %s; %s; iommufd: %s",
 		 r->img.format, r->img.release[0] ? r->img.release : "(no release)",
-		 r->img.codec, r->abi[0], r->abi[1], r->abi[2],
+		 r->img.codec, r->abi[0], r->abi[1], r->abi[2], r->series,
 		 r->target_kjournal ?
 		 "carries " KHO_KJOURNAL_LUO_COMPATIBLE :
 		 "no " KHO_KJOURNAL_LUO_COMPATIBLE " (its restore-agent uses the userspace record alone)",
