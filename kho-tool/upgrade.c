@@ -294,7 +294,7 @@ static int refuse_target(struct timeline *tl, const struct run *r)
 	const struct kho_upgrade_opts *o = tl->o;
 
 	return step_end(tl, "preflight-target", -EPROTONOSUPPORT,
-			"%s (%s) does not carry " KHO_KJOURNAL_LUO_COMPATIBLE ", and the running kernel journals the VMM's iommufd, which %s would preserve in the LUO session: 7.2's LUO cannot deserialize a session holding a file whose handler it lacks (kernel/liveupdate/luo_file.c luo_file_deserialize_one(): -ENOENT \"No registered handler for compatible\"), /dev/liveupdate then fails with EIO and every memfd in the session (the guest RAM) is lost. Refused before capture and load: nothing changed. Pass --userspace-journal to leave the iommufd out (degraded: the replay will not be verified by the kernel), or choose a target carrying " KHO_KJOURNAL_LUO_COMPATIBLE,
+			"%s (%s) does not carry " KHO_KJOURNAL_LUO_COMPATIBLE ", and the running kernel journals the VMM's iommufd, which %s would preserve in the LUO session: the target's LUO (7.2's and 7.3's alike) cannot deserialize a session holding a file whose handler it lacks (kernel/liveupdate/luo_file.c luo_file_deserialize_one(): -ENOENT \"No registered handler for compatible\"), /dev/liveupdate then fails with EIO and every memfd in the session (the guest RAM) is lost. Refused before capture and load: nothing changed. Pass --userspace-journal to leave the iommufd out (degraded: the replay will not be verified by the kernel), or choose a target carrying " KHO_KJOURNAL_LUO_COMPATIBLE,
 			o->kernel, r->img.release[0] ? r->img.release : "no release",
 			o->command);
 }

@@ -21,10 +21,24 @@ load helpers
 # time from the old kernel's "reboot(LINUX_REBOOT_CMD_KEXEC)" line to the
 # restarted VMM's adoption, which the guests' clocks (restarted by every
 # kexec) cannot measure.
+# $EPOCHREALTIME, not date(1): a fork per line lags a loaded host by
+# seconds, and the stamps with it.
 stamp_serial() {
 	tail -F -n +1 "$1" 2>/dev/null | while IFS= read -r line; do
-		printf '%s %s\n' "$(date +%s.%N)" "${line%$'\r'}"
+		printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
 	done > "$2"
+}
+
+# stamper_drain LOG STAMPED: wait (up to 20 s) until the stamper has read
+# every line of LOG.
+stamper_drain() {
+	local i
+
+	for ((i = 0; i < 200; i++)); do
+		[ "$(wc -l < "$2")" -ge "$(wc -l < "$1")" ] && return 0
+		sleep 0.1
+	done
+	echo "# stamper: $(wc -l < "$2") of $(wc -l < "$1") lines stamped" >&3
 }
 
 # cross_run NAME FIRST HOP...: boot FIRST (a rig flavour), upgrade through
@@ -51,14 +65,15 @@ cross_run() {
 	done
 	echo "hops=\"${guest_hops# }\"" > "$env"
 
-	VM_LOG="$KHO_VM_LOGDIR/$(vm_name).log"
+	local vm=105-cross-version-$name
+	VM_LOG="$KHO_VM_LOGDIR/$vm.log"
 	local stamped=${VM_LOG%.log}.stamped.log
-	mkdir -p "$KHO_VM_LOGDIR"
+	mkdir -p "$KHO_VM_LOGDIR/compat-matrix"
 	: > "$VM_LOG"
 	HELPER_TAG=$VM_PROC_TAG helper_start stamper stamp_serial "$VM_LOG" "$stamped"
-	run_vm --script "$GUEST_DIR/cross-version.sh" --kernel "$img" --timeout $((200 + 200 * ${#hops[@]})) \
+	run_vm --name "$vm" --script "$GUEST_DIR/cross-version.sh" --kernel "$img" --timeout $((200 + 200 * ${#hops[@]})) \
 		--file "$env:/test/cross.env" "${files[@]}" --expect serving "${expects[@]}"
-	sleep 0.5
+	stamper_drain "$VM_LOG" "$stamped"
 	helper_stop "$stamper"
 	matrix_rows "$name" "$first" "${hops[@]}" > "$KHO_VM_LOGDIR/compat-matrix/$name.rows" ||
 		die "cannot write the matrix rows"
@@ -79,7 +94,6 @@ matrix_rows() {
 	local flavours=("$2")
 
 	shift 2
-	mkdir -p "$KHO_VM_LOGDIR/compat-matrix"
 	flavours+=("$@")
 	for ((i = 1; i < ${#flavours[@]}; i++)); do
 		n=$((i + 1))

@@ -28,8 +28,9 @@ hop() {
 
 	for h in $hops; do
 		i=$((i + 1))
-		[ "$i" = "$1" ] && { echo "$h"; return; }
+		[ "$i" = "$1" ] && { echo "$h"; return 0; }
 	done
+	return 0
 }
 
 # What the agent rebuilt matches what it read, and the VMM adopted it with
