@@ -20,6 +20,9 @@
 #                      local versions: 7.2.6 (trixie-backports), 7.3.4
 #                      (trixie-backports; patched applies patches/7.3/series).
 #                      The unsuffixed flavours are 7.2.13 (sid).
+# usage: build-kernel.sh --cached FLAVOUR
+#          the build directory if that flavour is cached, else status 3 and
+#          no build (.ci/run: the kernel matrix runs when its kernels are)
 # env:     KHO_CACHE (default ~/.cache/kho-tool), KERNEL_JOBS (default nproc)
 #
 # Compiles go through ccache ($KHO_CACHE/ccache).  The local version goes on
@@ -30,6 +33,11 @@
 #          build.log and usr/include (the uapi headers)
 set -euo pipefail
 
+cached_only=0
+if [ "${1:-}" = --cached ]; then
+	cached_only=1
+	shift
+fi
 flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug|vanilla-VERSION|patched-VERSION}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
@@ -104,6 +112,10 @@ out="$cache/kernel/$flavour-$key"
 if [ -e "$out/.done" ]; then
 	echo "$out"
 	exit 0
+fi
+if [ "$cached_only" = 1 ]; then
+	echo "kernel: $flavour ($key) is not cached" >&2
+	exit 3
 fi
 
 # Two suites may ask for the same kernel at once: the second waits for the
