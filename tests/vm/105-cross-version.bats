@@ -140,6 +140,25 @@ assert_hop() {
 		die "hop $1 verify: '$(log_value "verified_s$(($1 + 1))")'"
 }
 
+# assert_series N SERIES: the pre-flight of hop N said the target carries
+# SERIES (kho_kimage_series()).
+assert_series() {
+	[ "$(log_value "series_s$1")" = "$2" ] ||
+		die "hop $1: the pre-flight said series '$(log_value "series_s$1")', expected '$2'"
+}
+
+# assert_refusal_names N TEXT: hop N's refusal (as it is) says TEXT.
+assert_refusal_names() {
+	[[ "$(log_value "why_s$1")" == *"$2"* ]] ||
+		die "hop $1: the refusal does not name '$2': '$(log_value "why_s$1")'"
+}
+
+# assert_intact N: the guest-RAM pattern came through N hops.
+assert_intact() {
+	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = "$1" ] ||
+		die "guest RAM intact $(grep -a -c 'bytes intact' "$VM_LOG") times, expected $1"
+}
+
 @test "cross-version: vanilla 7.2.13 -> 7.3.4 -> 7.2.13, RAM and DMA at each step" {
 	cross_run vanilla-7.3 vanilla vanilla-7.3.4 vanilla
 	assert_vm_ok
@@ -147,9 +166,8 @@ assert_hop() {
 	assert_hop 2 go '^7\.2\.13-kho-a$'
 	assert_log 'KHO: exec from: 7.2.13-kho-a \(count 1\)'
 	assert_log 'KHO: exec from: 7.3.4-kho-a \(count 2\)'
-	[ "$(log_value series_s1)" = "none: vanilla 7.3.4-kho-a (no iommufd-journal-v1)" ] ||
-		die "series of the 7.3.4 target: '$(log_value series_s1)'"
-	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
+	assert_series 1 "none: vanilla 7.3.4-kho-a (no iommufd-journal-v1)"
+	assert_intact 2
 }
 
 @test "cross-version: patched 7.2.13 -> 7.3.4 -> 7.2.13, the iommufd preserved and verified" {
@@ -157,14 +175,12 @@ assert_hop() {
 	assert_vm_ok
 	assert_hop 1 go '^7\.3\.4-kho-b$'
 	assert_hop 2 go '^7\.2\.13-kho-b$'
-	[ "$(log_value series_s1)" = "patches/7.3/series (iommufd-journal-v1, 7.3.4-kho-b)" ] ||
-		die "series of the 7.3.4 target: '$(log_value series_s1)'"
-	[ "$(log_value series_s2)" = "patches/series (iommufd-journal-v1, 7.2.13-kho-b)" ] ||
-		die "series of the 7.2.13 target: '$(log_value series_s2)'"
+	assert_series 1 "patches/7.3/series (iommufd-journal-v1, 7.3.4-kho-b)"
+	assert_series 2 "patches/series (iommufd-journal-v1, 7.2.13-kho-b)"
 	# Both kernels journal: the iommufd rides in the session both ways.
 	[ "$(grep -a -c '"command":"upgrade".*"iommufd":{"decision":"preserve"' "$VM_LOG")" = 2 ] ||
 		die "the iommufd was not preserved on both hops"
-	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
+	assert_intact 2
 }
 
 @test "cross-version: patched 7.2.13 -> vanilla 7.3.4 -> patched 7.2.13, degraded one way" {
@@ -172,10 +188,9 @@ assert_hop() {
 	assert_vm_ok
 	# patched -> vanilla: refused as it is, degraded with --userspace-journal.
 	assert_hop 1 degrade '^7\.3\.4-kho-a$'
-	[[ "$(log_value why_s1)" == *"does not carry iommufd-journal-v1"* ]] ||
-		die "the refusal does not name the ABI: '$(log_value why_s1)'"
+	assert_refusal_names 1 "does not carry iommufd-journal-v1"
 	assert_hop 2 go '^7\.2\.13-kho-b$'
-	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
+	assert_intact 2
 }
 
 @test "cross-version: rollback 7.2.13 -> 7.2.6 -> 7.2.13, vanilla" {
@@ -184,16 +199,14 @@ assert_hop() {
 	assert_hop 1 go '^7\.2\.6-kho-a$'
 	assert_hop 2 go '^7\.2\.13-kho-a$'
 	assert_log 'KHO: exec from: 7.2.6-kho-a \(count 2\)'
-	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
+	assert_intact 2
 }
 
 @test "cross-version: 7.2.13 vanilla -> patched -> vanilla, the matrix's same-version rows" {
 	cross_run same-7.2.13 vanilla patched vanilla
 	assert_vm_ok
 	assert_hop 1 go '^7\.2\.13-kho-b$'
-	[ "$(log_value series_s1)" = "patches/series (iommufd-journal-v1, 7.2.13-kho-b)" ] ||
-		die "series of the patched target: '$(log_value series_s1)'"
+	assert_series 1 "patches/series (iommufd-journal-v1, 7.2.13-kho-b)"
 	assert_hop 2 degrade '^7\.2\.13-kho-a$'
-	[[ "$(log_value why_s2)" == *"does not carry iommufd-journal-v1"* ]] ||
-		die "the refusal does not name the ABI: '$(log_value why_s2)'"
+	assert_refusal_names 2 "does not carry iommufd-journal-v1"
 }
