@@ -41,9 +41,13 @@ stamper_drain() {
 	echo "# stamper: $(wc -l < "$2") of $(wc -l < "$1") lines stamped" >&3
 }
 
-# cross_run NAME FIRST HOP...: boot FIRST (a rig flavour), upgrade through
-# every HOP (flavours), check each step, and write the matrix rows.
+# cross_run [--anyway N] NAME FIRST HOP...: boot FIRST (a rig flavour),
+# upgrade through every HOP (flavours), check each step, and write the
+# matrix rows.  --anyway N: at stage N a refusal as it is is not degraded
+# but done anyway (the guest's $anyway), for its outcome.
 cross_run() {
+	local anyway=""
+	[ "$1" != --anyway ] || { anyway=$2; shift 2; }
 	local name=$1 first=$2 hops=() files=() expects=() f img rel i stamper
 	local env=$BATS_TEST_TMPDIR/cross.env guest_hops=""
 
@@ -63,7 +67,7 @@ cross_run() {
 		esac
 		expects+=(--expect "adopted-stage$((i + 2))")
 	done
-	echo "hops=\"${guest_hops# }\"" > "$env"
+	printf 'hops="%s"\nanyway="%s"\n' "${guest_hops# }" "$anyway" > "$env"
 
 	local vm=105-cross-version-$name
 	VM_LOG="$KHO_VM_LOGDIR/$vm.log"
@@ -209,4 +213,16 @@ assert_intact() {
 	assert_series 1 "patches/series (iommufd-journal-v1, 7.2.13-kho-b)"
 	assert_hop 2 degrade '^7\.2\.13-kho-a$'
 	assert_refusal_names 2 "does not carry iommufd-journal-v1"
+}
+
+# The refusal's claim, checked: patched -> vanilla as it is would preserve
+# the VMM's iommufd, whose handler vanilla lacks.  Done anyway, the hop
+# must fail: a refusal whose hop succeeds is a pre-flight that lies.
+@test "cross-version: patched -> vanilla 7.2.13 done anyway, against the refusal: the hop fails" {
+	cross_run --anyway 1 refused-anyway-7.2.13 patched vanilla
+	assert_vm_fails 'stage 2'
+	[ "$(log_value verdict_s1)" = refuse ] || die "verdict '$(log_value verdict_s1)', expected refuse"
+	assert_refusal_names 1 "does not carry iommufd-journal-v1"
+	assert_log 'preflight-target: IGNORED \(KHO_TOOL_TEST_IGNORE_PREFLIGHT=1\)'
+	! grep -aq 'KHOTEST: MARK adopted-stage2' "$VM_LOG" || die "the VMM adopted after a refused hop"
 }

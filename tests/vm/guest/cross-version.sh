@@ -13,10 +13,11 @@
 #   degrade  it is refused, and passes only with --userspace-journal (a
 #            patched kernel into one without iommufd-journal-v1: the
 #            iommufd stays out of the session, the replay is unverified);
-#   refuse   it is refused even so: the refusal is logged (it must name
-#            the ABI or format difference) and the kexec is done anyway,
-#            through kexec -s with the recorder's session, so that the
-#            host can compare the verdict with what really happens.
+#   refuse   it is refused even so, or as it is at a stage listed in
+#            $anyway (cross.env): the refusal is logged (it must name the
+#            ABI or format difference) and the upgrade is done anyway
+#            (KHO_TOOL_TEST_IGNORE_PREFLIGHT=1), so that the host can
+#            compare the verdict with what really happens.
 # "KHOTEST: LOG verdict_sN=", "why_sN=" and "release_sN=" carry that to the
 # host, which writes docs/compat-matrix.md from them.
 . /test/cross.env
@@ -76,13 +77,19 @@ if ! $up --dry-run > /tmp/pf.log 2>&1; then
 	grep -q 'preflight-target' /tmp/pf.log ||
 		khotest_fail "stage $KHO_STAGE: the dry run into $target failed outside the pre-flight"
 	why=$(grep -m1 'preflight-target' /tmp/pf.log | cut -c1-400)
-	if $up --dry-run --userspace-journal > /tmp/pf2.log 2>&1; then
+	case " ${anyway:-} " in
+	*" $KHO_STAGE "*) as_is=1 ;;
+	*) as_is=0 ;;
+	esac
+	if [ "$as_is" = 0 ] && $up --dry-run --userspace-journal > /tmp/pf2.log 2>&1; then
 		verdict=degrade
 		flag=--userspace-journal
-	else
+	elif [ "$as_is" = 0 ]; then
 		cat /tmp/pf2.log
 		verdict=refuse
 		why=$(grep -m1 'preflight-target' /tmp/pf2.log | cut -c1-400)
+	else
+		verdict=refuse
 	fi
 	khotest_log "why_s$KHO_STAGE=$why"
 fi
@@ -91,10 +98,9 @@ khotest_log "series_s$KHO_STAGE=$(sed -n 's/.*; series: \([^;]*\);.*/\1/p' /tmp/
 khotest_log "verdict_s$KHO_STAGE=$verdict"
 
 if [ "$verdict" = refuse ]; then
-	# Anyway: the memfds the recorder would preserve, by hand (luo-kexec's
-	# path); the next stage's agent then finds what the kernel kept.
-	khotest_mark "kexec-anyway-stage$KHO_STAGE"
-	khotest_kexec "$target"
+	khotest_mark "anyway-stage$KHO_STAGE"
+	KHO_TOOL_TEST_IGNORE_PREFLIGHT=1 $up --json
+	khotest_fail "stage $KHO_STAGE: upgrade into $target (anyway) returned"
 fi
 $up $flag --json
 khotest_fail "stage $KHO_STAGE: upgrade into $target returned"
