@@ -222,8 +222,9 @@ matrix-cached:
 			{ echo "matrix-cached: $$f is not built"; exit 1; }; done
 check-matrix: all
 	rm -rf $(BUILD)/vm-logs/compat-matrix
-	BUILD=$(BUILD) ./tests/vm/run.sh tests/vm/105-cross-version.bats
-	BUILD=$(BUILD) ./tests/vm/compat-matrix.sh $(BUILD)/vm-logs/compat-matrix docs/compat-matrix.md
+	BUILD=$(BUILD) ./tests/vm/run.sh tests/vm/105-cross-version.bats; rc=$$?; \
+	BUILD=$(BUILD) ./tests/vm/compat-matrix.sh $(BUILD)/vm-logs/compat-matrix docs/compat-matrix.md || rc=1; \
+	exit $$rc
 
 # Host benches first, then the ones that need a guest, under -icount (the
 # replay order with its VT-d invalidation counts, also on the wall clock;
