@@ -74,9 +74,9 @@ verdict=go
 flag=
 if ! $up --dry-run > /tmp/pf.log 2>&1; then
 	cat /tmp/pf.log
-	grep -q 'preflight-target' /tmp/pf.log ||
+	grep -q 'kho-tool upgrade: preflight-target: ' /tmp/pf.log ||
 		khotest_fail "stage $KHO_STAGE: the dry run into $target failed outside the pre-flight"
-	why=$(grep -m1 'preflight-target' /tmp/pf.log | cut -c1-400)
+	why=$(grep -m1 'kho-tool upgrade: preflight-target: ' /tmp/pf.log | cut -c1-400)
 	case " ${anyway:-} " in
 	*" $KHO_STAGE "*) as_is=1 ;;
 	*) as_is=0 ;;
