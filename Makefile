@@ -87,7 +87,8 @@ TARGETS += $(KHO_MODEL)
 endif
 
 .PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo \
-	kernel kernels initramfs install clean help programs deb check-distro check-cpr
+	kernel kernels initramfs install clean help programs deb check-distro check-cpr \
+	check-matrix matrix-kernels matrix-cached
 all: $(TARGETS)
 
 # What `make install` and the Debian package ship.
@@ -205,6 +206,25 @@ check-schema: all
 
 check-vm: all
 	BUILD=$(BUILD) ./tests/vm/run.sh
+
+# The kernel-version matrix (tests/vm/105-cross-version.bats): every pair,
+# and docs/compat-matrix.md written from what it measured.  `make check`
+# runs one of its pairs; .ci/run runs this when matrix-cached says its
+# kernels are built (docs/testing.md).
+MATRIX_KERNELS := vanilla patched vanilla-7.3.4 patched-7.3.4 vanilla-7.2.6
+matrix-kernels:
+	@for f in $(MATRIX_KERNELS); do \
+		t0=$$(date +%s); ./tests/rig/build-kernel.sh $$f > /dev/null || exit 1; \
+		echo "matrix-kernels: $$f ready in $$(( $$(date +%s) - t0 )) s"; done
+matrix-cached:
+	@for f in $(MATRIX_KERNELS); do \
+		./tests/rig/build-kernel.sh --cached $$f > /dev/null 2>&1 || \
+			{ echo "matrix-cached: $$f is not built"; exit 1; }; done
+check-matrix: all
+	rm -rf $(BUILD)/vm-logs/compat-matrix
+	BUILD=$(BUILD) ./tests/vm/run.sh tests/vm/105-cross-version.bats; rc=$$?; \
+	BUILD=$(BUILD) ./tests/vm/compat-matrix.sh $(BUILD)/vm-logs/compat-matrix docs/compat-matrix.md || rc=1; \
+	exit $$rc
 
 # Host benches first, then the ones that need a guest, under -icount (the
 # replay order with its VT-d invalidation counts, also on the wall clock;
@@ -369,6 +389,8 @@ help:
 	@echo 'make check-unit   C unit tests'
 	@echo 'make check-schema dt-validate and the C validator agree on tests/data'
 	@echo 'make check-vm     BATS suites that boot QEMU guests and kexec'
+	@echo 'make check-matrix upgrades across kernel versions, docs/compat-matrix.md'
+	@echo 'make matrix-kernels  build the matrix kernels (7.2.6, 7.2.13, 7.3.4)'
 	@echo 'make bench        benchmarks; print ratios measured in one run'
 	@echo 'make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)'
 	@echo 'make check-fuzz   build the fuzzers, run each over its seeds once'

@@ -347,6 +347,44 @@ int kho_kimage_check_abi(const struct kho_kimage *img,
 	return 0;
 }
 
+/* The kernel series of patches/, by the kernel version they apply to. */
+static const struct {
+	const char *version;	/* major.minor */
+	const char *series;
+} kernel_series[] = {
+	{ "7.2", "patches/series" },
+	{ "7.3", "patches/7.3/series" },
+};
+
+bool kho_kimage_series(const struct kho_kimage *img, char *buf, size_t size)
+{
+	const char *rel = img->release[0] ? img->release : "(no release)";
+	const char *dot;
+	size_t i, n = 0;
+	bool found;
+
+	if (kho_kimage_has_abi(img, KHO_ABI_IOMMUFD_JOURNAL, &found) || !found) {
+		snprintf(buf, size, "none: vanilla %s (no %s)", rel,
+			 KHO_ABI_IOMMUFD_JOURNAL);
+		return false;
+	}
+	/* "7.3.4-kho-b": the series is picked by "7.3". */
+	dot = strchr(img->release, '.');
+	if (dot)
+		n = dot + 1 - img->release + strspn(dot + 1, "0123456789");
+	for (i = 0; n && i < sizeof(kernel_series) / sizeof(kernel_series[0]); i++) {
+		if (strlen(kernel_series[i].version) != n ||
+		    strncmp(kernel_series[i].version, img->release, n))
+			continue;
+		snprintf(buf, size, "%s (%s, %s)", kernel_series[i].series,
+			 KHO_ABI_IOMMUFD_JOURNAL, rel);
+		return true;
+	}
+	snprintf(buf, size, "%s on %s, a kernel no series of this project is for",
+		 KHO_ABI_IOMMUFD_JOURNAL, rel);
+	return true;
+}
+
 /* The release a vmlinux names in its banner: "Linux version 7.2.13 ...". */
 static void vmlinux_release(struct kho_kimage *img)
 {

@@ -150,4 +150,21 @@ int kho_kimage_check_abi(const struct kho_kimage *img,
 			 const char *const *needed, size_t nr,
 			 struct kho_diag *diag);
 
+/**
+ * kho_kimage_series() - which of the project's kernel series a target carries
+ * @img:  the target
+ * @buf:  out: a sentence for the pre-flight, e.g. "patches/7.3/series
+ *        (iommufd-journal-v1, 7.3.4-kho-b)", "none: vanilla 7.2.6-kho-a (no
+ *        iommufd-journal-v1)", or "iommufd-journal-v1 on 7.4.1, a kernel no
+ *        series of this project is for"
+ * @size: room in @buf
+ *
+ * The series is known by the iommufd journal's compatible string, which
+ * every series declares, and the kernel's major.minor, which picks the
+ * series file (patches/series for 7.2, patches/7.3/series for 7.3).
+ *
+ * Return: true when the target carries a series (@buf names it).
+ */
+bool kho_kimage_series(const struct kho_kimage *img, char *buf, size_t size);
+
 #endif /* KHO_KIMAGE_H */

@@ -15,6 +15,14 @@
 #                      the same plus KASAN, kmemleak, lockdep and the KHO
 #                      test (tests/rig/kernel-debug.config; LOCALVERSION
 #                      -kho-a-dbg, -kho-b-dbg)
+#            vanilla-VERSION, patched-VERSION
+#                      another Debian point release, same fragment, same
+#                      local versions: 7.2.6 (trixie-backports), 7.3.4
+#                      (trixie-backports; patched applies patches/7.3/series).
+#                      The unsuffixed flavours are 7.2.13 (sid).
+# usage: build-kernel.sh --cached FLAVOUR
+#          the build directory if that flavour is cached, else status 3 and
+#          no build (.ci/run: the kernel matrix runs when its kernels are)
 # env:     KHO_CACHE (default ~/.cache/kho-tool), KERNEL_JOBS (default nproc)
 #
 # Compiles go through ccache ($KHO_CACHE/ccache).  The local version goes on
@@ -25,15 +33,43 @@
 #          build.log and usr/include (the uapi headers)
 set -euo pipefail
 
-flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug}
+cached_only=0
+if [ "${1:-}" = --cached ]; then
+	cached_only=1
+	shift
+fi
+flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug|vanilla-VERSION|patched-VERSION}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
 fragment="$top/tests/rig/kernel.config"
 jobs=${KERNEL_JOBS:-$(nproc)}
 
+# The Debian source of each kernel version the rig builds: suite, package,
+# version, and the series its patched flavour applies.  7.2.13 is the rig's
+# own kernel: its flavours carry no version suffix.
+kernel_source() {
+	case "$1" in
+	7.2.13) echo "sid linux-source-7.2 7.2.13-1 patches/series" ;;
+	7.2.6) echo "trixie-backports linux-source-7.2 7.2.6-1~bpo13+1 patches/series" ;;
+	7.3.4) echo "trixie-backports linux-source-7.3 7.3.4-1~bpo13+1 patches/7.3/series" ;;
+	*) return 1 ;;
+	esac
+}
+
+# A version's own fragment, merged last, for what its Kconfig renamed.
+version_fragment() {
+	local f="$top/tests/rig/kernel-${1%.*}.config"
+	[ "$1" = 7.2.13 ] || [ ! -e "$f" ] || echo "$f"
+}
+
 # Fragments merged on top of tinyconfig, in order; the later one wins.
 fragments=("$fragment")
+kver=7.2.13
+base=$flavour
 case "$flavour" in
+vanilla-[0-9]*|patched-[0-9]*) kver=${flavour#*-}; base=${flavour%%-*} ;;
+esac
+case "$base" in
 vanilla) localversion=-kho-a; use_patches=0 ;;
 patched) localversion=-kho-b; use_patches=1 ;;
 vanilla-debug)
@@ -46,15 +82,22 @@ patched-debug)
 	;;
 *) echo "build-kernel: unknown flavour '$flavour'" >&2; exit 2 ;;
 esac
+src_line=$(kernel_source "$kver") ||
+	{ echo "build-kernel: no Debian source known for $kver (flavour '$flavour')" >&2; exit 2; }
+read -r suite package debver series <<< "$src_line"
+vfrag=$(version_fragment "$kver")
+[ -z "$vfrag" ] || fragments+=("$vfrag")
+series="$top/$series"
 
-tarball=$("$top/tests/rig/fetch-kernel-source.sh" sid linux-source-7.2 "$cache")
+tarball=$("$top/tests/rig/fetch-kernel-source.sh" "$suite" "$package" "$cache" "$debver")
 
 patch_list=()
-if [ "$use_patches" = 1 ] && [ -s "$top/patches/series" ]; then
+if [ "$use_patches" = 1 ]; then
+	[ -s "$series" ] || { echo "build-kernel: $flavour wants ${series#$top/}, which is missing" >&2; exit 2; }
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
-		patch_list+=("$top/patches/$p")
-	done < "$top/patches/series"
+		patch_list+=("$(dirname "$series")/$p")
+	done < "$series"
 fi
 
 key=$( {
@@ -70,6 +113,10 @@ if [ -e "$out/.done" ]; then
 	echo "$out"
 	exit 0
 fi
+if [ "$cached_only" = 1 ]; then
+	echo "kernel: $flavour ($key) is not cached" >&2
+	exit 3
+fi
 
 # Two suites may ask for the same kernel at once: the second waits for the
 # first instead of deleting the tree under it.
@@ -84,7 +131,9 @@ if [ -e "$out/.done" ]; then
 	exit 0
 fi
 
+# 7.2.13 keeps the pristine tree it always had; other versions get their own.
 pristine="$cache/src/linux-7.2-pristine"
+[ "$kver" = 7.2.13 ] || pristine="$cache/src/linux-$kver-pristine"
 exec 8> "$cache/src/.pristine.lock"
 flock 8
 if [ ! -e "$pristine/.done" ]; then
@@ -92,6 +141,8 @@ if [ ! -e "$pristine/.done" ]; then
 	rm -rf "$pristine" "$pristine.tmp"
 	mkdir -p "$pristine.tmp"
 	tar -C "$pristine.tmp" --strip-components=1 -xf "$tarball"
+	v=$(make -s -C "$pristine.tmp" kernelversion)
+	[ "$v" = "$kver" ] || { echo "kernel: $(basename "$tarball") is $v, not $kver" >&2; exit 1; }
 	mv "$pristine.tmp" "$pristine"
 	touch "$pristine/.done"
 fi
@@ -119,8 +170,17 @@ done
 
 # Every CONFIG_*=y must be set and every "# CONFIG_* is not set" unset in
 # the final .config: olddefconfig drops what a dependency does not allow.
+# A "# renamed: OLD NEW" line in a fragment checks NEW where OLD is asked.
+declare -A renamed=()
+while read -r _ _ old new; do
+	renamed[$old]=$new
+done < <(grep -h '^# renamed: ' "${fragments[@]}" || true)
 missing=0
 while read -r line; do
+	sym=${line%%=*}
+	if [ "${line#CONFIG_}" != "$line" ] && [ -n "${renamed[$sym]:-}" ]; then
+		line="${renamed[$sym]}=${line#*=}"
+	fi
 	case "$line" in
 	CONFIG_*=y)
 		grep -qx "$line" "$src/.config" && continue ;;

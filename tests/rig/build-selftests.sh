@@ -40,7 +40,7 @@ if [ -n "${KHO_SELFTESTS_SRC:-}" ]; then
 	src=$(cd "$KHO_SELFTESTS_SRC" && pwd)
 	ident="tree $src $(stat -c %Y "$src/Makefile")"
 else
-	tarball=$("$top/tests/rig/fetch-kernel-source.sh" sid linux-source-7.2 "$cache")
+	tarball=$("$top/tests/rig/fetch-kernel-source.sh" sid linux-source-7.2 "$cache" 7.2.13-1)
 	ident=$(basename "$(dirname "$(dirname "$(dirname "$tarball")")")")
 	src="$cache/src/linux-7.2-pristine"
 	# The same extraction as build-kernel.sh, under the same lock.

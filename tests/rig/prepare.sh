@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Fills the rig's caches before the suites run: the four guest kernels,
+# Fills the rig's caches before the suites run: the five guest kernels,
 # upstream's selftests, and the Debian sid roots of the distro checks.
 # The roots are network and disk bound, the kernels CPU bound, so the
 # roots build alongside the kernels instead of after them; on a warm cache
@@ -29,8 +29,10 @@ if [ "$roots" = 1 ]; then
 fi
 
 # vanilla first, then its twin patched (ccache hits but for the series'
-# files), then the debug pair the same way.
-for flavour in vanilla patched patched-debug vanilla-debug; do
+# files), then the debug pair the same way; last 7.3.4 vanilla, for the
+# one cross-version pair `make check` runs (tests/vm/105-cross-version.bats;
+# the rest of the matrix's kernels: `make matrix-kernels`).
+for flavour in vanilla patched patched-debug vanilla-debug vanilla-7.3.4; do
 	t0=$SECONDS
 	if "$top/tests/rig/build-kernel.sh" "$flavour" > /dev/null; then
 		echo "prepare: $flavour kernel ready in $((SECONDS - t0)) s"

@@ -21,6 +21,16 @@
 static const char *const base_abi[] = { KHO_ABI_KHO, KHO_ABI_LUO, KHO_ABI_MEMFD };
 #define NR_BASE (sizeof(base_abi) / sizeof(base_abi[0]))
 
+/* The directory part of @path, in @buf. */
+static const char *dirname_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	snprintf(buf, size, "%.*s", slash ? (int)(slash - path) : 1,
+		 slash ? path : ".");
+	return buf;
+}
+
 /* --- synthetic images ----------------------------------------------------- */
 
 /*
@@ -198,6 +208,41 @@ KTEST(synthetic_elf_abi)
 	ASSERT_EQ(0, kho_kimage_has_abi(&img, "luo-v", &found));
 	ASSERT_TRUE(!found);
 	ASSERT_EQ(-EINVAL, kho_kimage_has_abi(&img, "", &found));
+	kho_kimage_free(&img);
+}
+
+KTEST(synthetic_series)
+{
+	static const char ro73[] = "kho-v4\0luo-v5\0iommufd-journal-v1\0";
+	static const char data[] = "memfd-v2";
+	struct kho_kimage img;
+	struct kho_diag diag = { "" };
+	unsigned char *elf;
+	char buf[128];
+	size_t len;
+
+	/* 9.9.9-synth: the journal string only in .text, so vanilla. */
+	ASSERT_EQ(0, make_good_elf(&elf, &len));
+	ASSERT_EQ(0, kho_kimage_parse(elf, len, &img, &diag));
+	free(elf);
+	ASSERT_TRUE(!kho_kimage_series(&img, buf, sizeof(buf)));
+	ASSERT_STR_CONTAINS(buf, "none: vanilla 9.9.9-synth (no iommufd-journal-v1)");
+	kho_kimage_free(&img);
+
+	ASSERT_EQ(0, make_elf(ro73, sizeof(ro73), data, sizeof(data), "", 1,
+			      &elf, &len));
+	ASSERT_EQ(0, kho_kimage_parse(elf, len, &img, &diag));
+	free(elf);
+	strcpy(img.release, "7.3.4-kho-b");
+	ASSERT_TRUE(kho_kimage_series(&img, buf, sizeof(buf)));
+	ASSERT_STR_CONTAINS(buf, "patches/7.3/series (iommufd-journal-v1, 7.3.4-kho-b)");
+	strcpy(img.release, "7.2.13-kho-b-dbg");
+	ASSERT_TRUE(kho_kimage_series(&img, buf, sizeof(buf)));
+	ASSERT_STR_CONTAINS(buf, "patches/series (iommufd-journal-v1, 7.2.13-kho-b-dbg)");
+	/* "7.30.1" is not 7.3. */
+	strcpy(img.release, "7.30.1");
+	ASSERT_TRUE(kho_kimage_series(&img, buf, sizeof(buf)));
+	ASSERT_STR_CONTAINS(buf, "iommufd-journal-v1 on 7.30.1, a kernel no series of this project is for");
 	kho_kimage_free(&img);
 }
 
@@ -504,6 +549,50 @@ static void real_missing_optional(int *ktest_failed)
 	kho_kimage_free(&img);
 }
 
+/*
+ * Every kernel of the rig's cache says which series it carries: the patched
+ * ones theirs (by the iommufd journal string and their version), the
+ * vanilla ones none.  At least the 7.2.13 vanilla is there (it picked kdir).
+ */
+static void real_series(int *ktest_failed)
+{
+	char pattern[4200], dir[4100], path[4200], buf[128];
+	size_t i, checked = 0;
+	glob_t g;
+
+	snprintf(pattern, sizeof(pattern), "%s/*", dirname_of(kdir, dir, sizeof(dir)));
+	ASSERT_EQ(0, glob(pattern, 0, NULL, &g));
+	for (i = 0; i < g.gl_pathc; i++) {
+		const char *name = strrchr(g.gl_pathv[i], '/') + 1;
+		struct kho_kimage img;
+		struct kho_diag diag = { "" };
+		struct stat st;
+		bool carries;
+
+		snprintf(path, sizeof(path), "%s/.done", g.gl_pathv[i]);
+		if (stat(path, &st))
+			continue;
+		snprintf(path, sizeof(path), "%s/bzImage", g.gl_pathv[i]);
+		ASSERT_EQ(0, kho_kimage_open(path, &img, &diag));
+		carries = kho_kimage_series(&img, buf, sizeof(buf));
+		printf("#   %s: %s\n", name, buf);
+		if (!strncmp(name, "vanilla-", 8)) {
+			ASSERT_TRUE(!carries);
+			ASSERT_STR_CONTAINS(buf, "none: vanilla ");
+		} else if (!strncmp(name, "patched-7.3.", 12)) {
+			ASSERT_TRUE(carries);
+			ASSERT_STR_CONTAINS(buf, "patches/7.3/series (iommufd-journal-v1, 7.3.");
+		} else if (!strncmp(name, "patched-", 8)) {
+			ASSERT_TRUE(carries);
+			ASSERT_STR_CONTAINS(buf, "patches/series (iommufd-journal-v1, 7.2.");
+		}
+		kho_kimage_free(&img);
+		checked++;
+	}
+	globfree(&g);
+	ASSERT_TRUE(checked >= 1);
+}
+
 static void kernel_missing(int *ktest_failed)
 {
 	printf("#   no vanilla kernel under %s/kernel and KHO_REQUIRE_KERNEL=1: run tests/rig/build-kernel.sh vanilla\n",
@@ -526,6 +615,7 @@ __attribute__((constructor(101))) static void register_real_cases(void)
 		{ "real_bzimage_truncated_corrupt_lz4", real_bzimage_broken },
 		{ "real_vmlinux_truncated", real_vmlinux_truncated },
 		{ "real_vanilla_lacks_iommufd_journal", real_missing_optional },
+		{ "real_every_cached_kernel_names_its_series", real_series },
 	};
 	const char *cache = getenv("KHO_CACHE");
 	char pattern[4096], path[4200];
@@ -540,8 +630,16 @@ __attribute__((constructor(101))) static void register_real_cases(void)
 			 getenv("HOME") ? getenv("HOME") : "/root");
 	if (!glob(pattern, 0, NULL, &g)) {
 		for (i = 0; i < g.gl_pathc; i++) {
+			const char *key = strrchr(g.gl_pathv[i], '/') + sizeof("vanilla-");
 			struct stat st;
 
+			/*
+			 * The rig's 7.2.13 vanilla only ("vanilla-" and a
+			 * 16-digit key), not vanilla-debug-* or another
+			 * version's vanilla-7.3.4-*.
+			 */
+			if (strlen(key) != 16 || strspn(key, "0123456789abcdef") != 16)
+				continue;
 			snprintf(path, sizeof(path), "%s/.done", g.gl_pathv[i]);
 			if (stat(path, &st) || st.st_mtime < newest)
 				continue;
