@@ -832,12 +832,18 @@ static int do_run(struct timeline *tl, struct run *r)
 		if (err)
 			return step_end(tl, "dry-run-undo", err,
 					"unloading the image: %s", strerror(-err));
-		/* Closing the session unpreserved the iommufd: check it. */
+		/*
+		 * Closing the session unpreserved the iommufd: check it.  It
+		 * goes back to the state it was preserved in: RECORDING, or
+		 * VERIFIED for one a kernel-verified restore rebuilt, which
+		 * records the same (patches/0003).
+		 */
 		if (r->iommufd >= 0) {
 			struct kho_kjournal_status st;
 
 			err = kho_kjournal_status(r->iommufd, false, &st);
-			if (!err && st.state != KHO_KJOURNAL_RECORDING)
+			if (!err && st.state != KHO_KJOURNAL_RECORDING &&
+			    st.state != KHO_KJOURNAL_VERIFIED)
 				err = -EBUSY;
 			if (err)
 				return step_end(tl, "dry-run-undo", err,
