@@ -49,6 +49,8 @@ BENCH_SRC  := $(sort $(wildcard bench/*.c))
 MODEL_SRC  := $(sort $(wildcard tests/model/*.c))
 # Small dynamic programs the recorder's VM test runs under LD_PRELOAD.
 RECTEST_SRC := $(sort $(wildcard tests/recorder/*.c))
+# A stand-in for luod, the LUO agent kho-tool is a client of (tests/luod/).
+LUOD_SRC   := $(sort $(wildcard tests/luod/*.c))
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB_PIC    := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
@@ -60,6 +62,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HOBJ  := $(UNIT_HELP:%.c=$(BUILD)/obj/%.o)
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 RECTEST_BIN := $(RECTEST_SRC:tests/recorder/%.c=$(BUILD)/bin/%)
+LUOD_BIN   := $(LUOD_SRC:tests/luod/%.c=$(BUILD)/bin/%)
 
 LIBKHO     := $(BUILD)/lib/libkho.a
 LIBREC     := $(BUILD)/lib/libkho-recorder.a
@@ -80,7 +83,7 @@ ifneq ($(VMM_SRC),)
 TARGETS += $(TEST_VMM)
 endif
 ifneq ($(RECTEST_SRC),)
-TARGETS += $(RECTEST_BIN)
+TARGETS += $(RECTEST_BIN) $(LUOD_BIN)
 endif
 ifneq ($(MODEL_SRC),)
 TARGETS += $(KHO_MODEL)
@@ -151,6 +154,10 @@ $(KHO_MODEL): $(MODEL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBREC) $(LIBKHO)
 $(RECTEST_BIN): $(BUILD)/bin/%: tests/recorder/%.c
 	@mkdir -p $(@D) $(BUILD)/obj/tests/recorder
 	$(CC) $(CFLAGS) -MF $(BUILD)/obj/tests/recorder/$*.d $(LDFLAGS) -o $@ $<
+
+$(LUOD_BIN): $(BUILD)/bin/%: tests/luod/%.c
+	@mkdir -p $(@D) $(BUILD)/obj/tests/luod
+	$(CC) $(CFLAGS) -MF $(BUILD)/obj/tests/luod/$*.d $(LDFLAGS) -o $@ $<
 
 # test_model runs the model-based test's generator against lib/state.c.
 UNIT_EXTRA_test_model := $(BUILD)/obj/tests/model/gen.o
