@@ -26,6 +26,7 @@
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "luod.h"
 #include "cpr_relay.h"
 #include "rundir.h"
 #include "upgrade.h"
@@ -111,11 +112,13 @@ struct run {
 	char cmdline[4096];
 	/*
 	 * Who owns LUO for this upgrade: "direct" (our own /dev/liveupdate
-	 * session and reboot(KEXEC)) or "systemd" (the session its
-	 * LUOSession= passed us, and systemctl kexec).
+	 * session and reboot(KEXEC)), "systemd" (the session its
+	 * LUOSession= passed us, and systemctl kexec) or "luod" (the session
+	 * luod made for us, and its kexec once we say READY).
 	 */
 	const char *luo_path;
-	int given_session;		/* systemd's session fd, or -1 */
+	int given_session;		/* systemd's or luod's session fd, or -1 */
+	int luod_fd;			/* the connection to luod, or -1 */
 	char session_name[64];		/* its kernel name */
 	/* The initrd as loaded: o->initrd as is, or with the agent appended. */
 	const char *initrd_mode;	/* "as-is", "appended", NULL: no initrd */
@@ -302,18 +305,52 @@ static int systemctl_kexec(char *why, size_t size)
 }
 
 /*
+ * Where luod serves, it owns /dev/liveupdate: ask it for a session
+ * (lib/luod.h says what is assumed of its protocol).  A dry run is
+ * refused first: luod keeps its own copy of the session, so what a dry
+ * run preserved would stay preserved.
+ */
+static int take_luod_session(struct run *r, const struct kho_upgrade_opts *o,
+			     struct kho_diag *diag)
+{
+	int err, fd;
+
+	r->luo_path = "direct";
+	if (!kho_luod_present(KHO_LUOD_SOCK))
+		return 0;
+	r->luo_path = "luod";
+	if (o->dry_run)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "--dry-run on the luod path (%s): luod keeps its own copy of the session it makes, so what a dry run preserved would stay preserved; refused before anything was asked of luod, nothing changed",
+				    KHO_LUOD_SOCK);
+	r->luod_fd = kho_luod_connect(KHO_LUOD_SOCK, diag);
+	if (r->luod_fd < 0)
+		return r->luod_fd;
+	err = kho_luod_call(r->luod_fd, "SUBSCRIBE", "name", KHO_LUO_SESSION,
+			    NULL, diag);
+	if (!err)
+		err = kho_luod_call(r->luod_fd, "START_PRESERVATION", "session",
+				    KHO_LUO_SESSION, &fd, diag);
+	if (err)
+		return err;
+	r->given_session = fd;
+	snprintf(r->session_name, sizeof(r->session_name), "%s",
+		 KHO_LUO_SESSION);
+	return 0;
+}
+
+/*
  * The session systemd passed by LUOSession=kho-tool, if any: then
  * systemd owns LUO on this host and the upgrade goes its way.
  */
-static int take_given_session(struct run *r, struct kho_diag *diag)
+static int take_given_session(struct run *r, const struct kho_upgrade_opts *o,
+			      struct kho_diag *diag)
 {
 	int fd = kho_luo_listen_session(KHO_LUO_SESSION, r->session_name,
 					sizeof(r->session_name));
 
-	if (fd == -ENOENT) {
-		r->luo_path = "direct";
-		return 0;
-	}
+	if (fd == -ENOENT)
+		return take_luod_session(r, o, diag);
 	if (fd < 0)
 		return kho_diag_set(diag, fd,
 				    "the service manager passed an fd named \"%s\" (LISTEN_FDNAMES), but %s",
@@ -541,6 +578,38 @@ static int take_lock(struct run *r, struct kho_diag *diag)
 	return r->lock_fd < 0 ? r->lock_fd : 0;
 }
 
+/*
+ * The luod path's jump: READY tells luod our session is complete, and
+ * luod kexecs into the image loaded here once every subscriber is.  The
+ * timeline goes out first: a READY that works does not return.
+ */
+static int luod_kexec(struct timeline *tl, struct run *r)
+{
+	const struct kho_upgrade_opts *o = tl->o;
+	struct kho_diag diag = { "" };
+	int err, i;
+
+	step_end(tl, "kexec", 0, "luod: READY: luod kexecs into %s with session '%s'",
+		 r->img.release[0] ? r->img.release : o->kernel,
+		 r->session_name);
+	if (o->json)
+		json_timeline(tl, r, 0);
+	announce_kexec(r->img.release);
+	err = kho_luod_call(r->luod_fd, "READY", "session", r->session_name,
+			    NULL, &diag);
+	/* luod's kexec ends this process; give it the time it takes. */
+	for (i = 0; !err && i < KHO_LUOD_KEXEC_WAIT_SEC; i++)
+		sleep(1);
+	kho_kexec_unload();
+	if (!err)
+		err = kho_diag_set(&diag, -ETIMEDOUT,
+				   "luod answered READY but did not kexec within %d s",
+				   KHO_LUOD_KEXEC_WAIT_SEC);
+	fprintf(stderr, "%s: kexec: %s; image unloaded; what was preserved stays in session '%s', which luod holds\n",
+		o->command, diag.msg, r->session_name);
+	return err;
+}
+
 static int do_run(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -577,8 +646,9 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (!err) {
 		err = check_unadopted(&diag);
 		if (!err)
-			err = take_given_session(r, &diag);
-		if (!err)
+			err = take_given_session(r, o, &diag);
+		/* luod holds the device: that is the point of its path. */
+		if (!err && strcmp(r->luo_path, "luod"))
 			err = check_luo_free(r, &diag);
 		if (err)
 			return step_end(tl, "preflight-running", err, "%s",
@@ -593,7 +663,9 @@ static int do_run(struct timeline *tl, struct run *r)
 				r->session_name);
 	step_end(tl, "preflight-running", 0, "kho=on liveupdate=on, %s present; LUO path: %s%s%s",
 		 "/dev/liveupdate", r->luo_path,
-		 r->given_session >= 0 ? ", session from LUOSession=: " : "",
+		 r->given_session < 0 ? "" : r->luod_fd >= 0 ?
+		 ", session from luod (START_PRESERVATION): " :
+		 ", session from LUOSession=: ",
 		 r->given_session >= 0 ? r->session_name : "");
 
 	/*
@@ -872,6 +944,8 @@ static int do_run(struct timeline *tl, struct run *r)
 			 r->session_name);
 		return 0;
 	}
+	if (r->luod_fd >= 0)
+		return luod_kexec(tl, r);
 	step_end(tl, "kexec", 0, "reboot(LINUX_REBOOT_CMD_KEXEC) into %s",
 		 r->img.release[0] ? r->img.release : o->kernel);
 	if (o->json)
@@ -899,6 +973,7 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	r.lock_fd = -1;
 	r.run_fd = -1;
 	r.given_session = -1;
+	r.luod_fd = -1;
 	r.luo_path = "direct";
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
@@ -930,6 +1005,8 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	kho_kimage_free(&r.img);
 	if (r.given_session >= 0)
 		close(r.given_session);
+	if (r.luod_fd >= 0)
+		close(r.luod_fd);
 	if (r.run_fd >= 0) {
 		kho_rundir_unlock(r.run_fd, KHO_UPGRADE_LOCK, r.lock_fd);
 		close(r.run_fd);

@@ -28,6 +28,8 @@ bool kho_luod_present(const char *path)
 int kho_luod_connect(const char *path, struct kho_diag *diag)
 {
 	struct timeval tv = { .tv_sec = KHO_LUOD_TIMEOUT_SEC };
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1 };
+	socklen_t cl = sizeof(cred);
 	struct sockaddr_un sa;
 	int fd, err;
 
@@ -43,6 +45,18 @@ int kho_luod_connect(const char *path, struct kho_diag *diag)
 		close(fd);
 		return kho_diag_set(diag, err, "luod: connect %s: %s", path,
 				    strerror(-err));
+	}
+	/*
+	 * Whoever serves the socket gets our guest RAM in its session: only
+	 * root's luod may (a stale path another user bound is not luod).
+	 */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    cred.uid != 0) {
+		err = -EPERM;
+		kho_diag_set(diag, err, "luod: %s is served by pid %d uid %u, not by root: refusing it",
+			     path, (int)cred.pid, (unsigned int)cred.uid);
+		close(fd);
+		return err;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -131,7 +145,10 @@ int kho_luod_call(int fd, const char *cmd, const char *key, const char *value,
 		kho_diag_set(diag, err, "luod: %s %s: a reply without a status: %.200s",
 			     cmd, value, line);
 	} else if (strcmp(status, "ok")) {
-		err = -EREMOTEIO;
+		char name[16];
+
+		err = field(line, "errno", name, sizeof(name)) &&
+		      !strcmp(name, "ENOENT") ? -ENOENT : -EREMOTEIO;
 		kho_diag_set(diag, err, "luod: %s %s: %s", cmd, value,
 			     field(line, "error", err_text, sizeof(err_text)) ?
 			     err_text : "refused, no reason given");

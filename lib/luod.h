@@ -9,7 +9,9 @@
  * - a SOCK_STREAM unix socket; one request a line, one reply a line, both
  *   JSON objects; a reply that carries a descriptor carries it in
  *   SCM_RIGHTS with the reply's first byte;
- * - replies are {"status":"ok", ...} or {"status":"error","error":TEXT};
+ * - replies are {"status":"ok", ...} or {"status":"error","error":TEXT},
+ *   with "errno":"ENOENT" when the session named does not exist (a CLAIM
+ *   in a boot that did not come through a live update);
  * - before the kexec: SUBSCRIBE {name} registers the client;
  *   START_PRESERVATION {session} answers with a new outgoing session
  *   that luod created on its /dev/liveupdate; the client preserves into
@@ -25,6 +27,8 @@
 #include "kho.h"
 
 #define KHO_LUOD_SOCK "/run/luod/liveupdate.sock"
+/* How long a client that said READY waits for luod's kexec. */
+#define KHO_LUOD_KEXEC_WAIT_SEC 30
 
 /**
  * kho_luod_present() - does a luod serve here
@@ -40,7 +44,8 @@ bool kho_luod_present(const char *path);
  * @diag: out: why not
  *
  * Return: the connection (replies time out after KHO_LUOD_TIMEOUT_SEC);
- * or the -errno of socket(2)/connect(2).
+ * -EPERM (the socket's server is not root: SO_PEERCRED); or the -errno
+ * of socket(2)/connect(2).
  */
 int kho_luod_connect(const char *path, struct kho_diag *diag);
 
@@ -55,7 +60,8 @@ int kho_luod_connect(const char *path, struct kho_diag *diag);
  *           expected (one that comes is closed)
  * @diag:    out: luod's error text, or what was wrong with its reply
  *
- * Return: 0; -EREMOTEIO (luod answered "error": @diag has its text);
+ * Return: 0; -ENOENT (luod answered "error" with errno ENOENT: no such
+ * session); -EREMOTEIO (luod answered "error": @diag has its text);
  * -EBADMSG (a reply that is not one JSON line with a status, or without
  * the descriptor @out_fd asks for); -ETIMEDOUT; -ECONNRESET (luod closed);
  * or the -errno of send/recvmsg.

@@ -33,6 +33,7 @@
 #include "journal.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "luod.h"
 #include "verify.h"
 
 struct agent {
@@ -56,8 +57,10 @@ struct agent {
 	 * kho_luo_listen_session() in main(), before the keeper's fork:
 	 * LISTEN_PID names the process systemd started, not the worker.
 	 */
-	int given;		/* the session fd systemd passed, or -errno */
+	int given;		/* the session fd systemd or luod gave, or -errno */
 	char given_name[64];	/* its kernel name */
+	const char *given_by;	/* "systemd (LUOSession=kho-tool)", "luod (CLAIM)" */
+	int luod_fd;		/* the connection to luod, or -1 */
 	const char *socket;
 	const char *handoff_file;
 	const char *salvage;	/* DIR: save the guest RAM there, keep holding */
@@ -892,6 +895,35 @@ static int salvage(struct agent *a)
 }
 
 /*
+ * Where luod serves, it owns /dev/liveupdate and holds the incoming
+ * sessions: CLAIM ours (lib/luod.h says what is assumed of its
+ * protocol).  No such session is a boot with nothing to restore; any
+ * other failure is the session step's, named, with luod's own words.
+ */
+static void claim_from_luod(struct agent *a)
+{
+	struct kho_diag diag = { "" };
+	int err, fd = -1;
+
+	if (!kho_luod_present(KHO_LUOD_SOCK))
+		return;
+	a->given_by = "luod (CLAIM)";
+	a->luod_fd = kho_luod_connect(KHO_LUOD_SOCK, &diag);
+	err = a->luod_fd;
+	if (err >= 0)
+		err = kho_luod_call(a->luod_fd, "CLAIM", "session",
+				    KHO_LUO_SESSION, &fd, &diag);
+	if (err < 0) {
+		agent_log(err == -ENOENT ? 0 : err, "%s", diag.msg);
+		/* -ENOENT again would mean "not given": say nothing to do. */
+		a->given = err == -ENOENT ? -ENODATA : err;
+		return;
+	}
+	snprintf(a->given_name, sizeof(a->given_name), "%s", KHO_LUO_SESSION);
+	a->given = fd;
+}
+
+/*
  * The session systemd passed (LUOSession=kho-tool on the unit, which is
  * also the unit kho-tool upgrade ran in: systemd restores a session into
  * the fd store of the unit that had it).  A fresh boot passes a new,
@@ -908,11 +940,24 @@ static int given_session(struct agent *a)
 
 	if (fd == -ENOENT)
 		return fd;
-	if (fd < 0) {
+	if (fd == -ENODATA) {
+		a->no_session = 1;
 		snprintf(detail, sizeof(detail),
-			 "the fd systemd passed as '%s' (LISTEN_FDNAMES): %s",
-			 KHO_LUO_SESSION, fd == -EMEDIUMTYPE ?
-			 "not a LUO session" : kho_errno_name(fd));
+			 "%s: no session '%s': nothing to restore",
+			 a->given_by, KHO_LUO_SESSION);
+		agent_step_done("session", t0, 0, detail);
+		return -EAGAIN;
+	}
+	if (fd < 0) {
+		if (a->luod_fd >= 0 || fd == -EREMOTEIO)
+			snprintf(detail, sizeof(detail),
+				 "the session '%s' from %s: %s", KHO_LUO_SESSION,
+				 a->given_by, kho_errno_name(fd));
+		else
+			snprintf(detail, sizeof(detail),
+				 "the fd systemd passed as '%s' (LISTEN_FDNAMES): %s",
+				 KHO_LUO_SESSION, fd == -EMEDIUMTYPE ?
+				 "not a LUO session" : kho_errno_name(fd));
 		return fail_step(a, "session", t0, fd, detail);
 	}
 	a->handoff_fd = kho_luo_retrieve_fd(fd, KHO_LUO_HANDOFF_TOKEN);
@@ -921,8 +966,8 @@ static int given_session(struct agent *a)
 		close(fd);
 		a->no_session = 1;
 		snprintf(detail, sizeof(detail),
-			 "session '%s' from systemd (LUOSession=%s) is a new, outgoing one: nothing to restore",
-			 name, KHO_LUO_SESSION);
+			 "session '%s' from %s is a new, outgoing one: nothing to restore",
+			 name, a->given_by);
 		agent_step_done("session", t0, 0, detail);
 		return -EAGAIN;
 	}
@@ -932,13 +977,12 @@ static int given_session(struct agent *a)
 
 		a->handoff_fd = -1;
 		snprintf(detail, sizeof(detail),
-			 "session '%s' from systemd (LUOSession=%s): hand-off memfd token 0x%llx: retrieve: %s",
-			 name, KHO_LUO_SESSION, KHO_LUO_HANDOFF_TOKEN,
+			 "session '%s' from %s: hand-off memfd token 0x%llx: retrieve: %s",
+			 name, a->given_by, KHO_LUO_HANDOFF_TOKEN,
 			 kho_errno_name(err));
 		return fail_step(a, "session", t0, err, detail);
 	}
-	snprintf(detail, sizeof(detail), "%s from systemd (LUOSession=%s)",
-		 name, KHO_LUO_SESSION);
+	snprintf(detail, sizeof(detail), "%s from %s", name, a->given_by);
 	agent_step_done("session", t0, 0, detail);
 	return 0;
 }
@@ -1435,7 +1479,7 @@ static void protect_from_oom(void)
 int main(int argc, char **argv)
 {
 	struct agent a = { .luo = -1, .session = -1, .handoff_fd = -1,
-			   .socket = KHO_ADOPT_SOCK };
+			   .luod_fd = -1, .socket = KHO_ADOPT_SOCK };
 	const char *result;
 	int err, rc;
 
@@ -1466,6 +1510,9 @@ int main(int argc, char **argv)
 		a.retry = 1;
 	a.given = kho_luo_listen_session(KHO_LUO_SESSION, a.given_name,
 					 sizeof(a.given_name));
+	a.given_by = "systemd (LUOSession=" KHO_LUO_SESSION ")";
+	if (a.given == -ENOENT && !a.retry)
+		claim_from_luod(&a);
 	/* Before the fork: the keeper and the worker both inherit them. */
 	agent_block_termination();
 	protect_from_oom();
@@ -1504,7 +1551,19 @@ int main(int argc, char **argv)
 			} else {
 				agent_step_done("finish", t0, 0, KHO_LUO_SESSION);
 				agent_keeper_finished();
-				if (a.given >= 0) {
+				if (a.given >= 0 && a.luod_fd >= 0) {
+					struct kho_diag d = { "" };
+
+					/* luod drops its own copy of the session. */
+					err = kho_luod_call(a.luod_fd, "FINISH",
+							    "session",
+							    KHO_LUO_SESSION,
+							    NULL, &d);
+					agent_log(err, "session '%s' finished: luod %s%s",
+						  KHO_LUO_SESSION, err ? "was not told: " :
+						  "told (FINISH)", err ? d.msg : "");
+					err = 0;
+				} else if (a.given >= 0) {
 					err = drop_given_session();
 					agent_log(err, "session '%s' finished: %s systemd to drop it from the unit's fd store (FDSTOREREMOVE)%s%s",
 						  a.given_name, err ? "could not ask" : "asked",

@@ -155,8 +155,11 @@ static void handle(int luo, int c, const char *line)
 			ret = ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &cr);
 		}
 		if (ret < 0) {
-			reply(c, -1, "{\"status\":\"error\",\"error\":\"%s %s: %s\"}",
-			      claim ? "retrieve" : "create", name, strerror(errno));
+			int e = errno;
+
+			reply(c, -1, "{\"status\":\"error\",\"error\":\"%s %s: %s\"%s}",
+			      claim ? "retrieve" : "create", name, strerror(e),
+			      e == ENOENT ? ",\"errno\":\"ENOENT\"" : "");
 			return;
 		}
 		snprintf(sessions[slot].name, sizeof(sessions[slot].name), "%s", name);
@@ -189,6 +192,12 @@ static void handle(int luo, int c, const char *line)
 	reply(c, -1, "{\"status\":\"error\",\"error\":\"unknown cmd %s\"}", cmd);
 }
 
+/* SIGTERM is a clean stop; the sessions' fds go with the process. */
+static void on_term(int sig)
+{
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : "/run/luod/liveupdate.sock";
@@ -197,6 +206,7 @@ int main(int argc, char **argv)
 	int luo, lfd, c;
 
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_term);
 	luo = open("/dev/liveupdate", O_RDWR | O_CLOEXEC);
 	if (luo < 0) {
 		perror("luod-standin: /dev/liveupdate");

@@ -10,7 +10,12 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fdpass.h"
@@ -69,6 +74,21 @@ KTEST(luod_call_names_luods_refusal)
 	close(sv[1]);
 }
 
+KTEST(luod_call_says_enoent_for_no_such_session)
+{
+	struct kho_diag diag = { "" };
+	int sv[2], fd;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	answer(sv[1], "{\"status\":\"error\",\"error\":\"retrieve kho-tool: No such file or directory\",\"errno\":\"ENOENT\"}\n", -1);
+	ASSERT_EQ(-ENOENT, kho_luod_call(sv[0], "CLAIM", "session", "kho-tool",
+					 &fd, &diag));
+	ASSERT_EQ(-1, fd);
+	ASSERT_STR_CONTAINS(diag.msg, "No such file or directory");
+	close(sv[0]);
+	close(sv[1]);
+}
+
 KTEST(luod_call_refuses_what_is_not_a_reply)
 {
 	struct kho_diag diag = { "" };
@@ -105,6 +125,47 @@ KTEST(luod_call_escapes_the_value_it_sends)
 	ASSERT_STR_CONTAINS(req, "{\"cmd\":\"SUBSCRIBE\",\"name\":\"a\\\"b\\u000a\"}\n");
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* A socket served by a user that is not root is not luod. */
+KTEST(luod_connect_refuses_a_server_that_is_not_root)
+{
+	struct kho_diag diag = { "" };
+	char dir[] = "/tmp/test_luod.XXXXXX", path[128];
+	int ready[2], fd, st;
+	pid_t pid;
+
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	ASSERT_EQ(0, chmod(dir, 0777));
+	snprintf(path, sizeof(path), "%s/liveupdate.sock", dir);
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int l;
+
+		/* As root, become nobody; otherwise this user is not root. */
+		if (geteuid() == 0 && setresuid(65534, 65534, 65534))
+			_exit(1);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		l = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    listen(l, 1) || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, (int)read(ready[0], &st, 1));
+	fd = kho_luod_connect(path, &diag);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	unlink(path);
+	rmdir(dir);
+	close(ready[0]);
+	ASSERT_EQ(-EPERM, fd);
+	ASSERT_STR_CONTAINS(diag.msg, "not by root: refusing it");
 }
 
 KTEST(luod_present_only_for_a_socket)

@@ -130,3 +130,14 @@ json_field() {
 		die "stage 2 verify: '$(log_value verified_s2)'"
 	assert_log "restore-agent: step replay .*ok: $ioctls ioctls"
 }
+
+@test "upgrade: luod owns /dev/liveupdate: kho-tool is its client, the restore claims the session from it, the VMM adopts" {
+	run_vm --script "$GUEST_DIR/upgrade-luod.sh" --timeout 300 \
+		--expect serving --expect adopted-from-luod
+	assert_vm_ok
+	assert_log '"luo_path":"luod"'
+	assert_log '"step":"preflight-running"[^}]*LUO path: luod, session from luod \(START_PRESERVATION\): kho-tool'
+	assert_log '"step":"kexec"[^}]*luod: READY: luod kexecs into 7.2.13-kho-b with session .kho-tool.'
+	assert_log 'restore-agent: step session .* ok: kho-tool from luod \(CLAIM\)'
+	assert_log "restore-agent: session 'kho-tool' finished: luod told \(FINISH\)"
+}
