@@ -120,6 +120,16 @@ static int probe_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len)
 	return probe_ioctl(fd, IOMMU_IOAS_UNMAP, &u, "IOMMU_IOAS_UNMAP");
 }
 
+/* Say ready (khotest_start waits for it) and hold until SIGTERM. */
+static int probe_ready_wait(void)
+{
+	printf("kho-rec-probe: ready pid=%d\n", getpid());
+	fflush(stdout);
+	while (probe_sig != SIGTERM)
+		pause();
+	return 0;
+}
+
 static int probe_setup(int *iommufd, uint32_t *ioas, int *memfd, void **ram)
 {
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
@@ -213,11 +223,7 @@ static int probe_cut(void)
 	if (probe_map_file(iommufd, ioas, memfd, PROBE_CHUNK, PROBE_IOVA))
 		return 1;
 	printf("kho-rec-probe: cut: UNMAP failed with ENOENT after removing the first two maps\n");
-	printf("kho-rec-probe: ready pid=%d\n", getpid());
-	fflush(stdout);
-	while (probe_sig != SIGTERM)
-		pause();
-	return 0;
+	return probe_ready_wait();
 }
 
 static int probe_closerange(void)
@@ -417,11 +423,7 @@ static int probe_bypass(void)
 	}
 	printf("kho-rec-probe: bypass: ioas=%u: one map through ioctl(3), one through syscall(2)\n",
 	       ioas);
-	printf("kho-rec-probe: ready pid=%d\n", getpid());
-	fflush(stdout);
-	while (probe_sig != SIGTERM)
-		pause();
-	return 0;
+	return probe_ready_wait();
 }
 
 /*
@@ -447,11 +449,7 @@ static int probe_disown(void)
 	}
 	printf("kho-rec-probe: disown: device fd %d closed behind the recorder\n",
 	       dev);
-	printf("kho-rec-probe: ready pid=%d\n", getpid());
-	fflush(stdout);
-	while (probe_sig != SIGTERM)
-		pause();
-	return 0;
+	return probe_ready_wait();
 }
 
 /* Listens where VMM @pid's recorder would (issue #21 item 2). */
