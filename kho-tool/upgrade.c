@@ -587,7 +587,7 @@ static int luod_kexec(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
 	struct kho_diag diag = { "" };
-	int err, i;
+	int err;
 
 	step_end(tl, "kexec", 0, "luod: READY: luod kexecs into %s with session '%s'",
 		 r->img.release[0] ? r->img.release : o->kernel,
@@ -598,8 +598,8 @@ static int luod_kexec(struct timeline *tl, struct run *r)
 	err = kho_luod_call(r->luod_fd, "READY", "session", r->session_name,
 			    NULL, &diag);
 	/* luod's kexec ends this process; give it the time it takes. */
-	for (i = 0; !err && i < KHO_LUOD_KEXEC_WAIT_SEC; i++)
-		sleep(1);
+	if (!err)
+		sleep(KHO_LUOD_KEXEC_WAIT_SEC);
 	kho_kexec_unload();
 	if (!err)
 		err = kho_diag_set(&diag, -ETIMEDOUT,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cpr_chan.h"
+#include "escape.h"
 #include "fdpass.h"
 #include "file.h"
 
@@ -323,18 +324,11 @@ static int qmp_line(struct kho_qmp *q, char *line, size_t cap, int timeout_ms)
 	}
 }
 
-/* The value of "desc" in a QMP error line, for messages. */
+/* The value of "desc" in a QMP error line (at most 200 bytes), for messages. */
 static void qmp_desc(const char *line, char *err, size_t errlen)
 {
-	const char *d = strstr(line, "\"desc\"");
-	const char *s, *e;
-
-	if (!d || !(s = strchr(d + 6, '"')) || !(e = strchr(s + 1, '"'))) {
+	if (!kho_json_field(line, "desc", err, errlen < 201 ? errlen : 201))
 		snprintf(err, errlen, "%.200s", line);
-		return;
-	}
-	snprintf(err, errlen, "%.*s", (int)(e - s - 1 > 200 ? 200 : e - s - 1),
-		 s + 1);
 }
 
 int kho_qmp_exec(struct kho_qmp *q, const char *cmd, char *reply,

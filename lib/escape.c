@@ -144,3 +144,26 @@ void kho_json_str(FILE *out, const char *s)
 	/* Out of memory: an empty literal keeps the document valid. */
 	fputs("\"\"", out);
 }
+
+bool kho_json_field(const char *line, const char *key, char *out,
+		    size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = line, *end;
+
+	while ((p = strchr(p, '"'))) {
+		p++;
+		if (strncmp(p, key, klen) || p[klen] != '"')
+			continue;
+		p += klen + 1;
+		p += strspn(p, " \t");
+		if (*p++ != ':')
+			continue;
+		p += strspn(p, " \t");
+		if (*p != '"' || !(end = strchr(p + 1, '"')))
+			return false;
+		snprintf(out, size, "%.*s", (int)(end - p - 1), p + 1);
+		return true;
+	}
+	return false;
+}

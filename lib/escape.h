@@ -63,4 +63,20 @@ void kho_json_str(FILE *out, const char *s);
  */
 size_t kho_text_escape(char *dst, size_t size, const char *s);
 
+/**
+ * kho_json_field() - the string value of a key in a one-line JSON reply
+ * @line: the reply (QMP, luod)
+ * @key:  the key, first occurrence
+ * @out:  out: the value as it stands between its quotes, not unescaped,
+ *        truncated to @size
+ * @size: room in @out
+ *
+ * For the short replies of peers whose answers are read for a status or
+ * a message, not for a general JSON reader.
+ *
+ * Return: true if @key has a string value.
+ */
+bool kho_json_field(const char *line, const char *key, char *out,
+		    size_t size);
+
 #endif /* KHO_ESCAPE_H */

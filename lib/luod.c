@@ -95,25 +95,6 @@ static int read_reply(int fd, char *line, size_t size, int *got_fd)
 	return -EBADMSG;
 }
 
-/* The string value of "@key":"..." in @line, unescaped no further. */
-static const char *field(const char *line, const char *key, char *out,
-			 size_t size)
-{
-	char pat[64];
-	const char *p, *end;
-
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	p = strstr(line, pat);
-	if (!p)
-		return NULL;
-	p += strlen(pat);
-	end = strchr(p, '"');
-	if (!end)
-		return NULL;
-	snprintf(out, size, "%.*s", (int)(end - p), p);
-	return out;
-}
-
 int kho_luod_call(int fd, const char *cmd, const char *key, const char *value,
 		  int *out_fd, struct kho_diag *diag)
 {
@@ -140,17 +121,17 @@ int kho_luod_call(int fd, const char *cmd, const char *key, const char *value,
 				    value, err == -EBADMSG ? "no line within 1 KiB" :
 				    err == -ECONNRESET ? "luod closed the connection" :
 				    strerror(-err));
-	if (!field(line, "status", status, sizeof(status))) {
+	if (!kho_json_field(line, "status", status, sizeof(status))) {
 		err = -EBADMSG;
 		kho_diag_set(diag, err, "luod: %s %s: a reply without a status: %.200s",
 			     cmd, value, line);
 	} else if (strcmp(status, "ok")) {
 		char name[16];
 
-		err = field(line, "errno", name, sizeof(name)) &&
+		err = kho_json_field(line, "errno", name, sizeof(name)) &&
 		      !strcmp(name, "ENOENT") ? -ENOENT : -EREMOTEIO;
 		kho_diag_set(diag, err, "luod: %s %s: %s", cmd, value,
-			     field(line, "error", err_text, sizeof(err_text)) ?
+			     kho_json_field(line, "error", err_text, sizeof(err_text)) ?
 			     err_text : "refused, no reason given");
 	} else if (out_fd && got < 0) {
 		err = -EBADMSG;

@@ -94,3 +94,23 @@ KTEST(escape_handoff_summary_json)
 	fputs(buf, p);
 	ASSERT_EQ(0, pclose(p));
 }
+
+/* The reply readers' one JSON accessor (QMP's desc, luod's status). */
+KTEST(json_field_reads_a_string_value)
+{
+	char v[8];
+
+	ASSERT_TRUE(kho_json_field("{\"status\":\"ok\"}", "status", v, sizeof(v)));
+	ASSERT_EQ(0, strcmp(v, "ok"));
+	/* QMP spaces its replies. */
+	ASSERT_TRUE(kho_json_field("{\"error\": {\"class\": \"G\", \"desc\": \"no\"}}",
+				   "desc", v, sizeof(v)));
+	ASSERT_EQ(0, strcmp(v, "no"));
+	/* A key that is a prefix of another, or a value, is not the key. */
+	ASSERT_TRUE(!kho_json_field("{\"statusx\":\"ok\"}", "status", v, sizeof(v)));
+	ASSERT_TRUE(!kho_json_field("{\"a\":\"status\"}", "status", v, sizeof(v)));
+	ASSERT_TRUE(!kho_json_field("{\"status\":1}", "status", v, sizeof(v)));
+	/* Truncated to the room given. */
+	ASSERT_TRUE(kho_json_field("{\"e\":\"0123456789\"}", "e", v, sizeof(v)));
+	ASSERT_EQ(0, strcmp(v, "0123456"));
+}
