@@ -53,26 +53,9 @@ expect_agents_gone() {
 	done
 }
 
-# wait_socket PATH SECS: PATH is a socket within SECS seconds.
-wait_socket() {
-	local i=0
-
-	until [ -S "$1" ]; do
-		[ "$i" -lt $(($2 * 10)) ] || return 1
-		usleep 100000
-		i=$((i + 1))
-	done
-}
-
-# wait_dmesg ERE SECS: the kernel log has a line matching ERE within SECS.
-wait_dmesg() {
-	local i=0
-
-	until dmesg | grep -Eq "$1"; do
-		[ "$i" -lt $(($2 * 10)) ] || return 1
-		usleep 100000
-		i=$((i + 1))
-	done
+# dmesg_has ERE: the kernel log has a line matching ERE.
+dmesg_has() {
+	dmesg | grep -Eq "$1"
 }
 
 # expect_whole_files STATUS: the writes that failed left no temporary
@@ -205,7 +188,7 @@ disk-full)
 	df -k /run
 	khotest_mark run-full
 	kill -CONT "$pid"
-	wait_socket $run/agent.sock 60 ||
+	khotest_wait 60 test -S $run/agent.sock ||
 		khotest_fail "with /run full the agent did not serve: $(dmesg | grep restore-agent | tail -n 5)"
 	expect_vmm_adopted
 	dmesg | grep 'restore-agent: ' | grep -i 'ENOSPC\|No space' ||
@@ -226,7 +209,7 @@ read-only)
 	mount -o remount,ro /run || khotest_fail "cannot remount /run read-only"
 	khotest_mark run-read-only
 	kill -CONT "$pid"
-	wait_dmesg "restore-agent: .*EROFS" 60 ||
+	khotest_wait 60 dmesg_has "restore-agent: .*EROFS" ||
 		khotest_fail "the agent did not report EROFS: $(dmesg | grep restore-agent | tail -n 5)"
 	dmesg | grep 'restore-agent: ' | tail -n 8
 	expect_whole_files "$status"

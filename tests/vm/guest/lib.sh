@@ -129,14 +129,25 @@ khotest_kexec() {
 
 # wait_for FILE PATTERN SECONDS: until FILE matches PATTERN (ERE).
 wait_for() {
-	local i=0
+	khotest_wait "$3" file_has "$1" "$2"
+}
 
-	while [ "$i" -lt $(($3 * 10)) ]; do
-		grep -Eq "$2" "$1" 2>/dev/null && return 0
+# file_has FILE ERE: FILE exists and has a line matching ERE.
+file_has() {
+	grep -Eq "$2" "$1" 2>/dev/null
+}
+
+# khotest_wait SECS CMD...: run CMD every 0.1 s until it succeeds; 1 if it
+# has not after SECS.
+khotest_wait() {
+	local n=$(($1 * 10)) i=0
+
+	shift
+	until "$@"; do
+		[ "$i" -lt "$n" ] || return 1
 		usleep 100000
 		i=$((i + 1))
 	done
-	return 1
 }
 
 # khotest_cmdline_value KEY DEFAULT: the last KEY=VALUE on the command line.
