@@ -131,7 +131,8 @@ KTEST(luod_call_escapes_the_value_it_sends)
 KTEST(luod_connect_refuses_a_server_that_is_not_root)
 {
 	struct kho_diag diag = { "" };
-	char dir[] = "/tmp/test_luod.XXXXXX", path[128];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/test_luod.XXXXXX", path[sizeof(sa.sun_path)];
 	int ready[2], fd, st;
 	pid_t pid;
 
@@ -142,7 +143,6 @@ KTEST(luod_connect_refuses_a_server_that_is_not_root)
 	pid = fork();
 	ASSERT_TRUE(pid >= 0);
 	if (pid == 0) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int l;
 
 		/* As root, become nobody; otherwise this user is not root. */
