@@ -215,8 +215,9 @@ check-vm: all
 	BUILD=$(BUILD) ./tests/vm/run.sh
 
 # The kernel-version matrix (tests/vm/105-cross-version.bats): every pair,
-# and docs/compat-matrix.md written from what it measured.  `make check`
-# runs one of its pairs; .ci/run runs this when matrix-cached says its
+# and docs/compat-matrix.md written from what it measured; and upstream's
+# selftests on the 7.3.4 kernels (106).  `make check` runs one of 105's
+# pairs; .ci/run runs this when matrix-cached says its
 # kernels are built (docs/testing.md).
 MATRIX_KERNELS := vanilla patched vanilla-7.3.4 patched-7.3.4 vanilla-7.2.6
 matrix-kernels:
@@ -229,7 +230,8 @@ matrix-cached:
 			{ echo "matrix-cached: $$f is not built"; exit 1; }; done
 check-matrix: all
 	rm -rf $(BUILD)/vm-logs/compat-matrix
-	BUILD=$(BUILD) ./tests/vm/run.sh tests/vm/105-cross-version.bats; rc=$$?; \
+	BUILD=$(BUILD) ./tests/vm/run.sh tests/vm/105-cross-version.bats \
+		tests/vm/106-upstream-selftests-7.3.bats; rc=$$?; \
 	BUILD=$(BUILD) ./tests/vm/compat-matrix.sh $(BUILD)/vm-logs/compat-matrix docs/compat-matrix.md || rc=1; \
 	exit $$rc
 

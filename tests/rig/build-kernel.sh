@@ -23,6 +23,10 @@
 # usage: build-kernel.sh --cached FLAVOUR
 #          the build directory if that flavour is cached, else status 3 and
 #          no build (.ci/run: the kernel matrix runs when its kernels are)
+# usage: build-kernel.sh --source VERSION
+#          the pristine source tree of that version (7.2.13, 7.2.6, 7.3.4),
+#          fetched and extracted on a miss: the tree every flavour of it is
+#          hard-linked from, and what build-selftests.sh builds from
 # env:     KHO_CACHE (default ~/.cache/kho-tool), KERNEL_JOBS (default nproc)
 #
 # Compiles go through ccache ($KHO_CACHE/ccache).  The local version goes on
@@ -34,11 +38,11 @@
 set -euo pipefail
 
 cached_only=0
-if [ "${1:-}" = --cached ]; then
-	cached_only=1
-	shift
-fi
-flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug|vanilla-VERSION|patched-VERSION}
+source_only=
+case "${1:-}" in
+--cached) cached_only=1; shift ;;
+--source) source_only=${2:?usage: build-kernel.sh --source VERSION}; shift 2 ;;
+esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
 fragment="$top/tests/rig/kernel.config"
@@ -61,6 +65,49 @@ version_fragment() {
 	local f="$top/tests/rig/kernel-${1%.*}.config"
 	[ "$1" = 7.2.13 ] || [ ! -e "$f" ] || echo "$f"
 }
+
+# pristine_tree VERSION TARBALL: the version's unpatched tree, extracted
+# once under a lock (builds of several flavours share it through hard
+# links).  7.2.13 keeps the path it always had; other versions get their own.
+pristine_tree() {
+	local kver=$1 tarball=$2 pristine v
+
+	pristine="$cache/src/linux-7.2-pristine"
+	[ "$kver" = 7.2.13 ] || pristine="$cache/src/linux-$kver-pristine"
+	mkdir -p "$cache/src"
+	exec 8> "$cache/src/.pristine.lock"
+	flock 8
+	if [ ! -e "$pristine/.done" ]; then
+		echo "kernel: extracting $(basename "$tarball")" >&2
+		rm -rf "$pristine" "$pristine.tmp"
+		mkdir -p "$pristine.tmp"
+		tar -C "$pristine.tmp" --strip-components=1 -xf "$tarball"
+		v=$(make -s -C "$pristine.tmp" kernelversion)
+		[ "$v" = "$kver" ] || { echo "kernel: $(basename "$tarball") is $v, not $kver" >&2; exit 1; }
+		mv "$pristine.tmp" "$pristine"
+		touch "$pristine/.done"
+	fi
+	exec 8>&-
+	echo "$pristine"
+}
+
+# source_tarball VERSION: the Debian source tarball of that version,
+# fetched on a miss.
+source_tarball() {
+	local src_line suite package debver series
+
+	src_line=$(kernel_source "$1") ||
+		{ echo "build-kernel: no Debian source known for $1" >&2; return 2; }
+	read -r suite package debver series <<< "$src_line"
+	"$top/tests/rig/fetch-kernel-source.sh" "$suite" "$package" "$cache" "$debver"
+}
+
+if [ -n "$source_only" ]; then
+	tarball=$(source_tarball "$source_only")
+	pristine_tree "$source_only" "$tarball"
+	exit 0
+fi
+flavour=${1:?usage: build-kernel.sh vanilla|patched|vanilla-debug|patched-debug|vanilla-VERSION|patched-VERSION}
 
 # Fragments merged on top of tinyconfig, in order; the later one wins.
 fragments=("$fragment")
@@ -89,7 +136,7 @@ vfrag=$(version_fragment "$kver")
 [ -z "$vfrag" ] || fragments+=("$vfrag")
 series="$top/$series"
 
-tarball=$("$top/tests/rig/fetch-kernel-source.sh" "$suite" "$package" "$cache" "$debver")
+tarball=$(source_tarball "$kver")
 
 patch_list=()
 if [ "$use_patches" = 1 ]; then
@@ -131,22 +178,7 @@ if [ -e "$out/.done" ]; then
 	exit 0
 fi
 
-# 7.2.13 keeps the pristine tree it always had; other versions get their own.
-pristine="$cache/src/linux-7.2-pristine"
-[ "$kver" = 7.2.13 ] || pristine="$cache/src/linux-$kver-pristine"
-exec 8> "$cache/src/.pristine.lock"
-flock 8
-if [ ! -e "$pristine/.done" ]; then
-	echo "kernel: extracting $(basename "$tarball")" >&2
-	rm -rf "$pristine" "$pristine.tmp"
-	mkdir -p "$pristine.tmp"
-	tar -C "$pristine.tmp" --strip-components=1 -xf "$tarball"
-	v=$(make -s -C "$pristine.tmp" kernelversion)
-	[ "$v" = "$kver" ] || { echo "kernel: $(basename "$tarball") is $v, not $kver" >&2; exit 1; }
-	mv "$pristine.tmp" "$pristine"
-	touch "$pristine/.done"
-fi
-exec 8>&-
+pristine=$(pristine_tree "$kver" "$tarball")
 
 echo "kernel: building $flavour ($key), log: $out/build.log" >&2
 rm -rf "$out"

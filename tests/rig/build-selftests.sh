@@ -25,37 +25,28 @@
 # The cache key hashes the source package and this script: a hit costs
 # nothing, a miss about a minute (most of it headers_install).
 #
-# usage: build-selftests.sh
+# usage: build-selftests.sh [VERSION]
+#   VERSION  the kernel version whose selftests to build, from the pristine
+#            tree build-kernel.sh --source gives (7.2.13, the default;
+#            7.2.6, 7.3.4): each kernel runs its own version's selftests
 # env:   KHO_CACHE (default ~/.cache/kho-tool)
-#        KHO_SELFTESTS_SRC  a kernel source tree to build from instead of
-#                           the rig's pristine 7.2.13
+#        KHO_SELFTESTS_SRC  a kernel source tree to build from instead
 # prints: the output directory: bin/ (the programs), usr/include, build.log
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${KHO_CACHE:-$HOME/.cache/kho-tool}
 slow_timeout=600
+version=${1:-7.2.13}
 
 if [ -n "${KHO_SELFTESTS_SRC:-}" ]; then
 	src=$(cd "$KHO_SELFTESTS_SRC" && pwd)
 	ident="tree $src $(stat -c %Y "$src/Makefile")"
 else
-	tarball=$("$top/tests/rig/fetch-kernel-source.sh" sid linux-source-7.2 "$cache" 7.2.13-1)
-	ident=$(basename "$(dirname "$(dirname "$(dirname "$tarball")")")")
-	src="$cache/src/linux-7.2-pristine"
-	# The same extraction as build-kernel.sh, under the same lock.
-	mkdir -p "$cache/src"
-	exec 8> "$cache/src/.pristine.lock"
-	flock 8
-	if [ ! -e "$src/.done" ]; then
-		echo "selftests: extracting $(basename "$tarball")" >&2
-		rm -rf "$src" "$src.tmp"
-		mkdir -p "$src.tmp"
-		tar -C "$src.tmp" --strip-components=1 -xf "$tarball"
-		mv "$src.tmp" "$src"
-		touch "$src/.done"
-	fi
-	exec 8>&-
+	# The tree build-kernel.sh builds that version's kernels from; the
+	# key follows its table of Debian sources.
+	src=$("$top/tests/rig/build-kernel.sh" --source "$version")
+	ident="$version $(sed -n '/^kernel_source()/,/^}/p' "$top/tests/rig/build-kernel.sh")"
 fi
 
 key=$( { echo "$ident"; cat "$0"; } | sha256sum | cut -c1-16)
@@ -95,11 +86,13 @@ st=tools/testing/selftests
 		INSTALL_HDR_PATH="$out.tmp/usr"
 	rm -rf "$out.tmp/hdr-obj"
 
-	# What the three selftests read, at the same relative paths:
+	# What the three selftests read, at the same relative paths (7.3's
+	# liveupdate lib includes scripts/subarch.include):
 	# iommufd_utils.h includes ../../../../drivers/iommu/iommufd/iommufd_test.h.
 	for p in $st/lib.mk $st/kselftest.h $st/kselftest_harness.h \
 		$st/kselftest $st/iommu $st/liveupdate $st/kho \
-		drivers/iommu/iommufd/iommufd_test.h tools/include/nolibc; do
+		drivers/iommu/iommufd/iommufd_test.h tools/include/nolibc \
+		scripts/subarch.include; do
 		mkdir -p "$tree/$(dirname "$p")"
 		cp -a "$src/$p" "$tree/$p"
 	done

@@ -73,11 +73,13 @@ log_value() {
 	grep -a -o "KHOTEST: LOG $1=.*" "$VM_LOG" | tail -n 1 | sed "s/^KHOTEST: LOG $1=//"
 }
 
-# kernel_image FLAVOUR: the bzImage launch.sh boots for vanilla|patched
-# (KHO_KERNEL_* as set by run.sh or the user, else the cached build).
+# kernel_image FLAVOUR: the bzImage of any build-kernel.sh flavour
+# (KHO_KERNEL_<FLAVOUR> as set by run.sh or the user, with - and . as _,
+# e.g. KHO_KERNEL_PATCHED_7_3_4; else the cached build).
 kernel_image() {
-	local var=KHO_KERNEL_${1^^} img
+	local var=${1^^} img
 
+	var=KHO_KERNEL_${var//[.-]/_}
 	img=${!var:-}
 	[ -n "$img" ] || img=$("$KHO_TOP/tests/rig/build-kernel.sh" "$1") || return 1
 	[ -d "$img" ] && img="$img/bzImage"
