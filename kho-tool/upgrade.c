@@ -146,7 +146,9 @@ static const char *device_fate(const struct kho_device *d, char *why,
 {
 	char flags[48];
 
-	if (!d->migration_probed)
+	if (!d->migration_probed && !d->migration_err)
+		snprintf(why, size, "migration support unknown (not probed)");
+	else if (!d->migration_probed)
 		snprintf(why, size, "migration support unknown (the probe failed: %s)",
 			 strerror(-d->migration_err));
 	else if (!d->migration_flags)
@@ -180,7 +182,7 @@ static void json_devices(const struct run *r)
 					      sizeof(flags)) : "unknown");
 		if (d->migration_probed)
 			printf(",\"migration_flags\":%u", d->migration_flags);
-		else
+		else if (d->migration_err)
 			printf(",\"probe_error\":\"%s\"",
 			       kho_errno_name(d->migration_err));
 		printf(",\"state\":\"%s\",\"reason\":", state);
