@@ -14,6 +14,7 @@
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal.h"
+#include "vfio_mig.h"
 
 static int inspect_usage(FILE *out, int code)
 {
@@ -47,7 +48,7 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
 	const struct kho_state *s = &h->state;
-	char when[32] = "?";
+	char when[32] = "?", flags[48];
 	time_t t = (time_t)h->created;
 	struct tm tm;
 	size_t i, k;
@@ -86,10 +87,17 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
 			inspect_str(d->driver));
 		if (d->attached_pt)
-			fprintf(out, "attached to HWPT %u (flags 0x%x, pasid %u)\n",
+			fprintf(out, "attached to HWPT %u (flags 0x%x, pasid %u)",
 				d->attached_pt, d->attach_flags, d->pasid);
 		else
-			fprintf(out, "not attached\n");
+			fprintf(out, "not attached");
+		/* Every device is reset today (docs/device-state.md). */
+		if (d->migration_probed)
+			fprintf(out, ", migration %s: state reset\n",
+				kho_vfio_migration_str(d->migration_flags, flags,
+						       sizeof(flags)));
+		else
+			fprintf(out, ", migration not probed: state reset\n");
 	}
 	fprintf(out, "ioases: %zu\n", s->nr_ioas);
 	for (i = 0; i < s->nr_ioas; i++) {
@@ -139,6 +147,7 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
 	const struct kho_state *s = &h->state;
+	char flags[48];
 	size_t i, k;
 
 	fprintf(out, "{\"file\":");
@@ -167,8 +176,16 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 			d->pci.devfn >> 3, d->pci.devfn & 7, d->pci.vendor,
 			d->pci.device);
 		kho_json_str(out, d->driver);
-		fprintf(out, ",\"attached_pt\":%u,\"attach_flags\":%u,\"pasid\":%u}",
+		fprintf(out, ",\"attached_pt\":%u,\"attach_flags\":%u,\"pasid\":%u",
 			d->attached_pt, d->attach_flags, d->pasid);
+		if (d->migration_probed)
+			fprintf(out, ",\"migration\":\"%s\",\"migration_flags\":%u",
+				kho_vfio_migration_str(d->migration_flags,
+						       flags, sizeof(flags)),
+				d->migration_flags);
+		else
+			fprintf(out, ",\"migration\":null");
+		fprintf(out, ",\"state\":\"reset\"}");
 	}
 	fprintf(out, "],\"ioases\":[");
 	for (i = 0; i < s->nr_ioas; i++) {

@@ -23,13 +23,16 @@ static int usage(FILE *out, int code)
 	fprintf(out,
 		"usage: kho-tool rollback [--kernel IMAGE] [--initrd FILE] [--append ARGS]\n"
 		"                         [--pid PID] [--dry-run] [--json] [--userspace-journal]\n"
+		"                         [--require-device-state]\n"
 		"  kexec back to the kernel this one was kexec'd from, keeping the state.\n"
 		"  The target is, in order: --kernel IMAGE; the image the restore-agent\n"
 		"  recorded in %s; the image in %s whose setup header\n"
 		"  names the previous release (KHO kexec-metadata: %s).\n"
 		"  --userspace-journal  leave the VMM's iommufd out of the session (degraded:\n"
 		"  the replay is not verified by the target's kernel); required when the\n"
-		"  running kernel journals iommufds and the target lacks iommufd-journal-v1.\n",
+		"  running kernel journals iommufds and the target lacks iommufd-journal-v1.\n"
+		"  --require-device-state  refuse, before anything is preserved, when a\n"
+		"  passed-through device's state would be reset (docs/device-state.md).\n",
 		PREVIOUS_KERNEL_FILE, BOOT_DIR, KHO_KEXEC_METADATA);
 	return code;
 }

@@ -12,7 +12,7 @@ static int usage(FILE *out, int code)
 	fprintf(out,
 		"usage: kho-tool upgrade --kernel IMAGE [--initrd FILE] [--append ARGS]\n"
 		"                        [--pid PID | --qemu-qmp SOCK] [--dry-run] [--json]\n"
-		"                        [--userspace-journal]\n"
+		"                        [--userspace-journal] [--require-device-state]\n"
 		"  pre-flight the running kernel and IMAGE, capture the recording VMM's\n"
 		"  state into a LUO session, load IMAGE with kexec_file_load and kexec.\n"
 		"  --initrd FILE  initramfs carrying the restore-agent (see initramfs/)\n"
@@ -30,7 +30,10 @@ static int usage(FILE *out, int code)
 		"  --userspace-journal  leave the VMM's iommufd out of the session (degraded:\n"
 		"                 the target's replay is not verified by its kernel); needed\n"
 		"                 when the running kernel journals iommufds and IMAGE lacks\n"
-		"                 iommufd-journal-v1\n");
+		"                 iommufd-journal-v1\n"
+		"  --require-device-state  refuse, before anything is preserved, when a\n"
+		"                 passed-through device's state would be reset (no VFIO\n"
+		"                 migration v2; docs/device-state.md)\n");
 	return code;
 }
 

@@ -27,11 +27,13 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "luod.h"
+#include "pci.h"
 #include "cpr_relay.h"
 #include "rundir.h"
 #include "upgrade.h"
+#include "vfio_mig.h"
 
-#define MAX_STEPS 8
+#define MAX_STEPS 10
 
 struct step {
 	const char *name;
@@ -129,7 +131,66 @@ struct run {
 	struct cpr_relay relay;
 	bool have_relay;
 	struct kho_handoff_qemu qemu;	/* until it is in the hand-off */
+	/* The captured devices, kept for the JSON after a dry run */
+	struct kho_device *devs;
+	size_t nr_devs;
 };
+
+/*
+ * What becomes of a device's state across this upgrade, and why.  Today
+ * every device is reset: carrying a migration v2 device's state through
+ * the FSM is designed (docs/device-state.md), not built.
+ */
+static const char *device_fate(const struct kho_device *d, char *why,
+			       size_t size)
+{
+	char flags[48];
+
+	if (!d->migration_probed && !d->migration_err)
+		snprintf(why, size, "migration support unknown (not probed)");
+	else if (!d->migration_probed)
+		snprintf(why, size, "migration support unknown (the probe failed: %s)",
+			 strerror(-d->migration_err));
+	else if (!d->migration_flags)
+		snprintf(why, size, "no migration support");
+	else
+		snprintf(why, size, "migration v2 (%s), but this kho-tool does not carry device state yet",
+			 kho_vfio_migration_str(d->migration_flags, flags,
+						sizeof(flags)));
+	return "reset";
+}
+
+/* "devices": one entry per device the hand-off carries. */
+static void json_devices(const struct run *r)
+{
+	char addr[KHO_PCI_NAME_LEN], flags[48], why[160];
+	size_t i;
+
+	if (!r->captured)
+		return;
+	printf(",\"devices\":[");
+	for (i = 0; i < r->nr_devs; i++) {
+		const struct kho_device *d = &r->devs[i];
+		const char *state = device_fate(d, why, sizeof(why));
+
+		kho_pci_name(&d->pci, addr, sizeof(addr));
+		printf("%s{\"id\":%u,\"bdf\":\"%s\",\"driver\":", i ? "," : "",
+		       d->id, addr);
+		kho_json_str(stdout, d->driver);
+		printf(",\"migration\":\"%s\"", d->migration_probed ?
+		       kho_vfio_migration_str(d->migration_flags, flags,
+					      sizeof(flags)) : "unknown");
+		if (d->migration_probed)
+			printf(",\"migration_flags\":%u", d->migration_flags);
+		else if (d->migration_err)
+			printf(",\"probe_error\":\"%s\"",
+			       kho_errno_name(d->migration_err));
+		printf(",\"state\":\"%s\",\"reason\":", state);
+		kho_json_str(stdout, why);
+		printf("}");
+	}
+	printf("]");
+}
 
 static void json_timeline(const struct timeline *tl, const struct run *r,
 			  int err)
@@ -200,6 +261,7 @@ static void json_timeline(const struct timeline *tl, const struct run *r,
 		printf(",\"journal_source\":");
 		kho_json_str(stdout, r->snap.journal_source);
 	}
+	json_devices(r);
 	if (r->captured)
 		printf(",\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
 		       "\"replay_ioctls\":%zu,\"handoff_bytes\":%zu,"
@@ -610,6 +672,54 @@ static int luod_kexec(struct timeline *tl, struct run *r)
 	return err;
 }
 
+/*
+ * Says, per device, whether its state crosses the kexec, and with
+ * --require-device-state refuses when one would be reset.  Only the
+ * capture names the devices (the VMM's journal), but nothing has been
+ * preserved or loaded yet: a refusal here changes nothing.
+ */
+static int check_devices(struct timeline *tl, struct run *r)
+{
+	const struct kho_upgrade_opts *o = tl->o;
+	const struct kho_state *s = &r->cap.handoff.state;
+	char addr[KHO_PCI_NAME_LEN], why[160], refused[400] = "";
+	FILE *f = o->json ? stderr : stdout;
+	size_t i, n = 0, nr_reset = 0;
+
+	if (!s->nr_dev)
+		return 0;
+	step_begin(tl);
+	r->devs = calloc(s->nr_dev, sizeof(*r->devs));
+	if (!r->devs)
+		return step_end(tl, "preflight-devices", -ENOMEM,
+				"%zu devices: %s", s->nr_dev, strerror(ENOMEM));
+	memcpy(r->devs, s->dev, s->nr_dev * sizeof(*r->devs));
+	r->nr_devs = s->nr_dev;
+	for (i = 0; i < s->nr_dev; i++) {
+		const struct kho_device *d = &s->dev[i];
+		const char *state = device_fate(d, why, sizeof(why));
+
+		kho_pci_name(&d->pci, addr, sizeof(addr));
+		fprintf(f, "%s: device %s: %s: its state will be %s\n",
+			o->command, addr, why, state);
+		if (strcmp(state, "reset"))
+			continue;
+		nr_reset++;
+		if (n < sizeof(refused))
+			n += snprintf(refused + n, sizeof(refused) - n, "%s%s (%s): %s",
+				      n ? "; " : "", addr, d->driver, why);
+	}
+	fflush(f);
+	if (nr_reset && o->require_device_state)
+		return step_end(tl, "preflight-devices", -EOPNOTSUPP,
+				"--require-device-state: %zu of %zu devices would be reset across the kexec: %s; refused before anything was preserved or loaded: the VMM and its devices are untouched",
+				nr_reset, s->nr_dev, refused);
+	return step_end(tl, "preflight-devices", 0,
+			"%zu devices: %zu carried, %zu reset%s", s->nr_dev,
+			s->nr_dev - nr_reset, nr_reset,
+			nr_reset ? " (--require-device-state would refuse)" : "");
+}
+
 static int do_run(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -859,6 +969,15 @@ static int do_run(struct timeline *tl, struct run *r)
 		 r->cap.handoff.state.nr_dev, r->cap.handoff.state.nr_memfd,
 		 r->cap.blob_len);
 
+	/*
+	 * 3b. The devices: what becomes of each one's state, said before
+	 * anything is preserved or loaded, so --require-device-state can
+	 * still refuse with nothing changed.
+	 */
+	err = check_devices(tl, r);
+	if (err)
+		return err;
+
 	/* 4. Preserve: the session lives as long as this process holds it. */
 	step_begin(tl);
 	r->cap.given_session = r->given_session;
@@ -993,6 +1112,7 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	else if (!err)
 		printf("%s: %s in %.1f ms\n", o->command,
 		       o->dry_run ? "dry run complete" : "done", ms_since(&tl.start));
+	free(r.devs);
 	if (r.have_cap)
 		kho_capture_release(&r.cap);
 	/* After the session: closing our copy never unpreserves it. */
@@ -1026,6 +1146,7 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "userspace-journal", no_argument, NULL, 'U' },
+		{ "require-device-state", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1058,6 +1179,7 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 		case 'n': o->dry_run = true; break;
 		case 'j': o->json = true; break;
 		case 'U': o->userspace_journal = true; break;
+		case 'D': o->require_device_state = true; break;
 		case 'h': return usage(stdout, KHO_EXIT_OK);
 		default: return usage(stderr, KHO_EXIT_USAGE);
 		}

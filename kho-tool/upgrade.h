@@ -28,6 +28,12 @@ struct kho_upgrade_opts {
 	 * replays from the hand-off unverified by its kernel (a degrade).
 	 */
 	bool userspace_journal;
+	/*
+	 * --require-device-state: refuse, before anything is preserved or
+	 * loaded, an upgrade that would reset a passed-through device (one
+	 * without migration v2, or whose state this tool cannot carry yet).
+	 */
+	bool require_device_state;
 };
 
 /*
@@ -41,7 +47,7 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o);
 /*
  * kho_upgrade_parse_opts() - the options upgrade and rollback share
  * (--kernel --initrd --append --pid --dry-run --json --userspace-journal
- * --help) into @o.
+ * --require-device-state --help) into @o.
  * Return: -1 to go on, or a KHO_EXIT_* code: KHO_EXIT_OK after --help
  * (@usage printed to stdout), KHO_EXIT_USAGE after a bad option or a
  * stray argument (@usage printed to stderr).

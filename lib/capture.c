@@ -25,6 +25,7 @@
 #include "pci.h"
 #include "proc.h"
 #include "state.h"
+#include "vfio_mig.h"
 
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC 0x0020	/* Linux 6.3; glibc 2.36 lacks it */
@@ -70,6 +71,7 @@ static int check_memfd(const struct kho_memfd *m, int fd, uint64_t *size,
 /* The character devices a process holds open, by device number. */
 struct held_rdevs {
 	dev_t *rdev;
+	int *fd;		/* the number of each in the process */
 	size_t nr;
 };
 
@@ -78,6 +80,7 @@ static int note_held_rdev(void *ctx, int fd, const char *path)
 	struct held_rdevs *held = ctx;
 	struct stat st;
 	dev_t *tab;
+	int *fds;
 
 	/* stat follows the magic link to the very file the fd is */
 	if (stat(path, &st) || !S_ISCHR(st.st_mode))
@@ -86,18 +89,29 @@ static int note_held_rdev(void *ctx, int fd, const char *path)
 	if (!tab)
 		return -ENOMEM;
 	held->rdev = tab;
-	tab[held->nr++] = st.st_rdev;
+	fds = realloc(held->fd, (held->nr + 1) * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	held->fd = fds;
+	tab[held->nr] = st.st_rdev;
+	fds[held->nr++] = fd;
 	return 0;
 }
 
-static bool holds(const struct held_rdevs *held, dev_t rdev)
+/* The process's fd number of @rdev, or -1. */
+static int held_fd(const struct held_rdevs *held, dev_t rdev)
 {
 	size_t i;
 
 	for (i = 0; i < held->nr; i++)
 		if (held->rdev[i] == rdev)
-			return true;
-	return false;
+			return held->fd[i];
+	return -1;
+}
+
+static bool holds(const struct held_rdevs *held, dev_t rdev)
+{
+	return held_fd(held, rdev) >= 0;
 }
 
 /*
@@ -105,23 +119,42 @@ static bool holds(const struct held_rdevs *held, dev_t rdev)
  * walk, its pid may name another process by the end, whose files were
  * read in its place.
  */
-static int read_held(pid_t pid, struct held_rdevs *held,
+static int read_held(pid_t pid, int pidfd, struct held_rdevs *held,
 		     struct kho_diag *diag)
 {
-	int pidfd, err;
+	int err;
 
-	pidfd = syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return kho_diag_set(diag, -errno, "capture: VMM %d: pidfd_open: %s",
-				    (int)pid, strerror(errno));
 	err = kho_proc_each_fd(pid, note_held_rdev, held);
 	if (!err && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0))
 		err = -errno;
-	close(pidfd);
 	if (err)
 		return kho_diag_set(diag, err, "capture: VMM %d: the files it holds (/proc/%d/fd): %s",
 				    (int)pid, (int)pid, strerror(-err));
 	return 0;
+}
+
+/*
+ * Asks the device the VMM holds, through a duplicate of the VMM's own
+ * cdev fd (pidfd_getfd(2), as for its iommufd): the VMM bound that fd to
+ * its iommufd, and VFIO answers a feature query only on a bound fd.  The
+ * probe moves nothing.  A failure leaves the device unprobed, which the
+ * pre-flight reports (and --require-device-state refuses): it must not
+ * stop an upgrade that resets the device anyway.
+ */
+static void probe_migration(struct kho_device *d, int pidfd, int vmm_fd)
+{
+	int fd;
+
+	d->migration_probed = false;
+	d->migration_flags = 0;
+	fd = syscall(SYS_pidfd_getfd, pidfd, vmm_fd, 0);
+	if (fd < 0) {
+		d->migration_err = -errno;
+		return;
+	}
+	d->migration_err = kho_vfio_migration_query(fd, &d->migration_flags);
+	d->migration_probed = !d->migration_err;
+	close(fd);
 }
 
 /*
@@ -133,9 +166,10 @@ static int read_held(pid_t pid, struct held_rdevs *held,
  * /dev/vfio/N is told so by name; a device fd VFIO_GROUP_GET_DEVICE_FD
  * made (an anonymous inode, no device number) counts as not held.
  */
-static int prove_device(const struct kho_device *d, const char *addr,
+static int prove_device(struct kho_device *d, const char *addr,
 			const char *sysfs, const char *dir, pid_t pid,
-			const struct held_rdevs *held, struct kho_diag *diag)
+			int pidfd, const struct held_rdevs *held,
+			struct kho_diag *diag)
 {
 	unsigned int group;
 	char name[64];
@@ -147,8 +181,10 @@ static int prove_device(const struct kho_device *d, const char *addr,
 		return kho_diag_set(diag, -EPERM,
 				    "capture: device %u (%s): no VFIO cdev to prove VMM %d holds it (%s/vfio-dev: %s): refusing the claim",
 				    d->id, addr, (int)pid, dir, strerror(-err));
-	if (holds(held, cdev))
+	if (holds(held, cdev)) {
+		probe_migration(d, pidfd, held_fd(held, cdev));
 		return 0;
+	}
 	if (!kho_pci_vfio_group(sysfs, dir, &group, &grp) && holds(held, grp))
 		return kho_diag_set(diag, -EPERM,
 				    "capture: device %u (%s): VMM %d holds it only through VFIO group %u (/dev/vfio/%u), not its cdev %s: the journal binds devices through the cdev: refusing the claim",
@@ -161,16 +197,22 @@ static int prove_device(const struct kho_device *d, const char *addr,
 int kho_capture_check_devices(struct kho_state *s, pid_t pid,
 			      const char *sysfs, struct kho_diag *diag)
 {
-	struct held_rdevs held = { NULL, 0 };
-	int err = 0;
+	struct held_rdevs held = { NULL, NULL, 0 };
+	int pidfd = -1, err = 0;
 	size_t i;
 
 	if (s->nr_dev && pid <= 0)
 		return kho_diag_set(diag, -EPERM,
 				    "capture: %zu device(s) claimed with no VMM to prove them against: refusing the claim",
 				    s->nr_dev);
-	if (s->nr_dev)
-		err = read_held(pid, &held, diag);
+	if (s->nr_dev) {
+		/* Pins the VMM: its pid cannot name another process meanwhile */
+		pidfd = syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd < 0)
+			return kho_diag_set(diag, -errno, "capture: VMM %d: pidfd_open: %s",
+					    (int)pid, strerror(errno));
+		err = read_held(pid, pidfd, &held, diag);
+	}
 	for (i = 0; !err && i < s->nr_dev; i++) {
 		struct kho_device *d = &s->dev[i];
 		char dir[PATH_MAX], addr[KHO_PCI_NAME_LEN];
@@ -202,9 +244,13 @@ int kho_capture_check_devices(struct kho_state *s, pid_t pid,
 					   d->id, addr, strerror(-err));
 			break;
 		}
-		err = prove_device(d, addr, sysfs, dir, pid, &held, diag);
+		err = prove_device(d, addr, sysfs, dir, pid, pidfd, &held,
+				   diag);
 	}
 	free(held.rdev);
+	free(held.fd);
+	if (pidfd >= 0)
+		close(pidfd);
 	return err;
 }
 

@@ -74,6 +74,12 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
  * (the journal binds through the cdev), by that name.  Devices with no
  * VMM (@pid 0) are refused.
  *
+ * For each device it believes, it also asks the device, through a
+ * duplicate of the VMM's cdev fd, for its VFIO migration v2 support
+ * (kho_vfio_migration_query()) and records it in the device
+ * (migration_probed, migration_flags; migration_err when the probe
+ * failed, which does not fail the check).
+ *
  * Return: 0; -ENODEV (gone, changed, no driver); -EPERM (not held, or
  * held only through the group); -ENOMEM; or the -errno of reading
  * /proc/PID/fd (-ESRCH: the VMM exited during the check).

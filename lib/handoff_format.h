@@ -54,6 +54,14 @@
 #define KHO_P_STREAM_LENGTH	"stream-length"
 
 /*
+ * Optional in a device node (any version: readers ignore what they do
+ * not know, and nothing is replayed from it): the VFIO_MIGRATION_* flags
+ * capture read from VFIO_DEVICE_FEATURE_MIGRATION; 0 = no migration
+ * support; absent = not probed.
+ */
+#define KHO_P_MIGRATION_FLAGS	"migration-flags"
+
+/*
  * Packed arrays carry their record width in a "...-cells" property of
  * their container, the way #address-cells sizes "reg" (without the '#':
  * dt-schema caps "#...-cells" at 8): a later format may

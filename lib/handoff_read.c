@@ -11,6 +11,8 @@
 #include <string.h>
 #include <libfdt.h>
 #include <linux/iommufd.h>
+#include "compat.h"
+#include <linux/vfio.h>
 
 #include "cpr_state.h"
 #include "escape.h"
@@ -363,8 +365,21 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 			err = rd_u32(r, node, "attach-flags", &d->attach_flags);
 		if (!err)
 			err = rd_u32(r, node, "pasid", &d->pasid);
+		if (!err)
+			err = rd_prop(r, node, KHO_P_MIGRATION_FLAGS, false, 4,
+				      &v, &len);
 		if (err)
 			return err;
+		if (v) {
+			d->migration_probed = true;
+			d->migration_flags = fdt32_ld(v);
+			/* STOP_COPY is what migration v2 requires of all */
+			if (d->migration_flags &&
+			    !(d->migration_flags & VFIO_MIGRATION_STOP_COPY))
+				return BAD(r, "%s: property %s: 0x%x lacks STOP_COPY (0x1), which every migration v2 device offers",
+					   r->path, KHO_P_MIGRATION_FLAGS,
+					   d->migration_flags);
+		}
 		if (!d->id)
 			return BAD(r, "%s: property id: 0 is not an object ID",
 				   r->path);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libfdt.h>
+#include "compat.h"
+#include <linux/vfio.h>
 
 #include "escape.h"
 #include "handoff.h"
@@ -116,7 +118,9 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 		if (!str_ok(s->memfd[i].name, sizeof(s->memfd[i].name)))
 			return -EINVAL;
 	for (i = 0; i < s->nr_dev; i++)
-		if (!str_ok(s->dev[i].driver, sizeof(s->dev[i].driver)))
+		if (!str_ok(s->dev[i].driver, sizeof(s->dev[i].driver)) ||
+		    (s->dev[i].migration_flags &&
+		     !(s->dev[i].migration_flags & VFIO_MIGRATION_STOP_COPY)))
 			return -EINVAL;
 	for (i = 0; i < s->nr_ioas; i++) {
 		const struct kho_ioas *a = &s->ioas[i];
@@ -239,6 +243,10 @@ static int write_devices(void *fdt, const struct kho_state *s)
 			err = prop_u32(fdt, "attach-flags", d->attach_flags);
 		if (!err)
 			err = prop_u32(fdt, "pasid", d->pasid);
+		/* Optional: a reader that does not know it ignores it. */
+		if (!err && d->migration_probed)
+			err = prop_u32(fdt, KHO_P_MIGRATION_FLAGS,
+				       d->migration_flags);
 		if (!err)
 			err = fdt_end_node(fdt);
 	}

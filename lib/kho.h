@@ -281,6 +281,17 @@ struct kho_device {
 	uint32_t attached_pt;		/* HWPT id attached, 0 if none */
 	uint32_t attach_flags;
 	uint32_t pasid;
+	/*
+	 * VFIO migration v2 as capture probed it on the VMM's device fd
+	 * (VFIO_DEVICE_FEATURE_MIGRATION, lib/vfio_mig.h).  Not replayed
+	 * state: kho_state_equal() ignores it.  migration_probed is false
+	 * when nobody asked (an older writer, a recorder snapshot) or the
+	 * probe failed; migration_flags is then 0.  Probed with flags 0:
+	 * the device has no migration support.
+	 */
+	bool migration_probed;
+	uint32_t migration_flags;	/* VFIO_MIGRATION_* */
+	int migration_err;	/* capture only, not carried: why unprobed */
 };
 
 struct kho_state {

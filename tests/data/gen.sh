@@ -88,6 +88,10 @@ bad iommufd-file-twice yes 's/1042 8>/1042 7>/' "$v"
 bad iommufd-file-tokens-length yes 's/<1041 7  1042 8>/<1041 7  1042>/' "$v"
 bad iommufd-missing-token yes '/token = \/bits\/ 64 <0x6b686f2d696f6d6d>/d' "$v"
 bad iommufd-journal-length-too-big yes 's/journal-length = \/bits\/ 64 <57>;\t\/\* preserved/journal-length = \/bits\/ 64 <0x100000000>;\t\/* preserved/' "$v"
+# The optional migration-flags of a device (issue #15): edu-vm-migration.dts.
+m=fdt-schema/examples/edu-vm-migration.dts
+bad migration-flags-no-stop-copy yes 's/migration-flags = <0x0>/migration-flags = <0x4>/' "$m"
+bad migration-flags-length yes 's/migration-flags = <0x0>/migration-flags = \/bits\/ 64 <0x1>/' "$m"
 
 # Damage no dts can express: cut the good blob short, corrupt its header,
 # append bytes past its totalsize.

@@ -6,8 +6,10 @@
  * number = /dev/zero's, so that child processes can hold (or not) the
  * "cdev" and the "group" by opening those.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -16,6 +18,7 @@
 
 #include "capture.h"
 #include "fstree.h"
+#include "vfio_mig.h"
 #include "ktest.h"
 
 static char tmpdir[64];
@@ -119,6 +122,34 @@ static void one_edu(struct kho_state *s, struct kho_device *d)
 	s->nr_dev = 1;
 }
 
+KTEST(vfio_migration_flags_named)
+{
+	char buf[48];
+
+	ASSERT_STR_CONTAINS(kho_vfio_migration_str(0, buf, sizeof(buf)), "none");
+	ASSERT_EQ(0, strcmp(kho_vfio_migration_str(0x1, buf, sizeof(buf)),
+			    "stop-copy"));
+	ASSERT_EQ(0, strcmp(kho_vfio_migration_str(0x5, buf, sizeof(buf)),
+			    "stop-copy+pre-copy"));
+	ASSERT_EQ(0, strcmp(kho_vfio_migration_str(0x107, buf, sizeof(buf)),
+			    "stop-copy+p2p+pre-copy+0x100"));
+	/* Cut short, never overrun. */
+	ASSERT_EQ(0, strcmp(kho_vfio_migration_str(0x7, buf, 10), "stop-copy"));
+}
+
+/* A non-VFIO fd answers the query as VFIO does for a device without it. */
+KTEST(vfio_migration_query_enotty_is_none)
+{
+	uint32_t flags = 0xff;
+	int fd = open("/dev/null", O_RDONLY);
+
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(0, kho_vfio_migration_query(fd, &flags));
+	ASSERT_EQ(0, (int)flags);
+	close(fd);
+	ASSERT_EQ(-EBADF, kho_vfio_migration_query(fd, &flags));
+}
+
 KTEST(device_claim_needs_the_vmm_to_hold_its_cdev)
 {
 	struct kho_diag diag = { "" };
@@ -147,8 +178,19 @@ KTEST(device_claim_needs_the_vmm_to_hold_its_cdev)
 	/* The VMM holds the cdev: the claim stands, the driver is read. */
 	vmm = vmm_holding("/dev/full", sv);
 	ASSERT_TRUE(vmm > 0);
+	d.migration_probed = false;
+	d.migration_flags = 0xff;
 	ASSERT_EQ(0, kho_capture_check_devices(&s, vmm, tmpdir, &diag));
 	ASSERT_STR_CONTAINS(d.driver, "vfio-pci");
+	/*
+	 * Its migration support was asked of the VMM's own fd, duplicated
+	 * by pidfd_getfd(): /dev/full has no ioctls, ENOTTY, which is what
+	 * VFIO answers for a device without migration v2 (no mig_ops).
+	 */
+	if (!d.migration_probed)
+		printf("#   probe failed: %s\n", strerror(-d.migration_err));
+	ASSERT_TRUE(d.migration_probed);
+	ASSERT_EQ(0, (int)d.migration_flags);
 	vmm_end(vmm, sv);
 
 	/* Held only through the legacy group: refused, saying so. */

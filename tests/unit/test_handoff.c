@@ -237,6 +237,12 @@ static void rand_handoff(struct kho_handoff *h, uint64_t seed, size_t maps)
 		s->dev[i].attached_pt = rnd() & 1 ? w->id : 0;
 		s->dev[i].attach_flags = rnd() & 1;
 		s->dev[i].pasid = rnd_below(2);
+		/* Unprobed, none, or STOP_COPY with any of P2P, PRE_COPY
+		 * and a bit this reader does not name. */
+		s->dev[i].migration_probed = rnd() & 1;
+		if (s->dev[i].migration_probed && rnd() & 1)
+			s->dev[i].migration_flags = 1 | (rnd() & 6) |
+						    (rnd() & 1 ? 0x100 : 0);
 	}
 	/* Every op once, then random ones. */
 	for (op = KHO_OP_IOAS_ALLOC; op <= KHO_OP_MAX + 10; op++) {
@@ -1057,6 +1063,80 @@ KTEST(handoff_good_files_accepted)
 	}
 	fclose(list);
 	ASSERT_TRUE(nr > 0);
+}
+
+/* Decodes tests/data/good/NAME; the caller frees @h. */
+static void decode_good(const char *name, struct kho_handoff *h)
+{
+	char path[PATH_MAX];
+	struct kho_diag diag = { "" };
+	size_t len;
+	void *buf;
+
+	snprintf(path, sizeof(path), "%s/good/%s", data_dir(), name);
+	if (kho_read_file(path, &buf, &len))
+		abort();
+	if (kho_handoff_decode(buf, len, h, &diag)) {
+		printf("#   %s: %s\n", path, diag.msg);
+		abort();
+	}
+	free(buf);
+}
+
+/*
+ * migration-flags (issue #15) is optional in any format version: a blob
+ * without it (every version-1 blob before it) reads as "not probed"; one
+ * with it reads the flags; a device without it is written without it;
+ * the writer refuses flags a reader would refuse.
+ */
+KTEST(handoff_migration_flags_optional)
+{
+	struct kho_handoff old, now, back;
+	struct kho_diag diag = { "" };
+	const void *v;
+	void *blob;
+	size_t len;
+	int node, plen;
+
+	decode_good("edu-vm.dtb", &old);
+	decode_good("edu-vm-migration.dtb", &now);
+	ASSERT_EQ(1, (int)old.state.nr_dev);
+	ASSERT_EQ(1, (int)now.state.nr_dev);
+	ASSERT_TRUE(!old.state.dev[0].migration_probed);
+	ASSERT_EQ(0, (int)old.state.dev[0].migration_flags);
+	ASSERT_TRUE(now.state.dev[0].migration_probed);
+	ASSERT_EQ(0, (int)now.state.dev[0].migration_flags);
+	/* The same format version: the property needs no newer reader. */
+	ASSERT_EQ(1, (int)now.format_version);
+	ASSERT_EQ(1, (int)now.min_reader_version);
+	ASSERT_EQ(0, kho_state_equal(&old.state, &now.state, &diag));
+
+	/* Unprobed: no property at all. */
+	ASSERT_EQ(0, kho_handoff_encode(&old, &blob, &len));
+	node = fdt_path_offset(blob, "/devices/device-2");
+	ASSERT_TRUE(node >= 0);
+	ASSERT_TRUE(fdt_getprop(blob, node, "migration-flags", &plen) == NULL);
+	free(blob);
+
+	/* STOP_COPY + PRE_COPY round-trips, as one u32. */
+	now.state.dev[0].migration_flags = 0x5;
+	ASSERT_EQ(0, kho_handoff_encode(&now, &blob, &len));
+	node = fdt_path_offset(blob, "/devices/device-2");
+	v = fdt_getprop(blob, node, "migration-flags", &plen);
+	ASSERT_TRUE(v != NULL);
+	ASSERT_EQ(4, plen);
+	ASSERT_EQ(0x5, (int)fdt32_ld(v));
+	ASSERT_EQ(0, kho_handoff_decode(blob, len, &back, &diag));
+	ASSERT_TRUE(back.state.dev[0].migration_probed);
+	ASSERT_EQ(0x5, (int)back.state.dev[0].migration_flags);
+	free(blob);
+	kho_handoff_free(&back);
+
+	/* PRE_COPY without STOP_COPY is no migration v2 device. */
+	now.state.dev[0].migration_flags = 0x4;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&now, &blob, &len));
+	kho_handoff_free(&old);
+	kho_handoff_free(&now);
 }
 
 static int errno_by_name(const char *name)
