@@ -38,7 +38,7 @@ for r in $(seq "$rounds"); do
 		{ echo "blackout: round $r failed" >&2; rm -f "$out".*; exit 1; }
 	tail -n1 "$out.$r" >> "$out"
 	rm -f "$out.$r"
-	echo "blackout: round $r: $(jq -r '"blackout \(.adopted_s) s, plain \(.plain_s) s, toolkit \(.toolkit_s) s (\(.toolkit_share_pct) %)"' < <(tail -n1 "$out"))"
+	echo "blackout: round $r: $(jq -r '"blackout \(.adopted_s) s (shutdown \(.shutdown_s), new kernel to /init \(.new_kernel_boot_s), agent \(.agent_restore_s), notice \(.hook_notice_s), VMM start + adopt \(.vmm_start_adopt_s)), plain \(.plain_s) s (shutdown \(.plain_shutdown_s), new kernel to /init \(.plain_new_kernel_boot_s)), toolkit \(.toolkit_s) s (\(.toolkit_share_pct) %), the agent'"'"'s own restored in \(.agent_restored_in_ms) ms"' < <(tail -n1 "$out"))"
 done
 
 fields='plain_s adopted_s ratio toolkit_s toolkit_share_pct shutdown_s new_kernel_boot_s plain_shutdown_s plain_new_kernel_boot_s agent_restore_s hook_notice_s vmm_start_adopt_s agent_restored_in_ms'
