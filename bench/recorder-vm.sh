@@ -148,13 +148,13 @@ for what in "ram:ioas+device:ram [0-9]* MiB.* on ioas+device:.* map \([0-9]*\) n
 	b=$(pattern bare "$head" "$expr")
 	bt=$(pattern bare+thread "$head" "$expr")
 	for k in "${kinds[@]}"; do
-		r=$(pattern $k "$head" "$expr")
+		r=$(pattern "$k" "$head" "$expr")
 		[ -n "$b" ] && [ -n "$bt" ] && [ -n "$r" ] || {
 			echo "recorder-vm: no $pat figures ($label) in $log" >&2
 			exit 1
 		}
 		tag=
-		[ $k = recorded ] || tag=" ($k)"
+		[ "$k" = recorded ] || tag=" ($k)"
 		if [ "$pat" = ram ]; then
 			desc="QEMU guest RAM $ram_mib MiB in 3 sections, $label"
 			unit="ns/round"
@@ -163,7 +163,7 @@ for what in "ram:ioas+device:ram [0-9]* MiB.* on ioas+device:.* map \([0-9]*\) n
 			unit="ns/pair"
 		fi
 		echo "recorder$tag: $desc on $on ($stat of $rounds): bare $b $unit, recorded $r $unit, ratio $(awk "BEGIN{printf \"%.3f\", $r/$b}"); bare+thread $bt $unit, ratio $(awk "BEGIN{printf \"%.3f\", $r/$bt}")"
-		[ $k = recorded ] && fig[$pat:$on:$label]="$b $r"
+		[ "$k" = recorded ] && fig[$pat:$on:$label]="$b $r"
 	done
 done
 # QEMU's start on the device: what the kernel pins and fills there depends
