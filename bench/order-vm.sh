@@ -115,7 +115,12 @@ for clock in $clocks; do
 		}
 		END {
 			for (k = 1; k <= NR; k++) { r1[k] = af[k] / mf[k]; r2[k] = af[k] / hf[k] }
+			# How well the rounds resolve the order: in how many of
+			# them attach-first was the slower, and the quartiles of
+			# the per-round ratios (med() sorts r1 and r2 in place).
+			for (k = 1; k <= NR; k++) { w1 += (r1[k] > 1); w2 += (r2[k] > 1) }
 			printf "maps-first %.3f-%.3f, attach-first %.3f-%.3f, hwpt-first %.3f-%.3f ms over %d rounds; median of the per-round ratios (the three orders run back to back in a round): attach-first/maps-first %.2f, attach-first/hwpt-first %.2f", mn(mf), mx(mf), mn(af), mx(af), mn(hf), mx(hf), NR, med(r1, NR), med(r2, NR)
+			printf "; quartiles of the per-round ratios %.2f-%.2f and %.2f-%.2f; attach-first the slower in %d/%d and %d/%d rounds", r1[int((NR + 3) / 4)], r1[int((3 * NR + 3) / 4)], r2[int((NR + 3) / 4)], r2[int((3 * NR + 3) / 4)], w1, NR, w2, NR
 		}')
 	echo "order: $maps maps, $label: range of the rounds: $spread"
 	[ "$clock" = icount ] || continue

@@ -32,6 +32,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pairs=${1:-4000}
 rounds=${2:-5}
 dev_pairs=${3:-$((pairs / 4))}
+# A real VMM's patterns (issue #16 item 4), on the IOAS with the device:
+# QEMU's guest-RAM maps at start (RAM_MIB of guest RAM in its PC
+# sections, two map+unmap rounds per run) and a vIOMMU's stream of 4 KiB
+# maps with WINDOW in flight (VPAIRS maps).
+ram_mib=${RAM_MIB:-256}
+window=${WINDOW:-64}
+vpairs=${VPAIRS:-$pairs}
 export BUILD=${BUILD:-build}
 name=bench-recorder
 base=${KHO_RECORDER_BASE:-}
@@ -53,18 +60,32 @@ fi
 script=$(mktemp /tmp/bench-recorder.XXXXXX.sh)
 trap 'rm -f "$script"' EXIT
 cat > "$script" <<GUEST
-# run LABEL PRELOAD ARGS...: one probe loop, its lines prefixed with LABEL
+# run LABEL PRELOAD ARGS...: one probe run, its lines prefixed with LABEL;
+# its own exit status, not sed's, fails the guest.
 run() {
 	label=\$1 pre=\$2
 	shift 2
-	LD_PRELOAD="\$pre" kho-rec-probe loop "\$@" | sed "s/^/\$label: /" ||
-		khotest_fail "\$label loop \$* failed"
+	LD_PRELOAD="\$pre" kho-rec-probe "\$@" > /tmp/probe.out ||
+		{ cat /tmp/probe.out; khotest_fail "\$label kho-rec-probe \$* failed"; }
+	sed "s/^/\$label: /" /tmp/probe.out
 }
 for r in \$(seq $rounds); do
-	for args in "$pairs" "$dev_pairs dev"; do
-		run bare "" \$args
-		run bare+thread /usr/lib/kho-tool/libkho-idle-thread.so \$args
-		run recorded "\$KHOTEST_RECORDER" \$args
+	# The kinds' order rotates from round to round: each run leaves the
+	# guest's free memory more fragmented, and a map that pins pays per
+	# physically contiguous run, so a fixed order would favour the first.
+	case \$((r % 3)) in
+	0) kinds="bare thread recorded" ;;
+	1) kinds="thread recorded bare" ;;
+	*) kinds="recorded bare thread" ;;
+	esac
+	for args in "loop $pairs" "loop $dev_pairs dev" "ram $ram_mib 2" "ram $ram_mib 2 nodev" "viommu $window $vpairs"; do
+		for k in \$kinds; do
+			case \$k in
+			bare) run bare "" \$args ;;
+			thread) run bare+thread /usr/lib/kho-tool/libkho-idle-thread.so \$args ;;
+			recorded) run recorded "\$KHOTEST_RECORDER" \$args ;;
+			esac
+		done
 		[ -z "$base" ] || run base /usr/lib/kho-tool/libkho-record-base.so \$args
 	done
 done
@@ -108,3 +129,47 @@ for on in ioas ioas+device; do
 		done
 	done
 done
+
+# pattern KIND SED: the figure SED extracts from each round's line of
+# KIND, best or median as above.
+pattern() {
+	grep -a "^$1: kho-rec-probe: $2" "$log" | sed -n "s/$3/\\1/p" | sort -n |
+		if [ $stat = best ]; then head -n 1; else
+			awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
+		fi
+}
+declare -A fig=()
+for what in "ram:ioas+device:ram [0-9]* MiB.* on ioas+device:.* map \([0-9]*\) ns\/round.*:maps at start" \
+	    "ram:ioas+device:ram [0-9]* MiB.* on ioas+device:.* unmap \([0-9]*\) ns\/round.*:unmaps at the end" \
+	    "ram:ioas:ram [0-9]* MiB.* on ioas[^+]:.* map \([0-9]*\) ns\/round.*:maps at start" \
+	    "ram:ioas:ram [0-9]* MiB.* on ioas[^+]:.* unmap \([0-9]*\) ns\/round.*:unmaps at the end" \
+	    "viommu:ioas+device:viommu [0-9]* maps:.* map+unmap \([0-9]*\) ns\/pair.*:map+unmap pairs"; do
+	IFS=: read -r pat on head expr label <<< "$what"
+	b=$(pattern bare "$head" "$expr")
+	bt=$(pattern bare+thread "$head" "$expr")
+	for k in "${kinds[@]}"; do
+		r=$(pattern "$k" "$head" "$expr")
+		[ -n "$b" ] && [ -n "$bt" ] && [ -n "$r" ] || {
+			echo "recorder-vm: no $pat figures ($label) in $log" >&2
+			exit 1
+		}
+		tag=
+		[ "$k" = recorded ] || tag=" ($k)"
+		if [ "$pat" = ram ]; then
+			desc="QEMU guest RAM $ram_mib MiB in 3 sections, $label"
+			unit="ns/round"
+		else
+			desc="vIOMMU 4 KiB maps, $window in flight ($vpairs maps)"
+			unit="ns/pair"
+		fi
+		echo "recorder$tag: $desc on $on ($stat of $rounds): bare $b $unit, recorded $r $unit, ratio $(awk "BEGIN{printf \"%.3f\", $r/$b}"); bare+thread $bt $unit, ratio $(awk "BEGIN{printf \"%.3f\", $r/$bt}")"
+		[ "$k" = recorded ] && fig[$pat:$on:$label]="$b $r"
+	done
+done
+# QEMU's start on the device: what the kernel pins and fills there depends
+# on where each run's pages landed (rounds spread 1.5x), so also give the
+# recorder's own cost where the kernel's work is layout-free (no device:
+# no pinning) over the device's bare figure, both from this run.
+read -r bd _ <<< "${fig[ram:ioas+device:maps at start]}"
+read -r bn rn <<< "${fig[ram:ioas:maps at start]}"
+echo "recorder: QEMU guest RAM $ram_mib MiB, maps at start: the recorder's own cost $((rn - bn)) ns/round (recorded - bare without a device), over the bare maps with the device $bd ns/round: ratio $(awk "BEGIN{printf \"%.4f\", ($bd + $rn - $bn) / $bd}")"

@@ -61,7 +61,11 @@ done
 
 script=$(mktemp /tmp/bench-replay.XXXXXX.sh)
 trap 'rm -f "$script"' EXIT
-{ echo "rounds=$rounds sizes=\"$sizes\""; cat "$top/bench/guest/replay-vm.sh"; } > "$script"
+# KHO_BENCH_SHMEM_THP=always (or within_size, advise): the guest's shmem
+# THP policy in every boot, for large folios in the guest-RAM memfd.
+thp=${KHO_BENCH_SHMEM_THP:-}
+case "$thp" in ''|always|within_size|advise|never) ;; *) echo "replay: KHO_BENCH_SHMEM_THP=always|within_size|advise|never, not '$thp'" >&2; exit 2 ;; esac
+{ echo "rounds=$rounds sizes=\"$sizes\" thp=\"$thp\""; cat "$top/bench/guest/replay-vm.sh"; } > "$script"
 qemu=(--qemu-arg -m --qemu-arg "$mem")
 expects=()
 for n in $sizes; do expects+=(--expect "measured-$n" --expect "bare-measured-$n"); done

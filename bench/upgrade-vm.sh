@@ -41,11 +41,14 @@ json=0
 [ "${1:-}" = --json ] && json=1
 export BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
+icount=${KHO_BENCH_ICOUNT:-0}
 name=bench-upgrade-vm
+# Its own log on the wall clock: bench/blackout-wall-vm.sh runs it in
+# rounds, after the icount run of the same make bench.
+[ "$icount" != off ] || name=bench-upgrade-vm-wall
 logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
 log=$logdir/$name.log
 stamped=$logdir/$name.stamped.log
-icount=${KHO_BENCH_ICOUNT:-0}
 case "$icount" in off|[0-9]|10) ;; *) echo "upgrade: KHO_BENCH_ICOUNT=off|0..10, not '$icount'" >&2; exit 2 ;; esac
 mkdir -p "$logdir"
 
@@ -192,6 +195,14 @@ else
 		read -r _ b1 < <(tsc_of "plain-load-end-s$s") || missing "no plain-load-end-s$s"
 		printf -v "load$s" '%s' "$(calc 4 "($b1 - $b0) / 1e9")"
 	done
+	# The old kernel's last line: reboot() (or kexec -e) to it is the
+	# shutdown (devices, LUO's serialisation), from it to /init the new
+	# kernel's boot (purgatory, decompression, KHO, init).
+	declare -A kstart=()
+	for e in x1 x5 kexec; do
+		kstart[$e]=$(awk -v a="${line[$e]}" 'seen && /kexec_core: Starting new kernel/ { print $1; exit } index($0, a) { seen = 1 }' "$stamped")
+		[ -n "${kstart[$e]}" ] || missing "no 'Starting new kernel' after '${line[$e]}' in $stamped"
+	done
 	check="load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 fi
 
@@ -220,6 +231,17 @@ vmm_own=$(d adopt script)
 before=$(d kexec up)
 e2e_plain=$(calc $sd "($(d i2 ls1) + $(d i6 ls5)) / 2")
 e2e_up=$(d adopt up)
+# The toolkit's share of the blackout: what runs after the new kernel's
+# /init reaches its hooks (agent restore, hook notice, VMM adoption).
+toolkit=$(d adopt i4)
+share=$(calc 2 "100 * $toolkit / $adopt")
+shut=null kboot=null pshut=null pboot=null
+if [ "$icount" = off ]; then
+	shut=$(calc 3 "${kstart[kexec]} - ${t[kexec]}")
+	kboot=$(calc 3 "${t[i4]} - ${kstart[kexec]}")
+	pshut=$(calc 3 "(${kstart[x1]} - ${t[x1]} + ${kstart[x5]} - ${t[x5]}) / 2")
+	pboot=$(calc 3 "(${t[i2]} - ${kstart[x1]} + ${t[i6]} - ${kstart[x5]}) / 2")
+fi
 # Ratios only of figures measured above, in this run.
 for v in plain adopt dma boot e2e_plain e2e_up load1 load5; do
 	awk -v x="${!v}" 'BEGIN { exit !(x > 0) }' || missing "$v is not positive: ${!v} s"
@@ -243,11 +265,11 @@ agent_ms=$(grep -a -m1 -o 'restore-agent: restored in [0-9.]* ms' "$log" | awk '
 [ -n "$agent_ms" ] || missing "no 'restore-agent: restored in' line"
 
 if [ "$json" = 1 ]; then
-	printf '{"clock":"%s","plain_s":%s,"plain_before_s":%s,"plain_after_s":%s,"adopted_s":%s,"ratio":%s,"dma_s":%s,"ratio_dma":%s,"kernel_boot_s":%s,"ratio_kernel_boot":%s,"agent_restore_s":%s,"vmm_adopt_s":%s,"hook_notice_s":%s,"vmm_start_adopt_s":%s,"agent_restored_in_ms":%s,"plain_load_s":[%s,%s],"kho_tool_before_kexec_s":%s,"kho_tool_steps_ms":{"preflight_running":%s,"preflight_target":%s,"capture":%s,"preserve":%s,"load":%s},"end_to_end_plain_s":%s,"end_to_end_upgrade_s":%s,"ratio_end_to_end":%s}\n' \
+	printf '{"clock":"%s","plain_s":%s,"plain_before_s":%s,"plain_after_s":%s,"adopted_s":%s,"ratio":%s,"dma_s":%s,"ratio_dma":%s,"kernel_boot_s":%s,"ratio_kernel_boot":%s,"agent_restore_s":%s,"vmm_adopt_s":%s,"hook_notice_s":%s,"vmm_start_adopt_s":%s,"agent_restored_in_ms":%s,"plain_load_s":[%s,%s],"kho_tool_before_kexec_s":%s,"kho_tool_steps_ms":{"preflight_running":%s,"preflight_target":%s,"capture":%s,"preserve":%s,"load":%s},"end_to_end_plain_s":%s,"end_to_end_upgrade_s":%s,"ratio_end_to_end":%s,"toolkit_s":%s,"toolkit_share_pct":%s,"shutdown_s":%s,"new_kernel_boot_s":%s,"plain_shutdown_s":%s,"plain_new_kernel_boot_s":%s}\n' \
 		"$clock" "$plain" "$plain1" "$plain5" "$adopt" "$ratio" "$dma" "$ratio_dma" "$boot" "$ratio_boot" \
 		"$restore" "$vmm" "$notice" "$vmm_own" "$agent_ms" "$load1" "$load5" "$before" \
 		"${ms[preflight-running]}" "${ms[preflight-target]}" "${ms[capture]}" "${ms[preserve]}" "${ms[load]}" \
-		"$e2e_plain" "$e2e_up" "$ratio_e2e"
+		"$e2e_plain" "$e2e_up" "$ratio_e2e" "$toolkit" "$share" "$shut" "$kboot" "$pshut" "$pboot"
 	exit 0
 fi
 echo "upgrade: $clock; $check"
@@ -256,14 +278,9 @@ echo "upgrade: plain kexec before the upgrade $plain1 s, after it $plain5 s (mea
 echo "upgrade: breakdown: kernel boot $boot s (ratio $ratio_boot to the plain kexec), agent restore $restore s (the agent's own "restored in" $agent_ms ms), VMM adopt $vmm s (init hook noticing $notice s, VMM start + adopt $vmm_own s)"
 echo "upgrade: before the jump (no blackout): plain kexec -s -l $load1/$load5 s; kho-tool $before s from its start to reboot(): preflight-running ${ms[preflight-running]}, preflight-target ${ms[preflight-target]}, capture ${ms[capture]}, preserve ${ms[preserve]}, load ${ms[load]} ms"
 echo "upgrade: end to end (load to /init vs kho-tool start to adoption): plain $e2e_plain s, upgrade $e2e_up s, ratio $ratio_e2e"
+echo "upgrade: the toolkit's share of the blackout (agent restore + hook notice + VMM start and adopt): $toolkit s of $adopt s, $share %"
 if [ "$icount" = off ]; then
-	# The kernel's own line, host-stamped: what the serial clock alone sees.
-	k1=$(awk -v a="${line[x1]}" 'seen && /kexec_core: Starting new kernel/ { print $1; exit } index($0, a) { seen = 1 }' "$stamped")
-	k5=$(awk -v a="${line[x5]}" 'seen && /kexec_core: Starting new kernel/ { print $1; exit } index($0, a) { seen = 1 }' "$stamped")
-	kk=$(awk -v a="${line[kexec]}" 'seen && /kexec_core: Starting new kernel/ { print $1; exit } index($0, a) { seen = 1 }' "$stamped")
-	if [ -n "$k1" ] && [ -n "$k5" ] && [ -n "$kk" ]; then
-		echo "upgrade: from the kernel's 'Starting new kernel' to /init: plain $(calc 3 "${t[i2]} - $k1")/$(calc 3 "${t[i6]} - $k5") s, kho-tool $(calc 3 "${t[i4]} - $kk") s"
-	fi
+	echo "upgrade: shutdown (reboot() to the old kernel's 'Starting new kernel'): plain $pshut s, kho-tool $shut s; new kernel to /init: plain $pboot s, kho-tool $kboot s"
 fi
 echo "upgrade: serial log $log"
 exit 0

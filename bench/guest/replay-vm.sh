@@ -50,11 +50,19 @@ run=/run/kho-tool
 # nth K: the K-th size, or nothing past either end.
 nth() {
 	[ "$1" -ge 1 ] || return 0
-	echo $sizes | cut -d' ' -f"$1"
+	# awk, not cut: cut prints a line without its delimiter (one size)
+	# whole, for every K, and the chain would never end.
+	echo $sizes | awk -v k="$1" '{ print $k }'
 }
 # maps_of SIZE, chunk_of SIZE
 maps_of() { echo "${1%%x*}"; }
 chunk_of() { case "$1" in *x*) echo "${1#*x}" ;; *) echo 16384 ;; esac; }
+# KHO_BENCH_SHMEM_THP: large folios for the memfds this boot creates.
+if [ -n "${thp:-}" ]; then
+	echo "$thp" > /sys/kernel/mm/transparent_hugepage/shmem_enabled ||
+		khotest_fail "shmem THP: cannot set '$thp'"
+	echo "replay-vm: shmem THP $(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled)"
+fi
 stage_n=$(nth "$KHO_STAGE")
 agent_n=$(nth $((KHO_STAGE - 1)))
 bare_n=$(nth $((KHO_STAGE - 2)))
@@ -153,6 +161,8 @@ if [ -n "$stage_n" ]; then
 		sleep 0.1
 	done
 	cat /tmp/stage.out
+	# How much of the shmem sits in large folios (KHO_BENCH_SHMEM_THP).
+	echo "replay-vm: stage $n: $(grep -E '^(Shmem|ShmemHugePages):' /proc/meminfo | tr -s ' \n' ' ')"
 fi
 # The bare side of the last agent still needs its boot.
 [ -z "$agent_n$stage_n" ] || khotest_kexec vanilla kho_agent=off

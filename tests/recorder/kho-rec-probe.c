@@ -38,6 +38,21 @@
  *               (/dev/vfio/devices/vfio*) bound and attached, so that
  *               each map and unmap also costs an IOTLB invalidation, as
  *               it does for a VMM with a device assigned
+ *   ram MIB N [nodev]
+ *               the first VFIO cdev attached, then N rounds of what QEMU
+ *               does for guest RAM at start (its VFIO memory listener,
+ *               one IOMMU_IOAS_MAP by VA per RAM section of a PC's
+ *               memory map: 640 KiB below the VGA hole, the rest of
+ *               MIB MiB above 1 MiB, and the read-only BIOS ROM at
+ *               4 GiB - 256 KiB) and of unmapping it all at the end;
+ *               prints ns per round of maps and of unmaps; with nodev
+ *               on an IOAS with no device, where a map pins nothing and
+ *               the kernel's work does not depend on where the pages are
+ *   viommu W N  the first VFIO cdev attached, then N small maps
+ *               (4 KiB by VA, as a vIOMMU's shadow of a guest driver's
+ *               DMA mappings) with W of them in flight: each map past
+ *               the first W unmaps the one made W maps before, so no
+ *               unmap follows its own map; prints ns per map+unmap
  */
 #include <dirent.h>
 #include <errno.h>
@@ -397,6 +412,139 @@ static int probe_loop(unsigned long n, bool dev)
 	return 0;
 }
 
+/* An IOAS, with the first VFIO cdev attached if @dev: maps then pin and fill a domain. */
+static int probe_setup_dev(int *iommufd, uint32_t *ioas, bool dev)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+
+	*iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (*iommufd < 0) {
+		perror("kho-rec-probe: open /dev/iommu");
+		return -1;
+	}
+	if (probe_ioctl(*iommufd, IOMMU_IOAS_ALLOC, &a, "IOMMU_IOAS_ALLOC"))
+		return -1;
+	*ioas = a.out_ioas_id;
+	if (dev && probe_attach(*iommufd, *ioas) < 0)
+		return -1;
+	/* Let the recorder's server thread settle (see probe_loop()). */
+	usleep(100000);
+	return 0;
+}
+
+/* Guest RAM backed by a memfd, mapped shared and touched, as QEMU's. */
+static void *probe_ram(size_t len)
+{
+	void *ram;
+	int fd;
+
+	fd = memfd_create("probe-guest-ram", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, len) < 0) {
+		perror("kho-rec-probe: guest RAM memfd");
+		return NULL;
+	}
+	ram = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (ram == MAP_FAILED) {
+		perror("kho-rec-probe: guest RAM mmap");
+		return NULL;
+	}
+	memset(ram, 0x5a, len);
+	return ram;
+}
+
+static int probe_ram_pattern(unsigned long mib, unsigned long rounds,
+			     bool dev)
+{
+	const uint64_t rom_len = 256UL << 10, rom_iova = (4UL << 30) - rom_len;
+	size_t len = mib << 20;
+	/* QEMU's sections of a PC's RAM: guest physical address = IOVA. */
+	struct { uint64_t iova, len; bool ro; } sec[] = {
+		{ 0, 640UL << 10, false },
+		{ 1UL << 20, len - (1UL << 20), false },
+		{ rom_iova, rom_len, true },
+	};
+	double map_ns = 0, unmap_ns = 0, t0;
+	unsigned long r, i;
+	uint32_t ioas;
+	int iommufd;
+	char *ram;
+
+	if (len < (2UL << 20) || len > (3UL << 30)) {
+		fprintf(stderr, "kho-rec-probe: ram %lu MiB: 2 MiB to 3 GiB, below the PCI hole\n",
+			mib);
+		return 1;
+	}
+	ram = probe_ram(len + rom_len);
+	if (!ram || probe_setup_dev(&iommufd, &ioas, dev))
+		return 1;
+	for (r = 0; r < rounds; r++) {
+		t0 = probe_now_ns();
+		for (i = 0; i < sizeof(sec) / sizeof(sec[0]); i++) {
+			struct iommu_ioas_map m = {
+				.size = sizeof(m),
+				.flags = IOMMU_IOAS_MAP_FIXED_IOVA |
+					 IOMMU_IOAS_MAP_READABLE |
+					 (sec[i].ro ? 0 : IOMMU_IOAS_MAP_WRITEABLE),
+				.ioas_id = ioas, .length = sec[i].len,
+				.iova = sec[i].iova,
+				/* The ROM lives past the RAM, as QEMU's own block. */
+				.user_va = (uintptr_t)(sec[i].ro ? ram + len :
+						       ram + sec[i].iova),
+			};
+
+			if (probe_ioctl(iommufd, IOMMU_IOAS_MAP, &m,
+					"IOMMU_IOAS_MAP (guest RAM)"))
+				return 1;
+		}
+		map_ns += probe_now_ns() - t0;
+		t0 = probe_now_ns();
+		for (i = 0; i < sizeof(sec) / sizeof(sec[0]); i++)
+			if (probe_unmap(iommufd, ioas, sec[i].iova, sec[i].len))
+				return 1;
+		unmap_ns += probe_now_ns() - t0;
+	}
+	printf("kho-rec-probe: ram %lu MiB in 3 sections, %lu rounds on %s: map %.0f ns/round, unmap %.0f ns/round\n",
+	       mib, rounds, dev ? "ioas+device" : "ioas", map_ns / rounds,
+	       unmap_ns / rounds);
+	return 0;
+}
+
+static int probe_viommu_pattern(unsigned long window, unsigned long n)
+{
+	const uint64_t page = 4096, base = 0x100000;
+	uint32_t ioas;
+	int iommufd;
+	unsigned long i;
+	double t0;
+	char *ram;
+
+	if (window < 2 || window > 65536 || n < window) {
+		fprintf(stderr, "kho-rec-probe: viommu %lu %lu: a window of 2 to 65536 maps, and at least that many maps\n",
+			window, n);
+		return 1;
+	}
+	ram = probe_ram(window * page);
+	if (!ram || probe_setup_dev(&iommufd, &ioas, true))
+		return 1;
+	t0 = probe_now_ns();
+	for (i = 0; i < n; i++) {
+		uint64_t iova = base + (i % window) * page;
+
+		if (i >= window && probe_unmap(iommufd, ioas, iova, page))
+			return 1;
+		if (probe_map_va(iommufd, ioas, ram + (i % window) * page,
+				 page, iova))
+			return 1;
+	}
+	for (i = 0; i < window; i++)
+		if (probe_unmap(iommufd, ioas, base + i * page, page))
+			return 1;
+	printf("kho-rec-probe: viommu %lu maps, %lu in flight, on ioas+device: map+unmap %.0f ns/pair\n",
+	       n, window, (probe_now_ns() - t0) / n);
+	return 0;
+}
+
 /* What a VMM that bypasses libc's ioctl() does: the recorder cannot see it */
 static int probe_bypass(void)
 {
@@ -500,6 +648,13 @@ int main(int argc, char **argv)
 	if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "dev"))) &&
 	    !strcmp(argv[1], "loop") && atol(argv[2]) > 0)
 		return probe_loop(atol(argv[2]), argc == 4);
-	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | disown | impostor PID | closerange | lowfd | loop N [dev]\n");
+	if ((argc == 4 || (argc == 5 && !strcmp(argv[4], "nodev"))) &&
+	    !strcmp(argv[1], "ram") && atol(argv[2]) > 0 && atol(argv[3]) > 0)
+		return probe_ram_pattern(atol(argv[2]), atol(argv[3]),
+					 argc == 4);
+	if (argc == 4 && !strcmp(argv[1], "viommu") && atol(argv[2]) > 0 &&
+	    atol(argv[3]) > 0)
+		return probe_viommu_pattern(atol(argv[2]), atol(argv[3]));
+	fprintf(stderr, "usage: kho-rec-probe hold | cut | bypass | disown | impostor PID | closerange | lowfd | loop N [dev] | ram MIB ROUNDS [nodev] | viommu WINDOW N\n");
 	return 2;
 }
