@@ -19,13 +19,75 @@ dump() {
 		tail -n 30 "$f"
 	done
 }
-# start_new_qemu: in the background, the new QEMU: the same command line
-# plus the incoming cpr and main channels ($W/new-cpr.sock, new-main.sock);
-# it blocks until its CPR state arrives.  $! is its pid.
-start_new_qemu() {
-	# shellcheck disable=SC2086 # a word per argument
-	qemu-system-x86_64 $l2_args -serial "file:$W/new.log" \
-		-qmp "unix:$W/new-qmp.sock,server=on,wait=off" \
-		-incoming "{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\"type\":\"unix\",\"path\":\"$W/new-cpr.sock\"}}" \
-		-incoming "unix:$W/new-main.sock" > "$W/new.out" 2>&1 &
+# l2_start TAG [incoming]: in the background, a QEMU running the L2 guest:
+# serial $W/TAG.log, QMP $W/TAG-qmp.sock; with "incoming", a new QEMU that
+# takes the guest over its cpr and main channels ($W/TAG-cpr.sock,
+# TAG-main.sock) and blocks until its CPR state arrives.  $! is its pid.
+l2_start() {
+	if [ "${2:-}" = incoming ]; then
+		# shellcheck disable=SC2086 # a word per argument
+		qemu-system-x86_64 $l2_args -serial "file:$W/$1.log" \
+			-qmp "unix:$W/$1-qmp.sock,server=on,wait=off" \
+			-incoming "{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\"type\":\"unix\",\"path\":\"$W/$1-cpr.sock\"}}" \
+			-incoming "unix:$W/$1-main.sock" > "$W/$1.out" 2>&1 &
+	else
+		# shellcheck disable=SC2086 # a word per argument
+		qemu-system-x86_64 $l2_args -serial "file:$W/$1.log" \
+			-qmp "unix:$W/$1-qmp.sock,server=on,wait=off" > "$W/$1.out" 2>&1 &
+	fi
 }
+# start_new_qemu: l2_start new incoming (host-cpr*.sh's one new QEMU).
+start_new_qemu() { l2_start new incoming; }
+# l2_console TAG: the L2 serial on the L1 console as "L2TAG: ...", up to
+# the kexec (/tmp does not survive it; the console does).
+l2_console() {
+	tail -F "$W/$1.log" 2>/dev/null | sed -u "s/^/L2$1: /" > /dev/console &
+}
+# start_agent: the restore-agent from the disk root, in the background,
+# until it is ready (host-cpr-kexec.sh says why not from the initrd).
+start_agent() {
+	local i=0
+
+	restore-agent > "$W/agent.out" 2>&1 &
+	until grep -q '^ready' /run/kho-tool/agent.status 2>/dev/null; do
+		if [ "$i" -ge 600 ] || grep -q '^failed' /run/kho-tool/agent.status 2>/dev/null; then
+			cat "$W/agent.out"
+			dump
+			khotest_fail "the restore-agent did not get ready: $(cat /run/kho-tool/agent.status 2>/dev/null)"
+		fi
+		usleep 100000
+		i=$((i + 1))
+	done
+}
+# The initrd of the kexec: the L1 initramfs' job (tests/vm/host/init:
+# mount the disk, copy /opt/kho and /test in, switch_root) from what this
+# root holds, with busybox-static.  It carries the agent and a kho-init.d
+# hook, so that kho-tool upgrade uses it as is; but this init runs no
+# hooks and switches root, which would take the agent's socket in /run
+# with it: stage 2 starts the agent from the disk root instead, as a
+# systemd unit would on a real host.
+make_initrd() {
+	local d=/tmp/l1-initrd
+
+	rm -rf "$d"
+	mkdir -p "$d/bin" "$d/opt" "$d/proc" "$d/sys" "$d/dev" "$d/newroot"
+	cp /bin/busybox "$d/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -s busybox "$d/bin/$a"
+	done
+	ln -s bin "$d/sbin"
+	mkdir -p "$d/usr"
+	ln -s ../bin "$d/usr/bin"
+	ln -s ../bin "$d/usr/sbin"
+	mkdir -p "$d/usr/lib/kho-tool" "$d/etc/kho/init.d"
+	cp /opt/kho/bin/restore-agent "$d/usr/lib/kho-tool/restore-agent"
+	printf '#!/bin/sh\n# not run by tests/vm/host/init: see host-cpr-kexec.sh\n' \
+		> "$d/etc/kho/init.d/10-restore-agent"
+	cp /test/host-init "$d/init"
+	chmod 755 "$d/init"
+	cp -a /opt/kho "$d/opt/kho"
+	cp -a /test "$d/test"
+	(cd "$d" && find . | busybox cpio -o -H newc > /tmp/l1-initrd.img 2>/dev/null) ||
+		khotest_fail "cannot build the kexec's initrd"
+}
+
