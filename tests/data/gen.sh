@@ -88,6 +88,11 @@ bad iommufd-file-twice yes 's/1042 8>/1042 7>/' "$v"
 bad iommufd-file-tokens-length yes 's/<1041 7  1042 8>/<1041 7  1042>/' "$v"
 bad iommufd-missing-token yes '/token = \/bits\/ 64 <0x6b686f2d696f6d6d>/d' "$v"
 bad iommufd-journal-length-too-big yes 's/journal-length = \/bits\/ 64 <57>;\t\/\* preserved/journal-length = \/bits\/ 64 <0x100000000>;\t\/* preserved/' "$v"
+# The qemu-cpr node (format 3): qemu-cpr-two.dts, one defect.
+q=fdt-schema/examples/qemu-cpr-two.dts
+bad qemu-duplicate-name yes 's|"/tmp/cpr/b-qmp.sock"|"/tmp/cpr/a-qmp.sock"|' "$q"
+bad qemu-shared-memfd yes 's|fd-tokens = /bits/ 64 <0x6b686f2d63707202>|fd-tokens = /bits/ 64 <0x6b686f2d63707200>|' "$q"
+bad qemu-min-reader-2 yes 's/min-reader-version = <3>/min-reader-version = <2>/' "$q"
 
 # Damage no dts can express: cut the good blob short, corrupt its header,
 # append bytes past its totalsize.
