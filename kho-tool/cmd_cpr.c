@@ -876,6 +876,8 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 			 h.nr_qemu > 1 ? ", ..." : "");
 		goto fail;
 	}
+	if (q)
+		r->qmp = q->name;
 	if (q && restored_has(done, q->name)) {
 		snprintf(r->err, sizeof(r->err),
 			 "%s was given to a new QEMU already (%s): a second would run the guest twice on the same RAM",
