@@ -31,15 +31,8 @@ for flavour in vanilla patched; do
 	export "$var=$kdir"
 done
 
-# Stamp serial lines on arrival.  launch.sh truncates the log when QEMU
-# starts; tail -F follows it through that.  The stamper (tail and the loop)
-# is a process group of its own, ended on every way out of this script.
 . "$top/tests/vm/procs.bash"
-stamp_serial() {
-	tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
-		printf '%s %s\n' "$(date +%s.%N)" "${line%$'\r'}"
-	done > "$stamped"
-}
+. "$top/tests/vm/demo-lib.bash"
 stamper=
 tag=demo-$$
 trap 'helper_stop "$stamper"' EXIT
@@ -59,17 +52,6 @@ if [ -n "$left" ]; then
 	echo "demo: FAILED: processes left behind: $(echo $left)" >&2
 	rc=1
 fi
-
-stamp_of() {
-	grep -a -m1 -- "$1" "$stamped" | cut -d' ' -f1
-}
-
-# steps JSON: one "  name  N ms" line per step of a timeline JSON object
-steps() {
-	grep -a -o '"step":"[^"]*","[a-z_]*ms":[0-9.]*\(,"ms":[0-9.]*\)\?' |
-		sed 's/"step":"\([^"]*\)".*"ms":\([0-9.]*\)$/\1 \2/' |
-		while read -r step ms; do printf '  %-18s %10.1f ms\n' "$step" "$ms"; done
-}
 
 echo
 echo "== timeline (old kernel: kho-tool upgrade --json)"

@@ -90,4 +90,57 @@ make_initrd() {
 	(cd "$d" && find . | busybox cpio -o -H newc > /tmp/l1-initrd.img 2>/dev/null) ||
 		khotest_fail "cannot build the kexec's initrd"
 }
+# restore_one OLD NEW: `cpr-relay --restore` of the hand-off's QEMU OLD
+# (its QMP socket before the kexec) into the new QEMU NEW.
+restore_one() {
+	local rc=0
 
+	kho-tool cpr-relay --restore --vmm "$W/$1-qmp.sock" --to-cpr "$W/$2-cpr.sock" \
+		--to-main "$W/$2-main.sock" --timeout 120 > "$W/restore-$2.out" 2>&1 || rc=$?
+	cat "$W/restore-$2.out"
+	[ "$rc" -eq 0 ] || { dump /run/kho-tool/restore.log; khotest_fail "cpr-relay --restore --vmm $1 failed (exit $rc)"; }
+}
+
+# continues TAG: TAG's guest beats twice more, never rebooted, pattern
+# intact; logs TAG_first, its first heartbeat, for the host.
+continues() {
+	local first
+
+	wait_for "$W/$1.log" '^hb [0-9]+ ' 300 || { dump; khotest_fail "QEMU $1's L2 guest printed no heartbeat"; }
+	khotest_log "$1_first_wall=$(date +%s.%N)"
+	first=$(hb "$W/$1.log" 1p)
+	wait_for "$W/$1.log" "^hb $((first + 2)) " 300 || { dump; khotest_fail "QEMU $1's L2 guest does not keep running"; }
+	if grep -q '^L2 boot' "$W/$1.log"; then khotest_fail "QEMU $1's L2 guest rebooted"; fi
+	if grep -q BAD "$W/$1.log"; then khotest_fail "QEMU $1's L2 RAM pattern changed: $(grep BAD "$W/$1.log" | head -n 1)"; fi
+	khotest_log "$1_first=$first"
+}
+
+# agent_status WANT: the restore-agent's status begins with WANT (waits 10 s).
+agent_status() {
+	local i=0
+
+	until grep -q "^$1" /run/kho-tool/agent.status 2>/dev/null; do
+		[ "$i" -lt 100 ] || khotest_fail "agent status '$(cat /run/kho-tool/agent.status)', not $1"
+		usleep 100000
+		i=$((i + 1))
+	done
+}
+
+# kexec_with CMD KERNEL STAGE [--json] TAG...: kho-tool CMD (upgrade or
+# rollback) of the QEMUs TAG... into KERNEL, its output on the console
+# (/tmp does not survive the kexec); returns only if it failed.
+kexec_with() {
+	local cmd=$1 kernel=$2 stage=$3 rc=0 json= qemus=
+
+	shift 3
+	[ "${1:-}" = --json ] && { json=--json; shift; }
+	for t in "$@"; do qemus="$qemus --qemu-qmp $W/$t-qmp.sock"; done
+	make_initrd
+	sync
+	khotest_log "${cmd}_start_wall=$(date +%s.%N)"
+	# shellcheck disable=SC2086 # a word per option
+	kho-tool "$cmd" --kernel "$kernel" --initrd /tmp/l1-initrd.img \
+		--append "khotest.stage=$stage" $json $qemus > /dev/console 2>&1 || rc=$?
+	dump /run/kho-tool/restore.log
+	khotest_fail "kho-tool $cmd of $* returned (exit $rc)"
+}
