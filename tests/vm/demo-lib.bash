@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared by the demos (tests/vm/demo.sh, demo-qemu.sh): the host's clock
 # on the serial line, the one clock that runs through a guest's kexec.
-# The caller sets $log (launch.sh's serial log) and $stamped.
+# demo_init sets $log (launch.sh's serial log) and $stamped.
 
 # Stamp serial lines on arrival.  launch.sh truncates the log when QEMU
 # starts; tail -F follows it through that.  The stamper (tail and the loop)
@@ -24,3 +24,24 @@ steps() {
 		while read -r step ms; do printf '  %-18s %10.1f ms\n' "$step" "$ms"; done
 }
 
+# demo_init NAME: $BUILD made absolute, $log and $stamped under the VM
+# log directory, and both kernels (KHO_KERNEL_VANILLA / KHO_KERNEL_PATCHED,
+# a kernel dir or image as for tests/vm/run.sh, skip that flavour's build).
+# Needs $top.  Exits 2 if a kernel cannot be built.
+demo_init() {
+	local logdir flavour var kdir
+
+	export BUILD=${BUILD:-build}
+	case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
+	logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
+	log="$logdir/$1.log"
+	stamped="$logdir/$1.stamped.log"
+	mkdir -p "$logdir"
+	echo "$1: kernels (cached after the first build, ~6 min each otherwise)"
+	for flavour in vanilla patched; do
+		var=KHO_KERNEL_${flavour^^}
+		[ -n "${!var:-}" ] && continue
+		kdir=$("$top/tests/rig/build-kernel.sh" "$flavour") || exit 2
+		export "$var=$kdir"
+	done
+}

@@ -13,28 +13,16 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-export BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
-logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
+. "$top/tests/vm/procs.bash"
+. "$top/tests/vm/demo-lib.bash"
 name=demo-qemu
-log="$logdir/$name.log"
-stamped="$logdir/$name.stamped.log"
-mkdir -p "$logdir"
-
-echo "demo-qemu: kernels and the host image (cached after the first build)"
-for flavour in vanilla patched; do
-	var=KHO_KERNEL_${flavour^^}
-	[ -n "${!var:-}" ] && continue
-	kdir=$("$top/tests/rig/build-kernel.sh" "$flavour") || exit 2
-	export "$var=$kdir"
-done
+# The host image is built (and cached) by launch.sh --host-image.
+demo_init "$name"
 patched=$KHO_KERNEL_PATCHED
 [ -d "$patched" ] && patched="$patched/bzImage"
 payload="$BUILD/tests/cpr/payload.elf"
 make -s -C "$top" BUILD="$BUILD" "$payload" || exit 2
 
-. "$top/tests/vm/procs.bash"
-. "$top/tests/vm/demo-lib.bash"
 stamper=
 tag=demo-qemu-$$
 trap 'helper_stop "$stamper"' EXIT

@@ -13,26 +13,11 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-export BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
-logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
-name=demo
-log="$logdir/$name.log"
-stamped="$logdir/$name.stamped.log"
-mkdir -p "$logdir"
-
-echo "demo: kernels (cached after the first build, ~6 min each otherwise)"
-# KHO_KERNEL_VANILLA / KHO_KERNEL_PATCHED (a kernel dir or image, as for
-# tests/vm/run.sh) skip the build of that flavour.
-for flavour in vanilla patched; do
-	var=KHO_KERNEL_${flavour^^}
-	[ -n "${!var:-}" ] && continue
-	kdir=$("$top/tests/rig/build-kernel.sh" "$flavour") || exit 2
-	export "$var=$kdir"
-done
-
 . "$top/tests/vm/procs.bash"
 . "$top/tests/vm/demo-lib.bash"
+name=demo
+demo_init "$name"
+
 stamper=
 tag=demo-$$
 trap 'helper_stop "$stamper"' EXIT

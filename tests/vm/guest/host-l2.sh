@@ -92,9 +92,14 @@ make_initrd() {
 }
 # restore_one OLD NEW: `cpr-relay --restore` of the hand-off's QEMU OLD
 # (its QMP socket before the kexec) into the new QEMU NEW.
+# The new QEMU must listen first: the agent waits 30 s for --restore's
+# ack, and a QEMU starting under nested TCG next to a running guest can
+# take longer than that.
 restore_one() {
 	local rc=0
 
+	khotest_wait 300 test -S "$W/$2-cpr.sock" ||
+		{ dump; khotest_fail "the new QEMU $2 never listened on $W/$2-cpr.sock"; }
 	kho-tool cpr-relay --restore --vmm "$W/$1-qmp.sock" --to-cpr "$W/$2-cpr.sock" \
 		--to-main "$W/$2-main.sock" --timeout 120 > "$W/restore-$2.out" 2>&1 || rc=$?
 	cat "$W/restore-$2.out"
@@ -117,13 +122,8 @@ continues() {
 
 # agent_status WANT: the restore-agent's status begins with WANT (waits 10 s).
 agent_status() {
-	local i=0
-
-	until grep -q "^$1" /run/kho-tool/agent.status 2>/dev/null; do
-		[ "$i" -lt 100 ] || khotest_fail "agent status '$(cat /run/kho-tool/agent.status)', not $1"
-		usleep 100000
-		i=$((i + 1))
-	done
+	khotest_wait 10 grep -q "^$1" /run/kho-tool/agent.status ||
+		khotest_fail "agent status '$(cat /run/kho-tool/agent.status)', not $1"
 }
 
 # kexec_with CMD KERNEL STAGE [--json] TAG...: kho-tool CMD (upgrade or
