@@ -401,6 +401,16 @@ fail:
 	return ret;
 }
 
+void cpr_relay_hangup(struct cpr_relay *r)
+{
+	/* Closing the cpr channel is the source's cue to start the main one. */
+	if (r->cpr_sock < 0)
+		return;
+	r->source_stopped = 1;
+	close(r->cpr_sock);
+	r->cpr_sock = -1;
+}
+
 int cpr_relay_receive_stream(struct cpr_relay *r)
 {
 	uint64_t total = 0;
@@ -409,10 +419,7 @@ int cpr_relay_receive_stream(struct cpr_relay *r)
 	int s = -1, out = -1, ret;
 	const char *stepname;
 
-	/* Closing the cpr channel is the source's cue to start the main one. */
-	r->source_stopped = 1;
-	close(r->cpr_sock);
-	r->cpr_sock = -1;
+	cpr_relay_hangup(r);
 	stepname = "main channel";
 	s = kho_cpr_accept(r->lmain, r->timeout_ms);
 	if (s < 0) {

@@ -62,13 +62,18 @@ int cpr_relay_receive(struct cpr_relay *r);
  * guest still runs, the source waits for the cpr channel's hang-up.
  * Return: 0, or -errno (the migration cancelled, the message printed).
  *
- * cpr_relay_receive_stream() - hang up the cpr channel (the source stops
- * the guest) and store the main stream.  Return: 0, or -errno.
+ * cpr_relay_hangup() - hang up the cpr channel: the source migrates on
+ * its main channel and stops the guest when done.  Once per relay; several
+ * QEMUs hung up together stop their guests together.
+ *
+ * cpr_relay_receive_stream() - hang up (if not yet) and store the main
+ * stream.  Return: 0, or -errno.
  *
  * cpr_relay_cancel() - after receive_state only: cancel the migration,
  * the guest never stopped.
  */
 int cpr_relay_receive_state(struct cpr_relay *r);
+void cpr_relay_hangup(struct cpr_relay *r);
 int cpr_relay_receive_stream(struct cpr_relay *r);
 void cpr_relay_cancel(struct cpr_relay *r);
 

@@ -618,9 +618,10 @@ static int luod_kexec(struct timeline *tl, struct run *r)
  * 2c. The QEMUs by cpr-transfer: each migrates to us.  First every one's
  * CPR state is read and checked while all the guests still run (each
  * source waits for our hang-up of its cpr channel), so that a refusal of
- * any cancels them all with nothing stopped; only then is each cpr
- * channel closed and each stream received.  From the first hang-up a
- * failure resumes every stopped guest in its source (kho_upgrade_run()).
+ * any cancels them all with nothing stopped; only then are all cpr
+ * channels closed together (the guests stop together, each at the end of
+ * its stream) and each stream received.  From the hang-up a failure
+ * resumes every stopped guest in its source (kho_upgrade_run()).
  */
 static int qemu_cpr(struct timeline *tl, struct run *r)
 {
@@ -663,6 +664,9 @@ static int qemu_cpr(struct timeline *tl, struct run *r)
 					r->relay[i].err);
 		}
 	}
+	/* All at once, so that the guests stop together. */
+	for (i = 0; i < o->nr_qemu; i++)
+		cpr_relay_hangup(&r->relay[i]);
 	for (i = 0; i < o->nr_qemu; i++) {
 		err = cpr_relay_receive_stream(&r->relay[i]);
 		if (err) {
