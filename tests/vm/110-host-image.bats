@@ -117,8 +117,9 @@ wall_between() {
 }
 
 @test "host image: two L2 guests across an L1 kexec in one hand-off, one restore failing and retried, then rolled back" {
-	# upgrade --qemu-qmp a --qemu-qmp b; cpr-relay --restore --vmm per
-	# QEMU; rollback --qemu-qmp of the new ones (docs/qemu-cpr.md).
+	# upgrade --qemu-qmp a --qemu-qmp b (after one of a and a file-backed
+	# c, refused with all running); cpr-relay --restore --vmm per QEMU;
+	# rollback --qemu-qmp of the new ones (docs/qemu-cpr.md).
 	need_payload
 	local patched vanilla continued=""
 	patched=$(kernel_image patched) || die "no patched kernel"
@@ -128,7 +129,7 @@ wall_between() {
 		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
 		--file "$patched:/test/vmlinuz-patched" --file "$vanilla:/test/vmlinuz-vanilla" \
 		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
-		--expect l2-running --expect restore-b-failed --expect a-continued \
+		--expect l2-running --expect refused-running --expect restore-b-failed --expect a-continued \
 		--expect b-recovered --expect rolled-back
 	assert_vm_ok
 	assert_log 'KHOTEST: BOOT stage=2 kernel=7\.2\.13-kho-b init=khotest-init'

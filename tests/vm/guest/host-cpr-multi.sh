@@ -2,8 +2,10 @@
 # Two L2 guests carried across a kexec of their L1 host in one hand-off,
 # one restore failing and retried, then both carried back by rollback
 # (docs/qemu-cpr.md "Many QEMUs" and "Rollback").
-# Stage 1 (vanilla L1): QEMUs a and b run the L2 payload; `kho-tool
-# upgrade --qemu-qmp a --qemu-qmp b` kexecs into the patched kernel.
+# Stage 1 (vanilla L1): QEMUs a and b run the L2 payload; an upgrade of a
+# and c (RAM in a file) is refused naming c before any guest stops, and
+# all three run on; `kho-tool upgrade --qemu-qmp a --qemu-qmp b` kexecs
+# into the patched kernel.
 # Stage 2: only a's new QEMU (a2) is started: `cpr-relay --restore --vmm b`
 # fails naming b, the step and the cause, and the agent keeps the session;
 # a is restored and runs while b waits; then b2 is started and b restored:
@@ -24,6 +26,28 @@ case "$KHO_STAGE" in
 	wait_for "$W/a.log" '^hb 3 ' 300 || { dump; khotest_fail "L2 guest a never reached hb 3"; }
 	wait_for "$W/b.log" '^hb 3 ' 300 || { dump; khotest_fail "L2 guest b never reached hb 3"; }
 	khotest_mark l2-running
+	# A QEMU kho-tool cannot carry (its RAM in a file) after one it can:
+	# refused by name before any guest stops, a's migration cancelled.
+	l2_args=$(echo "$l2_args" | sed "s|memory-backend-memfd,id=ram0,size=32M,share=on|memory-backend-file,id=ram0,size=32M,share=on,mem-path=$W/c.ram|")
+	l2_start c
+	c=$!
+	l2_args=$(echo "$l2_args" | sed "s|memory-backend-file,id=ram0,size=32M,share=on,mem-path=$W/c.ram|memory-backend-memfd,id=ram0,size=32M,share=on|")
+	wait_for "$W/c.log" '^hb 1 ' 300 || { dump; khotest_fail "L2 guest c never beat"; }
+	make_initrd
+	khotest_refused "$W/refused.out" "an upgrade of a and a file-backed c" \
+		kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
+		--qemu-qmp "$W/a-qmp.sock" --qemu-qmp "$W/c-qmp.sock"
+	grep -q "qemu-cpr: QEMU $W/c-qmp.sock (2 of 2): memory backend 'ram0' is memory-backend-file.*every guest keeps running" "$W/refused.out" ||
+		khotest_fail "the refusal does not name c, its backend and the outcome"
+	grep -q "qemu $W/a-qmp.sock: migration cancelled, the guest keeps running" "$W/refused.out" ||
+		khotest_fail "a's migration, accepted before c was refused, was not cancelled"
+	for t in a b c; do
+		before=$(hb "$W/$t.log" '$p')
+		wait_for "$W/$t.log" "^hb $((before + 2)) " 120 || { dump; khotest_fail "guest $t stopped after the refused upgrade"; }
+	done
+	kill "$c"
+	wait "$c" || true
+	khotest_mark refused-running
 	kexec_with upgrade /test/vmlinuz-patched 2 a b
 	;;
 2)
