@@ -11,6 +11,7 @@
 
 case "$KHO_STAGE" in
 1)
+	make_initrd
 	l2_start a
 	l2_console a
 	wait_for "$W/a.log" '^hb 3 ' 300 || { dump; khotest_fail "the L2 guest never reached hb 3"; }

@@ -26,7 +26,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	khotest_mark initrd
 	# A rehearsal: the guest stops, is captured and preserved, the image
 	# loaded; then all is undone and the guest resumes in the old QEMU.
-	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
+	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd "$initrd" \
 		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" --dry-run > "$W/dry.out" 2>&1 ||
 		{ cat "$W/dry.out"; dump; khotest_fail "upgrade --qemu-qmp --dry-run failed"; }
 	cat "$W/dry.out"
@@ -41,7 +41,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	khotest_log "upgrade_start_wall=$(date +%s.%N)"
 	rc=0
 	# Straight to the console: /tmp does not survive the kexec.
-	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
+	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd "$initrd" \
 		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" > /dev/console 2>&1 || rc=$?
 	# Only a failure comes back: the guest must run on in the old QEMU.
 	before=$(hb "$W/old.log" '$p')

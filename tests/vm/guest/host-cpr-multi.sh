@@ -19,6 +19,8 @@
 
 case "$KHO_STAGE" in
 1)
+	# Before the guests: under two of them L1's one vCPU builds it slowly.
+	make_initrd
 	l2_start a
 	l2_console a
 	l2_start b
@@ -33,9 +35,8 @@ case "$KHO_STAGE" in
 	c=$!
 	l2_args=$(echo "$l2_args" | sed "s|memory-backend-file,id=ram0,size=32M,share=on,mem-path=$W/c.ram|memory-backend-memfd,id=ram0,size=32M,share=on|")
 	wait_for "$W/c.log" '^hb 1 ' 300 || { dump; khotest_fail "L2 guest c never beat"; }
-	make_initrd
 	khotest_refused "$W/refused.out" "an upgrade of a and a file-backed c" \
-		kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
+		kho-tool upgrade --kernel /test/vmlinuz-patched --initrd "$initrd" \
 		--qemu-qmp "$W/a-qmp.sock" --qemu-qmp "$W/c-qmp.sock"
 	grep -q "qemu-cpr: QEMU $W/c-qmp.sock (2 of 2): memory backend 'ram0' is memory-backend-file.*every guest keeps running" "$W/refused.out" ||
 		khotest_fail "the refusal does not name c, its backend and the outcome"

@@ -5,6 +5,9 @@
 # and the helpers that read its heartbeat.
 W=/tmp/cpr
 mkdir -p "$W"
+# The kexec's initrd, on the disk: its overlay outlives L1's kexecs (/tmp
+# does not), so one build serves every stage.
+initrd=/var/tmp/l1-initrd.img
 l2_args="-machine q35,aux-ram-share=on -accel tcg -m 32M
 	-object memory-backend-memfd,id=ram0,size=32M,share=on
 	-machine memory-backend=ram0 -nodefaults -display none
@@ -87,7 +90,7 @@ make_initrd() {
 	chmod 755 "$d/init"
 	cp -a /opt/kho "$d/opt/kho"
 	cp -a /test "$d/test"
-	(cd "$d" && find . | busybox cpio -o -H newc > /tmp/l1-initrd.img 2>/dev/null) ||
+	(cd "$d" && find . | busybox cpio -o -H newc > "$initrd" 2>/dev/null) ||
 		khotest_fail "cannot build the kexec's initrd"
 }
 # restore_one OLD NEW: `cpr-relay --restore` of the hand-off's QEMU OLD
@@ -135,12 +138,11 @@ kexec_with() {
 	shift 3
 	[ "${1:-}" = --json ] && { json=--json; shift; }
 	for t in "$@"; do qemus="$qemus --qemu-qmp $W/$t-qmp.sock"; done
-	# Built once a boot: /tmp does not survive the kexec.
-	[ -f /tmp/l1-initrd.img ] || make_initrd
+	[ -f "$initrd" ] || make_initrd
 	sync
 	khotest_log "${cmd}_start_wall=$(date +%s.%N)"
 	# shellcheck disable=SC2086 # a word per option
-	kho-tool "$cmd" --kernel "$kernel" --initrd /tmp/l1-initrd.img \
+	kho-tool "$cmd" --kernel "$kernel" --initrd "$initrd" \
 		--append "khotest.stage=$stage" $json $qemus > /dev/console 2>&1 || rc=$?
 	dump /run/kho-tool/restore.log
 	khotest_fail "kho-tool $cmd of $* returned (exit $rc)"
