@@ -45,3 +45,27 @@ demo_init() {
 		export "$var=$kdir"
 	done
 }
+
+# demo_launch LAUNCH-ARGS...: tests/vm/launch.sh --name $name with the
+# serial stamped while it runs; sets rc (launch.sh's status, or 1 if a
+# process the demo started outlived it).  Needs procs.bash.
+demo_launch() {
+	local tag=$name-$$ left
+
+	stamper=
+	trap 'helper_stop "$stamper"' EXIT
+	trap 'exit 130' INT TERM HUP
+	: > "$log"
+	HELPER_TAG=$tag helper_start stamper stamp_serial
+	"$top/tests/vm/launch.sh" --name "$name" "$@"
+	rc=$?
+	sleep 0.5
+	helper_stop "$stamper"
+	stamper=
+	# Nothing the demo started may outlive it.
+	left=$(procs_tagged "$tag")
+	if [ -n "$left" ]; then
+		echo "$name: FAILED: processes left behind: $(echo $left)" >&2
+		rc=1
+	fi
+}

@@ -23,28 +23,12 @@ patched=$KHO_KERNEL_PATCHED
 payload="$BUILD/tests/cpr/payload.elf"
 make -s -C "$top" BUILD="$BUILD" "$payload" || exit 2
 
-stamper=
-tag=demo-qemu-$$
-trap 'helper_stop "$stamper"' EXIT
-trap 'exit 130' INT TERM HUP
-: > "$log"
-HELPER_TAG=$tag helper_start stamper stamp_serial
-
 g="$top/tests/vm/guest"
-"$top/tests/vm/launch.sh" --name "$name" --host-image khotest-init --timeout 900 \
+demo_launch --host-image khotest-init --timeout 900 \
 	--script "$g/host-cpr-demo.sh" --file "$payload:/test/payload.elf" \
 	--file "$g/host-l2.sh:/test/host-l2.sh" --file "$patched:/test/vmlinuz-patched" \
 	--file "$top/tests/vm/host/init:/test/host-init" \
 	--expect l2-running --expect l2-continued
-rc=$?
-sleep 0.5
-helper_stop "$stamper"
-stamper=
-left=$(procs_tagged "$tag")
-if [ -n "$left" ]; then
-	echo "demo-qemu: FAILED: processes left behind: $(echo $left)" >&2
-	rc=1
-fi
 
 # The old QEMU's last heartbeat before L1's new kernel booted, the new
 # QEMU's first: number and host time of each.

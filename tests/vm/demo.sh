@@ -18,25 +18,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 name=demo
 demo_init "$name"
 
-stamper=
-tag=demo-$$
-trap 'helper_stop "$stamper"' EXIT
-trap 'exit 130' INT TERM HUP
-: > "$log"
-HELPER_TAG=$tag helper_start stamper stamp_serial
-
-"$top/tests/vm/launch.sh" --name "$name" --script "$top/tests/vm/guest/upgrade-demo.sh" \
+demo_launch --script "$top/tests/vm/guest/upgrade-demo.sh" \
 	--kernel vanilla --timeout 300 --expect serving --expect adopted
-rc=$?
-sleep 0.5
-helper_stop "$stamper"
-stamper=
-# Nothing this demo started may outlive it.
-left=$(procs_tagged "$tag")
-if [ -n "$left" ]; then
-	echo "demo: FAILED: processes left behind: $(echo $left)" >&2
-	rc=1
-fi
 
 echo
 echo "== timeline (old kernel: kho-tool upgrade --json)"
