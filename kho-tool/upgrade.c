@@ -691,8 +691,10 @@ static int qemu_cpr(struct timeline *tl, struct run *r)
 		stream += rl->stream_len;
 	}
 	return step_end(tl, "qemu-cpr", 0,
-			"%u QEMU%s migrated to kho-tool (guests stopped): %u memfds, streams %llu bytes%s%s",
-			o->nr_qemu, o->nr_qemu > 1 ? "s" : "", fds,
+			"%u QEMU%s migrated to kho-tool (%s stopped): %u memfds, stream%s %llu bytes%s%s",
+			o->nr_qemu, o->nr_qemu > 1 ? "s" : "",
+			o->nr_qemu > 1 ? "guests" : "guest", fds,
+			o->nr_qemu > 1 ? "s" : "",
 			(unsigned long long)stream,
 			o->nr_qemu == 1 ? ": " : "",
 			o->nr_qemu == 1 ? o->qemu_qmp[0] : "");
