@@ -89,7 +89,7 @@ ifneq ($(MODEL_SRC),)
 TARGETS += $(KHO_MODEL)
 endif
 
-.PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo \
+.PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo demo-qemu \
 	kernel kernels initramfs install clean help programs deb check-distro check-cpr \
 	check-matrix matrix-kernels matrix-cached
 all: $(TARGETS)
@@ -338,6 +338,11 @@ prepare:
 demo: all
 	./tests/vm/demo.sh
 
+# An unmodified QEMU 11.1 guest across a kexec of its host (the sid host
+# image as L1; docs/qemu-cpr.md).
+demo-qemu: all
+	./tests/vm/demo-qemu.sh
+
 # prefix=/usr by default; the Debian package (debian/rules) uses the same.
 prefix ?= /usr
 install: programs
@@ -405,6 +410,7 @@ help:
 	@echo 'make check-fuzz   build the fuzzers, run each over its seeds once'
 	@echo 'make kernels      build (or fetch from cache) both guest kernels'
 	@echo 'make demo         upgrade demo in a QEMU guest'
+	@echo 'make demo-qemu    an unmodified QEMU guest across a kexec of its host (nested)'
 	@echo 'make install      install into DESTDIR'
 	@echo 'make deb          the Debian package, in $$(BUILD)/deb'
 	@echo 'make check-distro the package in Debian sid chroots: lintian, initrds'

@@ -63,7 +63,7 @@ static int usage(FILE *out, int code)
 	fprintf(out,
 		"usage: kho-tool cpr-relay --qmp SOCK --dir DIR --to-cpr PATH --to-main PATH\n"
 		"                          [--timeout SEC] [--keep-source] [--kexec-safe]\n"
-		"       kho-tool cpr-relay --restore --to-cpr PATH --to-main PATH\n"
+		"       kho-tool cpr-relay --restore [--vmm NAME] --to-cpr PATH --to-main PATH\n"
 		"                          [--handoff FILE] [--agent SOCK] [--timeout SEC]\n"
 		"  migrate the QEMU whose QMP socket is SOCK in cpr-transfer mode to\n"
 		"  kho-tool (it listens on DIR/cpr.sock and DIR/main.sock, keeps the CPR\n"
@@ -86,6 +86,10 @@ static int usage(FILE *out, int code)
 		"                 and hand them to the new QEMU; until it has them all the\n"
 		"                 agent keeps holding the memfds, so a failed --restore can\n"
 		"                 be run again\n"
+		"  --vmm NAME     with --restore: which QEMU of the hand-off (its QMP socket\n"
+		"                 given to upgrade --qemu-qmp); needed when it carries more\n"
+		"                 than one not yet restored.  One --restore per QEMU, one\n"
+		"                 at a time; the agent finishes the session after the last\n"
 		"  KHO_CPR_FAIL_AT=cpr-state fails the relay after the CPR state arrived;\n"
 		"  KHO_CPR_FAIL_AT=restore fails --restore before the new QEMU is reached\n"
 		"  (tests: the migration is cancelled and the guest runs on)\n");
@@ -244,7 +248,47 @@ static int precheck(struct cpr_relay *r)
 	return 0;
 }
 
-int cpr_relay_receive(struct cpr_relay *r)
+/* Closes the channels cpr_relay_receive_state() left open. */
+static void close_channels(struct cpr_relay *r)
+{
+	if (r->cpr_sock >= 0)
+		close(r->cpr_sock);
+	if (r->lcpr >= 0)
+		close(r->lcpr);
+	if (r->lmain >= 0)
+		close(r->lmain);
+	r->cpr_sock = r->lcpr = r->lmain = -1;
+	if (r->dir) {
+		unlink(r->cpr_path);
+		unlink(r->main_path);
+	}
+}
+
+/* The guest still runs: the source waits for our hang-up. */
+static void cancel_migration(struct cpr_relay *r)
+{
+	char why[sizeof(r->err)];
+
+	memcpy(why, r->err, sizeof(why));
+	if (qmp(r, "{\"execute\":\"migrate_cancel\"}", NULL, 0) ||
+	    wait_migrate(r, "cancelled"))
+		fprintf(stderr, "%s: qemu %s: cancelling the migration failed: %s\n",
+			r->who, r->qmp, r->err);
+	else
+		fprintf(stderr, "%s: qemu %s: migration cancelled, the guest keeps running\n",
+			r->who, r->qmp);
+	memcpy(r->err, why, sizeof(why));
+}
+
+void cpr_relay_cancel(struct cpr_relay *r)
+{
+	if (r->cpr_sock < 0)
+		return;
+	cancel_migration(r);
+	close_channels(r);
+}
+
+int cpr_relay_receive_state(struct cpr_relay *r)
 {
 	const char *inject = getenv("KHO_CPR_FAIL_AT");
 	char cmd[9000], reply[4096];
@@ -252,9 +296,7 @@ int cpr_relay_receive(struct cpr_relay *r)
 	int *fds = NULL;
 	unsigned int nr_fds = 0, i;
 	size_t len = 0;
-	uint64_t total = 0;
-	uint8_t head[8];
-	int lcpr = -1, lmain = -1, s = -1, out = -1, ret;
+	int out = -1, ret;
 	const char *stepname;
 
 	stepname = "qmp";
@@ -278,11 +320,11 @@ int cpr_relay_receive(struct cpr_relay *r)
 		step(r, "memory backends are memfds");
 	}
 	stepname = "listen";
-	lcpr = kho_cpr_listen(r->cpr_path);
-	lmain = lcpr < 0 ? lcpr : kho_cpr_listen(r->main_path);
-	if (lcpr < 0 || lmain < 0) {
-		ret = lcpr < 0 ? lcpr : lmain;
-		snprintf(r->err, sizeof(r->err), "%s", lcpr < 0 ? r->cpr_path : r->main_path);
+	r->lcpr = kho_cpr_listen(r->cpr_path);
+	r->lmain = r->lcpr < 0 ? r->lcpr : kho_cpr_listen(r->main_path);
+	if (r->lcpr < 0 || r->lmain < 0) {
+		ret = r->lcpr < 0 ? r->lcpr : r->lmain;
+		snprintf(r->err, sizeof(r->err), "%s", r->lcpr < 0 ? r->cpr_path : r->main_path);
 		goto fail;
 	}
 	stepname = "set mode cpr-transfer";
@@ -301,12 +343,12 @@ int cpr_relay_receive(struct cpr_relay *r)
 	if (ret)
 		goto fail;
 	stepname = "cpr channel";
-	s = kho_cpr_accept(lcpr, r->timeout_ms);
-	if (s < 0) {
-		ret = s;
+	r->cpr_sock = kho_cpr_accept(r->lcpr, r->timeout_ms);
+	if (r->cpr_sock < 0) {
+		ret = r->cpr_sock;
 		goto fail;
 	}
-	ret = kho_cpr_recv_all(s, KHO_CPR_STATE_MAX, KHO_CPR_MAX_FDS, &buf,
+	ret = kho_cpr_recv_all(r->cpr_sock, KHO_CPR_STATE_MAX, KHO_CPR_MAX_FDS, &buf,
 			       &len, &fds, &nr_fds, r->timeout_ms);
 	if (ret)
 		goto fail;
@@ -342,26 +384,44 @@ int cpr_relay_receive(struct cpr_relay *r)
 		ret = -ECANCELED;
 	}
 	if (ret) {
-		char why[sizeof(r->err)];
-
-		/* The guest still runs: the source waits for our HUP. */
-		memcpy(why, r->err, sizeof(why));
-		if (qmp(r, "{\"execute\":\"migrate_cancel\"}", NULL, 0) ||
-		    wait_migrate(r, "cancelled"))
-			fprintf(stderr, "%s: qemu %s: cancelling the migration failed: %s\n",
-				r->who, r->qmp, r->err);
-		else
-			fprintf(stderr, "%s: qemu %s: migration cancelled, the guest keeps running\n",
-				r->who, r->qmp);
-		memcpy(r->err, why, sizeof(why));
+		cancel_migration(r);
 		goto fail;
 	}
+	r->raw = buf;
+	r->raw_len = len;
+	free(fds);
+	return 0;
+fail:
+	relay_fail(r, stepname, ret);
+	if (out >= 0)
+		close(out);
+	close_channels(r);
+	free(fds);
+	free(buf);
+	return ret;
+}
+
+void cpr_relay_hangup(struct cpr_relay *r)
+{
 	/* Closing the cpr channel is the source's cue to start the main one. */
+	if (r->cpr_sock < 0)
+		return;
 	r->source_stopped = 1;
-	close(s);
-	s = -1;
+	close(r->cpr_sock);
+	r->cpr_sock = -1;
+}
+
+int cpr_relay_receive_stream(struct cpr_relay *r)
+{
+	uint64_t total = 0;
+	uint8_t head[8];
+	char cmd[1024];
+	int s = -1, out = -1, ret;
+	const char *stepname;
+
+	cpr_relay_hangup(r);
 	stepname = "main channel";
-	s = kho_cpr_accept(lmain, r->timeout_ms);
+	s = kho_cpr_accept(r->lmain, r->timeout_ms);
 	if (s < 0) {
 		ret = s;
 		goto fail;
@@ -394,10 +454,7 @@ int cpr_relay_receive(struct cpr_relay *r)
 	if (ret)
 		goto fail;
 	step(r, "source reports migration completed");
-	r->raw = buf;
-	r->raw_len = len;
 	r->stream_len = total;
-	buf = NULL;
 	ret = 0;
 	goto out;
 fail:
@@ -407,15 +464,15 @@ out:
 		close(out);
 	if (s >= 0)
 		close(s);
-	if (lcpr >= 0)
-		close(lcpr);
-	if (lmain >= 0)
-		close(lmain);
-	unlink(r->cpr_path);
-	unlink(r->main_path);
-	free(fds);
-	free(buf);
+	close_channels(r);
 	return ret;
+}
+
+int cpr_relay_receive(struct cpr_relay *r)
+{
+	int ret = cpr_relay_receive_state(r);
+
+	return ret ? ret : cpr_relay_receive_stream(r);
 }
 
 /* Ends the source QEMU once the new one has the guest. */
@@ -538,6 +595,7 @@ int cpr_relay_init(struct cpr_relay *r, const char *who, const char *dir)
 	r->timeout_ms = 60000;
 	r->q.fd = -1;
 	r->stream_fd = -1;
+	r->cpr_sock = r->lcpr = r->lmain = -1;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	if (!dir)
 		return 0;
@@ -550,6 +608,7 @@ int cpr_relay_init(struct cpr_relay *r, const char *who, const char *dir)
 
 void cpr_relay_free(struct cpr_relay *r)
 {
+	close_channels(r);
 	kho_qmp_close(&r->q);
 	kho_cpr_state_free(&r->st);
 	free(r->raw);
@@ -566,15 +625,17 @@ int cpr_relay_snapshot(struct cpr_relay *r, struct kho_journal_snapshot *snap,
 	struct kho_memfd m;
 	char name[128];
 	struct stat sb;
-	int in = -1, out = -1, fd, seals, ret;
+	int in = -1, out = -1, fd, seals, ret, *grown;
 	uint64_t copied = 0;
 
-	kho_journal_snapshot_init(snap);
 	memset(q, 0, sizeof(*q));
-	snap->memfd_fds = calloc(n + 2, sizeof(int));
+	grown = realloc(snap->memfd_fds, (snap->nr_fds + n + 2) * sizeof(int));
+	if (!grown)
+		goto nomem;
+	snap->memfd_fds = grown;
 	q->fd_tokens = calloc(n + 1, sizeof(uint64_t));
 	q->cpr_state = malloc(r->raw_len);
-	if (!snap->memfd_fds || !q->fd_tokens || !q->cpr_state)
+	if (!q->fd_tokens || !q->cpr_state)
 		goto nomem;
 	snprintf(q->name, sizeof(q->name), "%s", r->qmp);
 	memcpy(q->cpr_state, r->raw, r->raw_len);
@@ -582,7 +643,7 @@ int cpr_relay_snapshot(struct cpr_relay *r, struct kho_journal_snapshot *snap,
 	q->nr_fd_tokens = n;
 	for (i = 0; i <= n; i++) {
 		memset(&m, 0, sizeof(m));
-		m.token = KHO_LUO_CPR_TOKEN_BASE + i;
+		m.token = KHO_LUO_CPR_TOKEN_BASE + snap->nr_fds;
 		if (i < n) {
 			fd = fcntl(r->st.fds[i].fd, F_DUPFD_CLOEXEC, 0);
 			kho_text_escape(name, sizeof(name), r->st.fds[i].name);
@@ -691,24 +752,93 @@ static int find_token(const struct kho_adopt_set *set, uint64_t token)
 }
 
 /*
+ * The QEMUs of this boot's hand-off already given to a new QEMU, one
+ * vmm-name a line after this boot's id: each --restore takes one QEMU, and
+ * the agent may finish the session only once every QEMU has been taken;
+ * a QEMU restored twice would run one guest in two processes on the same
+ * RAM.  Keyed by the boot id, since every kexec brings a new hand-off.
+ */
+#define RESTORED_FILE KHO_RUN_DIR "/qemu-cpr-restored"
+#define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
+
+/* The record's names ("" if none this boot), NUL-terminated; free it. */
+static char *restored_read(void)
+{
+	void *raw = NULL, *id = NULL;
+	size_t len = 0, idlen = 0;
+	char *text;
+
+	if (kho_read_file(RESTORED_FILE, &raw, &len) ||
+	    kho_read_file(BOOT_ID_FILE, &id, &idlen) ||
+	    len < idlen || memcmp(raw, id, idlen)) {
+		free(raw);
+		free(id);
+		return strdup("");
+	}
+	text = strndup((char *)raw + idlen, len - idlen);
+	free(raw);
+	free(id);
+	return text;
+}
+
+static bool restored_has(const char *names, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = names; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == '\n')
+			return true;
+	return false;
+}
+
+/* Appends @name to the record (written whole: a reader never sees half). */
+static int restored_add(const char *names, const char *name)
+{
+	struct kho_diag diag = { "" };
+	void *id = NULL;
+	size_t idlen = 0, len;
+	char *buf;
+	int err;
+
+	err = kho_read_file(BOOT_ID_FILE, &id, &idlen);
+	if (err)
+		return err;
+	len = idlen + strlen(names) + strlen(name) + 1;
+	buf = malloc(len + 1);
+	if (!buf) {
+		free(id);
+		return -ENOMEM;
+	}
+	memcpy(buf, id, idlen);
+	snprintf(buf + idlen, len + 1 - idlen, "%s%s\n", names, name);
+	mkdir(KHO_RUN_DIR, 0700);
+	err = kho_write_file(RESTORED_FILE, buf, len, 0600, &diag);
+	free(buf);
+	free(id);
+	return err;
+}
+
+/*
  * After the kexec: the memfds from the agent, named by the hand-off's
  * qemu-cpr node, to the new QEMU.  The agent is acknowledged only once
  * the new QEMU has the state and the whole stream; before that a failure
  * answers it with the error, and it keeps holding the session.
  */
 static int relay_restore(struct cpr_relay *r, const char *handoff,
-			 const char *agent)
+			 const char *agent, const char *vmm)
 {
 	struct iommu_ioas_change_process cp = { .size = sizeof(cp) };
 	const char *inject = getenv("KHO_CPR_FAIL_AT");
 	struct kho_diag diag = { "" };
 	struct kho_adopt_set set;
 	struct kho_handoff h;
-	const struct kho_handoff_qemu *q;
+	const struct kho_handoff_qemu *q = NULL;
 	const char *stepname = "hand-off";
-	char msg[256];
+	char msg[768], others[512] = "", ack[128];
+	char *done = NULL;
 	void *blob = NULL;
-	size_t len, k;
+	size_t len, k, pending = 0;
 	int *fds = NULL, afd = -1, ret;
 
 	kho_handoff_init(&h);
@@ -730,11 +860,53 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 		ret = -ENOENT;
 		goto fail;
 	}
-	q = &h.qemu[0];
+	/* Which QEMU: --vmm, or the only one not restored yet this boot. */
+	stepname = "choose the QEMU";
+	done = restored_read();
+	if (!done) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (k = 0; k < h.nr_qemu; k++) {
+		if (vmm && !strcmp(vmm, h.qemu[k].name))
+			q = &h.qemu[k];
+		if (restored_has(done, h.qemu[k].name))
+			continue;
+		pending++;
+		if (!vmm)
+			q = &h.qemu[k];
+	}
+	ret = -EINVAL;
+	if (vmm && !q) {
+		snprintf(r->err, sizeof(r->err), "--vmm %.200s: %s carries no such QEMU (%zu: %.200s%s)",
+			 vmm, handoff, h.nr_qemu, h.qemu[0].name,
+			 h.nr_qemu > 1 ? ", ..." : "");
+		goto fail;
+	}
+	if (q)
+		r->qmp = q->name;
+	if (q && restored_has(done, q->name)) {
+		snprintf(r->err, sizeof(r->err),
+			 "%s was given to a new QEMU already (%s): a second would run the guest twice on the same RAM",
+			 q->name, RESTORED_FILE);
+		ret = -EALREADY;
+		goto fail;
+	}
+	if (!pending) {
+		snprintf(r->err, sizeof(r->err), "every QEMU of %s was restored already (%s)",
+			 handoff, RESTORED_FILE);
+		ret = -EALREADY;
+		goto fail;
+	}
+	if (!vmm && pending > 1) {
+		snprintf(r->err, sizeof(r->err), "%s carries %zu QEMUs not restored yet: name one with --vmm (its QMP socket before the kexec)",
+			 handoff, pending);
+		goto fail;
+	}
 	r->qmp = q->name;
-	snprintf(msg, sizeof(msg), "hand-off: QEMU %s, CPR state %zu bytes, %zu fds, stream %llu bytes",
-		 q->name, q->cpr_state_len, q->nr_fd_tokens,
-		 (unsigned long long)q->stream_length);
+	snprintf(msg, sizeof(msg), "hand-off: QEMU %s (%zu of %zu), CPR state %zu bytes, %zu fds, stream %llu bytes",
+		 q->name, (size_t)(q - h.qemu) + 1, h.nr_qemu, q->cpr_state_len,
+		 q->nr_fd_tokens, (unsigned long long)q->stream_length);
 	step(r, msg);
 	stepname = "restore-agent";
 	ret = agent_offer(r, agent, &set);
@@ -794,25 +966,48 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 	ret = cpr_relay_send(r);
 	if (ret) {
 		/* cpr_relay_send() said why; the agent keeps the memfds. */
-		kho_adopt_ack(afd, ret, "kho-tool cpr-relay --restore: the new QEMU did not take the guest");
-		fprintf(stderr, "%s: the restore-agent keeps holding the guest's memfds: start the new QEMU again and rerun --restore\n",
-			r->who);
+		snprintf(ack, sizeof(ack), "cpr-relay --restore: the new QEMU did not take %.60s", q->name);
+		kho_adopt_ack(afd, ret, ack);
+		fprintf(stderr, "%s: the restore-agent keeps holding the guest's memfds: start the new QEMU again and rerun --restore --vmm %s\n",
+			r->who, q->name);
 		goto out;
 	}
+	stepname = "record";
+	ret = restored_add(done, q->name);
+	if (ret)
+		fprintf(stderr, "%s: warning: %s: %s: nothing will stop a second --restore of %s\n",
+			r->who, RESTORED_FILE, strerror(-ret), q->name);
+	pending--;
 	stepname = "acknowledge";
-	ret = kho_adopt_ack(afd, 0, "adopted by kho-tool cpr-relay --restore");
+	if (pending) {
+		/* Not finished: the agent keeps the session for the others. */
+		for (k = 0; k < h.nr_qemu; k++)
+			if (&h.qemu[k] != q && !restored_has(done, h.qemu[k].name))
+				snprintf(others + strlen(others), sizeof(others) - strlen(others),
+					 "%s%s", others[0] ? ", " : "", h.qemu[k].name);
+		snprintf(ack, sizeof(ack), "cpr-relay --restore: %zu more QEMU%s to restore",
+			 pending, pending > 1 ? "s" : "");
+		ret = kho_adopt_ack(afd, -EAGAIN, ack);
+		snprintf(msg, sizeof(msg), "done: the new QEMU has the descriptors and the stream; the restore-agent keeps the session for %zu more: %s",
+			 pending, others);
+	} else {
+		ret = kho_adopt_ack(afd, 0, "adopted by kho-tool cpr-relay --restore");
+		snprintf(msg, sizeof(msg), "done: the new QEMU has the descriptors and the stream; %s",
+			 h.nr_qemu > 1 ? "every QEMU of the hand-off is restored, the restore-agent finishes the session" :
+			 "the restore-agent finishes the session");
+	}
 	if (ret) {
 		snprintf(r->err, sizeof(r->err), "to %s", agent);
 		goto fail;
 	}
-	step(r, "done: the new QEMU has the descriptors and the stream; the restore-agent finishes the session");
+	step(r, msg);
 	goto out;
 fail:
 	relay_fail(r, stepname, ret);
 	if (afd >= 0) {
 		kho_adopt_ack(afd, ret < 0 ? ret : -EIO, r->err);
-		fprintf(stderr, "%s: the restore-agent keeps holding the guest's memfds: rerun --restore\n",
-			r->who);
+		fprintf(stderr, "%s: the restore-agent keeps holding the guest's memfds: rerun --restore%s%s\n",
+			r->who, q ? " --vmm " : "", q ? q->name : "");
 	}
 out:
 	if (fds)
@@ -825,13 +1020,14 @@ out:
 	kho_adopt_set_free(&set, 1);
 	kho_handoff_free(&h);
 	free(blob);
+	free(done);
 	return ret;
 }
 
 int cmd_cpr_relay(int argc, char **argv)
 {
 	const char *timeout = NULL, *qmp = NULL, *dir = NULL, *to_cpr = NULL,
-		   *to_main = NULL, *handoff = NULL, *agent = NULL;
+		   *to_main = NULL, *handoff = NULL, *agent = NULL, *vmm = NULL;
 	bool keep_source = false, kexec_safe = false, restore = false;
 	struct cpr_relay *r;
 	char *end;
@@ -850,6 +1046,7 @@ int cmd_cpr_relay(int argc, char **argv)
 			{ "restore", 0, ARG_FLAG, &restore },
 			{ "handoff", 0, ARG_STRING, &handoff },
 			{ "agent", 0, ARG_STRING, &agent },
+			{ "vmm", 0, ARG_STRING, &vmm },
 			{ NULL },
 		};
 
@@ -880,13 +1077,13 @@ int cmd_cpr_relay(int argc, char **argv)
 		r->timeout_ms = t * 1000;
 	}
 	if (restore ? (qmp || dir || keep_source || kexec_safe || !to_cpr || !to_main) :
-		      (handoff || agent || !qmp || !dir || !to_cpr || !to_main)) {
+		      (handoff || agent || vmm || !qmp || !dir || !to_cpr || !to_main)) {
 		free(r);
 		return usage(stderr, KHO_EXIT_USAGE);
 	}
 	if (restore) {
 		ret = relay_restore(r, handoff ? handoff : KHO_RUN_DIR "/handoff.fdt",
-				    agent ? agent : KHO_ADOPT_SOCK);
+				    agent ? agent : KHO_ADOPT_SOCK, vmm);
 		cpr_relay_free(r);
 		free(r);
 		return ret ? KHO_EXIT_FAILED : KHO_EXIT_OK;

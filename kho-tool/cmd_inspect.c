@@ -128,6 +128,14 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 			w->dirty_tracking ? ", dirty tracking" : "",
 			w->data_type, w->data_len);
 	}
+	/* Each one restored by `kho-tool cpr-relay --restore --vmm NAME`. */
+	if (h->nr_qemu)
+		fprintf(out, "qemu-cpr: %zu QEMUs\n", h->nr_qemu);
+	for (i = 0; i < h->nr_qemu; i++)
+		fprintf(out, "  %s: CPR state %zu bytes, %zu fds, stream %" PRIu64 " bytes (memfd token %" PRIu64 ")\n",
+			inspect_str(h->qemu[i].name), h->qemu[i].cpr_state_len,
+			h->qemu[i].nr_fd_tokens, h->qemu[i].stream_length,
+			h->qemu[i].stream_token);
 	fprintf(out, "replay plan: %zu records\n", h->replay.nr);
 	for (i = 0; i < h->replay.nr; i++) {
 		char line[512];

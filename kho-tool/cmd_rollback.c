@@ -22,9 +22,10 @@ static int usage(FILE *out, int code)
 {
 	fprintf(out,
 		"usage: kho-tool rollback [--kernel IMAGE] [--initrd FILE] [--append ARGS]\n"
-		"                         [--pid PID] [--dry-run] [--json] [--userspace-journal]\n"
-		"                         [--require-device-state]\n"
+		"                         [--pid PID | --qemu-qmp SOCK...] [--dry-run] [--json]\n"
+		"                         [--userspace-journal] [--require-device-state]\n"
 		"  kexec back to the kernel this one was kexec'd from, keeping the state.\n"
+		"  --pid and --qemu-qmp as for `kho-tool upgrade` (the same path).\n"
 		"  The target is, in order: --kernel IMAGE; the image the restore-agent\n"
 		"  recorded in %s; the image in %s whose setup header\n"
 		"  names the previous release (KHO kexec-metadata: %s).\n"

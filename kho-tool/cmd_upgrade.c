@@ -11,7 +11,7 @@ static int usage(FILE *out, int code)
 {
 	fprintf(out,
 		"usage: kho-tool upgrade --kernel IMAGE [--initrd FILE] [--append ARGS]\n"
-		"                        [--pid PID | --qemu-qmp SOCK] [--dry-run] [--json]\n"
+		"                        [--pid PID | --qemu-qmp SOCK...] [--dry-run] [--json]\n"
 		"                        [--userspace-journal] [--require-device-state]\n"
 		"  pre-flight the running kernel and IMAGE, capture the recording VMM's\n"
 		"  state into a LUO session, load IMAGE with kexec_file_load and kexec.\n"
@@ -23,8 +23,10 @@ static int usage(FILE *out, int code)
 		"                 by its own cpr-transfer: kho-tool migrates it to itself,\n"
 		"                 keeps its memfds and stream in the hand-off; after the\n"
 		"                 kexec start it again with -incoming and run `kho-tool\n"
-		"                 cpr-relay --restore` (docs/qemu-cpr.md); any failure before\n"
-		"                 the kexec resumes the guest in this QEMU\n"
+		"                 cpr-relay --restore --vmm SOCK` (docs/qemu-cpr.md).\n"
+		"                 Repeat it for each QEMU (up to 16): every one's descriptors\n"
+		"                 are checked before any guest stops; any failure before\n"
+		"                 the kexec resumes every guest in its QEMU\n"
 		"  --dry-run      every step but the kexec, then unload and release\n"
 		"  --json         the timeline as one JSON object on stdout\n"
 		"  --userspace-journal  leave the VMM's iommufd out of the session (degraded:\n"

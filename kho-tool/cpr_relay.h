@@ -31,6 +31,8 @@ struct cpr_relay {
 	uint64_t stream_len;
 	int stream_fd;		/* the stored stream, for send_target */
 	int source_stopped;	/* the source may have stopped the guest */
+	/* between receive_state and receive_stream: the source waits on these */
+	int cpr_sock, lcpr, lmain;
 	char cpr_path[256], main_path[256], stream_path[256];
 	char err[1024];
 	struct timespec t0;
@@ -52,6 +54,29 @@ int cpr_relay_init(struct cpr_relay *r, const char *who, const char *dir);
  */
 int cpr_relay_receive(struct cpr_relay *r);
 
+/*
+ * The two halves of cpr_relay_receive(), so that `upgrade` checks every
+ * QEMU's descriptors before any guest stops.
+ *
+ * cpr_relay_receive_state() - up to the CPR state, read and checked: the
+ * guest still runs, the source waits for the cpr channel's hang-up.
+ * Return: 0, or -errno (the migration cancelled, the message printed).
+ *
+ * cpr_relay_hangup() - hang up the cpr channel: the source migrates on
+ * its main channel and stops the guest when done.  Once per relay; several
+ * QEMUs hung up together stop their guests together.
+ *
+ * cpr_relay_receive_stream() - hang up (if not yet) and store the main
+ * stream.  Return: 0, or -errno.
+ *
+ * cpr_relay_cancel() - after receive_state only: cancel the migration,
+ * the guest never stopped.
+ */
+int cpr_relay_receive_state(struct cpr_relay *r);
+void cpr_relay_hangup(struct cpr_relay *r);
+int cpr_relay_receive_stream(struct cpr_relay *r);
+void cpr_relay_cancel(struct cpr_relay *r);
+
 /* cpr_relay_send() - the CPR state and the stream to the new QEMU. */
 int cpr_relay_send(struct cpr_relay *r);
 
@@ -60,9 +85,11 @@ void cpr_relay_resume_source(struct cpr_relay *r);
 
 /*
  * cpr_relay_snapshot() - what cpr_relay_receive() got, as capture takes
- * it: every CPR fd, and the stream copied into one more memfd, in
- * @snap's memfd table under KHO_LUO_CPR_TOKEN_BASE + i; and @q, the
- * hand-off's qemu-cpr entry naming them (free with the hand-off).
+ * it: every CPR fd, and the stream copied into one more memfd, appended
+ * to @snap's memfd table (initialised by the caller) under
+ * KHO_LUO_CPR_TOKEN_BASE + its index there, so that several QEMUs share
+ * one table; and @q, the hand-off's qemu-cpr entry naming them (free
+ * with the hand-off).
  * Return: 0, or -errno with r->err set.
  */
 int cpr_relay_snapshot(struct cpr_relay *r, struct kho_journal_snapshot *snap,

@@ -127,10 +127,14 @@ struct run {
 	struct kho_initrd_scan initrd_scan;
 	int initrd_fd;			/* the appended image (memfd), or -1 */
 	char initrd_load[64];		/* /proc/self/fd/N of it */
-	/* --qemu-qmp: the QEMU migrated to us, stopped once have_relay */
-	struct cpr_relay relay;
+	/*
+	 * --qemu-qmp: the QEMUs migrated to us (o->nr_qemu, allocated
+	 * once have_relay), each stopped once its relay's source_stopped;
+	 * their qemu-cpr entries until they are in the hand-off.
+	 */
+	struct cpr_relay *relay;
 	bool have_relay;
-	struct kho_handoff_qemu qemu;	/* until it is in the hand-off */
+	struct kho_handoff_qemu *qemu;
 	/* The captured devices, kept for the JSON after a dry run */
 	struct kho_device *devs;
 	size_t nr_devs;
@@ -720,6 +724,92 @@ static int check_devices(struct timeline *tl, struct run *r)
 			nr_reset ? " (--require-device-state would refuse)" : "");
 }
 
+/*
+ * 2c. The QEMUs by cpr-transfer: each migrates to us.  First every one's
+ * CPR state is read and checked while all the guests still run (each
+ * source waits for our hang-up of its cpr channel), so that a refusal of
+ * any cancels them all with nothing stopped; only then are all cpr
+ * channels closed together (the guests stop together, each at the end of
+ * its stream) and each stream received.  From the hang-up a failure
+ * resumes every stopped guest in its source (kho_upgrade_run()).
+ */
+static int qemu_cpr(struct timeline *tl, struct run *r)
+{
+	static const char top[] = KHO_RUN_DIR "/qemu-cpr";
+	const struct kho_upgrade_opts *o = tl->o;
+	struct cpr_relay *rl;
+	uint64_t stream = 0;
+	unsigned int i, j, fds = 0;
+	char dir[64];
+	int err;
+
+	step_begin(tl);
+	r->relay = calloc(o->nr_qemu, sizeof(*r->relay));
+	r->qemu = calloc(o->nr_qemu, sizeof(*r->qemu));
+	if (!r->relay || !r->qemu)
+		return step_end(tl, "qemu-cpr", -ENOMEM, "out of memory");
+	mkdir(KHO_RUN_DIR, 0700);
+	mkdir(top, 0700);
+	for (i = 0; i < o->nr_qemu; i++) {
+		snprintf(dir, sizeof(dir), "%s/%u", top, i);
+		mkdir(dir, 0700);
+		rl = &r->relay[i];
+		/* Cannot fail: dir is short. */
+		cpr_relay_init(rl, o->command, dir);
+		rl->qmp = o->qemu_qmp[i];
+		rl->kexec_safe = 1;
+		rl->memfds_only = 1;
+		rl->quiet = o->json;
+	}
+	r->have_relay = true;
+	for (i = 0; i < o->nr_qemu; i++) {
+		err = cpr_relay_receive_state(&r->relay[i]);
+		if (err) {
+			/* The QEMUs before it wait on their cpr channels. */
+			for (j = 0; j < i; j++)
+				cpr_relay_cancel(&r->relay[j]);
+			return step_end(tl, "qemu-cpr", err,
+					"QEMU %s (%u of %u): %s; every guest keeps running, nothing changed",
+					o->qemu_qmp[i], i + 1, o->nr_qemu,
+					r->relay[i].err);
+		}
+	}
+	/* All at once, so that the guests stop together. */
+	for (i = 0; i < o->nr_qemu; i++)
+		cpr_relay_hangup(&r->relay[i]);
+	for (i = 0; i < o->nr_qemu; i++) {
+		err = cpr_relay_receive_stream(&r->relay[i]);
+		if (err) {
+			for (j = i + 1; j < o->nr_qemu; j++)
+				cpr_relay_cancel(&r->relay[j]);
+			return step_end(tl, "qemu-cpr", err,
+					"QEMU %s (%u of %u): receiving its stream: %s",
+					o->qemu_qmp[i], i + 1, o->nr_qemu,
+					r->relay[i].err);
+		}
+	}
+	kho_journal_snapshot_init(&r->snap);
+	r->have_snap = true;
+	r->snap.pid = 0;
+	for (i = 0; i < o->nr_qemu; i++) {
+		rl = &r->relay[i];
+		err = cpr_relay_snapshot(rl, &r->snap, &r->qemu[i]);
+		if (err)
+			return step_end(tl, "qemu-cpr", err, "QEMU %s: %s",
+					o->qemu_qmp[i], rl->err);
+		fds += rl->st.nr_fds;
+		stream += rl->stream_len;
+	}
+	return step_end(tl, "qemu-cpr", 0,
+			"%u QEMU%s migrated to kho-tool (%s stopped): %u memfds, stream%s %llu bytes%s%s",
+			o->nr_qemu, o->nr_qemu > 1 ? "s" : "",
+			o->nr_qemu > 1 ? "guests" : "guest", fds,
+			o->nr_qemu > 1 ? "s" : "",
+			(unsigned long long)stream,
+			o->nr_qemu == 1 ? ": " : "",
+			o->nr_qemu == 1 ? o->qemu_qmp[0] : "");
+}
+
 static int do_run(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -869,34 +959,10 @@ static int do_run(struct timeline *tl, struct run *r)
 	 * guest running, unless every descriptor is a memfd.  From here a
 	 * failure resumes the guest in the source (kho_upgrade_run()).
 	 */
-	if (o->qemu_qmp) {
-		static const char dir[] = KHO_RUN_DIR "/qemu-cpr";
-
-		step_begin(tl);
-		mkdir(KHO_RUN_DIR, 0700);
-		mkdir(dir, 0700);
-		err = cpr_relay_init(&r->relay, o->command, dir);
-		r->have_relay = true;
-		r->relay.qmp = o->qemu_qmp;
-		r->relay.kexec_safe = 1;
-		r->relay.memfds_only = 1;
-		r->relay.quiet = o->json;
-		if (!err)
-			err = cpr_relay_receive(&r->relay);
+	if (o->nr_qemu) {
+		err = qemu_cpr(tl, r);
 		if (err)
-			return step_end(tl, "qemu-cpr", err, "QEMU %s: %s%s", o->qemu_qmp,
-					r->relay.err, r->relay.source_stopped ?
-					"" : "; the guest keeps running, nothing changed");
-		r->snap.pid = 0;
-		err = cpr_relay_snapshot(&r->relay, &r->snap, &r->qemu);
-		r->have_snap = true;
-		if (err)
-			return step_end(tl, "qemu-cpr", err, "QEMU %s: %s", o->qemu_qmp,
-					r->relay.err);
-		step_end(tl, "qemu-cpr", 0,
-			 "QEMU %s migrated to kho-tool (guest stopped): CPR state %zu bytes, %u memfds, stream %llu bytes",
-			 o->qemu_qmp, r->relay.raw_len, r->relay.st.nr_fds,
-			 (unsigned long long)r->relay.stream_len);
+			return err;
 	}
 
 	/* 3. Capture: fetch the VMM's journal, compact, encode. */
@@ -930,26 +996,22 @@ static int do_run(struct timeline *tl, struct run *r)
 		return step_end(tl, "capture", err, "%s", diag.msg);
 	r->have_cap = true;
 	r->captured = true;
-	if (o->qemu_qmp) {
+	if (o->nr_qemu) {
 		/* The qemu-cpr node: format 3, which older readers refuse. */
 		struct kho_handoff *h = &r->cap.handoff;
 
-		h->qemu = calloc(1, sizeof(*h->qemu));
-		err = h->qemu ? 0 : -ENOMEM;
-		if (!err) {
-			h->qemu[0] = r->qemu;
-			memset(&r->qemu, 0, sizeof(r->qemu));
-			h->nr_qemu = 1;
-			h->format_version = KHO_FORMAT_VERSION_QEMU;
-			h->min_reader_version = KHO_FORMAT_VERSION_QEMU;
-			free(r->cap.blob);
-			r->cap.blob = NULL;
-			err = kho_handoff_encode(h, &r->cap.blob, &r->cap.blob_len);
-		}
+		h->qemu = r->qemu;
+		r->qemu = NULL;
+		h->nr_qemu = o->nr_qemu;
+		h->format_version = KHO_FORMAT_VERSION_QEMU;
+		h->min_reader_version = KHO_FORMAT_VERSION_QEMU;
+		free(r->cap.blob);
+		r->cap.blob = NULL;
+		err = kho_handoff_encode(h, &r->cap.blob, &r->cap.blob_len);
 		if (err)
 			return step_end(tl, "capture", err,
-					"QEMU %s: encoding the qemu-cpr node: %s",
-					o->qemu_qmp, strerror(-err));
+					"%u QEMUs: encoding the qemu-cpr node: %s",
+					o->nr_qemu, strerror(-err));
 	}
 	r->journal_length = r->cap.handoff.journal_length;
 	r->replay_length = r->cap.handoff.replay.nr;
@@ -1101,12 +1163,24 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	 * its guest resumes in the source, which kept its RAM.
 	 */
 	if (r.have_relay) {
-		if ((err || o->dry_run) && r.relay.source_stopped)
-			cpr_relay_resume_source(&r.relay);
-		cpr_relay_free(&r.relay);
+		unsigned int i;
+
+		for (i = 0; i < o->nr_qemu; i++) {
+			if ((err || o->dry_run) && r.relay[i].source_stopped)
+				cpr_relay_resume_source(&r.relay[i]);
+			cpr_relay_free(&r.relay[i]);
+		}
 	}
-	free(r.qemu.cpr_state);
-	free(r.qemu.fd_tokens);
+	free(r.relay);
+	if (r.qemu) {
+		unsigned int i;
+
+		for (i = 0; i < o->nr_qemu; i++) {
+			free(r.qemu[i].cpr_state);
+			free(r.qemu[i].fd_tokens);
+		}
+		free(r.qemu);
+	}
 	if (o->json)
 		json_timeline(&tl, &r, err);
 	else if (!err)
@@ -1168,14 +1242,30 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 			if (parse_pid_arg(o->command, optarg, &o->pid))
 				return KHO_EXIT_USAGE;
 			break;
-		case 'Q':
-			if (o->qemu_qmp) {
-				fprintf(stderr, "kho-tool %s: --qemu-qmp given twice: a hand-off carries one QEMU so far\n",
-					o->command);
+		case 'Q': {
+			unsigned int i;
+
+			/* The socket names the QEMU in the hand-off and to --restore. */
+			for (i = 0; i < o->nr_qemu; i++)
+				if (!strcmp(o->qemu_qmp[i], optarg)) {
+					fprintf(stderr, "kho-tool %s: --qemu-qmp %s given twice: one QEMU, one entry\n",
+						o->command, optarg);
+					return KHO_EXIT_USAGE;
+				}
+			if (o->nr_qemu == KHO_UPGRADE_MAX_QEMU) {
+				fprintf(stderr, "kho-tool %s: --qemu-qmp %s: more than %d QEMUs in one hand-off\n",
+					o->command, optarg, KHO_UPGRADE_MAX_QEMU);
 				return KHO_EXIT_USAGE;
 			}
-			o->qemu_qmp = optarg;
+			if (strlen(optarg) >= sizeof(((struct kho_handoff_qemu *)0)->name)) {
+				fprintf(stderr, "kho-tool %s: --qemu-qmp %s: longer than a hand-off's vmm-name (%zu bytes)\n",
+					o->command, optarg,
+					sizeof(((struct kho_handoff_qemu *)0)->name) - 1);
+				return KHO_EXIT_USAGE;
+			}
+			o->qemu_qmp[o->nr_qemu++] = optarg;
 			break;
+		}
 		case 'n': o->dry_run = true; break;
 		case 'j': o->json = true; break;
 		case 'U': o->userspace_journal = true; break;
@@ -1184,7 +1274,7 @@ int kho_upgrade_parse_opts(int argc, char **argv, struct kho_upgrade_opts *o,
 		default: return usage(stderr, KHO_EXIT_USAGE);
 		}
 	}
-	if (o->pid && o->qemu_qmp) {
+	if (o->pid && o->nr_qemu) {
 		fprintf(stderr, "kho-tool %s: --pid and --qemu-qmp: a hand-off carries one VMM so far\n",
 			o->command);
 		return KHO_EXIT_USAGE;

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* QEMUs one hand-off carries: each holds ~6 memfds and a stream. */
+#define KHO_UPGRADE_MAX_QEMU 16
+
 struct kho_upgrade_opts {
 	const char *command;	/* "upgrade" or "rollback", for messages */
 	const char *kernel;	/* target image */
@@ -15,11 +18,13 @@ struct kho_upgrade_opts {
 	const char *why;	/* how the target was chosen, or NULL */
 	pid_t pid;		/* the recording VMM, 0: none */
 	/*
-	 * --qemu-qmp: a QEMU migrated to kho-tool by its own cpr-transfer
-	 * (its QMP socket); its memfds and stream go into the hand-off's
-	 * qemu-cpr node, for `kho-tool cpr-relay --restore` after the kexec.
+	 * --qemu-qmp, repeatable: the QEMUs migrated to kho-tool by their
+	 * own cpr-transfer (each one's QMP socket, which names it); their
+	 * memfds and streams go into the hand-off's qemu-cpr node, one entry
+	 * each, for `kho-tool cpr-relay --restore` after the kexec.
 	 */
-	const char *qemu_qmp;
+	const char *qemu_qmp[KHO_UPGRADE_MAX_QEMU];
+	unsigned int nr_qemu;
 	bool dry_run;
 	bool json;
 	/*

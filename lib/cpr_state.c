@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "cpr_state.h"
@@ -470,6 +472,20 @@ enum kho_cpr_kind kho_cpr_fd_kind(int fd, char *what, size_t whatlen)
 		snprintf(what, whatlen, "%s", link);
 	if (!strncmp(link, "/memfd:", 7))
 		return KHO_CPR_KIND_MEMFD;
+	/*
+	 * A memfd LUO restored after a kexec: the kernel makes it nameless
+	 * (memfd_luo: memfd_alloc_file("")), so it reads "/ (deleted)".  An
+	 * unlinked tmpfs file reads with its old path, a nameless one only
+	 * comes from shmem itself: a QEMU restored by cpr-relay --restore,
+	 * carried again (rollback).
+	 */
+	if (!strcmp(link, "/ (deleted)")) {
+		struct statfs fs;
+
+		if (fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
+		    fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+			return KHO_CPR_KIND_MEMFD;
+	}
 	if (!strcmp(link, "anon_inode:[eventfd]"))
 		return KHO_CPR_KIND_EVENTFD;
 	if (!strcmp(link, "/dev/iommu"))

@@ -1073,6 +1073,57 @@ static int rd_qemu_one(struct rd *r, int node, struct kho_handoff_qemu *q)
 	return 0;
 }
 
+struct qemu_tok {
+	uint64_t token;
+	size_t qemu;
+};
+
+static int cmp_qemu_tok(const void *a, const void *b)
+{
+	const struct qemu_tok *x = a, *y = b;
+
+	return x->token < y->token ? -1 : x->token > y->token;
+}
+
+/*
+ * The QEMUs of one hand-off are restored one by one, each by its
+ * vmm-name (`cpr-relay --restore --vmm`), each into its own new QEMU: two
+ * of one name could not be told apart, and a memfd in two entries would
+ * put one guest's RAM (or stream) under two QEMUs.
+ */
+static int rd_qemu_distinct(struct rd *r, const struct kho_handoff *h)
+{
+	struct qemu_tok *t;
+	size_t i, j, n = 0;
+	int err = 0;
+
+	for (i = 0; i < h->nr_qemu; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(h->qemu[i].name, h->qemu[j].name))
+				return BAD(r, "/%s: qemu %zu and qemu %zu: both named \"%s\"",
+					   KHO_N_QEMU_CPR, j, i, h->qemu[i].name);
+	for (i = 0; i < h->nr_qemu; i++)
+		n += h->qemu[i].nr_fd_tokens + 1;
+	t = rd_calloc(n, sizeof(*t), &err);
+	if (err)
+		return err;
+	n = 0;
+	for (i = 0; i < h->nr_qemu; i++) {
+		for (j = 0; j < h->qemu[i].nr_fd_tokens; j++)
+			t[n++] = (struct qemu_tok){ h->qemu[i].fd_tokens[j], i };
+		t[n++] = (struct qemu_tok){ h->qemu[i].stream_token, i };
+	}
+	qsort(t, n, sizeof(*t), cmp_qemu_tok);
+	for (i = 1; i < n && !err; i++)
+		if (t[i].token == t[i - 1].token && t[i].qemu != t[i - 1].qemu)
+			err = BAD(r, "/%s: memfd token %llu is in qemu %zu and qemu %zu: one guest's memory under two QEMUs",
+				  KHO_N_QEMU_CPR, (unsigned long long)t[i].token,
+				  t[i - 1].qemu < t[i].qemu ? t[i - 1].qemu : t[i].qemu,
+				  t[i - 1].qemu < t[i].qemu ? t[i].qemu : t[i - 1].qemu);
+	free(t);
+	return err;
+}
+
 /*
  * The optional qemu-cpr node (format 3): present only with a
  * min-reader-version that excludes readers not knowing it.
@@ -1108,7 +1159,7 @@ static int rd_qemu(struct rd *r, struct kho_handoff *h)
 		if (err)
 			return err;
 	}
-	return 0;
+	return rd_qemu_distinct(r, h);
 }
 
 /* Header, identity, versions and integrity: everything before fields. */

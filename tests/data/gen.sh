@@ -92,6 +92,11 @@ bad iommufd-journal-length-too-big yes 's/journal-length = \/bits\/ 64 <57>;\t\/
 m=fdt-schema/examples/edu-vm-migration.dts
 bad migration-flags-no-stop-copy yes 's/migration-flags = <0x0>/migration-flags = <0x4>/' "$m"
 bad migration-flags-length yes 's/migration-flags = <0x0>/migration-flags = \/bits\/ 64 <0x1>/' "$m"
+# The qemu-cpr node (format 3): qemu-cpr-two.dts, one defect.
+q=fdt-schema/examples/qemu-cpr-two.dts
+bad qemu-duplicate-name yes 's|"/tmp/cpr/b-qmp.sock"|"/tmp/cpr/a-qmp.sock"|' "$q"
+bad qemu-shared-memfd yes 's|fd-tokens = /bits/ 64 <0x6b686f2d63707202>|fd-tokens = /bits/ 64 <0x6b686f2d63707200>|' "$q"
+bad qemu-min-reader-2 yes 's/min-reader-version = <3>/min-reader-version = <2>/' "$q"
 
 # Damage no dts can express: cut the good blob short, corrupt its header,
 # append bytes past its totalsize.

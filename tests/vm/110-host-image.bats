@@ -95,3 +95,52 @@ need_payload() {
 	if grep -aqE 'L2(new)?: hb [0-9]+ BAD' "$VM_LOG"; then die "the L2 RAM pattern changed"; fi
 	echo "# L2 across the L1 kexec: hb $old_last -> $new_first; wall clock from the upgrade's start to the first new heartbeat seen: $(awk -v a="$(log_value upgrade_start_wall)" -v b="$(log_value first_new_hb_wall)" 'BEGIN { printf "%.1f", b - a }') s" >&3
 }
+
+# hb_continues OLD NEW STAGE: the last heartbeat QEMU OLD's guest printed
+# on the L1 console before the kexec into STAGE, and the first of NEW
+# after it (NEW_first): the next number.  Appends "OLD -> NEW: hb X -> Y"
+# to $continued.
+hb_continues() {
+	local last first
+
+	last=$(sed -n "/KHOTEST: BOOT stage=$3/q; s/.*L2$1: hb \([0-9][0-9]*\) .*/\1/p" "$VM_LOG" | tail -n 1)
+	first=$(log_value "$2_first")
+	[ -n "$last" ] && [ -n "$first" ] || die "no heartbeat of $1 before ($last) or of $2 after ($first) the kexec into stage $3"
+	[ "$first" = $((last + 1)) ] ||
+		die "$1 -> $2: the heartbeat does not continue across the kexec: $last, then $first"
+	continued="$continued $1 -> $2: hb $last -> $first;"
+}
+
+# wall_between A B: seconds from the logged wall clock A to B.
+wall_between() {
+	awk -v a="$(log_value "$1")" -v b="$(log_value "$2")" 'BEGIN { printf "%.1f", b - a }'
+}
+
+@test "host image: two L2 guests across an L1 kexec in one hand-off, one restore failing and retried, then rolled back" {
+	# upgrade --qemu-qmp a --qemu-qmp b (after one of a and a file-backed
+	# c, refused with all running); cpr-relay --restore --vmm per QEMU;
+	# rollback --qemu-qmp of the new ones (docs/qemu-cpr.md).
+	need_payload
+	local patched vanilla continued=""
+	patched=$(kernel_image patched) || die "no patched kernel"
+	vanilla=$(kernel_image vanilla) || die "no vanilla kernel"
+	run_vm --exact-marks --host-image khotest-init --timeout 1800 \
+		--script "$GUEST_DIR/host-cpr-multi.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$patched:/test/vmlinuz-patched" --file "$vanilla:/test/vmlinuz-vanilla" \
+		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
+		--expect l2-running --expect refused-running --expect restore-b-failed --expect a-continued \
+		--expect b-recovered --expect rolled-back
+	assert_vm_ok
+	assert_log 'KHOTEST: BOOT stage=2 kernel=7\.2\.13-kho-b init=khotest-init'
+	assert_log 'KHOTEST: BOOT stage=3 kernel=7\.2\.13-kho-a init=khotest-init'
+	assert_log 'upgrade: qemu-cpr .*2 QEMUs migrated to kho-tool'
+	assert_log 'rollback: qemu-cpr .*2 QEMUs migrated to kho-tool'
+	hb_continues a a2 2
+	hb_continues b b2 2
+	hb_continues a2 a3 3
+	hb_continues b2 b3 3
+	if grep -aqE 'L2[a-z0-9]*: hb [0-9]+ BAD' "$VM_LOG"; then die "an L2 RAM pattern changed"; fi
+	echo "#$continued" >&3
+	echo "# L1 wall clock to the first new heartbeat: upgrade -> a2 $(wall_between upgrade_start_wall a2_first_wall) s (after b's failed --restore), b2 $(wall_between upgrade_start_wall b2_first_wall) s; rollback -> a3 $(wall_between rollback_start_wall a3_first_wall) s, b3 $(wall_between rollback_start_wall b3_first_wall) s" >&3
+}

@@ -13,63 +13,13 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-export BUILD=${BUILD:-build}
-case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
-logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
-name=demo
-log="$logdir/$name.log"
-stamped="$logdir/$name.stamped.log"
-mkdir -p "$logdir"
-
-echo "demo: kernels (cached after the first build, ~6 min each otherwise)"
-# KHO_KERNEL_VANILLA / KHO_KERNEL_PATCHED (a kernel dir or image, as for
-# tests/vm/run.sh) skip the build of that flavour.
-for flavour in vanilla patched; do
-	var=KHO_KERNEL_${flavour^^}
-	[ -n "${!var:-}" ] && continue
-	kdir=$("$top/tests/rig/build-kernel.sh" "$flavour") || exit 2
-	export "$var=$kdir"
-done
-
-# Stamp serial lines on arrival.  launch.sh truncates the log when QEMU
-# starts; tail -F follows it through that.  The stamper (tail and the loop)
-# is a process group of its own, ended on every way out of this script.
 . "$top/tests/vm/procs.bash"
-stamp_serial() {
-	tail -F -n +1 "$log" 2>/dev/null | while IFS= read -r line; do
-		printf '%s %s\n' "$(date +%s.%N)" "${line%$'\r'}"
-	done > "$stamped"
-}
-stamper=
-tag=demo-$$
-trap 'helper_stop "$stamper"' EXIT
-trap 'exit 130' INT TERM HUP
-: > "$log"
-HELPER_TAG=$tag helper_start stamper stamp_serial
+. "$top/tests/vm/demo-lib.bash"
+name=demo
+demo_init "$name"
 
-"$top/tests/vm/launch.sh" --name "$name" --script "$top/tests/vm/guest/upgrade-demo.sh" \
+demo_launch --script "$top/tests/vm/guest/upgrade-demo.sh" \
 	--kernel vanilla --timeout 300 --expect serving --expect adopted
-rc=$?
-sleep 0.5
-helper_stop "$stamper"
-stamper=
-# Nothing this demo started may outlive it.
-left=$(procs_tagged "$tag")
-if [ -n "$left" ]; then
-	echo "demo: FAILED: processes left behind: $(echo $left)" >&2
-	rc=1
-fi
-
-stamp_of() {
-	grep -a -m1 -- "$1" "$stamped" | cut -d' ' -f1
-}
-
-# steps JSON: one "  name  N ms" line per step of a timeline JSON object
-steps() {
-	grep -a -o '"step":"[^"]*","[a-z_]*ms":[0-9.]*\(,"ms":[0-9.]*\)\?' |
-		sed 's/"step":"\([^"]*\)".*"ms":\([0-9.]*\)$/\1 \2/' |
-		while read -r step ms; do printf '  %-18s %10.1f ms\n' "$step" "$ms"; done
-}
 
 echo
 echo "== timeline (old kernel: kho-tool upgrade --json)"

@@ -13,38 +13,6 @@
 . /test/host-l2.sh
 args=$l2_args
 
-# The initrd of the kexec: the L1 initramfs' job (tests/vm/host/init:
-# mount the disk, copy /opt/kho and /test in, switch_root) from what this
-# root holds, with busybox-static.  It carries the agent and a kho-init.d
-# hook, so that kho-tool upgrade uses it as is; but this init runs no
-# hooks and switches root, which would take the agent's socket in /run
-# with it: stage 2 starts the agent from the disk root instead, as a
-# systemd unit would on a real host.
-make_initrd() {
-	local d=/tmp/l1-initrd
-
-	rm -rf "$d"
-	mkdir -p "$d/bin" "$d/opt" "$d/proc" "$d/sys" "$d/dev" "$d/newroot"
-	cp /bin/busybox "$d/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -s busybox "$d/bin/$a"
-	done
-	ln -s bin "$d/sbin"
-	mkdir -p "$d/usr"
-	ln -s ../bin "$d/usr/bin"
-	ln -s ../bin "$d/usr/sbin"
-	mkdir -p "$d/usr/lib/kho-tool" "$d/etc/kho/init.d"
-	cp /opt/kho/bin/restore-agent "$d/usr/lib/kho-tool/restore-agent"
-	printf '#!/bin/sh\n# not run by tests/vm/host/init: see host-cpr-kexec.sh\n' \
-		> "$d/etc/kho/init.d/10-restore-agent"
-	cp /test/host-init "$d/init"
-	chmod 755 "$d/init"
-	cp -a /opt/kho "$d/opt/kho"
-	cp -a /test "$d/test"
-	(cd "$d" && find . | busybox cpio -o -H newc > /tmp/l1-initrd.img 2>/dev/null) ||
-		khotest_fail "cannot build the kexec's initrd"
-}
-
 if [ "$KHO_STAGE" = 1 ]; then
 	# shellcheck disable=SC2086 # a word per argument
 	qemu-system-x86_64 $args -serial "file:$W/old.log" \
@@ -58,7 +26,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	khotest_mark initrd
 	# A rehearsal: the guest stops, is captured and preserved, the image
 	# loaded; then all is undone and the guest resumes in the old QEMU.
-	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
+	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd "$initrd" \
 		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" --dry-run > "$W/dry.out" 2>&1 ||
 		{ cat "$W/dry.out"; dump; khotest_fail "upgrade --qemu-qmp --dry-run failed"; }
 	cat "$W/dry.out"
@@ -73,7 +41,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	khotest_log "upgrade_start_wall=$(date +%s.%N)"
 	rc=0
 	# Straight to the console: /tmp does not survive the kexec.
-	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd /tmp/l1-initrd.img \
+	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd "$initrd" \
 		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" > /dev/console 2>&1 || rc=$?
 	# Only a failure comes back: the guest must run on in the old QEMU.
 	before=$(hb "$W/old.log" '$p')
@@ -85,17 +53,7 @@ fi
 
 # Stage 2, the patched kernel.
 khotest_log "l1_stage2_kernel=$(uname -r)"
-restore-agent > "$W/agent.out" 2>&1 &
-i=0
-until grep -q '^ready' /run/kho-tool/agent.status 2>/dev/null; do
-	if [ "$i" -ge 600 ] || grep -q '^failed' /run/kho-tool/agent.status 2>/dev/null; then
-		cat "$W/agent.out"
-		dump
-		khotest_fail "the restore-agent did not get ready: $(cat /run/kho-tool/agent.status 2>/dev/null)"
-	fi
-	usleep 100000
-	i=$((i + 1))
-done
+start_agent
 khotest_mark agent-ready
 start_new_qemu
 new=$!

@@ -5,6 +5,9 @@
 # and the helpers that read its heartbeat.
 W=/tmp/cpr
 mkdir -p "$W"
+# The kexec's initrd, on the disk: its overlay outlives L1's kexecs (/tmp
+# does not), so one build serves every stage.
+initrd=/var/tmp/l1-initrd.img
 l2_args="-machine q35,aux-ram-share=on -accel tcg -m 32M
 	-object memory-backend-memfd,id=ram0,size=32M,share=on
 	-machine memory-backend=ram0 -nodefaults -display none
@@ -19,13 +22,128 @@ dump() {
 		tail -n 30 "$f"
 	done
 }
-# start_new_qemu: in the background, the new QEMU: the same command line
-# plus the incoming cpr and main channels ($W/new-cpr.sock, new-main.sock);
-# it blocks until its CPR state arrives.  $! is its pid.
-start_new_qemu() {
-	# shellcheck disable=SC2086 # a word per argument
-	qemu-system-x86_64 $l2_args -serial "file:$W/new.log" \
-		-qmp "unix:$W/new-qmp.sock,server=on,wait=off" \
-		-incoming "{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\"type\":\"unix\",\"path\":\"$W/new-cpr.sock\"}}" \
-		-incoming "unix:$W/new-main.sock" > "$W/new.out" 2>&1 &
+# l2_start TAG [incoming]: in the background, a QEMU running the L2 guest:
+# serial $W/TAG.log, QMP $W/TAG-qmp.sock; with "incoming", a new QEMU that
+# takes the guest over its cpr and main channels ($W/TAG-cpr.sock,
+# TAG-main.sock) and blocks until its CPR state arrives.  $! is its pid.
+l2_start() {
+	if [ "${2:-}" = incoming ]; then
+		# shellcheck disable=SC2086 # a word per argument
+		qemu-system-x86_64 $l2_args -serial "file:$W/$1.log" \
+			-qmp "unix:$W/$1-qmp.sock,server=on,wait=off" \
+			-incoming "{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\"type\":\"unix\",\"path\":\"$W/$1-cpr.sock\"}}" \
+			-incoming "unix:$W/$1-main.sock" > "$W/$1.out" 2>&1 &
+	else
+		# shellcheck disable=SC2086 # a word per argument
+		qemu-system-x86_64 $l2_args -serial "file:$W/$1.log" \
+			-qmp "unix:$W/$1-qmp.sock,server=on,wait=off" > "$W/$1.out" 2>&1 &
+	fi
+}
+# start_new_qemu: l2_start new incoming (host-cpr*.sh's one new QEMU).
+start_new_qemu() { l2_start new incoming; }
+# l2_console TAG: the L2 serial on the L1 console as "L2TAG: ...", up to
+# the kexec (/tmp does not survive it; the console does).
+l2_console() {
+	tail -F "$W/$1.log" 2>/dev/null | sed -u "s/^/L2$1: /" > /dev/console &
+}
+# start_agent: the restore-agent from the disk root, in the background,
+# until it is ready (host-cpr-kexec.sh says why not from the initrd).
+start_agent() {
+	local i=0
+
+	restore-agent > "$W/agent.out" 2>&1 &
+	until grep -q '^ready' /run/kho-tool/agent.status 2>/dev/null; do
+		if [ "$i" -ge 600 ] || grep -q '^failed' /run/kho-tool/agent.status 2>/dev/null; then
+			cat "$W/agent.out"
+			dump
+			khotest_fail "the restore-agent did not get ready: $(cat /run/kho-tool/agent.status 2>/dev/null)"
+		fi
+		usleep 100000
+		i=$((i + 1))
+	done
+}
+# The initrd of the kexec: the L1 initramfs' job (tests/vm/host/init:
+# mount the disk, copy /opt/kho and /test in, switch_root) from what this
+# root holds, with busybox-static.  It carries the agent and a kho-init.d
+# hook, so that kho-tool upgrade uses it as is; but this init runs no
+# hooks and switches root, which would take the agent's socket in /run
+# with it: stage 2 starts the agent from the disk root instead, as a
+# systemd unit would on a real host.
+make_initrd() {
+	local d=/tmp/l1-initrd
+
+	rm -rf "$d"
+	mkdir -p "$d/bin" "$d/opt" "$d/proc" "$d/sys" "$d/dev" "$d/newroot"
+	cp /bin/busybox "$d/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -s busybox "$d/bin/$a"
+	done
+	ln -s bin "$d/sbin"
+	mkdir -p "$d/usr"
+	ln -s ../bin "$d/usr/bin"
+	ln -s ../bin "$d/usr/sbin"
+	mkdir -p "$d/usr/lib/kho-tool" "$d/etc/kho/init.d"
+	cp /opt/kho/bin/restore-agent "$d/usr/lib/kho-tool/restore-agent"
+	printf '#!/bin/sh\n# not run by tests/vm/host/init: see host-cpr-kexec.sh\n' \
+		> "$d/etc/kho/init.d/10-restore-agent"
+	cp /test/host-init "$d/init"
+	chmod 755 "$d/init"
+	cp -a /opt/kho "$d/opt/kho"
+	cp -a /test "$d/test"
+	(cd "$d" && find . | busybox cpio -o -H newc > "$initrd" 2>/dev/null) ||
+		khotest_fail "cannot build the kexec's initrd"
+}
+# restore_one OLD NEW: `cpr-relay --restore` of the hand-off's QEMU OLD
+# (its QMP socket before the kexec) into the new QEMU NEW.
+# The new QEMU must listen first: the agent waits 30 s for --restore's
+# ack, and a QEMU starting under nested TCG next to a running guest can
+# take longer than that.
+restore_one() {
+	local rc=0
+
+	khotest_wait 300 test -S "$W/$2-cpr.sock" ||
+		{ dump; khotest_fail "the new QEMU $2 never listened on $W/$2-cpr.sock"; }
+	kho-tool cpr-relay --restore --vmm "$W/$1-qmp.sock" --to-cpr "$W/$2-cpr.sock" \
+		--to-main "$W/$2-main.sock" --timeout 120 > "$W/restore-$2.out" 2>&1 || rc=$?
+	cat "$W/restore-$2.out"
+	[ "$rc" -eq 0 ] || { dump /run/kho-tool/restore.log; khotest_fail "cpr-relay --restore --vmm $1 failed (exit $rc)"; }
+}
+
+# continues TAG: TAG's guest beats twice more, never rebooted, pattern
+# intact; logs TAG_first, its first heartbeat, for the host.
+continues() {
+	local first
+
+	wait_for "$W/$1.log" '^hb [0-9]+ ' 300 || { dump; khotest_fail "QEMU $1's L2 guest printed no heartbeat"; }
+	khotest_log "$1_first_wall=$(date +%s.%N)"
+	first=$(hb "$W/$1.log" 1p)
+	wait_for "$W/$1.log" "^hb $((first + 2)) " 300 || { dump; khotest_fail "QEMU $1's L2 guest does not keep running"; }
+	if grep -q '^L2 boot' "$W/$1.log"; then khotest_fail "QEMU $1's L2 guest rebooted"; fi
+	if grep -q BAD "$W/$1.log"; then khotest_fail "QEMU $1's L2 RAM pattern changed: $(grep BAD "$W/$1.log" | head -n 1)"; fi
+	khotest_log "$1_first=$first"
+}
+
+# agent_status WANT: the restore-agent's status begins with WANT (waits 10 s).
+agent_status() {
+	khotest_wait 10 grep -q "^$1" /run/kho-tool/agent.status ||
+		khotest_fail "agent status '$(cat /run/kho-tool/agent.status)', not $1"
+}
+
+# kexec_with CMD KERNEL STAGE [--json] TAG...: kho-tool CMD (upgrade or
+# rollback) of the QEMUs TAG... into KERNEL, its output on the console
+# (/tmp does not survive the kexec); returns only if it failed.
+kexec_with() {
+	local cmd=$1 kernel=$2 stage=$3 rc=0 json= qemus=
+
+	shift 3
+	[ "${1:-}" = --json ] && { json=--json; shift; }
+	for t in "$@"; do qemus="$qemus --qemu-qmp $W/$t-qmp.sock"; done
+	[ -f "$initrd" ] || make_initrd
+	sync
+	khotest_log "${cmd}_start_wall=$(date +%s.%N)"
+	# shellcheck disable=SC2086 # a word per option
+	kho-tool "$cmd" --kernel "$kernel" --initrd "$initrd" \
+		--append "khotest.stage=$stage" $json $qemus > /dev/console 2>&1 || rc=$?
+	dump /run/kho-tool/restore.log
+	khotest_fail "kho-tool $cmd of $* returned (exit $rc)"
 }
