@@ -35,13 +35,7 @@ FAIL_NTH_PASS=8
 LIVEUPDATE_PLAN=15
 LIVEUPDATE_PASS=15
 EXPECTED_NOT_PASSING=(
-	# The test itself skips its no_viommu variant (SKIP(return,
-	# "Skipping test for variant no_viommu")): on every kernel.
-	"iommufd iommufd_viommu.no_viommu.hw_queue skip"
-	"iommufd iommufd_viommu.no_viommu.vdevice_cache skip"
-	"iommufd iommufd_viommu.no_viommu.vdevice_tombstone skip"
-	"iommufd iommufd_viommu.no_viommu.viommu_alloc_nested_iopf skip"
-	"iommufd iommufd_viommu.no_viommu.viommu_alloc_with_data skip"
+	"${NO_VIOMMU_SKIPS[@]}"
 )
 
 setup_file() {

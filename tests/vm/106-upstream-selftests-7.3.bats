@@ -35,11 +35,7 @@ EXPECTED_NOT_PASSING=(
 	"iommufd iommufd_ioas.no_domain.dmabuf_simple fail"
 	"iommufd iommufd_ioas.two_mock_domain.dmabuf_revoke fail"
 	"iommufd iommufd_ioas.two_mock_domain.dmabuf_simple fail"
-	"iommufd iommufd_viommu.no_viommu.hw_queue skip"
-	"iommufd iommufd_viommu.no_viommu.vdevice_cache skip"
-	"iommufd iommufd_viommu.no_viommu.vdevice_tombstone skip"
-	"iommufd iommufd_viommu.no_viommu.viommu_alloc_nested_iopf skip"
-	"iommufd iommufd_viommu.no_viommu.viommu_alloc_with_data skip"
+	"${NO_VIOMMU_SKIPS[@]}"
 )
 
 setup_file() {

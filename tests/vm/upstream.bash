@@ -7,6 +7,16 @@
 # LIVEUPDATE_PLAN, LIVEUPDATE_PASS, and EXPECTED_NOT_PASSING, the
 # "PROG TEST RESULT" lines of every test that may not pass.
 
+# The iommufd test skips its own no_viommu variant (SKIP(return,
+# "Skipping test for variant no_viommu")): on every kernel of 7.2 and 7.3.
+NO_VIOMMU_SKIPS=(
+	"iommufd iommufd_viommu.no_viommu.hw_queue skip"
+	"iommufd iommufd_viommu.no_viommu.vdevice_cache skip"
+	"iommufd iommufd_viommu.no_viommu.vdevice_tombstone skip"
+	"iommufd iommufd_viommu.no_viommu.viommu_alloc_nested_iopf skip"
+	"iommufd iommufd_viommu.no_viommu.viommu_alloc_with_data skip"
+)
+
 require_selftests() {
 	[ -n "$SELFTESTS" ] && [ -x "$SELFTESTS/bin/iommufd" ] ||
 		die "building upstream's selftests failed (tests/rig/build-selftests.sh)"
