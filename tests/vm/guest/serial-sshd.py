@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+# SSH on a serial line, for the L1 host guests of tests/vm/130: the rig's
+# kernels have no network driver, so launch.sh --ssh-port puts QEMU's
+# 127.0.0.1:PORT behind a second 16550, and this relays that line (ttyS1)
+# to `sshd -i`, one connection at a time.  A serial line has no hang-up:
+# a client that went away is noticed by sshd's ClientAlive probes, and
+# whatever it left on the line before the next client's "SSH-2.0-" banner
+# is dropped.  sshd is started only when a banner arrives, so that its own
+# banner reaches the client that is there to read it.
+#
+# usage: serial-sshd.py TTY [SSHD-OPTION]...
+import os
+import select
+import subprocess
+import sys
+import termios
+import tty
+
+BANNER = b"SSH-2.0-"
+
+
+def open_line(path):
+	fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+	tty.setraw(fd)
+	attrs = termios.tcgetattr(fd)
+	# No modem lines behind QEMU's chardev, no flow control in the stream.
+	attrs[2] = (attrs[2] & ~termios.CRTSCTS) | termios.CLOCAL | termios.CREAD
+	attrs[0] &= ~(termios.IXON | termios.IXOFF | termios.IXANY)
+	attrs[4] = attrs[5] = termios.B115200
+	termios.tcsetattr(fd, termios.TCSANOW, attrs)
+	termios.tcflush(fd, termios.TCIOFLUSH)
+	return fd
+
+
+def write_all(fd, data):
+	while data:
+		n = os.write(fd, data)
+		data = data[n:]
+
+
+def wait_banner(fd):
+	"""The bytes from a client's banner on; what came before is stale."""
+	buf = b""
+	while True:
+		buf += os.read(fd, 4096)
+		i = buf.find(BANNER)
+		if i >= 0:
+			return buf[i:]
+		buf = buf[-len(BANNER):]
+
+
+def serve(fd, first, opts):
+	sshd = subprocess.Popen(["/usr/sbin/sshd", "-i", "-e"] + opts,
+				stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+				bufsize=0)
+	out = sshd.stdout.fileno()
+	write_all(sshd.stdin.fileno(), first)
+	while True:
+		r, _, _ = select.select([fd, out], [], [])
+		if out in r:
+			data = os.read(out, 65536)
+			if not data:
+				break
+			write_all(fd, data)
+		if fd in r:
+			data = os.read(fd, 65536)
+			try:
+				write_all(sshd.stdin.fileno(), data)
+			except BrokenPipeError:
+				break
+	sshd.stdin.close()
+	sshd.stdout.close()
+	return sshd.wait()
+
+
+def main():
+	if len(sys.argv) < 2:
+		sys.exit("usage: serial-sshd.py TTY [SSHD-OPTION]...")
+	path, opts = sys.argv[1], sys.argv[2:]
+	os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+	fd = open_line(path)
+	print(f"serial-sshd: relaying {path} to sshd -i", flush=True)
+	while True:
+		first = wait_banner(fd)
+		rc = serve(fd, first, opts)
+		print(f"serial-sshd: connection closed (sshd status {rc})", flush=True)
+
+
+if __name__ == "__main__":
+	main()
