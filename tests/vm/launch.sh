@@ -113,10 +113,10 @@ case "$ssh_port" in
 *)
 	[ "$ssh_port" -ge 1024 ] && [ "$ssh_port" -le 65535 ] ||
 		usage "--ssh-port wants a port in 1024-65535, got '$ssh_port'"
-	# The guest's ttyS1; ttyS0 stays the console (-nographic).
-	# shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
+	# The guest's ttyS1.  Both ports by -serial: a -device isa-serial
+	# would turn off -nographic's console on ttyS0.
 	qemu_args+=(-chardev "socket,id=ssh,host=127.0.0.1,port=$ssh_port,server=on,wait=off"
-		-device isa-serial,chardev=ssh)
+		-serial mon:stdio -serial chardev:ssh)
 	;;
 esac
 
