@@ -60,13 +60,14 @@ fleet_setup() {
 	[defaults]
 	host_key_checking = False
 	forks = 3
-	timeout = 30
+	timeout = 60
 	[ssh_connection]
 	# One connection per host for the whole play (a serial line carries
 	# one stream), noticed dead within 15 s of a kexec.
 	ssh_args = -o ControlMaster=auto -o ControlPersist=30m -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 	control_path_dir = $FLEET/cp
 	pipelining = True
+	retries = 3
 	EOF
 	FLEET_VANILLA=$(kernel_release vanilla)
 	FLEET_PATCHED=$(kernel_release patched)
@@ -108,7 +109,7 @@ fleet_inventory() {
 # ansible.cfg; $status and $output as bats' run.
 fleet_ansible() {
 	run env KHO_PROC_TAG="$VM_PROC_TAG" ANSIBLE_CONFIG="$FLEET/ansible.cfg" \
-		"$KHO_TOP/tests/rig/ansible.sh" "$BUILD/ansible" "$@"
+		"$KHO_TOP/tests/rig/ansible.sh" --bind "$FLEET" "$BUILD/ansible" "$@"
 	echo "$output"
 }
 
@@ -116,7 +117,7 @@ fleet_ansible() {
 fleet_wait_ssh() {
 	fleet_inventory "$FLEET/all.yml" "$@"
 	fleet_ansible ansible -i "$FLEET/all.yml" kho_fleet -m ansible.builtin.wait_for_connection \
-		-a 'timeout=900 sleep=3 connect_timeout=10'
+		-a 'timeout=900 sleep=3 connect_timeout=60'
 	[ "$status" -eq 0 ] || die "the fleet did not come up: $output"
 }
 

@@ -4,10 +4,11 @@
 # kernels have no network driver, so launch.sh --ssh-port puts QEMU's
 # 127.0.0.1:PORT behind a second 16550, and this relays that line (ttyS1)
 # to `sshd -i`, one connection at a time.  A serial line has no hang-up:
-# a client that went away is noticed by sshd's ClientAlive probes, and
-# whatever it left on the line before the next client's "SSH-2.0-" banner
-# is dropped.  sshd is started only when a banner arrives, so that its own
-# banner reaches the client that is there to read it.
+# the sshd of a client that went away never sees an end of file, so a new
+# client's "SSH-2.0-" banner ends it (inside a session the stream is
+# ciphertext: 8 given bytes there are a 2^-64 chance), and whatever came
+# before the banner is dropped.  sshd is started only when a banner
+# arrives, so that its own banner reaches the client that reads it.
 #
 # usage: serial-sshd.py TTY [SSHD-OPTION]...
 import os
@@ -51,27 +52,42 @@ def wait_banner(fd):
 
 
 def serve(fd, first, opts):
+	"""One sshd -i; returns the next client's first bytes, or b"" once
+	sshd exited by itself."""
 	sshd = subprocess.Popen(["/usr/sbin/sshd", "-i", "-e"] + opts,
 				stdin=subprocess.PIPE, stdout=subprocess.PIPE,
 				bufsize=0)
 	out = sshd.stdout.fileno()
-	write_all(sshd.stdin.fileno(), first)
-	while True:
-		r, _, _ = select.select([fd, out], [], [])
-		if out in r:
-			data = os.read(out, 65536)
-			if not data:
-				break
-			write_all(fd, data)
-		if fd in r:
-			data = os.read(fd, 65536)
-			try:
-				write_all(sshd.stdin.fileno(), data)
-			except BrokenPipeError:
-				break
+	inp = sshd.stdin.fileno()
+	nxt = b""
+	tail = b""
+	try:
+		write_all(inp, first)
+		while True:
+			r, _, _ = select.select([fd, out], [], [])
+			if out in r:
+				data = os.read(out, 65536)
+				if not data:
+					break
+				write_all(fd, data)
+			if fd in r:
+				data = os.read(fd, 65536)
+				seen = tail + data
+				i = seen.find(BANNER)
+				if i >= 0:
+					nxt = seen[i:]
+					break
+				tail = seen[-(len(BANNER) - 1):]
+				write_all(inp, data)
+	except BrokenPipeError:
+		pass
+	if nxt:
+		sshd.terminate()
 	sshd.stdin.close()
 	sshd.stdout.close()
-	return sshd.wait()
+	rc = sshd.wait()
+	print(f"serial-sshd: connection closed (sshd status {rc}){', a new client' if nxt else ''}", flush=True)
+	return nxt
 
 
 def main():
@@ -81,10 +97,10 @@ def main():
 	os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
 	fd = open_line(path)
 	print(f"serial-sshd: relaying {path} to sshd -i", flush=True)
+	first = b""
 	while True:
-		first = wait_banner(fd)
-		rc = serve(fd, first, opts)
-		print(f"serial-sshd: connection closed (sshd status {rc})", flush=True)
+		first = first or wait_banner(fd)
+		first = serve(fd, first, opts)
 
 
 if __name__ == "__main__":
