@@ -41,7 +41,7 @@ fleet_boot() {
 		--file "$GUEST_DIR/serial-sshd.py:/test/serial-sshd.py" \
 		--file "$GUEST_DIR/guest-health.sh:/test/guest-health.sh" \
 		--file "$FLEET/id.pub:/test/fleet.pub" \
-		--append "$append" "${exp[@]}" > "$FLEET/$host.out" 2>&1 &
+		--append "$append" "${exp[@]}" > "$FLEET/$host.out" 2>&1 3>&- &
 	FLEET_PIDS+=("$!")
 }
 
@@ -63,11 +63,14 @@ fleet_setup() {
 	timeout = 60
 	[ssh_connection]
 	# One connection per host for the whole play (a serial line carries
-	# one stream), noticed dead within 15 s of a kexec.
-	ssh_args = -o ControlMaster=auto -o ControlPersist=30m -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+	# one stream), noticed dead within 60 s of a kexec (not sooner: a TCG
+	# guest under load can take that long to answer).
+	ssh_args = -o ControlMaster=auto -o ControlPersist=30m -o ServerAliveInterval=10 -o ServerAliveCountMax=6 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 	control_path_dir = $FLEET/cp
 	pipelining = True
 	retries = 3
+	# Files go through the shared connection too (sftp opened another).
+	transfer_method = piped
 	EOF
 	FLEET_VANILLA=$(kernel_release vanilla)
 	FLEET_PATCHED=$(kernel_release patched)

@@ -28,7 +28,7 @@ serve_ssh() {
 	ssh-keygen -A >/dev/null
 	systemd-run --unit=khotest-ssh --quiet -p StandardOutput=journal+console \
 		python3 /test/serial-sshd.py /dev/ttyS1 \
-		-o ClientAliveInterval=5 -o ClientAliveCountMax=3 -o PermitRootLogin=prohibit-password ||
+		-o ClientAliveInterval=10 -o ClientAliveCountMax=6 -o PermitRootLogin=prohibit-password ||
 		khotest_fail "stage $s: cannot start the SSH relay"
 	khotest_mark "ssh-s$s"
 	# The test ends the guest through SSH, once the fleet run is over.
