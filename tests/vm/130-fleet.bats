@@ -102,6 +102,7 @@ fleet_inventory() {
 		    kho_rollback_append: khotest.stage=3
 		    kho_rollback_expect_release: $FLEET_VANILLA
 		    kho_vmms: [edu]
+		    kho_rollback_args: [--userspace-journal]
 		    kho_health_command: /test/guest-health.sh
 		    kho_boot_timeout: 900
 		EOF
