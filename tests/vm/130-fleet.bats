@@ -30,7 +30,7 @@ fleet_boot() {
 	port=$(fleet_port) || die "no free port"
 	echo "$port" > "$FLEET/$host.port"
 	env KHO_PROC_TAG="$VM_PROC_TAG" "$VM_DIR/launch.sh" --name "$(vm_name "$host")" \
-		--exact-marks --host-image systemd --kernel vanilla --timeout 1800 \
+		--exact-marks --host-image systemd --kernel vanilla --timeout 3600 \
 		--ssh-port "$port" --script "$GUEST_DIR/host-fleet.sh" \
 		--file "$(kernel_image vanilla):/test/vmlinuz-vanilla" \
 		--file "$(kernel_image patched):/test/vmlinuz-patched" \

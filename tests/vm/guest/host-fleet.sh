@@ -32,8 +32,8 @@ serve_ssh() {
 		khotest_fail "stage $s: cannot start the SSH relay"
 	khotest_mark "ssh-s$s"
 	# The test ends the guest through SSH, once the fleet run is over.
-	khotest_wait 3000 test -e /run/khotest-finish ||
-		khotest_fail "stage $s: nobody ended the fleet run in 3000 s"
+	khotest_wait 3500 test -e /run/khotest-finish ||
+		khotest_fail "stage $s: nobody ended the fleet run in 3500 s"
 	khotest_done
 }
 
