@@ -90,7 +90,7 @@ TARGETS += $(KHO_MODEL)
 endif
 
 .PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo demo-qemu \
-	kernel kernels initramfs install clean help programs deb check-distro check-cpr \
+	kernel kernels initramfs install clean help programs deb check-distro check-cpr check-ansible \
 	check-matrix matrix-kernels matrix-cached
 all: $(TARGETS)
 
@@ -203,7 +203,7 @@ deps:
 
 # Kernels first, so the unit tests that read real images (test_kimage) run
 # on them instead of passing over them.
-check: prepare check-unit check-schema check-fuzz check-distro check-cpr check-vm
+check: prepare check-unit check-schema check-fuzz check-distro check-ansible check-cpr check-vm
 
 check-unit: all $(UNIT_BIN)
 	./tests/unit/run.sh $(UNIT_BIN)
@@ -393,6 +393,10 @@ $(DEB_FILE): $(shell git ls-files 2>/dev/null)
 check-distro: $(DEB_FILE)
 	BUILD=$(BUILD) ./tests/distro/check.sh $(DEB_FILE)
 
+# Debian sid's ansible-lint on the collection, in the controller root.
+check-ansible:
+	cd ansible && ../tests/rig/ansible.sh $(abspath $(BUILD))/ansible ansible-lint
+
 clean:
 	rm -rf $(BUILD)
 
@@ -414,6 +418,7 @@ help:
 	@echo 'make install      install into DESTDIR'
 	@echo 'make deb          the Debian package, in $$(BUILD)/deb'
 	@echo 'make check-distro the package in Debian sid chroots: lintian, initrds'
+	@echo 'make check-ansible ansible-lint on the Ansible collection (ansible/)'
 	@echo 'make check-cpr    QEMU 11.1 through cpr-transfer to kho-tool and back (sid chroot)'
 
 # Dependency files live under obj/ and pic/ only: $(BUILD) also holds

@@ -6,17 +6,6 @@
 
 load helpers
 
-# A vmlinux that declares LUO ABI luo-v9 instead of luo-v5: a kernel that
-# could not restore a 7.2 hand-off.
-bad_vmlinux() {
-	local dir out=$BATS_FILE_TMPDIR/vmlinux-luo-v9
-
-	dir=$("$KHO_TOP/tests/rig/build-kernel.sh" vanilla) || die "no vanilla kernel"
-	perl -0777 -pe 's/\x00luo-v5\x00/\x00luo-v9\x00/g' < "$dir/vmlinux" > "$out"
-	! grep -qa 'luo-v5' "$out" || die "luo-v5 still in $out"
-	echo "$out"
-}
-
 @test "upgrade: dry run leaves no image and no session; bad ABI and a foreign owner of /dev/liveupdate refused before load" {
 	run_vm --script "$GUEST_DIR/upgrade-dryrun.sh" \
 		--file "$(bad_vmlinux):/boot/vmlinux-luo-v9" \

@@ -105,6 +105,17 @@ kernel_release_of() {
 		tr '\0' '\n' | head -n 1 | cut -d' ' -f1
 }
 
+# bad_vmlinux: a vmlinux that declares LUO ABI luo-v9 instead of luo-v5:
+# a kernel that could not restore a 7.2 hand-off (tests/vm/060, 130).
+bad_vmlinux() {
+	local dir out=$BATS_FILE_TMPDIR/vmlinux-luo-v9
+
+	dir=$("$KHO_TOP/tests/rig/build-kernel.sh" vanilla) || die "no vanilla kernel"
+	perl -0777 -pe 's/\x00luo-v5\x00/\x00luo-v9\x00/g' < "$dir/vmlinux" > "$out"
+	! grep -qa 'luo-v5' "$out" || die "luo-v5 still in $out"
+	echo "$out"
+}
+
 # debug_kernel [vanilla|patched]: the build dir of that kernel's debug
 # flavour (KASAN, kmemleak, lockdep, DEBUG_VM, the KHO test; patched by
 # default), KHO_KERNEL_{PATCHED,VANILLA}_DEBUG or the cached build.

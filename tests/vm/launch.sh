@@ -7,7 +7,7 @@
 #                  [--kernel vanilla|patched|PATH] [--file HOST:GUEST]...
 #                  [--append "ARGS"] [--timeout SEC] [--expect MARKER]...
 #                  [--qemu-arg ARG]... [--initrd BASE] [--exact-marks]
-#                  [--host-image khotest-init|systemd]
+#                  [--host-image khotest-init|systemd] [--ssh-port PORT]
 #
 # --exact-marks: the guest's markers must be exactly the --expect list; any
 # other marker (an unexpected path through the script) fails.
@@ -24,6 +24,13 @@
 # the harness and /test, and switches to INIT: khotest-init (a shell PID 1
 # that runs the script) or systemd (khotest.target runs it in a unit).
 # Only --kernel's image is needed; --file GUEST paths must be under /test/.
+#
+# --ssh-port PORT makes the guest reachable by SSH on 127.0.0.1:PORT of the
+# host (tests/vm/130): the rig's kernels have no network driver, so the
+# port is QEMU's, a socket chardev behind a second 16550 (the guest's
+# ttyS1), and the guest relays that line to `sshd -i`
+# (tests/vm/guest/serial-sshd.py).  One connection at a time, as a serial
+# line carries one stream: use SSH connection sharing (ControlMaster).
 #
 # Exit 0 only if every --expect marker appeared in order, the guest printed
 # "KHOTEST: DONE" and nothing failed; otherwise 1 after saying why and
@@ -57,13 +64,14 @@ qemu_args=()
 base_override=
 exact=0
 host_init=
+ssh_port=
 
 usage() {
 	echo "launch: $*" >&2
 	echo "usage: launch.sh --name NAME --script FILE [--kernel vanilla|patched|PATH]" \
 		"[--file HOST:GUEST]... [--append ARGS] [--timeout SEC]" \
 		"[--expect MARKER]... [--qemu-arg ARG]... [--initrd BASE] [--exact-marks]" \
-		"[--host-image khotest-init|systemd]" >&2
+		"[--host-image khotest-init|systemd] [--ssh-port PORT]" >&2
 	exit 2
 }
 
@@ -85,6 +93,7 @@ while [ $# -gt 0 ]; do
 	--qemu-arg) qemu_args+=("$2") ;;
 	--initrd) base_override=$2 ;;
 	--host-image) host_init=$2 ;;
+	--ssh-port) ssh_port=$2 ;;
 	*) usage "unknown argument '$1'" ;;
 	esac
 	shift 2
@@ -98,6 +107,18 @@ case "$host_init" in
 *) usage "--host-image wants khotest-init or systemd, got '$host_init'" ;;
 esac
 [ -z "$host_init" ] || [ -z "$base_override" ] || usage "--host-image and --initrd exclude each other"
+case "$ssh_port" in
+'') ;;
+*[!0-9]*) usage "--ssh-port wants a TCP port, got '$ssh_port'" ;;
+*)
+	[ "$ssh_port" -ge 1024 ] && [ "$ssh_port" -le 65535 ] ||
+		usage "--ssh-port wants a port in 1024-65535, got '$ssh_port'"
+	# The guest's ttyS1.  Both ports by -serial: a -device isa-serial
+	# would turn off -nographic's console on ttyS0.
+	qemu_args+=(-chardev "socket,id=ssh,host=127.0.0.1,port=$ssh_port,server=on,wait=off"
+		-serial mon:stdio -serial chardev:ssh)
+	;;
+esac
 
 # The rig cannot run: say so and fail.  Never skip: a suite that passes
 # without booting anything proves nothing.

