@@ -18,7 +18,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <linux/iommufd.h>
 #include <time.h>
 #include <unistd.h>
@@ -703,23 +702,17 @@ static int agent_offer(struct cpr_relay *r, const char *path,
 		       struct kho_adopt_set *set)
 {
 	struct kho_adopt_token token;
-	struct sockaddr_un sa;
 	struct kho_diag diag = { "" };
 	int fd, err;
 
-	err = kho_unix_addr(path, &sa);
-	if (err) {
+	fd = kho_unix_connect(path, SOCK_SEQPACKET);
+	if (fd == -ENAMETOOLONG) {
 		snprintf(r->err, sizeof(r->err), "%s: path too long", path);
-		return err;
+		return fd;
 	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
+	if (fd < 0) {
 		snprintf(r->err, sizeof(r->err), "%s (is the restore-agent serving?)", path);
-		close(fd);
-		return err;
+		return fd;
 	}
 	/*
 	 * cpr-relay is the QEMU's launcher here (root): it reads the token

@@ -773,24 +773,16 @@ int kho_adopt_connect(const char *path, const struct kho_adopt_token *token,
 		      struct kho_adopt_set *set, struct kho_diag *diag)
 {
 	struct iommu_ioas_change_process cp = { .size = sizeof(cp) };
-	struct sockaddr_un sa;
 	char msg[128];
 	int fd, err;
 
 	kho_adopt_set_init(set);
-	err = kho_unix_addr(path, &sa);
-	if (err)
-		return kho_diag_set(diag, err, "adopt: %s: path too long", path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = kho_unix_connect(path, SOCK_SEQPACKET);
+	if (fd == -ENAMETOOLONG)
+		return kho_diag_set(diag, fd, "adopt: %s: path too long", path);
 	if (fd < 0)
-		return kho_diag_set(diag, -errno, "adopt: socket: %s",
-				    kho_errno_name(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		close(fd);
-		return kho_diag_set(diag, err, "adopt: connect %s: %s", path,
-				    kho_errno_name(err));
-	}
+		return kho_diag_set(diag, fd, "adopt: connect %s: %s", path,
+				    kho_errno_name(fd));
 	err = kho_adopt_request(fd, token, set, diag);
 	if (err) {
 		close(fd);

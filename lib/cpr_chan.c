@@ -71,22 +71,12 @@ int kho_cpr_accept(int lfd, int timeout_ms)
 int kho_cpr_connect(const char *path, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
-	struct sockaddr_un sa;
-	int fd, ret;
+	int fd;
 
-	ret = kho_unix_addr(path, &sa);
-	if (ret)
-		return ret;
 	for (;;) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return -errno;
-		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		fd = kho_unix_connect(path, SOCK_STREAM);
+		if (fd >= 0 || (fd != -ENOENT && fd != -ECONNREFUSED))
 			return fd;
-		ret = -errno;
-		close(fd);
-		if (ret != -ENOENT && ret != -ECONNREFUSED)
-			return ret;
 		if (now_ms() >= deadline)
 			return -ETIMEDOUT;
 		usleep(20000);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "fdpass.h"
 
@@ -82,6 +83,25 @@ int kho_unix_addr(const char *path, struct sockaddr_un *sa)
 		return -ENAMETOOLONG;
 	strcpy(sa->sun_path, path);
 	return 0;
+}
+
+int kho_unix_connect(const char *path, int type)
+{
+	struct sockaddr_un sa;
+	int fd, err;
+
+	err = kho_unix_addr(path, &sa);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int kho_unix_addr_at(int dirfd, const char *name, struct sockaddr_un *sa)

@@ -78,4 +78,14 @@ int kho_unix_addr(const char *path, struct sockaddr_un *sa);
  */
 int kho_unix_addr_at(int dirfd, const char *name, struct sockaddr_un *sa);
 
+/**
+ * kho_unix_connect() - a unix socket connected to a path
+ * @path: the socket's path
+ * @type: SOCK_STREAM, SOCK_SEQPACKET, ...; the socket is CLOEXEC
+ *
+ * Return: the fd; -ENAMETOOLONG when @path does not fit (kho_unix_addr());
+ * the -errno of socket(2) or connect(2), with nothing left open.
+ */
+int kho_unix_connect(const char *path, int type);
+
 #endif /* KHO_FDPASS_H */

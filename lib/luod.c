@@ -6,7 +6,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "escape.h"
@@ -30,22 +29,14 @@ int kho_luod_connect(const char *path, struct kho_diag *diag)
 	struct timeval tv = { .tv_sec = KHO_LUOD_TIMEOUT_SEC };
 	struct ucred cred = { .pid = 0, .uid = (uid_t)-1 };
 	socklen_t cl = sizeof(cred);
-	struct sockaddr_un sa;
 	int fd, err;
 
-	err = kho_unix_addr(path, &sa);
-	if (err)
-		return kho_diag_set(diag, err, "luod: %s: path too long", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = kho_unix_connect(path, SOCK_STREAM);
+	if (fd == -ENAMETOOLONG)
+		return kho_diag_set(diag, fd, "luod: %s: path too long", path);
 	if (fd < 0)
-		return kho_diag_set(diag, -errno, "luod: socket: %s",
-				    strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		close(fd);
-		return kho_diag_set(diag, err, "luod: connect %s: %s", path,
-				    strerror(-err));
-	}
+		return kho_diag_set(diag, fd, "luod: connect %s: %s", path,
+				    strerror(-fd));
 	/*
 	 * Whoever serves the socket gets our guest RAM in its session: only
 	 * root's luod may (a stale path another user bound is not luod).
