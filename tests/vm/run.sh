@@ -12,6 +12,13 @@
 #   `make check-matrix` runs the whole of both (docs/testing.md); and
 #   without 130-fleet.bats (name it); e.g.
 #   run.sh -f 'kexec' tests/vm/020-luo-kexec.bats
+#
+# The suites run in lanes: KHO_VM_LANES bats processes side by side
+# (default: one per CPU, since every guest is one TCG vCPU thread and
+# keeps one host CPU busy), each taking whole suites, longest first, so
+# that the lanes end together.  Each line a lane prints carries its
+# number ("L1 ok 3 ..."); its bare TAP goes to $BUILD/vm-logs/lane-N.tap.
+# KHO_VM_LANES=1 runs the suites one after the other, in name order.
 set -uo pipefail
 
 dir=$(cd "$(dirname "$0")" && pwd)
@@ -81,16 +88,97 @@ for flavour in vanilla patched; do
 	echo "vm: $flavour kernel $kdir"
 done
 
+# suite_weight SUITE: the seconds it took in the last measured run
+# (docs/testing.md, "Lanes"), so that the lanes can be balanced before
+# any of them starts; a suite not listed counts as a minute.
+suite_weight() {
+	case "${1##*/}" in
+	000-*) echo 77 ;;   010-*) echo 23 ;;  020-*) echo 28 ;;
+	030-*) echo 10 ;;   040-*) echo 57 ;;  045-*) echo 168 ;;
+	050-*) echo 111 ;;  060-*) echo 169 ;; 065-*) echo 13 ;;
+	070-*) echo 98 ;;   075-*) echo 100 ;; 080-*) echo 301 ;;
+	085-*) echo 237 ;;  090-*) echo 209 ;; 095-*) echo 790 ;;
+	100-*) echo 68 ;;   105-*) echo 130 ;; 106-*) echo 442 ;;
+	110-*) echo 538 ;;  120-*) echo 207 ;; 130-*) echo 3000 ;;
+	*) echo 60 ;;
+	esac
+}
+
+# A job is one bats run: a suite, and the filter of the matrix pair.
+jobs=()
+for f in "${suites[@]}"; do jobs+=("$f|"); done
+for f in "${matrix_pair[@]}"; do jobs+=("$f|$MATRIX_PAIR_FILTER"); done
+
+lanes=${KHO_VM_LANES:-$(nproc 2>/dev/null || echo 1)}
+case "$lanes" in ''|*[!0-9]*|0) echo "vm: KHO_VM_LANES=$lanes: not a lane count"; exit 2 ;; esac
+[ "$lanes" -le "${#jobs[@]}" ] || lanes=${#jobs[@]}
+[ "$lanes" -ge 1 ] || lanes=1
+
+# Longest first, each to the lane with the least work so far.  One lane
+# keeps the name order, which a reader of a single-lane log expects.
+declare -A lane_jobs=() lane_load=()
+for ((l = 1; l <= lanes; l++)); do lane_jobs[$l]=; lane_load[$l]=0; done
+if [ "$lanes" -eq 1 ]; then
+	order=("${jobs[@]}")
+else
+	mapfile -t order < <(for j in "${jobs[@]}"; do
+		echo "$(suite_weight "${j%%|*}") $j"; done | sort -k1,1nr -s | cut -d' ' -f2-)
+fi
+for j in "${order[@]}"; do
+	best=1
+	for ((l = 2; l <= lanes; l++)); do
+		[ "${lane_load[$l]}" -lt "${lane_load[$best]}" ] && best=$l
+	done
+	lane_jobs[$best]+="$j"$'\n'
+	lane_load[$best]=$(( lane_load[$best] + $(suite_weight "${j%%|*}") ))
+done
+
+logdir=${KHO_VM_LOGDIR:-${BUILD:-$dir/../../build}/vm-logs}
+mkdir -p "$logdir" || { echo "vm: cannot create $logdir"; exit 2; }
+
+# run_lane N: that lane's jobs one after the other, its TAP kept in
+# lane-N.tap and shown as it comes; the lane's status is bats's worst.
+run_lane() {
+	local n=$1 tap=$logdir/lane-$1.tap rc=0 job suite filter prefix=
+	[ "$lanes" -eq 1 ] || prefix="L$n "
+	# The jobs come on fd 8: the suites' commands may read stdin.
+	while IFS= read -r -u 8 job; do
+		[ -n "$job" ] || continue
+		suite=${job%%|*} filter=${job#*|}
+		{
+			if [ -n "$filter" ]; then
+				echo "# vm: of ${suite##*/}, one cross-version pair (make check-matrix runs all)"
+				bats --tap "${opts[@]}" -f "$filter" "$suite" 2>&1
+			else
+				echo "# vm: ${suite##*/}"
+				bats --tap "${opts[@]}" "$suite" 2>&1
+			fi
+		} | tee -a "$tap" | sed -u "s/^/$prefix/"
+		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+	done 8<<< "${lane_jobs[$n]}"
+	return "$rc"
+}
+
+rm -f "$logdir"/lane-*.tap
+pids=()
+for ((l = 1; l <= lanes; l++)); do
+	[ "$lanes" -eq 1 ] || echo "vm: lane $l: $(printf '%s' "${lane_jobs[$l]}" |
+		sed 's/|.*//; s|.*/||' | tr '\n' ' ')(about ${lane_load[$l]} s)"
+	: > "$logdir/lane-$l.tap"
+	run_lane "$l" &
+	pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-bats --tap "${opts[@]}" "${suites[@]}" | tee "$out"
-rc=${PIPESTATUS[0]}
-if [ "${#matrix_pair[@]}" -gt 0 ]; then
-	echo "vm: of ${matrix_pair[0]##*/}, one cross-version pair (make check-matrix runs all)"
-	bats --tap "${opts[@]}" -f "$MATRIX_PAIR_FILTER" "${matrix_pair[@]}" | tee -a "$out"
-	[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
-	grep -Eq '^ok [0-9]+ cross-version: vanilla 7.2.13 -> 7.3.4' "$out" ||
-		{ echo "vm: the cross-version pair did not run"; rc=1; echo "not ok 0 cross-version pair missing" >> "$out"; }
+cat "$logdir"/lane-*.tap > "$out"
+if [ "${#matrix_pair[@]}" -gt 0 ] &&
+	! grep -Eq '^ok [0-9]+ cross-version: vanilla 7.2.13 -> 7.3.4' "$out"; then
+	echo "vm: the cross-version pair did not run"
+	rc=1
+	echo "not ok 0 cross-version pair missing" >> "$out"
 fi
 
 passed=$(grep -Ec '^ok [0-9]+ ' "$out")
