@@ -148,21 +148,22 @@ mkdir -p "$logdir" || { echo "vm: cannot create $logdir"; exit 2; }
 # run_lane N: that lane's jobs one after the other, its TAP kept in
 # lane-N.tap and shown as it comes; the lane's status is bats's worst.
 run_lane() {
-	local n=$1 tap=$logdir/lane-$1.tap rc=0 job suite filter prefix= t0
+	local n=$1 tap=$logdir/lane-$1.tap rc=0 job suite filter prefix= t0 fargs
 	[ "$lanes" -eq 1 ] || prefix="L$n "
 	# The jobs come on fd 8: the suites' commands may read stdin.
 	while IFS= read -r -u 8 job; do
 		[ -n "$job" ] || continue
 		suite=${job%%|*} filter=${job#*|}
 		t0=$SECONDS
+		fargs=()
+		[ -z "$filter" ] || fargs=(-f "$filter")
 		{
 			if [ -n "$filter" ]; then
 				echo "# vm: of ${suite##*/}, one cross-version pair (make check-matrix runs all)"
-				bats --tap "${opts[@]}" -f "$filter" "$suite" 2>&1
 			else
 				echo "# vm: ${suite##*/}"
-				bats --tap "${opts[@]}" "$suite" 2>&1
 			fi
+			bats --tap "${opts[@]}" "${fargs[@]}" "$suite" 2>&1
 		} | tee -a "$tap" | sed -u "s/^/$prefix/"
 		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 		# suite_weight's figures come from these lines.
