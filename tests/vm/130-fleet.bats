@@ -53,7 +53,8 @@ fleet_setup() {
 
 	FLEET=$BATS_TEST_TMPDIR/fleet
 	FLEET_PIDS=()
-	mkdir -p "$FLEET/reports" "$FLEET/cp"
+	mkdir -p "$FLEET/reports" "$FLEET/cp" "$KHO_VM_LOGDIR"
+	: > "$KHO_VM_LOGDIR/$(vm_name ansible).log"
 	ssh-keygen -q -t ed25519 -N '' -C "kho-fleet-$$" -f "$FLEET/id" || die "ssh-keygen"
 	bad_vmlinux > /dev/null && cp "$BATS_FILE_TMPDIR/vmlinux-luo-v9" "$FLEET/" || die "no bad vmlinux"
 	cat > "$FLEET/ansible.cfg" <<-EOF
@@ -115,6 +116,8 @@ fleet_ansible() {
 	run env KHO_PROC_TAG="$VM_PROC_TAG" ANSIBLE_CONFIG="$FLEET/ansible.cfg" \
 		"$KHO_TOP/tests/rig/ansible.sh" --bind "$FLEET" "$BUILD/ansible" "$@"
 	echo "$output"
+	# Kept past the test's temporary directory, for the post-mortem.
+	{ echo "### $* (status $status)"; echo "$output"; } >> "$KHO_VM_LOGDIR/$(vm_name ansible).log"
 }
 
 # fleet_wait_ssh HOST...: until every HOST answers through SSH.

@@ -30,6 +30,10 @@ serve_ssh() {
 		python3 /test/serial-sshd.py /dev/ttyS1 \
 		-o ClientAliveInterval=10 -o ClientAliveCountMax=6 -o PermitRootLogin=prohibit-password ||
 		khotest_fail "stage $s: cannot start the SSH relay"
+	# A relay that never opens its line would show only as the
+	# controller's "banner exchange" timeout, 15 minutes later.
+	khotest_wait 120 journal_has khotest-ssh.service 'relaying /dev/ttyS1' ||
+		khotest_fail "stage $s: the SSH relay did not open /dev/ttyS1 in 120 s: $(journal khotest-ssh.service | tail -n 3)"
 	khotest_mark "ssh-s$s"
 	# The test ends the guest through SSH, once the fleet run is over.
 	khotest_wait 3500 test -e /run/khotest-finish ||

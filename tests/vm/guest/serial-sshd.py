@@ -22,8 +22,11 @@ BANNER = b"SSH-2.0-"
 
 
 def open_line(path):
-	fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-	tty.setraw(fd)
+	"""The line, raw, without waiting: neither for a carrier on open nor
+	for output to drain (tty.setraw's TCSAFLUSH), since after a kexec the
+	UART may still hold what the old kernel's relay sent."""
+	fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+	tty.setraw(fd, termios.TCSANOW)
 	attrs = termios.tcgetattr(fd)
 	# No modem lines behind QEMU's chardev, no flow control in the stream.
 	attrs[2] = (attrs[2] & ~termios.CRTSCTS) | termios.CLOCAL | termios.CREAD
@@ -31,6 +34,7 @@ def open_line(path):
 	attrs[4] = attrs[5] = termios.B115200
 	termios.tcsetattr(fd, termios.TCSANOW, attrs)
 	termios.tcflush(fd, termios.TCIOFLUSH)
+	os.set_blocking(fd, True)
 	return fd
 
 
