@@ -9,8 +9,7 @@
 #   with no suite given, every tests/vm/*.bats in name order, but of
 #   105-cross-version.bats (the kernel-version matrix) only its first pair,
 #   vanilla 7.2.13 -> 7.3.4 -> 7.2.13, and not 106-upstream-selftests-7.3:
-#   `make check-matrix` runs the whole of both (docs/testing.md); and
-#   without 130-fleet.bats (name it); e.g.
+#   `make check-matrix` runs the whole of both (docs/testing.md); e.g.
 #   run.sh -f 'kexec' tests/vm/020-luo-kexec.bats
 #
 # The suites run in lanes: KHO_VM_LANES bats processes side by side
@@ -50,10 +49,6 @@ if [ "${#suites[@]}" -eq 0 ]; then
 			*" -f "* | *" --filter "*) suites+=("$f") ;;
 			esac
 			;;
-		# Not in the default run: tests/vm/130 has not passed whole
-		# yet, and its six L1 hosts under Ansible take about 50 min
-		# under TCG (docs/testing.md); name it to run it.
-		*/130-fleet.bats) ;;
 		*) suites+=("$f") ;;
 		esac
 	done
@@ -90,6 +85,7 @@ done
 
 # suite_weight SUITE: the seconds it took in the last measured run, with
 # two lanes (the cold CI run of 2026-12-06, docs/testing.md "Wall times";
+# 130 alone, next to other work, the same day;
 # each job's "# vm: SUITE took N s" line gives the next figures), so that
 # the lanes can be balanced before any of them starts; a suite not listed
 # counts as a minute.
@@ -102,7 +98,7 @@ suite_weight() {
 	080-*) echo 81 ;;   085-*) echo 500 ;; 090-*) echo 208 ;;
 	095-*) echo 860 ;;  100-*) echo 64 ;;  105-*) echo 165 ;;
 	106-*) echo 45 ;;   110-*) echo 270 ;; 120-*) echo 151 ;;
-	130-*) echo 3000 ;;
+	130-*) echo 2503 ;;
 	*) echo 60 ;;
 	esac
 }
