@@ -14,6 +14,7 @@
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal.h"
+#include "devstate.h"
 #include "vfio_mig.h"
 
 static int inspect_usage(FILE *out, int code)
@@ -48,7 +49,7 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
 	const struct kho_state *s = &h->state;
-	char when[32] = "?", flags[48];
+	char when[32] = "?", flags[48], fsm[160];
 	time_t t = (time_t)h->created;
 	struct tm tm;
 	size_t i, k;
@@ -91,13 +92,22 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 				d->attached_pt, d->attach_flags, d->pasid);
 		else
 			fprintf(out, "not attached");
-		/* Every device is reset today (docs/device-state.md). */
 		if (d->migration_probed)
-			fprintf(out, ", migration %s: state reset\n",
+			fprintf(out, ", migration %s",
 				kho_vfio_migration_str(d->migration_flags, flags,
 						       sizeof(flags)));
 		else
-			fprintf(out, ", migration not probed: state reset\n");
+			fprintf(out, ", migration not probed");
+		if (d->saved.present)
+			fprintf(out, ": state carried, %llu bytes in memfd %llu (crc32 0x%08x), saved %s\n",
+				(unsigned long long)d->saved.length,
+				(unsigned long long)d->saved.memfd_token,
+				d->saved.crc32,
+				kho_devstate_path_str(d->saved.path,
+						      d->saved.nr_path, fsm,
+						      sizeof(fsm)));
+		else
+			fprintf(out, ": state reset\n");
 	}
 	fprintf(out, "ioases: %zu\n", s->nr_ioas);
 	for (i = 0; i < s->nr_ioas; i++) {
@@ -144,6 +154,19 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 		kho_rec_format(&h->replay.recs[i], line, sizeof(line));
 		fprintf(out, "  %4zu %s\n", i, line);
 	}
+}
+
+/* A carried device's state: size, memfd, the FSM path it was saved by. */
+static void json_device_state(FILE *out, const struct kho_device_state *ds)
+{
+	uint32_t i;
+
+	fprintf(out, ",\"state\":\"carried\",\"device_state\":{\"memfd_token\":\"0x%" PRIx64 "\",\"length\":\"0x%" PRIx64 "\",\"flags\":%u,\"crc32\":%u,\"fsm_path\":[",
+		ds->memfd_token, ds->length, ds->flags, ds->crc32);
+	for (i = 0; i < ds->nr_path; i++)
+		fprintf(out, "%s\"%s\"", i ? "," : "",
+			kho_devstate_name(ds->path[i]));
+	fprintf(out, "]}}");
 }
 
 /*
@@ -193,7 +216,10 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 				d->migration_flags);
 		else
 			fprintf(out, ",\"migration\":null");
-		fprintf(out, ",\"state\":\"reset\"}");
+		if (d->saved.present)
+			json_device_state(out, &d->saved);
+		else
+			fprintf(out, ",\"state\":\"reset\"}");
 	}
 	fprintf(out, "],\"ioases\":[");
 	for (i = 0; i < s->nr_ioas; i++) {

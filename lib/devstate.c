@@ -142,6 +142,34 @@ int kho_devstate_next(uint32_t mig_flags, uint32_t cur, uint32_t target,
 	return 0;
 }
 
+int kho_devstate_path_check(uint32_t mig_flags, const uint32_t *path,
+			    size_t n, size_t *bad)
+{
+	uint32_t next, pre = VFIO_DEVICE_STATE_PRE_COPY;
+	size_t i;
+
+	*bad = n;
+	if (n < 2 || n > KHO_DEVSTATE_PATH_MAX)
+		return -EINVAL;
+	*bad = 0;
+	if (path[0] != VFIO_DEVICE_STATE_RUNNING)
+		return -EINVAL;
+	for (i = 1; i < n; i++) {
+		*bad = i;
+		if (path[i] == path[i - 1])
+			return -EINVAL;
+		/* Each step toward PRE_COPY (while still running) or STOP_COPY. */
+		if (kho_devstate_next(mig_flags, path[i - 1],
+				      VFIO_DEVICE_STATE_STOP_COPY, &next) ||
+		    (next != path[i] &&
+		     (kho_devstate_next(mig_flags, path[i - 1], pre, &next) ||
+		      next != path[i])))
+			return -EINVAL;
+	}
+	*bad = n - 1;
+	return path[n - 1] == VFIO_DEVICE_STATE_STOP_COPY ? 0 : -EINVAL;
+}
+
 static bool saving(uint32_t s)
 {
 	return s == VFIO_DEVICE_STATE_PRE_COPY ||
@@ -627,17 +655,16 @@ int kho_devstate_resume(struct kho_devstate *ds, struct kho_diag *diag)
 	return 0;
 }
 
-const char *kho_devstate_path_str(const struct kho_devstate *ds, char *buf,
+const char *kho_devstate_path_str(const uint32_t *path, size_t n, char *buf,
 				  size_t size)
 {
-	size_t n = 0;
-	unsigned int i;
+	size_t len = 0, i;
 
 	if (!size)
 		return buf;
 	buf[0] = '\0';
-	for (i = 0; i < ds->path_len && n < size; i++)
-		n += snprintf(buf + n, size - n, "%s%s", i ? " -> " : "",
-			      kho_devstate_name(ds->path[i]));
+	for (i = 0; i < n && len < size; i++)
+		len += snprintf(buf + len, size - len, "%s%s", i ? " -> " : "",
+				kho_devstate_name(path[i]));
 	return buf;
 }

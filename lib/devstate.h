@@ -21,11 +21,6 @@
 
 #include "kho.h"
 
-/*
- * States one save or load records: its start and every state entered
- * (a save from RUNNING enters at most 3, a load from PRE_COPY 4).
- */
-#define KHO_DEVSTATE_PATH_MAX	8
 /* A device that streams more than this is refused (-EFBIG). */
 #define KHO_DEVSTATE_MAX	(1ull << 30)
 /* PRE_COPY rounds before STOP_COPY is taken regardless. */
@@ -94,6 +89,23 @@ void kho_devstate_close(struct kho_devstate *ds);
  */
 int kho_devstate_next(uint32_t mig_flags, uint32_t cur, uint32_t target,
 		      uint32_t *next);
+
+/**
+ * kho_devstate_path_check() - is a recorded FSM path one a save takes?
+ * @mig_flags: the device's VFIO_MIGRATION_* flags
+ * @path:      the states, start first
+ * @n:         how many
+ * @bad:       out: on -EINVAL, the index of the first state that is wrong
+ *             (0 for the start, @n for a path too short or too long)
+ *
+ * A save's path starts RUNNING, ends STOP_COPY, and each step is the arc
+ * kho_devstate_next() takes toward STOP_COPY, PRE_COPY (a save that
+ * pre-copies) or STOP_COPY again.
+ *
+ * Return: 0; -EINVAL.
+ */
+int kho_devstate_path_check(uint32_t mig_flags, const uint32_t *path,
+			    size_t n, size_t *bad);
 
 /**
  * kho_devstate_name() - a state's name, as the uapi spells it
@@ -245,14 +257,15 @@ int kho_devstate_load(struct kho_devstate *ds, int in, uint64_t length,
 int kho_devstate_resume(struct kho_devstate *ds, struct kho_diag *diag);
 
 /**
- * kho_devstate_path_str() - @ds->path for people: "RUNNING -> PRE_COPY"
- * @ds:   the device
+ * kho_devstate_path_str() - FSM states for people: "RUNNING -> PRE_COPY"
+ * @path: the states (@ds->path, or a hand-off's fsm-path)
+ * @n:    how many
  * @buf:  out
- * @size: room in @buf; 160 bytes always suffice
+ * @size: room in @buf; 160 bytes hold KHO_DEVSTATE_PATH_MAX states
  *
  * Return: @buf.
  */
-const char *kho_devstate_path_str(const struct kho_devstate *ds, char *buf,
+const char *kho_devstate_path_str(const uint32_t *path, size_t n, char *buf,
 				  size_t size);
 
 #endif /* KHO_DEVSTATE_H */

@@ -17,6 +17,7 @@
 #include "cpr_state.h"
 #include "escape.h"
 #include "handoff.h"
+#include "devstate.h"
 #include "handoff_format.h"
 #include "journal.h"
 #include "kjournal.h"
@@ -654,6 +655,132 @@ static int rd_check_refs(struct rd *r, const struct kho_state *s)
 	return 0;
 }
 
+static int rd_device_state_one(struct rd *r, struct kho_handoff *h,
+			       struct kho_device *d, int node)
+{
+	struct kho_device_state *ds = &d->saved;
+	const struct kho_memfd *m;
+	const void *v;
+	ssize_t mi;
+	size_t k, bad;
+	int len, err;
+
+	if (h->min_reader_version < KHO_FORMAT_VERSION_DEVSTATE)
+		return BAD(r, "%s: present, but min-reader-version %u lets a reader that does not know this node restore the device without its state (needs %u)",
+			   r->path, h->min_reader_version,
+			   KHO_FORMAT_VERSION_DEVSTATE);
+	err = rd_u64(r, node, KHO_P_MEMFD_TOKEN, &ds->memfd_token);
+	if (!err)
+		err = rd_u64(r, node, KHO_P_LENGTH, &ds->length);
+	if (!err)
+		err = rd_u32(r, node, KHO_P_FLAGS, &ds->flags);
+	if (!err)
+		err = rd_u32(r, node, KHO_P_CRC32, &ds->crc32);
+	if (!err)
+		err = rd_prop(r, node, KHO_P_FSM_PATH, true, 0, &v, &len);
+	if (err)
+		return err;
+	mi = rd_find(r, RD_MEMFD, ds->memfd_token);
+	if (mi < 0)
+		return BAD(r, "%s: memfd-token %llu is not in /%s", r->path,
+			   (unsigned long long)ds->memfd_token, KHO_N_MEMFDS);
+	m = &h->state.memfd[mi];
+	if (!ds->length || ds->length > KHO_DEVSTATE_MAX)
+		return BAD(r, "%s: length %llu: not in 1..%llu", r->path,
+			   (unsigned long long)ds->length, KHO_DEVSTATE_MAX);
+	/* The writer sizes and seals the memfd to the data, exactly. */
+	if (ds->length != m->size)
+		return BAD(r, "%s: length %llu, but memfd token %llu holds %llu bytes",
+			   r->path, (unsigned long long)ds->length,
+			   (unsigned long long)ds->memfd_token,
+			   (unsigned long long)m->size);
+	if (!d->migration_probed || ds->flags != d->migration_flags)
+		return BAD(r, "%s: flags 0x%x: not the device's migration-flags (%s)",
+			   r->path, ds->flags,
+			   d->migration_probed ? "which differ" : "absent");
+	if (len % 4 || len / 4 < 2 || len / 4 > KHO_DEVSTATE_PATH_MAX)
+		return BAD(r, "%s: property %s: length %d is not 4 x 2..%d",
+			   r->path, KHO_P_FSM_PATH, len, KHO_DEVSTATE_PATH_MAX);
+	ds->nr_path = (uint32_t)(len / 4);
+	for (k = 0; k < ds->nr_path; k++)
+		ds->path[k] = fdt32_ld((const fdt32_t *)v + k);
+	if (ds->path[ds->nr_path - 1] != VFIO_DEVICE_STATE_STOP_COPY)
+		return BAD(r, "%s: property %s: ends in %s; a save ends in STOP_COPY",
+			   r->path, KHO_P_FSM_PATH,
+			   kho_devstate_name(ds->path[ds->nr_path - 1]));
+	if (kho_devstate_path_check(ds->flags, ds->path, ds->nr_path, &bad))
+		return BAD(r, "%s: property %s: state %zu (%s) is not the next arc of a save from RUNNING for flags 0x%x",
+			   r->path, KHO_P_FSM_PATH, bad,
+			   kho_devstate_name(ds->path[bad < ds->nr_path ? bad : 0]),
+			   ds->flags);
+	ds->present = true;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The optional device-state nodes (format 4).  Each memfd holds one
+ * device's data and nothing else: a token shared with a mapping or with
+ * another device would load guest RAM into a device, or one device's
+ * state into two.
+ */
+static int rd_device_states(struct rd *r, struct kho_handoff *h)
+{
+	const struct rd_index *x = &r->idx[RD_DEV];
+	struct kho_state *s = &h->state;
+	uint64_t *toks;
+	size_t i, j, n = 0;
+	int node, err = 0;
+
+	for (i = 0; i < x->nr; i++) {
+		struct kho_device *d = &s->dev[x->keys[i].i];
+
+		node = fdt_subnode_offset(r->fdt, x->keys[i].node,
+					  KHO_N_DEVICE_STATE);
+		if (node == -FDT_ERR_NOTFOUND)
+			continue;
+		snprintf(r->path, sizeof(r->path), "/%s/device-%u/%s",
+			 KHO_N_DEVICES, d->id, KHO_N_DEVICE_STATE);
+		if (node < 0)
+			return BAD(r, "%s: %s", r->path, fdt_strerror(node));
+		err = rd_device_state_one(r, h, d, node);
+		if (err)
+			return err;
+		n++;
+	}
+	if (!n)
+		return 0;
+	toks = rd_calloc(n, sizeof(*toks), &err);
+	if (err)
+		return err;
+	for (i = 0, j = 0; i < s->nr_dev; i++)
+		if (s->dev[i].saved.present)
+			toks[j++] = s->dev[i].saved.memfd_token;
+	qsort(toks, n, sizeof(*toks), cmp_u64);
+	for (i = 1; i < n && !err; i++)
+		if (toks[i] == toks[i - 1])
+			err = BAD(r, "/%s: memfd token %llu holds the state of two devices",
+				  KHO_N_DEVICES, (unsigned long long)toks[i]);
+	for (i = 0; i < s->nr_ioas && !err; i++)
+		for (j = 0; j < s->ioas[i].nr_maps && !err; j++) {
+			uint64_t t = s->ioas[i].maps[j].memfd_token;
+
+			if (bsearch(&t, toks, n, sizeof(*toks), cmp_u64))
+				err = BAD(r, "/%s/ioas-%u: mapping at 0x%llx: memfd token %llu holds a device's state, not guest memory",
+					  KHO_N_IOASES, s->ioas[i].id,
+					  (unsigned long long)s->ioas[i].maps[j].iova,
+					  (unsigned long long)t);
+		}
+	free(toks);
+	return err;
+}
+
 static uint32_t ld32(const uint8_t **p)
 {
 	uint32_t v = fdt32_ld((const fdt32_t *)*p);
@@ -1242,6 +1369,8 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 		err = rd_hwpts(r, &h->state);
 	if (!err)
 		err = rd_check_refs(r, &h->state);
+	if (!err)
+		err = rd_device_states(r, h);
 	if (!err)
 		err = rd_journal(r, h);
 	if (!err)

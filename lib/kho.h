@@ -274,6 +274,28 @@ struct kho_hwpt {
 	uint8_t *data;
 };
 
+/*
+ * States one device-state save or load records: its start and every
+ * state entered (a save from RUNNING enters at most 3, a load 6).
+ */
+#define KHO_DEVSTATE_PATH_MAX	8
+
+/*
+ * A device's migration data, saved through the VFIO migration v2 FSM
+ * into a memfd of /memfds (format version 4, the device-state node;
+ * docs/device-state.md, lib/devstate.h).  Not present: the device is
+ * reset across the kexec.
+ */
+struct kho_device_state {
+	bool present;
+	uint64_t memfd_token;		/* a token of /memfds */
+	uint64_t length;		/* the data's bytes: the memfd's size */
+	uint32_t flags;			/* VFIO_MIGRATION_* it was saved with */
+	uint32_t crc32;			/* zlib crc32 of the data */
+	uint32_t nr_path;
+	uint32_t path[KHO_DEVSTATE_PATH_MAX];	/* vfio_device_mig_state */
+};
+
 struct kho_device {
 	uint32_t id;			/* devid from BIND */
 	struct kho_pci_id pci;
@@ -292,6 +314,7 @@ struct kho_device {
 	bool migration_probed;
 	uint32_t migration_flags;	/* VFIO_MIGRATION_* */
 	int migration_err;	/* capture only, not carried: why unprobed */
+	struct kho_device_state saved;	/* not replayed state either */
 };
 
 struct kho_state {
@@ -351,7 +374,14 @@ const char *kho_errno_name(int err);
  * node alone): min-reader-version 3 makes it refuse instead.
  */
 #define KHO_FORMAT_VERSION_QEMU 3
-#define KHO_READER_VERSION 3	/* the highest min-reader we understand */
+/*
+ * Version 4 adds a device's device-state node: its migration data,
+ * carried in a memfd.  A reader that ignored it would restore the device
+ * without its state and say nothing: min-reader-version 4 makes it refuse
+ * instead.
+ */
+#define KHO_FORMAT_VERSION_DEVSTATE 4
+#define KHO_READER_VERSION 4	/* the highest min-reader we understand */
 
 /*
  * The largest hand-off blob anything here accepts: the file reader, the

@@ -541,7 +541,7 @@ KTEST(devstate_save_precopy_p2p)
 	ASSERT_EQ(image_crc(), ds.crc32);
 	ASSERT_TRUE(memfd_holds_image(memfd));
 	ASSERT_EQ(0, strcmp("RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY",
-			    kho_devstate_path_str(&ds, path, sizeof(path))));
+			    kho_devstate_path_str(ds.path, ds.path_len, path, sizeof(path))));
 	ASSERT_EQ(VFIO_DEVICE_STATE_STOP_COPY, f.state);
 	ASSERT_EQ(3, f.sets);
 	ASSERT_EQ(0, f.multi_arc_sets);
@@ -567,7 +567,7 @@ KTEST(devstate_save_stop_copy_only)
 	ASSERT_EQ(0, ds.precopy_length);
 	ASSERT_TRUE(memfd_holds_image(memfd));
 	ASSERT_EQ(0, strcmp("RUNNING -> STOP -> STOP_COPY",
-			    kho_devstate_path_str(&ds, path, sizeof(path))));
+			    kho_devstate_path_str(ds.path, ds.path_len, path, sizeof(path))));
 	ASSERT_EQ(0, f.multi_arc_sets);
 	kho_devstate_close(&ds);
 	close(memfd);
@@ -577,7 +577,7 @@ KTEST(devstate_save_stop_copy_only)
 	memfd = kho_devstate_memfd("kho-devstate:test");
 	ASSERT_EQ(0, save(&ds, &f, memfd, NULL));
 	ASSERT_EQ(0, strcmp("RUNNING -> RUNNING_P2P -> STOP -> STOP_COPY",
-			    kho_devstate_path_str(&ds, path, sizeof(path))));
+			    kho_devstate_path_str(ds.path, ds.path_len, path, sizeof(path))));
 	ASSERT_TRUE(memfd_holds_image(memfd));
 	kho_devstate_close(&ds);
 	close(memfd);
@@ -806,7 +806,7 @@ KTEST(devstate_load_round_trip)
 	ASSERT_EQ(0, kho_devstate_resume(&ds, &diag));
 	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, f.state);
 	ASSERT_EQ(0, strcmp("RUNNING -> RUNNING_P2P -> STOP -> RESUMING -> STOP -> RUNNING_P2P -> RUNNING",
-			    kho_devstate_path_str(&ds, path, sizeof(path))));
+			    kho_devstate_path_str(ds.path, ds.path_len, path, sizeof(path))));
 	ASSERT_EQ(0, f.multi_arc_sets);
 	ASSERT_EQ(0, f.unimplemented);
 	ASSERT_EQ(-1, ds.datafd);
