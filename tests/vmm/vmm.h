@@ -130,6 +130,7 @@ int vmm_edu_dma_check(struct vmm_edu *edu, uint64_t iova_src, uint64_t iova_dst,
 int vmm_cmd_mock(int argc, char **argv);
 int vmm_cmd_luo_hold(int argc, char **argv);
 int vmm_cmd_luo_check(int argc, char **argv);
+int vmm_cmd_mtty_migrate(int argc, char **argv);
 int vmm_cmd_restart(int argc, char **argv) __attribute__((weak));
 int vmm_cmd_stage(int argc, char **argv) __attribute__((weak));
 
