@@ -46,6 +46,18 @@ int kho_pci_sysfs_dir(const char *sysfs, const struct kho_pci_id *pci,
 		      char *buf, size_t len);
 
 /**
+ * kho_sysfs_link_base() - the last component of a sysfs symlink's target
+ * @dir:  a sysfs directory (or a link to one)
+ * @attr: the link's name in it: "driver", "subsystem", "mdev_type", ...
+ * @buf:  out: the target's last component
+ * @size: size of @buf
+ *
+ * Return: 0; -ENAMETOOLONG; the -errno of readlink(2) (-ENOENT: no link).
+ */
+int kho_sysfs_link_base(const char *dir, const char *attr, char *buf,
+			size_t size);
+
+/**
  * kho_pci_read_hex() - a hex attribute of a device, such as "0x1af4\n"
  * @dir: the device's sysfs directory (or a link to it)
  * @attr: the attribute's file name, "vendor" or "device"
