@@ -231,6 +231,16 @@ int kho_devstate_get(struct kho_devstate *ds, uint32_t *state)
 	return 0;
 }
 
+/* kho_devstate_get(), said for people when it fails. */
+static int read_state(struct kho_devstate *ds, struct kho_diag *diag)
+{
+	int err = kho_devstate_get(ds, NULL);
+
+	return err ? kho_diag_set(diag, err,
+				  "device state: reading the FSM state: %s",
+				  kho_errno_name(err)) : 0;
+}
+
 static int path_add(struct kho_devstate *ds, uint32_t state)
 {
 	if (ds->path_len == KHO_DEVSTATE_PATH_MAX)
@@ -370,11 +380,9 @@ int kho_devstate_precopy(struct kho_devstate *ds, int out,
 	if (!(ds->mig_flags & VFIO_MIGRATION_PRE_COPY))
 		return kho_diag_set(diag, -EOPNOTSUPP,
 				    "device state: the device does not offer PRE_COPY");
-	err = kho_devstate_get(ds, NULL);
+	err = read_state(ds, diag);
 	if (err)
-		return kho_diag_set(diag, err,
-				    "device state: reading the FSM state: %s",
-				    kho_errno_name(err));
+		return err;
 	if (ds->state != VFIO_DEVICE_STATE_RUNNING)
 		return kho_diag_set(diag, -EINVAL,
 				    "device state: the device is %s, not RUNNING",
@@ -423,11 +431,9 @@ int kho_devstate_stop_copy(struct kho_devstate *ds, int out,
 				    KHO_DEVSTATE_MAX);
 	ds->stop_copy_estimate = size.stop_copy_length;
 	if (ds->path_len == 0) {
-		err = kho_devstate_get(ds, NULL);
+		err = read_state(ds, diag);
 		if (err)
-			return kho_diag_set(diag, err,
-					    "device state: reading the FSM state: %s",
-					    kho_errno_name(err));
+			return err;
 	}
 	err = kho_devstate_walk(ds, VFIO_DEVICE_STATE_STOP_COPY, diag);
 	if (err)
@@ -506,49 +512,6 @@ int kho_devstate_recover(struct kho_devstate *ds, struct kho_diag *diag)
 			    walk_diag.msg);
 }
 
-/* The memfd's length and crc32 against the hand-off's, before any write. */
-static int check_memfd(int in, uint64_t length, uint32_t want,
-		       struct kho_diag *diag)
-{
-	uLong crc = crc32(0L, Z_NULL, 0);
-	uint64_t off = 0;
-	struct stat st;
-	char *buf;
-	ssize_t n;
-
-	if (fstat(in, &st) < 0)
-		return kho_diag_set(diag, -errno, "device state: memfd: fstat: %s",
-				    kho_errno_name(errno));
-	if ((uint64_t)st.st_size != length)
-		return kho_diag_set(diag, -EBADMSG,
-				    "device state: memfd holds %lld bytes, the hand-off says %" PRIu64,
-				    (long long)st.st_size, length);
-	buf = malloc(CHUNK);
-	if (!buf)
-		return -ENOMEM;
-	while (off < length) {
-		n = pread(in, buf, CHUNK, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int err = n < 0 ? -errno : -EIO;
-
-			free(buf);
-			return kho_diag_set(diag, err,
-					    "device state: memfd: read at %" PRIu64 ": %s",
-					    off, kho_errno_name(err));
-		}
-		crc = crc32(crc, (const Bytef *)buf, (uInt)n);
-		off += (uint64_t)n;
-	}
-	free(buf);
-	if ((uint32_t)crc != want)
-		return kho_diag_set(diag, -EBADMSG,
-				    "device state: memfd crc32 0x%08x, the hand-off says 0x%08x",
-				    (uint32_t)crc, want);
-	return 0;
-}
-
 static int write_all(struct kho_devstate *ds, const char *p, size_t len)
 {
 	while (len) {
@@ -566,8 +529,12 @@ static int write_all(struct kho_devstate *ds, const char *p, size_t len)
 	return 0;
 }
 
-static int feed(struct kho_devstate *ds, int in, uint64_t length,
-		struct kho_diag *diag)
+/*
+ * One pass over the memfd's @length bytes: their crc32 into @crc and,
+ * with @ds, each chunk written to its data fd (counted in @ds).
+ */
+static int memfd_pass(struct kho_devstate *ds, int in, uint64_t length,
+		      uLong *crc, struct kho_diag *diag)
 {
 	uint64_t off = 0;
 	char *buf;
@@ -590,19 +557,45 @@ static int feed(struct kho_devstate *ds, int in, uint64_t length,
 				     off, kho_errno_name(err));
 			break;
 		}
-		err = write_all(ds, buf, (size_t)n);
+		err = ds ? write_all(ds, buf, (size_t)n) : 0;
 		if (err) {
 			kho_diag_set(diag, err,
 				     "device state: RESUMING: write of the data fd at %" PRIu64 " of %" PRIu64 " bytes: %s",
 				     off, length, kho_errno_name(err));
 			break;
 		}
-		ds->crc32 = crc32(ds->crc32, (const Bytef *)buf, (uInt)n);
-		ds->length += (uint64_t)n;
+		*crc = crc32(*crc, (const Bytef *)buf, (uInt)n);
 		off += (uint64_t)n;
+		if (ds)
+			ds->length += (uint64_t)n;
 	}
 	free(buf);
 	return err;
+}
+
+/* The memfd's length and crc32 against the hand-off's, before any write. */
+static int check_memfd(int in, uint64_t length, uint32_t want,
+		       struct kho_diag *diag)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+	struct stat st;
+	int err;
+
+	if (fstat(in, &st) < 0)
+		return kho_diag_set(diag, -errno, "device state: memfd: fstat: %s",
+				    kho_errno_name(errno));
+	if ((uint64_t)st.st_size != length)
+		return kho_diag_set(diag, -EBADMSG,
+				    "device state: memfd holds %lld bytes, the hand-off says %" PRIu64,
+				    (long long)st.st_size, length);
+	err = memfd_pass(NULL, in, length, &crc, diag);
+	if (err)
+		return err;
+	if ((uint32_t)crc != want)
+		return kho_diag_set(diag, -EBADMSG,
+				    "device state: memfd crc32 0x%08x, the hand-off says 0x%08x",
+				    (uint32_t)crc, want);
+	return 0;
 }
 
 int kho_devstate_load(struct kho_devstate *ds, int in, uint64_t length,
@@ -618,14 +611,16 @@ int kho_devstate_load(struct kho_devstate *ds, int in, uint64_t length,
 	err = check_memfd(in, length, crc, diag);
 	if (err)
 		return err;
-	err = kho_devstate_get(ds, NULL);
+	err = read_state(ds, diag);
 	if (err)
-		return kho_diag_set(diag, err,
-				    "device state: reading the FSM state: %s",
-				    kho_errno_name(err));
+		return err;
 	err = kho_devstate_walk(ds, VFIO_DEVICE_STATE_RESUMING, diag);
-	if (!err)
-		err = feed(ds, in, length, diag);
+	if (!err) {
+		uLong sum = ds->crc32;
+
+		err = memfd_pass(ds, in, length, &sum, diag);
+		ds->crc32 = (uint32_t)sum;
+	}
 	/* RESUMING -> STOP is where the driver loads it, or refuses it. */
 	if (!err)
 		err = kho_devstate_walk(ds, VFIO_DEVICE_STATE_STOP, diag);
@@ -643,11 +638,9 @@ int kho_devstate_resume(struct kho_devstate *ds, struct kho_diag *diag)
 	err = kho_devstate_walk(ds, VFIO_DEVICE_STATE_RUNNING, diag);
 	if (err)
 		return err;
-	err = kho_devstate_get(ds, NULL);
+	err = read_state(ds, diag);
 	if (err)
-		return kho_diag_set(diag, err,
-				    "device state: reading the FSM state back: %s",
-				    kho_errno_name(err));
+		return err;
 	if (ds->state != VFIO_DEVICE_STATE_RUNNING)
 		return kho_diag_set(diag, -EILSEQ,
 				    "device state: set RUNNING, but the device reads %s",
