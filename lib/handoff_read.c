@@ -726,9 +726,9 @@ static int cmp_u64(const void *a, const void *b)
 
 /*
  * The optional device-state nodes (format 4).  Each memfd holds one
- * device's data and nothing else: a token shared with a mapping or with
- * another device would load guest RAM into a device, or one device's
- * state into two.
+ * device's data and nothing else: a token shared with a mapping, the
+ * iommufd's files, a QEMU or another device would load guest RAM into a
+ * device, or one device's state into two.
  */
 static int rd_device_states(struct rd *r, struct kho_handoff *h)
 {
@@ -767,6 +767,24 @@ static int rd_device_states(struct rd *r, struct kho_handoff *h)
 		if (toks[i] == toks[i - 1])
 			err = BAD(r, "/%s: memfd token %llu holds the state of two devices",
 				  KHO_N_DEVICES, (unsigned long long)toks[i]);
+	for (i = 0; i < h->nr_qemu && !err; i++) {
+		const struct kho_handoff_qemu *q = &h->qemu[i];
+
+		for (j = 0; j <= q->nr_fd_tokens && !err; j++) {
+			uint64_t t = j < q->nr_fd_tokens ? q->fd_tokens[j] :
+				     q->stream_token;
+
+			if (bsearch(&t, toks, n, sizeof(*toks), cmp_u64))
+				err = BAD(r, "/%s/qemu-%zu: memfd token %llu holds a device's state, not QEMU's",
+					  KHO_N_QEMU_CPR, i, (unsigned long long)t);
+		}
+	}
+	for (i = 0; i < h->iommufd.nr_files && !err; i++)
+		if (bsearch(&h->iommufd.files[i].token, toks, n, sizeof(*toks),
+			    cmp_u64))
+			err = BAD(r, "/%s: file-tokens: memfd token %llu holds a device's state, not guest memory",
+				  KHO_N_IOMMUFD,
+				  (unsigned long long)h->iommufd.files[i].token);
 	for (i = 0; i < s->nr_ioas && !err; i++)
 		for (j = 0; j < s->ioas[i].nr_maps && !err; j++) {
 			uint64_t t = s->ioas[i].maps[j].memfd_token;
@@ -1370,13 +1388,14 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 	if (!err)
 		err = rd_check_refs(r, &h->state);
 	if (!err)
-		err = rd_device_states(r, h);
-	if (!err)
 		err = rd_journal(r, h);
 	if (!err)
 		err = rd_iommufd(r, h);
 	if (!err)
 		err = rd_qemu(r, h);
+	/* Last: its memfd must be no one else's, QEMU's and iommufd's included. */
+	if (!err)
+		err = rd_device_states(r, h);
 	return err;
 }
 

@@ -26,6 +26,7 @@
 #include "adopt.h"
 #include "agent.h"
 #include "compact.h"
+#include "devstate.h"
 #include "escape.h"
 #include "fdpass.h"
 #include "file.h"
@@ -1184,6 +1185,11 @@ static int restore_steps(struct agent *a)
 
 	if (a->salvage)
 		return salvage(a);
+
+	t0 = agent_now_ns();
+	err = kho_devstate_refuse_carried(&a->h.state, &diag);
+	if (err)
+		return fail_step(a, "device-state", t0, err, diag.msg);
 
 	if (a->h.iommufd.present) {
 		err = kernel_replay(a);

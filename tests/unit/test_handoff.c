@@ -1286,6 +1286,91 @@ KTEST(handoff_device_state_writer_refuses)
 	kho_handoff_free(&h);
 }
 
+/*
+ * The agent cannot resume a device's state yet: a hand-off that carries
+ * one is refused by name, never restored with the device silently reset.
+ */
+KTEST(handoff_device_state_refused_by_agent)
+{
+	struct kho_diag diag = { "" };
+	struct kho_handoff h;
+
+	decode_good("edu-vm-migration.dtb", &h);
+	ASSERT_EQ(0, kho_devstate_refuse_carried(&h.state, &diag));
+	kho_handoff_free(&h);
+	decode_good("vm-device-state.dtb", &h);
+	ASSERT_EQ(-EOPNOTSUPP, kho_devstate_refuse_carried(&h.state, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "device-state: device 2 (0000:00:03.0): the hand-off carries its migration data (4096 bytes in memfd token 9, saved RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY), but this restore-agent cannot resume");
+	kho_handoff_free(&h);
+}
+
+/* A device in @s carrying state in memfd @token, whatever its size. */
+static void carry_in(struct kho_state *s, uint64_t token)
+{
+	struct kho_device *d;
+	size_t m;
+
+	s->dev = realloc(s->dev, (s->nr_dev + 1) * sizeof(*s->dev));
+	if (!s->dev)
+		abort();
+	d = &s->dev[s->nr_dev++];
+	memset(d, 0, sizeof(*d));
+	d->id = 0x7000;
+	d->pci = (struct kho_pci_id){ 0, 5, 0, 0x15b3, 0x101e };
+	snprintf(d->driver, sizeof(d->driver), "mlx5_vfio_pci");
+	d->migration_probed = true;
+	d->migration_flags = VFIO_MIGRATION_STOP_COPY;
+	d->saved = (struct kho_device_state){
+		.present = true, .memfd_token = token,
+		.flags = VFIO_MIGRATION_STOP_COPY, .nr_path = 3,
+		.path = { VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_STOP,
+			  VFIO_DEVICE_STATE_STOP_COPY },
+	};
+	for (m = 0; m < s->nr_memfd; m++)
+		if (s->memfd[m].token == token)
+			d->saved.length = s->memfd[m].size;
+}
+
+/* A device's memfd that is also a QEMU's or the iommufd's: refused. */
+KTEST(handoff_device_state_memfd_not_qemus_nor_iommufds)
+{
+	struct kho_diag diag = { "" };
+	struct kho_handoff h, back;
+	char want[96];
+
+	decode_good("qemu-cpr-one.dtb", &h);
+	ASSERT_TRUE(h.nr_qemu == 1);
+	carry_in(&h.state, h.qemu[0].stream_token);
+	ASSERT_TRUE(h.state.dev[h.state.nr_dev - 1].saved.length > 0);
+	h.format_version = h.min_reader_version = KHO_FORMAT_VERSION_DEVSTATE;
+	ASSERT_EQ(-EBADMSG, encode_decode(&h, &back, NULL, &diag));
+	snprintf(want, sizeof(want), "/qemu-cpr/qemu-0: memfd token %llu holds a device's state",
+		 (unsigned long long)h.qemu[0].stream_token);
+	ASSERT_STR_CONTAINS(diag.msg, want);
+	kho_handoff_free(&h);
+
+	kho_handoff_init(&h);
+	h.state.memfd = calloc(1, sizeof(*h.state.memfd));
+	h.state.nr_memfd = 1;
+	h.state.memfd[0] = (struct kho_memfd){ .token = 5, .size = 200 };
+	carry_in(&h.state, 5);
+	h.iommufd.present = true;
+	snprintf(h.iommufd.compatible, sizeof(h.iommufd.compatible), "iommufd-journal-v1");
+	h.iommufd.token = 0x6b686f2d696f6d6dULL;
+	h.iommufd.nr_files = 1;
+	h.iommufd.files = calloc(1, sizeof(*h.iommufd.files));
+	h.iommufd.files[0] = (struct kho_kjournal_file){ .ino = 1, .token = 5 };
+	h.format_version = h.min_reader_version = KHO_FORMAT_VERSION_DEVSTATE;
+	ASSERT_EQ(-EBADMSG, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/iommufd: file-tokens: memfd token 5 holds a device's state");
+	/* The same without the iommufd's claim is a good hand-off. */
+	h.iommufd.nr_files = 0;
+	ASSERT_EQ(0, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_TRUE(back.state.dev[0].saved.present);
+	kho_handoff_free(&back);
+	kho_handoff_free(&h);
+}
+
 /* One memfd, two devices' state: the reader refuses it by name. */
 KTEST(handoff_device_state_memfd_shared)
 {
