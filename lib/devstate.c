@@ -282,13 +282,17 @@ int kho_devstate_walk(struct kho_devstate *ds, uint32_t target,
 			      sizeof(mig));
 		if (err) {
 			/* A failed SET may have moved it: ask where it is. */
-			if (kho_devstate_get(ds, NULL))
+			int gerr = kho_devstate_get(ds, NULL);
+
+			if (gerr)
 				ds->state = VFIO_DEVICE_STATE_ERROR;
 			return kho_diag_set(diag, err,
-					    "device state: %s -> %s: %s (the device is now %s)",
+					    "device state: %s -> %s: %s (the device is %s%s)",
 					    kho_devstate_name(from),
 					    kho_devstate_name(next),
 					    kho_errno_name(err),
+					    gerr ? "unreadable: " : "now ",
+					    gerr ? kho_errno_name(gerr) :
 					    kho_devstate_name(ds->state));
 		}
 		ds->state = next;
@@ -307,8 +311,10 @@ int kho_devstate_walk(struct kho_devstate *ds, uint32_t target,
 					    kho_devstate_name(from),
 					    kho_devstate_name(next));
 		}
-		if (mig.data_fd >= 0)
+		if (mig.data_fd >= 0) {
+			kho_devstate_close(ds);
 			ds->datafd = mig.data_fd;
+		}
 	}
 	return 0;
 }

@@ -207,6 +207,8 @@ struct fake {
 	bool short_writes;	/* the data fd takes 3 bytes a write */
 	bool reset_fails;
 	bool get_lies;		/* GET after RUNNING reads STOP */
+	bool fail_breaks_get;	/* the failed arc also breaks GET until reset */
+	bool get_broken;
 	uint64_t data_size;	/* MIG_DATA_SIZE answer; 0: what is left */
 	/* what happened */
 	int arcs, sets, resets, reads, writes, gets;
@@ -235,6 +237,7 @@ static int fake_step(struct fake *f, uint32_t next, int *newfd)
 	if (++f->arcs == f->fail_arc) {
 		if (f->fail_into_error)
 			f->state = VFIO_DEVICE_STATE_ERROR;
+		f->get_broken = f->fail_breaks_get;
 		return -f->fail_arc_err;
 	}
 	if (cur == VFIO_DEVICE_STATE_RESUMING) {
@@ -299,6 +302,7 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 			return -EIO;
 		f->state = VFIO_DEVICE_STATE_RUNNING;
 		f->datafd = -1;
+		f->get_broken = false;
 		return 0;
 	}
 	if (req == VFIO_MIG_GET_PRECOPY_INFO) {
@@ -336,6 +340,8 @@ static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 				return -EINVAL;
 			if (dir == VFIO_DEVICE_FEATURE_GET) {
 				f->gets++;
+				if (f->get_broken)
+					return -EIO;
 				mig->device_state = f->state;
 				if (f->get_lies &&
 				    f->state == VFIO_DEVICE_STATE_RUNNING)
@@ -771,6 +777,28 @@ KTEST(devstate_recover_reset_fails)
 	close(memfd);
 	ASSERT_EQ(-EIO, kho_devstate_recover(&ds, &diag));
 	ASSERT_STR_CONTAINS(diag.msg, "the device is ERROR; VFIO_DEVICE_RESET: EIO: the device is unusable");
+}
+
+/* A device that cannot say where a failed arc left it is reset. */
+KTEST(devstate_state_unreadable_after_failure)
+{
+	struct kho_devstate ds;
+	struct kho_diag diag, rdiag;
+	struct fake f;
+	int memfd;
+
+	fake_init(&f, SC);
+	f.fail_arc = 2;
+	f.fail_arc_err = EBUSY;
+	f.fail_breaks_get = true;
+	memfd = kho_devstate_memfd("kho-devstate:test");
+	ASSERT_EQ(-EBUSY, save(&ds, &f, memfd, &diag));
+	close(memfd);
+	ASSERT_STR_CONTAINS(diag.msg, "STOP -> STOP_COPY: EBUSY (the device is unreadable: EIO)");
+	ASSERT_EQ(-ECANCELED, kho_devstate_recover(&ds, &rdiag));
+	ASSERT_STR_CONTAINS(rdiag.msg, "reading the FSM state: EIO; reset to RUNNING: its state is lost");
+	ASSERT_EQ(1, f.resets);
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, f.state);
 }
 
 static int saved_memfd(struct kho_devstate *ds, uint32_t flags)
