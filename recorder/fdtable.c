@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "kjournal.h"
+#include "mdev.h"
 #include "pci.h"
 
 struct kho_record_fdent *kho_record_fdent(struct kho_record *rec, int fd,
@@ -379,10 +380,21 @@ int kho_record_devfd_to_pci(void *ctx, int devfd, struct kho_pci_id *pci,
 	target[n] = 0;
 	base = strrchr(target, '/');
 	base = base ? base + 1 : target;
-	if (kho_pci_parse_name(base, &id))
+	if (kho_pci_parse_name(base, &id)) {
+		struct kho_mdev_id mdev;
+		char uuid[KHO_MDEV_UUID_LEN];
+
+		/* An mdev (mtty, a vGPU) is named, not recorded yet. */
+		if (!kho_mdev_of_cdev("/sys", o->rdev, &mdev))
+			return kho_diag_set(diag, -EOPNOTSUPP,
+					    "device fd %d: mdev %s (type %s of %s) is a mediated device: only PCI functions are recorded yet (docs/device-state.md)",
+					    devfd,
+					    kho_mdev_uuid_str(mdev.uuid, uuid, sizeof(uuid)),
+					    mdev.type, mdev.parent);
 		return kho_diag_set(diag, -EOPNOTSUPP,
 				    "device fd %d: %s is not a PCI function: only PCI devices are recorded",
 				    devfd, base);
+	}
 	ret = kho_pci_read_hex(dir, "vendor", &vendor);
 	if (!ret)
 		ret = kho_pci_read_hex(dir, "device", &device);
