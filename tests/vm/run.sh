@@ -88,20 +88,29 @@ for flavour in vanilla patched; do
 	echo "vm: $flavour kernel $kdir"
 done
 
-# suite_weight SUITE: the seconds it took in the last measured run
-# (docs/testing.md, "Lanes"), so that the lanes can be balanced before
-# any of them starts; a suite not listed counts as a minute.
+# suite_weight SUITE: the seconds it took in the last measured run, with
+# two lanes (the cold CI run of 2026-12-06, docs/testing.md "Wall times";
+# each job's "# vm: SUITE took N s" line gives the next figures), so that
+# the lanes can be balanced before any of them starts; a suite not listed
+# counts as a minute.
 suite_weight() {
 	case "${1##*/}" in
-	000-*) echo 77 ;;   010-*) echo 23 ;;  020-*) echo 28 ;;
-	030-*) echo 10 ;;   040-*) echo 57 ;;  045-*) echo 168 ;;
-	050-*) echo 111 ;;  060-*) echo 169 ;; 065-*) echo 13 ;;
-	070-*) echo 98 ;;   075-*) echo 100 ;; 080-*) echo 301 ;;
-	085-*) echo 237 ;;  090-*) echo 209 ;; 095-*) echo 790 ;;
-	100-*) echo 68 ;;   105-*) echo 130 ;; 106-*) echo 442 ;;
-	110-*) echo 538 ;;  120-*) echo 207 ;; 130-*) echo 3000 ;;
+	000-*) echo 112 ;;  001-*) echo 20 ;;  010-*) echo 41 ;;
+	020-*) echo 29 ;;   030-*) echo 12 ;;  040-*) echo 39 ;;
+	045-*) echo 187 ;;  050-*) echo 104 ;; 060-*) echo 148 ;;
+	065-*) echo 40 ;;   070-*) echo 89 ;;  075-*) echo 99 ;;
+	080-*) echo 81 ;;   085-*) echo 500 ;; 090-*) echo 208 ;;
+	095-*) echo 860 ;;  100-*) echo 64 ;;  105-*) echo 165 ;;
+	106-*) echo 45 ;;   110-*) echo 270 ;; 120-*) echo 151 ;;
+	130-*) echo 3000 ;;
 	*) echo 60 ;;
 	esac
+}
+
+# job_weight JOB: a suite's weight; the matrix pair is one test of 105
+# (28 s in that run).
+job_weight() {
+	if [ -n "${1#*|}" ]; then echo 28; else suite_weight "${1%%|*}"; fi
 }
 
 # A job is one bats run: a suite, and the filter of the matrix pair.
@@ -122,7 +131,7 @@ if [ "$lanes" -eq 1 ]; then
 	order=("${jobs[@]}")
 else
 	mapfile -t order < <(for j in "${jobs[@]}"; do
-		echo "$(suite_weight "${j%%|*}") $j"; done | sort -k1,1nr -s | cut -d' ' -f2-)
+		echo "$(job_weight "$j") $j"; done | sort -k1,1nr -s | cut -d' ' -f2-)
 fi
 for j in "${order[@]}"; do
 	best=1
@@ -130,7 +139,7 @@ for j in "${order[@]}"; do
 		[ "${lane_load[$l]}" -lt "${lane_load[$best]}" ] && best=$l
 	done
 	lane_jobs[$best]+="$j"$'\n'
-	lane_load[$best]=$(( lane_load[$best] + $(suite_weight "${j%%|*}") ))
+	lane_load[$best]=$(( lane_load[$best] + $(job_weight "$j") ))
 done
 
 logdir=${KHO_VM_LOGDIR:-${BUILD:-$dir/../../build}/vm-logs}
@@ -139,22 +148,26 @@ mkdir -p "$logdir" || { echo "vm: cannot create $logdir"; exit 2; }
 # run_lane N: that lane's jobs one after the other, its TAP kept in
 # lane-N.tap and shown as it comes; the lane's status is bats's worst.
 run_lane() {
-	local n=$1 tap=$logdir/lane-$1.tap rc=0 job suite filter prefix=
+	local n=$1 tap=$logdir/lane-$1.tap rc=0 job suite filter prefix= t0 fargs
 	[ "$lanes" -eq 1 ] || prefix="L$n "
 	# The jobs come on fd 8: the suites' commands may read stdin.
 	while IFS= read -r -u 8 job; do
 		[ -n "$job" ] || continue
 		suite=${job%%|*} filter=${job#*|}
+		t0=$SECONDS
+		fargs=()
+		[ -z "$filter" ] || fargs=(-f "$filter")
 		{
 			if [ -n "$filter" ]; then
 				echo "# vm: of ${suite##*/}, one cross-version pair (make check-matrix runs all)"
-				bats --tap "${opts[@]}" -f "$filter" "$suite" 2>&1
 			else
 				echo "# vm: ${suite##*/}"
-				bats --tap "${opts[@]}" "$suite" 2>&1
 			fi
+			bats --tap "${opts[@]}" "${fargs[@]}" "$suite" 2>&1
 		} | tee -a "$tap" | sed -u "s/^/$prefix/"
 		[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+		# suite_weight's figures come from these lines.
+		echo "# vm: ${suite##*/} took $((SECONDS - t0)) s" | tee -a "$tap" | sed "s/^/$prefix/"
 	done 8<<< "${lane_jobs[$n]}"
 	return "$rc"
 }
