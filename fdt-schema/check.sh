@@ -194,5 +194,29 @@ else
 	fail "inspect --json $blob: devices[0].device_state missing or wrong"
 fi
 
+# A device named as an mdev (format 5): inspect shows its identity.
+blob=tests/data/good/mtty-vm.dtb
+if "$KHO_TOOL" inspect "$blob" 2>&1 |
+   grep -q '^  device 2: mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 (type mtty-1 of mtty) driver mtty, ' &&
+   "$KHO_TOOL" inspect "$blob" 2>&1 |
+   grep -q 'DEVICE_BIND_IOMMUFD mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 -> device 2$'; then
+	ok "inspect $blob: the mdev's UUID, type and parent, in its device and its BIND"
+else
+	fail "inspect $blob: no mdev line for device 2 or its BIND"
+fi
+if "$KHO_TOOL" inspect --json "$blob" > "$tmp/mdev.json" 2>/dev/null &&
+   python3 - "$tmp/mdev.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["devices"][0]
+sys.exit(0 if d["pci"] is None and d["mdev"] == {
+    "uuid": "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", "parent": "mtty",
+    "type": "mtty-1"} and d["driver"] == "mtty" else 1)
+PY
+then
+	ok "inspect --json $blob: devices[0].mdev"
+else
+	fail "inspect --json $blob: devices[0].mdev missing or wrong"
+fi
+
 echo "schema: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -14,6 +14,7 @@
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal.h"
+#include "mdev.h"
 #include "devstate.h"
 #include "vfio_mig.h"
 
@@ -49,7 +50,7 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
 	const struct kho_state *s = &h->state;
-	char when[32] = "?", flags[48], fsm[160];
+	char when[32] = "?", flags[48], fsm[160], label[KHO_DEVICE_LABEL_LEN];
 	time_t t = (time_t)h->created;
 	struct tm tm;
 	size_t i, k;
@@ -83,10 +84,17 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 	for (i = 0; i < s->nr_dev; i++) {
 		const struct kho_device *d = &s->dev[i];
 
-		fprintf(out, "  device %u: %04x:%02x:%02x.%x [%04x:%04x] driver %s, ",
-			d->id, d->pci.segment, d->pci.bus, d->pci.devfn >> 3,
-			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
-			inspect_str(d->driver));
+		if (kho_mdev_is(&d->mdev))
+			fprintf(out, "  device %u: %s driver %s, ", d->id,
+				inspect_str(kho_mdev_name(&d->mdev, label,
+							  sizeof(label))),
+				inspect_str(d->driver));
+		else
+			fprintf(out, "  device %u: %04x:%02x:%02x.%x [%04x:%04x] driver %s, ",
+				d->id, d->pci.segment, d->pci.bus,
+				d->pci.devfn >> 3, d->pci.devfn & 7,
+				d->pci.vendor, d->pci.device,
+				inspect_str(d->driver));
 		if (d->attached_pt)
 			fprintf(out, "attached to HWPT %u (flags 0x%x, pasid %u)",
 				d->attached_pt, d->attach_flags, d->pasid);
@@ -178,7 +186,7 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
 	const struct kho_state *s = &h->state;
-	char flags[48];
+	char flags[48], label[KHO_MDEV_UUID_LEN];
 	size_t i, k;
 
 	fprintf(out, "{\"file\":");
@@ -202,10 +210,23 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 	for (i = 0; i < s->nr_dev; i++) {
 		const struct kho_device *d = &s->dev[i];
 
-		fprintf(out, "%s{\"id\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":%u,\"device\":%u,\"driver\":",
-			i ? "," : "", d->id, d->pci.segment, d->pci.bus,
-			d->pci.devfn >> 3, d->pci.devfn & 7, d->pci.vendor,
-			d->pci.device);
+		if (kho_mdev_is(&d->mdev)) {
+			/* an mdev has no PCI identity: its UUID, parent, type */
+			fprintf(out, "%s{\"id\":%u,\"pci\":null,\"mdev\":{\"uuid\":\"%s\",\"parent\":",
+				i ? "," : "", d->id,
+				kho_mdev_uuid_str(d->mdev.uuid, label,
+						  sizeof(label)));
+			kho_json_str(out, d->mdev.parent);
+			fprintf(out, ",\"type\":");
+			kho_json_str(out, d->mdev.type);
+			fprintf(out, "},\"driver\":");
+		} else {
+			fprintf(out, "%s{\"id\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":%u,\"device\":%u,\"driver\":",
+				i ? "," : "", d->id, d->pci.segment,
+				d->pci.bus, d->pci.devfn >> 3,
+				d->pci.devfn & 7, d->pci.vendor,
+				d->pci.device);
+		}
 		kho_json_str(out, d->driver);
 		fprintf(out, ",\"attached_pt\":%u,\"attach_flags\":%u,\"pasid\":%u",
 			d->attached_pt, d->attach_flags, d->pasid);

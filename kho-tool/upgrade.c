@@ -27,6 +27,7 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "luod.h"
+#include "mdev.h"
 #include "pci.h"
 #include "cpr_relay.h"
 #include "rundir.h"
@@ -167,7 +168,7 @@ static const char *device_fate(const struct kho_device *d, char *why,
 /* "devices": one entry per device the hand-off carries. */
 static void json_devices(const struct run *r)
 {
-	char addr[KHO_PCI_NAME_LEN], flags[48], why[160];
+	char addr[KHO_MDEV_UUID_LEN], flags[48], why[160];
 	size_t i;
 
 	if (!r->captured)
@@ -177,9 +178,15 @@ static void json_devices(const struct run *r)
 		const struct kho_device *d = &r->devs[i];
 		const char *state = device_fate(d, why, sizeof(why));
 
-		kho_pci_name(&d->pci, addr, sizeof(addr));
-		printf("%s{\"id\":%u,\"bdf\":\"%s\",\"driver\":", i ? "," : "",
-		       d->id, addr);
+		if (kho_mdev_is(&d->mdev))
+			printf("%s{\"id\":%u,\"bdf\":null,\"mdev\":\"%s\",\"driver\":",
+			       i ? "," : "", d->id,
+			       kho_mdev_uuid_str(d->mdev.uuid, addr,
+						 sizeof(addr)));
+		else
+			printf("%s{\"id\":%u,\"bdf\":\"%s\",\"driver\":",
+			       i ? "," : "", d->id,
+			       kho_pci_name(&d->pci, addr, sizeof(addr)));
 		kho_json_str(stdout, d->driver);
 		printf(",\"migration\":\"%s\"", d->migration_probed ?
 		       kho_vfio_migration_str(d->migration_flags, flags,
@@ -686,7 +693,7 @@ static int check_devices(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
 	const struct kho_state *s = &r->cap.handoff.state;
-	char addr[KHO_PCI_NAME_LEN], why[160], refused[400] = "";
+	char addr[KHO_DEVICE_LABEL_LEN], why[160], refused[400] = "";
 	FILE *f = o->json ? stderr : stdout;
 	size_t i, n = 0, nr_reset = 0;
 
@@ -703,7 +710,7 @@ static int check_devices(struct timeline *tl, struct run *r)
 		const struct kho_device *d = &s->dev[i];
 		const char *state = device_fate(d, why, sizeof(why));
 
-		kho_pci_name(&d->pci, addr, sizeof(addr));
+		kho_device_label(&d->pci, &d->mdev, addr, sizeof(addr));
 		fprintf(f, "%s: device %s: %s: its state will be %s\n",
 			o->command, addr, why, state);
 		if (strcmp(state, "reset"))
@@ -1003,8 +1010,7 @@ static int do_run(struct timeline *tl, struct run *r)
 		h->qemu = r->qemu;
 		r->qemu = NULL;
 		h->nr_qemu = o->nr_qemu;
-		h->format_version = KHO_FORMAT_VERSION_QEMU;
-		h->min_reader_version = KHO_FORMAT_VERSION_QEMU;
+		kho_handoff_require(h, KHO_FORMAT_VERSION_QEMU);
 		free(r->cap.blob);
 		r->cap.blob = NULL;
 		err = kho_handoff_encode(h, &r->cap.blob, &r->cap.blob_len);

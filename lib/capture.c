@@ -22,6 +22,7 @@
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "mdev.h"
 #include "pci.h"
 #include "proc.h"
 #include "state.h"
@@ -194,6 +195,79 @@ static int prove_device(struct kho_device *d, const char *addr,
 			    d->id, addr, (int)pid, name, major(cdev), minor(cdev));
 }
 
+/* A PCI function: in sysfs as the journal recorded it, its driver read. */
+static int check_pci(struct kho_device *d, const char *sysfs, char *dir,
+		     size_t dsize, char *addr, size_t asize,
+		     struct kho_diag *diag)
+{
+	unsigned long v, dv;
+	int err;
+
+	kho_pci_name(&d->pci, addr, asize);
+	err = kho_pci_sysfs_dir(sysfs, &d->pci, dir, dsize);
+	if (!err)
+		err = kho_pci_read_hex(dir, "vendor", &v);
+	if (!err)
+		err = kho_pci_read_hex(dir, "device", &dv);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): not in sysfs: %s",
+				    d->id, addr, strerror(-err));
+	if (v != d->pci.vendor || dv != d->pci.device)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
+				    d->id, addr, d->pci.vendor, d->pci.device,
+				    v, dv);
+	err = kho_pci_read_driver(dir, d->driver, sizeof(d->driver));
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): no driver bound: %s",
+				    d->id, addr, strerror(-err));
+	return 0;
+}
+
+/*
+ * An mdev: the journal knows its UUID; its parent, type and driver, which
+ * the replay needs to create and check it again after the kexec, are
+ * read here from the mdev the VMM holds (its cdev's sysfs device).
+ */
+static int check_mdev(struct kho_device *d, const char *sysfs, char *dir,
+		      size_t dsize, char *addr, size_t asize,
+		      struct kho_diag *diag)
+{
+	char uuid[KHO_MDEV_UUID_LEN], cdev[64];
+	struct kho_mdev_id id;
+	dev_t rdev;
+	int err;
+
+	kho_mdev_uuid_str(d->mdev.uuid, uuid, sizeof(uuid));
+	snprintf(addr, asize, "mdev %s", uuid);
+	err = kho_mdev_sysfs_dir(sysfs, &d->mdev, dir, dsize);
+	if (!err)
+		err = kho_pci_vfio_cdev(dir, cdev, sizeof(cdev), &rdev);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): no VFIO cdev in sysfs (%s/vfio-dev): %s",
+				    d->id, addr, dir, strerror(-err));
+	err = kho_mdev_of_cdev(sysfs, rdev, &id);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): reading its mdev type: %s",
+				    d->id, addr, strerror(-err));
+	if (memcmp(id.uuid, d->mdev.uuid, sizeof(id.uuid)))
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): its cdev %s names another device",
+				    d->id, addr, cdev);
+	if (!kho_mdev_names_ok(&id) || !id.driver[0])
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): type '%s' of '%s', driver '%s': not one an mdev can be created again with",
+				    d->id, addr, id.type, id.parent, id.driver);
+	d->mdev = id;
+	snprintf(d->driver, sizeof(d->driver), "%s", id.driver);
+	kho_mdev_name(&d->mdev, addr, asize);
+	return 0;
+}
+
 int kho_capture_check_devices(struct kho_state *s, pid_t pid,
 			      const char *sysfs, struct kho_diag *diag)
 {
@@ -215,37 +289,17 @@ int kho_capture_check_devices(struct kho_state *s, pid_t pid,
 	}
 	for (i = 0; !err && i < s->nr_dev; i++) {
 		struct kho_device *d = &s->dev[i];
-		char dir[PATH_MAX], addr[KHO_PCI_NAME_LEN];
-		unsigned long v, dv;
+		char dir[PATH_MAX], addr[KHO_DEVICE_LABEL_LEN];
 
-		kho_pci_name(&d->pci, addr, sizeof(addr));
-		err = kho_pci_sysfs_dir(sysfs, &d->pci, dir, sizeof(dir));
+		if (kho_mdev_is(&d->mdev))
+			err = check_mdev(d, sysfs, dir, sizeof(dir), addr,
+					 sizeof(addr), diag);
+		else
+			err = check_pci(d, sysfs, dir, sizeof(dir), addr,
+					sizeof(addr), diag);
 		if (!err)
-			err = kho_pci_read_hex(dir, "vendor", &v);
-		if (!err)
-			err = kho_pci_read_hex(dir, "device", &dv);
-		if (err) {
-			err = kho_diag_set(diag, -ENODEV,
-					   "capture: device %u (%s): not in sysfs: %s",
-					   d->id, addr, strerror(-err));
-			break;
-		}
-		if (v != d->pci.vendor || dv != d->pci.device) {
-			err = kho_diag_set(diag, -ENODEV,
-					   "capture: device %u (%s): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
-					   d->id, addr, d->pci.vendor,
-					   d->pci.device, v, dv);
-			break;
-		}
-		err = kho_pci_read_driver(dir, d->driver, sizeof(d->driver));
-		if (err) {
-			err = kho_diag_set(diag, -ENODEV,
-					   "capture: device %u (%s): no driver bound: %s",
-					   d->id, addr, strerror(-err));
-			break;
-		}
-		err = prove_device(d, addr, sysfs, dir, pid, pidfd, &held,
-				   diag);
+			err = prove_device(d, addr, sysfs, dir, pid, pidfd,
+					   &held, diag);
 	}
 	free(held.rdev);
 	free(held.fd);
@@ -320,6 +374,9 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 						diag);
 		if (err)
 			goto out_free;
+		/* A reader that would look for a PCI function must refuse. */
+		if (kho_state_has_mdev(&h->state))
+			kho_handoff_require(h, KHO_FORMAT_VERSION_MDEV);
 	}
 	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);
 	if (err) {

@@ -87,6 +87,8 @@ static int emit_plan(const struct kho_state *s, struct kho_journal *plan)
 		memset(&r, 0, sizeof(r));
 		r.op = KHO_OP_DEVICE_BIND;
 		r.bind.pci = s->dev[i].pci;
+		memcpy(r.bind.mdev_uuid, s->dev[i].mdev.uuid,
+		       sizeof(r.bind.mdev_uuid));
 		r.bind.out_devid = s->dev[i].id;
 		ret = plan_add(plan, &r);
 		if (ret)

@@ -60,6 +60,10 @@
  * support; absent = not probed.
  */
 #define KHO_P_MIGRATION_FLAGS	"migration-flags"
+/* An mdev's identity in its device node, instead of pci-address (format 5) */
+#define KHO_P_MDEV_UUID		"mdev-uuid"
+#define KHO_P_MDEV_PARENT	"mdev-parent"
+#define KHO_P_MDEV_TYPE		"mdev-type"
 
 /*
  * Optional in a device node (format version 4, with min-reader-version

@@ -22,6 +22,7 @@
 #include "journal.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "mdev.h"
 #include "state.h"
 
 /*
@@ -313,8 +314,49 @@ static int rd_memfds(struct rd *r, struct kho_state *s)
 	return 0;
 }
 
-static int rd_devices(struct rd *r, struct kho_state *s)
+/*
+ * A device named by its mdev identity (format 5) instead of a PCI
+ * address: mdev-uuid, mdev-parent and mdev-type, and no pci-address or
+ * pci-id.  Absent: a PCI function, @id all zero.
+ */
+static int rd_mdev(struct rd *r, int node, uint32_t min_reader,
+		   struct kho_mdev_id *id)
 {
+	const void *v;
+	int len, err;
+
+	memset(id, 0, sizeof(*id));
+	err = rd_prop(r, node, KHO_P_MDEV_UUID, false, 16, &v, &len);
+	if (err || !v)
+		return err;
+	if (min_reader < KHO_FORMAT_VERSION_MDEV)
+		return BAD(r, "%s: property %s: present, but min-reader-version %u lets a reader that does not know it look for a PCI function instead (needs %u)",
+			   r->path, KHO_P_MDEV_UUID, min_reader,
+			   KHO_FORMAT_VERSION_MDEV);
+	memcpy(id->uuid, v, 16);
+	if (!kho_mdev_is(id))
+		return BAD(r, "%s: property %s: the nil UUID names no mdev",
+			   r->path, KHO_P_MDEV_UUID);
+	if (rd_flag(r, node, "pci-address") || rd_flag(r, node, "pci-id"))
+		return BAD(r, "%s: an mdev (%s) with a pci-address or pci-id: a device is one or the other",
+			   r->path, KHO_P_MDEV_UUID);
+	err = rd_str(r, node, KHO_P_MDEV_PARENT, id->parent,
+		     sizeof(id->parent));
+	if (!err)
+		err = rd_str(r, node, KHO_P_MDEV_TYPE, id->type,
+			     sizeof(id->type));
+	if (err)
+		return err;
+	/* Both are sysfs names the replay writes a path with. */
+	if (!kho_mdev_names_ok(id))
+		return BAD(r, "%s: mdev parent \"%s\" or type \"%s\" is not a sysfs name",
+			   r->path, id->parent, id->type);
+	return 0;
+}
+
+static int rd_devices(struct rd *r, struct kho_handoff *h)
+{
+	struct kho_state *s = &h->state;
 	struct rd_index *x = &r->idx[RD_DEV];
 	const struct rd_key *dup;
 	int parent, node, err;
@@ -339,8 +381,12 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 			return err;
 		err = rd_u32(r, node, "id", &d->id);
 		if (!err)
-			err = rd_prop(r, node, "pci-address", true, 12, &v,
-				      &len);
+			err = rd_mdev(r, node, h->min_reader_version, &d->mdev);
+		if (err)
+			return err;
+		if (kho_mdev_is(&d->mdev))
+			goto driver;
+		err = rd_prop(r, node, "pci-address", true, 12, &v, &len);
 		if (err)
 			return err;
 		if (fdt32_ld(v) > 0xffff || fdt32_ld((const fdt32_t *)v + 1) >
@@ -359,6 +405,7 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 				   r->path);
 		d->pci.vendor = fdt32_ld(v);
 		d->pci.device = fdt32_ld((const fdt32_t *)v + 1);
+driver:
 		err = rd_str(r, node, "driver", d->driver, sizeof(d->driver));
 		if (!err)
 			err = rd_u32(r, node, "attached-pt", &d->attached_pt);
@@ -915,6 +962,32 @@ static int rd_pci(struct rd *r, const uint8_t **p, size_t idx,
 	return 0;
 }
 
+/*
+ * A BIND names its device as the device node of its devid does: the same
+ * mdev UUID, or none for a PCI function (the replay opens the device the
+ * node names: a record that disagreed would bind another one).
+ */
+static int rd_check_bind(struct rd *r, size_t idx, const struct kho_state *s,
+			 const struct kho_rec *rec)
+{
+	const struct kho_device *d = kho_state_find_dev(s, rec->bind.out_devid);
+	char a[KHO_MDEV_UUID_LEN], b[KHO_MDEV_UUID_LEN];
+	uint8_t none[16] = { 0 };
+
+	if (!d)
+		return 0;	/* a journal, not a plan: checked by the fold */
+	if (!memcmp(d->mdev.uuid, rec->bind.mdev_uuid, 16))
+		return 0;
+	return BAD(r, "/%s: record %zu: BIND of device %u names mdev %s, its device node %s%s",
+		   KHO_N_JOURNAL, idx, rec->bind.out_devid,
+		   memcmp(rec->bind.mdev_uuid, none, 16) ?
+		   kho_mdev_uuid_str(rec->bind.mdev_uuid, a, sizeof(a)) :
+		   "(none)",
+		   kho_mdev_is(&d->mdev) ? "mdev " : "a PCI function",
+		   kho_mdev_is(&d->mdev) ?
+		   kho_mdev_uuid_str(d->mdev.uuid, b, sizeof(b)) : "");
+}
+
 /* Unpacks what lib/handoff_write.c's rec_pack() packs (op.c's rows). */
 static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 		     struct rd_inline *in, const struct kho_state *s,
@@ -942,6 +1015,10 @@ static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 			if (err)
 				return err;
 			break;
+		case KHO_FIELD_UUID:
+			memcpy((uint8_t *)rec + f->offset, p, 16);
+			p += 16;
+			break;
 		case KHO_FIELD_INLINE:
 			off = ld32(&p);
 			break;
@@ -962,6 +1039,11 @@ static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 	}
 	if (rec->op == KHO_OP_REPLAY_MAPPINGS) {
 		err = rd_check_slice(r, idx, s, rec);
+		if (err)
+			return err;
+	}
+	if (rec->op == KHO_OP_DEVICE_BIND) {
+		err = rd_check_bind(r, idx, s, rec);
 		if (err)
 			return err;
 	}
@@ -1380,7 +1462,7 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 	if (!err)
 		err = rd_memfds(r, &h->state);
 	if (!err)
-		err = rd_devices(r, &h->state);
+		err = rd_devices(r, h);
 	if (!err)
 		err = rd_ioases(r, &h->state);
 	if (!err)

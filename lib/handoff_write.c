@@ -18,7 +18,9 @@
 #include "cpr_state.h"
 #include "devstate.h"
 #include "handoff_format.h"
+#include "mdev.h"
 #include "op.h"
+#include "pci.h"
 
 /* Packs big-endian cells into a record, advancing the cursor. */
 static uint8_t *put32(uint8_t *p, uint32_t v)
@@ -63,6 +65,11 @@ static void rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
 			p = put32(p, pci->devfn);
 			p = put32(p, pci->vendor);
 			p = put32(p, pci->device);
+			break;
+		case KHO_FIELD_UUID:
+			/* 16 bytes as they are: four cells of raw bytes */
+			memcpy(p, (const uint8_t *)r + f->offset, 16);
+			p += 16;
 			break;
 		case KHO_FIELD_INLINE:
 			p = put32(p, off);
@@ -126,6 +133,14 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 		if (!str_ok(d->driver, sizeof(d->driver)) ||
 		    (d->migration_flags &&
 		     !(d->migration_flags & VFIO_MIGRATION_STOP_COPY)))
+			return -EINVAL;
+		/* An mdev needs a reader that knows it: KHO_FORMAT_VERSION_MDEV. */
+		if (kho_mdev_is(&d->mdev) &&
+		    (h->min_reader_version < KHO_FORMAT_VERSION_MDEV ||
+		     !kho_pci_is_none(&d->pci) ||
+		     !str_ok(d->mdev.parent, sizeof(d->mdev.parent)) ||
+		     !str_ok(d->mdev.type, sizeof(d->mdev.type)) ||
+		     !kho_mdev_names_ok(&d->mdev)))
 			return -EINVAL;
 		/* The node needs a reader that knows it: KHO_FORMAT_VERSION_DEVSTATE. */
 		if (ds->present &&
@@ -267,11 +282,22 @@ static int write_devices(void *fdt, const struct kho_state *s)
 		err = fdt_begin_node(fdt, name);
 		if (!err)
 			err = prop_u32(fdt, "id", d->id);
-		if (!err)
+		if (!err && kho_mdev_is(&d->mdev)) {
+			err = fdt_property(fdt, KHO_P_MDEV_UUID, d->mdev.uuid,
+					   sizeof(d->mdev.uuid));
+			if (!err)
+				err = fdt_property_string(fdt, KHO_P_MDEV_PARENT,
+							  d->mdev.parent);
+			if (!err)
+				err = fdt_property_string(fdt, KHO_P_MDEV_TYPE,
+							  d->mdev.type);
+		} else if (!err) {
 			err = fdt_property(fdt, "pci-address", addr,
 					   sizeof(addr));
-		if (!err)
-			err = fdt_property(fdt, "pci-id", pid, sizeof(pid));
+			if (!err)
+				err = fdt_property(fdt, "pci-id", pid,
+						   sizeof(pid));
+		}
 		if (!err)
 			err = fdt_property_string(fdt, "driver", d->driver);
 		if (!err)

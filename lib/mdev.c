@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* A mediated device's identity: its UUID, parent and type, from sysfs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,4 +130,123 @@ int kho_mdev_create_path(const char *sysfs, const struct kho_mdev_id *id,
 			     sysfs, id->parent, id->type) >= size)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+bool kho_mdev_is(const struct kho_mdev_id *id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(id->uuid); i++)
+		if (id->uuid[i])
+			return true;
+	return false;
+}
+
+static bool sysfs_name_ok(const char *s)
+{
+	return s[0] && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+bool kho_mdev_names_ok(const struct kho_mdev_id *id)
+{
+	return sysfs_name_ok(id->parent) && sysfs_name_ok(id->type);
+}
+
+char *kho_mdev_name(const struct kho_mdev_id *id, char *buf, size_t size)
+{
+	char uuid[KHO_MDEV_UUID_LEN];
+
+	snprintf(buf, size, "mdev %s (type %s of %s)",
+		 kho_mdev_uuid_str(id->uuid, uuid, sizeof(uuid)), id->type,
+		 id->parent);
+	return buf;
+}
+
+int kho_mdev_sysfs_dir(const char *sysfs, const struct kho_mdev_id *id,
+		       char *buf, size_t size)
+{
+	char uuid[KHO_MDEV_UUID_LEN];
+
+	if ((size_t)snprintf(buf, size, "%s/bus/mdev/devices/%s", sysfs,
+			     kho_mdev_uuid_str(id->uuid, uuid,
+					       sizeof(uuid))) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* The existing mdev at @dir is the one recorded: same type, same parent. */
+static int check_existing(const char *dir, const struct kho_mdev_id *id,
+			  const char *name, struct kho_diag *diag)
+{
+	char type[sizeof(id->type)], parent[sizeof(id->parent)];
+	int err;
+
+	err = kho_sysfs_link_base(dir, "mdev_type", type, sizeof(type));
+	if (!err)
+		err = type_parent(dir, parent, sizeof(parent));
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "%s: exists, but its type cannot be read (%s/mdev_type: %s)",
+				    name, dir, strerror(-err));
+	if (strcmp(type, id->type) || strcmp(parent, id->parent))
+		return kho_diag_set(diag, -ENODEV,
+				    "%s: exists as type %s of %s, not the type recorded",
+				    name, type, parent);
+	return 0;
+}
+
+int kho_mdev_ensure(const char *sysfs, const struct kho_mdev_id *id,
+		    bool *created, struct kho_diag *diag)
+{
+	char dir[PATH_MAX], create[PATH_MAX], name[128];
+	char uuid[KHO_MDEV_UUID_LEN];
+	ssize_t n;
+	int fd, err;
+
+	*created = false;
+	kho_mdev_name(id, name, sizeof(name));
+	err = kho_mdev_sysfs_dir(sysfs, id, dir, sizeof(dir));
+	if (!err)
+		err = kho_mdev_create_path(sysfs, id, create, sizeof(create));
+	if (err)
+		return kho_diag_set(diag, err, "%s: sysfs path too long", name);
+	if (!access(dir, F_OK))
+		return check_existing(dir, id, name, diag);
+	/* mdev_type's create_store(): the UUID, a newline allowed */
+	fd = open(create, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kho_diag_set(diag, errno == ENOENT ? -ENODEV : -errno,
+				    "%s: create: %s: %s%s", name, create,
+				    strerror(errno),
+				    errno == ENOENT ? " (the parent or its type is not there: is its driver built in this kernel?)" : "");
+	kho_mdev_uuid_str(id->uuid, uuid, sizeof(uuid));
+	n = write(fd, uuid, strlen(uuid));
+	err = n < 0 ? -errno : (size_t)n != strlen(uuid) ? -EIO : 0;
+	close(fd);
+	if (err)
+		return kho_diag_set(diag, err, "%s: create: writing its UUID to %s: %s",
+				    name, create, strerror(-err));
+	if (access(dir, F_OK))
+		return kho_diag_set(diag, -ENODEV,
+				    "%s: create: %s took the UUID, but %s is not there",
+				    name, create, dir);
+	*created = true;
+	return 0;
+}
+
+char *kho_device_label(const struct kho_pci_id *pci,
+		       const struct kho_mdev_id *mdev, char *buf, size_t size)
+{
+	if (kho_mdev_is(mdev))
+		return kho_mdev_name(mdev, buf, size);
+	return kho_pci_name(pci, buf, size);
+}
+
+char *kho_device_sysname(const struct kho_pci_id *pci,
+			 const struct kho_mdev_id *mdev, char *buf,
+			 size_t size)
+{
+	if (kho_mdev_is(mdev))
+		return kho_mdev_uuid_str(mdev->uuid, buf, size);
+	return kho_pci_name(pci, buf, size);
 }

@@ -19,6 +19,12 @@ char *kho_pci_name(const struct kho_pci_id *pci, char *buf, size_t len)
 	return buf;
 }
 
+bool kho_pci_is_none(const struct kho_pci_id *pci)
+{
+	return !pci->segment && !pci->bus && !pci->devfn && !pci->vendor &&
+	       !pci->device;
+}
+
 int kho_pci_parse_name(const char *name, struct kho_pci_id *pci)
 {
 	unsigned int seg, bus, dev, fn;

@@ -7,6 +7,7 @@
 #ifndef KHO_PCI_H
 #define KHO_PCI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "kho.h"
@@ -23,6 +24,14 @@
  * Return: @buf.
  */
 char *kho_pci_name(const struct kho_pci_id *pci, char *buf, size_t len);
+
+/**
+ * kho_pci_is_none() - is this the all-zero identity of no PCI function?
+ * @pci: the identity (an mdev's BIND record carries this one)
+ *
+ * Return: true if every field is zero; vendor 0 is no PCI vendor.
+ */
+bool kho_pci_is_none(const struct kho_pci_id *pci);
 
 /**
  * kho_pci_parse_name() - segment, bus and devfn from a sysfs name

@@ -13,6 +13,8 @@
 #include "compat.h"
 #include <linux/vfio.h>
 
+#include "mdev.h"
+#include "pci.h"
 #include "state_internal.h"
 /* --- helpers for the rules --------------------------------------------- */
 
@@ -717,7 +719,10 @@ static int rule_dirty(struct kho_state *s, const struct kho_rec *rec,
 static int rule_bind(struct kho_state *s, const struct kho_rec *rec,
 		     struct kho_diag *diag)
 {
+	struct kho_mdev_id mdev = { 0 };
+	char name[KHO_DEVICE_LABEL_LEN];
 	struct kho_device *n;
+	bool is_mdev;
 	size_t i;
 
 	/* vfio_df_ioctl_bind_iommufd(): only the TOKEN flag exists */
@@ -728,12 +733,22 @@ static int rule_bind(struct kho_state *s, const struct kho_rec *rec,
 				    rec->bind.out_devid);
 	/* One VFIO device file binds once; a second bind of the same
 	 * function through another file is refused by VFIO's open count. */
+	memcpy(mdev.uuid, rec->bind.mdev_uuid, sizeof(mdev.uuid));
+	is_mdev = kho_mdev_is(&mdev);
+	if (is_mdev && !kho_pci_is_none(&rec->bind.pci))
+		return kho_diag_set(diag, -EINVAL,
+				    "BIND: devid %u names both a PCI function and an mdev",
+				    rec->bind.out_devid);
 	for (i = 0; i < s->nr_dev; i++)
-		if (!memcmp(&s->dev[i].pci, &rec->bind.pci, sizeof(rec->bind.pci)))
+		if (is_mdev ? !memcmp(s->dev[i].mdev.uuid, mdev.uuid,
+				      sizeof(mdev.uuid)) :
+			      !kho_mdev_is(&s->dev[i].mdev) &&
+			      !memcmp(&s->dev[i].pci, &rec->bind.pci,
+				      sizeof(rec->bind.pci)))
 			return kho_diag_set(diag, -EBUSY,
-					    "BIND: %04x:%02x:%02x.%u: EBUSY (already bound as device %u)",
-					    rec->bind.pci.segment, rec->bind.pci.bus,
-					    rec->bind.pci.devfn >> 3, rec->bind.pci.devfn & 7,
+					    "BIND: %s: EBUSY (already bound as device %u)",
+					    kho_device_label(&rec->bind.pci, &mdev,
+							     name, sizeof(name)),
 					    s->dev[i].id);
 	n = realloc(s->dev, (s->nr_dev + 1) * sizeof(*n));
 	if (!n)
@@ -742,7 +757,11 @@ static int rule_bind(struct kho_state *s, const struct kho_rec *rec,
 	memset(&n[s->nr_dev], 0, sizeof(*n));
 	n[s->nr_dev].id = rec->bind.out_devid;
 	n[s->nr_dev].pci = rec->bind.pci;
-	snprintf(n[s->nr_dev].driver, sizeof(n[s->nr_dev].driver), "vfio-pci");
+	/* an mdev's parent, type and driver: capture reads them from sysfs */
+	n[s->nr_dev].mdev = mdev;
+	if (!is_mdev)
+		snprintf(n[s->nr_dev].driver, sizeof(n[s->nr_dev].driver),
+			 "vfio-pci");
 	s->nr_dev++;
 	return 0;
 }

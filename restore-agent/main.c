@@ -35,6 +35,8 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "luod.h"
+#include "pci.h"
+#include "state.h"
 #include "verify.h"
 
 struct agent {
@@ -130,6 +132,23 @@ static int read_fd(int fd, void **bufp, size_t *lenp)
 		return -EBADMSG;
 	}
 	return err;
+}
+
+/*
+ * The adoption protocol names a device by its PCI address alone: the
+ * devices a failed agent bound are named again from the hand-off, each
+ * mdev by its devid, so that verification checks the one bound.
+ */
+static void held_mdevs(struct agent *a)
+{
+	const struct kho_device *sdev;
+	size_t i;
+
+	for (i = 0; i < a->r.nr_dev; i++) {
+		sdev = kho_state_find_dev(&a->h.state, a->r.dev[i].old_id);
+		if (sdev && kho_pci_is_none(&a->r.dev[i].pci))
+			a->r.dev[i].mdev = sdev->mdev;
+	}
 }
 
 /* Take the session and its memfds from a failed agent that holds them. */
@@ -1155,6 +1174,7 @@ static int restore_steps(struct agent *a)
 		return fail_step(a, "decode", t0, err, detail);
 	}
 	a->decoded = 1;
+	held_mdevs(a);
 	snprintf(detail, sizeof(detail),
 		 "%zu bytes (read %.3f ms, decode %.3f ms), from kernel %s by kho-tool %s, %zu plan records (journal %llu)",
 		 a->blob_len, (t1 - t0) / 1e6, (agent_now_ns() - t1) / 1e6,

@@ -21,6 +21,8 @@
 #include "file.h"
 #include "handoff.h"
 #include "journal.h"
+#include "mdev.h"
+#include "pci.h"
 #include "state.h"
 
 /* xorshift64*: seeded, so a failure names the seed that reproduces it. */
@@ -1246,6 +1248,75 @@ KTEST(handoff_device_state_optional)
 }
 
 /* What a reader would refuse, the writer refuses first (caller bugs). */
+/*
+ * A device named as an mdev (format 5): the writer refuses it below
+ * min-reader-version 5 or with a parent or type no path may be built of;
+ * at 5 it round-trips, the device node and its BIND naming one UUID.
+ */
+KTEST(handoff_mdev_round_trip_and_writer_refuses)
+{
+	struct kho_handoff h, back;
+	struct kho_diag diag = { "" };
+	struct kho_device *d;
+	const struct kho_device *bd;
+	void *blob;
+	size_t i, len, binds = 0;
+	uint64_t seed;
+
+	for (seed = 1; ; seed++) {
+		rand_handoff(&h, seed, 4);
+		if (h.state.nr_dev)
+			break;
+		kho_handoff_free(&h);
+	}
+	d = &h.state.dev[0];
+	memset(&d->pci, 0, sizeof(d->pci));
+	ASSERT_EQ(0, kho_mdev_parse_uuid("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001",
+					 d->mdev.uuid));
+	snprintf(d->mdev.parent, sizeof(d->mdev.parent), "mtty");
+	snprintf(d->mdev.type, sizeof(d->mdev.type), "mtty-1");
+	snprintf(d->driver, sizeof(d->driver), "mtty");
+	for (i = 0; i < h.replay.nr; i++) {
+		struct kho_rec *r = &h.replay.recs[i];
+
+		if (r->op != KHO_OP_DEVICE_BIND || r->bind.out_devid != d->id)
+			continue;
+		memset(&r->bind.pci, 0, sizeof(r->bind.pci));
+		memcpy(r->bind.mdev_uuid, d->mdev.uuid, 16);
+		binds++;
+	}
+	ASSERT_TRUE(kho_state_has_mdev(&h.state));
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_require(&h, KHO_FORMAT_VERSION_MDEV);
+	ASSERT_EQ(KHO_FORMAT_VERSION_MDEV, h.min_reader_version);
+	kho_handoff_require(&h, KHO_FORMAT_VERSION_QEMU);	/* never lowers */
+	ASSERT_EQ(KHO_FORMAT_VERSION_MDEV, h.format_version);
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	ASSERT_EQ(0, kho_handoff_decode(blob, len, &back, &diag));
+	free(blob);
+	bd = kho_state_find_dev(&back.state, d->id);
+	ASSERT_TRUE(bd != NULL);
+	ASSERT_TRUE(!memcmp(bd->mdev.uuid, d->mdev.uuid, 16));
+	ASSERT_EQ(0, strcmp("mtty", bd->mdev.parent));
+	ASSERT_EQ(0, strcmp("mtty-1", bd->mdev.type));
+	ASSERT_TRUE(kho_pci_is_none(&bd->pci));
+	for (i = 0; i < back.replay.nr; i++)
+		if (back.replay.recs[i].op == KHO_OP_DEVICE_BIND &&
+		    back.replay.recs[i].bind.out_devid == d->id) {
+			ASSERT_TRUE(!memcmp(back.replay.recs[i].bind.mdev_uuid,
+					    d->mdev.uuid, 16));
+			binds--;
+		}
+	ASSERT_EQ(0, binds);
+	kho_handoff_free(&back);
+	snprintf(d->mdev.type, sizeof(d->mdev.type), "..");
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	snprintf(d->mdev.type, sizeof(d->mdev.type), "mtty-1");
+	d->pci.bus = 1;		/* one or the other */
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_free(&h);
+}
+
 KTEST(handoff_device_state_writer_refuses)
 {
 	struct kho_handoff h;

@@ -15,6 +15,7 @@
 #include "fstree.h"
 #include "mdev.h"
 #include "ktest.h"
+#include "replay.h"
 
 #define UUID1 "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001"
 #define MTTY "devices/virtual/mtty/mtty"
@@ -123,6 +124,82 @@ KTEST(mdev_of_cdev)
 	ASSERT_EQ(-EBADMSG, kho_mdev_of_cdev(root, makedev(511, 2), &id));
 	ASSERT_EQ(-EBADMSG, kho_mdev_of_cdev(root, makedev(511, 3), &id));
 	ASSERT_EQ(-ENOENT, kho_mdev_of_cdev(root, makedev(511, 9), &id));
+	snprintf(buf, sizeof(buf), "rm -rf '%s'", root);
+	ASSERT_EQ(0, system(buf));
+}
+
+/*
+ * The replay's side: an mdev that exists is checked against the type
+ * recorded; one that does not is created by writing its UUID to its
+ * type's "create" (here a plain file, so the mdev never appears: the
+ * message says so); a type the parent does not offer is named.
+ */
+KTEST(mdev_ensure_and_find_cdev)
+{
+	struct kho_mdev_id id = { 0 };
+	struct kho_diag diag = { "" };
+	char buf[256], name[32];
+	bool created = true;
+	FILE *f;
+
+	fake_sysfs();
+	fstree_mk(root, "bus");
+	fstree_mk(root, "bus/mdev");
+	fstree_mk(root, "bus/mdev/devices");
+	link_at("../../../" MTTY "/" UUID1, "bus/mdev/devices/" UUID1);
+	fstree_mk(root, "class");
+	fstree_mk(root, "class/mdev_bus");
+	link_at("../../" MTTY, "class/mdev_bus/mtty");
+	fstree_put(root, MTTY "/mdev_supported_types/mtty-1/create", "");
+
+	ASSERT_EQ(0, kho_mdev_parse_uuid(UUID1, id.uuid));
+	snprintf(id.parent, sizeof(id.parent), "mtty");
+	snprintf(id.type, sizeof(id.type), "mtty-1");
+	ASSERT_TRUE(kho_mdev_is(&id));
+	ASSERT_TRUE(kho_mdev_names_ok(&id));
+	ASSERT_EQ(0, kho_mdev_ensure(root, &id, &created, &diag));
+	ASSERT_TRUE(!created);
+	ASSERT_EQ(0, kho_replay_find_mdev_cdev(root, &id, "mtty", name,
+					       sizeof(name), &created, &diag));
+	ASSERT_EQ(0, strcmp("vfio0", name));
+	ASSERT_EQ(-ENODEV, kho_replay_find_mdev_cdev(root, &id, "vfio_mdev",
+						     name, sizeof(name),
+						     &created, &diag));
+	ASSERT_TRUE(strstr(diag.msg, "mdev " UUID1 " (type mtty-1 of mtty): bound to driver 'mtty', recorded 'vfio_mdev'"));
+
+	/* The same UUID of another type: not the device recorded. */
+	snprintf(id.type, sizeof(id.type), "mtty-2");
+	ASSERT_EQ(-ENODEV, kho_mdev_ensure(root, &id, &created, &diag));
+	ASSERT_TRUE(strstr(diag.msg, "exists as type mtty-1 of mtty, not the type recorded"));
+
+	/* Not there: created through mtty-1's create. */
+	snprintf(id.type, sizeof(id.type), "mtty-1");
+	id.uuid[15] = 0x02;
+	ASSERT_EQ(-ENODEV, kho_mdev_ensure(root, &id, &created, &diag));
+	ASSERT_TRUE(!created);
+	ASSERT_TRUE(strstr(diag.msg, "mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1002 (type mtty-1 of mtty): create: "));
+	ASSERT_TRUE(strstr(diag.msg, "took the UUID, but "));
+	snprintf(buf, sizeof(buf), "%s/" MTTY "/mdev_supported_types/mtty-1/create",
+		 root);
+	f = fopen(buf, "re");
+	ASSERT_TRUE(f != NULL);
+	ASSERT_TRUE(fgets(buf, sizeof(buf), f) != NULL);
+	fclose(f);
+	ASSERT_EQ(0, strcmp("83b8f4f2-509f-382f-3c1e-e6bfe0fa1002", buf));
+
+	/* A type the parent does not offer (its driver not built, say). */
+	snprintf(id.type, sizeof(id.type), "mtty-9");
+	ASSERT_EQ(-ENODEV, kho_replay_find_mdev_cdev(root, &id, NULL, name,
+						     sizeof(name), &created,
+						     &diag));
+	ASSERT_TRUE(strstr(diag.msg, "(type mtty-9 of mtty): create: "));
+	ASSERT_TRUE(strstr(diag.msg, "is its driver built in this kernel?"));
+
+	/* Names the replay would build a path of. */
+	snprintf(id.type, sizeof(id.type), "..");
+	ASSERT_TRUE(!kho_mdev_names_ok(&id));
+	snprintf(id.type, sizeof(id.type), "a/b");
+	ASSERT_TRUE(!kho_mdev_names_ok(&id));
 	snprintf(buf, sizeof(buf), "rm -rf '%s'", root);
 	ASSERT_EQ(0, system(buf));
 }
