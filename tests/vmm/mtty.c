@@ -107,6 +107,53 @@ static int expect_fifo(struct mtty *m, const char *want, const char *what)
 	return 0;
 }
 
+/* An mtty device the VMM (serve, restart) bound: its BAR0 looked up. */
+static int mtty_of_fd(struct mtty *m, int fd, const char *path)
+{
+	struct vfio_region_info reg = {
+		.argsz = sizeof(reg),
+		.index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+
+	m->path = path;
+	m->fd = fd;
+	m->bar0 = 0;
+	if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &reg)) {
+		fprintf(stderr, "mtty: %s: BAR0: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	m->bar0 = reg.offset;
+	return 0;
+}
+
+int vmm_mtty_fill(int fd, const char *path, const char *msg)
+{
+	struct mtty m;
+	size_t i;
+	int err;
+
+	err = mtty_of_fd(&m, fd, path);
+	for (i = 0; !err && msg[i]; i++) {
+		uint8_t b = (uint8_t)msg[i];
+
+		err = uart_rw(&m, UART_DATA, &b, 1);
+	}
+	if (!err)
+		printf("mtty: %s: wrote \"%s\" to port 0: in its FIFO\n", path,
+		       msg);
+	return err;
+}
+
+int vmm_mtty_expect(int fd, const char *path, const char *want,
+		    const char *what)
+{
+	struct mtty m;
+	int err;
+
+	err = mtty_of_fd(&m, fd, path);
+	return err ? err : expect_fifo(&m, want, what);
+}
+
 /* A copy of @in with byte @at flipped, sealed, and the crc32 of the copy. */
 static int corrupt_copy(int in, uint64_t len, uint64_t at, uint32_t *crc)
 {

@@ -259,6 +259,7 @@ static const struct option vmm_opts[] = {
 	{ "maps", required_argument, NULL, 'm' },
 	{ "churn", required_argument, NULL, 'c' },
 	{ "device", required_argument, NULL, 'd' },
+	{ "mtty-fifo", required_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -276,13 +277,15 @@ static int parse_uint(const char *s, unsigned int max, unsigned int *out)
 }
 
 static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
-			  unsigned int *churn, const char **devpath)
+			  unsigned int *churn, const char **devpath,
+			  const char **mtty_fifo)
 {
 	int c;
 
 	v->nmaps = DEFAULT_MAPS;
 	*churn = 0;
 	*devpath = NULL;
+	*mtty_fifo = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", vmm_opts, NULL)) != -1) {
 		switch (c) {
@@ -298,6 +301,12 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 		case 'd':
 			*devpath = optarg;
 			break;
+		case 'M':
+			/* the device is an mtty: bytes in its FIFO, no DMA */
+			if (!serve || strlen(optarg) >= 16)
+				goto usage;
+			*mtty_fifo = optarg;
+			break;
 		default:
 			goto usage;
 		}
@@ -305,7 +314,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	if (optind == argc)
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH)\n",
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, serve only)\n",
 		argv[0], (unsigned long long)VMM_MAX_MAPS);
 	return 2;
 }
@@ -313,11 +322,12 @@ usage:
 static int cmd_dma_check(int argc, char **argv)
 {
 	struct vmm v = { 0 };
-	const char *devpath;
+	const char *devpath, *mtty_fifo;
 	unsigned int churn;
 	int ret;
 
-	ret = parse_vmm_opts(argc, argv, false, &v, &churn, &devpath);
+	ret = parse_vmm_opts(argc, argv, false, &v, &churn, &devpath,
+			     &mtty_fifo);
 	if (ret)
 		return ret;
 	ret = vmm_setup(&v, devpath, 0);
@@ -329,12 +339,13 @@ static int cmd_dma_check(int argc, char **argv)
 static int cmd_serve(int argc, char **argv)
 {
 	struct vmm v = { 0 };
-	const char *devpath;
+	const char *devpath, *mtty_fifo;
 	unsigned int churn;
 	sigset_t set;
 	int ret, sig;
 
-	ret = parse_vmm_opts(argc, argv, true, &v, &churn, &devpath);
+	ret = parse_vmm_opts(argc, argv, true, &v, &churn, &devpath,
+			     &mtty_fifo);
 	if (ret)
 		return ret;
 	/* Blocked before anything starts, so an early SIGTERM is not lost. */
@@ -345,10 +356,16 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	if (mtty_fifo && !devpath) {
+		fprintf(stderr, "test-vmm: serve: --mtty-fifo needs --device (the mtty's cdev)\n");
+		return 2;
+	}
 	ret = vmm_setup(&v, devpath, churn);
 	if (ret)
 		return ret;
-	ret = vmm_dma_check(&v);
+	/* An mtty does no DMA: its state is what its FIFO holds. */
+	ret = mtty_fifo ? vmm_mtty_fill(v.devfd, v.devpath, mtty_fifo) :
+			  vmm_dma_check(&v);
 	if (ret)
 		return ret;
 	printf("test-vmm: ready pid=%d\n", getpid());
@@ -375,7 +392,7 @@ static int cmd_serve(int argc, char **argv)
 		}
 		if (sig != SIGUSR1)
 			break;
-		if (vmm_dma_check(&v))
+		if (!mtty_fifo && vmm_dma_check(&v))
 			return 1;
 	}
 	printf("test-vmm: serve: %s, exiting\n", strsignal(sig));

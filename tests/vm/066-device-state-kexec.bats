@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0
+# A device carried across a real kexec by its mdev identity (issue #15,
+# docs/device-state.md): the kernel's mtty sample, which only the debug
+# flavours build (tests/rig/kernel-debug.config), so both stages run the
+# debug kernels: vanilla-debug -> patched-debug -> rollback to
+# vanilla-debug.  The restore-agent creates the mdev again with its UUID
+# before it binds it; the VMM adopts it each time.
+#
+# NOT YET RUN: written on 2026-12-06 (branch h/devstate3) when the
+# vanilla-debug kernel with mtty (cache key b928dec808cff757) was not
+# built.  What it proves is the mdev's identity, recreation and adoption
+# across the kexec, and that the pre-flight's promise holds: this
+# kho-tool does not carry an mdev's state yet (the save in upgrade and
+# the resume in the agent are not built), so the pre-flight says "reset"
+# and the FIFO must come back empty.  When they are built, the guest
+# script's $after becomes the bytes written before the kexec, and a second
+# test (--require-device-state refusing edu, not the mtty) joins this one.
+
+load helpers
+
+@test "device state: an mtty mdev across vanilla-debug -> patched-debug -> rollback, created again and adopted" {
+	local vdbg pdbg
+	vdbg=$(debug_kernel vanilla) ||
+		die "no vanilla-debug kernel: building it failed (tests/rig/build-kernel.sh vanilla-debug)"
+	pdbg=$(debug_kernel patched) ||
+		die "no patched-debug kernel: building it failed (tests/rig/build-kernel.sh patched-debug)"
+	printf 'target=/boot/vmlinuz-patched-dbg\nsource=/boot/vmlinuz-vanilla-dbg\n' \
+		> "$BATS_TEST_TMPDIR/kexec.env"
+	# KASAN's shadow does not fit KHO's default scratch (085).
+	run_vm --kernel "$vdbg/bzImage" --script "$GUEST_DIR/device-state-kexec.sh" \
+		--timeout 1200 \
+		--file "$BATS_TEST_TMPDIR/kexec.env:/test/kexec.env" \
+		--file "$pdbg/bzImage:/boot/vmlinuz-patched-dbg" \
+		--file "$vdbg/bzImage:/boot/vmlinuz-vanilla-dbg" \
+		--append "kho_scratch=32M,192M,32M" \
+		--expect serving --expect preflight-names-mdev \
+		--expect adopted-stage2 --expect adopted-stage3
+	assert_vm_ok
+	assert_log 'KHOTEST: LOG kernel=7\.2\.13-kho-a-dbg'
+	assert_log 'KHO: exec from: 7\.2\.13-kho-a-dbg'
+	assert_log 'KHO: exec from: 7\.2\.13-kho-b-dbg'
+	assert_log '^upgrade: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 \(type mtty-1 of mtty\): migration v2 \(stop-copy\+p2p\+pre-copy\), but this kho-tool does not carry device state yet: its state will be reset$'
+	assert_log 'DEVICE_BIND_IOMMUFD mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 -> device [0-9]+$'
+	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
+	[ "$(grep -a -c 'after adoption: FIFO gave "" in order' "$VM_LOG")" = 2 ] ||
+		die "the mtty's FIFO was not found reset after both adoptions"
+	assert_kernel_clean
+}
