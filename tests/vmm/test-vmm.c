@@ -71,7 +71,8 @@ static int vmm_churn_map(struct vmm *v, unsigned int i)
  * maps, then the device.  Mapping before attaching fills the VT-d domain
  * in one pass instead of one IOTLB flush per map (tests/RIG.md).
  */
-static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn)
+static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
+		     bool edu)
 {
 	unsigned int i, bad;
 	char step[128];
@@ -159,7 +160,8 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn)
 			 v->devpath, v->ioas_id);
 		return fail(step, ret);
 	}
-	ret = vmm_edu_init(&v->edu, v->devfd);
+	/* Not an edu (an mtty, --mtty-fifo): no DMA, its FIFO says it. */
+	ret = edu ? vmm_edu_init(&v->edu, v->devfd) : 0;
 	if (ret) {
 		snprintf(step, sizeof(step), "%s: edu BAR0/config setup", v->devpath);
 		return fail(step, ret);
@@ -330,7 +332,7 @@ static int cmd_dma_check(int argc, char **argv)
 			     &mtty_fifo);
 	if (ret)
 		return ret;
-	ret = vmm_setup(&v, devpath, 0);
+	ret = vmm_setup(&v, devpath, 0, true);
 	if (!ret)
 		ret = vmm_dma_check(&v);
 	return ret ? ret : vmm_dma_blocked(&v, 1);
@@ -360,7 +362,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "test-vmm: serve: --mtty-fifo needs --device (the mtty's cdev)\n");
 		return 2;
 	}
-	ret = vmm_setup(&v, devpath, churn);
+	ret = vmm_setup(&v, devpath, churn, !mtty_fifo);
 	if (ret)
 		return ret;
 	/* An mtty does no DMA: its state is what its FIFO holds. */
