@@ -695,9 +695,13 @@ static int rd_check_refs(struct rd *r, const struct kho_state *s)
 	for (i = 0; i < s->nr_dev; i++) {
 		const struct kho_device *d = &s->dev[i];
 
-		if (d->attached_pt && rd_find(r, RD_HWPT, d->attached_pt) < 0)
-			return BAD(r, "/%s/device-%u: attached-pt %u names no HWPT",
-				   KHO_N_DEVICES, d->id, d->attached_pt);
+		/* an mdev's access attaches to an IOAS itself, no HWPT */
+		if (d->attached_pt && rd_find(r, RD_HWPT, d->attached_pt) < 0 &&
+		    !(kho_mdev_is(&d->mdev) &&
+		      rd_find(r, RD_IOAS, d->attached_pt) >= 0))
+			return BAD(r, "/%s/device-%u: attached-pt %u names no HWPT%s",
+				   KHO_N_DEVICES, d->id, d->attached_pt,
+				   kho_mdev_is(&d->mdev) ? " and no IOAS" : "");
 	}
 	return 0;
 }

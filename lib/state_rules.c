@@ -244,6 +244,11 @@ static int rule_destroy(struct kho_state *s, struct kho_state_batch *b,
 			return kho_diag_set(diag, -EBUSY,
 					    "DESTROY: IOAS %u: EBUSY (an HWPT translates it)",
 					    id);
+		/* iommufd_access_change_ioas() takes ioas->obj.users */
+		if (hwpt_users(s, id))
+			return kho_diag_set(diag, -EBUSY,
+					    "DESTROY: IOAS %u: EBUSY (an emulated device's access is attached)",
+					    id);
 		remove_ioas(s, b, idx);
 		return 0;
 	}
@@ -799,6 +804,21 @@ static int rule_attach(struct kho_state *s, struct kho_state_batch *b,
 	d = kho_state_find_dev(s, devid);
 	if (!d)
 		return kho_diag_set(diag, -ENOENT, "ATTACH: device %u: ENOENT (not bound)", devid);
+	if (kho_state_find_ioas(s, a->pt_id) && a->out_hwpt_id == a->pt_id) {
+		/*
+		 * vfio_iommufd_emulated_attach_ioas(): a device with no IOMMU
+		 * of its own (an mdev: mtty, a vGPU) gets an iommufd access to
+		 * the IOAS, no domain, and pt_id comes back unchanged (IDs are
+		 * unique: no HWPT can have the IOAS's).  Attached again, the
+		 * access moves (iommufd_access_replace()).
+		 */
+		if (d->attached_pt && d->attached_pt != a->pt_id) {
+			release_attachment(s, d);
+			d = kho_state_find_dev(s, devid);
+		}
+		d->attached_pt = a->pt_id;
+		return 0;
+	}
 	if (kho_state_find_ioas(s, a->pt_id)) {
 		/*
 		 * iommufd_device_auto_get_domain(): reuse an auto domain of the
@@ -935,6 +955,7 @@ int kho_state_batch_apply(struct kho_state *s, struct kho_state_batch *b,
 
 int kho_state_predict(const struct kho_state *s, struct kho_rec *rec)
 {
+	const struct kho_device *d;
 	size_t i;
 
 	switch (rec->op) {
@@ -948,7 +969,10 @@ int kho_state_predict(const struct kho_state *s, struct kho_rec *rec)
 		rec->bind.out_devid = kho_state_next_id(s);
 		return 0;
 	case KHO_OP_DEVICE_ATTACH:
-		if (!kho_state_find_ioas(s, rec->attach.pt_id)) {
+		/* an mdev is emulated: its access gets the IOAS's own ID */
+		d = kho_state_find_dev(s, rec->attach.dev_id);
+		if (!kho_state_find_ioas(s, rec->attach.pt_id) ||
+		    (d && kho_mdev_is(&d->mdev))) {
 			rec->attach.out_hwpt_id = rec->attach.pt_id;
 			return 0;
 		}

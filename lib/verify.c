@@ -551,7 +551,13 @@ static int verify_device(struct kho_replay *r, const struct kho_handoff *h,
 	if (err)
 		return err;
 	info.dev_id = dev->new_id;
-	if (ioctl(r->iommufd, IOMMU_GET_HW_INFO, &info) < 0) {
+	/*
+	 * An mdev is bound as an iommufd access, not a device object, which
+	 * IOMMU_GET_HW_INFO does not know (ENOENT): its binding is proven
+	 * by the ATTACH the replay made on it, checked below.
+	 */
+	if (!kho_mdev_is(&sdev->mdev) &&
+	    ioctl(r->iommufd, IOMMU_GET_HW_INFO, &info) < 0) {
 		err = -errno;
 		return kho_diag_set(diag, err,
 				    "verify: device %s (devid %u, now %u): not bound to the iommufd: %s",

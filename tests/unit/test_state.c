@@ -153,6 +153,30 @@ KTEST(state_bind_mdev_by_uuid)
 	ASSERT_EQ(3, s.nr_dev);
 	ASSERT_EQ(0, strcmp("vfio-pci", s.dev[2].driver));
 	ASSERT_EQ(-EBUSY, do_rec(&s, r));
+
+	/*
+	 * An emulated device (mtty) attaches an access to the IOAS: the
+	 * kernel answers with the IOAS's own ID, no domain is made, no
+	 * alignment is imposed, and the IOAS is busy until it detaches.
+	 */
+	ASSERT_EQ(0, map(&s, 1, 0x100800, 0x800));
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_DEVICE_ATTACH;
+	r.attach.dev_id = s.dev[0].id;
+	r.attach.pt_id = 1;
+	r.attach.out_hwpt_id = 1;
+	ASSERT_EQ(0, do_rec(&s, r));
+	ASSERT_EQ(1, s.dev[0].attached_pt);
+	ASSERT_EQ(0, s.nr_hwpt);
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_DESTROY;
+	r.destroy.id = 1;
+	ASSERT_EQ(-EBUSY, do_rec(&s, r));
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_DEVICE_DETACH;
+	r.detach.dev_id = s.dev[0].id;
+	ASSERT_EQ(0, do_rec(&s, r));
+	ASSERT_EQ(0, s.dev[0].attached_pt);
 	kho_state_free(&s);
 }
 
