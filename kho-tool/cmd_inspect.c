@@ -15,6 +15,7 @@
 #include "handoff_print.h"
 #include "journal.h"
 #include "mdev.h"
+#include "state.h"
 #include "devstate.h"
 #include "vfio_mig.h"
 
@@ -96,8 +97,11 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 				d->pci.vendor, d->pci.device,
 				inspect_str(d->driver));
 		if (d->attached_pt)
-			fprintf(out, "attached to HWPT %u (flags 0x%x, pasid %u)",
-				d->attached_pt, d->attach_flags, d->pasid);
+			/* an emulated device's access: to the IOAS itself */
+			fprintf(out, "attached to %s %u (flags 0x%x, pasid %u)",
+				kho_state_find_ioas(s, d->attached_pt) ?
+				"IOAS" : "HWPT", d->attached_pt,
+				d->attach_flags, d->pasid);
 		else
 			fprintf(out, "not attached");
 		if (d->migration_probed)

@@ -19,6 +19,7 @@ initrd=$(khotest_initrd)
 types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 label="mdev $uuid (type mtty-1 of mtty)"
+label_re="mdev $uuid \\(type mtty-1 of mtty\\)"	# for grep -E
 msg=kho-mtty-fifo
 after=""	# the FIFO after the kexec: reset (see above)
 
@@ -78,7 +79,8 @@ case "$KHO_STAGE" in
 	kho-tool inspect /tmp/h.dtb | tee /tmp/inspect.txt
 	grep -q "^  format-version 5, min-reader-version 5$" /tmp/inspect.txt ||
 		khotest_fail "a hand-off with an mdev is not format 5"
-	grep -Eq "^  device [0-9]+: $label driver mtty, attached to HWPT [0-9]+ " /tmp/inspect.txt ||
+	# an emulated device's access attaches to the IOAS itself
+	grep -Eq "^  device [0-9]+: $label_re driver mtty, attached to IOAS [0-9]+ " /tmp/inspect.txt ||
 		khotest_fail "inspect does not show $label"
 	grep -Eq "DEVICE_BIND_IOMMUFD mdev $uuid -> device [0-9]+$" /tmp/inspect.txt ||
 		khotest_fail "the replay plan does not bind $uuid"
