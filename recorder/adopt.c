@@ -100,6 +100,25 @@ static void kho_record_name_mdevs(struct kho_record *rec)
 	}
 }
 
+/* Does the journal BIND every device this process holds bound? */
+static bool kho_record_kjournal_binds_all(const struct kho_record *rec)
+{
+	size_t i, k;
+
+	for (k = 0; k < rec->nr_ofds; k++) {
+		if (!rec->ofds[k].refs || !rec->ofds[k].bound)
+			continue;
+		for (i = 0; i < rec->journal.nr; i++)
+			if (rec->journal.recs[i].op == KHO_OP_DEVICE_BIND &&
+			    rec->journal.recs[i].bind.out_devid ==
+			    rec->ofds[k].devid)
+				break;
+		if (i == rec->journal.nr)
+			return false;
+	}
+	return true;
+}
+
 static int kho_record_adopt_kjournal(struct kho_record *rec, int iommufd,
 				     struct kho_diag *diag)
 {
@@ -128,6 +147,19 @@ static int kho_record_adopt_kjournal(struct kho_record *rec, int iommufd,
 	/* as if recorded here: capture elides the kernel's journal alike */
 	kho_journal_elide(&rec->journal, &rec->nr_elided);
 	kho_record_name_mdevs(rec);
+	/*
+	 * The kernel journals iommufd devices; an emulated one (an mdev) is
+	 * an iommufd access, whose BIND and ATTACH it does not record.  Its
+	 * journal then lacks a device this process holds: start from the
+	 * plan instead, which has it (the next capture on this kernel finds
+	 * the two journals differ, and says so).
+	 */
+	if (!kho_record_kjournal_binds_all(rec)) {
+		kho_journal_free(&rec->journal);
+		kho_journal_init(&rec->journal);
+		rec->nr_elided = 0;
+		return -ENOTTY;
+	}
 	return 0;
 }
 
