@@ -7,15 +7,15 @@
 # vanilla-debug.  The restore-agent creates the mdev again with its UUID
 # before it binds it; the VMM adopts it each time.
 #
-# NOT YET RUN: written on 2026-12-06 (branch h/devstate3) when the
-# vanilla-debug kernel with mtty (cache key b928dec808cff757) was not
-# built.  What it proves is the mdev's identity, recreation and adoption
-# across the kexec, and that the pre-flight's promise holds: this
-# kho-tool does not carry an mdev's state yet (the save in upgrade and
-# the resume in the agent are not built), so the pre-flight says "reset"
-# and the FIFO must come back empty.  When they are built, the guest
-# script's $after becomes the bytes written before the kexec, and a second
-# test (--require-device-state refusing edu, not the mtty) joins this one.
+# Passed 2026-12-07 (branch h/devstate3) in 173 s.  What it proves is the
+# mdev's identity, recreation and adoption across the kexec, and that the
+# pre-flight's promise holds: this kho-tool does not carry an mdev's state
+# yet (the save in upgrade and the resume in the agent are not built), so
+# the pre-flight says "reset" and the FIFO must come back empty.  When
+# they are built, the guest script's $after becomes the bytes written
+# before the kexec.  The rollback from patched-debug needs
+# --userspace-journal: the kernel's journal does not record an emulated
+# device's access (docs/device-state.md).
 
 load helpers
 

@@ -12,8 +12,7 @@
 # the save in upgrade and the resume in the agent are not built), so the
 # pre-flight says "reset" and the FIFO must come back empty.  Once the
 # state is carried, stage 2 and 3 expect "$msg" in order instead.
-# NOT YET RUN (written 2026-12-06; the vanilla-debug kernel with mtty was
-# not built).
+# Passed 2026-12-07 (tests/vm/066-device-state-kexec.bats).
 initrd=$(khotest_initrd)
 . /test/kexec.env	# target= and source=: the debug kernels' paths
 types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
