@@ -27,6 +27,7 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "luod.h"
+#include "devsave.h"
 #include "mdev.h"
 #include "pci.h"
 #include "cpr_relay.h"
@@ -139,6 +140,10 @@ struct run {
 	/* The captured devices, kept for the JSON after a dry run */
 	struct kho_device *devs;
 	size_t nr_devs;
+	/* the devices' state, saved after the pre-flight (devsave.h) */
+	struct kho_devsave devsave;
+	bool have_devsave;
+	bool kexec_queued;	/* systemd kexecs after we return: keep them */
 };
 
 /*
@@ -158,8 +163,13 @@ static const char *device_fate(const struct kho_device *d, char *why,
 			 strerror(-d->migration_err));
 	else if (!d->migration_flags)
 		snprintf(why, size, "no migration support");
-	else
-		snprintf(why, size, "migration v2 (%s), but this kho-tool does not carry device state yet",
+	else if (kho_devsave_carries(d)) {
+		snprintf(why, size, "migration v2 (%s)",
+			 kho_vfio_migration_str(d->migration_flags, flags,
+						sizeof(flags)));
+		return "carried";
+	} else
+		snprintf(why, size, "migration v2 (%s) without STOP_COPY",
 			 kho_vfio_migration_str(d->migration_flags, flags,
 						sizeof(flags)));
 	return "reset";
@@ -1046,6 +1056,28 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (err)
 		return err;
 
+	/*
+	 * 3c. Each carried device's state, into a sealed memfd the session
+	 * preserves: PRE_COPY with the guest running, then the VMM stopped
+	 * and STOP_COPY.  From here a failure, or a dry run, walks them back
+	 * to RUNNING and continues the VMM (kho_upgrade_run()).
+	 */
+	if (o->pid) {
+		FILE *f = o->json ? stderr : stdout;
+
+		step_begin(tl);
+		r->have_devsave = true;
+		err = kho_devsave_run(&r->devsave, &r->cap, o->pid, f,
+				      o->command, &diag);
+		if (err < 0)
+			return step_end(tl, "device-state", err, "%s; every device goes back to RUNNING, the VMM continues",
+					diag.msg);
+		r->handoff_bytes = r->cap.blob_len;
+		step_end(tl, "device-state", 0, "%d of %zu devices saved%s", err,
+			 r->cap.handoff.state.nr_dev,
+			 err ? ", the VMM stopped until the kexec" : "");
+	}
+
 	/* 4. Preserve: the session lives as long as this process holds it. */
 	step_begin(tl);
 	r->cap.given_session = r->given_session;
@@ -1126,6 +1158,7 @@ static int do_run(struct timeline *tl, struct run *r)
 					"%s; image unloaded; what was preserved stays in session '%s', which systemd holds (systemctl stop UNIT; systemctl clean --what=fdstore UNIT drops it)",
 					why[0] ? why : strerror(-err), r->session_name);
 		}
+		r->kexec_queued = true;
 		step_end(tl, "kexec", 0, "systemctl kexec: kexec.target queued, systemd stops the units and kexecs into %s with session '%s' in its fd store",
 			 r->img.release[0] ? r->img.release : o->kernel,
 			 r->session_name);
@@ -1164,6 +1197,16 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	r.luo_path = "direct";
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
+	/*
+	 * Still here: no kexec (a failure, or a dry run).  The devices whose
+	 * state was saved go back to RUNNING, the VMM continues.
+	 */
+	if (r.have_devsave) {
+		if (!r.kexec_queued)
+			kho_devsave_undo(&r.devsave, o->json ? stderr : stdout,
+					 o->command);
+		kho_devsave_free(&r.devsave);
+	}
 	/*
 	 * A QEMU migrated to us and not carried (a failure, or a dry run):
 	 * its guest resumes in the source, which kept its RAM.

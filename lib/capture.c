@@ -268,6 +268,97 @@ static int check_mdev(struct kho_device *d, const char *sysfs, char *dir,
 	return 0;
 }
 
+/* The sysfs directory of a device, PCI function or mdev. */
+static int device_dir(const char *sysfs, const struct kho_device *d,
+		      char *dir, size_t size)
+{
+	if (kho_mdev_is(&d->mdev))
+		return kho_mdev_sysfs_dir(sysfs, &d->mdev, dir, size);
+	return kho_pci_sysfs_dir(sysfs, &d->pci, dir, size);
+}
+
+int kho_capture_device_fd(pid_t pid, const char *sysfs,
+			  const struct kho_device *d, struct kho_diag *diag)
+{
+	struct held_rdevs held = { NULL, NULL, 0 };
+	char dir[PATH_MAX], name[64], label[KHO_DEVICE_LABEL_LEN];
+	int pidfd, vmm_fd, fd, err;
+	dev_t cdev;
+
+	kho_device_label(&d->pci, &d->mdev, label, sizeof(label));
+	err = device_dir(sysfs, d, dir, sizeof(dir));
+	if (!err)
+		err = kho_pci_vfio_cdev(dir, name, sizeof(name), &cdev);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "device %u (%s): no VFIO cdev (%s/vfio-dev): %s",
+				    d->id, label, dir, strerror(-err));
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return kho_diag_set(diag, -errno, "VMM %d: pidfd_open: %s",
+				    (int)pid, strerror(errno));
+	err = read_held(pid, pidfd, &held, diag);
+	vmm_fd = err ? -1 : held_fd(&held, cdev);
+	if (!err && vmm_fd < 0)
+		err = kho_diag_set(diag, -EPERM,
+				   "device %u (%s): VMM %d no longer holds its cdev %s",
+				   d->id, label, (int)pid, name);
+	fd = err ? -1 : syscall(SYS_pidfd_getfd, pidfd, vmm_fd, 0);
+	if (!err && fd < 0)
+		err = kho_diag_set(diag, -errno,
+				   "device %u (%s): pidfd_getfd of VMM %d's fd %d: %s",
+				   d->id, label, (int)pid, vmm_fd,
+				   strerror(errno));
+	free(held.rdev);
+	free(held.fd);
+	close(pidfd);
+	return err ? err : fd;
+}
+
+int kho_capture_add_devstate(struct kho_capture *cap, uint32_t devid, int fd,
+			     struct kho_device_state *saved,
+			     struct kho_diag *diag)
+{
+	struct kho_handoff *h = &cap->handoff;
+	struct kho_device *d = kho_state_find_dev(&h->state, devid);
+	char label[KHO_DEVICE_LABEL_LEN];
+	struct kho_memfd m = { 0 };
+	int *fds;
+	int err;
+
+	if (!d)
+		return kho_diag_set(diag, -ENOENT, "device-state: no device %u in the hand-off",
+				    devid);
+	fds = realloc(cap->extra_fds, (cap->nr_extra + 1) * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	cap->extra_fds = fds;
+	m.token = KHO_DEVSTATE_TOKEN_BASE + devid;
+	m.size = saved->length;
+	m.seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	snprintf(m.name, sizeof(m.name), "kho-devstate:%s",
+		 kho_device_sysname(&d->pci, &d->mdev, label, sizeof(label)));
+	err = kho_state_add_memfd(&h->state, &m);
+	if (err)
+		return kho_diag_set(diag, err, "device-state: device %u: memfd token 0x%llx: %s",
+				    devid, (unsigned long long)m.token,
+				    strerror(-err));
+	/* kho_state_add_memfd() appends: the table's order is the fds' */
+	cap->extra_fds[cap->nr_extra++] = fd;
+	d = kho_state_find_dev(&h->state, devid);
+	saved->memfd_token = m.token;
+	saved->present = true;
+	d->saved = *saved;
+	kho_handoff_require(h, KHO_FORMAT_VERSION_DEVSTATE);
+	free(cap->blob);
+	cap->blob = NULL;
+	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);
+	if (err)
+		return kho_diag_set(diag, err, "device-state: device %u: encoding the hand-off: %s",
+				    devid, strerror(-err));
+	return 0;
+}
+
 int kho_capture_check_devices(struct kho_state *s, pid_t pid,
 			      const char *sysfs, struct kho_diag *diag)
 {
@@ -621,8 +712,19 @@ preserve:
 		goto fail;
 	}
 	cap->nr_preserved = 1;
-	for (i = 0; snap && i < s->nr_memfd; i++) {
-		err = kho_luo_preserve_fd(cap->session_fd, snap->memfd_fds[i],
+	for (i = 0; i < s->nr_memfd; i++) {
+		size_t own = snap ? snap->nr_fds : 0;
+		int fd = i < own ? snap->memfd_fds[i] :
+			 i - own < cap->nr_extra ? cap->extra_fds[i - own] : -1;
+
+		if (fd < 0) {
+			err = kho_diag_set(diag, -EINVAL,
+					   "preserve: memfd token %llu (%s): capture holds no fd of it",
+					   (unsigned long long)s->memfd[i].token,
+					   s->memfd[i].name);
+			goto fail;
+		}
+		err = kho_luo_preserve_fd(cap->session_fd, fd,
 					  s->memfd[i].token);
 		if (err) {
 			kho_diag_set(diag, err, "preserve: memfd token %llu (%s, %llu bytes): %s%s",
@@ -701,6 +803,10 @@ void kho_capture_release(struct kho_capture *cap)
 		close(cap->luo_fd);
 	if (cap->handoff_fd >= 0)
 		close(cap->handoff_fd);
+	while (cap->nr_extra)
+		close(cap->extra_fds[--cap->nr_extra]);
+	free(cap->extra_fds);
+	cap->extra_fds = NULL;
 	free(cap->blob);
 	kho_handoff_free(&cap->handoff);
 	cap->blob = NULL;
