@@ -668,26 +668,3 @@ const char *kho_devstate_path_str(const uint32_t *path, size_t n, char *buf,
 				kho_devstate_name(path[i]));
 	return buf;
 }
-
-int kho_devstate_refuse_carried(const struct kho_state *s,
-				struct kho_diag *diag)
-{
-	char addr[KHO_PCI_NAME_LEN], path[160];
-	size_t i;
-
-	for (i = 0; i < s->nr_dev; i++) {
-		const struct kho_device *d = &s->dev[i];
-
-		if (!d->saved.present)
-			continue;
-		return kho_diag_set(diag, -EOPNOTSUPP,
-				    "device-state: device %u (%s): the hand-off carries its migration data (%llu bytes in memfd token %llu, saved %s), but this restore-agent cannot resume a device's state yet; refused before any replay, the session stays preserved",
-				    d->id, kho_pci_name(&d->pci, addr, sizeof(addr)),
-				    (unsigned long long)d->saved.length,
-				    (unsigned long long)d->saved.memfd_token,
-				    kho_devstate_path_str(d->saved.path,
-							  d->saved.nr_path, path,
-							  sizeof(path)));
-	}
-	return 0;
-}

@@ -257,22 +257,6 @@ int kho_devstate_load(struct kho_devstate *ds, int in, uint64_t length,
 int kho_devstate_resume(struct kho_devstate *ds, struct kho_diag *diag);
 
 /**
- * kho_devstate_refuse_carried() - stop a restore that would drop a state
- * @s:    a decoded hand-off's state
- * @diag: names the first device that carries state, and its data
- *
- * The restore-agent does not resume a device's state yet (the load is
- * built, the wiring is not: docs/device-state.md).  Replaying such a
- * hand-off would hand the VMM its device reset without a word, which is
- * what min-reader-version 4 exists to prevent: so the agent refuses it
- * by name, before any replay, and the session stays preserved.
- *
- * Return: 0 (no device carries state); -EOPNOTSUPP.
- */
-int kho_devstate_refuse_carried(const struct kho_state *s,
-				struct kho_diag *diag);
-
-/**
  * kho_devstate_path_str() - FSM states for people: "RUNNING -> PRE_COPY"
  * @path: the states (@ds->path, or a hand-off's fsm-path)
  * @n:    how many

@@ -1358,21 +1358,55 @@ KTEST(handoff_device_state_writer_refuses)
 }
 
 /*
- * The agent cannot resume a device's state yet: a hand-off that carries
- * one is refused by name, never restored with the device silently reset.
+ * What upgrade does with a saved device state (kho-tool/devsave.c): the
+ * memfd joins the table under the device's own token, the device gets
+ * its device-state node, the hand-off becomes format 4, and the blob
+ * decodes with all of it; a device the hand-off lacks is refused.
  */
-KTEST(handoff_device_state_refused_by_agent)
+KTEST(capture_add_devstate_carries_the_memfd)
 {
+	struct kho_device_state saved = {
+		.length = 5, .flags = VFIO_MIGRATION_STOP_COPY |
+				      VFIO_MIGRATION_PRE_COPY,
+		.crc32 = 0x8587d865,	/* crc32 of "hello" */
+		.nr_path = 3,
+		.path = { VFIO_DEVICE_STATE_RUNNING,
+			  VFIO_DEVICE_STATE_PRE_COPY,
+			  VFIO_DEVICE_STATE_STOP_COPY },
+	};
 	struct kho_diag diag = { "" };
-	struct kho_handoff h;
+	struct kho_capture cap;
+	const struct kho_device *d;
+	const struct kho_memfd *m;
+	struct kho_handoff back;
+	int fd;
 
-	decode_good("edu-vm-migration.dtb", &h);
-	ASSERT_EQ(0, kho_devstate_refuse_carried(&h.state, &diag));
-	kho_handoff_free(&h);
-	decode_good("vm-device-state.dtb", &h);
-	ASSERT_EQ(-EOPNOTSUPP, kho_devstate_refuse_carried(&h.state, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "device-state: device 2 (0000:00:03.0): the hand-off carries its migration data (4096 bytes in memfd token 9, saved RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY), but this restore-agent cannot resume");
-	kho_handoff_free(&h);
+	memset(&cap, 0, sizeof(cap));
+	cap.handoff_fd = cap.luo_fd = cap.session_fd = cap.given_session = -1;
+	decode_good("edu-vm-migration.dtb", &cap.handoff);
+	cap.handoff.state.dev[0].migration_flags = saved.flags;
+	fd = kho_devstate_memfd("kho-devstate:0000:00:03.0");
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(5, write(fd, "hello", 5));
+	ASSERT_EQ(-ENOENT, kho_capture_add_devstate(&cap, 99, fd, &saved, &diag));
+	ASSERT_EQ(0, kho_capture_add_devstate(&cap, 2, fd, &saved, &diag));
+	ASSERT_EQ(1, cap.nr_extra);
+	ASSERT_EQ(0, kho_handoff_decode(cap.blob, cap.blob_len, &back, &diag));
+	ASSERT_EQ(KHO_FORMAT_VERSION_DEVSTATE, back.min_reader_version);
+	d = kho_state_find_dev(&back.state, 2);
+	ASSERT_TRUE(d && d->saved.present);
+	ASSERT_EQ(KHO_DEVSTATE_TOKEN_BASE + 2, d->saved.memfd_token);
+	ASSERT_EQ(5, d->saved.length);
+	ASSERT_EQ(3, d->saved.nr_path);
+	m = kho_state_find_memfd(&back.state, KHO_DEVSTATE_TOKEN_BASE + 2);
+	ASSERT_TRUE(m != NULL);
+	ASSERT_EQ(5, m->size);
+	ASSERT_EQ(0, strcmp("kho-devstate:0000:00:03.0", m->name));
+	kho_handoff_free(&back);
+	/* the same device twice: its token is taken */
+	ASSERT_EQ(-EEXIST, kho_capture_add_devstate(&cap, 2, -1, &saved, &diag));
+	kho_capture_release(&cap);	/* closes fd */
+	ASSERT_EQ(0, cap.nr_extra);
 }
 
 /* A device in @s carrying state in memfd @token, whatever its size. */

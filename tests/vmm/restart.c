@@ -130,8 +130,10 @@ int vmm_cmd_restart(int argc, char **argv)
 	 * ("" for a device whose state was reset across the kexec).
 	 */
 	if (mtty_fifo) {
+		/* put back: the next kexec (a rollback) carries them again */
 		if (vmm_mtty_expect(set.dev[0].fd, set.dev[0].cdev, mtty_fifo,
-				    "after adoption"))
+				    "after adoption") ||
+		    vmm_mtty_fill(set.dev[0].fd, set.dev[0].cdev, mtty_fifo))
 			goto fail;
 		goto held;
 	}

@@ -394,8 +394,13 @@ static int cmd_serve(int argc, char **argv)
 		}
 		if (sig != SIGUSR1)
 			break;
-		if (!mtty_fifo && vmm_dma_check(&v))
+		/* an mtty: its FIFO still holds the bytes (then put back) */
+		if (mtty_fifo ?
+		    vmm_mtty_expect(v.devfd, v.devpath, mtty_fifo, "on SIGUSR1") ||
+		    vmm_mtty_fill(v.devfd, v.devpath, mtty_fifo) :
+		    vmm_dma_check(&v))
 			return 1;
+		fflush(stdout);
 	}
 	printf("test-vmm: serve: %s, exiting\n", strsignal(sig));
 	return 0;

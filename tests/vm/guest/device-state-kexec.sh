@@ -7,12 +7,12 @@
 # with its UUID, binds and attaches its cdev, and the VMM adopts it.
 # Rollback to vanilla-debug does the same once more.
 #
-# What the FIFO holds after the kexec is what the pre-flight promised:
-# this kho-tool carries an mdev but not yet its state (docs/device-state.md:
-# the save in upgrade and the resume in the agent are not built), so the
-# pre-flight says "reset" and the FIFO must come back empty.  Once the
-# state is carried, stage 2 and 3 expect "$msg" in order instead.
-# Passed 2026-12-07 (tests/vm/066-device-state-kexec.bats).
+# The device's state crosses too: upgrade saves it through the VFIO
+# migration v2 FSM (PRE_COPY, then STOP_COPY with the VMM stopped) into a
+# sealed memfd in the LUO session; the agent loads it into the new mdev
+# (RESUMING, STOP, RUNNING) before the VMM adopts it, which then reads the
+# bytes back from the FIFO in order (and puts them back for the rollback).
+# A dry run saves and walks the device back to RUNNING with its state.
 initrd=$(khotest_initrd)
 . /test/kexec.env	# target= and source=: the debug kernels' paths
 types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
@@ -20,7 +20,7 @@ uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 label="mdev $uuid (type mtty-1 of mtty)"
 label_re="mdev $uuid \\(type mtty-1 of mtty\\)"	# for grep -E
 msg=kho-mtty-fifo
-after=""	# the FIFO after the kexec: reset (see above)
+after=$msg	# the FIFO after the kexec: the state carried
 
 # cdev UUID: the VFIO cdev of an mdev, /dev/vfio/devices/vfioN.
 cdev() {
@@ -66,13 +66,25 @@ case "$KHO_STAGE" in
 		khotest_fail "the VMM did not fill the mtty's FIFO"
 	khotest_mark serving
 
-	# The pre-flight names the mdev and what becomes of its state.
+	# The pre-flight names the mdev and what becomes of its state; the
+	# dry run saves it, then walks it back to RUNNING with its state.
 	kho-tool upgrade --kernel "$target" --initrd "$initrd" --pid "$KHOTEST_PID" \
-		--dry-run > /tmp/dry.txt 2>&1 ||
-		{ cat /tmp/dry.txt; khotest_fail "dry run failed"; }
+		--dry-run --require-device-state > /tmp/dry.txt 2>&1 ||
+		{ cat /tmp/dry.txt; khotest_fail "dry run --require-device-state failed"; }
 	cat /tmp/dry.txt
-	grep -q "^upgrade: device $label: migration v2 (stop-copy+p2p+pre-copy), but this kho-tool does not carry device state yet: its state will be reset$" /tmp/dry.txt ||
+	grep -q "^upgrade: device $label: migration v2 (stop-copy+p2p+pre-copy): its state will be carried$" /tmp/dry.txt ||
 		khotest_fail "the dry run did not name $label and its fate"
+	grep -q "^upgrade: device $label: state saved, [0-9]* bytes" /tmp/dry.txt ||
+		khotest_fail "the dry run did not save $label's state"
+	grep -q "^upgrade: device $label: device state: back from STOP_COPY to RUNNING, its state kept$" /tmp/dry.txt ||
+		khotest_fail "the dry run did not walk $label back to RUNNING"
+	grep -q "^upgrade: VMM $KHOTEST_PID continued$" /tmp/dry.txt ||
+		khotest_fail "the dry run did not continue the VMM"
+	n=$(grep -c 'on SIGUSR1: FIFO gave' /tmp/vmm.log)
+	kill -USR1 "$KHOTEST_PID"
+	fifo_checked() { [ "$(grep -c "on SIGUSR1: FIFO gave \"$msg\" in order" /tmp/vmm.log)" -gt "$n" ]; }
+	khotest_wait 30 fifo_checked ||
+		{ cat /tmp/vmm.log; khotest_fail "after the dry run the mtty's FIFO lost its bytes"; }
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture --out failed"; }
 	kho-tool inspect /tmp/h.dtb | tee /tmp/inspect.txt
@@ -83,11 +95,6 @@ case "$KHO_STAGE" in
 		khotest_fail "inspect does not show $label"
 	grep -Eq "DEVICE_BIND_IOMMUFD mdev $uuid -> device [0-9]+$" /tmp/inspect.txt ||
 		khotest_fail "the replay plan does not bind $uuid"
-	khotest_refused /tmp/req.out "upgrade --require-device-state" \
-		kho-tool upgrade --kernel "$target" --initrd "$initrd" \
-		--pid "$KHOTEST_PID" --require-device-state
-	grep -q "preflight-devices: --require-device-state: 1 of 1 devices would be reset across the kexec: $label (mtty): migration v2" /tmp/req.out ||
-		khotest_fail "the refusal does not name $label"
 	khotest_mark preflight-names-mdev
 
 	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
