@@ -1087,10 +1087,13 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (err)
 		return step_end(tl, "preserve", err, "%s", diag.msg);
 	r->preserved_fds = r->cap.nr_preserved;
-	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds%s)",
+	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds%s%s%s)",
 		 strcmp(r->luo_path, "systemd") ? KHO_LUO_SESSION : r->session_name,
 		 r->cap.nr_preserved,
-		 r->cap.nr_preserved - 1 - r->cap.iommufd_preserved,
+		 r->cap.nr_preserved - 1 - r->cap.iommufd_preserved -
+		 r->cap.nr_extra,
+		 r->cap.nr_extra ? " + " : "",
+		 r->cap.nr_extra ? (r->cap.nr_extra == 1 ? "1 device state" : "device states") : "",
 		 r->cap.iommufd_preserved ?
 		 " + the VMM's iommufd, frozen until the kexec" : "");
 
