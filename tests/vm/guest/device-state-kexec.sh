@@ -80,9 +80,9 @@ case "$KHO_STAGE" in
 		khotest_fail "the dry run did not walk $label back to RUNNING"
 	grep -q "^upgrade: VMM $KHOTEST_PID continued$" /tmp/dry.txt ||
 		khotest_fail "the dry run did not continue the VMM"
-	n=$(grep -c 'on SIGUSR1: FIFO gave' /tmp/vmm.log || true)
+	seen=$(grep -c 'on SIGUSR1: FIFO gave' /tmp/vmm.log || true)
 	kill -USR1 "$KHOTEST_PID"
-	fifo_checked() { [ "$(grep -c "on SIGUSR1: FIFO gave \"$msg\" in order" /tmp/vmm.log)" -gt "$n" ]; }
+	fifo_checked() { [ "$(grep -c "on SIGUSR1: FIFO gave \"$msg\" in order" /tmp/vmm.log)" -gt "$seen" ]; }
 	khotest_wait 30 fifo_checked ||
 		{ cat /tmp/vmm.log; khotest_fail "after the dry run the mtty's FIFO lost its bytes"; }
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h.dtb > /tmp/capture.log 2>&1 ||
