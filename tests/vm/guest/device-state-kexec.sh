@@ -22,16 +22,6 @@ label_re="mdev $uuid \\(type mtty-1 of mtty\\)"	# for grep -E
 msg=kho-mtty-fifo
 after=$msg	# the FIFO after the kexec: the state carried
 
-# cdev UUID: the VFIO cdev of an mdev, /dev/vfio/devices/vfioN.
-cdev() {
-	local d
-
-	for d in /sys/bus/mdev/devices/"$1"/vfio-dev/vfio*; do
-		[ -e "$d" ] && { echo "/dev/vfio/devices/${d##*/}"; return 0; }
-	done
-	khotest_fail "mtty $1 has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV?)"
-}
-
 # adopt_and_serve: the agent created the mdev again and verified the
 # replay; the restarted VMM adopts it and finds the FIFO as promised.
 adopt_and_serve() {
@@ -59,7 +49,7 @@ case "$KHO_STAGE" in
 	[ -d "$types" ] ||
 		khotest_fail "no $types: the kernel lacks CONFIG_SAMPLE_VFIO_MDEV_MTTY"
 	echo "$uuid" > "$types/create" || khotest_fail "mtty: creating $uuid failed"
-	dev=$(cdev "$uuid")
+	dev=$(khotest_mdev_cdev "$uuid")
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
 		test-vmm serve --maps 16 --device "$dev" --mtty-fifo "$msg"
 	grep -q "wrote \"$msg\" to port 0" /tmp/vmm.log ||

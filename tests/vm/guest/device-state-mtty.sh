@@ -7,7 +7,7 @@
 # into a sealed memfd), walks it back to RUNNING with the bytes still
 # there, has a corrupted copy refused by the second instance, then loads
 # the real one into it and reads the same bytes back in order.
-# NOT YET RUN (written 2026-12-06 without a kernel that has mtty).
+# Passed 2026-12-07 on its first run (39 s).
 types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
 src=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 dst=83b8f4f2-509f-382f-3c1e-e6bfe0fa1002
@@ -19,17 +19,8 @@ for u in "$src" "$dst"; do
 	echo "$u" > "$types/create" || khotest_fail "mtty: creating $u failed"
 done
 
-# cdev UUID: the VFIO cdev of an mdev, /dev/vfio/devices/vfioN.
-cdev() {
-	local d
-
-	for d in /sys/bus/mdev/devices/"$1"/vfio-dev/vfio*; do
-		[ -e "$d" ] && { echo "/dev/vfio/devices/${d##*/}"; return 0; }
-	done
-	khotest_fail "mtty $1 has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV?)"
-}
-a=$(cdev "$src")
-b=$(cdev "$dst")
+a=$(khotest_mdev_cdev "$src")
+b=$(khotest_mdev_cdev "$dst")
 khotest_log "mtty cdevs: $a $b"
 
 test-vmm mtty-migrate "$a" "$b" > /tmp/mtty.log 2>&1 ||
