@@ -169,5 +169,54 @@ for blob in tests/data/good/edu-vm.dtb tests/data/bad/unknown-op.dtb; do
 	done
 done
 
+# A carried device state (format 4): inspect shows it, in text and JSON.
+blob=tests/data/good/vm-device-state.dtb
+if "$KHO_TOOL" inspect "$blob" 2>&1 |
+   grep -q 'migration stop-copy+p2p+pre-copy: state carried, 4096 bytes in memfd 9 (crc32 0x1c291ca3), saved RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY$'; then
+	ok "inspect $blob: the device's state carried, its size, memfd and FSM path"
+else
+	fail "inspect $blob: no 'state carried' line for device 2"
+fi
+if "$KHO_TOOL" inspect --json "$blob" > "$tmp/ds.json" 2>/dev/null &&
+   python3 - "$tmp/ds.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["devices"][0]
+s = d["device_state"]
+sys.exit(0 if d["state"] == "carried" and s["memfd_token"] == "0x9" and
+         s["length"] == "0x1000" and s["flags"] == 7 and
+         s["crc32"] == 0x1c291ca3 and
+         s["fsm_path"] == ["RUNNING", "PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"]
+         else 1)
+PY
+then
+	ok "inspect --json $blob: devices[0].device_state"
+else
+	fail "inspect --json $blob: devices[0].device_state missing or wrong"
+fi
+
+# A device named as an mdev (format 5): inspect shows its identity.
+blob=tests/data/good/mtty-vm.dtb
+if "$KHO_TOOL" inspect "$blob" 2>&1 |
+   grep -q '^  device 2: mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 (type mtty-1 of mtty) driver mtty, ' &&
+   "$KHO_TOOL" inspect "$blob" 2>&1 |
+   grep -q 'DEVICE_BIND_IOMMUFD mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 -> device 2$'; then
+	ok "inspect $blob: the mdev's UUID, type and parent, in its device and its BIND"
+else
+	fail "inspect $blob: no mdev line for device 2 or its BIND"
+fi
+if "$KHO_TOOL" inspect --json "$blob" > "$tmp/mdev.json" 2>/dev/null &&
+   python3 - "$tmp/mdev.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["devices"][0]
+sys.exit(0 if d["pci"] is None and d["mdev"] == {
+    "uuid": "83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", "parent": "mtty",
+    "type": "mtty-1"} and d["driver"] == "mtty" else 1)
+PY
+then
+	ok "inspect --json $blob: devices[0].mdev"
+else
+	fail "inspect --json $blob: devices[0].mdev missing or wrong"
+fi
+
 echo "schema: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -14,6 +14,9 @@
 #include "handoff.h"
 #include "handoff_print.h"
 #include "journal.h"
+#include "mdev.h"
+#include "state.h"
+#include "devstate.h"
 #include "vfio_mig.h"
 
 static int inspect_usage(FILE *out, int code)
@@ -48,7 +51,7 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
 	const struct kho_state *s = &h->state;
-	char when[32] = "?", flags[48];
+	char when[32] = "?", flags[48], fsm[160], label[KHO_DEVICE_LABEL_LEN];
 	time_t t = (time_t)h->created;
 	struct tm tm;
 	size_t i, k;
@@ -82,22 +85,41 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 	for (i = 0; i < s->nr_dev; i++) {
 		const struct kho_device *d = &s->dev[i];
 
-		fprintf(out, "  device %u: %04x:%02x:%02x.%x [%04x:%04x] driver %s, ",
-			d->id, d->pci.segment, d->pci.bus, d->pci.devfn >> 3,
-			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
-			inspect_str(d->driver));
+		if (kho_mdev_is(&d->mdev))
+			fprintf(out, "  device %u: %s driver %s, ", d->id,
+				inspect_str(kho_mdev_name(&d->mdev, label,
+							  sizeof(label))),
+				inspect_str(d->driver));
+		else
+			fprintf(out, "  device %u: %04x:%02x:%02x.%x [%04x:%04x] driver %s, ",
+				d->id, d->pci.segment, d->pci.bus,
+				d->pci.devfn >> 3, d->pci.devfn & 7,
+				d->pci.vendor, d->pci.device,
+				inspect_str(d->driver));
 		if (d->attached_pt)
-			fprintf(out, "attached to HWPT %u (flags 0x%x, pasid %u)",
-				d->attached_pt, d->attach_flags, d->pasid);
+			/* an emulated device's access: to the IOAS itself */
+			fprintf(out, "attached to %s %u (flags 0x%x, pasid %u)",
+				kho_state_find_ioas(s, d->attached_pt) ?
+				"IOAS" : "HWPT", d->attached_pt,
+				d->attach_flags, d->pasid);
 		else
 			fprintf(out, "not attached");
-		/* Every device is reset today (docs/device-state.md). */
 		if (d->migration_probed)
-			fprintf(out, ", migration %s: state reset\n",
+			fprintf(out, ", migration %s",
 				kho_vfio_migration_str(d->migration_flags, flags,
 						       sizeof(flags)));
 		else
-			fprintf(out, ", migration not probed: state reset\n");
+			fprintf(out, ", migration not probed");
+		if (d->saved.present)
+			fprintf(out, ": state carried, %llu bytes in memfd %llu (crc32 0x%08x), saved %s\n",
+				(unsigned long long)d->saved.length,
+				(unsigned long long)d->saved.memfd_token,
+				d->saved.crc32,
+				kho_devstate_path_str(d->saved.path,
+						      d->saved.nr_path, fsm,
+						      sizeof(fsm)));
+		else
+			fprintf(out, ": state reset\n");
 	}
 	fprintf(out, "ioases: %zu\n", s->nr_ioas);
 	for (i = 0; i < s->nr_ioas; i++) {
@@ -146,6 +168,19 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 	}
 }
 
+/* A carried device's state: size, memfd, the FSM path it was saved by. */
+static void json_device_state(FILE *out, const struct kho_device_state *ds)
+{
+	uint32_t i;
+
+	fprintf(out, ",\"state\":\"carried\",\"device_state\":{\"memfd_token\":\"0x%" PRIx64 "\",\"length\":\"0x%" PRIx64 "\",\"flags\":%u,\"crc32\":%u,\"fsm_path\":[",
+		ds->memfd_token, ds->length, ds->flags, ds->crc32);
+	for (i = 0; i < ds->nr_path; i++)
+		fprintf(out, "%s\"%s\"", i ? "," : "",
+			kho_devstate_name(ds->path[i]));
+	fprintf(out, "]}}");
+}
+
 /*
  * Values that may exceed 2^53 (IOVAs, lengths, offsets, tokens, sizes) are
  * "0x..." strings, as in kho_journal_print_json(): no JSON reader rounds
@@ -155,7 +190,7 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 			 const struct kho_handoff *h)
 {
 	const struct kho_state *s = &h->state;
-	char flags[48];
+	char flags[48], label[KHO_MDEV_UUID_LEN];
 	size_t i, k;
 
 	fprintf(out, "{\"file\":");
@@ -179,10 +214,23 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 	for (i = 0; i < s->nr_dev; i++) {
 		const struct kho_device *d = &s->dev[i];
 
-		fprintf(out, "%s{\"id\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":%u,\"device\":%u,\"driver\":",
-			i ? "," : "", d->id, d->pci.segment, d->pci.bus,
-			d->pci.devfn >> 3, d->pci.devfn & 7, d->pci.vendor,
-			d->pci.device);
+		if (kho_mdev_is(&d->mdev)) {
+			/* an mdev has no PCI identity: its UUID, parent, type */
+			fprintf(out, "%s{\"id\":%u,\"pci\":null,\"mdev\":{\"uuid\":\"%s\",\"parent\":",
+				i ? "," : "", d->id,
+				kho_mdev_uuid_str(d->mdev.uuid, label,
+						  sizeof(label)));
+			kho_json_str(out, d->mdev.parent);
+			fprintf(out, ",\"type\":");
+			kho_json_str(out, d->mdev.type);
+			fprintf(out, "},\"driver\":");
+		} else {
+			fprintf(out, "%s{\"id\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":%u,\"device\":%u,\"driver\":",
+				i ? "," : "", d->id, d->pci.segment,
+				d->pci.bus, d->pci.devfn >> 3,
+				d->pci.devfn & 7, d->pci.vendor,
+				d->pci.device);
+		}
 		kho_json_str(out, d->driver);
 		fprintf(out, ",\"attached_pt\":%u,\"attach_flags\":%u,\"pasid\":%u",
 			d->attached_pt, d->attach_flags, d->pasid);
@@ -193,7 +241,10 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 				d->migration_flags);
 		else
 			fprintf(out, ",\"migration\":null");
-		fprintf(out, ",\"state\":\"reset\"}");
+		if (d->saved.present)
+			json_device_state(out, &d->saved);
+		else
+			fprintf(out, ",\"state\":\"reset\"}");
 	}
 	fprintf(out, "],\"ioases\":[");
 	for (i = 0; i < s->nr_ioas; i++) {

@@ -14,6 +14,7 @@
 #include "handoff.h"
 #include "journal.h"
 #include "journal_sock.h"
+#include "mdev.h"
 #include "state.h"
 
 struct cmd_record_summary {
@@ -106,6 +107,7 @@ static void cmd_record_print_json(int pid, const struct kho_journal_snapshot *sn
 				  const struct cmd_record_summary *s,
 				  const char *reason, FILE *out)
 {
+	char uuid[KHO_MDEV_UUID_LEN];
 	size_t i;
 	bool first = true;
 
@@ -142,10 +144,17 @@ static void cmd_record_print_json(int pid, const struct kho_journal_snapshot *sn
 
 		uint32_t pt = cmd_record_pt(s, i);
 
-		fprintf(out, "%s{\"devid\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":\"%04x\",\"device\":\"%04x\",\"attached_pt\":",
-			i ? "," : "", d->id, d->pci.segment, d->pci.bus,
-			d->pci.devfn >> 3, d->pci.devfn & 7, d->pci.vendor,
-			d->pci.device);
+		if (kho_mdev_is(&d->mdev))
+			fprintf(out, "%s{\"devid\":%u,\"pci\":null,\"mdev\":\"%s\",\"attached_pt\":",
+				i ? "," : "", d->id,
+				kho_mdev_uuid_str(d->mdev.uuid, uuid,
+						  sizeof(uuid)));
+		else
+			fprintf(out, "%s{\"devid\":%u,\"pci\":\"%04x:%02x:%02x.%x\",\"vendor\":\"%04x\",\"device\":\"%04x\",\"attached_pt\":",
+				i ? "," : "", d->id, d->pci.segment,
+				d->pci.bus, d->pci.devfn >> 3,
+				d->pci.devfn & 7, d->pci.vendor,
+				d->pci.device);
 		if (pt == CMD_RECORD_PT_UNKNOWN)
 			fprintf(out, "null,\"driver\":");
 		else
@@ -192,7 +201,7 @@ static void cmd_record_print(int pid, const struct kho_journal_snapshot *snap,
 		const struct kho_device *d = &snap->state.dev[i];
 
 		uint32_t pt = cmd_record_pt(s, i);
-		char where[48];
+		char where[48], label[KHO_DEVICE_LABEL_LEN];
 
 		if (pt == CMD_RECORD_PT_UNKNOWN)
 			snprintf(where, sizeof(where),
@@ -201,10 +210,16 @@ static void cmd_record_print(int pid, const struct kho_journal_snapshot *snap,
 			snprintf(where, sizeof(where), "attached to HWPT %u", pt);
 		else
 			snprintf(where, sizeof(where), "not attached");
-		fprintf(out, "device %u: %04x:%02x:%02x.%x [%04x:%04x] %s, %s\n",
-			d->id, d->pci.segment, d->pci.bus, d->pci.devfn >> 3,
-			d->pci.devfn & 7, d->pci.vendor, d->pci.device,
-			d->driver[0] ? d->driver : "-", where);
+		if (kho_mdev_is(&d->mdev))
+			fprintf(out, "device %u: %s %s, %s\n", d->id,
+				kho_mdev_name(&d->mdev, label, sizeof(label)),
+				d->driver[0] ? d->driver : "-", where);
+		else
+			fprintf(out, "device %u: %04x:%02x:%02x.%x [%04x:%04x] %s, %s\n",
+				d->id, d->pci.segment, d->pci.bus,
+				d->pci.devfn >> 3, d->pci.devfn & 7,
+				d->pci.vendor, d->pci.device,
+				d->driver[0] ? d->driver : "-", where);
 	}
 	if (reason)
 		fprintf(out, "preservable: no: %s\n", reason);

@@ -27,6 +27,8 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "luod.h"
+#include "devsave.h"
+#include "mdev.h"
 #include "pci.h"
 #include "cpr_relay.h"
 #include "rundir.h"
@@ -138,6 +140,10 @@ struct run {
 	/* The captured devices, kept for the JSON after a dry run */
 	struct kho_device *devs;
 	size_t nr_devs;
+	/* the devices' state, saved after the pre-flight (devsave.h) */
+	struct kho_devsave devsave;
+	bool have_devsave;
+	bool kexec_queued;	/* systemd kexecs after we return: keep them */
 };
 
 /*
@@ -157,8 +163,13 @@ static const char *device_fate(const struct kho_device *d, char *why,
 			 strerror(-d->migration_err));
 	else if (!d->migration_flags)
 		snprintf(why, size, "no migration support");
-	else
-		snprintf(why, size, "migration v2 (%s), but this kho-tool does not carry device state yet",
+	else if (kho_devsave_carries(d)) {
+		snprintf(why, size, "migration v2 (%s)",
+			 kho_vfio_migration_str(d->migration_flags, flags,
+						sizeof(flags)));
+		return "carried";
+	} else
+		snprintf(why, size, "migration v2 (%s) without STOP_COPY",
 			 kho_vfio_migration_str(d->migration_flags, flags,
 						sizeof(flags)));
 	return "reset";
@@ -167,7 +178,7 @@ static const char *device_fate(const struct kho_device *d, char *why,
 /* "devices": one entry per device the hand-off carries. */
 static void json_devices(const struct run *r)
 {
-	char addr[KHO_PCI_NAME_LEN], flags[48], why[160];
+	char addr[KHO_MDEV_UUID_LEN], flags[48], why[160];
 	size_t i;
 
 	if (!r->captured)
@@ -177,9 +188,15 @@ static void json_devices(const struct run *r)
 		const struct kho_device *d = &r->devs[i];
 		const char *state = device_fate(d, why, sizeof(why));
 
-		kho_pci_name(&d->pci, addr, sizeof(addr));
-		printf("%s{\"id\":%u,\"bdf\":\"%s\",\"driver\":", i ? "," : "",
-		       d->id, addr);
+		if (kho_mdev_is(&d->mdev))
+			printf("%s{\"id\":%u,\"bdf\":null,\"mdev\":\"%s\",\"driver\":",
+			       i ? "," : "", d->id,
+			       kho_mdev_uuid_str(d->mdev.uuid, addr,
+						 sizeof(addr)));
+		else
+			printf("%s{\"id\":%u,\"bdf\":\"%s\",\"driver\":",
+			       i ? "," : "", d->id,
+			       kho_pci_name(&d->pci, addr, sizeof(addr)));
 		kho_json_str(stdout, d->driver);
 		printf(",\"migration\":\"%s\"", d->migration_probed ?
 		       kho_vfio_migration_str(d->migration_flags, flags,
@@ -686,7 +703,7 @@ static int check_devices(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
 	const struct kho_state *s = &r->cap.handoff.state;
-	char addr[KHO_PCI_NAME_LEN], why[160], refused[400] = "";
+	char addr[KHO_DEVICE_LABEL_LEN], why[160], refused[400] = "";
 	FILE *f = o->json ? stderr : stdout;
 	size_t i, n = 0, nr_reset = 0;
 
@@ -703,7 +720,7 @@ static int check_devices(struct timeline *tl, struct run *r)
 		const struct kho_device *d = &s->dev[i];
 		const char *state = device_fate(d, why, sizeof(why));
 
-		kho_pci_name(&d->pci, addr, sizeof(addr));
+		kho_device_label(&d->pci, &d->mdev, addr, sizeof(addr));
 		fprintf(f, "%s: device %s: %s: its state will be %s\n",
 			o->command, addr, why, state);
 		if (strcmp(state, "reset"))
@@ -1003,8 +1020,7 @@ static int do_run(struct timeline *tl, struct run *r)
 		h->qemu = r->qemu;
 		r->qemu = NULL;
 		h->nr_qemu = o->nr_qemu;
-		h->format_version = KHO_FORMAT_VERSION_QEMU;
-		h->min_reader_version = KHO_FORMAT_VERSION_QEMU;
+		kho_handoff_require(h, KHO_FORMAT_VERSION_QEMU);
 		free(r->cap.blob);
 		r->cap.blob = NULL;
 		err = kho_handoff_encode(h, &r->cap.blob, &r->cap.blob_len);
@@ -1040,6 +1056,28 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (err)
 		return err;
 
+	/*
+	 * 3c. Each carried device's state, into a sealed memfd the session
+	 * preserves: PRE_COPY with the guest running, then the VMM stopped
+	 * and STOP_COPY.  From here a failure, or a dry run, walks them back
+	 * to RUNNING and continues the VMM (kho_upgrade_run()).
+	 */
+	if (o->pid) {
+		FILE *f = o->json ? stderr : stdout;
+
+		step_begin(tl);
+		r->have_devsave = true;
+		err = kho_devsave_run(&r->devsave, &r->cap, o->pid, f,
+				      o->command, &diag);
+		if (err < 0)
+			return step_end(tl, "device-state", err, "%s; every device goes back to RUNNING, the VMM continues",
+					diag.msg);
+		r->handoff_bytes = r->cap.blob_len;
+		step_end(tl, "device-state", 0, "%d of %zu devices saved%s", err,
+			 r->cap.handoff.state.nr_dev,
+			 err ? ", the VMM stopped until the kexec" : "");
+	}
+
 	/* 4. Preserve: the session lives as long as this process holds it. */
 	step_begin(tl);
 	r->cap.given_session = r->given_session;
@@ -1049,10 +1087,13 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (err)
 		return step_end(tl, "preserve", err, "%s", diag.msg);
 	r->preserved_fds = r->cap.nr_preserved;
-	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds%s)",
+	step_end(tl, "preserve", 0, "session \"%s\": %zu fds (hand-off + %zu guest-RAM memfds%s%s%s)",
 		 strcmp(r->luo_path, "systemd") ? KHO_LUO_SESSION : r->session_name,
 		 r->cap.nr_preserved,
-		 r->cap.nr_preserved - 1 - r->cap.iommufd_preserved,
+		 r->cap.nr_preserved - 1 - r->cap.iommufd_preserved -
+		 r->cap.nr_extra,
+		 r->cap.nr_extra ? " + " : "",
+		 r->cap.nr_extra ? (r->cap.nr_extra == 1 ? "1 device state" : "device states") : "",
 		 r->cap.iommufd_preserved ?
 		 " + the VMM's iommufd, frozen until the kexec" : "");
 
@@ -1120,6 +1161,7 @@ static int do_run(struct timeline *tl, struct run *r)
 					"%s; image unloaded; what was preserved stays in session '%s', which systemd holds (systemctl stop UNIT; systemctl clean --what=fdstore UNIT drops it)",
 					why[0] ? why : strerror(-err), r->session_name);
 		}
+		r->kexec_queued = true;
 		step_end(tl, "kexec", 0, "systemctl kexec: kexec.target queued, systemd stops the units and kexecs into %s with session '%s' in its fd store",
 			 r->img.release[0] ? r->img.release : o->kernel,
 			 r->session_name);
@@ -1158,6 +1200,16 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 	r.luo_path = "direct";
 	clock_gettime(CLOCK_MONOTONIC, &tl.start);
 	err = do_run(&tl, &r);
+	/*
+	 * Still here: no kexec (a failure, or a dry run).  The devices whose
+	 * state was saved go back to RUNNING, the VMM continues.
+	 */
+	if (r.have_devsave) {
+		if (!r.kexec_queued)
+			kho_devsave_undo(&r.devsave, o->json ? stderr : stdout,
+					 o->command);
+		kho_devsave_free(&r.devsave);
+	}
 	/*
 	 * A QEMU migrated to us and not carried (a failure, or a dry run):
 	 * its guest resumes in the source, which kept its RAM.

@@ -246,17 +246,20 @@ int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
 	}
 	case VFIO_DEVICE_BIND_IOMMUFD: {
 		const struct vfio_device_bind_iommufd *a = arg;
+		struct kho_mdev_id mdev;
 
 		if (a->flags & VFIO_DEVICE_BIND_FLAG_TOKEN)
 			return kho_diag_set(diag, -EOPNOTSUPP,
 					    "canon: BIND fd %d: EOPNOTSUPP (VF token binds are not carried yet)",
 					    fd);
-		ret = need(ops, ops ? (void *)ops->devfd_to_pci : NULL, "device fd", diag);
+		ret = need(ops, ops ? (void *)ops->devfd_to_id : NULL, "device fd", diag);
 		if (ret)
 			return ret;
-		ret = ops->devfd_to_pci(ops->ctx, fd, &out->bind.pci, diag);
+		ret = ops->devfd_to_id(ops->ctx, fd, &out->bind.pci, &mdev,
+				       diag);
 		if (ret)
 			return ret;
+		memcpy(out->bind.mdev_uuid, mdev.uuid, sizeof(mdev.uuid));
 		out->op = KHO_OP_DEVICE_BIND;
 		out->bind.flags = a->flags;
 		out->bind.out_devid = a->out_devid;

@@ -83,9 +83,10 @@ struct kho_canon_ops {
 	/* fd passed to MAP_FILE -> memfd token */
 	int (*fd_to_memfd)(void *ctx, int fd, uint64_t *token,
 			   struct kho_diag *diag);
-	/* VFIO cdev fd -> PCI identity */
-	int (*devfd_to_pci)(void *ctx, int devfd, struct kho_pci_id *pci,
-			    struct kho_diag *diag);
+	/* VFIO cdev fd -> its PCI identity, or its mdev identity (the other
+	 * one zeroed) */
+	int (*devfd_to_id)(void *ctx, int devfd, struct kho_pci_id *pci,
+			   struct kho_mdev_id *mdev, struct kho_diag *diag);
 	/* VFIO cdev fd -> devid returned by its BIND */
 	int (*devfd_to_devid)(void *ctx, int devfd, uint32_t *devid,
 			      struct kho_diag *diag);

@@ -22,6 +22,7 @@
 #include "kimage.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "mdev.h"
 #include "pci.h"
 #include "proc.h"
 #include "state.h"
@@ -194,6 +195,170 @@ static int prove_device(struct kho_device *d, const char *addr,
 			    d->id, addr, (int)pid, name, major(cdev), minor(cdev));
 }
 
+/* A PCI function: in sysfs as the journal recorded it, its driver read. */
+static int check_pci(struct kho_device *d, const char *sysfs, char *dir,
+		     size_t dsize, char *addr, size_t asize,
+		     struct kho_diag *diag)
+{
+	unsigned long v, dv;
+	int err;
+
+	kho_pci_name(&d->pci, addr, asize);
+	err = kho_pci_sysfs_dir(sysfs, &d->pci, dir, dsize);
+	if (!err)
+		err = kho_pci_read_hex(dir, "vendor", &v);
+	if (!err)
+		err = kho_pci_read_hex(dir, "device", &dv);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): not in sysfs: %s",
+				    d->id, addr, strerror(-err));
+	if (v != d->pci.vendor || dv != d->pci.device)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
+				    d->id, addr, d->pci.vendor, d->pci.device,
+				    v, dv);
+	err = kho_pci_read_driver(dir, d->driver, sizeof(d->driver));
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): no driver bound: %s",
+				    d->id, addr, strerror(-err));
+	return 0;
+}
+
+/*
+ * An mdev: the journal knows its UUID; its parent, type and driver, which
+ * the replay needs to create and check it again after the kexec, are
+ * read here from the mdev the VMM holds (its cdev's sysfs device).
+ */
+static int check_mdev(struct kho_device *d, const char *sysfs, char *dir,
+		      size_t dsize, char *addr, size_t asize,
+		      struct kho_diag *diag)
+{
+	char uuid[KHO_MDEV_UUID_LEN], cdev[64];
+	struct kho_mdev_id id;
+	dev_t rdev;
+	int err;
+
+	kho_mdev_uuid_str(d->mdev.uuid, uuid, sizeof(uuid));
+	snprintf(addr, asize, "mdev %s", uuid);
+	err = kho_mdev_sysfs_dir(sysfs, &d->mdev, dir, dsize);
+	if (!err)
+		err = kho_pci_vfio_cdev(dir, cdev, sizeof(cdev), &rdev);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): no VFIO cdev in sysfs (%s/vfio-dev): %s",
+				    d->id, addr, dir, strerror(-err));
+	err = kho_mdev_of_cdev(sysfs, rdev, &id);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): reading its mdev type: %s",
+				    d->id, addr, strerror(-err));
+	if (memcmp(id.uuid, d->mdev.uuid, sizeof(id.uuid)))
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): its cdev %s names another device",
+				    d->id, addr, cdev);
+	if (!kho_mdev_names_ok(&id) || !id.driver[0])
+		return kho_diag_set(diag, -ENODEV,
+				    "capture: device %u (%s): type '%s' of '%s', driver '%s': not one an mdev can be created again with",
+				    d->id, addr, id.type, id.parent, id.driver);
+	d->mdev = id;
+	snprintf(d->driver, sizeof(d->driver), "%s", id.driver);
+	kho_mdev_name(&d->mdev, addr, asize);
+	return 0;
+}
+
+/* The sysfs directory of a device, PCI function or mdev. */
+static int device_dir(const char *sysfs, const struct kho_device *d,
+		      char *dir, size_t size)
+{
+	if (kho_mdev_is(&d->mdev))
+		return kho_mdev_sysfs_dir(sysfs, &d->mdev, dir, size);
+	return kho_pci_sysfs_dir(sysfs, &d->pci, dir, size);
+}
+
+int kho_capture_device_fd(pid_t pid, const char *sysfs,
+			  const struct kho_device *d, struct kho_diag *diag)
+{
+	struct held_rdevs held = { NULL, NULL, 0 };
+	char dir[PATH_MAX], name[64], label[KHO_DEVICE_LABEL_LEN];
+	int pidfd, vmm_fd, fd, err;
+	dev_t cdev;
+
+	kho_device_label(&d->pci, &d->mdev, label, sizeof(label));
+	err = device_dir(sysfs, d, dir, sizeof(dir));
+	if (!err)
+		err = kho_pci_vfio_cdev(dir, name, sizeof(name), &cdev);
+	if (err)
+		return kho_diag_set(diag, -ENODEV,
+				    "device %u (%s): no VFIO cdev (%s/vfio-dev): %s",
+				    d->id, label, dir, strerror(-err));
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return kho_diag_set(diag, -errno, "VMM %d: pidfd_open: %s",
+				    (int)pid, strerror(errno));
+	err = read_held(pid, pidfd, &held, diag);
+	vmm_fd = err ? -1 : held_fd(&held, cdev);
+	if (!err && vmm_fd < 0)
+		err = kho_diag_set(diag, -EPERM,
+				   "device %u (%s): VMM %d no longer holds its cdev %s",
+				   d->id, label, (int)pid, name);
+	fd = err ? -1 : syscall(SYS_pidfd_getfd, pidfd, vmm_fd, 0);
+	if (!err && fd < 0)
+		err = kho_diag_set(diag, -errno,
+				   "device %u (%s): pidfd_getfd of VMM %d's fd %d: %s",
+				   d->id, label, (int)pid, vmm_fd,
+				   strerror(errno));
+	free(held.rdev);
+	free(held.fd);
+	close(pidfd);
+	return err ? err : fd;
+}
+
+int kho_capture_add_devstate(struct kho_capture *cap, uint32_t devid, int fd,
+			     struct kho_device_state *saved,
+			     struct kho_diag *diag)
+{
+	struct kho_handoff *h = &cap->handoff;
+	struct kho_device *d = kho_state_find_dev(&h->state, devid);
+	char label[KHO_DEVICE_LABEL_LEN];
+	struct kho_memfd m = { 0 };
+	int *fds;
+	int err;
+
+	if (!d)
+		return kho_diag_set(diag, -ENOENT, "device-state: no device %u in the hand-off",
+				    devid);
+	fds = realloc(cap->extra_fds, (cap->nr_extra + 1) * sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	cap->extra_fds = fds;
+	m.token = KHO_DEVSTATE_TOKEN_BASE + devid;
+	m.size = saved->length;
+	m.seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	snprintf(m.name, sizeof(m.name), "kho-devstate:%s",
+		 kho_device_sysname(&d->pci, &d->mdev, label, sizeof(label)));
+	err = kho_state_add_memfd(&h->state, &m);
+	if (err)
+		return kho_diag_set(diag, err, "device-state: device %u: memfd token 0x%llx: %s",
+				    devid, (unsigned long long)m.token,
+				    strerror(-err));
+	/* kho_state_add_memfd() appends: the table's order is the fds' */
+	cap->extra_fds[cap->nr_extra++] = fd;
+	d = kho_state_find_dev(&h->state, devid);
+	saved->memfd_token = m.token;
+	saved->present = true;
+	d->saved = *saved;
+	kho_handoff_require(h, KHO_FORMAT_VERSION_DEVSTATE);
+	free(cap->blob);
+	cap->blob = NULL;
+	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);
+	if (err)
+		return kho_diag_set(diag, err, "device-state: device %u: encoding the hand-off: %s",
+				    devid, strerror(-err));
+	return 0;
+}
+
 int kho_capture_check_devices(struct kho_state *s, pid_t pid,
 			      const char *sysfs, struct kho_diag *diag)
 {
@@ -215,37 +380,17 @@ int kho_capture_check_devices(struct kho_state *s, pid_t pid,
 	}
 	for (i = 0; !err && i < s->nr_dev; i++) {
 		struct kho_device *d = &s->dev[i];
-		char dir[PATH_MAX], addr[KHO_PCI_NAME_LEN];
-		unsigned long v, dv;
+		char dir[PATH_MAX], addr[KHO_DEVICE_LABEL_LEN];
 
-		kho_pci_name(&d->pci, addr, sizeof(addr));
-		err = kho_pci_sysfs_dir(sysfs, &d->pci, dir, sizeof(dir));
+		if (kho_mdev_is(&d->mdev))
+			err = check_mdev(d, sysfs, dir, sizeof(dir), addr,
+					 sizeof(addr), diag);
+		else
+			err = check_pci(d, sysfs, dir, sizeof(dir), addr,
+					sizeof(addr), diag);
 		if (!err)
-			err = kho_pci_read_hex(dir, "vendor", &v);
-		if (!err)
-			err = kho_pci_read_hex(dir, "device", &dv);
-		if (err) {
-			err = kho_diag_set(diag, -ENODEV,
-					   "capture: device %u (%s): not in sysfs: %s",
-					   d->id, addr, strerror(-err));
-			break;
-		}
-		if (v != d->pci.vendor || dv != d->pci.device) {
-			err = kho_diag_set(diag, -ENODEV,
-					   "capture: device %u (%s): journal recorded %04x:%04x, sysfs says %04lx:%04lx",
-					   d->id, addr, d->pci.vendor,
-					   d->pci.device, v, dv);
-			break;
-		}
-		err = kho_pci_read_driver(dir, d->driver, sizeof(d->driver));
-		if (err) {
-			err = kho_diag_set(diag, -ENODEV,
-					   "capture: device %u (%s): no driver bound: %s",
-					   d->id, addr, strerror(-err));
-			break;
-		}
-		err = prove_device(d, addr, sysfs, dir, pid, pidfd, &held,
-				   diag);
+			err = prove_device(d, addr, sysfs, dir, pid, pidfd,
+					   &held, diag);
 	}
 	free(held.rdev);
 	free(held.fd);
@@ -320,6 +465,9 @@ int kho_capture_build(const struct kho_journal_snapshot *snap,
 						diag);
 		if (err)
 			goto out_free;
+		/* A reader that would look for a PCI function must refuse. */
+		if (kho_state_has_mdev(&h->state))
+			kho_handoff_require(h, KHO_FORMAT_VERSION_MDEV);
 	}
 	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);
 	if (err) {
@@ -564,8 +712,19 @@ preserve:
 		goto fail;
 	}
 	cap->nr_preserved = 1;
-	for (i = 0; snap && i < s->nr_memfd; i++) {
-		err = kho_luo_preserve_fd(cap->session_fd, snap->memfd_fds[i],
+	for (i = 0; i < s->nr_memfd; i++) {
+		size_t own = snap ? snap->nr_fds : 0;
+		int fd = i < own ? snap->memfd_fds[i] :
+			 i - own < cap->nr_extra ? cap->extra_fds[i - own] : -1;
+
+		if (fd < 0) {
+			err = kho_diag_set(diag, -EINVAL,
+					   "preserve: memfd token %llu (%s): capture holds no fd of it",
+					   (unsigned long long)s->memfd[i].token,
+					   s->memfd[i].name);
+			goto fail;
+		}
+		err = kho_luo_preserve_fd(cap->session_fd, fd,
 					  s->memfd[i].token);
 		if (err) {
 			kho_diag_set(diag, err, "preserve: memfd token %llu (%s, %llu bytes): %s%s",
@@ -644,6 +803,10 @@ void kho_capture_release(struct kho_capture *cap)
 		close(cap->luo_fd);
 	if (cap->handoff_fd >= 0)
 		close(cap->handoff_fd);
+	while (cap->nr_extra)
+		close(cap->extra_fds[--cap->nr_extra]);
+	free(cap->extra_fds);
+	cap->extra_fds = NULL;
 	free(cap->blob);
 	kho_handoff_free(&cap->handoff);
 	cap->blob = NULL;

@@ -36,6 +36,13 @@ struct kho_capture {
 	 * of creating one; -1: open /dev/liveupdate and create it.
 	 */
 	int given_session;
+	/*
+	 * Memfds of the hand-off's table that are not the VMM's (a device's
+	 * saved state, kho_capture_add_devstate()): after the snapshot's,
+	 * in table order.  Owned.
+	 */
+	int *extra_fds;
+	size_t nr_extra;
 	size_t nr_preserved;		/* fds preserved in the session */
 	bool iommufd_preserved;		/* the VMM's iommufd is one of them */
 };
@@ -222,5 +229,46 @@ enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
  * "?" for a value outside the enum.
  */
 const char *kho_iommufd_decision_name(enum kho_iommufd_decision d);
+
+/**
+ * kho_capture_device_fd() - the VMM's own fd of a device, duplicated
+ * @pid:   the VMM
+ * @sysfs: the sysfs mount, "/sys" but in tests
+ * @d:     a device kho_capture_check_devices() believed
+ * @diag:  out: why not
+ *
+ * The fd the VMM bound to its iommufd (pidfd_getfd(2)): VFIO answers the
+ * migration FSM only on a bound fd, and the state is the VMM's device's.
+ *
+ * Return: the fd (close-on-exec); -ENODEV; -EPERM (the VMM no longer
+ * holds it); the -errno of pidfd_open or pidfd_getfd.
+ */
+int kho_capture_device_fd(pid_t pid, const char *sysfs,
+			  const struct kho_device *d, struct kho_diag *diag);
+
+/**
+ * kho_capture_add_devstate() - carry a device's saved state in the hand-off
+ * @cap:   a built capture, not yet preserved
+ * @devid: the device's id in the hand-off
+ * @fd:    the sealed memfd of the data; once in the table (any return
+ *         but -ENOENT, -ENOMEM and the table's -EEXIST) the capture owns
+ *         it and kho_capture_release() closes it
+ * @saved: what the save recorded (length, flags, crc32, path); its
+ *         memfd_token is set here
+ * @diag:  out: why not
+ *
+ * Adds the memfd to the table under a token of its own
+ * (KHO_DEVSTATE_TOKEN_BASE + devid), sets the device's device-state,
+ * raises the hand-off to format 4 and encodes it again.
+ *
+ * Return: 0; -ENOENT (no such device); -EEXIST (the token is taken);
+ * the errno of kho_handoff_encode(); -ENOMEM.
+ */
+int kho_capture_add_devstate(struct kho_capture *cap, uint32_t devid, int fd,
+			     struct kho_device_state *saved,
+			     struct kho_diag *diag);
+
+/* "kho-ds" and the device's id: never a recorder's memfd token. */
+#define KHO_DEVSTATE_TOKEN_BASE 0x6b686f2d64730000ull
 
 #endif /* KHO_CAPTURE_H */

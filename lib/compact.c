@@ -87,6 +87,8 @@ static int emit_plan(const struct kho_state *s, struct kho_journal *plan)
 		memset(&r, 0, sizeof(r));
 		r.op = KHO_OP_DEVICE_BIND;
 		r.bind.pci = s->dev[i].pci;
+		memcpy(r.bind.mdev_uuid, s->dev[i].mdev.uuid,
+		       sizeof(r.bind.mdev_uuid));
 		r.bind.out_devid = s->dev[i].id;
 		ret = plan_add(plan, &r);
 		if (ret)
@@ -121,16 +123,21 @@ static int emit_plan(const struct kho_state *s, struct kho_journal *plan)
 		if (!d->attached_pt)
 			continue;
 		h = kho_state_find_hwpt(s, d->attached_pt);
-		if (!h)
+		if (!h && !kho_state_find_ioas(s, d->attached_pt))
 			return -EBADMSG;
 		memset(&r, 0, sizeof(r));
 		r.op = KHO_OP_DEVICE_ATTACH;
 		r.attach.dev_id = d->id;
 		r.attach.flags = d->attach_flags;
 		r.attach.pasid = d->pasid;
-		/* An auto domain is recreated by attaching to its IOAS. */
-		r.attach.pt_id = h->auto_domain ? h->pt_id : h->id;
-		r.attach.out_hwpt_id = h->id;
+		/*
+		 * An auto domain is recreated by attaching to its IOAS; an
+		 * emulated device's access (no HWPT) by attaching to the IOAS,
+		 * which the kernel answers with the IOAS's own ID.
+		 */
+		r.attach.pt_id = !h ? d->attached_pt :
+				 h->auto_domain ? h->pt_id : h->id;
+		r.attach.out_hwpt_id = h ? h->id : d->attached_pt;
 		ret = plan_add(plan, &r);
 		if (ret)
 			return ret;

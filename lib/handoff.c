@@ -29,6 +29,14 @@ void kho_handoff_init(struct kho_handoff *h)
 	kho_journal_init(&h->replay);
 }
 
+void kho_handoff_require(struct kho_handoff *h, uint32_t version)
+{
+	if (h->format_version < version)
+		h->format_version = version;
+	if (h->min_reader_version < version)
+		h->min_reader_version = version;
+}
+
 void kho_handoff_header(struct kho_handoff *h, uint32_t format_version)
 {
 	struct utsname uts;

@@ -60,6 +60,16 @@ int kho_handoff_iommufd_copy(struct kho_handoff_iommufd *dst,
 			     const struct kho_handoff_iommufd *src);
 
 /**
+ * kho_handoff_require() - raise a hand-off's format to what it carries
+ * @h:       the hand-off, its header stamped
+ * @version: the format a node or property it carries needs
+ *
+ * Raises format-version and min-reader-version to @version; never lowers
+ * them (a QEMU node and an mdev need the higher of the two).
+ */
+void kho_handoff_require(struct kho_handoff *h, uint32_t version);
+
+/**
  * kho_handoff_encode() - write a hand-off FDT
  * @h:    the hand-off
  * @blob: out: the FDT, malloc'd, written with libfdt's sequential-write API

@@ -60,6 +60,24 @@
  * support; absent = not probed.
  */
 #define KHO_P_MIGRATION_FLAGS	"migration-flags"
+/* An mdev's identity in its device node, instead of pci-address (format 5) */
+#define KHO_P_MDEV_UUID		"mdev-uuid"
+#define KHO_P_MDEV_PARENT	"mdev-parent"
+#define KHO_P_MDEV_TYPE		"mdev-type"
+
+/*
+ * Optional in a device node (format version 4, with min-reader-version
+ * 4): the device's migration data.  "memfd-token" (u64, a token of
+ * /memfds no mapping and no other device uses), "length" (u64, that
+ * memfd's size), "flags" (u32, the migration-flags it was saved with),
+ * "fsm-path" (u32 per state, RUNNING first, STOP_COPY last, each step one
+ * arc of the kernel's FSM), "crc32" (u32, zlib's, of the data).
+ */
+#define KHO_N_DEVICE_STATE	"device-state"
+#define KHO_P_MEMFD_TOKEN	"memfd-token"
+#define KHO_P_LENGTH		"length"
+#define KHO_P_FLAGS		"flags"
+#define KHO_P_FSM_PATH		"fsm-path"
 
 /*
  * Packed arrays carry their record width in a "...-cells" property of

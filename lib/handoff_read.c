@@ -17,10 +17,12 @@
 #include "cpr_state.h"
 #include "escape.h"
 #include "handoff.h"
+#include "devstate.h"
 #include "handoff_format.h"
 #include "journal.h"
 #include "kjournal.h"
 #include "luo.h"
+#include "mdev.h"
 #include "state.h"
 
 /*
@@ -312,8 +314,49 @@ static int rd_memfds(struct rd *r, struct kho_state *s)
 	return 0;
 }
 
-static int rd_devices(struct rd *r, struct kho_state *s)
+/*
+ * A device named by its mdev identity (format 5) instead of a PCI
+ * address: mdev-uuid, mdev-parent and mdev-type, and no pci-address or
+ * pci-id.  Absent: a PCI function, @id all zero.
+ */
+static int rd_mdev(struct rd *r, int node, uint32_t min_reader,
+		   struct kho_mdev_id *id)
 {
+	const void *v;
+	int len, err;
+
+	memset(id, 0, sizeof(*id));
+	err = rd_prop(r, node, KHO_P_MDEV_UUID, false, 16, &v, &len);
+	if (err || !v)
+		return err;
+	if (min_reader < KHO_FORMAT_VERSION_MDEV)
+		return BAD(r, "%s: property %s: present, but min-reader-version %u lets a reader that does not know it look for a PCI function instead (needs %u)",
+			   r->path, KHO_P_MDEV_UUID, min_reader,
+			   KHO_FORMAT_VERSION_MDEV);
+	memcpy(id->uuid, v, 16);
+	if (!kho_mdev_is(id))
+		return BAD(r, "%s: property %s: the nil UUID names no mdev",
+			   r->path, KHO_P_MDEV_UUID);
+	if (rd_flag(r, node, "pci-address") || rd_flag(r, node, "pci-id"))
+		return BAD(r, "%s: an mdev (%s) with a pci-address or pci-id: a device is one or the other",
+			   r->path, KHO_P_MDEV_UUID);
+	err = rd_str(r, node, KHO_P_MDEV_PARENT, id->parent,
+		     sizeof(id->parent));
+	if (!err)
+		err = rd_str(r, node, KHO_P_MDEV_TYPE, id->type,
+			     sizeof(id->type));
+	if (err)
+		return err;
+	/* Both are sysfs names the replay writes a path with. */
+	if (!kho_mdev_names_ok(id))
+		return BAD(r, "%s: mdev parent \"%s\" or type \"%s\" is not a sysfs name",
+			   r->path, id->parent, id->type);
+	return 0;
+}
+
+static int rd_devices(struct rd *r, struct kho_handoff *h)
+{
+	struct kho_state *s = &h->state;
 	struct rd_index *x = &r->idx[RD_DEV];
 	const struct rd_key *dup;
 	int parent, node, err;
@@ -338,8 +381,12 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 			return err;
 		err = rd_u32(r, node, "id", &d->id);
 		if (!err)
-			err = rd_prop(r, node, "pci-address", true, 12, &v,
-				      &len);
+			err = rd_mdev(r, node, h->min_reader_version, &d->mdev);
+		if (err)
+			return err;
+		if (kho_mdev_is(&d->mdev))
+			goto driver;
+		err = rd_prop(r, node, "pci-address", true, 12, &v, &len);
 		if (err)
 			return err;
 		if (fdt32_ld(v) > 0xffff || fdt32_ld((const fdt32_t *)v + 1) >
@@ -358,6 +405,7 @@ static int rd_devices(struct rd *r, struct kho_state *s)
 				   r->path);
 		d->pci.vendor = fdt32_ld(v);
 		d->pci.device = fdt32_ld((const fdt32_t *)v + 1);
+driver:
 		err = rd_str(r, node, "driver", d->driver, sizeof(d->driver));
 		if (!err)
 			err = rd_u32(r, node, "attached-pt", &d->attached_pt);
@@ -647,11 +695,159 @@ static int rd_check_refs(struct rd *r, const struct kho_state *s)
 	for (i = 0; i < s->nr_dev; i++) {
 		const struct kho_device *d = &s->dev[i];
 
-		if (d->attached_pt && rd_find(r, RD_HWPT, d->attached_pt) < 0)
-			return BAD(r, "/%s/device-%u: attached-pt %u names no HWPT",
-				   KHO_N_DEVICES, d->id, d->attached_pt);
+		/* an mdev's access attaches to an IOAS itself, no HWPT */
+		if (d->attached_pt && rd_find(r, RD_HWPT, d->attached_pt) < 0 &&
+		    !(kho_mdev_is(&d->mdev) &&
+		      rd_find(r, RD_IOAS, d->attached_pt) >= 0))
+			return BAD(r, "/%s/device-%u: attached-pt %u names no HWPT%s",
+				   KHO_N_DEVICES, d->id, d->attached_pt,
+				   kho_mdev_is(&d->mdev) ? " and no IOAS" : "");
 	}
 	return 0;
+}
+
+static int rd_device_state_one(struct rd *r, struct kho_handoff *h,
+			       struct kho_device *d, int node)
+{
+	struct kho_device_state *ds = &d->saved;
+	const struct kho_memfd *m;
+	const void *v;
+	ssize_t mi;
+	size_t k, bad;
+	int len, err;
+
+	if (h->min_reader_version < KHO_FORMAT_VERSION_DEVSTATE)
+		return BAD(r, "%s: present, but min-reader-version %u lets a reader that does not know this node restore the device without its state (needs %u)",
+			   r->path, h->min_reader_version,
+			   KHO_FORMAT_VERSION_DEVSTATE);
+	err = rd_u64(r, node, KHO_P_MEMFD_TOKEN, &ds->memfd_token);
+	if (!err)
+		err = rd_u64(r, node, KHO_P_LENGTH, &ds->length);
+	if (!err)
+		err = rd_u32(r, node, KHO_P_FLAGS, &ds->flags);
+	if (!err)
+		err = rd_u32(r, node, KHO_P_CRC32, &ds->crc32);
+	if (!err)
+		err = rd_prop(r, node, KHO_P_FSM_PATH, true, 0, &v, &len);
+	if (err)
+		return err;
+	mi = rd_find(r, RD_MEMFD, ds->memfd_token);
+	if (mi < 0)
+		return BAD(r, "%s: memfd-token %llu is not in /%s", r->path,
+			   (unsigned long long)ds->memfd_token, KHO_N_MEMFDS);
+	m = &h->state.memfd[mi];
+	if (!ds->length || ds->length > KHO_DEVSTATE_MAX)
+		return BAD(r, "%s: length %llu: not in 1..%llu", r->path,
+			   (unsigned long long)ds->length, KHO_DEVSTATE_MAX);
+	/* The writer sizes and seals the memfd to the data, exactly. */
+	if (ds->length != m->size)
+		return BAD(r, "%s: length %llu, but memfd token %llu holds %llu bytes",
+			   r->path, (unsigned long long)ds->length,
+			   (unsigned long long)ds->memfd_token,
+			   (unsigned long long)m->size);
+	if (!d->migration_probed || ds->flags != d->migration_flags)
+		return BAD(r, "%s: flags 0x%x: not the device's migration-flags (%s)",
+			   r->path, ds->flags,
+			   d->migration_probed ? "which differ" : "absent");
+	if (len % 4 || len / 4 < 2 || len / 4 > KHO_DEVSTATE_PATH_MAX)
+		return BAD(r, "%s: property %s: length %d is not 4 x 2..%d",
+			   r->path, KHO_P_FSM_PATH, len, KHO_DEVSTATE_PATH_MAX);
+	ds->nr_path = (uint32_t)(len / 4);
+	for (k = 0; k < ds->nr_path; k++)
+		ds->path[k] = fdt32_ld((const fdt32_t *)v + k);
+	if (ds->path[ds->nr_path - 1] != VFIO_DEVICE_STATE_STOP_COPY)
+		return BAD(r, "%s: property %s: ends in %s; a save ends in STOP_COPY",
+			   r->path, KHO_P_FSM_PATH,
+			   kho_devstate_name(ds->path[ds->nr_path - 1]));
+	if (kho_devstate_path_check(ds->flags, ds->path, ds->nr_path, &bad))
+		return BAD(r, "%s: property %s: state %zu (%s) is not the next arc of a save from RUNNING for flags 0x%x",
+			   r->path, KHO_P_FSM_PATH, bad,
+			   kho_devstate_name(ds->path[bad < ds->nr_path ? bad : 0]),
+			   ds->flags);
+	ds->present = true;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The optional device-state nodes (format 4).  Each memfd holds one
+ * device's data and nothing else: a token shared with a mapping, the
+ * iommufd's files, a QEMU or another device would load guest RAM into a
+ * device, or one device's state into two.
+ */
+static int rd_device_states(struct rd *r, struct kho_handoff *h)
+{
+	const struct rd_index *x = &r->idx[RD_DEV];
+	struct kho_state *s = &h->state;
+	uint64_t *toks;
+	size_t i, j, n = 0;
+	int node, err = 0;
+
+	for (i = 0; i < x->nr; i++) {
+		struct kho_device *d = &s->dev[x->keys[i].i];
+
+		node = fdt_subnode_offset(r->fdt, x->keys[i].node,
+					  KHO_N_DEVICE_STATE);
+		if (node == -FDT_ERR_NOTFOUND)
+			continue;
+		snprintf(r->path, sizeof(r->path), "/%s/device-%u/%s",
+			 KHO_N_DEVICES, d->id, KHO_N_DEVICE_STATE);
+		if (node < 0)
+			return BAD(r, "%s: %s", r->path, fdt_strerror(node));
+		err = rd_device_state_one(r, h, d, node);
+		if (err)
+			return err;
+		n++;
+	}
+	if (!n)
+		return 0;
+	toks = rd_calloc(n, sizeof(*toks), &err);
+	if (err)
+		return err;
+	for (i = 0, j = 0; i < s->nr_dev; i++)
+		if (s->dev[i].saved.present)
+			toks[j++] = s->dev[i].saved.memfd_token;
+	qsort(toks, n, sizeof(*toks), cmp_u64);
+	for (i = 1; i < n && !err; i++)
+		if (toks[i] == toks[i - 1])
+			err = BAD(r, "/%s: memfd token %llu holds the state of two devices",
+				  KHO_N_DEVICES, (unsigned long long)toks[i]);
+	for (i = 0; i < h->nr_qemu && !err; i++) {
+		const struct kho_handoff_qemu *q = &h->qemu[i];
+
+		for (j = 0; j <= q->nr_fd_tokens && !err; j++) {
+			uint64_t t = j < q->nr_fd_tokens ? q->fd_tokens[j] :
+				     q->stream_token;
+
+			if (bsearch(&t, toks, n, sizeof(*toks), cmp_u64))
+				err = BAD(r, "/%s/qemu-%zu: memfd token %llu holds a device's state, not QEMU's",
+					  KHO_N_QEMU_CPR, i, (unsigned long long)t);
+		}
+	}
+	for (i = 0; i < h->iommufd.nr_files && !err; i++)
+		if (bsearch(&h->iommufd.files[i].token, toks, n, sizeof(*toks),
+			    cmp_u64))
+			err = BAD(r, "/%s: file-tokens: memfd token %llu holds a device's state, not guest memory",
+				  KHO_N_IOMMUFD,
+				  (unsigned long long)h->iommufd.files[i].token);
+	for (i = 0; i < s->nr_ioas && !err; i++)
+		for (j = 0; j < s->ioas[i].nr_maps && !err; j++) {
+			uint64_t t = s->ioas[i].maps[j].memfd_token;
+
+			if (bsearch(&t, toks, n, sizeof(*toks), cmp_u64))
+				err = BAD(r, "/%s/ioas-%u: mapping at 0x%llx: memfd token %llu holds a device's state, not guest memory",
+					  KHO_N_IOASES, s->ioas[i].id,
+					  (unsigned long long)s->ioas[i].maps[j].iova,
+					  (unsigned long long)t);
+		}
+	free(toks);
+	return err;
 }
 
 static uint32_t ld32(const uint8_t **p)
@@ -770,6 +966,32 @@ static int rd_pci(struct rd *r, const uint8_t **p, size_t idx,
 	return 0;
 }
 
+/*
+ * A BIND names its device as the device node of its devid does: the same
+ * mdev UUID, or none for a PCI function (the replay opens the device the
+ * node names: a record that disagreed would bind another one).
+ */
+static int rd_check_bind(struct rd *r, size_t idx, const struct kho_state *s,
+			 const struct kho_rec *rec)
+{
+	const struct kho_device *d = kho_state_find_dev(s, rec->bind.out_devid);
+	char a[KHO_MDEV_UUID_LEN], b[KHO_MDEV_UUID_LEN];
+	uint8_t none[16] = { 0 };
+
+	if (!d)
+		return 0;	/* a journal, not a plan: checked by the fold */
+	if (!memcmp(d->mdev.uuid, rec->bind.mdev_uuid, 16))
+		return 0;
+	return BAD(r, "/%s: record %zu: BIND of device %u names mdev %s, its device node %s%s",
+		   KHO_N_JOURNAL, idx, rec->bind.out_devid,
+		   memcmp(rec->bind.mdev_uuid, none, 16) ?
+		   kho_mdev_uuid_str(rec->bind.mdev_uuid, a, sizeof(a)) :
+		   "(none)",
+		   kho_mdev_is(&d->mdev) ? "mdev " : "a PCI function",
+		   kho_mdev_is(&d->mdev) ?
+		   kho_mdev_uuid_str(d->mdev.uuid, b, sizeof(b)) : "");
+}
+
 /* Unpacks what lib/handoff_write.c's rec_pack() packs (op.c's rows). */
 static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 		     struct rd_inline *in, const struct kho_state *s,
@@ -797,6 +1019,10 @@ static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 			if (err)
 				return err;
 			break;
+		case KHO_FIELD_UUID:
+			memcpy((uint8_t *)rec + f->offset, p, 16);
+			p += 16;
+			break;
 		case KHO_FIELD_INLINE:
 			off = ld32(&p);
 			break;
@@ -817,6 +1043,11 @@ static int rd_record(struct rd *r, const uint8_t *p, size_t idx,
 	}
 	if (rec->op == KHO_OP_REPLAY_MAPPINGS) {
 		err = rd_check_slice(r, idx, s, rec);
+		if (err)
+			return err;
+	}
+	if (rec->op == KHO_OP_DEVICE_BIND) {
+		err = rd_check_bind(r, idx, s, rec);
 		if (err)
 			return err;
 	}
@@ -1235,7 +1466,7 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 	if (!err)
 		err = rd_memfds(r, &h->state);
 	if (!err)
-		err = rd_devices(r, &h->state);
+		err = rd_devices(r, h);
 	if (!err)
 		err = rd_ioases(r, &h->state);
 	if (!err)
@@ -1248,6 +1479,9 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 		err = rd_iommufd(r, h);
 	if (!err)
 		err = rd_qemu(r, h);
+	/* Last: its memfd must be no one else's, QEMU's and iommufd's included. */
+	if (!err)
+		err = rd_device_states(r, h);
 	return err;
 }
 

@@ -16,8 +16,11 @@
 #include "escape.h"
 #include "handoff.h"
 #include "cpr_state.h"
+#include "devstate.h"
 #include "handoff_format.h"
+#include "mdev.h"
 #include "op.h"
+#include "pci.h"
 
 /* Packs big-endian cells into a record, advancing the cursor. */
 static uint8_t *put32(uint8_t *p, uint32_t v)
@@ -62,6 +65,11 @@ static void rec_pack(const struct kho_rec *r, uint8_t *out, uint8_t *data,
 			p = put32(p, pci->devfn);
 			p = put32(p, pci->vendor);
 			p = put32(p, pci->device);
+			break;
+		case KHO_FIELD_UUID:
+			/* 16 bytes as they are: four cells of raw bytes */
+			memcpy(p, (const uint8_t *)r + f->offset, 16);
+			p += 16;
 			break;
 		case KHO_FIELD_INLINE:
 			p = put32(p, off);
@@ -117,11 +125,32 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 	for (i = 0; i < s->nr_memfd; i++)
 		if (!str_ok(s->memfd[i].name, sizeof(s->memfd[i].name)))
 			return -EINVAL;
-	for (i = 0; i < s->nr_dev; i++)
-		if (!str_ok(s->dev[i].driver, sizeof(s->dev[i].driver)) ||
-		    (s->dev[i].migration_flags &&
-		     !(s->dev[i].migration_flags & VFIO_MIGRATION_STOP_COPY)))
+	for (i = 0; i < s->nr_dev; i++) {
+		const struct kho_device *d = &s->dev[i];
+		const struct kho_device_state *ds = &d->saved;
+		size_t bad;
+
+		if (!str_ok(d->driver, sizeof(d->driver)) ||
+		    (d->migration_flags &&
+		     !(d->migration_flags & VFIO_MIGRATION_STOP_COPY)))
 			return -EINVAL;
+		/* An mdev needs a reader that knows it: KHO_FORMAT_VERSION_MDEV. */
+		if (kho_mdev_is(&d->mdev) &&
+		    (h->min_reader_version < KHO_FORMAT_VERSION_MDEV ||
+		     !kho_pci_is_none(&d->pci) ||
+		     !str_ok(d->mdev.parent, sizeof(d->mdev.parent)) ||
+		     !str_ok(d->mdev.type, sizeof(d->mdev.type)) ||
+		     !kho_mdev_names_ok(&d->mdev)))
+			return -EINVAL;
+		/* The node needs a reader that knows it: KHO_FORMAT_VERSION_DEVSTATE. */
+		if (ds->present &&
+		    (h->min_reader_version < KHO_FORMAT_VERSION_DEVSTATE ||
+		     !d->migration_probed || ds->flags != d->migration_flags ||
+		     !ds->length || ds->length > KHO_DEVSTATE_MAX ||
+		     kho_devstate_path_check(ds->flags, ds->path, ds->nr_path,
+					     &bad)))
+			return -EINVAL;
+	}
 	for (i = 0; i < s->nr_ioas; i++) {
 		const struct kho_ioas *a = &s->ioas[i];
 
@@ -211,6 +240,29 @@ static int write_memfds(void *fdt, const struct kho_state *s)
 	return err ? err : fdt_end_node(fdt);
 }
 
+static int write_device_state(void *fdt, const struct kho_device_state *ds)
+{
+	fdt32_t path[KHO_DEVSTATE_PATH_MAX];
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < ds->nr_path; i++)
+		path[i] = cpu_to_fdt32(ds->path[i]);
+	err = fdt_begin_node(fdt, KHO_N_DEVICE_STATE);
+	if (!err)
+		err = prop_u64(fdt, KHO_P_MEMFD_TOKEN, ds->memfd_token);
+	if (!err)
+		err = prop_u64(fdt, KHO_P_LENGTH, ds->length);
+	if (!err)
+		err = prop_u32(fdt, KHO_P_FLAGS, ds->flags);
+	if (!err)
+		err = fdt_property(fdt, KHO_P_FSM_PATH, path,
+				   ds->nr_path * sizeof(path[0]));
+	if (!err)
+		err = prop_u32(fdt, KHO_P_CRC32, ds->crc32);
+	return err ? err : fdt_end_node(fdt);
+}
+
 static int write_devices(void *fdt, const struct kho_state *s)
 {
 	char name[40];
@@ -230,11 +282,22 @@ static int write_devices(void *fdt, const struct kho_state *s)
 		err = fdt_begin_node(fdt, name);
 		if (!err)
 			err = prop_u32(fdt, "id", d->id);
-		if (!err)
+		if (!err && kho_mdev_is(&d->mdev)) {
+			err = fdt_property(fdt, KHO_P_MDEV_UUID, d->mdev.uuid,
+					   sizeof(d->mdev.uuid));
+			if (!err)
+				err = fdt_property_string(fdt, KHO_P_MDEV_PARENT,
+							  d->mdev.parent);
+			if (!err)
+				err = fdt_property_string(fdt, KHO_P_MDEV_TYPE,
+							  d->mdev.type);
+		} else if (!err) {
 			err = fdt_property(fdt, "pci-address", addr,
 					   sizeof(addr));
-		if (!err)
-			err = fdt_property(fdt, "pci-id", pid, sizeof(pid));
+			if (!err)
+				err = fdt_property(fdt, "pci-id", pid,
+						   sizeof(pid));
+		}
 		if (!err)
 			err = fdt_property_string(fdt, "driver", d->driver);
 		if (!err)
@@ -247,6 +310,8 @@ static int write_devices(void *fdt, const struct kho_state *s)
 		if (!err && d->migration_probed)
 			err = prop_u32(fdt, KHO_P_MIGRATION_FLAGS,
 				       d->migration_flags);
+		if (!err && d->saved.present)
+			err = write_device_state(fdt, &d->saved);
 		if (!err)
 			err = fdt_end_node(fdt);
 	}

@@ -582,6 +582,8 @@ int kho_journal_snapshot_encode(const struct kho_journal_snapshot *snap,
 	memcpy(h.journal_source, snap->journal_source,
 	       sizeof(h.journal_source));
 	h.state = snap->state;
+	if (kho_state_has_mdev(&h.state))
+		kho_handoff_require(&h, KHO_FORMAT_VERSION_MDEV);
 	h.replay = snap->journal;
 	h.journal_length = snap->journal_length;
 	h.iommufd = snap->iommufd;

@@ -133,6 +133,21 @@ struct kho_pci_id {
 };
 
 /*
+ * A mediated device (an mdev: the kernel's mtty sample, a vGPU): the
+ * identity a device fd of one is canonicalised to, where a PCI function
+ * has its struct kho_pci_id (lib/mdev.h reads it from sysfs).  An mdev
+ * does not survive a kexec, so beside the UUID that names it the
+ * identity keeps what creating it again takes: its parent and type.  All
+ * zero for a PCI function.
+ */
+struct kho_mdev_id {
+	uint8_t uuid[16];
+	char parent[32];	/* the parent device: "mtty" */
+	char type[32];		/* its mdev type: "mtty-1" */
+	char driver[32];	/* the mdev driver bound, "" if none */
+};
+
+/*
  * One canonical journal record.  Object IDs are the IDs the kernel handed
  * out when the record was made ("old" IDs); replay remaps them.  Outputs
  * (out_*) are what the kernel returned.  Pointed-to data is owned by the
@@ -202,9 +217,15 @@ struct kho_rec {
 			uint32_t hwpt_id;
 		} dirty_tracking;
 		struct {
-			struct kho_pci_id pci;
+			struct kho_pci_id pci;	/* all zero for an mdev */
 			uint32_t flags;
 			uint32_t out_devid;
+			/*
+			 * An mdev's UUID, all zero for a PCI function; its
+			 * parent and type are in its struct kho_device
+			 * (format 5), read from sysfs at capture.
+			 */
+			uint8_t mdev_uuid[16];
 		} bind;
 		struct {
 			uint32_t dev_id;
@@ -274,9 +295,32 @@ struct kho_hwpt {
 	uint8_t *data;
 };
 
+/*
+ * States one device-state save or load records: its start and every
+ * state entered (a save from RUNNING enters at most 3, a load 6).
+ */
+#define KHO_DEVSTATE_PATH_MAX	8
+
+/*
+ * A device's migration data, saved through the VFIO migration v2 FSM
+ * into a memfd of /memfds (format version 4, the device-state node;
+ * docs/device-state.md, lib/devstate.h).  Not present: the device is
+ * reset across the kexec.
+ */
+struct kho_device_state {
+	bool present;
+	uint64_t memfd_token;		/* a token of /memfds */
+	uint64_t length;		/* the data's bytes: the memfd's size */
+	uint32_t flags;			/* VFIO_MIGRATION_* it was saved with */
+	uint32_t crc32;			/* zlib crc32 of the data */
+	uint32_t nr_path;
+	uint32_t path[KHO_DEVSTATE_PATH_MAX];	/* vfio_device_mig_state */
+};
+
 struct kho_device {
 	uint32_t id;			/* devid from BIND */
-	struct kho_pci_id pci;
+	struct kho_pci_id pci;		/* all zero for an mdev */
+	struct kho_mdev_id mdev;	/* all zero for a PCI function */
 	char driver[32];		/* e.g. "vfio-pci" */
 	uint32_t attached_pt;		/* HWPT id attached, 0 if none */
 	uint32_t attach_flags;
@@ -292,6 +336,7 @@ struct kho_device {
 	bool migration_probed;
 	uint32_t migration_flags;	/* VFIO_MIGRATION_* */
 	int migration_err;	/* capture only, not carried: why unprobed */
+	struct kho_device_state saved;	/* not replayed state either */
 };
 
 struct kho_state {
@@ -351,7 +396,22 @@ const char *kho_errno_name(int err);
  * node alone): min-reader-version 3 makes it refuse instead.
  */
 #define KHO_FORMAT_VERSION_QEMU 3
-#define KHO_READER_VERSION 3	/* the highest min-reader we understand */
+/*
+ * Version 4 adds a device's device-state node: its migration data,
+ * carried in a memfd.  A reader that ignored it would restore the device
+ * without its state and say nothing: min-reader-version 4 makes it refuse
+ * instead.
+ */
+#define KHO_FORMAT_VERSION_DEVSTATE 4
+/*
+ * Version 5 names a device by its mdev identity (an mdev-uuid, a parent
+ * and a type in its device node, the UUID in its BIND record) instead of
+ * a PCI address.  A reader that did not know it would look for PCI
+ * function 0000:00:00.0: min-reader-version 5 makes it refuse instead.
+ * Used only by a hand-off that carries an mdev.
+ */
+#define KHO_FORMAT_VERSION_MDEV 5
+#define KHO_READER_VERSION 5	/* the highest min-reader we understand */
 
 /*
  * The largest hand-off blob anything here accepts: the file reader, the

@@ -16,6 +16,7 @@
 #include "../include/kho-patched/linux/iommufd_journal.h"
 #include "journal.h"
 #include "kjournal.h"
+#include "pci.h"
 #include "proc.h"
 
 _Static_assert((int)IOMMU_JOURNAL_OP_IOAS_ALLOC == (int)KHO_OP_IOAS_ALLOC &&
@@ -339,7 +340,20 @@ int kho_kjournal_compare(const struct kho_journal *kernel,
 	 * formatted record (every field kho-tool replays) is the comparison.
 	 */
 	for (i = 0; i < n; i++) {
-		kho_rec_format(&kernel->recs[i], k, sizeof(k));
+		struct kho_rec kr = kernel->recs[i];
+
+		/*
+		 * The kernel names a device by its PCI address alone and
+		 * journals an mdev's BIND with none: the recorder's record of
+		 * the same devid names the mdev, which the kernel cannot.
+		 */
+		if (kr.op == KHO_OP_DEVICE_BIND &&
+		    user->recs[i].op == KHO_OP_DEVICE_BIND &&
+		    kho_pci_is_none(&kr.bind.pci) &&
+		    kr.bind.out_devid == user->recs[i].bind.out_devid)
+			memcpy(kr.bind.mdev_uuid, user->recs[i].bind.mdev_uuid,
+			       sizeof(kr.bind.mdev_uuid));
+		kho_rec_format(&kr, k, sizeof(k));
 		kho_rec_format(&user->recs[i], u, sizeof(u));
 		if (strcmp(k, u))
 			return kho_diag_set(diag, -EILSEQ,

@@ -14,7 +14,9 @@
 #endif
 #include <linux/vfio.h>
 
+#include "mdev.h"
 #include "op.h"
+#include "pci.h"
 
 #define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
 
@@ -143,10 +145,13 @@ static const struct kho_op_desc kho_ops[KHO_OP_MAX + 1] = {
 		/* vfio_df_ioctl_bind_iommufd() uses copy_struct_from_user() */
 		UAPI(VFIO_DEVICE_BIND_IOMMUFD, struct vfio_device_bind_iommufd,
 		     out_devid),
+		/* an mdev's UUID last: format 5 packs it in cells that
+		 * were reserved (zero) before */
 		FIELDS(FIELD(bind.pci, "pci", PCI),
 		       FIELD(bind.flags, "flags", FLAGS),
-		       FIELD(bind.out_devid, "out_devid", ID_OUT)),
-		.fmt = "{pci} -> device {out_devid}",
+		       FIELD(bind.out_devid, "out_devid", ID_OUT),
+		       FIELD(bind.mdev_uuid, "mdev", UUID)),
+		.fmt = "{pci}{mdev} -> device {out_devid}",
 	},
 	[KHO_OP_DEVICE_ATTACH] = {
 		.name = "DEVICE_ATTACH_IOMMUFD_PT", .phase = KHO_PHASE_DEVICES,
@@ -252,7 +257,8 @@ uint64_t kho_op_field_get(const struct kho_rec *rec,
 	uint32_t v32;
 	uint64_t v64;
 
-	if (f->kind == KHO_FIELD_PCI || f->kind == KHO_FIELD_INLINE)
+	if (f->kind == KHO_FIELD_PCI || f->kind == KHO_FIELD_INLINE ||
+	    f->kind == KHO_FIELD_UUID)
 		return 0;
 	switch (f->size) {
 	case 2:
@@ -274,7 +280,8 @@ int kho_op_field_set(struct kho_rec *rec, const struct kho_op_field *f,
 	uint16_t v16 = v;
 	uint32_t v32 = v;
 
-	if (f->kind == KHO_FIELD_PCI || f->kind == KHO_FIELD_INLINE)
+	if (f->kind == KHO_FIELD_PCI || f->kind == KHO_FIELD_INLINE ||
+	    f->kind == KHO_FIELD_UUID)
 		return -EINVAL;
 	if (f->size < 8 && v >> (f->size * 8))
 		return -ERANGE;
@@ -426,7 +433,8 @@ static void format_field(const struct kho_rec *rec,
 	unsigned long long v = kho_op_field_get(rec, f);
 	const struct kho_iova_range *rg;
 	const struct kho_pci_id *pci;
-	char s[24];
+	const uint8_t *uuid;
+	char s[24], u[KHO_MDEV_UUID_LEN];
 	uint32_t i, nr;
 
 	switch (f->kind) {
@@ -439,10 +447,22 @@ static void format_field(const struct kho_rec *rec,
 		put(buf, len, n, "0x%llx", v);
 		break;
 	case KHO_FIELD_PCI:
+		/* an mdev's BIND names no PCI function: its UUID says it */
 		pci = (const void *)((const uint8_t *)rec + f->offset);
+		if (kho_pci_is_none(pci))
+			break;
 		pci_str(pci, s, sizeof(s));
 		put(buf, len, n, "%s [%04x:%04x]", s, pci->vendor,
 		    pci->device);
+		break;
+	case KHO_FIELD_UUID:
+		uuid = (const uint8_t *)rec + f->offset;
+		for (i = 0; i < 16 && !uuid[i]; i++)
+			;
+		if (i < 16)
+			put(buf, len, n, "%smdev %s",
+			    *n && *n <= len && buf[*n - 1] != ' ' ? " " : "",
+			    kho_mdev_uuid_str(uuid, u, sizeof(u)));
 		break;
 	case KHO_FIELD_INLINE:
 		/* only IOVA ranges are shown; driver data is opaque */
@@ -522,8 +542,8 @@ int kho_rec_print_json(const struct kho_rec *rec, FILE *out)
 	const struct kho_op_desc *d = kho_op_get(rec->op);
 	const struct kho_iova_range *rg;
 	const struct kho_pci_id *pci;
-	const uint8_t *data;
-	char s[24];
+	const uint8_t *data, *uuid;
+	char s[24], u[KHO_MDEV_UUID_LEN];
 	uint32_t i, k, nr;
 
 	fprintf(out, "{\"op\": \"%s\"", kho_op_name(rec->op));
@@ -538,6 +558,15 @@ int kho_rec_print_json(const struct kho_rec *rec, FILE *out)
 			pci_str(pci, s, sizeof(s));
 			fprintf(out, ", \"%s\": \"%s\", \"vendor\": \"%04x\", \"device\": \"%04x\"",
 				f->name, s, pci->vendor, pci->device);
+			break;
+		case KHO_FIELD_UUID:
+			/* present only for an mdev */
+			uuid = (const uint8_t *)rec + f->offset;
+			for (k = 0; k < 16 && !uuid[k]; k++)
+				;
+			if (k < 16)
+				fprintf(out, ", \"%s\": \"%s\"", f->name,
+					kho_mdev_uuid_str(uuid, u, sizeof(u)));
 			break;
 		case KHO_FIELD_INLINE:
 			nr = inline_count(rec, &d->inl);

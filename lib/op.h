@@ -42,6 +42,7 @@
  * @KHO_FIELD_INLINE: the pointer to the op's inline data (owned by the
  *                   record; see struct kho_op_inline)
  * @KHO_FIELD_PCI: a struct kho_pci_id
+ * @KHO_FIELD_UUID: 16 bytes: an mdev's UUID, all zero for none
  */
 enum kho_field_kind {
 	KHO_FIELD_VALUE,
@@ -55,13 +56,15 @@ enum kho_field_kind {
 	KHO_FIELD_COUNT,
 	KHO_FIELD_INLINE,
 	KHO_FIELD_PCI,
+	KHO_FIELD_UUID,
 };
 
 /**
  * struct kho_op_field - one field of an op's struct kho_rec member
  * @name:   its name in JSON and in the op's line template
  * @offset: offsetof(struct kho_rec, ...)
- * @size:   its size in struct kho_rec (2, 4 or 8; a kho_pci_id for PCI)
+ * @size:   its size in struct kho_rec (2, 4 or 8; a kho_pci_id for PCI,
+ *          16 for a UUID)
  * @kind:   enum kho_field_kind
  *
  * The fields are listed in the order of the struct kho_rec member, which

@@ -19,6 +19,12 @@ char *kho_pci_name(const struct kho_pci_id *pci, char *buf, size_t len)
 	return buf;
 }
 
+bool kho_pci_is_none(const struct kho_pci_id *pci)
+{
+	return !pci->segment && !pci->bus && !pci->devfn && !pci->vendor &&
+	       !pci->device;
+}
+
 int kho_pci_parse_name(const char *name, struct kho_pci_id *pci)
 {
 	unsigned int seg, bus, dev, fn;
@@ -66,8 +72,8 @@ static int read_attr(const char *dir, const char *attr, char *buf,
 }
 
 /* The last component of the link @dir/@attr. */
-static int link_base(const char *dir, const char *attr, char *buf,
-		     size_t size)
+int kho_sysfs_link_base(const char *dir, const char *attr, char *buf,
+			size_t size)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	const char *base;
@@ -101,7 +107,7 @@ int kho_pci_read_hex(const char *dir, const char *attr, unsigned long *val)
 
 int kho_pci_read_driver(const char *dir, char *buf, size_t size)
 {
-	return link_base(dir, "driver", buf, size);
+	return kho_sysfs_link_base(dir, "driver", buf, size);
 }
 
 /* A "dev" attribute: "MAJOR:MINOR\n". */
@@ -152,7 +158,7 @@ int kho_pci_vfio_group(const char *sysfs, const char *dir,
 		       unsigned int *group, dev_t *rdev)
 {
 	char name[32], path[PATH_MAX], *end;
-	int err = link_base(dir, "iommu_group", name, sizeof(name));
+	int err = kho_sysfs_link_base(dir, "iommu_group", name, sizeof(name));
 
 	if (err)
 		return err;

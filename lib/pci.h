@@ -7,6 +7,7 @@
 #ifndef KHO_PCI_H
 #define KHO_PCI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "kho.h"
@@ -23,6 +24,14 @@
  * Return: @buf.
  */
 char *kho_pci_name(const struct kho_pci_id *pci, char *buf, size_t len);
+
+/**
+ * kho_pci_is_none() - is this the all-zero identity of no PCI function?
+ * @pci: the identity (an mdev's BIND record carries this one)
+ *
+ * Return: true if every field is zero; vendor 0 is no PCI vendor.
+ */
+bool kho_pci_is_none(const struct kho_pci_id *pci);
 
 /**
  * kho_pci_parse_name() - segment, bus and devfn from a sysfs name
@@ -44,6 +53,18 @@ int kho_pci_parse_name(const char *name, struct kho_pci_id *pci);
  */
 int kho_pci_sysfs_dir(const char *sysfs, const struct kho_pci_id *pci,
 		      char *buf, size_t len);
+
+/**
+ * kho_sysfs_link_base() - the last component of a sysfs symlink's target
+ * @dir:  a sysfs directory (or a link to one)
+ * @attr: the link's name in it: "driver", "subsystem", "mdev_type", ...
+ * @buf:  out: the target's last component
+ * @size: size of @buf
+ *
+ * Return: 0; -ENAMETOOLONG; the -errno of readlink(2) (-ENOENT: no link).
+ */
+int kho_sysfs_link_base(const char *dir, const char *attr, char *buf,
+			size_t size);
 
 /**
  * kho_pci_read_hex() - a hex attribute of a device, such as "0x1af4\n"

@@ -187,7 +187,12 @@ static int plan_check_rec(struct plan_objs *t, const struct kho_handoff *h,
 		if (!err)
 			err = plan_use(t, h, i, "pt", rec->attach.pt_id,
 				       KHO_OBJ_IOAS, KHO_OBJ_HWPT, diag);
-		if (err || !rec->attach.out_hwpt_id)
+		/*
+		 * An emulated device's (an mdev's) access attaches to the IOAS
+		 * itself: the kernel answers with the IOAS's ID, no HWPT.
+		 */
+		if (err || !rec->attach.out_hwpt_id ||
+		    rec->attach.out_hwpt_id == rec->attach.pt_id)
 			return err;
 		/* Attaching to an IOAS makes (or shares) an automatic HWPT. */
 		o = plan_find(t, rec->attach.out_hwpt_id);

@@ -14,6 +14,7 @@
 
 #include "compact.h"
 #include "journal.h"
+#include "mdev.h"
 #include "pci.h"
 #include "replay.h"
 #include "state.h"
@@ -63,6 +64,38 @@ int kho_replay_find_cdev(const char *sysfs, const struct kho_pci_id *pci,
 		return kho_diag_set(diag, -ENOENT,
 				    "device %s: no VFIO cdev (%s/vfio-dev: %s)",
 				    addr, fn, kho_errno_name(err));
+	return 0;
+}
+
+int kho_replay_find_mdev_cdev(const char *sysfs,
+			      const struct kho_mdev_id *mdev,
+			      const char *driver, char *name, size_t len,
+			      bool *created, struct kho_diag *diag)
+{
+	char label[KHO_DEVICE_LABEL_LEN], dir[512], drv[256];
+	int err;
+
+	kho_mdev_name(mdev, label, sizeof(label));
+	err = kho_mdev_ensure(sysfs, mdev, created, diag);
+	if (err)
+		return err;
+	err = kho_mdev_sysfs_dir(sysfs, mdev, dir, sizeof(dir));
+	if (err)
+		return kho_diag_set(diag, err, "device %s: sysfs path too long",
+				    label);
+	if (kho_pci_read_driver(dir, drv, sizeof(drv)))
+		drv[0] = '\0';
+	if (driver && driver[0] && strcmp(drv, driver))
+		return kho_diag_set(diag, -ENODEV,
+				    "device %s%s: bound to driver '%s', recorded '%s'",
+				    label, *created ? " (created)" : "",
+				    drv[0] ? drv : "(none)", driver);
+	err = kho_pci_vfio_cdev(dir, name, len, NULL);
+	if (err)
+		return kho_diag_set(diag, -ENOENT,
+				    "device %s%s: no VFIO cdev (%s/vfio-dev: %s)",
+				    label, *created ? " (created)" : "", dir,
+				    kho_errno_name(err));
 	return 0;
 }
 
@@ -451,12 +484,25 @@ int kho_replay_bind(struct kho_replay *r, const struct kho_handoff *h,
 	};
 	const struct kho_device *sdev;
 	struct kho_replay_dev *dev, *tab;
-	char addr[16], name[32], why[96];
+	char addr[KHO_DEVICE_LABEL_LEN], name[32], why[96];
+	struct kho_mdev_id mdev = { 0 };
 	struct kho_diag sub;
 	uint64_t t0;
 	int err;
 
-	kho_replay_pci_name(&rec->bind.pci, addr, sizeof(addr));
+	memcpy(mdev.uuid, rec->bind.mdev_uuid, sizeof(mdev.uuid));
+	sdev = kho_state_find_dev(&h->state, rec->bind.out_devid);
+	if (kho_mdev_is(&mdev)) {
+		/* parent and type are in the device node alone */
+		if (!sdev || memcmp(sdev->mdev.uuid, mdev.uuid,
+				    sizeof(mdev.uuid)))
+			return kho_diag_set(diag, -EBADMSG,
+					    "replay: mdev %s (recorded devid %u): no device node names it: its parent and type, which creating it takes, are unknown",
+					    kho_mdev_uuid_str(mdev.uuid, addr, sizeof(addr)),
+					    rec->bind.out_devid);
+		mdev = sdev->mdev;
+	}
+	kho_device_label(&rec->bind.pci, &mdev, addr, sizeof(addr));
 	if (rec->bind.flags & VFIO_DEVICE_BIND_FLAG_TOKEN)
 		return kho_diag_set(diag, -EOPNOTSUPP,
 				    "replay: device %s: bind: a VF token cannot be carried across kexec",
@@ -469,20 +515,27 @@ int kho_replay_bind(struct kho_replay *r, const struct kho_handoff *h,
 	memset(dev, 0, sizeof(*dev));
 	dev->fd = -1;
 	dev->pci = rec->bind.pci;
+	dev->mdev = mdev;
 	dev->old_id = rec->bind.out_devid;
-	sdev = kho_state_find_dev(&h->state, rec->bind.out_devid);
 	/*
 	 * The recorded driver is the live state's; a whole journal may bind
 	 * another function under a devid that was reused since.
 	 */
-	if (sdev && !memcmp(&sdev->pci, &rec->bind.pci, sizeof(sdev->pci))) {
+	if (sdev && !memcmp(&sdev->pci, &rec->bind.pci, sizeof(sdev->pci)) &&
+	    !memcmp(sdev->mdev.uuid, mdev.uuid, sizeof(mdev.uuid))) {
 		snprintf(dev->driver, sizeof(dev->driver), "%s", sdev->driver);
 		dev->old_hwpt = sdev->attached_pt;
 	}
 
 	t0 = now_ns();
-	err = kho_replay_find_cdev(r->sysfs, &rec->bind.pci, dev->driver,
-				   name, sizeof(name), &sub);
+	if (kho_mdev_is(&mdev))
+		err = kho_replay_find_mdev_cdev(r->sysfs, &mdev, dev->driver,
+						name, sizeof(name),
+						&dev->mdev_created, &sub);
+	else
+		err = kho_replay_find_cdev(r->sysfs, &rec->bind.pci,
+					   dev->driver, name, sizeof(name),
+					   &sub);
 	r->identity_ns += now_ns() - t0;
 	if (err)
 		return kho_diag_set(diag, err, "replay: %s (recorded devid %u)",

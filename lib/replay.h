@@ -31,6 +31,8 @@ int kho_replay_memfd_find(const struct kho_replay_memfd *memfds, size_t nr,
 /* A device the replay opened and bound. */
 struct kho_replay_dev {
 	struct kho_pci_id pci;
+	struct kho_mdev_id mdev;	/* all zero for a PCI function */
+	bool mdev_created;	/* the replay created the mdev */
 	uint32_t old_id;
 	uint32_t new_id;
 	uint32_t old_hwpt;	/* recorded attachment, 0 if none */
@@ -163,6 +165,27 @@ struct kho_replay_dev *kho_replay_find_dev(struct kho_replay *r,
  */
 char *kho_replay_pci_name(const struct kho_pci_id *pci, char *buf,
 			  size_t len);
+
+/**
+ * kho_replay_find_mdev_cdev() - the VFIO cdev of a recorded mdev, created
+ * @sysfs:   sysfs mount point ("/sys")
+ * @mdev:    its identity (UUID, parent, type), from the hand-off
+ * @driver:  the mdev driver recorded; NULL or "" to skip the check
+ * @name:    out: the cdev's name, "vfio0"
+ * @len:     size of @name
+ * @created: out: true if this call created the mdev
+ * @diag:    why not, naming the mdev, the step and the cause
+ *
+ * An mdev does not survive a kexec: it is created again with its UUID
+ * (kho_mdev_ensure()) unless the boot or an earlier try already did.
+ *
+ * Return: 0; kho_mdev_ensure()'s errors; -ENODEV (another driver);
+ * -ENOENT (no VFIO cdev).
+ */
+int kho_replay_find_mdev_cdev(const char *sysfs,
+			      const struct kho_mdev_id *mdev,
+			      const char *driver, char *name, size_t len,
+			      bool *created, struct kho_diag *diag);
 
 /**
  * kho_replay_find_cdev() - find the VFIO cdev of a PCI function

@@ -12,6 +12,7 @@
 #include "compat.h"
 #include <linux/vfio.h>
 
+#include "mdev.h"
 #include "state_internal.h"
 
 void kho_state_init(struct kho_state *s)
@@ -119,6 +120,16 @@ struct kho_hwpt *kho_state_find_hwpt(const struct kho_state *s, uint32_t id)
 		if (s->hwpt[i].id == id)
 			return &s->hwpt[i];
 	return NULL;
+}
+
+bool kho_state_has_mdev(const struct kho_state *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr_dev; i++)
+		if (kho_mdev_is(&s->dev[i].mdev))
+			return true;
+	return false;
 }
 
 struct kho_device *kho_state_find_dev(const struct kho_state *s, uint32_t id)
@@ -268,6 +279,7 @@ int kho_state_equal(const struct kho_state *a, const struct kho_state *b,
 		if (!y)
 			return kho_diag_set(diag, -EBADMSG, "state: device %u missing", x->id);
 		if (memcmp(&x->pci, &y->pci, sizeof(x->pci)) ||
+		    memcmp(x->mdev.uuid, y->mdev.uuid, sizeof(x->mdev.uuid)) ||
 		    x->attached_pt != y->attached_pt ||
 		    x->attach_flags != y->attach_flags || x->pasid != y->pasid)
 			return kho_diag_set(diag, -EBADMSG,

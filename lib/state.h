@@ -150,6 +150,14 @@ struct kho_ioas *kho_state_find_ioas(const struct kho_state *s, uint32_t id);
 struct kho_hwpt *kho_state_find_hwpt(const struct kho_state *s, uint32_t id);
 
 /**
+ * kho_state_has_mdev() - does any bound device name an mdev?
+ * @s: the state
+ *
+ * Return: true if one does (the hand-off then needs format 5).
+ */
+bool kho_state_has_mdev(const struct kho_state *s);
+
+/**
  * kho_state_find_dev() - look up a bound device
  * @s:  the state
  * @id: its device ID

@@ -13,6 +13,8 @@
 #include "compat.h"
 #include <linux/vfio.h>
 
+#include "mdev.h"
+#include "pci.h"
 #include "state_internal.h"
 /* --- helpers for the rules --------------------------------------------- */
 
@@ -241,6 +243,11 @@ static int rule_destroy(struct kho_state *s, struct kho_state_batch *b,
 		if (ioas_has_domain(s, id))
 			return kho_diag_set(diag, -EBUSY,
 					    "DESTROY: IOAS %u: EBUSY (an HWPT translates it)",
+					    id);
+		/* iommufd_access_change_ioas() takes ioas->obj.users */
+		if (hwpt_users(s, id))
+			return kho_diag_set(diag, -EBUSY,
+					    "DESTROY: IOAS %u: EBUSY (an emulated device's access is attached)",
 					    id);
 		remove_ioas(s, b, idx);
 		return 0;
@@ -717,7 +724,10 @@ static int rule_dirty(struct kho_state *s, const struct kho_rec *rec,
 static int rule_bind(struct kho_state *s, const struct kho_rec *rec,
 		     struct kho_diag *diag)
 {
+	struct kho_mdev_id mdev = { 0 };
+	char name[KHO_DEVICE_LABEL_LEN];
 	struct kho_device *n;
+	bool is_mdev;
 	size_t i;
 
 	/* vfio_df_ioctl_bind_iommufd(): only the TOKEN flag exists */
@@ -728,12 +738,22 @@ static int rule_bind(struct kho_state *s, const struct kho_rec *rec,
 				    rec->bind.out_devid);
 	/* One VFIO device file binds once; a second bind of the same
 	 * function through another file is refused by VFIO's open count. */
+	memcpy(mdev.uuid, rec->bind.mdev_uuid, sizeof(mdev.uuid));
+	is_mdev = kho_mdev_is(&mdev);
+	if (is_mdev && !kho_pci_is_none(&rec->bind.pci))
+		return kho_diag_set(diag, -EINVAL,
+				    "BIND: devid %u names both a PCI function and an mdev",
+				    rec->bind.out_devid);
 	for (i = 0; i < s->nr_dev; i++)
-		if (!memcmp(&s->dev[i].pci, &rec->bind.pci, sizeof(rec->bind.pci)))
+		if (is_mdev ? !memcmp(s->dev[i].mdev.uuid, mdev.uuid,
+				      sizeof(mdev.uuid)) :
+			      !kho_mdev_is(&s->dev[i].mdev) &&
+			      !memcmp(&s->dev[i].pci, &rec->bind.pci,
+				      sizeof(rec->bind.pci)))
 			return kho_diag_set(diag, -EBUSY,
-					    "BIND: %04x:%02x:%02x.%u: EBUSY (already bound as device %u)",
-					    rec->bind.pci.segment, rec->bind.pci.bus,
-					    rec->bind.pci.devfn >> 3, rec->bind.pci.devfn & 7,
+					    "BIND: %s: EBUSY (already bound as device %u)",
+					    kho_device_label(&rec->bind.pci, &mdev,
+							     name, sizeof(name)),
 					    s->dev[i].id);
 	n = realloc(s->dev, (s->nr_dev + 1) * sizeof(*n));
 	if (!n)
@@ -742,7 +762,11 @@ static int rule_bind(struct kho_state *s, const struct kho_rec *rec,
 	memset(&n[s->nr_dev], 0, sizeof(*n));
 	n[s->nr_dev].id = rec->bind.out_devid;
 	n[s->nr_dev].pci = rec->bind.pci;
-	snprintf(n[s->nr_dev].driver, sizeof(n[s->nr_dev].driver), "vfio-pci");
+	/* an mdev's parent, type and driver: capture reads them from sysfs */
+	n[s->nr_dev].mdev = mdev;
+	if (!is_mdev)
+		snprintf(n[s->nr_dev].driver, sizeof(n[s->nr_dev].driver),
+			 "vfio-pci");
 	s->nr_dev++;
 	return 0;
 }
@@ -780,6 +804,21 @@ static int rule_attach(struct kho_state *s, struct kho_state_batch *b,
 	d = kho_state_find_dev(s, devid);
 	if (!d)
 		return kho_diag_set(diag, -ENOENT, "ATTACH: device %u: ENOENT (not bound)", devid);
+	if (kho_state_find_ioas(s, a->pt_id) && a->out_hwpt_id == a->pt_id) {
+		/*
+		 * vfio_iommufd_emulated_attach_ioas(): a device with no IOMMU
+		 * of its own (an mdev: mtty, a vGPU) gets an iommufd access to
+		 * the IOAS, no domain, and pt_id comes back unchanged (IDs are
+		 * unique: no HWPT can have the IOAS's).  Attached again, the
+		 * access moves (iommufd_access_replace()).
+		 */
+		if (d->attached_pt && d->attached_pt != a->pt_id) {
+			release_attachment(s, d);
+			d = kho_state_find_dev(s, devid);
+		}
+		d->attached_pt = a->pt_id;
+		return 0;
+	}
 	if (kho_state_find_ioas(s, a->pt_id)) {
 		/*
 		 * iommufd_device_auto_get_domain(): reuse an auto domain of the
@@ -916,6 +955,7 @@ int kho_state_batch_apply(struct kho_state *s, struct kho_state_batch *b,
 
 int kho_state_predict(const struct kho_state *s, struct kho_rec *rec)
 {
+	const struct kho_device *d;
 	size_t i;
 
 	switch (rec->op) {
@@ -929,7 +969,10 @@ int kho_state_predict(const struct kho_state *s, struct kho_rec *rec)
 		rec->bind.out_devid = kho_state_next_id(s);
 		return 0;
 	case KHO_OP_DEVICE_ATTACH:
-		if (!kho_state_find_ioas(s, rec->attach.pt_id)) {
+		/* an mdev is emulated: its access gets the IOAS's own ID */
+		d = kho_state_find_dev(s, rec->attach.dev_id);
+		if (!kho_state_find_ioas(s, rec->attach.pt_id) ||
+		    (d && kho_mdev_is(&d->mdev))) {
 			rec->attach.out_hwpt_id = rec->attach.pt_id;
 			return 0;
 		}

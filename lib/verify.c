@@ -14,6 +14,7 @@
 #include <assert.h>
 
 #include "kjournal.h"
+#include "mdev.h"
 #include "verify.h"
 
 /* The usable ranges are read as kho_iova_range: the same two u64. */
@@ -493,7 +494,7 @@ static int verify_held_identity(struct kho_replay *r,
 				struct kho_replay_dev *dev, const char *addr,
 				struct kho_diag *diag)
 {
-	char path[160], buf[256];
+	char path[160], buf[256], sysname[KHO_MDEV_UUID_LEN];
 	const char *base;
 	struct stat held, named;
 
@@ -508,7 +509,9 @@ static int verify_held_identity(struct kho_replay *r,
 	snprintf(path, sizeof(path), "%s/dev/char/%u:%u/device", r->sysfs,
 		 major(held.st_rdev), minor(held.st_rdev));
 	base = link_base(path, buf, sizeof(buf));
-	if (strcmp(base, addr))
+	/* the sysfs name: a PCI address, or an mdev's UUID */
+	if (strcmp(base, kho_device_sysname(&sdev->pci, &sdev->mdev, sysname,
+					    sizeof(sysname))))
 		return kho_diag_set(diag, -ENODEV,
 				    "verify: device %s: the bound cdev %s belongs to '%s'",
 				    addr, dev->cdev, base[0] ? base : "(nothing)");
@@ -530,24 +533,31 @@ static int verify_device(struct kho_replay *r, const struct kho_handoff *h,
 {
 	struct kho_replay_dev *dev = kho_replay_find_dev(r, sdev->id);
 	struct iommu_hw_info info = { .size = sizeof(info) };
-	char addr[16];
+	char addr[KHO_DEVICE_LABEL_LEN];
 	uint32_t hwpt;
 	int err;
 
-	kho_replay_pci_name(&sdev->pci, addr, sizeof(addr));
+	kho_device_label(&sdev->pci, &sdev->mdev, addr, sizeof(addr));
 	if (!dev || dev->fd < 0)
 		return kho_diag_set(diag, -ENOENT,
 				    "verify: device %s (devid %u): recorded but not bound",
 				    addr, sdev->id);
-	if (memcmp(&dev->pci, &sdev->pci, sizeof(dev->pci)))
+	if (memcmp(&dev->pci, &sdev->pci, sizeof(dev->pci)) ||
+	    memcmp(dev->mdev.uuid, sdev->mdev.uuid, sizeof(dev->mdev.uuid)))
 		return kho_diag_set(diag, -ENODEV,
-				    "verify: device %s: bound as a different PCI function",
+				    "verify: device %s: bound as a different device",
 				    addr);
 	err = verify_held_identity(r, sdev, dev, addr, diag);
 	if (err)
 		return err;
 	info.dev_id = dev->new_id;
-	if (ioctl(r->iommufd, IOMMU_GET_HW_INFO, &info) < 0) {
+	/*
+	 * An mdev is bound as an iommufd access, not a device object, which
+	 * IOMMU_GET_HW_INFO does not know (ENOENT): its binding is proven
+	 * by the ATTACH the replay made on it, checked below.
+	 */
+	if (!kho_mdev_is(&sdev->mdev) &&
+	    ioctl(r->iommufd, IOMMU_GET_HW_INFO, &info) < 0) {
 		err = -errno;
 		return kho_diag_set(diag, err,
 				    "verify: device %s (devid %u, now %u): not bound to the iommufd: %s",

@@ -11,9 +11,11 @@
 #include "compact.h"
 #include "file.h"
 #include "handoff.h"
+#include "mdev.h"
 #include "internal.h"
 #include "kjournal.h"
 #include "op.h"
+#include "pci.h"
 #include "state.h"
 
 /*
@@ -75,6 +77,48 @@ static int kho_record_ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
  * wrapper unrecorded.  Return: -ENOTTY on a kernel without the journal
  * (the caller seeds from the plan), 0, or why it failed.
  */
+/*
+ * The kernel journals a device by its PCI address alone, so it records an
+ * mdev's BIND with none: the device bound under that devid names it, as
+ * the recorder would have.
+ */
+static void kho_record_name_mdevs(struct kho_record *rec)
+{
+	struct kho_rec *r;
+	size_t i, k;
+
+	for (i = 0; i < rec->journal.nr; i++) {
+		r = &rec->journal.recs[i];
+		if (r->op != KHO_OP_DEVICE_BIND ||
+		    !kho_pci_is_none(&r->bind.pci))
+			continue;
+		for (k = 0; k < rec->nr_ofds; k++)
+			if (rec->ofds[k].refs && rec->ofds[k].bound &&
+			    rec->ofds[k].devid == r->bind.out_devid)
+				memcpy(r->bind.mdev_uuid, rec->ofds[k].mdev.uuid,
+				       sizeof(r->bind.mdev_uuid));
+	}
+}
+
+/* Does the journal BIND every device this process holds bound? */
+static bool kho_record_kjournal_binds_all(const struct kho_record *rec)
+{
+	size_t i, k;
+
+	for (k = 0; k < rec->nr_ofds; k++) {
+		if (!rec->ofds[k].refs || !rec->ofds[k].bound)
+			continue;
+		for (i = 0; i < rec->journal.nr; i++)
+			if (rec->journal.recs[i].op == KHO_OP_DEVICE_BIND &&
+			    rec->journal.recs[i].bind.out_devid ==
+			    rec->ofds[k].devid)
+				break;
+		if (i == rec->journal.nr)
+			return false;
+	}
+	return true;
+}
+
 static int kho_record_adopt_kjournal(struct kho_record *rec, int iommufd,
 				     struct kho_diag *diag)
 {
@@ -102,6 +146,20 @@ static int kho_record_adopt_kjournal(struct kho_record *rec, int iommufd,
 				    iommufd, why.msg[0] ? why.msg : strerror(-ret));
 	/* as if recorded here: capture elides the kernel's journal alike */
 	kho_journal_elide(&rec->journal, &rec->nr_elided);
+	kho_record_name_mdevs(rec);
+	/*
+	 * The kernel journals iommufd devices; an emulated one (an mdev) is
+	 * an iommufd access, whose BIND and ATTACH it does not record.  Its
+	 * journal then lacks a device this process holds: start from the
+	 * plan instead, which has it (the next capture on this kernel finds
+	 * the two journals differ, and says so).
+	 */
+	if (!kho_record_kjournal_binds_all(rec)) {
+		kho_journal_free(&rec->journal);
+		kho_journal_init(&rec->journal);
+		rec->nr_elided = 0;
+		return -ENOTTY;
+	}
 	return 0;
 }
 
@@ -147,9 +205,11 @@ static int kho_record_adopt_locked(struct kho_record *rec,
 		o->pci = d->pci;
 		o->pci_known = true;
 		for (j = 0; j < h->state.nr_dev; j++)
-			if (h->state.dev[j].id == d->old_id)
+			if (h->state.dev[j].id == d->old_id) {
 				snprintf(o->driver, sizeof(o->driver), "%s",
 					 h->state.dev[j].driver);
+				o->mdev = h->state.dev[j].mdev;
+			}
 	}
 	/*
 	 * On a kernel that journals, the adopted iommufd's own journal says

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "kjournal.h"
+#include "mdev.h"
 #include "pci.h"
 
 struct kho_record_fdent *kho_record_fdent(struct kho_record *rec, int fd,
@@ -202,7 +203,7 @@ static void kho_record_drop_fd(struct kho_record *rec, int fd)
 {
 	struct kho_record_fdent *e = kho_record_fdent(rec, fd, false);
 	struct kho_record_ofd *o;
-	char why[160];
+	char why[256], name[128];
 	bool devices = false;
 	size_t i;
 
@@ -227,10 +228,13 @@ static void kho_record_drop_fd(struct kho_record *rec, int fd)
 			kho_record_reset(rec);
 			return;
 		}
+		if (kho_mdev_is(&o->mdev))
+			kho_mdev_name(&o->mdev, name, sizeof(name));
+		else
+			kho_pci_name(&o->pci, name, sizeof(name));
 		snprintf(why, sizeof(why),
-			 "VFIO device %04x:%02x:%02x.%x (devid %u) was unbound by closing its fd: the journal has no record for unbind",
-			 o->pci.segment, o->pci.bus, o->pci.devfn >> 3,
-			 o->pci.devfn & 7, o->devid);
+			 "VFIO device %s (devid %u) was unbound by closing its fd: the journal has no record for unbind",
+			 name, o->devid);
 		kho_record_break(rec, why);
 		o->bound = false;
 	} else if (o->kind == KHO_RECORD_FD_IOMMUFD &&
@@ -351,9 +355,12 @@ bool kho_record_fd_internal(struct kho_record *rec, int fd)
 	return ret;
 }
 
-/* The PCI function behind a VFIO cdev fd, read once from sysfs. */
-int kho_record_devfd_to_pci(void *ctx, int devfd, struct kho_pci_id *pci,
-			    struct kho_diag *diag)
+/*
+ * The device behind a VFIO cdev fd, read once from sysfs: a PCI function
+ * (@pci, @mdev zeroed) or an mdev (@mdev, @pci zeroed).
+ */
+int kho_record_devfd_to_id(void *ctx, int devfd, struct kho_pci_id *pci,
+			   struct kho_mdev_id *mdev, struct kho_diag *diag)
 {
 	struct kho_record *rec = ctx;
 	struct kho_record_ofd *o = kho_record_classify(rec, devfd, NULL);
@@ -368,6 +375,7 @@ int kho_record_devfd_to_pci(void *ctx, int devfd, struct kho_pci_id *pci,
 				    "device fd %d: not a VFIO cdev", devfd);
 	if (o->pci_known) {
 		*pci = o->pci;
+		*mdev = o->mdev;
 		return 0;
 	}
 	snprintf(dir, sizeof(dir), "/sys/dev/char/%u:%u/device",
@@ -379,10 +387,24 @@ int kho_record_devfd_to_pci(void *ctx, int devfd, struct kho_pci_id *pci,
 	target[n] = 0;
 	base = strrchr(target, '/');
 	base = base ? base + 1 : target;
-	if (kho_pci_parse_name(base, &id))
-		return kho_diag_set(diag, -EOPNOTSUPP,
-				    "device fd %d: %s is not a PCI function: only PCI devices are recorded",
-				    devfd, base);
+	if (kho_pci_parse_name(base, &id)) {
+		/* An mdev (mtty, a vGPU): its UUID, parent and type. */
+		ret = kho_mdev_of_cdev("/sys", o->rdev, &o->mdev);
+		if (ret == -ENODEV)
+			return kho_diag_set(diag, -EOPNOTSUPP,
+					    "device fd %d: %s is neither a PCI function nor an mdev: not recorded",
+					    devfd, base);
+		if (ret)
+			return kho_diag_set(diag, ret,
+					    "device fd %d: %s: reading its mdev identity: %s",
+					    devfd, base, strerror(-ret));
+		memset(&o->pci, 0, sizeof(o->pci));
+		snprintf(o->driver, sizeof(o->driver), "%s", o->mdev.driver);
+		o->pci_known = true;
+		*pci = o->pci;
+		*mdev = o->mdev;
+		return 0;
+	}
 	ret = kho_pci_read_hex(dir, "vendor", &vendor);
 	if (!ret)
 		ret = kho_pci_read_hex(dir, "device", &device);
@@ -393,10 +415,12 @@ int kho_record_devfd_to_pci(void *ctx, int devfd, struct kho_pci_id *pci,
 	o->pci = id;
 	o->pci.vendor = vendor;
 	o->pci.device = device;
+	memset(&o->mdev, 0, sizeof(o->mdev));
 	if (!kho_pci_read_driver(dir, target, sizeof(target)))
 		snprintf(o->driver, sizeof(o->driver), "%.31s", target);
 	o->pci_known = true;
 	*pci = o->pci;
+	*mdev = o->mdev;
 	return 0;
 }
 

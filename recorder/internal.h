@@ -44,8 +44,9 @@ struct kho_record_ofd {
 	bool bound;
 	uint32_t devid;
 	uint32_t attached_pt;
-	bool pci_known;
+	bool pci_known;		/* pci, or mdev for an mdev, read */
 	struct kho_pci_id pci;
+	struct kho_mdev_id mdev;	/* all zero for a PCI function */
 	char driver[32];
 };
 
@@ -229,8 +230,8 @@ int kho_record_ofd_new(struct kho_record *rec, int fd,
 		       enum kho_record_fd_kind kind, dev_t rdev);
 struct kho_record_ofd *kho_record_classify(struct kho_record *rec, int fd,
 					   const char *path);
-int kho_record_devfd_to_pci(void *ctx, int devfd, struct kho_pci_id *pci,
-			    struct kho_diag *diag);
+int kho_record_devfd_to_id(void *ctx, int devfd, struct kho_pci_id *pci,
+			   struct kho_mdev_id *mdev, struct kho_diag *diag);
 int kho_record_devfd_to_devid(void *ctx, int devfd, uint32_t *devid,
 			      struct kho_diag *diag);
 

@@ -40,7 +40,7 @@ int kho_record_new(struct kho_record **out)
 	/* built once: kho_record_note() hands it to every canonicalisation */
 	rec->canon.va_to_memfd = kho_record_va_to_memfd;
 	rec->canon.fd_to_memfd = kho_record_fd_to_memfd;
-	rec->canon.devfd_to_pci = kho_record_devfd_to_pci;
+	rec->canon.devfd_to_id = kho_record_devfd_to_id;
 	rec->canon.devfd_to_devid = kho_record_devfd_to_devid;
 	rec->canon.ctx = rec;
 	rec->ctx_ofd = -1;

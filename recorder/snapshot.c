@@ -108,6 +108,7 @@ static int kho_record_snapshot_locked(struct kho_record *rec,
 		d = &s->dev[s->nr_dev++];
 		d->id = o->devid;
 		d->pci = o->pci;
+		d->mdev = o->mdev;
 		snprintf(d->driver, sizeof(d->driver), "%s", o->driver);
 		/*
 		 * The snapshot's state holds no HWPTs: the attachment lives

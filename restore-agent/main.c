@@ -26,6 +26,7 @@
 #include "adopt.h"
 #include "agent.h"
 #include "compact.h"
+#include "devstate.h"
 #include "escape.h"
 #include "fdpass.h"
 #include "file.h"
@@ -34,6 +35,9 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "luod.h"
+#include "mdev.h"
+#include "pci.h"
+#include "state.h"
 #include "verify.h"
 
 struct agent {
@@ -129,6 +133,101 @@ static int read_fd(int fd, void **bufp, size_t *lenp)
 		return -EBADMSG;
 	}
 	return err;
+}
+
+/* Is @token a memfd that carries a device's state (not the VMM's)? */
+static bool devstate_memfd(const struct agent *a, uint64_t token)
+{
+	size_t i;
+
+	for (i = 0; i < a->h.state.nr_dev; i++)
+		if (a->h.state.dev[i].saved.present &&
+		    a->h.state.dev[i].saved.memfd_token == token)
+			return true;
+	return false;
+}
+
+/*
+ * Each device whose state the hand-off carries, after the replay bound
+ * it and verification checked it and before the VMM adopts it: RESUMING,
+ * the saved bytes written, STOP (the driver loads them there), RUNNING,
+ * read back (lib/devstate.c).  A device the load fails on is reset and
+ * the restore fails, naming it: the VMM never gets a device whose state
+ * was silently lost.  @detail: empty when no device carries a state.
+ */
+static int resume_devices(struct agent *a, char *detail, size_t size,
+			  struct kho_diag *diag)
+{
+	char label[KHO_DEVICE_LABEL_LEN], path[160], saved[160];
+	struct kho_diag why = { "" };
+	struct kho_devstate ds;
+	struct kho_replay_dev *dev;
+	size_t i, n = 0;
+	uint64_t bytes = 0;
+	int memfd, err;
+
+	detail[0] = '\0';
+	for (i = 0; i < a->h.state.nr_dev; i++) {
+		const struct kho_device *d = &a->h.state.dev[i];
+		const struct kho_device_state *st = &d->saved;
+
+		if (!st->present)
+			continue;
+		kho_device_label(&d->pci, &d->mdev, label, sizeof(label));
+		dev = kho_replay_find_dev(&a->r, d->id);
+		if (!dev || dev->fd < 0)
+			return kho_diag_set(diag, -ENODEV,
+					    "device %u (%s): the hand-off carries its state, but the replay bound no such device",
+					    d->id, label);
+		memfd = kho_replay_memfd_find(a->memfd, a->nr_memfd,
+					      st->memfd_token);
+		if (memfd < 0)
+			return kho_diag_set(diag, -ENOENT,
+					    "device %u (%s): its state's memfd token 0x%llx was not retrieved",
+					    d->id, label,
+					    (unsigned long long)st->memfd_token);
+		kho_devstate_init(&ds, dev->fd, st->flags, &kho_devstate_sys,
+				  NULL);
+		err = kho_devstate_load(&ds, memfd, st->length, st->crc32,
+					&why);
+		if (!err)
+			err = kho_devstate_resume(&ds, &why);
+		kho_devstate_close(&ds);
+		if (err)
+			return kho_diag_set(diag, err, "device %u (%s): %s",
+					    d->id, label, why.msg);
+		kho_devstate_path_str(st->path, st->nr_path, saved,
+				      sizeof(saved));
+		agent_log(0, "device-state: device %u (%s, %s): %llu bytes resumed (crc32 0x%08x), saved %s, resumed %s: RUNNING",
+			  d->id, label, dev->cdev,
+			  (unsigned long long)st->length, st->crc32, saved,
+			  kho_devstate_path_str(ds.path, ds.path_len, path,
+						sizeof(path)));
+		bytes += st->length;
+		n++;
+	}
+	if (n)
+		snprintf(detail, size,
+			 "%zu device(s) resumed from %llu bytes, each read back RUNNING",
+			 n, (unsigned long long)bytes);
+	return 0;
+}
+
+/*
+ * The adoption protocol names a device by its PCI address alone: the
+ * devices a failed agent bound are named again from the hand-off, each
+ * mdev by its devid, so that verification checks the one bound.
+ */
+static void held_mdevs(struct agent *a)
+{
+	const struct kho_device *sdev;
+	size_t i;
+
+	for (i = 0; i < a->r.nr_dev; i++) {
+		sdev = kho_state_find_dev(&a->h.state, a->r.dev[i].old_id);
+		if (sdev && kho_pci_is_none(&a->r.dev[i].pci))
+			a->r.dev[i].mdev = sdev->mdev;
+	}
 }
 
 /* Take the session and its memfds from a failed agent that holds them. */
@@ -357,14 +456,18 @@ static void build_set(struct agent *a, struct kho_adopt_set *set)
 		return;
 	adopt_devs(a, set);
 	for (i = 0; i < a->nr_memfd; i++) {
+		struct kho_adopt_memfd *m = &set->memfd[set->nr_memfd];
 		struct stat st;
 
-		set->memfd[i].token = a->memfd[i].token;
-		set->memfd[i].fd = a->memfd[i].fd;
+		/* a device's state was the agent's to resume, not guest RAM */
+		if (devstate_memfd(a, a->memfd[i].token))
+			continue;
+		m->token = a->memfd[i].token;
+		m->fd = a->memfd[i].fd;
 		if (!fstat(a->memfd[i].fd, &st))
-			set->memfd[i].size = st.st_size;
+			m->size = st.st_size;
+		set->nr_memfd++;
 	}
-	set->nr_memfd = a->nr_memfd;
 }
 
 static void free_set(struct kho_adopt_set *set)
@@ -1154,6 +1257,7 @@ static int restore_steps(struct agent *a)
 		return fail_step(a, "decode", t0, err, detail);
 	}
 	a->decoded = 1;
+	held_mdevs(a);
 	snprintf(detail, sizeof(detail),
 		 "%zu bytes (read %.3f ms, decode %.3f ms), from kernel %s by kho-tool %s, %zu plan records (journal %llu)",
 		 a->blob_len, (t1 - t0) / 1e6, (agent_now_ns() - t1) / 1e6,
@@ -1184,6 +1288,7 @@ static int restore_steps(struct agent *a)
 
 	if (a->salvage)
 		return salvage(a);
+
 
 	if (a->h.iommufd.present) {
 		err = kernel_replay(a);
@@ -1218,6 +1323,13 @@ static int restore_steps(struct agent *a)
 		 vr.ioas, vr.maps, vr.probes, vr.devices, vr.attachments,
 		 vr.by_construction, vr.allowed_probes);
 	agent_step_done("verify", t0, 0, detail);
+
+	t0 = agent_now_ns();
+	err = resume_devices(a, detail, sizeof(detail), &diag);
+	if (err)
+		return fail_step(a, "device-state", t0, err, diag.msg);
+	if (detail[0])
+		agent_step_done("device-state", t0, 0, detail);
 	return 0;
 }
 

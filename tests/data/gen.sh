@@ -48,7 +48,7 @@ bad() {
 	[ "$stamp" = no ] || "$tmp/stamp" "tests/data/bad/$name.dtb" >/dev/null
 }
 bad wrong-compatible yes 's/"kho-tool,handoff-v1"/"kho-tool,handoff-v0"/'
-bad min-reader-too-new yes 's/format-version = <1>/format-version = <4>/; s/min-reader-version = <1>/min-reader-version = <4>/'
+bad min-reader-too-new yes 's/format-version = <1>/format-version = <6>/; s/min-reader-version = <1>/min-reader-version = <6>/'
 bad wrong-format-version yes 's/format-version = <1>/format-version = <0>/'
 bad checksum-mismatch no 's/0x0 0x1000000 0x0 0x100000/0x0 0x1000000 0x0 0x200000/; s/<0x0 0x100000  0x0 0x7f00000/<0x0 0x100000  0x0 0x7e00000/'
 bad missing-property yes '/kernel-release = /d'
@@ -92,6 +92,26 @@ bad iommufd-journal-length-too-big yes 's/journal-length = \/bits\/ 64 <57>;\t\/
 m=fdt-schema/examples/edu-vm-migration.dts
 bad migration-flags-no-stop-copy yes 's/migration-flags = <0x0>/migration-flags = <0x4>/' "$m"
 bad migration-flags-length yes 's/migration-flags = <0x0>/migration-flags = \/bits\/ 64 <0x1>/' "$m"
+# A device's carried state (format 4): vm-device-state.dts, one defect.
+d=fdt-schema/examples/vm-device-state.dts
+bad devstate-min-reader-3 yes 's/min-reader-version = <4>/min-reader-version = <3>/' "$d"
+bad devstate-unknown-memfd yes 's|memfd-token = /bits/ 64 <9>|memfd-token = /bits/ 64 <10>|' "$d"
+bad devstate-length-not-size yes 's|length = /bits/ 64 <0x1000>|length = /bits/ 64 <0x800>|' "$d"
+bad devstate-flags-differ yes 's|flags = <0x7>;\t/\* as|flags = <0x3>;\t/* as|' "$d"
+bad devstate-path-skips-arc yes 's/fsm-path = <2 6 7 3>/fsm-path = <2 6 3>/' "$d"
+bad devstate-path-not-stop-copy yes 's/fsm-path = <2 6 7 3>/fsm-path = <2 6 7>/' "$d"
+bad devstate-path-length yes 's|fsm-path = <2 6 7 3>|fsm-path = /bits/ 8 <2 6 7 3 0>|' "$d"
+bad devstate-missing-crc yes '/crc32 = <472456355>/d' "$d"
+bad devstate-memfd-is-mapped yes 's|memfd-token = /bits/ 64 <9>|memfd-token = /bits/ 64 <8>|; s|length = /bits/ 64 <0x1000>|length = /bits/ 64 <0x200000>|' "$d"
+# A device named as an mdev (format 5): mtty-vm.dts, one defect.
+t=fdt-schema/examples/mtty-vm.dts
+bad mdev-min-reader-4 yes 's/format-version = <5>/format-version = <4>/; s/min-reader-version = <5>/min-reader-version = <4>/' "$t"
+bad mdev-and-pci-address yes 's|mdev-parent = "mtty";|mdev-parent = "mtty"; pci-address = <0x0 0x0 0x18>;|' "$t"
+bad mdev-type-path yes 's|mdev-type = "mtty-1";|mdev-type = "../mtty-1";|' "$t"
+bad mdev-missing-parent yes '/mdev-parent = "mtty";/d' "$t"
+bad mdev-uuid-length yes 's/mdev-uuid = \[83 b8 f4 f2 50 9f 38 2f 3c 1e e6 bf e0 fa 10 01\]/mdev-uuid = [83 b8 f4 f2 50 9f 38 2f 3c 1e e6 bf e0 fa 10]/' "$t"
+bad mdev-bind-other-uuid yes 's/0x83b8f4f2 0x509f382f 0x3c1ee6bf 0xe0fa1001>/0x83b8f4f2 0x509f382f 0x3c1ee6bf 0xe0fa1002>/' "$t"
+bad mdev-bind-of-pci yes 's/0x1234 0x11e8 0 2  0 0 0 0>/0x1234 0x11e8 0 2  0x83b8f4f2 0x509f382f 0x3c1ee6bf 0xe0fa1001>/; s/format-version = <1>/format-version = <5>/; s/min-reader-version = <1>/min-reader-version = <5>/'
 # The qemu-cpr node (format 3): qemu-cpr-two.dts, one defect.
 q=fdt-schema/examples/qemu-cpr-two.dts
 bad qemu-duplicate-name yes 's|"/tmp/cpr/b-qmp.sock"|"/tmp/cpr/a-qmp.sock"|' "$q"

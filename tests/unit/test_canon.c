@@ -8,6 +8,7 @@
 
 #include "ktest.h"
 #include "canon.h"
+#include "pci.h"
 #include "journal.h"
 
 static int va_to_memfd(void *ctx, uint64_t va, uint64_t length,
@@ -21,9 +22,21 @@ static int va_to_memfd(void *ctx, uint64_t va, uint64_t length,
 	return 0;
 }
 
-static int devfd_to_pci(void *ctx, int fd, struct kho_pci_id *pci,
-			struct kho_diag *diag)
+/* fd 9 is an mdev's cdev; any other a PCI function's */
+static const uint8_t mdev_uuid[16] = { 0x83, 0xb8, 0xf4, 0xf2, 0x50, 0x9f,
+	0x38, 0x2f, 0x3c, 0x1e, 0xe6, 0xbf, 0xe0, 0xfa, 0x10, 0x01 };
+
+static int devfd_to_id(void *ctx, int fd, struct kho_pci_id *pci,
+		       struct kho_mdev_id *mdev, struct kho_diag *diag)
 {
+	memset(pci, 0, sizeof(*pci));
+	memset(mdev, 0, sizeof(*mdev));
+	if (fd == 9) {
+		memcpy(mdev->uuid, mdev_uuid, sizeof(mdev->uuid));
+		snprintf(mdev->parent, sizeof(mdev->parent), "mtty");
+		snprintf(mdev->type, sizeof(mdev->type), "mtty-1");
+		return 0;
+	}
 	pci->bus = 0;
 	pci->devfn = 4 << 3;
 	pci->vendor = 0x1234;
@@ -38,7 +51,7 @@ static int devfd_to_devid(void *ctx, int fd, uint32_t *devid, struct kho_diag *d
 }
 
 static const struct kho_canon_ops ops = {
-	.va_to_memfd = va_to_memfd, .devfd_to_pci = devfd_to_pci,
+	.va_to_memfd = va_to_memfd, .devfd_to_id = devfd_to_id,
 	.devfd_to_devid = devfd_to_devid,
 };
 
@@ -124,6 +137,12 @@ KTEST(canon_devices_and_outputs)
 	ASSERT_EQ(0x1234, r.bind.pci.vendor);
 	ASSERT_EQ(4, r.bind.pci.devfn >> 3);
 	ASSERT_EQ(2, r.bind.out_devid);
+	ASSERT_TRUE(!memcmp(r.bind.mdev_uuid, (uint8_t[16]){ 0 }, 16));
+	/* an mdev: its UUID, no PCI identity */
+	ASSERT_EQ(0, kho_canon_ioctl(&ops, 9, VFIO_DEVICE_BIND_IOMMUFD, &b, &r, NULL));
+	ASSERT_EQ(KHO_OP_DEVICE_BIND, r.op);
+	ASSERT_TRUE(kho_pci_is_none(&r.bind.pci));
+	ASSERT_TRUE(!memcmp(r.bind.mdev_uuid, mdev_uuid, 16));
 	after.pt_id = 3;	/* the auto domain the kernel made */
 	ASSERT_EQ(0, kho_canon_ioctl_inout(&ops, 5, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
 					   &in, &after, &r, NULL));

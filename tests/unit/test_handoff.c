@@ -12,12 +12,17 @@
 #include <unistd.h>
 #include <libfdt.h>
 #include <linux/iommufd.h>
+#include "compat.h"
+#include <linux/vfio.h>
 
 #include "ktest.h"
 #include "capture.h"
+#include "devstate.h"
 #include "file.h"
 #include "handoff.h"
 #include "journal.h"
+#include "mdev.h"
+#include "pci.h"
 #include "state.h"
 
 /* xorshift64*: seeded, so a failure names the seed that reproduces it. */
@@ -718,6 +723,7 @@ KTEST(handoff_decode_rejects_unprintable_strings)
 KTEST(handoff_compatibility_rules)
 {
 	struct kho_diag diag = { "" };
+	char want[80];
 	size_t len;
 	void *blob = ref_blob(&len);
 	int err;
@@ -733,7 +739,9 @@ KTEST(handoff_compatibility_rules)
 	ASSERT_EQ(-EPROTONOSUPPORT, edit_and_decode(blob, len,
 						    edit_min_reader_too_new,
 						    true, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "min-reader-version 4");
+	snprintf(want, sizeof(want), "min-reader-version %d: this reader is version %d",
+		 KHO_READER_VERSION + 1, KHO_READER_VERSION);
+	ASSERT_STR_CONTAINS(diag.msg, want);
 	/* The same edit without restamping is caught by the crc32. */
 	ASSERT_EQ(-EBADMSG, edit_and_decode(blob, len, edit_unknown_props,
 					    false, &diag));
@@ -1137,6 +1145,358 @@ KTEST(handoff_migration_flags_optional)
 	ASSERT_EQ(-EINVAL, kho_handoff_encode(&now, &blob, &len));
 	kho_handoff_free(&old);
 	kho_handoff_free(&now);
+}
+
+/*
+ * Gives device @d a carried state (format 4) saved with @flags: a memfd of
+ * its own, sized to the data, and the FSM path a save takes (through
+ * PRE_COPY when offered), walked with the kernel's next-state rule.
+ */
+static void add_device_state(struct kho_handoff *h, size_t d, uint32_t flags)
+{
+	struct kho_state *s = &h->state;
+	struct kho_device_state *ds = &s->dev[d].saved;
+	uint32_t st = VFIO_DEVICE_STATE_RUNNING, next;
+	struct kho_memfd *m;
+
+	s->memfd = realloc(s->memfd, (s->nr_memfd + 1) * sizeof(*s->memfd));
+	if (!s->memfd)
+		abort();
+	m = &s->memfd[s->nr_memfd++];
+	memset(m, 0, sizeof(*m));
+	m->token = 0x6b686f2d64730000ULL + d;
+	m->size = 200 + d * 4096;
+	m->seals = 0xf;
+	snprintf(m->name, sizeof(m->name), "kho-devstate:%zu", d);
+	s->dev[d].migration_probed = true;
+	s->dev[d].migration_flags = flags;
+	memset(ds, 0, sizeof(*ds));
+	ds->present = true;
+	ds->memfd_token = m->token;
+	ds->length = m->size;
+	ds->flags = flags;
+	ds->crc32 = (uint32_t)rnd();
+	ds->path[ds->nr_path++] = st;
+	while (st != VFIO_DEVICE_STATE_STOP_COPY) {
+		uint32_t target = flags & VFIO_MIGRATION_PRE_COPY &&
+				  st == VFIO_DEVICE_STATE_RUNNING ?
+				  VFIO_DEVICE_STATE_PRE_COPY :
+				  VFIO_DEVICE_STATE_STOP_COPY;
+
+		if (kho_devstate_next(flags, st, target, &next))
+			abort();
+		ds->path[ds->nr_path++] = st = next;
+	}
+	h->format_version = KHO_FORMAT_VERSION_DEVSTATE;
+	h->min_reader_version = KHO_FORMAT_VERSION_DEVSTATE;
+}
+
+/* Every migration v2 flag combination, carried on every device. */
+KTEST(handoff_device_state_round_trip)
+{
+	static const uint32_t flag_sets[] = { 0x1, 0x3, 0x5, 0x7, 0x107 };
+	struct kho_diag diag = { "" };
+	uint64_t seed;
+	size_t d, n = 0;
+
+	for (seed = 1; seed <= 60; seed++) {
+		struct kho_handoff h, back;
+		int err;
+
+		rand_handoff(&h, seed, rnd_below(50));
+		for (d = 0; d < h.state.nr_dev; d++, n++)
+			add_device_state(&h, d, flag_sets[n % 5]);
+		err = encode_decode(&h, &back, NULL, &diag);
+		if (err)
+			printf("#   seed %llu: %s\n", (unsigned long long)seed,
+			       diag.msg);
+		ASSERT_EQ(0, err);
+		ASSERT_TRUE(handoff_diff(&h, &back) == NULL);
+		for (d = 0; d < back.state.nr_dev; d++)
+			ASSERT_TRUE(back.state.dev[d].saved.present);
+		kho_handoff_free(&h);
+		kho_handoff_free(&back);
+	}
+	ASSERT_TRUE(n >= 10);
+}
+
+/*
+ * Without the node (every blob before format 4) a device reads as reset;
+ * the example with it reads back what it says.
+ */
+KTEST(handoff_device_state_optional)
+{
+	static const uint32_t path[] = { 2, 6, 7, 3 };
+	struct kho_handoff old, now;
+	const struct kho_device_state *ds;
+
+	decode_good("edu-vm-migration.dtb", &old);
+	ASSERT_TRUE(!old.state.dev[0].saved.present);
+	decode_good("vm-device-state.dtb", &now);
+	ASSERT_EQ(4, (int)now.format_version);
+	ASSERT_EQ(4, (int)now.min_reader_version);
+	ds = &now.state.dev[0].saved;
+	ASSERT_TRUE(ds->present);
+	ASSERT_EQ(9, ds->memfd_token);
+	ASSERT_EQ(4096, ds->length);
+	ASSERT_EQ(7, ds->flags);
+	ASSERT_EQ(0x1c291ca3, ds->crc32);
+	ASSERT_EQ(4, ds->nr_path);
+	ASSERT_EQ(0, memcmp(path, ds->path, sizeof(path)));
+	kho_handoff_free(&old);
+	kho_handoff_free(&now);
+}
+
+/* What a reader would refuse, the writer refuses first (caller bugs). */
+/*
+ * A device named as an mdev (format 5): the writer refuses it below
+ * min-reader-version 5 or with a parent or type no path may be built of;
+ * at 5 it round-trips, the device node and its BIND naming one UUID.
+ */
+KTEST(handoff_mdev_round_trip_and_writer_refuses)
+{
+	struct kho_handoff h, back;
+	struct kho_diag diag = { "" };
+	struct kho_device *d;
+	const struct kho_device *bd;
+	void *blob;
+	size_t i, len, binds = 0;
+	uint64_t seed;
+
+	for (seed = 1; ; seed++) {
+		rand_handoff(&h, seed, 4);
+		if (h.state.nr_dev)
+			break;
+		kho_handoff_free(&h);
+	}
+	d = &h.state.dev[0];
+	memset(&d->pci, 0, sizeof(d->pci));
+	ASSERT_EQ(0, kho_mdev_parse_uuid("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001",
+					 d->mdev.uuid));
+	snprintf(d->mdev.parent, sizeof(d->mdev.parent), "mtty");
+	snprintf(d->mdev.type, sizeof(d->mdev.type), "mtty-1");
+	snprintf(d->driver, sizeof(d->driver), "mtty");
+	for (i = 0; i < h.replay.nr; i++) {
+		struct kho_rec *r = &h.replay.recs[i];
+
+		if (r->op != KHO_OP_DEVICE_BIND || r->bind.out_devid != d->id)
+			continue;
+		memset(&r->bind.pci, 0, sizeof(r->bind.pci));
+		memcpy(r->bind.mdev_uuid, d->mdev.uuid, 16);
+		binds++;
+	}
+	ASSERT_TRUE(kho_state_has_mdev(&h.state));
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_require(&h, KHO_FORMAT_VERSION_MDEV);
+	ASSERT_EQ(KHO_FORMAT_VERSION_MDEV, h.min_reader_version);
+	kho_handoff_require(&h, KHO_FORMAT_VERSION_QEMU);	/* never lowers */
+	ASSERT_EQ(KHO_FORMAT_VERSION_MDEV, h.format_version);
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	ASSERT_EQ(0, kho_handoff_decode(blob, len, &back, &diag));
+	free(blob);
+	bd = kho_state_find_dev(&back.state, d->id);
+	ASSERT_TRUE(bd != NULL);
+	ASSERT_TRUE(!memcmp(bd->mdev.uuid, d->mdev.uuid, 16));
+	ASSERT_EQ(0, strcmp("mtty", bd->mdev.parent));
+	ASSERT_EQ(0, strcmp("mtty-1", bd->mdev.type));
+	ASSERT_TRUE(kho_pci_is_none(&bd->pci));
+	for (i = 0; i < back.replay.nr; i++)
+		if (back.replay.recs[i].op == KHO_OP_DEVICE_BIND &&
+		    back.replay.recs[i].bind.out_devid == d->id) {
+			ASSERT_TRUE(!memcmp(back.replay.recs[i].bind.mdev_uuid,
+					    d->mdev.uuid, 16));
+			binds--;
+		}
+	ASSERT_EQ(0, binds);
+	kho_handoff_free(&back);
+	snprintf(d->mdev.type, sizeof(d->mdev.type), "..");
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	snprintf(d->mdev.type, sizeof(d->mdev.type), "mtty-1");
+	d->pci.bus = 1;		/* one or the other */
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_free(&h);
+}
+
+KTEST(handoff_device_state_writer_refuses)
+{
+	struct kho_handoff h;
+	struct kho_device_state keep;
+	void *blob;
+	size_t len, d = 0;
+	uint64_t seed;
+
+	for (seed = 1; !d; seed++) {
+		rand_handoff(&h, seed, 4);
+		d = h.state.nr_dev;
+		if (!d)
+			kho_handoff_free(&h);
+	}
+	add_device_state(&h, 0, 0x7);
+	keep = h.state.dev[0].saved;
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	free(blob);
+	h.min_reader_version = KHO_FORMAT_VERSION_QEMU;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.min_reader_version = KHO_FORMAT_VERSION_DEVSTATE;
+	h.state.dev[0].saved.flags = 0x3;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.state.dev[0].saved = keep;
+	h.state.dev[0].migration_probed = false;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.state.dev[0].migration_probed = true;
+	h.state.dev[0].saved.length = 0;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.state.dev[0].saved = keep;
+	h.state.dev[0].saved.nr_path--;	/* ends in PRE_COPY_P2P */
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.state.dev[0].saved.nr_path = 1;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.state.dev[0].saved = keep;
+	h.state.dev[0].saved.path[2] = VFIO_DEVICE_STATE_STOP;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_free(&h);
+}
+
+/*
+ * What upgrade does with a saved device state (kho-tool/devsave.c): the
+ * memfd joins the table under the device's own token, the device gets
+ * its device-state node, the hand-off becomes format 4, and the blob
+ * decodes with all of it; a device the hand-off lacks is refused.
+ */
+KTEST(capture_add_devstate_carries_the_memfd)
+{
+	struct kho_device_state saved = {
+		.length = 5, .flags = VFIO_MIGRATION_STOP_COPY |
+				      VFIO_MIGRATION_PRE_COPY,
+		.crc32 = 0x8587d865,	/* crc32 of "hello" */
+		.nr_path = 3,
+		.path = { VFIO_DEVICE_STATE_RUNNING,
+			  VFIO_DEVICE_STATE_PRE_COPY,
+			  VFIO_DEVICE_STATE_STOP_COPY },
+	};
+	struct kho_diag diag = { "" };
+	struct kho_capture cap;
+	const struct kho_device *d;
+	const struct kho_memfd *m;
+	struct kho_handoff back;
+	int fd;
+
+	memset(&cap, 0, sizeof(cap));
+	cap.handoff_fd = cap.luo_fd = cap.session_fd = cap.given_session = -1;
+	decode_good("edu-vm-migration.dtb", &cap.handoff);
+	cap.handoff.state.dev[0].migration_flags = saved.flags;
+	fd = kho_devstate_memfd("kho-devstate:0000:00:03.0");
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(5, write(fd, "hello", 5));
+	ASSERT_EQ(-ENOENT, kho_capture_add_devstate(&cap, 99, fd, &saved, &diag));
+	ASSERT_EQ(0, kho_capture_add_devstate(&cap, 2, fd, &saved, &diag));
+	ASSERT_EQ(1, cap.nr_extra);
+	ASSERT_EQ(0, kho_handoff_decode(cap.blob, cap.blob_len, &back, &diag));
+	ASSERT_EQ(KHO_FORMAT_VERSION_DEVSTATE, back.min_reader_version);
+	d = kho_state_find_dev(&back.state, 2);
+	ASSERT_TRUE(d && d->saved.present);
+	ASSERT_EQ(KHO_DEVSTATE_TOKEN_BASE + 2, d->saved.memfd_token);
+	ASSERT_EQ(5, d->saved.length);
+	ASSERT_EQ(3, d->saved.nr_path);
+	m = kho_state_find_memfd(&back.state, KHO_DEVSTATE_TOKEN_BASE + 2);
+	ASSERT_TRUE(m != NULL);
+	ASSERT_EQ(5, m->size);
+	ASSERT_EQ(0, strcmp("kho-devstate:0000:00:03.0", m->name));
+	kho_handoff_free(&back);
+	/* the same device twice: its token is taken */
+	ASSERT_EQ(-EEXIST, kho_capture_add_devstate(&cap, 2, -1, &saved, &diag));
+	kho_capture_release(&cap);	/* closes fd */
+	ASSERT_EQ(0, cap.nr_extra);
+}
+
+/* A device in @s carrying state in memfd @token, whatever its size. */
+static void carry_in(struct kho_state *s, uint64_t token)
+{
+	struct kho_device *d;
+	size_t m;
+
+	s->dev = realloc(s->dev, (s->nr_dev + 1) * sizeof(*s->dev));
+	if (!s->dev)
+		abort();
+	d = &s->dev[s->nr_dev++];
+	memset(d, 0, sizeof(*d));
+	d->id = 0x7000;
+	d->pci = (struct kho_pci_id){ 0, 5, 0, 0x15b3, 0x101e };
+	snprintf(d->driver, sizeof(d->driver), "mlx5_vfio_pci");
+	d->migration_probed = true;
+	d->migration_flags = VFIO_MIGRATION_STOP_COPY;
+	d->saved = (struct kho_device_state){
+		.present = true, .memfd_token = token,
+		.flags = VFIO_MIGRATION_STOP_COPY, .nr_path = 3,
+		.path = { VFIO_DEVICE_STATE_RUNNING, VFIO_DEVICE_STATE_STOP,
+			  VFIO_DEVICE_STATE_STOP_COPY },
+	};
+	for (m = 0; m < s->nr_memfd; m++)
+		if (s->memfd[m].token == token)
+			d->saved.length = s->memfd[m].size;
+}
+
+/* A device's memfd that is also a QEMU's or the iommufd's: refused. */
+KTEST(handoff_device_state_memfd_not_qemus_nor_iommufds)
+{
+	struct kho_diag diag = { "" };
+	struct kho_handoff h, back;
+	char want[96];
+
+	decode_good("qemu-cpr-one.dtb", &h);
+	ASSERT_TRUE(h.nr_qemu == 1);
+	carry_in(&h.state, h.qemu[0].stream_token);
+	ASSERT_TRUE(h.state.dev[h.state.nr_dev - 1].saved.length > 0);
+	h.format_version = h.min_reader_version = KHO_FORMAT_VERSION_DEVSTATE;
+	ASSERT_EQ(-EBADMSG, encode_decode(&h, &back, NULL, &diag));
+	snprintf(want, sizeof(want), "/qemu-cpr/qemu-0: memfd token %llu holds a device's state",
+		 (unsigned long long)h.qemu[0].stream_token);
+	ASSERT_STR_CONTAINS(diag.msg, want);
+	kho_handoff_free(&h);
+
+	kho_handoff_init(&h);
+	h.state.memfd = calloc(1, sizeof(*h.state.memfd));
+	h.state.nr_memfd = 1;
+	h.state.memfd[0] = (struct kho_memfd){ .token = 5, .size = 200 };
+	carry_in(&h.state, 5);
+	h.iommufd.present = true;
+	snprintf(h.iommufd.compatible, sizeof(h.iommufd.compatible), "iommufd-journal-v1");
+	h.iommufd.token = 0x6b686f2d696f6d6dULL;
+	h.iommufd.nr_files = 1;
+	h.iommufd.files = calloc(1, sizeof(*h.iommufd.files));
+	h.iommufd.files[0] = (struct kho_kjournal_file){ .ino = 1, .token = 5 };
+	h.format_version = h.min_reader_version = KHO_FORMAT_VERSION_DEVSTATE;
+	ASSERT_EQ(-EBADMSG, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/iommufd: file-tokens: memfd token 5 holds a device's state");
+	/* The same without the iommufd's claim is a good hand-off. */
+	h.iommufd.nr_files = 0;
+	ASSERT_EQ(0, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_TRUE(back.state.dev[0].saved.present);
+	kho_handoff_free(&back);
+	kho_handoff_free(&h);
+}
+
+/* One memfd, two devices' state: the reader refuses it by name. */
+KTEST(handoff_device_state_memfd_shared)
+{
+	struct kho_diag diag = { "" };
+	struct kho_handoff h, back;
+	uint64_t seed;
+
+	for (seed = 1;; seed++) {
+		rand_handoff(&h, seed, 4);
+		if (h.state.nr_dev >= 2)
+			break;
+		kho_handoff_free(&h);
+	}
+	add_device_state(&h, 0, 0x1);
+	add_device_state(&h, 1, 0x1);
+	h.state.memfd[h.state.nr_memfd - 1].size = h.state.dev[0].saved.length;
+	h.state.dev[1].saved.memfd_token = h.state.dev[0].saved.memfd_token;
+	h.state.dev[1].saved.length = h.state.dev[0].saved.length;
+	ASSERT_EQ(-EBADMSG, encode_decode(&h, &back, NULL, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "holds the state of two devices");
+	kho_handoff_free(&h);
 }
 
 static int errno_by_name(const char *name)

@@ -133,6 +133,33 @@ KTEST(kjournal_compare_equal_and_first_difference)
 	ASSERT_STR_CONTAINS(diag.msg, "--userspace-journal");
 	kho_journal_free(&kj);
 	kho_journal_free(&uj);
+
+	/*
+	 * The kernel journals an mdev's BIND with no PCI identity and cannot
+	 * name it; the recorder's record of the same devid does.  Another
+	 * devid, or a PCI identity on the kernel's side, still differs.
+	 */
+	{
+		struct kho_rec kb = { .op = KHO_OP_DEVICE_BIND };
+		struct kho_rec ub;
+
+		kb.bind.out_devid = 2;
+		ub = kb;
+		memset(ub.bind.mdev_uuid, 0x5a, sizeof(ub.bind.mdev_uuid));
+		kho_journal_init(&kj);
+		kho_journal_init(&uj);
+		ASSERT_EQ(0, kho_journal_append(&kj, &kb));
+		ASSERT_EQ(0, kho_journal_append(&uj, &ub));
+		ASSERT_EQ(0, kho_kjournal_compare(&kj, &uj, &diag));
+		uj.recs[0].bind.out_devid = 3;
+		ASSERT_EQ(-EILSEQ, kho_kjournal_compare(&kj, &uj, &diag));
+		uj.recs[0].bind.out_devid = 2;
+		kj.recs[0].bind.pci.bus = 1;
+		ASSERT_EQ(-EILSEQ, kho_kjournal_compare(&kj, &uj, &diag));
+		ASSERT_STR_CONTAINS(diag.msg, "mdev 5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a -> device 2");
+		kho_journal_free(&kj);
+		kho_journal_free(&uj);
+	}
 }
 
 /*

@@ -72,6 +72,8 @@ static uint32_t field_cells(const struct kho_op_field *f)
 {
 	if (f->kind == KHO_FIELD_PCI)
 		return 5;
+	if (f->kind == KHO_FIELD_UUID)
+		return 4;
 	if (f->kind == KHO_FIELD_INLINE)
 		return 1;
 	return f->size == 8 ? 2 : 1;
@@ -256,6 +258,10 @@ static void fill(struct kho_rec *r, uint32_t op)
 		}
 		if (f->kind == KHO_FIELD_INLINE)
 			continue;
+		if (f->kind == KHO_FIELD_UUID) {
+			memset((uint8_t *)r + f->offset, 0xa0 + op, 16);
+			continue;
+		}
 		if (f->size == 8)
 			v |= 0x1234ull << 32;
 		kho_op_field_set(r, f, v);
@@ -292,7 +298,7 @@ static int rec_equal(const struct kho_rec *a, const struct kho_rec *b)
 	for (i = 0; i < d->nr_fields; i++) {
 		const struct kho_op_field *f = &d->fields[i];
 
-		if (f->kind == KHO_FIELD_PCI &&
+		if ((f->kind == KHO_FIELD_PCI || f->kind == KHO_FIELD_UUID) &&
 		    memcmp((const uint8_t *)a + f->offset,
 			   (const uint8_t *)b + f->offset, f->size))
 			return 0;
@@ -537,8 +543,8 @@ static const struct {
 		"HWPT_SET_DIRTY_TRACKING HWPT 2562 enable",
 		"{\"op\": \"HWPT_SET_DIRTY_TRACKING\", \"flags\": 2561, \"hwpt_id\": 2562}" },
 	[KHO_OP_DEVICE_BIND] = {
-		"DEVICE_BIND_IOMMUFD 1234:ab:03.5 [8086:10fb] -> device 2819",
-		"{\"op\": \"DEVICE_BIND_IOMMUFD\", \"pci\": \"1234:ab:03.5\", \"vendor\": \"8086\", \"device\": \"10fb\", \"flags\": 2818, \"out_devid\": 2819}" },
+		"DEVICE_BIND_IOMMUFD 1234:ab:03.5 [8086:10fb] mdev abababab-abab-abab-abab-abababababab -> device 2819",
+		"{\"op\": \"DEVICE_BIND_IOMMUFD\", \"pci\": \"1234:ab:03.5\", \"vendor\": \"8086\", \"device\": \"10fb\", \"flags\": 2818, \"out_devid\": 2819, \"mdev\": \"abababab-abab-abab-abab-abababababab\"}" },
 	[KHO_OP_DEVICE_ATTACH] = {
 		"DEVICE_ATTACH_IOMMUFD_PT device 3073 to pt 3076 -> HWPT 3077",
 		"{\"op\": \"DEVICE_ATTACH_IOMMUFD_PT\", \"dev_id\": 3073, \"flags\": 3074, \"pasid\": 3075, \"pt_id\": 3076, \"out_hwpt_id\": 3077}" },

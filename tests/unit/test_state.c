@@ -121,6 +121,65 @@ KTEST(state_ids_domains_and_busy)
 	kho_state_free(&s);
 }
 
+/*
+ * An mdev binds by its UUID: two of one parent and type are two devices,
+ * one UUID twice is VFIO's EBUSY, a record naming a PCI function too is
+ * refused; a PCI function of all-zero identity is not taken for one.
+ */
+KTEST(state_bind_mdev_by_uuid)
+{
+	struct kho_state s;
+	struct kho_rec r;
+
+	setup(&s);
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_DEVICE_BIND;
+	memset(r.bind.mdev_uuid, 0x11, sizeof(r.bind.mdev_uuid));
+	ASSERT_EQ(0, do_rec(&s, r));
+	ASSERT_EQ(1, s.nr_dev);
+	ASSERT_TRUE(!memcmp(s.dev[0].mdev.uuid, r.bind.mdev_uuid, 16));
+	ASSERT_EQ(0, s.dev[0].driver[0]);	/* capture reads it */
+	ASSERT_EQ(-EBUSY, do_rec(&s, r));
+	r.bind.mdev_uuid[15] = 0x12;
+	ASSERT_EQ(0, do_rec(&s, r));
+	ASSERT_EQ(2, s.nr_dev);
+	r.bind.mdev_uuid[15] = 0x13;
+	r.bind.pci.bus = 1;
+	ASSERT_EQ(-EINVAL, do_rec(&s, r));
+	/* a PCI function: its own identity, however like an mdev's */
+	memset(r.bind.mdev_uuid, 0, sizeof(r.bind.mdev_uuid));
+	r.bind.pci.bus = 0;
+	ASSERT_EQ(0, do_rec(&s, r));
+	ASSERT_EQ(3, s.nr_dev);
+	ASSERT_EQ(0, strcmp("vfio-pci", s.dev[2].driver));
+	ASSERT_EQ(-EBUSY, do_rec(&s, r));
+
+	/*
+	 * An emulated device (mtty) attaches an access to the IOAS: the
+	 * kernel answers with the IOAS's own ID, no domain is made, no
+	 * alignment is imposed, and the IOAS is busy until it detaches.
+	 */
+	ASSERT_EQ(0, map(&s, 1, 0x100800, 0x800));
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_DEVICE_ATTACH;
+	r.attach.dev_id = s.dev[0].id;
+	r.attach.pt_id = 1;
+	r.attach.out_hwpt_id = 1;
+	ASSERT_EQ(0, do_rec(&s, r));
+	ASSERT_EQ(1, s.dev[0].attached_pt);
+	ASSERT_EQ(0, s.nr_hwpt);
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_DESTROY;
+	r.destroy.id = 1;
+	ASSERT_EQ(-EBUSY, do_rec(&s, r));
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_DEVICE_DETACH;
+	r.detach.dev_id = s.dev[0].id;
+	ASSERT_EQ(0, do_rec(&s, r));
+	ASSERT_EQ(0, s.dev[0].attached_pt);
+	kho_state_free(&s);
+}
+
 KTEST(state_allow_iovas_and_option)
 {
 	struct kho_iova_range bad[2] = { { 0x1000, 0x1fff }, { 0x1800, 0x3fff } };

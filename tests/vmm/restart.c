@@ -28,9 +28,11 @@ int vmm_cmd_restart(int argc, char **argv)
 		{ "token-fd", required_argument, NULL, 'F' },
 		{ "no-token", no_argument, NULL, 'n' },
 		{ "hold", no_argument, NULL, 'H' },
+		{ "mtty-fifo", required_argument, NULL, 'M' },
 		{ 0 }
 	};
 	const char *path = KHO_ADOPT_SOCK, *token_file = KHO_ADOPT_TOKEN_FILE;
+	const char *mtty_fifo = NULL;
 	struct kho_adopt_token token, *tok = NULL;
 	struct kho_adopt_set set;
 	struct kho_diag diag = { "" };
@@ -55,6 +57,8 @@ int vmm_cmd_restart(int argc, char **argv)
 			token_fd = strtol(optarg, NULL, 0);
 		else if (c == 'n')
 			token_file = NULL;
+		else if (c == 'M')
+			mtty_fifo = optarg;
 		else
 			goto usage;
 	}
@@ -122,6 +126,18 @@ int vmm_cmd_restart(int argc, char **argv)
 	       (unsigned long long)ram->token, (unsigned long long)ram->size);
 
 	/*
+	 * An mtty does no DMA: its FIFO must hold what --mtty-fifo says
+	 * ("" for a device whose state was reset across the kexec).
+	 */
+	if (mtty_fifo) {
+		/* put back: the next kexec (a rollback) carries them again */
+		if (vmm_mtty_expect(set.dev[0].fd, set.dev[0].cdev, mtty_fifo,
+				    "after adoption") ||
+		    vmm_mtty_fill(set.dev[0].fd, set.dev[0].cdev, mtty_fifo))
+			goto fail;
+		goto held;
+	}
+	/*
 	 * expect: what the DMA must land; saved: what it overwrites, put
 	 * back afterwards so the guest RAM still holds the pattern for the
 	 * next kexec (a rollback checks it again).
@@ -145,6 +161,7 @@ int vmm_cmd_restart(int argc, char **argv)
 	printf("test-vmm: restart: DMA check passed on %s (IOVA 0x%llx -> 0x%llx, %d bytes)\n",
 	       set.dev[0].cdev, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
 	       RESTART_CHECK_LEN);
+held:
 	if (hold) {
 		sigset_t sigs;
 		int sig;
@@ -168,6 +185,6 @@ fail:
 	kho_adopt_set_free(&set, 1);
 	return 1;
 usage:
-	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--token-file PATH | --token-fd N | --no-token] [--hold]\n");
+	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--token-file PATH | --token-fd N | --no-token] [--hold] [--mtty-fifo BYTES]\n");
 	return 2;
 }

@@ -71,7 +71,8 @@ static int vmm_churn_map(struct vmm *v, unsigned int i)
  * maps, then the device.  Mapping before attaching fills the VT-d domain
  * in one pass instead of one IOTLB flush per map (tests/RIG.md).
  */
-static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn)
+static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
+		     bool edu)
 {
 	unsigned int i, bad;
 	char step[128];
@@ -159,7 +160,8 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn)
 			 v->devpath, v->ioas_id);
 		return fail(step, ret);
 	}
-	ret = vmm_edu_init(&v->edu, v->devfd);
+	/* Not an edu (an mtty, --mtty-fifo): no DMA, its FIFO says it. */
+	ret = edu ? vmm_edu_init(&v->edu, v->devfd) : 0;
 	if (ret) {
 		snprintf(step, sizeof(step), "%s: edu BAR0/config setup", v->devpath);
 		return fail(step, ret);
@@ -259,6 +261,7 @@ static const struct option vmm_opts[] = {
 	{ "maps", required_argument, NULL, 'm' },
 	{ "churn", required_argument, NULL, 'c' },
 	{ "device", required_argument, NULL, 'd' },
+	{ "mtty-fifo", required_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -276,13 +279,15 @@ static int parse_uint(const char *s, unsigned int max, unsigned int *out)
 }
 
 static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
-			  unsigned int *churn, const char **devpath)
+			  unsigned int *churn, const char **devpath,
+			  const char **mtty_fifo)
 {
 	int c;
 
 	v->nmaps = DEFAULT_MAPS;
 	*churn = 0;
 	*devpath = NULL;
+	*mtty_fifo = NULL;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", vmm_opts, NULL)) != -1) {
 		switch (c) {
@@ -298,6 +303,12 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 		case 'd':
 			*devpath = optarg;
 			break;
+		case 'M':
+			/* the device is an mtty: bytes in its FIFO, no DMA */
+			if (!serve || strlen(optarg) >= 16)
+				goto usage;
+			*mtty_fifo = optarg;
+			break;
 		default:
 			goto usage;
 		}
@@ -305,7 +316,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	if (optind == argc)
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH)\n",
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, serve only)\n",
 		argv[0], (unsigned long long)VMM_MAX_MAPS);
 	return 2;
 }
@@ -313,14 +324,15 @@ usage:
 static int cmd_dma_check(int argc, char **argv)
 {
 	struct vmm v = { 0 };
-	const char *devpath;
+	const char *devpath, *mtty_fifo;
 	unsigned int churn;
 	int ret;
 
-	ret = parse_vmm_opts(argc, argv, false, &v, &churn, &devpath);
+	ret = parse_vmm_opts(argc, argv, false, &v, &churn, &devpath,
+			     &mtty_fifo);
 	if (ret)
 		return ret;
-	ret = vmm_setup(&v, devpath, 0);
+	ret = vmm_setup(&v, devpath, 0, true);
 	if (!ret)
 		ret = vmm_dma_check(&v);
 	return ret ? ret : vmm_dma_blocked(&v, 1);
@@ -329,12 +341,13 @@ static int cmd_dma_check(int argc, char **argv)
 static int cmd_serve(int argc, char **argv)
 {
 	struct vmm v = { 0 };
-	const char *devpath;
+	const char *devpath, *mtty_fifo;
 	unsigned int churn;
 	sigset_t set;
 	int ret, sig;
 
-	ret = parse_vmm_opts(argc, argv, true, &v, &churn, &devpath);
+	ret = parse_vmm_opts(argc, argv, true, &v, &churn, &devpath,
+			     &mtty_fifo);
 	if (ret)
 		return ret;
 	/* Blocked before anything starts, so an early SIGTERM is not lost. */
@@ -345,10 +358,16 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	ret = vmm_setup(&v, devpath, churn);
+	if (mtty_fifo && !devpath) {
+		fprintf(stderr, "test-vmm: serve: --mtty-fifo needs --device (the mtty's cdev)\n");
+		return 2;
+	}
+	ret = vmm_setup(&v, devpath, churn, !mtty_fifo);
 	if (ret)
 		return ret;
-	ret = vmm_dma_check(&v);
+	/* An mtty does no DMA: its state is what its FIFO holds. */
+	ret = mtty_fifo ? vmm_mtty_fill(v.devfd, v.devpath, mtty_fifo) :
+			  vmm_dma_check(&v);
 	if (ret)
 		return ret;
 	printf("test-vmm: ready pid=%d\n", getpid());
@@ -375,8 +394,13 @@ static int cmd_serve(int argc, char **argv)
 		}
 		if (sig != SIGUSR1)
 			break;
-		if (vmm_dma_check(&v))
+		/* an mtty: its FIFO still holds the bytes (then put back) */
+		if (mtty_fifo ?
+		    vmm_mtty_expect(v.devfd, v.devpath, mtty_fifo, "on SIGUSR1") ||
+		    vmm_mtty_fill(v.devfd, v.devpath, mtty_fifo) :
+		    vmm_dma_check(&v))
 			return 1;
+		fflush(stdout);
 	}
 	printf("test-vmm: serve: %s, exiting\n", strsignal(sig));
 	return 0;
@@ -447,6 +471,8 @@ static const struct vmm_cmd {
 	  "[--maps N] [--chunk B] [--corrupt] ...: build state + hand-off, preserve it, hold (tests/vmm/stage.c)" },
 	{ "restart", cmd_restart, "...: adopt the state after kexec (tests/vmm/restart.c)" },
 	{ "run-as", cmd_run_as, "UID PROG [ARGS]: run PROG as UID (a launcher)" },
+	{ "mtty-migrate", vmm_cmd_mtty_migrate,
+	  "SRC-CDEV DST-CDEV: save mtty SRC's state through the FSM, load it into DST (tests/vmm/mtty.c)" },
 };
 
 static void usage(FILE *f)

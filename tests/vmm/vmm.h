@@ -130,6 +130,17 @@ int vmm_edu_dma_check(struct vmm_edu *edu, uint64_t iova_src, uint64_t iova_dst,
 int vmm_cmd_mock(int argc, char **argv);
 int vmm_cmd_luo_hold(int argc, char **argv);
 int vmm_cmd_luo_check(int argc, char **argv);
+int vmm_cmd_mtty_migrate(int argc, char **argv);
+
+/*
+ * The kernel's mtty sample behind a bound VFIO cdev @fd (@path for
+ * messages): write @msg to port 0's THR, where it sits in the FIFO
+ * (under 16 bytes); read the FIFO empty and fail (-EILSEQ) unless it held
+ * exactly @want, in order ("" after a reset).
+ */
+int vmm_mtty_fill(int fd, const char *path, const char *msg);
+int vmm_mtty_expect(int fd, const char *path, const char *want,
+		    const char *what);
 int vmm_cmd_restart(int argc, char **argv) __attribute__((weak));
 int vmm_cmd_stage(int argc, char **argv) __attribute__((weak));
 

@@ -172,3 +172,13 @@ khotest_refused() {
 	cat "$out"
 	[ "$rc" = 1 ] || khotest_fail "$what: '$*' exited $rc, expected a refusal (1)"
 }
+
+# khotest_mdev_cdev UUID: the VFIO cdev of an mdev, /dev/vfio/devices/vfioN.
+khotest_mdev_cdev() {
+	local d
+
+	for d in /sys/bus/mdev/devices/"$1"/vfio-dev/vfio*; do
+		[ -e "$d" ] && { echo "/dev/vfio/devices/${d##*/}"; return 0; }
+	done
+	khotest_fail "mdev $1 has no VFIO cdev (CONFIG_VFIO_DEVICE_CDEV?)"
+}
