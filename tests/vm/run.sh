@@ -145,7 +145,7 @@ mkdir -p "$logdir" || { echo "vm: cannot create $logdir"; exit 2; }
 # run_lane N: that lane's jobs one after the other, its TAP kept in
 # lane-N.tap and shown as it comes; the lane's status is bats's worst.
 run_lane() {
-	local n=$1 tap=$logdir/lane-$1.tap rc=0 job suite filter prefix= t0 fargs
+	local n=$1 tap=$logdir/lane-$1.tap rc=0 job suite filter prefix="" t0 fargs
 	[ "$lanes" -eq 1 ] || prefix="L$n "
 	# The jobs come on fd 8: the suites' commands may read stdin.
 	while IFS= read -r -u 8 job; do
@@ -206,5 +206,15 @@ if [ $((passed + failed)) -eq 0 ]; then
 	failed=1
 fi
 echo "vm: wall time $(( $(date +%s) - start )) s"
+# CI keeps only the tail of a run: name each failure again here, with the
+# first lines of bats's diagnosis, so that the tail says what failed.
+if [ "$failed" -ne 0 ]; then
+	awk '/^# vm: .*\.bats$/ { sub(/^# vm: /, ""); suite = $0; next }
+	     /^(not ok [0-9]+ |ok [0-9]+ .*# skip)/ {
+		print "vm: FAILED " suite ": " $0; diag = 6; next }
+	     diag > 0 && /^#/ { print "vm:   " $0; diag--; next }
+	     { diag = 0 }' "$out" | head -n 40
+	echo "vm: the guests' logs are in $logdir"
+fi
 echo "vm: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
