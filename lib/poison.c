@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include "poison.h"
 
@@ -400,8 +403,14 @@ static int inject_child(int fd, const struct kho_poison *p)
 	va = mmap(NULL, p->length, PROT_READ, MAP_SHARED, fd, (off_t)p->offset);
 	if (va == MAP_FAILED)
 		return errno;
+	/*
+	 * EBUSY: memory_failure() marked the page but could not recover it
+	 * (an IOAS still pins it): poisoned all the same, which the parent's
+	 * read decides.
+	 */
 	for (i = 0; i < p->length; i += KHO_POISON_PAGE)
-		if (madvise(va + i, KHO_POISON_PAGE, MADV_HWPOISON))
+		if (madvise(va + i, KHO_POISON_PAGE, MADV_HWPOISON) &&
+		    errno != EBUSY)
 			return errno;
 	return 0;
 }
@@ -444,4 +453,84 @@ int kho_poison_inject(int fd, const struct kho_poison *p, struct kho_diag *diag)
 					    WIFSIGNALED(status) ? ": the injecting child died of signal " : "",
 					    WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
 	return 0;
+}
+
+/* One range of the mapping at @addr: registered, poisoned, unregistered. */
+static int uffd_poison(int uffd, uint64_t addr, uint64_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = addr, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	struct uffdio_poison poison = { .range = { .start = addr, .len = len } };
+	int err = 0;
+
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	if (ioctl(uffd, UFFDIO_POISON, &poison))
+		err = -errno;
+	else if (poison.updated != (int64_t)len)
+		err = poison.updated < 0 ? (int)poison.updated : -EIO;
+	/*
+	 * Left registered, every other missing fault there would wait for a
+	 * handler nobody runs; the markers outlive the registration.
+	 */
+	if (ioctl(uffd, UFFDIO_UNREGISTER, &reg.range) && !err)
+		err = -errno;
+	return err;
+}
+
+int kho_poison_apply(const struct kho_poison *list, size_t nr, uint64_t token,
+		     void *va, uint64_t offset, uint64_t length, size_t *pages,
+		     struct kho_diag *diag)
+{
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_POISON };
+	int uffd = -1, err = 0;
+	size_t i;
+
+	*pages = 0;
+	for (i = 0; !err && i < nr; i++) {
+		const struct kho_poison *p = &list[i];
+		uint64_t start, end;
+
+		if (p->memfd_token != token || p->offset >= offset + length ||
+		    p->offset + p->length <= offset)
+			continue;
+		start = p->offset > offset ? p->offset : offset;
+		end = p->offset + p->length < offset + length ?
+		      p->offset + p->length : offset + length;
+		if (uffd < 0) {
+			/* user-mode faults are all a guest's access takes */
+			uffd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+			if (uffd < 0)
+				return kho_diag_set(diag, -errno, "poison: memfd token %llu: userfaultfd: %s",
+						    (unsigned long long)token,
+						    strerror(errno));
+			if (ioctl(uffd, UFFDIO_API, &api)) {
+				err = -errno;
+				close(uffd);
+				return kho_diag_set(diag, err == -EINVAL ? -EOPNOTSUPP : err,
+						    "poison: memfd token %llu: UFFDIO_API with UFFD_FEATURE_POISON: %s%s",
+						    (unsigned long long)token,
+						    strerror(-err),
+						    err == -EINVAL ? " (this kernel cannot poison a page of a mapping: Linux 6.6 and CONFIG_USERFAULTFD needed)" : "");
+			}
+		}
+		err = uffd_poison(uffd, (uint64_t)(uintptr_t)va + (start - offset),
+				  end - start);
+		if (err)
+			kho_diag_set(diag, err, "poison: memfd token %llu 0x%llx+0x%llx at %p: UFFDIO_POISON: %s%s",
+				     (unsigned long long)token,
+				     (unsigned long long)start,
+				     (unsigned long long)(end - start),
+				     (void *)((uint8_t *)va + (start - offset)),
+				     strerror(-err),
+				     err == -EEXIST ? " (the page is mapped already: poison before touching the mapping)" : "");
+		else
+			*pages += (end - start) / KHO_POISON_PAGE;
+	}
+	if (uffd >= 0)
+		close(uffd);
+	return err;
 }

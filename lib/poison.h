@@ -157,4 +157,34 @@ int kho_poison_punch(int fd, const struct kho_poison *p, struct kho_diag *diag);
  */
 int kho_poison_inject(int fd, const struct kho_poison *p, struct kho_diag *diag);
 
+/**
+ * kho_poison_apply() - poison a mapping of an adopted memfd again
+ * @list:   the hand-off's poison list (sorted by token, offset)
+ * @nr:     its ranges
+ * @token:  the memfd's token
+ * @va:     where the caller mapped it, MAP_SHARED
+ * @offset: the memfd offset mapped at @va
+ * @length: bytes mapped
+ * @pages:  out: pages poisoned
+ * @diag:   out: the range, the step and the cause
+ *
+ * The VMM's side after the kexec (docs/device-state.md): for each range
+ * of @token inside the mapping, userfaultfd registers just that range,
+ * UFFDIO_POISON installs a poison PTE marker on every page of it
+ * (mfill_atomic_pte_poison(), any non-hugetlb VMA), and the range is
+ * unregistered again; the markers stay.  A guest access then faults with
+ * VM_FAULT_HWPOISON and the VMM gets SIGBUS with BUS_MCEERR_AR, as for a
+ * fresh memory failure.  The marker belongs to this mapping: another
+ * mapping, or read(2), of the memfd sees the zeroed page LUO carried,
+ * never old bytes.  Call it before touching the mapping: the ioctl will
+ * not replace a page already faulted in.
+ *
+ * Return: 0; -EOPNOTSUPP (no UFFD_FEATURE_POISON: a kernel before 6.6
+ * or without CONFIG_USERFAULTFD); -EEXIST (a page of a range is already
+ * mapped); the -errno of userfaultfd(2) or its ioctls.
+ */
+int kho_poison_apply(const struct kho_poison *list, size_t nr, uint64_t token,
+		     void *va, uint64_t offset, uint64_t length, size_t *pages,
+		     struct kho_diag *diag);
+
 #endif /* KHO_POISON_H */

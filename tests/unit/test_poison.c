@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "poison.h"
@@ -263,5 +266,86 @@ KTEST(poison_punch_leaves_a_hole_of_zeroes)
 	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
 	ASSERT_EQ(-EPERM, kho_poison_punch(fd, &p, &diag));
 	ASSERT_STR_CONTAINS(diag.msg, "poison: memfd token 7: punching 0x1000+0x1000 out: Operation not permitted");
+	close(fd);
+}
+
+static sigjmp_buf sigbus_jmp;
+static volatile int sigbus_si_code;
+/*
+ * x86's do_sigbus() says BUS_MCEERR_AR for VM_FAULT_HWPOISON only with
+ * CONFIG_MEMORY_FAILURE (whose sysctl tells), BUS_ADRERR without.
+ */
+static int expected_si_code;
+
+static void sigbus_code(int sig, siginfo_t *si, void *uc)
+{
+	sigbus_si_code = si->si_code;
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/*
+ * Reads @addr here (the markers are this mapping's: a fork's copy of a
+ * shared mapping starts without PTEs): 42 = SIGBUS with the si_code a
+ * memory failure gives, 0 = it read 0xa5, anything else wrong.
+ */
+static int read_here(volatile const uint8_t *addr)
+{
+	struct sigaction sa = { .sa_sigaction = sigbus_code,
+				.sa_flags = SA_SIGINFO }, old;
+	int ret;
+
+	sigbus_si_code = 0;
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(sigbus_jmp, 1))
+		ret = sigbus_si_code == expected_si_code ? 42 : 100 + sigbus_si_code;
+	else
+		ret = *addr == 0xa5 ? 0 : 44;
+	sigaction(SIGBUS, &old, NULL);
+	return ret;
+}
+
+/*
+ * The VMM's side after the kexec, on this kernel: a mapping of a memfd
+ * poisoned again by UFFDIO_POISON faults with BUS_MCEERR_AR on exactly
+ * the listed pages; the memfd itself (and its other pages) read as before.
+ */
+KTEST(poison_apply_makes_the_mapping_fail_like_a_memory_failure)
+{
+	struct kho_poison list[] = { { 6, 0, PS }, { 7, 2 * PS, PS },
+				     { 7, 9 * PS, 2 * PS } };
+	struct kho_diag diag = { "" };
+	uint8_t buf[PS], *va;
+	size_t pages;
+	int fd = memfd_create("guest-ram", 0), i;
+
+	ASSERT_TRUE(fd >= 0);
+	expected_si_code = access("/proc/sys/vm/memory_failure_early_kill", F_OK) ?
+			   BUS_ADRERR : BUS_MCEERR_AR;
+	printf("#   this kernel: SIGBUS %s expected\n",
+	       expected_si_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" :
+	       "BUS_ADRERR (no CONFIG_MEMORY_FAILURE)");
+	memset(buf, 0xa5, sizeof(buf));
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ((ssize_t)PS, pwrite(fd, buf, PS, i * PS));
+	/* The VMM maps memfd pages 1..8 of token 7. */
+	va = mmap(NULL, 8 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PS);
+	ASSERT_TRUE(va != MAP_FAILED);
+	ASSERT_EQ(0, kho_poison_apply(list, 3, 7, va, PS, 8 * PS, &pages,
+				      &diag));
+	ASSERT_EQ(1, pages);	/* token 6 is another memfd, 9.. unmapped */
+	ASSERT_EQ(42, read_here(va + PS));		/* memfd page 2 */
+	ASSERT_EQ(42, read_here(va + 2 * PS - 1));
+	ASSERT_EQ(0, read_here(va));		/* its neighbours */
+	ASSERT_EQ(0, read_here(va + 2 * PS));
+	ASSERT_EQ((ssize_t)PS, pread(fd, buf, PS, 2 * PS));
+	ASSERT_EQ(0xa5, buf[0]);
+	/* A page the VMM touched already cannot be poisoned: said. */
+	ASSERT_EQ(0xa5, va[3 * PS]);
+	list[1].offset = 4 * PS;
+	ASSERT_EQ(-EEXIST, kho_poison_apply(list, 3, 7, va, PS, 8 * PS,
+					    &pages, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "memfd token 7 0x4000+0x1000 at ");
+	ASSERT_STR_CONTAINS(diag.msg, "UFFDIO_POISON: File exists (the page is mapped already");
+	munmap(va, 8 * PS);
 	close(fd);
 }
