@@ -9,8 +9,9 @@
 # list (format 6); a dry run punches the page out and poisons it again,
 # so nothing is lost; the upgrade carries it: the guest-RAM mapping is
 # cut around it, the page punched out before LUO preserves the memfd.
-# Stage 2: the agent's replay leaves IOVA 0x153000 unmapped and verify
-# probes the hole; the adopted VMM poisons the page again (UFFDIO_POISON)
+# Stage 2: the agent's replay leaves IOVA 0x153000 unmapped (verify
+# probes the hole only on vanilla-debug: patched-debug journals the
+# probe); the adopted VMM poisons the page again (UFFDIO_POISON)
 # and a read of it takes SIGBUS BUS_MCEERR_AR, the pages around it hold
 # their pattern, an edu DMA to and from its IOVA reaches no page.  A new
 # failure at 0xa7000; a rollback that would preserve the kernel-journalled
@@ -53,8 +54,15 @@ adopt() {
 
 	shift
 	cat "$run/restore.log" 2>/dev/null || true
-	grep -Eq 'step verify .*ok: .* [1-9][0-9]* poison hole\(s\) probed empty' "$run/restore.log" ||
-		khotest_fail "stage $KHO_STAGE: verify probed no poisoned hole"
+	# patched-debug journals every iommufd: a probe would land in that
+	# journal, so verify leaves the holes to construction there (as it
+	# does the allow lists); vanilla-debug probes them.
+	case "$(uname -r)" in
+	*-kho-b-dbg) holes='0' ;;
+	*) holes='[1-9][0-9]*' ;;
+	esac
+	grep -Eq "step verify .*ok: .* $holes poison hole\\(s\\) probed empty" "$run/restore.log" ||
+		khotest_fail "stage $KHO_STAGE: verify did not probe the poisoned holes as this kernel should ($holes)"
 	grep -q "poison: $n range(s) left unmapped by the replay" "$run/restore.log" ||
 		khotest_fail "stage $KHO_STAGE: the agent does not say it left $n range(s) unmapped"
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
