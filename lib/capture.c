@@ -499,11 +499,11 @@ static int snap_memfd(const struct kho_journal_snapshot *snap, uint64_t token)
  * The records that cut mapping @m of IOAS @ioas_id around the poisoned
  * ranges @p[0..nr) of its memfd (sorted by offset): the UNMAP of the
  * whole area, then a MAP_FILE at the same IOVA of each piece between
- * them.  Return: 0 or -ENOMEM; *cut is set when @m covered poison.
+ * them.  Return: 0 or -ENOMEM; *cut is the first range @m covered, if any.
  */
 static int cut_mapping(struct kho_journal *j, uint32_t ioas_id,
 		       const struct kho_mapping *m, const struct kho_poison *p,
-		       size_t nr, bool *cut)
+		       size_t nr, const struct kho_poison **cut)
 {
 	uint64_t pos = m->offset, end = m->offset + m->length;
 	struct kho_rec r;
@@ -516,7 +516,7 @@ static int cut_mapping(struct kho_journal *j, uint32_t ioas_id,
 			break;
 	if (i == nr)
 		return 0;
-	*cut = true;
+	*cut = &p[i];
 	memset(&r, 0, sizeof(r));
 	r.op = KHO_OP_IOAS_UNMAP;
 	r.unmap.ioas_id = ioas_id;
@@ -554,6 +554,7 @@ int kho_capture_poison(struct kho_capture *cap,
 	struct kho_handoff *h = &cap->handoff;
 	struct kho_journal j, plan;
 	struct kho_state folded;
+	const struct kho_poison *first_cut = NULL;
 	struct kho_poison *p;
 	size_t nr, i, k, cuts = 0;
 	int err;
@@ -561,7 +562,7 @@ int kho_capture_poison(struct kho_capture *cap,
 	err = kho_poison_find(proc, snap->pid, snap->state.memfd,
 			      snap->memfd_fds, snap->nr_fds, &p, &nr, diag);
 	if (err)
-		return kho_diag_set(diag, err, "capture: VMM %d: %s",
+		return kho_diag_set(diag, err, "VMM %d: %s",
 				    (int)snap->pid, diag->msg);
 	if (!nr)
 		return 0;
@@ -574,20 +575,22 @@ int kho_capture_poison(struct kho_capture *cap,
 		const struct kho_ioas *a = &h->state.ioas[i];
 
 		for (k = 0; !err && k < a->nr_maps; k++) {
-			bool cut = false;
+			const struct kho_poison *cut = NULL;
 
 			err = cut_mapping(&j, a->id, &a->maps[k], p, nr, &cut);
-			cuts += cut;
+			if (cut && !first_cut)
+				first_cut = cut;
+			cuts += !!cut;
 		}
 	}
 	if (err)
 		goto out;
 	if (cuts && h->iommufd.present) {
 		err = kho_diag_set(diag, -EOPNOTSUPP,
-				   "capture: poison: memfd token %llu 0x%llx+0x%llx is poisoned and mapped for DMA, and the hand-off carries the VMM's iommufd: the target's kernel verifies the replay against its journal, which maps that page; carry it with --userspace-journal",
-				   (unsigned long long)p[0].memfd_token,
-				   (unsigned long long)p[0].offset,
-				   (unsigned long long)p[0].length);
+				   "poison: memfd token %llu 0x%llx+0x%llx is poisoned and mapped for DMA, and the hand-off carries the VMM's iommufd: the target's kernel verifies the replay against its journal, which maps that page; carry it with --userspace-journal",
+				   (unsigned long long)first_cut->memfd_token,
+				   (unsigned long long)first_cut->offset,
+				   (unsigned long long)first_cut->length);
 		goto out;
 	}
 	if (cuts) {
@@ -597,7 +600,7 @@ int kho_capture_poison(struct kho_capture *cap,
 		if (!err)
 			err = kho_compact(&j, &folded, &plan, diag);
 		if (err) {
-			kho_diag_set(diag, err, "capture: poison: cutting %zu mappings around the poisoned pages: %s",
+			kho_diag_set(diag, err, "poison: cutting %zu mappings around the poisoned pages: %s",
 				     cuts, diag->msg);
 			goto out;
 		}
@@ -628,7 +631,7 @@ int kho_capture_poison(struct kho_capture *cap,
 	cap->blob = NULL;
 	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);
 	if (err)
-		kho_diag_set(diag, err, "capture: poison: encoding the hand-off with %zu ranges: %s",
+		kho_diag_set(diag, err, "poison: encoding the hand-off with %zu ranges: %s",
 			     nr, strerror(-err));
 out:
 	free(p);

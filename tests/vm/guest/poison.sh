@@ -132,7 +132,7 @@ case "$KHO_STAGE" in
 		khotest_fail "a rollback preserving the kernel-journalled iommufd was not refused"
 	fi
 	cat /tmp/refused.txt
-	grep -q "is poisoned and mapped for DMA, and the hand-off carries the VMM's iommufd: .*carry it with --userspace-journal" /tmp/refused.txt ||
+	grep -q "capture: poison: memfd token [0-9]* $second+0x1000 is poisoned and mapped for DMA, and the hand-off carries the VMM's iommufd: .*carry it with --userspace-journal" /tmp/refused.txt ||
 		khotest_fail "the refusal does not name the poisoned page and the way out"
 	[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || khotest_fail "the refused rollback left an image"
 	kill -0 "$KHOTEST_PID" || khotest_fail "the VMM died after the refused rollback"
