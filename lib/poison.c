@@ -80,7 +80,7 @@ static int page_poisoned(const struct kho_poison_io *io, void *ctx,
 	ssize_t n;
 	int err;
 
-	if (src->pagemap >= 0 && pme & KHO_PM_PRESENT) {
+	if (src->pagemap >= 0 && src->kpageflags >= 0 && pme & KHO_PM_PRESENT) {
 		if (!pfn)
 			return kho_diag_set(diag, -EPERM,
 					    "poison: memfd offset 0x%" PRIx64 ": pagemap hides the frame (reading PFNs needs CAP_SYS_ADMIN)",
@@ -338,6 +338,22 @@ int kho_poison_find(const char *proc, pid_t pid, const struct kho_memfd *memfds,
 		kpageflags = open(path, O_RDONLY | O_CLOEXEC);
 		if (kpageflags < 0)
 			err = -errno;
+	}
+	/*
+	 * A kernel without CONFIG_PROC_PAGE_MONITOR (the rig's plain
+	 * kernels): every page is judged by the memfd alone.  And without
+	 * CONFIG_MEMORY_FAILURE too, no page can be hwpoisoned and no
+	 * marker seen: nothing to look for.
+	 */
+	if (err == -ENOENT) {
+		if (pagemap >= 0)
+			close(pagemap);
+		pagemap = -1;
+		err = 0;
+		snprintf(path, sizeof(path), "%s/sys/vm/memory_failure_early_kill",
+			 proc);
+		if (access(path, F_OK))
+			goto out;
 	}
 	if (err) {
 		kho_diag_set(diag, err, "poison: %s: %s%s", path, strerror(-err),

@@ -115,6 +115,11 @@ void kho_poison_list_free(struct kho_poison_list *l);
  * inode) is scanned with kho_poison_scan() through /proc/PID/pagemap and
  * /proc/kpageflags; the bytes of the memfd no mapping covers are judged
  * by the memfd alone.  Needs CAP_SYS_ADMIN (the PFNs, kpageflags).
+ * Without /proc/PID/pagemap or /proc/kpageflags (no
+ * CONFIG_PROC_PAGE_MONITOR) every page is judged by the memfd; without
+ * them and without CONFIG_MEMORY_FAILURE (no
+ * /proc/sys/vm/memory_failure_early_kill) nothing is looked for: no page
+ * can be poisoned there.
  *
  * Return: 0; -EOPNOTSUPP (a page size other than KHO_POISON_PAGE);
  * -EPERM (not allowed to read the frames); -ENOMEM; or kho_poison_scan()'s

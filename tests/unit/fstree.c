@@ -46,6 +46,9 @@ void fstree_vmm_proc(char *root, size_t size, int fd, uint64_t va,
 	if (!mkdtemp(root) || fstat(fd, &st) || pages > 64)
 		abort();
 	fstree_mk(root, "4242");
+	fstree_mk(root, "sys");
+	fstree_mk(root, "sys/vm");
+	fstree_put(root, "sys/vm/memory_failure_early_kill", "0\n");
 	snprintf(line, sizeof(line),
 		 "00400000-00401000 r-xp 00000000 08:01 17 /usr/bin/vmm\n"
 		 "%" PRIx64 "-%" PRIx64 " rw-s %08" PRIx64 " %02x:%02x %llu /memfd:guest-ram (deleted)\n",

@@ -16,8 +16,9 @@ void fstree_put(const char *root, const char *rel, const char *content);
  * A fake /proc in a new directory (its path into @root, of @size) for VMM
  * 4242: a maps line for memfd @fd at @va (memfd offset @off, @pages
  * pages of 4 KiB, at most 64), a pagemap with frame @pfn at page @page of
- * that window and every other page unmapped, and a kpageflags in which
- * frame 3 alone is hwpoisoned.
+ * that window and every other page unmapped, a kpageflags in which
+ * frame 3 alone is hwpoisoned, and sys/vm/memory_failure_early_kill (a
+ * kernel with CONFIG_MEMORY_FAILURE).
  */
 void fstree_vmm_proc(char *root, size_t size, int fd, uint64_t va,
 		     uint64_t off, unsigned int pages, unsigned int page,

@@ -214,6 +214,7 @@ static char proc[64];
 KTEST(poison_find_reads_the_vmms_mappings)
 {
 	struct kho_memfd m = { .token = 7, .name = "guest-ram" };
+	char path[128];
 	struct kho_diag diag = { "" };
 	struct kho_poison *p;
 	size_t nr;
@@ -236,6 +237,22 @@ KTEST(poison_find_reads_the_vmms_mappings)
 	ASSERT_EQ(0, kho_poison_find(proc, 4242, &m, &fd, 1, &p, &nr, &diag));
 	ASSERT_EQ(0, nr);
 	ASSERT_TRUE(p == NULL);
+
+	/*
+	 * No pagemap, no kpageflags (no CONFIG_PROC_PAGE_MONITOR): judged
+	 * by the memfd alone, which reads fine; and without
+	 * CONFIG_MEMORY_FAILURE either, nothing is looked for.
+	 */
+	snprintf(path, sizeof(path), "%s/4242/pagemap", proc);
+	ASSERT_EQ(0, unlink(path));
+	snprintf(path, sizeof(path), "%s/kpageflags", proc);
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, kho_poison_find(proc, 4242, &m, &fd, 1, &p, &nr, &diag));
+	ASSERT_EQ(0, nr);
+	snprintf(path, sizeof(path), "%s/sys/vm/memory_failure_early_kill", proc);
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, kho_poison_find(proc, 4242, &m, &fd, 1, &p, &nr, &diag));
+	ASSERT_EQ(0, nr);
 
 	/* No such VMM: named. */
 	ASSERT_EQ(-ENOENT, kho_poison_find(proc, 4243, &m, &fd, 1, &p, &nr,
