@@ -76,6 +76,21 @@ int cmd_capture(int argc, char **argv)
 		decision = KHO_IOMMUFD_NO_VMM;
 	if (!err)
 		err = kho_capture_build(&snap, &cap, &diag);
+	/*
+	 * The poisoned pages, as upgrade carries them.  Only root reads the
+	 * frames; this file is for inspection, never kexec'd, so without
+	 * the right it is said and left out.
+	 */
+	if (!err) {
+		err = kho_capture_poison(&cap, &snap, "/proc", &diag);
+		if (err == -EPERM || err == -EACCES) {
+			fprintf(stderr, "kho-tool capture: warning: poisoned pages not looked for: %s\n",
+				diag.msg);
+			err = 0;
+		} else if (err) {
+			kho_capture_release(&cap);
+		}
+	}
 	if (err) {
 		fprintf(stderr, "kho-tool capture: VMM %d: %s\n", (int)pid, diag.msg);
 		kho_journal_snapshot_free(&snap);
@@ -89,14 +104,14 @@ int cmd_capture(int argc, char **argv)
 		printf("{\"pid\":%d,\"journal_length\":%" PRIu64 ",\"replay_length\":%zu,"
 		       "\"ioas\":%zu,\"hwpt\":%zu,\"devices\":%zu,\"memfds\":%zu,"
 		       "\"handoff_bytes\":%zu,\"journal_source\":\"%s\","
-		       "\"format_version\":%u,\"iommufd\":{\"decision\":\"%s\","
+		       "\"format_version\":%u,\"poison_ranges\":%zu,\"iommufd\":{\"decision\":\"%s\","
 		       "\"in_handoff\":%s",
 		       (int)pid,
 		       cap.handoff.journal_length, cap.handoff.replay.nr,
 		       cap.handoff.state.nr_ioas, cap.handoff.state.nr_hwpt,
 		       cap.handoff.state.nr_dev, cap.handoff.state.nr_memfd,
 		       cap.blob_len, cap.handoff.journal_source,
-		       cap.handoff.format_version,
+		       cap.handoff.format_version, cap.handoff.nr_poison,
 		       kho_iommufd_decision_name(decision),
 		       cap.handoff.iommufd.present ? "true" : "false");
 		if (cap.handoff.iommufd.present)

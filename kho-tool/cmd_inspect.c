@@ -158,6 +158,15 @@ static void inspect_text(FILE *out, const char *path, size_t len,
 			inspect_str(h->qemu[i].name), h->qemu[i].cpr_state_len,
 			h->qemu[i].nr_fd_tokens, h->qemu[i].stream_length,
 			h->qemu[i].stream_token);
+	/* Left unmapped by the replay, handed to the VMM to poison again. */
+	if (h->nr_poison)
+		fprintf(out, "poison: %zu ranges, unmapped and punched out of their memfds\n",
+			h->nr_poison);
+	for (i = 0; i < h->nr_poison; i++)
+		fprintf(out, "  memfd %" PRIu64 ": 0x%" PRIx64 "+0x%" PRIx64 " (%" PRIu64 " pages)\n",
+			h->poison[i].memfd_token, h->poison[i].offset,
+			h->poison[i].length,
+			h->poison[i].length / KHO_POISON_PAGE);
 	fprintf(out, "replay plan: %zu records\n", h->replay.nr);
 	for (i = 0; i < h->replay.nr; i++) {
 		char line[512];
@@ -290,6 +299,12 @@ static void inspect_json(FILE *out, const char *path, size_t len,
 				h->iommufd.files[k].token);
 		fprintf(out, "]}");
 	}
+	fprintf(out, ",\"poison\":[");
+	for (k = 0; k < h->nr_poison; k++)
+		fprintf(out, "%s{\"memfd_token\":\"0x%" PRIx64 "\",\"offset\":\"0x%" PRIx64 "\",\"length\":\"0x%" PRIx64 "\"}",
+			k ? "," : "", h->poison[k].memfd_token,
+			h->poison[k].offset, h->poison[k].length);
+	fprintf(out, "]");
 	fprintf(out, ",\"replay\":");
 	kho_journal_print_json(&h->replay, out);
 	fprintf(out, "}\n");

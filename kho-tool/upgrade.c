@@ -827,6 +827,25 @@ static int qemu_cpr(struct timeline *tl, struct run *r)
 			o->nr_qemu == 1 ? o->qemu_qmp[0] : "");
 }
 
+/*
+ * No kexec after all: the poisoned ranges preserve punched out of the
+ * guest's memfds fail again, as before the upgrade.
+ */
+static void undo_punch(const struct timeline *tl, struct run *r)
+{
+	FILE *f = tl->o->json ? stderr : stdout;
+	struct kho_diag diag = { "" };
+	size_t n = r->cap.nr_punched;
+
+	if (!n || r->cap.poison_kept)
+		return;
+	if (kho_capture_unpunch(&r->cap, &r->snap, &diag))
+		fprintf(f, "%s: %s\n", tl->o->command, diag.msg);
+	else
+		fprintf(f, "%s: poison: %zu punched range(s) poisoned again, as before the upgrade\n",
+			tl->o->command, n);
+}
+
 static int do_run(struct timeline *tl, struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -1013,6 +1032,12 @@ static int do_run(struct timeline *tl, struct run *r)
 		return step_end(tl, "capture", err, "%s", diag.msg);
 	r->have_cap = true;
 	r->captured = true;
+	/* The VMM's poisoned guest pages: cut out of the plan, listed. */
+	if (o->pid) {
+		err = kho_capture_poison(&r->cap, &r->snap, "/proc", &diag);
+		if (err)
+			return step_end(tl, "capture", err, "%s", diag.msg);
+	}
 	if (o->nr_qemu) {
 		/* The qemu-cpr node: format 3, which older readers refuse. */
 		struct kho_handoff *h = &r->cap.handoff;
@@ -1040,12 +1065,12 @@ static int do_run(struct timeline *tl, struct run *r)
 	if (ignore_refusal(tl, err, diag.msg))
 		return step_end(tl, "capture", err, "%s", diag.msg);
 	step_end(tl, "capture", 0,
-		 "%s: journal %" PRIu64 " records -> replay %zu (%zu ioctls), %zu IOAS, %zu devices, %zu memfds, hand-off %zu bytes",
+		 "%s: journal %" PRIu64 " records -> replay %zu (%zu ioctls), %zu IOAS, %zu devices, %zu memfds, %zu poisoned ranges, hand-off %zu bytes",
 		 o->pid ? "VMM" : "no VMM", r->cap.handoff.journal_length,
 		 r->cap.handoff.replay.nr, r->replay_ioctls,
 		 r->cap.handoff.state.nr_ioas,
 		 r->cap.handoff.state.nr_dev, r->cap.handoff.state.nr_memfd,
-		 r->cap.blob_len);
+		 r->cap.handoff.nr_poison, r->cap.blob_len);
 
 	/*
 	 * 3b. The devices: what becomes of each one's state, said before
@@ -1121,6 +1146,7 @@ static int do_run(struct timeline *tl, struct run *r)
 			err = kho_kexec_loaded(&loaded);
 		if (!err && loaded)
 			err = -EBUSY;
+		undo_punch(tl, r);
 		kho_capture_release(&r->cap);
 		r->have_cap = false;
 		if (err)
@@ -1162,6 +1188,7 @@ static int do_run(struct timeline *tl, struct run *r)
 					why[0] ? why : strerror(-err), r->session_name);
 		}
 		r->kexec_queued = true;
+		r->cap.poison_kept = true;
 		step_end(tl, "kexec", 0, "systemctl kexec: kexec.target queued, systemd stops the units and kexecs into %s with session '%s' in its fd store",
 			 r->img.release[0] ? r->img.release : o->kernel,
 			 r->session_name);
@@ -1239,6 +1266,8 @@ int kho_upgrade_run(const struct kho_upgrade_opts *o)
 		printf("%s: %s in %.1f ms\n", o->command,
 		       o->dry_run ? "dry run complete" : "done", ms_since(&tl.start));
 	free(r.devs);
+	if (r.have_cap && !r.kexec_queued)
+		undo_punch(&tl, &r);
 	if (r.have_cap)
 		kho_capture_release(&r.cap);
 	/* After the session: closing our copy never unpreserves it. */

@@ -18,6 +18,8 @@
 
 #include "adopt.h"
 #include "fdpass.h"
+#include "file.h"
+#include "handoff.h"
 
 void kho_adopt_set_init(struct kho_adopt_set *s)
 {
@@ -811,5 +813,34 @@ int kho_adopt_connect(const char *path, const struct kho_adopt_token *token,
 	/* A recorder registered: the next capture must see these. */
 	if (adopt_notify)
 		adopt_notify(set, adopt_notify_ctx);
+	return 0;
+}
+
+int kho_adopt_poison(const struct kho_adopt_set *set, struct kho_poison **list,
+		     size_t *nr, struct kho_diag *diag)
+{
+	struct kho_handoff h;
+	size_t len = 0;
+	void *blob = NULL;
+	int err;
+
+	*list = NULL;
+	*nr = 0;
+	if (set->handoff_fd < 0)
+		return kho_diag_set(diag, -ENODATA, "adopt: poison: the agent sent no copy of the hand-off");
+	err = lseek(set->handoff_fd, 0, SEEK_SET) < 0 ? -errno :
+	      kho_read_fd_max(set->handoff_fd, KHO_HANDOFF_MAX, &blob, &len);
+	if (err)
+		return kho_diag_set(diag, err, "adopt: poison: reading the hand-off copy: %s",
+				    strerror(-err));
+	err = kho_handoff_decode(blob, len, &h, diag);
+	free(blob);
+	if (err)
+		return kho_diag_set(diag, err, "adopt: poison: %s", diag->msg);
+	*list = h.poison;
+	*nr = h.nr_poison;
+	h.poison = NULL;
+	h.nr_poison = 0;
+	kho_handoff_free(&h);
 	return 0;
 }

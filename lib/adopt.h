@@ -308,6 +308,24 @@ int kho_adopt_request(int fd, const struct kho_adopt_token *token,
 int kho_adopt_ack(int fd, int status, const char *msg);
 
 /**
+ * kho_adopt_poison() - the poisoned ranges of an adopted set
+ * @set:  an adopted set, with the agent's copy of the hand-off
+ * @list: out: the hand-off's poison list, malloc'd; NULL when none
+ * @nr:   out: its ranges
+ * @diag: out: why it could not be read
+ *
+ * How the agent hands the VMM the list: the hand-off copy every adopter
+ * receives (handoff_fd) carries the poison node (format 6).  The VMM
+ * poisons each range of a memfd again in its own mapping of it,
+ * kho_poison_apply(), before the guest runs.
+ *
+ * Return: 0; -ENODATA (the agent sent no copy); the errno of reading or
+ * decoding it.
+ */
+int kho_adopt_poison(const struct kho_adopt_set *set, struct kho_poison **list,
+		     size_t *nr, struct kho_diag *diag);
+
+/**
  * kho_adopt_connect() - VMM side, all of it
  * @path:  the agent's socket (KHO_ADOPT_SOCK)
  * @token: the adoption token (kho_adopt_token_read() of the launcher's

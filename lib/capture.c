@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/iommufd.h>
 #include <linux/magic.h>
 
 #include "capture.h"
@@ -24,6 +25,7 @@
 #include "luo.h"
 #include "mdev.h"
 #include "pci.h"
+#include "poison.h"
 #include "proc.h"
 #include "state.h"
 #include "vfio_mig.h"
@@ -482,6 +484,206 @@ out_free:
 	return err;
 }
 
+/* The snapshot's fd of memfd @token, or -1. */
+static int snap_memfd(const struct kho_journal_snapshot *snap, uint64_t token)
+{
+	size_t i;
+
+	for (i = 0; i < snap->nr_fds && i < snap->state.nr_memfd; i++)
+		if (snap->state.memfd[i].token == token)
+			return snap->memfd_fds[i];
+	return -1;
+}
+
+/*
+ * The records that cut mapping @m of IOAS @ioas_id around the poisoned
+ * ranges @p[0..nr) of its memfd (sorted by offset): the UNMAP of the
+ * whole area, then a MAP_FILE at the same IOVA of each piece between
+ * them.  Return: 0 or -ENOMEM; *cut is the first range @m covered, if any.
+ */
+static int cut_mapping(struct kho_journal *j, uint32_t ioas_id,
+		       const struct kho_mapping *m, const struct kho_poison *p,
+		       size_t nr, const struct kho_poison **cut)
+{
+	uint64_t pos = m->offset, end = m->offset + m->length;
+	struct kho_rec r;
+	size_t i;
+	int err;
+
+	for (i = 0; i < nr; i++)
+		if (p[i].memfd_token == m->memfd_token &&
+		    p[i].offset < end && p[i].offset + p[i].length > pos)
+			break;
+	if (i == nr)
+		return 0;
+	*cut = &p[i];
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_IOAS_UNMAP;
+	r.unmap.ioas_id = ioas_id;
+	r.unmap.iova = m->iova;
+	r.unmap.length = r.unmap.out_length = m->length;
+	err = kho_journal_append(j, &r);
+	for (; !err && pos < end; i++) {
+		uint64_t stop = end;
+
+		if (i < nr && p[i].memfd_token == m->memfd_token &&
+		    p[i].offset < end)
+			stop = p[i].offset > pos ? p[i].offset : pos;
+		if (stop > pos) {
+			memset(&r, 0, sizeof(r));
+			r.op = KHO_OP_IOAS_MAP_FILE;
+			r.map.flags = m->flags | IOMMU_IOAS_MAP_FIXED_IOVA;
+			r.map.ioas_id = ioas_id;
+			r.map.memfd_token = m->memfd_token;
+			r.map.offset = pos;
+			r.map.length = stop - pos;
+			r.map.iova = m->iova + (pos - m->offset);
+			err = kho_journal_append(j, &r);
+		}
+		if (stop == end)
+			break;
+		pos = p[i].offset + p[i].length;
+	}
+	return err;
+}
+
+int kho_capture_poison(struct kho_capture *cap,
+		       const struct kho_journal_snapshot *snap,
+		       const char *proc, struct kho_diag *diag)
+{
+	struct kho_handoff *h = &cap->handoff;
+	struct kho_journal j, plan;
+	struct kho_state folded;
+	const struct kho_poison *first_cut = NULL;
+	struct kho_poison *p;
+	size_t nr, i, k, cuts = 0;
+	int err;
+
+	err = kho_poison_find(proc, snap->pid, snap->state.memfd,
+			      snap->memfd_fds, snap->nr_fds, &p, &nr, diag);
+	if (err)
+		return kho_diag_set(diag, err, "VMM %d: %s",
+				    (int)snap->pid, diag->msg);
+	if (!nr)
+		return 0;
+	kho_journal_init(&j);
+	kho_journal_init(&plan);
+	kho_state_init(&folded);
+	for (i = 0; !err && i < snap->journal.nr; i++)
+		err = kho_journal_append(&j, &snap->journal.recs[i]);
+	for (i = 0; !err && i < h->state.nr_ioas; i++) {
+		const struct kho_ioas *a = &h->state.ioas[i];
+
+		for (k = 0; !err && k < a->nr_maps; k++) {
+			const struct kho_poison *cut = NULL;
+
+			err = cut_mapping(&j, a->id, &a->maps[k], p, nr, &cut);
+			if (cut && !first_cut)
+				first_cut = cut;
+			cuts += !!cut;
+		}
+	}
+	if (err)
+		goto out;
+	if (cuts && h->iommufd.present) {
+		err = kho_diag_set(diag, -EOPNOTSUPP,
+				   "poison: memfd token %llu 0x%llx+0x%llx is poisoned and mapped for DMA, and the hand-off carries the VMM's iommufd: the target's kernel verifies the replay against its journal, which maps that page; carry it with --userspace-journal",
+				   (unsigned long long)first_cut->memfd_token,
+				   (unsigned long long)first_cut->offset,
+				   (unsigned long long)first_cut->length);
+		goto out;
+	}
+	if (cuts) {
+		/* Fold again: the state with the holes and the plan making it */
+		for (i = 0; !err && i < h->state.nr_memfd; i++)
+			err = kho_state_add_memfd(&folded, &h->state.memfd[i]);
+		if (!err)
+			err = kho_compact(&j, &folded, &plan, diag);
+		if (err) {
+			kho_diag_set(diag, err, "poison: cutting %zu mappings around the poisoned pages: %s",
+				     cuts, diag->msg);
+			goto out;
+		}
+		/*
+		 * Only the IOASes changed: the devices keep what capture
+		 * proved and probed of them.
+		 */
+		for (i = 0; i < h->state.nr_ioas; i++) {
+			free(h->state.ioas[i].allowed);
+			free(h->state.ioas[i].maps);
+		}
+		free(h->state.ioas);
+		h->state.ioas = folded.ioas;
+		h->state.nr_ioas = folded.nr_ioas;
+		folded.ioas = NULL;
+		folded.nr_ioas = 0;
+		kho_journal_free(&h->replay);
+		h->replay = plan;
+		kho_journal_init(&plan);
+		h->journal_length += j.nr - snap->journal.nr;
+	}
+	kho_handoff_poison_free(h);
+	h->poison = p;
+	h->nr_poison = nr;
+	p = NULL;
+	kho_handoff_require(h, KHO_FORMAT_VERSION_POISON);
+	free(cap->blob);
+	cap->blob = NULL;
+	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);
+	if (err)
+		kho_diag_set(diag, err, "poison: encoding the hand-off with %zu ranges: %s",
+			     nr, strerror(-err));
+out:
+	free(p);
+	kho_state_free(&folded);
+	kho_journal_free(&plan);
+	kho_journal_free(&j);
+	return err;
+}
+
+int kho_capture_unpunch(struct kho_capture *cap,
+			const struct kho_journal_snapshot *snap,
+			struct kho_diag *diag)
+{
+	const struct kho_handoff *h = &cap->handoff;
+	struct kho_diag one;
+	int err = 0, e;
+	size_t i;
+
+	if (cap->poison_kept || !cap->nr_punched)
+		return 0;
+	if (cap->session_given)
+		return kho_diag_set(diag, -EBUSY,
+				    "poison: the %zu punched range(s) stay punched: the session the service manager holds keeps their memfds preserved",
+				    cap->nr_punched);
+	/* LUO must let go of the folios before they can fail again. */
+	if (cap->session_fd >= 0)
+		close(cap->session_fd);
+	if (cap->luo_fd >= 0)
+		close(cap->luo_fd);
+	cap->session_fd = cap->luo_fd = -1;
+	cap->nr_preserved = 0;
+	cap->iommufd_preserved = false;
+	for (i = 0; cap->nr_punched && i < h->nr_poison; i++) {
+		const struct kho_poison *p = &h->poison[i];
+		int fd = snap ? snap_memfd(snap, p->memfd_token) : -1;
+
+		if (!cap->punched[i])
+			continue;
+		cap->punched[i] = false;
+		cap->nr_punched--;
+		e = fd < 0 ? kho_diag_set(&one, -EBADF, "poison: memfd token %llu: capture holds no fd of it",
+					  (unsigned long long)p->memfd_token) :
+			     kho_poison_inject(fd, p, &one);
+		if (e && !err) {
+			err = e;
+			if (diag)
+				*diag = one;
+		}
+	}
+	return err;
+}
+
 /*
  * Resolves the kernel's file identities while its journal is read, and
  * remembers each pair: the hand-off's iommufd node needs the table, since
@@ -627,6 +829,38 @@ static int handoff_memfd(const struct kho_capture *cap, struct kho_diag *diag)
 }
 
 /*
+ * Punches the poisoned ranges of memfd @token out of it, just before LUO
+ * pins its folios: memfd_luo_preserve_folios() carries a hwpoisoned
+ * folio as ordinary memory (docs/device-state.md).  The ranges are the
+ * next ones of the sorted list: preserve walks the table in order, but
+ * the list is by token, so each memfd finds its own.
+ */
+static int punch_poison(struct kho_capture *cap, uint64_t token, int fd,
+			struct kho_diag *diag)
+{
+	const struct kho_handoff *h = &cap->handoff;
+	size_t i;
+	int err;
+
+	if (h->nr_poison && !cap->punched) {
+		cap->punched = calloc(h->nr_poison, sizeof(*cap->punched));
+		if (!cap->punched)
+			return kho_diag_set(diag, -ENOMEM, "preserve: poison: out of memory");
+	}
+	for (i = 0; i < h->nr_poison; i++) {
+		if (h->poison[i].memfd_token != token || cap->punched[i])
+			continue;
+		err = kho_poison_punch(fd, &h->poison[i], diag);
+		if (err)
+			return kho_diag_set(diag, err, "preserve: %s (nothing of this memfd preserved)",
+					    diag->msg);
+		cap->punched[i] = true;
+		cap->nr_punched++;
+	}
+	return 0;
+}
+
+/*
  * The VMM's iommufd goes last: from here its state-changing ioctls get
  * EBUSY.  Its journal must still be the one capture compared and the
  * hand-off describes; a VMM that changed it in between would make the
@@ -678,6 +912,7 @@ int kho_capture_preserve(struct kho_capture *cap,
 	if (cap->given_session >= 0) {
 		cap->session_fd = cap->given_session;
 		cap->given_session = -1;
+		cap->session_given = true;
 		goto preserve;
 	}
 	err = kho_luo_open();
@@ -724,6 +959,9 @@ preserve:
 					   s->memfd[i].name);
 			goto fail;
 		}
+		err = punch_poison(cap, s->memfd[i].token, fd, diag);
+		if (err)
+			goto fail;
 		err = kho_luo_preserve_fd(cap->session_fd, fd,
 					  s->memfd[i].token);
 		if (err) {
@@ -769,6 +1007,20 @@ fail:
 	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
 	cap->nr_preserved = 0;
 	cap->iommufd_preserved = false;
+	/* The session is gone: the punched pages go back to failing. */
+	if (cap->nr_punched) {
+		struct kho_diag again;
+		size_t n = strlen(diag->msg), punched = cap->nr_punched;
+
+		if (kho_capture_unpunch(cap, snap, &again))
+			snprintf(diag->msg + n, sizeof(diag->msg) - n,
+				 "; and poisoning the %zu punched range(s) again failed: %s",
+				 punched, again.msg);
+		else
+			snprintf(diag->msg + n, sizeof(diag->msg) - n,
+				 "; the %zu punched poison range(s) are poisoned again",
+				 punched);
+	}
 	return err;
 }
 
@@ -807,6 +1059,9 @@ void kho_capture_release(struct kho_capture *cap)
 		close(cap->extra_fds[--cap->nr_extra]);
 	free(cap->extra_fds);
 	cap->extra_fds = NULL;
+	free(cap->punched);
+	cap->punched = NULL;
+	cap->nr_punched = 0;
 	free(cap->blob);
 	kho_handoff_free(&cap->handoff);
 	cap->blob = NULL;

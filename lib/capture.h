@@ -44,6 +44,15 @@ struct kho_capture {
 	int *extra_fds;
 	size_t nr_extra;
 	size_t nr_preserved;		/* fds preserved in the session */
+	/*
+	 * Which poison ranges (handoff.poison, same index) preserve punched
+	 * out of their memfds, and how many; kho_capture_unpunch() poisons
+	 * them again unless poison_kept says a kexec takes them.
+	 */
+	bool *punched;
+	size_t nr_punched;
+	bool poison_kept;
+	bool session_given;		/* preserved into given_session */
 	bool iommufd_preserved;		/* the VMM's iommufd is one of them */
 };
 
@@ -267,6 +276,54 @@ int kho_capture_device_fd(pid_t pid, const char *sysfs,
 int kho_capture_add_devstate(struct kho_capture *cap, uint32_t devid, int fd,
 			     struct kho_device_state *saved,
 			     struct kho_diag *diag);
+
+/**
+ * kho_capture_poison() - carry the VMM's poisoned guest pages
+ * @cap:  a built capture, not yet preserved
+ * @snap: the snapshot it was built from (its memfds, journal and VMM)
+ * @proc: the procfs mount, "/proc" but in tests
+ * @diag: out: the memfd or mapping, the step and the cause
+ *
+ * Finds the hardware-poisoned pages of every guest-RAM memfd
+ * (kho_poison_find(), through the VMM's mappings; CAP_SYS_ADMIN).  None:
+ * the hand-off is left as it was, in its older format.  Otherwise each
+ * IOAS mapping that covers a poisoned page is cut around it: the journal
+ * gets the IOAS_UNMAP of the whole area (iommufd unmaps only whole
+ * areas) and an IOAS_MAP_FILE at the same IOVA of each piece around the
+ * poison, and is compacted again, so the replay leaves the poisoned IOVA
+ * unmapped and verification checks the state with the hole.  The list
+ * goes into the poison node (format 6) and the blob is encoded again.
+ * kho_capture_preserve() then punches each range out of its memfd
+ * before preserving it.
+ *
+ * Return: 0; -EOPNOTSUPP (a mapping must be cut, but the hand-off carries
+ * the VMM's iommufd, whose kernel journal the target verifies the replay
+ * against: the journal still maps the page); kho_poison_find()'s errno;
+ * the errno of kho_compact() or kho_handoff_encode(); -ENOMEM.
+ */
+int kho_capture_poison(struct kho_capture *cap,
+		       const struct kho_journal_snapshot *snap,
+		       const char *proc, struct kho_diag *diag);
+
+/**
+ * kho_capture_unpunch() - poison again what preserve punched
+ * @cap:  the capture, its session released or failed
+ * @snap: the snapshot whose memfds were punched
+ * @diag: out: the first range that failed
+ *
+ * For a dry run or a failure after kho_capture_preserve(): the session
+ * is closed first if still open (LUO unpins the folios), then every
+ * punched range is poisoned again (kho_poison_inject()), so the VMM's
+ * guest sees the memory failure it had.  Nothing to do once
+ * cap->poison_kept is set (a kexec is queued with them).
+ *
+ * Return: 0; -EBUSY (the session is the service manager's: its memfds
+ * stay preserved, punched, until it drops them); or the first range's
+ * error (all are tried).
+ */
+int kho_capture_unpunch(struct kho_capture *cap,
+			const struct kho_journal_snapshot *snap,
+			struct kho_diag *diag);
 
 /* "kho-ds" and the device's id: never a recorder's memfd token. */
 #define KHO_DEVSTATE_TOKEN_BASE 0x6b686f2d64730000ull

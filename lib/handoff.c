@@ -57,7 +57,133 @@ void kho_handoff_free(struct kho_handoff *h)
 	kho_journal_free(&h->replay);
 	kho_handoff_iommufd_free(&h->iommufd);
 	kho_handoff_qemu_free(h);
+	kho_handoff_poison_free(h);
 	kho_handoff_init(h);
+}
+
+void kho_handoff_poison_free(struct kho_handoff *h)
+{
+	free(h->poison);
+	h->poison = NULL;
+	h->nr_poison = 0;
+}
+
+static int poison_cmp(const struct kho_poison *p, uint64_t token,
+		      uint64_t offset)
+{
+	if (p->memfd_token != token)
+		return p->memfd_token < token ? -1 : 1;
+	return p->offset < offset ? -1 : p->offset > offset;
+}
+
+/*
+ * The first range of @h's sorted list at or after (@token, @offset), or
+ * h->nr_poison.
+ */
+static size_t poison_lower_bound(const struct kho_handoff *h, uint64_t token,
+				 uint64_t offset)
+{
+	size_t lo = 0, hi = h->nr_poison;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (poison_cmp(&h->poison[mid], token, offset) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The range of @h that overlaps [@offset, @offset + @length) of @token, or NULL. */
+static const struct kho_poison *poison_overlap(const struct kho_handoff *h,
+					       uint64_t token, uint64_t offset,
+					       uint64_t length)
+{
+	size_t i = poison_lower_bound(h, token, offset);
+
+	/* the range before may reach into it; ranges do not overlap */
+	if (i && h->poison[i - 1].memfd_token == token &&
+	    h->poison[i - 1].offset + h->poison[i - 1].length > offset)
+		return &h->poison[i - 1];
+	if (i < h->nr_poison && h->poison[i].memfd_token == token &&
+	    h->poison[i].offset < offset + length)
+		return &h->poison[i];
+	return NULL;
+}
+
+int kho_handoff_poison_check(const struct kho_handoff *h,
+			     struct kho_diag *diag)
+{
+	const struct kho_state *s = &h->state;
+	const struct kho_memfd *mf = NULL;
+	size_t i, k;
+
+	if (h->nr_poison > KHO_POISON_MAX)
+		return kho_diag_set(diag, -EBADMSG, "%zu ranges, more than %u",
+				    h->nr_poison, KHO_POISON_MAX);
+	for (i = 0; i < h->nr_poison; i++) {
+		const struct kho_poison *p = &h->poison[i];
+
+		if (!mf || mf->token != p->memfd_token) {
+			for (mf = NULL, k = 0; k < s->nr_memfd; k++)
+				if (s->memfd[k].token == p->memfd_token)
+					mf = &s->memfd[k];
+		}
+		if (!mf)
+			return kho_diag_set(diag, -EBADMSG,
+					    "range %zu: memfd token %llu is not in /memfds",
+					    i, (unsigned long long)p->memfd_token);
+		if (!p->length || p->offset % KHO_POISON_PAGE ||
+		    p->length % KHO_POISON_PAGE)
+			return kho_diag_set(diag, -EBADMSG,
+					    "range %zu: memfd token %llu offset 0x%llx length 0x%llx is empty or not aligned to pages of %u bytes",
+					    i, (unsigned long long)p->memfd_token,
+					    (unsigned long long)p->offset,
+					    (unsigned long long)p->length,
+					    KHO_POISON_PAGE);
+		if (p->offset > mf->size || p->length > mf->size - p->offset)
+			return kho_diag_set(diag, -EBADMSG,
+					    "range %zu: offset 0x%llx length 0x%llx runs past memfd token %llu (size 0x%llx)",
+					    i, (unsigned long long)p->offset,
+					    (unsigned long long)p->length,
+					    (unsigned long long)mf->token,
+					    (unsigned long long)mf->size);
+		if (i && (poison_cmp(&h->poison[i - 1], p->memfd_token,
+				     p->offset) >= 0 ||
+			  (h->poison[i - 1].memfd_token == p->memfd_token &&
+			   h->poison[i - 1].offset + h->poison[i - 1].length >
+			   p->offset)))
+			return kho_diag_set(diag, -EBADMSG,
+					    "range %zu: memfd token %llu offset 0x%llx overlaps or precedes the range before it",
+					    i, (unsigned long long)p->memfd_token,
+					    (unsigned long long)p->offset);
+	}
+	if (!h->nr_poison)
+		return 0;
+	for (i = 0; i < s->nr_ioas; i++) {
+		const struct kho_ioas *a = &s->ioas[i];
+
+		for (k = 0; k < a->nr_maps; k++) {
+			const struct kho_mapping *m = &a->maps[k];
+			const struct kho_poison *p;
+
+			p = poison_overlap(h, m->memfd_token, m->offset,
+					   m->length);
+			if (p)
+				return kho_diag_set(diag, -EBADMSG,
+						    "IOAS %u: mapping %zu (iova 0x%llx, memfd token %llu offset 0x%llx length 0x%llx) covers poisoned range 0x%llx+0x%llx: the replay must leave it unmapped",
+						    a->id, k,
+						    (unsigned long long)m->iova,
+						    (unsigned long long)m->memfd_token,
+						    (unsigned long long)m->offset,
+						    (unsigned long long)m->length,
+						    (unsigned long long)p->offset,
+						    (unsigned long long)p->length);
+		}
+	}
+	return 0;
 }
 
 void kho_handoff_qemu_free(struct kho_handoff *h)

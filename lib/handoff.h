@@ -70,6 +70,29 @@ int kho_handoff_iommufd_copy(struct kho_handoff_iommufd *dst,
 void kho_handoff_require(struct kho_handoff *h, uint32_t version);
 
 /**
+ * kho_handoff_poison_check() - whether a hand-off's poison list is sound
+ * @h:    the hand-off, its memfds and mappings filled in
+ * @diag: out: the range and the cause, or NULL
+ *
+ * Each range non-empty, page-aligned (KHO_POISON_PAGE), inside a memfd of
+ * the table; the list sorted by token then offset, no two ranges
+ * overlapping; no more than KHO_POISON_MAX; and no mapping of any IOAS
+ * covering a poisoned byte: the replay must leave them unmapped.  The
+ * writer and the reader hold a list to the same rules.  O(ranges x
+ * memfds + mappings x log ranges).
+ *
+ * Return: 0, or -EBADMSG (diag names the range or the mapping).
+ */
+int kho_handoff_poison_check(const struct kho_handoff *h,
+			     struct kho_diag *diag);
+
+/**
+ * kho_handoff_poison_free() - free a hand-off's poison list
+ * @h: the hand-off; its list is left empty
+ */
+void kho_handoff_poison_free(struct kho_handoff *h);
+
+/**
  * kho_handoff_encode() - write a hand-off FDT
  * @h:    the hand-off
  * @blob: out: the FDT, malloc'd, written with libfdt's sequential-write API

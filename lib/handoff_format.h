@@ -80,6 +80,19 @@
 #define KHO_P_FSM_PATH		"fsm-path"
 
 /*
+ * Optional (format version 6, with min-reader-version 6): the poisoned
+ * ranges of guest-RAM memfds.  "memfd-ranges" packs (memfd-token u64, offset
+ * u64, length u64) records, sorted by token then offset, each page-aligned
+ * and inside its memfd, none overlapping another or any mapping of
+ * /ioases; "range-cells" is their width.
+ */
+#define KHO_N_POISON		"poison"
+#define KHO_P_RANGES		"memfd-ranges"
+#define KHO_P_RANGE_CELLS	"range-cells"
+#define KHO_POISON_CELLS	6
+#define KHO_POISON_SIZE		(KHO_POISON_CELLS * 4)
+
+/*
  * Packed arrays carry their record width in a "...-cells" property of
  * their container, the way #address-cells sizes "reg" (without the '#':
  * dt-schema caps "#...-cells" at 8): a later format may

@@ -1393,6 +1393,62 @@ static int rd_qemu(struct rd *r, struct kho_handoff *h)
 	return rd_qemu_distinct(r, h);
 }
 
+/*
+ * The optional poison node (format 6): present only with a
+ * min-reader-version that excludes readers not knowing it, its ranges
+ * held to kho_handoff_poison_check()'s rules, mappings included.
+ */
+static int rd_poison(struct rd *r, struct kho_handoff *h)
+{
+	const uint8_t *p;
+	uint32_t cells;
+	size_t i, stride;
+	int node, len, err;
+
+	node = fdt_subnode_offset(r->fdt, 0, KHO_N_POISON);
+	if (node == -FDT_ERR_NOTFOUND)
+		return 0;
+	if (node < 0)
+		return BAD(r, "/%s: %s", KHO_N_POISON, fdt_strerror(node));
+	snprintf(r->path, sizeof(r->path), "/%s", KHO_N_POISON);
+	if (h->min_reader_version < KHO_FORMAT_VERSION_POISON)
+		return BAD(r, "/%s: present, but min-reader-version %u lets a reader that does not know this node map the poisoned pages as good memory (needs %u)",
+			   KHO_N_POISON, h->min_reader_version,
+			   KHO_FORMAT_VERSION_POISON);
+	err = rd_u32(r, node, KHO_P_RANGE_CELLS, &cells);
+	if (!err)
+		err = rd_prop(r, node, KHO_P_RANGES, true, 0,
+			      (const void **)&p, &len);
+	if (err)
+		return err;
+	if (cells < KHO_POISON_CELLS || cells > 64)
+		return BAD(r, "/%s: property %s: %u cells, this reader needs %u to 64",
+			   KHO_N_POISON, KHO_P_RANGE_CELLS, cells,
+			   KHO_POISON_CELLS);
+	stride = (size_t)cells * 4;
+	if (!len || len % stride)
+		return BAD(r, "/%s: property %s: length %d is not a non-zero multiple of %zu (%s = %u)",
+			   KHO_N_POISON, KHO_P_RANGES, len, stride,
+			   KHO_P_RANGE_CELLS, cells);
+	if (len / stride > KHO_POISON_MAX)
+		return BAD(r, "/%s: %zu ranges, more than %u", KHO_N_POISON,
+			   len / stride, KHO_POISON_MAX);
+	h->poison = rd_calloc(len / stride, sizeof(*h->poison), &err);
+	if (err)
+		return err;
+	h->nr_poison = len / stride;
+	for (i = 0; i < h->nr_poison; i++, p += stride) {
+		h->poison[i].memfd_token = fdt64_ld((const fdt64_t *)p);
+		h->poison[i].offset = fdt64_ld((const fdt64_t *)(p + 8));
+		h->poison[i].length = fdt64_ld((const fdt64_t *)(p + 16));
+	}
+	err = kho_handoff_poison_check(h, r->diag);
+	if (err)
+		return kho_diag_set(r->diag, err, "handoff: /%s: %s",
+				    KHO_N_POISON, r->diag ? r->diag->msg : "");
+	return 0;
+}
+
 /* Header, identity, versions and integrity: everything before fields. */
 static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 {
@@ -1479,6 +1535,8 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 		err = rd_iommufd(r, h);
 	if (!err)
 		err = rd_qemu(r, h);
+	if (!err)
+		err = rd_poison(r, h);
 	/* Last: its memfd must be no one else's, QEMU's and iommufd's included. */
 	if (!err)
 		err = rd_device_states(r, h);

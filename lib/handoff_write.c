@@ -177,6 +177,11 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 	/* The node needs a reader that knows it: see KHO_FORMAT_VERSION_QEMU. */
 	if (h->nr_qemu && h->min_reader_version < KHO_FORMAT_VERSION_QEMU)
 		return -EINVAL;
+	/* The node needs a reader that knows it: KHO_FORMAT_VERSION_POISON. */
+	if (h->nr_poison &&
+	    (h->min_reader_version < KHO_FORMAT_VERSION_POISON || !h->poison ||
+	     kho_handoff_poison_check(h, NULL)))
+		return -EINVAL;
 	for (i = 0; i < h->nr_qemu; i++) {
 		const struct kho_handoff_qemu *q = &h->qemu[i];
 
@@ -503,6 +508,29 @@ static int write_qemu(void *fdt, const struct kho_handoff *h)
 	return err ? err : fdt_end_node(fdt);
 }
 
+/* The poison list (format 6): absent without any. */
+static int write_poison(void *fdt, const struct kho_handoff *h)
+{
+	uint8_t *p;
+	size_t i;
+	int err;
+
+	err = fdt_begin_node(fdt, KHO_N_POISON);
+	if (!err)
+		err = prop_u32(fdt, KHO_P_RANGE_CELLS, KHO_POISON_CELLS);
+	if (!err)
+		err = fdt_property_placeholder(fdt, KHO_P_RANGES,
+					       (int)(h->nr_poison *
+						     KHO_POISON_SIZE),
+					       (void **)&p);
+	for (i = 0; !err && i < h->nr_poison; i++) {
+		p = put64(p, h->poison[i].memfd_token);
+		p = put64(p, h->poison[i].offset);
+		p = put64(p, h->poison[i].length);
+	}
+	return err ? err : fdt_end_node(fdt);
+}
+
 /* The whole tree into a buffer of @size; Return: 0 or a libfdt error. */
 static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
 			 size_t inline_len)
@@ -550,6 +578,8 @@ static int handoff_write(void *fdt, int size, const struct kho_handoff *h,
 		err = write_iommufd(fdt, &h->iommufd);
 	if (!err && h->nr_qemu)
 		err = write_qemu(fdt, h);
+	if (!err && h->nr_poison)
+		err = write_poison(fdt, h);
 	if (!err)
 		err = fdt_end_node(fdt);
 	if (!err)
@@ -574,6 +604,7 @@ static size_t handoff_size_guess(const struct kho_handoff *h,
 	for (i = 0; i < h->nr_qemu; i++)
 		size += 256 + h->qemu[i].cpr_state_len +
 			h->qemu[i].nr_fd_tokens * 8;
+	size += h->nr_poison * KHO_POISON_SIZE;
 	return size + h->replay.nr * KHO_RECORD_SIZE;
 }
 

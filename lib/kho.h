@@ -377,6 +377,22 @@ int kho_diag_set(struct kho_diag *diag, int err, const char *fmt, ...)
  */
 const char *kho_errno_name(int err);
 
+/*
+ * A poisoned range of a guest-RAM memfd (format 6, the poison node):
+ * page-aligned bytes [offset, offset + length) of the memfd preserved
+ * under memfd_token.  No mapping of the hand-off covers any byte of it.
+ */
+struct kho_poison {
+	uint64_t memfd_token;
+	uint64_t offset;
+	uint64_t length;
+};
+
+/* The page size poison ranges are aligned to: x86-64's, the only one run. */
+#define KHO_POISON_PAGE 4096
+/* The most poison ranges a hand-off carries: one per page of 16 GiB. */
+#define KHO_POISON_MAX 4194304
+
 /* --- the hand-off: everything that crosses the kexec -------------------- */
 
 #define KHO_HANDOFF_COMPATIBLE "kho-tool,handoff-v1"
@@ -411,7 +427,16 @@ const char *kho_errno_name(int err);
  * Used only by a hand-off that carries an mdev.
  */
 #define KHO_FORMAT_VERSION_MDEV 5
-#define KHO_READER_VERSION 5	/* the highest min-reader we understand */
+/*
+ * Version 6 adds the poison node: ranges of guest-RAM memfds the running
+ * kernel had taken a memory failure on, cut out of the hand-off's
+ * mappings and punched out of the memfds before LUO preserved them.  A
+ * reader that ignored it would hand the VMM a zeroed page where the guest
+ * must take a machine check: min-reader-version 6 makes it refuse
+ * instead.  Used only by a hand-off that carries poison.
+ */
+#define KHO_FORMAT_VERSION_POISON 6
+#define KHO_READER_VERSION 6	/* the highest min-reader we understand */
 
 /*
  * The largest hand-off blob anything here accepts: the file reader, the
@@ -487,6 +512,8 @@ struct kho_handoff {
 	struct kho_handoff_iommufd iommufd;	/* optional (format 2) */
 	size_t nr_qemu;				/* the qemu-cpr node (format 3) */
 	struct kho_handoff_qemu *qemu;
+	size_t nr_poison;			/* the poison node (format 6) */
+	struct kho_poison *poison;		/* sorted by token, offset */
 };
 
 #endif /* KHO_H */

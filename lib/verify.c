@@ -336,6 +336,69 @@ static int probe_allowed(int iommufd, uint32_t ioas_id,
 	return 0;
 }
 
+/*
+ * The IOVA a poisoned range would have had next to mapping @m (its
+ * memfd piece just before or just after the range), or -1: no piece.
+ */
+static int64_t hole_iova(const struct kho_mapping *m, const struct kho_poison *p)
+{
+	if (m->memfd_token != p->memfd_token)
+		return -1;
+	if (m->offset + m->length == p->offset)
+		return (int64_t)(m->iova + m->length);
+	if (m->offset == p->offset + p->length && m->iova >= p->length)
+		return (int64_t)(m->iova - p->length);
+	return -1;
+}
+
+/*
+ * The replay left each poisoned range unmapped: where a cut mapping's
+ * pieces meet the range, a MAP_FILE of it at that IOVA must land (and is
+ * undone).  A device DMA there then takes an IOMMU fault.
+ */
+static int verify_holes(struct kho_replay *r, const struct kho_handoff *h,
+			const struct kho_ioas *ioas, uint32_t new_id,
+			const struct kho_replay_memfd *memfds, size_t nr_memfds,
+			struct kho_verify_report *rep, struct kho_diag *diag)
+{
+	size_t i, k;
+	int err;
+
+	for (i = 0; i < h->nr_poison; i++) {
+		const struct kho_poison *p = &h->poison[i];
+		int fd = -1;
+
+		for (k = 0; k < ioas->nr_maps; k++) {
+			int64_t iova = hole_iova(&ioas->maps[k], p);
+
+			if (iova < 0)
+				continue;
+			if (fd < 0)
+				fd = kho_replay_memfd_find(memfds, nr_memfds,
+							   p->memfd_token);
+			if (fd < 0)
+				return kho_diag_set(diag, -ENOENT,
+						    "verify: IOAS %u: poisoned memfd token %llu not retrieved",
+						    ioas->id,
+						    (unsigned long long)p->memfd_token);
+			err = probe(r->iommufd, new_id, fd, (uint64_t)iova,
+				    p->offset, p->length);
+			rep->holes++;
+			if (err != -ENOENT)
+				return kho_diag_set(diag, err ? err : -EEXIST,
+						    "verify: IOAS %u (now %u): poisoned memfd token %llu 0x%llx+0x%llx: IOVA 0x%llx %s",
+						    ioas->id, new_id,
+						    (unsigned long long)p->memfd_token,
+						    (unsigned long long)p->offset,
+						    (unsigned long long)p->length,
+						    (unsigned long long)iova,
+						    err ? kho_errno_name(err) :
+						    "is mapped: the hole is not a hole");
+		}
+	}
+	return 0;
+}
+
 static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
 		       const struct kho_ioas *ioas,
 		       const struct kho_replay_memfd *memfds, size_t nr_memfds,
@@ -458,6 +521,15 @@ static int verify_ioas(struct kho_replay *r, const struct kho_handoff *h,
 					   kho_errno_name(err));
 			goto out;
 		}
+	}
+	/* Probing would put a map and unmap into a kernel's journal. */
+	if (h->nr_poison && *journaled < 0)
+		*journaled = !kho_kjournal_status(r->iommufd, false, &st);
+	if (h->nr_poison && !*journaled) {
+		err = verify_holes(r, h, ioas, new_id, memfds, nr_memfds, rep,
+				   diag);
+		if (err)
+			goto out;
 	}
 	rep->ioas++;
 	err = 0;

@@ -40,6 +40,7 @@ struct kho_verify_report {
 	uint32_t by_construction; /* of those, vouched for by the replay */
 	uint32_t probes;	/* MAP_FILE probes issued */
 	uint32_t allowed_probes; /* automatic-IOVA probes of allow lists */
+	uint32_t holes;		/* poisoned IOVA holes probed empty */
 	uint32_t devices;	/* devices whose identity was checked */
 	uint32_t attachments;	/* attachments that matched */
 	uint64_t ns;

@@ -638,9 +638,27 @@ static int serve(struct agent *a)
 	 */
 	set.handoff_fd = kho_memfd_sealed("kho-tool-handoff", a->blob,
 					  a->blob_len);
+	if (set.handoff_fd < 0 && a->h.nr_poison) {
+		/*
+		 * The copy is how the VMM learns which pages to poison again:
+		 * without it the guest would read zeroes there.  Refused; the
+		 * state stays held for --retry.
+		 */
+		err = set.handoff_fd;
+		snprintf(a->failure, sizeof(a->failure),
+			 "adopt: %zu poisoned range(s) to hand the VMM, but no copy of the hand-off to carry them: %s",
+			 a->h.nr_poison, kho_errno_name(err));
+		agent_log(err, "%s", a->failure);
+		free_set(&set);
+		close(lfd);
+		return err;
+	}
 	if (set.handoff_fd < 0)
 		agent_log(set.handoff_fd, "adopt: hand-off copy for the VMM: %s: its recorder cannot journal the adopted state",
 			  kho_errno_name(set.handoff_fd));
+	if (a->h.nr_poison)
+		agent_log(0, "poison: %zu range(s) left unmapped by the replay; the VMM poisons them again in its mapping (UFFDIO_POISON) from the hand-off copy",
+			  a->h.nr_poison);
 	agent_status("ready %s", a->socket);
 	agent_log(0, "serving %s: %zu device(s), %zu memfd(s), %zu IDs for uid %u, %s",
 		  a->socket, set.nr_dev, set.nr_memfd, set.idmap.nr,
@@ -1319,9 +1337,9 @@ static int restore_steps(struct agent *a)
 	if (err)
 		return fail_step(a, "verify", t0, err, diag.msg);
 	snprintf(detail, sizeof(detail),
-		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s); %u mappings proven by the replay's own maps alone; allow lists probed on %u IOAS",
+		 "%u IOAS, %u mappings (%u probes), %u device(s), %u attachment(s); %u mappings proven by the replay's own maps alone; allow lists probed on %u IOAS; %u poison hole(s) probed empty",
 		 vr.ioas, vr.maps, vr.probes, vr.devices, vr.attachments,
-		 vr.by_construction, vr.allowed_probes);
+		 vr.by_construction, vr.allowed_probes, vr.holes);
 	agent_step_done("verify", t0, 0, detail);
 
 	t0 = agent_now_ns();

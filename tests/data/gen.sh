@@ -48,7 +48,7 @@ bad() {
 	[ "$stamp" = no ] || "$tmp/stamp" "tests/data/bad/$name.dtb" >/dev/null
 }
 bad wrong-compatible yes 's/"kho-tool,handoff-v1"/"kho-tool,handoff-v0"/'
-bad min-reader-too-new yes 's/format-version = <1>/format-version = <6>/; s/min-reader-version = <1>/min-reader-version = <6>/'
+bad min-reader-too-new yes 's/format-version = <1>/format-version = <7>/; s/min-reader-version = <1>/min-reader-version = <7>/'
 bad wrong-format-version yes 's/format-version = <1>/format-version = <0>/'
 bad checksum-mismatch no 's/0x0 0x1000000 0x0 0x100000/0x0 0x1000000 0x0 0x200000/; s/<0x0 0x100000  0x0 0x7f00000/<0x0 0x100000  0x0 0x7e00000/'
 bad missing-property yes '/kernel-release = /d'
@@ -112,6 +112,16 @@ bad mdev-missing-parent yes '/mdev-parent = "mtty";/d' "$t"
 bad mdev-uuid-length yes 's/mdev-uuid = \[83 b8 f4 f2 50 9f 38 2f 3c 1e e6 bf e0 fa 10 01\]/mdev-uuid = [83 b8 f4 f2 50 9f 38 2f 3c 1e e6 bf e0 fa 10]/' "$t"
 bad mdev-bind-other-uuid yes 's/0x83b8f4f2 0x509f382f 0x3c1ee6bf 0xe0fa1001>/0x83b8f4f2 0x509f382f 0x3c1ee6bf 0xe0fa1002>/' "$t"
 bad mdev-bind-of-pci yes 's/0x1234 0x11e8 0 2  0 0 0 0>/0x1234 0x11e8 0 2  0x83b8f4f2 0x509f382f 0x3c1ee6bf 0xe0fa1001>/; s/format-version = <1>/format-version = <5>/; s/min-reader-version = <1>/min-reader-version = <5>/'
+# The poison node (format 6): poison-vm.dts, one defect.
+x=fdt-schema/examples/poison-vm.dts
+bad poison-min-reader-5 yes 's/min-reader-version = <6>/min-reader-version = <5>/' "$x"
+bad poison-mapped yes 's/memfd-ranges = \/bits\/ 64 <7 0x200000 0x1000>/memfd-ranges = \/bits\/ 64 <7 0x1ff000 0x1000>/' "$x"
+bad poison-unknown-memfd yes 's/memfd-ranges = \/bits\/ 64 <7 0x200000/memfd-ranges = \/bits\/ 64 <9 0x200000/' "$x"
+bad poison-past-memfd yes 's/memfd-ranges = \/bits\/ 64 <7 0x200000 0x1000>/memfd-ranges = \/bits\/ 64 <8 0x200000 0x1000>/' "$x"
+bad poison-unaligned yes 's/memfd-ranges = \/bits\/ 64 <7 0x200000 0x1000>/memfd-ranges = \/bits\/ 64 <7 0x200000 0x800>/' "$x"
+bad poison-unsorted yes 's/memfd-ranges = \/bits\/ 64 <7 0x200000 0x1000>/memfd-ranges = \/bits\/ 64 <8 0x0 0x1000  7 0x200000 0x1000>/' "$x"
+bad poison-ranges-length yes 's/memfd-ranges = \/bits\/ 64 <7 0x200000 0x1000>/memfd-ranges = \/bits\/ 64 <7 0x200000 0x1000 0>/' "$x"
+bad poison-missing-ranges yes '/memfd-ranges = \/bits\/ 64 <7 0x200000 0x1000>;/d' "$x"
 # The qemu-cpr node (format 3): qemu-cpr-two.dts, one defect.
 q=fdt-schema/examples/qemu-cpr-two.dts
 bad qemu-duplicate-name yes 's|"/tmp/cpr/b-qmp.sock"|"/tmp/cpr/a-qmp.sock"|' "$q"

@@ -4,20 +4,27 @@
  * stands only if the VMM holds the device's VFIO cdev.  A fake sysfs
  * gives the edu function cdev number = /dev/full's and legacy group 7
  * number = /dev/zero's, so that child processes can hold (or not) the
- * "cdev" and the "group" by opening those.
+ * "cdev" and the "group" by opening those.  And the poisoned guest pages
+ * a capture carries, found through a fake /proc.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/iommufd.h>
+
 #include "capture.h"
 #include "fstree.h"
+#include "handoff.h"
+#include "journal.h"
+#include "state.h"
 #include "vfio_mig.h"
 #include "ktest.h"
 
@@ -207,4 +214,113 @@ KTEST(device_claim_needs_the_vmm_to_hold_its_cdev)
 
 	snprintf(want, sizeof(want), "rm -rf '%s'", tmpdir);
 	ASSERT_EQ(0, system(want));
+}
+
+#define PS 4096ull
+#define IOVA 0x100000ull
+
+/*
+ * A VMM's snapshot: IOAS 1 maps memfd token 7 (32 pages) whole at IOVA
+ * 1 MiB; the VMM (pid 4242 of the fake /proc) maps it at 0x10000000.
+ */
+static int poison_snapshot(struct kho_journal_snapshot *snap)
+{
+	struct kho_memfd m = { .token = 7, .size = 32 * PS, .name = "guest-ram" };
+	struct kho_rec r;
+	int fd = memfd_create("guest-ram", 0);
+
+	if (fd < 0 || ftruncate(fd, 32 * PS))
+		abort();
+	kho_journal_snapshot_init(snap);
+	snap->pid = 4242;
+	snap->memfd_fds = malloc(sizeof(int));
+	if (!snap->memfd_fds || kho_state_add_memfd(&snap->state, &m))
+		abort();
+	snap->memfd_fds[0] = fd;
+	snap->nr_fds = 1;
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_IOAS_ALLOC;
+	r.ioas_alloc.out_ioas_id = 1;
+	if (kho_journal_append(&snap->journal, &r))
+		abort();
+	memset(&r, 0, sizeof(r));
+	r.op = KHO_OP_IOAS_MAP_FILE;
+	r.map.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+		      IOMMU_IOAS_MAP_WRITEABLE;
+	r.map.ioas_id = 1;
+	r.map.memfd_token = 7;
+	r.map.length = 32 * PS;
+	r.map.iova = IOVA;
+	if (kho_journal_append(&snap->journal, &r))
+		abort();
+	snap->journal_length = snap->journal.nr;
+	return fd;
+}
+
+KTEST(capture_carries_poison_and_cuts_the_mapping)
+{
+	struct kho_journal_snapshot snap;
+	struct kho_diag diag = { "" };
+	struct kho_capture cap;
+	const struct kho_ioas *a;
+	struct kho_handoff back;
+	char proc[64];
+	int fd = poison_snapshot(&snap);
+
+	/* The VMM's page 13 is on frame 3, which is poisoned. */
+	fstree_vmm_proc(proc, sizeof(proc), fd, 0x10000000, 0, 32, 13, 3);
+	ASSERT_EQ(0, kho_capture_build(&snap, &cap, &diag));
+	ASSERT_EQ(1, (int)cap.handoff.format_version);
+	ASSERT_EQ(0, kho_capture_poison(&cap, &snap, proc, &diag));
+	ASSERT_EQ(1, cap.handoff.nr_poison);
+	ASSERT_EQ(7, cap.handoff.poison[0].memfd_token);
+	ASSERT_EQ(13 * PS, cap.handoff.poison[0].offset);
+	ASSERT_EQ(PS, cap.handoff.poison[0].length);
+	ASSERT_EQ(KHO_FORMAT_VERSION_POISON, (int)cap.handoff.format_version);
+	ASSERT_EQ(KHO_FORMAT_VERSION_POISON,
+		  (int)cap.handoff.min_reader_version);
+	/* The mapping, cut around the page: the IOVA of the page is a hole. */
+	a = kho_state_find_ioas(&cap.handoff.state, 1);
+	ASSERT_TRUE(a != NULL);
+	ASSERT_EQ(2, a->nr_maps);
+	ASSERT_EQ(IOVA, a->maps[0].iova);
+	ASSERT_EQ(13 * PS, a->maps[0].length);
+	ASSERT_EQ(0, a->maps[0].offset);
+	ASSERT_EQ(IOVA + 14 * PS, a->maps[1].iova);
+	ASSERT_EQ(18 * PS, a->maps[1].length);
+	ASSERT_EQ(14 * PS, a->maps[1].offset);
+	ASSERT_EQ(IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+		  a->maps[1].flags);
+	/* The recorded calls and the UNMAP and two MAPs of the cut. */
+	ASSERT_EQ(5, cap.handoff.journal_length);
+	/* The blob says the same to a reader. */
+	ASSERT_EQ(0, kho_handoff_decode(cap.blob, cap.blob_len, &back, &diag));
+	ASSERT_EQ(1, back.nr_poison);
+	ASSERT_EQ(13 * PS, back.poison[0].offset);
+	ASSERT_EQ(2, kho_state_find_ioas(&back.state, 1)->nr_maps);
+	kho_handoff_free(&back);
+	kho_capture_release(&cap);
+
+	/* With the VMM's iommufd in the hand-off, its kernel journal still
+	 * maps the page: refused, named, the capture as it was. */
+	ASSERT_EQ(0, kho_capture_build(&snap, &cap, &diag));
+	cap.handoff.iommufd.present = true;
+	ASSERT_EQ(-EOPNOTSUPP, kho_capture_poison(&cap, &snap, proc, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "memfd token 7 0xd000+0x1000 is poisoned and mapped for DMA, and the hand-off carries the VMM's iommufd");
+	ASSERT_EQ(0, cap.handoff.nr_poison);
+	ASSERT_EQ(1, kho_state_find_ioas(&cap.handoff.state, 1)->nr_maps);
+	cap.handoff.iommufd.present = false;
+	kho_capture_release(&cap);
+	fstree_rm(proc);
+
+	/* No poison: the hand-off keeps its format, older readers read it. */
+	fstree_vmm_proc(proc, sizeof(proc), fd, 0x10000000, 0, 32, 13, 2);
+	ASSERT_EQ(0, kho_capture_build(&snap, &cap, &diag));
+	ASSERT_EQ(0, kho_capture_poison(&cap, &snap, proc, &diag));
+	ASSERT_EQ(0, cap.handoff.nr_poison);
+	ASSERT_EQ(1, (int)cap.handoff.min_reader_version);
+	ASSERT_EQ(1, kho_state_find_ioas(&cap.handoff.state, 1)->nr_maps);
+	kho_capture_release(&cap);
+	fstree_rm(proc);
+	kho_journal_snapshot_free(&snap);
 }

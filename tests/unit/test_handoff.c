@@ -1317,6 +1317,68 @@ KTEST(handoff_mdev_round_trip_and_writer_refuses)
 	kho_handoff_free(&h);
 }
 
+/*
+ * The poison node (format 6): carried only at min-reader-version 6,
+ * read back as written, and held by the writer to the reader's rules.
+ */
+KTEST(handoff_poison_round_trip_and_writer_refuses)
+{
+	struct kho_memfd m = { .token = 99999, .size = 8 * 4096, .name = "ram" };
+	struct kho_poison p[2] = { { 99999, 4096, 4096 },
+				   { 99999, 3 * 4096, 2 * 4096 } };
+	struct kho_handoff h, back;
+	struct kho_diag diag = { "" };
+	struct kho_mapping *mp;
+	struct kho_ioas *a;
+	void *blob;
+	size_t len;
+
+	rand_handoff(&h, 7, 4);
+	ASSERT_EQ(0, kho_state_add_memfd(&h.state, &m));
+	h.poison = malloc(sizeof(p));
+	ASSERT_TRUE(h.poison != NULL);
+	memcpy(h.poison, p, sizeof(p));
+	h.nr_poison = 2;
+	/* A reader that would map the pages as good must be kept out. */
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_require(&h, KHO_FORMAT_VERSION_POISON);
+	ASSERT_EQ(0, kho_handoff_encode(&h, &blob, &len));
+	ASSERT_EQ(0, kho_handoff_decode(blob, len, &back, &diag));
+	free(blob);
+	ASSERT_EQ(KHO_FORMAT_VERSION_POISON, back.min_reader_version);
+	ASSERT_EQ(2, back.nr_poison);
+	ASSERT_TRUE(!memcmp(back.poison, p, sizeof(p)));
+	kho_handoff_free(&back);
+
+	/* Out of order, overlapping, unaligned, past the memfd: refused. */
+	h.poison[1].offset = 0;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.poison[1].offset = 4096;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.poison[1].offset = 3 * 4096 + 1;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.poison[1].offset = 7 * 4096;
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	h.poison[1].offset = 3 * 4096;
+	ASSERT_EQ(0, kho_handoff_poison_check(&h, &diag));
+
+	/* A mapping of the poisoned page: the replay would map it. */
+	a = &h.state.ioas[0];
+	mp = realloc(a->maps, (a->nr_maps + 1) * sizeof(*mp));
+	ASSERT_TRUE(mp != NULL);
+	a->maps = mp;
+	a->cap_maps = a->nr_maps + 1;
+	mp[a->nr_maps] = (struct kho_mapping){
+		.iova = mp[a->nr_maps - 1].iova + mp[a->nr_maps - 1].length + 0x100000,
+		.length = 4096, .offset = 4 * 4096, .memfd_token = 99999,
+		.flags = 4 };
+	a->nr_maps++;
+	ASSERT_EQ(-EBADMSG, kho_handoff_poison_check(&h, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "covers poisoned range 0x3000+0x2000: the replay must leave it unmapped");
+	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
+	kho_handoff_free(&h);
+}
+
 KTEST(handoff_device_state_writer_refuses)
 {
 	struct kho_handoff h;

@@ -3,15 +3,28 @@
  * Unit tests of the poison scan (lib/poison.c) against fake pagemap,
  * kpageflags and memfd reads: present pages judged by their frame's
  * KPF_HWPOISON, unmapped ones by the memfd's EIO, adjacent pages merged,
- * and each failure named.
+ * and each failure named; the VMM's mappings found in a fake /proc; a
+ * real memfd punched.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "poison.h"
+#include "fstree.h"
 #include "ktest.h"
 
 enum { PAGEMAP = 10, KPAGEFLAGS = 11, MEMFD = 12 };
@@ -103,13 +116,24 @@ KTEST(poison_scan_finds_and_merges)
 	f.pme[5] = 0;
 	f.pme[600] = KHO_PM_SWAP | 0x1234;
 	f.eio[600] = true;
+	/*
+	 * Page 800: a PTE marker poisoned by UFFDIO_POISON over a good page
+	 * (an adopted poison list); page 801 a guard marker, not poison.
+	 */
+	f.pme[800] = KHO_PM_SWAP | KHO_PM_PTE_MARKER |
+		     KHO_PTE_MARKER_POISONED << KHO_PM_SWAP_TYPE_SHIFT;
+	f.pme[801] = KHO_PM_SWAP | KHO_PM_PTE_MARKER |
+		     (1ull << 2) << KHO_PM_SWAP_TYPE_SHIFT;
 	ASSERT_EQ(0, kho_poison_scan(&fake_io, &f, &src, &l, &diag));
-	ASSERT_EQ(2, l.nr);
+	ASSERT_EQ(3, l.nr);
+	ASSERT_EQ(900 * PS, l.r[2].offset);
+	ASSERT_EQ(PS, l.r[2].length);
+	l.nr = 2;
 	ASSERT_EQ(101 * PS, l.r[0].offset);
 	ASSERT_EQ(3 * PS, l.r[0].length);
 	ASSERT_EQ(700 * PS, l.r[1].offset);
 	ASSERT_EQ(PS, l.r[1].length);
-	ASSERT_EQ(3, f.memfd_reads);	/* only the unmapped pages */
+	ASSERT_EQ(4, f.memfd_reads);	/* only the unmapped pages */
 
 	/* The next mapping's first page, poisoned, extends the last range. */
 	next.offset = 701 * PS;
@@ -162,4 +186,183 @@ KTEST(poison_scan_errors_named)
 	ASSERT_STR_CONTAINS(diag.msg, "memfd offset 0x6d000: read: EBADF");
 	ASSERT_EQ(0, l.nr);
 	kho_poison_list_free(&l);
+}
+
+/* A mapping with no pagemap: every page is judged by the memfd alone. */
+KTEST(poison_scan_without_a_mapping_reads_the_memfd)
+{
+	struct kho_poison_list l = { 0 };
+	struct kho_diag diag = { "" };
+	struct kho_poison_src none = src;
+	struct fake f;
+
+	fake_init(&f);
+	none.pagemap = -1;
+	none.va = 0;
+	f.eio[10] = true;
+	f.kpf[1] = 1ull << KHO_KPF_HWPOISON;	/* never asked */
+	ASSERT_EQ(0, kho_poison_scan(&fake_io, &f, &none, &l, &diag));
+	ASSERT_EQ(1, l.nr);
+	ASSERT_EQ(110 * PS, l.r[0].offset);
+	ASSERT_EQ(PS, l.r[0].length);
+	ASSERT_EQ(NPAGES, f.memfd_reads);
+	kho_poison_list_free(&l);
+}
+
+static char proc[64];
+
+KTEST(poison_find_reads_the_vmms_mappings)
+{
+	struct kho_memfd m = { .token = 7, .name = "guest-ram" };
+	char path[128];
+	struct kho_diag diag = { "" };
+	struct kho_poison *p;
+	size_t nr;
+	int fd = memfd_create("guest-ram", 0);
+
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(0, ftruncate(fd, 32 * PS));
+	/* The VMM maps pages 8..23; its page 5 (memfd page 13) is poisoned. */
+	fstree_vmm_proc(proc, sizeof(proc), fd, 0x10000000, 8 * PS, 16, 5, 3);
+	ASSERT_EQ(0, kho_poison_find(proc, 4242, &m, &fd, 1, &p, &nr, &diag));
+	ASSERT_EQ(1, nr);
+	ASSERT_EQ(7, p[0].memfd_token);
+	ASSERT_EQ(13 * PS, p[0].offset);
+	ASSERT_EQ(PS, p[0].length);
+	free(p);
+	fstree_rm(proc);
+
+	/* A good frame: nothing, and the unmapped pages read fine. */
+	fstree_vmm_proc(proc, sizeof(proc), fd, 0x10000000, 8 * PS, 16, 5, 2);
+	ASSERT_EQ(0, kho_poison_find(proc, 4242, &m, &fd, 1, &p, &nr, &diag));
+	ASSERT_EQ(0, nr);
+	ASSERT_TRUE(p == NULL);
+
+	/*
+	 * No pagemap, no kpageflags (no CONFIG_PROC_PAGE_MONITOR): judged
+	 * by the memfd alone, which reads fine; and without
+	 * CONFIG_MEMORY_FAILURE either, nothing is looked for.
+	 */
+	snprintf(path, sizeof(path), "%s/4242/pagemap", proc);
+	ASSERT_EQ(0, unlink(path));
+	snprintf(path, sizeof(path), "%s/kpageflags", proc);
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, kho_poison_find(proc, 4242, &m, &fd, 1, &p, &nr, &diag));
+	ASSERT_EQ(0, nr);
+	snprintf(path, sizeof(path), "%s/sys/vm/memory_failure_early_kill", proc);
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, kho_poison_find(proc, 4242, &m, &fd, 1, &p, &nr, &diag));
+	ASSERT_EQ(0, nr);
+
+	/* No such VMM: named. */
+	ASSERT_EQ(-ENOENT, kho_poison_find(proc, 4243, &m, &fd, 1, &p, &nr,
+					   &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "/4243/maps: No such file or directory");
+	fstree_rm(proc);
+	close(fd);
+}
+
+KTEST(poison_punch_leaves_a_hole_of_zeroes)
+{
+	struct kho_poison p = { 7, PS, PS };
+	struct kho_diag diag = { "" };
+	char buf[3 * PS];
+	struct stat st;
+	int fd = memfd_create("guest-ram", MFD_ALLOW_SEALING), i;
+
+	ASSERT_TRUE(fd >= 0);
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ((ssize_t)sizeof(buf), pwrite(fd, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, kho_poison_punch(fd, &p, &diag));
+	ASSERT_EQ((ssize_t)sizeof(buf), pread(fd, buf, sizeof(buf), 0));
+	for (i = 0; i < 3 * PS; i++)
+		ASSERT_EQ(i >= PS && i < 2 * PS ? 0 : 0xa5, (uint8_t)buf[i]);
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(3 * PS, st.st_size);
+	/* A memfd sealed against writes refuses: said, with the range. */
+	ASSERT_EQ(0, fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
+	ASSERT_EQ(-EPERM, kho_poison_punch(fd, &p, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "poison: memfd token 7: punching 0x1000+0x1000 out: Operation not permitted");
+	close(fd);
+}
+
+static sigjmp_buf sigbus_jmp;
+static volatile int sigbus_si_code;
+/*
+ * x86's do_sigbus() says BUS_MCEERR_AR for VM_FAULT_HWPOISON only with
+ * CONFIG_MEMORY_FAILURE (whose sysctl tells), BUS_ADRERR without.
+ */
+static int expected_si_code;
+
+static void sigbus_code(int sig, siginfo_t *si, void *uc)
+{
+	sigbus_si_code = si->si_code;
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/*
+ * Reads @addr here (the markers are this mapping's: a fork's copy of a
+ * shared mapping starts without PTEs): 42 = SIGBUS with the si_code a
+ * memory failure gives, 0 = it read 0xa5, anything else wrong.
+ */
+static int read_here(volatile const uint8_t *addr)
+{
+	struct sigaction sa = { .sa_sigaction = sigbus_code,
+				.sa_flags = SA_SIGINFO }, old;
+	int ret;
+
+	sigbus_si_code = 0;
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(sigbus_jmp, 1))
+		ret = sigbus_si_code == expected_si_code ? 42 : 100 + sigbus_si_code;
+	else
+		ret = *addr == 0xa5 ? 0 : 44;
+	sigaction(SIGBUS, &old, NULL);
+	return ret;
+}
+
+/*
+ * The VMM's side after the kexec, on this kernel: a mapping of a memfd
+ * poisoned again by UFFDIO_POISON faults with BUS_MCEERR_AR on exactly
+ * the listed pages; the memfd itself (and its other pages) read as before.
+ */
+KTEST(poison_apply_makes_the_mapping_fail_like_a_memory_failure)
+{
+	struct kho_poison list[] = { { 6, 0, PS }, { 7, 2 * PS, PS },
+				     { 7, 9 * PS, 2 * PS } };
+	struct kho_diag diag = { "" };
+	uint8_t buf[PS], *va;
+	size_t pages;
+	int fd = memfd_create("guest-ram", 0), i;
+
+	ASSERT_TRUE(fd >= 0);
+	expected_si_code = access("/proc/sys/vm/memory_failure_early_kill", F_OK) ?
+			   BUS_ADRERR : BUS_MCEERR_AR;
+	printf("#   this kernel: SIGBUS %s expected\n",
+	       expected_si_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" :
+	       "BUS_ADRERR (no CONFIG_MEMORY_FAILURE)");
+	memset(buf, 0xa5, sizeof(buf));
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ((ssize_t)PS, pwrite(fd, buf, PS, i * PS));
+	/* The VMM maps memfd pages 1..8 of token 7. */
+	va = mmap(NULL, 8 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PS);
+	ASSERT_TRUE(va != MAP_FAILED);
+	ASSERT_EQ(0, kho_poison_apply(list, 3, 7, va, PS, 8 * PS, &pages,
+				      &diag));
+	ASSERT_EQ(1, pages);	/* token 6 is another memfd, 9.. unmapped */
+	ASSERT_EQ(42, read_here(va + PS));		/* memfd page 2 */
+	ASSERT_EQ(42, read_here(va + 2 * PS - 1));
+	ASSERT_EQ(0, read_here(va));		/* its neighbours */
+	ASSERT_EQ(0, read_here(va + 2 * PS));
+	ASSERT_EQ((ssize_t)PS, pread(fd, buf, PS, 2 * PS));
+	ASSERT_EQ(0xa5, buf[0]);
+	/* A page the VMM touched already cannot be poisoned: said. */
+	ASSERT_EQ(0xa5, va[3 * PS]);
+	list[1].offset = 4 * PS;
+	ASSERT_EQ(-EEXIST, kho_poison_apply(list, 3, 7, va, PS, 8 * PS,
+					    &pages, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "memfd token 7 0x4000+0x1000 at ");
+	ASSERT_STR_CONTAINS(diag.msg, "UFFDIO_POISON: File exists (the page is mapped already");
+	munmap(va, 8 * PS);
+	close(fd);
 }

@@ -8,7 +8,7 @@
 # The second test drives the VFIO migration v2 FSM itself (lib/devstate.c)
 # against the kernel's mtty sample, which only the debug flavours build
 # (tests/rig/kernel-debug.config).  The state transfer across the kexec
-# is 066; the poison tests are not built yet (docs/device-state.md).
+# is 066; the poisoned pages are 067 (docs/device-state.md).
 
 load helpers
 

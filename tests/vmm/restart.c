@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "poison.h"
 #include "vmm.h"
 
 #define RESTART_CHECK_LEN 4000
@@ -29,6 +30,7 @@ int vmm_cmd_restart(int argc, char **argv)
 		{ "no-token", no_argument, NULL, 'n' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ "mtty-fifo", required_argument, NULL, 'M' },
+		{ "poison-offset", required_argument, NULL, 'P' },
 		{ 0 }
 	};
 	const char *path = KHO_ADOPT_SOCK, *token_file = KHO_ADOPT_TOKEN_FILE;
@@ -37,8 +39,10 @@ int vmm_cmd_restart(int argc, char **argv)
 	struct kho_adopt_set set;
 	struct kho_diag diag = { "" };
 	struct kho_adopt_memfd *ram = NULL;
+	struct kho_poison *poison = NULL;
+	size_t nr_poison = 0;
 	struct vmm_edu edu;
-	long as_uid = -1, bad = -1, off, token_fd = -1;
+	long as_uid = -1, bad = -1, off, token_fd = -1, poison_offset = -1;
 	int c, hold = 0, ret;
 	uint8_t *p, *expect;
 	size_t i;
@@ -59,6 +63,8 @@ int vmm_cmd_restart(int argc, char **argv)
 			token_file = NULL;
 		else if (c == 'M')
 			mtty_fifo = optarg;
+		else if (c == 'P')
+			poison_offset = strtol(optarg, NULL, 0);
 		else
 			goto usage;
 	}
@@ -116,14 +122,27 @@ int vmm_cmd_restart(int argc, char **argv)
 			(unsigned long long)ram->token, strerror(errno));
 		goto fail;
 	}
-	off = vmm_pattern_check(p, ram->size, VMM_SEED, 0);
+	/*
+	 * Before the mapping is touched: the pages the old kernel had a
+	 * memory failure on fail again, in this mapping, as they did there.
+	 */
+	if (vmm_poison_adopted(&set, ram->token, p, ram->size, &poison,
+			       &nr_poison))
+		goto fail;
+	off = vmm_poison_pattern_check(p, ram->size, ram->token, poison,
+				       nr_poison);
 	if (off >= 0) {
 		fprintf(stderr, "test-vmm: restart: memfd token %llu: byte %ld differs from the pattern written before kexec\n",
 			(unsigned long long)ram->token, off);
 		goto fail;
 	}
-	printf("test-vmm: restart: memfd token %llu: %llu bytes intact\n",
-	       (unsigned long long)ram->token, (unsigned long long)ram->size);
+	printf("test-vmm: restart: memfd token %llu: %llu bytes intact%s\n",
+	       (unsigned long long)ram->token, (unsigned long long)ram->size,
+	       nr_poison ? " around the poisoned range(s)" : "");
+	for (i = 0; i < nr_poison; i++)
+		if (poison[i].memfd_token == ram->token &&
+		    vmm_poison_read(p, ram->token, &poison[i]))
+			goto fail;
 
 	/*
 	 * An mtty does no DMA: its FIFO must hold what --mtty-fifo says
@@ -161,7 +180,16 @@ int vmm_cmd_restart(int argc, char **argv)
 	printf("test-vmm: restart: DMA check passed on %s (IOVA 0x%llx -> 0x%llx, %d bytes)\n",
 	       set.dev[0].cdev, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
 	       RESTART_CHECK_LEN);
+	for (i = 0; i < nr_poison; i++)
+		if (poison[i].memfd_token == ram->token &&
+		    vmm_poison_dma(&edu, ram->fd, p, &poison[i]))
+			goto fail;
 held:
+	/* A new memory failure on the adopted guest RAM, for the next kexec. */
+	if (poison_offset >= 0 &&
+	    (poison_offset < 0x3000 || (uint64_t)poison_offset >= ram->size ||
+	     vmm_poison_inject(ram->fd, (uint64_t)poison_offset)))
+		goto fail;
 	if (hold) {
 		sigset_t sigs;
 		int sig;
@@ -179,12 +207,14 @@ held:
 			goto fail;
 		printf("test-vmm: restart: %s, exiting\n", strsignal(sig));
 	}
+	free(poison);
 	kho_adopt_set_free(&set, 1);
 	return 0;
 fail:
+	free(poison);
 	kho_adopt_set_free(&set, 1);
 	return 1;
 usage:
-	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--token-file PATH | --token-fd N | --no-token] [--hold] [--mtty-fifo BYTES]\n");
+	fprintf(stderr, "test-vmm: restart: usage: [--socket PATH] [--as-uid N] [--token-file PATH | --token-fd N | --no-token] [--hold] [--mtty-fifo BYTES] [--poison-offset OFF]\n");
 	return 2;
 }

@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <unistd.h>
 
+#include "poison.h"
 #include "vmm.h"
 
 /* Bytes per DMA check: under the edu trap of VMM_EDU_DMA_MAX. */
@@ -36,6 +37,7 @@ struct vmm {
 	uint32_t devid;
 	uint32_t hwpt_id;
 	struct vmm_edu edu;
+	long poison_offset;	/* serve --poison-offset, or -1 */
 };
 
 static double now_ms(void)
@@ -262,6 +264,7 @@ static const struct option vmm_opts[] = {
 	{ "churn", required_argument, NULL, 'c' },
 	{ "device", required_argument, NULL, 'd' },
 	{ "mtty-fifo", required_argument, NULL, 'M' },
+	{ "poison-offset", required_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -285,6 +288,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	int c;
 
 	v->nmaps = DEFAULT_MAPS;
+	v->poison_offset = -1;
 	*churn = 0;
 	*devpath = NULL;
 	*mtty_fifo = NULL;
@@ -309,6 +313,13 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 				goto usage;
 			*mtty_fifo = optarg;
 			break;
+		case 'P':
+			/* a memory failure on that guest-RAM page, once set up */
+			v->poison_offset = serve ? strtol(optarg, NULL, 0) : -1;
+			if (v->poison_offset < 0 ||
+			    v->poison_offset % KHO_POISON_PAGE)
+				goto usage;
+			break;
 		default:
 			goto usage;
 		}
@@ -316,7 +327,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	if (optind == argc)
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, serve only)\n",
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: serve only)\n",
 		argv[0], (unsigned long long)VMM_MAX_MAPS);
 	return 2;
 }
@@ -370,6 +381,21 @@ static int cmd_serve(int argc, char **argv)
 			  vmm_dma_check(&v);
 	if (ret)
 		return ret;
+	/*
+	 * From here the guest RAM has a hole that fails: SIGUSR1's whole-RAM
+	 * pattern check would take its SIGBUS.  The DMA checks stay below it.
+	 */
+	if (v.poison_offset >= 0) {
+		if ((size_t)v.poison_offset < 0x3000 ||
+		    (size_t)v.poison_offset >= v.ram_size) {
+			fprintf(stderr, "test-vmm: serve: --poison-offset 0x%lx: not in 0x3000..0x%zx (the DMA checks use the first pages)\n",
+				v.poison_offset, v.ram_size);
+			return 2;
+		}
+		ret = vmm_poison_inject(v.memfd, (uint64_t)v.poison_offset);
+		if (ret)
+			return 1;
+	}
 	printf("test-vmm: ready pid=%d\n", getpid());
 
 	/*

@@ -142,6 +142,25 @@ int vmm_mtty_fill(int fd, const char *path, const char *msg);
 int vmm_mtty_expect(int fd, const char *path, const char *want,
 		    const char *what);
 int vmm_cmd_restart(int argc, char **argv) __attribute__((weak));
+
+/* Poisoned guest pages (tests/vmm/poison.c). */
+struct kho_adopt_set;
+struct kho_poison;
+/* serve: a memory failure on the RAM page at @offset (MADV_HWPOISON). */
+int vmm_poison_inject(int memfd, uint64_t offset);
+/* restart: the adopted list, poisoned again in the mapping @ram of @token. */
+int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
+		       void *ram, uint64_t size, struct kho_poison **list,
+		       size_t *nr);
+/* vmm_pattern_check() of @ram around @token's poisoned ranges. */
+long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint64_t token,
+			      const struct kho_poison *list, size_t nr);
+/* A read of the poisoned range: 0 when SIGBUS BUS_MCEERR_AR hits it. */
+int vmm_poison_read(const uint8_t *ram, uint64_t token,
+		    const struct kho_poison *p);
+/* edu DMA to and from its IOVA reaches nothing: 0, or -EBADMSG. */
+int vmm_poison_dma(struct vmm_edu *edu, int memfd, uint8_t *ram,
+		   const struct kho_poison *p);
 int vmm_cmd_stage(int argc, char **argv) __attribute__((weak));
 
 #endif /* KHO_TEST_VMM_H */

@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: GPL-2.0
+# Poisoned guest pages across a real kexec (issue #15, docs/device-state.md
+# "Poisoned pages stay poisoned"), on the debug twins, which have
+# CONFIG_MEMORY_FAILURE and CONFIG_USERFAULTFD: vanilla-debug ->
+# patched-debug -> rollback to vanilla-debug, the edu device passed through.
+#
+# Stage 1: the VMM's guest RAM takes a memory failure at 0x53000
+# (MADV_HWPOISON, the injector).  capture and inspect show the poison
+# list (format 6); a dry run punches the page out and poisons it again,
+# so nothing is lost; the upgrade carries it: the guest-RAM mapping is
+# cut around it, the page punched out before LUO preserves the memfd.
+# Stage 2: the agent's replay leaves IOVA 0x153000 unmapped (verify
+# probes the hole only on vanilla-debug: patched-debug journals the
+# probe); the adopted VMM poisons the page again (UFFDIO_POISON)
+# and a read of it takes SIGBUS BUS_MCEERR_AR, the pages around it hold
+# their pattern, an edu DMA to and from its IOVA reaches no page.  A new
+# failure at 0xa7000; a rollback that would preserve the kernel-journalled
+# iommufd is refused by name with nothing touched (that journal still
+# maps the new page), then the rollback with --userspace-journal carries
+# both.  Stage 3: both pages fail again, the rest is intact.
+initrd=$(khotest_initrd)
+. /test/kexec.env	# target= and source=: the debug kernels' paths
+run=/run/kho-tool
+first=0x53000	# guest-RAM offsets: chunk 5 and chunk 10 of test-vmm
+second=0xa7000
+
+# inspect_poison FILE N RANGE...: the hand-off FILE is format 6 and lists
+# exactly the ranges RANGE (memfd offsets of one page each).
+inspect_poison() {
+	local file=$1 n=$2 off
+
+	shift 2
+	kho-tool inspect "$file" > /tmp/inspect.txt ||
+		{ cat /tmp/inspect.txt; khotest_fail "inspect $file failed"; }
+	cat /tmp/inspect.txt
+	grep -q "^  format-version 6, min-reader-version 6$" /tmp/inspect.txt ||
+		khotest_fail "$file: a hand-off with poison is not format 6"
+	grep -q "^poison: $n ranges, unmapped and punched out of their memfds$" /tmp/inspect.txt ||
+		khotest_fail "$file: inspect does not list $n poisoned ranges"
+	for off in "$@"; do
+		grep -q "^  memfd [0-9]*: $off+0x1000 (1 pages)$" /tmp/inspect.txt ||
+			khotest_fail "$file: inspect does not list $off"
+	done
+	kho-tool inspect --json "$file" > /tmp/inspect.json ||
+		khotest_fail "inspect --json $file failed"
+	grep -q "\"poison\":\[{\"memfd_token\":\"0x[0-9a-f]*\",\"offset\":\"$1\",\"length\":\"0x1000\"}" /tmp/inspect.json ||
+		{ cat /tmp/inspect.json; khotest_fail "$file: inspect --json does not list $1"; }
+}
+
+# adopt: the agent verified the holes; the VMM poisons each page again and
+# proves it: SIGBUS BUS_MCEERR_AR, the rest intact, DMA reaching nothing.
+adopt() {
+	local n=$1 off
+
+	shift
+	cat "$run/restore.log" 2>/dev/null || true
+	# patched-debug journals every iommufd: a probe would land in that
+	# journal, so verify leaves the holes to construction there (as it
+	# does the allow lists); vanilla-debug probes them.
+	case "$(uname -r)" in
+	*-kho-b-dbg) holes='0' ;;
+	*) holes='[1-9][0-9]*' ;;
+	esac
+	grep -Eq "step verify .*ok: .* $holes poison hole\\(s\\) probed empty" "$run/restore.log" ||
+		khotest_fail "stage $KHO_STAGE: verify did not probe the poisoned holes as this kernel should ($holes)"
+	grep -q "poison: $n range(s) left unmapped by the replay" "$run/restore.log" ||
+		khotest_fail "stage $KHO_STAGE: the agent does not say it left $n range(s) unmapped"
+	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
+		test-vmm restart --hold ${POISON_NEXT:+--poison-offset "$POISON_NEXT"}
+	cat /tmp/vmm.log
+	grep -q 'bytes intact around the poisoned range(s)' /tmp/vmm.log ||
+		khotest_fail "stage $KHO_STAGE: the guest RAM around the poison did not survive"
+	for off in "$@"; do
+		grep -q "restart: poison: memfd token [0-9]* $off+0x1000 poisoned again in the VMM's mapping (UFFDIO_POISON)" /tmp/vmm.log ||
+			khotest_fail "stage $KHO_STAGE: $off was not poisoned again"
+		grep -q "restart: poison: read of memfd token [0-9]* offset $off: SIGBUS BUS_MCEERR_AR at the page" /tmp/vmm.log ||
+			khotest_fail "stage $KHO_STAGE: a read of $off did not take SIGBUS BUS_MCEERR_AR"
+		grep -q "restart: poison: edu DMA to and from IOVA 0x1${off#0x} reached no page" /tmp/vmm.log ||
+			khotest_fail "stage $KHO_STAGE: an edu DMA at $off's IOVA reached a page"
+	done
+	grep -q 'DMA check passed' /tmp/vmm.log ||
+		khotest_fail "stage $KHO_STAGE: no edu DMA check after the adoption"
+	khotest_mark "adopted-stage$KHO_STAGE"
+}
+
+case "$KHO_STAGE" in
+1)
+	khotest_log "kernel=$(uname -r)"
+	[ -e /proc/sys/vm/memory_failure_early_kill ] ||
+		khotest_fail "$(uname -r) has no CONFIG_MEMORY_FAILURE: nothing can poison a page"
+	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
+		test-vmm serve --maps 16 --poison-offset "$first"
+	grep -q "guest RAM offset $first: memory failure injected" /tmp/vmm.log ||
+		khotest_fail "the VMM's guest RAM did not take the memory failure"
+	khotest_mark serving
+
+	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h.dtb > /tmp/capture.log 2>&1 ||
+		{ cat /tmp/capture.log; khotest_fail "capture --out failed"; }
+	inspect_poison /tmp/h.dtb 1 "$first"
+	khotest_mark inspect-shows-poison
+
+	# A dry run punches the page out, then poisons it again.
+	kho-tool upgrade --kernel "$target" --initrd "$initrd" --pid "$KHOTEST_PID" \
+		--dry-run > /tmp/dry.txt 2>&1 ||
+		{ cat /tmp/dry.txt; khotest_fail "dry run failed"; }
+	cat /tmp/dry.txt
+	grep -q '^upgrade: capture .* 1 poisoned ranges, ' /tmp/dry.txt ||
+		khotest_fail "the dry run's capture does not count the poisoned range"
+	grep -q '^upgrade: poison: 1 punched range(s) poisoned again, as before the upgrade$' /tmp/dry.txt ||
+		khotest_fail "the dry run did not poison the punched page again"
+	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h2.dtb > /tmp/capture.log 2>&1 ||
+		{ cat /tmp/capture.log; khotest_fail "capture after the dry run failed"; }
+	inspect_poison /tmp/h2.dtb 1 "$first"
+	khotest_mark dry-run-kept-poison
+
+	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
+		--append "khotest.stage=2" --pid "$KHOTEST_PID" --json
+	khotest_fail "upgrade returned"
+	;;
+2)
+	case "$(uname -r)" in *-kho-b-dbg) ;; *) khotest_fail "stage 2 runs $(uname -r), not patched-debug" ;; esac
+	POISON_NEXT=$second adopt 1 "$first"
+	grep -q "guest RAM offset $second: memory failure injected" /tmp/vmm.log ||
+		khotest_fail "the adopted guest RAM did not take the second memory failure"
+
+	# The failure path: this kernel journals the VMM's iommufd, and its
+	# journal maps the new page; a rollback preserving it is refused
+	# before anything is touched.
+	if kho-tool rollback --kernel "$target" --initrd "$initrd" --pid "$KHOTEST_PID" \
+		--dry-run > /tmp/refused.txt 2>&1; then
+		cat /tmp/refused.txt
+		khotest_fail "a rollback preserving the kernel-journalled iommufd was not refused"
+	fi
+	cat /tmp/refused.txt
+	grep -q "capture: poison: memfd token [0-9]* $second+0x1000 is poisoned and mapped for DMA, and the hand-off carries the VMM's iommufd: .*carry it with --userspace-journal" /tmp/refused.txt ||
+		khotest_fail "the refusal does not name the poisoned page and the way out"
+	[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] || khotest_fail "the refused rollback left an image"
+	kill -0 "$KHOTEST_PID" || khotest_fail "the VMM died after the refused rollback"
+	kho-tool capture --pid "$KHOTEST_PID" --userspace-journal --out /tmp/h3.dtb \
+		> /tmp/capture.log 2>&1 ||
+		{ cat /tmp/capture.log; khotest_fail "capture after the refusal failed"; }
+	inspect_poison /tmp/h3.dtb 2 "$first" "$second"
+	khotest_mark kjournal-refused
+
+	kho-tool rollback --kernel "$source" --initrd "$initrd" \
+		--append "khotest.stage=3" --pid "$KHOTEST_PID" \
+		--userspace-journal --json
+	khotest_fail "rollback returned"
+	;;
+3)
+	case "$(uname -r)" in *-kho-a-dbg) ;; *) khotest_fail "stage 3 runs $(uname -r), not vanilla-debug" ;; esac
+	adopt 2 "$first" "$second"
+	khotest_stop vmm
+	khotest_done
+	;;
+esac
