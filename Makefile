@@ -91,7 +91,7 @@ endif
 
 .PHONY: all deps check check-unit check-vm check-schema check-fuzz prepare bench fuzz demo demo-qemu \
 	kernel kernels initramfs install clean help programs deb check-distro check-cpr check-ansible \
-	check-matrix matrix-kernels matrix-cached
+	check-matrix check-fleet matrix-kernels matrix-cached
 all: $(TARGETS)
 
 # What `make install` and the Debian package ship.
@@ -234,6 +234,11 @@ check-matrix: all
 		tests/vm/106-upstream-selftests-7.3.bats; rc=$$?; \
 	BUILD=$(BUILD) ./tests/vm/compat-matrix.sh $(BUILD)/vm-logs/compat-matrix docs/compat-matrix.md || rc=1; \
 	exit $$rc
+
+# The Ansible fleet rollout (tests/vm/130-fleet.bats): three L1 hosts at
+# once, so it runs alone, outside make check (docs/testing.md).
+check-fleet: all
+	BUILD=$(BUILD) KHO_VM_LANES=1 ./tests/vm/run.sh tests/vm/130-fleet.bats
 
 # Host benches first, then the ones that need a guest, under -icount (the
 # replay order with its VT-d invalidation counts, also on the wall clock;
@@ -408,6 +413,7 @@ help:
 	@echo 'make check-schema dt-validate and the C validator agree on tests/data'
 	@echo 'make check-vm     BATS suites that boot QEMU guests and kexec'
 	@echo 'make check-matrix upgrades across kernel versions, docs/compat-matrix.md'
+	@echo 'make check-fleet  the Ansible rollout on three L1 hosts (alone, ~45 min)'
 	@echo 'make matrix-kernels  build the matrix kernels (7.2.6, 7.2.13, 7.3.4)'
 	@echo 'make bench        benchmarks; print ratios measured in one run'
 	@echo 'make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)'

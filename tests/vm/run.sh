@@ -9,7 +9,8 @@
 #   with no suite given, every tests/vm/*.bats in name order, but of
 #   105-cross-version.bats (the kernel-version matrix) only its first pair,
 #   vanilla 7.2.13 -> 7.3.4 -> 7.2.13, and not 106-upstream-selftests-7.3:
-#   `make check-matrix` runs the whole of both (docs/testing.md); e.g.
+#   `make check-matrix` runs the whole of both (docs/testing.md); nor
+#   130-fleet: `make check-fleet` runs it; e.g.
 #   run.sh -f 'kexec' tests/vm/020-luo-kexec.bats
 #
 # The suites run in lanes: KHO_VM_LANES bats processes side by side
@@ -45,6 +46,15 @@ if [ "${#suites[@]}" -eq 0 ]; then
 		# Upstream's selftests on the 7.3 kernels: the matrix's kernels,
 		# not built on a cold run; `make check-matrix` runs it.
 		*/106-upstream-selftests-7.3.bats)
+			case " ${opts[*]:-} " in
+			*" -f "* | *" --filter "*) suites+=("$f") ;;
+			esac
+			;;
+		# The fleet rollout: three L1 hosts at once, 40 minutes and
+		# more on two cores, and its batch stalled past the hosts'
+		# hour in a run next to other guests (docs/testing.md);
+		# `make check-fleet` runs it alone.
+		*/130-fleet.bats)
 			case " ${opts[*]:-} " in
 			*" -f "* | *" --filter "*) suites+=("$f") ;;
 			esac
