@@ -113,11 +113,21 @@ fleet_inventory() {
 # fleet_ansible CMD...: CMD in the controller root with the fleet's
 # ansible.cfg; $status and $output as bats' run.
 fleet_ansible() {
-	run env KHO_PROC_TAG="$VM_PROC_TAG" ANSIBLE_CONFIG="$FLEET/ansible.cfg" \
-		"$KHO_TOP/tests/rig/ansible.sh" --bind "$FLEET" "$BUILD/ansible" "$@"
+	local log
+
+	# Kept past the test's temporary directory, for the post-mortem, and
+	# written as it comes, each line with its time: a play that stalls
+	# is killed with the test, and its log must say at which task.
+	log=$KHO_VM_LOGDIR/$(vm_name ansible).log
+	echo "### $*" >> "$log"
+	run env FLEET_LOG="$log" KHO_PROC_TAG="$VM_PROC_TAG" \
+		ANSIBLE_CONFIG="$FLEET/ansible.cfg" bash -c 'set -o pipefail
+		"$@" 2>&1 | while IFS= read -r line; do
+			printf "%(%T)T %s\n" -1 "$line" >> "$FLEET_LOG"
+			printf "%s\n" "$line"
+		done' fleet_ansible "$KHO_TOP/tests/rig/ansible.sh" --bind "$FLEET" "$BUILD/ansible" "$@"
 	echo "$output"
-	# Kept past the test's temporary directory, for the post-mortem.
-	{ echo "### $* (status $status)"; echo "$output"; } >> "$KHO_VM_LOGDIR/$(vm_name ansible).log"
+	echo "### status $status" >> "$log"
 }
 
 # fleet_wait_ssh HOST...: until every HOST answers through SSH.
