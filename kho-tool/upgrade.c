@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,15 +355,33 @@ static void announce_kexec(const char *release)
  * FileDescriptorStorePreserve=yes) and calls kexec.  The image we loaded
  * is used as is ("Kexec kernel already loaded").  systemctl only queues
  * kexec.target: 0 means queued, not done.
+ *
+ * Once it is queued, systemd stops our unit with SIGTERM while we still
+ * have to write the answer (--json: the caller's only word that the
+ * kexec was queued) and let go of what we hold.  A fleet's controller
+ * that lost that race waited on an answer that never came.  So the
+ * stop signals stay blocked from here to our exit, unless the queueing
+ * failed and no kexec is coming.
  */
 static int systemctl_kexec(char *why, size_t size)
 {
-	int st, fd;
-	pid_t pid = fork();
+	sigset_t stop, old;
+	int st, fd, err;
+	pid_t pid;
 
-	if (pid < 0)
-		return -errno;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return err;
+	}
 	if (!pid) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		/* Our stdout may be the JSON: systemctl's words go to stderr. */
 		dup2(2, 1);
 		fd = open("/dev/null", O_RDONLY);
@@ -373,10 +392,14 @@ static int systemctl_kexec(char *why, size_t size)
 		_exit(127);
 	}
 	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
+		if (errno != EINTR) {
+			err = -errno;
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			return err;
+		}
 	if (WIFEXITED(st) && !WEXITSTATUS(st))
 		return 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (WIFEXITED(st))
 		snprintf(why, size, "systemctl kexec exited with status %d%s",
 			 WEXITSTATUS(st), WEXITSTATUS(st) == 127 ?

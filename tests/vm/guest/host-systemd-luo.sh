@@ -39,10 +39,23 @@ wait_journal() {
 # in_unit upgrade|rollback APPEND PIDARG: run kho-tool in kho-handoff.service
 # (a runtime drop-in) and wait for the kexec it queues.
 in_unit() {
+	# systemd stops the unit with SIGTERM once the kexec is queued, while
+	# kho-tool has its answer still to write.  This systemctl sends that
+	# signal at once, so the race is always lost: the JSON must still
+	# come (a fleet's controller waits for it).
+	mkdir -p /run/khotest-race
+	cat > /run/khotest-race/systemctl <<'W'
+#!/bin/sh
+/usr/bin/systemctl "$@" || exit
+kill -TERM "$PPID"
+sleep 2
+W
+	chmod +x /run/khotest-race/systemctl
 	mkdir -p /run/systemd/system/kho-handoff.service.d
 	cat > /run/systemd/system/kho-handoff.service.d/upgrade.conf <<U
 [Service]
 Type=oneshot
+Environment=PATH=/run/khotest-race:/usr/sbin:/usr/bin:/sbin:/bin
 ExecStart=
 ExecStart=/opt/kho/bin/kho-tool $1 --kernel /test/bzImage --append "$2" $3 --json
 # The JSON on the disk: the journal of a boot that ends in a kexec may not
