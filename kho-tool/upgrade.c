@@ -381,6 +381,16 @@ static int systemctl_kexec(char *why, size_t size)
 		return err;
 	}
 	if (!pid) {
+		/*
+		 * systemctl ignores them: the stop reaches our whole cgroup,
+		 * and a systemctl killed before it returned would read as a
+		 * failed queueing, the image unloaded under a kexec that
+		 * systemd goes on with.  Ignored, not blocked: an ignored
+		 * signal stays ignored across exec, and shells clear the mask.
+		 */
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		/* Our stdout may be the JSON: systemctl's words go to stderr. */
 		dup2(2, 1);
