@@ -16,26 +16,9 @@
 load helpers
 
 @test "device state: an mtty mdev and its FIFO across vanilla-debug -> patched-debug -> rollback" {
-	local vdbg pdbg
-	vdbg=$(debug_kernel vanilla) ||
-		die "no vanilla-debug kernel: building it failed (tests/rig/build-kernel.sh vanilla-debug)"
-	pdbg=$(debug_kernel patched) ||
-		die "no patched-debug kernel: building it failed (tests/rig/build-kernel.sh patched-debug)"
-	printf 'target=/boot/vmlinuz-patched-dbg\nsource=/boot/vmlinuz-vanilla-dbg\n' \
-		> "$BATS_TEST_TMPDIR/kexec.env"
-	# KASAN's shadow does not fit KHO's default scratch (085).
-	run_vm --kernel "$vdbg/bzImage" --script "$GUEST_DIR/device-state-kexec.sh" \
-		--timeout 1200 \
-		--file "$BATS_TEST_TMPDIR/kexec.env:/test/kexec.env" \
-		--file "$pdbg/bzImage:/boot/vmlinuz-patched-dbg" \
-		--file "$vdbg/bzImage:/boot/vmlinuz-vanilla-dbg" \
-		--append "kho_scratch=32M,192M,32M" \
+	run_debug_round_trip "$GUEST_DIR/device-state-kexec.sh" \
 		--expect serving --expect preflight-names-mdev \
 		--expect adopted-stage2 --expect adopted-stage3
-	assert_vm_ok
-	assert_log 'KHOTEST: LOG kernel=7\.2\.13-kho-a-dbg'
-	assert_log 'KHO: exec from: 7\.2\.13-kho-a-dbg'
-	assert_log 'KHO: exec from: 7\.2\.13-kho-b-dbg'
 	assert_log '^upgrade: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 \(type mtty-1 of mtty\): migration v2 \(stop-copy\+p2p\+pre-copy\): its state will be carried$'
 	assert_log '^upgrade: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 \(type mtty-1 of mtty\): state saved, [0-9]+ bytes \([0-9]+ in PRE_COPY\), crc32 0x[0-9a-f]{8}, RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY$'
 	assert_log '^rollback: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 .*: state saved, '

@@ -132,6 +132,33 @@ debug_kernel() {
 	echo "${!var}"
 }
 
+# run_debug_round_trip SCRIPT [run_vm option]...: SCRIPT on vanilla-debug,
+# kexecing to patched-debug and back (/test/kexec.env gives it target= and
+# source=, the two kernels' paths in /boot), and both kexecs seen in the
+# log.  The debug twins are the rig's only kernels with mtty and
+# MEMORY_FAILURE (tests/rig/kernel-debug.config).
+run_debug_round_trip() {
+	local script=$1 vdbg pdbg
+
+	shift
+	vdbg=$(debug_kernel vanilla) ||
+		die "no vanilla-debug kernel: building it failed (tests/rig/build-kernel.sh vanilla-debug)"
+	pdbg=$(debug_kernel patched) ||
+		die "no patched-debug kernel: building it failed (tests/rig/build-kernel.sh patched-debug)"
+	printf 'target=/boot/vmlinuz-patched-dbg\nsource=/boot/vmlinuz-vanilla-dbg\n' \
+		> "$BATS_TEST_TMPDIR/kexec.env"
+	# KASAN's shadow does not fit KHO's default scratch (085).
+	run_vm --kernel "$vdbg/bzImage" --script "$script" --timeout 1200 \
+		--file "$BATS_TEST_TMPDIR/kexec.env:/test/kexec.env" \
+		--file "$pdbg/bzImage:/boot/vmlinuz-patched-dbg" \
+		--file "$vdbg/bzImage:/boot/vmlinuz-vanilla-dbg" \
+		--append "kho_scratch=32M,192M,32M" "$@"
+	assert_vm_ok
+	assert_log 'KHOTEST: LOG kernel=7\.2\.13-kho-a-dbg'
+	assert_log 'KHO: exec from: 7\.2\.13-kho-a-dbg'
+	assert_log 'KHO: exec from: 7\.2\.13-kho-b-dbg'
+}
+
 # assert_kernel_clean: the serial log of the last run_vm holds no report of
 # lockdep, the hung-task detector, KASAN or a kernel BUG/WARNING.
 assert_kernel_clean() {
