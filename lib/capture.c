@@ -641,6 +641,21 @@ out:
 	return err;
 }
 
+/*
+ * Closes the outgoing LUO session and /dev/liveupdate: the session's
+ * files are unpreserved with it (unless the service manager holds it).
+ */
+static void close_session(struct kho_capture *cap)
+{
+	if (cap->session_fd >= 0)
+		close(cap->session_fd);
+	if (cap->luo_fd >= 0)
+		close(cap->luo_fd);
+	cap->session_fd = cap->luo_fd = -1;
+	cap->nr_preserved = 0;
+	cap->iommufd_preserved = false;
+}
+
 int kho_capture_unpunch(struct kho_capture *cap,
 			const struct kho_journal_snapshot *snap,
 			struct kho_diag *diag)
@@ -657,13 +672,7 @@ int kho_capture_unpunch(struct kho_capture *cap,
 				    "poison: the %zu punched range(s) stay punched: the session the service manager holds keeps their memfds preserved",
 				    cap->nr_punched);
 	/* LUO must let go of the folios before they can fail again. */
-	if (cap->session_fd >= 0)
-		close(cap->session_fd);
-	if (cap->luo_fd >= 0)
-		close(cap->luo_fd);
-	cap->session_fd = cap->luo_fd = -1;
-	cap->nr_preserved = 0;
-	cap->iommufd_preserved = false;
+	close_session(cap);
 	for (i = 0; cap->nr_punched && i < h->nr_poison; i++) {
 		const struct kho_poison *p = &h->poison[i];
 		int fd = snap ? snap_memfd(snap, p->memfd_token) : -1;
@@ -999,14 +1008,9 @@ fail:
 			 "; the %zu fd(s) preserved before stay in the session the service manager holds until it drops it (systemctl stop UNIT; systemctl clean --what=fdstore UNIT)",
 			 cap->nr_preserved);
 	}
-	if (cap->session_fd >= 0)
-		close(cap->session_fd);
-	if (cap->luo_fd >= 0)
-		close(cap->luo_fd);
+	close_session(cap);
 	close(cap->handoff_fd);
-	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
-	cap->nr_preserved = 0;
-	cap->iommufd_preserved = false;
+	cap->handoff_fd = -1;
 	/* The session is gone: the punched pages go back to failing. */
 	if (cap->nr_punched) {
 		struct kho_diag again;
@@ -1049,10 +1053,7 @@ size_t kho_capture_abi_needs(const struct kho_handoff *h, const char **out,
 
 void kho_capture_release(struct kho_capture *cap)
 {
-	if (cap->session_fd >= 0)
-		close(cap->session_fd);
-	if (cap->luo_fd >= 0)
-		close(cap->luo_fd);
+	close_session(cap);
 	if (cap->handoff_fd >= 0)
 		close(cap->handoff_fd);
 	while (cap->nr_extra)
@@ -1066,9 +1067,7 @@ void kho_capture_release(struct kho_capture *cap)
 	kho_handoff_free(&cap->handoff);
 	cap->blob = NULL;
 	cap->blob_len = 0;
-	cap->session_fd = cap->luo_fd = cap->handoff_fd = -1;
-	cap->nr_preserved = 0;
-	cap->iommufd_preserved = false;
+	cap->handoff_fd = -1;
 }
 
 enum kho_iommufd_decision kho_iommufd_policy(bool have_vmm,
