@@ -44,17 +44,12 @@ if [ "${#suites[@]}" -eq 0 ]; then
 			esac
 			;;
 		# Upstream's selftests on the 7.3 kernels: the matrix's kernels,
-		# not built on a cold run; `make check-matrix` runs it.
-		*/106-upstream-selftests-7.3.bats)
-			case " ${opts[*]:-} " in
-			*" -f "* | *" --filter "*) suites+=("$f") ;;
-			esac
-			;;
-		# The fleet rollout: three L1 hosts at once, 40 minutes and
-		# more on two cores, and its batch stalled past the hosts'
-		# hour in a run next to other guests (docs/testing.md);
-		# `make check-fleet` runs it alone.
-		*/130-fleet.bats)
+		# not built on a cold run; `make check-matrix` runs it.  The
+		# fleet rollout: three L1 hosts at once, 40 minutes and more on
+		# two cores, and its batch stalled past the hosts' hour in a run
+		# next to other guests (docs/testing.md); `make check-fleet`
+		# runs it alone.
+		*/106-upstream-selftests-7.3.bats | */130-fleet.bats)
 			case " ${opts[*]:-} " in
 			*" -f "* | *" --filter "*) suites+=("$f") ;;
 			esac
