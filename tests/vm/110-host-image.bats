@@ -85,9 +85,9 @@ need_payload() {
 	assert_log 'upgrade: qemu-cpr .*migrated to kho-tool'
 	assert_log 'upgrade: dry-run-undo .*image unloaded, session released'
 	assert_log 'cpr-relay: .*done: the new QEMU has the descriptors and the stream'
-	# The last heartbeat the old QEMU printed before the kexec, and the
+	# The last heartbeat the old QEMU wrote before the kexec, and the
 	# first of the new QEMU after it: the next number.
-	old_last=$(sed -n '/KHOTEST: BOOT stage=2/q; s/.*L2: hb \([0-9][0-9]*\) .*/\1/p' "$VM_LOG" | tail -n 1)
+	old_last=$(log_value old_last)
 	new_first=$(log_value new_first)
 	[ -n "$old_last" ] && [ -n "$new_first" ] || die "no heartbeat before ($old_last) or after ($new_first) the kexec"
 	[ "$new_first" = $((old_last + 1)) ] ||
@@ -96,14 +96,14 @@ need_payload() {
 	echo "# L2 across the L1 kexec: hb $old_last -> $new_first; wall clock from the upgrade's start to the first new heartbeat seen: $(awk -v a="$(log_value upgrade_start_wall)" -v b="$(log_value first_new_hb_wall)" 'BEGIN { printf "%.1f", b - a }') s" >&3
 }
 
-# hb_continues OLD NEW STAGE: the last heartbeat QEMU OLD's guest printed
-# on the L1 console before the kexec into STAGE, and the first of NEW
-# after it (NEW_first): the next number.  Appends "OLD -> NEW: hb X -> Y"
-# to $continued.
+# hb_continues OLD NEW STAGE: the last heartbeat QEMU OLD's guest wrote
+# before the kexec into STAGE (OLD_last, read from its serial log on the
+# disk), and the first of NEW after it (NEW_first): the next number.
+# Appends "OLD -> NEW: hb X -> Y" to $continued.
 hb_continues() {
 	local last first
 
-	last=$(sed -n "/KHOTEST: BOOT stage=$3/q; s/.*L2$1: hb \([0-9][0-9]*\) .*/\1/p" "$VM_LOG" | tail -n 1)
+	last=$(log_value "$1_last")
 	first=$(log_value "$2_first")
 	[ -n "$last" ] && [ -n "$first" ] || die "no heartbeat of $1 before ($last) or of $2 after ($first) the kexec into stage $3"
 	[ "$first" = $((last + 1)) ] ||

@@ -15,7 +15,7 @@ args=$l2_args
 
 if [ "$KHO_STAGE" = 1 ]; then
 	# shellcheck disable=SC2086 # a word per argument
-	qemu-system-x86_64 $args -serial "file:$W/old.log" \
+	qemu-system-x86_64 $args -serial "$(l2_serial old)" \
 		-qmp "unix:$W/old-qmp.sock,server=on,wait=off" > "$W/old.out" 2>&1 &
 	old=$!
 	# The L2 serial on the L1 console, to the last line before the kexec.
@@ -76,6 +76,7 @@ cat "$W/restore.out"
 cat "$W/agent.out"
 [ "$rc" -eq 0 ] || { dump /run/kho-tool/restore.log; khotest_fail "cpr-relay --restore failed (exit $rc)"; }
 khotest_mark restored
+l2_last old
 wait_for "$W/new.log" '^hb [0-9]+ ' 300 || { dump /run/kho-tool/restore.log; khotest_fail "the new QEMU's L2 guest printed no heartbeat"; }
 khotest_log "first_new_hb_wall=$(date +%s.%N)"
 new_first=$(hb "$W/new.log" 1p)

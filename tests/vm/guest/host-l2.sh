@@ -5,6 +5,13 @@
 # and the helpers that read its heartbeat.
 W=/tmp/cpr
 mkdir -p "$W"
+# Each L2 serial log, on the disk: the next stage reads the old guest's
+# last heartbeat there (l2_last).  The console copy (l2_console) loses
+# the lines still in flight when the kexec comes, and kho-tool syncs the
+# disk before it kexecs.  $W/TAG.log links to it.
+S=/var/tmp/l2-serial
+[ "${KHO_STAGE:-1}" != 1 ] || rm -rf "$S"
+mkdir -p "$S"
 # The kexec's initrd, on the disk: its overlay outlives L1's kexecs (/tmp
 # does not), so one build serves every stage.
 initrd=/var/tmp/l1-initrd.img
@@ -14,6 +21,17 @@ l2_args="-machine q35,aux-ram-share=on -accel tcg -m 32M
 	-kernel /test/payload.elf"
 # hb FILE SED-ADDRESS: the number of that heartbeat line of FILE.
 hb() { grep -oE '^hb [0-9]+' "$1" | sed -n "$2" | cut -d' ' -f2; }
+# l2_serial TAG: QEMU's -serial value for the L2 guest TAG, on the disk.
+l2_serial() {
+	ln -sf "$S/$1.log" "$W/$1.log"
+	echo "file:$S/$1.log"
+}
+# l2_last TAG: logs TAG_last, the last heartbeat TAG's guest wrote before
+# the kexec that ended this QEMU, for the host to compare with the first
+# of its successor.
+l2_last() {
+	khotest_log "$1_last=$(hb "$S/$1.log" '$p')"
+}
 # dump [FILE...]: the tail of every output and log of $W, and of FILEs.
 dump() {
 	for f in "$W"/*.out "$W"/*.log "$@"; do
@@ -29,20 +47,20 @@ dump() {
 l2_start() {
 	if [ "${2:-}" = incoming ]; then
 		# shellcheck disable=SC2086 # a word per argument
-		qemu-system-x86_64 $l2_args -serial "file:$W/$1.log" \
+		qemu-system-x86_64 $l2_args -serial "$(l2_serial "$1")" \
 			-qmp "unix:$W/$1-qmp.sock,server=on,wait=off" \
 			-incoming "{\"channel-type\":\"cpr\",\"addr\":{\"transport\":\"socket\",\"type\":\"unix\",\"path\":\"$W/$1-cpr.sock\"}}" \
 			-incoming "unix:$W/$1-main.sock" > "$W/$1.out" 2>&1 &
 	else
 		# shellcheck disable=SC2086 # a word per argument
-		qemu-system-x86_64 $l2_args -serial "file:$W/$1.log" \
+		qemu-system-x86_64 $l2_args -serial "$(l2_serial "$1")" \
 			-qmp "unix:$W/$1-qmp.sock,server=on,wait=off" > "$W/$1.out" 2>&1 &
 	fi
 }
 # start_new_qemu: l2_start new incoming (host-cpr*.sh's one new QEMU).
 start_new_qemu() { l2_start new incoming; }
 # l2_console TAG: the L2 serial on the L1 console as "L2TAG: ...", up to
-# the kexec (/tmp does not survive it; the console does).
+# the kexec, for whoever reads the log (/tmp does not survive it).
 l2_console() {
 	tail -F "$W/$1.log" 2>/dev/null | sed -u "s/^/L2$1: /" > /dev/console &
 }
@@ -107,6 +125,7 @@ restore_one() {
 		--to-main "$W/$2-main.sock" --timeout 120 > "$W/restore-$2.out" 2>&1 || rc=$?
 	cat "$W/restore-$2.out"
 	[ "$rc" -eq 0 ] || { dump /run/kho-tool/restore.log; khotest_fail "cpr-relay --restore --vmm $1 failed (exit $rc)"; }
+	l2_last "$1"
 }
 
 # continues TAG: TAG's guest beats twice more, never rebooted, pattern
