@@ -36,12 +36,16 @@ load helpers
 	assert_vm_fails "unexpected marker \(expected exactly: b; seen: b a\)"
 }
 
-@test "harness: a hung guest fails at the timeout" {
+@test "harness: a hung guest fails at the timeout, with its own account of the hang" {
 	local start=$SECONDS
 
 	run_vm --script "$GUEST_DIR/harness-hang.sh" --timeout 25
 	assert_vm_fails 'FAIL: timed out after 25 s'
 	assert_vm_fails 'KHOTEST: MARK hanging'
+	# The guest's own account of the hang, before the kill, and its
+	# summary on the failure's line.
+	assert_vm_fails 'timed out after 25 s \(guest hung\); stage 1, last mark hanging; blocked in the kernel: '
+	assert_vm_fails "KHOTEST: HANG stage 1: end of the guest's account"
 	# The timeout is enforced, not merely reported.
 	[ $((SECONDS - start)) -lt 60 ] || die "a 25 s timeout took $((SECONDS - start)) s"
 }

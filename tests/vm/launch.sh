@@ -275,6 +275,12 @@ fi
 # Interrupt-remapped IO-APIC"); the check proves nothing about our code.
 # kho-tool keeps the running command line, so it carries over every kexec.
 cmdline="console=ttyS0 intel_iommu=on no_timer_check kho=on liveupdate=on khotest.stage=1 panic=-1"
+# The guest's hang report (khotest_watchdog) comes this long before the
+# timeout: a twentieth of it, from 5 to 90 s.
+margin=$((timeout / 20))
+[ "$margin" -ge 5 ] || margin=5
+[ "$margin" -le 90 ] || margin=90
+cmdline="$cmdline khotest.deadline=$(($(date +%s) + timeout - margin))"
 [ -z "$append" ] || cmdline="$cmdline $append"
 
 # panic=-1 reboots at once on a panic and -no-reboot turns that reboot
@@ -303,8 +309,26 @@ fail() {
 	exit 1
 }
 
+# hang_summary: one line from the guest's hang report (khotest_watchdog)
+# for the failure, which is all a CI summary keeps: the stage and last
+# mark it reached, and the tasks blocked in its kernel.
+hang_summary() {
+	local stage mark blocked
+
+	stage=$(grep -a -o 'KHOTEST: BOOT stage=[0-9]*' "$log" | tail -n 1)
+	mark=$(grep -a -o 'KHOTEST: MARK .*' "$log" | tail -n 1)
+	printf '; stage %s, last mark %s' "${stage#*=}" "${mark#KHOTEST: MARK }"
+	if ! grep -aq 'KHOTEST: HANG' "$log"; then
+		printf '; no hang report from the guest (its kernel or console stopped)'
+		return
+	fi
+	blocked=$(sed -n '/KHOTEST: HANG/,$p' "$log" | grep -a -o 'task:[^ ]*' |
+		sed 's/^task://' | sort -u | tr '\n' ' ')
+	printf '; blocked in the kernel: %s' "${blocked:-none}"
+}
+
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-	fail "timed out after $timeout s (guest hung)"
+	fail "timed out after $timeout s (guest hung)$(hang_summary); its report: the lines from 'KHOTEST: HANG' in the serial log"
 fi
 if [ "$rc" -ne 0 ]; then
 	echo "launch: $name: QEMU exited with status $rc:" >&2

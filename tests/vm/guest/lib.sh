@@ -162,6 +162,34 @@ khotest_cmdline_value() {
 	echo "$val"
 }
 
+# khotest_watchdog: in the background, until khotest.deadline= (the host's
+# clock, in seconds, a little before launch.sh kills the guest): then the
+# guest's own account of a hang on the console, which the host cannot get
+# from a guest it kills: its processes, the tasks blocked in the kernel
+# (sysrq w) and the tail of each test log.  Every stage starts its own;
+# the deadline rides the command line across each kexec.  A guest clock
+# that disagrees with the host's by more than the deadline starts none.
+khotest_watchdog() {
+	local deadline now
+
+	deadline=$(khotest_cmdline_value khotest.deadline 0)
+	now=$(date +%s)
+	case "$deadline" in '' | *[!0-9]*) return 0 ;; esac
+	[ "$deadline" -gt "$now" ] && [ $((deadline - now)) -lt 86400 ] || return 0
+	(
+		sleep $((deadline - now))
+		echo "KHOTEST: HANG stage $KHO_STAGE: the test's time is nearly up; what the guest is doing:"
+		ps
+		echo w > /proc/sysrq-trigger
+		for f in /tmp/*.log /tmp/*.out /run/kho-tool/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f"
+			tail -n 15 "$f"
+		done
+		echo "KHOTEST: HANG stage $KHO_STAGE: end of the guest's account"
+	) &
+}
+
 # khotest_refused OUT WHAT CMD...: CMD must exit 1, a refusal; its output
 # goes to OUT and the serial log.  WHAT names the case in the failure.
 khotest_refused() {
