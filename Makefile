@@ -236,7 +236,8 @@ check-matrix: all
 	exit $$rc
 
 # The Ansible fleet rollout (tests/vm/130-fleet.bats): three L1 hosts at
-# once, so it runs alone, outside make check (docs/testing.md).
+# once, so it runs alone, outside make check; .ci/run runs it last
+# (docs/testing.md).
 check-fleet: all
 	BUILD=$(BUILD) KHO_VM_LANES=1 ./tests/vm/run.sh tests/vm/130-fleet.bats
 
@@ -413,7 +414,7 @@ help:
 	@echo 'make check-schema dt-validate and the C validator agree on tests/data'
 	@echo 'make check-vm     BATS suites that boot QEMU guests and kexec'
 	@echo 'make check-matrix upgrades across kernel versions, docs/compat-matrix.md'
-	@echo 'make check-fleet  the Ansible rollout on three L1 hosts (alone, ~45 min)'
+	@echo 'make check-fleet  the Ansible rollout on three L1 hosts (alone, ~26 min)'
 	@echo 'make matrix-kernels  build the matrix kernels (7.2.6, 7.2.13, 7.3.4)'
 	@echo 'make bench        benchmarks; print ratios measured in one run'
 	@echo 'make fuzz         libFuzzer targets, FUZZ_SECONDS each (clang)'
