@@ -813,6 +813,49 @@ static int restored_add(const char *names, const char *name)
 }
 
 /*
+ * One --restore at a time.  Each reads the record, restores its QEMU,
+ * writes the record again and decides from what it read whether it is
+ * the last, which ends the session.  Two at once would each count the
+ * other as pending: neither would end the session, the record would keep
+ * one name, and a later --restore of the other QEMU would not be refused.
+ * A second --restore waits for the first, up to its --timeout.
+ */
+#define RESTORE_LOCK "qemu-cpr-restore.lock"
+
+/* The lock's fd, *@dirfd the run directory's; or -errno, r->err why. */
+static int restore_lock(struct cpr_relay *r, int *dirfd)
+{
+	struct kho_diag diag = { "" };
+	bool said = false;
+	pid_t holder = 0;
+	int fd, ms = 0;
+	char msg[160];
+
+	*dirfd = kho_rundir_open(KHO_RUN_DIR, &diag);
+	if (*dirfd < 0) {
+		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
+		return *dirfd;
+	}
+	while ((fd = kho_rundir_lock(*dirfd, RESTORE_LOCK, &holder, &diag)) == -EBUSY &&
+	       ms < r->timeout_ms) {
+		if (!said) {
+			snprintf(msg, sizeof(msg), "waiting for pid %d, another --restore, to finish (%s)",
+				 (int)holder, RESTORE_LOCK);
+			step(r, msg);
+			said = true;
+		}
+		usleep(100000);
+		ms += 100;
+	}
+	if (fd == -EBUSY)
+		snprintf(r->err, sizeof(r->err), "pid %d, another --restore, held %s/%s for all of --timeout",
+			 (int)holder, KHO_RUN_DIR, RESTORE_LOCK);
+	else if (fd < 0)
+		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
+	return fd;
+}
+
+/*
  * After the kexec: the memfds from the agent, named by the hand-off's
  * qemu-cpr node, to the new QEMU.  The agent is acknowledged only once
  * the new QEMU has the state and the whole stream; before that a failure
@@ -832,7 +875,7 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 	char *done = NULL;
 	void *blob = NULL;
 	size_t len, k, pending = 0;
-	int *fds = NULL, afd = -1, ret;
+	int *fds = NULL, afd = -1, ret, run_fd = -1, lock_fd = -1;
 
 	kho_handoff_init(&h);
 	kho_adopt_set_init(&set);
@@ -851,6 +894,12 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 			 "%s carries no QEMU (no qemu-cpr node: the upgrade was run without --qemu-qmp)",
 			 handoff);
 		ret = -ENOENT;
+		goto fail;
+	}
+	stepname = "lock";
+	lock_fd = restore_lock(r, &run_fd);
+	if (lock_fd < 0) {
+		ret = lock_fd;
 		goto fail;
 	}
 	/* Which QEMU: --vmm, or the only one not restored yet this boot. */
@@ -1014,6 +1063,10 @@ out:
 	kho_handoff_free(&h);
 	free(blob);
 	free(done);
+	if (run_fd >= 0) {
+		kho_rundir_unlock(run_fd, RESTORE_LOCK, lock_fd);
+		close(run_fd);
+	}
 	return ret;
 }
 

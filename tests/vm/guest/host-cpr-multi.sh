@@ -10,7 +10,8 @@
 # fails naming b, the step and the cause, and the agent keeps the session;
 # a is restored and runs while b waits; then b2 is started and b restored:
 # the agent finishes.  `kho-tool rollback --qemu-qmp a2 --qemu-qmp b2`
-# kexecs back to the vanilla kernel.  Stage 3: a3 and b3 take them.  The
+# kexecs back to the vanilla kernel.  Stage 3: a3 and b3 take them, both
+# --restores at once (one waits for the other's lock).  The
 # host compares each guest's last heartbeat before a kexec with its first
 # after it; every log is checked for BAD (the RAM pattern) and a second
 # L2 boot.
@@ -89,8 +90,22 @@ case "$KHO_STAGE" in
 	start_agent
 	l2_start a3 incoming
 	l2_start b3 incoming
-	restore_one a2 a3
-	restore_one b2 b3
+	# Both restores at once, as two units of a host would start them:
+	# the second waits for the first (kho-tool's restore lock), so that
+	# exactly one of them is the last and ends the session.
+	restore_one a2 a3 &
+	ra=$!
+	restore_one b2 b3 &
+	rb=$!
+	wait "$ra" || khotest_fail "the --restore of a2 failed beside b2's"
+	wait "$rb" || khotest_fail "the --restore of b2 failed beside a2's"
+	[ "$(grep -l 'every QEMU of the hand-off is restored' "$W/restore-a3.out" "$W/restore-b3.out" | wc -l)" = 1 ] ||
+		khotest_fail "two --restores at once: not exactly one of them ended the session"
+	if grep -q 'waiting for pid [0-9]*, another --restore' "$W/restore-a3.out" "$W/restore-b3.out"; then
+		khotest_log "restores_overlapped=yes"
+	else
+		khotest_log "restores_overlapped=no"
+	fi
 	agent_status finished
 	continues a3
 	continues b3
