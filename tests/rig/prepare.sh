@@ -8,10 +8,26 @@
 # docs/testing.md's cold-run figures.
 #
 # usage: prepare.sh [--no-roots]
+#        prepare.sh --cached     exit 0 if every kernel is cached already,
+#                                else 1 naming the missing ones (nothing built)
 # env:   KHO_CACHE, KERNEL_JOBS (as build-kernel.sh)
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+# vanilla first, then its twin patched (ccache hits but for the series'
+# files), then the debug pair the same way; last 7.3.4 vanilla, for the
+# one cross-version pair `make check` runs (tests/vm/105-cross-version.bats;
+# the rest of the matrix's kernels: `make matrix-kernels`).
+flavours="vanilla patched patched-debug vanilla-debug vanilla-7.3.4"
+if [ "${1:-}" = --cached ]; then
+	missing=
+	for flavour in $flavours; do
+		"$top/tests/rig/build-kernel.sh" --cached "$flavour" > /dev/null 2>&1 ||
+			missing="$missing $flavour"
+	done
+	[ -z "$missing" ] || { echo "prepare: not cached:$missing"; exit 1; }
+	exit 0
+fi
 roots=1
 [ "${1:-}" = --no-roots ] && roots=0
 log=$(mktemp "${TMPDIR:-/tmp}/kho-prepare.XXXXXX")
@@ -28,11 +44,7 @@ if [ "$roots" = 1 ]; then
 	roots_pid=$!
 fi
 
-# vanilla first, then its twin patched (ccache hits but for the series'
-# files), then the debug pair the same way; last 7.3.4 vanilla, for the
-# one cross-version pair `make check` runs (tests/vm/105-cross-version.bats;
-# the rest of the matrix's kernels: `make matrix-kernels`).
-for flavour in vanilla patched patched-debug vanilla-debug vanilla-7.3.4; do
+for flavour in $flavours; do
 	t0=$SECONDS
 	if "$top/tests/rig/build-kernel.sh" "$flavour" > /dev/null; then
 		echo "prepare: $flavour kernel ready in $((SECONDS - t0)) s"
