@@ -179,7 +179,8 @@ khotest_watchdog() {
 	(
 		sleep $((deadline - now))
 		echo "KHOTEST: HANG stage $KHO_STAGE: the test's time is nearly up; what the guest is doing:"
-		ps
+		# Userspace only: the kernel's threads are in sysrq's list.
+		ps | grep -v ' \[[^]]*\]$'
 		echo w > /proc/sysrq-trigger
 		for f in /tmp/*.log /tmp/*.out /run/kho-tool/*.log; do
 			[ -f "$f" ] || continue
