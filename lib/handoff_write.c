@@ -19,6 +19,7 @@
 #include "devstate.h"
 #include "handoff_format.h"
 #include "mdev.h"
+#include "migrec.h"
 #include "op.h"
 #include "pci.h"
 
@@ -176,6 +177,9 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 		return -EINVAL;
 	/* The node needs a reader that knows it: see KHO_FORMAT_VERSION_QEMU. */
 	if (h->nr_qemu && h->min_reader_version < KHO_FORMAT_VERSION_QEMU)
+		return -EINVAL;
+	/* The op needs a reader that knows it: KHO_FORMAT_VERSION_MIG_OP. */
+	if (kho_migrec_check(h, NULL))
 		return -EINVAL;
 	/* The node needs a reader that knows it: KHO_FORMAT_VERSION_POISON. */
 	if (h->nr_poison &&

@@ -48,7 +48,7 @@ bad() {
 	[ "$stamp" = no ] || "$tmp/stamp" "tests/data/bad/$name.dtb" >/dev/null
 }
 bad wrong-compatible yes 's/"kho-tool,handoff-v1"/"kho-tool,handoff-v0"/'
-bad min-reader-too-new yes 's/format-version = <1>/format-version = <7>/; s/min-reader-version = <1>/min-reader-version = <7>/'
+bad min-reader-too-new yes 's/format-version = <1>/format-version = <8>/; s/min-reader-version = <1>/min-reader-version = <8>/'
 bad wrong-format-version yes 's/format-version = <1>/format-version = <0>/'
 bad checksum-mismatch no 's/0x0 0x1000000 0x0 0x100000/0x0 0x1000000 0x0 0x200000/; s/<0x0 0x100000  0x0 0x7f00000/<0x0 0x100000  0x0 0x7e00000/'
 bad missing-property yes '/kernel-release = /d'
