@@ -59,20 +59,14 @@ const struct kho_rec *kho_migrec_find(const struct kho_journal *plan,
 	return last;
 }
 
-/* Record @i, the @k-th of its device's, against the device's node. */
-static int check_one(const struct kho_handoff *h, size_t i, uint32_t k,
-		     uint64_t prev_length, struct kho_diag *diag)
+/* Record @i, the @k-th of device @d's, against its node. */
+static int check_one(const struct kho_handoff *h, const struct kho_device *d,
+		     size_t i, uint32_t k, uint64_t prev_length,
+		     struct kho_diag *diag)
 {
 	const struct kho_rec *r = &h->replay.recs[i];
-	const struct kho_device *d;
-	const struct kho_device_state *ds;
+	const struct kho_device_state *ds = &d->saved;
 
-	d = kho_state_find_dev(&h->state, r->mig_state.dev_id);
-	if (!d || !d->saved.present)
-		return kho_diag_set(diag, -EBADMSG,
-				    "record %zu (DEVICE_MIG_STATE): device %u has no device-state node",
-				    i, r->mig_state.dev_id);
-	ds = &d->saved;
 	if (k + 1 >= ds->nr_path || r->mig_state.from != ds->path[k] ||
 	    r->mig_state.to != ds->path[k + 1])
 		return kho_diag_set(diag, -EBADMSG,
@@ -101,29 +95,39 @@ static int check_one(const struct kho_handoff *h, size_t i, uint32_t k,
 int kho_migrec_check(const struct kho_handoff *h, struct kho_diag *diag)
 {
 	const struct kho_state *s = &h->state;
+	const struct kho_device *d;
 	size_t i, j;
 	int err;
 
-	for (i = 0; i < h->replay.nr; i++)
-		if (h->replay.recs[i].op == KHO_OP_DEVICE_MIG_STATE &&
-		    h->min_reader_version < KHO_FORMAT_VERSION_MIG_OP)
+	for (i = 0; i < h->replay.nr; i++) {
+		const struct kho_rec *r = &h->replay.recs[i];
+
+		if (r->op != KHO_OP_DEVICE_MIG_STATE)
+			continue;
+		if (h->min_reader_version < KHO_FORMAT_VERSION_MIG_OP)
 			return kho_diag_set(diag, -EBADMSG,
 					    "record %zu (DEVICE_MIG_STATE): min-reader-version %u lets a reader that does not know the op refuse it as unknown (needs %u)",
 					    i, h->min_reader_version,
 					    KHO_FORMAT_VERSION_MIG_OP);
+		d = kho_state_find_dev(s, r->mig_state.dev_id);
+		if (!d || !d->saved.present)
+			return kho_diag_set(diag, -EBADMSG,
+					    "record %zu (DEVICE_MIG_STATE): device %u has no device-state node",
+					    i, r->mig_state.dev_id);
+	}
 	/* Devices are few and so are their arcs: one pass per device. */
 	for (j = 0; j < s->nr_dev; j++) {
-		const struct kho_device *d = &s->dev[j];
 		uint64_t length = 0;
 		uint32_t k = 0;
 
+		d = &s->dev[j];
 		for (i = 0; i < h->replay.nr; i++) {
 			const struct kho_rec *r = &h->replay.recs[i];
 
 			if (r->op != KHO_OP_DEVICE_MIG_STATE ||
 			    r->mig_state.dev_id != d->id)
 				continue;
-			err = check_one(h, i, k++, length, diag);
+			err = check_one(h, d, i, k++, length, diag);
 			if (err)
 				return err;
 			length = r->mig_state.length;
@@ -134,14 +138,6 @@ int kho_migrec_check(const struct kho_handoff *h, struct kho_diag *diag)
 					    d->id, k, (unsigned long long)length,
 					    d->saved.nr_path - 1,
 					    (unsigned long long)d->saved.length);
-	}
-	/* A record naming no device at all was not seen above. */
-	for (i = 0; i < h->replay.nr; i++) {
-		const struct kho_rec *r = &h->replay.recs[i];
-
-		if (r->op == KHO_OP_DEVICE_MIG_STATE &&
-		    !kho_state_find_dev(s, r->mig_state.dev_id))
-			return check_one(h, i, 0, 0, diag);
 	}
 	return 0;
 }
