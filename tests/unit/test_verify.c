@@ -153,148 +153,139 @@ static const struct kho_devstate_ops fake_dev_ops = {
 
 #define HELLO_CRC32 0x3610a686u	/* zlib crc32 of "hello" */
 
+/* Device 3, carried: the hand-off, the device, its resume, the memfd. */
+struct carried {
+	struct kho_handoff h;
+	struct kho_device dev;
+	struct kho_devstate ds;
+	struct fake_dev f;
+	struct kho_diag diag;
+	int memfd;
+};
+
 /*
  * Device 3 carried 5 bytes, "hello", saved RUNNING -> PRE_COPY ->
- * STOP_COPY (2 of them in PRE_COPY), its records in the plan; @ds as a
- * resume that wrote them all leaves it, the device reading RUNNING.
+ * STOP_COPY (2 of them in PRE_COPY), its records in the plan; @c->ds as a
+ * resume that wrote them all leaves it, the device reading RUNNING; the
+ * memfd holds @data.
  */
-static int carried(struct kho_handoff *h, struct kho_device *dev,
-		   struct kho_devstate *ds, struct fake_dev *f,
-		   const char *data)
+static int carried(struct carried *c, const char *data)
 {
-	int memfd;
-
-	memset(dev, 0, sizeof(*dev));
-	dev->id = 3;
-	dev->migration_probed = true;
-	dev->migration_flags = VFIO_MIGRATION_STOP_COPY |
-			       VFIO_MIGRATION_PRE_COPY;
-	dev->saved = (struct kho_device_state){
+	memset(c, 0, sizeof(*c));
+	c->dev.id = 3;
+	c->dev.migration_probed = true;
+	c->dev.migration_flags = VFIO_MIGRATION_STOP_COPY |
+				 VFIO_MIGRATION_PRE_COPY;
+	c->dev.saved = (struct kho_device_state){
 		.present = true, .memfd_token = 9, .length = 5,
-		.flags = dev->migration_flags, .crc32 = HELLO_CRC32,
+		.flags = c->dev.migration_flags, .crc32 = HELLO_CRC32,
 		.nr_path = 3,
 		.path = { VFIO_DEVICE_STATE_RUNNING,
 			  VFIO_DEVICE_STATE_PRE_COPY,
 			  VFIO_DEVICE_STATE_STOP_COPY },
 	};
-	kho_handoff_init(h);
-	h->format_version = h->min_reader_version = KHO_FORMAT_VERSION_MIG_OP;
-	h->state.nr_dev = 1;
-	h->state.dev = dev;
-	if (kho_migrec_append(&h->replay, 3, &dev->saved, 2))
+	kho_handoff_init(&c->h);
+	c->h.format_version = KHO_FORMAT_VERSION_MIG_OP;
+	c->h.min_reader_version = KHO_FORMAT_VERSION_MIG_OP;
+	c->h.state.nr_dev = 1;
+	c->h.state.dev = &c->dev;
+	if (kho_migrec_append(&c->h.replay, 3, &c->dev.saved, 2))
 		return -1;
-	*f = (struct fake_dev){ .state = VFIO_DEVICE_STATE_RUNNING };
-	kho_devstate_init(ds, 99, dev->migration_flags, &fake_dev_ops, f);
-	ds->length = 5;
-	ds->crc32 = HELLO_CRC32;
-	memfd = kho_devstate_memfd("kho-devstate:test");
-	if (memfd < 0 || write(memfd, data, strlen(data)) != (ssize_t)strlen(data))
+	c->f.state = VFIO_DEVICE_STATE_RUNNING;
+	kho_devstate_init(&c->ds, 99, c->dev.migration_flags, &fake_dev_ops,
+			  &c->f);
+	c->ds.length = 5;
+	c->ds.crc32 = HELLO_CRC32;
+	c->memfd = kho_devstate_memfd("kho-devstate:test");
+	if (c->memfd < 0 ||
+	    write(c->memfd, data, strlen(data)) != (ssize_t)strlen(data))
 		return -1;
-	return memfd;
+	return 0;
 }
 
-static void carried_free(struct kho_handoff *h, int memfd)
+static void carried_free(struct carried *c)
 {
-	kho_journal_free(&h->replay);
-	close(memfd);
+	kho_journal_free(&c->h.replay);
+	close(c->memfd);
+}
+
+/* kho_verify_devstate() of device @id of @c. */
+static int verify(struct carried *c, uint32_t id)
+{
+	return kho_verify_devstate(&c->h, id, &c->ds, c->memfd, &c->diag);
 }
 
 KTEST(verify_devstate_running_with_what_was_saved)
 {
-	struct kho_diag diag = { "" };
-	struct kho_devstate ds;
-	struct kho_device dev;
-	struct kho_handoff h;
-	struct fake_dev f;
-	int memfd = carried(&h, &dev, &ds, &f, "hello");
+	struct carried c;
 
-	ASSERT_TRUE(memfd >= 0);
-	ASSERT_EQ(0, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_EQ(1, f.gets);	/* read back, not taken from @ds */
+	ASSERT_EQ(0, carried(&c, "hello"));
+	ASSERT_EQ(0, verify(&c, 3));
+	ASSERT_EQ(1, c.f.gets);	/* read back, not taken from ds */
 	/* A hand-off of format 4 to 6 has no record: the node says it. */
-	h.replay.nr = 0;
-	ASSERT_EQ(0, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	carried_free(&h, memfd);
+	c.h.replay.nr = 0;
+	ASSERT_EQ(0, verify(&c, 3));
+	carried_free(&c);
 }
 
 KTEST(verify_devstate_fails_when_not_running)
 {
-	struct kho_diag diag = { "" };
-	struct kho_devstate ds;
-	struct kho_device dev;
-	struct kho_handoff h;
-	struct fake_dev f;
-	int memfd = carried(&h, &dev, &ds, &f, "hello");
+	struct carried c;
 
-	ASSERT_TRUE(memfd >= 0);
-	f.state = VFIO_DEVICE_STATE_STOP;
-	ASSERT_EQ(-EILSEQ, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "verify: device 3: state: reads STOP, RUNNING expected");
-	f.state = VFIO_DEVICE_STATE_RUNNING;
-	f.get_err = EIO;
-	ASSERT_EQ(-EIO, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "verify: device 3: state: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE GET: EIO");
-	carried_free(&h, memfd);
+	ASSERT_EQ(0, carried(&c, "hello"));
+	c.f.state = VFIO_DEVICE_STATE_STOP;
+	ASSERT_EQ(-EILSEQ, verify(&c, 3));
+	ASSERT_STR_CONTAINS(c.diag.msg, "verify: device 3: state: reads STOP, RUNNING expected");
+	c.f.state = VFIO_DEVICE_STATE_RUNNING;
+	c.f.get_err = EIO;
+	ASSERT_EQ(-EIO, verify(&c, 3));
+	ASSERT_STR_CONTAINS(c.diag.msg, "verify: device 3: state: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE GET: EIO");
+	carried_free(&c);
 }
 
 KTEST(verify_devstate_fails_on_bytes_written)
 {
-	struct kho_diag diag = { "" };
-	struct kho_devstate ds;
-	struct kho_device dev;
-	struct kho_handoff h;
-	struct fake_dev f;
-	int memfd = carried(&h, &dev, &ds, &f, "hello");
+	struct carried c;
 
-	ASSERT_TRUE(memfd >= 0);
-	ds.length = 4;
-	ASSERT_EQ(-EBADMSG, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "verify: device 3: bytes written: 4 with crc32 0x3610a686, the DEVICE_MIG_STATE record says 5");
-	ds.length = 5;
-	ds.crc32 = HELLO_CRC32 ^ 1;
-	ASSERT_EQ(-EBADMSG, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "bytes written: 5 with crc32 0x3610a687");
+	ASSERT_EQ(0, carried(&c, "hello"));
+	c.ds.length = 4;
+	ASSERT_EQ(-EBADMSG, verify(&c, 3));
+	ASSERT_STR_CONTAINS(c.diag.msg, "verify: device 3: bytes written: 4 with crc32 0x3610a686, the DEVICE_MIG_STATE record says 5");
+	c.ds.length = 5;
+	c.ds.crc32 = HELLO_CRC32 ^ 1;
+	ASSERT_EQ(-EBADMSG, verify(&c, 3));
+	ASSERT_STR_CONTAINS(c.diag.msg, "bytes written: 5 with crc32 0x3610a687");
 	/* the record, not the node, is what the resume is held to */
-	ds.crc32 = HELLO_CRC32;
-	h.replay.recs[h.replay.nr - 1].mig_state.length = 6;
-	ASSERT_EQ(-EBADMSG, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "the DEVICE_MIG_STATE record says 6");
-	carried_free(&h, memfd);
+	c.ds.crc32 = HELLO_CRC32;
+	c.h.replay.recs[c.h.replay.nr - 1].mig_state.length = 6;
+	ASSERT_EQ(-EBADMSG, verify(&c, 3));
+	ASSERT_STR_CONTAINS(c.diag.msg, "the DEVICE_MIG_STATE record says 6");
+	carried_free(&c);
 }
 
 KTEST(verify_devstate_fails_on_the_memfd)
 {
-	struct kho_diag diag = { "" };
-	struct kho_devstate ds;
-	struct kho_device dev;
-	struct kho_handoff h;
-	struct fake_dev f;
-	int memfd = carried(&h, &dev, &ds, &f, "hellp");
+	struct carried c;
 
-	ASSERT_TRUE(memfd >= 0);
-	ASSERT_EQ(-EBADMSG, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "verify: device 3: memfd token 9: device state: memfd crc32");
-	carried_free(&h, memfd);
-	memfd = carried(&h, &dev, &ds, &f, "hell");
-	ASSERT_EQ(-EBADMSG, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "memfd holds 4 bytes, the hand-off says 5");
-	carried_free(&h, memfd);
+	ASSERT_EQ(0, carried(&c, "hellp"));
+	ASSERT_EQ(-EBADMSG, verify(&c, 3));
+	ASSERT_STR_CONTAINS(c.diag.msg, "verify: device 3: memfd token 9: device state: memfd crc32");
+	carried_free(&c);
+	ASSERT_EQ(0, carried(&c, "hell"));
+	ASSERT_EQ(-EBADMSG, verify(&c, 3));
+	ASSERT_STR_CONTAINS(c.diag.msg, "memfd holds 4 bytes, the hand-off says 5");
+	carried_free(&c);
 }
 
 KTEST(verify_devstate_fails_for_a_device_without_state)
 {
-	struct kho_diag diag = { "" };
-	struct kho_devstate ds;
-	struct kho_device dev;
-	struct kho_handoff h;
-	struct fake_dev f;
-	int memfd = carried(&h, &dev, &ds, &f, "hello");
+	struct carried c;
 
-	ASSERT_TRUE(memfd >= 0);
-	ASSERT_EQ(-ENOENT, kho_verify_devstate(&h, 4, &ds, memfd, &diag));
-	ASSERT_STR_CONTAINS(diag.msg, "verify: device 4: state: the hand-off carries none");
-	dev.saved.present = false;
-	ASSERT_EQ(-ENOENT, kho_verify_devstate(&h, 3, &ds, memfd, &diag));
-	ASSERT_EQ(0, f.gets);
-	carried_free(&h, memfd);
+	ASSERT_EQ(0, carried(&c, "hello"));
+	ASSERT_EQ(-ENOENT, verify(&c, 4));
+	ASSERT_STR_CONTAINS(c.diag.msg, "verify: device 4: state: the hand-off carries none");
+	c.dev.saved.present = false;
+	ASSERT_EQ(-ENOENT, verify(&c, 3));
+	ASSERT_EQ(0, c.f.gets);
+	carried_free(&c);
 }
