@@ -40,7 +40,8 @@ int kho_compact(const struct kho_journal *in, struct kho_state *state,
  * @plan: the plan
  *
  * A KHO_OP_REPLAY_MAPPINGS record stands for one IOAS_MAP_FILE per
- * mapping it covers, every other record for one.
+ * mapping it covers, a KHO_OP_DEVICE_MIG_STATE record for none (the
+ * replay issues none: lib/op.h), every other record for one.
  *
  * Return: the count; it cannot fail.
  */

@@ -209,6 +209,7 @@ KTEST(migrec_compaction_keeps_them_last)
 	ASSERT_EQ(0, kho_plan_expand(&h.replay, &h.state, &expanded, &diag));
 	ASSERT_EQ(1, expanded.nr);
 	ASSERT_EQ(KHO_OP_DEVICE_BIND, expanded.recs[0].op);
+	ASSERT_EQ(1, kho_plan_ioctls(&h.replay));
 	kho_journal_free(&expanded);
 	err = kho_compact_handoff(&h, &folded, &plan, &nr_expanded, &diag);
 	if (err)
