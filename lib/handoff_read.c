@@ -1504,10 +1504,11 @@ static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 static int rd_mig_records(struct rd *r, const struct kho_handoff *h)
 {
 	struct kho_diag why = { "" };
+	int err = kho_migrec_check(h, &why);
 
-	if (kho_migrec_check(h, &why))
+	if (err == -EBADMSG)
 		return BAD(r, "/%s: %s", KHO_N_JOURNAL, why.msg);
-	return 0;
+	return err;
 }
 
 static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* A device's DEVICE_MIG_STATE records: see migrec.h. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compat.h"
@@ -92,52 +93,78 @@ static int check_one(const struct kho_handoff *h, const struct kho_device *d,
 	return 0;
 }
 
+/* A device with a device-state node, and how far its records got. */
+struct progress {
+	uint32_t id;
+	uint32_t arcs;		/* its records seen so far */
+	uint64_t length;	/* the last one's */
+	const struct kho_device *d;
+};
+
+static int progress_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct progress *)a)->id;
+	uint32_t y = ((const struct progress *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
 int kho_migrec_check(const struct kho_handoff *h, struct kho_diag *diag)
 {
 	const struct kho_state *s = &h->state;
-	const struct kho_device *d;
-	size_t i, j;
-	int err;
+	struct progress *tab, key, *p;
+	size_t i, nr = 0, nr_recs = 0;
+	int err = 0;
 
 	for (i = 0; i < h->replay.nr; i++) {
-		const struct kho_rec *r = &h->replay.recs[i];
-
-		if (r->op != KHO_OP_DEVICE_MIG_STATE)
+		if (h->replay.recs[i].op != KHO_OP_DEVICE_MIG_STATE)
 			continue;
 		if (h->min_reader_version < KHO_FORMAT_VERSION_MIG_OP)
 			return kho_diag_set(diag, -EBADMSG,
 					    "record %zu (DEVICE_MIG_STATE): min-reader-version %u lets a reader that does not know the op refuse it as unknown (needs %u)",
 					    i, h->min_reader_version,
 					    KHO_FORMAT_VERSION_MIG_OP);
-		d = kho_state_find_dev(s, r->mig_state.dev_id);
-		if (!d || !d->saved.present)
-			return kho_diag_set(diag, -EBADMSG,
-					    "record %zu (DEVICE_MIG_STATE): device %u has no device-state node",
-					    i, r->mig_state.dev_id);
+		nr_recs++;
 	}
-	/* Devices are few and so are their arcs: one pass per device. */
-	for (j = 0; j < s->nr_dev; j++) {
-		uint64_t length = 0;
-		uint32_t k = 0;
+	if (!nr_recs)
+		return 0;	/* a hand-off of format 6 or below: nothing to do */
+	/* Sorted by ID: a blob of many devices and records stays O(n log n). */
+	tab = calloc(s->nr_dev ? s->nr_dev : 1, sizeof(*tab));
+	if (!tab)
+		return -ENOMEM;
+	for (i = 0; i < s->nr_dev; i++)
+		if (s->dev[i].saved.present)
+			tab[nr++] = (struct progress){ .id = s->dev[i].id,
+						       .d = &s->dev[i] };
+	qsort(tab, nr, sizeof(*tab), progress_cmp);
+	for (i = 0; i < h->replay.nr && !err; i++) {
+		const struct kho_rec *r = &h->replay.recs[i];
 
-		d = &s->dev[j];
-		for (i = 0; i < h->replay.nr; i++) {
-			const struct kho_rec *r = &h->replay.recs[i];
-
-			if (r->op != KHO_OP_DEVICE_MIG_STATE ||
-			    r->mig_state.dev_id != d->id)
-				continue;
-			err = check_one(h, d, i, k++, length, diag);
-			if (err)
-				return err;
-			length = r->mig_state.length;
+		if (r->op != KHO_OP_DEVICE_MIG_STATE)
+			continue;
+		key.id = r->mig_state.dev_id;
+		p = bsearch(&key, tab, nr, sizeof(*tab), progress_cmp);
+		if (!p) {
+			err = kho_diag_set(diag, -EBADMSG,
+					   "record %zu (DEVICE_MIG_STATE): device %u has no device-state node",
+					   i, r->mig_state.dev_id);
+			break;
 		}
-		if (k && (k + 1 != d->saved.nr_path || length != d->saved.length))
-			return kho_diag_set(diag, -EBADMSG,
-					    "device %u: %u DEVICE_MIG_STATE records ending at %llu bytes, its fsm-path has %u arcs and %llu bytes",
-					    d->id, k, (unsigned long long)length,
-					    d->saved.nr_path - 1,
-					    (unsigned long long)d->saved.length);
+		err = check_one(h, p->d, i, p->arcs++, p->length, diag);
+		p->length = r->mig_state.length;
 	}
-	return 0;
+	for (i = 0; i < nr && !err; i++) {
+		const struct kho_device_state *ds = &tab[i].d->saved;
+
+		if (tab[i].arcs && (tab[i].arcs + 1 != ds->nr_path ||
+				    tab[i].length != ds->length))
+			err = kho_diag_set(diag, -EBADMSG,
+					   "device %u: %u DEVICE_MIG_STATE records ending at %llu bytes, its fsm-path has %u arcs and %llu bytes",
+					   tab[i].id, tab[i].arcs,
+					   (unsigned long long)tab[i].length,
+					   ds->nr_path - 1,
+					   (unsigned long long)ds->length);
+	}
+	free(tab);
+	return err;
 }

@@ -57,8 +57,9 @@ const struct kho_rec *kho_migrec_find(const struct kho_journal *plan,
  * its fsm-path, their lengths never shrink and the last is the node's
  * length.  A device with a node and no record is allowed (a writer of
  * format 4 to 6).  The writer and the reader hold a plan to these rules.
+ * O(records + devices log devices); nothing allocated without a record.
  *
- * Return: 0, or -EBADMSG (diag names the record).
+ * Return: 0; -EBADMSG (diag names the record); -ENOMEM.
  */
 int kho_migrec_check(const struct kho_handoff *h, struct kho_diag *diag);
 
