@@ -194,6 +194,33 @@ else
 	fail "inspect --json $blob: devices[0].device_state missing or wrong"
 fi
 
+# The arcs it was saved along (format 7): `journal` shows each, and
+# --json names the states.
+blob=tests/data/good/vm-device-state-arcs.dtb
+if "$KHO_TOOL" journal "$blob" 2>&1 |
+   grep -q 'DEVICE_MIG_STATE dev 2 PRE_COPY_P2P -> STOP_COPY, 0x1000 bytes, memfd token 9$' &&
+   "$KHO_TOOL" journal --compact "$blob" 2>&1 |
+   grep -q 'DEVICE_MIG_STATE dev 2 RUNNING -> PRE_COPY, 0xc00 bytes, memfd token 9$'; then
+	ok "journal $blob: the device's DEVICE_MIG_STATE arcs, compacted or not"
+else
+	fail "journal $blob: no DEVICE_MIG_STATE line for device 2"
+fi
+if "$KHO_TOOL" journal --json "$blob" > "$tmp/arcs.json" 2>/dev/null &&
+   python3 - "$tmp/arcs.json" <<'PY'
+import json, sys
+r = [x for x in json.load(open(sys.argv[1])) if x["op"] == "DEVICE_MIG_STATE"]
+sys.exit(0 if [(x["from"], x["to"], x["length"]) for x in r] == [
+    ("RUNNING", "PRE_COPY", "0xc00"), ("PRE_COPY", "PRE_COPY_P2P", "0xc00"),
+    ("PRE_COPY_P2P", "STOP_COPY", "0x1000")] and
+    all(x["dev_id"] == 2 and x["memfd_token"] == "0x9" and
+        x["crc32"] == 0x1c291ca3 for x in r) else 1)
+PY
+then
+	ok "journal --json $blob: the DEVICE_MIG_STATE records"
+else
+	fail "journal --json $blob: DEVICE_MIG_STATE records missing or wrong"
+fi
+
 # A device named as an mdev (format 5): inspect shows its identity.
 blob=tests/data/good/mtty-vm.dtb
 if "$KHO_TOOL" inspect "$blob" 2>&1 |

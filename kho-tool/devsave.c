@@ -115,7 +115,8 @@ static int save_end(struct kho_devsave_dev *e, struct kho_capture *cap,
 	saved.crc32 = e->ds.crc32;
 	saved.nr_path = e->ds.path_len;
 	memcpy(saved.path, e->ds.path, sizeof(saved.path));
-	err = kho_capture_add_devstate(cap, e->id, e->memfd, &saved, &why);
+	err = kho_capture_add_devstate(cap, e->id, e->memfd, &saved,
+				       e->ds.precopy_length, &why);
 	if (err != -ENOENT && err != -ENOMEM && err != -EEXIST)
 		e->memfd = -1;		/* the capture's now */
 	if (err)

@@ -310,7 +310,12 @@ int kho_canon_ioctl_inout(const struct kho_canon_ops *ops, int fd,
 		return kho_diag_set(diag, -EOPNOTSUPP,
 				    "canon: IOMMU_VFIO_IOAS: EOPNOTSUPP (the VFIO compat container is not carried)");
 	default:
-		/* queries, cache invalidation, CHANGE_PROCESS */
+		/*
+		 * queries, cache invalidation, CHANGE_PROCESS; and a VMM's own
+		 * VFIO_DEVICE_FEATURE (its migration FSM is its business: the
+		 * arcs kho-tool takes itself are DEVICE_MIG_STATE records,
+		 * lib/migrec.h)
+		 */
 		return KHO_CANON_NOT_JOURNALED;
 	}
 }

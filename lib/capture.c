@@ -24,6 +24,7 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "mdev.h"
+#include "migrec.h"
 #include "pci.h"
 #include "poison.h"
 #include "proc.h"
@@ -319,12 +320,13 @@ int kho_capture_device_fd(pid_t pid, const char *sysfs,
 
 int kho_capture_add_devstate(struct kho_capture *cap, uint32_t devid, int fd,
 			     struct kho_device_state *saved,
-			     struct kho_diag *diag)
+			     uint64_t precopy_length, struct kho_diag *diag)
 {
 	struct kho_handoff *h = &cap->handoff;
 	struct kho_device *d = kho_state_find_dev(&h->state, devid);
 	char label[KHO_DEVICE_LABEL_LEN];
 	struct kho_memfd m = { 0 };
+	size_t nr_plan = h->replay.nr;
 	int *fds;
 	int err;
 
@@ -336,22 +338,31 @@ int kho_capture_add_devstate(struct kho_capture *cap, uint32_t devid, int fd,
 		return -ENOMEM;
 	cap->extra_fds = fds;
 	m.token = KHO_DEVSTATE_TOKEN_BASE + devid;
+	saved->memfd_token = m.token;
+	/* Before the fd is the capture's: a failure here leaves it the caller's. */
+	err = kho_migrec_append(&h->replay, devid, saved, precopy_length);
+	if (err) {
+		h->replay.nr = nr_plan;	/* records own no inline data */
+		return kho_diag_set(diag, err, "device-state: device %u: its DEVICE_MIG_STATE records: %s",
+				    devid, strerror(-err));
+	}
 	m.size = saved->length;
 	m.seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 	snprintf(m.name, sizeof(m.name), "kho-devstate:%s",
 		 kho_device_sysname(&d->pci, &d->mdev, label, sizeof(label)));
 	err = kho_state_add_memfd(&h->state, &m);
-	if (err)
+	if (err) {
+		h->replay.nr = nr_plan;
 		return kho_diag_set(diag, err, "device-state: device %u: memfd token 0x%llx: %s",
 				    devid, (unsigned long long)m.token,
 				    strerror(-err));
+	}
 	/* kho_state_add_memfd() appends: the table's order is the fds' */
 	cap->extra_fds[cap->nr_extra++] = fd;
 	d = kho_state_find_dev(&h->state, devid);
-	saved->memfd_token = m.token;
 	saved->present = true;
 	d->saved = *saved;
-	kho_handoff_require(h, KHO_FORMAT_VERSION_DEVSTATE);
+	kho_handoff_require(h, KHO_FORMAT_VERSION_MIG_OP);
 	free(cap->blob);
 	cap->blob = NULL;
 	err = kho_handoff_encode(h, &cap->blob, &cap->blob_len);

@@ -264,18 +264,22 @@ int kho_capture_device_fd(pid_t pid, const char *sysfs,
  *         it and kho_capture_release() closes it
  * @saved: what the save recorded (length, flags, crc32, path); its
  *         memfd_token is set here
+ * @precopy_length: of @saved->length, the bytes read in PRE_COPY
  * @diag:  out: why not
  *
  * Adds the memfd to the table under a token of its own
  * (KHO_DEVSTATE_TOKEN_BASE + devid), sets the device's device-state,
- * raises the hand-off to format 4 and encodes it again.
+ * appends the save's arcs to the plan as DEVICE_MIG_STATE records
+ * (lib/migrec.h), raises the hand-off to format 7 (5 is below it: an
+ * mdev's needs are met) and encodes it again.
  *
  * Return: 0; -ENOENT (no such device); -EEXIST (the token is taken);
- * the errno of kho_handoff_encode(); -ENOMEM.
+ * -EINVAL (@saved's path is shorter than one arc, or @precopy_length
+ * above its length); the errno of kho_handoff_encode(); -ENOMEM.
  */
 int kho_capture_add_devstate(struct kho_capture *cap, uint32_t devid, int fd,
 			     struct kho_device_state *saved,
-			     struct kho_diag *diag);
+			     uint64_t precopy_length, struct kho_diag *diag);
 
 /**
  * kho_capture_poison() - carry the VMM's poisoned guest pages

@@ -195,9 +195,14 @@ size_t kho_plan_ioctls(const struct kho_journal *plan)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < plan->nr; i++)
-		n += plan->recs[i].op == KHO_OP_REPLAY_MAPPINGS ?
-		     plan->recs[i].replay_maps.count : 1;
+	for (i = 0; i < plan->nr; i++) {
+		const struct kho_rec *r = &plan->recs[i];
+
+		/* a device's FSM arc is the agent's, after the replay */
+		if (r->op == KHO_OP_DEVICE_MIG_STATE)
+			continue;
+		n += r->op == KHO_OP_REPLAY_MAPPINGS ? r->replay_maps.count : 1;
+	}
 	return n;
 }
 
@@ -213,6 +218,9 @@ int kho_plan_expand(const struct kho_journal *plan,
 		const struct kho_rec *p = &plan->recs[i];
 		const struct kho_ioas *ioas;
 
+		/* a device's FSM arcs are no iommufd ioctl: not journalled */
+		if (p->op == KHO_OP_DEVICE_MIG_STATE)
+			continue;
 		if (p->op != KHO_OP_REPLAY_MAPPINGS) {
 			ret = kho_journal_append(out, p);
 			if (ret)
@@ -280,6 +288,10 @@ int kho_compact_handoff(const struct kho_handoff *h, struct kho_state *folded,
 	ret = kho_compact(&expanded, folded, plan, diag);
 	if (!ret)
 		ret = kho_state_equal(&h->state, folded, diag);
+	/* The save's arcs are no state to fold: they stay as they were, last. */
+	for (i = 0; !ret && i < h->replay.nr; i++)
+		if (h->replay.recs[i].op == KHO_OP_DEVICE_MIG_STATE)
+			ret = kho_journal_append(plan, &h->replay.recs[i]);
 	kho_journal_free(&expanded);
 	if (!ret)
 		return 0;

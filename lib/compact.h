@@ -40,7 +40,8 @@ int kho_compact(const struct kho_journal *in, struct kho_state *state,
  * @plan: the plan
  *
  * A KHO_OP_REPLAY_MAPPINGS record stands for one IOAS_MAP_FILE per
- * mapping it covers, every other record for one.
+ * mapping it covers, a KHO_OP_DEVICE_MIG_STATE record for none (the
+ * replay issues none: lib/op.h), every other record for one.
  *
  * Return: the count; it cannot fail.
  */
@@ -52,7 +53,8 @@ size_t kho_plan_ioctls(const struct kho_journal *plan);
  * @state: the state whose mapping tables its slices name
  * @out:   out: the records (initialised by the call); every
  *         KHO_OP_REPLAY_MAPPINGS becomes one KHO_OP_IOAS_MAP_FILE per
- *         mapping
+ *         mapping; KHO_OP_DEVICE_MIG_STATE records, which stand for no
+ *         iommufd ioctl (a VMM's journal never holds them), are left out
  * @diag:  out: names the slice that failed
  *
  * Return: 0; -ENOMEM; -ENOENT (a slice names an unknown IOAS or range).
@@ -72,7 +74,9 @@ int kho_plan_expand(const struct kho_journal *plan,
  * A hand-off carries a plan that is already compacted.  Expanding it
  * against the recorded state and folding it again from the memfds alone
  * proves that the plan rebuilds exactly the recorded state, which is what
- * `kho-tool journal --compact` reports.
+ * `kho-tool journal --compact` reports.  A carried device's
+ * DEVICE_MIG_STATE records are no state to fold: they end @plan as @h
+ * has them.
  *
  * Return: 0; -ENOMEM; -ENOENT (a slice names an unknown IOAS or range);
  * the errno of the first plan record the kernel would refuse; -EBADMSG

@@ -580,9 +580,8 @@ static int memfd_pass(struct kho_devstate *ds, int in, uint64_t length,
 	return err;
 }
 
-/* The memfd's length and crc32 against the hand-off's, before any write. */
-static int check_memfd(int in, uint64_t length, uint32_t want,
-		       struct kho_diag *diag)
+int kho_devstate_memfd_check(int in, uint64_t length, uint32_t want,
+			     struct kho_diag *diag)
 {
 	uLong crc = crc32(0L, Z_NULL, 0);
 	struct stat st;
@@ -615,7 +614,7 @@ int kho_devstate_load(struct kho_devstate *ds, int in, uint64_t length,
 		return kho_diag_set(diag, -EFBIG,
 				    "device state: %" PRIu64 " bytes, above %llu",
 				    length, KHO_DEVSTATE_MAX);
-	err = check_memfd(in, length, crc, diag);
+	err = kho_devstate_memfd_check(in, length, crc, diag);
 	if (err)
 		return err;
 	err = read_state(ds, diag);

@@ -244,6 +244,22 @@ int kho_devstate_load(struct kho_devstate *ds, int in, uint64_t length,
 		      uint32_t crc32, struct kho_diag *diag);
 
 /**
+ * kho_devstate_memfd_check() - a state's memfd against the hand-off
+ * @in:     the memfd
+ * @length: the hand-off's byte count
+ * @crc32:  the hand-off's crc32 of the data
+ * @diag:   why not, or NULL
+ *
+ * kho_devstate_load() asks before it touches the device, verification
+ * again after the resume (lib/verify.h).
+ *
+ * Return: 0; -EBADMSG (the memfd's size or crc32 differs); the -errno of
+ * fstat or pread (-EIO: the memfd ended early).
+ */
+int kho_devstate_memfd_check(int in, uint64_t length, uint32_t crc32,
+			     struct kho_diag *diag);
+
+/**
  * kho_devstate_resume() - a loaded device to RUNNING, and check it
  * @ds:   the device after kho_devstate_load()
  * @diag: why it failed, or NULL

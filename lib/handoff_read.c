@@ -23,6 +23,7 @@
 #include "kjournal.h"
 #include "luo.h"
 #include "mdev.h"
+#include "migrec.h"
 #include "state.h"
 
 /*
@@ -1500,6 +1501,16 @@ static int rd_envelope(struct rd *r, size_t len, struct kho_handoff *h)
 	return 0;
 }
 
+static int rd_mig_records(struct rd *r, const struct kho_handoff *h)
+{
+	struct kho_diag why = { "" };
+	int err = kho_migrec_check(h, &why);
+
+	if (err == -EBADMSG)
+		return BAD(r, "/%s: %s", KHO_N_JOURNAL, why.msg);
+	return err;
+}
+
 static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 {
 	int err;
@@ -1540,6 +1551,9 @@ static int rd_all(struct rd *r, size_t len, struct kho_handoff *h)
 	/* Last: its memfd must be no one else's, QEMU's and iommufd's included. */
 	if (!err)
 		err = rd_device_states(r, h);
+	/* The plan's DEVICE_MIG_STATE records, against those nodes. */
+	if (!err)
+		err = rd_mig_records(r, h);
 	return err;
 }
 

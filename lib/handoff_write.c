@@ -19,6 +19,7 @@
 #include "devstate.h"
 #include "handoff_format.h"
 #include "mdev.h"
+#include "migrec.h"
 #include "op.h"
 #include "pci.h"
 
@@ -116,6 +117,7 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 {
 	const struct kho_state *s = &h->state;
 	size_t i, total = 0;
+	int err;
 
 	if (!str_ok(h->tool_version, sizeof(h->tool_version)) ||
 	    !str_ok(h->kernel_release, sizeof(h->kernel_release)) ||
@@ -177,6 +179,10 @@ static int handoff_check_input(const struct kho_handoff *h, size_t *inline_len)
 	/* The node needs a reader that knows it: see KHO_FORMAT_VERSION_QEMU. */
 	if (h->nr_qemu && h->min_reader_version < KHO_FORMAT_VERSION_QEMU)
 		return -EINVAL;
+	/* The op needs a reader that knows it: KHO_FORMAT_VERSION_MIG_OP. */
+	err = kho_migrec_check(h, NULL);
+	if (err)
+		return err == -ENOMEM ? err : -EINVAL;
 	/* The node needs a reader that knows it: KHO_FORMAT_VERSION_POISON. */
 	if (h->nr_poison &&
 	    (h->min_reader_version < KHO_FORMAT_VERSION_POISON || !h->poison ||

@@ -114,7 +114,15 @@ enum kho_op {
 	 * copy of each mapping.
 	 */
 	KHO_OP_REPLAY_MAPPINGS = 16,
-	KHO_OP_MAX = KHO_OP_REPLAY_MAPPINGS,
+	/*
+	 * One arc of a device's VFIO migration v2 FSM
+	 * (VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE SET), written by the save
+	 * before the kexec (format 7) and checked by the resume after it:
+	 * never recorded from the VMM, never in a kernel's journal, never
+	 * replayed by lib/replay.c (docs/device-state.md).
+	 */
+	KHO_OP_DEVICE_MIG_STATE = 17,
+	KHO_OP_MAX = KHO_OP_DEVICE_MIG_STATE,
 };
 
 /* Inclusive IOVA range, as struct iommu_iova_range. */
@@ -244,6 +252,20 @@ struct kho_rec {
 			uint32_t first;
 			uint32_t count;
 		} replay_maps;
+		/*
+		 * length: the bytes through the device's data session once the
+		 * device has done its I/O in state "to" (the save's last arc
+		 * says the whole data's); the memfd and crc32 the data is
+		 * carried in and checked by, as in its device-state node.
+		 */
+		struct {
+			uint32_t dev_id;
+			uint32_t from;		/* enum vfio_device_mig_state */
+			uint32_t to;
+			uint64_t length;
+			uint64_t memfd_token;
+			uint32_t crc32;
+		} mig_state;
 	};
 };
 
@@ -436,7 +458,16 @@ struct kho_poison {
  * instead.  Used only by a hand-off that carries poison.
  */
 #define KHO_FORMAT_VERSION_POISON 6
-#define KHO_READER_VERSION 6	/* the highest min-reader we understand */
+/*
+ * Version 7 adds DEVICE_MIG_STATE records to the replay plan: the arcs a
+ * device's state was saved along, which the resume is checked against.
+ * A reader of version 4 to 6 knows the device-state node but would refuse
+ * the plan with "unknown op 17": min-reader-version 7 makes it refuse by
+ * version instead.  Used only by a hand-off that carries a device's
+ * state; one without stays at the version it had.
+ */
+#define KHO_FORMAT_VERSION_MIG_OP 7
+#define KHO_READER_VERSION 7	/* the highest min-reader we understand */
 
 /*
  * The largest hand-off blob anything here accepts: the file reader, the

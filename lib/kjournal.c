@@ -329,12 +329,40 @@ out:
 	return ret;
 }
 
-int kho_kjournal_compare(const struct kho_journal *kernel,
-			 const struct kho_journal *user, struct kho_diag *diag)
+/*
+ * The recorder's records the kernel journals too: all but a device's
+ * DEVICE_MIG_STATE arcs, which kho-tool writes itself and no kernel
+ * journal (patches/) has.  Copied, so that the indexes below are the
+ * kernel's.
+ */
+static int kernel_journalled(const struct kho_journal *user,
+			     struct kho_journal *out)
 {
-	char k[256], u[256];
-	size_t i, n = kernel->nr < user->nr ? kernel->nr : user->nr;
+	size_t i;
 
+	out->recs = malloc((user->nr ? user->nr : 1) * sizeof(*out->recs));
+	if (!out->recs)
+		return -ENOMEM;
+	out->nr = 0;
+	for (i = 0; i < user->nr; i++)
+		if (user->recs[i].op != KHO_OP_DEVICE_MIG_STATE)
+			out->recs[out->nr++] = user->recs[i];
+	return 0;
+}
+
+int kho_kjournal_compare(const struct kho_journal *kernel,
+			 const struct kho_journal *all, struct kho_diag *diag)
+{
+	struct kho_journal view = { 0 }, *user = &view;
+	char k[256], u[256];
+	size_t i, n;
+	int err;
+
+	err = kernel_journalled(all, &view);
+	if (err)
+		return kho_diag_set(diag, err, "kernel journal: %zu records: ENOMEM",
+				    all->nr);
+	n = kernel->nr < user->nr ? kernel->nr : user->nr;
 	/*
 	 * Both sides are canonical records of the same ioctls, so the
 	 * formatted record (every field kho-tool replays) is the comparison.
@@ -355,23 +383,29 @@ int kho_kjournal_compare(const struct kho_journal *kernel,
 			       sizeof(kr.bind.mdev_uuid));
 		kho_rec_format(&kr, k, sizeof(k));
 		kho_rec_format(&user->recs[i], u, sizeof(u));
-		if (strcmp(k, u))
-			return kho_diag_set(diag, -EILSEQ,
-					    "kernel journal: record %zu differs: kernel has \"%s\", the recorder has \"%s\" (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
-					    i, k, u);
+		if (strcmp(k, u)) {
+			err = kho_diag_set(diag, -EILSEQ,
+					   "kernel journal: record %zu differs: kernel has \"%s\", the recorder has \"%s\" (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
+					   i, k, u);
+			goto out;
+		}
 	}
 	if (kernel->nr == user->nr)
-		return 0;
+		goto out;
 	if (kernel->nr > user->nr) {
 		kho_rec_format(&kernel->recs[n], k, sizeof(k));
-		return kho_diag_set(diag, -EILSEQ,
-				    "kernel journal: record %zu differs: kernel has \"%s\", the recorder stops at %zu records (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
-				    n, k, user->nr);
+		err = kho_diag_set(diag, -EILSEQ,
+				   "kernel journal: record %zu differs: kernel has \"%s\", the recorder stops at %zu records (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
+				   n, k, user->nr);
+		goto out;
 	}
 	kho_rec_format(&user->recs[n], u, sizeof(u));
-	return kho_diag_set(diag, -EILSEQ,
-			    "kernel journal: record %zu differs: the kernel stops at %zu records, the recorder has \"%s\" (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
-			    n, kernel->nr, u);
+	err = kho_diag_set(diag, -EILSEQ,
+			   "kernel journal: record %zu differs: the kernel stops at %zu records, the recorder has \"%s\" (one side missed or misrecorded a call: the target verifies the replay against the kernel's journal, so the upgrade stops; --userspace-journal uses the recorder's record, unverified)",
+			   n, kernel->nr, u);
+out:
+	free(view.recs);	/* shallow: the records are @all's */
+	return err;
 }
 
 bool kho_is_iommufd_link(const char *link)

@@ -114,14 +114,18 @@ int kho_kjournal_read(int iommufd, bool expected,
  * kho_kjournal_compare() - check a userspace record against the kernel's
  * @kernel: the kernel's journal (kho_kjournal_read()), authoritative,
  *          passed through kho_journal_elide() as the recorder's was
- * @user: the recorder's canonical journal of the same iommufd
+ * @all:  the recorder's canonical journal of the same iommufd
  * @diag: names the first record that differs, with both sides
  *
+ * A DEVICE_MIG_STATE record of @all is left out of the comparison: the
+ * kernel journals iommufd and VFIO-cdev ioctls, never a device's FSM
+ * arcs, and record numbers in @diag are the kernel's.
+ *
  * Return: 0 when both hold the same records in the same order; -EILSEQ
- * otherwise.
+ * otherwise; -ENOMEM.
  */
 int kho_kjournal_compare(const struct kho_journal *kernel,
-			 const struct kho_journal *user, struct kho_diag *diag);
+			 const struct kho_journal *all, struct kho_diag *diag);
 
 /**
  * kho_kjournal_pid_iommufd() - a duplicate of the one iommufd @pid holds

@@ -14,6 +14,7 @@
 #endif
 #include <linux/vfio.h>
 
+#include "devstate.h"
 #include "mdev.h"
 #include "op.h"
 #include "pci.h"
@@ -192,6 +193,21 @@ static const struct kho_op_desc kho_ops[KHO_OP_MAX + 1] = {
 		       FIELD(replay_maps.first, "first", VALUE),
 		       FIELD(replay_maps.count, "count", VALUE)),
 		.fmt = "IOAS {ioas_id} mappings [{first}, {first+count})",
+	},
+	/*
+	 * An arc of the device's migration FSM that the toolkit took itself
+	 * (lib/devstate.c): no cmd, so that the recorder never takes a
+	 * VMM's VFIO_DEVICE_FEATURE for one.
+	 */
+	[KHO_OP_DEVICE_MIG_STATE] = {
+		.name = "DEVICE_MIG_STATE", .phase = KHO_PHASE_DEVICE_STATE,
+		FIELDS(FIELD(mig_state.dev_id, "dev_id", ID_IN),
+		       FIELD(mig_state.from, "from", MIG_STATE),
+		       FIELD(mig_state.to, "to", MIG_STATE),
+		       FIELD(mig_state.length, "length", LENGTH),
+		       FIELD(mig_state.memfd_token, "memfd_token", TOKEN),
+		       FIELD(mig_state.crc32, "crc32", VALUE)),
+		.fmt = "dev {dev_id} {from} -> {to}, {length} bytes, memfd token {memfd_token}",
 	},
 };
 
@@ -446,6 +462,9 @@ static void format_field(const struct kho_rec *rec,
 	case KHO_FIELD_OFFSET:
 		put(buf, len, n, "0x%llx", v);
 		break;
+	case KHO_FIELD_MIG_STATE:
+		put(buf, len, n, "%s", kho_devstate_name(v));
+		break;
 	case KHO_FIELD_PCI:
 		/* an mdev's BIND names no PCI function: its UUID says it */
 		pci = (const void *)((const uint8_t *)rec + f->offset);
@@ -553,6 +572,10 @@ int kho_rec_print_json(const struct kho_rec *rec, FILE *out)
 		switch (f->kind) {
 		case KHO_FIELD_COUNT:
 			break;	/* the inline field says it */
+		case KHO_FIELD_MIG_STATE:
+			fprintf(out, ", \"%s\": \"%s\"", f->name,
+				kho_devstate_name(kho_op_field_get(rec, f)));
+			break;
 		case KHO_FIELD_PCI:
 			pci = (const void *)((const uint8_t *)rec + f->offset);
 			pci_str(pci, s, sizeof(s));

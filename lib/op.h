@@ -43,6 +43,7 @@
  *                   record; see struct kho_op_inline)
  * @KHO_FIELD_PCI: a struct kho_pci_id
  * @KHO_FIELD_UUID: 16 bytes: an mdev's UUID, all zero for none
+ * @KHO_FIELD_MIG_STATE: a u32 enum vfio_device_mig_state, read by name
  */
 enum kho_field_kind {
 	KHO_FIELD_VALUE,
@@ -57,6 +58,7 @@ enum kho_field_kind {
 	KHO_FIELD_INLINE,
 	KHO_FIELD_PCI,
 	KHO_FIELD_UUID,
+	KHO_FIELD_MIG_STATE,
 };
 
 /**
@@ -110,6 +112,11 @@ struct kho_op_inline {
  * @KHO_PHASE_OBJECTS: IOAS allocation and its settings
  * @KHO_PHASE_MAPS:    the mappings
  * @KHO_PHASE_DEVICES: binds, HWPTs, attachments, dirty tracking
+ * @KHO_PHASE_DEVICE_STATE: a device's migration FSM arcs: last, once the
+ *                     device is bound and attached.  lib/replay.c does
+ *                     not issue them: the restore-agent's device-state
+ *                     step resumes the device, checked against them, after
+ *                     the replay is verified
  *
  * lib/compact.c emits a plan in this order and lib/replay.c runs it by
  * phase, maps before attaches by default (docs/design.md).
@@ -119,6 +126,7 @@ enum kho_op_phase {
 	KHO_PHASE_OBJECTS,
 	KHO_PHASE_MAPS,
 	KHO_PHASE_DEVICES,
+	KHO_PHASE_DEVICE_STATE,
 };
 
 /**

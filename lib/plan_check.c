@@ -207,6 +207,9 @@ static int plan_check_rec(struct plan_objs *t, const struct kho_handoff *h,
 	case KHO_OP_HWPT_SET_DIRTY_TRACKING:
 		return plan_use(t, h, i, "HWPT", rec->dirty_tracking.hwpt_id,
 				KHO_OBJ_HWPT, 0, diag);
+	case KHO_OP_DEVICE_MIG_STATE:
+		return plan_use(t, h, i, "device", rec->mig_state.dev_id,
+				KHO_OBJ_DEVICE, 0, diag);
 	}
 	/* Ops the replay cannot carry are refused by it, by name. */
 	return 0;

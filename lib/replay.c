@@ -765,6 +765,11 @@ int kho_replay_run(struct kho_replay *r, const struct kho_handoff *h,
 		}
 	}
 
+	/*
+	 * KHO_PHASE_DEVICE_STATE is not in either order: a device's state is
+	 * resumed by the restore-agent once this replay is verified, checked
+	 * against those records (restore-agent, step device-state).
+	 */
 	for (p = 0; p < 3; p++) {
 		for (i = 0; i < h->replay.nr; i++) {
 			const struct kho_rec *rec = &h->replay.recs[i];

@@ -936,6 +936,12 @@ static int state_apply(struct kho_state *s, struct kho_state_batch *b,
 	case KHO_OP_REPLAY_MAPPINGS:
 		return kho_diag_set(diag, -EINVAL,
 				    "REPLAY_MAPPINGS: EINVAL (a plan step: expand the plan first)");
+	case KHO_OP_DEVICE_MIG_STATE:
+		/* The device's own state, not the iommufd's: nothing changes. */
+		if (!kho_state_find_dev(s, rec->mig_state.dev_id))
+			return kho_diag_set(diag, -ENOENT, "DEVICE_MIG_STATE: device %u: ENOENT (not bound)",
+					    rec->mig_state.dev_id);
+		return 0;
 	default:
 		return kho_diag_set(diag, -EBADMSG, "op %u: EBADMSG (unknown op)", rec->op);
 	}

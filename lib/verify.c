@@ -12,9 +12,13 @@
 #include <unistd.h>
 #include <linux/iommufd.h>
 #include <assert.h>
+#include "compat.h"
+#include <linux/vfio.h>
 
 #include "kjournal.h"
 #include "mdev.h"
+#include "migrec.h"
+#include "state.h"
 #include "verify.h"
 
 /* The usable ranges are read as kho_iova_range: the same two u64. */
@@ -686,4 +690,47 @@ int kho_verify_run(struct kho_replay *r, const struct kho_handoff *h,
 	}
 	rep->ns = now_ns() - t0;
 	return err;
+}
+
+int kho_verify_devstate(const struct kho_handoff *h, uint32_t dev_id,
+			struct kho_devstate *ds, int memfd,
+			struct kho_diag *diag)
+{
+	const struct kho_device *d = kho_state_find_dev(&h->state, dev_id);
+	const struct kho_device_state *st = d ? &d->saved : NULL;
+	const struct kho_rec *last;
+	struct kho_diag why = { "" };
+	uint64_t length;
+	uint32_t state;
+	size_t nr;
+	int err;
+
+	if (!st || !st->present)
+		return kho_diag_set(diag, -ENOENT,
+				    "verify: device %u: state: the hand-off carries none",
+				    dev_id);
+	last = kho_migrec_find(&h->replay, dev_id, &nr);
+	length = last ? last->mig_state.length : st->length;
+	err = kho_devstate_get(ds, &state);
+	if (err)
+		return kho_diag_set(diag, err,
+				    "verify: device %u: state: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE GET: %s",
+				    dev_id, kho_errno_name(err));
+	if (state != VFIO_DEVICE_STATE_RUNNING)
+		return kho_diag_set(diag, -EILSEQ,
+				    "verify: device %u: state: reads %s, RUNNING expected",
+				    dev_id, kho_devstate_name(state));
+	if (ds->length != length || ds->crc32 != st->crc32)
+		return kho_diag_set(diag, -EBADMSG,
+				    "verify: device %u: bytes written: %llu with crc32 0x%08x, the %s says %llu with crc32 0x%08x",
+				    dev_id, (unsigned long long)ds->length,
+				    ds->crc32,
+				    last ? "DEVICE_MIG_STATE record" : "device-state node",
+				    (unsigned long long)length, st->crc32);
+	err = kho_devstate_memfd_check(memfd, length, st->crc32, &why);
+	if (err)
+		return kho_diag_set(diag, err, "verify: device %u: memfd token %llu: %s",
+				    dev_id, (unsigned long long)st->memfd_token,
+				    why.msg);
+	return 0;
 }

@@ -6,6 +6,7 @@
 #ifndef KHO_VERIFY_H
 #define KHO_VERIFY_H
 
+#include "devstate.h"
 #include "replay.h"
 
 /* How mappings are probed; see kho_verify_run(). */
@@ -119,5 +120,31 @@ int kho_verify_allowed(const struct kho_ioas *ioas,
 int kho_verify_auto_iova(const struct kho_ioas *ioas,
 			 const struct kho_iova_range *usable, uint32_t nr_usable,
 			 uint64_t page, uint64_t *iova);
+
+/**
+ * kho_verify_devstate() - a resumed device's final state against the record
+ * @h:      the hand-off
+ * @dev_id: the device, by its recorded ID
+ * @ds:     the device as kho_devstate_load() and kho_devstate_resume()
+ *          left it: its fd and ops (a test's fake), the bytes written
+ *          (@ds->length) and their crc32 (@ds->crc32)
+ * @memfd:  the memfd the state was carried in
+ * @diag:   out: "verify: device 3: <check>: <cause>"
+ *
+ * The device's recorded length is its last DEVICE_MIG_STATE record's
+ * (lib/migrec.h), or its device-state node's in a hand-off older than
+ * format 7, which has none.  Three checks, in this order:
+ * VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE GET reads RUNNING; the bytes
+ * written into the device are the recorded length, and their crc32 the
+ * hand-off's; the memfd holds that length with the hand-off's crc32.
+ *
+ * Return: 0; -ENOENT (the hand-off carries no state for @dev_id);
+ * -EILSEQ (the device reads another state); -EBADMSG (bytes written or
+ * the memfd differ from the record); the -errno of the GET, fstat or
+ * pread.
+ */
+int kho_verify_devstate(const struct kho_handoff *h, uint32_t dev_id,
+			struct kho_devstate *ds, int memfd,
+			struct kho_diag *diag);
 
 #endif /* KHO_VERIFY_H */

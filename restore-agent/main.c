@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "compact.h"
 #include "devstate.h"
+#include "migrec.h"
 #include "escape.h"
 #include "fdpass.h"
 #include "file.h"
@@ -150,10 +151,13 @@ static bool devstate_memfd(const struct agent *a, uint64_t token)
 /*
  * Each device whose state the hand-off carries, after the replay bound
  * it and verification checked it and before the VMM adopts it: RESUMING,
- * the saved bytes written, STOP (the driver loads them there), RUNNING,
- * read back (lib/devstate.c).  A device the load fails on is reset and
- * the restore fails, naming it: the VMM never gets a device whose state
- * was silently lost.  @detail: empty when no device carries a state.
+ * the saved bytes written, STOP (the driver loads them there), RUNNING
+ * (lib/devstate.c), then verified against the hand-off: the state read
+ * back RUNNING, the bytes written its DEVICE_MIG_STATE record's, the
+ * memfd's crc32 its own (kho_verify_devstate()).  A device the load fails
+ * on is reset and the restore fails, naming it: the VMM never gets a
+ * device whose state was silently lost.  @detail: empty when no device
+ * carries a state.
  */
 static int resume_devices(struct agent *a, char *detail, size_t size,
 			  struct kho_diag *diag)
@@ -162,7 +166,7 @@ static int resume_devices(struct agent *a, char *detail, size_t size,
 	struct kho_diag why = { "" };
 	struct kho_devstate ds;
 	struct kho_replay_dev *dev;
-	size_t i, n = 0;
+	size_t i, n = 0, nr_recs;
 	uint64_t bytes = 0;
 	int memfd, err;
 
@@ -192,18 +196,23 @@ static int resume_devices(struct agent *a, char *detail, size_t size,
 					&why);
 		if (!err)
 			err = kho_devstate_resume(&ds, &why);
+		if (!err)
+			err = kho_verify_devstate(&a->h, d->id, &ds, memfd, &why);
 		kho_devstate_close(&ds);
 		if (err)
 			return kho_diag_set(diag, err, "device %u (%s): %s",
 					    d->id, label, why.msg);
+		kho_migrec_find(&a->h.replay, d->id, &nr_recs);
 		kho_devstate_path_str(st->path, st->nr_path, saved,
 				      sizeof(saved));
-		agent_log(0, "device-state: device %u (%s, %s): %llu bytes resumed (crc32 0x%08x), saved %s, resumed %s: RUNNING",
+		agent_log(0, "device-state: device %u (%s, %s): %s, %llu bytes written (crc32 0x%08x), as %zu DEVICE_MIG_STATE record(s) say; saved %s, resumed %s",
 			  d->id, label, dev->cdev,
-			  (unsigned long long)st->length, st->crc32, saved,
+			  kho_devstate_name(ds.state),
+			  (unsigned long long)ds.length, ds.crc32, nr_recs,
+			  saved,
 			  kho_devstate_path_str(ds.path, ds.path_len, path,
 						sizeof(path)));
-		bytes += st->length;
+		bytes += ds.length;
 		n++;
 	}
 	if (n)

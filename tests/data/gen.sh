@@ -48,7 +48,7 @@ bad() {
 	[ "$stamp" = no ] || "$tmp/stamp" "tests/data/bad/$name.dtb" >/dev/null
 }
 bad wrong-compatible yes 's/"kho-tool,handoff-v1"/"kho-tool,handoff-v0"/'
-bad min-reader-too-new yes 's/format-version = <1>/format-version = <7>/; s/min-reader-version = <1>/min-reader-version = <7>/'
+bad min-reader-too-new yes 's/format-version = <1>/format-version = <8>/; s/min-reader-version = <1>/min-reader-version = <8>/'
 bad wrong-format-version yes 's/format-version = <1>/format-version = <0>/'
 bad checksum-mismatch no 's/0x0 0x1000000 0x0 0x100000/0x0 0x1000000 0x0 0x200000/; s/<0x0 0x100000  0x0 0x7f00000/<0x0 0x100000  0x0 0x7e00000/'
 bad missing-property yes '/kernel-release = /d'
@@ -103,6 +103,15 @@ bad devstate-path-not-stop-copy yes 's/fsm-path = <2 6 7 3>/fsm-path = <2 6 7>/'
 bad devstate-path-length yes 's|fsm-path = <2 6 7 3>|fsm-path = /bits/ 8 <2 6 7 3 0>|' "$d"
 bad devstate-missing-crc yes '/crc32 = <472456355>/d' "$d"
 bad devstate-memfd-is-mapped yes 's|memfd-token = /bits/ 64 <9>|memfd-token = /bits/ 64 <8>|; s|length = /bits/ 64 <0x1000>|length = /bits/ 64 <0x200000>|' "$d"
+# A device's saved arcs as DEVICE_MIG_STATE records (format 7):
+# vm-device-state-arcs.dts, one defect.
+a=fdt-schema/examples/vm-device-state-arcs.dts
+bad migop-min-reader-6 yes 's/min-reader-version = <7>/min-reader-version = <6>/' "$a"
+bad migop-unknown-device yes 's/<17 2 2 6 /<17 5 2 6 /' "$a"
+bad migop-arc-not-in-path yes 's/<17 2 6 7 /<17 2 6 3 /' "$a"
+bad migop-token-differs yes 's/<17 2 2 6  0 0xc00   0 9 /<17 2 2 6  0 0xc00   0 8 /' "$a"
+bad migop-length-not-node yes 's/<17 2 7 3  0 0x1000 /<17 2 7 3  0 0xfff  /' "$a"
+bad migop-arc-missing yes '/<17 2 6 7 /d' "$a"
 # A device named as an mdev (format 5): mtty-vm.dts, one defect.
 t=fdt-schema/examples/mtty-vm.dts
 bad mdev-min-reader-4 yes 's/format-version = <5>/format-version = <4>/; s/min-reader-version = <5>/min-reader-version = <4>/' "$t"

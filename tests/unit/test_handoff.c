@@ -21,6 +21,7 @@
 #include "file.h"
 #include "handoff.h"
 #include "journal.h"
+#include "migrec.h"
 #include "mdev.h"
 #include "pci.h"
 #include "state.h"
@@ -147,6 +148,14 @@ static void rand_rec(struct kho_rec *r, uint32_t op, const struct kho_state *s)
 						     r->replay_maps.first);
 		break;
 	}
+	case KHO_OP_DEVICE_MIG_STATE:
+		/*
+		 * Valid only as the arcs of a device-state node (format 7):
+		 * handoff_mig_records_* build those; here, fall back.
+		 */
+		r->op = KHO_OP_DESTROY;
+		r->destroy.id = rnd();
+		break;
 	default:
 		break;
 	}
@@ -1422,8 +1431,9 @@ KTEST(handoff_device_state_writer_refuses)
 /*
  * What upgrade does with a saved device state (kho-tool/devsave.c): the
  * memfd joins the table under the device's own token, the device gets
- * its device-state node, the hand-off becomes format 4, and the blob
- * decodes with all of it; a device the hand-off lacks is refused.
+ * its device-state node, the plan one DEVICE_MIG_STATE record per arc,
+ * the hand-off becomes format 7, and the blob decodes with all of it; a
+ * device the hand-off lacks is refused, and a refusal adds no record.
  */
 KTEST(capture_add_devstate_carries_the_memfd)
 {
@@ -1440,7 +1450,9 @@ KTEST(capture_add_devstate_carries_the_memfd)
 	struct kho_capture cap;
 	const struct kho_device *d;
 	const struct kho_memfd *m;
+	const struct kho_rec *r;
 	struct kho_handoff back;
+	size_t nr_plan, nr;
 	int fd;
 
 	memset(&cap, 0, sizeof(cap));
@@ -1450,11 +1462,32 @@ KTEST(capture_add_devstate_carries_the_memfd)
 	fd = kho_devstate_memfd("kho-devstate:0000:00:03.0");
 	ASSERT_TRUE(fd >= 0);
 	ASSERT_EQ(5, write(fd, "hello", 5));
-	ASSERT_EQ(-ENOENT, kho_capture_add_devstate(&cap, 99, fd, &saved, &diag));
-	ASSERT_EQ(0, kho_capture_add_devstate(&cap, 2, fd, &saved, &diag));
+	nr_plan = cap.handoff.replay.nr;
+	ASSERT_EQ(-ENOENT, kho_capture_add_devstate(&cap, 99, fd, &saved, 2,
+						    &diag));
+	ASSERT_EQ(-EINVAL, kho_capture_add_devstate(&cap, 2, fd, &saved, 6,
+						    &diag));
+	ASSERT_EQ(nr_plan, cap.handoff.replay.nr);
+	ASSERT_EQ(0, kho_capture_add_devstate(&cap, 2, fd, &saved, 2, &diag));
 	ASSERT_EQ(1, cap.nr_extra);
 	ASSERT_EQ(0, kho_handoff_decode(cap.blob, cap.blob_len, &back, &diag));
-	ASSERT_EQ(KHO_FORMAT_VERSION_DEVSTATE, back.min_reader_version);
+	ASSERT_EQ(KHO_FORMAT_VERSION_MIG_OP, back.format_version);
+	ASSERT_EQ(KHO_FORMAT_VERSION_MIG_OP, back.min_reader_version);
+	ASSERT_EQ(nr_plan + 2, back.replay.nr);
+	r = &back.replay.recs[nr_plan];
+	ASSERT_EQ(KHO_OP_DEVICE_MIG_STATE, r->op);
+	ASSERT_EQ(2, r->mig_state.dev_id);
+	ASSERT_EQ(VFIO_DEVICE_STATE_RUNNING, r->mig_state.from);
+	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, r->mig_state.to);
+	ASSERT_EQ(2, r->mig_state.length);	/* what PRE_COPY read */
+	ASSERT_EQ(KHO_DEVSTATE_TOKEN_BASE + 2, r->mig_state.memfd_token);
+	ASSERT_EQ(0x8587d865, r->mig_state.crc32);
+	r = kho_migrec_find(&back.replay, 2, &nr);
+	ASSERT_EQ(2, nr);
+	ASSERT_TRUE(r == &back.replay.recs[nr_plan + 1]);
+	ASSERT_EQ(VFIO_DEVICE_STATE_PRE_COPY, r->mig_state.from);
+	ASSERT_EQ(VFIO_DEVICE_STATE_STOP_COPY, r->mig_state.to);
+	ASSERT_EQ(5, r->mig_state.length);	/* the whole data */
 	d = kho_state_find_dev(&back.state, 2);
 	ASSERT_TRUE(d && d->saved.present);
 	ASSERT_EQ(KHO_DEVSTATE_TOKEN_BASE + 2, d->saved.memfd_token);
@@ -1465,8 +1498,11 @@ KTEST(capture_add_devstate_carries_the_memfd)
 	ASSERT_EQ(5, m->size);
 	ASSERT_EQ(0, strcmp("kho-devstate:0000:00:03.0", m->name));
 	kho_handoff_free(&back);
-	/* the same device twice: its token is taken */
-	ASSERT_EQ(-EEXIST, kho_capture_add_devstate(&cap, 2, -1, &saved, &diag));
+	/* the same device twice: its token is taken, no record added */
+	nr_plan = cap.handoff.replay.nr;
+	ASSERT_EQ(-EEXIST, kho_capture_add_devstate(&cap, 2, -1, &saved, 2,
+						    &diag));
+	ASSERT_EQ(nr_plan, cap.handoff.replay.nr);
 	kho_capture_release(&cap);	/* closes fd */
 	ASSERT_EQ(0, cap.nr_extra);
 }

@@ -13,21 +13,25 @@
 #include <string.h>
 #include <time.h>
 #include <linux/iommufd.h>
+#include "compat.h"
+#include <linux/vfio.h>
 
 #include "ktest.h"
 #include "handoff.h"
 #include "journal.h"
 #include "kjournal.h"
+#include "migrec.h"
 
 #ifndef COST_CAP	/* -DCOST_CAP=... for a smaller run by hand */
 #define COST_CAP	KHO_HANDOFF_MAX	/* the cap every reader applies */
 #endif
 #define COST_BOUND_S	20.0
 
-enum shape { MEMFDS, HWPTS, MAPPINGS, FILES, SLICES };
+enum shape { MEMFDS, HWPTS, MAPPINGS, FILES, SLICES, MIG_ARCS };
 static const char *const shape_name[] = {
 	"memfd nodes", "device+HWPT nodes", "mappings over many memfds",
 	"iommufd file tokens", "REPLAY_MAPPINGS slices",
+	"devices with state and DEVICE_MIG_STATE arcs",
 };
 
 /* CPU time: the machine is shared, and the bound is about the work. */
@@ -59,7 +63,8 @@ static void build(struct kho_handoff *h, enum shape shape, size_t n)
 
 	kho_handoff_init(h);
 	h->format_version = shape == FILES ? KHO_FORMAT_VERSION_IOMMUFD :
-					     KHO_FORMAT_VERSION;
+			    shape == MIG_ARCS ? KHO_FORMAT_VERSION_MIG_OP :
+						KHO_FORMAT_VERSION;
 	h->min_reader_version = h->format_version;
 	strcpy(h->tool_version, "cost");
 	strcpy(h->kernel_release, "7.2.13");
@@ -139,6 +144,36 @@ static void build(struct kho_handoff *h, enum shape shape, size_t n)
 			kho_journal_append(&h->replay, &r);
 		}
 		break;
+	case MIG_ARCS:
+		/* n devices, each its state in a memfd of its own and 3
+		 * arcs; the plan takes the devices backwards, arc by arc. */
+		add_memfds(s, n);
+		s->dev = calloc(n, sizeof(*s->dev));
+		s->nr_dev = n;
+		for (i = 0; i < n; i++) {
+			struct kho_device *d = &s->dev[i];
+
+			d->id = 1 + i;
+			strcpy(d->driver, "vfio-pci");
+			d->migration_probed = true;
+			d->migration_flags = VFIO_MIGRATION_STOP_COPY |
+					     VFIO_MIGRATION_P2P |
+					     VFIO_MIGRATION_PRE_COPY;
+			d->saved = (struct kho_device_state){
+				.present = true,
+				.memfd_token = s->memfd[i].token,
+				.length = s->memfd[i].size,
+				.flags = d->migration_flags, .nr_path = 4,
+				.path = { VFIO_DEVICE_STATE_RUNNING,
+					  VFIO_DEVICE_STATE_PRE_COPY,
+					  VFIO_DEVICE_STATE_PRE_COPY_P2P,
+					  VFIO_DEVICE_STATE_STOP_COPY },
+			};
+		}
+		for (i = 0; i < n; i++)
+			kho_migrec_append(&h->replay, n - i, &s->dev[n - 1 - i].saved,
+					  0);
+		break;
 	}
 }
 
@@ -168,7 +203,7 @@ KTEST(handoff_decode_worst_case_cost)
 {
 	enum shape shape;
 
-	for (shape = MEMFDS; shape <= SLICES; shape++) {
+	for (shape = MEMFDS; shape <= MIG_ARCS; shape++) {
 		struct kho_diag diag = { "" };
 		struct kho_handoff h, back;
 		size_t n = fill(shape), len;

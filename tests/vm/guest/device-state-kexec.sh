@@ -32,6 +32,12 @@ adopt_and_serve() {
 		khotest_fail "stage $KHO_STAGE: the agent did not create $label"
 	grep -q 'step verify .*ok: ' "$run/restore.log" ||
 		khotest_fail "stage $KHO_STAGE: the agent logged no successful verify"
+	# the save's arcs, journalled (format 7), and the resume verified
+	kho-tool journal "$run/handoff.fdt" | tee /tmp/journal.txt
+	grep -Eq "DEVICE_MIG_STATE dev [0-9]+ PRE_COPY_P2P -> STOP_COPY, 0x[0-9a-f]+ bytes, memfd token [0-9]+$" /tmp/journal.txt ||
+		khotest_fail "stage $KHO_STAGE: the hand-off's plan has no DEVICE_MIG_STATE arc into STOP_COPY"
+	grep -q 'device-state: device [0-9]* (.*): RUNNING, [0-9]* bytes written (crc32 0x[0-9a-f]*), as 3 DEVICE_MIG_STATE record(s) say; ' "$run/restore.log" ||
+		khotest_fail "stage $KHO_STAGE: the agent did not verify the resume against the records"
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
 		test-vmm restart --hold --mtty-fifo "$after"
 	grep -q 'bytes intact' /tmp/vmm.log ||
