@@ -12,39 +12,13 @@
 
 #include "devsave.h"
 #include "mdev.h"
+#include "proc.h"
 #include "state.h"
 
 bool kho_devsave_carries(const struct kho_device *d)
 {
 	return d->migration_probed &&
 	       (d->migration_flags & VFIO_MIGRATION_STOP_COPY);
-}
-
-/*
- * SIGSTOP is asynchronous: the VMM is stopped once /proc/PID/stat says
- * so, and only then may its devices stop under it.  Up to a second.
- */
-static int stop_vmm(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	struct timespec ts = { 0, 1000000 };
-	FILE *f;
-	int i;
-
-	if (kill(pid, SIGSTOP))
-		return -errno;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	for (i = 0; i < 1000; i++) {
-		f = fopen(path, "re");
-		if (!f)
-			return -errno;
-		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-		fclose(f);
-		if (p && (p[2] == 'T' || p[2] == 't'))
-			return 0;
-		nanosleep(&ts, NULL);
-	}
-	return -ETIMEDOUT;
 }
 
 static struct kho_devsave_dev *add_dev(struct kho_devsave *sv,
@@ -155,7 +129,7 @@ int kho_devsave_run(struct kho_devsave *sv, struct kho_capture *cap,
 	if (!sv->nr)
 		return 0;
 	/* The guest stops here: its devices must not move under the copy. */
-	err = stop_vmm(pid);
+	err = kho_proc_stop(pid);
 	sv->stopped = err != -ESRCH;
 	if (err)
 		return kho_diag_set(diag, err, "VMM %d: stopping it (SIGSTOP) before STOP_COPY: %s",

@@ -31,6 +31,7 @@
 #include "devsave.h"
 #include "mdev.h"
 #include "pci.h"
+#include "proc.h"
 #include "cpr_relay.h"
 #include "rundir.h"
 #include "upgrade.h"
@@ -145,6 +146,7 @@ struct run {
 	struct kho_devsave devsave;
 	bool have_devsave;
 	bool kexec_queued;	/* systemd kexecs after we return: keep them */
+	bool poison_stopped;	/* the VMM, stopped for its punched pages */
 };
 
 /*
@@ -870,13 +872,22 @@ static void undo_punch(const struct timeline *tl, struct run *r)
 	struct kho_diag diag = { "" };
 	size_t n = r->cap.nr_punched;
 
-	if (!n || r->cap.poison_kept)
+	if (n && !r->cap.poison_kept) {
+		if (kho_capture_unpunch(&r->cap, &r->snap, &diag))
+			fprintf(f, "%s: %s\n", tl->o->command, diag.msg);
+		else
+			fprintf(f, "%s: poison: %zu punched range(s) poisoned again, as before the upgrade\n",
+				tl->o->command, n);
+	}
+	if (!r->poison_stopped)
 		return;
-	if (kho_capture_unpunch(&r->cap, &r->snap, &diag))
-		fprintf(f, "%s: %s\n", tl->o->command, diag.msg);
+	if (kill(tl->o->pid, SIGCONT) && errno != ESRCH)
+		fprintf(f, "%s: poison: VMM %d: SIGCONT: %s\n", tl->o->command,
+			(int)tl->o->pid, strerror(errno));
 	else
-		fprintf(f, "%s: poison: %zu punched range(s) poisoned again, as before the upgrade\n",
-			tl->o->command, n);
+		fprintf(f, "%s: poison: VMM %d continued\n", tl->o->command,
+			(int)tl->o->pid);
+	r->poison_stopped = false;
 }
 
 static int do_run(struct timeline *tl, struct run *r)
@@ -1138,6 +1149,25 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 4. Preserve: the session lives as long as this process holds it. */
 	step_begin(tl);
+	/*
+	 * Preserve punches the poisoned pages out of the guest's memfds, and
+	 * a read of a hole gets zeroes where the guest must take SIGBUS: the
+	 * VMM waits, stopped, from here to the kexec, or until the pages are
+	 * poisoned again (undo_punch()).  Saving device state stopped it
+	 * already.
+	 */
+	if (o->pid && r->cap.handoff.nr_poison && !r->devsave.stopped) {
+		FILE *f = o->json ? stderr : stdout;
+
+		err = kho_proc_stop(o->pid);
+		if (err)
+			return step_end(tl, "preserve", err,
+					"VMM %d: stopping it (SIGSTOP) before its poisoned pages are punched out: %s",
+					(int)o->pid, strerror(-err));
+		r->poison_stopped = true;
+		fprintf(f, "%s: poison: VMM %d stopped until the kexec: a punched page would read as zeroes\n",
+			o->command, (int)o->pid);
+	}
 	r->cap.given_session = r->given_session;
 	r->given_session = -1;		/* the capture owns it now */
 	err = kho_capture_preserve(&r->cap, r->have_snap ? &r->snap : NULL,

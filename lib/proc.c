@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "proc.h"
 
@@ -51,4 +53,27 @@ int kho_proc_each_fd(pid_t pid, kho_proc_fd_fn fn, void *ctx)
 	}
 	closedir(d);
 	return err;
+}
+
+int kho_proc_stop(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	struct timespec ts = { 0, 1000000 };
+	FILE *f;
+	int i;
+
+	if (kill(pid, SIGSTOP))
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (i = 0; i < 1000; i++) {
+		f = fopen(path, "re");
+		if (!f)
+			return -errno;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		fclose(f);
+		if (p && (p[2] == 'T' || p[2] == 't'))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
 }

@@ -2,7 +2,7 @@
 /*
  * Another process as /proc shows it: the uid it runs as and the files it
  * holds.  Capture asks both of a VMM before it believes what the VMM
- * says about itself (issue #21).
+ * says about itself (issue #21).  And stopping it, which /proc confirms.
  */
 #ifndef KHO_PROC_H
 #define KHO_PROC_H
@@ -39,5 +39,18 @@ typedef int (*kho_proc_fd_fn)(void *ctx, int fd, const char *path);
  * /proc/PID/fd (-ENOENT: no such process; -EACCES: not ours to read).
  */
 int kho_proc_each_fd(pid_t pid, kho_proc_fd_fn fn, void *ctx);
+
+/**
+ * kho_proc_stop() - stop a process, and wait until it is stopped
+ * @pid: the process (a VMM: every thread of it stops)
+ *
+ * SIGSTOP is asynchronous: the process is stopped once /proc/PID/stat
+ * says so, and only then may what it maps change under it.  Waits up to
+ * a second.  SIGCONT undoes it.
+ *
+ * Return: 0; -ETIMEDOUT; or the -errno of kill(2) (-ESRCH: no such
+ * process) or of open(2) on /proc/PID/stat.
+ */
+int kho_proc_stop(pid_t pid);
 
 #endif /* KHO_PROC_H */

@@ -108,6 +108,14 @@ case "$KHO_STAGE" in
 		khotest_fail "the dry run's capture does not count the poisoned range"
 	grep -q '^upgrade: poison: 1 punched range(s) poisoned again, as before the upgrade$' /tmp/dry.txt ||
 		khotest_fail "the dry run did not poison the punched page again"
+	# Between the punch and the poison's return a read would get zeroes:
+	# the VMM waits, stopped, and runs again after.
+	grep -q "^upgrade: poison: VMM $KHOTEST_PID stopped until the kexec" /tmp/dry.txt ||
+		khotest_fail "the dry run did not stop the VMM before the punch"
+	grep -q "^upgrade: poison: VMM $KHOTEST_PID continued$" /tmp/dry.txt ||
+		khotest_fail "the dry run did not continue the VMM after poisoning the page again"
+	grep -q '^State:[[:space:]]*[RS]' "/proc/$KHOTEST_PID/status" ||
+		khotest_fail "the VMM is not running after the dry run: $(grep '^State:' "/proc/$KHOTEST_PID/status")"
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h2.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture after the dry run failed"; }
 	inspect_poison /tmp/h2.dtb 1 "$first"
