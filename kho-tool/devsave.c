@@ -163,9 +163,10 @@ int kho_devsave_undo(struct kho_devsave *sv, FILE *out, const char *command)
 		e->touched = false;
 	}
 	if (sv->stopped) {
-		if (kill(sv->pid, SIGCONT) && errno != ESRCH)
+		err = kho_proc_continue(sv->pid);
+		if (err)
 			fprintf(out, "%s: VMM %d: SIGCONT: %s\n", command,
-				(int)sv->pid, strerror(errno));
+				(int)sv->pid, strerror(-err));
 		else
 			fprintf(out, "%s: VMM %d continued\n", command,
 				(int)sv->pid);

@@ -871,6 +871,7 @@ static void undo_punch(const struct timeline *tl, struct run *r)
 	FILE *f = tl->o->json ? stderr : stdout;
 	struct kho_diag diag = { "" };
 	size_t n = r->cap.nr_punched;
+	int err;
 
 	if (n && !r->cap.poison_kept) {
 		if (kho_capture_unpunch(&r->cap, &r->snap, &diag))
@@ -881,9 +882,10 @@ static void undo_punch(const struct timeline *tl, struct run *r)
 	}
 	if (!r->poison_stopped)
 		return;
-	if (kill(tl->o->pid, SIGCONT) && errno != ESRCH)
+	err = kho_proc_continue(tl->o->pid);
+	if (err)
 		fprintf(f, "%s: poison: VMM %d: SIGCONT: %s\n", tl->o->command,
-			(int)tl->o->pid, strerror(errno));
+			(int)tl->o->pid, strerror(-err));
 	else
 		fprintf(f, "%s: poison: VMM %d continued\n", tl->o->command,
 			(int)tl->o->pid);

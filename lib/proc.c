@@ -77,3 +77,10 @@ int kho_proc_stop(pid_t pid)
 	}
 	return -ETIMEDOUT;
 }
+
+int kho_proc_continue(pid_t pid)
+{
+	if (kill(pid, SIGCONT) && errno != ESRCH)
+		return -errno;
+	return 0;
+}

@@ -53,4 +53,13 @@ int kho_proc_each_fd(pid_t pid, kho_proc_fd_fn fn, void *ctx);
  */
 int kho_proc_stop(pid_t pid);
 
+/**
+ * kho_proc_continue() - undo kho_proc_stop()
+ * @pid: the process
+ *
+ * Return: 0, also for a process gone meanwhile (nothing left to
+ * continue); or the -errno of kill(2).
+ */
+int kho_proc_continue(pid_t pid);
+
 #endif /* KHO_PROC_H */
