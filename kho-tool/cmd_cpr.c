@@ -813,17 +813,24 @@ static int restored_add(const char *names, const char *name)
 }
 
 /*
- * One --restore at a time.  Each reads the record, restores its QEMU,
- * writes the record again and decides from what it read whether it is
- * the last, which ends the session.  Two at once would each count the
- * other as pending: neither would end the session, the record would keep
- * one name, and a later --restore of the other QEMU would not be refused.
- * A second --restore waits for the first, up to its --timeout.
+ * --restores may run at once, one per QEMU (a host's units start them
+ * together, and the guests' blackouts should not queue behind each
+ * other).  Two locks keep them apart:
+ * - the claim, one lock file per QEMU of the hand-off, held for the whole
+ *   restore: a second --restore of the same QEMU is refused while the
+ *   first runs, and a killed --restore's claim dies with it;
+ * - the record's lock, held only to read the record and choose the QEMU,
+ *   and at the end to add the QEMU, decide whether it was the last and
+ *   answer the agent.  Without it two finishing at once would each count
+ *   the other as pending: neither would end the session, the record
+ *   would keep one name, and a later --restore of the other QEMU would
+ *   not be refused.
  */
 #define RESTORE_LOCK "qemu-cpr-restore.lock"
+#define CLAIM_NAME_MAX 40
 
-/* The lock's fd, *@dirfd the run directory's; or -errno, r->err why. */
-static int restore_lock(struct cpr_relay *r, int *dirfd)
+/* The record's lock fd, waiting up to --timeout; or -errno, r->err why. */
+static int record_lock(struct cpr_relay *r, int dirfd)
 {
 	struct kho_diag diag = { "" };
 	bool said = false;
@@ -831,25 +838,44 @@ static int restore_lock(struct cpr_relay *r, int *dirfd)
 	int fd, ms = 0;
 	char msg[160];
 
-	*dirfd = kho_rundir_open(KHO_RUN_DIR, &diag);
-	if (*dirfd < 0) {
-		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
-		return *dirfd;
-	}
-	while ((fd = kho_rundir_lock(*dirfd, RESTORE_LOCK, &holder, &diag)) == -EBUSY &&
+	while ((fd = kho_rundir_lock(dirfd, RESTORE_LOCK, &holder, &diag)) == -EBUSY &&
 	       ms < r->timeout_ms) {
 		if (!said) {
-			snprintf(msg, sizeof(msg), "waiting for pid %d, another --restore, to finish (%s)",
+			snprintf(msg, sizeof(msg), "waiting for pid %d, another --restore, to update the record (%s)",
 				 (int)holder, RESTORE_LOCK);
 			step(r, msg);
 			said = true;
 		}
-		usleep(100000);
-		ms += 100;
+		usleep(10000);
+		ms += 10;
 	}
 	if (fd == -EBUSY)
 		snprintf(r->err, sizeof(r->err), "pid %d, another --restore, held %s/%s for all of --timeout",
 			 (int)holder, KHO_RUN_DIR, RESTORE_LOCK);
+	else if (fd < 0)
+		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
+	return fd;
+}
+
+/* The claim's lock file for the @k-th QEMU of the hand-off. */
+static void claim_name(char *name, size_t k)
+{
+	snprintf(name, CLAIM_NAME_MAX, "qemu-cpr-restore-%zu.lock", k);
+}
+
+/* The claim's fd; -EBUSY if another --restore holds it (r->err names it). */
+static int claim(struct cpr_relay *r, int dirfd, size_t k, const char *qemu)
+{
+	struct kho_diag diag = { "" };
+	char name[CLAIM_NAME_MAX];
+	pid_t holder = 0;
+	int fd;
+
+	claim_name(name, k);
+	fd = kho_rundir_lock(dirfd, name, &holder, &diag);
+	if (fd == -EBUSY)
+		snprintf(r->err, sizeof(r->err), "pid %d, another --restore, is restoring %s now (%s/%s)",
+			 (int)holder, qemu, KHO_RUN_DIR, name);
 	else if (fd < 0)
 		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
 	return fd;
@@ -875,7 +901,8 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 	char *done = NULL;
 	void *blob = NULL;
 	size_t len, k, pending = 0;
-	int *fds = NULL, afd = -1, ret, run_fd = -1, lock_fd = -1;
+	int *fds = NULL, afd = -1, ret, run_fd = -1, lock_fd = -1, claim_fd = -1;
+	char claimed[CLAIM_NAME_MAX] = "";
 
 	kho_handoff_init(&h);
 	kho_adopt_set_init(&set);
@@ -897,7 +924,13 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 		goto fail;
 	}
 	stepname = "lock";
-	lock_fd = restore_lock(r, &run_fd);
+	run_fd = kho_rundir_open(KHO_RUN_DIR, &diag);
+	if (run_fd < 0) {
+		snprintf(r->err, sizeof(r->err), "%s", diag.msg);
+		ret = run_fd;
+		goto fail;
+	}
+	lock_fd = record_lock(r, run_fd);
 	if (lock_fd < 0) {
 		ret = lock_fd;
 		goto fail;
@@ -946,6 +979,16 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 		goto fail;
 	}
 	r->qmp = q->name;
+	stepname = "claim the QEMU";
+	claim_fd = claim(r, run_fd, (size_t)(q - h.qemu), q->name);
+	if (claim_fd < 0) {
+		ret = claim_fd;
+		goto fail;
+	}
+	claim_name(claimed, (size_t)(q - h.qemu));
+	/* Claimed: the other QEMUs' --restores may run beside this one. */
+	kho_rundir_unlock(run_fd, RESTORE_LOCK, lock_fd);
+	lock_fd = -1;
 	snprintf(msg, sizeof(msg), "hand-off: QEMU %s (%zu of %zu), CPR state %zu bytes, %zu fds, stream %llu bytes",
 		 q->name, (size_t)(q - h.qemu) + 1, h.nr_qemu, q->cpr_state_len,
 		 q->nr_fd_tokens, (unsigned long long)q->stream_length);
@@ -1014,12 +1057,34 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 			r->who, q->name);
 		goto out;
 	}
+	/*
+	 * The record again, fresh and under its lock: the QEMUs restored
+	 * beside this one since it was read are not pending any more.
+	 */
 	stepname = "record";
+	lock_fd = record_lock(r, run_fd);
+	if (lock_fd < 0) {
+		ret = lock_fd;
+		snprintf(ack, sizeof(ack), "cpr-relay --restore: %.60s restored, the record not updated", q->name);
+		kho_adopt_ack(afd, -EAGAIN, ack);
+		fprintf(stderr, "%s: record: %s: %s runs in its new QEMU, but %s does not say so: do not restore it again\n",
+			r->who, r->err, q->name, RESTORED_FILE);
+		goto out;
+	}
+	free(done);
+	done = restored_read();
+	if (!done) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	pending = 0;
+	for (k = 0; k < h.nr_qemu; k++)
+		if (&h.qemu[k] != q && !restored_has(done, h.qemu[k].name))
+			pending++;
 	ret = restored_add(done, q->name);
 	if (ret)
 		fprintf(stderr, "%s: warning: %s: %s: nothing will stop a second --restore of %s\n",
 			r->who, RESTORED_FILE, strerror(-ret), q->name);
-	pending--;
 	stepname = "acknowledge";
 	if (pending) {
 		/* Not finished: the agent keeps the session for the others. */
@@ -1064,7 +1129,10 @@ out:
 	free(blob);
 	free(done);
 	if (run_fd >= 0) {
-		kho_rundir_unlock(run_fd, RESTORE_LOCK, lock_fd);
+		if (lock_fd >= 0)
+			kho_rundir_unlock(run_fd, RESTORE_LOCK, lock_fd);
+		if (claim_fd >= 0)
+			kho_rundir_unlock(run_fd, claimed, claim_fd);
 		close(run_fd);
 	}
 	return ret;

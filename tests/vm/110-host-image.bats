@@ -142,6 +142,6 @@ wall_between() {
 	hb_continues b2 b3 3
 	if grep -aqE 'L2[a-z0-9]*: hb [0-9]+ BAD' "$VM_LOG"; then die "an L2 RAM pattern changed"; fi
 	echo "#$continued" >&3
-	echo "# stage 3's two --restores at once: overlapped (one waited for the lock): $(log_value restores_overlapped)" >&3
+	echo "# stage 3's two --restores at once ran side by side: $(log_value restores_overlapped) ($(log_value a3_restore_wall) and $(log_value b3_restore_wall)); a second --restore of a2 refused $(log_value twice_refused)" >&3
 	echo "# L1 wall clock to the first new heartbeat: upgrade -> a2 $(wall_between upgrade_start_wall a2_first_wall) s (after b's failed --restore), b2 $(wall_between upgrade_start_wall b2_first_wall) s; rollback -> a3 $(wall_between rollback_start_wall a3_first_wall) s, b3 $(wall_between rollback_start_wall b3_first_wall) s" >&3
 }

@@ -11,7 +11,7 @@
 # a is restored and runs while b waits; then b2 is started and b restored:
 # the agent finishes.  `kho-tool rollback --qemu-qmp a2 --qemu-qmp b2`
 # kexecs back to the vanilla kernel.  Stage 3: a3 and b3 take them, both
-# --restores at once (one waits for the other's lock).  The
+# --restores at once, side by side, and a second of a2 refused.  The
 # host compares each guest's last heartbeat before a kexec with its first
 # after it; every log is checked for BAD (the RAM pattern) and a second
 # L2 boot.
@@ -91,21 +91,31 @@ case "$KHO_STAGE" in
 	l2_start a3 incoming
 	l2_start b3 incoming
 	# Both restores at once, as two units of a host would start them:
-	# the second waits for the first (kho-tool's restore lock), so that
-	# exactly one of them is the last and ends the session.
+	# each claims its own QEMU and they run side by side; the record's
+	# lock makes exactly one of them the last, which ends the session.
 	restore_one a2 a3 &
 	ra=$!
 	restore_one b2 b3 &
 	rb=$!
+	# A second --restore of a2, while its first runs or just after it:
+	# refused either way, before it reaches the agent.
+	khotest_wait 300 grep -q 'hand-off: QEMU' "$W/restore-a3.out" ||
+		khotest_fail "the --restore of a2 never claimed it"
+	khotest_refused "$W/restore-a2-twice.out" "a second --restore of a2 beside the first" \
+		kho-tool cpr-relay --restore --vmm "$W/a2-qmp.sock" --to-cpr "$W/y-cpr.sock" \
+		--to-main "$W/y-main.sock" --timeout 3
+	if grep -q "another --restore, is restoring $W/a2-qmp.sock now" "$W/restore-a2-twice.out"; then
+		khotest_log "twice_refused=while-running"
+	elif grep -q 'given to a new QEMU already' "$W/restore-a2-twice.out"; then
+		khotest_log "twice_refused=after"
+	else
+		khotest_fail "the second --restore of a2 is not refused as such: $(cat "$W/restore-a2-twice.out")"
+	fi
 	wait "$ra" || khotest_fail "the --restore of a2 failed beside b2's"
 	wait "$rb" || khotest_fail "the --restore of b2 failed beside a2's"
 	[ "$(grep -l 'every QEMU of the hand-off is restored' "$W/restore-a3.out" "$W/restore-b3.out" | wc -l)" = 1 ] ||
 		khotest_fail "two --restores at once: not exactly one of them ended the session"
-	if grep -q 'waiting for pid [0-9]*, another --restore' "$W/restore-a3.out" "$W/restore-b3.out"; then
-		khotest_log "restores_overlapped=yes"
-	else
-		khotest_log "restores_overlapped=no"
-	fi
+	khotest_log "restores_overlapped=$(restores_overlap a3 b3)"
 	agent_status finished
 	continues a3
 	continues b3

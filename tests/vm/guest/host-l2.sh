@@ -116,13 +116,17 @@ make_initrd() {
 # The new QEMU must listen first: the agent waits 30 s for --restore's
 # ack, and a QEMU starting under nested TCG next to a running guest can
 # take longer than that.
+# Logs NEW_restore_wall, when it started and ended on L1's clock.
 restore_one() {
-	local rc=0
+	local rc=0 t0
 
 	khotest_wait 300 test -S "$W/$2-cpr.sock" ||
 		{ dump; khotest_fail "the new QEMU $2 never listened on $W/$2-cpr.sock"; }
+	t0=$(date +%s.%N)
 	kho-tool cpr-relay --restore --vmm "$W/$1-qmp.sock" --to-cpr "$W/$2-cpr.sock" \
 		--to-main "$W/$2-main.sock" --timeout 120 > "$W/restore-$2.out" 2>&1 || rc=$?
+	echo "$t0,$(date +%s.%N)" > "$W/$2.restore-wall"
+	khotest_log "$2_restore_wall=$(cat "$W/$2.restore-wall")"
 	cat "$W/restore-$2.out"
 	[ "$rc" -eq 0 ] || { dump /run/kho-tool/restore.log; khotest_fail "cpr-relay --restore --vmm $1 failed (exit $rc)"; }
 	l2_last "$1"
@@ -165,4 +169,11 @@ kexec_with() {
 		--append "khotest.stage=$stage" $json $qemus > /dev/console 2>&1 || rc=$?
 	dump /run/kho-tool/restore.log
 	khotest_fail "kho-tool $cmd of $* returned (exit $rc)"
+}
+
+# restores_overlap NEW1 NEW2: "yes" if the --restores into the new QEMUs
+# NEW1 and NEW2 (restore_one's $W/NEW.restore-wall) ran at the same time.
+restores_overlap() {
+	awk -F, 'NR == 1 { s = $1; e = $2 } NR == 2 { print (s < $2 && $1 < e) ? "yes" : "no" }' \
+		"$W/$1.restore-wall" "$W/$2.restore-wall"
 }
