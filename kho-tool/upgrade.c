@@ -1183,6 +1183,8 @@ static int do_run(struct timeline *tl, struct run *r)
 		r->poison_stopped = true;
 		fprintf(f, "%s: poison: VMM %d stopped until the kexec: a punched page would read as zeroes\n",
 			o->command, (int)o->pid);
+		/* Before a failure of preserve says why on stderr. */
+		fflush(f);
 	}
 	r->cap.given_session = r->given_session;
 	r->given_session = -1;		/* the capture owns it now */
