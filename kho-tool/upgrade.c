@@ -539,6 +539,20 @@ static int ignore_refusal(const struct timeline *tl, int err, const char *why)
 	return 0;
 }
 
+/*
+ * KHO_TOOL_TEST_FAIL_AT=STEP fails that step as if the kernel had
+ * refused it: "preserve" (the last guest-RAM memfd's PRESERVE_FD, after
+ * its poisoned pages were punched) or "load" (kexec_file_load, every fd
+ * preserved).  Tests only (tests/vm/guest/poison.sh): the failure paths
+ * after the punch must give the guest its memory failures back.
+ */
+static bool test_fail_at(const char *step)
+{
+	const char *v = getenv("KHO_TOOL_TEST_FAIL_AT");
+
+	return v && !strcmp(v, step);
+}
+
 static int refuse_target(struct timeline *tl, const struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -1169,9 +1183,13 @@ static int do_run(struct timeline *tl, struct run *r)
 		r->poison_stopped = true;
 		fprintf(f, "%s: poison: VMM %d stopped until the kexec: a punched page would read as zeroes\n",
 			o->command, (int)o->pid);
+		/* Before a failure of preserve says why on stderr. */
+		fflush(f);
 	}
 	r->cap.given_session = r->given_session;
 	r->given_session = -1;		/* the capture owns it now */
+	if (test_fail_at("preserve"))
+		r->cap.fail_last_memfd = -EIO;
 	err = kho_capture_preserve(&r->cap, r->have_snap ? &r->snap : NULL,
 				   r->iommufd, &diag);
 	if (err)
@@ -1189,9 +1207,13 @@ static int do_run(struct timeline *tl, struct run *r)
 
 	/* 5. Load with kexec_file_load: the only loader that carries KHO. */
 	step_begin(tl);
-	err = kho_kexec_load_image(&r->img, o->kernel,
-				   r->initrd_fd >= 0 ? r->initrd_load : o->initrd,
-				   r->cmdline, &diag);
+	if (test_fail_at("load"))
+		err = kho_diag_set(&diag, -EIO, "load: kexec_file_load(%s): %s (injected: KHO_TOOL_TEST_FAIL_AT=load)",
+				   o->kernel, strerror(EIO));
+	else
+		err = kho_kexec_load_image(&r->img, o->kernel,
+					   r->initrd_fd >= 0 ? r->initrd_load : o->initrd,
+					   r->cmdline, &diag);
 	if (err)
 		return step_end(tl, "load", err, "%s", diag.msg);
 	step_end(tl, "load", 0, "%s%s%s, cmdline \"%s\"", o->kernel,

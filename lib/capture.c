@@ -982,14 +982,19 @@ preserve:
 		err = punch_poison(cap, s->memfd[i].token, fd, diag);
 		if (err)
 			goto fail;
-		err = kho_luo_preserve_fd(cap->session_fd, fd,
-					  s->memfd[i].token);
+		if (cap->fail_last_memfd && i + 1 == s->nr_memfd)
+			err = cap->fail_last_memfd;
+		else
+			err = kho_luo_preserve_fd(cap->session_fd, fd,
+						  s->memfd[i].token);
 		if (err) {
 			kho_diag_set(diag, err, "preserve: memfd token %llu (%s, %llu bytes): %s%s",
 				     (unsigned long long)s->memfd[i].token,
 				     s->memfd[i].name,
 				     (unsigned long long)s->memfd[i].size,
 				     strerror(-err),
+				     cap->fail_last_memfd && i + 1 == s->nr_memfd ?
+				     " (injected: KHO_TOOL_TEST_FAIL_AT=preserve)" :
 				     err == -EBUSY ? " (already preserved in another session)" : "");
 			goto fail;
 		}

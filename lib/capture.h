@@ -54,6 +54,13 @@ struct kho_capture {
 	bool poison_kept;
 	bool session_given;		/* preserved into given_session */
 	bool iommufd_preserved;		/* the VMM's iommufd is one of them */
+	/*
+	 * Tests only: the last memfd's PRESERVE_FD fails with this -errno
+	 * instead of reaching LUO (after its punch), 0: never.  kho-tool
+	 * upgrade sets it from KHO_TOOL_TEST_FAIL_AT=preserve, so a VM test
+	 * can prove the punched pages are poisoned again on that failure.
+	 */
+	int fail_last_memfd;
 };
 
 /**

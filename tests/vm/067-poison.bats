@@ -8,23 +8,37 @@
 # reaches no page.  Only the debug flavours have CONFIG_MEMORY_FAILURE
 # and CONFIG_USERFAULTFD (tests/rig/kernel-debug.config), so every stage
 # runs them: vanilla-debug -> patched-debug -> rollback to vanilla-debug.
-# The failure paths: a dry run that punches the page and poisons it
-# again, and a rollback refused by name because the kernel-journalled
-# iommufd it would preserve still maps a poisoned page.
+# The failure paths: a dry run that punches the pages and poisons them
+# again; two upgrades that fail after the punch (KHO_TOOL_TEST_FAIL_AT=
+# preserve, then load), each naming its step and cause, after which the
+# VMM runs, its own read of each page takes SIGBUS BUS_MCEERR_AR and the
+# rest is intact, and the retried upgrade carries them; and a rollback
+# refused by name because the kernel-journalled iommufd it would
+# preserve still maps a poisoned page.  One poisoned page (0x108000) is
+# in guest RAM no IOAS maps: carried without a cut, poisoned after both
+# kexecs.
 #
 # Passed 2026-12-07 (branch h/poison) in 276 s, 318 s and 338 s (the
-# last on the branch's final code, next to the lead's CI run).
+# last on the branch's final code, next to the lead's CI run); with the
+# failure paths and the unmapped page (h/poison2, nice -n 19, one lane)
+# in 161 s and 164 s.
 
 load helpers
 
 @test "poison: a poisoned guest page across vanilla-debug -> patched-debug -> rollback" {
 	run_debug_round_trip "$GUEST_DIR/poison.sh" \
 		--expect serving --expect inspect-shows-poison \
-		--expect dry-run-kept-poison --expect adopted-stage2 \
+		--expect dry-run-kept-poison --expect failed-upgrades-kept-poison \
+		--expect adopted-stage2 \
 		--expect kjournal-refused --expect adopted-stage3
 	[ "$(grep -a -c 'poison: read of memfd token [0-9]* offset 0x53000: SIGBUS BUS_MCEERR_AR at the page' "$VM_LOG")" -ge 2 ] ||
 		die "the first poisoned page did not fail after both kexecs"
 	assert_log 'poison: read of memfd token [0-9]* offset 0xa7000: SIGBUS BUS_MCEERR_AR at the page'
+	[ "$(grep -a -c 'poison: read of memfd token [0-9]* offset 0x108000: SIGBUS BUS_MCEERR_AR at the page' "$VM_LOG")" -ge 2 ] ||
+		die "the poisoned page no IOAS maps did not fail after both kexecs"
+	for step in preserve load; do
+		assert_log "failed $step: the VMM runs, its poisoned pages fail again, the rest is intact"
+	done
 	[ "$(grep -a -c 'bytes intact around the poisoned range' "$VM_LOG")" -ge 2 ] ||
 		die "guest RAM around the poison not intact twice"
 	assert_kernel_clean

@@ -100,7 +100,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	siglongjmp(sigbus_jmp, 1);
 }
 
-int vmm_poison_read(const uint8_t *ram, uint64_t token,
+int vmm_poison_read(const uint8_t *ram, const char *who, const char *what,
 		    const struct kho_poison *p)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigbus,
@@ -113,16 +113,16 @@ int vmm_poison_read(const uint8_t *ram, uint64_t token,
 	if (sigsetjmp(sigbus_jmp, 1)) {
 		ret = sigbus_code == BUS_MCEERR_AR &&
 		      sigbus_addr == (void *)addr ? 0 : -EBADMSG;
-		printf("test-vmm: restart: poison: read of memfd token %" PRIu64 " offset 0x%" PRIx64 ": SIGBUS %s at %s\n",
-		       token, p->offset,
+		printf("test-vmm: %s: poison: read of %s offset 0x%" PRIx64 ": SIGBUS %s at %s\n",
+		       who, what, p->offset,
 		       sigbus_code == BUS_MCEERR_AR ? "BUS_MCEERR_AR" :
 		       sigbus_code == BUS_ADRERR ? "BUS_ADRERR" : "(another si_code)",
 		       sigbus_addr == (void *)addr ? "the page" : "another address");
 	} else {
 		uint8_t byte = *addr;
 
-		printf("test-vmm: restart: poison: read of memfd token %" PRIu64 " offset 0x%" PRIx64 " gave 0x%02x, no SIGBUS\n",
-		       token, p->offset, byte);
+		printf("test-vmm: %s: poison: read of %s offset 0x%" PRIx64 " gave 0x%02x, no SIGBUS\n",
+		       who, what, p->offset, byte);
 		ret = -EBADMSG;
 	}
 	sigaction(SIGBUS, &old, NULL);

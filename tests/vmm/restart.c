@@ -44,6 +44,7 @@ int vmm_cmd_restart(int argc, char **argv)
 	struct vmm_edu edu;
 	long as_uid = -1, bad = -1, off, token_fd = -1, poison_offset = -1;
 	int c, hold = 0, ret;
+	char what[48];
 	uint8_t *p, *expect;
 	size_t i;
 
@@ -139,9 +140,11 @@ int vmm_cmd_restart(int argc, char **argv)
 	printf("test-vmm: restart: memfd token %llu: %llu bytes intact%s\n",
 	       (unsigned long long)ram->token, (unsigned long long)ram->size,
 	       nr_poison ? " around the poisoned range(s)" : "");
+	snprintf(what, sizeof(what), "memfd token %llu",
+		 (unsigned long long)ram->token);
 	for (i = 0; i < nr_poison; i++)
 		if (poison[i].memfd_token == ram->token &&
-		    vmm_poison_read(p, ram->token, &poison[i]))
+		    vmm_poison_read(p, "restart", what, &poison[i]))
 			goto fail;
 
 	/*

@@ -24,6 +24,8 @@
 /* Bytes per DMA check: under the edu trap of VMM_EDU_DMA_MAX. */
 #define CHECK_LEN	4000
 #define DEFAULT_MAPS	8
+/* serve --poison-offset, given again for each page. */
+#define MAX_POISON	4
 
 struct vmm {
 	char devpath[64];
@@ -33,11 +35,14 @@ struct vmm {
 	void *ram;
 	size_t ram_size;
 	unsigned int nmaps;
+	unsigned int unmapped;	/* chunks after the mapped ones, never mapped */
 	uint32_t ioas_id;
 	uint32_t devid;
 	uint32_t hwpt_id;
 	struct vmm_edu edu;
-	long poison_offset;	/* serve --poison-offset, or -1 */
+	/* serve --poison-offset: memory failures, ascending (memfd token 0) */
+	struct kho_poison poison[MAX_POISON];
+	size_t nr_poison;
 };
 
 static double now_ms(void)
@@ -81,7 +86,7 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 	double t0 = now_ms();
 	int ret;
 
-	v->ram_size = (size_t)v->nmaps * VMM_CHUNK;
+	v->ram_size = (size_t)(v->nmaps + v->unmapped) * VMM_CHUNK;
 	ret = vmm_ram_create("test-vmm-ram", v->ram_size);
 	if (ret < 0)
 		return fail("guest RAM: memfd_create", ret);
@@ -168,8 +173,9 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 		snprintf(step, sizeof(step), "%s: edu BAR0/config setup", v->devpath);
 		return fail(step, ret);
 	}
-	printf("test-vmm: setup: ioas=%u devid=%u hwpt=%u maps=%u churn=%u ram=%zu dev=%s edu=0x%08x in %.1f ms\n",
-	       v->ioas_id, v->devid, v->hwpt_id, v->nmaps, churn, v->ram_size,
+	printf("test-vmm: setup: ioas=%u devid=%u hwpt=%u maps=%u unmapped=%u churn=%u ram=%zu dev=%s edu=0x%08x in %.1f ms\n",
+	       v->ioas_id, v->devid, v->hwpt_id, v->nmaps, v->unmapped, churn,
+	       v->ram_size,
 	       v->devpath, v->edu.id, now_ms() - t0);
 	return 0;
 }
@@ -213,7 +219,9 @@ static int vmm_dma_check(struct vmm *v)
 		file_chunk -= 2;
 	if (dma_one(v, 0, file_chunk) || dma_one(v, file_chunk, 0))
 		return 1;
-	if (vmm_pattern_check(v->ram, v->ram_size, VMM_SEED, 0) != -1) {
+	/* A poisoned page would take SIGBUS: the pattern is checked around it. */
+	if (vmm_poison_pattern_check(v->ram, v->ram_size, 0, v->poison,
+				     v->nr_poison) != -1) {
 		fprintf(stderr, "test-vmm: dma-check: guest RAM no longer holds its pattern\n");
 		return 1;
 	}
@@ -265,6 +273,7 @@ static const struct option vmm_opts[] = {
 	{ "device", required_argument, NULL, 'd' },
 	{ "mtty-fifo", required_argument, NULL, 'M' },
 	{ "poison-offset", required_argument, NULL, 'P' },
+	{ "unmapped-chunks", required_argument, NULL, 'U' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -288,7 +297,8 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	int c;
 
 	v->nmaps = DEFAULT_MAPS;
-	v->poison_offset = -1;
+	v->unmapped = 0;
+	v->nr_poison = 0;
 	*churn = 0;
 	*devpath = NULL;
 	*mtty_fifo = NULL;
@@ -313,11 +323,23 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 				goto usage;
 			*mtty_fifo = optarg;
 			break;
-		case 'P':
+		case 'P': {
 			/* a memory failure on that guest-RAM page, once set up */
-			v->poison_offset = serve ? strtol(optarg, NULL, 0) : -1;
-			if (v->poison_offset < 0 ||
-			    v->poison_offset % KHO_POISON_PAGE)
+			long off = strtol(optarg, NULL, 0);
+			struct kho_poison *last = v->nr_poison ?
+				&v->poison[v->nr_poison - 1] : NULL;
+
+			if (!serve || off < 0 || off % KHO_POISON_PAGE ||
+			    v->nr_poison == MAX_POISON ||
+			    (last && (uint64_t)off <= last->offset))
+				goto usage;
+			v->poison[v->nr_poison++] = (struct kho_poison){
+				0, (uint64_t)off, KHO_POISON_PAGE };
+			break;
+		}
+		case 'U':
+			/* guest RAM no IOAS maps: what a DMA never reaches */
+			if (!serve || parse_uint(optarg, VMM_MAX_MAPS, &v->unmapped))
 				goto usage;
 			break;
 		default:
@@ -327,8 +349,8 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	if (optind == argc)
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: serve only)\n",
-		argv[0], (unsigned long long)VMM_MAX_MAPS);
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: up to %d, ascending, --unmapped-chunks N: serve only)\n",
+		argv[0], (unsigned long long)VMM_MAX_MAPS, MAX_POISON);
 	return 2;
 }
 
@@ -349,6 +371,25 @@ static int cmd_dma_check(int argc, char **argv)
 	return ret ? ret : vmm_dma_blocked(&v, 1);
 }
 
+/*
+ * The VMM's own read of each poisoned page takes SIGBUS BUS_MCEERR_AR,
+ * as a guest access would: after an upgrade that failed, the punched
+ * pages must fail again, and the bytes around them (the DMA check's
+ * pattern check) hold what they held.
+ */
+static int serve_poison_check(const struct vmm *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nr_poison; i++)
+		if (vmm_poison_read(v->ram, "serve", "guest RAM", &v->poison[i]))
+			return 1;
+	if (v->nr_poison)
+		printf("test-vmm: serve: guest RAM: %zu bytes intact around the poisoned range(s)\n",
+		       v->ram_size - v->nr_poison * KHO_POISON_PAGE);
+	return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct vmm v = { 0 };
@@ -356,6 +397,7 @@ static int cmd_serve(int argc, char **argv)
 	unsigned int churn;
 	sigset_t set;
 	int ret, sig;
+	size_t i;
 
 	ret = parse_vmm_opts(argc, argv, true, &v, &churn, &devpath,
 			     &mtty_fifo);
@@ -382,26 +424,27 @@ static int cmd_serve(int argc, char **argv)
 	if (ret)
 		return ret;
 	/*
-	 * From here the guest RAM has a hole that fails: SIGUSR1's whole-RAM
-	 * pattern check would take its SIGBUS.  The DMA checks stay below it.
+	 * From here the guest RAM has holes that fail: SIGUSR1's pattern
+	 * check goes around them, and the DMA checks stay below them.
 	 */
-	if (v.poison_offset >= 0) {
-		if ((size_t)v.poison_offset < 0x3000 ||
-		    (size_t)v.poison_offset >= v.ram_size) {
-			fprintf(stderr, "test-vmm: serve: --poison-offset 0x%lx: not in 0x3000..0x%zx (the DMA checks use the first pages)\n",
-				v.poison_offset, v.ram_size);
+	for (i = 0; i < v.nr_poison; i++) {
+		uint64_t off = v.poison[i].offset;
+
+		if (off < 0x3000 || off >= v.ram_size) {
+			fprintf(stderr, "test-vmm: serve: --poison-offset 0x%llx: not in 0x3000..0x%zx (the DMA checks use the first pages)\n",
+				(unsigned long long)off, v.ram_size);
 			return 2;
 		}
-		ret = vmm_poison_inject(v.memfd, (uint64_t)v.poison_offset);
-		if (ret)
+		if (vmm_poison_inject(v.memfd, off))
 			return 1;
 	}
 	printf("test-vmm: ready pid=%d\n", getpid());
 
 	/*
-	 * SIGUSR1 reruns the DMA check: the state is still live and works.
-	 * SIGUSR2 maps and unmaps one chunk: does the iommufd accept a
-	 * state-changing ioctl (EBUSY while LUO preserves it)?
+	 * SIGUSR1 reruns the DMA check: the state is still live and works;
+	 * a poisoned page must still fail.  SIGUSR2 maps and unmaps one
+	 * chunk: does the iommufd accept a state-changing ioctl (EBUSY while
+	 * LUO preserves it)?
 	 */
 	for (;;) {
 		if (sigwait(&set, &sig))
@@ -424,7 +467,7 @@ static int cmd_serve(int argc, char **argv)
 		if (mtty_fifo ?
 		    vmm_mtty_expect(v.devfd, v.devpath, mtty_fifo, "on SIGUSR1") ||
 		    vmm_mtty_fill(v.devfd, v.devpath, mtty_fifo) :
-		    vmm_dma_check(&v))
+		    vmm_dma_check(&v) || serve_poison_check(&v))
 			return 1;
 		fflush(stdout);
 	}
@@ -487,7 +530,7 @@ static const struct vmm_cmd {
 } vmm_cmds[] = {
 	{ "dma-check", cmd_dma_check, "[--device PATH]: set up, DMA check, exit" },
 	{ "serve", cmd_serve,
-	  "[--maps N] [--churn N] [--device PATH]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
+	  "[--maps N] [--unmapped-chunks N] [--churn N] [--device PATH] [--poison-offset OFF]...: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
 	{ "mock", vmm_cmd_mock, "[--devices N]: iommufd mock domains (CONFIG_IOMMUFD_TEST)" },
 	{ "luo-hold", vmm_cmd_luo_hold,
 	  "--session NAME --token T --size BYTES [--seed S]: preserve a patterned memfd, hold it until SIGTERM" },

@@ -155,8 +155,11 @@ int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 /* vmm_pattern_check() of @ram around @token's poisoned ranges. */
 long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint64_t token,
 			      const struct kho_poison *list, size_t nr);
-/* A read of the poisoned range: 0 when SIGBUS BUS_MCEERR_AR hits it. */
-int vmm_poison_read(const uint8_t *ram, uint64_t token,
+/*
+ * A read of the poisoned range: 0 when SIGBUS BUS_MCEERR_AR hits it.
+ * Said as "test-vmm: @who: poison: read of @what offset ...".
+ */
+int vmm_poison_read(const uint8_t *ram, const char *who, const char *what,
 		    const struct kho_poison *p);
 /* edu DMA to and from its IOVA reaches nothing: 0, or -EBADMSG. */
 int vmm_poison_dma(struct vmm_edu *edu, int memfd, uint8_t *ram,

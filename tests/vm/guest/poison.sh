@@ -4,25 +4,33 @@
 # CONFIG_MEMORY_FAILURE and CONFIG_USERFAULTFD: vanilla-debug ->
 # patched-debug -> rollback to vanilla-debug, the edu device passed through.
 #
-# Stage 1: the VMM's guest RAM takes a memory failure at 0x53000
-# (MADV_HWPOISON, the injector).  capture and inspect show the poison
-# list (format 6); a dry run punches the page out and poisons it again,
-# so nothing is lost; the upgrade carries it: the guest-RAM mapping is
-# cut around it, the page punched out before LUO preserves the memfd.
+# Stage 1: the VMM's guest RAM takes memory failures at 0x53000 and at
+# 0x108000, a page of the chunk no IOAS maps (MADV_HWPOISON, the
+# injector).  capture and inspect show the poison list (format 6); a dry
+# run punches the pages out and poisons them again, so nothing is lost;
+# so do two upgrades that fail after the punch (KHO_TOOL_TEST_FAIL_AT:
+# the last memfd's PRESERVE_FD, then kexec_file_load): each names its
+# step and cause, continues the VMM, whose own read of each page takes
+# SIGBUS BUS_MCEERR_AR again, the rest of its RAM intact.  The retried
+# upgrade carries both: the guest-RAM mapping is cut around the first
+# (the second needs no cut), the pages punched out before LUO preserves
+# the memfd.
 # Stage 2: the agent's replay leaves IOVA 0x153000 unmapped (verify
 # probes the hole only on vanilla-debug: patched-debug journals the
-# probe); the adopted VMM poisons the page again (UFFDIO_POISON)
-# and a read of it takes SIGBUS BUS_MCEERR_AR, the pages around it hold
-# their pattern, an edu DMA to and from its IOVA reaches no page.  A new
-# failure at 0xa7000; a rollback that would preserve the kernel-journalled
-# iommufd is refused by name with nothing touched (that journal still
-# maps the new page), then the rollback with --userspace-journal carries
-# both.  Stage 3: both pages fail again, the rest is intact.
+# probe); the adopted VMM poisons the pages again (UFFDIO_POISON)
+# and a read of each takes SIGBUS BUS_MCEERR_AR, the pages around them
+# hold their pattern, an edu DMA to and from their IOVAs reaches no page.
+# A new failure at 0xa7000; a rollback that would preserve the
+# kernel-journalled iommufd is refused by name with nothing touched (that
+# journal still maps the new page), then the rollback with
+# --userspace-journal carries all three.  Stage 3: the three pages fail
+# again, the rest is intact.
 initrd=$(khotest_initrd)
 . /test/kexec.env	# target= and source=: the debug kernels' paths
 run=/run/kho-tool
 first=0x53000	# guest-RAM offsets: chunk 5 and chunk 10 of test-vmm
 second=0xa7000
+unmapped=0x108000	# chunk 16: guest RAM that no IOAS maps (--maps 16)
 
 # inspect_poison FILE N RANGE...: the hand-off FILE is format 6 and lists
 # exactly the ranges RANGE (memfd offsets of one page each).
@@ -75,12 +83,51 @@ adopt() {
 			khotest_fail "stage $KHO_STAGE: $off was not poisoned again"
 		grep -q "restart: poison: read of memfd token [0-9]* offset $off: SIGBUS BUS_MCEERR_AR at the page" /tmp/vmm.log ||
 			khotest_fail "stage $KHO_STAGE: a read of $off did not take SIGBUS BUS_MCEERR_AR"
-		grep -q "restart: poison: edu DMA to and from IOVA 0x1${off#0x} reached no page" /tmp/vmm.log ||
+		grep -q "restart: poison: edu DMA to and from IOVA $(printf 0x%x $((0x100000 + off))) reached no page" /tmp/vmm.log ||
 			khotest_fail "stage $KHO_STAGE: an edu DMA at $off's IOVA reached a page"
 	done
 	grep -q 'DMA check passed' /tmp/vmm.log ||
 		khotest_fail "stage $KHO_STAGE: no edu DMA check after the adoption"
 	khotest_mark "adopted-stage$KHO_STAGE"
+}
+
+# failed_upgrade STEP MESSAGE [LINE]: an upgrade with STEP failing
+# (KHO_TOOL_TEST_FAIL_AT) after the punch fails with MESSAGE (an ERE of
+# the end of its error line) and prints LINE; the VMM is continued, its
+# own read of each poisoned page takes SIGBUS BUS_MCEERR_AR again, the
+# rest of its guest RAM holds its pattern; no image stays loaded.
+failed_upgrade() {
+	local step=$1 msg=$2 line=${3:-} seen off
+
+	if KHO_TOOL_TEST_FAIL_AT=$step kho-tool upgrade --kernel "$target" \
+		--initrd "$initrd" --pid "$KHOTEST_PID" > "/tmp/fail-$step.txt" 2>&1; then
+		cat "/tmp/fail-$step.txt"
+		khotest_fail "an upgrade whose $step failed succeeded"
+	fi
+	cat "/tmp/fail-$step.txt"
+	grep -Eq "^kho-tool upgrade: $msg" "/tmp/fail-$step.txt" ||
+		khotest_fail "the failed $step does not name its step, object and cause"
+	[ -z "$line" ] || grep -q "$line" "/tmp/fail-$step.txt" ||
+		khotest_fail "the failed $step did not say: $line"
+	grep -q "^upgrade: poison: VMM $KHOTEST_PID stopped until the kexec" "/tmp/fail-$step.txt" ||
+		khotest_fail "the VMM was not stopped before the punch ($step)"
+	grep -q "^upgrade: poison: VMM $KHOTEST_PID continued$" "/tmp/fail-$step.txt" ||
+		khotest_fail "the failed $step did not continue the VMM"
+	grep -q '^State:[[:space:]]*[RS]' "/proc/$KHOTEST_PID/status" ||
+		khotest_fail "the VMM is not running after the failed $step: $(grep '^State:' "/proc/$KHOTEST_PID/status")"
+	[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] ||
+		khotest_fail "the failed $step left an image loaded"
+	seen=$(grep -c 'serve: guest RAM: [0-9]* bytes intact around the poisoned range(s)' /tmp/vmm.log || true)
+	kill -USR1 "$KHOTEST_PID"
+	checked() { [ "$(grep -c 'serve: guest RAM: [0-9]* bytes intact around the poisoned range(s)' /tmp/vmm.log)" -gt "$seen" ]; }
+	khotest_wait 30 checked ||
+		{ cat /tmp/vmm.log; khotest_fail "after the failed $step the VMM's guest RAM is not as before"; }
+	grep 'test-vmm: serve: ' /tmp/vmm.log | tail -n 3
+	for off in "$first" "$unmapped"; do
+		[ "$(grep -c "serve: poison: read of guest RAM offset $off: SIGBUS BUS_MCEERR_AR at the page" /tmp/vmm.log)" -gt "$seen" ] ||
+			{ cat /tmp/vmm.log; khotest_fail "after the failed $step a read of $off did not take SIGBUS BUS_MCEERR_AR"; }
+	done
+	khotest_log "failed $step: the VMM runs, its poisoned pages fail again, the rest is intact"
 }
 
 case "$KHO_STAGE" in
@@ -89,14 +136,17 @@ case "$KHO_STAGE" in
 	[ -e /proc/sys/vm/memory_failure_early_kill ] ||
 		khotest_fail "$(uname -r) has no CONFIG_MEMORY_FAILURE: nothing can poison a page"
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
-		test-vmm serve --maps 16 --poison-offset "$first"
-	grep -q "guest RAM offset $first: memory failure injected" /tmp/vmm.log ||
-		khotest_fail "the VMM's guest RAM did not take the memory failure"
+		test-vmm serve --maps 16 --unmapped-chunks 1 \
+		--poison-offset "$first" --poison-offset "$unmapped"
+	for off in "$first" "$unmapped"; do
+		grep -q "guest RAM offset $off: memory failure injected" /tmp/vmm.log ||
+			khotest_fail "the VMM's guest RAM did not take the memory failure at $off"
+	done
 	khotest_mark serving
 
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture --out failed"; }
-	inspect_poison /tmp/h.dtb 1 "$first"
+	inspect_poison /tmp/h.dtb 2 "$first" "$unmapped"
 	khotest_mark inspect-shows-poison
 
 	# A dry run punches the page out, then poisons it again.
@@ -104,10 +154,10 @@ case "$KHO_STAGE" in
 		--dry-run > /tmp/dry.txt 2>&1 ||
 		{ cat /tmp/dry.txt; khotest_fail "dry run failed"; }
 	cat /tmp/dry.txt
-	grep -q '^upgrade: capture .* 1 poisoned ranges, ' /tmp/dry.txt ||
-		khotest_fail "the dry run's capture does not count the poisoned range"
-	grep -q '^upgrade: poison: 1 punched range(s) poisoned again, as before the upgrade$' /tmp/dry.txt ||
-		khotest_fail "the dry run did not poison the punched page again"
+	grep -q '^upgrade: capture .* 2 poisoned ranges, ' /tmp/dry.txt ||
+		khotest_fail "the dry run's capture does not count the poisoned ranges"
+	grep -q '^upgrade: poison: 2 punched range(s) poisoned again, as before the upgrade$' /tmp/dry.txt ||
+		khotest_fail "the dry run did not poison the punched pages again"
 	# Between the punch and the poison's return a read would get zeroes:
 	# the VMM waits, stopped, and runs again after.
 	grep -q "^upgrade: poison: VMM $KHOTEST_PID stopped until the kexec" /tmp/dry.txt ||
@@ -118,8 +168,17 @@ case "$KHO_STAGE" in
 		khotest_fail "the VMM is not running after the dry run: $(grep '^State:' "/proc/$KHOTEST_PID/status")"
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h2.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture after the dry run failed"; }
-	inspect_poison /tmp/h2.dtb 1 "$first"
+	inspect_poison /tmp/h2.dtb 2 "$first" "$unmapped"
 	khotest_mark dry-run-kept-poison
+
+	# Upgrades that fail after the punch: the pages fail again.
+	failed_upgrade preserve 'preserve: preserve: memfd token [0-9]+ \(.*, 1114112 bytes\): Input/output error \(injected: KHO_TOOL_TEST_FAIL_AT=preserve\); the 2 punched poison range\(s\) are poisoned again$'
+	failed_upgrade load "load: load: kexec_file_load\\($target\\): Input/output error \\(injected: KHO_TOOL_TEST_FAIL_AT=load\\)\$" \
+		'^upgrade: poison: 2 punched range(s) poisoned again, as before the upgrade$'
+	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h4.dtb > /tmp/capture.log 2>&1 ||
+		{ cat /tmp/capture.log; khotest_fail "capture after the failed upgrades failed"; }
+	inspect_poison /tmp/h4.dtb 2 "$first" "$unmapped"
+	khotest_mark failed-upgrades-kept-poison
 
 	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
 		--append "khotest.stage=2" --pid "$KHOTEST_PID" --json
@@ -127,7 +186,7 @@ case "$KHO_STAGE" in
 	;;
 2)
 	case "$(uname -r)" in *-kho-b-dbg) ;; *) khotest_fail "stage 2 runs $(uname -r), not patched-debug" ;; esac
-	POISON_NEXT=$second adopt 1 "$first"
+	POISON_NEXT=$second adopt 2 "$first" "$unmapped"
 	grep -q "guest RAM offset $second: memory failure injected" /tmp/vmm.log ||
 		khotest_fail "the adopted guest RAM did not take the second memory failure"
 
@@ -147,7 +206,7 @@ case "$KHO_STAGE" in
 	kho-tool capture --pid "$KHOTEST_PID" --userspace-journal --out /tmp/h3.dtb \
 		> /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture after the refusal failed"; }
-	inspect_poison /tmp/h3.dtb 2 "$first" "$second"
+	inspect_poison /tmp/h3.dtb 3 "$first" "$second" "$unmapped"
 	khotest_mark kjournal-refused
 
 	kho-tool rollback --kernel "$source" --initrd "$initrd" \
@@ -157,7 +216,7 @@ case "$KHO_STAGE" in
 	;;
 3)
 	case "$(uname -r)" in *-kho-a-dbg) ;; *) khotest_fail "stage 3 runs $(uname -r), not vanilla-debug" ;; esac
-	adopt 2 "$first" "$second"
+	adopt 3 "$first" "$second" "$unmapped"
 	khotest_stop vmm
 	khotest_done
 	;;
