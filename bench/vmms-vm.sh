@@ -19,6 +19,8 @@
 #   boot -> agent   the new kernel's uptime when the restore-agent is ready;
 #   new QEMUs       agent ready -> the N new QEMUs listening;
 #   restores        listening -> the last --restore done;
+#   each            the mean of the N --restores' own spans: in par they
+#                   share L1's CPUs, so each takes longer than alone;
 #   blackout        their sum (less the old kernel's shutdown, not seen);
 #   toolkit+QEMU    the blackout less the kernel's boot: the part that
 #                   can grow with N (the boot does not depend on N, and
@@ -79,7 +81,7 @@ KHO_VM_LOGDIR=$logdir "$top/tests/vm/launch.sh" --name "$name" --exact-marks \
 [ "$rc" = 0 ] || { echo "vmms: the guest run failed (exit $rc): $log" >&2; exit 1; }
 
 # Figures per run, from the serial log: R N MODE stop_kexec_s agent_s
-# listening_s restored_s.
+# listening_s restored_s mean_restore_s (one --restore's own span).
 tr -d '\r' < "$log" | awk '
 	function val(s) { sub(/^[^=]*=/, "", s); return s }
 	/KHOTEST: LOG vmms_upgrade=/ {
@@ -92,29 +94,29 @@ tr -d '\r' < "$log" | awk '
 	/KHOTEST: LOG vmms_agent=/ { split(val($0), a, ","); ag[a[1]] = a[2] }
 	/KHOTEST: LOG vmms_listening=/ { split(val($0), a, ","); li[a[1]] = a[2] }
 	/KHOTEST: LOG vmms_restored=/ { split(val($0), a, ","); re[a[1]] = a[2] }
+	/KHOTEST: LOG vmms_span=/ { split(val($0), a, ","); sp[a[1]] += a[3] - a[2] }
 	END {
 		for (r = 1; r in n; r++) {
 			if (!(r in sk) || !(r in ag) || !(r in li) || !(r in re)) { print "missing", r; exit 1 }
-			print r, n[r], mode[r], sk[r], ag[r], li[r] - ag[r], re[r] - li[r]
+			print r, n[r], mode[r], sk[r], ag[r], li[r] - ag[r], re[r] - li[r], sp[r] / n[r]
 		}
 	}' > "$work/figures" || { echo "vmms: a figure is missing in $log: $(tail -n1 "$work/figures")" >&2; exit 1; }
 [ "$(wc -l < "$work/figures")" = "$(echo "$runs" | wc -w)" ] ||
 	{ echo "vmms: $(wc -l < "$work/figures") runs of $(echo "$runs" | wc -w) in $log" >&2; exit 1; }
 
 echo "vmms: $(echo "$runs" | wc -w) runs in one L1 boot ($smp vCPUs, $mem, nested TCG), wall clock; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'vmms: %-3s %-4s %-12s %-12s %-10s %-10s %-10s %-13s %s\n' N mode "stop->kexec" "boot->agent" "new QEMUs" restores blackout "toolkit+QEMU" "ratios to N=1: blackout, toolkit+QEMU, restores"
+printf 'vmms: %-3s %-4s %-11s %-11s %-10s %-10s %-9s %-10s %-12s %s\n' N mode "stop->kexec" "boot->agent" "new QEMUs" restores each blackout "toolkit+QEMU" "ratios to N=1: blackout, toolkit+QEMU, restores"
 awk '
 	function s(v) { return sprintf("%.3f s", v) }
-	NR == 2 { b1 = $4 + $5 + $6 + $7; t1 = $4 + $6 + $7; r1 = $7 }
-	NR == 1 { first = $0; next }
-	NR == 2 {
-		split(first, w)
-		printf "vmms: %-3s %-4s %-12s %-12s %-10s %-10s %-10s %-13s warm-up\n", w[2], w[3],
-			s(w[4]), s(w[5]), s(w[6]), s(w[7]), s(w[4] + w[5] + w[6] + w[7]), s(w[4] + w[6] + w[7])
+	function row(f, tail) {
+		printf "vmms: %-3s %-4s %-11s %-11s %-10s %-10s %-9s %-10s %-12s %s\n", f[2], f[3],
+			s(f[4]), s(f[5]), s(f[6]), s(f[7]), s(f[8]), s(f[4] + f[5] + f[6] + f[7]),
+			s(f[4] + f[6] + f[7]), tail
 	}
+	{ split($0, f) }
+	NR == 1 { row(f, "warm-up"); next }
+	NR == 2 { b1 = f[4] + f[5] + f[6] + f[7]; t1 = f[4] + f[6] + f[7]; r1 = f[7] }
 	{
-		b = $4 + $5 + $6 + $7
-		t = $4 + $6 + $7
-		printf "vmms: %-3s %-4s %-12s %-12s %-10s %-10s %-10s %-13s %.2f, %.2f, %.2f (N = %d)\n", $2, $3,
-			s($4), s($5), s($6), s($7), s(b), s(t), b / b1, t / t1, $7 / r1, $2
+		row(f, sprintf("%.2f, %.2f, %.2f (N = %d)", (f[4] + f[5] + f[6] + f[7]) / b1,
+			(f[4] + f[6] + f[7]) / t1, f[7] / r1, f[2]))
 	}' "$work/figures"

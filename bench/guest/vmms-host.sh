@@ -54,6 +54,10 @@ if [ "$prev" -ge 1 ]; then
 		wait "$p" || { cat "$W"/relay-*.log; khotest_fail "a --restore of run $prev failed"; }
 	done
 	khotest_log "vmms_restored=$prev,$(up)"
+	# Each --restore's own span on the wall clock (restore_one's line).
+	for t in $(tags "$prev" "$n"); do
+		khotest_log "vmms_span=$prev,$(cat "$W/${t}n.restore-wall")"
+	done
 	agent_status finished
 	for t in $(tags "$prev" "$n"); do
 		grep -q 'done: the new QEMU has the descriptors and the stream' "$W/relay-$t.log" ||
