@@ -194,6 +194,17 @@ $(CPR_PAYLOAD): tests/cpr/payload.c tests/cpr/payload.ld
 		-static -Wl,-T,tests/cpr/payload.ld -Wl,--build-id=none \
 		-Wl,--no-warn-rwx-segments -o $@ tests/cpr/payload.c
 
+# 110's memory failure on a QEMU's guest RAM, in the host image.
+CPR_HWPOISON := $(BUILD)/tests/cpr/hwpoison
+$(CPR_HWPOISON): tests/cpr/hwpoison.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $<
+
+CPR_MCE_LATE := $(BUILD)/tests/cpr/mce-late.so
+$(CPR_MCE_LATE): tests/cpr/mce-late.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
 # kho-tool as QEMU 11.1's cpr-transfer peer, on one kernel (docs/qemu-cpr.md).
 check-cpr: all $(CPR_PAYLOAD)
 	BUILD=$(BUILD) ./tests/cpr/roundtrip.sh

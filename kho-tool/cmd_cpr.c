@@ -32,6 +32,7 @@
 #include "file.h"
 #include "handoff.h"
 #include "luo.h"
+#include "poison.h"
 #include "rundir.h"
 #include "state.h"
 #include "escape.h"
@@ -201,6 +202,54 @@ static int check_kvm(struct cpr_relay *r)
 		 "vfio device '%s' in a QEMU without KVM: QEMU's cpr-transfer would call KVM_IRQFD for its interrupts and crash the source",
 		 name);
 	return -EOPNOTSUPP;
+}
+
+/*
+ * Before the guest stops: no page of the guest's RAM may be poisoned.
+ * 7.2's memfd preservation does not look at PG_hwpoison, so the broken
+ * frame would reach the new QEMU as ordinary memory, and the guest would
+ * read whatever it returns where it should take a machine check.  The
+ * test VMM's path punches such pages out and poisons them again after
+ * the kexec in its own mapping (UFFDIO_POISON, docs/device-state.md);
+ * QEMU 11.1 has no interface through which a new QEMU could be told to
+ * do that, so the upgrade is refused instead.  The QEMU is the QMP
+ * socket's peer: its mappings show the memfds' frames.
+ */
+static int check_poison(struct cpr_relay *r)
+{
+	struct kho_diag diag = { "" };
+	struct kho_memfd *memfds = NULL;
+	struct kho_poison *p = NULL;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	size_t nr = 0, nr_p = 0;
+	int *fds = NULL, ret;
+
+	if (getsockopt(r->q.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		ret = -errno;
+		snprintf(r->err, sizeof(r->err), "QMP socket: SO_PEERCRED: which process is QEMU");
+		return ret;
+	}
+	ret = kho_cpr_state_memfds(&r->st, &memfds, &fds, &nr);
+	if (!ret && nr)
+		ret = kho_poison_find("/proc", cred.pid, memfds, fds, nr, &p,
+				      &nr_p, &diag);
+	if (ret)
+		snprintf(r->err, sizeof(r->err), "QEMU pid %d: %s", (int)cred.pid,
+			 diag.msg[0] ? diag.msg : strerror(-ret));
+	else if (nr_p) {
+		snprintf(r->err, sizeof(r->err),
+			 "fd '%s': %zu poisoned range%s of guest RAM, the first 0x%llx+0x%llx: a new QEMU cannot be told to keep %s poisoned, and the kexec would carry the broken frame%s as ordinary memory",
+			 r->st.fds[p[0].memfd_token].name, nr_p, nr_p > 1 ? "s" : "",
+			 (unsigned long long)p[0].offset,
+			 (unsigned long long)p[0].length,
+			 nr_p > 1 ? "them" : "it", nr_p > 1 ? "s" : "");
+		ret = -EHWPOISON;
+	}
+	free(p);
+	free(memfds);
+	free(fds);
+	return ret;
 }
 
 /*
@@ -377,6 +426,10 @@ int cpr_relay_receive_state(struct cpr_relay *r)
 	if (!ret && r->st.nr_vfio) {
 		stepname = "check KVM";
 		ret = check_kvm(r);
+	}
+	if (!ret && r->kexec_safe) {
+		stepname = "check poison";
+		ret = check_poison(r);
 	}
 	if (!ret && inject && !strcmp(inject, "cpr-state")) {
 		snprintf(r->err, sizeof(r->err), "injected (KHO_CPR_FAIL_AT=cpr-state)");

@@ -13,6 +13,7 @@
 
 #include "cpr_state.h"
 #include "escape.h"
+#include "kho.h"
 
 /* QEMU_VM_SUBSECTION in migration/savevm.c. */
 #define CPR_SUBSECTION 0x05
@@ -441,6 +442,46 @@ static const char *const kind_names[] = {
 	[KHO_CPR_KIND_FILE] = "file",
 	[KHO_CPR_KIND_OTHER] = "other",
 };
+
+int kho_cpr_state_memfds(const struct kho_cpr_state *st,
+			 struct kho_memfd **memfds, int **fds, size_t *nr)
+{
+	struct kho_memfd *m;
+	char what[256];
+	unsigned int i;
+	size_t n = 0;
+	int *f;
+
+	*memfds = NULL;
+	*fds = NULL;
+	*nr = 0;
+	m = calloc(st->nr_fds ? st->nr_fds : 1, sizeof(*m));
+	f = calloc(st->nr_fds ? st->nr_fds : 1, sizeof(*f));
+	if (!m || !f) {
+		free(m);
+		free(f);
+		return -ENOMEM;
+	}
+	for (i = 0; i < st->nr_fds; i++) {
+		if (st->fds[i].fd < 0 ||
+		    kho_cpr_fd_kind(st->fds[i].fd, what, sizeof(what)) != KHO_CPR_KIND_MEMFD)
+			continue;
+		m[n].token = i;
+		/* For messages only: a longer name is cut. */
+		snprintf(m[n].name, sizeof(m[n].name), "%.*s",
+			 (int)sizeof(m[n].name) - 1, st->fds[i].name);
+		f[n++] = st->fds[i].fd;
+	}
+	if (!n) {
+		free(m);
+		free(f);
+		return 0;
+	}
+	*memfds = m;
+	*fds = f;
+	*nr = n;
+	return 0;
+}
 
 const char *kho_cpr_kind_name(enum kho_cpr_kind kind)
 {

@@ -137,6 +137,23 @@ void kho_cpr_state_free(struct kho_cpr_state *st);
  */
 enum kho_cpr_kind kho_cpr_fd_kind(int fd, char *what, size_t whatlen);
 
+struct kho_memfd;
+
+/**
+ * kho_cpr_state_memfds() - a CPR state's memfds, as a memfd table
+ * @st:     the state
+ * @memfds: out: malloc'd, one entry per memfd descriptor of @st: its
+ *          token the descriptor's index in @st->fds, its name QEMU's
+ * @fds:    out: malloc'd, those descriptors (@st still owns them)
+ * @nr:     out: entries; 0 (and NULL tables) when there is none
+ *
+ * What kho_poison_find() takes, to look for a QEMU's poisoned guest RAM.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int kho_cpr_state_memfds(const struct kho_cpr_state *st,
+			 struct kho_memfd **memfds, int **fds, size_t *nr);
+
 /**
  * kho_cpr_kind_name() - a kind's name, for messages and JSON
  * @kind: the kind

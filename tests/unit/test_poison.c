@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "poison.h"
+#include "cpr_state.h"
 #include "fstree.h"
 #include "ktest.h"
 
@@ -260,6 +262,59 @@ KTEST(poison_find_reads_the_vmms_mappings)
 	ASSERT_STR_CONTAINS(diag.msg, "/4243/maps: No such file or directory");
 	fstree_rm(proc);
 	close(fd);
+}
+
+/*
+ * A QEMU's guest RAM, as cpr-relay looks for poison in it before the
+ * guest stops: the CPR state's memfds (its eventfd left out), each
+ * token its index in the state, so that a poisoned range names the fd.
+ */
+KTEST(poison_find_in_a_qemus_cpr_state)
+{
+	struct kho_cpr_fd cfd[3] = {
+		{ .name = "pc.bios" }, { .name = "irq-notifier" }, { .name = "ram0" },
+	};
+	struct kho_cpr_state st = { .nr_fds = 3, .fds = cfd };
+	struct kho_diag diag = { "" };
+	struct kho_memfd *m;
+	struct kho_poison *p;
+	size_t nr, nr_p;
+	int *fds;
+
+	cfd[0].fd = memfd_create("pc.bios", 0);
+	cfd[1].fd = eventfd(0, 0);
+	cfd[2].fd = memfd_create("memory-backend-memfd", 0);
+	ASSERT_TRUE(cfd[0].fd >= 0 && cfd[1].fd >= 0 && cfd[2].fd >= 0);
+	ASSERT_EQ(0, ftruncate(cfd[2].fd, 32 * PS));
+	ASSERT_EQ(0, kho_cpr_state_memfds(&st, &m, &fds, &nr));
+	ASSERT_EQ(2, nr);
+	ASSERT_EQ(0, m[0].token);
+	ASSERT_TRUE(!strcmp(m[0].name, "pc.bios"));
+	ASSERT_EQ(2, m[1].token);
+	ASSERT_TRUE(!strcmp(m[1].name, "ram0"));
+	ASSERT_EQ(cfd[2].fd, fds[1]);
+
+	/* QEMU maps ram0's pages 0..15; its page 9 sits on a bad frame. */
+	fstree_vmm_proc(proc, sizeof(proc), cfd[2].fd, 0x7f0000000000, 0, 16, 9, 3);
+	ASSERT_EQ(0, kho_poison_find(proc, 4242, m, fds, nr, &p, &nr_p, &diag));
+	ASSERT_EQ(1, nr_p);
+	ASSERT_TRUE(!strcmp(cfd[p[0].memfd_token].name, "ram0"));
+	ASSERT_EQ(9 * PS, p[0].offset);
+	ASSERT_EQ(PS, p[0].length);
+	free(p);
+	fstree_rm(proc);
+	free(m);
+	free(fds);
+
+	/* No memfd at all: an empty table, nothing to look in. */
+	st.nr_fds = 1;
+	st.fds = &cfd[1];
+	ASSERT_EQ(0, kho_cpr_state_memfds(&st, &m, &fds, &nr));
+	ASSERT_EQ(0, nr);
+	ASSERT_TRUE(m == NULL && fds == NULL);
+	close(cfd[0].fd);
+	close(cfd[1].fd);
+	close(cfd[2].fd);
 }
 
 KTEST(poison_punch_leaves_a_hole_of_zeroes)

@@ -13,8 +13,10 @@ load helpers
 # The L2 payload rides in /test; make builds it.
 need_payload() {
 	PAYLOAD="$BUILD/tests/cpr/payload.elf"
-	[ -r "$PAYLOAD" ] || make -C "$KHO_TOP" BUILD="$BUILD" "$PAYLOAD" >&3 2>&1 ||
-		die "cannot build $PAYLOAD"
+	HWPOISON="$BUILD/tests/cpr/hwpoison"
+	MCE_LATE="$BUILD/tests/cpr/mce-late.so"
+	make -C "$KHO_TOP" BUILD="$BUILD" "$PAYLOAD" "$HWPOISON" "$MCE_LATE" >&3 2>&1 ||
+		die "cannot build the L2 payload and its helpers"
 }
 
 @test "host image: Debian sid boots from its disk with our init, QEMU 11.1 and kho-tool run" {
@@ -144,4 +146,22 @@ wall_between() {
 	echo "#$continued" >&3
 	echo "# stage 3's two --restores at once ran side by side: $(log_value restores_overlapped) ($(log_value a3_restore_wall) and $(log_value b3_restore_wall)); a second --restore of a2 refused $(log_value twice_refused)" >&3
 	echo "# L1 wall clock to the first new heartbeat: upgrade -> a2 $(wall_between upgrade_start_wall a2_first_wall) s (after b's failed --restore), b2 $(wall_between upgrade_start_wall b2_first_wall) s; rollback -> a3 $(wall_between rollback_start_wall a3_first_wall) s, b3 $(wall_between rollback_start_wall b3_first_wall) s" >&3
+}
+
+@test "host image: a poisoned page of a QEMU guest's RAM: the upgrade refused by name before the guest stops" {
+	# vanilla-debug has CONFIG_MEMORY_FAILURE; the plain kernels do not.
+	need_payload
+	local debug patched
+	debug=$(kernel_image vanilla-debug) || die "no vanilla-debug kernel"
+	patched=$(kernel_image patched) || die "no patched kernel"
+	# KASAN's kernel needs more KHO scratch than the default (helpers.bash).
+	run_vm --exact-marks --host-image khotest-init --timeout 900 --kernel "$debug" \
+		--append "kho_scratch=32M,192M,32M" \
+		--script "$GUEST_DIR/host-cpr-poison.sh" --file "$PAYLOAD:/test/payload.elf" \
+		--file "$HWPOISON:/test/hwpoison" --file "$MCE_LATE:/test/mce-late.so" --file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$patched:/test/vmlinuz-patched" \
+		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
+		--expect l2-running --expect poisoned --expect refused-running
+	assert_vm_ok
+	assert_log "upgrade: check poison: .*fd 'ram0': 1 poisoned range of guest RAM, the first 0x1800000\\+0x1000"
 }
