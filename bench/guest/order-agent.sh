@@ -15,7 +15,7 @@
 # an auto-domain restore, 12 and 13 an explicit-HWPT one, R the boot), so
 # the host counts the VT-d invalidations of each restore in QEMU's trace.
 # The guest has one CPU: while the agent restores, this script waits with
-# shell builtins only (as bench/guest/replay-vm.sh does).
+# shell builtins only (khotest_agent_ready, tests/vm/guest/lib.sh).
 #
 # bench/order-vm.sh prepends "maps=M chunk=C seq=\"auto hwpt ...\"".
 run=/run/kho-tool
@@ -29,32 +29,11 @@ agent_kind=$(nth $((KHO_STAGE - 1)))
 
 if [ -n "$agent_kind" ]; then
 	case "$agent_kind" in auto) ph=10 ;; hwpt) ph=12 ;; *) khotest_fail "bench: seq '$agent_kind'" ;; esac
-	mkdir -p $run
-	rm -f $run/agent.status /tmp/tick
-	mkfifo /tmp/tick
-	exec 3<>/tmp/tick
 	order-loop mark "$KHO_STAGE" "$ph" || khotest_fail "bench: marker $ph"
-	restore-agent </dev/null 2>/tmp/agent.err &
-	i=0
-	st=
-	while :; do
-		read -t 0.05 -u 3 _ || :
-		if [ -e $run/agent.status ]; then
-			read -r st <$run/agent.status || :
-		fi
-		case "$st" in ready* | held* | failed* | none*) break ;; esac
-		i=$((i + 1))
-		[ "$i" -lt 12000 ] || khotest_fail "bench: $agent_kind: agent never answered"
-	done
+	khotest_agent_ready
 	order-loop mark "$KHO_STAGE" $((ph + 1)) || khotest_fail "bench: marker $((ph + 1))"
-	exec 3>&-
-	cat /tmp/agent.err
-	case "$st" in
-	ready*) ;;
-	*) cat $run/restore.log; khotest_fail "bench: $agent_kind: agent not ready: $st" ;;
-	esac
-	grep -E "step |restored in" $run/restore.log
-	agent=$(sed -n 's/.*restored in \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
+	khotest_agent_restored "bench: $agent_kind"
+	agent=$agent_ms
 	rline=$(grep 'step replay ' $run/restore.log | tail -n 1)
 	replay=$(echo "$rline" | sed -n 's/.*step replay *\([0-9.]*\) ms.*/\1/p')
 	ioctls=$(echo "$rline" | sed -n 's/.* ok: \([0-9]*\) ioctls.*/\1/p')
@@ -76,18 +55,7 @@ fi
 if [ -n "$stage_kind" ]; then
 	flag=
 	[ "$stage_kind" = hwpt ] && flag=--hwpt
-	: >/tmp/stage.out
-	test-vmm stage --maps "$maps" --chunk "$chunk" $flag >/tmp/stage.out 2>&1 &
-	stage_pid=$!
-	i=0
-	until grep -q '^test-vmm: ready' /tmp/stage.out; do
-		kill -0 "$stage_pid" 2>/dev/null ||
-			khotest_fail "bench: stage $stage_kind exited: $(cat /tmp/stage.out)"
-		i=$((i + 1))
-		[ "$i" -lt 6000 ] || khotest_fail "bench: stage $stage_kind: $(cat /tmp/stage.out)"
-		sleep 0.1
-	done
-	cat /tmp/stage.out
+	khotest_stage --maps "$maps" --chunk "$chunk" $flag
 	khotest_kexec vanilla kho_agent=off
 fi
 khotest_mark "order-agent-measured-$maps"
