@@ -23,12 +23,23 @@
 # (drivers/iommu/intel/iommu.c, intel_iommu_iotlb_sync_map()) whatever the
 # order of the maps.  docs/benchmarks.md has the figures.
 #
+#  (3) "agent": the restore-agent's real restore, after a kexec, of a
+#      hand-off of MAPS mappings staged by an auto-domain VMM (ATTACH to
+#      the IOAS) against one staged by a VMM that allocates its HWPT
+#      explicitly (IOMMU_HWPT_ALLOC, ATTACH to it: test-vmm stage --hwpt,
+#      as QEMU's iommufd backend does), whose journal the replay's phase
+#      order replays hwpt-first; KHO_BENCH_ORDER_AGENT_ROUNDS (default 2)
+#      restores of each, alternating, in one guest run of 2R+1 boots under
+#      -icount with the same trace, the markers bracketing each restore
+#      from the agent's start to "ready" (bench/guest/order-agent.sh);
+#      test-vmm restart adopts each and checks DMA.
+#
 # Ratios: attach-first / maps-first, medians of the rounds of the same
 # boot; invalidation counts: per window (every round of a boot must give
 # the same counts, else the bench fails).  A missing figure fails.
 #
 # usage: bench/order-vm.sh [ROUNDS_ICOUNT [ROUNDS_WALL [MAPS]]]
-#        (env BUILD as launch.sh; KHO_BENCH_ORDER_CLOCKS="icount wall")
+#        (env BUILD as launch.sh; KHO_BENCH_ORDER_CLOCKS="icount wall agent")
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +50,8 @@ chunk=16384
 export BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
 logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
-clocks=${KHO_BENCH_ORDER_CLOCKS:-icount wall}
+clocks=${KHO_BENCH_ORDER_CLOCKS:-icount wall agent}
+agent_rounds=${KHO_BENCH_ORDER_AGENT_ROUNDS:-3}
 
 mkdir -p "$BUILD/bench/guest" "$logdir"
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
@@ -65,7 +77,19 @@ field() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i+1);
 script=$(mktemp /tmp/bench-order.XXXXXX.sh)
 trap 'rm -f "$script"' EXIT
 echo "order: $maps maps of $chunk bytes, host load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+# The VT-d invalidation events of QEMU's trace that are one descriptor
+# each (vtd_inv_desc_cc_device is traced for each device a cc_devices
+# descriptor hits, so it is left out).
+inv_events="vtd_inv_desc_iotlb_pages vtd_inv_desc_iotlb_domain vtd_inv_desc_iotlb_global
+	vtd_inv_desc_cc_domain vtd_inv_desc_cc_global vtd_inv_desc_cc_devices
+	vtd_inv_desc_iotlb_pasid_pages vtd_inv_desc_iotlb_pasid"
+trace_qemu=(--qemu-arg -icount --qemu-arg "shift=0,sleep=off"
+	--qemu-arg -trace --qemu-arg 'enable=vtd_inv_desc*'
+	--qemu-arg -trace --qemu-arg 'enable=vtd_inv_qi_tail'
+	--qemu-arg -trace --qemu-arg 'enable=vtd_page_walk_one'
+	--qemu-arg -trace --qemu-arg 'enable=pci_cfg_write')
 for clock in $clocks; do
+	[ "$clock" != agent ] || continue
 	name=bench-order-$clock
 	log=$logdir/$name.log
 	trace=$logdir/$name.trace
@@ -73,12 +97,7 @@ for clock in $clocks; do
 	qemu=()
 	if [ "$clock" = icount ]; then
 		r=$rounds_ic
-		qemu=(--qemu-arg -icount --qemu-arg "shift=0,sleep=off"
-			--qemu-arg -trace --qemu-arg 'enable=vtd_inv_desc*'
-			--qemu-arg -trace --qemu-arg 'enable=vtd_inv_qi_tail'
-			--qemu-arg -trace --qemu-arg 'enable=vtd_page_walk_one'
-			--qemu-arg -trace --qemu-arg 'enable=pci_cfg_write'
-			--qemu-arg -D --qemu-arg "$trace")
+		qemu=("${trace_qemu[@]}" --qemu-arg -D --qemu-arg "$trace")
 	else
 		r=$rounds_wall
 	fi
@@ -166,9 +185,7 @@ for clock in $clocks; do
 	# One descriptor per event below; vtd_inv_desc_cc_device is left out:
 	# QEMU traces it for each device a cc_devices descriptor hits.
 	inv_af=0; inv_mf=0; inv_hf=0
-	for ev in vtd_inv_desc_iotlb_pages vtd_inv_desc_iotlb_domain vtd_inv_desc_iotlb_global \
-		vtd_inv_desc_cc_domain vtd_inv_desc_cc_global vtd_inv_desc_cc_devices \
-		vtd_inv_desc_iotlb_pasid_pages vtd_inv_desc_iotlb_pasid; do
+	for ev in $inv_events; do
 		inv_af=$((inv_af + $(get af "$ev"))); inv_mf=$((inv_mf + $(get mf "$ev"))); inv_hf=$((inv_hf + $(get hf "$ev")))
 	done
 	[ "$inv_mf" -gt 0 ] || { echo "order: no invalidation counted in the maps-first windows: trace broken? ($trace)" >&2; exit 1; }
@@ -177,3 +194,93 @@ for clock in $clocks; do
 	echo "order: $maps maps: IOTLB + context invalidations per window: attach-first $inv_af / hwpt-first $inv_hf: ratio $(calc 1 "$inv_af / $inv_hf") (goal 4x)"
 	echo "order: $maps maps: queued-invalidation tail writes (each one a trap to QEMU): attach-first $(get af vtd_inv_qi_tail) / maps-first $(get mf vtd_inv_qi_tail) / hwpt-first $(get hf vtd_inv_qi_tail)"
 done
+
+case " $clocks " in *" agent "*) ;; *) exit 0 ;; esac
+# (3) The agent's restore of an auto-domain VMM's hand-off against an
+# explicit-HWPT VMM's: one guest run, kexec after kexec.
+name=bench-order-agent
+log=$logdir/$name.log
+trace=$logdir/$name.trace
+rm -f "$trace"
+seq=
+for ((k = 0; k < agent_rounds; k++)); do seq="$seq auto hwpt"; done
+{ echo "maps=$maps chunk=$chunk seq=\"${seq# }\""; cat "$top/bench/guest/order-agent.sh"; } >"$script"
+"$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \
+	--script "$script" --timeout 1800 "${trace_qemu[@]}" --qemu-arg -D --qemu-arg "$trace" \
+	--file "$BUILD/bench/guest/order-loop:/bin/order-loop" \
+	--expect "order-agent-measured-$maps" >&2 ||
+	{ echo "order: the agent guest run failed, see $log" >&2; exit 1; }
+# One line per restore: "agent-BOOT=KIND restored T replay R ioctls N
+# hwpt-alloc H attach A plan-hwpt-allocs P".
+lines=$(grep -a -o 'KHOTEST: LOG agent-[0-9]*=.*' "$log" | tr -d '\r' | sed 's/^KHOTEST: LOG agent-//; s/=/ /')
+[ "$(grep -c . <<<"$lines")" = $((2 * agent_rounds)) ] ||
+	{ echo "order: agent: $(grep -c . <<<"$lines") restores logged, want $((2 * agent_rounds)) ($log)" >&2; exit 1; }
+while read -r boot kind rest; do
+	for k in restored replay ioctls hwpt-alloc attach plan-hwpt-allocs; do
+		num "agent boot $boot ($kind) $k" "$(field "$rest" "$k")"
+	done
+	want=0; [ "$kind" = hwpt ] && want=1
+	[ "$(field "$rest" plan-hwpt-allocs)" = "$want" ] ||
+		{ echo "order: agent boot $boot ($kind): $(field "$rest" plan-hwpt-allocs) HWPT_ALLOC in the plan kho-tool inspect shows, want $want" >&2; exit 1; }
+done <<<"$lines"
+# kind FIELD: the median of FIELD over the restores of kind KIND.
+agent_median() {
+	awk -v kind="$1" -v k="$2" '$2 == kind { for (i = 3; i < NF; i++) if ($i == k) v[++n] = $(i+1) }
+		END {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+			if (n) print v[int((n + 1) / 2)]
+		}' <<<"$lines"
+}
+for kind in auto hwpt; do
+	for k in restored replay ioctls hwpt-alloc attach; do
+		v=$(agent_median "$kind" "$k")
+		num "agent $kind $k median" "$v"
+		printf -v "a_${kind}_${k//-/_}" '%s' "$v"
+	done
+done
+# shellcheck disable=SC2154 # assigned by printf -v above
+{
+[ "$a_hwpt_ioctls" = $((a_auto_ioctls + 1)) ] ||
+	{ echo "order: agent: $a_hwpt_ioctls ioctls replayed for the explicit HWPT, $a_auto_ioctls for the auto domain: want one more (its HWPT_ALLOC)" >&2; exit 1; }
+[ "$(calc 0 "($a_hwpt_restored > 0 && $a_hwpt_replay > 0)")" = 1 ] || { echo "order: agent: explicit-HWPT restore time 0" >&2; exit 1; }
+# Invalidations per restore window: 10/11 auto, 12/13 explicit HWPT.
+# Unlike order-loop's rounds, each restore runs in its own boot: the
+# auto domain's count follows the memfd's physically contiguous runs,
+# which each boot's page allocator lays out anew, so the counts are
+# printed per restore and compared by their medians and extremes.
+counts=$(awk -v events="$inv_events" '
+	function hex(s,   i, v) {
+		v = 0
+		for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+		return v
+	}
+	BEGIN { n = split(events, e, /[ \t\n]+/); for (i = 1; i <= n; i++) one[e[i]] = 1 }
+	/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
+		v = hex(substr($NF, 7)); ph = v % 16; rd = int(v / 16)
+		if (ph == 10 || ph == 12) { cur = (ph == 10 ? "auto" : "hwpt"); rnd = rd; inv = 0; pages = 0; qi = 0; next }
+		if (ph == 11 || ph == 13) { if (cur != "") printf "%s %d %d %d %d\n", cur, rnd, inv, pages, qi; cur = ""; next }
+	}
+	cur != "" && ($1 in one) { inv++; pages += ($1 == "vtd_inv_desc_iotlb_pages") }
+	cur != "" && $1 == "vtd_inv_qi_tail" { qi++ }' "$trace")
+# kind COLUMN STAT: min, median or max of COLUMN (3 invalidations,
+# 4 page-selective, 5 tail writes) over the restores of KIND.
+inv_stat() {
+	awk -v kind="$1" -v c="$2" -v s="$3" '$1 == kind { v[++n] = $c }
+		END {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+			if (n) print (s == "min" ? v[1] : s == "max" ? v[n] : v[int((n + 1) / 2)])
+		}' <<<"$counts"
+}
+for kind in auto hwpt; do
+	w=$(awk -v kind="$kind" '$1 == kind' <<<"$counts" | grep -c . || :)
+	[ "$w" = "$agent_rounds" ] ||
+		{ echo "order: agent trace: $w $kind restore windows, want $agent_rounds ($trace)" >&2; exit 1; }
+	[ "$(inv_stat "$kind" 3 min)" -gt 0 ] ||
+		{ echo "order: agent: a $kind restore window counted no invalidation: trace broken? ($trace)" >&2; exit 1; }
+done
+inv_auto=$(inv_stat auto 3 median); inv_hwpt=$(inv_stat hwpt 3 median)
+for v in inv_auto inv_hwpt; do num "agent $v" "${!v}"; done
+echo "order: $maps maps, restore-agent after kexec, -icount shift=0, medians of $agent_rounds restores each: auto-domain VMM restored in $a_auto_restored ms (replay $a_auto_replay: $a_auto_ioctls ioctls, attach $a_auto_attach) / explicit-HWPT VMM $a_hwpt_restored ms (replay $a_hwpt_replay: $a_hwpt_ioctls ioctls, HWPT_ALLOC $a_hwpt_hwpt_alloc, attach $a_hwpt_attach): ratio $(calc 2 "$a_auto_restored / $a_hwpt_restored"), replay step alone $(calc 2 "$a_auto_replay / $a_hwpt_replay")"
+echo "order: $maps maps, restore-agent after kexec: IOTLB + context invalidations per restore (QEMU trace; boot kind invalidations page-selective tail-writes): $(tr '\n' ';' <<<"$counts" | sed 's/;$//; s/;/; /g')"
+echo "order: $maps maps, restore-agent after kexec: IOTLB + context invalidations, medians of $agent_rounds restores each: auto-domain $inv_auto / explicit-HWPT $inv_hwpt: ratio $(calc 1 "$inv_auto / $inv_hwpt") (goal 4x; fewest auto / most explicit: $(inv_stat auto 3 min) / $(inv_stat hwpt 3 max) = $(calc 1 "$(inv_stat auto 3 min) / $(inv_stat hwpt 3 max)")); queued-invalidation tail writes $(inv_stat auto 5 median) / $(inv_stat hwpt 5 median)"
+}

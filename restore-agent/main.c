@@ -1331,11 +1331,13 @@ static int restore_steps(struct agent *a)
 		if (err)
 			return fail_step(a, "replay", t0, err, diag.msg);
 		snprintf(detail, sizeof(detail),
-			 "%u ioctls, %u maps in %.3f ms, %zu device(s): sysfs identity %.3f ms, open+bind %.3f ms, attach %.3f ms",
+			 "%u ioctls, %u maps in %.3f ms, %zu device(s): sysfs identity %.3f ms, open+bind %.3f ms, %u HWPT alloc(s) %.3f ms, attach %.3f ms",
 			 a->r.steps, a->r.stat[KHO_OP_IOAS_MAP_FILE].calls,
 			 a->r.stat[KHO_OP_IOAS_MAP_FILE].ns / 1e6, a->r.nr_dev,
 			 a->r.identity_ns / 1e6,
 			 a->r.stat[KHO_OP_DEVICE_BIND].ns / 1e6,
+			 a->r.stat[KHO_OP_HWPT_ALLOC].calls,
+			 a->r.stat[KHO_OP_HWPT_ALLOC].ns / 1e6,
 			 a->r.stat[KHO_OP_DEVICE_ATTACH].ns / 1e6);
 		agent_step_done("replay", t0, 0, detail);
 	}

@@ -35,7 +35,11 @@
  *   order-loop: round R maps-first T ms (maps M, open+bind B, attach A)
  *   order-loop: medians maps-first T ... attach-first T ...
  *
- * usage: order-loop ROUNDS MAPS CHUNK
+ * "order-loop mark ROUND PHASE" writes one marker and exits: the guest
+ * script brackets the restore-agent's restore with it (phases 10-13,
+ * bench/guest/order-agent.sh).
+ *
+ * usage: order-loop ROUNDS MAPS CHUNK | order-loop mark ROUND PHASE
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,19 +110,9 @@ static int do_dev(const char *cdev, int iommufd, uint32_t ioas, int *devfd,
 	if (ret)
 		return ret;
 	t = ms_now();
-	if (hwpt) {
-		struct iommu_hwpt_alloc cmd = {
-			.size = sizeof(cmd),
-			.dev_id = devid,
-			.pt_id = ioas,
-			.data_type = IOMMU_HWPT_DATA_NONE,
-		};
-
-		if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd))
-			return -errno;
-		pt = cmd.out_hwpt_id;
-	}
-	ret = vmm_vfio_attach(*devfd, pt, &pt);
+	ret = hwpt ? vmm_hwpt_alloc(iommufd, devid, ioas, &pt) : 0;
+	if (!ret)
+		ret = vmm_vfio_attach(*devfd, pt, &pt);
 	w->attach = ms_now() - t;
 	return ret;
 }
@@ -182,39 +176,58 @@ static double median(const struct win *w, unsigned int n, size_t off)
 	return v[(n - 1) / 2];
 }
 
-int main(int argc, char **argv)
+/* The edu's VFIO cdev into @cdev, its sysfs config space into cfg_fd. */
+static int open_marker(char *cdev, size_t size, char *cfg, size_t cfg_size)
 {
-	static struct win mf[MAX_ROUNDS], af[MAX_ROUNDS], hf[MAX_ROUNDS];
-	unsigned int rounds, maps, r;
-	char cdev[64], link[256], cfg[320];
-	uint64_t chunk;
+	char link[256];
 	ssize_t n;
-	int memfd, ret;
+	int ret;
 
-	if (argc != 4 || (rounds = atoi(argv[1])) < 1 || rounds > MAX_ROUNDS ||
-	    (maps = atoi(argv[2])) < 1 ||
-	    (chunk = strtoull(argv[3], NULL, 0)) < 4096 || chunk % 4096) {
-		fprintf(stderr, "usage: order-loop ROUNDS(1..%d) MAPS CHUNK\n", MAX_ROUNDS);
-		return 2;
-	}
-	ret = vmm_vfio_find(VMM_EDU_VENDOR, VMM_EDU_DEVICE, cdev, sizeof(cdev));
+	ret = vmm_vfio_find(VMM_EDU_VENDOR, VMM_EDU_DEVICE, cdev, size);
 	if (ret) {
 		fprintf(stderr, "order-loop: no edu VFIO cdev: %s\n", strerror(-ret));
 		return 1;
 	}
-	snprintf(cfg, sizeof(cfg), "/sys/class/vfio-dev/%s/device", strrchr(cdev, '/') + 1);
+	snprintf(cfg, cfg_size, "/sys/class/vfio-dev/%s/device", strrchr(cdev, '/') + 1);
 	n = readlink(cfg, link, sizeof(link) - 1);
 	if (n < 0) {
 		perror(cfg);
 		return 1;
 	}
 	link[n] = '\0';
-	snprintf(cfg, sizeof(cfg), "/sys/bus/pci/devices/%s/config", strrchr(link, '/') + 1);
+	snprintf(cfg, cfg_size, "/sys/bus/pci/devices/%s/config", strrchr(link, '/') + 1);
 	cfg_fd = open(cfg, O_WRONLY | O_CLOEXEC);
 	if (cfg_fd < 0) {
 		perror(cfg);
 		return 1;
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct win mf[MAX_ROUNDS], af[MAX_ROUNDS], hf[MAX_ROUNDS];
+	unsigned int rounds, maps, r;
+	char cdev[64], cfg[320];
+	uint64_t chunk;
+	int memfd, ret;
+
+	if (argc == 4 && !strcmp(argv[1], "mark")) {
+		if (open_marker(cdev, sizeof(cdev), cfg, sizeof(cfg)))
+			return 1;
+		ret = mark(atoi(argv[2]), atoi(argv[3]));
+		if (ret)
+			fprintf(stderr, "order-loop: marker in %s: %s\n", cfg, strerror(-ret));
+		return !!ret;
+	}
+	if (argc != 4 || (rounds = atoi(argv[1])) < 1 || rounds > MAX_ROUNDS ||
+	    (maps = atoi(argv[2])) < 1 ||
+	    (chunk = strtoull(argv[3], NULL, 0)) < 4096 || chunk % 4096) {
+		fprintf(stderr, "usage: order-loop ROUNDS(1..%d) MAPS CHUNK | order-loop mark ROUND PHASE\n", MAX_ROUNDS);
+		return 2;
+	}
+	if (open_marker(cdev, sizeof(cdev), cfg, sizeof(cfg)))
+		return 1;
 	memfd = vmm_ram_create("order-loop", (size_t)maps * chunk);
 	if (memfd < 0 || fallocate(memfd, 0, 0, (off_t)maps * chunk)) {
 		fprintf(stderr, "order-loop: memfd of %u x %llu: %s\n", maps,

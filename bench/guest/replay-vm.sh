@@ -37,9 +37,8 @@
 #    session "kho-bench-bare" for the next boot's bare side.
 #
 # The guest has one CPU: anything this script runs while the agent
-# restores is charged to the agent.  So it waits with shell builtins only
-# (read with a timeout on a FIFO nobody writes), never forking a grep or
-# a sleep per poll.
+# restores is charged to the agent, so it waits for it with
+# khotest_agent_ready (tests/vm/guest/lib.sh), shell builtins only.
 #
 # bench/replay-vm.sh prepends "rounds=N" to this script.
 
@@ -97,31 +96,9 @@ fi
 
 if [ -n "$agent_n" ]; then
 	n=$agent_n
-	mkdir -p $run
-	rm -f $run/agent.status /tmp/tick
-	mkfifo /tmp/tick
-	exec 3<>/tmp/tick
-	restore-agent </dev/null 2>/tmp/agent.err &
-	agent_pid=$!
-	i=0
-	st=
-	while :; do
-		read -t 0.05 -u 3 _ || :
-		if [ -e $run/agent.status ]; then
-			read -r st <$run/agent.status || :
-		fi
-		case "$st" in ready* | held* | failed* | none*) break ;; esac
-		i=$((i + 1))
-		[ "$i" -lt 12000 ] || khotest_fail "bench: $n maps: agent never answered"
-	done
-	exec 3>&-
-	cat /tmp/agent.err
-	case "$st" in
-	ready*) ;;
-	*) cat $run/restore.log; khotest_fail "bench: $n maps: agent not ready: $st" ;;
-	esac
-	grep -E "step |restored in" $run/restore.log
-	agent=$(sed -n 's/.*restored in \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
+	khotest_agent_ready
+	khotest_agent_restored "bench: $n maps"
+	agent=$agent_ms
 	# A step missing from the log must fail on the host, not read as 0.
 	step_ms() {
 		v=$(sed -n "s/.*step $1 *\([0-9.]*\) ms.*/\1/p" $run/restore.log | tail -n 1)
@@ -149,18 +126,7 @@ if [ -n "$stage_n" ]; then
 	# nothing in this bench reads the rest, and TCG fills a GiB for minutes.
 	fill=
 	[ $(($(maps_of "$n") * $(chunk_of "$n"))) -le 67108864 ] || fill=--fill-head
-	: >/tmp/stage.out
-	test-vmm stage --maps "$(maps_of "$n")" --chunk "$(chunk_of "$n")" $fill >/tmp/stage.out 2>&1 &
-	stage_pid=$!
-	i=0
-	until grep -q '^test-vmm: ready' /tmp/stage.out; do
-		kill -0 "$stage_pid" 2>/dev/null ||
-			khotest_fail "bench: stage $n exited: $(cat /tmp/stage.out)"
-		i=$((i + 1))
-		[ "$i" -lt 6000 ] || khotest_fail "bench: stage $n: $(cat /tmp/stage.out)"
-		sleep 0.1
-	done
-	cat /tmp/stage.out
+	khotest_stage --maps "$(maps_of "$n")" --chunk "$(chunk_of "$n")" $fill
 	# How much of the shmem sits in large folios (KHO_BENCH_SHMEM_THP).
 	echo "replay-vm: stage $n: $(grep -E '^(Shmem|ShmemHugePages):' /proc/meminfo | tr -s ' \n' ' ')"
 fi

@@ -672,3 +672,99 @@ KTEST(compact_handoff_blob_edu_vm)
 	ASSERT_EQ(0, folded.nr_ioas);
 	kho_handoff_free(&h);
 }
+
+/*
+ * A VMM that allocates its HWPT explicitly (QEMU's iommufd backend), in
+ * its own order: bind, IOMMU_HWPT_ALLOC on the IOAS, ATTACH to that HWPT,
+ * then the guest-RAM maps.  The plan keeps the HWPT_ALLOC, and in the
+ * replay's phase order (kho_replay_run(): objects, maps, devices) runs
+ * hwpt-first: every map, then bind, HWPT_ALLOC, ATTACH to the HWPT, so
+ * the domain is filled before a device uses it (bench/order-vm.sh).
+ */
+KTEST(compact_explicit_hwpt_vmm_plan_runs_hwpt_first)
+{
+	static const uint32_t want[] = {
+		KHO_OP_IOAS_ALLOC, KHO_OP_REPLAY_MAPPINGS, KHO_OP_DEVICE_BIND,
+		KHO_OP_HWPT_ALLOC, KHO_OP_DEVICE_ATTACH,
+	};
+	static const int phases[] = { KHO_PHASE_OBJECTS, KHO_PHASE_MAPS,
+				      KHO_PHASE_DEVICES };
+	struct kho_journal j, plan;
+	struct kho_state flat, folded;
+	struct kho_diag d = { "" };
+	struct kho_rec r;
+	uint32_t ioas, dev, hwpt;
+	size_t i, p, n = 0;
+
+	kho_journal_init(&j);
+	kho_state_init(&flat);
+	kho_state_init(&folded);
+	add_memfds(&flat);
+	add_memfds(&folded);
+#define RECORD(rec) do {						\
+		kho_state_predict(&flat, &(rec));			\
+		ASSERT_EQ(0, kho_state_apply(&flat, &(rec), NULL));	\
+		ASSERT_EQ(0, kho_journal_append(&j, &(rec)));		\
+	} while (0)
+	r = (struct kho_rec){ .op = KHO_OP_IOAS_ALLOC };
+	RECORD(r);
+	ioas = r.ioas_alloc.out_ioas_id;
+	r = (struct kho_rec){ .op = KHO_OP_DEVICE_BIND };
+	r.bind.pci = (struct kho_pci_id){ .bus = 1, .vendor = 0x1234,
+					  .device = 0x11e8 };
+	RECORD(r);
+	dev = r.bind.out_devid;
+	r = (struct kho_rec){ .op = KHO_OP_HWPT_ALLOC };
+	r.hwpt_alloc.dev_id = dev;
+	r.hwpt_alloc.pt_id = ioas;
+	RECORD(r);
+	hwpt = r.hwpt_alloc.out_hwpt_id;
+	r = (struct kho_rec){ .op = KHO_OP_DEVICE_ATTACH };
+	r.attach.dev_id = dev;
+	r.attach.pt_id = hwpt;
+	RECORD(r);
+	ASSERT_EQ(hwpt, r.attach.out_hwpt_id);
+	for (i = 0; i < 4; i++) {
+		r = (struct kho_rec){ .op = KHO_OP_IOAS_MAP_FILE };
+		r.map.flags = IOMMU_IOAS_MAP_FIXED_IOVA |
+			      IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+		r.map.ioas_id = ioas;
+		r.map.memfd_token = 1;
+		r.map.offset = i * 4 * PG;
+		r.map.length = 4 * PG;
+		r.map.iova = 0x100000 + i * 4 * PG;
+		RECORD(r);
+	}
+#undef RECORD
+
+	ASSERT_EQ(0, kho_compact(&j, &folded, &plan, &d));
+	ASSERT_EQ(0, kho_state_equal(&flat, &folded, &d));
+	ASSERT_EQ(1, folded.nr_hwpt);
+	ASSERT_TRUE(!folded.hwpt[0].auto_domain);
+	ASSERT_EQ(dev, folded.hwpt[0].dev_id);
+	ASSERT_EQ(ioas, folded.hwpt[0].pt_id);
+	ASSERT_EQ(hwpt, folded.dev[0].attached_pt);
+	for (p = 0; p < 3; p++) {
+		for (i = 0; i < plan.nr; i++) {
+			const struct kho_rec *rec = &plan.recs[i];
+
+			if (kho_op_phase(rec->op) != phases[p])
+				continue;
+			ASSERT_TRUE(n < sizeof(want) / sizeof(want[0]));
+			ASSERT_EQ(want[n], rec->op);
+			n++;
+			if (rec->op == KHO_OP_HWPT_ALLOC) {
+				ASSERT_EQ(dev, rec->hwpt_alloc.dev_id);
+				ASSERT_EQ(ioas, rec->hwpt_alloc.pt_id);
+				ASSERT_EQ(hwpt, rec->hwpt_alloc.out_hwpt_id);
+			}
+			if (rec->op == KHO_OP_DEVICE_ATTACH)
+				ASSERT_EQ(hwpt, rec->attach.pt_id);
+		}
+	}
+	ASSERT_EQ(sizeof(want) / sizeof(want[0]), n);
+	kho_journal_free(&plan);
+	kho_journal_free(&j);
+	kho_state_free(&flat);
+	kho_state_free(&folded);
+}

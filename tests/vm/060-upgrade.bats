@@ -120,6 +120,30 @@ json_field() {
 	assert_log "restore-agent: step replay .*ok: $ioctls ioctls"
 }
 
+# A VMM that allocates its HWPT explicitly, as QEMU's iommufd backend
+# does: the recorder journals its IOMMU_HWPT_ALLOC, the capture carries it
+# into the plan, the replay runs it hwpt-first (every map, then bind,
+# HWPT_ALLOC, ATTACH to that HWPT: the domain is filled before the device
+# uses it, bench/order-vm.sh), verify accepts it and the VMM adopts it.
+@test "upgrade: a VMM with an explicit HWPT (IOMMU_HWPT_ALLOC): captured, replayed hwpt-first, adopted" {
+	run_vm --script "$GUEST_DIR/upgrade-full.sh" --timeout 400 \
+		--append "khotest.hwpt=1" \
+		--expect serving --expect adopted-stage2
+	assert_vm_ok
+	assert_log 'test-vmm: setup: .*explicit HWPT domain'
+	[[ "$(log_value plan_s2)" == *,DEVICE_BIND_IOMMUFD,HWPT_ALLOC,DEVICE_ATTACH_IOMMUFD_PT ]] ||
+		die "plan: '$(log_value plan_s2)'"
+	# The HWPT the VMM allocated on IOAS 1 for device 2, not an auto one.
+	[ "$(log_value hwpts_s2)" = "3: on 1, device 2" ] || die "HWPTs: '$(log_value hwpts_s2)'"
+	assert_log 'HWPT_ALLOC device 2 pt 1 .*-> HWPT 3'
+	assert_log 'DEVICE_ATTACH_IOMMUFD_PT device 2 to pt 3 -> HWPT 3'
+	assert_log 'restore-agent: step replay .*ok: 68 ioctls, .* 1 HWPT alloc\(s\)'
+	[[ "$(log_value verified_s2)" == "1 IOAS, 64 mappings "*", 1 device(s), 1 attachment(s)"* ]] ||
+		die "stage 2 verify: '$(log_value verified_s2)'"
+	assert_log 'test-vmm: restart: HWPT 3 -> 3'
+	assert_log 'test-vmm: restart: DMA check passed'
+}
+
 @test "upgrade: luod owns /dev/liveupdate: kho-tool is its client, the restore claims the session from it, the VMM adopts" {
 	run_vm --script "$GUEST_DIR/upgrade-luod.sh" --timeout 300 \
 		--expect serving --expect adopted-from-luod

@@ -5,6 +5,10 @@
  * MAP_FILE maps, the edu device bound and attached), proves it with a DMA
  * check, writes the matching hand-off and preserves it with the RAM memfd
  * in the kho-tool LUO session, then holds the session until kexec.
+ * --hwpt stages a VMM that allocates its HWPT explicitly (IOMMU_HWPT_ALLOC
+ * on the filled IOAS, then ATTACH to that HWPT), as QEMU's iommufd
+ * backend does: the plan then holds the HWPT_ALLOC a recorder would have
+ * journaled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +53,7 @@ struct stage_opts {
 	int raw;
 	int allowed;
 	int fill_head;
+	int explicit_hwpt;
 };
 
 /*
@@ -172,6 +177,7 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 		{ "allowed", no_argument, NULL, 'a' },
 		{ "allowed-differs", no_argument, NULL, 'A' },
 		{ "fill-head", no_argument, NULL, 'F' },
+		{ "hwpt", no_argument, NULL, 'H' },
 		{ 0 }
 	};
 	int c;
@@ -217,6 +223,9 @@ static int stage_parse(int argc, char **argv, struct stage_opts *o)
 			break;
 		case 'F':
 			o->fill_head = 1;
+			break;
+		case 'H':
+			o->explicit_hwpt = 1;
 			break;
 		default:
 			return -EINVAL;
@@ -298,7 +307,9 @@ static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
 				 IOMMU_IOAS_MAP_WRITEABLE,
 		};
 	s->hwpt[0] = (struct kho_hwpt){ .id = hwpt_id, .pt_id = ioas_id,
-					.auto_domain = true };
+					.auto_domain = !o->explicit_hwpt };
+	if (o->explicit_hwpt)
+		s->hwpt[0].dev_id = devid;
 	s->dev[0] = (struct kho_device){ .id = devid, .pci = *pci,
 					 .attached_pt = hwpt_id };
 	snprintf(s->dev[0].driver, sizeof(s->dev[0].driver), "%s",
@@ -320,9 +331,18 @@ static int stage_handoff(struct kho_handoff *h, const struct stage_opts *o,
 	rec.bind.pci = *pci;
 	rec.bind.out_devid = devid;
 	err = err ? err : kho_journal_append(&h->replay, &rec);
+	if (o->explicit_hwpt) {
+		rec = (struct kho_rec){ .op = KHO_OP_HWPT_ALLOC };
+		rec.hwpt_alloc.dev_id = devid;
+		rec.hwpt_alloc.pt_id = ioas_id;
+		rec.hwpt_alloc.out_hwpt_id = hwpt_id;
+		rec.hwpt_alloc.data_type = IOMMU_HWPT_DATA_NONE;
+		err = err ? err : kho_journal_append(&h->replay, &rec);
+		h->journal_length++;
+	}
 	rec = (struct kho_rec){ .op = KHO_OP_DEVICE_ATTACH };
 	rec.attach.dev_id = devid;
-	rec.attach.pt_id = ioas_id;
+	rec.attach.pt_id = o->explicit_hwpt ? hwpt_id : ioas_id;
 	rec.attach.out_hwpt_id = hwpt_id;
 	err = err ? err : kho_journal_append(&h->replay, &rec);
 	h->journal_length += 3 + o->maps;
@@ -455,7 +475,7 @@ int vmm_cmd_stage(int argc, char **argv)
 	long bad = -1;
 
 	if (stage_parse(argc, argv, &o)) {
-		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--unknown-pt] [--driver NAME] [--no-hold] [--raw] [--allowed] [--allowed-differs] [--fill-head]\n");
+		fprintf(stderr, "test-vmm: stage: usage: [--maps N] [--chunk BYTES] [--corrupt] [--save-good FILE] [--fake-bdf ssss:bb:dd.f] [--unknown-pt] [--driver NAME] [--no-hold] [--raw] [--allowed] [--allowed-differs] [--fill-head] [--hwpt]\n");
 		return 2;
 	}
 	sigemptyset(&set);
@@ -512,8 +532,11 @@ int vmm_cmd_stage(int argc, char **argv)
 	if (devfd < 0)
 		return stage_fail(cdev, -errno);
 	ret = vmm_vfio_bind(devfd, iommufd, &devid);
+	hwpt_id = ioas_id;
+	if (!ret && o.explicit_hwpt)
+		ret = vmm_hwpt_alloc(iommufd, devid, ioas_id, &hwpt_id);
 	if (!ret)
-		ret = vmm_vfio_attach(devfd, ioas_id, &hwpt_id);
+		ret = vmm_vfio_attach(devfd, hwpt_id, &hwpt_id);
 	if (ret)
 		return stage_fail("bind/attach edu", ret);
 	ret = vmm_edu_init(&edu, devfd);
@@ -604,10 +627,11 @@ int vmm_cmd_stage(int argc, char **argv)
 		ret = kho_luo_preserve_fd(session, memfd, STAGE_RAM_TOKEN);
 	if (ret)
 		return stage_fail("preserve the hand-off and RAM memfds", ret);
-	printf("test-vmm: staged ioas=%u devid=%u hwpt=%u maps=%u chunk=%llu ram=%zu handoff=%zu%s%s\n",
+	printf("test-vmm: staged ioas=%u devid=%u hwpt=%u maps=%u chunk=%llu ram=%zu handoff=%zu%s%s%s\n",
 	       ioas_id, devid, hwpt_id, o.maps, (unsigned long long)o.chunk,
 	       size, blob_len, o.corrupt ? " (corrupted)" : "",
-	       o.fake_bdf ? " (fake device)" : "");
+	       o.fake_bdf ? " (fake device)" : "",
+	       o.explicit_hwpt ? " (explicit HWPT)" : "");
 	free(blob);
 	if (!o.hold)
 		return 0;

@@ -39,6 +39,8 @@ struct vmm {
 	uint32_t ioas_id;
 	uint32_t devid;
 	uint32_t hwpt_id;
+	/* --hwpt: IOMMU_HWPT_ALLOC on the IOAS, then ATTACH to that HWPT */
+	bool explicit_hwpt;
 	struct vmm_edu edu;
 	/* serve --poison-offset: memory failures, ascending (memfd token 0) */
 	struct kho_poison poison[MAX_POISON];
@@ -161,10 +163,21 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 		snprintf(step, sizeof(step), "%s: VFIO_DEVICE_BIND_IOMMUFD", v->devpath);
 		return fail(step, ret);
 	}
-	ret = vmm_vfio_attach(v->devfd, v->ioas_id, &v->hwpt_id);
+	v->hwpt_id = v->ioas_id;
+	if (v->explicit_hwpt) {
+		ret = vmm_hwpt_alloc(v->iommufd, v->devid, v->ioas_id,
+				     &v->hwpt_id);
+		if (ret) {
+			snprintf(step, sizeof(step), "IOMMU_HWPT_ALLOC on IOAS %u",
+				 v->ioas_id);
+			return fail(step, ret);
+		}
+	}
+	ret = vmm_vfio_attach(v->devfd, v->hwpt_id, &v->hwpt_id);
 	if (ret) {
-		snprintf(step, sizeof(step), "%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS %u",
-			 v->devpath, v->ioas_id);
+		snprintf(step, sizeof(step), "%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT to %s %u",
+			 v->devpath, v->explicit_hwpt ? "HWPT" : "IOAS",
+			 v->hwpt_id);
 		return fail(step, ret);
 	}
 	/* Not an edu (an mtty, --mtty-fifo): no DMA, its FIFO says it. */
@@ -173,10 +186,11 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 		snprintf(step, sizeof(step), "%s: edu BAR0/config setup", v->devpath);
 		return fail(step, ret);
 	}
-	printf("test-vmm: setup: ioas=%u devid=%u hwpt=%u maps=%u unmapped=%u churn=%u ram=%zu dev=%s edu=0x%08x in %.1f ms\n",
+	printf("test-vmm: setup: ioas=%u devid=%u hwpt=%u maps=%u unmapped=%u churn=%u ram=%zu dev=%s edu=0x%08x in %.1f ms, %s domain\n",
 	       v->ioas_id, v->devid, v->hwpt_id, v->nmaps, v->unmapped, churn,
 	       v->ram_size,
-	       v->devpath, v->edu.id, now_ms() - t0);
+	       v->devpath, v->edu.id, now_ms() - t0,
+	       v->explicit_hwpt ? "explicit HWPT" : "auto");
 	return 0;
 }
 
@@ -274,6 +288,7 @@ static const struct option vmm_opts[] = {
 	{ "mtty-fifo", required_argument, NULL, 'M' },
 	{ "poison-offset", required_argument, NULL, 'P' },
 	{ "unmapped-chunks", required_argument, NULL, 'U' },
+	{ "hwpt", no_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -299,6 +314,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	v->nmaps = DEFAULT_MAPS;
 	v->unmapped = 0;
 	v->nr_poison = 0;
+	v->explicit_hwpt = false;
 	*churn = 0;
 	*devpath = NULL;
 	*mtty_fifo = NULL;
@@ -342,6 +358,9 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 			if (!serve || parse_uint(optarg, VMM_MAX_MAPS, &v->unmapped))
 				goto usage;
 			break;
+		case 'H':
+			v->explicit_hwpt = true;
+			break;
 		default:
 			goto usage;
 		}
@@ -349,7 +368,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	if (optind == argc)
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: up to %d, ascending, --unmapped-chunks N: serve only)\n",
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: up to %d, ascending, --unmapped-chunks N: serve only, --hwpt)\n",
 		argv[0], (unsigned long long)VMM_MAX_MAPS, MAX_POISON);
 	return 2;
 }
@@ -528,9 +547,9 @@ static const struct vmm_cmd {
 	int (*fn)(int argc, char **argv);
 	const char *usage;
 } vmm_cmds[] = {
-	{ "dma-check", cmd_dma_check, "[--device PATH]: set up, DMA check, exit" },
+	{ "dma-check", cmd_dma_check, "[--device PATH] [--hwpt]: set up, DMA check, exit" },
 	{ "serve", cmd_serve,
-	  "[--maps N] [--unmapped-chunks N] [--churn N] [--device PATH] [--poison-offset OFF]...: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
+	  "[--maps N] [--unmapped-chunks N] [--churn N] [--device PATH] [--poison-offset OFF]... [--hwpt]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
 	{ "mock", vmm_cmd_mock, "[--devices N]: iommufd mock domains (CONFIG_IOMMUFD_TEST)" },
 	{ "luo-hold", vmm_cmd_luo_hold,
 	  "--session NAME --token T --size BYTES [--seed S]: preserve a patterned memfd, hold it until SIGTERM" },

@@ -221,6 +221,22 @@ int vmm_vfio_bind(int devfd, int iommufd, uint32_t *devid)
 	return 0;
 }
 
+int vmm_hwpt_alloc(int iommufd, uint32_t devid, uint32_t ioas_id,
+		   uint32_t *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.dev_id = devid,
+		.pt_id = ioas_id,
+		.data_type = IOMMU_HWPT_DATA_NONE,
+	};
+
+	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &cmd))
+		return -errno;
+	*hwpt_id = cmd.out_hwpt_id;
+	return 0;
+}
+
 int vmm_vfio_attach(int devfd, uint32_t ioas_or_hwpt, uint32_t *pt_id)
 {
 	struct vfio_device_attach_iommufd_pt attach = {

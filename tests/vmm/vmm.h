@@ -87,6 +87,13 @@ int vmm_map_ram(int iommufd, uint32_t ioas_id, int memfd, void *ram,
 int vmm_vfio_find(uint16_t vendor, uint16_t device, char *path, size_t size);
 /* Return: 0 and the iommufd device ID in *@devid, or -errno. */
 int vmm_vfio_bind(int devfd, int iommufd, uint32_t *devid);
+/*
+ * The explicit HWPT a VMM such as QEMU's iommufd backend allocates for
+ * @devid on @ioas_id before attaching to it, instead of the auto domain an
+ * ATTACH to the IOAS makes.  Return: 0 and its ID in *@hwpt_id, or -errno.
+ */
+int vmm_hwpt_alloc(int iommufd, uint32_t devid, uint32_t ioas_id,
+		   uint32_t *hwpt_id);
 /* Return: 0 and the HWPT the kernel attached to in *@pt_id, or -errno. */
 int vmm_vfio_attach(int devfd, uint32_t ioas_or_hwpt, uint32_t *pt_id);
 

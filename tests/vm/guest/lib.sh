@@ -127,6 +127,69 @@ khotest_kexec() {
 	khotest_fail "kexec: kexec -e into $kernel returned"
 }
 
+# khotest_agent_ready [ARGS...]: start restore-agent ARGS (stdin closed,
+# stderr in /tmp/agent.err, its pid in $agent_pid) and wait until its
+# agent.status says ready, held, failed or none (in $agent_status); fails
+# after 600 s.  The benches time the agent's restore on a guest of one
+# CPU, where whatever runs meanwhile is charged to it: this waits with
+# shell builtins only (read with a timeout on a FIFO nobody writes),
+# never forking a grep or a sleep per poll.
+khotest_agent_ready() {
+	local run=/run/kho-tool i=0
+
+	mkdir -p $run
+	rm -f $run/agent.status /tmp/agent-tick
+	mkfifo /tmp/agent-tick
+	exec 3<>/tmp/agent-tick
+	restore-agent "$@" </dev/null 2>/tmp/agent.err &
+	agent_pid=$!
+	agent_status=
+	while :; do
+		read -t 0.05 -u 3 _ || :
+		if [ -e $run/agent.status ]; then
+			read -r agent_status <$run/agent.status || :
+		fi
+		case "$agent_status" in ready* | held* | failed* | none*) break ;; esac
+		i=$((i + 1))
+		[ "$i" -lt 12000 ] || khotest_fail "restore-agent never answered"
+	done
+	exec 3>&-
+}
+
+# khotest_agent_restored WHAT: after khotest_agent_ready, fail (naming
+# WHAT) unless the agent is ready; print its stderr and steps, and its
+# whole restore's time ("restored in") in $agent_ms.
+khotest_agent_restored() {
+	local run=/run/kho-tool
+
+	cat /tmp/agent.err
+	case "$agent_status" in
+	ready*) ;;
+	*) cat $run/restore.log; khotest_fail "$1: agent not ready: $agent_status" ;;
+	esac
+	grep -E "step |restored in" $run/restore.log
+	agent_ms=$(sed -n 's/.*restored in \([0-9.]*\) ms.*/\1/p' $run/restore.log | tail -n 1)
+}
+
+# khotest_stage ARGS...: `test-vmm stage ARGS` in the background until
+# it holds the session for the next boot ("ready"), then its output
+# (/tmp/stage.out); fails if it exits first, or after 600 s.
+khotest_stage() {
+	local pid i=0
+
+	: >/tmp/stage.out
+	test-vmm stage "$@" >/tmp/stage.out 2>&1 &
+	pid=$!
+	until grep -q '^test-vmm: ready' /tmp/stage.out; do
+		kill -0 "$pid" 2>/dev/null ||
+			khotest_fail "test-vmm stage $* exited: $(cat /tmp/stage.out)"
+		i=$((i + 1))
+		[ "$i" -lt 6000 ] || khotest_fail "test-vmm stage $*: $(cat /tmp/stage.out)"
+		sleep 0.1
+	done
+	cat /tmp/stage.out
+}
+
 # wait_for FILE PATTERN SECONDS: until FILE matches PATTERN (ERE).
 wait_for() {
 	khotest_wait "$3" file_has "$1" "$2"

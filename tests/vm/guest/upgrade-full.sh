@@ -3,7 +3,10 @@
 # upgrades into the patched kernel; stage 2 lets the restore-agent restore,
 # the VMM adopt and check DMA, then rolls back; stage 3 (vanilla again)
 # adopts and checks once more.  khotest.churn=N on the command line (it
-# carries over to every stage) has the first VMM map and unmap N times.
+# carries over to every stage) has the first VMM map and unmap N times;
+# khotest.hwpt=1 has it allocate its HWPT explicitly (test-vmm serve
+# --hwpt, as QEMU's iommufd backend does), which the hand-off's plan must
+# carry and the replay run hwpt-first; both stop after stage 2.
 initrd=$(khotest_initrd)
 # The kernel upgraded to: the patched one, or the one 060's debug test
 # ships (/test/upgrade.env).
@@ -11,10 +14,12 @@ target=/boot/vmlinuz-patched
 [ -r /test/upgrade.env ] && . /test/upgrade.env
 churn=0
 concurrent=0
+hwpt=0
 for word in $(cat /proc/cmdline); do
 	case "$word" in
 	khotest.churn=*) churn=${word#*=} ;;
 	khotest.concurrent=*) concurrent=${word#*=} ;;
+	khotest.hwpt=*) hwpt=${word#*=} ;;
 	esac
 done
 
@@ -83,7 +88,9 @@ adopt_and_serve() {
 
 case "$KHO_STAGE" in
 1)
-	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps 64 --churn "$churn"
+	flag=
+	[ "$hwpt" = 0 ] || flag=--hwpt
+	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps 64 --churn "$churn" $flag
 	khotest_mark serving
 	[ "$concurrent" = 0 ] || contend
 	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
@@ -93,7 +100,17 @@ case "$KHO_STAGE" in
 2)
 	case "$(uname -r)" in *-kho-b | *-kho-b-dbg) ;; *) khotest_fail "stage 2 runs $(uname -r), not the patched kernel" ;; esac
 	adopt_and_serve
-	[ "$churn" = 0 ] && [ "$concurrent" = 0 ] ||
+	if [ "$hwpt" != 0 ]; then
+		# The plan the agent replayed, as kho-tool shows it: bind,
+		# HWPT_ALLOC, ATTACH to that HWPT, after every map.
+		kho-tool inspect /run/kho-tool/handoff.fdt >/tmp/inspect.out ||
+			khotest_fail "kho-tool inspect of the agent's hand-off copy failed"
+		cat /tmp/inspect.out
+		# Its records' ops in order, a run of one op written once.
+		khotest_log "plan_s2=$(sed -n '/^replay plan:/,$p' /tmp/inspect.out | awk '$1 ~ /^[0-9]+$/ && $2 != last { printf "%s%s", n++ ? "," : "", $2; last = $2 }')"
+		khotest_log "hwpts_s2=$(sed -n 's/^  HWPT \([0-9]*: on [0-9]*, device [0-9]*\).*/\1/p' /tmp/inspect.out)"
+	fi
+	[ "$churn" = 0 ] && [ "$concurrent" = 0 ] && [ "$hwpt" = 0 ] ||
 		{ khotest_stop vmm; khotest_done; exit 0; }
 	cat /run/kho-tool/previous-kernel 2>/dev/null || true
 	# This kernel journals the VMM's iommufd and would preserve it, which

@@ -3,7 +3,7 @@
 # DMA check, holds its fds while other programs run, checks again on
 # SIGUSR1 and exits cleanly on SIGTERM.
 khotest_start vmm test-vmm serve --maps 64 --churn 200
-grep -q 'setup: ioas=[0-9]* devid=[0-9]* hwpt=[0-9]* maps=64 churn=200' /tmp/vmm.log ||
+grep -q 'setup: ioas=[0-9]* devid=[0-9]* hwpt=[0-9]* maps=64 unmapped=0 churn=200' /tmp/vmm.log ||
 	khotest_fail "serve: setup line does not show 64 maps and 200 churn cycles"
 khotest_mark serving
 # The fds are held: the device is bound, so a second bind must fail.
