@@ -72,7 +72,7 @@ if [ -n "$cur" ]; then
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps "$n" --churn "$churn"
 	grep 'test-vmm: setup' /tmp/vmm.log ||
 		khotest_fail "$n maps: no setup line from test-vmm serve"
-	khotest_log "replen-setup-$flavour-$n=$(sed -n 's/.*test-vmm: setup: .*maps=\([0-9]*\) churn=\([0-9]*\) .*/maps \1 churn \2/p' /tmp/vmm.log)"
+	khotest_log "replen-setup-$flavour-$n=$(sed -n 's/.*test-vmm: setup: .*maps=\([0-9]*\) unmapped=[0-9]* churn=\([0-9]*\) .*/maps \1 churn \2/p' /tmp/vmm.log)"
 	kho-tool upgrade --kernel "/boot/vmlinuz-$flavour" --initrd "$(khotest_initrd)" \
 		--append "khotest.stage=$((KHO_STAGE + 1))" --pid "$KHOTEST_PID" --json
 	khotest_fail "upgrade returned"

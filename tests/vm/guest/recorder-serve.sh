@@ -6,7 +6,7 @@
 MAPS=16
 CHURN=2000
 khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm serve --maps $MAPS --churn $CHURN
-grep -q "setup: .*maps=$MAPS churn=$CHURN" /tmp/vmm.log ||
+grep -q "setup: .*maps=$MAPS unmapped=0 churn=$CHURN" /tmp/vmm.log ||
 	khotest_fail "recorder: test-vmm setup line does not show $MAPS maps, $CHURN churn"
 sock=/run/kho-tool/vmm-$KHOTEST_PID.sock
 [ -S "$sock" ] || khotest_fail "recorder: no socket $sock"
