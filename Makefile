@@ -196,9 +196,9 @@ $(CPR_PAYLOAD): tests/cpr/payload.c tests/cpr/payload.ld
 
 # 110's memory failure on a QEMU's guest RAM, in the host image.
 CPR_HWPOISON := $(BUILD)/tests/cpr/hwpoison
-$(CPR_HWPOISON): tests/cpr/hwpoison.c
+$(CPR_HWPOISON): tests/cpr/hwpoison.c $(LIBKHO)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $<
+	$(CC) $(CFLAGS) $(LDFLAGS) $(STATIC) -o $@ $< $(LIBKHO) $(LIBS)
 
 CPR_MCE_LATE := $(BUILD)/tests/cpr/mce-late.so
 $(CPR_MCE_LATE): tests/cpr/mce-late.c
