@@ -1116,19 +1116,24 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 	 */
 	stepname = "record";
 	lock_fd = record_lock(r, run_fd);
-	if (lock_fd < 0) {
-		ret = lock_fd;
+	free(done);
+	done = NULL;
+	if (lock_fd >= 0) {
+		done = restored_read();
+		if (!done)
+			snprintf(r->err, sizeof(r->err), "out of memory");
+	}
+	if (!done) {
+		/*
+		 * The new QEMU runs the guest already: never "rerun
+		 * --restore", and the agent keeps the session.
+		 */
+		ret = lock_fd < 0 ? lock_fd : -ENOMEM;
 		snprintf(ack, sizeof(ack), "cpr-relay --restore: %.60s restored, the record not updated", q->name);
 		kho_adopt_ack(afd, -EAGAIN, ack);
 		fprintf(stderr, "%s: record: %s: %s runs in its new QEMU, but %s does not say so: do not restore it again\n",
 			r->who, r->err, q->name, RESTORED_FILE);
 		goto out;
-	}
-	free(done);
-	done = restored_read();
-	if (!done) {
-		ret = -ENOMEM;
-		goto fail;
 	}
 	pending = 0;
 	for (k = 0; k < h.nr_qemu; k++)
