@@ -39,7 +39,14 @@
 # the same counts, else the bench fails).  A missing figure fails.
 #
 # usage: bench/order-vm.sh [ROUNDS_ICOUNT [ROUNDS_WALL [MAPS]]]
-#        (env BUILD as launch.sh; KHO_BENCH_ORDER_CLOCKS="icount wall agent")
+#        (env BUILD as launch.sh; KHO_BENCH_ORDER_CLOCKS="icount wall agent";
+#        KHO_BENCH_ORDER_KERNELS="vanilla patched": every run is made on
+#        each kernel)
+#
+# On the patched kernel (patches/0005) an ATTACH to an IOAS fills its new
+# automatic domain before it attaches the device, as IOMMU_HWPT_ALLOC
+# does, so maps-first and the auto-domain VMM's restore should count the
+# invalidations hwpt-first counts; each line names its kernel.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +58,7 @@ export BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
 logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
 clocks=${KHO_BENCH_ORDER_CLOCKS:-icount wall agent}
+kernels=${KHO_BENCH_ORDER_KERNELS:-vanilla patched}
 agent_rounds=${KHO_BENCH_ORDER_AGENT_ROUNDS:-3}
 
 mkdir -p "$BUILD/bench/guest" "$logdir"
@@ -88,9 +96,18 @@ trace_qemu=(--qemu-arg -icount --qemu-arg "shift=0,sleep=off"
 	--qemu-arg -trace --qemu-arg 'enable=vtd_inv_qi_tail'
 	--qemu-arg -trace --qemu-arg 'enable=vtd_page_walk_one'
 	--qemu-arg -trace --qemu-arg 'enable=pci_cfg_write')
+# Per kernel, for the lines that compare the kernels at the end.
+declare -A mf_inv mf_ms auto_inv auto_ms
+runs=
 for clock in $clocks; do
 	[ "$clock" != agent ] || continue
-	name=bench-order-$clock
+	for kernel in $kernels; do
+		runs="$runs $clock:$kernel"
+	done
+done
+for run in $runs; do
+	clock=${run%:*} kernel=${run#*:}
+	name=bench-order-$clock-$kernel
 	log=$logdir/$name.log
 	trace=$logdir/$name.trace
 	rm -f "$trace"
@@ -102,7 +119,7 @@ for clock in $clocks; do
 		r=$rounds_wall
 	fi
 	{ echo "rounds=$r maps=$maps chunk=$chunk"; cat "$top/bench/guest/order-vm.sh"; } >"$script"
-	"$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \
+	"$top/tests/vm/launch.sh" --name "$name" --kernel "$kernel" \
 		--script "$script" --timeout 1200 "${qemu[@]}" \
 		--file "$BUILD/bench/guest/order-loop:/bin/order-loop" \
 		--expect "order-measured-$maps" >&2 ||
@@ -115,8 +132,9 @@ for clock in $clocks; do
 	for v in mf af mf_maps mf_att af_maps af_att hf hf_maps hf_att; do num "$clock $v" "${!v}"; done
 	[ "$(calc 0 "($hf > 0)")" = 1 ] || { echo "order: hwpt-first is 0" >&2; exit 1; }
 	[ "$(calc 0 "($mf > 0)")" = 1 ] || { echo "order: maps-first is 0" >&2; exit 1; }
-	label="-icount shift=0 (guest instructions)"
-	[ "$clock" = icount ] || label="wall clock"
+	mf_ms[$clock:$kernel]=$mf
+	label="$kernel, -icount shift=0 (guest instructions)"
+	[ "$clock" = icount ] || label="$kernel, wall clock"
 	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms (maps $af_maps, attach $af_att) / maps-first $mf ms (maps $mf_maps, attach $mf_att): ratio $(calc 2 "$af / $mf")"
 	echo "order: $maps maps, $label, medians of $r rounds: attach-first $af ms / hwpt-first $hf ms (maps $hf_maps, hwpt-alloc+attach $hf_att): ratio $(calc 2 "$af / $hf"); maps-first / hwpt-first: $(calc 2 "$mf / $hf")"
 	# The spread of the rounds, to show the medians are resolved: the
@@ -174,7 +192,7 @@ for clock in $clocks; do
 		}' "$trace")
 	case "$counts" in *ERROR*|"") echo "order: trace counts: ${counts:-none in $trace}" >&2; exit 1 ;; esac
 	get() { awk -v o="$1" -v e="$2" '$1 == o && $2 == e { print $3; f = 1 } END { if (!f) print 0 }' <<<"$counts"; }
-	echo "order: $maps maps: VT-d invalidations per window (QEMU trace, identical in each of the $r rounds of each order; h1:/h2: the first/second half of the window, maps-first and hwpt-first: h1 maps, h2 bind+attach; attach-first: h1 bind+attach, h2 maps):"
+	echo "order: $maps maps, $kernel: VT-d invalidations per window (QEMU trace, identical in each of the $r rounds of each order; h1:/h2: the first/second half of the window, maps-first and hwpt-first: h1 maps, h2 bind+attach; attach-first: h1 bind+attach, h2 maps):"
 	printf 'order:   %-31s %12s %12s %12s %8s %8s\n' event attach-first maps-first hwpt-first af/mf af/hf
 	for ev in $(awk '{ print $2 }' <<<"$counts" | sort -u); do
 		a=$(get af "$ev"); b=$(get mf "$ev"); h=$(get hf "$ev")
@@ -189,23 +207,25 @@ for clock in $clocks; do
 		inv_af=$((inv_af + $(get af "$ev"))); inv_mf=$((inv_mf + $(get mf "$ev"))); inv_hf=$((inv_hf + $(get hf "$ev")))
 	done
 	[ "$inv_mf" -gt 0 ] || { echo "order: no invalidation counted in the maps-first windows: trace broken? ($trace)" >&2; exit 1; }
-	echo "order: $maps maps: IOTLB + context invalidations per window: attach-first $inv_af / maps-first $inv_mf: ratio $(calc 1 "$inv_af / $inv_mf") (goal 4x)"
+	mf_inv[$kernel]=$inv_mf
+	echo "order: $maps maps, $kernel: IOTLB + context invalidations per window: attach-first $inv_af / maps-first $inv_mf: ratio $(calc 1 "$inv_af / $inv_mf") (goal 4x)"
 	[ "$inv_hf" -gt 0 ] || { echo "order: no invalidation counted in the hwpt-first windows: trace broken? ($trace)" >&2; exit 1; }
-	echo "order: $maps maps: IOTLB + context invalidations per window: attach-first $inv_af / hwpt-first $inv_hf: ratio $(calc 1 "$inv_af / $inv_hf") (goal 4x)"
-	echo "order: $maps maps: queued-invalidation tail writes (each one a trap to QEMU): attach-first $(get af vtd_inv_qi_tail) / maps-first $(get mf vtd_inv_qi_tail) / hwpt-first $(get hf vtd_inv_qi_tail)"
+	echo "order: $maps maps, $kernel: IOTLB + context invalidations per window: attach-first $inv_af / hwpt-first $inv_hf: ratio $(calc 1 "$inv_af / $inv_hf") (goal 4x)"
+	echo "order: $maps maps, $kernel: queued-invalidation tail writes (each one a trap to QEMU): attach-first $(get af vtd_inv_qi_tail) / maps-first $(get mf vtd_inv_qi_tail) / hwpt-first $(get hf vtd_inv_qi_tail)"
 done
 
-case " $clocks " in *" agent "*) ;; *) exit 0 ;; esac
 # (3) The agent's restore of an auto-domain VMM's hand-off against an
-# explicit-HWPT VMM's: one guest run, kexec after kexec.
-name=bench-order-agent
+# explicit-HWPT VMM's: one guest run per kernel, kexec after kexec.
+agent_run() {
+kernel=$1
+name=bench-order-agent-$kernel
 log=$logdir/$name.log
 trace=$logdir/$name.trace
 rm -f "$trace"
 seq=
 for ((k = 0; k < agent_rounds; k++)); do seq="$seq auto hwpt"; done
-{ echo "maps=$maps chunk=$chunk seq=\"${seq# }\""; cat "$top/bench/guest/order-agent.sh"; } >"$script"
-"$top/tests/vm/launch.sh" --name "$name" --kernel vanilla \
+{ echo "maps=$maps chunk=$chunk seq=\"${seq# }\" kernel=$kernel"; cat "$top/bench/guest/order-agent.sh"; } >"$script"
+"$top/tests/vm/launch.sh" --name "$name" --kernel "$kernel" \
 	--script "$script" --timeout 1800 "${trace_qemu[@]}" --qemu-arg -D --qemu-arg "$trace" \
 	--file "$BUILD/bench/guest/order-loop:/bin/order-loop" \
 	--expect "order-agent-measured-$maps" >&2 ||
@@ -280,7 +300,28 @@ for kind in auto hwpt; do
 done
 inv_auto=$(inv_stat auto 3 median); inv_hwpt=$(inv_stat hwpt 3 median)
 for v in inv_auto inv_hwpt; do num "agent $v" "${!v}"; done
-echo "order: $maps maps, restore-agent after kexec, -icount shift=0, medians of $agent_rounds restores each: auto-domain VMM restored in $a_auto_restored ms (replay $a_auto_replay: $a_auto_ioctls ioctls, attach $a_auto_attach) / explicit-HWPT VMM $a_hwpt_restored ms (replay $a_hwpt_replay: $a_hwpt_ioctls ioctls, HWPT_ALLOC $a_hwpt_hwpt_alloc, attach $a_hwpt_attach): ratio $(calc 2 "$a_auto_restored / $a_hwpt_restored"), replay step alone $(calc 2 "$a_auto_replay / $a_hwpt_replay")"
-echo "order: $maps maps, restore-agent after kexec: IOTLB + context invalidations per restore (QEMU trace; boot kind invalidations page-selective tail-writes): $(tr '\n' ';' <<<"$counts" | sed 's/;$//; s/;/; /g')"
-echo "order: $maps maps, restore-agent after kexec: IOTLB + context invalidations, medians of $agent_rounds restores each: auto-domain $inv_auto / explicit-HWPT $inv_hwpt: ratio $(calc 1 "$inv_auto / $inv_hwpt") (goal 4x; fewest auto / most explicit: $(inv_stat auto 3 min) / $(inv_stat hwpt 3 max) = $(calc 1 "$(inv_stat auto 3 min) / $(inv_stat hwpt 3 max)")); queued-invalidation tail writes $(inv_stat auto 5 median) / $(inv_stat hwpt 5 median)"
+auto_inv[$kernel]=$inv_auto auto_ms[$kernel]=$a_auto_restored
+echo "order: $maps maps, $kernel, restore-agent after kexec, -icount shift=0, medians of $agent_rounds restores each: auto-domain VMM restored in $a_auto_restored ms (replay $a_auto_replay: $a_auto_ioctls ioctls, attach $a_auto_attach) / explicit-HWPT VMM $a_hwpt_restored ms (replay $a_hwpt_replay: $a_hwpt_ioctls ioctls, HWPT_ALLOC $a_hwpt_hwpt_alloc, attach $a_hwpt_attach): ratio $(calc 2 "$a_auto_restored / $a_hwpt_restored"), replay step alone $(calc 2 "$a_auto_replay / $a_hwpt_replay")"
+echo "order: $maps maps, $kernel, restore-agent after kexec: IOTLB + context invalidations per restore (QEMU trace; boot kind invalidations page-selective tail-writes): $(tr '\n' ';' <<<"$counts" | sed 's/;$//; s/;/; /g')"
+echo "order: $maps maps, $kernel, restore-agent after kexec: IOTLB + context invalidations, medians of $agent_rounds restores each: auto-domain $inv_auto / explicit-HWPT $inv_hwpt: ratio $(calc 1 "$inv_auto / $inv_hwpt") (goal 4x; fewest auto / most explicit: $(inv_stat auto 3 min) / $(inv_stat hwpt 3 max) = $(calc 1 "$(inv_stat auto 3 min) / $(inv_stat hwpt 3 max)")); queued-invalidation tail writes $(inv_stat auto 5 median) / $(inv_stat hwpt 5 median)"
 }
+}
+
+case " $clocks " in *" agent "*) ;; *) exit 0 ;; esac
+for kernel in $kernels; do
+	agent_run "$kernel"
+done
+
+# The kernels against each other: what patches/0005 (an automatic domain
+# filled before its attach) saves a maps-first ATTACH and the agent's
+# restore of an auto-domain VMM.
+if [ -n "${mf_inv[vanilla]:-}" ] && [ -n "${mf_inv[patched]:-}" ]; then
+	echo "order: $maps maps, maps-first ATTACH to the IOAS, vanilla / patched: invalidations ${mf_inv[vanilla]} / ${mf_inv[patched]}: ratio $(calc 1 "${mf_inv[vanilla]} / ${mf_inv[patched]}")"
+fi
+for clock in icount wall; do
+	[ -n "${mf_ms[$clock:vanilla]:-}" ] && [ -n "${mf_ms[$clock:patched]:-}" ] || continue
+	echo "order: $maps maps, maps-first ATTACH to the IOAS, vanilla / patched, $clock: ${mf_ms[$clock:vanilla]} / ${mf_ms[$clock:patched]} ms: ratio $(calc 2 "${mf_ms[$clock:vanilla]} / ${mf_ms[$clock:patched]}")"
+done
+if [ -n "${auto_inv[vanilla]:-}" ] && [ -n "${auto_inv[patched]:-}" ]; then
+	echo "order: $maps maps, the restore-agent's restore of an auto-domain VMM, vanilla / patched: invalidations ${auto_inv[vanilla]} / ${auto_inv[patched]}: ratio $(calc 1 "${auto_inv[vanilla]} / ${auto_inv[patched]}") (goal 4x); icount ${auto_ms[vanilla]} / ${auto_ms[patched]} ms: ratio $(calc 2 "${auto_ms[vanilla]} / ${auto_ms[patched]}")"
+fi

@@ -17,7 +17,8 @@
 # The guest has one CPU: while the agent restores, this script waits with
 # shell builtins only (khotest_agent_ready, tests/vm/guest/lib.sh).
 #
-# bench/order-vm.sh prepends "maps=M chunk=C seq=\"auto hwpt ...\"".
+# bench/order-vm.sh prepends "maps=M chunk=C seq=\"auto hwpt ...\"
+# kernel=K", K the kernel every boot runs (vanilla or patched).
 run=/run/kho-tool
 
 nth() {
@@ -56,7 +57,7 @@ if [ -n "$stage_kind" ]; then
 	flag=
 	[ "$stage_kind" = hwpt ] && flag=--hwpt
 	khotest_stage --maps "$maps" --chunk "$chunk" $flag
-	khotest_kexec vanilla kho_agent=off
+	khotest_kexec "$kernel" kho_agent=off
 fi
 khotest_mark "order-agent-measured-$maps"
 khotest_done
