@@ -28,18 +28,22 @@
 #      the IOAS) against one staged by a VMM that allocates its HWPT
 #      explicitly (IOMMU_HWPT_ALLOC, ATTACH to it: test-vmm stage --hwpt,
 #      as QEMU's iommufd backend does), whose journal the replay's phase
-#      order replays hwpt-first; KHO_BENCH_ORDER_AGENT_ROUNDS (default 2)
+#      order replays hwpt-first; KHO_BENCH_ORDER_AGENT_ROUNDS (default 3)
 #      restores of each, alternating, in one guest run of 2R+1 boots under
 #      -icount with the same trace, the markers bracketing each restore
 #      from the agent's start to "ready" (bench/guest/order-agent.sh);
 #      test-vmm restart adopts each and checks DMA.
+#  (4) "agent-wall": the same run on the wall clock, without icount or
+#      the trace, where each invalidation the fill flushes costs the
+#      host a trap into QEMU.
 #
 # Ratios: attach-first / maps-first, medians of the rounds of the same
 # boot; invalidation counts: per window (every round of a boot must give
 # the same counts, else the bench fails).  A missing figure fails.
 #
 # usage: bench/order-vm.sh [ROUNDS_ICOUNT [ROUNDS_WALL [MAPS]]]
-#        (env BUILD as launch.sh; KHO_BENCH_ORDER_CLOCKS="icount wall agent";
+#        (env BUILD as launch.sh; KHO_BENCH_ORDER_CLOCKS="icount wall agent
+#        agent-wall";
 #        KHO_BENCH_ORDER_KERNELS="vanilla patched": every run is made on
 #        each kernel)
 #
@@ -57,9 +61,12 @@ chunk=16384
 export BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$top/$BUILD" ;; esac
 logdir=${KHO_VM_LOGDIR:-$BUILD/vm-logs}
-clocks=${KHO_BENCH_ORDER_CLOCKS:-icount wall agent}
+clocks=${KHO_BENCH_ORDER_CLOCKS:-icount wall agent agent-wall}
 kernels=${KHO_BENCH_ORDER_KERNELS:-vanilla patched}
 agent_rounds=${KHO_BENCH_ORDER_AGENT_ROUNDS:-3}
+# The wall clock varies from boot to boot by more than the invalidations
+# cost, so it takes more restores to resolve.
+agent_wall_rounds=${KHO_BENCH_ORDER_AGENT_WALL_ROUNDS:-7}
 
 mkdir -p "$BUILD/bench/guest" "$logdir"
 # shellcheck disable=SC2086 # CFLAGS is a list of flags
@@ -100,7 +107,7 @@ trace_qemu=(--qemu-arg -icount --qemu-arg "shift=0,sleep=off"
 declare -A mf_inv mf_ms auto_inv auto_ms
 runs=
 for clock in $clocks; do
-	[ "$clock" != agent ] || continue
+	case "$clock" in agent|agent-wall) continue ;; esac
 	for kernel in $kernels; do
 		runs="$runs $clock:$kernel"
 	done
@@ -216,25 +223,32 @@ done
 
 # (3) The agent's restore of an auto-domain VMM's hand-off against an
 # explicit-HWPT VMM's: one guest run per kernel, kexec after kexec.
+# The "agent-wall" clock is the same run on the wall clock, without the
+# trace: the time an invalidation costs the host shows there.
 agent_run() {
-kernel=$1
+kernel=$1 aclock=$2
+ar=$agent_rounds
+[ "$aclock" = icount ] || ar=$agent_wall_rounds
 name=bench-order-agent-$kernel
+[ "$aclock" = icount ] || name=bench-order-agent-wall-$kernel
 log=$logdir/$name.log
 trace=$logdir/$name.trace
 rm -f "$trace"
+qemu=()
+[ "$aclock" = icount ] && qemu=("${trace_qemu[@]}" --qemu-arg -D --qemu-arg "$trace")
 seq=
-for ((k = 0; k < agent_rounds; k++)); do seq="$seq auto hwpt"; done
+for ((k = 0; k < ar; k++)); do seq="$seq auto hwpt"; done
 { echo "maps=$maps chunk=$chunk seq=\"${seq# }\" kernel=$kernel"; cat "$top/bench/guest/order-agent.sh"; } >"$script"
 "$top/tests/vm/launch.sh" --name "$name" --kernel "$kernel" \
-	--script "$script" --timeout 1800 "${trace_qemu[@]}" --qemu-arg -D --qemu-arg "$trace" \
+	--script "$script" --timeout 1800 "${qemu[@]}" \
 	--file "$BUILD/bench/guest/order-loop:/bin/order-loop" \
 	--expect "order-agent-measured-$maps" >&2 ||
 	{ echo "order: the agent guest run failed, see $log" >&2; exit 1; }
 # One line per restore: "agent-BOOT=KIND restored T replay R ioctls N
 # hwpt-alloc H attach A plan-hwpt-allocs P".
 lines=$(grep -a -o 'KHOTEST: LOG agent-[0-9]*=.*' "$log" | tr -d '\r' | sed 's/^KHOTEST: LOG agent-//; s/=/ /')
-[ "$(grep -c . <<<"$lines")" = $((2 * agent_rounds)) ] ||
-	{ echo "order: agent: $(grep -c . <<<"$lines") restores logged, want $((2 * agent_rounds)) ($log)" >&2; exit 1; }
+[ "$(grep -c . <<<"$lines")" = $((2 * ar)) ] ||
+	{ echo "order: agent: $(grep -c . <<<"$lines") restores logged, want $((2 * ar)) ($log)" >&2; exit 1; }
 while read -r boot kind rest; do
 	for k in restored replay ioctls hwpt-alloc attach plan-hwpt-allocs; do
 		num "agent boot $boot ($kind) $k" "$(field "$rest" "$k")"
@@ -263,6 +277,11 @@ done
 [ "$a_hwpt_ioctls" = $((a_auto_ioctls + 1)) ] ||
 	{ echo "order: agent: $a_hwpt_ioctls ioctls replayed for the explicit HWPT, $a_auto_ioctls for the auto domain: want one more (its HWPT_ALLOC)" >&2; exit 1; }
 [ "$(calc 0 "($a_hwpt_restored > 0 && $a_hwpt_replay > 0)")" = 1 ] || { echo "order: agent: explicit-HWPT restore time 0" >&2; exit 1; }
+if [ "$aclock" = wall ]; then
+	auto_ms[wall:$kernel]=$a_auto_restored
+	echo "order: $maps maps, $kernel, restore-agent after kexec, wall clock, medians of $ar restores each: auto-domain VMM restored in $a_auto_restored ms (replay $a_auto_replay, attach $a_auto_attach) / explicit-HWPT VMM $a_hwpt_restored ms (replay $a_hwpt_replay, HWPT_ALLOC $a_hwpt_hwpt_alloc, attach $a_hwpt_attach): ratio $(calc 2 "$a_auto_restored / $a_hwpt_restored"); restored in, every restore: $(awk '{ for (i = 3; i < NF; i++) if ($i == "restored") printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $(i+1) }' <<<"$lines")"
+	return 0
+fi
 # Invalidations per restore window: 10/11 auto, 12/13 explicit HWPT.
 # Unlike order-loop's rounds, each restore runs in its own boot: the
 # auto domain's count follows the memfd's physically contiguous runs,
@@ -293,23 +312,25 @@ inv_stat() {
 }
 for kind in auto hwpt; do
 	w=$(awk -v kind="$kind" '$1 == kind' <<<"$counts" | grep -c . || :)
-	[ "$w" = "$agent_rounds" ] ||
-		{ echo "order: agent trace: $w $kind restore windows, want $agent_rounds ($trace)" >&2; exit 1; }
+	[ "$w" = "$ar" ] ||
+		{ echo "order: agent trace: $w $kind restore windows, want $ar ($trace)" >&2; exit 1; }
 	[ "$(inv_stat "$kind" 3 min)" -gt 0 ] ||
 		{ echo "order: agent: a $kind restore window counted no invalidation: trace broken? ($trace)" >&2; exit 1; }
 done
 inv_auto=$(inv_stat auto 3 median); inv_hwpt=$(inv_stat hwpt 3 median)
 for v in inv_auto inv_hwpt; do num "agent $v" "${!v}"; done
-auto_inv[$kernel]=$inv_auto auto_ms[$kernel]=$a_auto_restored
-echo "order: $maps maps, $kernel, restore-agent after kexec, -icount shift=0, medians of $agent_rounds restores each: auto-domain VMM restored in $a_auto_restored ms (replay $a_auto_replay: $a_auto_ioctls ioctls, attach $a_auto_attach) / explicit-HWPT VMM $a_hwpt_restored ms (replay $a_hwpt_replay: $a_hwpt_ioctls ioctls, HWPT_ALLOC $a_hwpt_hwpt_alloc, attach $a_hwpt_attach): ratio $(calc 2 "$a_auto_restored / $a_hwpt_restored"), replay step alone $(calc 2 "$a_auto_replay / $a_hwpt_replay")"
+auto_inv[$kernel]=$inv_auto auto_ms[icount:$kernel]=$a_auto_restored
+echo "order: $maps maps, $kernel, restore-agent after kexec, -icount shift=0, medians of $ar restores each: auto-domain VMM restored in $a_auto_restored ms (replay $a_auto_replay: $a_auto_ioctls ioctls, attach $a_auto_attach) / explicit-HWPT VMM $a_hwpt_restored ms (replay $a_hwpt_replay: $a_hwpt_ioctls ioctls, HWPT_ALLOC $a_hwpt_hwpt_alloc, attach $a_hwpt_attach): ratio $(calc 2 "$a_auto_restored / $a_hwpt_restored"), replay step alone $(calc 2 "$a_auto_replay / $a_hwpt_replay")"
 echo "order: $maps maps, $kernel, restore-agent after kexec: IOTLB + context invalidations per restore (QEMU trace; boot kind invalidations page-selective tail-writes): $(tr '\n' ';' <<<"$counts" | sed 's/;$//; s/;/; /g')"
-echo "order: $maps maps, $kernel, restore-agent after kexec: IOTLB + context invalidations, medians of $agent_rounds restores each: auto-domain $inv_auto / explicit-HWPT $inv_hwpt: ratio $(calc 1 "$inv_auto / $inv_hwpt") (goal 4x; fewest auto / most explicit: $(inv_stat auto 3 min) / $(inv_stat hwpt 3 max) = $(calc 1 "$(inv_stat auto 3 min) / $(inv_stat hwpt 3 max)")); queued-invalidation tail writes $(inv_stat auto 5 median) / $(inv_stat hwpt 5 median)"
+echo "order: $maps maps, $kernel, restore-agent after kexec: IOTLB + context invalidations, medians of $ar restores each: auto-domain $inv_auto / explicit-HWPT $inv_hwpt: ratio $(calc 1 "$inv_auto / $inv_hwpt") (goal 4x; fewest auto / most explicit: $(inv_stat auto 3 min) / $(inv_stat hwpt 3 max) = $(calc 1 "$(inv_stat auto 3 min) / $(inv_stat hwpt 3 max)")); queued-invalidation tail writes $(inv_stat auto 5 median) / $(inv_stat hwpt 5 median)"
 }
 }
 
-case " $clocks " in *" agent "*) ;; *) exit 0 ;; esac
-for kernel in $kernels; do
-	agent_run "$kernel"
+for clock in $clocks; do
+	case "$clock" in agent) aclock=icount ;; agent-wall) aclock=wall ;; *) continue ;; esac
+	for kernel in $kernels; do
+		agent_run "$kernel" "$aclock"
+	done
 done
 
 # The kernels against each other: what patches/0005 (an automatic domain
@@ -323,5 +344,9 @@ for clock in icount wall; do
 	echo "order: $maps maps, maps-first ATTACH to the IOAS, vanilla / patched, $clock: ${mf_ms[$clock:vanilla]} / ${mf_ms[$clock:patched]} ms: ratio $(calc 2 "${mf_ms[$clock:vanilla]} / ${mf_ms[$clock:patched]}")"
 done
 if [ -n "${auto_inv[vanilla]:-}" ] && [ -n "${auto_inv[patched]:-}" ]; then
-	echo "order: $maps maps, the restore-agent's restore of an auto-domain VMM, vanilla / patched: invalidations ${auto_inv[vanilla]} / ${auto_inv[patched]}: ratio $(calc 1 "${auto_inv[vanilla]} / ${auto_inv[patched]}") (goal 4x); icount ${auto_ms[vanilla]} / ${auto_ms[patched]} ms: ratio $(calc 2 "${auto_ms[vanilla]} / ${auto_ms[patched]}")"
+	echo "order: $maps maps, the restore-agent's restore of an auto-domain VMM, vanilla / patched: invalidations ${auto_inv[vanilla]} / ${auto_inv[patched]}: ratio $(calc 1 "${auto_inv[vanilla]} / ${auto_inv[patched]}") (goal 4x)"
 fi
+for clock in icount wall; do
+	[ -n "${auto_ms[$clock:vanilla]:-}" ] && [ -n "${auto_ms[$clock:patched]:-}" ] || continue
+	echo "order: $maps maps, the restore-agent's restore of an auto-domain VMM, vanilla / patched, $clock: ${auto_ms[$clock:vanilla]} / ${auto_ms[$clock:patched]} ms: ratio $(calc 2 "${auto_ms[$clock:vanilla]} / ${auto_ms[$clock:patched]}")"
+done
