@@ -185,6 +185,17 @@ $(KSELFTEST_BIN): $(BUILD)/bin/%: tests/kselftest/%.c
 	$(CC) $(CFLAGS) -Iinclude/kho-patched -MF $(BUILD)/obj/tests/kselftest/$*.d \
 		$(LDFLAGS) $(STATIC) -o $@ $<
 
+# The replay-order loop of bench/order-vm.sh, shipped to every guest:
+# tests/vm/080 counts what patches/0005 saves with it.
+ORDER_LOOP := $(BUILD)/bin/order-loop
+TARGETS += $(ORDER_LOOP)
+all: $(ORDER_LOOP)
+$(ORDER_LOOP): bench/guest/order-loop.c tests/vmm/vmm.c tests/vmm/vmm.h
+	@mkdir -p $(@D) $(BUILD)/obj/bench/guest
+	$(CC) $(CFLAGS) -Iinclude/uapi-7.2 -Itests/vmm \
+		-MF $(BUILD)/obj/bench/guest/order-loop.d $(LDFLAGS) $(STATIC) \
+		-o $@ bench/guest/order-loop.c tests/vmm/vmm.c
+
 # The L2 guest of the cpr-transfer test: a 32-bit multiboot program.
 CPR_PAYLOAD := $(BUILD)/tests/cpr/payload.elf
 $(CPR_PAYLOAD): tests/cpr/payload.c tests/cpr/payload.ld

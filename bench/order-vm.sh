@@ -68,13 +68,10 @@ agent_rounds=${KHO_BENCH_ORDER_AGENT_ROUNDS:-3}
 # cost, so it takes more restores to resolve.
 agent_wall_rounds=${KHO_BENCH_ORDER_AGENT_WALL_ROUNDS:-7}
 
-mkdir -p "$BUILD/bench/guest" "$logdir"
-# shellcheck disable=SC2086 # CFLAGS is a list of flags
-${CC:-cc} ${CFLAGS:--O2 -g} -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
-	-D_GNU_SOURCE -I"$top/include/uapi-7.2" -I"$top/tests/vmm" -static \
-	-o "$BUILD/bench/guest/order-loop" "$top/bench/guest/order-loop.c" \
-	"$top/tests/vmm/vmm.c" ||
-	{ echo "order: building order-loop failed" >&2; exit 1; }
+mkdir -p "$logdir"
+# make all builds it (tests/vm/080 runs it too), and launch.sh ships it.
+[ -x "$BUILD/bin/order-loop" ] ||
+	{ echo "order: $BUILD/bin/order-loop is missing: run make first" >&2; exit 1; }
 
 calc() { awk "BEGIN { printf \"%.${1}f\", $2 }"; }
 num() { [[ "${2:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "order: $1 missing or not a number ('${2:-}')" >&2; exit 1; }; }
@@ -128,7 +125,6 @@ for run in $runs; do
 	{ echo "rounds=$r maps=$maps chunk=$chunk"; cat "$top/bench/guest/order-vm.sh"; } >"$script"
 	"$top/tests/vm/launch.sh" --name "$name" --kernel "$kernel" \
 		--script "$script" --timeout 1200 "${qemu[@]}" \
-		--file "$BUILD/bench/guest/order-loop:/bin/order-loop" \
 		--expect "order-measured-$maps" >&2 ||
 		{ echo "order: the $clock guest run failed, see $log" >&2; exit 1; }
 	m=$(medians "$log")
@@ -241,7 +237,6 @@ for ((k = 0; k < ar; k++)); do seq="$seq auto hwpt"; done
 { echo "maps=$maps chunk=$chunk seq=\"${seq# }\" kernel=$kernel"; cat "$top/bench/guest/order-agent.sh"; } >"$script"
 "$top/tests/vm/launch.sh" --name "$name" --kernel "$kernel" \
 	--script "$script" --timeout 1800 "${qemu[@]}" \
-	--file "$BUILD/bench/guest/order-loop:/bin/order-loop" \
 	--expect "order-agent-measured-$maps" >&2 ||
 	{ echo "order: the agent guest run failed, see $log" >&2; exit 1; }
 # One line per restore: "agent-BOOT=KIND restored T replay R ioctls N

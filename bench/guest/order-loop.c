@@ -10,12 +10,14 @@
  *                 (a VMM's own order);
  *   hwpt-first    IOAS_ALLOC, MAP_FILE x MAPS, open cdev, BIND,
  *                 IOMMU_HWPT_ALLOC (the domain is filled before any device
- *                 is attached to it), ATTACH to that HWPT.  An ATTACH to
- *                 the IOAS itself attaches its new auto domain to the
- *                 device first and fills it after (7.2's
- *                 iommufd_hwpt_paging_alloc(), immediate_attach), so with
- *                 VT-d's caching mode every fill step is flushed: this
- *                 order is the one that fills an unattached domain;
+ *                 is attached to it), ATTACH to that HWPT.  On vanilla
+ *                 7.2 an ATTACH to the IOAS itself attaches its new auto
+ *                 domain to the device first and fills it after
+ *                 (iommufd_hwpt_paging_alloc(), immediate_attach), so
+ *                 with VT-d's caching mode every fill step is flushed:
+ *                 there this order is the one that fills an unattached
+ *                 domain; patches/0005 makes maps-first fill it first
+ *                 too;
  *
  * ROUNDS times each, alternating which goes first in a round, on the same
  * memfd (fallocated once, so both pin the same resident folios).  Each

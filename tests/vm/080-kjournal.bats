@@ -31,6 +31,64 @@ assert_acpica_untouched() {
 	! grep -aq 'acpi=noirq' "$VM_LOG" || die "the guest ran with acpi=noirq"
 }
 
+# invalidations_per_window TRACE: "mf N af N hf N", the VT-d invalidation
+# descriptors QEMU traced in order-loop's maps-first, attach-first and
+# hwpt-first windows (markers 1-2, 3-4, 7-9 in the edu's config space;
+# one event per descriptor: vtd_inv_desc_cc_device, traced per device a
+# descriptor hits, is left out).
+invalidations_per_window() {
+	awk '
+		function hex(s,   i, v) {
+			v = 0
+			for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
+			return v
+		}
+		/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
+			ph = hex(substr($NF, 7)) % 16
+			if (ph == 1) cur = "mf"; else if (ph == 3) cur = "af"; else if (ph == 7) cur = "hf"
+			else if (ph == 2 || ph == 4 || ph == 9) { seen[cur] = 1; cur = "" }
+			next
+		}
+		cur != "" && /^vtd_inv_desc_(iotlb|cc_domain|cc_global|cc_devices)/ { n[cur]++ }
+		END {
+			if (!seen["mf"] || !seen["af"] || !seen["hf"]) { print "windows missing"; exit 1 }
+			printf "mf %d af %d hf %d\n", n["mf"], n["af"], n["hf"]
+		}' "$1"
+}
+
+# run_autodomain KERNEL: order-loop's three orders on KERNEL under QEMU's
+# VT-d trace; sets $counts.
+run_autodomain() {
+	local trace="$BATS_TEST_TMPDIR/vtd-$1.trace"
+
+	run_vm --name "kjournal-autodomain-$1" --kernel "$1" \
+		--script "$GUEST_DIR/kjournal-autodomain.sh" \
+		--qemu-arg -trace --qemu-arg 'enable=vtd_inv_desc*' \
+		--qemu-arg -trace --qemu-arg 'enable=pci_cfg_write' \
+		--qemu-arg -D --qemu-arg "$trace" \
+		--timeout 300 --expect autodomain-built
+	assert_vm_ok
+	counts=$(invalidations_per_window "$trace") ||
+		die "$1: the trace $trace lacks order-loop's windows ($counts)"
+	echo "# $1: VT-d invalidations per window: $counts" >&3
+}
+
+@test "kjournal: 0005: an ATTACH to an IOAS fills its automatic domain before the device uses it" {
+	require_series
+	# The control first: vanilla attaches the new automatic domain and
+	# fills it after, so every mapping of the fill is flushed (VT-d in
+	# caching mode, as launch.sh gives every guest).
+	run_autodomain vanilla
+	set -- $counts
+	[ "$2" -ge 256 ] || die "vanilla: maps-first flushed $2 times, want one per fill step (>= 256): is the trace counting? ($counts)"
+	[ "$6" -le 8 ] || die "vanilla: hwpt-first flushed $6 times, want the attach's few ($counts)"
+	run_autodomain patched
+	set -- $counts
+	[ "$2" -le 8 ] || die "patched: maps-first flushed $2 times: the automatic domain was attached before its fill (patches/0005 missing?) ($counts)"
+	[ "$2" = "$6" ] || die "patched: maps-first flushed $2 times, hwpt-first $6: want the same ($counts)"
+	[ "$4" -ge 256 ] || die "patched: attach-first flushed $4 times, want one per map (>= 256) ($counts)"
+}
+
 @test "kjournal: readout matches a known ioctl sequence; length and E2BIG rules" {
 	require_series
 	run_vm --kernel patched --script "$GUEST_DIR/kjournal-basic.sh" \
