@@ -15,7 +15,6 @@
 # A dry run saves and walks the device back to RUNNING with its state.
 initrd=$(khotest_initrd)
 . /test/kexec.env	# target= and source=: the debug kernels' paths
-types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 label="mdev $uuid (type mtty-1 of mtty)"
 label_re="mdev $uuid \\(type mtty-1 of mtty\\)"	# for grep -E
@@ -52,9 +51,7 @@ adopt_and_serve() {
 case "$KHO_STAGE" in
 1)
 	khotest_log "kernel=$(uname -r)"
-	[ -d "$types" ] ||
-		khotest_fail "no $types: the kernel lacks CONFIG_SAMPLE_VFIO_MDEV_MTTY"
-	echo "$uuid" > "$types/create" || khotest_fail "mtty: creating $uuid failed"
+	khotest_mtty_create "$uuid"
 	dev=$(khotest_mdev_cdev "$uuid")
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
 		test-vmm serve --maps 16 --device "$dev" --mtty-fifo "$msg"
@@ -110,8 +107,7 @@ case "$KHO_STAGE" in
 	case "$(uname -r)" in *-kho-a-dbg) ;; *) khotest_fail "stage 3 runs $(uname -r), not vanilla-debug" ;; esac
 	adopt_and_serve
 	khotest_stop vmm
-	echo 1 > "/sys/bus/mdev/devices/$uuid/remove" ||
-		khotest_fail "mtty: removing $uuid failed"
+	khotest_mdev_remove "$uuid"
 	khotest_done
 	;;
 esac

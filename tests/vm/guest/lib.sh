@@ -265,6 +265,23 @@ khotest_refused() {
 	[ "$rc" = 1 ] || khotest_fail "$what: '$*' exited $rc, expected a refusal (1)"
 }
 
+# khotest_mtty_create UUID: an instance of the kernel's mtty sample, type
+# mtty-1 (one port), which only the debug flavours build
+# (tests/rig/kernel-debug.config).
+khotest_mtty_create() {
+	local types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
+
+	[ -d "$types" ] ||
+		khotest_fail "no $types: the kernel lacks CONFIG_SAMPLE_VFIO_MDEV_MTTY"
+	echo "$1" > "$types/create" || khotest_fail "mtty: creating $1 failed"
+}
+
+# khotest_mdev_remove UUID: the mdev removed, as a test leaves the guest.
+khotest_mdev_remove() {
+	echo 1 > "/sys/bus/mdev/devices/$1/remove" ||
+		khotest_fail "mtty: removing $1 failed"
+}
+
 # khotest_mdev_cdev UUID: the VFIO cdev of an mdev, /dev/vfio/devices/vfioN.
 khotest_mdev_cdev() {
 	local d
