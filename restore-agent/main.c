@@ -148,6 +148,21 @@ static bool devstate_memfd(const struct agent *a, uint64_t token)
 	return false;
 }
 
+/* The memfds step's detail: a device's saved state is not guest RAM. */
+static void memfds_detail(const struct agent *a, char *detail, size_t size)
+{
+	size_t i, nr_state = 0;
+	int n;
+
+	for (i = 0; i < a->nr_memfd; i++)
+		nr_state += devstate_memfd(a, a->memfd[i].token);
+	n = snprintf(detail, size, "%zu guest-RAM memfd(s)",
+		     a->nr_memfd - nr_state);
+	if (nr_state && n > 0 && (size_t)n < size)
+		snprintf(detail + n, size - n, " + %zu device state(s)",
+			 nr_state);
+}
+
 /*
  * Each device whose state the hand-off carries, after the replay bound
  * it and verification checked it and before the VMM adopts it: RESUMING,
@@ -1297,7 +1312,7 @@ static int restore_steps(struct agent *a)
 	err = retrieve_memfds(a, &diag);
 	if (err)
 		return fail_step(a, "memfds", t0, err, diag.msg);
-	snprintf(detail, sizeof(detail), "%zu guest-RAM memfd(s)", a->nr_memfd);
+	memfds_detail(a, detail, sizeof(detail));
 	agent_step_done("memfds", t0, 0, detail);
 
 	/* From here a worker killed halfway loses nothing: see keeper.c. */

@@ -11,8 +11,10 @@
 # with the state reset, passed in 173 s; with the DEVICE_MIG_STATE
 # records checked (branch h/migop) in 144 s.  The rollback from
 # patched-debug needs --userspace-journal: the kernel's journal does not
-# record an emulated device's access (docs/device-state.md).  Edu's
-# refusal under --require-device-state is 065's first test.
+# record an emulated device's access (docs/device-state.md).  The second
+# test holds both kinds in one VMM: edu refused by name under
+# --require-device-state, then reset while mtty is carried; first passed
+# 2026-12-07 (branch h/twodev) in 255 s.
 
 load helpers
 
@@ -28,6 +30,38 @@ load helpers
 		die "the agent did not resume the mdev's state after both kexecs"
 	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
 	[ "$(grep -a -c 'after adoption: FIFO gave "kho-mtty-fifo" in order' "$VM_LOG")" = 2 ] ||
+		die "the mtty's FIFO bytes did not come back in order after both adoptions"
+	assert_kernel_clean
+}
+
+# The --require-device-state pair in one guest: the test VMM owns the edu
+# function and an mtty mdev in one IOAS (test-vmm serve --mtty).  The
+# refusal names edu alone and changes nothing; the plain upgrade and
+# rollback reset edu and carry mtty, and the VMM adopts both each time.
+@test "device state: edu and an mtty in one IOAS: refused by edu's name, then edu reset and mtty carried both ways" {
+	local edu='"id":[0-9]+,"bdf":"0000:00:03\.0","driver":"vfio-pci","migration":"none","migration_flags":0,"state":"reset","reason":"no migration support"'
+	local mtty='"id":[0-9]+,"bdf":null,"mdev":"83b8f4f2-509f-382f-3c1e-e6bfe0fa1002","driver":"mtty","migration":"stop-copy\+p2p\+pre-copy","migration_flags":[0-9]+,"state":"carried"'
+	local cmd
+
+	run_debug_round_trip "$GUEST_DIR/device-state-twodev.sh" \
+		--expect serving --expect require-refused \
+		--expect adopted-stage2 --expect rollback-refused \
+		--expect adopted-stage3
+	for cmd in upgrade rollback; do
+		assert_log "kho-tool $cmd: preflight-devices: --require-device-state: 1 of 2 devices would be reset across the kexec: 0000:00:03\.0 \(vfio-pci\): no migration support; refused before anything was preserved or loaded"
+		assert_log "\"command\":\"$cmd\".*\"devices\":\[.*\{$edu\}.*\].*\"result\":\"ok\""
+		assert_log "\"command\":\"$cmd\".*\"devices\":\[.*\{$mtty,.*\].*\"result\":\"ok\""
+		assert_log "^$cmd: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1002 \(type mtty-1 of mtty\): state saved, [0-9]+ bytes"
+	done
+	# after the refused upgrade, on SIGUSR1 ...
+	[ "$(grep -a -c 'dma-check: ok:' "$VM_LOG")" -ge 2 ] ||
+		die "the edu's DMA check did not pass after the refused upgrade"
+	# ... after both adoptions and the refused rollback
+	[ "$(grep -a -c 'restart: DMA check passed' "$VM_LOG")" -ge 3 ] ||
+		die "the edu's DMA check did not pass after both adoptions and the refused rollback"
+	[ "$(grep -a -c 'on SIGUSR1: FIFO gave "kho-two-devices" in order' "$VM_LOG")" -ge 2 ] ||
+		die "the mtty's FIFO lost its bytes after a refused upgrade or rollback"
+	[ "$(grep -a -c 'after adoption: FIFO gave "kho-two-devices" in order' "$VM_LOG")" = 2 ] ||
 		die "the mtty's FIFO bytes did not come back in order after both adoptions"
 	assert_kernel_clean
 }

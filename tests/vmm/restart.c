@@ -3,10 +3,12 @@
  * test-vmm restart: the VMM after kexec.  Adopts the restore-agent's
  * iommufd, device and memfds (CHANGE_PROCESS included), checks that the
  * guest RAM still holds the pattern written before the kexec, and proves
- * the rebuilt translation with the edu DMA check on that memory.
+ * the rebuilt translation with the edu DMA check on that memory; an
+ * adopted mtty (an mdev: no PCI address) must give its FIFO's bytes back.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +17,65 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "pci.h"
 #include "poison.h"
 #include "vmm.h"
 
 #define RESTART_CHECK_LEN 4000
+
+/* The first adopted device that is an mdev (@mdev) or a PCI function. */
+static const struct kho_adopt_dev *adopted_dev(const struct kho_adopt_set *set,
+					       bool mdev)
+{
+	size_t i;
+
+	for (i = 0; i < set->nr_dev; i++)
+		if (kho_pci_is_none(&set->dev[i].pci) == mdev)
+			return &set->dev[i];
+	return NULL;
+}
+
+/*
+ * The edu DMA check on the adopted guest RAM @p.  expect: what the DMA
+ * must land; saved: what it overwrites, put back afterwards so the guest
+ * RAM still holds the pattern for the next kexec (a rollback checks it
+ * again).
+ */
+static int restart_dma_check(struct vmm_edu *edu, const char *cdev,
+			     uint8_t *p)
+{
+	uint8_t *expect = malloc(2 * RESTART_CHECK_LEN);
+	long bad = -1;
+	int ret;
+
+	if (!expect) {
+		fprintf(stderr, "test-vmm: restart: edu DMA check on %s: %s\n",
+			cdev, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	memcpy(expect, p, RESTART_CHECK_LEN);
+	memcpy(expect + RESTART_CHECK_LEN, p + 0x2000, RESTART_CHECK_LEN);
+	ret = vmm_edu_dma_check(edu, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
+				p + 0x2000, expect, RESTART_CHECK_LEN, &bad);
+	memcpy(p + 0x2000, expect + RESTART_CHECK_LEN, RESTART_CHECK_LEN);
+	free(expect);
+	if (ret) {
+		fprintf(stderr, "test-vmm: restart: edu DMA check on %s: %s (first bad byte %ld)\n",
+			cdev, strerror(-ret), bad);
+		return ret;
+	}
+	printf("test-vmm: restart: DMA check passed on %s (IOVA 0x%llx -> 0x%llx, %d bytes)\n",
+	       cdev, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000, RESTART_CHECK_LEN);
+	return 0;
+}
+
+/* mtty's FIFO holds @want (then put back: a rollback carries it again). */
+static int restart_mtty_check(const struct kho_adopt_dev *mtty,
+			      const char *want, const char *what)
+{
+	return vmm_mtty_expect(mtty->fd, mtty->cdev, want, what) ||
+	       vmm_mtty_fill(mtty->fd, mtty->cdev, want);
+}
 
 int vmm_cmd_restart(int argc, char **argv)
 {
@@ -39,13 +96,14 @@ int vmm_cmd_restart(int argc, char **argv)
 	struct kho_adopt_set set;
 	struct kho_diag diag = { "" };
 	struct kho_adopt_memfd *ram = NULL;
+	const struct kho_adopt_dev *edu_dev, *mtty_dev;
 	struct kho_poison *poison = NULL;
 	size_t nr_poison = 0;
 	struct vmm_edu edu;
-	long as_uid = -1, bad = -1, off, token_fd = -1, poison_offset = -1;
+	long as_uid = -1, off, token_fd = -1, poison_offset = -1;
 	int c, hold = 0, ret;
 	char what[48];
-	uint8_t *p, *expect;
+	uint8_t *p;
 	size_t i;
 
 	optind = 1;
@@ -148,46 +206,38 @@ int vmm_cmd_restart(int argc, char **argv)
 			goto fail;
 
 	/*
-	 * An mtty does no DMA: its FIFO must hold what --mtty-fifo says
-	 * ("" for a device whose state was reset across the kexec).
+	 * Each device by its kind: the mtty (an mdev) must hold in its FIFO
+	 * what --mtty-fifo says ("" for a device whose state was reset
+	 * across the kexec); the edu, if adopted, proves the translation.
 	 */
-	if (mtty_fifo) {
-		/* put back: the next kexec (a rollback) carries them again */
-		if (vmm_mtty_expect(set.dev[0].fd, set.dev[0].cdev, mtty_fifo,
-				    "after adoption") ||
-		    vmm_mtty_fill(set.dev[0].fd, set.dev[0].cdev, mtty_fifo))
-			goto fail;
-		goto held;
-	}
-	/*
-	 * expect: what the DMA must land; saved: what it overwrites, put
-	 * back afterwards so the guest RAM still holds the pattern for the
-	 * next kexec (a rollback checks it again).
-	 */
-	expect = malloc(2 * RESTART_CHECK_LEN);
-	if (!expect)
-		goto fail;
-	memcpy(expect, p, RESTART_CHECK_LEN);
-	memcpy(expect + RESTART_CHECK_LEN, p + 0x2000, RESTART_CHECK_LEN);
-	ret = vmm_edu_init(&edu, set.dev[0].fd);
-	if (!ret)
-		ret = vmm_edu_dma_check(&edu, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
-					p + 0x2000, expect, RESTART_CHECK_LEN, &bad);
-	memcpy(p + 0x2000, expect + RESTART_CHECK_LEN, RESTART_CHECK_LEN);
-	free(expect);
-	if (ret) {
-		fprintf(stderr, "test-vmm: restart: edu DMA check on %s: %s (first bad byte %ld)\n",
-			set.dev[0].cdev, strerror(-ret), bad);
+	mtty_dev = adopted_dev(&set, true);
+	edu_dev = adopted_dev(&set, false);
+	if (mtty_fifo && !mtty_dev) {
+		fprintf(stderr, "test-vmm: restart: --mtty-fifo: none of the %zu adopted device(s) is an mdev\n",
+			set.nr_dev);
 		goto fail;
 	}
-	printf("test-vmm: restart: DMA check passed on %s (IOVA 0x%llx -> 0x%llx, %d bytes)\n",
-	       set.dev[0].cdev, VMM_IOVA_BASE, VMM_IOVA_BASE + 0x2000,
-	       RESTART_CHECK_LEN);
-	for (i = 0; i < nr_poison; i++)
-		if (poison[i].memfd_token == ram->token &&
-		    vmm_poison_dma(&edu, ram->fd, p, &poison[i]))
+	if (mtty_fifo && restart_mtty_check(mtty_dev, mtty_fifo, "after adoption"))
+		goto fail;
+	if (!edu_dev && !mtty_fifo) {
+		fprintf(stderr, "test-vmm: restart: no PCI function among the %zu adopted device(s) for the edu DMA check\n",
+			set.nr_dev);
+		goto fail;
+	}
+	if (edu_dev) {
+		ret = vmm_edu_init(&edu, edu_dev->fd);
+		if (ret) {
+			fprintf(stderr, "test-vmm: restart: edu %s: BAR0/config setup: %s\n",
+				edu_dev->cdev, strerror(-ret));
 			goto fail;
-held:
+		}
+		if (restart_dma_check(&edu, edu_dev->cdev, p))
+			goto fail;
+		for (i = 0; i < nr_poison; i++)
+			if (poison[i].memfd_token == ram->token &&
+			    vmm_poison_dma(&edu, ram->fd, p, &poison[i]))
+				goto fail;
+	}
 	/* A new memory failure on the adopted guest RAM, for the next kexec. */
 	if (poison_offset >= 0 &&
 	    (poison_offset < 0x3000 || (uint64_t)poison_offset >= ram->size ||
@@ -200,14 +250,25 @@ held:
 		/*
 		 * Hold the adopted state (a later rollback captures it) until
 		 * SIGTERM, and exit 0 then: a stop is not a failure.
+		 * SIGUSR1 checks the devices again: a refused rollback must
+		 * leave them working.
 		 */
 		sigemptyset(&sigs);
 		sigaddset(&sigs, SIGTERM);
 		sigaddset(&sigs, SIGINT);
+		sigaddset(&sigs, SIGUSR1);
 		sigprocmask(SIG_BLOCK, &sigs, NULL);
 		printf("test-vmm: ready pid=%d\n", getpid());
-		if (sigwait(&sigs, &sig))
-			goto fail;
+		for (;;) {
+			if (sigwait(&sigs, &sig))
+				goto fail;
+			if (sig != SIGUSR1)
+				break;
+			if ((edu_dev && restart_dma_check(&edu, edu_dev->cdev, p)) ||
+			    (mtty_fifo && restart_mtty_check(mtty_dev, mtty_fifo,
+							     "on SIGUSR1")))
+				goto fail;
+		}
 		printf("test-vmm: restart: %s, exiting\n", strsignal(sig));
 	}
 	free(poison);

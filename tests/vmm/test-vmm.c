@@ -2,7 +2,8 @@
 /*
  * test-vmm: a small program that sets up iommufd/VFIO state the way a VMM
  * does (guest RAM in a memfd, an IOAS, the edu device attached through its
- * cdev) and proves the translation with a DMA round trip.  Its commands
+ * cdev, and with serve --mtty an mtty mdev beside it in the same IOAS) and
+ * proves the translation with a DMA round trip.  Its commands
  * live in one table; exit 0 success, 1 failure, 2 usage error.
  */
 #include <errno.h>
@@ -42,6 +43,10 @@ struct vmm {
 	/* --hwpt: IOMMU_HWPT_ALLOC on the IOAS, then ATTACH to that HWPT */
 	bool explicit_hwpt;
 	struct vmm_edu edu;
+	/* serve --mtty: a second device, the mtty sample, in the same IOAS */
+	char mtty_path[64];
+	int mtty_fd;
+	uint32_t mtty_devid;
 	/* serve --poison-offset: memory failures, ascending (memfd token 0) */
 	struct kho_poison poison[MAX_POISON];
 	size_t nr_poison;
@@ -73,6 +78,42 @@ static int vmm_churn_map(struct vmm *v, unsigned int i)
 					 VMM_CHUNK, vmm_churn_iova(i)) :
 		       vmm_ioas_map_va(v->iommufd, v->ioas_id, v->ram,
 				       VMM_CHUNK, vmm_churn_iova(i));
+}
+
+/*
+ * serve --mtty: the second device of a VMM that passes one function
+ * through and emulates another, both in one IOAS: the edu (no migration
+ * support) and the kernel's mtty sample (VFIO migration v2).  An
+ * emulated device's access attaches to the IOAS itself, never to the
+ * edu's HWPT, whatever --hwpt chose.
+ */
+static int vmm_setup_mtty(struct vmm *v)
+{
+	char step[128];
+	uint32_t pt_id;
+	int ret;
+
+	v->mtty_fd = open(v->mtty_path, O_RDWR | O_CLOEXEC);
+	if (v->mtty_fd < 0) {
+		ret = -errno;
+		snprintf(step, sizeof(step), "mtty: open %s", v->mtty_path);
+		return fail(step, ret);
+	}
+	ret = vmm_vfio_bind(v->mtty_fd, v->iommufd, &v->mtty_devid);
+	if (ret) {
+		snprintf(step, sizeof(step), "mtty %s: VFIO_DEVICE_BIND_IOMMUFD",
+			 v->mtty_path);
+		return fail(step, ret);
+	}
+	ret = vmm_vfio_attach(v->mtty_fd, v->ioas_id, &pt_id);
+	if (ret) {
+		snprintf(step, sizeof(step), "mtty %s: VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS %u",
+			 v->mtty_path, v->ioas_id);
+		return fail(step, ret);
+	}
+	printf("test-vmm: setup: mtty %s: devid=%u attached to IOAS %u beside %s\n",
+	       v->mtty_path, v->mtty_devid, pt_id, v->devpath);
+	return 0;
 }
 
 /*
@@ -191,7 +232,7 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 	       v->ram_size,
 	       v->devpath, v->edu.id, now_ms() - t0,
 	       v->explicit_hwpt ? "explicit HWPT" : "auto");
-	return 0;
+	return v->mtty_path[0] ? vmm_setup_mtty(v) : 0;
 }
 
 /* One direction of the check: chunk @from -> device -> chunk @to. */
@@ -286,6 +327,7 @@ static const struct option vmm_opts[] = {
 	{ "churn", required_argument, NULL, 'c' },
 	{ "device", required_argument, NULL, 'd' },
 	{ "mtty-fifo", required_argument, NULL, 'M' },
+	{ "mtty", required_argument, NULL, 'T' },
 	{ "poison-offset", required_argument, NULL, 'P' },
 	{ "unmapped-chunks", required_argument, NULL, 'U' },
 	{ "hwpt", no_argument, NULL, 'H' },
@@ -315,6 +357,8 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	v->unmapped = 0;
 	v->nr_poison = 0;
 	v->explicit_hwpt = false;
+	v->mtty_path[0] = '\0';
+	v->mtty_fd = -1;
 	*churn = 0;
 	*devpath = NULL;
 	*mtty_fifo = NULL;
@@ -334,10 +378,16 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 			*devpath = optarg;
 			break;
 		case 'M':
-			/* the device is an mtty: bytes in its FIFO, no DMA */
+			/* bytes in the mtty's FIFO: --mtty's, or --device's */
 			if (!serve || strlen(optarg) >= 16)
 				goto usage;
 			*mtty_fifo = optarg;
+			break;
+		case 'T':
+			/* an mtty beside the edu device, in the same IOAS */
+			if (!serve || strlen(optarg) >= sizeof(v->mtty_path))
+				goto usage;
+			snprintf(v->mtty_path, sizeof(v->mtty_path), "%s", optarg);
 			break;
 		case 'P': {
 			/* a memory failure on that guest-RAM page, once set up */
@@ -368,7 +418,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	if (optind == argc)
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: up to %d, ascending, --unmapped-chunks N: serve only, --hwpt)\n",
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty PATH: serve only, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: up to %d, ascending, --unmapped-chunks N: serve only, --hwpt)\n",
 		argv[0], (unsigned long long)VMM_MAX_MAPS, MAX_POISON);
 	return 2;
 }
@@ -409,12 +459,32 @@ static int serve_poison_check(const struct vmm *v)
 	return 0;
 }
 
+/*
+ * serve's check, at the start and on SIGUSR1: the edu's DMA (unless the
+ * one device is an mtty), and the bytes in the mtty's FIFO, put back
+ * after reading so that the next check, or the kexec, finds them.
+ */
+static int serve_check(struct vmm *v, bool edu, const char *mtty_fifo,
+		       const char *what)
+{
+	int fd = v->mtty_path[0] ? v->mtty_fd : v->devfd;
+	const char *path = v->mtty_path[0] ? v->mtty_path : v->devpath;
+
+	if (edu && (vmm_dma_check(v) || (what && serve_poison_check(v))))
+		return 1;
+	if (!mtty_fifo)
+		return 0;
+	return (what && vmm_mtty_expect(fd, path, mtty_fifo, what)) ||
+	       vmm_mtty_fill(fd, path, mtty_fifo);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct vmm v = { 0 };
 	const char *devpath, *mtty_fifo;
 	unsigned int churn;
 	sigset_t set;
+	bool edu;
 	int ret, sig;
 	size_t i;
 
@@ -430,18 +500,17 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	if (mtty_fifo && !devpath) {
-		fprintf(stderr, "test-vmm: serve: --mtty-fifo needs --device (the mtty's cdev)\n");
+	if (mtty_fifo && !devpath && !v.mtty_path[0]) {
+		fprintf(stderr, "test-vmm: serve: --mtty-fifo needs --mtty or --device (the mtty's cdev)\n");
 		return 2;
 	}
-	ret = vmm_setup(&v, devpath, churn, !mtty_fifo);
-	if (ret)
-		return ret;
 	/* An mtty does no DMA: its state is what its FIFO holds. */
-	ret = mtty_fifo ? vmm_mtty_fill(v.devfd, v.devpath, mtty_fifo) :
-			  vmm_dma_check(&v);
+	edu = !mtty_fifo || v.mtty_path[0];
+	ret = vmm_setup(&v, devpath, churn, edu);
 	if (ret)
 		return ret;
+	if (serve_check(&v, edu, mtty_fifo, NULL))
+		return 1;
 	/*
 	 * From here the guest RAM has holes that fail: SIGUSR1's pattern
 	 * check goes around them, and the DMA checks stay below them.
@@ -482,11 +551,7 @@ static int cmd_serve(int argc, char **argv)
 		}
 		if (sig != SIGUSR1)
 			break;
-		/* an mtty: its FIFO still holds the bytes (then put back) */
-		if (mtty_fifo ?
-		    vmm_mtty_expect(v.devfd, v.devpath, mtty_fifo, "on SIGUSR1") ||
-		    vmm_mtty_fill(v.devfd, v.devpath, mtty_fifo) :
-		    vmm_dma_check(&v) || serve_poison_check(&v))
+		if (serve_check(&v, edu, mtty_fifo, "on SIGUSR1"))
 			return 1;
 		fflush(stdout);
 	}
@@ -549,7 +614,7 @@ static const struct vmm_cmd {
 } vmm_cmds[] = {
 	{ "dma-check", cmd_dma_check, "[--device PATH] [--hwpt]: set up, DMA check, exit" },
 	{ "serve", cmd_serve,
-	  "[--maps N] [--unmapped-chunks N] [--churn N] [--device PATH] [--poison-offset OFF]... [--hwpt]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
+	  "[--maps N] [--unmapped-chunks N] [--churn N] [--device PATH] [--mtty PATH] [--mtty-fifo BYTES] [--poison-offset OFF]... [--hwpt]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
 	{ "mock", vmm_cmd_mock, "[--devices N]: iommufd mock domains (CONFIG_IOMMUFD_TEST)" },
 	{ "luo-hold", vmm_cmd_luo_hold,
 	  "--session NAME --token T --size BYTES [--seed S]: preserve a patterned memfd, hold it until SIGTERM" },

@@ -15,46 +15,34 @@
 # A dry run saves and walks the device back to RUNNING with its state.
 initrd=$(khotest_initrd)
 . /test/kexec.env	# target= and source=: the debug kernels' paths
-types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
 uuid=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 label="mdev $uuid (type mtty-1 of mtty)"
 label_re="mdev $uuid \\(type mtty-1 of mtty\\)"	# for grep -E
 msg=kho-mtty-fifo
 after=$msg	# the FIFO after the kexec: the state carried
 
-# adopt_and_serve: the agent created the mdev again and verified the
-# replay; the restarted VMM adopts it and finds the FIFO as promised.
+# adopt_and_serve: the agent created the mdev again, replayed and
+# verified, and resumed the state as the plan's records say; the
+# restarted VMM adopts it and finds the FIFO as promised.
 adopt_and_serve() {
 	local run=/run/kho-tool
 
-	cat "$run/restore.log" 2>/dev/null || true
+	khotest_mtty_adopt "$after"
 	[ -d "/sys/bus/mdev/devices/$uuid" ] ||
 		khotest_fail "stage $KHO_STAGE: the agent did not create $label"
-	grep -q 'step verify .*ok: ' "$run/restore.log" ||
-		khotest_fail "stage $KHO_STAGE: the agent logged no successful verify"
 	# the save's arcs, journalled (format 7), and the resume verified
 	kho-tool journal "$run/handoff.fdt" | tee /tmp/journal.txt
 	grep -Eq "DEVICE_MIG_STATE dev [0-9]+ PRE_COPY_P2P -> STOP_COPY, 0x[0-9a-f]+ bytes, memfd token [0-9]+$" /tmp/journal.txt ||
 		khotest_fail "stage $KHO_STAGE: the hand-off's plan has no DEVICE_MIG_STATE arc into STOP_COPY"
 	grep -q 'device-state: device [0-9]* (.*): RUNNING, [0-9]* bytes written (crc32 0x[0-9a-f]*), as 3 DEVICE_MIG_STATE record(s) say; ' "$run/restore.log" ||
 		khotest_fail "stage $KHO_STAGE: the agent did not verify the resume against the records"
-	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
-		test-vmm restart --hold --mtty-fifo "$after"
-	grep -q 'bytes intact' /tmp/vmm.log ||
-		khotest_fail "stage $KHO_STAGE: the guest-RAM pattern did not survive"
-	grep -q "after adoption: FIFO gave \"$after\" in order" /tmp/vmm.log ||
-		{ cat /tmp/vmm.log; khotest_fail "stage $KHO_STAGE: the mtty FIFO is not what the pre-flight said"; }
-	grep -q 'kho-record: ' /tmp/vmm.log &&
-		khotest_fail "stage $KHO_STAGE: the recorder could not take over the adopted mdev"
 	khotest_mark "adopted-stage$KHO_STAGE"
 }
 
 case "$KHO_STAGE" in
 1)
 	khotest_log "kernel=$(uname -r)"
-	[ -d "$types" ] ||
-		khotest_fail "no $types: the kernel lacks CONFIG_SAMPLE_VFIO_MDEV_MTTY"
-	echo "$uuid" > "$types/create" || khotest_fail "mtty: creating $uuid failed"
+	khotest_mtty_create "$uuid"
 	dev=$(khotest_mdev_cdev "$uuid")
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
 		test-vmm serve --maps 16 --device "$dev" --mtty-fifo "$msg"
@@ -110,8 +98,7 @@ case "$KHO_STAGE" in
 	case "$(uname -r)" in *-kho-a-dbg) ;; *) khotest_fail "stage 3 runs $(uname -r), not vanilla-debug" ;; esac
 	adopt_and_serve
 	khotest_stop vmm
-	echo 1 > "/sys/bus/mdev/devices/$uuid/remove" ||
-		khotest_fail "mtty: removing $uuid failed"
+	khotest_mdev_remove "$uuid"
 	khotest_done
 	;;
 esac

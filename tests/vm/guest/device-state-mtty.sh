@@ -8,15 +8,12 @@
 # there, has a corrupted copy refused by the second instance, then loads
 # the real one into it and reads the same bytes back in order.
 # Passed 2026-12-07 on its first run (39 s).
-types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
 src=83b8f4f2-509f-382f-3c1e-e6bfe0fa1001
 dst=83b8f4f2-509f-382f-3c1e-e6bfe0fa1002
 
 khotest_log "kernel=$(uname -r)"
-[ -d "$types" ] ||
-	khotest_fail "no $types: the kernel lacks CONFIG_SAMPLE_VFIO_MDEV_MTTY"
 for u in "$src" "$dst"; do
-	echo "$u" > "$types/create" || khotest_fail "mtty: creating $u failed"
+	khotest_mtty_create "$u"
 done
 
 a=$(khotest_mdev_cdev "$src")
@@ -29,8 +26,7 @@ cat /tmp/mtty.log
 khotest_mark mtty-migrated
 
 for u in "$src" "$dst"; do
-	echo 1 > "/sys/bus/mdev/devices/$u/remove" ||
-		khotest_fail "mtty: removing $u failed"
+	khotest_mdev_remove "$u"
 done
 khotest_mark mtty-removed
 khotest_done

@@ -265,6 +265,44 @@ khotest_refused() {
 	[ "$rc" = 1 ] || khotest_fail "$what: '$*' exited $rc, expected a refusal (1)"
 }
 
+# khotest_mtty_create UUID: an instance of the kernel's mtty sample, type
+# mtty-1 (one port), which only the debug flavours build
+# (tests/rig/kernel-debug.config).
+khotest_mtty_create() {
+	local types=/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1
+
+	[ -d "$types" ] ||
+		khotest_fail "no $types: the kernel lacks CONFIG_SAMPLE_VFIO_MDEV_MTTY"
+	echo "$1" > "$types/create" || khotest_fail "mtty: creating $1 failed"
+}
+
+# khotest_mdev_remove UUID: the mdev removed, as a test leaves the guest.
+khotest_mdev_remove() {
+	echo 1 > "/sys/bus/mdev/devices/$1/remove" ||
+		khotest_fail "mtty: removing $1 failed"
+}
+
+# khotest_mtty_adopt FIFO: after a kexec that carried an mtty's state, the
+# agent's log (printed) has a verify that passed, and the test VMM
+# restarted under the recorder adopts what the agent rebuilt: the guest
+# RAM intact, the mtty's FIFO giving FIFO back in order, the recorder
+# taking the adopted devices over.  The VMM holds them (KHOTEST_PID).
+khotest_mtty_adopt() {
+	local log=/run/kho-tool/restore.log
+
+	cat "$log" 2>/dev/null || true
+	grep -q 'step verify .*ok: ' "$log" ||
+		khotest_fail "stage $KHO_STAGE: the agent logged no successful verify"
+	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
+		test-vmm restart --hold --mtty-fifo "$1"
+	grep -q 'bytes intact' /tmp/vmm.log ||
+		khotest_fail "stage $KHO_STAGE: the guest-RAM pattern did not survive"
+	grep -q "after adoption: FIFO gave \"$1\" in order" /tmp/vmm.log ||
+		{ cat /tmp/vmm.log; khotest_fail "stage $KHO_STAGE: the mtty's FIFO did not give \"$1\" back in order"; }
+	! grep -q 'kho-record: ' /tmp/vmm.log ||
+		khotest_fail "stage $KHO_STAGE: the recorder could not take over the adopted devices"
+}
+
 # khotest_mdev_cdev UUID: the VFIO cdev of an mdev, /dev/vfio/devices/vfioN.
 khotest_mdev_cdev() {
 	local d
