@@ -21,7 +21,7 @@
 
 #define DMA_LEN 256
 
-int vmm_poison_inject(int memfd, uint64_t offset)
+int vmm_poison_inject(int memfd, const char *what, uint64_t offset)
 {
 	struct kho_poison p = { 0, offset, KHO_POISON_PAGE };
 	struct kho_diag diag = { "" };
@@ -32,8 +32,8 @@ int vmm_poison_inject(int memfd, uint64_t offset)
 		fprintf(stderr, "test-vmm: %s\n", diag.msg);
 		return ret;
 	}
-	printf("test-vmm: guest RAM offset 0x%" PRIx64 ": memory failure injected (MADV_HWPOISON), the memfd answers EIO\n",
-	       offset);
+	printf("test-vmm: %s offset 0x%" PRIx64 ": memory failure injected (MADV_HWPOISON), the memfd answers EIO\n",
+	       what, offset);
 	return 0;
 }
 
@@ -42,7 +42,7 @@ int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 		       size_t *nr)
 {
 	struct kho_diag diag = { "" };
-	size_t pages, i;
+	size_t pages = 0, i;
 	int ret;
 
 	ret = kho_adopt_poison(set, list, nr, &diag);
@@ -53,18 +53,21 @@ int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 		fprintf(stderr, "test-vmm: restart: %s\n", diag.msg);
 		return ret;
 	}
+	/* The list holds every memfd's ranges: this mapping's are said. */
 	for (i = 0; i < *nr; i++)
-		printf("test-vmm: restart: poison: memfd token %" PRIu64 " 0x%" PRIx64 "+0x%" PRIx64 " poisoned again in the VMM's mapping (UFFDIO_POISON)\n",
-		       (*list)[i].memfd_token, (*list)[i].offset,
-		       (*list)[i].length);
-	if (*nr)
+		if ((*list)[i].memfd_token == token)
+			printf("test-vmm: restart: poison: memfd token %" PRIu64 " 0x%" PRIx64 "+0x%" PRIx64 " poisoned again in the VMM's mapping (UFFDIO_POISON)\n",
+			       (*list)[i].memfd_token, (*list)[i].offset,
+			       (*list)[i].length);
+	if (pages)
 		printf("test-vmm: restart: poison: %zu page(s) of memfd token %" PRIu64 "\n",
 		       pages, token);
 	return 0;
 }
 
-long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint64_t token,
-			      const struct kho_poison *list, size_t nr)
+long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint32_t seed,
+			      uint64_t token, const struct kho_poison *list,
+			      size_t nr)
 {
 	uint64_t pos = 0;
 	long off;
@@ -78,8 +81,7 @@ long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint64_t token,
 		if (i < nr)
 			end = list[i].offset < size ? list[i].offset : size;
 		if (end > pos) {
-			off = vmm_pattern_check(ram + pos, end - pos, VMM_SEED,
-						pos);
+			off = vmm_pattern_check(ram + pos, end - pos, seed, pos);
 			if (off >= 0)
 				return (long)pos + off;
 		}
@@ -130,9 +132,9 @@ int vmm_poison_read(const uint8_t *ram, const char *who, const char *what,
 }
 
 int vmm_poison_dma(struct vmm_edu *edu, int memfd, uint8_t *ram,
-		   const struct kho_poison *p)
+		   const struct kho_poison *p, uint64_t iova, uint32_t seed)
 {
-	uint64_t hole = VMM_IOVA_BASE + p->offset, scratch = VMM_IOVA_BASE + 0x2000;
+	uint64_t hole = iova + p->offset, scratch = VMM_IOVA_BASE + 0x2000;
 	uint8_t saved[DMA_LEN], old[DMA_LEN], page[DMA_LEN];
 	int ret;
 
@@ -155,7 +157,7 @@ int vmm_poison_dma(struct vmm_edu *edu, int memfd, uint8_t *ram,
 			hole, strerror(-ret));
 		return ret;
 	}
-	vmm_pattern_fill(old, DMA_LEN, VMM_SEED, p->offset);
+	vmm_pattern_fill(old, DMA_LEN, seed, p->offset);
 	if (!memcmp(page, old, DMA_LEN)) {
 		fprintf(stderr, "test-vmm: restart: poison: an edu DMA from IOVA 0x%" PRIx64 " read the old bytes of the poisoned page\n",
 			hole);
