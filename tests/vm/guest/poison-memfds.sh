@@ -10,9 +10,14 @@
 # a different offset: 0x53000 of the first (a chunk mapped by file),
 # 0x26000 of the second (a chunk mapped by VA).  capture and inspect list
 # both (token, offset, length) ranges; the upgrade carries both memfds.
-# Stage 2: the adopted VMM poisons each page again in the mapping of its
-# own memfd; a read of each takes SIGBUS BUS_MCEERR_AR, every other byte
-# of both memfds holds its pattern, an edu DMA to each page's IOVA
+# Stage 2: the agent cannot make the VMM's copy of the hand-off, which
+# carries the poison list (a test hook, kho_agent.fail_at=handoff-copy:
+# no real fault makes a memfd of a few KiB fail on demand); it refuses
+# to serve, naming the copy, the step and the cause, and holds the
+# session: a VMM is refused and told why, and `restore-agent --retry`
+# serves it.  The adopted VMM poisons each page again in the mapping of
+# its own memfd; a read of each takes SIGBUS BUS_MCEERR_AR, every other
+# byte of both memfds holds its pattern, an edu DMA to each page's IOVA
 # reaches no page.  The rollback (--userspace-journal: the patched
 # kernel's journal still maps both pages) carries them on; stage 3 the
 # same again.
@@ -77,6 +82,8 @@ check_ram() {
 # adopt: the agent left both ranges unmapped; the VMM adopts both memfds.
 adopt() {
 	cat "$run/restore.log" 2>/dev/null || true
+	wait_for $run/agent.status '^ready' 60 ||
+		khotest_fail "stage $KHO_STAGE: agent not ready: $(cat $run/agent.status)"
 	grep -q "poison: 2 range(s) left unmapped by the replay" "$run/restore.log" ||
 		khotest_fail "stage $KHO_STAGE: the agent does not say it left 2 ranges unmapped"
 	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm restart --hold
@@ -114,18 +121,41 @@ case "$KHO_STAGE" in
 	khotest_mark inspect-shows-both
 
 	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
-		--append "khotest.stage=2" --pid "$KHOTEST_PID" --json
+		--append "khotest.stage=2 kho_agent.fail_at=handoff-copy" \
+		--pid "$KHOTEST_PID" --json
 	khotest_fail "upgrade returned"
 	;;
 2)
 	case "$(uname -r)" in *-kho-b-dbg) ;; *) khotest_fail "stage 2 runs $(uname -r), not patched-debug" ;; esac
+	# No copy of the hand-off for the VMM: refused, held, said.
+	refusal='adopt: hand-off copy for the VMM \(sealed memfd kho-tool-handoff, [0-9]+ bytes\): EIO \(injected: --fail-at handoff-copy\): it carries the 2 poisoned range\(s\) the VMM must poison again'
+	wait_for $run/agent.status '^held' 60 ||
+		khotest_fail "the agent without a hand-off copy is not held: $(cat $run/agent.status)"
+	cat "$run/agent.status" "$run/restore.log"
+	grep -Eq "^held $refusal" $run/agent.status ||
+		khotest_fail "the held agent's status does not name the copy, the step and the cause"
+	grep -Eq "$refusal" $run/restore.log ||
+		khotest_fail "restore.log does not name the failed copy"
+	grep -q "holding session '[^']*', 2 memfd(s) unfinished; retry with .restore-agent --retry." $run/restore.log ||
+		khotest_fail "the agent does not hold both guest-RAM memfds for a retry"
+	if test-vmm restart > /tmp/refused.log 2>&1; then
+		cat /tmp/refused.log
+		khotest_fail "a VMM adopted from an agent that could not hand it the poison list"
+	fi
+	cat /tmp/refused.log
+	grep -Eq "refused.*$refusal" /tmp/refused.log ||
+		khotest_fail "the VMM was not told why it was refused"
+	khotest_mark copy-refused
+	restore-agent --retry </dev/null > /tmp/retry.log 2>&1 &
 	adopt
 	kho-tool capture --pid "$KHOTEST_PID" --userspace-journal --out /tmp/h2.dtb \
 		> /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture after the adoption failed"; }
 	inspect_both /tmp/h2.dtb
+	# The rollback keeps this boot's command line: its fail_at=0 ends the hook.
 	kho-tool rollback --kernel "$source" --initrd "$initrd" \
-		--append "khotest.stage=3" --pid "$KHOTEST_PID" \
+		--append "khotest.stage=3 kho_agent.fail_at=0" \
+		--pid "$KHOTEST_PID" \
 		--userspace-journal --json
 	khotest_fail "rollback returned"
 	;;
