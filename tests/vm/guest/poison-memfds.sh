@@ -19,8 +19,10 @@
 # its own memfd; a read of each takes SIGBUS BUS_MCEERR_AR, every other
 # byte of both memfds holds its pattern, an edu DMA to each page's IOVA
 # reaches no page.  The rollback (--userspace-journal: the patched
-# kernel's journal still maps both pages) carries them on; stage 3 the
-# same again.
+# kernel's journal still maps both pages) carries them on.
+# Stage 3: the VMM adopts as uid 1000 (kho_agent.uid=1000, its launcher
+# handing it the token, as 060 does): a VMM that is not root poisons the
+# pages again (UFFD_USER_MODE_ONLY), the same checks pass.
 initrd=$(khotest_initrd)
 . /test/kexec.env	# target= and source=: the debug kernels' paths
 run=/run/kho-tool
@@ -29,6 +31,8 @@ second=0x26000	# test-vmm-ram2: chunk 2, mapped by VA
 ram2_iova=0x4000000	# VMM_RAM2_IOVA
 ram_bytes=1048576	# --maps 16 of 64 KiB
 ram2_bytes=262144	# VMM_RAM2_CHUNKS of 64 KiB
+uid=1000	# stage 3's VMM
+vmmrun=/run/kho-vmm-$uid	# its recorder's run directory (060)
 
 # token_of NAME FILE: the memfd token of the memfd NAME in inspect's text.
 token_of() {
@@ -79,14 +83,30 @@ check_ram() {
 	khotest_log "stage $KHO_STAGE: $name (memfd token $t): $off fails with BUS_MCEERR_AR, the other bytes intact"
 }
 
-# adopt: the agent left both ranges unmapped; the VMM adopts both memfds.
+# adopt [--as-uid]: the agent left both ranges unmapped; the VMM adopts
+# both memfds (as uid $uid, started by a launcher that hands it the token).
 adopt() {
 	cat "$run/restore.log" 2>/dev/null || true
 	wait_for $run/agent.status '^ready' 60 ||
 		khotest_fail "stage $KHO_STAGE: agent not ready: $(cat $run/agent.status)"
 	grep -q "poison: 2 range(s) left unmapped by the replay" "$run/restore.log" ||
 		khotest_fail "stage $KHO_STAGE: the agent does not say it left 2 ranges unmapped"
-	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm restart --hold
+	if [ "${1:-}" = --as-uid ]; then
+		[ "$(stat -c %u $run/agent.sock)" = $uid ] ||
+			khotest_fail "stage $KHO_STAGE: agent.sock belongs to uid $(stat -c %u $run/agent.sock), not $uid"
+		mkdir -p $vmmrun
+		chown $uid $vmmrun
+		chmod 0700 $vmmrun
+		ulimit -l unlimited
+		exec 3<$run/adopt.token
+		khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
+			KHO_RUN_DIR=$vmmrun test-vmm restart --token-fd 3 --hold
+		exec 3<&-
+		[ "$(stat -c %u /proc/$KHOTEST_PID)" = $uid ] ||
+			khotest_fail "stage $KHO_STAGE: the VMM runs as uid $(stat -c %u /proc/$KHOTEST_PID), not $uid"
+	else
+		khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm restart --hold
+	fi
 	cat /tmp/vmm.log
 	grep -q '^test-vmm: adopted iommufd, 1 device(s), 2 memfd(s)$' /tmp/vmm.log ||
 		khotest_fail "stage $KHO_STAGE: the VMM did not adopt two memfds"
@@ -154,14 +174,14 @@ case "$KHO_STAGE" in
 	inspect_both /tmp/h2.dtb
 	# The rollback keeps this boot's command line: its fail_at=0 ends the hook.
 	kho-tool rollback --kernel "$source" --initrd "$initrd" \
-		--append "khotest.stage=3 kho_agent.fail_at=0" \
+		--append "khotest.stage=3 kho_agent.uid=$uid kho_agent.fail_at=0" \
 		--pid "$KHOTEST_PID" \
 		--userspace-journal --json
 	khotest_fail "rollback returned"
 	;;
 3)
 	case "$(uname -r)" in *-kho-a-dbg) ;; *) khotest_fail "stage 3 runs $(uname -r), not vanilla-debug" ;; esac
-	adopt
+	adopt --as-uid
 	khotest_stop vmm
 	khotest_done
 	;;
