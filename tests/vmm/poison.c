@@ -6,7 +6,9 @@
  * mapping (UFFDIO_POISON), a guest-RAM read of it taking SIGBUS
  * BUS_MCEERR_AR, and an edu DMA to its IOVA reaching nothing.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -63,6 +65,61 @@ int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 		printf("test-vmm: restart: poison: %zu page(s) of memfd token %" PRIu64 "\n",
 		       pages, token);
 	return 0;
+}
+
+/*
+ * inject PID NAME OFFSET: a memory failure on a page of another VMM's
+ * guest RAM, the memfd NAME it holds open, reopened through /proc (root
+ * only).  For a VMM that is not root: MADV_HWPOISON needs CAP_SYS_ADMIN,
+ * so it cannot take its memory failure itself (serve --poison-offset).
+ */
+int vmm_cmd_poison_inject(int argc, char **argv)
+{
+	char fdpath[300], want[300], link[300], what[400];
+	struct dirent *de;
+	long pid, off;
+	char *end;
+	DIR *dir;
+	int fd = -1, ret;
+	ssize_t n;
+
+	if (argc != 4)
+		goto usage;
+	pid = strtol(argv[1], &end, 0);
+	if (*end || pid <= 0)
+		goto usage;
+	off = strtol(argv[3], &end, 0);
+	if (*end || off < 0 || off % KHO_POISON_PAGE)
+		goto usage;
+	snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd", pid);
+	snprintf(want, sizeof(want), "/memfd:%s (deleted)", argv[2]);
+	dir = opendir(fdpath);
+	if (!dir) {
+		fprintf(stderr, "test-vmm: inject: %s: %s\n", fdpath, strerror(errno));
+		return 1;
+	}
+	while (fd < 0 && (de = readdir(dir))) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd/%s", pid, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = 0;
+		if (!strcmp(link, want))
+			fd = open(fdpath, O_RDWR | O_CLOEXEC);
+	}
+	closedir(dir);
+	if (fd < 0) {
+		fprintf(stderr, "test-vmm: inject: pid %ld holds no memfd %s open (or it cannot be reopened)\n",
+			pid, argv[2]);
+		return 1;
+	}
+	snprintf(what, sizeof(what), "inject: pid %ld's memfd %s", pid, argv[2]);
+	ret = vmm_poison_inject(fd, what, (uint64_t)off);
+	close(fd);
+	return ret ? 1 : 0;
+usage:
+	fprintf(stderr, "test-vmm: inject: usage: PID MEMFD-NAME PAGE-ALIGNED-OFFSET\n");
+	return 2;
 }
 
 long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint32_t seed,

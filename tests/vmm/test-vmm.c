@@ -637,6 +637,8 @@ static const struct vmm_cmd {
 	  "[--maps N] [--chunk B] [--corrupt] ...: build state + hand-off, preserve it, hold (tests/vmm/stage.c)" },
 	{ "restart", cmd_restart, "...: adopt the state after kexec (tests/vmm/restart.c)" },
 	{ "run-as", cmd_run_as, "UID PROG [ARGS]: run PROG as UID (a launcher)" },
+	{ "inject", vmm_cmd_poison_inject,
+	  "PID MEMFD-NAME OFFSET: a memory failure on a page of a running VMM's memfd (root; tests/vmm/poison.c)" },
 	{ "mtty-migrate", vmm_cmd_mtty_migrate,
 	  "SRC-CDEV DST-CDEV: save mtty SRC's state through the FSM, load it into DST (tests/vmm/mtty.c)" },
 };

@@ -168,6 +168,8 @@ struct kho_poison;
  * (MADV_HWPOISON), said as "test-vmm: @what offset ...".
  */
 int vmm_poison_inject(int memfd, const char *what, uint64_t offset);
+/* test-vmm inject PID NAME OFFSET: the same, on another VMM's memfd. */
+int vmm_cmd_poison_inject(int argc, char **argv);
 /* restart: the adopted list, poisoned again in the mapping @ram of @token. */
 int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 		       void *ram, uint64_t size, struct kho_poison **list,

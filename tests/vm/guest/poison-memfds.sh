@@ -4,12 +4,17 @@
 # patched-debug -> rollback to vanilla-debug, the edu device passed
 # through.
 #
+# The VMM runs as uid 1000 throughout (as 060's does: its launcher,
+# this root shell, hands it the devices, then the adoption token through
+# an inherited fd; its recorder serves from a run directory of its own).
 # Stage 1: the test VMM's guest RAM is two memfds (serve --ram-memfds 2:
 # test-vmm-ram, 1 MiB, and test-vmm-ram2, 256 KiB, each with its own
 # pattern, both mapped into the IOAS), and each takes a memory failure at
 # a different offset: 0x53000 of the first (a chunk mapped by file),
-# 0x26000 of the second (a chunk mapped by VA).  capture and inspect list
-# both (token, offset, length) ranges; the upgrade carries both memfds.
+# 0x26000 of the second (a chunk mapped by VA), injected by root through
+# /proc (test-vmm inject: MADV_HWPOISON needs root).  capture and inspect
+# list both (token, offset, length) ranges; the upgrade carries both
+# memfds.
 # Stage 2: the agent cannot make the VMM's copy of the hand-off, which
 # carries the poison list (a test hook, kho_agent.fail_at=handoff-copy:
 # no real fault makes a memfd of a few KiB fail on demand); it refuses
@@ -18,11 +23,10 @@
 # serves it.  The adopted VMM poisons each page again in the mapping of
 # its own memfd; a read of each takes SIGBUS BUS_MCEERR_AR, every other
 # byte of both memfds holds its pattern, an edu DMA to each page's IOVA
-# reaches no page.  The rollback (--userspace-journal: the patched
-# kernel's journal still maps both pages) carries them on.
-# Stage 3: the VMM adopts as uid 1000 (kho_agent.uid=1000, its launcher
-# handing it the token, as 060 does): a VMM that is not root poisons the
-# pages again (UFFD_USER_MODE_ONLY), the same checks pass.
+# reaches no page: a VMM that is not root poisons them through
+# UFFD_USER_MODE_ONLY.  The rollback (--userspace-journal: the patched
+# kernel's journal still maps both pages) carries them on; stage 3 the
+# same again.
 initrd=$(khotest_initrd)
 . /test/kexec.env	# target= and source=: the debug kernels' paths
 run=/run/kho-tool
@@ -31,8 +35,25 @@ second=0x26000	# test-vmm-ram2: chunk 2, mapped by VA
 ram2_iova=0x4000000	# VMM_RAM2_IOVA
 ram_bytes=1048576	# --maps 16 of 64 KiB
 ram2_bytes=262144	# VMM_RAM2_CHUNKS of 64 KiB
-uid=1000	# stage 3's VMM
-vmmrun=/run/kho-vmm-$uid	# its recorder's run directory (060)
+uid=1000	# the VMM's
+# Its recorder serves its journal here, and kho-tool is told so
+# (KHO_RUN_DIR): /run/kho-tool is root's.
+vmmrun=/run/kho-vmm-$uid
+
+# as_vmm_user: what a launcher does before it starts a VMM that is not
+# root: its run directory, the pinned-memory limit.
+as_vmm_user() {
+	mkdir -p $vmmrun
+	chown $uid $vmmrun
+	chmod 0700 $vmmrun
+	ulimit -l unlimited
+}
+
+# check_user_vmm: the VMM runs as uid $uid.
+check_user_vmm() {
+	[ "$(stat -c %u /proc/$KHOTEST_PID)" = $uid ] ||
+		khotest_fail "stage $KHO_STAGE: the VMM runs as uid $(stat -c %u /proc/$KHOTEST_PID), not $uid"
+}
 
 # token_of NAME FILE: the memfd token of the memfd NAME in inspect's text.
 token_of() {
@@ -83,30 +104,27 @@ check_ram() {
 	khotest_log "stage $KHO_STAGE: $name (memfd token $t): $off fails with BUS_MCEERR_AR, the other bytes intact"
 }
 
-# adopt [--as-uid]: the agent left both ranges unmapped; the VMM adopts
-# both memfds (as uid $uid, started by a launcher that hands it the token).
+# adopt: the agent left both ranges unmapped; the VMM, started as uid
+# $uid by a launcher that hands it the token, adopts both memfds.
 adopt() {
 	cat "$run/restore.log" 2>/dev/null || true
 	wait_for $run/agent.status '^ready' 60 ||
 		khotest_fail "stage $KHO_STAGE: agent not ready: $(cat $run/agent.status)"
 	grep -q "poison: 2 range(s) left unmapped by the replay" "$run/restore.log" ||
 		khotest_fail "stage $KHO_STAGE: the agent does not say it left 2 ranges unmapped"
-	if [ "${1:-}" = --as-uid ]; then
-		[ "$(stat -c %u $run/agent.sock)" = $uid ] ||
-			khotest_fail "stage $KHO_STAGE: agent.sock belongs to uid $(stat -c %u $run/agent.sock), not $uid"
-		mkdir -p $vmmrun
-		chown $uid $vmmrun
-		chmod 0700 $vmmrun
-		ulimit -l unlimited
-		exec 3<$run/adopt.token
-		khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
-			KHO_RUN_DIR=$vmmrun test-vmm restart --token-fd 3 --hold
-		exec 3<&-
-		[ "$(stat -c %u /proc/$KHOTEST_PID)" = $uid ] ||
-			khotest_fail "stage $KHO_STAGE: the VMM runs as uid $(stat -c %u /proc/$KHOTEST_PID), not $uid"
-	else
-		khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" test-vmm restart --hold
-	fi
+	[ "$(stat -c %u $run/agent.sock)" = $uid ] ||
+		khotest_fail "stage $KHO_STAGE: agent.sock belongs to uid $(stat -c %u $run/agent.sock), not $uid"
+	as_vmm_user
+	exec 3<$run/adopt.token
+	khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
+		KHO_RUN_DIR=$vmmrun test-vmm restart --token-fd 3 --hold
+	exec 3<&-
+	check_user_vmm
+	# The agent (the retry's, in stage 2) says who adopted, in its log.
+	wait_for $run/agent.status '^finished' 30 ||
+		khotest_fail "stage $KHO_STAGE: the agent did not finish: $(cat $run/agent.status)"
+	grep "step adopt .*ok: pid $KHOTEST_PID uid $uid ran IOMMU_IOAS_CHANGE_PROCESS" $run/restore.log ||
+		khotest_fail "stage $KHO_STAGE: the agent does not say uid $uid adopted"
 	cat /tmp/vmm.log
 	grep -q '^test-vmm: adopted iommufd, 1 device(s), 2 memfd(s)$' /tmp/vmm.log ||
 		khotest_fail "stage $KHO_STAGE: the VMM did not adopt two memfds"
@@ -124,24 +142,30 @@ case "$KHO_STAGE" in
 	khotest_log "kernel=$(uname -r)"
 	[ -e /proc/sys/vm/memory_failure_early_kill ] ||
 		khotest_fail "$(uname -r) has no CONFIG_MEMORY_FAILURE: nothing can poison a page"
-	khotest_start vmm env LD_PRELOAD="$KHOTEST_RECORDER" \
-		test-vmm serve --maps 16 --ram-memfds 2 \
-		--poison-offset "$first" --poison-offset "1:$second"
+	as_vmm_user
+	chown $uid /dev/iommu /dev/vfio/devices/*
+	khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
+		KHO_RUN_DIR=$vmmrun test-vmm serve --maps 16 --ram-memfds 2
+	check_user_vmm
 	grep -q "^test-vmm: setup: second guest-RAM memfd: $ram2_bytes bytes, 4 maps from IOVA $ram2_iova$" /tmp/vmm.log ||
 		khotest_fail "the VMM did not map a second guest-RAM memfd"
-	grep -q "guest RAM offset $first: memory failure injected" /tmp/vmm.log ||
-		khotest_fail "the first guest RAM did not take the memory failure at $first"
-	grep -q "guest RAM 2 offset $second: memory failure injected" /tmp/vmm.log ||
-		khotest_fail "the second guest RAM did not take the memory failure at $second"
+	for page in "test-vmm-ram $first" "test-vmm-ram2 $second"; do
+		set -- $page
+		test-vmm inject "$KHOTEST_PID" "$1" "$2" > /tmp/inject.log 2>&1 ||
+			{ cat /tmp/inject.log; khotest_fail "no memory failure on $1 at $2"; }
+		cat /tmp/inject.log
+		grep -q "^test-vmm: inject: pid $KHOTEST_PID's memfd $1 offset $2: memory failure injected" /tmp/inject.log ||
+			khotest_fail "$1 did not take the memory failure at $2"
+	done
 	khotest_mark serving
 
-	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h.dtb > /tmp/capture.log 2>&1 ||
+	KHO_RUN_DIR=$vmmrun kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture --out failed"; }
 	inspect_both /tmp/h.dtb
 	khotest_mark inspect-shows-both
 
-	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
-		--append "khotest.stage=2 kho_agent.fail_at=handoff-copy" \
+	KHO_RUN_DIR=$vmmrun kho-tool upgrade --kernel "$target" --initrd "$initrd" \
+		--append "khotest.stage=2 kho_agent.uid=$uid kho_agent.fail_at=handoff-copy" \
 		--pid "$KHOTEST_PID" --json
 	khotest_fail "upgrade returned"
 	;;
@@ -166,14 +190,14 @@ case "$KHO_STAGE" in
 	grep -Eq "refused.*$refusal" /tmp/refused.log ||
 		khotest_fail "the VMM was not told why it was refused"
 	khotest_mark copy-refused
-	restore-agent --retry </dev/null > /tmp/retry.log 2>&1 &
+	restore-agent --retry --uid $uid </dev/null > /tmp/retry.log 2>&1 &
 	adopt
-	kho-tool capture --pid "$KHOTEST_PID" --userspace-journal --out /tmp/h2.dtb \
+	KHO_RUN_DIR=$vmmrun kho-tool capture --pid "$KHOTEST_PID" --userspace-journal --out /tmp/h2.dtb \
 		> /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture after the adoption failed"; }
 	inspect_both /tmp/h2.dtb
 	# The rollback keeps this boot's command line: its fail_at=0 ends the hook.
-	kho-tool rollback --kernel "$source" --initrd "$initrd" \
+	KHO_RUN_DIR=$vmmrun kho-tool rollback --kernel "$source" --initrd "$initrd" \
 		--append "khotest.stage=3 kho_agent.uid=$uid kho_agent.fail_at=0" \
 		--pid "$KHOTEST_PID" \
 		--userspace-journal --json
@@ -181,7 +205,7 @@ case "$KHO_STAGE" in
 	;;
 3)
 	case "$(uname -r)" in *-kho-a-dbg) ;; *) khotest_fail "stage 3 runs $(uname -r), not vanilla-debug" ;; esac
-	adopt --as-uid
+	adopt
 	khotest_stop vmm
 	khotest_done
 	;;
