@@ -40,15 +40,6 @@ uid=1000	# the VMM's
 # (KHO_RUN_DIR): /run/kho-tool is root's.
 vmmrun=/run/kho-vmm-$uid
 
-# as_vmm_user: what a launcher does before it starts a VMM that is not
-# root: its run directory, the pinned-memory limit.
-as_vmm_user() {
-	mkdir -p $vmmrun
-	chown $uid $vmmrun
-	chmod 0700 $vmmrun
-	ulimit -l unlimited
-}
-
 # check_user_vmm: the VMM runs as uid $uid.
 check_user_vmm() {
 	[ "$(stat -c %u /proc/$KHOTEST_PID)" = $uid ] ||
@@ -114,7 +105,7 @@ adopt() {
 		khotest_fail "stage $KHO_STAGE: the agent does not say it left 2 ranges unmapped"
 	[ "$(stat -c %u $run/agent.sock)" = $uid ] ||
 		khotest_fail "stage $KHO_STAGE: agent.sock belongs to uid $(stat -c %u $run/agent.sock), not $uid"
-	as_vmm_user
+	khotest_vmm_user $uid $vmmrun
 	exec 3<$run/adopt.token
 	khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
 		KHO_RUN_DIR=$vmmrun test-vmm restart --token-fd 3 --hold
@@ -142,7 +133,7 @@ case "$KHO_STAGE" in
 	khotest_log "kernel=$(uname -r)"
 	[ -e /proc/sys/vm/memory_failure_early_kill ] ||
 		khotest_fail "$(uname -r) has no CONFIG_MEMORY_FAILURE: nothing can poison a page"
-	as_vmm_user
+	khotest_vmm_user $uid $vmmrun
 	chown $uid /dev/iommu /dev/vfio/devices/*
 	khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
 		KHO_RUN_DIR=$vmmrun test-vmm serve --maps 16 --ram-memfds 2
