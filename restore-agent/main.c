@@ -45,6 +45,8 @@ struct agent {
 	/* options */
 	uid_t uid;
 	unsigned int fail_at;
+	/* test hook (--fail-at handoff-copy): the VMM's copy is not made */
+	int fail_handoff_copy;
 	unsigned int deviate_at;
 	unsigned int stop_at;	/* test hook: SIGSTOP before replay step N */
 	int order;
@@ -660,18 +662,21 @@ static int serve(struct agent *a)
 	 * The VMM's recorder journals the adopted state from this copy: a
 	 * VMM that is not root cannot read the agent's handoff.fdt.
 	 */
-	set.handoff_fd = kho_memfd_sealed("kho-tool-handoff", a->blob,
+	set.handoff_fd = a->fail_handoff_copy ? -EIO :
+			 kho_memfd_sealed("kho-tool-handoff", a->blob,
 					  a->blob_len);
 	if (set.handoff_fd < 0 && a->h.nr_poison) {
 		/*
 		 * The copy is how the VMM learns which pages to poison again:
 		 * without it the guest would read zeroes there.  Refused; the
-		 * state stays held for --retry.
+		 * state stays held for --retry (or salvage).
 		 */
 		err = set.handoff_fd;
 		snprintf(a->failure, sizeof(a->failure),
-			 "adopt: %zu poisoned range(s) to hand the VMM, but no copy of the hand-off to carry them: %s",
-			 a->h.nr_poison, kho_errno_name(err));
+			 "adopt: hand-off copy for the VMM (sealed memfd kho-tool-handoff, %zu bytes): %s%s: it carries the %zu poisoned range(s) the VMM must poison again, and without it the guest would read zeroes there: no VMM served; the guest RAM stays held for `restore-agent --retry` or `kho-tool salvage`",
+			 a->blob_len, kho_errno_name(err),
+			 a->fail_handoff_copy ? " (injected: --fail-at handoff-copy)" : "",
+			 a->h.nr_poison);
 		agent_log(err, "%s", a->failure);
 		free_set(&set);
 		close(lfd);
@@ -1445,6 +1450,7 @@ static void usage(FILE *f)
 		"                     the replay's own maps, plus %d probed per IOAS; first = all)\n"
 		"  --fail-at N        test hook: fail replay step N (also KHO_REPLAY_FAIL_AT);\n"
 		"                     with a preserved iommufd: stop before journal record N\n"
+		"  --fail-at handoff-copy   test hook: fail the VMM's copy of the hand-off\n"
 		"  --stop-at N        test hook: stop (SIGSTOP) before replay step N, so that\n"
 		"                     a test can kill or signal the agent halfway\n"
 		"  --deviate-at N     test hook, preserved iommufd only: replay journal record N\n"
@@ -1526,6 +1532,15 @@ static int parse(struct agent *a, int argc, char **argv)
 				return -EINVAL;
 			break;
 		case 'f':
+			/*
+			 * The last one wins: a rollback's command line keeps
+			 * the upgrade's words, and appends its own after them.
+			 */
+			a->fail_handoff_copy = !strcmp(optarg, "handoff-copy");
+			if (a->fail_handoff_copy) {
+				a->fail_at = 0;
+				break;
+			}
 			a->fail_at = strtoul(optarg, &end, 0);
 			if (*end)
 				return -EINVAL;

@@ -6,7 +6,9 @@
  * mapping (UFFDIO_POISON), a guest-RAM read of it taking SIGBUS
  * BUS_MCEERR_AR, and an edu DMA to its IOVA reaching nothing.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -21,7 +23,7 @@
 
 #define DMA_LEN 256
 
-int vmm_poison_inject(int memfd, uint64_t offset)
+int vmm_poison_inject(int memfd, const char *what, uint64_t offset)
 {
 	struct kho_poison p = { 0, offset, KHO_POISON_PAGE };
 	struct kho_diag diag = { "" };
@@ -32,8 +34,8 @@ int vmm_poison_inject(int memfd, uint64_t offset)
 		fprintf(stderr, "test-vmm: %s\n", diag.msg);
 		return ret;
 	}
-	printf("test-vmm: guest RAM offset 0x%" PRIx64 ": memory failure injected (MADV_HWPOISON), the memfd answers EIO\n",
-	       offset);
+	printf("test-vmm: %s offset 0x%" PRIx64 ": memory failure injected (MADV_HWPOISON), the memfd answers EIO\n",
+	       what, offset);
 	return 0;
 }
 
@@ -42,7 +44,7 @@ int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 		       size_t *nr)
 {
 	struct kho_diag diag = { "" };
-	size_t pages, i;
+	size_t pages = 0, i;
 	int ret;
 
 	ret = kho_adopt_poison(set, list, nr, &diag);
@@ -53,18 +55,76 @@ int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 		fprintf(stderr, "test-vmm: restart: %s\n", diag.msg);
 		return ret;
 	}
+	/* The list holds every memfd's ranges: this mapping's are said. */
 	for (i = 0; i < *nr; i++)
-		printf("test-vmm: restart: poison: memfd token %" PRIu64 " 0x%" PRIx64 "+0x%" PRIx64 " poisoned again in the VMM's mapping (UFFDIO_POISON)\n",
-		       (*list)[i].memfd_token, (*list)[i].offset,
-		       (*list)[i].length);
-	if (*nr)
+		if ((*list)[i].memfd_token == token)
+			printf("test-vmm: restart: poison: memfd token %" PRIu64 " 0x%" PRIx64 "+0x%" PRIx64 " poisoned again in the VMM's mapping (UFFDIO_POISON)\n",
+			       (*list)[i].memfd_token, (*list)[i].offset,
+			       (*list)[i].length);
+	if (pages)
 		printf("test-vmm: restart: poison: %zu page(s) of memfd token %" PRIu64 "\n",
 		       pages, token);
 	return 0;
 }
 
-long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint64_t token,
-			      const struct kho_poison *list, size_t nr)
+/*
+ * inject PID NAME OFFSET: a memory failure on a page of another VMM's
+ * guest RAM, the memfd NAME it holds open, reopened through /proc (root
+ * only).  For a VMM that is not root: MADV_HWPOISON needs CAP_SYS_ADMIN,
+ * so it cannot take its memory failure itself (serve --poison-offset).
+ */
+int vmm_cmd_poison_inject(int argc, char **argv)
+{
+	char fdpath[300], want[300], link[300], what[400];
+	struct dirent *de;
+	long pid, off;
+	char *end;
+	DIR *dir;
+	int fd = -1, ret;
+	ssize_t n;
+
+	if (argc != 4)
+		goto usage;
+	pid = strtol(argv[1], &end, 0);
+	if (*end || pid <= 0)
+		goto usage;
+	off = strtol(argv[3], &end, 0);
+	if (*end || off < 0 || off % KHO_POISON_PAGE)
+		goto usage;
+	snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd", pid);
+	snprintf(want, sizeof(want), "/memfd:%s (deleted)", argv[2]);
+	dir = opendir(fdpath);
+	if (!dir) {
+		fprintf(stderr, "test-vmm: inject: %s: %s\n", fdpath, strerror(errno));
+		return 1;
+	}
+	while (fd < 0 && (de = readdir(dir))) {
+		snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd/%s", pid, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = 0;
+		if (!strcmp(link, want))
+			fd = open(fdpath, O_RDWR | O_CLOEXEC);
+	}
+	closedir(dir);
+	if (fd < 0) {
+		fprintf(stderr, "test-vmm: inject: pid %ld holds no memfd %s open (or it cannot be reopened)\n",
+			pid, argv[2]);
+		return 1;
+	}
+	snprintf(what, sizeof(what), "inject: pid %ld's memfd %s", pid, argv[2]);
+	ret = vmm_poison_inject(fd, what, (uint64_t)off);
+	close(fd);
+	return ret ? 1 : 0;
+usage:
+	fprintf(stderr, "test-vmm: inject: usage: PID MEMFD-NAME PAGE-ALIGNED-OFFSET\n");
+	return 2;
+}
+
+long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint32_t seed,
+			      uint64_t token, const struct kho_poison *list,
+			      size_t nr)
 {
 	uint64_t pos = 0;
 	long off;
@@ -78,8 +138,7 @@ long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint64_t token,
 		if (i < nr)
 			end = list[i].offset < size ? list[i].offset : size;
 		if (end > pos) {
-			off = vmm_pattern_check(ram + pos, end - pos, VMM_SEED,
-						pos);
+			off = vmm_pattern_check(ram + pos, end - pos, seed, pos);
 			if (off >= 0)
 				return (long)pos + off;
 		}
@@ -130,9 +189,9 @@ int vmm_poison_read(const uint8_t *ram, const char *who, const char *what,
 }
 
 int vmm_poison_dma(struct vmm_edu *edu, int memfd, uint8_t *ram,
-		   const struct kho_poison *p)
+		   const struct kho_poison *p, uint64_t iova, uint32_t seed)
 {
-	uint64_t hole = VMM_IOVA_BASE + p->offset, scratch = VMM_IOVA_BASE + 0x2000;
+	uint64_t hole = iova + p->offset, scratch = VMM_IOVA_BASE + 0x2000;
 	uint8_t saved[DMA_LEN], old[DMA_LEN], page[DMA_LEN];
 	int ret;
 
@@ -155,7 +214,7 @@ int vmm_poison_dma(struct vmm_edu *edu, int memfd, uint8_t *ram,
 			hole, strerror(-ret));
 		return ret;
 	}
-	vmm_pattern_fill(old, DMA_LEN, VMM_SEED, p->offset);
+	vmm_pattern_fill(old, DMA_LEN, seed, p->offset);
 	if (!memcmp(page, old, DMA_LEN)) {
 		fprintf(stderr, "test-vmm: restart: poison: an edu DMA from IOVA 0x%" PRIx64 " read the old bytes of the poisoned page\n",
 			hole);

@@ -77,6 +77,74 @@ static int restart_mtty_check(const struct kho_adopt_dev *mtty,
 	       vmm_mtty_fill(mtty->fd, mtty->cdev, want);
 }
 
+/* An adopted guest-RAM memfd, mapped, with its pattern and IOVA. */
+struct restart_ram {
+	const struct kho_adopt_memfd *m;
+	uint32_t seed;
+	uint64_t iova;		/* where serve mapped its offset 0 */
+	uint8_t *p;
+};
+
+/*
+ * Map @r's memfd, poison its pages of the adopted list again before the
+ * mapping is touched (they fail here as they did on the old kernel),
+ * check the pattern around them and read each: SIGBUS BUS_MCEERR_AR.
+ * The list is decoded into *@poison (once per memfd: small).
+ */
+static int restart_ram_check(const struct kho_adopt_set *set,
+			     struct restart_ram *r, struct kho_poison **poison,
+			     size_t *nr_poison)
+{
+	const struct kho_adopt_memfd *m = r->m;
+	char what[48];
+	size_t i;
+	long off;
+
+	r->p = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (r->p == MAP_FAILED) {
+		r->p = NULL;
+		fprintf(stderr, "test-vmm: restart: mmap memfd token %llu: %s\n",
+			(unsigned long long)m->token, strerror(errno));
+		return -1;
+	}
+	free(*poison);
+	*poison = NULL;
+	if (vmm_poison_adopted(set, m->token, r->p, m->size, poison, nr_poison))
+		return -1;
+	off = vmm_poison_pattern_check(r->p, m->size, r->seed, m->token,
+				       *poison, *nr_poison);
+	if (off >= 0) {
+		fprintf(stderr, "test-vmm: restart: memfd token %llu: byte %ld differs from the pattern written before kexec\n",
+			(unsigned long long)m->token, off);
+		return -1;
+	}
+	printf("test-vmm: restart: memfd token %llu: %llu bytes intact%s\n",
+	       (unsigned long long)m->token, (unsigned long long)m->size,
+	       *nr_poison ? " around the poisoned range(s)" : "");
+	snprintf(what, sizeof(what), "memfd token %llu",
+		 (unsigned long long)m->token);
+	for (i = 0; i < *nr_poison; i++)
+		if ((*poison)[i].memfd_token == m->token &&
+		    vmm_poison_read(r->p, "restart", what, &(*poison)[i]))
+			return -1;
+	return 0;
+}
+
+/* edu DMA to and from each poisoned IOVA of @r reaches no page. */
+static int restart_ram_dma(struct vmm_edu *edu, const struct restart_ram *r,
+			   uint8_t *ram, const struct kho_poison *poison,
+			   size_t nr_poison)
+{
+	size_t i;
+
+	for (i = 0; i < nr_poison; i++)
+		if (poison[i].memfd_token == r->m->token &&
+		    vmm_poison_dma(edu, r->m->fd, ram, &poison[i], r->iova,
+				   r->seed))
+			return -1;
+	return 0;
+}
+
 int vmm_cmd_restart(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -96,13 +164,13 @@ int vmm_cmd_restart(int argc, char **argv)
 	struct kho_adopt_set set;
 	struct kho_diag diag = { "" };
 	struct kho_adopt_memfd *ram = NULL;
+	struct restart_ram rams[2] = { { 0 } };
 	const struct kho_adopt_dev *edu_dev, *mtty_dev;
 	struct kho_poison *poison = NULL;
-	size_t nr_poison = 0;
+	size_t nr_poison = 0, nr_rams = 0;
 	struct vmm_edu edu;
-	long as_uid = -1, off, token_fd = -1, poison_offset = -1;
+	long as_uid = -1, token_fd = -1, poison_offset = -1;
 	int c, hold = 0, ret;
-	char what[48];
 	uint8_t *p;
 	size_t i;
 
@@ -167,43 +235,34 @@ int vmm_cmd_restart(int argc, char **argv)
 		       kho_obj_kind_name(set.idmap.ent[i].kind),
 		       set.idmap.ent[i].old_id, set.idmap.ent[i].new_id);
 
-	/* The guest RAM is the largest memfd; the hand-off is never sent. */
+	/*
+	 * The guest RAM is the largest memfd; the hand-off is never sent.
+	 * serve --ram-memfds 2 made a second, smaller one (its own pattern,
+	 * mapped from VMM_RAM2_IOVA); no more are expected.
+	 */
 	for (i = 0; i < set.nr_memfd; i++)
 		if (!ram || set.memfd[i].size > ram->size)
 			ram = &set.memfd[i];
-	if (!ram || !set.nr_dev || ram->size < 3 * 4096) {
-		fprintf(stderr, "test-vmm: restart: no guest RAM memfd or no device adopted\n");
+	if (!ram || !set.nr_dev || ram->size < 3 * 4096 || set.nr_memfd > 2) {
+		fprintf(stderr, "test-vmm: restart: no guest RAM memfd, no device adopted, or more memfds (%zu) than serve makes\n",
+			set.nr_memfd);
 		goto fail;
 	}
-	p = mmap(NULL, ram->size, PROT_READ | PROT_WRITE, MAP_SHARED, ram->fd, 0);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "test-vmm: restart: mmap memfd token %llu: %s\n",
-			(unsigned long long)ram->token, strerror(errno));
-		goto fail;
-	}
+	rams[nr_rams++] = (struct restart_ram){ .m = ram, .seed = VMM_SEED,
+						.iova = VMM_IOVA_BASE };
+	for (i = 0; i < set.nr_memfd; i++)
+		if (&set.memfd[i] != ram)
+			rams[nr_rams++] = (struct restart_ram){
+				.m = &set.memfd[i], .seed = VMM_SEED2,
+				.iova = VMM_RAM2_IOVA };
 	/*
-	 * Before the mapping is touched: the pages the old kernel had a
+	 * Before a mapping is touched: the pages the old kernel had a
 	 * memory failure on fail again, in this mapping, as they did there.
 	 */
-	if (vmm_poison_adopted(&set, ram->token, p, ram->size, &poison,
-			       &nr_poison))
-		goto fail;
-	off = vmm_poison_pattern_check(p, ram->size, ram->token, poison,
-				       nr_poison);
-	if (off >= 0) {
-		fprintf(stderr, "test-vmm: restart: memfd token %llu: byte %ld differs from the pattern written before kexec\n",
-			(unsigned long long)ram->token, off);
-		goto fail;
-	}
-	printf("test-vmm: restart: memfd token %llu: %llu bytes intact%s\n",
-	       (unsigned long long)ram->token, (unsigned long long)ram->size,
-	       nr_poison ? " around the poisoned range(s)" : "");
-	snprintf(what, sizeof(what), "memfd token %llu",
-		 (unsigned long long)ram->token);
-	for (i = 0; i < nr_poison; i++)
-		if (poison[i].memfd_token == ram->token &&
-		    vmm_poison_read(p, "restart", what, &poison[i]))
+	for (i = 0; i < nr_rams; i++)
+		if (restart_ram_check(&set, &rams[i], &poison, &nr_poison))
 			goto fail;
+	p = rams[0].p;
 
 	/*
 	 * Each device by its kind: the mtty (an mdev) must hold in its FIFO
@@ -233,15 +292,14 @@ int vmm_cmd_restart(int argc, char **argv)
 		}
 		if (restart_dma_check(&edu, edu_dev->cdev, p))
 			goto fail;
-		for (i = 0; i < nr_poison; i++)
-			if (poison[i].memfd_token == ram->token &&
-			    vmm_poison_dma(&edu, ram->fd, p, &poison[i]))
+		for (i = 0; i < nr_rams; i++)
+			if (restart_ram_dma(&edu, &rams[i], p, poison, nr_poison))
 				goto fail;
 	}
 	/* A new memory failure on the adopted guest RAM, for the next kexec. */
 	if (poison_offset >= 0 &&
 	    (poison_offset < 0x3000 || (uint64_t)poison_offset >= ram->size ||
-	     vmm_poison_inject(ram->fd, (uint64_t)poison_offset)))
+	     vmm_poison_inject(ram->fd, "guest RAM", (uint64_t)poison_offset)))
 		goto fail;
 	if (hold) {
 		sigset_t sigs;

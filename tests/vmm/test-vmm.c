@@ -37,6 +37,11 @@ struct vmm {
 	size_t ram_size;
 	unsigned int nmaps;
 	unsigned int unmapped;	/* chunks after the mapped ones, never mapped */
+	/* --ram-memfds 2: the second guest RAM (VMM_SEED2, at VMM_RAM2_IOVA) */
+	unsigned int ram_memfds;
+	int memfd2;
+	void *ram2;
+	size_t ram2_size;
 	uint32_t ioas_id;
 	uint32_t devid;
 	uint32_t hwpt_id;
@@ -47,7 +52,10 @@ struct vmm {
 	char mtty_path[64];
 	int mtty_fd;
 	uint32_t mtty_devid;
-	/* serve --poison-offset: memory failures, ascending (memfd token 0) */
+	/*
+	 * serve --poison-offset [M:]OFF: memory failures, ascending per
+	 * memfd; memfd_token holds M, the RAM memfd (0 or 1), not a token.
+	 */
 	struct kho_poison poison[MAX_POISON];
 	size_t nr_poison;
 };
@@ -139,6 +147,18 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 	if (v->ram == MAP_FAILED)
 		return fail("guest RAM: mmap of the memfd", -errno);
 	vmm_pattern_fill(v->ram, v->ram_size, VMM_SEED, 0);
+	if (v->ram_memfds > 1) {
+		v->ram2_size = VMM_RAM2_CHUNKS * VMM_CHUNK;
+		ret = vmm_ram_create("test-vmm-ram2", v->ram2_size);
+		if (ret < 0)
+			return fail("second guest RAM: memfd_create", ret);
+		v->memfd2 = ret;
+		v->ram2 = mmap(NULL, v->ram2_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, v->memfd2, 0);
+		if (v->ram2 == MAP_FAILED)
+			return fail("second guest RAM: mmap of the memfd", -errno);
+		vmm_pattern_fill(v->ram2, v->ram2_size, VMM_SEED2, 0);
+	}
 
 	ret = vmm_iommufd_open();
 	if (ret < 0)
@@ -176,12 +196,24 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 		}
 	}
 
-	ret = vmm_map_ram(v->iommufd, v->ioas_id, v->memfd, v->ram, v->nmaps, &bad);
+	ret = vmm_map_ram(v->iommufd, v->ioas_id, v->memfd, v->ram, v->nmaps,
+			  VMM_IOVA_BASE, &bad);
 	if (ret) {
 		snprintf(step, sizeof(step), "IOAS %u: map of RAM chunk %u at IOVA 0x%llx (%s)",
 			 v->ioas_id, bad, (unsigned long long)vmm_chunk_iova(bad),
 			 bad % 2 ? "IOMMU_IOAS_MAP_FILE" : "IOMMU_IOAS_MAP");
 		return fail(step, ret);
+	}
+	if (v->ram_memfds > 1) {
+		ret = vmm_map_ram(v->iommufd, v->ioas_id, v->memfd2, v->ram2,
+				  VMM_RAM2_CHUNKS, VMM_RAM2_IOVA, &bad);
+		if (ret) {
+			snprintf(step, sizeof(step), "IOAS %u: map of second RAM chunk %u at IOVA 0x%llx (%s)",
+				 v->ioas_id, bad,
+				 VMM_RAM2_IOVA + bad * VMM_CHUNK,
+				 bad % 2 ? "IOMMU_IOAS_MAP_FILE" : "IOMMU_IOAS_MAP");
+			return fail(step, ret);
+		}
 	}
 
 	if (devpath) {
@@ -232,6 +264,9 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 	       v->ram_size,
 	       v->devpath, v->edu.id, now_ms() - t0,
 	       v->explicit_hwpt ? "explicit HWPT" : "auto");
+	if (v->ram_memfds > 1)
+		printf("test-vmm: setup: second guest-RAM memfd: %zu bytes, %u maps from IOVA 0x%llx\n",
+		       v->ram2_size, VMM_RAM2_CHUNKS, VMM_RAM2_IOVA);
 	return v->mtty_path[0] ? vmm_setup_mtty(v) : 0;
 }
 
@@ -275,9 +310,15 @@ static int vmm_dma_check(struct vmm *v)
 	if (dma_one(v, 0, file_chunk) || dma_one(v, file_chunk, 0))
 		return 1;
 	/* A poisoned page would take SIGBUS: the pattern is checked around it. */
-	if (vmm_poison_pattern_check(v->ram, v->ram_size, 0, v->poison,
-				     v->nr_poison) != -1) {
+	if (vmm_poison_pattern_check(v->ram, v->ram_size, VMM_SEED, 0,
+				     v->poison, v->nr_poison) != -1) {
 		fprintf(stderr, "test-vmm: dma-check: guest RAM no longer holds its pattern\n");
+		return 1;
+	}
+	if (v->ram_memfds > 1 &&
+	    vmm_poison_pattern_check(v->ram2, v->ram2_size, VMM_SEED2, 1,
+				     v->poison, v->nr_poison) != -1) {
+		fprintf(stderr, "test-vmm: dma-check: the second guest RAM no longer holds its pattern\n");
 		return 1;
 	}
 	printf("test-vmm: dma-check: ok: %d bytes IOVA 0x%llx (map by VA) <-> edu <-> IOVA 0x%llx (map by file) in %.1f ms\n",
@@ -330,6 +371,7 @@ static const struct option vmm_opts[] = {
 	{ "mtty", required_argument, NULL, 'T' },
 	{ "poison-offset", required_argument, NULL, 'P' },
 	{ "unmapped-chunks", required_argument, NULL, 'U' },
+	{ "ram-memfds", required_argument, NULL, 'R' },
 	{ "hwpt", no_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -356,6 +398,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	v->nmaps = DEFAULT_MAPS;
 	v->unmapped = 0;
 	v->nr_poison = 0;
+	v->ram_memfds = 1;
 	v->explicit_hwpt = false;
 	v->mtty_path[0] = '\0';
 	v->mtty_fd = -1;
@@ -390,22 +433,40 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 			snprintf(v->mtty_path, sizeof(v->mtty_path), "%s", optarg);
 			break;
 		case 'P': {
-			/* a memory failure on that guest-RAM page, once set up */
-			long off = strtol(optarg, NULL, 0);
-			struct kho_poison *last = v->nr_poison ?
-				&v->poison[v->nr_poison - 1] : NULL;
+			/*
+			 * a memory failure on that guest-RAM page, once set
+			 * up; "1:OFF" is a page of the second RAM memfd
+			 */
+			unsigned int m = 0;
+			const char *at = optarg;
+			long off;
+			size_t i;
 
+			if (!strncmp(at, "1:", 2)) {
+				m = 1;
+				at += 2;
+			}
+			off = strtol(at, NULL, 0);
 			if (!serve || off < 0 || off % KHO_POISON_PAGE ||
-			    v->nr_poison == MAX_POISON ||
-			    (last && (uint64_t)off <= last->offset))
+			    v->nr_poison == MAX_POISON)
 				goto usage;
+			for (i = 0; i < v->nr_poison; i++)
+				if (v->poison[i].memfd_token == m &&
+				    (uint64_t)off <= v->poison[i].offset)
+					goto usage;
 			v->poison[v->nr_poison++] = (struct kho_poison){
-				0, (uint64_t)off, KHO_POISON_PAGE };
+				m, (uint64_t)off, KHO_POISON_PAGE };
 			break;
 		}
 		case 'U':
 			/* guest RAM no IOAS maps: what a DMA never reaches */
 			if (!serve || parse_uint(optarg, VMM_MAX_MAPS, &v->unmapped))
+				goto usage;
+			break;
+		case 'R':
+			/* guest RAM in two memfds, as a VMM with two regions */
+			if (!serve || parse_uint(optarg, 2, &v->ram_memfds) ||
+			    !v->ram_memfds)
 				goto usage;
 			break;
 		case 'H':
@@ -415,11 +476,15 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 			goto usage;
 		}
 	}
-	if (optind == argc)
+	/* The second RAM's maps start above the first's. */
+	if (optind == argc &&
+	    (v->ram_memfds == 1 ||
+	     vmm_chunk_iova(v->nmaps) <= VMM_RAM2_IOVA))
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty PATH: serve only, --mtty-fifo BYTES: under 16, --poison-offset PAGE-ALIGNED: up to %d, ascending, --unmapped-chunks N: serve only, --hwpt)\n",
-		argv[0], (unsigned long long)VMM_MAX_MAPS, MAX_POISON);
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty PATH: serve only, --mtty-fifo BYTES: under 16, --poison-offset [1:]PAGE-ALIGNED: up to %d, ascending per memfd, --unmapped-chunks N: serve only, --ram-memfds 1|2: serve only, maps under 0x%llx then, --hwpt)\n",
+		argv[0], (unsigned long long)VMM_MAX_MAPS, MAX_POISON,
+		VMM_RAM2_IOVA);
 	return 2;
 }
 
@@ -446,16 +511,26 @@ static int cmd_dma_check(int argc, char **argv)
  * pages must fail again, and the bytes around them (the DMA check's
  * pattern check) hold what they held.
  */
+static const char *const ram_name[] = { "guest RAM", "guest RAM 2" };
+
 static int serve_poison_check(const struct vmm *v)
 {
-	size_t i;
+	size_t i, nr[2] = { 0, 0 };
 
-	for (i = 0; i < v->nr_poison; i++)
-		if (vmm_poison_read(v->ram, "serve", "guest RAM", &v->poison[i]))
+	for (i = 0; i < v->nr_poison; i++) {
+		unsigned int m = v->poison[i].memfd_token;
+
+		if (vmm_poison_read(m ? v->ram2 : v->ram, "serve", ram_name[m],
+				    &v->poison[i]))
 			return 1;
-	if (v->nr_poison)
+		nr[m]++;
+	}
+	if (nr[0])
 		printf("test-vmm: serve: guest RAM: %zu bytes intact around the poisoned range(s)\n",
-		       v->ram_size - v->nr_poison * KHO_POISON_PAGE);
+		       v->ram_size - nr[0] * KHO_POISON_PAGE);
+	if (nr[1])
+		printf("test-vmm: serve: guest RAM 2: %zu bytes intact around the poisoned range(s)\n",
+		       v->ram2_size - nr[1] * KHO_POISON_PAGE);
 	return 0;
 }
 
@@ -517,13 +592,16 @@ static int cmd_serve(int argc, char **argv)
 	 */
 	for (i = 0; i < v.nr_poison; i++) {
 		uint64_t off = v.poison[i].offset;
+		unsigned int m = v.poison[i].memfd_token;
+		size_t size = m ? v.ram2_size : v.ram_size;
 
-		if (off < 0x3000 || off >= v.ram_size) {
-			fprintf(stderr, "test-vmm: serve: --poison-offset 0x%llx: not in 0x3000..0x%zx (the DMA checks use the first pages)\n",
-				(unsigned long long)off, v.ram_size);
+		if (off < 0x3000 || off >= size) {
+			fprintf(stderr, "test-vmm: serve: --poison-offset %s0x%llx: not in 0x3000..0x%zx of %s (the DMA checks use the first pages)\n",
+				m ? "1:" : "", (unsigned long long)off, size,
+				ram_name[m]);
 			return 2;
 		}
-		if (vmm_poison_inject(v.memfd, off))
+		if (vmm_poison_inject(m ? v.memfd2 : v.memfd, ram_name[m], off))
 			return 1;
 	}
 	printf("test-vmm: ready pid=%d\n", getpid());
@@ -614,7 +692,7 @@ static const struct vmm_cmd {
 } vmm_cmds[] = {
 	{ "dma-check", cmd_dma_check, "[--device PATH] [--hwpt]: set up, DMA check, exit" },
 	{ "serve", cmd_serve,
-	  "[--maps N] [--unmapped-chunks N] [--churn N] [--device PATH] [--mtty PATH] [--mtty-fifo BYTES] [--poison-offset OFF]... [--hwpt]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
+	  "[--maps N] [--unmapped-chunks N] [--ram-memfds 1|2] [--churn N] [--device PATH] [--mtty PATH] [--mtty-fifo BYTES] [--poison-offset [1:]OFF]... [--hwpt]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
 	{ "mock", vmm_cmd_mock, "[--devices N]: iommufd mock domains (CONFIG_IOMMUFD_TEST)" },
 	{ "luo-hold", vmm_cmd_luo_hold,
 	  "--session NAME --token T --size BYTES [--seed S]: preserve a patterned memfd, hold it until SIGTERM" },
@@ -624,6 +702,8 @@ static const struct vmm_cmd {
 	  "[--maps N] [--chunk B] [--corrupt] ...: build state + hand-off, preserve it, hold (tests/vmm/stage.c)" },
 	{ "restart", cmd_restart, "...: adopt the state after kexec (tests/vmm/restart.c)" },
 	{ "run-as", cmd_run_as, "UID PROG [ARGS]: run PROG as UID (a launcher)" },
+	{ "inject", vmm_cmd_poison_inject,
+	  "PID MEMFD-NAME OFFSET: a memory failure on a page of a running VMM's memfd (root; tests/vmm/poison.c)" },
 	{ "mtty-migrate", vmm_cmd_mtty_migrate,
 	  "SRC-CDEV DST-CDEV: save mtty SRC's state through the FSM, load it into DST (tests/vmm/mtty.c)" },
 };

@@ -144,7 +144,7 @@ int vmm_destroy(int iommufd, uint32_t id)
 }
 
 int vmm_map_ram(int iommufd, uint32_t ioas_id, int memfd, void *ram,
-		unsigned int nmaps, unsigned int *failed)
+		unsigned int nmaps, uint64_t iova, unsigned int *failed)
 {
 	unsigned int i;
 	int ret;
@@ -154,10 +154,10 @@ int vmm_map_ram(int iommufd, uint32_t ioas_id, int memfd, void *ram,
 
 		if (i % 2 == 0)
 			ret = vmm_ioas_map_va(iommufd, ioas_id, (char *)ram + off,
-					      VMM_CHUNK, vmm_chunk_iova(i));
+					      VMM_CHUNK, iova + off);
 		else
 			ret = vmm_ioas_map_file(iommufd, ioas_id, memfd, off,
-						VMM_CHUNK, vmm_chunk_iova(i));
+						VMM_CHUNK, iova + off);
 		if (ret) {
 			*failed = i;
 			return ret;

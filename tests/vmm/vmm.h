@@ -39,6 +39,15 @@
 #define VMM_CHURN_IOVA	(VMM_IOVA_LIMIT / 2)
 /* The pattern seed serve writes over the whole guest RAM. */
 #define VMM_SEED	0x6b686f31u
+/*
+ * serve --ram-memfds 2: a second guest-RAM memfd of its own size and
+ * pattern, as a VMM with two RAM regions has, mapped chunk by chunk (by
+ * VA and by file, as the first) from VMM_RAM2_IOVA, above the first's
+ * mappings and below the churn maps.
+ */
+#define VMM_SEED2	0x6b686f32u
+#define VMM_RAM2_CHUNKS	4
+#define VMM_RAM2_IOVA	(VMM_IOVA_LIMIT / 4)
 
 /*
  * QEMU 7.2's edu device aborts the VM on a transfer that ends exactly at
@@ -73,11 +82,12 @@ int vmm_ioas_unmap(int iommufd, uint32_t ioas_id, uint64_t iova, uint64_t len);
 int vmm_destroy(int iommufd, uint32_t id);
 
 /*
- * Map @nmaps chunks of the RAM at @ram (memfd @memfd) by the layout above.
+ * Map @nmaps chunks of the RAM at @ram (memfd @memfd) by the layout above,
+ * chunk i at IOVA @iova + i * VMM_CHUNK.
  * Return: 0, or -errno with the failing chunk in *@failed.
  */
 int vmm_map_ram(int iommufd, uint32_t ioas_id, int memfd, void *ram,
-		unsigned int nmaps, unsigned int *failed);
+		unsigned int nmaps, uint64_t iova, unsigned int *failed);
 
 /* VFIO cdev. */
 /*
@@ -153,24 +163,34 @@ int vmm_cmd_restart(int argc, char **argv) __attribute__((weak));
 /* Poisoned guest pages (tests/vmm/poison.c). */
 struct kho_adopt_set;
 struct kho_poison;
-/* serve: a memory failure on the RAM page at @offset (MADV_HWPOISON). */
-int vmm_poison_inject(int memfd, uint64_t offset);
+/*
+ * serve: a memory failure on the page at @offset of the RAM memfd @memfd
+ * (MADV_HWPOISON), said as "test-vmm: @what offset ...".
+ */
+int vmm_poison_inject(int memfd, const char *what, uint64_t offset);
+/* test-vmm inject PID NAME OFFSET: the same, on another VMM's memfd. */
+int vmm_cmd_poison_inject(int argc, char **argv);
 /* restart: the adopted list, poisoned again in the mapping @ram of @token. */
 int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
 		       void *ram, uint64_t size, struct kho_poison **list,
 		       size_t *nr);
-/* vmm_pattern_check() of @ram around @token's poisoned ranges. */
-long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint64_t token,
-			      const struct kho_poison *list, size_t nr);
+/* vmm_pattern_check() of @ram (pattern @seed) around @token's poisoned ranges. */
+long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint32_t seed,
+			      uint64_t token, const struct kho_poison *list,
+			      size_t nr);
 /*
  * A read of the poisoned range: 0 when SIGBUS BUS_MCEERR_AR hits it.
  * Said as "test-vmm: @who: poison: read of @what offset ...".
  */
 int vmm_poison_read(const uint8_t *ram, const char *who, const char *what,
 		    const struct kho_poison *p);
-/* edu DMA to and from its IOVA reaches nothing: 0, or -EBADMSG. */
+/*
+ * edu DMA to and from its IOVA (@iova + its offset in the memfd of
+ * pattern @seed) reaches nothing: 0, or -EBADMSG.  @ram is the first
+ * guest RAM (mapped at VMM_IOVA_BASE): the DMA's scratch page.
+ */
 int vmm_poison_dma(struct vmm_edu *edu, int memfd, uint8_t *ram,
-		   const struct kho_poison *p);
+		   const struct kho_poison *p, uint64_t iova, uint32_t seed);
 int vmm_cmd_stage(int argc, char **argv) __attribute__((weak));
 
 #endif /* KHO_TEST_VMM_H */

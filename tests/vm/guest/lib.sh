@@ -190,6 +190,17 @@ khotest_stage() {
 	cat /tmp/stage.out
 }
 
+# khotest_vmm_user UID DIR: what a launcher does before it starts a VMM
+# that is not root (060, 067): DIR, the run directory its recorder serves
+# from (kho-tool is told with KHO_RUN_DIR: /run/kho-tool is root's),
+# UID's alone; the pinned-memory limit lifted for what it maps.
+khotest_vmm_user() {
+	mkdir -p "$2"
+	chown "$1" "$2"
+	chmod 0700 "$2"
+	ulimit -l unlimited
+}
+
 # wait_for FILE PATTERN SECONDS: until FILE matches PATTERN (ERE).
 wait_for() {
 	khotest_wait "$3" file_has "$1" "$2"

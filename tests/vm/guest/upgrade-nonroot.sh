@@ -16,15 +16,6 @@ uid=1000
 vmmrun=/run/kho-vmm-$uid
 target=/boot/vmlinuz-patched
 
-# as_vmm_user: what a launcher does before it starts a VMM that is not
-# root: its run directory, the pinned-memory limit, the devices (stage 1).
-as_vmm_user() {
-	mkdir -p $vmmrun
-	chown $uid $vmmrun
-	chmod 0700 $vmmrun
-	ulimit -l unlimited
-}
-
 # check_user_vmm PID: the VMM runs as uid 1000, and its recorder took
 # over the adopted state (no kho-record: complaint).
 check_user_vmm() {
@@ -44,7 +35,7 @@ adopt_as_user() {
 		khotest_fail "stage $KHO_STAGE: agent not ready: $(cat $run/agent.status)"
 	[ "$(stat -c %u $run/agent.sock)" = $uid ] ||
 		khotest_fail "stage $KHO_STAGE: agent.sock belongs to uid $(stat -c %u $run/agent.sock)"
-	as_vmm_user
+	khotest_vmm_user $uid $vmmrun
 	exec 3<$run/adopt.token
 	khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
 		KHO_RUN_DIR=$vmmrun test-vmm restart --token-fd 3 --hold
@@ -61,7 +52,7 @@ adopt_as_user() {
 
 case "$KHO_STAGE" in
 1)
-	as_vmm_user
+	khotest_vmm_user $uid $vmmrun
 	chown $uid /dev/iommu /dev/vfio/devices/*
 	khotest_start vmm test-vmm run-as $uid env LD_PRELOAD="$KHOTEST_RECORDER" \
 		KHO_RUN_DIR=$vmmrun test-vmm serve --maps 64
