@@ -1162,8 +1162,15 @@ static int relay_restore(struct cpr_relay *r, const char *handoff,
 			 "the restore-agent finishes the session");
 	}
 	if (ret) {
-		snprintf(r->err, sizeof(r->err), "to %s", agent);
-		goto fail;
+		/*
+		 * The new QEMU runs the guest and the record says so: the
+		 * agent missed only the answer (it stopped waiting, or died).
+		 * Never "rerun --restore" here.
+		 */
+		fprintf(stderr, "%s: acknowledge: answering %s to %s: %s: %s runs in its new QEMU and %s says so, but the restore-agent did not take the answer (past its deadline, or gone) and keeps holding the session: do not restore %s again\n",
+			r->who, pending ? "-EAGAIN" : "0", agent,
+			strerror(-ret), q->name, RESTORED_FILE, q->name);
+		goto out;
 	}
 	step(r, msg);
 	goto out;

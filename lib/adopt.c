@@ -297,6 +297,11 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int ack_timeout_ms(const struct kho_adopt_auth *auth)
+{
+	return auth->ack_timeout_ms ? auth->ack_timeout_ms : auth->timeout_ms;
+}
+
 /* Refuses the peer by name, on the wire and in its diag. */
 static int peer_refuse(struct adopt_peer *p, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -415,7 +420,7 @@ static int peer_hello(struct adopt_peer *p, const struct kho_adopt_auth *auth,
 				    (int)p->r.pid, set->nr_dev, set->nr_memfd,
 				    kho_errno_name(err));
 	p->offered = 1;
-	p->deadline_ms = now_ms() + auth->timeout_ms;
+	p->deadline_ms = now_ms() + ack_timeout_ms(auth);
 	return 1;
 }
 
@@ -459,7 +464,7 @@ static int peer_timed_out(struct adopt_peer *p, const struct kho_adopt_auth *aut
 			    "adopt: pid %d: no %s within %d ms%s",
 			    (int)p->r.pid,
 			    p->offered ? "acknowledgement" : "hello",
-			    auth->timeout_ms,
+			    p->offered ? ack_timeout_ms(auth) : auth->timeout_ms,
 			    p->offered ? "; not adopted, the set stays served" : "");
 }
 

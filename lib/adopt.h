@@ -36,8 +36,16 @@
 /* 2: the hello with the token, and the hand-off's copy. */
 #define KHO_ADOPT_VERSION 2
 #define KHO_ADOPT_TOKEN_LEN 32
-/* A peer's time to say hello, and then to acknowledge. */
+/* A peer's time to say hello. */
 #define KHO_ADOPT_PEER_TIMEOUT_MS 30000
+/*
+ * A peer's time to acknowledge the set it was offered.  Its token was
+ * checked, and the work is real: `kho-tool cpr-relay --restore` acks only
+ * once the new QEMU has loaded the guest, after up to its own --timeout
+ * (60 s by default) of waiting for it.  A peer that hangs here delays no
+ * other (each peer has its own deadline).
+ */
+#define KHO_ADOPT_ACK_TIMEOUT_MS 300000
 /* SCM_MAX_FD in the kernel: the fds one message can carry. */
 #define KHO_ADOPT_MAX_FDS KHO_FDPASS_MAX
 
@@ -111,7 +119,8 @@ struct kho_adopt_auth {
 	uid_t uid;		/* SO_PEERCRED must say this uid */
 	/* the token the peer must present; NULL: the uid alone (--no-token) */
 	const struct kho_adopt_token *token;
-	int timeout_ms;		/* per peer, for its hello and its ack */
+	int timeout_ms;		/* per peer, for its hello */
+	int ack_timeout_ms;	/* then for its ack; 0: timeout_ms again */
 };
 
 /* How kho_adopt_serve() ended with one peer, for the caller's log. */
@@ -195,8 +204,8 @@ int kho_adopt_token_read_fd(int fd, const char *what,
 /**
  * kho_adopt_serve_one() - answer one connected peer, blocking
  * @cfd:      the accepted connection
- * @auth:     who may adopt; @auth->timeout_ms bounds the hello and the
- *            ack each, a signal does not end the wait
+ * @auth:     who may adopt; @auth->timeout_ms bounds the hello and
+ *            @auth->ack_timeout_ms the ack, a signal does not end the wait
  * @set:      what to send; the kernel duplicates the fds, @set keeps its
  *            own
  * @peer_uid: out, or NULL: the peer's uid

@@ -630,8 +630,9 @@ static int listen_retrying(const struct agent *a, const char *path,
  */
 static int serve(struct agent *a)
 {
-	struct kho_adopt_auth auth = { .uid = a->uid,
-				       .timeout_ms = KHO_ADOPT_PEER_TIMEOUT_MS };
+	struct kho_adopt_auth auth = {
+		.uid = a->uid, .timeout_ms = KHO_ADOPT_PEER_TIMEOUT_MS,
+		.ack_timeout_ms = KHO_ADOPT_ACK_TIMEOUT_MS };
 	struct kho_adopt_peer_result won;
 	struct kho_adopt_set set;
 	char detail[96];
@@ -727,7 +728,8 @@ static int serve(struct agent *a)
 static void hold(struct agent *a)
 {
 	const struct kho_adopt_auth held_auth = {
-		.uid = 0, .timeout_ms = KHO_ADOPT_PEER_TIMEOUT_MS };
+		.uid = 0, .timeout_ms = KHO_ADOPT_PEER_TIMEOUT_MS,
+		.ack_timeout_ms = KHO_ADOPT_ACK_TIMEOUT_MS };
 	struct kho_adopt_set set;
 	struct pollfd pfd[2];
 	struct kho_diag diag;

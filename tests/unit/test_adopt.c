@@ -586,6 +586,56 @@ KTEST(adopt_serve_one_deadline_survives_signals)
 	offer_free(&o);
 }
 
+/*
+ * The ack has its own deadline: a peer that was offered the set may take
+ * longer than its hello's deadline (cpr-relay acks once the new QEMU
+ * loaded the guest), and one that never acks ends at the ack deadline.
+ */
+KTEST(adopt_serve_one_ack_deadline_is_its_own)
+{
+	struct kho_adopt_set got;
+	struct kho_diag diag = { "" };
+	struct offer o;
+	uint64_t t0, ms;
+	int sv[2], round;
+	pid_t pid;
+
+	offer_init(&o);
+	for (round = 0; round < 2; round++) {
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv));
+		ASSERT_EQ(0, kho_adopt_hello(sv[1], &the_token));
+		t0 = mono_ms();
+		pid = fork();
+		if (pid == 0) {
+			/* round 0: the ack comes after the hello's deadline */
+			struct kho_adopt_auth auth = {
+				.uid = getuid(), .token = &the_token,
+				.timeout_ms = round ? 20000 : 200,
+				.ack_timeout_ms = round ? 300 : 20000 };
+			struct kho_diag sdiag;
+
+			close(sv[1]);
+			_exit(-kho_adopt_serve_one(sv[0], &auth, &o.set, NULL,
+						   NULL, &sdiag));
+		}
+		ASSERT_EQ(0, kho_adopt_recv(sv[1], &got, &diag));
+		if (!round) {
+			usleep(500000);
+			ASSERT_EQ(0, kho_adopt_ack(sv[1], 0, "adopted late"));
+			ASSERT_EQ(0, child_result(pid));
+		} else {
+			/* no ack: the 300 ms deadline, not the hello's 20 s */
+			ASSERT_EQ(-ETIMEDOUT, child_result(pid));
+			ms = mono_ms() - t0;
+			ASSERT_TRUE(ms >= 250 && ms < 10000);
+		}
+		kho_adopt_set_free(&got, 1);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	offer_free(&o);
+}
+
 /* The hand-off travels as a sealed copy: the VMM reads it, cannot write it. */
 KTEST(adopt_sends_sealed_handoff_copy)
 {
