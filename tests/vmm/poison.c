@@ -39,28 +39,35 @@ int vmm_poison_inject(int memfd, const char *what, uint64_t offset)
 	return 0;
 }
 
-int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
-		       void *ram, uint64_t size, struct kho_poison **list,
-		       size_t *nr)
+int vmm_poison_list(const struct kho_adopt_set *set, struct kho_poison **list,
+		    size_t *nr)
+{
+	struct kho_diag diag = { "" };
+	int ret = kho_adopt_poison(set, list, nr, &diag);
+
+	if (ret)
+		fprintf(stderr, "test-vmm: restart: %s\n", diag.msg);
+	return ret;
+}
+
+int vmm_poison_adopted(const struct kho_poison *list, size_t nr,
+		       uint64_t token, void *ram, uint64_t size)
 {
 	struct kho_diag diag = { "" };
 	size_t pages = 0, i;
 	int ret;
 
-	ret = kho_adopt_poison(set, list, nr, &diag);
-	if (!ret)
-		ret = kho_poison_apply(*list, *nr, token, ram, 0, size, &pages,
-				       &diag);
+	ret = kho_poison_apply(list, nr, token, ram, 0, size, &pages, &diag);
 	if (ret) {
 		fprintf(stderr, "test-vmm: restart: %s\n", diag.msg);
 		return ret;
 	}
 	/* The list holds every memfd's ranges: this mapping's are said. */
-	for (i = 0; i < *nr; i++)
-		if ((*list)[i].memfd_token == token)
+	for (i = 0; i < nr; i++)
+		if (list[i].memfd_token == token)
 			printf("test-vmm: restart: poison: memfd token %" PRIu64 " 0x%" PRIx64 "+0x%" PRIx64 " poisoned again in the VMM's mapping (UFFDIO_POISON)\n",
-			       (*list)[i].memfd_token, (*list)[i].offset,
-			       (*list)[i].length);
+			       list[i].memfd_token, list[i].offset,
+			       list[i].length);
 	if (pages)
 		printf("test-vmm: restart: poison: %zu page(s) of memfd token %" PRIu64 "\n",
 		       pages, token);

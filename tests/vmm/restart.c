@@ -86,14 +86,13 @@ struct restart_ram {
 };
 
 /*
- * Map @r's memfd, poison its pages of the adopted list again before the
- * mapping is touched (they fail here as they did on the old kernel),
- * check the pattern around them and read each: SIGBUS BUS_MCEERR_AR.
- * The list is decoded into *@poison (once per memfd: small).
+ * Map @r's memfd, poison its pages of the adopted list @poison again
+ * before the mapping is touched (they fail here as they did on the old
+ * kernel), check the pattern around them and read each: SIGBUS
+ * BUS_MCEERR_AR.
  */
-static int restart_ram_check(const struct kho_adopt_set *set,
-			     struct restart_ram *r, struct kho_poison **poison,
-			     size_t *nr_poison)
+static int restart_ram_check(struct restart_ram *r,
+			     const struct kho_poison *poison, size_t nr_poison)
 {
 	const struct kho_adopt_memfd *m = r->m;
 	char what[48];
@@ -107,12 +106,10 @@ static int restart_ram_check(const struct kho_adopt_set *set,
 			(unsigned long long)m->token, strerror(errno));
 		return -1;
 	}
-	free(*poison);
-	*poison = NULL;
-	if (vmm_poison_adopted(set, m->token, r->p, m->size, poison, nr_poison))
+	if (vmm_poison_adopted(poison, nr_poison, m->token, r->p, m->size))
 		return -1;
 	off = vmm_poison_pattern_check(r->p, m->size, r->seed, m->token,
-				       *poison, *nr_poison);
+				       poison, nr_poison);
 	if (off >= 0) {
 		fprintf(stderr, "test-vmm: restart: memfd token %llu: byte %ld differs from the pattern written before kexec\n",
 			(unsigned long long)m->token, off);
@@ -120,12 +117,12 @@ static int restart_ram_check(const struct kho_adopt_set *set,
 	}
 	printf("test-vmm: restart: memfd token %llu: %llu bytes intact%s\n",
 	       (unsigned long long)m->token, (unsigned long long)m->size,
-	       *nr_poison ? " around the poisoned range(s)" : "");
+	       nr_poison ? " around the poisoned range(s)" : "");
 	snprintf(what, sizeof(what), "memfd token %llu",
 		 (unsigned long long)m->token);
-	for (i = 0; i < *nr_poison; i++)
-		if ((*poison)[i].memfd_token == m->token &&
-		    vmm_poison_read(r->p, "restart", what, &(*poison)[i]))
+	for (i = 0; i < nr_poison; i++)
+		if (poison[i].memfd_token == m->token &&
+		    vmm_poison_read(r->p, "restart", what, &poison[i]))
 			return -1;
 	return 0;
 }
@@ -259,8 +256,10 @@ int vmm_cmd_restart(int argc, char **argv)
 	 * Before a mapping is touched: the pages the old kernel had a
 	 * memory failure on fail again, in this mapping, as they did there.
 	 */
+	if (vmm_poison_list(&set, &poison, &nr_poison))
+		goto fail;
 	for (i = 0; i < nr_rams; i++)
-		if (restart_ram_check(&set, &rams[i], &poison, &nr_poison))
+		if (restart_ram_check(&rams[i], poison, nr_poison))
 			goto fail;
 	p = rams[0].p;
 

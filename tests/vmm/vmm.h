@@ -170,10 +170,12 @@ struct kho_poison;
 int vmm_poison_inject(int memfd, const char *what, uint64_t offset);
 /* test-vmm inject PID NAME OFFSET: the same, on another VMM's memfd. */
 int vmm_cmd_poison_inject(int argc, char **argv);
-/* restart: the adopted list, poisoned again in the mapping @ram of @token. */
-int vmm_poison_adopted(const struct kho_adopt_set *set, uint64_t token,
-		       void *ram, uint64_t size, struct kho_poison **list,
-		       size_t *nr);
+/* restart: the adopted set's poison list, decoded once for every memfd. */
+int vmm_poison_list(const struct kho_adopt_set *set, struct kho_poison **list,
+		    size_t *nr);
+/* restart: @list's ranges of @token, poisoned again in its mapping @ram. */
+int vmm_poison_adopted(const struct kho_poison *list, size_t nr,
+		       uint64_t token, void *ram, uint64_t size);
 /* vmm_pattern_check() of @ram (pattern @seed) around @token's poisoned ranges. */
 long vmm_poison_pattern_check(const uint8_t *ram, uint64_t size, uint32_t seed,
 			      uint64_t token, const struct kho_poison *list,
