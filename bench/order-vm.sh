@@ -166,15 +166,10 @@ for run in $runs; do
 	[ "$clock" = icount ] || continue
 
 	# Count, per timed window, each trace event between its markers.
-	counts=$(awk -v rounds="$r" '
-		function hex(s,   i, v) {
-			v = 0
-			for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
-			return v
-		}
-		/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
-			v = hex(substr($NF, 7)); ph = v % 16; rd = int(v / 16)
-			if (ph == 1 || ph == 3 || ph == 7) { cur = (ph == 1 ? "mf" : ph == 3 ? "af" : "hf"); half = 1; rnd = rd; next }
+	counts=$(awk -v rounds="$r" -f "$top/bench/host/edu-marker.awk" -f <(printf '%s\n' '
+		edu_marker() {
+			ph = edu_phase
+			if (ph == 1 || ph == 3 || ph == 7) { cur = (ph == 1 ? "mf" : ph == 3 ? "af" : "hf"); half = 1; rnd = edu_round; next }
 			if (ph == 5 || ph == 6 || ph == 8) { half = 2; next }
 			if (ph == 2 || ph == 4 || ph == 9) { w[cur]++; cur = ""; next }
 		}
@@ -192,7 +187,7 @@ for run in $runs; do
 				for (k = 1; k < rounds; k++) if (c[od, k, ev] + 0 != first) { printf "ERROR %s %s round %d: %d, round 0: %d\n", od, ev, k, c[od, k, ev], first; exit }
 				printf "%s %s %d\n", od, ev, first
 			}
-		}' "$trace")
+		}') "$trace")
 	case "$counts" in *ERROR*|"") echo "order: trace counts: ${counts:-none in $trace}" >&2; exit 1 ;; esac
 	get() { awk -v o="$1" -v e="$2" '$1 == o && $2 == e { print $3; f = 1 } END { if (!f) print 0 }' <<<"$counts"; }
 	echo "order: $maps maps, $kernel: VT-d invalidations per window (QEMU trace, identical in each of the $r rounds of each order; h1:/h2: the first/second half of the window, maps-first and hwpt-first: h1 maps, h2 bind+attach; attach-first: h1 bind+attach, h2 maps):"
@@ -282,20 +277,15 @@ fi
 # auto domain's count follows the memfd's physically contiguous runs,
 # which each boot's page allocator lays out anew, so the counts are
 # printed per restore and compared by their medians and extremes.
-counts=$(awk -v events="$inv_events" '
-	function hex(s,   i, v) {
-		v = 0
-		for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
-		return v
-	}
+counts=$(awk -v events="$inv_events" -f "$top/bench/host/edu-marker.awk" -f <(printf '%s\n' '
 	BEGIN { n = split(events, e, /[ \t\n]+/); for (i = 1; i <= n; i++) one[e[i]] = 1 }
-	/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
-		v = hex(substr($NF, 7)); ph = v % 16; rd = int(v / 16)
-		if (ph == 10 || ph == 12) { cur = (ph == 10 ? "auto" : "hwpt"); rnd = rd; inv = 0; pages = 0; qi = 0; next }
+	edu_marker() {
+		ph = edu_phase
+		if (ph == 10 || ph == 12) { cur = (ph == 10 ? "auto" : "hwpt"); rnd = edu_round; inv = 0; pages = 0; qi = 0; next }
 		if (ph == 11 || ph == 13) { if (cur != "") printf "%s %d %d %d %d\n", cur, rnd, inv, pages, qi; cur = ""; next }
 	}
 	cur != "" && ($1 in one) { inv++; pages += ($1 == "vtd_inv_desc_iotlb_pages") }
-	cur != "" && $1 == "vtd_inv_qi_tail" { qi++ }' "$trace")
+	cur != "" && $1 == "vtd_inv_qi_tail" { qi++ }') "$trace")
 # kind COLUMN STAT: min, median or max of COLUMN (3 invalidations,
 # 4 page-selective, 5 tail writes) over the restores of KIND.
 inv_stat() {

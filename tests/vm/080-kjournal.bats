@@ -37,14 +37,9 @@ assert_acpica_untouched() {
 # one event per descriptor: vtd_inv_desc_cc_device, traced per device a
 # descriptor hits, is left out).
 invalidations_per_window() {
-	awk '
-		function hex(s,   i, v) {
-			v = 0
-			for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1
-			return v
-		}
-		/^pci_cfg_write edu .*@0xfc <- 0x6b68/ {
-			ph = hex(substr($NF, 7)) % 16
+	awk -f "$KHO_TOP/bench/host/edu-marker.awk" -f <(printf '%s\n' '
+		edu_marker() {
+			ph = edu_phase
 			if (ph == 1) cur = "mf"; else if (ph == 3) cur = "af"; else if (ph == 7) cur = "hf"
 			else if (ph == 2 || ph == 4 || ph == 9) { seen[cur] = 1; cur = "" }
 			next
@@ -53,7 +48,7 @@ invalidations_per_window() {
 		END {
 			if (!seen["mf"] || !seen["af"] || !seen["hf"]) { print "windows missing"; exit 1 }
 			printf "mf %d af %d hf %d\n", n["mf"], n["af"], n["hf"]
-		}' "$1"
+		}') "$1"
 }
 
 # run_autodomain KERNEL: order-loop's three orders on KERNEL under QEMU's
