@@ -321,17 +321,22 @@ done
 # The kernels against each other: what patches/0005 (an automatic domain
 # filled before its attach) saves a maps-first ATTACH and the agent's
 # restore of an auto-domain VMM.
-if [ -n "${mf_inv[vanilla]:-}" ] && [ -n "${mf_inv[patched]:-}" ]; then
-	echo "order: $maps maps, maps-first ATTACH to the IOAS, vanilla / patched: invalidations ${mf_inv[vanilla]} / ${mf_inv[patched]}: ratio $(calc 1 "${mf_inv[vanilla]} / ${mf_inv[patched]}")"
-fi
-for clock in icount wall; do
-	[ -n "${mf_ms[$clock:vanilla]:-}" ] && [ -n "${mf_ms[$clock:patched]:-}" ] || continue
-	echo "order: $maps maps, maps-first ATTACH to the IOAS, vanilla / patched, $clock: ${mf_ms[$clock:vanilla]} / ${mf_ms[$clock:patched]} ms: ratio $(calc 2 "${mf_ms[$clock:vanilla]} / ${mf_ms[$clock:patched]}")"
-done
-if [ -n "${auto_inv[vanilla]:-}" ] && [ -n "${auto_inv[patched]:-}" ]; then
-	echo "order: $maps maps, the restore-agent's restore of an auto-domain VMM, vanilla / patched: invalidations ${auto_inv[vanilla]} / ${auto_inv[patched]}: ratio $(calc 1 "${auto_inv[vanilla]} / ${auto_inv[patched]}") (goal 4x)"
-fi
-for clock in icount wall; do
-	[ -n "${auto_ms[$clock:vanilla]:-}" ] && [ -n "${auto_ms[$clock:patched]:-}" ] || continue
-	echo "order: $maps maps, the restore-agent's restore of an auto-domain VMM, vanilla / patched, $clock: ${auto_ms[$clock:vanilla]} / ${auto_ms[$clock:patched]} ms: ratio $(calc 2 "${auto_ms[$clock:vanilla]} / ${auto_ms[$clock:patched]}")"
-done
+# ratio_line WHAT HOW UNIT DIGITS VANILLA PATCHED [NOTE]: one line, when
+# the run measured both kernels.
+ratio_line() {
+	[ -n "$5" ] && [ -n "$6" ] || return 0
+	echo "order: $maps maps, $1, vanilla / patched$2 $5 / $6$3: ratio $(calc "$4" "$5 / $6")${7:-}"
+}
+# compare WHAT INV MS [NOTE]: WHAT's lines, from the arrays named INV
+# (invalidations per kernel) and MS (milliseconds per clock:kernel).
+compare() {
+	local -n inv=$2 ms=$3
+	local clock
+
+	ratio_line "$1" ": invalidations" "" 1 "${inv[vanilla]:-}" "${inv[patched]:-}" "${4:-}"
+	for clock in icount wall; do
+		ratio_line "$1" ", $clock:" " ms" 2 "${ms[$clock:vanilla]:-}" "${ms[$clock:patched]:-}"
+	done
+}
+compare "maps-first ATTACH to the IOAS" mf_inv mf_ms
+compare "the restore-agent's restore of an auto-domain VMM" auto_inv auto_ms " (goal 4x)"
