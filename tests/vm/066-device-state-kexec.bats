@@ -35,23 +35,27 @@ load helpers
 }
 
 # The --require-device-state pair in one guest: the test VMM owns the edu
-# function and an mtty mdev in one IOAS (test-vmm serve --mtty).  The
-# refusal names edu alone and changes nothing; the plain upgrade and
-# rollback reset edu and carry mtty, and the VMM adopts both each time.
-@test "device state: edu and an mtty in one IOAS: refused by edu's name, then edu reset and mtty carried both ways" {
+# function and two mtty mdevs in one IOAS (test-vmm serve --mtty twice),
+# each mtty's FIFO holding its own bytes.  The refusal names edu alone and
+# changes nothing; the plain upgrade and rollback reset edu and carry both
+# mttys, each state into its own device, and the VMM adopts all three
+# each time.
+@test "device state: edu and two mttys in one IOAS: refused by edu's name, then edu reset and each mtty carried into its own device, both ways" {
 	local edu='"id":[0-9]+,"bdf":"0000:00:03\.0","driver":"vfio-pci","migration":"none","migration_flags":0,"state":"reset","reason":"no migration support"'
-	local mtty='"id":[0-9]+,"bdf":null,"mdev":"83b8f4f2-509f-382f-3c1e-e6bfe0fa1002","driver":"mtty","migration":"stop-copy\+p2p\+pre-copy","migration_flags":[0-9]+,"state":"carried"'
-	local cmd
+	local mtty='"id":[0-9]+,"bdf":null,"mdev":"83b8f4f2-509f-382f-3c1e-e6bfe0fa100[23]","driver":"mtty","migration":"stop-copy\+p2p\+pre-copy","migration_flags":[0-9]+,"state":"carried"'
+	local cmd u bytes
 
 	run_debug_round_trip "$GUEST_DIR/device-state-twodev.sh" \
 		--expect serving --expect require-refused \
 		--expect adopted-stage2 --expect rollback-refused \
 		--expect adopted-stage3
 	for cmd in upgrade rollback; do
-		assert_log "kho-tool $cmd: preflight-devices: --require-device-state: 1 of 2 devices would be reset across the kexec: 0000:00:03\.0 \(vfio-pci\): no migration support; refused before anything was preserved or loaded"
+		assert_log "kho-tool $cmd: preflight-devices: --require-device-state: 1 of 3 devices would be reset across the kexec: 0000:00:03\.0 \(vfio-pci\): no migration support; refused before anything was preserved or loaded"
 		assert_log "\"command\":\"$cmd\".*\"devices\":\[.*\{$edu\}.*\].*\"result\":\"ok\""
-		assert_log "\"command\":\"$cmd\".*\"devices\":\[.*\{$mtty,.*\].*\"result\":\"ok\""
-		assert_log "^$cmd: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1002 \(type mtty-1 of mtty\): state saved, [0-9]+ bytes"
+		assert_log "\"command\":\"$cmd\".*\"devices\":\[.*\{$mtty,.*\{$mtty,.*\].*\"result\":\"ok\""
+		for u in 2 3; do
+			assert_log "^$cmd: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa100$u \(type mtty-1 of mtty\): state saved, [0-9]+ bytes"
+		done
 	done
 	# after the refused upgrade, on SIGUSR1 ...
 	[ "$(grep -a -c 'dma-check: ok:' "$VM_LOG")" -ge 2 ] ||
@@ -59,9 +63,12 @@ load helpers
 	# ... after both adoptions and the refused rollback
 	[ "$(grep -a -c 'restart: DMA check passed' "$VM_LOG")" -ge 3 ] ||
 		die "the edu's DMA check did not pass after both adoptions and the refused rollback"
-	[ "$(grep -a -c 'on SIGUSR1: FIFO gave "kho-two-devices" in order' "$VM_LOG")" -ge 2 ] ||
-		die "the mtty's FIFO lost its bytes after a refused upgrade or rollback"
-	[ "$(grep -a -c 'after adoption: FIFO gave "kho-two-devices" in order' "$VM_LOG")" = 2 ] ||
-		die "the mtty's FIFO bytes did not come back in order after both adoptions"
+	# each mtty's own bytes: the second holds the first's reversed
+	for bytes in kho-two-devices secived-owt-ohk; do
+		[ "$(grep -a -c "on SIGUSR1: FIFO gave \"$bytes\" in order" "$VM_LOG")" -ge 2 ] ||
+			die "an mtty's FIFO lost \"$bytes\" after a refused upgrade or rollback"
+		[ "$(grep -a -c "after adoption: FIFO gave \"$bytes\" in order" "$VM_LOG")" = 2 ] ||
+			die "an mtty's FIFO did not give \"$bytes\" back in order after both adoptions"
+	done
 	assert_kernel_clean
 }

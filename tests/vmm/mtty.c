@@ -154,6 +154,15 @@ int vmm_mtty_expect(int fd, const char *path, const char *want,
 	return err ? err : expect_fifo(&m, want, what);
 }
 
+void vmm_mtty_bytes(const char *fifo, unsigned int k, char *out)
+{
+	size_t i, n = strnlen(fifo, 15);
+
+	for (i = 0; i < n; i++)
+		out[i] = k % 2 ? fifo[n - 1 - i] : fifo[i];
+	out[n] = '\0';
+}
+
 /* A copy of @in with byte @at flipped, sealed, and the crc32 of the copy. */
 static int corrupt_copy(int in, uint64_t len, uint64_t at, uint32_t *crc)
 {

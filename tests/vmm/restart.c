@@ -3,7 +3,7 @@
  * test-vmm restart: the VMM after kexec.  Adopts the restore-agent's
  * iommufd, device and memfds (CHANGE_PROCESS included), checks that the
  * guest RAM still holds the pattern written before the kexec, and proves
- * the rebuilt translation with the edu DMA check on that memory; an
+ * the rebuilt translation with the edu DMA check on that memory; each
  * adopted mtty (an mdev: no PCI address) must give its FIFO's bytes back.
  */
 #include <errno.h>
@@ -23,16 +23,38 @@
 
 #define RESTART_CHECK_LEN 4000
 
-/* The first adopted device that is an mdev (@mdev) or a PCI function. */
-static const struct kho_adopt_dev *adopted_dev(const struct kho_adopt_set *set,
-					       bool mdev)
+/* The first adopted device that is a PCI function. */
+static const struct kho_adopt_dev *adopted_pci(const struct kho_adopt_set *set)
 {
 	size_t i;
 
 	for (i = 0; i < set->nr_dev; i++)
-		if (kho_pci_is_none(&set->dev[i].pci) == mdev)
+		if (!kho_pci_is_none(&set->dev[i].pci))
 			return &set->dev[i];
 	return NULL;
+}
+
+/*
+ * The adopted mdevs (the mttys), in the order the VMM bound them before
+ * the kexec: by their devids there, which the agent's replay keeps in
+ * order.  Returns how many, at most VMM_MAX_MTTY; -1 if more.
+ */
+static int adopted_mttys(const struct kho_adopt_set *set,
+			 const struct kho_adopt_dev **mtty)
+{
+	size_t i, j;
+	int n = 0;
+
+	for (i = 0; i < set->nr_dev; i++) {
+		if (!kho_pci_is_none(&set->dev[i].pci))
+			continue;
+		if (n == VMM_MAX_MTTY)
+			return -1;
+		for (j = n++; j && mtty[j - 1]->old_id > set->dev[i].old_id; j--)
+			mtty[j] = mtty[j - 1];
+		mtty[j] = &set->dev[i];
+	}
+	return n;
 }
 
 /*
@@ -69,12 +91,23 @@ static int restart_dma_check(struct vmm_edu *edu, const char *cdev,
 	return 0;
 }
 
-/* mtty's FIFO holds @want (then put back: a rollback carries it again). */
-static int restart_mtty_check(const struct kho_adopt_dev *mtty,
-			      const char *want, const char *what)
+/*
+ * Each mtty's FIFO holds its bytes of @fifo (vmm_mtty_bytes()), then put
+ * back: a rollback carries them again.
+ */
+static int restart_mtty_check(const struct kho_adopt_dev *const *mtty, int n,
+			      const char *fifo, const char *what)
 {
-	return vmm_mtty_expect(mtty->fd, mtty->cdev, want, what) ||
-	       vmm_mtty_fill(mtty->fd, mtty->cdev, want);
+	char want[16];
+	int k;
+
+	for (k = 0; k < n; k++) {
+		vmm_mtty_bytes(fifo, k, want);
+		if (vmm_mtty_expect(mtty[k]->fd, mtty[k]->cdev, want, what) ||
+		    vmm_mtty_fill(mtty[k]->fd, mtty[k]->cdev, want))
+			return 1;
+	}
+	return 0;
 }
 
 /* An adopted guest-RAM memfd, mapped, with its pattern and IOVA. */
@@ -162,12 +195,12 @@ int vmm_cmd_restart(int argc, char **argv)
 	struct kho_diag diag = { "" };
 	struct kho_adopt_memfd *ram = NULL;
 	struct restart_ram rams[2] = { { 0 } };
-	const struct kho_adopt_dev *edu_dev, *mtty_dev;
+	const struct kho_adopt_dev *edu_dev, *mtty[VMM_MAX_MTTY];
 	struct kho_poison *poison = NULL;
 	size_t nr_poison = 0, nr_rams = 0;
 	struct vmm_edu edu;
 	long as_uid = -1, token_fd = -1, poison_offset = -1;
-	int c, hold = 0, ret;
+	int c, hold = 0, ret, nr_mtty;
 	uint8_t *p;
 	size_t i;
 
@@ -264,18 +297,20 @@ int vmm_cmd_restart(int argc, char **argv)
 	p = rams[0].p;
 
 	/*
-	 * Each device by its kind: the mtty (an mdev) must hold in its FIFO
-	 * what --mtty-fifo says ("" for a device whose state was reset
-	 * across the kexec); the edu, if adopted, proves the translation.
+	 * Each device by its kind: each mtty (an mdev) must hold in its FIFO
+	 * its bytes of what --mtty-fifo says ("" for a device whose state
+	 * was reset across the kexec); the edu, if adopted, proves the
+	 * translation.
 	 */
-	mtty_dev = adopted_dev(&set, true);
-	edu_dev = adopted_dev(&set, false);
-	if (mtty_fifo && !mtty_dev) {
-		fprintf(stderr, "test-vmm: restart: --mtty-fifo: none of the %zu adopted device(s) is an mdev\n",
-			set.nr_dev);
+	nr_mtty = adopted_mttys(&set, mtty);
+	edu_dev = adopted_pci(&set);
+	if (mtty_fifo && nr_mtty <= 0) {
+		fprintf(stderr, "test-vmm: restart: --mtty-fifo: %s mdevs among the %zu adopted device(s), want 1 to %d\n",
+			nr_mtty ? "more" : "no", set.nr_dev, VMM_MAX_MTTY);
 		goto fail;
 	}
-	if (mtty_fifo && restart_mtty_check(mtty_dev, mtty_fifo, "after adoption"))
+	if (mtty_fifo &&
+	    restart_mtty_check(mtty, nr_mtty, mtty_fifo, "after adoption"))
 		goto fail;
 	if (!edu_dev && !mtty_fifo) {
 		fprintf(stderr, "test-vmm: restart: no PCI function among the %zu adopted device(s) for the edu DMA check\n",
@@ -322,7 +357,8 @@ int vmm_cmd_restart(int argc, char **argv)
 			if (sig != SIGUSR1)
 				break;
 			if ((edu_dev && restart_dma_check(&edu, edu_dev->cdev, p)) ||
-			    (mtty_fifo && restart_mtty_check(mtty_dev, mtty_fifo,
+			    (mtty_fifo && restart_mtty_check(mtty, nr_mtty,
+							     mtty_fifo,
 							     "on SIGUSR1")))
 				goto fail;
 		}

@@ -48,10 +48,13 @@ struct vmm {
 	/* --hwpt: IOMMU_HWPT_ALLOC on the IOAS, then ATTACH to that HWPT */
 	bool explicit_hwpt;
 	struct vmm_edu edu;
-	/* serve --mtty: a second device, the mtty sample, in the same IOAS */
-	char mtty_path[64];
-	int mtty_fd;
-	uint32_t mtty_devid;
+	/* serve --mtty: more devices, mtty samples, in the same IOAS */
+	struct {
+		char path[64];
+		int fd;
+		uint32_t devid;
+	} mtty[VMM_MAX_MTTY];
+	unsigned int nr_mtty;
 	/*
 	 * serve --poison-offset [M:]OFF: memory failures, ascending per
 	 * memfd; memfd_token holds M, the RAM memfd (0 or 1), not a token.
@@ -89,38 +92,39 @@ static int vmm_churn_map(struct vmm *v, unsigned int i)
 }
 
 /*
- * serve --mtty: the second device of a VMM that passes one function
- * through and emulates another, both in one IOAS: the edu (no migration
- * support) and the kernel's mtty sample (VFIO migration v2).  An
- * emulated device's access attaches to the IOAS itself, never to the
- * edu's HWPT, whatever --hwpt chose.
+ * serve --mtty: the further devices of a VMM that passes one function
+ * through and emulates others, all in one IOAS: the edu (no migration
+ * support) and the kernel's mtty samples (VFIO migration v2), bound in
+ * the order given.  An emulated device's access attaches to the IOAS
+ * itself, never to the edu's HWPT, whatever --hwpt chose.
  */
-static int vmm_setup_mtty(struct vmm *v)
+static int vmm_setup_mtty(struct vmm *v, unsigned int k)
 {
+	const char *path = v->mtty[k].path;
 	char step[128];
 	uint32_t pt_id;
 	int ret;
 
-	v->mtty_fd = open(v->mtty_path, O_RDWR | O_CLOEXEC);
-	if (v->mtty_fd < 0) {
+	v->mtty[k].fd = open(path, O_RDWR | O_CLOEXEC);
+	if (v->mtty[k].fd < 0) {
 		ret = -errno;
-		snprintf(step, sizeof(step), "mtty: open %s", v->mtty_path);
+		snprintf(step, sizeof(step), "mtty: open %s", path);
 		return fail(step, ret);
 	}
-	ret = vmm_vfio_bind(v->mtty_fd, v->iommufd, &v->mtty_devid);
+	ret = vmm_vfio_bind(v->mtty[k].fd, v->iommufd, &v->mtty[k].devid);
 	if (ret) {
 		snprintf(step, sizeof(step), "mtty %s: VFIO_DEVICE_BIND_IOMMUFD",
-			 v->mtty_path);
+			 path);
 		return fail(step, ret);
 	}
-	ret = vmm_vfio_attach(v->mtty_fd, v->ioas_id, &pt_id);
+	ret = vmm_vfio_attach(v->mtty[k].fd, v->ioas_id, &pt_id);
 	if (ret) {
 		snprintf(step, sizeof(step), "mtty %s: VFIO_DEVICE_ATTACH_IOMMUFD_PT to IOAS %u",
-			 v->mtty_path, v->ioas_id);
+			 path, v->ioas_id);
 		return fail(step, ret);
 	}
 	printf("test-vmm: setup: mtty %s: devid=%u attached to IOAS %u beside %s\n",
-	       v->mtty_path, v->mtty_devid, pt_id, v->devpath);
+	       path, v->mtty[k].devid, pt_id, v->devpath);
 	return 0;
 }
 
@@ -267,7 +271,10 @@ static int vmm_setup(struct vmm *v, const char *devpath, unsigned int churn,
 	if (v->ram_memfds > 1)
 		printf("test-vmm: setup: second guest-RAM memfd: %zu bytes, %u maps from IOVA 0x%llx\n",
 		       v->ram2_size, VMM_RAM2_CHUNKS, VMM_RAM2_IOVA);
-	return v->mtty_path[0] ? vmm_setup_mtty(v) : 0;
+	for (i = 0; i < v->nr_mtty; i++)
+		if (vmm_setup_mtty(v, i))
+			return 1;
+	return 0;
 }
 
 /* One direction of the check: chunk @from -> device -> chunk @to. */
@@ -400,8 +407,7 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	v->nr_poison = 0;
 	v->ram_memfds = 1;
 	v->explicit_hwpt = false;
-	v->mtty_path[0] = '\0';
-	v->mtty_fd = -1;
+	v->nr_mtty = 0;
 	*churn = 0;
 	*devpath = NULL;
 	*mtty_fifo = NULL;
@@ -428,9 +434,12 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 			break;
 		case 'T':
 			/* an mtty beside the edu device, in the same IOAS */
-			if (!serve || strlen(optarg) >= sizeof(v->mtty_path))
+			if (!serve || v->nr_mtty == VMM_MAX_MTTY ||
+			    strlen(optarg) >= sizeof(v->mtty[0].path))
 				goto usage;
-			snprintf(v->mtty_path, sizeof(v->mtty_path), "%s", optarg);
+			snprintf(v->mtty[v->nr_mtty].path, sizeof(v->mtty[0].path),
+				 "%s", optarg);
+			v->mtty[v->nr_mtty++].fd = -1;
 			break;
 		case 'P': {
 			/*
@@ -482,8 +491,8 @@ static int parse_vmm_opts(int argc, char **argv, bool serve, struct vmm *v,
 	     vmm_chunk_iova(v->nmaps) <= VMM_RAM2_IOVA))
 		return 0;
 usage:
-	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty PATH: serve only, --mtty-fifo BYTES: under 16, --poison-offset [1:]PAGE-ALIGNED: up to %d, ascending per memfd, --unmapped-chunks N: serve only, --ram-memfds 1|2: serve only, maps under 0x%llx then, --hwpt)\n",
-		argv[0], (unsigned long long)VMM_MAX_MAPS, MAX_POISON,
+	fprintf(stderr, "test-vmm: %s: bad arguments (--maps 2..%llu, --churn N, --device PATH, --mtty PATH: serve only, up to %d, --mtty-fifo BYTES: under 16, --poison-offset [1:]PAGE-ALIGNED: up to %d, ascending per memfd, --unmapped-chunks N: serve only, --ram-memfds 1|2: serve only, maps under 0x%llx then, --hwpt)\n",
+		argv[0], (unsigned long long)VMM_MAX_MAPS, VMM_MAX_MTTY, MAX_POISON,
 		VMM_RAM2_IOVA);
 	return 2;
 }
@@ -536,21 +545,30 @@ static int serve_poison_check(const struct vmm *v)
 
 /*
  * serve's check, at the start and on SIGUSR1: the edu's DMA (unless the
- * one device is an mtty), and the bytes in the mtty's FIFO, put back
- * after reading so that the next check, or the kexec, finds them.
+ * one device is an mtty), and the bytes in each mtty's FIFO
+ * (vmm_mtty_bytes()), put back after reading so that the next check, or
+ * the kexec, finds them.
  */
 static int serve_check(struct vmm *v, bool edu, const char *mtty_fifo,
 		       const char *what)
 {
-	int fd = v->mtty_path[0] ? v->mtty_fd : v->devfd;
-	const char *path = v->mtty_path[0] ? v->mtty_path : v->devpath;
+	unsigned int k, n = v->nr_mtty ? v->nr_mtty : 1;
+	char want[16];
 
 	if (edu && (vmm_dma_check(v) || (what && serve_poison_check(v))))
 		return 1;
 	if (!mtty_fifo)
 		return 0;
-	return (what && vmm_mtty_expect(fd, path, mtty_fifo, what)) ||
-	       vmm_mtty_fill(fd, path, mtty_fifo);
+	for (k = 0; k < n; k++) {
+		int fd = v->nr_mtty ? v->mtty[k].fd : v->devfd;
+		const char *path = v->nr_mtty ? v->mtty[k].path : v->devpath;
+
+		vmm_mtty_bytes(mtty_fifo, k, want);
+		if ((what && vmm_mtty_expect(fd, path, want, what)) ||
+		    vmm_mtty_fill(fd, path, want))
+			return 1;
+	}
+	return 0;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -575,12 +593,12 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	if (mtty_fifo && !devpath && !v.mtty_path[0]) {
+	if (mtty_fifo && !devpath && !v.nr_mtty) {
 		fprintf(stderr, "test-vmm: serve: --mtty-fifo needs --mtty or --device (the mtty's cdev)\n");
 		return 2;
 	}
 	/* An mtty does no DMA: its state is what its FIFO holds. */
-	edu = !mtty_fifo || v.mtty_path[0];
+	edu = !mtty_fifo || v.nr_mtty;
 	ret = vmm_setup(&v, devpath, churn, edu);
 	if (ret)
 		return ret;
@@ -692,7 +710,7 @@ static const struct vmm_cmd {
 } vmm_cmds[] = {
 	{ "dma-check", cmd_dma_check, "[--device PATH] [--hwpt]: set up, DMA check, exit" },
 	{ "serve", cmd_serve,
-	  "[--maps N] [--unmapped-chunks N] [--ram-memfds 1|2] [--churn N] [--device PATH] [--mtty PATH] [--mtty-fifo BYTES] [--poison-offset [1:]OFF]... [--hwpt]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
+	  "[--maps N] [--unmapped-chunks N] [--ram-memfds 1|2] [--churn N] [--device PATH] [--mtty PATH]... [--mtty-fifo BYTES] [--poison-offset [1:]OFF]... [--hwpt]: set up, DMA check, hold the state until SIGTERM (SIGUSR1: check again; SIGUSR2: map+unmap one chunk)" },
 	{ "mock", vmm_cmd_mock, "[--devices N]: iommufd mock domains (CONFIG_IOMMUFD_TEST)" },
 	{ "luo-hold", vmm_cmd_luo_hold,
 	  "--session NAME --token T --size BYTES [--seed S]: preserve a patterned memfd, hold it until SIGTERM" },

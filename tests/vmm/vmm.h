@@ -158,6 +158,14 @@ int vmm_cmd_mtty_migrate(int argc, char **argv);
 int vmm_mtty_fill(int fd, const char *path, const char *msg);
 int vmm_mtty_expect(int fd, const char *path, const char *want,
 		    const char *what);
+/* A VMM passes up to this many mttys through (serve --mtty, repeated). */
+#define VMM_MAX_MTTY	2
+/*
+ * What the @k-th mtty of a VMM holds in its FIFO (k in bind order):
+ * @fifo for the first, @fifo reversed for the second, so that a state
+ * resumed into the wrong device reads back wrong.  @out holds 16 bytes.
+ */
+void vmm_mtty_bytes(const char *fifo, unsigned int k, char *out);
 int vmm_cmd_restart(int argc, char **argv) __attribute__((weak));
 
 /* Poisoned guest pages (tests/vmm/poison.c). */
