@@ -72,7 +72,7 @@ rc=0
 KHO_VM_LOGDIR=$logdir "$top/tests/vm/launch.sh" --name "$name" --exact-marks \
 	--host-image khotest-init --timeout 3000 \
 	--script "$top/bench/guest/vmms-host.sh" \
-	--file "$payload:/test/payload.elf" --file "$top/tests/vm/guest/host-l2.sh:/test/host-l2.sh" \
+	--file "$payload:/test/payload.elf" --file "$top/tests/vm/guest/host-l2.sh:/test/host-l2.sh" --file "$top/tests/cpr/heartbeat.sh:/test/heartbeat.sh" \
 	--file "$work/vmms-runs:/test/vmms-runs" \
 	--file "$patched:/test/vmlinuz-patched" --file "$vanilla:/test/vmlinuz-vanilla" \
 	--file "$top/tests/vm/host/init:/test/host-init" \

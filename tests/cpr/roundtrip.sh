@@ -81,8 +81,8 @@ wait_for() {
 	return 1
 }
 
-last_hb() { grep -oE '^hb [0-9]+' "$1" | tail -n1 | cut -d' ' -f2; }
-first_hb() { grep -oE '^hb [0-9]+' "$1" | head -n1 | cut -d' ' -f2; }
+# shellcheck source=tests/cpr/heartbeat.sh
+. "$top/tests/cpr/heartbeat.sh"
 
 # --- 1. the round trip -------------------------------------------------------
 mem="memory-backend-memfd,id=ram0,size=64M,share=on"
@@ -115,10 +115,10 @@ fi
 t1=$(date +%s.%N)
 cat "$W/relay.out"
 wait_for "$W/new.log" '^hb [0-9]+ ' 30 || fail "the new QEMU's guest printed no heartbeat"
-old_last=$(last_hb "$W/old.log")
+old_last=$(hb_last "$W/old.log")
 sleep 2
-new_first=$(first_hb "$W/new.log")
-new_last=$(last_hb "$W/new.log")
+new_first=$(hb_first "$W/new.log" "$W/old.log")
+new_last=$(hb_last "$W/new.log")
 say "old QEMU: last heartbeat ${old_last:-none}; new QEMU: heartbeats ${new_first:-none}..${new_last:-none}"
 say "relay (migrate to kho-tool, start a new QEMU, hand over): $(printf '%.2f' "$(echo "$t1 - $t0" | bc)") s"
 [ "$(grep -c '^L2 boot' "$W/old.log")" = 1 ] || fail "the old guest booted more than once"
@@ -152,9 +152,9 @@ fi
 cat "$W/relay2.out"
 grep -q "memory backend 'ram0' is memory-backend-file" "$W/relay2.out" ||
 	fail "the refusal does not name ram0 and its kind"
-before=$(last_hb "$W/old.log")
+before=$(hb_last "$W/old.log")
 sleep 2
-after=$(last_hb "$W/old.log")
+after=$(hb_last "$W/old.log")
 [ -n "$after" ] && [ "$after" -gt "${before:-0}" ] ||
 	fail "the refused guest stopped (heartbeat ${before:-none} -> ${after:-none})"
 [ "$failed" = 0 ] && say "ok: file-backed RAM refused by name, the guest kept running (hb $before -> $after)"
@@ -177,9 +177,9 @@ fi
 cat "$W/relay3.out"
 grep -q 'migration cancelled, the guest keeps running' "$W/relay3.out" ||
 	fail "the injected failure did not cancel the migration"
-before=$(last_hb "$W/old.log")
+before=$(hb_last "$W/old.log")
 sleep 2
-after=$(last_hb "$W/old.log")
+after=$(hb_last "$W/old.log")
 [ -n "$after" ] && [ "$after" -gt "${before:-0}" ] ||
 	fail "the guest stopped after the cancelled migration (heartbeat ${before:-none} -> ${after:-none})"
 grep -q BAD "$W/old.log" && fail "the RAM pattern changed after the cancelled migration"
@@ -204,9 +204,9 @@ grep -q 'target cpr channel: Connection timed out' "$W/relay4.out" ||
 	fail "the failure does not name the target's cpr channel"
 grep -q 'the guest resumed in the source QEMU' "$W/relay4.out" ||
 	fail "the guest was not resumed in the source QEMU"
-before=$(last_hb "$W/old.log")
+before=$(hb_last "$W/old.log")
 sleep 2
-after=$(last_hb "$W/old.log")
+after=$(hb_last "$W/old.log")
 [ -n "$after" ] && [ "$after" -gt "${before:-0}" ] ||
 	fail "the guest did not resume in the old QEMU (heartbeat ${before:-none} -> ${after:-none})"
 [ "$(grep -c '^L2 boot' "$W/old.log")" = 1 ] || fail "the guest rebooted in the old QEMU"

@@ -43,7 +43,7 @@ need_payload() {
 	need_payload
 	run_vm --exact-marks --host-image khotest-init --timeout 900 \
 		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
-		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" --file "$KHO_TOP/tests/cpr/heartbeat.sh:/test/heartbeat.sh" \
 		--expect l2-running --expect relayed --expect l2-continued
 	assert_vm_ok
 	assert_log 'cpr-relay: .*source quit'
@@ -57,7 +57,7 @@ need_payload() {
 	need_payload
 	run_vm --exact-marks --host-image khotest-init --timeout 600 \
 		--script "$GUEST_DIR/host-cpr.sh" --file "$PAYLOAD:/test/payload.elf" \
-		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" --file "$KHO_TOP/tests/cpr/heartbeat.sh:/test/heartbeat.sh" \
 		--append khotest.l2=vfio-state \
 		--expect l2-running --expect cpr-state-read --expect l2-continued
 	assert_vm_ok
@@ -76,7 +76,7 @@ need_payload() {
 	patched=$(kernel_image patched) || die "no patched kernel"
 	run_vm --exact-marks --host-image khotest-init --timeout 1500 \
 		--script "$GUEST_DIR/host-cpr-kexec.sh" --file "$PAYLOAD:/test/payload.elf" \
-		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" --file "$KHO_TOP/tests/cpr/heartbeat.sh:/test/heartbeat.sh" \
 		--file "$patched:/test/vmlinuz-patched" \
 		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
 		--expect l2-running --expect initrd --expect dry-run-resumed --expect agent-ready --expect restore-refused \
@@ -128,7 +128,7 @@ wall_between() {
 	vanilla=$(kernel_image vanilla) || die "no vanilla kernel"
 	run_vm --exact-marks --host-image khotest-init --timeout 1800 \
 		--script "$GUEST_DIR/host-cpr-multi.sh" --file "$PAYLOAD:/test/payload.elf" \
-		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" --file "$KHO_TOP/tests/cpr/heartbeat.sh:/test/heartbeat.sh" \
 		--file "$patched:/test/vmlinuz-patched" --file "$vanilla:/test/vmlinuz-vanilla" \
 		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
 		--expect l2-running --expect refused-running --expect restore-b-failed --expect a-continued \
@@ -158,7 +158,8 @@ wall_between() {
 	run_vm --exact-marks --host-image khotest-init --timeout 900 --kernel "$debug" \
 		--append "kho_scratch=32M,192M,32M" \
 		--script "$GUEST_DIR/host-cpr-poison.sh" --file "$PAYLOAD:/test/payload.elf" \
-		--file "$HWPOISON:/test/hwpoison" --file "$MCE_LATE:/test/mce-late.so" --file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" \
+		--file "$HWPOISON:/test/hwpoison" --file "$MCE_LATE:/test/mce-late.so" \
+		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" --file "$KHO_TOP/tests/cpr/heartbeat.sh:/test/heartbeat.sh" \
 		--file "$patched:/test/vmlinuz-patched" \
 		--file "$KHO_TOP/tests/vm/host/init:/test/host-init" \
 		--expect l2-running --expect poisoned --expect refused-running

@@ -26,7 +26,7 @@ make -s -C "$top" BUILD="$BUILD" "$payload" || exit 2
 g="$top/tests/vm/guest"
 demo_launch --host-image khotest-init --timeout 900 \
 	--script "$g/host-cpr-demo.sh" --file "$payload:/test/payload.elf" \
-	--file "$g/host-l2.sh:/test/host-l2.sh" --file "$patched:/test/vmlinuz-patched" \
+	--file "$g/host-l2.sh:/test/host-l2.sh" --file "$top/tests/cpr/heartbeat.sh:/test/heartbeat.sh" --file "$patched:/test/vmlinuz-patched" \
 	--file "$top/tests/vm/host/init:/test/host-init" \
 	--expect l2-running --expect l2-continued
 

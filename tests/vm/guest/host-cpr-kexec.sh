@@ -32,7 +32,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	cat "$W/dry.out"
 	grep -q 'the guest resumed in the source QEMU' "$W/dry.out" ||
 		khotest_fail "the dry run did not resume the guest in the old QEMU"
-	before=$(hb "$W/old.log" '$p')
+	before=$(hb_last "$W/old.log")
 	wait_for "$W/old.log" "^hb $((before + 2)) " 120 ||
 		{ dump; khotest_fail "the guest does not run after the dry run"; }
 	khotest_mark dry-run-resumed
@@ -44,7 +44,7 @@ if [ "$KHO_STAGE" = 1 ]; then
 	kho-tool upgrade --kernel /test/vmlinuz-patched --initrd "$initrd" \
 		--append "khotest.stage=2" --qemu-qmp "$W/old-qmp.sock" > /dev/console 2>&1 || rc=$?
 	# Only a failure comes back: the guest must run on in the old QEMU.
-	before=$(hb "$W/old.log" '$p')
+	before=$(hb_last "$W/old.log")
 	wait_for "$W/old.log" "^hb $((before + 2)) " 120 ||
 		{ dump /run/kho-tool/restore.log; khotest_fail "upgrade failed (exit $rc) and the guest did not resume"; }
 	dump
@@ -79,7 +79,7 @@ khotest_mark restored
 l2_last old
 wait_for "$W/new.log" '^hb [0-9]+ ' 300 || { dump /run/kho-tool/restore.log; khotest_fail "the new QEMU's L2 guest printed no heartbeat"; }
 khotest_log "first_new_hb_wall=$(date +%s.%N)"
-new_first=$(hb "$W/new.log" 1p)
+new_first=$(hb_first "$W/new.log" "$S/old.log")
 wait_for "$W/new.log" "^hb $((new_first + 2)) " 300 ||
 	{ dump /run/kho-tool/restore.log; khotest_fail "the L2 guest does not keep running in the new QEMU"; }
 sed 's/^/L2new: /' "$W/new.log"

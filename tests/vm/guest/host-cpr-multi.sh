@@ -44,7 +44,7 @@ case "$KHO_STAGE" in
 	grep -q "qemu $W/a-qmp.sock: migration cancelled, the guest keeps running" "$W/refused.out" ||
 		khotest_fail "a's migration, accepted before c was refused, was not cancelled"
 	for t in a b c; do
-		before=$(hb "$W/$t.log" '$p')
+		before=$(hb_last "$W/$t.log")
 		wait_for "$W/$t.log" "^hb $((before + 2)) " 120 || { dump; khotest_fail "guest $t stopped after the refused upgrade"; }
 	done
 	kill "$c"

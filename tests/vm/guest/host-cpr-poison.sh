@@ -42,7 +42,7 @@ grep -q "check poison: .*fd 'ram0': 1 poisoned range of guest RAM, the first 0x1
 	khotest_fail "the refusal does not name the fd, the range and the cause"
 grep -q "qemu-cpr: QEMU $W/p-qmp.sock (1 of 1): .*every guest keeps running, nothing changed" "$W/refused.out" ||
 	khotest_fail "the refusal does not say the guest keeps running"
-before=$(hb "$W/p.log" '$p')
+before=$(hb_last "$W/p.log")
 wait_for "$W/p.log" "^hb $((before + 2)) " 300 || { dump; khotest_fail "the guest stopped after the refused upgrade"; }
 if grep -q BAD "$W/p.log"; then khotest_fail "the L2 RAM pattern changed"; fi
 khotest_mark refused-running

@@ -64,11 +64,11 @@ if [ "$l2" = vfio-state ]; then
 	echo "cpr-state.bin:"
 	od -An -tx1 -v "$W/cpr-state.bin"
 	khotest_mark cpr-state-read
-	before=$(hb "$W/old.log" '$p')
+	before=$(hb_last "$W/old.log")
 	wait_for "$W/old.log" "^hb $((before + 2)) " 120 ||
 		{ dump; khotest_fail "the L2 guest stopped after the cancelled migration"; }
 	if grep -q BAD "$W/old.log"; then khotest_fail "the L2 RAM pattern changed"; fi
-	khotest_log "heartbeat=$before..$(hb "$W/old.log" '$p') in the old QEMU"
+	khotest_log "heartbeat=$before..$(hb_last "$W/old.log") in the old QEMU"
 	khotest_mark l2-continued
 	kill "$old"
 	wait "$old" || true
@@ -100,11 +100,11 @@ khotest_log "relay_s=$(echo "$t2 $t1" | awk '{printf "%.1f", $1 - $2}')"
 khotest_mark relayed
 
 wait_for "$W/new.log" '^hb [0-9]+ ' 300 || { dump; khotest_fail "the new QEMU's L2 guest printed no heartbeat"; }
-old_last=$(hb "$W/old.log" '$p')
-new_first=$(hb "$W/new.log" 1p)
+old_last=$(hb_last "$W/old.log")
+new_first=$(hb_first "$W/new.log" "$W/old.log")
 wait_for "$W/new.log" "^hb $((new_first + 2)) " 300 ||
 	{ dump; khotest_fail "the L2 guest does not keep running in the new QEMU"; }
-new_last=$(hb "$W/new.log" '$p')
+new_last=$(hb_last "$W/new.log")
 khotest_log "heartbeat=old ..$old_last, new $new_first..$new_last"
 [ "$(grep -c '^L2 boot' "$W/old.log")" = 1 ] || khotest_fail "the L2 guest booted more than once"
 if grep -q '^L2 boot' "$W/new.log"; then khotest_fail "the L2 guest rebooted in the new QEMU"; fi

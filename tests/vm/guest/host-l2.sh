@@ -19,8 +19,8 @@ l2_args="-machine q35,aux-ram-share=on -accel tcg -m 32M
 	-object memory-backend-memfd,id=ram0,size=32M,share=on
 	-machine memory-backend=ram0 -nodefaults -display none
 	-kernel /test/payload.elf"
-# hb FILE SED-ADDRESS: the number of that heartbeat line of FILE.
-hb() { grep -oE '^hb [0-9]+' "$1" | sed -n "$2" | cut -d' ' -f2; }
+# hb_last FILE, hb_first NEW OLD: the heartbeats across a move.
+. /test/heartbeat.sh
 # l2_serial TAG: QEMU's -serial value for the L2 guest TAG, on the disk.
 l2_serial() {
 	ln -sf "$S/$1.log" "$W/$1.log"
@@ -30,7 +30,7 @@ l2_serial() {
 # the kexec that ended this QEMU, for the host to compare with the first
 # of its successor.
 l2_last() {
-	khotest_log "$1_last=$(hb "$S/$1.log" '$p')"
+	khotest_log "$1_last=$(hb_last "$S/$1.log")"
 }
 # dump [FILE...]: the tail of every output and log of $W, and of FILEs.
 dump() {
@@ -122,6 +122,7 @@ restore_one() {
 
 	khotest_wait 300 test -S "$W/$2-cpr.sock" ||
 		{ dump; khotest_fail "the new QEMU $2 never listened on $W/$2-cpr.sock"; }
+	echo "$1" > "$W/$2.pred"	# continues NEW reads OLD's log
 	t0=$(date +%s.%N)
 	kho-tool cpr-relay --restore --vmm "$W/$1-qmp.sock" --to-cpr "$W/$2-cpr.sock" \
 		--to-main "$W/$2-main.sock" --timeout 120 > "$W/restore-$2.out" 2>&1 || rc=$?
@@ -133,13 +134,14 @@ restore_one() {
 }
 
 # continues TAG: TAG's guest beats twice more, never rebooted, pattern
-# intact; logs TAG_first, its first heartbeat, for the host.
+# intact; logs TAG_first, its first heartbeat (after restore_one OLD TAG:
+# a line OLD's QEMU began is TAG's), for the host.
 continues() {
 	local first
 
 	wait_for "$W/$1.log" '^hb [0-9]+ ' 300 || { dump; khotest_fail "QEMU $1's L2 guest printed no heartbeat"; }
 	khotest_log "$1_first_wall=$(date +%s.%N)"
-	first=$(hb "$W/$1.log" 1p)
+	first=$(hb_first "$W/$1.log" "$S/$(cat "$W/$1.pred").log")
 	wait_for "$W/$1.log" "^hb $((first + 2)) " 300 || { dump; khotest_fail "QEMU $1's L2 guest does not keep running"; }
 	if grep -q '^L2 boot' "$W/$1.log"; then khotest_fail "QEMU $1's L2 guest rebooted"; fi
 	if grep -q BAD "$W/$1.log"; then khotest_fail "QEMU $1's L2 RAM pattern changed: $(grep BAD "$W/$1.log" | head -n 1)"; fi
