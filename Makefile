@@ -163,6 +163,11 @@ $(LUOD_BIN): $(BUILD)/bin/%: tests/luod/%.c
 UNIT_EXTRA_test_model := $(BUILD)/obj/tests/model/gen.o
 $(BUILD)/tests/test_model: $(UNIT_EXTRA_test_model)
 
+# test_initrd scans initrds with kho-tool's own scanner.
+UNIT_EXTRA_test_initrd := $(BUILD)/obj/kho-tool/initrd.o
+$(BUILD)/tests/test_initrd: $(UNIT_EXTRA_test_initrd)
+$(BUILD)/tests/test_initrd: CFLAGS += -Ikho-tool
+
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(LIBREC) $(LIBKHO)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -Itests/unit -Itests/model -Irecorder -o $@ $< \

@@ -213,13 +213,26 @@ if [ $((passed + failed)) -eq 0 ]; then
 fi
 echo "vm: wall time $(( $(date +%s) - start )) s"
 # CI keeps only the tail of a run: name each failure again here, with the
-# first lines of bats's diagnosis, so that the tail says what failed.
+# first lines of bats's diagnosis (less its call trace) and the guest's
+# last console lines (the "    | " tail launch.sh prints), so that the
+# tail says what failed and why: a guest's own error is in its console,
+# above its FAIL line.
 if [ "$failed" -ne 0 ]; then
-	awk '/^# vm: .*\.bats$/ { sub(/^# vm: /, ""); suite = $0; next }
+	awk 'function flush(  i) {
+		for (i = m > 12 ? m - 11 : 1; i <= m; i++) print "vm:   " tail[i]
+		indiag = 0; m = 0
+	     }
+	     /^# vm: .*\.bats$/ { flush(); sub(/^# vm: /, ""); suite = $0; next }
 	     /^(not ok [0-9]+ |ok [0-9]+ .*# skip)/ {
-		print "vm: FAILED " suite ": " $0; diag = 6; next }
-	     diag > 0 && /^#/ { print "vm:   " $0; diag--; next }
-	     { diag = 0 }' "$out" | head -n 40
+		flush(); print "vm: FAILED " suite ": " $0; indiag = 1; n = 0; next }
+	     indiag && /^#/ {
+		if ($0 ~ /^# +\| /) tail[++m] = $0
+		else if ($0 !~ /^# +\(?(from function|in test file) / && n++ < 6)
+			print "vm:   " $0
+		next
+	     }
+	     { flush() }
+	     END { flush() }' "$out" | head -n 80
 	echo "vm: the guests' logs are in $logdir"
 fi
 echo "vm: $passed passed, $failed failed"
