@@ -170,8 +170,7 @@ static int map_or_read(const char *path, unsigned char **buf, size_t *len,
 	if (fstat(fd, &st)) {
 		err = -errno;
 	} else if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		close(fd);
-		return read_all(path, buf, len);
+		err = kho_read_fd_max(fd, MAX_UNPACKED, (void **)buf, len);
 	} else if ((uint64_t)st.st_size > MAX_UNPACKED) {
 		err = -EFBIG;
 	} else {

@@ -185,6 +185,30 @@ KTEST(initrd_unknown_data_refused)
 	ASSERT_TRUE(strstr(d.msg, "unknown data at offset") != NULL);
 }
 
+/* A pipe is read, not mapped, and scanned the same. */
+KTEST(initrd_pipe_is_read)
+{
+	static const char *const names[] = {
+		"usr/bin/restore-agent", "etc/kho/init.d/10-restore-agent", NULL,
+	};
+	static struct img m;
+	struct kho_initrd_scan s;
+	struct kho_diag d = { "" };
+	char path[64];
+	int p[2];
+
+	m.len = 0;
+	cpio(&m, names);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ((ssize_t)m.len, write(p[1], m.buf, m.len));
+	close(p[1]);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	ASSERT_EQ(0, kho_initrd_scan(path, &s, &d));
+	close(p[0]);
+	ASSERT_EQ(0, strcmp("/usr/bin/restore-agent", s.agent));
+	ASSERT_EQ(0, strcmp("kho-init.d", s.starter));
+}
+
 /* A missing file is refused with its path and errno. */
 KTEST(initrd_missing_file)
 {

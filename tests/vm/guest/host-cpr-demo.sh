@@ -25,7 +25,7 @@ case "$KHO_STAGE" in
 	restore_one a a2
 	agent_status finished
 	echo "agent-timeline: $(cat /run/kho-tool/timeline.json 2>/dev/null)" > /dev/console
-	continues a2
+	continues a2 a
 	khotest_mark l2-continued
 	khotest_done
 	;;

@@ -69,14 +69,14 @@ case "$KHO_STAGE" in
 	grep -q 'keeps the session for 1 more' "$W/restore-a2.out" ||
 		khotest_fail "--restore of a does not say the agent keeps the session for b"
 	agent_status ready
-	continues a2
+	continues a2 a
 	# a runs on while b waits: b is still recoverable.
 	khotest_mark a-continued
 	l2_start b2 incoming
 	l2_console b2
 	restore_one b b2
 	agent_status finished
-	continues b2
+	continues b2 b
 	khotest_refused "$W/restore-again.out" "a second --restore of a" \
 		kho-tool cpr-relay --restore --vmm "$W/a-qmp.sock" --to-cpr "$W/x-cpr.sock" \
 		--to-main "$W/x-main.sock" --timeout 3
@@ -117,8 +117,8 @@ case "$KHO_STAGE" in
 		khotest_fail "two --restores at once: not exactly one of them ended the session"
 	khotest_log "restores_overlapped=$(restores_overlap a3 b3)"
 	agent_status finished
-	continues a3
-	continues b3
+	continues a3 a2
+	continues b3 b2
 	khotest_mark rolled-back
 	khotest_done
 	;;

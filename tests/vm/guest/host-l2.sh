@@ -122,7 +122,6 @@ restore_one() {
 
 	khotest_wait 300 test -S "$W/$2-cpr.sock" ||
 		{ dump; khotest_fail "the new QEMU $2 never listened on $W/$2-cpr.sock"; }
-	echo "$1" > "$W/$2.pred"	# continues NEW reads OLD's log
 	t0=$(date +%s.%N)
 	kho-tool cpr-relay --restore --vmm "$W/$1-qmp.sock" --to-cpr "$W/$2-cpr.sock" \
 		--to-main "$W/$2-main.sock" --timeout 120 > "$W/restore-$2.out" 2>&1 || rc=$?
@@ -133,15 +132,15 @@ restore_one() {
 	l2_last "$1"
 }
 
-# continues TAG: TAG's guest beats twice more, never rebooted, pattern
-# intact; logs TAG_first, its first heartbeat (after restore_one OLD TAG:
-# a line OLD's QEMU began is TAG's), for the host.
+# continues TAG OLD: TAG's guest, taken over from QEMU OLD, beats twice
+# more, never rebooted, pattern intact; logs TAG_first, its first
+# heartbeat (a line OLD's QEMU began is TAG's), for the host.
 continues() {
 	local first
 
 	wait_for "$W/$1.log" '^hb [0-9]+ ' 300 || { dump; khotest_fail "QEMU $1's L2 guest printed no heartbeat"; }
 	khotest_log "$1_first_wall=$(date +%s.%N)"
-	first=$(hb_first "$W/$1.log" "$S/$(cat "$W/$1.pred").log")
+	first=$(hb_first "$W/$1.log" "$S/$2.log")
 	wait_for "$W/$1.log" "^hb $((first + 2)) " 300 || { dump; khotest_fail "QEMU $1's L2 guest does not keep running"; }
 	if grep -q '^L2 boot' "$W/$1.log"; then khotest_fail "QEMU $1's L2 guest rebooted"; fi
 	if grep -q BAD "$W/$1.log"; then khotest_fail "QEMU $1's L2 RAM pattern changed: $(grep BAD "$W/$1.log" | head -n 1)"; fi
