@@ -15,7 +15,7 @@ const char linux_banner[] = "Linux version 7.2.0-fuzz (fuzz@kho) #1 SMP\n";
 const char kho_compat[] = "kho-v4";
 const char luo_compat[] = "luo-v5";
 char memfd_compat[16] = "memfd-v2";
-const char journal_compat[] = "iommufd-journal-v1";
+const char journal_compat[] = "iommufd-journal-v2";
 SRC
 $cc -c -O0 -o "$tmp/vmlinux" "$tmp/v.c"
 cp "$tmp/vmlinux" "$out/vmlinux.elf"

@@ -134,7 +134,7 @@ int cmd_capture(int argc, char **argv)
 		       out ? out : "");
 		printf("capture: journal source: %s\n",
 		       !strcmp(cap.handoff.journal_source, KHO_JOURNAL_SOURCE_KERNEL) ?
-		       "kernel (iommufd-journal-v1): the recorder's journal matches it" :
+		       "kernel (iommufd-journal-v2): the recorder's journal matches it" :
 		       "userspace record (running kernel has no iommufd journal)");
 		if (decision == KHO_IOMMUFD_PRESERVE)
 			printf("capture: iommufd: in the hand-off (%s, token 0x%llx, %llu journal records): a restore from it replays into the preserved iommufd, verified by the kernel\n",

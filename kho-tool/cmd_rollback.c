@@ -31,7 +31,7 @@ static int usage(FILE *out, int code)
 		"  names the previous release (KHO kexec-metadata: %s).\n"
 		"  --userspace-journal  leave the VMM's iommufd out of the session (degraded:\n"
 		"  the replay is not verified by the target's kernel); required when the\n"
-		"  running kernel journals iommufds and the target lacks iommufd-journal-v1.\n"
+		"  running kernel journals iommufds and the target lacks iommufd-journal-v2.\n"
 		"  --require-device-state  refuse, before anything is preserved, when a\n"
 		"  passed-through device's state would be reset (docs/device-state.md).\n",
 		PREVIOUS_KERNEL_FILE, BOOT_DIR, KHO_KEXEC_METADATA);

@@ -32,7 +32,7 @@ static int usage(FILE *out, int code)
 		"  --userspace-journal  leave the VMM's iommufd out of the session (degraded:\n"
 		"                 the target's replay is not verified by its kernel); needed\n"
 		"                 when the running kernel journals iommufds and IMAGE lacks\n"
-		"                 iommufd-journal-v1\n"
+		"                 iommufd-journal-v2\n"
 		"  --require-device-state  refuse, before anything is preserved, when a\n"
 		"                 passed-through device's state would be reset (no VFIO\n"
 		"                 migration v2; docs/device-state.md)\n");

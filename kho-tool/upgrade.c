@@ -109,7 +109,7 @@ struct run {
 	size_t preserved_fds;
 	const char *abi[KHO_CAPTURE_MAX_ABI];
 	size_t nr_abi;
-	bool target_kjournal;	/* the target carries "iommufd-journal-v1" */
+	bool target_kjournal;	/* the target carries "iommufd-journal-v2" */
 	char series[128];	/* kho_kimage_series() of the target */
 	bool running_kjournal;	/* the running kernel journals iommufds */
 	enum kho_iommufd_decision iommufd_decision;

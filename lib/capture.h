@@ -123,7 +123,7 @@ int kho_capture_check_devices(struct kho_state *s, pid_t pid,
  * @userspace_journal: see below
  * @diag: out: why it failed, or the difference a degrade let through
  *
- * On a kernel with the iommufd journal (patches/, "iommufd-journal-v1")
+ * On a kernel with the iommufd journal (patches/, "iommufd-journal-v2")
  * reads the journal of the VMM's iommufd (pidfd_getfd(2)) and requires
  * the recorder's raw journal to be the same records: the kernel's is the
  * one the target verifies the replay against, and a VMM cannot bypass it.
@@ -196,7 +196,7 @@ int kho_capture_preserve(struct kho_capture *cap,
  * @max: room in @out
  *
  * KHO, LUO and memfd always (the hand-off itself is a memfd), and
- * "iommufd-journal-v1" when @h carries the preserved iommufd.
+ * "iommufd-journal-v2" when @h carries the preserved iommufd.
  *
  * Return: the number of strings written to @out (at most @max).
  */
@@ -226,7 +226,7 @@ enum kho_iommufd_decision {
  * kho_iommufd_policy() - whether the VMM's iommufd goes into the session
  * @have_vmm:          a VMM is captured (--pid)
  * @running_kjournal:  the running kernel journals iommufds
- * @target_kjournal:   the target image carries "iommufd-journal-v1", or
+ * @target_kjournal:   the target image carries "iommufd-journal-v2", or
  *                     true when there is no target (`kho-tool capture`)
  * @userspace_journal: the operator asked to leave it out
  *

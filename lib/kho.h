@@ -496,13 +496,13 @@ struct kho_kjournal_file {
 
 /*
  * The VMM's iommufd, preserved in the LUO session by the patched kernel's
- * "iommufd-journal-v1" handler (format version 2).  After kexec its
+ * "iommufd-journal-v2" handler (format version 2).  After kexec its
  * RETRIEVE_FD gives an iommufd in RESTORING state that checks every
  * replayed ioctl against the preserved journal.
  */
 struct kho_handoff_iommufd {
 	bool present;
-	char compatible[32];		/* the LUO handler: "iommufd-journal-v1" */
+	char compatible[32];		/* the LUO handler: "iommufd-journal-v2" */
 	uint64_t token;			/* LUO token of the iommufd */
 	uint64_t journal_length;	/* records in the preserved journal */
 	size_t nr_files;

@@ -31,7 +31,7 @@
  * patches/: a hand-off made from the kernel's own journal needs it, one
  * made from the userspace record does not.
  */
-#define KHO_ABI_IOMMUFD_JOURNAL "iommufd-journal-v1"
+#define KHO_ABI_IOMMUFD_JOURNAL "iommufd-journal-v2"
 
 /* A decompressed image bigger than this is refused (decompression bomb). */
 #define KHO_KIMAGE_MAX_ELF (1024UL << 20)
@@ -154,8 +154,8 @@ int kho_kimage_check_abi(const struct kho_kimage *img,
  * kho_kimage_series() - which of the project's kernel series a target carries
  * @img:  the target
  * @buf:  out: a sentence for the pre-flight, e.g. "patches/7.3/series
- *        (iommufd-journal-v1, 7.3.4-kho-b)", "none: vanilla 7.2.6-kho-a (no
- *        iommufd-journal-v1)", or "iommufd-journal-v1 on 7.4.1, a kernel no
+ *        (iommufd-journal-v2, 7.3.4-kho-b)", "none: vanilla 7.2.6-kho-a (no
+ *        iommufd-journal-v2)", or "iommufd-journal-v2 on 7.4.1, a kernel no
  *        series of this project is for"
  * @size: room in @buf
  *

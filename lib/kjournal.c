@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,12 @@ int kho_kjournal_rec_to_kho(const void *buf, size_t len,
 	if (!need)
 		return kho_diag_set(diag, -EOPNOTSUPP,
 				    "kernel journal: unknown op %u", hdr.op);
+	/* 0006 of the series grew the bind by an mdev's UUID (v2) */
+	if (hdr.op == IOMMU_JOURNAL_OP_DEVICE_BIND &&
+	    hdr.len == offsetof(struct iommu_journal_bind, uuid))
+		return kho_diag_set(diag, -EPROTONOSUPPORT,
+				    "kernel journal: op %u: a bind of %u bytes, the layout of iommufd-journal-v1: the running kernel carries an older patches/ series, and this kho-tool reads " KHO_KJOURNAL_LUO_COMPATIBLE " only (--userspace-journal leaves the kernel's journal out)",
+				    hdr.op, hdr.len);
 	if (hdr.len < need || hdr.len > len || hdr.len % 8)
 		return kho_diag_set(diag, -EBADMSG,
 				    "kernel journal: op %u: bad length %u (%zu left)",
@@ -233,6 +240,9 @@ int kho_kjournal_rec_to_kho(const void *buf, size_t len,
 		out->bind.pci.device = r->device;
 		out->bind.flags = r->flags;
 		out->bind.out_devid = r->out_dev_id;
+		if (hdr.flags & IOMMU_JOURNAL_REC_EMULATED)
+			memcpy(out->bind.mdev_uuid, r->uuid,
+			       sizeof(out->bind.mdev_uuid));
 		break;
 	}
 	case IOMMU_JOURNAL_OP_DEVICE_ATTACH: {
@@ -368,20 +378,9 @@ int kho_kjournal_compare(const struct kho_journal *kernel,
 	 * formatted record (every field kho-tool replays) is the comparison.
 	 */
 	for (i = 0; i < n; i++) {
-		struct kho_rec kr = kernel->recs[i];
+		const struct kho_rec *kr = &kernel->recs[i];
 
-		/*
-		 * The kernel names a device by its PCI address alone and
-		 * journals an mdev's BIND with none: the recorder's record of
-		 * the same devid names the mdev, which the kernel cannot.
-		 */
-		if (kr.op == KHO_OP_DEVICE_BIND &&
-		    user->recs[i].op == KHO_OP_DEVICE_BIND &&
-		    kho_pci_is_none(&kr.bind.pci) &&
-		    kr.bind.out_devid == user->recs[i].bind.out_devid)
-			memcpy(kr.bind.mdev_uuid, user->recs[i].bind.mdev_uuid,
-			       sizeof(kr.bind.mdev_uuid));
-		kho_rec_format(&kr, k, sizeof(k));
+		kho_rec_format(kr, k, sizeof(k));
 		kho_rec_format(&user->recs[i], u, sizeof(u));
 		if (strcmp(k, u)) {
 			err = kho_diag_set(diag, -EILSEQ,

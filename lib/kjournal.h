@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The kernel journal: what a kernel carrying patches/ (IOMMU_JOURNAL_READ,
- * the "iommufd-journal-v1" LUO handler) records of an iommufd by itself,
+ * the "iommufd-journal-v2" LUO handler) records of an iommufd by itself,
  * read out and converted to the canonical struct kho_rec so that kho-tool
  * and the restore-agent can prefer it to the userspace record.
  */
@@ -15,7 +15,7 @@
 #include "kho.h"
 
 /* The LUO compatible string of the patched iommufd handler. */
-#define KHO_KJOURNAL_LUO_COMPATIBLE "iommufd-journal-v1"
+#define KHO_KJOURNAL_LUO_COMPATIBLE "iommufd-journal-v2"
 
 /* enum iommu_journal_state, as the patched uapi defines it. */
 enum kho_kjournal_state {

@@ -20,7 +20,7 @@
 #define KHO_LUO_HANDOFF_TOKEN 0x6b686f2d68616e64ULL	/* "kho-hand" */
 /*
  * Token of the VMM's iommufd, when capture preserves it (the patched
- * kernel's "iommufd-journal-v1" handler); the hand-off's iommufd node
+ * kernel's "iommufd-journal-v2" handler); the hand-off's iommufd node
  * carries it, so a reader never assumes it.
  */
 #define KHO_LUO_IOMMUFD_TOKEN 0x6b686f2d696f6d6dULL	/* "kho-iomm" */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The kernel-verified replay: the hand-off carries the VMM's iommufd,
- * preserved by the patched kernel's "iommufd-journal-v1" LUO handler.  Its
+ * preserved by the patched kernel's "iommufd-journal-v2" LUO handler.  Its
  * RETRIEVE_FD gives an iommufd in RESTORING state that compares every
  * journaled ioctl with the next record of the journal it preserved and
  * refuses a deviation with EILSEQ before it runs.  So the replay here is

@@ -81,7 +81,7 @@ bad driver-control-char yes 's/driver = "vfio-pci"/driver = "vfio\\tpci"/'
 # The preserved iommufd's node (format 2): verified-edu-vm.dts, one defect.
 v=fdt-schema/examples/verified-edu-vm.dts
 bad iommufd-min-reader-1 yes 's/min-reader-version = <2>/min-reader-version = <1>/' "$v"
-bad iommufd-unknown-compatible yes 's/compatible = "iommufd-journal-v1"/compatible = "iommufd-journal-v2"/' "$v"
+bad iommufd-unknown-compatible yes 's/compatible = "iommufd-journal-v2"/compatible = "iommufd-journal-v1"/' "$v"
 bad iommufd-token-is-memfd yes 's/token = \/bits\/ 64 <0x6b686f2d696f6d6d>/token = \/bits\/ 64 <7>/' "$v"
 bad iommufd-file-unknown-memfd yes 's/1042 8>/1042 9>/' "$v"
 bad iommufd-file-twice yes 's/1042 8>/1042 7>/' "$v"

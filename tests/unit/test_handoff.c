@@ -275,7 +275,7 @@ static void rand_handoff(struct kho_handoff *h, uint64_t seed, size_t maps)
 		h->min_reader_version = KHO_FORMAT_VERSION_IOMMUFD;
 		io->present = true;
 		snprintf(io->compatible, sizeof(io->compatible), "%s",
-			 "iommufd-journal-v1");
+			 "iommufd-journal-v2");
 		io->token = 0x6b686f2d696f6d6dULL;
 		io->journal_length = rnd_below(1u << 31);
 		io->nr_files = rnd_below(s->nr_memfd + 1);
@@ -781,7 +781,7 @@ KTEST(handoff_iommufd_node)
 	kho_handoff_free(&back);
 	n = kho_capture_abi_needs(&h, abi, KHO_CAPTURE_MAX_ABI);
 	ASSERT_EQ(4, n);
-	ASSERT_STR_CONTAINS(abi[3], "iommufd-journal-v1");
+	ASSERT_STR_CONTAINS(abi[3], "iommufd-journal-v2");
 	/* The writer refuses the node under a reader that ignores it. */
 	h.min_reader_version = 1;
 	ASSERT_EQ(-EINVAL, kho_handoff_encode(&h, &blob, &len));
@@ -1558,7 +1558,7 @@ KTEST(handoff_device_state_memfd_not_qemus_nor_iommufds)
 	h.state.memfd[0] = (struct kho_memfd){ .token = 5, .size = 200 };
 	carry_in(&h.state, 5);
 	h.iommufd.present = true;
-	snprintf(h.iommufd.compatible, sizeof(h.iommufd.compatible), "iommufd-journal-v1");
+	snprintf(h.iommufd.compatible, sizeof(h.iommufd.compatible), "iommufd-journal-v2");
 	h.iommufd.token = 0x6b686f2d696f6d6dULL;
 	h.iommufd.nr_files = 1;
 	h.iommufd.files = calloc(1, sizeof(*h.iommufd.files));

@@ -104,10 +104,10 @@ out_close:
 
 static const char good_rodata[] =
 	"Linux version 9.9.9-synth (t@h) #1\0kho-v4\0luo-v5\0"
-	"kho-tool,iommufd-journal-v1\0xyz";
+	"kho-tool,iommufd-journal-v2\0xyz";
 static const char good_data[] = "\xff\xff\xff\xffmemfd-v2\0\0\0\0";
 /* A compatible in executable bytes is not a declared ABI. */
-static const char good_text[] = "\x90\x90iommufd-journal-v1\0\x90";
+static const char good_text[] = "\x90\x90iommufd-journal-v2\0\x90";
 
 static int make_good_elf(unsigned char **out, size_t *len)
 {
@@ -213,7 +213,7 @@ KTEST(synthetic_elf_abi)
 
 KTEST(synthetic_series)
 {
-	static const char ro73[] = "kho-v4\0luo-v5\0iommufd-journal-v1\0";
+	static const char ro73[] = "kho-v4\0luo-v5\0iommufd-journal-v2\0";
 	static const char data[] = "memfd-v2";
 	struct kho_kimage img;
 	struct kho_diag diag = { "" };
@@ -226,7 +226,7 @@ KTEST(synthetic_series)
 	ASSERT_EQ(0, kho_kimage_parse(elf, len, &img, &diag));
 	free(elf);
 	ASSERT_TRUE(!kho_kimage_series(&img, buf, sizeof(buf)));
-	ASSERT_STR_CONTAINS(buf, "none: vanilla 9.9.9-synth (no iommufd-journal-v1)");
+	ASSERT_STR_CONTAINS(buf, "none: vanilla 9.9.9-synth (no iommufd-journal-v2)");
 	kho_kimage_free(&img);
 
 	ASSERT_EQ(0, make_elf(ro73, sizeof(ro73), data, sizeof(data), "", 1,
@@ -235,14 +235,14 @@ KTEST(synthetic_series)
 	free(elf);
 	strcpy(img.release, "7.3.4-kho-b");
 	ASSERT_TRUE(kho_kimage_series(&img, buf, sizeof(buf)));
-	ASSERT_STR_CONTAINS(buf, "patches/7.3/series (iommufd-journal-v1, 7.3.4-kho-b)");
+	ASSERT_STR_CONTAINS(buf, "patches/7.3/series (iommufd-journal-v2, 7.3.4-kho-b)");
 	strcpy(img.release, "7.2.13-kho-b-dbg");
 	ASSERT_TRUE(kho_kimage_series(&img, buf, sizeof(buf)));
-	ASSERT_STR_CONTAINS(buf, "patches/series (iommufd-journal-v1, 7.2.13-kho-b-dbg)");
+	ASSERT_STR_CONTAINS(buf, "patches/series (iommufd-journal-v2, 7.2.13-kho-b-dbg)");
 	/* "7.30.1" is not 7.3. */
 	strcpy(img.release, "7.30.1");
 	ASSERT_TRUE(kho_kimage_series(&img, buf, sizeof(buf)));
-	ASSERT_STR_CONTAINS(buf, "iommufd-journal-v1 on 7.30.1, a kernel no series of this project is for");
+	ASSERT_STR_CONTAINS(buf, "iommufd-journal-v2 on 7.30.1, a kernel no series of this project is for");
 	kho_kimage_free(&img);
 }
 
@@ -581,10 +581,10 @@ static void real_series(int *ktest_failed)
 			ASSERT_STR_CONTAINS(buf, "none: vanilla ");
 		} else if (!strncmp(name, "patched-7.3.", 12)) {
 			ASSERT_TRUE(carries);
-			ASSERT_STR_CONTAINS(buf, "patches/7.3/series (iommufd-journal-v1, 7.3.");
+			ASSERT_STR_CONTAINS(buf, "patches/7.3/series (iommufd-journal-v2, 7.3.");
 		} else if (!strncmp(name, "patched-", 8)) {
 			ASSERT_TRUE(carries);
-			ASSERT_STR_CONTAINS(buf, "patches/series (iommufd-journal-v1, 7.2.");
+			ASSERT_STR_CONTAINS(buf, "patches/series (iommufd-journal-v2, 7.2.");
 		}
 		kho_kimage_free(&img);
 		checked++;

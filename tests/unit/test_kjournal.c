@@ -7,6 +7,7 @@
  * absent from older blobs without harm).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <libfdt.h>
 
@@ -16,6 +17,7 @@
 #include "handoff_format.h"
 #include "journal.h"
 #include "kjournal.h"
+#include "pci.h"
 
 static int ino_to_token(void *ctx, uint64_t ino, uint64_t *token)
 {
@@ -135,9 +137,9 @@ KTEST(kjournal_compare_equal_and_first_difference)
 	kho_journal_free(&uj);
 
 	/*
-	 * The kernel journals an mdev's BIND with no PCI identity and cannot
-	 * name it; the recorder's record of the same devid does.  Another
-	 * devid, or a PCI identity on the kernel's side, still differs.
+	 * A kernel's record of a bind that names no device (zero PCI
+	 * identity, no UUID) is not the recorder's mdev: nothing papers over
+	 * a record the kernel could not make.
 	 */
 	{
 		struct kho_rec kb = { .op = KHO_OP_DEVICE_BIND };
@@ -150,16 +152,58 @@ KTEST(kjournal_compare_equal_and_first_difference)
 		kho_journal_init(&uj);
 		ASSERT_EQ(0, kho_journal_append(&kj, &kb));
 		ASSERT_EQ(0, kho_journal_append(&uj, &ub));
-		ASSERT_EQ(0, kho_kjournal_compare(&kj, &uj, &diag));
-		uj.recs[0].bind.out_devid = 3;
-		ASSERT_EQ(-EILSEQ, kho_kjournal_compare(&kj, &uj, &diag));
-		uj.recs[0].bind.out_devid = 2;
-		kj.recs[0].bind.pci.bus = 1;
 		ASSERT_EQ(-EILSEQ, kho_kjournal_compare(&kj, &uj, &diag));
 		ASSERT_STR_CONTAINS(diag.msg, "mdev 5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a -> device 2");
 		kho_journal_free(&kj);
 		kho_journal_free(&uj);
 	}
+}
+
+/*
+ * patches/0006: the kernel journals an emulated device (an mdev, bound
+ * through an iommufd access) by its UUID.  Its bind converts to the
+ * recorder's record of the same mdev and compares equal; another UUID
+ * differs.  A bind of the v1 layout (no UUID field) is refused by name.
+ */
+KTEST(kjournal_emulated_bind_names_the_mdev)
+{
+	struct iommu_journal_bind k = {
+		.hdr = { .op = IOMMU_JOURNAL_OP_DEVICE_BIND,
+			 .flags = IOMMU_JOURNAL_REC_EMULATED,
+			 .len = sizeof(k) },
+		.out_dev_id = 2,
+	};
+	struct kho_journal kj, uj;
+	struct kho_diag diag;
+	struct kho_rec kr, ur = { .op = KHO_OP_DEVICE_BIND };
+	size_t used;
+
+	memset(k.uuid, 0x5a, sizeof(k.uuid));
+	ASSERT_EQ(0, kho_kjournal_rec_to_kho(&k, sizeof(k), NULL, NULL, &kr,
+					     &used, &diag));
+	ASSERT_EQ(sizeof(k), used);
+	ASSERT_EQ(0, memcmp(kr.bind.mdev_uuid, k.uuid, sizeof(k.uuid)));
+	ASSERT_TRUE(kho_pci_is_none(&kr.bind.pci));
+
+	ur.bind.out_devid = 2;
+	memset(ur.bind.mdev_uuid, 0x5a, sizeof(ur.bind.mdev_uuid));
+	kho_journal_init(&kj);
+	kho_journal_init(&uj);
+	ASSERT_EQ(0, kho_journal_append(&kj, &kr));
+	ASSERT_EQ(0, kho_journal_append(&uj, &ur));
+	ASSERT_EQ(0, kho_kjournal_compare(&kj, &uj, &diag));
+	uj.recs[0].bind.mdev_uuid[15] = 0x5b;
+	ASSERT_EQ(-EILSEQ, kho_kjournal_compare(&kj, &uj, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "kernel has \"DEVICE_BIND_IOMMUFD mdev 5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a -> device 2\"");
+	kho_journal_free(&kj);
+	kho_journal_free(&uj);
+
+	k.hdr.len = offsetof(struct iommu_journal_bind, uuid);
+	ASSERT_EQ(-EPROTONOSUPPORT,
+		  kho_kjournal_rec_to_kho(&k, sizeof(k), NULL, NULL, &kr,
+					  &used, &diag));
+	ASSERT_STR_CONTAINS(diag.msg, "iommufd-journal-v1");
+	ASSERT_STR_CONTAINS(diag.msg, "--userspace-journal");
 }
 
 /*

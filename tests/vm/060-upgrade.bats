@@ -41,7 +41,7 @@ json_field() {
 	# must match the recorder's before the rollback may use it.
 	assert_log 'upgrade: journal source: userspace record \(running kernel has no iommufd journal\)'
 	assert_log '"command":"upgrade".*"target_kjournal":true.*"journal_source":"userspace"'
-	assert_log 'rollback: journal source: kernel \(iommufd-journal-v1\): the recorder.s journal matches it'
+	assert_log 'rollback: journal source: kernel \(iommufd-journal-v2\): the recorder.s journal matches it'
 	assert_log '"command":"rollback".*"target_kjournal":false.*"journal_source":"kernel"'
 	# patched -> vanilla keeps the iommufd out only because it was asked
 	# to (--userspace-journal), and says so (090 covers the refusal).
@@ -50,7 +50,7 @@ json_field() {
 	assert_log '"command":"upgrade".*"iommufd":\{"decision":"userspace"'
 	assert_log 'restore: journal source: userspace record \(the capturing kernel had no iommufd journal\)'
 	assert_log 'restore: running kernel has the iommufd journal'
-	assert_log 'restore: journal source: kernel \(iommufd-journal-v1: the recorder.s journal matched the kernel.s on 7.2.13-kho-b\)'
+	assert_log 'restore: journal source: kernel \(iommufd-journal-v2: the recorder.s journal matched the kernel.s on 7.2.13-kho-b\)'
 	assert_log 'restore: running kernel has no iommufd journal'
 	# The VMM's 64 live maps (one by VA, the rest by file), one device, both times:
 	# the first from the recorder, the second from the adopted record.
@@ -75,7 +75,7 @@ json_field() {
 	assert_vm_ok
 	assert_log 'restore-agent: serving /run/kho-tool/agent.sock: .* for uid 1000, to the holder of the token'
 	assert_log 'restore-agent: step adopt .*ok: pid [0-9]+ uid 1000 ran IOMMU_IOAS_CHANGE_PROCESS'
-	assert_log 'rollback: journal source: kernel \(iommufd-journal-v1\): the recorder.s journal matches it'
+	assert_log 'rollback: journal source: kernel \(iommufd-journal-v2\): the recorder.s journal matches it'
 	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
 	[ "$(grep -a -c 'test-vmm: restart: DMA check passed' "$VM_LOG")" = 2 ] ||
 		die "no DMA check after both adoptions"
@@ -97,7 +97,7 @@ json_field() {
 	assert_vm_ok
 	assert_log 'KHO: exec from: 7.2.13-kho-a'
 	assert_log 'KHO: exec from: 7.2.13-kho-b-dbg'
-	assert_log 'rollback: journal source: kernel \(iommufd-journal-v1\): the recorder.s journal matches it'
+	assert_log 'rollback: journal source: kernel \(iommufd-journal-v2\): the recorder.s journal matches it'
 	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
 	assert_kernel_clean
 }

@@ -9,28 +9,37 @@
 #
 # Passed 2026-12-07 (branch h/devstate3) in 215 s; an earlier version,
 # with the state reset, passed in 173 s; with the DEVICE_MIG_STATE
-# records checked (branch h/migop) in 144 s.  The rollback from
-# patched-debug needs --userspace-journal: the kernel's journal does not
-# record an emulated device's access (docs/device-state.md).  The second
+# records checked (branch h/migop) in 144 s.  Between the two, an
+# upgrade patched-debug -> patched-debug preserves the iommufd itself: the
+# kernel journals the mdev through its access (patches/0006) and verifies
+# the agent's replay.  The rollback to vanilla-debug needs
+# --userspace-journal, as every patched -> vanilla one does.  The second
 # test holds both kinds in one VMM: edu refused by name under
 # --require-device-state, then reset while mtty is carried; first passed
 # 2026-12-07 (branch h/twodev) in 255 s.
 
 load helpers
 
-@test "device state: an mtty mdev and its FIFO across vanilla-debug -> patched-debug -> rollback" {
+@test "device state: an mtty mdev and its FIFO across vanilla-debug -> patched-debug -> patched-debug (kernel-verified) -> rollback" {
 	run_debug_round_trip "$GUEST_DIR/device-state-kexec.sh" \
 		--expect serving --expect preflight-names-mdev \
-		--expect adopted-stage2 --expect adopted-stage3
+		--expect adopted-stage2 --expect adopted-stage2v \
+		--expect kernel-verified-mdev --expect adopted-stage3
 	assert_log '^upgrade: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 \(type mtty-1 of mtty\): migration v2 \(stop-copy\+p2p\+pre-copy\): its state will be carried$'
 	assert_log '^upgrade: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 \(type mtty-1 of mtty\): state saved, [0-9]+ bytes \([0-9]+ in PRE_COPY\), crc32 0x[0-9a-f]{8}, RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY$'
 	assert_log '^rollback: device mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 .*: state saved, '
 	assert_log 'DEVICE_BIND_IOMMUFD mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 -> device [0-9]+$'
-	[ "$(grep -a -c 'restore-agent: device-state: device [0-9]* (mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 .*): RUNNING, [0-9]* bytes written (crc32 0x[0-9a-f]*), as 3 DEVICE_MIG_STATE record(s) say; saved RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY, resumed ' "$VM_LOG")" -ge 2 ] ||
-		die "the agent did not resume the mdev's state after both kexecs"
-	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 2 ] || die "guest RAM not intact twice"
-	[ "$(grep -a -c 'after adoption: FIFO gave "kho-mtty-fifo" in order' "$VM_LOG")" = 2 ] ||
-		die "the mtty's FIFO bytes did not come back in order after both adoptions"
+	[ "$(grep -a -c 'restore-agent: device-state: device [0-9]* (mdev 83b8f4f2-509f-382f-3c1e-e6bfe0fa1001 .*): RUNNING, [0-9]* bytes written (crc32 0x[0-9a-f]*), as 3 DEVICE_MIG_STATE record(s) say; saved RUNNING -> PRE_COPY -> PRE_COPY_P2P -> STOP_COPY, resumed ' "$VM_LOG")" -ge 3 ] ||
+		die "the agent did not resume the mdev's state after all three kexecs"
+	# patched-debug -> patched-debug: the kernel journalled the mdev
+	# (patches/0006), so the iommufd itself was preserved and the
+	# kernel verified the agent's replay of it.
+	assert_log '^upgrade: journal source: kernel \(iommufd-journal-v2\): the recorder.s journal matches it'
+	assert_log '^upgrade: iommufd: preserved in the session \(iommufd-journal-v2, [0-9]+ journal records\)'
+	assert_log 'restore: kernel verified the replay: ([0-9]+)/\1 records'
+	[ "$(grep -a -c 'bytes intact' "$VM_LOG")" = 3 ] || die "guest RAM not intact three times"
+	[ "$(grep -a -c 'after adoption: FIFO gave "kho-mtty-fifo" in order' "$VM_LOG")" = 3 ] ||
+		die "the mtty's FIFO bytes did not come back in order after all three adoptions"
 	assert_kernel_clean
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: GPL-2.0
 # The kernel series in patches/: iommufd records its own journal
-# (IOMMU_JOURNAL_READ), preserves it through LUO ("iommufd-journal-v1") and
+# (IOMMU_JOURNAL_READ), preserves it through LUO ("iommufd-journal-v2") and
 # verifies the replay after kexec.  The guest side is
 # tests/kselftest/iommufd_journal.c, in the style of the kernel's iommufd
 # selftests; each of its cases prints "ok N name" on the serial console.

@@ -17,8 +17,8 @@ LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
 		--file "$LIB" --timeout 600 \
 		--expect serving --expect adopted-verified --expect adopted-verified-again
 	assert_vm_ok
-	assert_log '"command":"upgrade".*"iommufd":\{"decision":"preserve","running_kjournal":true,"target_kjournal":true,"userspace_journal_flag":false,"preserved":true,"compatible":"iommufd-journal-v1"'
-	assert_log 'upgrade: iommufd: preserved in the session \(iommufd-journal-v1, [0-9]+ journal records\)'
+	assert_log '"command":"upgrade".*"iommufd":\{"decision":"preserve","running_kjournal":true,"target_kjournal":true,"userspace_journal_flag":false,"preserved":true,"compatible":"iommufd-journal-v2"'
+	assert_log 'upgrade: iommufd: preserved in the session \(iommufd-journal-v2, [0-9]+ journal records\)'
 	assert_log 'restore-agent: step iommufd .*ok: token 0x6b686f2d696f6d6d RESTORING'
 	local full plan history
 	full=$(grep -a -o 'replaying [0-9]* recorded ioctls into the preserved iommufd, each checked by the kernel (plan would be [0-9]*; the kernel folded a journal of [0-9]* records' "$VM_LOG" | head -n 1)
@@ -76,10 +76,10 @@ LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
 		--file "$LIB" --timeout 400 \
 		--expect serving --expect refused-before-load --expect adopted-degraded
 	assert_vm_ok
-	assert_log 'kho-tool rollback: preflight-target: /boot/vmlinuz-vanilla \(7.2.13-kho-a\) does not carry iommufd-journal-v1'
+	assert_log 'kho-tool rollback: preflight-target: /boot/vmlinuz-vanilla \(7.2.13-kho-a\) does not carry iommufd-journal-v2'
 	assert_log 'rollback: iommufd: degraded: --userspace-journal leaves the VMM.s iommufd out of the session; .*the replay will not be verified by the kernel'
 	assert_log '"command":"rollback".*"iommufd":\{"decision":"degraded".*"preserved":false\}.*"result":"ok"'
-	assert_log 'restore: journal source: kernel \(iommufd-journal-v1: .*the iommufd was not preserved: replaying the plan'
+	assert_log 'restore: journal source: kernel \(iommufd-journal-v2: .*the iommufd was not preserved: replaying the plan'
 	assert_log 'restore: running kernel has no iommufd journal'
 	assert_log 'DMA check passed'
 }

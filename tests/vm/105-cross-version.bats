@@ -172,7 +172,7 @@ assert_intact() {
 	assert_hop 2 go '^7\.2\.13-kho-a$'
 	assert_log 'KHO: exec from: 7.2.13-kho-a \(count 1\)'
 	assert_log 'KHO: exec from: 7.3.4-kho-a \(count 2\)'
-	assert_series 1 "none: vanilla 7.3.4-kho-a (no iommufd-journal-v1)"
+	assert_series 1 "none: vanilla 7.3.4-kho-a (no iommufd-journal-v2)"
 	assert_intact 2
 }
 
@@ -181,8 +181,8 @@ assert_intact() {
 	assert_vm_ok
 	assert_hop 1 go '^7\.3\.4-kho-b$'
 	assert_hop 2 go '^7\.2\.13-kho-b$'
-	assert_series 1 "patches/7.3/series (iommufd-journal-v1, 7.3.4-kho-b)"
-	assert_series 2 "patches/series (iommufd-journal-v1, 7.2.13-kho-b)"
+	assert_series 1 "patches/7.3/series (iommufd-journal-v2, 7.3.4-kho-b)"
+	assert_series 2 "patches/series (iommufd-journal-v2, 7.2.13-kho-b)"
 	# Both kernels journal: the iommufd rides in the session both ways.
 	[ "$(grep -a -c '"command":"upgrade".*"iommufd":{"decision":"preserve"' "$VM_LOG")" = 2 ] ||
 		die "the iommufd was not preserved on both hops"
@@ -194,7 +194,7 @@ assert_intact() {
 	assert_vm_ok
 	# patched -> vanilla: refused as it is, degraded with --userspace-journal.
 	assert_hop 1 degrade '^7\.3\.4-kho-a$'
-	assert_refusal_names 1 "does not carry iommufd-journal-v1"
+	assert_refusal_names 1 "does not carry iommufd-journal-v2"
 	assert_hop 2 go '^7\.2\.13-kho-b$'
 	assert_intact 2
 }
@@ -212,9 +212,9 @@ assert_intact() {
 	cross_run same-7.2.13 vanilla patched vanilla
 	assert_vm_ok
 	assert_hop 1 go '^7\.2\.13-kho-b$'
-	assert_series 1 "patches/series (iommufd-journal-v1, 7.2.13-kho-b)"
+	assert_series 1 "patches/series (iommufd-journal-v2, 7.2.13-kho-b)"
 	assert_hop 2 degrade '^7\.2\.13-kho-a$'
-	assert_refusal_names 2 "does not carry iommufd-journal-v1"
+	assert_refusal_names 2 "does not carry iommufd-journal-v2"
 }
 
 # The refusal's claim, checked: patched -> vanilla as it is would preserve
@@ -223,10 +223,10 @@ assert_intact() {
 @test "cross-version: patched -> vanilla 7.2.13 done anyway, against the refusal: the hop fails" {
 	cross_run --anyway 1 refused-anyway-7.2.13 patched vanilla
 	assert_vm_fails 'test-vmm restart --hold. exited before it got ready'
-	assert_log "luo: No registered handler for compatible 'iommufd-journal-v1'"
+	assert_log "luo: No registered handler for compatible 'iommufd-journal-v2'"
 	assert_log 'restore-agent: error: open: open /dev/liveupdate: EIO'
 	[ "$(log_value verdict_s1)" = refuse ] || die "verdict '$(log_value verdict_s1)', expected refuse"
-	assert_refusal_names 1 "does not carry iommufd-journal-v1"
+	assert_refusal_names 1 "does not carry iommufd-journal-v2"
 	assert_log 'preflight-target: IGNORED \(KHO_TOOL_TEST_IGNORE_PREFLIGHT=1\)'
 	! grep -aq 'KHOTEST: MARK adopted-stage2' "$VM_LOG" || die "the VMM adopted after a refused hop"
 }

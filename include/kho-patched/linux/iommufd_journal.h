@@ -68,11 +68,16 @@ enum iommu_journal_op {
  *                                 example anonymous memory) and cannot be
  *                                 carried across a live update
  * @IOMMU_JOURNAL_REC_REPLACE: The attach replaced an existing attachment
+ * @IOMMU_JOURNAL_REC_EMULATED: The bind is of an emulated device (an mdev),
+ *                              which the kernel reaches through an access
+ *                              instead of a HWPT; it attaches to an IOAS,
+ *                              which is its attach's out_hwpt_id
  */
 enum iommu_journal_rec_flags {
 	IOMMU_JOURNAL_REC_BY_VA = 1 << 0,
 	IOMMU_JOURNAL_REC_NOT_CARRIED = 1 << 1,
 	IOMMU_JOURNAL_REC_REPLACE = 1 << 2,
+	IOMMU_JOURNAL_REC_EMULATED = 1 << 3,
 };
 
 /**
@@ -260,9 +265,12 @@ struct iommu_journal_dirty_tracking {
  * @device: PCI device ID
  * @flags: Must be 0
  * @out_dev_id: The device ID returned
+ * @uuid: The UUID of an emulated device (IOMMU_JOURNAL_REC_EMULATED), which
+ *        names it on the mdev bus; zero for a PCI device
  *
- * A device that is not a PCI device is not carried: its record has
- * IOMMU_JOURNAL_REC_NOT_CARRIED set and an identity of zero.
+ * A PCI device is named by @segment to @device, an emulated device by @uuid
+ * (the PCI fields are zero). Any other device is not carried: its record
+ * has IOMMU_JOURNAL_REC_NOT_CARRIED set and an identity of zero.
  */
 struct iommu_journal_bind {
 	struct iommu_journal_hdr hdr;
@@ -273,6 +281,7 @@ struct iommu_journal_bind {
 	__u16 device;
 	__u32 flags;
 	__u32 out_dev_id;
+	__u8 uuid[16];
 };
 
 /**
@@ -405,6 +414,6 @@ struct iommu_journal_read {
 #endif /* IOMMU_JOURNAL_READ */
 
 /* The LUO compatible string of the iommufd file handler the series adds. */
-#define IOMMUFD_LUO_FH_COMPATIBLE "iommufd-journal-v1"
+#define IOMMUFD_LUO_FH_COMPATIBLE "iommufd-journal-v2"
 
 #endif /* KHO_PATCHED_IOMMUFD_JOURNAL_H */

@@ -11,7 +11,7 @@
 # Before each hop the pre-flight's verdict is taken alone (--dry-run):
 #   go       the upgrade passes its pre-flight as it is;
 #   degrade  it is refused, and passes only with --userspace-journal (a
-#            patched kernel into one without iommufd-journal-v1: the
+#            patched kernel into one without iommufd-journal-v2: the
 #            iommufd stays out of the session, the replay is unverified);
 #   refuse   it is refused even so, or as it is at a stage listed in
 #            $anyway (cross.env): the refusal is logged (it must name the

@@ -5,7 +5,10 @@
 # emulated UART's FIFO.  The upgrade to patched-debug carries the mdev's
 # identity (hand-off format 5); the restore-agent creates the mdev again
 # with its UUID, binds and attaches its cdev, and the VMM adopts it.
-# Rollback to vanilla-debug does the same once more.
+# Then an upgrade patched-debug -> patched-debug preserves the iommufd
+# itself: the kernel journals the mdev through its access (patches/0006)
+# and verifies the agent's replay of it.  Rollback to vanilla-debug does
+# the same as the first upgrade once more.
 #
 # The device's state crosses too: upgrade saves it through the VFIO
 # migration v2 FSM (PRE_COPY, then STOP_COPY with the VMM stopped) into a
@@ -88,6 +91,23 @@ case "$KHO_STAGE" in
 2)
 	case "$(uname -r)" in *-kho-b-dbg) ;; *) khotest_fail "stage 2 runs $(uname -r), not patched-debug" ;; esac
 	adopt_and_serve
+	# patched -> patched: the kernel journalled the agent's replay and
+	# the VMM's adoption, the mdev's bind and attach among them (through
+	# its iommufd access, patches/0006), so the recorder's journal
+	# matches the kernel's and the iommufd itself is preserved.
+	kho-tool upgrade --kernel "$target" --initrd "$initrd" \
+		--append "khotest.stage=2v" --pid "$KHOTEST_PID" --json
+	khotest_fail "upgrade to patched-debug returned"
+	;;
+2v)
+	case "$(uname -r)" in *-kho-b-dbg) ;; *) khotest_fail "stage 2v runs $(uname -r), not patched-debug" ;; esac
+	adopt_and_serve
+	grep -q 'restore: journal source: kernel (iommufd-journal-v2); replaying [0-9]* recorded ioctls into the preserved iommufd, each checked by the kernel' /run/kho-tool/restore.log ||
+		{ cat /run/kho-tool/restore.log; khotest_fail "stage 2v: the agent did not replay into the preserved iommufd"; }
+	grep -q 'restore: kernel verified the replay: \([0-9]*\)/\1 records' /run/kho-tool/restore.log ||
+		{ cat /run/kho-tool/restore.log; khotest_fail "stage 2v: the kernel did not verify the whole replay"; }
+	grep -E "replay: .*mdev $uuid" /run/kho-tool/restore.log | head -n 3
+	khotest_mark kernel-verified-mdev
 	# This kernel journals the VMM's iommufd; vanilla could not read it.
 	kho-tool rollback --kernel "$source" --initrd "$initrd" \
 		--append "khotest.stage=3" --pid "$KHOTEST_PID" \

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # patched -> vanilla rollback: the running kernel journals the VMM's
-# iommufd and the vanilla target lacks "iommufd-journal-v1", so the
+# iommufd and the vanilla target lacks "iommufd-journal-v2", so the
 # rollback is refused before anything is captured or loaded, and nothing
 # changed (no image, no session, the VMM's iommufd still maps).  With
 # --userspace-journal it degrades, says so, and the vanilla kernel's
@@ -14,8 +14,8 @@ case "$KHO_STAGE" in
 	khotest_refused /tmp/refused.log "rollback without --userspace-journal" \
 		kho-tool rollback --kernel /boot/vmlinuz-vanilla --initrd "$(khotest_initrd)" \
 		--append "khotest.stage=2" --pid "$vmm"
-	grep -q 'preflight-target: /boot/vmlinuz-vanilla .*does not carry iommufd-journal-v1' /tmp/refused.log ||
-		khotest_fail "the refusal does not name the target and iommufd-journal-v1"
+	grep -q 'preflight-target: /boot/vmlinuz-vanilla .*does not carry iommufd-journal-v2' /tmp/refused.log ||
+		khotest_fail "the refusal does not name the target and iommufd-journal-v2"
 	grep -q 'luo_file_deserialize_one' /tmp/refused.log ||
 		khotest_fail "the refusal does not say why"
 	grep -q '^rollback: \(capture\|preserve\|load\) ' /tmp/refused.log &&
