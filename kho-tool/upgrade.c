@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,9 @@ struct run {
 	bool have_devsave;
 	bool kexec_queued;	/* systemd kexecs after we return: keep them */
 	bool poison_stopped;	/* the VMM, stopped for its punched pages */
+	/* other processes holding a poisoned memfd, stopped with the VMM */
+	struct kho_proc_holder *sharers;
+	size_t nr_sharers;
 };
 
 /*
@@ -876,6 +880,108 @@ static int qemu_cpr(struct timeline *tl, struct run *r)
 			o->nr_qemu == 1 ? o->qemu_qmp[0] : "");
 }
 
+/* The processes stop_sharers() stopped run again. */
+static void continue_sharers(const struct timeline *tl, struct run *r)
+{
+	FILE *f = tl->o->json ? stderr : stdout;
+	size_t i;
+	int err;
+
+	for (i = 0; i < r->nr_sharers; i++) {
+		err = kho_proc_continue(r->sharers[i].pid);
+		if (err)
+			fprintf(f, "%s: poison: process %d (%s): SIGCONT: %s\n",
+				tl->o->command, (int)r->sharers[i].pid,
+				r->sharers[i].comm, strerror(-err));
+		else
+			fprintf(f, "%s: poison: process %d (%s) continued\n",
+				tl->o->command, (int)r->sharers[i].pid,
+				r->sharers[i].comm);
+	}
+	free(r->sharers);
+	r->sharers = NULL;
+	r->nr_sharers = 0;
+}
+
+/*
+ * Every other process that maps or holds a memfd with poisoned pages (a
+ * vhost-user backend, a backup agent) could read the zeroes of a punched
+ * page, as the VMM could: each waits, stopped, with the VMM.  Left out:
+ * the VMM (stopped already), this process, and pid 1 (systemd's fd store
+ * holds a VMM's memfds without reading them, and stopping init would
+ * stop the host).  A process gone meanwhile needs no stop.
+ */
+static int stop_sharers(const struct timeline *tl, struct run *r,
+			struct kho_diag *diag)
+{
+	const struct kho_upgrade_opts *o = tl->o;
+	const struct kho_handoff *h = &r->cap.handoff;
+	pid_t skip[] = { o->pid, getpid(), 1 };
+	struct kho_proc_file *files;
+	uint64_t *tokens;
+	FILE *f = o->json ? stderr : stdout;
+	size_t i, j, n = 0;
+	struct stat st;
+	int err = 0, fd;
+
+	files = calloc(h->nr_poison, sizeof(*files));
+	tokens = calloc(h->nr_poison, sizeof(*tokens));
+	if (!files || !tokens) {
+		err = kho_diag_set(diag, -ENOMEM, "poison: out of memory");
+		goto out;
+	}
+	for (i = 0; i < h->nr_poison; i++) {
+		for (j = 0; j < n && tokens[j] != h->poison[i].memfd_token; j++)
+			;
+		if (j < n)
+			continue;
+		fd = -1;
+		for (j = 0; j < r->snap.nr_fds && j < r->snap.state.nr_memfd; j++)
+			if (r->snap.state.memfd[j].token == h->poison[i].memfd_token)
+				fd = r->snap.memfd_fds[j];
+		if (fd < 0 || fstat(fd, &st))
+			continue;
+		tokens[n] = h->poison[i].memfd_token;
+		files[n].dev = st.st_dev;
+		files[n].ino = st.st_ino;
+		n++;
+	}
+	err = kho_proc_file_holders("/proc", files, n, skip,
+				    sizeof(skip) / sizeof(skip[0]),
+				    &r->sharers, &r->nr_sharers);
+	if (err) {
+		kho_diag_set(diag, err, "poison: looking for other processes that hold the guest's memfds (/proc): %s",
+			     strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < r->nr_sharers; i++) {
+		const struct kho_proc_holder *p = &r->sharers[i];
+
+		err = kho_proc_stop(p->pid);
+		if (err == -ESRCH) {
+			err = 0;
+			continue;
+		}
+		if (err) {
+			/* continue only those stopped before it */
+			r->nr_sharers = i;
+			kho_diag_set(diag, err, "poison: process %d (%s) holds memfd token %llu, whose poisoned pages are punched next: stopping it (SIGSTOP): %s; nothing punched",
+				     (int)p->pid, p->comm,
+				     (unsigned long long)tokens[p->file],
+				     strerror(-err));
+			goto out;
+		}
+		fprintf(f, "%s: poison: process %d (%s) holds memfd token %llu too: stopped until the kexec: a punched page would read as zeroes\n",
+			o->command, (int)p->pid, p->comm,
+			(unsigned long long)tokens[p->file]);
+	}
+	fflush(f);
+out:
+	free(files);
+	free(tokens);
+	return err;
+}
+
 /*
  * No kexec after all: the poisoned ranges preserve punched out of the
  * guest's memfds fail again, as before the upgrade.
@@ -894,6 +1000,7 @@ static void undo_punch(const struct timeline *tl, struct run *r)
 			fprintf(f, "%s: poison: %zu punched range(s) poisoned again, as before the upgrade\n",
 				tl->o->command, n);
 	}
+	continue_sharers(tl, r);
 	if (!r->poison_stopped)
 		return;
 	err = kho_proc_continue(tl->o->pid);
@@ -1185,6 +1292,11 @@ static int do_run(struct timeline *tl, struct run *r)
 			o->command, (int)o->pid);
 		/* Before a failure of preserve says why on stderr. */
 		fflush(f);
+	}
+	if (o->pid && r->cap.handoff.nr_poison && r->have_snap) {
+		err = stop_sharers(tl, r, &diag);
+		if (err)
+			return step_end(tl, "preserve", err, "%s", diag.msg);
 	}
 	r->cap.given_session = r->given_session;
 	r->given_session = -1;		/* the capture owns it now */

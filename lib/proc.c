@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Another process as /proc shows it: its uid and the files it holds. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "proc.h"
 
@@ -82,5 +85,145 @@ int kho_proc_continue(pid_t pid)
 {
 	if (kill(pid, SIGCONT) && errno != ESRCH)
 		return -errno;
+	return 0;
+}
+
+/* Which of @files, if any, a line of /proc/PID/maps maps: its index, or -1 */
+static long maps_line_file(const char *line, const struct kho_proc_file *files,
+			   size_t nr)
+{
+	unsigned int maj, min;
+	unsigned long ino;
+	size_t i;
+
+	if (sscanf(line, "%*x-%*x %*s %*x %x:%x %lu", &maj, &min, &ino) != 3 ||
+	    !ino)
+		return -1;
+	for (i = 0; i < nr; i++)
+		if (files[i].ino == (ino_t)ino &&
+		    files[i].dev == makedev(maj, min))
+			return (long)i;
+	return -1;
+}
+
+static long maps_file(const char *proc, const char *pid,
+		      const struct kho_proc_file *files, size_t nr)
+{
+	char path[PATH_MAX], line[512];
+	long found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/maps", proc, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f))
+		found = maps_line_file(line, files, nr);
+	fclose(f);
+	return found;
+}
+
+static long fd_file(const char *proc, const char *pid,
+		    const struct kho_proc_file *files, size_t nr)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct dirent *e;
+	struct stat st;
+	long found = -1;
+	size_t i;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s/fd", proc, pid);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while (found < 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st))
+			continue;
+		for (i = 0; i < nr && found < 0; i++)
+			if (files[i].ino == st.st_ino && files[i].dev == st.st_dev)
+				found = (long)i;
+	}
+	closedir(d);
+	return found;
+}
+
+static void read_comm(const char *proc, const char *pid, char *comm,
+		      size_t size)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/comm", proc, pid);
+	comm[0] = 0;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(comm, (int)size, f))
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(f);
+}
+
+static int holder_cmp(const void *a, const void *b)
+{
+	const struct kho_proc_holder *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+int kho_proc_file_holders(const char *proc, const struct kho_proc_file *files,
+			  size_t nr, const pid_t *skip, size_t nr_skip,
+			  struct kho_proc_holder **out, size_t *nr_out)
+{
+	struct kho_proc_holder *list = NULL, *grown;
+	size_t n = 0, cap = 0, i;
+	struct dirent *e;
+	long found;
+	pid_t pid;
+	DIR *d;
+
+	*out = NULL;
+	*nr_out = 0;
+	if (!nr)
+		return 0;
+	d = opendir(proc);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		pid = (pid_t)atoi(e->d_name);
+		for (i = 0; i < nr_skip && skip[i] != pid; i++)
+			;
+		if (i < nr_skip)
+			continue;
+		found = maps_file(proc, e->d_name, files, nr);
+		if (found < 0)
+			found = fd_file(proc, e->d_name, files, nr);
+		if (found < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			grown = realloc(list, cap * sizeof(*list));
+			if (!grown) {
+				free(list);
+				closedir(d);
+				return -ENOMEM;
+			}
+			list = grown;
+		}
+		list[n].pid = pid;
+		list[n].file = (size_t)found;
+		read_comm(proc, e->d_name, list[n].comm, sizeof(list[n].comm));
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(list, n, sizeof(*list), holder_cmp);
+	*out = list;
+	*nr_out = n;
 	return 0;
 }

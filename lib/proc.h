@@ -62,4 +62,39 @@ int kho_proc_stop(pid_t pid);
  */
 int kho_proc_continue(pid_t pid);
 
+/* A file looked for in other processes: a memfd, by what fstat(2) says. */
+struct kho_proc_file {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* A process that maps or holds one of the files looked for. */
+struct kho_proc_holder {
+	pid_t pid;
+	size_t file;		/* index into the files looked for */
+	char comm[16];		/* its name, as /proc/PID/comm gives it */
+};
+
+/**
+ * kho_proc_file_holders() - the processes that map or hold some files
+ * @proc:    the proc root, "/proc" (a test's tree of the same shape)
+ * @files:   the files
+ * @nr:      how many
+ * @skip:    processes left out (the VMM, this process)
+ * @nr_skip: how many
+ * @out:     out: the holders, malloc'd, by pid; NULL when none
+ * @nr_out:  out: how many
+ *
+ * A process is a holder when a line of /proc/PID/maps names the file
+ * (device and inode) or a descriptor of /proc/PID/fd resolves to it:
+ * either way it can read the file's pages.  A process that is gone, or
+ * whose tables this process may not read, is passed over.  The first
+ * file found names the process.
+ *
+ * Return: 0; -ENOMEM; or the -errno of opendir(2) on @proc.
+ */
+int kho_proc_file_holders(const char *proc, const struct kho_proc_file *files,
+			  size_t nr, const pid_t *skip, size_t nr_skip,
+			  struct kho_proc_holder **out, size_t *nr_out);
+
 #endif /* KHO_PROC_H */

@@ -16,7 +16,9 @@
 # refused by name because the kernel-journalled iommufd it would
 # preserve still maps a poisoned page.  One poisoned page (0x108000) is
 # in guest RAM no IOAS maps: carried without a cut, poisoned after both
-# kexecs.
+# kexecs.  Another process (a busybox sleep) holds the guest-RAM memfd
+# open, as a vhost-user backend would: every upgrade that punches stops
+# it with the VMM, and the dry run and failed ones continue it.
 #
 # Passed 2026-12-07 (branch h/poison) in 276 s, 318 s and 338 s (the
 # last on the branch's final code, next to the lead's CI run); with the
@@ -41,6 +43,8 @@ load helpers
 	for step in preserve load; do
 		assert_log "failed $step: the VMM runs, its poisoned pages fail again, the rest is intact"
 	done
+	assert_log 'dry run: the sharer [0-9]+ was stopped with the VMM and continued'
+	assert_log '^upgrade: poison: process [0-9]+ \(sleep\) holds memfd token [0-9]+ too: stopped until the kexec
 	[ "$(grep -a -c 'bytes intact around the poisoned range' "$VM_LOG")" -ge 2 ] ||
 		die "guest RAM around the poison not intact twice"
 	assert_kernel_clean

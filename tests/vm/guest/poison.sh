@@ -144,6 +144,16 @@ case "$KHO_STAGE" in
 	done
 	khotest_mark serving
 
+	# Another process holds the guest-RAM memfd (as a vhost-user backend
+	# would): it could read a punched page's zeroes, so it is stopped
+	# with the VMM and continued with it.
+	ramfd=$(ls -l "/proc/$KHOTEST_PID/fd" | sed -n 's/.* \([0-9]*\) -> \/memfd:.*guest.*/\1/p' | head -n 1)
+	[ -n "$ramfd" ] || { ls -l "/proc/$KHOTEST_PID/fd"; khotest_fail "no guest-RAM memfd among the VMM's fds"; }
+	sh -c "exec 7< /proc/$KHOTEST_PID/fd/$ramfd; exec sleep 100000" &
+	sharer=$!
+	khotest_wait 10 eval '[ -e /proc/$sharer/fd/7 ]' ||
+		khotest_fail "the sharer did not open the VMM's guest RAM"
+
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture --out failed"; }
 	inspect_poison /tmp/h.dtb 2 "$first" "$unmapped"
@@ -166,6 +176,13 @@ case "$KHO_STAGE" in
 		khotest_fail "the dry run did not continue the VMM after poisoning the page again"
 	grep -q '^State:[[:space:]]*[RS]' "/proc/$KHOTEST_PID/status" ||
 		khotest_fail "the VMM is not running after the dry run: $(grep '^State:' "/proc/$KHOTEST_PID/status")"
+	grep -q "^upgrade: poison: process $sharer (sleep) holds memfd token [0-9]* too: stopped until the kexec" /tmp/dry.txt ||
+		khotest_fail "the dry run did not stop the other process holding the guest RAM ($sharer)"
+	grep -q "^upgrade: poison: process $sharer (sleep) continued$" /tmp/dry.txt ||
+		khotest_fail "the dry run did not continue the other process holding the guest RAM"
+	grep -q '^State:[[:space:]]*[RS]' "/proc/$sharer/status" ||
+		khotest_fail "the sharer is not running after the dry run: $(grep '^State:' "/proc/$sharer/status")"
+	khotest_log "dry run: the sharer $sharer was stopped with the VMM and continued"
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h2.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture after the dry run failed"; }
 	inspect_poison /tmp/h2.dtb 2 "$first" "$unmapped"
