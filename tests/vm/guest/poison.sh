@@ -91,6 +91,18 @@ adopt() {
 	khotest_mark "adopted-stage$KHO_STAGE"
 }
 
+# stopped_and_continued LOG WHO PID: LOG, an upgrade's output, says WHO
+# (an ERE: "VMM N", or another process holding the guest RAM) was
+# stopped before the punch and continued after it, and PID runs again.
+stopped_and_continued() {
+	grep -Eq "^upgrade: poison: $2 (holds memfd token [0-9]+ too: )?stopped until the kexec" "$1" ||
+		{ cat "$1"; khotest_fail "$1: $2 was not stopped before the punch"; }
+	grep -Eq "^upgrade: poison: $2 continued\$" "$1" ||
+		{ cat "$1"; khotest_fail "$1: $2 was not continued after the pages were poisoned again"; }
+	grep -q '^State:[[:space:]]*[RS]' "/proc/$3/status" ||
+		khotest_fail "$2 is not running after $1: $(grep '^State:' "/proc/$3/status")"
+}
+
 # failed_upgrade STEP MESSAGE [LINE]: an upgrade with STEP failing
 # (KHO_TOOL_TEST_FAIL_AT) after the punch fails with MESSAGE (an ERE of
 # the end of its error line) and prints LINE; the VMM is continued, its
@@ -109,12 +121,8 @@ failed_upgrade() {
 		khotest_fail "the failed $step does not name its step, object and cause"
 	[ -z "$line" ] || grep -q "$line" "/tmp/fail-$step.txt" ||
 		khotest_fail "the failed $step did not say: $line"
-	grep -q "^upgrade: poison: VMM $KHOTEST_PID stopped until the kexec" "/tmp/fail-$step.txt" ||
-		khotest_fail "the VMM was not stopped before the punch ($step)"
-	grep -q "^upgrade: poison: VMM $KHOTEST_PID continued$" "/tmp/fail-$step.txt" ||
-		khotest_fail "the failed $step did not continue the VMM"
-	grep -q '^State:[[:space:]]*[RS]' "/proc/$KHOTEST_PID/status" ||
-		khotest_fail "the VMM is not running after the failed $step: $(grep '^State:' "/proc/$KHOTEST_PID/status")"
+	stopped_and_continued "/tmp/fail-$step.txt" "VMM $KHOTEST_PID" "$KHOTEST_PID"
+	stopped_and_continued "/tmp/fail-$step.txt" "process $sharer \(sleep\)" "$sharer"
 	[ "$(cat /sys/kernel/kexec_loaded)" = 0 ] ||
 		khotest_fail "the failed $step left an image loaded"
 	seen=$(grep -c 'serve: guest RAM: [0-9]* bytes intact around the poisoned range(s)' /tmp/vmm.log || true)
@@ -170,18 +178,8 @@ case "$KHO_STAGE" in
 		khotest_fail "the dry run did not poison the punched pages again"
 	# Between the punch and the poison's return a read would get zeroes:
 	# the VMM waits, stopped, and runs again after.
-	grep -q "^upgrade: poison: VMM $KHOTEST_PID stopped until the kexec" /tmp/dry.txt ||
-		khotest_fail "the dry run did not stop the VMM before the punch"
-	grep -q "^upgrade: poison: VMM $KHOTEST_PID continued$" /tmp/dry.txt ||
-		khotest_fail "the dry run did not continue the VMM after poisoning the page again"
-	grep -q '^State:[[:space:]]*[RS]' "/proc/$KHOTEST_PID/status" ||
-		khotest_fail "the VMM is not running after the dry run: $(grep '^State:' "/proc/$KHOTEST_PID/status")"
-	grep -q "^upgrade: poison: process $sharer (sleep) holds memfd token [0-9]* too: stopped until the kexec" /tmp/dry.txt ||
-		khotest_fail "the dry run did not stop the other process holding the guest RAM ($sharer)"
-	grep -q "^upgrade: poison: process $sharer (sleep) continued$" /tmp/dry.txt ||
-		khotest_fail "the dry run did not continue the other process holding the guest RAM"
-	grep -q '^State:[[:space:]]*[RS]' "/proc/$sharer/status" ||
-		khotest_fail "the sharer is not running after the dry run: $(grep '^State:' "/proc/$sharer/status")"
+	stopped_and_continued /tmp/dry.txt "VMM $KHOTEST_PID" "$KHOTEST_PID"
+	stopped_and_continued /tmp/dry.txt "process $sharer \(sleep\)" "$sharer"
 	khotest_log "dry run: the sharer $sharer was stopped with the VMM and continued"
 	kho-tool capture --pid "$KHOTEST_PID" --out /tmp/h2.dtb > /tmp/capture.log 2>&1 ||
 		{ cat /tmp/capture.log; khotest_fail "capture after the dry run failed"; }
