@@ -44,7 +44,7 @@ load helpers
 		assert_log "failed $step: the VMM runs, its poisoned pages fail again, the rest is intact"
 	done
 	assert_log 'dry run: the sharer [0-9]+ was stopped with the VMM and continued'
-	assert_log '^upgrade: poison: process [0-9]+ \(sleep\) holds memfd token [0-9]+ too: stopped until the kexec
+	assert_log '^upgrade: poison: process [0-9]+ \(sleep\) holds memfd token [0-9]+ too: stopped until the kexec'
 	[ "$(grep -a -c 'bytes intact around the poisoned range' "$VM_LOG")" -ge 2 ] ||
 		die "guest RAM around the poison not intact twice"
 	assert_kernel_clean
