@@ -155,7 +155,7 @@ case "$KHO_STAGE" in
 	# Another process holds the guest-RAM memfd (as a vhost-user backend
 	# would): it could read a punched page's zeroes, so it is stopped
 	# with the VMM and continued with it.
-	ramfd=$(ls -l "/proc/$KHOTEST_PID/fd" | sed -n 's/.* \([0-9]*\) -> \/memfd:.*guest.*/\1/p' | head -n 1)
+	ramfd=$(ls -l "/proc/$KHOTEST_PID/fd" | sed -n 's/.* \([0-9]*\) -> \/memfd:test-vmm-ram .*/\1/p' | head -n 1)
 	[ -n "$ramfd" ] || { ls -l "/proc/$KHOTEST_PID/fd"; khotest_fail "no guest-RAM memfd among the VMM's fds"; }
 	sh -c "exec 7< /proc/$KHOTEST_PID/fd/$ramfd; exec sleep 100000" &
 	sharer=$!
