@@ -935,10 +935,8 @@ static int stop_sharers(const struct timeline *tl, struct run *r,
 			;
 		if (j < n)
 			continue;
-		fd = -1;
-		for (j = 0; j < r->snap.nr_fds && j < r->snap.state.nr_memfd; j++)
-			if (r->snap.state.memfd[j].token == h->poison[i].memfd_token)
-				fd = r->snap.memfd_fds[j];
+		fd = kho_journal_snapshot_memfd(&r->snap,
+						h->poison[i].memfd_token);
 		if (fd < 0 || fstat(fd, &st))
 			continue;
 		tokens[n] = h->poison[i].memfd_token;

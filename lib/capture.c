@@ -495,17 +495,6 @@ out_free:
 	return err;
 }
 
-/* The snapshot's fd of memfd @token, or -1. */
-static int snap_memfd(const struct kho_journal_snapshot *snap, uint64_t token)
-{
-	size_t i;
-
-	for (i = 0; i < snap->nr_fds && i < snap->state.nr_memfd; i++)
-		if (snap->state.memfd[i].token == token)
-			return snap->memfd_fds[i];
-	return -1;
-}
-
 /*
  * The records that cut mapping @m of IOAS @ioas_id around the poisoned
  * ranges @p[0..nr) of its memfd (sorted by offset): the UNMAP of the
@@ -686,7 +675,7 @@ int kho_capture_unpunch(struct kho_capture *cap,
 	close_session(cap);
 	for (i = 0; cap->nr_punched && i < h->nr_poison; i++) {
 		const struct kho_poison *p = &h->poison[i];
-		int fd = snap ? snap_memfd(snap, p->memfd_token) : -1;
+		int fd = snap ? kho_journal_snapshot_memfd(snap, p->memfd_token) : -1;
 
 		if (!cap->punched[i])
 			continue;

@@ -621,3 +621,14 @@ void kho_journal_snapshot_free(struct kho_journal_snapshot *snap)
 	kho_handoff_iommufd_free(&snap->iommufd);
 	kho_journal_snapshot_init(snap);
 }
+
+int kho_journal_snapshot_memfd(const struct kho_journal_snapshot *snap,
+			       uint64_t token)
+{
+	size_t i;
+
+	for (i = 0; i < snap->nr_fds && i < snap->state.nr_memfd; i++)
+		if (snap->state.memfd[i].token == token)
+			return snap->memfd_fds[i];
+	return -1;
+}

@@ -220,4 +220,14 @@ int kho_journal_sock_fetch(pid_t pid, struct kho_journal_snapshot *snap,
  */
 void kho_journal_snapshot_free(struct kho_journal_snapshot *snap);
 
+/**
+ * kho_journal_snapshot_memfd() - the snapshot's fd of one memfd
+ * @snap:  the snapshot
+ * @token: the memfd's token in @snap->state
+ *
+ * Return: the fd (@snap keeps it), or -1 when @snap holds no such memfd.
+ */
+int kho_journal_snapshot_memfd(const struct kho_journal_snapshot *snap,
+			       uint64_t token);
+
 #endif /* KHO_JOURNAL_SOCK_H */

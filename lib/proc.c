@@ -37,14 +37,14 @@ int kho_proc_euid(pid_t pid, uid_t *uid)
 	return err;
 }
 
-int kho_proc_each_fd(pid_t pid, kho_proc_fd_fn fn, void *ctx)
+/* kho_proc_each_fd() of @dir, the fd directory of a process in any proc root */
+static int each_fd_in(const char *dir, kho_proc_fd_fn fn, void *ctx)
 {
-	char dir[64], path[64 + sizeof(((struct dirent *)0)->d_name)];
+	char path[PATH_MAX + sizeof(((struct dirent *)0)->d_name)];
 	struct dirent *e;
 	int err = 0;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	if (!d)
 		return -errno;
@@ -56,6 +56,14 @@ int kho_proc_each_fd(pid_t pid, kho_proc_fd_fn fn, void *ctx)
 	}
 	closedir(d);
 	return err;
+}
+
+int kho_proc_each_fd(pid_t pid, kho_proc_fd_fn fn, void *ctx)
+{
+	char dir[64];
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	return each_fd_in(dir, fn, ctx);
 }
 
 int kho_proc_stop(pid_t pid)
@@ -123,32 +131,36 @@ static long maps_file(const char *proc, const char *pid,
 	return found;
 }
 
+struct fd_match {
+	const struct kho_proc_file *files;
+	size_t nr;
+};
+
+/* 1 + the index of the file @path resolves to, 0 for none: ends the walk */
+static int fd_matches(void *ctx, int fd, const char *path)
+{
+	const struct fd_match *m = ctx;
+	struct stat st;
+	size_t i;
+
+	if (stat(path, &st))
+		return 0;
+	for (i = 0; i < m->nr; i++)
+		if (m->files[i].ino == st.st_ino && m->files[i].dev == st.st_dev)
+			return (int)i + 1;
+	return 0;
+}
+
 static long fd_file(const char *proc, const char *pid,
 		    const struct kho_proc_file *files, size_t nr)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 256];
-	struct dirent *e;
-	struct stat st;
-	long found = -1;
-	size_t i;
-	DIR *d;
+	struct fd_match m = { files, nr };
+	char dir[PATH_MAX];
+	int ret;
 
 	snprintf(dir, sizeof(dir), "%s/%s/fd", proc, pid);
-	d = opendir(dir);
-	if (!d)
-		return -1;
-	while (found < 0 && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &st))
-			continue;
-		for (i = 0; i < nr && found < 0; i++)
-			if (files[i].ino == st.st_ino && files[i].dev == st.st_dev)
-				found = (long)i;
-	}
-	closedir(d);
-	return found;
+	ret = each_fd_in(dir, fd_matches, &m);
+	return ret > 0 ? ret - 1 : -1;
 }
 
 static void read_comm(const char *proc, const char *pid, char *comm,
