@@ -18,6 +18,7 @@
 #include "handoff.h"
 #include "kexec.h"
 #include "kimage.h"
+#include "kmsg.h"
 #include "luo.h"
 
 static const char *load_hint(int err)
@@ -252,6 +253,35 @@ int kho_kexec_cmdline_next(const char *running, const char *append,
 	return 0;
 }
 
+/*
+ * /dev/liveupdate is missing on a kernel booted with liveupdate=on: KHO or
+ * LUO gave up at boot, and said why only in the kernel log.  Quote it.  KHO
+ * disables itself when it finds no contiguous room for its scratch areas
+ * (by default 200% of what the kernel reserved at boot, lowmem, global and
+ * per node), which a small host with a large initrd and KASLR can hit on
+ * some boots and not on others.
+ */
+static int luo_missing(struct kho_diag *diag)
+{
+	static const char *const subsystems[] = { "KHO: ", "luo: ", NULL };
+	char said[512];
+	int n;
+
+	n = kho_kmsg_warnings(NULL, subsystems, said, sizeof(said));
+	if (n <= 0)
+		return kho_diag_set(diag, -EOPNOTSUPP,
+				    "running kernel: %s missing although liveupdate=on (CONFIG_LIVEUPDATE off, or LUO failed to start%s)",
+				    KHO_LUO_DEV,
+				    n < 0 ? ": the kernel log is not readable here, see dmesg" :
+					    ": the kernel log has no KHO or LUO warning");
+	return kho_diag_set(diag, -EOPNOTSUPP,
+			    "running kernel: %s missing although liveupdate=on: the kernel said %s%s",
+			    KHO_LUO_DEV, said,
+			    strstr(said, "scratch") ?
+			    " (KHO found no room for its scratch areas at boot: reboot with an explicit kho_scratch=LOWMEM,GLOBAL,PERNODE that fits, docs/operations.md)" :
+			    "");
+}
+
 int kho_kexec_check_running(const char *cmdline, struct kho_diag *diag)
 {
 	char *buf = NULL;
@@ -277,9 +307,7 @@ int kho_kexec_check_running(const char *cmdline, struct kho_diag *diag)
 		goto out;
 	}
 	if (access(KHO_LUO_DEV, F_OK))
-		err = kho_diag_set(diag, -EOPNOTSUPP,
-				   "running kernel: %s missing although liveupdate=on (CONFIG_LIVEUPDATE off, or LUO failed to start: see dmesg)",
-				   KHO_LUO_DEV);
+		err = luo_missing(diag);
 out:
 	free(buf);
 	return err;

@@ -25,6 +25,21 @@ struct agent_step {
 	int err;
 };
 
+/*
+ * agent_enter_run_dir() - work from KHO_RUN_DIR, so that the agent's files
+ * stay reachable after the initrd moves /run onto the real root and
+ * switches to it (rundir.c).
+ *
+ * Return: 0, or the -errno of chdir(2): paths stay absolute then.
+ */
+int agent_enter_run_dir(void);
+/*
+ * agent_path() - @path as the agent must use it: relative to its working
+ * directory when @path is in KHO_RUN_DIR and the agent works from there;
+ * else @path itself.  Messages keep naming @path.
+ */
+const char *agent_path(const char *path);
+
 uint64_t agent_now_ns(void);
 /* A line on stderr and in restore.log; errors (err != 0) also in kmsg. */
 void agent_log(int err, const char *fmt, ...)

@@ -66,7 +66,7 @@ void agent_log(int err, const char *fmt, ...)
 		agent_log_hold(holding);
 		fputs(line, stderr);
 	}
-	append_file(KHO_RUN_DIR "/restore.log", line);
+	append_file(agent_path(KHO_RUN_DIR "/restore.log"), line);
 	/* Errors also go to the kernel log: it survives a dead console. */
 	if (err) {
 		fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
@@ -111,8 +111,8 @@ void agent_status(const char *fmt, ...)
 	va_end(ap);
 	strcat(buf, "\n");
 	/* Written whole and renamed: the hook never reads half a status. */
-	err = kho_write_file(KHO_RUN_DIR "/agent.status", buf, strlen(buf),
-			     0644, &diag);
+	err = kho_write_file(agent_path(KHO_RUN_DIR "/agent.status"), buf,
+			     strlen(buf), 0644, &diag);
 	if (err)
 		agent_log(err, "status \"%.*s\": %s (%s)",
 			  (int)strcspn(buf, "\n"), buf, diag.msg,
@@ -254,8 +254,8 @@ void agent_timeline_save(const char *result)
 		free(buf);
 		return;
 	}
-	err = kho_write_file(KHO_RUN_DIR "/timeline.json", buf, len, 0600,
-			     &diag);
+	err = kho_write_file(agent_path(KHO_RUN_DIR "/timeline.json"), buf, len,
+			     0600, &diag);
 	if (err)
 		agent_log(err, "%s (%s)", diag.msg, kho_errno_name(err));
 	free(buf);

@@ -99,7 +99,7 @@ static struct agent *the_agent;
 static const char *run_path(const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", KHO_RUN_DIR, name);
-	return buf;
+	return agent_path(buf);
 }
 
 /*
@@ -268,7 +268,7 @@ static int take_held(struct agent *a, struct kho_diag *diag)
 	if (fd < 0)
 		return kho_diag_set(diag, -errno, "retry: socket: %s",
 				    kho_errno_name(errno));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", AGENT_HELD_SOCK);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agent_path(AGENT_HELD_SOCK));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		close(fd);
@@ -510,14 +510,15 @@ static void free_set(struct kho_adopt_set *set)
  */
 static void give_to_vmm(const struct agent *a)
 {
-	const char *slash = strrchr(a->socket, '/');
+	const char *sock = agent_path(a->socket);
+	const char *slash = strrchr(sock, '/');
 	char dir[256];
 	int dfd, err = 0;
 
 	if (a->uid == 0)
 		return;
 	snprintf(dir, sizeof(dir), "%.*s",
-		 slash ? (int)(slash - a->socket) : 1, slash ? a->socket : ".");
+		 slash ? (int)(slash - sock) : 1, slash ? sock : ".");
 	/*
 	 * Through the directory's fd, never following a link: what changes
 	 * is the socket this agent made and, when it is the run directory,
@@ -525,8 +526,10 @@ static void give_to_vmm(const struct agent *a)
 	 */
 	dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		   O_CLOEXEC);
-	if (dfd < 0 || (!strcmp(dir, KHO_RUN_DIR) && fchmod(dfd, 0711) < 0) ||
-	    fchownat(dfd, slash ? slash + 1 : a->socket, a->uid, (gid_t)-1,
+	if (dfd < 0 ||
+	    ((sock != a->socket || !strcmp(dir, KHO_RUN_DIR)) &&
+	     fchmod(dfd, 0711) < 0) ||
+	    fchownat(dfd, slash ? slash + 1 : sock, a->uid, (gid_t)-1,
 		     AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	if (dfd >= 0)
@@ -559,8 +562,8 @@ static int issue_token(struct agent *a, unsigned int *tries)
 		a->token_ok = 1;
 	}
 	n = kho_adopt_token_format(&a->token, buf, sizeof(buf));
-	err = n < 0 ? n : kho_write_file(KHO_ADOPT_TOKEN_FILE, buf, n, 0600,
-					  &diag);
+	err = n < 0 ? n : kho_write_file(agent_path(KHO_ADOPT_TOKEN_FILE), buf,
+					  n, 0600, &diag);
 	explicit_bzero(buf, sizeof(buf));
 	if (err && !(*tries)++)
 		agent_log(err, "%s (%s); retrying every %d ms before serving",
@@ -597,7 +600,7 @@ static int listen_once(const struct agent *a, const char *path,
 		       unsigned int *tries)
 {
 	struct kho_diag diag;
-	int fd = kho_adopt_listen(path, &diag);
+	int fd = kho_adopt_listen(agent_path(path), &diag);
 
 	if (fd < 0 && !(*tries)++)
 		agent_log(fd, "%s; retrying every %d ms until it can be created",
@@ -712,9 +715,9 @@ static int serve(struct agent *a)
 		close(set.handoff_fd);
 	free_set(&set);
 	close(lfd);
-	unlink(a->socket);
+	unlink(agent_path(a->socket));
 	/* Spent: the set is adopted, or held for a retry that makes its own. */
-	unlink(KHO_ADOPT_TOKEN_FILE);
+	unlink(agent_path(KHO_ADOPT_TOKEN_FILE));
 	explicit_bzero(&a->token, sizeof(a->token));
 	a->token_ok = a->token_written = 0;
 	return err;
@@ -845,7 +848,7 @@ static void hold(struct agent *a)
 		close(vfd);
 	if (hfd >= 0) {
 		close(hfd);
-		unlink(AGENT_HELD_SOCK);
+		unlink(agent_path(AGENT_HELD_SOCK));
 	}
 	set.nr_memfd = 0;
 	set.iommufd = -1;
@@ -1237,7 +1240,7 @@ static int restore_steps(struct agent *a)
 		 * A session is retrieved once: EINVAL with a held agent around
 		 * means an earlier run failed and keeps it; take it over.
 		 */
-		if (a->session == -EINVAL && !access(AGENT_HELD_SOCK, F_OK)) {
+		if (a->session == -EINVAL && !access(agent_path(AGENT_HELD_SOCK), F_OK)) {
 			close(a->luo);
 			a->luo = -1;
 			a->session = -1;
@@ -1649,6 +1652,36 @@ static void protect_from_oom(void)
 		agent_log(0, "oom: oom_score_adj -1000 (read back): the OOM killer never chooses this agent");
 }
 
+/*
+ * A relative path of the command line, made absolute while the working
+ * directory is still the launcher's: the agent then works from the run
+ * directory (agent_enter_run_dir()).  Kept for the process's life.
+ */
+static int absolute(const char **path)
+{
+	char cwd[4096], *abs;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	if (asprintf(&abs, "%s/%s", cwd, *path) < 0)
+		return -ENOMEM;
+	*path = abs;
+	return 0;
+}
+
+static int absolute_paths(struct agent *a)
+{
+	int err = absolute(&a->socket);
+
+	if (!err)
+		err = absolute(&a->handoff_file);
+	if (!err)
+		err = absolute(&a->salvage);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct agent a = { .luo = -1, .session = -1, .handoff_fd = -1,
@@ -1679,7 +1712,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mkdir(KHO_RUN_DIR, 0700);
-	if (a.salvage && !access(AGENT_HELD_SOCK, F_OK))
+	err = absolute_paths(&a);
+	if (!err)
+		err = agent_enter_run_dir();
+	if (err)
+		agent_log(err, "%s: %s: its files are reached by path, and lost if the initrd switches root before it is done",
+			  KHO_RUN_DIR, kho_errno_name(err));
+	if (a.salvage && !access(agent_path(AGENT_HELD_SOCK), F_OK))
 		a.retry = 1;
 	a.given = kho_luo_listen_session(KHO_LUO_SESSION, a.given_name,
 					 sizeof(a.given_name));
@@ -1702,7 +1741,7 @@ int main(int argc, char **argv)
 	err = restore(&a);
 	/* Nothing to serve (or held for a retry that issues its own): no token. */
 	if (a.no_session || err)
-		unlink(KHO_ADOPT_TOKEN_FILE);
+		unlink(agent_path(KHO_ADOPT_TOKEN_FILE));
 	if (a.no_session) {
 		agent_status("none");
 		agent_timeline_save("nothing to restore");

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Boot and sanity: both rig kernels boot into /init with /dev/iommu,
 # /dev/liveupdate, KHO debugfs and the edu device on vfio-pci; an initrd
-# built by appending our files to a distro-style initrd boots too.
+# built by appending our files to a distro-style initrd boots too; and a
+# KHO that found no room at boot is named by its own words.
 
 load helpers
 
@@ -58,4 +59,14 @@ load helpers
 	run_vm --exact-marks --initrd "$tmp/host.img" --script "$GUEST_DIR/boot-payload.sh" \
 		--file "$tmp/expect.txt:/test/expect.txt" --expect payload
 	assert_vm_ok
+}
+
+@test "boot: KHO without room for its scratch areas: kho-tool quotes the kernel's reason, the VMM untouched" {
+	# A global scratch area larger than the guest's 1 GiB: KHO disables
+	# itself and LUO with it, as it did on some boots of the rig's small
+	# guests before the launcher sized the areas (docs/operations.md).
+	run_vm --exact-marks --kernel vanilla --script "$GUEST_DIR/kho-no-scratch.sh" \
+		--append "kho_scratch=32M,2G,32M" --expect serving --expect refused-with-reason
+	assert_vm_ok
+	assert_log 'KHO: Failed to reserve global scratch buffer'
 }

@@ -92,7 +92,6 @@ json_field() {
 	run_vm --script "$GUEST_DIR/upgrade-full.sh" --timeout 900 \
 		--file "$BATS_TEST_TMPDIR/upgrade.env:/test/upgrade.env" \
 		--file "$dbg/bzImage:/boot/vmlinuz-dbg" \
-		--append "kho_scratch=32M,192M,32M" \
 		--expect serving --expect adopted-stage2 --expect adopted-stage3
 	assert_vm_ok
 	assert_log 'KHO: exec from: 7.2.13-kho-a'

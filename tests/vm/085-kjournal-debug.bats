@@ -30,13 +30,6 @@ require_debug_kernel() {
 	DBG=$KHO_KERNEL_PATCHED_DEBUG
 }
 
-# KHO's default scratch is 200% of the memory the kernel reserved at boot,
-# which under KASAN includes the 128 MiB shadow of the guest's 1 GiB: it
-# does not fit ("KHO: Failed to reserve nid 0 scratch buffer") and LUO is
-# disabled.  The kexec'd kernel allocates that shadow from scratch again, so
-# give it explicit room: lowmem, global, per node.
-DEBUG_SCRATCH=kho_scratch=32M,192M,32M
-
 # debug_append: the command line that keeps fail_nth out of ACPICA.  With
 # ACPI on, the sweep would fail an allocation in ACPICA's evaluation of a PCI
 # link (vfio-pci enabling edu), whose error path oopses in 7.2.13
@@ -67,7 +60,7 @@ debug_append() {
 	0x?*-0x?*) ;;
 	*) die "cannot find ACPICA's text range in $DBG/vmlinux ($range)" ;;
 	esac
-	echo "nokaslr khotest.failslab_reject=$range $DEBUG_SCRATCH"
+	echo "nokaslr khotest.failslab_reject=$range"
 }
 
 # The stack filter worked: no ACPICA allocation failed (ACPI on, no noirq).

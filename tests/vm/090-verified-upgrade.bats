@@ -63,7 +63,7 @@ LIB="$GUEST_DIR/verified-lib.sh:/test/verified-lib.sh"
 	run_vm --kernel "$dbg/bzImage" --script "$GUEST_DIR/verified-upgrade.sh" \
 		--file "$LIB" --file "$BATS_TEST_TMPDIR/verified.env:/test/verified.env" \
 		--file "$dbg/bzImage:/boot/vmlinuz-dbg" \
-		--append "kho_scratch=32M,192M,32M" --timeout 1200 \
+		--timeout 1200 \
 		--expect serving --expect adopted-verified --expect adopted-verified-again
 	assert_vm_ok
 	assert_log 'restore: kernel verified the replay: 67/67 records'

@@ -74,9 +74,7 @@ setup_file() {
 	dbg=$(debug_kernel patched) || die "building the patched-debug kernel failed"
 	[ -x "$SELFTESTS/bin/slow/iommufd_fail_nth" ] ||
 		die "no slow build of the iommufd selftests in $SELFTESTS/bin/slow"
-	# KASAN's shadow does not fit KHO's default scratch: without room KHO,
-	# and with it LUO and /dev/liveupdate, stay off (085-kjournal-debug).
-	SELFTESTS_SLOW=1 HARNESS_VM_TIMEOUT=5400 HARNESS_APPEND=kho_scratch=32M,192M,32M \
+	SELFTESTS_SLOW=1 HARNESS_VM_TIMEOUT=5400 \
 		run_harness_tests "$dbg/bzImage" \
 		"$(printf 'KHOTEST_TEST_TIMEOUT=600\nKHOTEST_PROG_TIMEOUT=4800')"
 	assert_expected_results
@@ -153,9 +151,8 @@ run_kho_selftest() {
 	cp "$SELFTESTS/bin/kho-init" "$root/init"
 	cp "$second/bzImage" "$root/kernel"
 	(cd "$root" && find . | cpio -o -H newc --quiet) > "$img"
-	# KASAN's shadow does not fit KHO's default scratch (085-kjournal-debug).
 	run_vm --kernel "$first/bzImage" --initrd "$img" --script /dev/null \
-		--append "kho_scratch=32M,192M,32M" --timeout 600
+		--timeout 600
 	# The second kernel has no initramfs: its end is the expected panic.
 	assert_vm_fails 'guest kernel panicked: .*(VFS: Unable to mount root fs|No working init found)'
 	# Both kernels ran, in order, and the second restored what the first

@@ -10,11 +10,14 @@
 load helpers
 
 # need_initrd FLAVOUR: make check-distro builds the test initrds; build
-# the one missing here when the suite runs alone.
+# the one missing here when the suite runs alone, or older than what it
+# carries (the package's programs, the test part and its guest scripts).
 need_initrd() {
-	local deb
+	local deb img=$BUILD/distro/initrd-khotest-$1.img
 
-	[ -s "$BUILD/distro/initrd-khotest-$1.img" ] && return 0
+	[ -s "$img" ] && [ -z "$(find "$BUILD/bin" "$KHO_TOP/tests/distro" \
+		"$KHO_TOP/tests/vm/guest" -newer "$img" -type f -print -quit)" ] &&
+		return 0
 	make -C "$KHO_TOP" BUILD="$BUILD" deb >&3 2>&1 || die "make deb failed"
 	deb=$(ls "$BUILD"/deb/kho-tool_*_amd64.deb | tail -n 1)
 	"$KHO_TOP/tests/distro/check.sh" "$deb" "$1" >&3 2>&1 ||
@@ -32,7 +35,8 @@ distro_upgrade() {
 		--file "$BUILD/distro/initrd-khotest-$flavour.img:/boot/initrd.img-distro" \
 		--file "$tmp/append:/boot/distro.append" \
 		--expect serving --expect agent-serving-from-distro-initrd \
-		--expect adopted-stage2 --expect adopted-stage3
+		--expect agent-files-after-switch --expect adopted-stage2 \
+		--expect adopted-stage3
 	assert_vm_ok
 }
 

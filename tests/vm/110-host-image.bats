@@ -154,9 +154,7 @@ wall_between() {
 	local debug patched
 	debug=$(kernel_image vanilla-debug) || die "no vanilla-debug kernel"
 	patched=$(kernel_image patched) || die "no patched kernel"
-	# KASAN's kernel needs more KHO scratch than the default (helpers.bash).
 	run_vm --exact-marks --host-image khotest-init --timeout 900 --kernel "$debug" \
-		--append "kho_scratch=32M,192M,32M" \
 		--script "$GUEST_DIR/host-cpr-poison.sh" --file "$PAYLOAD:/test/payload.elf" \
 		--file "$HWPOISON:/test/hwpoison" --file "$MCE_LATE:/test/mce-late.so" \
 		--file "$GUEST_DIR/host-l2.sh:/test/host-l2.sh" --file "$KHO_TOP/tests/cpr/heartbeat.sh:/test/heartbeat.sh" \

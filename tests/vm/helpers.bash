@@ -147,12 +147,10 @@ run_debug_round_trip() {
 		die "no patched-debug kernel: building it failed (tests/rig/build-kernel.sh patched-debug)"
 	printf 'target=/boot/vmlinuz-patched-dbg\nsource=/boot/vmlinuz-vanilla-dbg\n' \
 		> "$BATS_TEST_TMPDIR/kexec.env"
-	# KASAN's shadow does not fit KHO's default scratch (085).
 	run_vm --kernel "$vdbg/bzImage" --script "$script" --timeout 1200 \
 		--file "$BATS_TEST_TMPDIR/kexec.env:/test/kexec.env" \
 		--file "$pdbg/bzImage:/boot/vmlinuz-patched-dbg" \
-		--file "$vdbg/bzImage:/boot/vmlinuz-vanilla-dbg" \
-		--append "kho_scratch=32M,192M,32M" "$@"
+		--file "$vdbg/bzImage:/boot/vmlinuz-vanilla-dbg" "$@"
 	assert_vm_ok
 	assert_log 'KHOTEST: LOG kernel=7\.2\.13-kho-a-dbg'
 	assert_log 'KHO: exec from: 7\.2\.13-kho-a-dbg'

@@ -120,7 +120,6 @@ run_harness_tests() {
 	run_vm --kernel "$1" --script "$GUEST_DIR/upstream-selftests.sh" \
 		--file "$BATS_TEST_TMPDIR/upstream.env:/test/upstream.env" \
 		$(selftest_files iommufd iommufd_fail_nth liveupdate) \
-		${HARNESS_APPEND:+--append "$HARNESS_APPEND"} \
 		--timeout "${HARNESS_VM_TIMEOUT:-2400}" --exact-marks \
 		--expect run-iommufd --expect run-iommufd_fail_nth --expect run-liveupdate
 	results > "$KHO_VM_LOGDIR/$(vm_name).results"

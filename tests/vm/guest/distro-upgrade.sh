@@ -32,6 +32,18 @@ case "$KHO_STAGE" in
 		khotest_fail "stage 2: no DMA check after adoption"
 	cat "$run/restore.log" 2>/dev/null || true
 	khotest_log "verified_s2=$(sed -n 's/.*step verify .*ok: //p' "$run/restore.log" | tail -n 1)"
+	# The agent adopted after the initrd had switched root: what it wrote
+	# then must be here, in the /run the system sees, and its socket gone.
+	finished() { [ "$(cat "$run/agent.status" 2>/dev/null)" = finished ]; }
+	khotest_wait 30 finished ||
+		khotest_fail "stage 2: agent.status is '$(cat "$run/agent.status" 2>/dev/null)' after the adoption, not 'finished'"
+	grep -q '"result":"adopted"' "$run/timeline.json" ||
+		khotest_fail "stage 2: timeline.json does not record the adoption"
+	grep -q "adopted; session 'kho-tool' finished" "$run/restore.log" ||
+		khotest_fail "stage 2: restore.log lacks the lines written after the switch"
+	[ ! -e "$run/agent.sock" ] ||
+		khotest_fail "stage 2: the agent left $run/agent.sock behind"
+	khotest_mark agent-files-after-switch
 	khotest_mark adopted-stage2
 	kho-tool rollback --initrd "$(khotest_initrd)" --append "khotest.stage=3" \
 		--pid "$KHOTEST_PID" --userspace-journal --json
