@@ -17,6 +17,7 @@
 #include <linux/userfaultfd.h>
 
 #include "poison.h"
+#include "proc.h"
 
 /* pagemap entries read at once: 4 KiB of them. */
 #define BATCH	512
@@ -200,14 +201,13 @@ static int find_windows(FILE *maps, const struct stat *st, uint64_t end,
 	*nr = 0;
 	rewind(maps);
 	while (fgets(line, sizeof(line), maps)) {
-		uint64_t start, stop, off, ino;
-		unsigned int maj, min;
+		struct kho_maps_line m;
 		struct window *w;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64 " %x:%x %" SCNu64,
-			   &start, &stop, &off, &maj, &min, &ino) != 6 ||
-		    maj != major(st->st_dev) || min != minor(st->st_dev) ||
-		    ino != (uint64_t)st->st_ino || off >= end || stop <= start)
+		if (kho_maps_line_parse(line, &m) ||
+		    m.major != major(st->st_dev) || m.minor != minor(st->st_dev) ||
+		    m.ino != (uint64_t)st->st_ino || m.offset >= end ||
+		    m.end <= m.start)
 			continue;
 		if (*nr == cap) {
 			cap = cap ? cap * 2 : 8;
@@ -218,7 +218,9 @@ static int find_windows(FILE *maps, const struct stat *st, uint64_t end,
 		}
 		/* a mapping may reach past EOF: those bytes are no page */
 		(*out)[(*nr)++] = (struct window){
-			start, off, stop - start < end - off ? stop - start : end - off };
+			m.start, m.offset,
+			m.end - m.start < end - m.offset ? m.end - m.start :
+							   end - m.offset };
 	}
 	return ferror(maps) ? -EIO : 0;
 }

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,20 +97,32 @@ int kho_proc_continue(pid_t pid)
 	return 0;
 }
 
+int kho_maps_line_parse(const char *line, struct kho_maps_line *m)
+{
+	int pos = 0;
+
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+		   &m->start, &m->end, m->perms, &m->offset, &m->major,
+		   &m->minor, &m->ino, &pos) < 7)
+		return -EBADMSG;
+	/* %n is not reached when nothing, not even a blank, follows. */
+	m->path = pos ? line + pos : "";
+	m->path_len = strcspn(m->path, "\n");
+	return 0;
+}
+
 /* Which of @files, if any, a line of /proc/PID/maps maps: its index, or -1 */
 static long maps_line_file(const char *line, const struct kho_proc_file *files,
 			   size_t nr)
 {
-	unsigned int maj, min;
-	unsigned long ino;
+	struct kho_maps_line m;
 	size_t i;
 
-	if (sscanf(line, "%*x-%*x %*s %*x %x:%x %lu", &maj, &min, &ino) != 3 ||
-	    !ino)
+	if (kho_maps_line_parse(line, &m) || !m.ino)
 		return -1;
 	for (i = 0; i < nr; i++)
-		if (files[i].ino == (ino_t)ino &&
-		    files[i].dev == makedev(maj, min))
+		if (files[i].ino == (ino_t)m.ino &&
+		    files[i].dev == makedev(m.major, m.minor))
 			return (long)i;
 	return -1;
 }

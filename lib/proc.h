@@ -7,6 +7,8 @@
 #ifndef KHO_PROC_H
 #define KHO_PROC_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /**
@@ -61,6 +63,30 @@ int kho_proc_stop(pid_t pid);
  * continue); or the -errno of kill(2).
  */
 int kho_proc_continue(pid_t pid);
+
+/* One line of /proc/PID/maps: a mapping and the file behind it. */
+struct kho_maps_line {
+	uint64_t start, end;	/* its VAs, [start, end) */
+	char perms[5];		/* "rw-s": the fourth is 's' when shared */
+	uint64_t offset;	/* in the file */
+	unsigned int major, minor;	/* the file's device; 0:0 anonymous */
+	uint64_t ino;		/* the file's inode; 0 anonymous */
+	const char *path;	/* into the line: the file's name, or "" */
+	size_t path_len;	/* without the newline */
+};
+
+/**
+ * kho_maps_line_parse() - read one line of /proc/PID/maps
+ * @line: the line, as fgets(3) gives it
+ * @m:    out: its fields; @m->path points into @line
+ *
+ * "start-end perms offset major:minor inode [path]".  A deleted file's
+ * path keeps its " (deleted)" suffix: what matches a file is the device
+ * and the inode, never the name.
+ *
+ * Return: 0; -EBADMSG (not such a line).
+ */
+int kho_maps_line_parse(const char *line, struct kho_maps_line *m);
 
 /* A file looked for in other processes: a memfd, by what fstat(2) says. */
 struct kho_proc_file {

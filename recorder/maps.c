@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "proc.h"
 
 static int kho_record_maps_read(struct kho_record *rec)
 {
@@ -23,19 +24,18 @@ static int kho_record_maps_read(struct kho_record *rec)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		struct kho_record_vma vma = { 0 };
-		char perms[8] = "";
-		int pos = 0;
+		struct kho_record_vma vma;
+		struct kho_maps_line m;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64
-			   " %x:%x %" SCNu64 " %n", &vma.start, &vma.end,
-			   perms, &vma.off, &vma.maj, &vma.min, &vma.ino,
-			   &pos) < 7)
+		if (kho_maps_line_parse(line, &m))
 			continue;
-		vma.shared = perms[3] == 's';
-		if (pos)
-			snprintf(vma.path, sizeof(vma.path), "%.*s",
-				 (int)strcspn(line + pos, "\n"), line + pos);
+		vma = (struct kho_record_vma){
+			.start = m.start, .end = m.end, .off = m.offset,
+			.maj = m.major, .min = m.minor, .ino = m.ino,
+			.shared = m.perms[3] == 's',
+		};
+		snprintf(vma.path, sizeof(vma.path), "%.*s", (int)m.path_len,
+			 m.path);
 		/* decided here, once, not on every MAP that hits the vma */
 		vma.shm_anon = !strncmp(vma.path, "/dev/zero", 9) ||
 			       !strncmp(vma.path, "/SYSV", 5);

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -146,4 +147,31 @@ KTEST(proc_holders_none_and_errors)
 	ASSERT_EQ(-ENOENT, kho_proc_file_holders("/nonexistent", fk.file, 2,
 						 NULL, 0, &h, &n));
 	fstree_rm(fk.root);
+}
+
+/* The three readers of maps lines (holders, poison, the recorder) share it. */
+KTEST(proc_maps_line_fields)
+{
+	struct kho_maps_line m;
+
+	ASSERT_EQ(0, kho_maps_line_parse("7f3a00000000-7f3a40000000 rw-s 00200000 00:01 4242                       /memfd:guest-ram (deleted)\n", &m));
+	ASSERT_EQ(0x7f3a00000000ull, m.start);
+	ASSERT_EQ(0x7f3a40000000ull, m.end);
+	ASSERT_EQ('s', m.perms[3]);
+	ASSERT_EQ(0x200000, m.offset);
+	ASSERT_EQ(0, m.major);
+	ASSERT_EQ(1, m.minor);
+	ASSERT_EQ(4242, m.ino);
+	ASSERT_EQ(strlen("/memfd:guest-ram (deleted)"), m.path_len);
+	ASSERT_TRUE(!strncmp(m.path, "/memfd:guest-ram (deleted)", m.path_len));
+	/* anonymous: no path, with or without the newline */
+	ASSERT_EQ(0, kho_maps_line_parse("7ffd1000-7ffd2000 rw-p 00000000 00:00 0 \n", &m));
+	ASSERT_EQ(0, m.ino);
+	ASSERT_EQ(0, m.path_len);
+	ASSERT_EQ(0, kho_maps_line_parse("7ffd1000-7ffd2000 r--p 00000000 fd:01 12", &m));
+	ASSERT_EQ(0xfd, m.major);
+	ASSERT_EQ(12, m.ino);
+	ASSERT_EQ(0, m.path_len);
+	ASSERT_EQ(-EBADMSG, kho_maps_line_parse("Uid:\t0\t0\t0\t0\n", &m));
+	ASSERT_EQ(-EBADMSG, kho_maps_line_parse("", &m));
 }
