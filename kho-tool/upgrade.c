@@ -557,6 +557,26 @@ static bool test_fail_at(const char *step)
 	return v && !strcmp(v, step);
 }
 
+/*
+ * KHO_TOOL_TEST_RUN_AT=STEP:COMMAND runs COMMAND (sh -c) once STEP is
+ * done, and fails the upgrade if it fails.  Tests only
+ * (tests/vm/guest/poison.sh): a process that opens a punched memfd while
+ * the image loads, at a moment the test chooses rather than races for.
+ * Return: true when the command ran and failed.
+ */
+static bool test_run_at(const char *step)
+{
+	const char *v = getenv("KHO_TOOL_TEST_RUN_AT");
+	size_t n = strlen(step);
+	int status;
+
+	if (!v || strncmp(v, step, n) || v[n] != ':')
+		return false;
+	fflush(NULL);
+	status = system(v + n + 1);
+	return status == -1 || !WIFEXITED(status) || WEXITSTATUS(status);
+}
+
 static int refuse_target(struct timeline *tl, const struct run *r)
 {
 	const struct kho_upgrade_opts *o = tl->o;
@@ -910,26 +930,39 @@ static void continue_sharers(const struct timeline *tl, struct run *r)
  * the VMM (stopped already), this process, and pid 1 (systemd's fd store
  * holds a VMM's memfds without reading them, and stopping init would
  * stop the host).  A process gone meanwhile needs no stop.
+ *
+ * Called before the punch, and again (@late) once the image is loaded,
+ * just before the kexec: a process may have opened the memfd in between,
+ * through /proc/VMM/fd say, and the load takes seconds.  Those stopped
+ * before are left out of the second search; r->sharers gathers both, so
+ * that a failure continues them all.
  */
-static int stop_sharers(const struct timeline *tl, struct run *r,
+static int stop_sharers(const struct timeline *tl, struct run *r, bool late,
 			struct kho_diag *diag)
 {
 	const struct kho_upgrade_opts *o = tl->o;
 	const struct kho_handoff *h = &r->cap.handoff;
-	pid_t skip[] = { o->pid, getpid(), 1 };
+	struct kho_proc_holder *found = NULL, *all;
 	struct kho_proc_file *files;
+	size_t i, j, n = 0, nr_found = 0, nr_skip = 0;
 	uint64_t *tokens;
 	FILE *f = o->json ? stderr : stdout;
-	size_t i, j, n = 0;
+	pid_t *skip;
 	struct stat st;
 	int err = 0, fd;
 
 	files = calloc(h->nr_poison, sizeof(*files));
 	tokens = calloc(h->nr_poison, sizeof(*tokens));
-	if (!files || !tokens) {
+	skip = calloc(3 + r->nr_sharers, sizeof(*skip));
+	if (!files || !tokens || !skip) {
 		err = kho_diag_set(diag, -ENOMEM, "poison: out of memory");
 		goto out;
 	}
+	skip[nr_skip++] = o->pid;
+	skip[nr_skip++] = getpid();
+	skip[nr_skip++] = 1;
+	for (i = 0; i < r->nr_sharers; i++)
+		skip[nr_skip++] = r->sharers[i].pid;
 	for (i = 0; i < h->nr_poison; i++) {
 		for (j = 0; j < n && tokens[j] != h->poison[i].memfd_token; j++)
 			;
@@ -944,16 +977,23 @@ static int stop_sharers(const struct timeline *tl, struct run *r,
 		files[n].ino = st.st_ino;
 		n++;
 	}
-	err = kho_proc_file_holders("/proc", files, n, skip,
-				    sizeof(skip) / sizeof(skip[0]),
-				    &r->sharers, &r->nr_sharers);
+	err = kho_proc_file_holders("/proc", files, n, skip, nr_skip, &found,
+				    &nr_found);
 	if (err) {
-		kho_diag_set(diag, err, "poison: looking for other processes that hold the guest's memfds (/proc): %s",
-			     strerror(-err));
+		kho_diag_set(diag, err, "poison: looking for other processes that hold the guest's memfds (/proc)%s: %s",
+			     late ? " before the kexec" : "", strerror(-err));
 		goto out;
 	}
-	for (i = 0; i < r->nr_sharers; i++) {
-		const struct kho_proc_holder *p = &r->sharers[i];
+	if (!nr_found)
+		goto out;
+	all = realloc(r->sharers, (r->nr_sharers + nr_found) * sizeof(*all));
+	if (!all) {
+		err = kho_diag_set(diag, -ENOMEM, "poison: out of memory");
+		goto out;
+	}
+	r->sharers = all;
+	for (i = 0; i < nr_found; i++) {
+		const struct kho_proc_holder *p = &found[i];
 
 		err = kho_proc_stop(p->pid);
 		if (err == -ESRCH) {
@@ -961,22 +1001,31 @@ static int stop_sharers(const struct timeline *tl, struct run *r,
 			continue;
 		}
 		if (err) {
-			/* continue only those stopped before it */
-			r->nr_sharers = i;
-			kho_diag_set(diag, err, "poison: process %d (%s) holds memfd token %llu, whose poisoned pages are punched next: stopping it (SIGSTOP): %s; nothing punched",
+			kho_diag_set(diag, err, "poison: process %d (%s) holds memfd token %llu, whose poisoned pages %s: stopping it (SIGSTOP): %s; %s",
 				     (int)p->pid, p->comm,
 				     (unsigned long long)tokens[p->file],
-				     strerror(-err));
+				     late ? "are punched" : "are punched next",
+				     strerror(-err),
+				     late ? "no kexec" : "nothing punched");
 			goto out;
 		}
-		fprintf(f, "%s: poison: process %d (%s) holds memfd token %llu too: stopped until the kexec: a punched page would read as zeroes\n",
-			o->command, (int)p->pid, p->comm,
-			(unsigned long long)tokens[p->file]);
+		/* continued with the others, whatever happens next */
+		r->sharers[r->nr_sharers++] = *p;
+		if (late)
+			fprintf(f, "%s: poison: process %d (%s) opened memfd token %llu after the punch: stopped until the kexec: a punched page would read as zeroes\n",
+				o->command, (int)p->pid, p->comm,
+				(unsigned long long)tokens[p->file]);
+		else
+			fprintf(f, "%s: poison: process %d (%s) holds memfd token %llu too: stopped until the kexec: a punched page would read as zeroes\n",
+				o->command, (int)p->pid, p->comm,
+				(unsigned long long)tokens[p->file]);
 	}
 	fflush(f);
 out:
+	free(found);
 	free(files);
 	free(tokens);
+	free(skip);
 	return err;
 }
 
@@ -1292,7 +1341,7 @@ static int do_run(struct timeline *tl, struct run *r)
 		fflush(f);
 	}
 	if (o->pid && r->cap.handoff.nr_poison && r->have_snap) {
-		err = stop_sharers(tl, r, &diag);
+		err = stop_sharers(tl, r, false, &diag);
 		if (err)
 			return step_end(tl, "preserve", err, "%s", diag.msg);
 	}
@@ -1333,6 +1382,20 @@ static int do_run(struct timeline *tl, struct run *r)
 		/* kexec_file_load copied it: the memfd is no longer needed. */
 		close(r->initrd_fd);
 		r->initrd_fd = -1;
+	}
+	if (test_run_at("load"))
+		return step_end(tl, "load", -EIO, "the test's KHO_TOOL_TEST_RUN_AT command failed");
+	/* The load took seconds: who opened a punched memfd meanwhile? */
+	if (o->pid && r->cap.nr_punched && r->have_snap) {
+		step_begin(tl);
+		err = stop_sharers(tl, r, true, &diag);
+		if (err) {
+			kho_kexec_unload();
+			return step_end(tl, "sharers", err, "%s; image unloaded",
+					diag.msg);
+		}
+		step_end(tl, "sharers", 0, "%zu process(es) besides the VMM hold a punched memfd, all stopped",
+			 r->nr_sharers);
 	}
 
 	if (o->dry_run) {

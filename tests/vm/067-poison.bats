@@ -18,7 +18,9 @@
 # in guest RAM no IOAS maps: carried without a cut, poisoned after both
 # kexecs.  Another process (a busybox sleep) holds the guest-RAM memfd
 # open, as a vhost-user backend would: every upgrade that punches stops
-# it with the VMM, and the dry run and failed ones continue it.
+# it with the VMM, and the dry run and failed ones continue it.  A third
+# opens it while the dry run's image loads (KHO_TOOL_TEST_RUN_AT): the
+# search just before the kexec stops it too.
 #
 # Passed 2026-12-07 (branch h/poison) in 276 s, 318 s and 338 s (the
 # last on the branch's final code, next to the lead's CI run); with the
@@ -45,6 +47,7 @@ load helpers
 	done
 	assert_log 'dry run: the sharer [0-9]+ was stopped with the VMM and continued'
 	assert_log '^upgrade: poison: process [0-9]+ \(sleep\) holds memfd token [0-9]+ too: stopped until the kexec'
+	assert_log '^upgrade: poison: process [0-9]+ \(sleep\) opened memfd token [0-9]+ after the punch: stopped until the kexec'
 	[ "$(grep -a -c 'bytes intact around the poisoned range' "$VM_LOG")" -ge 2 ] ||
 		die "guest RAM around the poison not intact twice"
 	assert_kernel_clean

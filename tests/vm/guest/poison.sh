@@ -95,7 +95,7 @@ adopt() {
 # (an ERE: "VMM N", or another process holding the guest RAM) was
 # stopped before the punch and continued after it, and PID runs again.
 stopped_and_continued() {
-	grep -Eq "^upgrade: poison: $2 (holds memfd token [0-9]+ too: )?stopped until the kexec" "$1" ||
+	grep -Eq "^upgrade: poison: $2 (holds memfd token [0-9]+ too: |opened memfd token [0-9]+ after the punch: )?stopped until the kexec" "$1" ||
 		{ cat "$1"; khotest_fail "$1: $2 was not stopped before the punch"; }
 	grep -Eq "^upgrade: poison: $2 continued\$" "$1" ||
 		{ cat "$1"; khotest_fail "$1: $2 was not continued after the pages were poisoned again"; }
@@ -167,11 +167,30 @@ case "$KHO_STAGE" in
 	inspect_poison /tmp/h.dtb 2 "$first" "$unmapped"
 	khotest_mark inspect-shows-poison
 
-	# A dry run punches the page out, then poisons it again.
-	kho-tool upgrade --kernel "$target" --initrd "$initrd" --pid "$KHOTEST_PID" \
+	# A dry run punches the page out, then poisons it again.  While its
+	# image loads, a third process opens the punched memfd: the search
+	# before the kexec stops it too (KHO_TOOL_TEST_RUN_AT runs it then).
+	cat > /tmp/late-opener.sh <<-EOF
+		sh -c 'exec 7< /proc/$KHOTEST_PID/fd/$ramfd; exec sleep 100000' > /dev/null 2>&1 &
+		echo \$! > /tmp/late.pid
+		i=0
+		until [ -e /proc/\$!/fd/7 ]; do
+			[ \$i -lt 100 ] || exit 1
+			usleep 100000
+			i=\$((i + 1))
+		done
+	EOF
+	KHO_TOOL_TEST_RUN_AT="load:sh /tmp/late-opener.sh" \
+		kho-tool upgrade --kernel "$target" --initrd "$initrd" --pid "$KHOTEST_PID" \
 		--dry-run > /tmp/dry.txt 2>&1 ||
 		{ cat /tmp/dry.txt; khotest_fail "dry run failed"; }
 	cat /tmp/dry.txt
+	late=$(cat /tmp/late.pid)
+	grep -q "^upgrade: poison: process $late (sleep) opened memfd token [0-9]* after the punch: stopped until the kexec" /tmp/dry.txt ||
+		khotest_fail "the process that opened the punched memfd during the load was not stopped"
+	grep -q '^upgrade: sharers .* 2 process(es) besides the VMM hold a punched memfd, all stopped$' /tmp/dry.txt ||
+		khotest_fail "the dry run's search before the kexec does not count both holders"
+	stopped_and_continued /tmp/dry.txt "process $late \(sleep\)" "$late"
 	grep -q '^upgrade: capture .* 2 poisoned ranges, ' /tmp/dry.txt ||
 		khotest_fail "the dry run's capture does not count the poisoned ranges"
 	grep -q '^upgrade: poison: 2 punched range(s) poisoned again, as before the upgrade$' /tmp/dry.txt ||
