@@ -309,7 +309,17 @@ elapsed=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
 sed -i 's/\r$//' "$log"
 
 fail() {
+	local said
+
 	echo "launch: $name: FAIL: $*" >&2
+	# KHO's and LUO's own warnings come at boot, far above the last
+	# lines: a CI summary keeps only what is printed here (stop 22's CI
+	# lost "KHO: Failed to reserve nid 0 scratch buffer" that way).
+	said=$(grep -a -E '^(\[ *[0-9.]+\] )?(KHO|luo): .*([Ff]ail|[Dd]isabl|[Ee]rror|invalid|broken)' "$log" | head -n 8)
+	[ -z "$said" ] || {
+		echo "launch: $name: the kernel's KHO/LUO warnings:" >&2
+		printf '%s\n' "$said" | sed 's/^/    | /' >&2
+	}
 	echo "launch: $name: serial log $log; last 30 lines:" >&2
 	tail -n 30 "$log" | sed 's/^/    | /' >&2
 	exit 1
