@@ -28,6 +28,12 @@ static void dir_of(const char *path, char *dir, size_t size)
 int kho_write_file(const char *path, const void *buf, size_t len,
 		   mode_t mode, struct kho_diag *diag)
 {
+	return kho_write_file_as(path, path, buf, len, mode, diag);
+}
+
+int kho_write_file_as(const char *path, const char *shown, const void *buf,
+		      size_t len, mode_t mode, struct kho_diag *diag)
+{
 	char tmp[4096], dir[4096];
 	const char *step = "create";
 	int fd, dfd, err = 0;
@@ -35,7 +41,7 @@ int kho_write_file(const char *path, const void *buf, size_t len,
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
 	    (int)sizeof(tmp))
 		return kho_diag_set(diag, -ENAMETOOLONG, "write %s: path too long",
-				    path);
+				    shown);
 	/* O_EXCL | O_NOFOLLOW: never through a file someone put there. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  mode);
@@ -63,9 +69,12 @@ int kho_write_file(const char *path, const void *buf, size_t len,
 	dir_of(path, dir, sizeof(dir));
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
-		if (fsync(dfd) && errno != EINVAL)
-			err = kho_diag_set(diag, -errno, "write %s: fsync %s: %s",
-					   path, dir, strerror(errno));
+		if (fsync(dfd) && errno != EINVAL) {
+			err = -errno;
+			dir_of(shown, dir, sizeof(dir));
+			kho_diag_set(diag, err, "write %s: fsync %s: %s",
+				     shown, dir, strerror(-err));
+		}
 		close(dfd);
 	}
 	return err;
@@ -76,8 +85,9 @@ fail_errno:
 		close(fd);
 	if (strcmp(step, "create"))
 		unlink(tmp);
-	return kho_diag_set(diag, err, "write %s: %s %s: %s", path, step,
-			    strcmp(step, "rename") ? tmp : "into place",
+	return kho_diag_set(diag, err, "write %s: %s %s%s: %s", shown, step,
+			    strcmp(step, "rename") ? shown : "into place",
+			    strcmp(step, "rename") ? tmp + strlen(path) : "",
 			    strerror(-err));
 }
 

@@ -70,6 +70,22 @@ int kho_write_file(const char *path, const void *buf, size_t len,
 		   mode_t mode, struct kho_diag *diag);
 
 /**
+ * kho_write_file_as() - kho_write_file() of a path the messages name
+ *                       otherwise
+ * @path:  the file to replace, as the system calls take it (relative to a
+ *         working directory, say)
+ * @shown: what @diag calls it: the path a reader knows it by
+ *
+ * The restore-agent writes by names relative to its run directory, which
+ * the initrd moves under another root (restore-agent/rundir.c), and still
+ * names each file by its absolute path.
+ *
+ * Return: as kho_write_file().
+ */
+int kho_write_file_as(const char *path, const char *shown, const void *buf,
+		      size_t len, mode_t mode, struct kho_diag *diag);
+
+/**
  * kho_write_all() - write a whole buffer to a descriptor
  * @fd:  the descriptor
  * @buf: the bytes

@@ -39,6 +39,12 @@ int agent_enter_run_dir(void);
  * else @path itself.  Messages keep naming @path.
  */
 const char *agent_path(const char *path);
+/*
+ * agent_write_file() - kho_write_file() of @path through agent_path():
+ * the messages name @path itself.
+ */
+int agent_write_file(const char *path, const void *buf, size_t len,
+		     mode_t mode, struct kho_diag *diag);
 
 uint64_t agent_now_ns(void);
 /* A line on stderr and in restore.log; errors (err != 0) also in kmsg. */

@@ -111,8 +111,8 @@ void agent_status(const char *fmt, ...)
 	va_end(ap);
 	strcat(buf, "\n");
 	/* Written whole and renamed: the hook never reads half a status. */
-	err = kho_write_file(agent_path(KHO_RUN_DIR "/agent.status"), buf,
-			     strlen(buf), 0644, &diag);
+	err = agent_write_file(KHO_RUN_DIR "/agent.status", buf, strlen(buf),
+			       0644, &diag);
 	if (err)
 		agent_log(err, "status \"%.*s\": %s (%s)",
 			  (int)strcspn(buf, "\n"), buf, diag.msg,
@@ -254,8 +254,8 @@ void agent_timeline_save(const char *result)
 		free(buf);
 		return;
 	}
-	err = kho_write_file(agent_path(KHO_RUN_DIR "/timeline.json"), buf, len,
-			     0600, &diag);
+	err = agent_write_file(KHO_RUN_DIR "/timeline.json", buf, len, 0600,
+			       &diag);
 	if (err)
 		agent_log(err, "%s (%s)", diag.msg, kho_errno_name(err));
 	free(buf);

@@ -99,7 +99,7 @@ static struct agent *the_agent;
 static const char *run_path(const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", KHO_RUN_DIR, name);
-	return agent_path(buf);
+	return buf;
 }
 
 /*
@@ -110,7 +110,7 @@ static const char *run_path(const char *name, char *buf, size_t len)
 static int write_file(const char *path, const void *buf, size_t len)
 {
 	struct kho_diag diag = { "" };
-	int err = kho_write_file(path, buf, len, 0600, &diag);
+	int err = agent_write_file(path, buf, len, 0600, &diag);
 
 	if (err)
 		agent_log(err, "%s (%s)", diag.msg, kho_errno_name(err));
@@ -562,8 +562,8 @@ static int issue_token(struct agent *a, unsigned int *tries)
 		a->token_ok = 1;
 	}
 	n = kho_adopt_token_format(&a->token, buf, sizeof(buf));
-	err = n < 0 ? n : kho_write_file(agent_path(KHO_ADOPT_TOKEN_FILE), buf,
-					  n, 0600, &diag);
+	err = n < 0 ? n : agent_write_file(KHO_ADOPT_TOKEN_FILE, buf, n, 0600,
+					    &diag);
 	explicit_bzero(buf, sizeof(buf));
 	if (err && !(*tries)++)
 		agent_log(err, "%s (%s); retrying every %d ms before serving",
@@ -602,6 +602,10 @@ static int listen_once(const struct agent *a, const char *path,
 	struct kho_diag diag;
 	int fd = kho_adopt_listen(agent_path(path), &diag);
 
+	/* Its message names what it was given: name the path itself. */
+	if (fd < 0 && agent_path(path) != path)
+		kho_diag_set(&diag, fd, "adopt: %s: socket, bind or listen: %s",
+			     path, kho_errno_name(fd));
 	if (fd < 0 && !(*tries)++)
 		agent_log(fd, "%s; retrying every %d ms until it can be created",
 			  diag.msg, AGENT_LISTEN_RETRY_MS);

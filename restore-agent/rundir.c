@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "file.h"
 
 static int in_run_dir;
 
@@ -35,4 +36,10 @@ const char *agent_path(const char *path)
 	if (in_run_dir && !strncmp(path, KHO_RUN_DIR, n) && path[n] == '/')
 		return path + n + 1;
 	return path;
+}
+
+int agent_write_file(const char *path, const void *buf, size_t len,
+		     mode_t mode, struct kho_diag *diag)
+{
+	return kho_write_file_as(agent_path(path), path, buf, len, mode, diag);
 }

@@ -15,6 +15,7 @@
 
 #include "ktest.h"
 #include "capture.h"
+#include "file.h"
 #include "handoff.h"
 
 static char mnt[64];
@@ -111,4 +112,33 @@ KTEST(write_file_full_and_readonly)
 	ASSERT_EQ(3, read_back(path, got, sizeof(got)));
 	ASSERT_EQ(0, others("handoff.fdt"));
 	umount_tmpfs();
+}
+
+/*
+ * The agent writes by a name relative to its run directory and names the
+ * file by its absolute path (restore-agent/rundir.c): each message names
+ * what the reader knows, the temporary file included.
+ */
+KTEST(write_file_as_names_the_shown_path)
+{
+	struct kho_diag diag = { "" };
+	char dir[] = "/tmp/kho-as-XXXXXX", cwd[4096], want[128];
+
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	ASSERT_TRUE(getcwd(cwd, sizeof(cwd)) != NULL);
+	ASSERT_EQ(0, chdir(dir));
+	ASSERT_EQ(0, kho_write_file_as("agent.status", "/run/kho-tool/agent.status",
+				       "ready\n", 6, 0644, &diag));
+	ASSERT_EQ(6, read_back("agent.status", want, sizeof(want)));
+	/* No such directory: the step, the shown temporary name, the cause. */
+	ASSERT_EQ(-ENOENT, kho_write_file_as("gone/timeline.json",
+					     "/run/kho-tool/timeline.json",
+					     "{}", 2, 0600, &diag));
+	snprintf(want, sizeof(want),
+		 "write /run/kho-tool/timeline.json: create /run/kho-tool/timeline.json.tmp.%d: No such file or directory",
+		 (int)getpid());
+	ASSERT_EQ(0, strcmp(diag.msg, want));
+	unlink("agent.status");
+	ASSERT_EQ(0, chdir(cwd));
+	rmdir(dir);
 }
