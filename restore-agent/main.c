@@ -599,13 +599,17 @@ static int accept_one(int lfd)
 static int listen_once(const struct agent *a, const char *path,
 		       unsigned int *tries)
 {
-	struct kho_diag diag;
-	int fd = kho_adopt_listen(agent_path(path), &diag);
+	const char *rel = agent_path(path);
+	struct kho_diag diag, shown;
+	int fd = kho_adopt_listen(rel, &diag);
+	size_t n = strlen(rel);
 
-	/* Its message names what it was given: name the path itself. */
-	if (fd < 0 && agent_path(path) != path)
-		kho_diag_set(&diag, fd, "adopt: %s: socket, bind or listen: %s",
-			     path, kho_errno_name(fd));
+	/* "adopt: NAME: step: why" names what it was given: name @path. */
+	if (fd < 0 && rel != path && !strncmp(diag.msg, "adopt: ", 7) &&
+	    !strncmp(diag.msg + 7, rel, n) && diag.msg[7 + n] == ':') {
+		kho_diag_set(&shown, fd, "adopt: %s%s", path, diag.msg + 7 + n);
+		diag = shown;
+	}
 	if (fd < 0 && !(*tries)++)
 		agent_log(fd, "%s; retrying every %d ms until it can be created",
 			  diag.msg, AGENT_LISTEN_RETRY_MS);
