@@ -1011,14 +1011,11 @@ static int stop_sharers(const struct timeline *tl, struct run *r, bool late,
 		}
 		/* continued with the others, whatever happens next */
 		r->sharers[r->nr_sharers++] = *p;
-		if (late)
-			fprintf(f, "%s: poison: process %d (%s) opened memfd token %llu after the punch: stopped until the kexec: a punched page would read as zeroes\n",
-				o->command, (int)p->pid, p->comm,
-				(unsigned long long)tokens[p->file]);
-		else
-			fprintf(f, "%s: poison: process %d (%s) holds memfd token %llu too: stopped until the kexec: a punched page would read as zeroes\n",
-				o->command, (int)p->pid, p->comm,
-				(unsigned long long)tokens[p->file]);
+		fprintf(f, "%s: poison: process %d (%s) %s memfd token %llu %s: stopped until the kexec: a punched page would read as zeroes\n",
+			o->command, (int)p->pid, p->comm,
+			late ? "opened" : "holds",
+			(unsigned long long)tokens[p->file],
+			late ? "after the punch" : "too");
 	}
 	fflush(f);
 out:
@@ -1383,8 +1380,10 @@ static int do_run(struct timeline *tl, struct run *r)
 		close(r->initrd_fd);
 		r->initrd_fd = -1;
 	}
-	if (test_run_at("load"))
-		return step_end(tl, "load", -EIO, "the test's KHO_TOOL_TEST_RUN_AT command failed");
+	if (test_run_at("load")) {
+		kho_kexec_unload();
+		return step_end(tl, "load", -EIO, "the test's KHO_TOOL_TEST_RUN_AT command failed; image unloaded");
+	}
 	/* The load took seconds: who opened a punched memfd meanwhile? */
 	if (o->pid && r->cap.nr_punched && r->have_snap) {
 		step_begin(tl);

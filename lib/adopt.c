@@ -142,6 +142,12 @@ int kho_adopt_token_read(const char *path, struct kho_adopt_token *t,
 
 int kho_adopt_listen(const char *path, struct kho_diag *diag)
 {
+	return kho_adopt_listen_as(path, path, diag);
+}
+
+int kho_adopt_listen_as(const char *path, const char *shown,
+			struct kho_diag *diag)
+{
 	struct sockaddr_un sa;
 	char dir[sizeof(sa.sun_path)];
 	char *slash;
@@ -149,7 +155,7 @@ int kho_adopt_listen(const char *path, struct kho_diag *diag)
 
 	err = kho_unix_addr(path, &sa);
 	if (err)
-		return kho_diag_set(diag, err, "adopt: %s: path too long", path);
+		return kho_diag_set(diag, err, "adopt: %s: path too long", shown);
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -180,7 +186,7 @@ int kho_adopt_listen(const char *path, struct kho_diag *diag)
 	if (err) {
 		close(fd);
 		return kho_diag_set(diag, err, "adopt: %s: bind/listen: %s",
-				    path, kho_errno_name(err));
+				    shown, kho_errno_name(err));
 	}
 	return fd;
 }

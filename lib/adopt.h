@@ -157,6 +157,20 @@ void kho_adopt_set_free(struct kho_adopt_set *s, int close_fds);
 int kho_adopt_listen(const char *path, struct kho_diag *diag);
 
 /**
+ * kho_adopt_listen_as() - kho_adopt_listen() of a path the messages name
+ *                         otherwise
+ * @path:  where, as the system calls take it (relative to a working
+ *         directory, say)
+ * @shown: what @diag calls it (restore-agent/rundir.c: the agent binds
+ *         relative to its run directory and names the absolute path)
+ * @diag:  out: which step failed
+ *
+ * Return: as kho_adopt_listen().
+ */
+int kho_adopt_listen_as(const char *path, const char *shown,
+			struct kho_diag *diag);
+
+/**
  * kho_adopt_token_new() - a fresh adoption token
  * @t: out: KHO_ADOPT_TOKEN_LEN random bytes (getrandom(2))
  *

@@ -45,6 +45,8 @@ const char *agent_path(const char *path);
  */
 int agent_write_file(const char *path, const void *buf, size_t len,
 		     mode_t mode, struct kho_diag *diag);
+/* agent_listen() - kho_adopt_listen() of @path, the same way. */
+int agent_listen(const char *path, struct kho_diag *diag);
 
 uint64_t agent_now_ns(void);
 /* A line on stderr and in restore.log; errors (err != 0) also in kmsg. */

@@ -599,17 +599,9 @@ static int accept_one(int lfd)
 static int listen_once(const struct agent *a, const char *path,
 		       unsigned int *tries)
 {
-	const char *rel = agent_path(path);
-	struct kho_diag diag, shown;
-	int fd = kho_adopt_listen(rel, &diag);
-	size_t n = strlen(rel);
+	struct kho_diag diag;
+	int fd = agent_listen(path, &diag);
 
-	/* "adopt: NAME: step: why" names what it was given: name @path. */
-	if (fd < 0 && rel != path && !strncmp(diag.msg, "adopt: ", 7) &&
-	    !strncmp(diag.msg + 7, rel, n) && diag.msg[7 + n] == ':') {
-		kho_diag_set(&shown, fd, "adopt: %s%s", path, diag.msg + 7 + n);
-		diag = shown;
-	}
 	if (fd < 0 && !(*tries)++)
 		agent_log(fd, "%s; retrying every %d ms until it can be created",
 			  diag.msg, AGENT_LISTEN_RETRY_MS);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "agent.h"
 #include "file.h"
 
@@ -42,4 +43,9 @@ int agent_write_file(const char *path, const void *buf, size_t len,
 		     mode_t mode, struct kho_diag *diag)
 {
 	return kho_write_file_as(agent_path(path), path, buf, len, mode, diag);
+}
+
+int agent_listen(const char *path, struct kho_diag *diag)
+{
+	return kho_adopt_listen_as(agent_path(path), path, diag);
 }
